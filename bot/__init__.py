@@ -1,0 +1,1 @@
+"""Composition root: settings, wiring, CLI, Telegram sender, scheduler, emulators."""

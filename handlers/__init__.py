@@ -1,0 +1,1 @@
+"""aiogram routers: parse an update, call one use case, render the reply."""

@@ -1,0 +1,1 @@
+"""All SQL: SQLAlchemy Core tables, the Repository implementation, Alembic migrations."""

@@ -1,0 +1,1 @@
+"""The domain: pure, synchronous (but services.py), standard library and `holidays` only."""

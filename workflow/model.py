@@ -1,0 +1,170 @@
+"""Domain objects: frozen dataclasses shared by every layer.
+
+Nothing here knows about storage, Telegram or the clock. Instants are always timezone-aware; storage keeps
+them in UTC and gives them back aware.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Procedure(StrEnum):
+    OPEN_SOURCES = "open_sources"
+    POS = "pos"
+
+
+class Role(StrEnum):
+    """Role ids as RULES.md names them; one person may hold several."""
+
+    OPERATOR = "operator"
+    OFFICE_HEAD = "office_head"
+    REGION_CURATOR = "region_curator"
+    UNIT_OFFICIAL = "unit_official"
+    HEAD = "head"
+    COORDINATOR = "coordinator"
+    POS_CURATOR = "pos_curator"
+    EXECUTOR = "executor"
+    SYSTEM = "system"
+
+
+class Source(StrEnum):
+    """Where a message came from; every channel becomes the same inbound message."""
+
+    VK = "vk"
+    OK = "ok"
+    TELEGRAM = "telegram"
+    REGION_CURATOR = "region_curator"
+    POS = "pos"
+    MANUAL = "manual"
+
+
+class DomainError(Exception):
+    """A refused request. `message` is Russian and safe to show to the person who pressed the button."""
+
+    def __init__(self, message: str, *, code: str = "refused") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: a staff member with roles and, for unit officials and executors, units."""
+
+    user_id: int
+    roles: frozenset[Role]
+    units: frozenset[str] = frozenset()
+    name: str = ""
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+
+SYSTEM_ACTOR = Actor(user_id=0, roles=frozenset({Role.SYSTEM}), name="Отклик")
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    kind: str  # "photo" | "document" | "video" | "link"
+    ref: str  # a file id, a URL or a storage key
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A citizen's message as any channel hands it over, before it becomes a case."""
+
+    source: Source
+    source_id: str  # the network's own id of the message; (source, source_id) is unique
+    procedure: Procedure
+    text: str
+    received_at: datetime  # T0: detected_at for open sources, received_at in ПОС
+    author: str = ""
+    link: str = ""
+    category: str | None = None  # ПОС category class
+    attachments: tuple[Attachment, ...] = ()
+    external_number: str = ""  # ПОС number
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    unit: str
+    responsible: bool = False
+    accepted: bool = False
+    info_given: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """The current state of one message's handling; `version` rejects stale updates."""
+
+    id: int
+    procedure: Procedure
+    status: str
+    version: int
+    t0: datetime
+    category: str | None = None
+    assignments: tuple[Assignment, ...] = ()
+    proposed_units: tuple[str, ...] = ()
+    repeat_of: int | None = None
+    interim: bool = False  # an interim answer was given; the final answer is pending
+    draft_version: int = 0
+    rework_reason: str = ""
+    published_link: str = ""
+
+    def assignment(self, unit: str) -> Assignment | None:
+        return next((a for a in self.assignments if a.unit == unit), None)
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        return tuple(a.unit for a in self.assignments)
+
+
+@dataclass(frozen=True, slots=True)
+class TermStart:
+    """A term the transition opens. `unit` narrows the owner to one unit's people where it applies."""
+
+    term_id: str
+    due: datetime
+    owner: Role
+    started_at: datetime
+    unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TermStop:
+    """A term the transition closes (met when done before or at its due instant)."""
+
+    term_id: str
+    unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of the append-only audit trail."""
+
+    action: str
+    actor_id: int
+    actor_role: Role
+    at: datetime
+    text: str = ""
+    data: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """An open or closed term as storage keeps it."""
+
+    id: int
+    case_id: int
+    term_id: str
+    owner: Role
+    unit: str | None
+    started_at: datetime
+    due: datetime
+    closed_at: datetime | None = None
+    met: bool | None = None
+    sent: frozenset[str] = frozenset()  # reminder / alert keys already recorded, e.g. "r50", "r80", "missed"
