@@ -78,7 +78,9 @@ class Transaction(Protocol):
 
     async def latest_draft(self, case_id: int) -> str | None: ...
 
-    async def open_term(self, case_id: int, start: TermStart) -> int: ...
+    async def open_term(self, case_id: int, start: TermStart, next_attention: datetime) -> int:
+        """Open a term; `next_attention` is its first reminder point (or its due instant)."""
+        ...
 
     async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
         """Close the matching open terms (unit None matches every unit) and return them, closed."""
