@@ -1,0 +1,209 @@
+"""`otklik` command line: run the bot, the demo, the term calculator, the calendar, the database, the simulator.
+
+Every failure a user can cause (a bad date, a broken config, an unknown term) ends with one Russian line on
+stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from bot.settings import ConfigError, Settings, load_settings
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def _parse_instant(value: str, what: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"{what}: не дата и время ISO 8601: {value!r} (пример: 2026-12-30T16:00+07:00)") from None
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise CliError(f"{what}: укажите часовой пояс, например {value}+07:00")
+    return instant
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def cmd_term(args: argparse.Namespace) -> int:
+    from bot.domain_setup import build_calendar, build_rules
+    from workflow.rules import RulesError
+
+    settings = _settings(args)
+    calendar = build_calendar(settings, warn=_warn)
+    rules = build_rules(settings)
+    start = _parse_instant(args.from_, "--from")
+    try:
+        due = rules.due(args.term_id, start, calendar, category=args.category)
+        rule = rules.term(args.term_id)
+    except RulesError as exc:
+        raise CliError(str(exc)) from None
+    local_from = start.astimezone(calendar.tz)
+    if args.json:
+        _print_json({"term": args.term_id, "from": local_from.isoformat(), "due": due.isoformat()})
+    else:
+        left = calendar.working_time_between(local_from, due)
+        hours, minutes = divmod(int(left.total_seconds()) // 60, 60)
+        print(f"{rule.title} ({args.term_id})")
+        print(f"  отсчёт от: {local_from:%d.%m.%Y %H:%M}")
+        print(f"  срок:      {due:%d.%m.%Y %H:%M} ({calendar.tz.key})")
+        print(f"  рабочего времени от отсчёта до срока: {hours} ч {minutes:02d} мин")
+    return 0
+
+
+def cmd_calendar_day(args: argparse.Namespace) -> int:
+    from bot.domain_setup import build_calendar
+
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        raise CliError(f"дата должна быть в виде ГГГГ-ММ-ДД, получено {args.date!r}") from None
+    calendar = build_calendar(_settings(args), warn=_warn)
+    info = calendar.day(day)
+    windows = [[start.strftime("%H:%M"), end.strftime("%H:%M")] for start, end in info.windows]
+    if args.json:
+        _print_json({"date": day.isoformat(), "working": info.working, "short": info.short, "windows": windows})
+    else:
+        kind = "рабочий" if info.working else "выходной"
+        if info.short:
+            kind = "рабочий, сокращённый на час"
+        hours = ", ".join(f"{a}–{b}" for a, b in windows) or "нет рабочего времени"
+        print(f"{day:%d.%m.%Y}: {kind}; {hours}")
+    return 0
+
+
+def cmd_calendar_import(args: argparse.Namespace) -> int:
+    from bot.domain_setup import import_calendar_file
+
+    settings = _settings(args)
+    year, target = import_calendar_file(settings, Path(args.file))
+    print(f"Производственный календарь на {year} год загружен: {target}")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from storage.migrate import upgrade
+
+    settings = _settings(args)
+    asyncio.run(upgrade(database_url(settings)))
+    print("База данных обновлена до последней версии схемы.")
+    return 0
+
+
+def database_url(settings: Settings) -> str:
+    """The database URL with a relative SQLite path read from the config file's folder."""
+    url = settings.database.url
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(settings.resolve(url[len(prefix) :]))
+    return url
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from bot.simulate import run_simulation
+
+    settings = _settings(args)
+    return run_simulation(settings, Path(args.scenario), db=args.db, as_json=args.json)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import run_app
+
+    return run_app(_settings(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(fast=args.fast)
+
+
+def _warn(message: str) -> None:
+    print(f"внимание: {message}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="otklik",
+        description="Отклик: работа с сообщениями граждан по Порядку № 746 (открытые источники и ПОС).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="КОМАНДА")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_, description=help_)
+        command.set_defaults(handler=handler)
+        return command
+
+    def with_config(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        command.add_argument("--config", metavar="PATH", help="файл настроек (config.toml); без него — умолчания")
+        return command
+
+    with_config(add("run", cmd_run, "запустить бота, планировщик сроков и отправку уведомлений"))
+    demo = add("demo", cmd_demo, "показать рабочий день на встроенном эмуляторе Telegram, без токена и сети")
+    demo.add_argument("--fast", action="store_true", help="без пауз между шагами")
+
+    term = with_config(add("term", cmd_term, "рассчитать срок по Порядку"))
+    term.add_argument("term_id", metavar="TERM_ID", help="например os.publish, pos.answer")
+    term.add_argument("--from", dest="from_", required=True, metavar="ISO8601", help="момент отсчёта (для *.draft — T0)")
+    term.add_argument("--category", help="категория ПОС: federal_fast, local_fast, other")
+    term.add_argument("--json", action="store_true", help="ответ одним объектом JSON")
+
+    calendar = sub.add_parser("calendar", help="производственный календарь")
+    calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True, metavar="ДЕЙСТВИЕ")
+    day = with_config(calendar_sub.add_parser("day", help="рабочий ли день и его часы"))
+    day.set_defaults(handler=cmd_calendar_day)
+    day.add_argument("date", metavar="ГГГГ-ММ-ДД")
+    day.add_argument("--json", action="store_true", help="ответ одним объектом JSON")
+    imp = with_config(calendar_sub.add_parser("import", help="загрузить официальный календарь года (XML xmlcalendar)"))
+    imp.set_defaults(handler=cmd_calendar_import)
+    imp.add_argument("file", metavar="FILE")
+
+    db = sub.add_parser("db", help="база данных")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ДЕЙСТВИЕ")
+    up = with_config(db_sub.add_parser("upgrade", help="применить миграции схемы"))
+    up.set_defaults(handler=cmd_db_upgrade)
+
+    sim = with_config(add("simulate", cmd_simulate, "проиграть сценарий на виртуальных часах"))
+    sim.add_argument("scenario", metavar="SCENARIO.toml")
+    sim.add_argument("--db", metavar="PATH", help="файл SQLite (по умолчанию — временный)")
+    sim.add_argument("--json", action="store_true", help="по объекту JSON на строку")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from workflow.calendar import CalendarError
+    from workflow.model import DomainError
+
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except (CliError, ConfigError, CalendarError) as exc:
+        print(f"otklik: ошибка: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DomainError as exc:
+        print(f"otklik: ошибка: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

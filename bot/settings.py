@@ -1,0 +1,194 @@
+"""Settings: `config.toml` read by pydantic-settings, with environment overrides for secrets.
+
+`OTKLIK_TELEGRAM__TOKEN=...` overrides `[telegram] token`, and so on for every key (prefix `OTKLIK_`, nested
+keys joined by `__`). Environment beats the file; the file beats the built-in defaults. The `[rules]` table is
+passed through as a mapping and validated by `workflow.rules`, which knows its shape.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from contextvars import ContextVar
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+_config_path: ContextVar[Path | None] = ContextVar("otklik_config_path", default=None)
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ConfigError(Exception):
+    """A broken config file: one line naming the key and what is wrong."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DayHours(_Section):
+    start: str = "09:00"
+    end: str = "18:00"
+    # Empty: no lunch break on that day.
+    lunch: tuple[str, str] | tuple[()] = ()
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"ожидается время ЧЧ:ММ, получено {value!r}")
+        return value
+
+    @field_validator("lunch")
+    @classmethod
+    def _lunch(cls, value: tuple[str, str] | tuple[()]) -> tuple[str, str] | tuple[()]:
+        for part in value:
+            cls._hhmm(part)
+        return value
+
+    def times(self) -> tuple[time, time, time | None, time | None]:
+        start, end = time.fromisoformat(self.start), time.fromisoformat(self.end)
+        if not self.lunch:
+            return start, end, None, None
+        return start, end, time.fromisoformat(self.lunch[0]), time.fromisoformat(self.lunch[1])
+
+
+def _default_week() -> dict[str, DayHours | None]:
+    weekday = DayHours(lunch=("13:00", "14:00"))
+    return {day: (weekday if day not in ("sat", "sun") else None) for day in WEEKDAYS}
+
+
+class CalendarSettings(_Section):
+    timezone: str = "Asia/Novosibirsk"
+    # Directory with ru-YYYY.xml files imported by `otklik calendar import`; they win over the shipped years.
+    data_dir: str = "calendar"
+    files: list[str] = Field(default_factory=list)
+    week: dict[str, DayHours | None] = Field(default_factory=_default_week)
+    # Local decisions: "YYYY-MM-DD" = "off" | "working" | "short".
+    overrides: dict[date, Literal["off", "working", "short"]] = Field(default_factory=dict)
+
+    @field_validator("week")
+    @classmethod
+    def _known_days(cls, value: dict[str, DayHours | None]) -> dict[str, DayHours | None]:
+        unknown = set(value) - set(WEEKDAYS)
+        if unknown:
+            raise ValueError(f"неизвестные дни недели: {', '.join(sorted(unknown))} (нужно mon…sun)")
+        return {**_default_week(), **value}
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///otklik.sqlite3"
+
+
+class TelegramSettings(_Section):
+    token: str = ""
+    api_base: str = "https://api.telegram.org"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8080
+    rate_limits: bool = True
+
+
+class ChatSettings(_Section):
+    intake: int | None = None
+    region_curator: int | None = None
+    pos_curator: int | None = None
+    office_head: int | None = None
+    head: int | None = None
+    coordinator: int | None = None
+    units: dict[str, int] = Field(default_factory=dict)
+
+
+class StaffMember(_Section):
+    telegram_id: int
+    name: str = ""
+    roles: list[str]
+    units: list[str] = Field(default_factory=list)
+
+
+class SchedulerSettings(_Section):
+    sweep_seconds: int = Field(default=30, ge=1, le=3600)
+    outbox_seconds: float = Field(default=2.0, gt=0, le=600)
+
+
+DEFAULT_UNITS = {
+    "housing": "ЖКХ, строительство и дорожное хозяйство",
+    "education": "Управление образования",
+    "social": "Социальная защита",
+    "culture": "Культура, молодёжная политика и спорт",
+    "economy": "Экономика и финансы",
+    "settlements": "Администрации сельских поселений",
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OTKLIK_", env_nested_delimiter="__", extra="forbid")
+
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    chats: ChatSettings = Field(default_factory=ChatSettings)
+    units: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_UNITS))
+    staff: list[StaffMember] = Field(default_factory=list)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    rules: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _config_path.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    # The folder of the config file: relative paths in config are read from there.
+    _config_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def config_dir(self) -> Path:
+        return self._config_dir
+
+    def resolve(self, relative: str) -> Path:
+        """A path from config, relative to the config file's folder."""
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else self.config_dir / path
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read settings from `path` (or the defaults alone when None); ConfigError with one line on any problem."""
+    config_path = Path(path) if path is not None else None
+    if config_path is not None:
+        if not config_path.is_file():
+            raise ConfigError(f"файл настроек не найден: {config_path}")
+        try:
+            tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_path}: не читается как TOML: {exc}") from None
+    # The TOML source needs the path while the class builds its sources; a context variable passes it there.
+    token = _config_path.set(config_path.resolve() if config_path is not None else None)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        where = f"{config_path}: " if config_path is not None else ""
+        raise ConfigError(f"{where}{key}: {first['msg']}") from None
+    finally:
+        _config_path.reset(token)
+    if config_path is not None:
+        settings._config_dir = config_path.resolve().parent
+    return settings
