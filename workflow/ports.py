@@ -96,6 +96,10 @@ class Transaction(Protocol):
         """
         ...
 
+    async def earliest_attention(self) -> datetime | None:
+        """The nearest next-attention instant of any open term (the simulator jumps its clock there)."""
+        ...
+
     async def record_sent(self, term_row_id: int, key: str, next_attention: datetime | None) -> bool:
         """Mark reminder/alert `key` as sent for the term; False if it already was (a concurrent sweep)."""
         ...
