@@ -95,6 +95,7 @@ class Assignment:
     responsible: bool = False
     accepted: bool = False
     info_given: bool = False
+    order: int = 0  # open sources, п.12.1: place in the order the office head set (1, 2, …); 0 = not set
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,8 @@ class Case:
     draft_version: int = 0
     rework_reason: str = ""
     published_link: str = ""
+    significant: bool = False  # reported to the head as socially significant (open sources п.17)
+    declined_units: tuple[str, ...] = ()  # units that returned the message as not their competence
 
     def assignment(self, unit: str) -> Assignment | None:
         return next((a for a in self.assignments if a.unit == unit), None)
@@ -121,6 +124,11 @@ class Case:
     @property
     def units(self) -> tuple[str, ...]:
         return tuple(a.unit for a in self.assignments)
+
+    @property
+    def responsible_unit(self) -> str | None:
+        """The unit preparing the common answer (ПОС п.14.1); None before routing or while unnamed."""
+        return next((a.unit for a in self.assignments if a.responsible), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +144,15 @@ class TermStart:
 
 @dataclass(frozen=True, slots=True)
 class TermStop:
-    """A term the transition closes (met when done before or at its due instant)."""
+    """A term the transition closes (met when done before or at its due instant).
+
+    `cancelled` marks a term whose step became moot rather than done (the alternative term was done, the case
+    was closed or excluded, the unit declined or was taken off): it is neither met nor missed.
+    """
 
     term_id: str
     unit: str | None = None
+    cancelled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
