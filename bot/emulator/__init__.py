@@ -1,0 +1,43 @@
+"""Loopback emulators of chat platforms' HTTP APIs, driven by the real client libraries in tests and demo."""
+
+from bot.emulator.telegram import (
+    DEFAULT_TOKEN,
+    ApiError,
+    CallbackAnswer,
+    CallbackQueryRecord,
+    ChatMessage,
+    EmuChat,
+    EmuUser,
+    FailureKind,
+    HtmlParseError,
+    MessageVersion,
+    RateLimits,
+    RequestRecord,
+    StoredFile,
+    TelegramEmulator,
+    html_to_text,
+    parse_html,
+    utf16_len,
+    visible_text,
+)
+
+__all__ = [
+    "DEFAULT_TOKEN",
+    "ApiError",
+    "CallbackAnswer",
+    "CallbackQueryRecord",
+    "ChatMessage",
+    "EmuChat",
+    "EmuUser",
+    "FailureKind",
+    "HtmlParseError",
+    "MessageVersion",
+    "RateLimits",
+    "RequestRecord",
+    "StoredFile",
+    "TelegramEmulator",
+    "html_to_text",
+    "parse_html",
+    "utf16_len",
+    "visible_text",
+]

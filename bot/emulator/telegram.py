@@ -1,0 +1,1631 @@
+"""A loopback emulator of the Telegram Bot API for end-to-end tests, benchmarks and the demo.
+
+The real aiogram ``Bot`` talks to it over HTTP on 127.0.0.1::
+
+    async with TelegramEmulator() as emu:
+        bot = emu.create_bot()           # AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url))
+        emu.push_message(chat_id=42, user_id=42, text="/start")
+        ...
+        await emu.wait_for(lambda: emu.sent(42))
+
+What it reproduces, because the bot's correctness depends on it:
+
+* long polling: ``getUpdates`` holds the request until an update arrives or ``timeout`` passes, ``offset``
+  confirms earlier updates, a second concurrent poll terminates the first with 409 as Telegram does;
+* parameter decoding: JSON bodies, urlencoded and multipart forms, JSON in form fields, numbers as strings;
+* HTML parse mode with Telegram's own parser rules and error texts (``can't parse entities: ...``), the
+  4096-character limit, "message is not modified" on identical edits, 64-byte callback data;
+* flood control (opt-in): 30 messages a second per bot, 1 a second per private chat, 20 a minute per group,
+  answered with 429 and ``retry_after``; injected failures: 429, 5xx, a 502 HTML page, a dropped connection.
+
+Markdown parse modes are not implemented and are refused, so a test never passes on text nobody parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import math
+import re
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, TypeVar
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiohttp import web
+
+JsonDict = dict[str, Any]
+T = TypeVar("T")
+
+DEFAULT_TOKEN: Final = "123456789:TEST-otklik-emulator-token"
+MAX_TEXT_LENGTH: Final = 4096
+MAX_CAPTION_LENGTH: Final = 1024
+MAX_CALLBACK_DATA_BYTES: Final = 64
+
+# Methods that create or change a message: these are what Telegram's flood control counts.
+RATE_LIMITED_METHODS: Final = frozenset(
+    {"sendmessage", "sendphoto", "senddocument", "editmessagetext", "editmessagereplymarkup"}
+)
+CHAT_ACTIONS: Final = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
+# The update types a bot gets when allowed_updates is empty or was never set.
+_DEFAULT_EXCLUDED_UPDATES: Final = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+
+FailureKind = Literal["retry_after", "server_error", "bad_gateway_html", "disconnect"]
+
+
+# ----------------------------------------------------------------------------------------- HTML parse mode
+
+
+class HtmlParseError(ValueError):
+    """Telegram's reason for refusing HTML text; the API prefixes it with "can't parse entities: "."""
+
+
+_HTML_TAGS: Final = frozenset(
+    {
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "s",
+        "strike",
+        "del",
+        "u",
+        "ins",
+        "tg-spoiler",
+        "tg-emoji",
+        "span",
+        "pre",
+        "code",
+        "blockquote",
+    }
+)
+_SIMPLE_ENTITY_TYPES: Final = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "code": "code",
+}
+# Telegram decodes only these named entities plus numeric ones; any other "&..." stays literal text.
+_NAMED_ENTITIES: Final = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ENTITY_RE: Final = re.compile(r"&(?:#([0-9]{1,8})|#[xX]([0-9a-fA-F]{1,8})|(lt|gt|amp|quot));")
+_UNQUOTED_VALUE_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units: the unit of Telegram's entity offsets."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def _decode_entity(source: str, pos: int) -> tuple[str, int] | None:
+    match = _ENTITY_RE.match(source, pos)
+    if match is None:
+        return None
+    decimal, hexadecimal, name = match.groups()
+    if name is not None:
+        return _NAMED_ENTITIES[name], match.end()
+    code = int(decimal, 10) if decimal is not None else int(hexadecimal, 16)
+    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return None
+    return chr(code), match.end()
+
+
+@dataclass
+class _OpenTag:
+    name: str
+    argument: str
+    offset: int  # UTF-16 offset in the parsed text where the tag's content starts
+
+
+def _tag_entity(tag: _OpenTag, offset: int, length: int, entities: list[JsonDict]) -> JsonDict | None:
+    if tag.name in _SIMPLE_ENTITY_TYPES:
+        entity: JsonDict = {"type": _SIMPLE_ENTITY_TYPES[tag.name], "offset": offset, "length": length}
+        if tag.name == "code" and tag.argument:
+            entity["language"] = tag.argument
+        return entity
+    if tag.name == "a":
+        if not tag.argument:
+            return None
+        return {"type": "text_link", "offset": offset, "length": length, "url": tag.argument}
+    if tag.name == "pre":
+        entity = {"type": "pre", "offset": offset, "length": length}
+        # <pre><code class="language-x">…</code></pre> becomes one pre entity with a language, as in Telegram.
+        if entities and entities[-1]["type"] == "code" and entities[-1]["offset"] == offset:
+            inner = entities.pop()
+            if inner["length"] == length and "language" in inner:
+                entity["language"] = inner["language"]
+        return entity
+    if tag.name == "blockquote":
+        kind = "expandable_blockquote" if tag.argument == "expandable" else "blockquote"
+        return {"type": kind, "offset": offset, "length": length}
+    if tag.name == "tg-emoji":
+        if not tag.argument:
+            return None
+        return {"type": "custom_emoji", "offset": offset, "length": length, "custom_emoji_id": tag.argument}
+    return None  # pragma: no cover - every tag in _HTML_TAGS is handled above
+
+
+def parse_html(source: str) -> tuple[str, list[JsonDict]]:
+    """Parse Telegram HTML into (plain text, entities) following Telegram's parser and its error texts.
+
+    The text is stripped as Telegram does; entity offsets and lengths are in UTF-16 code units.
+    Raises HtmlParseError with Telegram's description (without the "can't parse entities: " prefix).
+    """
+    text = source.strip()
+    n = len(text)
+
+    def byte_offset(pos: int) -> int:
+        return len(text[:pos].encode("utf-8", "surrogatepass"))
+
+    out: list[str] = []
+    units = 0
+    entities: list[JsonDict] = []
+    stack: list[_OpenTag] = []
+    i = 0
+    while i < n:
+        ch = text[i]
+        if ch == "&":
+            decoded = _decode_entity(text, i)
+            if decoded is not None:
+                out.append(decoded[0])
+                units += utf16_len(decoded[0])
+                i = decoded[1]
+                continue
+        if ch != "<":
+            out.append(ch)
+            units += 2 if ord(ch) > 0xFFFF else 1
+            i += 1
+            continue
+
+        begin = i
+        i += 1
+        if i < n and text[i] == "/":
+            if not stack:
+                raise HtmlParseError(f"Unexpected end tag at byte offset {byte_offset(begin)}")
+            i += 1
+            name_start = i
+            while i < n and not text[i].isspace() and text[i] != ">":
+                i += 1
+            end_name = text[name_start:i].lower()
+            while i < n and text[i].isspace():
+                i += 1
+            if i >= n or text[i] != ">":
+                raise HtmlParseError(f"Unclosed end tag at byte offset {byte_offset(begin)}")
+            i += 1
+            tag = stack.pop()
+            if end_name and end_name != tag.name:
+                raise HtmlParseError(
+                    f'Unmatched end tag at byte offset {byte_offset(begin)}, expected "</{tag.name}>", '
+                    f'found "</{end_name}>"'
+                )
+            if units > tag.offset:
+                entity = _tag_entity(tag, tag.offset, units - tag.offset, entities)
+                if entity is not None:
+                    entities.append(entity)
+            continue
+
+        name_start = i
+        while i < n and not text[i].isspace() and text[i] != ">":
+            i += 1
+        if i >= n:
+            raise HtmlParseError(f"Unclosed start tag at byte offset {byte_offset(begin)}")
+        name = text[name_start:i].lower()
+        if name not in _HTML_TAGS:
+            raise HtmlParseError(f'Unsupported start tag "{name}" at byte offset {byte_offset(begin)}')
+        argument = ""
+        while True:
+            while i < n and text[i].isspace():
+                i += 1
+            if i >= n:
+                raise HtmlParseError(f'Unclosed start tag "{name}" at byte offset {byte_offset(begin)}')
+            if text[i] == ">":
+                i += 1
+                break
+            attr_start = i
+            while i < n and not text[i].isspace() and text[i] not in "=>/\"'":
+                i += 1
+            attr = text[attr_start:i].lower()
+            if not attr:
+                raise HtmlParseError(
+                    f'Empty attribute name in the tag "{name}" at byte offset {byte_offset(begin)}'
+                )
+            while i < n and text[i].isspace():
+                i += 1
+            if i >= n:
+                raise HtmlParseError(f'Unclosed start tag "{name}" at byte offset {byte_offset(begin)}')
+            if text[i] != "=":
+                if name == "blockquote" and attr == "expandable":
+                    argument = "expandable"
+                    continue
+                raise HtmlParseError(
+                    f'Expected equal sign in declaration of an attribute of the tag "{name}" '
+                    f"at byte offset {byte_offset(begin)}"
+                )
+            i += 1
+            while i < n and text[i].isspace():
+                i += 1
+            if i >= n:
+                raise HtmlParseError(f'Unclosed start tag "{name}" at byte offset {byte_offset(begin)}')
+            if text[i] in "\"'":
+                quote = text[i]
+                i += 1
+                value_chars: list[str] = []
+                while i < n and text[i] != quote:
+                    decoded = _decode_entity(text, i) if text[i] == "&" else None
+                    if decoded is not None:
+                        value_chars.append(decoded[0])
+                        i = decoded[1]
+                    else:
+                        value_chars.append(text[i])
+                        i += 1
+                if i >= n:
+                    raise HtmlParseError(f'Unclosed start tag "{name}" at byte offset {byte_offset(begin)}')
+                i += 1
+                value = "".join(value_chars)
+            else:
+                value_start = i
+                while i < n and text[i] in _UNQUOTED_VALUE_CHARS:
+                    i += 1
+                value = text[value_start:i].lower()
+                if i >= n:
+                    raise HtmlParseError(f'Unclosed start tag "{name}" at byte offset {byte_offset(begin)}')
+                if not text[i].isspace() and text[i] != ">":
+                    raise HtmlParseError(f"Unexpected end of name token at byte offset {byte_offset(i)}")
+            if name == "a" and attr == "href":
+                argument = value
+            elif name == "code" and attr == "class" and value.startswith("language-"):
+                argument = value.removeprefix("language-")
+            elif name == "span" and attr == "class" and value == "tg-spoiler":
+                argument = "spoiler"
+            elif name == "tg-emoji" and attr == "emoji-id":
+                argument = value
+        if name == "span" and argument != "spoiler":
+            raise HtmlParseError(
+                f'Tag "span" must have class "tg-spoiler" at byte offset {byte_offset(begin)}'
+            )
+        stack.append(_OpenTag(name=name, argument=argument, offset=units))
+
+    if stack:
+        raise HtmlParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"')
+    return _rstrip_entities("".join(out), entities)
+
+
+def _rstrip_entities(text: str, entities: list[JsonDict]) -> tuple[str, list[JsonDict]]:
+    """Trim trailing whitespace (Telegram trims the parsed text) and fit the entities to what is left."""
+    stripped = text.rstrip()
+    end = utf16_len(stripped)
+    fitted: list[JsonDict] = []
+    for entity in entities:
+        length = min(entity["offset"] + entity["length"], end) - entity["offset"]
+        if length > 0:
+            fitted.append({**entity, "length": length})
+    fitted.sort(key=lambda e: (e["offset"], -e["length"]))
+    return stripped, fitted
+
+
+def html_to_text(source: str) -> str:
+    """The text a user sees for HTML ``source``: tags dropped, entities unescaped. Raises HtmlParseError."""
+    return parse_html(source)[0]
+
+
+# ------------------------------------------------------------------------------------------------- records
+
+
+@dataclass
+class EmuUser:
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = "ru"
+    is_bot: bool = False
+
+    def to_json(self) -> JsonDict:
+        data: JsonDict = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
+        for key in ("last_name", "username", "language_code"):
+            if (value := getattr(self, key)) is not None:
+                data[key] = value
+        return data
+
+
+@dataclass
+class EmuChat:
+    id: int
+    type: str  # "private", "group", "supergroup" or "channel"
+    title: str | None = None
+    username: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+    def to_json(self) -> JsonDict:
+        data: JsonDict = {"id": self.id, "type": self.type}
+        for key in ("title", "username", "first_name", "last_name"):
+            if (value := getattr(self, key)) is not None:
+                data[key] = value
+        return data
+
+
+@dataclass(frozen=True)
+class MessageVersion:
+    """A message's content before an edit."""
+
+    text: str | None
+    parse_mode: str | None
+    plain_text: str | None
+    entities: list[JsonDict]
+    reply_markup: JsonDict | None
+    replaced_at: float
+
+
+@dataclass
+class ChatMessage:
+    """A message in an emulated chat, from the bot or from a user.
+
+    ``text`` is what the sender sent (raw HTML when ``parse_mode`` is HTML; the caption for media);
+    ``plain_text`` and ``entities`` are what Telegram made of it: what the user sees.
+    """
+
+    chat_id: int
+    message_id: int
+    from_id: int
+    from_bot: bool
+    date: int
+    text: str | None
+    parse_mode: str | None = None
+    plain_text: str | None = None
+    entities: list[JsonDict] = field(default_factory=list)
+    reply_markup: JsonDict | None = None
+    reply_to_message_id: int | None = None
+    photo: list[JsonDict] | None = None
+    document: JsonDict | None = None
+    edits: list[MessageVersion] = field(default_factory=list)
+    edit_date: int | None = None
+    deleted: bool = False
+
+    @property
+    def buttons(self) -> list[list[JsonDict]]:
+        """The inline keyboard rows, empty when there is none."""
+        if not self.reply_markup:
+            return []
+        rows: list[list[JsonDict]] = self.reply_markup.get("inline_keyboard", [])
+        return rows
+
+
+def visible_text(msg: ChatMessage) -> str:
+    """The message text (or caption) exactly as the user sees it: HTML tags dropped, entities unescaped."""
+    return msg.plain_text or ""
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    callback_query_id: str
+    text: str | None
+    show_alert: bool
+    url: str | None
+    cache_time: int
+    answered_at: float
+
+
+@dataclass
+class CallbackQueryRecord:
+    id: str
+    chat_id: int
+    user_id: int
+    message_id: int
+    data: str
+    answer: CallbackAnswer | None = None
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    file_id: str
+    file_unique_id: str
+    content: bytes
+    filename: str | None
+    mime_type: str | None
+    file_path: str
+
+
+@dataclass
+class RequestRecord:
+    """One HTTP call, for assertions and latency figures. Times are from the emulator's clock."""
+
+    method: str
+    received_at: float
+    params: JsonDict = field(default_factory=dict)
+    chat_id: int | None = None
+    finished_at: float | None = None
+    status: int | None = None
+    description: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Telegram's flood limits; shrink the windows to test pacing quickly."""
+
+    global_count: int = 30
+    global_window: float = 1.0
+    private_count: int = 1
+    private_window: float = 1.0
+    group_count: int = 20
+    group_window: float = 60.0
+
+
+@dataclass(frozen=True)
+class _Failure:
+    kind: FailureKind
+    retry_after: int
+    status: int
+    methods: frozenset[str] | None
+
+    def applies_to(self, method: str) -> bool:
+        return self.methods is None or method in self.methods
+
+
+class ApiError(Exception):
+    """An error answer: becomes {"ok": false, "error_code": ..., "description": ...}."""
+
+    def __init__(
+        self,
+        code: int,
+        description: str,
+        *,
+        retry_after: int | None = None,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
+
+    def to_json(self) -> JsonDict:
+        data: JsonDict = {"ok": False, "error_code": self.code, "description": self.description}
+        if self.retry_after is not None:
+            data["parameters"] = {"retry_after": self.retry_after}
+        elif self.migrate_to_chat_id is not None:
+            data["parameters"] = {"migrate_to_chat_id": self.migrate_to_chat_id}
+        return data
+
+
+def _bad_request(reason: str) -> ApiError:
+    return ApiError(400, f"Bad Request: {reason}")
+
+
+class _SlidingWindow:
+    def __init__(self, count: int, window: float) -> None:
+        self.count = count
+        self.window = window
+        self.stamps: deque[float] = deque()
+
+    def wait_time(self, now: float) -> float:
+        while self.stamps and self.stamps[0] <= now - self.window:
+            self.stamps.popleft()
+        if len(self.stamps) < self.count:
+            return 0.0
+        return self.stamps[len(self.stamps) - self.count] + self.window - now
+
+    def record(self, now: float) -> None:
+        self.stamps.append(now)
+
+
+@dataclass
+class _Upload:
+    filename: str
+    content: bytes
+    content_type: str | None
+
+
+class _Params:
+    """Request parameters decoded as Telegram does: every value may arrive as a string."""
+
+    def __init__(self, raw: Mapping[str, Any], files: Mapping[str, _Upload]) -> None:
+        self.raw = raw
+        self.files = files
+
+    def has(self, name: str) -> bool:
+        return self.raw.get(name) not in (None, "")
+
+    def get_int(self, name: str, default: int | None = None) -> int | None:
+        value = self.raw.get(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            raise _bad_request(f"invalid {name} specified")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise _bad_request(f"invalid {name} specified") from None
+
+    def need_int(self, name: str) -> int:
+        value = self.get_int(name)
+        if value is None:
+            raise _bad_request(f"{name} is empty")
+        return value
+
+    def get_float(self, name: str, default: float) -> float:
+        value = self.raw.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise _bad_request(f"invalid {name} specified") from None
+
+    def get_str(self, name: str) -> str | None:
+        value = self.raw.get(name)
+        if value is None:
+            return None
+        return value if isinstance(value, str) else json.dumps(value)
+
+    def get_bool(self, name: str) -> bool:
+        value = self.raw.get(name)
+        if isinstance(value, bool):
+            return value
+        if value is None:
+            return False
+        return str(value).strip().lower() in ("true", "1", "yes")
+
+    def get_json(self, name: str, error: str) -> Any:
+        """A structured value: already decoded in a JSON body, a JSON string in a form field."""
+        value = self.raw.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise _bad_request(error) from None
+        return value
+
+
+# --------------------------------------------------------------------------------------------- the emulator
+
+
+class TelegramEmulator:
+    """A Telegram Bot API server for one bot on 127.0.0.1, with a Python API for tests.
+
+    Lifecycle: ``async with TelegramEmulator() as emu`` or ``await emu.start()`` / ``await emu.stop()``.
+    """
+
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bot_username: str = "otklik_bot",
+        bot_name: str = "Отклик",
+        rate_limits: RateLimits | bool = False,
+        strict_chats: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``rate_limits``: True for Telegram's limits, a RateLimits for custom ones, False for none.
+        ``strict_chats``: answer "chat not found" for chats never registered or pushed, not create them.
+        ``clock`` times the request log and flood control; ``wall_clock`` gives message dates."""
+        bot_id_text = token.split(":", 1)[0]
+        if not bot_id_text.isdigit():
+            raise ValueError("a bot token starts with the bot's numeric id: '<id>:<secret>'")
+        self.token = token
+        self.host = host
+        self.port = port
+        self.bot_user = EmuUser(id=int(bot_id_text), first_name=bot_name, username=bot_username, is_bot=True)
+        self.rate_limits: RateLimits | None = (
+            RateLimits()
+            if rate_limits is True
+            else rate_limits
+            if isinstance(rate_limits, RateLimits)
+            else None
+        )
+        self.strict_chats = strict_chats
+        self._clock = clock
+        self._wall_clock = wall_clock
+
+        self.users: dict[int, EmuUser] = {}
+        self.chats: dict[int, EmuChat] = {}
+        self._messages: dict[int, dict[int, ChatMessage]] = {}
+        self._next_message_id: dict[int, int] = {}
+        self.blocked_by: set[int] = set()
+        self.migrated: dict[int, int] = {}
+
+        self._pending: list[JsonDict] = []
+        self._next_update_id = 1
+        self._allowed_updates: frozenset[str] | None = None
+        self._poll_generation = 0
+        self._updates_event = asyncio.Event()
+        self._changed_event = asyncio.Event()
+
+        self.callbacks: dict[str, CallbackQueryRecord] = {}
+        self.files: dict[str, StoredFile] = {}
+        self.uploads: dict[str, StoredFile] = {}
+        self.commands: dict[tuple[str, str], list[JsonDict]] = {}
+        self.chat_actions: list[tuple[int, str]] = []
+        self.webhook: JsonDict | None = None
+        self.requests: list[RequestRecord] = []
+
+        self._failures: deque[_Failure] = deque()
+        self._global_window: _SlidingWindow | None = None
+        self._chat_windows: dict[int, _SlidingWindow] = {}
+        self._ids = itertools.count(1)
+        self._closing = False
+        self._runner: web.AppRunner | None = None
+
+        self._methods: dict[str, Callable[[_Params], Awaitable[Any]]] = {
+            "getme": self._get_me,
+            "getupdates": self._get_updates,
+            "setwebhook": self._set_webhook,
+            "deletewebhook": self._delete_webhook,
+            "getwebhookinfo": self._get_webhook_info,
+            "setmycommands": self._set_my_commands,
+            "getmycommands": self._get_my_commands,
+            "deletemycommands": self._delete_my_commands,
+            "sendmessage": self._send_message,
+            "editmessagetext": self._edit_message_text,
+            "editmessagereplymarkup": self._edit_message_reply_markup,
+            "deletemessage": self._delete_message,
+            "answercallbackquery": self._answer_callback_query,
+            "sendphoto": self._send_photo,
+            "senddocument": self._send_document,
+            "getfile": self._get_file,
+            "getchat": self._get_chat,
+            "sendchataction": self._send_chat_action,
+        }
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            raise RuntimeError("the emulator is already running")
+        self._closing = False
+        app = web.Application(client_max_size=50 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
+        # handler_cancellation: a poll whose client went away ends like it does on Telegram.
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        if self._runner is None:
+            return
+        self._closing = True
+        self._wake_pollers()  # long polls answer now instead of holding the shutdown
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
+
+    async def __aenter__(self) -> TelegramEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._runner is None:
+            raise RuntimeError("the emulator is not running")
+        return f"http://{self.host}:{self.port}"
+
+    def create_bot(self, **bot_kwargs: Any) -> Bot:
+        """A real aiogram Bot pointed at this emulator; the caller closes ``bot.session``."""
+        session = AiohttpSession(api=TelegramAPIServer.from_base(self.base_url))
+        return Bot(token=self.token, session=session, **bot_kwargs)
+
+    # ------------------------------------------------------------------------------ registry and test hooks
+
+    def add_user(
+        self,
+        user_id: int,
+        first_name: str,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "ru",
+    ) -> EmuUser:
+        user = EmuUser(user_id, first_name, last_name, username, language_code)
+        self.users[user_id] = user
+        if user_id in self.chats and self.chats[user_id].type == "private":
+            self.chats[user_id] = self._private_chat(user)
+        return user
+
+    def add_chat(
+        self,
+        chat_id: int,
+        chat_type: str | None = None,
+        title: str | None = None,
+        username: str | None = None,
+    ) -> EmuChat:
+        if chat_type is None:
+            chat_type = (
+                "private" if chat_id > 0 else "supergroup" if chat_id < -1_000_000_000_000 else "group"
+            )
+        if chat_type == "private":
+            chat = self._private_chat(self._user(chat_id))
+        else:
+            chat = EmuChat(chat_id, chat_type, title=title or f"Группа {chat_id}", username=username)
+        self.chats[chat_id] = chat
+        return chat
+
+    def migrate_group(self, chat_id: int, new_chat_id: int | None = None) -> int:
+        """The group becomes a supergroup: calls to the old id answer 400 with ``migrate_to_chat_id``."""
+        if new_chat_id is None:
+            new_chat_id = -1_000_000_000_000 + chat_id
+        old = self.chats.get(chat_id) or self.add_chat(chat_id, "group")
+        self.add_chat(new_chat_id, "supergroup", title=old.title)
+        self.migrated[chat_id] = new_chat_id
+        return new_chat_id
+
+    def block_bot(self, user_id: int) -> None:
+        """The user blocks the bot: sends to their private chat answer 403."""
+        self.blocked_by.add(user_id)
+
+    def fail_next(
+        self,
+        count: int = 1,
+        kind: FailureKind = "retry_after",
+        *,
+        retry_after: int = 1,
+        status: int = 500,
+        methods: Iterable[str] | None = None,
+    ) -> None:
+        """Make the next ``count`` calls (of ``methods``, any method when None) fail.
+
+        kinds: "retry_after" (429 with ``retry_after``), "server_error" (JSON error with ``status``),
+        "bad_gateway_html" (502 with an HTML page, as a proxy in front of Telegram answers),
+        "disconnect" (the connection is closed before the method runs, so nothing happened).
+        """
+        wanted = frozenset(m.lower() for m in methods) if methods is not None else None
+        for _ in range(count):
+            self._failures.append(_Failure(kind, retry_after, status, wanted))
+
+    def push_message(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str | None = None,
+        reply_to_message_id: int | None = None,
+        photo: str | bytes | None = None,
+        chat_type: str | None = None,
+        entities: list[JsonDict] | None = None,
+    ) -> ChatMessage:
+        """A user writes to the bot. ``photo``: a known file_id or image bytes; ``text`` is its caption."""
+        chat = self._ensure_chat(chat_id, chat_type, user_id)
+        sender = self._user(user_id)
+        msg = self._new_message(chat.id, sender.id, from_bot=False, text=text)
+        msg.plain_text = text
+        msg.entities = list(entities or [])
+        if reply_to_message_id is not None:
+            self._message(chat.id, reply_to_message_id)  # must exist, as in a real client
+            msg.reply_to_message_id = reply_to_message_id
+        if photo is not None:
+            stored = self.files.get(photo) if isinstance(photo, str) else None
+            if stored is None:
+                content = photo if isinstance(photo, bytes) else photo.encode()
+                stored = self._store_file(content, "photo.jpg", "image/jpeg", "photos")
+            msg.photo = self._photo_sizes(stored)
+        self.push_update({"message": self._message_json(msg)})
+        return msg
+
+    def push_callback(self, chat_id: int, user_id: int, message_id: int, data: str) -> str:
+        """A user presses an inline button under ``message_id``; returns the callback query id."""
+        chat = self._ensure_chat(chat_id, None, user_id)
+        sender = self._user(user_id)
+        query_id = str(next(self._ids) * 1_000_003 + secrets.randbelow(1000))
+        target = self._messages.get(chat.id, {}).get(message_id)
+        message: JsonDict
+        if target is None or target.deleted:
+            message = {"chat": chat.to_json(), "message_id": message_id, "date": 0}  # InaccessibleMessage
+        else:
+            message = self._message_json(target)
+        self.callbacks[query_id] = CallbackQueryRecord(query_id, chat.id, sender.id, message_id, data)
+        self.push_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": sender.to_json(),
+                    "message": message,
+                    "chat_instance": str(abs(chat.id) * 7 + 1),
+                    "data": data,
+                }
+            }
+        )
+        return query_id
+
+    def push_update(self, raw: JsonDict) -> int:
+        """Queue a raw update (``update_id`` is assigned when absent); returns its id.
+
+        As on Telegram, an update of a type excluded by the last ``allowed_updates`` is dropped.
+        """
+        update = dict(raw)
+        update_id = int(update.get("update_id", self._next_update_id))
+        update["update_id"] = update_id
+        self._next_update_id = max(self._next_update_id, update_id + 1)
+        kind = next((key for key in update if key != "update_id"), "")
+        allowed = self._allowed_updates
+        if (allowed is None and kind not in _DEFAULT_EXCLUDED_UPDATES) or (allowed and kind in allowed):
+            self._pending.append(update)
+            self._pending.sort(key=lambda u: int(u["update_id"]))
+            self._wake_pollers()
+        self._notify()
+        return update_id
+
+    @property
+    def pending_updates(self) -> list[JsonDict]:
+        """Updates not yet confirmed by a getUpdates offset."""
+        return list(self._pending)
+
+    def sent(self, chat_id: int) -> list[ChatMessage]:
+        """The bot's messages currently in the chat (deleted ones excluded), oldest first."""
+        return [m for m in self._messages.get(chat_id, {}).values() if m.from_bot and not m.deleted]
+
+    def history(self, chat_id: int) -> list[ChatMessage]:
+        """Every message of the chat, from users and the bot, deleted ones included."""
+        return list(self._messages.get(chat_id, {}).values())
+
+    def message(self, chat_id: int, message_id: int) -> ChatMessage:
+        return self._message(chat_id, message_id)
+
+    @property
+    def callback_answers(self) -> dict[str, CallbackAnswer]:
+        return {qid: rec.answer for qid, rec in self.callbacks.items() if rec.answer is not None}
+
+    def calls(self, method: str | None = None) -> list[RequestRecord]:
+        """The request log, optionally for one method (case-insensitive)."""
+        if method is None:
+            return list(self.requests)
+        wanted = method.lower()
+        return [r for r in self.requests if r.method.lower() == wanted]
+
+    def get_commands(self, scope: JsonDict | None = None, language_code: str = "") -> list[JsonDict]:
+        return list(self.commands.get((self._scope_key(scope), language_code), []))
+
+    async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
+        """Wait until ``predicate()`` is truthy and return its value.
+
+        It is re-checked after every request and push, and every 10 ms besides, for predicates over state the
+        emulator does not see (a handler's own records).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"the emulator did not reach the expected state within {timeout} s")
+            event = self._changed_event
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), min(remaining, 0.01))
+
+    async def wait_sent(self, chat_id: int, count: int = 1, timeout: float = 5.0) -> list[ChatMessage]:
+        """Wait until the bot has at least ``count`` messages in the chat; return them."""
+
+        def enough() -> list[ChatMessage]:
+            messages = self.sent(chat_id)
+            return messages if len(messages) >= count else []
+
+        return await self.wait_for(enough, timeout)
+
+    # --------------------------------------------------------------------------------------------- HTTP
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        record = RequestRecord(method=method, received_at=self._clock())
+        self.requests.append(record)
+        try:
+            status, body = await self._dispatch(request, method, record)
+            record.status = status
+            if isinstance(body, str):
+                return web.Response(status=status, text=body, content_type="text/html")
+            if not body.get("ok"):
+                record.description = body.get("description")
+            return web.json_response(body, status=status, dumps=_dumps)
+        except asyncio.CancelledError:
+            record.description = "cancelled: the client went away"
+            raise
+        except _Disconnect:
+            record.status, record.description = 0, "connection dropped (injected)"
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError from None
+        finally:
+            record.finished_at = self._clock()
+            self._notify()
+
+    async def _dispatch(self, request: web.Request, method: str, record: RequestRecord) -> tuple[int, Any]:
+        try:
+            if request.match_info["token"] != self.token:
+                raise ApiError(401, "Unauthorized")
+            params = await self._read_params(request)
+            record.params = {
+                **params.raw,
+                **{
+                    name: f"<file {up.filename}, {len(up.content)} bytes>"
+                    for name, up in params.files.items()
+                },
+            }
+            name = method.lower()
+            with_chat = params.raw.get("chat_id")
+            if isinstance(with_chat, int) or (isinstance(with_chat, str) and _is_int(with_chat)):
+                record.chat_id = int(with_chat)
+            failure = self._take_failure(name)
+            if failure is not None:
+                return self._failure_answer(failure)
+            handler = self._methods.get(name)
+            if handler is None:
+                raise ApiError(404, "Not Found")
+            if name in RATE_LIMITED_METHODS and record.chat_id is not None:
+                self._check_flood(record.chat_id)
+            result = await handler(params)
+        except ApiError as error:
+            return error.code, error.to_json()
+        return 200, {"ok": True, "result": result}
+
+    async def _read_params(self, request: web.Request) -> _Params:
+        raw: JsonDict = dict(request.query)
+        files: dict[str, _Upload] = {}
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                try:
+                    body = await request.json()
+                except ValueError:
+                    raise _bad_request("can't parse JSON encoded request body") from None
+                if not isinstance(body, dict):
+                    raise _bad_request("JSON body must be an object")
+                raw.update(body)
+            else:
+                form = await request.post()
+                for key, value in form.items():
+                    if isinstance(value, web.FileField):
+                        files[key] = _Upload(value.filename, value.file.read(), value.content_type)
+                    elif isinstance(value, str):
+                        raw[key] = value
+                    else:
+                        raw[key] = bytes(value).decode("utf-8", "replace")
+        return _Params(raw, files)
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        for failure in self._failures:
+            if failure.applies_to(method):
+                self._failures.remove(failure)
+                return failure
+        return None
+
+    def _failure_answer(self, failure: _Failure) -> tuple[int, Any]:
+        if failure.kind == "disconnect":
+            raise _Disconnect
+        if failure.kind == "retry_after":
+            error = ApiError(
+                429, f"Too Many Requests: retry after {failure.retry_after}", retry_after=failure.retry_after
+            )
+            return error.code, error.to_json()
+        if failure.kind == "bad_gateway_html":
+            return 502, "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+        description = "Internal Server Error" if failure.status == 500 else "Bad Gateway"
+        return failure.status, ApiError(failure.status, description).to_json()
+
+    def _check_flood(self, chat_id: int) -> None:
+        limits = self.rate_limits
+        if limits is None:
+            return
+        now = self._clock()
+        if self._global_window is None:
+            self._global_window = _SlidingWindow(limits.global_count, limits.global_window)
+        chat_window = self._chat_windows.get(chat_id)
+        if chat_window is None:
+            chat_window = (
+                _SlidingWindow(limits.private_count, limits.private_window)
+                if chat_id > 0
+                else _SlidingWindow(limits.group_count, limits.group_window)
+            )
+            self._chat_windows[chat_id] = chat_window
+        wait = max(self._global_window.wait_time(now), chat_window.wait_time(now))
+        if wait > 0:
+            retry_after = max(1, math.ceil(wait))  # Telegram speaks whole seconds
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
+        self._global_window.record(now)
+        chat_window.record(now)
+
+    async def _handle_file(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return web.json_response(ApiError(401, "Unauthorized").to_json(), status=401)
+        path = request.match_info["path"]
+        for stored in self.files.values():
+            if stored.file_path == path:
+                return web.Response(
+                    body=stored.content, content_type=stored.mime_type or "application/octet-stream"
+                )
+        return web.json_response(ApiError(404, "Not Found").to_json(), status=404)
+
+    # ----------------------------------------------------------------------------------- internal state
+
+    def _notify(self) -> None:
+        self._changed_event.set()
+        self._changed_event = asyncio.Event()
+
+    def _wake_pollers(self) -> None:
+        self._updates_event.set()
+        self._updates_event = asyncio.Event()
+
+    def _user(self, user_id: int) -> EmuUser:
+        if user_id not in self.users:
+            self.users[user_id] = EmuUser(user_id, f"Пользователь {user_id}")
+        return self.users[user_id]
+
+    @staticmethod
+    def _private_chat(user: EmuUser) -> EmuChat:
+        return EmuChat(
+            user.id, "private", username=user.username, first_name=user.first_name, last_name=user.last_name
+        )
+
+    def _ensure_chat(self, chat_id: int, chat_type: str | None, user_id: int | None) -> EmuChat:
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            if chat_id > 0 and user_id is not None and chat_id != user_id:
+                raise ValueError(f"private chat {chat_id} can only receive messages from user {chat_id}")
+            chat = self.add_chat(chat_id, chat_type)
+        return chat
+
+    def _chat_for_bot(self, params: _Params) -> EmuChat:
+        raw = params.raw.get("chat_id")
+        if raw is None or raw == "":
+            raise _bad_request("chat_id is empty")
+        if isinstance(raw, str) and raw.startswith("@"):
+            for named in self.chats.values():
+                if named.username and f"@{named.username}".lower() == raw.lower():
+                    return named
+            raise _bad_request("chat not found")
+        chat_id = params.need_int("chat_id")
+        if chat_id in self.migrated:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=self.migrated[chat_id],
+            )
+        known = self.chats.get(chat_id)
+        if known is not None:
+            return known
+        if self.strict_chats:
+            raise _bad_request("chat not found")
+        return self.add_chat(chat_id)
+
+    def _message(self, chat_id: int, message_id: int) -> ChatMessage:
+        msg = self._messages.get(chat_id, {}).get(message_id)
+        if msg is None:
+            raise KeyError(f"no message {message_id} in chat {chat_id}")
+        return msg
+
+    def _new_message(self, chat_id: int, from_id: int, *, from_bot: bool, text: str | None) -> ChatMessage:
+        message_id = self._next_message_id.get(chat_id, 1)
+        self._next_message_id[chat_id] = message_id + 1
+        msg = ChatMessage(
+            chat_id=chat_id,
+            message_id=message_id,
+            from_id=from_id,
+            from_bot=from_bot,
+            date=int(self._wall_clock()),
+            text=text,
+        )
+        self._messages.setdefault(chat_id, {})[message_id] = msg
+        return msg
+
+    def _store_file(
+        self, content: bytes, filename: str | None, mime_type: str | None, folder: str
+    ) -> StoredFile:
+        number = next(self._ids)
+        suffix = f".{filename.rsplit('.', 1)[1]}" if filename and "." in filename else ""
+        stored = StoredFile(
+            file_id=f"EMU{number:06d}{secrets.token_hex(6)}",
+            file_unique_id=f"U{number:06d}",
+            content=content,
+            filename=filename,
+            mime_type=mime_type,
+            file_path=f"{folder}/file_{number}{suffix}",
+        )
+        self.files[stored.file_id] = stored
+        if filename:
+            self.uploads[filename] = stored
+        return stored
+
+    @staticmethod
+    def _photo_sizes(stored: StoredFile) -> list[JsonDict]:
+        return [
+            {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "width": 1280,
+                "height": 960,
+                "file_size": len(stored.content),
+            }
+        ]
+
+    def _message_json(self, msg: ChatMessage, *, nested: bool = False) -> JsonDict:
+        sender = self.bot_user if msg.from_bot else self._user(msg.from_id)
+        data: JsonDict = {
+            "message_id": msg.message_id,
+            "from": sender.to_json(),
+            "chat": self.chats[msg.chat_id].to_json(),
+            "date": msg.date,
+        }
+        media = msg.photo is not None or msg.document is not None
+        if msg.photo is not None:
+            data["photo"] = msg.photo
+        if msg.document is not None:
+            data["document"] = msg.document
+        if msg.plain_text is not None:
+            data["caption" if media else "text"] = msg.plain_text
+            if msg.entities:
+                data["caption_entities" if media else "entities"] = msg.entities
+        if msg.reply_markup is not None:
+            data["reply_markup"] = msg.reply_markup
+        if msg.edit_date is not None:
+            data["edit_date"] = msg.edit_date
+        if msg.reply_to_message_id is not None and not nested:
+            target = self._messages.get(msg.chat_id, {}).get(msg.reply_to_message_id)
+            if target is not None and not target.deleted:
+                data["reply_to_message"] = self._message_json(target, nested=True)
+        return data
+
+    @staticmethod
+    def _scope_key(scope: Any) -> str:
+        return json.dumps(scope or {"type": "default"}, sort_keys=True, ensure_ascii=False)
+
+    # --------------------------------------------------------------------------------- content decoding
+
+    def _formatted(
+        self,
+        params: _Params,
+        text_field: str,
+        mode_field: str,
+        entities_field: str,
+        limit: int,
+        *,
+        required: bool,
+    ) -> tuple[str | None, str | None, str | None, list[JsonDict]]:
+        """(raw text, parse_mode, parsed text, entities) of a text or caption, validated as Telegram does."""
+        raw = params.get_str(text_field)
+        parse_mode = params.get_str(mode_field) or None
+        if raw is None or raw.strip() == "":
+            if required:
+                raise _bad_request("message text is empty")
+            return None, parse_mode, None, []
+        entities: list[JsonDict] = []
+        if parse_mode is None:
+            plain = raw.strip()
+            given = params.get_json(entities_field, "can't parse entities JSON object")
+            if given is not None:
+                if not isinstance(given, list) or not all(isinstance(e, dict) for e in given):
+                    raise _bad_request("can't parse entities JSON object")
+                entities = given
+        elif parse_mode.lower() == "html":
+            try:
+                plain, entities = parse_html(raw)
+            except HtmlParseError as error:
+                raise _bad_request(f"can't parse entities: {error}") from None
+        else:
+            # MarkdownV2/Markdown exist on Telegram; the emulator refuses them rather than pretend.
+            raise _bad_request(f"unsupported parse_mode {parse_mode!r} (the emulator implements HTML only)")
+        if not plain:
+            if required:
+                raise _bad_request("message text is empty")
+            return None, parse_mode, None, []
+        if len(plain) > limit:  # Telegram counts Unicode code points of the parsed text
+            raise _bad_request(
+                "message is too long" if text_field == "text" else "message caption is too long"
+            )
+        return raw, parse_mode, plain, entities
+
+    def _reply_markup(self, params: _Params) -> JsonDict | None:
+        markup = params.get_json("reply_markup", "can't parse reply keyboard markup JSON object")
+        if markup is None:
+            return None
+        if not isinstance(markup, dict):
+            raise _bad_request("can't parse reply keyboard markup JSON object")
+        rows = markup.get("inline_keyboard")
+        if rows is None:
+            if not {"keyboard", "remove_keyboard", "force_reply"} & markup.keys():
+                raise _bad_request("can't parse reply keyboard markup JSON object")
+            return markup
+        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+            raise _bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
+        actions = ("url", "callback_data", "web_app", "login_url", "switch_inline_query", "pay", "copy_text")
+        for row in rows:
+            for button in row:
+                if (
+                    not isinstance(button, dict)
+                    or not isinstance(button.get("text"), str)
+                    or not button["text"]
+                ):
+                    raise _bad_request(
+                        'can\'t parse inline keyboard button: Field "text" must be of type String'
+                    )
+                if not any(key in button for key in actions):
+                    raise _bad_request(
+                        "can't parse inline keyboard button: "
+                        "Text buttons are unallowed in the inline keyboard"
+                    )
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA_BYTES:
+                    raise _bad_request("BUTTON_DATA_INVALID")
+        return markup
+
+    def _reply_target(self, params: _Params, chat: EmuChat) -> int | None:
+        target = params.get_int("reply_to_message_id")
+        allow_missing = params.get_bool("allow_sending_without_reply")
+        reply_parameters = params.get_json("reply_parameters", "can't parse reply parameters JSON object")
+        if isinstance(reply_parameters, dict) and reply_parameters.get("message_id") is not None:
+            target = int(reply_parameters["message_id"])
+            allow_missing = bool(reply_parameters.get("allow_sending_without_reply", False))
+        if target is None:
+            return None
+        existing = self._messages.get(chat.id, {}).get(target)
+        if existing is None or existing.deleted:
+            if allow_missing:
+                return None
+            raise _bad_request("message to be replied not found")
+        return target
+
+    def _check_can_write(self, chat: EmuChat) -> None:
+        if chat.type == "private" and chat.id in self.blocked_by:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+
+    def _input_file(self, params: _Params, name: str, folder: str) -> StoredFile:
+        """A file parameter: an upload (direct or ``attach://``), a known file_id, or an HTTP URL."""
+        value = params.get_str(name)
+        upload = params.files.get(name)
+        if value and value.startswith("attach://"):
+            upload = params.files.get(value.removeprefix("attach://"))
+            if upload is None:
+                raise _bad_request(f"wrong file identifier/HTTP URL specified ({value} is not attached)")
+        if upload is not None:
+            return self._store_file(upload.content, upload.filename, upload.content_type, folder)
+        if not value:
+            raise _bad_request(f"there is no {name} in the request")
+        if value in self.files:
+            return self.files[value]
+        if value.startswith(("http://", "https://")):
+            return self._store_file(b"", value.rsplit("/", 1)[-1] or None, None, folder)
+        raise _bad_request("wrong file identifier/HTTP URL specified")
+
+    def _editable(self, params: _Params) -> ChatMessage:
+        if params.has("inline_message_id"):
+            raise _bad_request("inline messages are not supported by the emulator")
+        chat = self._chat_for_bot(params)
+        msg = self._messages.get(chat.id, {}).get(params.need_int("message_id"))
+        if msg is None or msg.deleted:
+            raise _bad_request("message to edit not found")
+        if not msg.from_bot:
+            raise _bad_request("message can't be edited")
+        return msg
+
+    def _apply_edit(
+        self,
+        msg: ChatMessage,
+        text: str | None,
+        parse_mode: str | None,
+        plain: str | None,
+        entities: list[JsonDict],
+        markup: JsonDict | None,
+    ) -> JsonDict:
+        if plain == msg.plain_text and entities == msg.entities and markup == msg.reply_markup:
+            raise _bad_request(
+                "message is not modified: specified new message content and reply markup are exactly "
+                "the same as a current content and reply markup of the message"
+            )
+        msg.edits.append(
+            MessageVersion(
+                msg.text, msg.parse_mode, msg.plain_text, msg.entities, msg.reply_markup, self._clock()
+            )
+        )
+        msg.text, msg.parse_mode, msg.plain_text, msg.entities = text, parse_mode, plain, entities
+        msg.reply_markup = markup
+        msg.edit_date = int(self._wall_clock())
+        return self._message_json(msg)
+
+    # ------------------------------------------------------------------------------------------ methods
+
+    async def _get_me(self, params: _Params) -> JsonDict:
+        return {
+            **self.bot_user.to_json(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    async def _get_updates(self, params: _Params) -> list[JsonDict]:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
+                "the webhook first",
+            )
+        offset = params.get_int("offset")
+        limit = min(max(params.get_int("limit", 100) or 100, 1), 100)
+        timeout = max(params.get_float("timeout", 0.0), 0.0)
+        allowed = params.get_json("allowed_updates", "can't parse allowed_updates JSON object")
+        if allowed is not None:
+            if not isinstance(allowed, list):
+                raise _bad_request("can't parse allowed_updates JSON object")
+            self._allowed_updates = frozenset(str(kind) for kind in allowed) or None
+
+        # A newer poll terminates an older one waiting in the background, as on Telegram.
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._wake_pollers()
+
+        if offset is not None and offset < 0:
+            self._pending = self._pending[offset:]
+        elif offset:
+            self._pending = [u for u in self._pending if int(u["update_id"]) >= offset]
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if generation != self._poll_generation:
+                raise ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
+                    "is running",
+                )
+            if self._pending or self._closing:
+                return self._pending[:limit]
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            event = self._updates_event
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), remaining)
+
+    async def _set_webhook(self, params: _Params) -> bool:
+        url = params.get_str("url")
+        if not url:
+            return await self._delete_webhook(params)  # an empty URL removes the webhook, as on Telegram
+        if not url.startswith("https://"):
+            raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        self.webhook = {
+            "url": url,
+            "max_connections": params.get_int("max_connections", 40),
+            "allowed_updates": params.get_json("allowed_updates", "can't parse allowed_updates JSON object"),
+            "secret_token": params.get_str("secret_token"),
+        }
+        if params.get_bool("drop_pending_updates"):
+            self._pending.clear()
+        self._wake_pollers()
+        return True
+
+    async def _delete_webhook(self, params: _Params) -> bool:
+        self.webhook = None
+        if params.get_bool("drop_pending_updates"):
+            self._pending.clear()
+        return True
+
+    async def _get_webhook_info(self, params: _Params) -> JsonDict:
+        info: JsonDict = {
+            "url": self.webhook["url"] if self.webhook else "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
+        if self.webhook:
+            info["max_connections"] = self.webhook["max_connections"]
+            if self.webhook["allowed_updates"]:
+                info["allowed_updates"] = self.webhook["allowed_updates"]
+        return info
+
+    async def _set_my_commands(self, params: _Params) -> bool:
+        commands = params.get_json("commands", "can't parse commands JSON object")
+        if not isinstance(commands, list):
+            raise _bad_request("can't parse commands JSON object")
+        for command in commands:
+            name = command.get("command") if isinstance(command, dict) else None
+            description = command.get("description") if isinstance(command, dict) else None
+            if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]{1,32}", name.removeprefix("/")):
+                raise _bad_request("BOT_COMMAND_INVALID")
+            if not isinstance(description, str) or not 1 <= len(description) <= 256:
+                raise _bad_request(
+                    "command description is empty" if not description else "BOT_COMMAND_INVALID"
+                )
+        key = (
+            self._scope_key(params.get_json("scope", "can't parse scope JSON object")),
+            params.get_str("language_code") or "",
+        )
+        self.commands[key] = [
+            {"command": c["command"].removeprefix("/"), "description": c["description"]} for c in commands
+        ]
+        return True
+
+    async def _get_my_commands(self, params: _Params) -> list[JsonDict]:
+        scope = params.get_json("scope", "can't parse scope JSON object")
+        return self.get_commands(scope, params.get_str("language_code") or "")
+
+    async def _delete_my_commands(self, params: _Params) -> bool:
+        key = (
+            self._scope_key(params.get_json("scope", "can't parse scope JSON object")),
+            params.get_str("language_code") or "",
+        )
+        self.commands.pop(key, None)
+        return True
+
+    async def _send_message(self, params: _Params) -> JsonDict:
+        chat = self._chat_for_bot(params)
+        self._check_can_write(chat)
+        text, parse_mode, plain, entities = self._formatted(
+            params, "text", "parse_mode", "entities", MAX_TEXT_LENGTH, required=True
+        )
+        markup = self._reply_markup(params)
+        reply_to = self._reply_target(params, chat)
+        msg = self._new_message(chat.id, self.bot_user.id, from_bot=True, text=text)
+        msg.parse_mode, msg.plain_text, msg.entities = parse_mode, plain, entities
+        msg.reply_markup, msg.reply_to_message_id = markup, reply_to
+        return self._message_json(msg)
+
+    async def _send_photo(self, params: _Params) -> JsonDict:
+        return await self._send_media(params, "photo")
+
+    async def _send_document(self, params: _Params) -> JsonDict:
+        return await self._send_media(params, "document")
+
+    async def _send_media(self, params: _Params, kind: Literal["photo", "document"]) -> JsonDict:
+        chat = self._chat_for_bot(params)
+        self._check_can_write(chat)
+        stored = self._input_file(params, kind, "photos" if kind == "photo" else "documents")
+        caption, parse_mode, plain, entities = self._formatted(
+            params, "caption", "parse_mode", "caption_entities", MAX_CAPTION_LENGTH, required=False
+        )
+        markup = self._reply_markup(params)
+        reply_to = self._reply_target(params, chat)
+        msg = self._new_message(chat.id, self.bot_user.id, from_bot=True, text=caption)
+        msg.parse_mode, msg.plain_text, msg.entities = parse_mode, plain, entities
+        msg.reply_markup, msg.reply_to_message_id = markup, reply_to
+        if kind == "photo":
+            msg.photo = self._photo_sizes(stored)
+        else:
+            document: JsonDict = {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "file_size": len(stored.content),
+            }
+            if stored.filename:
+                document["file_name"] = stored.filename
+            if stored.mime_type:
+                document["mime_type"] = stored.mime_type
+            msg.document = document
+        return self._message_json(msg)
+
+    async def _edit_message_text(self, params: _Params) -> JsonDict:
+        msg = self._editable(params)
+        if msg.photo is not None or msg.document is not None:
+            raise _bad_request("there is no text in the message to edit")
+        text, parse_mode, plain, entities = self._formatted(
+            params, "text", "parse_mode", "entities", MAX_TEXT_LENGTH, required=True
+        )
+        # As on Telegram, an edit without reply_markup removes the inline keyboard.
+        return self._apply_edit(msg, text, parse_mode, plain, entities, self._reply_markup(params))
+
+    async def _edit_message_reply_markup(self, params: _Params) -> JsonDict:
+        msg = self._editable(params)
+        return self._apply_edit(
+            msg, msg.text, msg.parse_mode, msg.plain_text, msg.entities, self._reply_markup(params)
+        )
+
+    async def _delete_message(self, params: _Params) -> bool:
+        chat = self._chat_for_bot(params)
+        msg = self._messages.get(chat.id, {}).get(params.need_int("message_id"))
+        if msg is None or msg.deleted:
+            raise _bad_request("message to delete not found")
+        msg.deleted = True
+        return True
+
+    async def _answer_callback_query(self, params: _Params) -> bool:
+        query_id = params.get_str("callback_query_id") or ""
+        record = self.callbacks.get(query_id)
+        if record is None or record.answer is not None:
+            raise _bad_request("query is too old and response timeout expired or query ID is invalid")
+        text = params.get_str("text")
+        if text is not None and len(text) > 200:
+            raise _bad_request("MESSAGE_TOO_LONG")
+        record.answer = CallbackAnswer(
+            callback_query_id=query_id,
+            text=text,
+            show_alert=params.get_bool("show_alert"),
+            url=params.get_str("url"),
+            cache_time=params.get_int("cache_time", 0) or 0,
+            answered_at=self._clock(),
+        )
+        return True
+
+    async def _get_file(self, params: _Params) -> JsonDict:
+        stored = self.files.get(params.get_str("file_id") or "")
+        if stored is None:
+            raise _bad_request("invalid file_id")
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(stored.content),
+            "file_path": stored.file_path,
+        }
+
+    async def _get_chat(self, params: _Params) -> JsonDict:
+        raw = params.raw.get("chat_id")
+        if isinstance(raw, str) and raw.startswith("@"):
+            chat = self._chat_for_bot(params)
+        else:
+            found = self.chats.get(params.need_int("chat_id"))
+            if found is None:  # getChat never creates a chat, even when strict_chats is off
+                raise _bad_request("chat not found")
+            chat = found
+        return {
+            **chat.to_json(),
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        }
+
+    async def _send_chat_action(self, params: _Params) -> bool:
+        chat = self._chat_for_bot(params)
+        self._check_can_write(chat)
+        action = params.get_str("action") or ""
+        if action not in CHAT_ACTIONS:
+            raise _bad_request("wrong parameter action in request")
+        self.chat_actions.append((chat.id, action))
+        return True
+
+
+class _Disconnect(Exception):
+    """Raised inside the handler to drop the client's connection without an answer."""
+
+
+def _is_int(value: str) -> bool:
+    return bool(re.fullmatch(r"\s*-?\d+\s*", value))
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
