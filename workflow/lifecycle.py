@@ -1,0 +1,984 @@
+"""Case statuses, actions and the transition table of both procedures (RULES.md §2, §3).
+
+`transition` is pure: a case, an action, who does it and when, in; the next case, its audit event, the terms
+to open and close and who must hear about it, out. Refusals are `DomainError`s with a Russian message that
+says why and a `code`: "forbidden" (role or unit), "wrong_status", "already_done" (a second press),
+"invalid" (payload).
+
+The table (`TABLE`) maps (procedure, status, action) to a `Step`: allowed roles, next status, terms done,
+terms made moot, terms opened, who is told. The few computed parts (routing, units' own actions, flags) are
+small `effect` functions that return a `Delta`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from workflow.model import (
+    SYSTEM_ACTOR,
+    Actor,
+    Assignment,
+    Attachment,
+    Case,
+    DomainError,
+    Event,
+    InboundMessage,
+    Procedure,
+    Role,
+    TermStart,
+    TermStop,
+)
+from workflow.rules import Anchor, Calendar, Rules
+
+DRAFT_LIMIT = 20_000  # characters of a draft answer or of a unit's information
+REASON_LIMIT = 4_000  # characters of a reason or a comment
+LINK_LIMIT = 2_000
+REGISTER = "register"  # Event.action of registration (open_case)
+
+OS = Procedure.OPEN_SOURCES
+POS = Procedure.POS
+
+
+class Status(StrEnum):
+    NEW = "new"
+    ROUTING_PROPOSED = "routing_proposed"  # open sources: waiting for the office head's approval
+    IN_UNITS = "in_units"  # open sources: routed to structural units
+    IN_WORK = "in_work"  # ПОС: routed to executors
+    ON_APPROVAL = "on_approval"
+    REWORK = "rework"
+    APPROVED = "approved"
+    INTERIM = "interim"  # the interim answer is out; the final one is pending
+    ANSWERED = "answered"
+    RETURNED = "returned"  # open sources п.6: not the administration's competence, back to the region curator
+    EXCLUDED = "excluded"  # п.15 / п.17: not processed, not answered
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return _STATUS_LABELS[self]
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+_STATUS_LABELS: Mapping[Status, str] = {
+    Status.NEW: "Новое",
+    Status.ROUTING_PROPOSED: "Направление на согласовании",
+    Status.IN_UNITS: "В подразделениях",
+    Status.IN_WORK: "У исполнителей",
+    Status.ON_APPROVAL: "На согласовании",
+    Status.REWORK: "На доработке",
+    Status.APPROVED: "Согласовано",
+    Status.INTERIM: "Дан промежуточный ответ",
+    Status.ANSWERED: "Ответ дан",
+    Status.RETURNED: "Возвращено куратору ЦУР",
+    Status.EXCLUDED: "Исключено из обработки",
+    Status.CLOSED: "Закрыто",
+}
+
+FINAL_STATUSES = frozenset({Status.ANSWERED, Status.RETURNED, Status.EXCLUDED, Status.CLOSED})
+
+
+class Action(StrEnum):
+    ROUTE = "route"
+    APPROVE_ROUTING = "approve_routing"
+    RETURN = "return"
+    INFO = "info"
+    DECLINE = "decline"
+    ACCEPT = "accept"
+    SUBMIT = "submit"
+    APPROVE = "approve"
+    REWORK = "rework"
+    PUBLISH = "publish"
+    INTERIM = "interim"
+    EXCLUDE = "exclude"
+    SIGNIFICANT = "significant"
+    CLOSE = "close"
+
+    @property
+    def label(self) -> str:
+        return _ACTION_LABELS[self]
+
+
+_ACTION_LABELS: Mapping[Action, str] = {
+    Action.ROUTE: "Направить",
+    Action.APPROVE_ROUTING: "Согласовать направление",
+    Action.RETURN: "Вернуть куратору ЦУР",
+    Action.INFO: "Направить информацию",
+    Action.DECLINE: "Не наша компетенция",
+    Action.ACCEPT: "Принять в работу",
+    Action.SUBMIT: "Направить проект на согласование",
+    Action.APPROVE: "Согласовать",
+    Action.REWORK: "Вернуть на доработку",
+    Action.PUBLISH: "Ответ размещён",
+    Action.INTERIM: "Промежуточный ответ размещён",
+    Action.EXCLUDE: "Исключить из обработки",
+    Action.SIGNIFICANT: "Доложить Главе района",
+    Action.CLOSE: "Закрыть",
+}
+
+# "Недостаточно прав: <what> может только <who>".
+_ACTION_PHRASES: Mapping[Action, str] = {
+    Action.ROUTE: "направить сообщение по компетенции",
+    Action.APPROVE_ROUTING: "согласовать направление в подразделения",
+    Action.RETURN: "вернуть сообщение куратору ЦУР",
+    Action.INFO: "направить информацию для ответа",
+    Action.DECLINE: "вернуть сообщение как не относящееся к компетенции",
+    Action.ACCEPT: "принять сообщение в работу",
+    Action.SUBMIT: "направить проект ответа на согласование",
+    Action.APPROVE: "согласовать проект",
+    Action.REWORK: "вернуть проект на доработку",
+    Action.PUBLISH: "отметить ответ размещённым",
+    Action.INTERIM: "отметить промежуточный ответ размещённым",
+    Action.EXCLUDE: "исключить сообщение из обработки",
+    Action.SIGNIFICANT: "доложить Главе района",
+    Action.CLOSE: "закрыть сообщение",
+}
+
+ROLE_NAMES: Mapping[Role, str] = {
+    Role.OPERATOR: "уполномоченное лицо управления делами",
+    Role.OFFICE_HEAD: "начальник управления делами",
+    Role.REGION_CURATOR: "куратор ЦУР",
+    Role.UNIT_OFFICIAL: "должностное лицо подразделения",
+    Role.HEAD: "Глава района",
+    Role.COORDINATOR: "координатор",
+    Role.POS_CURATOR: "куратор ПОС",
+    Role.EXECUTOR: "исполнитель",
+    Role.SYSTEM: "система",
+}
+
+
+class NoticeKind(StrEnum):
+    REGISTERED = "registered"
+    ROUTING_PROPOSED = "routing_proposed"
+    ROUTED = "routed"  # to each unit newly assigned (or whose part changed)
+    UNASSIGNED = "unassigned"  # to a unit taken off the case by re-routing
+    RETURNED_TO_CURATOR = "returned_to_curator"
+    INFO_RECEIVED = "info_received"
+    UNIT_DECLINED = "unit_declined"
+    DRAFT_SUBMITTED = "draft_submitted"
+    APPROVED = "approved"
+    REWORK = "rework"
+    INTERIM_PUBLISHED = "interim_published"
+    SIGNIFICANT = "significant"
+    CASE_CLOSED = "case_closed"  # to units still assigned when the case is closed or excluded
+
+    @property
+    def label(self) -> str:
+        return _NOTICE_LABELS[self]
+
+
+_NOTICE_LABELS: Mapping[NoticeKind, str] = {
+    NoticeKind.REGISTERED: "Новое сообщение",
+    NoticeKind.ROUTING_PROPOSED: "Предложено направление в подразделения — требуется согласование",
+    NoticeKind.ROUTED: "Сообщение направлено вам для работы",
+    NoticeKind.UNASSIGNED: "Сообщение передано другому подразделению",
+    NoticeKind.RETURNED_TO_CURATOR: "Сообщение возвращено: не относится к компетенции администрации",
+    NoticeKind.INFO_RECEIVED: "Поступила информация для ответа",
+    NoticeKind.UNIT_DECLINED: "Подразделение вернуло сообщение: не его компетенция",
+    NoticeKind.DRAFT_SUBMITTED: "Проект ответа на согласование",
+    NoticeKind.APPROVED: "Проект ответа согласован",
+    NoticeKind.REWORK: "Проект ответа возвращён на доработку",
+    NoticeKind.INTERIM_PUBLISHED: "Дан промежуточный ответ — готовьте окончательный",
+    NoticeKind.SIGNIFICANT: "Социально значимое сообщение",
+    NoticeKind.CASE_CLOSED: "Работа по сообщению прекращена",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Someone to tell at once; `unit` narrows `to_role` to one unit's people, `payload` feeds the card."""
+
+    kind: NoticeKind
+    to_role: Role
+    unit: str | None = None
+    term_id: str | None = None
+    payload: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionPayload:
+    """What a person typed or chose along with the button. Fields an action does not use are ignored."""
+
+    text: str = ""  # the draft (submit) or a unit's information (info); up to DRAFT_LIMIT
+    reason: str = ""  # rework / exclude (required); return / decline / close / significant (optional comment)
+    units: tuple[str, ...] = ()  # route, approve_routing: the units, in order
+    order: tuple[str, ...] = ()  # approve_routing: the same units in the order they prepare information
+    responsible: str | None = None  # ПОС route with several units: the responsible one (п.14.1)
+    unit: str | None = None  # info / decline / accept / submit: which of the actor's units acts
+    link: str = ""  # publish / interim: where the answer is
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """The outcome of one action. Term starts carry `started_at` = the instant the term counts from."""
+
+    case: Case
+    events: tuple[Event, ...]
+    starts: tuple[TermStart, ...] = ()
+    stops: tuple[TermStop, ...] = ()
+    notices: tuple[Notice, ...] = ()
+    draft_text: str | None = None  # a submitted draft, to store as draft `case.draft_version`
+
+
+# --- table machinery ----------------------------------------------------------------------------------------
+
+# A notice recipient: a role, the unit role of every assigned unit, or the ПОС responsible executor.
+Recipient = Role | Literal["units", "responsible"]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    case: Case
+    action: Action
+    actor: Actor
+    at: datetime
+    payload: ActionPayload
+    rules: Rules
+    calendar: Calendar
+    unit: str | None  # the acting unit of a unit-scoped step
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """What an effect adds to the step's data."""
+
+    case: Case
+    to: Status | None = None  # overrides the step's next status
+    starts: tuple[TermStart, ...] = ()
+    stops: tuple[TermStop, ...] = ()
+    notices: tuple[Notice, ...] = ()
+    data: Mapping[str, object] = field(default_factory=dict)
+
+
+Effect = Callable[[Context], Delta]
+Need = Literal["required", "optional", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    roles: tuple[Role, ...]
+    to: Status | None = None  # None: the status stays
+    stop: tuple[str, ...] = ()  # terms this step completes (per-unit ones: the acting unit's)
+    cancel: tuple[str, ...] = ()  # terms this step makes moot
+    start: tuple[str, ...] = ()  # case-wide terms it opens
+    close_all: bool = False  # final: every other term of the procedure is cancelled
+    notify: tuple[tuple[NoticeKind, Recipient], ...] = ()
+    text: Need = "none"
+    reason: Need = "none"
+    unit_scoped: bool = False
+    effect: Effect | None = None
+
+
+UNIT_ROLE: Mapping[Procedure, Role] = {OS: Role.UNIT_OFFICIAL, POS: Role.EXECUTOR}
+ROUTE_TERM: Mapping[Procedure, str] = {OS: "os.route", POS: "pos.route"}
+REGISTER_ROLES: Mapping[Procedure, tuple[Role, ...]] = {
+    OS: (Role.OPERATOR, Role.REGION_CURATOR, Role.SYSTEM),
+    POS: (Role.POS_CURATOR, Role.COORDINATOR, Role.SYSTEM),
+}
+INITIAL_TERMS: Mapping[Procedure, tuple[str, ...]] = {
+    # os.return and os.route are alternatives: both run from T0 until one of them is done.
+    OS: ("os.return", "os.route", "os.publish", "os.draft"),
+    POS: ("pos.route", "pos.answer", "pos.draft"),
+}
+
+_CLEAN = re.compile(r"[\x00-\x08\x0b-\x1f]")  # C0 controls but \t and \n (\r is folded into \n first)
+
+
+def clean_text(text: str) -> str:
+    """Text as data: line ends normalised, C0 controls but \\n and \\t removed, outer blanks trimmed.
+
+    HTML and markup stay as typed; escaping is the renderer's job.
+    """
+    return _CLEAN.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+# --- refusals -----------------------------------------------------------------------------------------------
+
+
+def _forbidden(message: str) -> DomainError:
+    return DomainError(message, code="forbidden")
+
+
+def _invalid(message: str) -> DomainError:
+    return DomainError(message, code="invalid")
+
+
+def _already(message: str) -> DomainError:
+    return DomainError(message, code="already_done")
+
+
+def _wrong_status(status: Status) -> DomainError:
+    return DomainError(f"Действие недоступно в статусе «{status.label}»", code="wrong_status")
+
+
+def _who(roles: Iterable[Role]) -> str:
+    return " или ".join(ROLE_NAMES[r] for r in roles if r is not Role.SYSTEM)
+
+
+_ALREADY: Mapping[tuple[Action, Status], str] = {
+    (Action.APPROVE_ROUTING, Status.IN_UNITS): "Направление уже согласовано",
+    (Action.RETURN, Status.RETURNED): "Сообщение уже возвращено куратору ЦУР",
+    (Action.SUBMIT, Status.ON_APPROVAL): "Проект уже направлен на согласование",
+    (Action.APPROVE, Status.APPROVED): "Уже согласовано",
+    (Action.REWORK, Status.REWORK): "Проект уже возвращён на доработку",
+    (Action.PUBLISH, Status.ANSWERED): "Ответ уже отмечен размещённым",
+    (Action.INTERIM, Status.INTERIM): "Промежуточный ответ уже дан",
+    (Action.EXCLUDE, Status.EXCLUDED): "Сообщение уже исключено из обработки",
+    (Action.CLOSE, Status.CLOSED): "Сообщение уже закрыто",
+}
+
+
+def _check_already(case: Case, action: Action, status: Status) -> None:
+    message = _ALREADY.get((action, status))
+    if message is None and action is Action.SIGNIFICANT and case.significant:
+        message = "Уже доложено Главе района"
+    if message is None and action is Action.INTERIM and case.interim and not status.final:
+        message = "Промежуточный ответ уже дан"
+    if message is not None:
+        raise _already(message)
+
+
+# --- payload ------------------------------------------------------------------------------------------------
+
+_TEXT_NAMES: Mapping[Action, str] = {Action.SUBMIT: "Проект ответа", Action.INFO: "Информация"}
+_REASON_NAMES: Mapping[Action, str] = {
+    Action.REWORK: "причину возврата на доработку",
+    Action.EXCLUDE: "причину исключения (п.15 / п.17 Порядка)",
+}
+
+
+def _count(n: int) -> str:
+    return f"{n:,}".replace(",", " ")
+
+
+def _checked_text(value: str, need: Need, limit: int, empty: str, name: str) -> str:
+    if need == "none":
+        return ""
+    text = clean_text(value)
+    if not text and need == "required":
+        raise _invalid(empty)
+    if len(text) > limit:
+        raise _invalid(f"{name}: {_count(len(text))} знаков, допускается не более {_count(limit)}")
+    return text
+
+
+def _checked_payload(step: Step, action: Action, payload: ActionPayload) -> ActionPayload:
+    name = _TEXT_NAMES.get(action, "Текст")
+    text_need = step.text
+    if action is Action.INFO and payload.attachments:
+        text_need = "optional"  # a unit may answer with files alone
+    text = _checked_text(payload.text, text_need, DRAFT_LIMIT, f"{name}: пустой текст — напишите текст", name)
+    reason = _checked_text(
+        payload.reason,
+        step.reason,
+        REASON_LIMIT,
+        f"Укажите {_REASON_NAMES.get(action, 'причину')}",
+        "Причина" if step.reason == "required" else "Комментарий",
+    )
+    link = clean_text(payload.link)
+    if link and (len(link) > LINK_LIMIT or not link.startswith(("http://", "https://")) or " " in link):
+        raise _invalid(
+            "Ссылка на ответ должна начинаться с http:// или https:// и быть не длиннее 2 000 знаков"
+        )
+    return replace(payload, text=text, reason=reason, link=link)
+
+
+def _known_units(ctx: Context, units: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(units))  # a repeated unit counts once
+    if not chosen:
+        raise _invalid("Выберите хотя бы одно подразделение")
+    unknown = [u for u in chosen if u not in ctx.rules.units]
+    if unknown:
+        raise _invalid(f"Неизвестное подразделение: {', '.join(unknown)}")
+    return chosen
+
+
+# --- acting unit --------------------------------------------------------------------------------------------
+
+# Among several of the actor's units on the case, the ones an action still makes sense for.
+_PENDING: Mapping[Action, Callable[[Assignment], bool]] = {
+    Action.INFO: lambda a: not a.info_given and not a.responsible,
+    Action.ACCEPT: lambda a: not a.accepted,
+    Action.SUBMIT: lambda a: a.responsible,
+}
+
+
+def _acting_unit(case: Case, actor: Actor, action: Action, payload: ActionPayload, rules: Rules) -> str:
+    if payload.unit is not None:
+        unit = payload.unit
+        if unit not in actor.units:
+            raise _forbidden(
+                f"Недостаточно прав: вы не состоите в подразделении «{rules.units.get(unit, unit)}»"
+            )
+        if case.assignment(unit) is None:
+            if action is Action.DECLINE and unit in case.declined_units:
+                raise _already("Подразделение уже вернуло сообщение")
+            raise _forbidden("Недостаточно прав: сообщение не направлено в ваше подразделение")
+        return unit
+    mine = [a for a in case.assignments if a.unit in actor.units]
+    if not mine:
+        if action is Action.DECLINE and actor.units & set(case.declined_units):
+            raise _already("Подразделение уже вернуло сообщение")
+        raise _forbidden("Недостаточно прав: сообщение не направлено в ваше подразделение")
+    if len(mine) > 1:
+        wanted = _PENDING.get(action)
+        pending = [a for a in mine if wanted is None or wanted(a)]
+        mine = pending if len(pending) == 1 else mine
+    if len(mine) > 1:
+        names = ", ".join(rules.units.get(a.unit, a.unit) for a in mine)
+        raise _invalid(
+            f"Укажите подразделение: сообщение направлено в несколько ваших подразделений ({names})"
+        )
+    return mine[0].unit
+
+
+# --- terms --------------------------------------------------------------------------------------------------
+
+
+def _start(
+    ctx: Context, term_id: str, *, unit: str | None = None, anchor: datetime | None = None
+) -> TermStart:
+    """Open a term counted from its anchor: T0 for T0 terms, the event instant (`at`) for the rest."""
+    rule = ctx.rules.term(term_id)
+    if anchor is None:
+        anchor = ctx.case.t0 if rule.event is Anchor.T0 else ctx.at
+    if unit is None and not rule.per_unit and rule.owner is UNIT_ROLE[ctx.case.procedure]:
+        unit = ctx.case.responsible_unit  # a case-wide executor term is the responsible unit's
+    due = ctx.rules.due(term_id, anchor, ctx.calendar, category=ctx.case.category)
+    return TermStart(term_id=term_id, due=due, owner=rule.owner, started_at=anchor, unit=unit)
+
+
+def _unit_terms(ctx: Context) -> tuple[str, ...]:
+    return tuple(r.id for r in ctx.rules.terms_of(ctx.case.procedure) if r.per_unit)
+
+
+def _drop_unit(ctx: Context, unit: str, *, keep: Iterable[str] = ()) -> tuple[TermStop, ...]:
+    """Cancel every per-unit term of `unit` (but `keep`, which the caller stops as done)."""
+    kept = set(keep)
+    return tuple(TermStop(t, unit, cancelled=True) for t in _unit_terms(ctx) if t not in kept)
+
+
+# --- effects: the computed parts ----------------------------------------------------------------------------
+
+
+def _propose_routing(ctx: Context) -> Delta:
+    units = _known_units(ctx, ctx.payload.units)
+    return Delta(
+        case=replace(ctx.case, proposed_units=units),
+        notices=(Notice(NoticeKind.ROUTING_PROPOSED, Role.OFFICE_HEAD, payload={"units": list(units)}),),
+        data={"units": list(units)},
+    )
+
+
+def _approve_routing(ctx: Context) -> Delta:
+    """Open sources: the office head fixes the units (may change them) and their order (п.12.1)."""
+    units = _known_units(ctx, ctx.payload.units or ctx.case.proposed_units)
+    order = tuple(dict.fromkeys(ctx.payload.order)) or units
+    if set(order) != set(units):
+        raise _invalid("Очерёдность должна перечислять те же подразделения, что и направление")
+    before = {a.unit: a for a in ctx.case.assignments}
+    assignments: list[Assignment] = []
+    starts: list[TermStart] = []
+    notices: list[Notice] = []
+    for place, unit in enumerate(order, start=1):
+        old = before.get(unit)
+        assignments.append(replace(old, order=place) if old else Assignment(unit, order=place))
+        if old is None:
+            starts.append(_start(ctx, "os.unit_info", unit=unit))
+            notices.append(
+                Notice(
+                    NoticeKind.ROUTED, Role.UNIT_OFFICIAL, unit, payload={"order": place, "of": len(order)}
+                )
+            )
+    stops, gone = _taken_off(ctx, before, order)
+    case = replace(
+        ctx.case,
+        assignments=tuple(assignments),
+        proposed_units=(),
+        declined_units=tuple(u for u in ctx.case.declined_units if u not in order),
+    )
+    return Delta(
+        case=case,
+        starts=tuple(starts),
+        stops=stops,
+        notices=(*notices, *gone),
+        data={"units": list(units), "order": list(order)},
+    )
+
+
+def _route_pos(ctx: Context) -> Delta:
+    """ПОС: the curator names executors and, with several, the responsible one (п.14.1)."""
+    units = _known_units(ctx, ctx.payload.units)
+    responsible = ctx.payload.responsible
+    if responsible is None and len(units) == 1:
+        responsible = units[0]
+    if responsible is None:
+        raise _invalid(
+            "Укажите ответственного исполнителя: сообщение направляется нескольким исполнителям (п.14.1)"
+        )
+    if responsible not in units:
+        raise _invalid("Ответственный исполнитель должен быть среди выбранных исполнителей")
+    before = {a.unit: a for a in ctx.case.assignments}
+    assignments: list[Assignment] = []
+    starts: list[TermStart] = []
+    stops: list[TermStop] = []
+    notices: list[Notice] = []
+    for unit in units:
+        old = before.get(unit)
+        lead = unit == responsible
+        assignments.append(replace(old, responsible=lead) if old else Assignment(unit, responsible=lead))
+        if old is None:
+            starts.append(_start(ctx, "pos.return", unit=unit))
+        # pos.coexec runs for a co-executor until it gives its information (п.14.2).
+        owes_info = not lead and not (old is not None and old.info_given)
+        owed_info = old is not None and not old.responsible and not old.info_given
+        if owes_info and not owed_info:
+            starts.append(_start(ctx, "pos.coexec", unit=unit))
+        elif owed_info and not owes_info:
+            stops.append(TermStop("pos.coexec", unit, cancelled=True))
+        if old is None or old.responsible != lead:
+            notices.append(Notice(NoticeKind.ROUTED, Role.EXECUTOR, unit, payload={"responsible": lead}))
+    gone_stops, gone = _taken_off(ctx, before, units)
+    case = replace(
+        ctx.case,
+        assignments=tuple(assignments),
+        declined_units=tuple(u for u in ctx.case.declined_units if u not in units),
+    )
+    return Delta(
+        case=case,
+        starts=tuple(starts),
+        stops=(*stops, *gone_stops),
+        notices=(*notices, *gone),
+        data={"units": list(units), "responsible": responsible},
+    )
+
+
+def _taken_off(
+    ctx: Context, before: Mapping[str, Assignment], units: Iterable[str]
+) -> tuple[tuple[TermStop, ...], tuple[Notice, ...]]:
+    kept = set(units)
+    removed = [u for u in before if u not in kept]
+    role = UNIT_ROLE[ctx.case.procedure]
+    stops = tuple(stop for u in removed for stop in _drop_unit(ctx, u))
+    return stops, tuple(Notice(NoticeKind.UNASSIGNED, role, u) for u in removed)
+
+
+def _info(ctx: Context) -> Delta:
+    unit = _unit(ctx)
+    assignment = _assignment(ctx)
+    if ctx.case.procedure is POS and assignment.responsible:
+        raise _forbidden(
+            "Ответственный исполнитель готовит общий ответ сам; "
+            "информацию ему направляют соисполнители (п.14.2)"
+        )
+    if assignment.info_given:
+        raise _already("Информация уже направлена")
+    case = _with_assignment(ctx.case, replace(assignment, info_given=True, accepted=True))
+    payload: dict[str, object] = {"unit": unit, "text": ctx.payload.text}
+    if ctx.case.procedure is OS:
+        notice = Notice(NoticeKind.INFO_RECEIVED, Role.OPERATOR, payload=payload)
+    elif ctx.case.responsible_unit is not None:
+        notice = Notice(NoticeKind.INFO_RECEIVED, Role.EXECUTOR, ctx.case.responsible_unit, payload=payload)
+    else:  # the responsible unit declined and none is named yet: the curator holds the information
+        notice = Notice(NoticeKind.INFO_RECEIVED, Role.POS_CURATOR, payload=payload)
+    return Delta(case=case, notices=(notice,), data={"unit": unit})
+
+
+def _accept(ctx: Context) -> Delta:
+    assignment = _assignment(ctx)
+    if assignment.accepted:
+        raise _already("Уже принято в работу")
+    return Delta(
+        case=_with_assignment(ctx.case, replace(assignment, accepted=True)), data={"unit": _unit(ctx)}
+    )
+
+
+def _decline(ctx: Context) -> Delta:
+    """A unit returns the message as not its competence; with none left it goes back for re-routing."""
+    unit = _unit(ctx)
+    gone = _assignment(ctx)
+    rest = tuple(a for a in ctx.case.assignments if a.unit != unit)
+    stops = list(_drop_unit(ctx, unit, keep=_step(ctx).stop))
+    starts: list[TermStart] = []
+    to: Status | None = None
+    if not rest:
+        to = Status.NEW
+        starts.append(
+            _start(ctx, ROUTE_TERM[ctx.case.procedure], anchor=ctx.at)
+        )  # re-routing counts from now
+    elif gone.responsible and len(rest) == 1:
+        # The one executor left prepares the answer: it is responsible and no longer a co-executor.
+        rest = (replace(rest[0], responsible=True),)
+        if not rest[0].info_given:
+            stops.append(TermStop("pos.coexec", rest[0].unit, cancelled=True))
+    case = replace(
+        ctx.case,
+        assignments=rest,
+        declined_units=(*ctx.case.declined_units, unit),
+        proposed_units=tuple(u for u in ctx.case.proposed_units if u != unit),
+    )
+    need_lead = ctx.case.procedure is POS and case.responsible_unit is None and bool(rest)
+    payload: dict[str, object] = {"unit": unit, "reason": ctx.payload.reason, "need_responsible": need_lead}
+    to_role = Role.OPERATOR if ctx.case.procedure is OS else Role.POS_CURATOR
+    return Delta(
+        case=case,
+        to=to,
+        starts=tuple(starts),
+        stops=tuple(stops),
+        notices=(Notice(NoticeKind.UNIT_DECLINED, to_role, payload=payload),),
+        data={"unit": unit, "remaining": [a.unit for a in rest]},
+    )
+
+
+def _submit(ctx: Context) -> Delta:
+    case = ctx.case
+    data: dict[str, object] = {"draft_version": case.draft_version + 1, "final": case.interim}
+    if case.procedure is POS:
+        assignment = _assignment(ctx)
+        if not assignment.responsible:
+            raise _forbidden(
+                "Недостаточно прав: проект общего ответа направляет ответственный исполнитель (п.14.3)"
+            )
+        case = _with_assignment(case, replace(assignment, accepted=True))
+        data["unit"] = assignment.unit
+    case = replace(case, draft_version=case.draft_version + 1, rework_reason="")
+    curator = ctx.rules.curator(case.procedure)
+    notice = Notice(NoticeKind.DRAFT_SUBMITTED, curator, payload=dict(data))
+    return Delta(case=case, notices=(notice,), data=data)
+
+
+def _approve(ctx: Context) -> Delta:
+    return Delta(case=replace(ctx.case, rework_reason=""), data={"draft_version": ctx.case.draft_version})
+
+
+def _rework(ctx: Context) -> Delta:
+    return Delta(
+        case=replace(ctx.case, rework_reason=ctx.payload.reason),
+        data={"draft_version": ctx.case.draft_version},
+    )
+
+
+def _publish(ctx: Context) -> Delta:
+    link = ctx.payload.link or ctx.case.published_link
+    return Delta(case=replace(ctx.case, published_link=link), data={"link": ctx.payload.link})
+
+
+def _interim(ctx: Context) -> Delta:
+    delta = _publish(ctx)
+    return replace(delta, case=replace(delta.case, interim=True))
+
+
+def _significant(ctx: Context) -> Delta:
+    return Delta(case=replace(ctx.case, significant=True))
+
+
+# Helpers for unit-scoped effects.
+
+
+def _unit(ctx: Context) -> str:
+    assert ctx.unit is not None, "unit-scoped step without an acting unit"
+    return ctx.unit
+
+
+def _assignment(ctx: Context) -> Assignment:
+    found = ctx.case.assignment(_unit(ctx))
+    assert found is not None  # _acting_unit checked it
+    return found
+
+
+def _with_assignment(case: Case, assignment: Assignment) -> Case:
+    return replace(
+        case, assignments=tuple(assignment if a.unit == assignment.unit else a for a in case.assignments)
+    )
+
+
+def _step(ctx: Context) -> Step:
+    return TABLE[(ctx.case.procedure, Status(ctx.case.status), ctx.action)]
+
+
+# --- the table ----------------------------------------------------------------------------------------------
+
+_R = Role
+_S = Status
+_N = NoticeKind
+
+OS_OPEN = (_S.NEW, _S.ROUTING_PROPOSED, _S.IN_UNITS, _S.ON_APPROVAL, _S.REWORK, _S.APPROVED, _S.INTERIM)
+POS_OPEN = (_S.NEW, _S.IN_WORK, _S.ON_APPROVAL, _S.REWORK, _S.APPROVED, _S.INTERIM)
+# Where a unit's own work (information, acceptance) is still welcome: the case is routed and not closed.
+OS_ROUTED = (_S.ROUTING_PROPOSED, _S.IN_UNITS, _S.ON_APPROVAL, _S.REWORK, _S.APPROVED, _S.INTERIM)
+POS_ROUTED = (_S.IN_WORK, _S.ON_APPROVAL, _S.REWORK, _S.APPROVED, _S.INTERIM)
+
+_OPERATOR = (_R.OPERATOR,)
+_UNIT = (_R.UNIT_OFFICIAL,)
+_REGION = (_R.REGION_CURATOR,)
+_POS_CURATOR = (_R.POS_CURATOR,)
+_POSTERS = (_R.POS_CURATOR, _R.COORDINATOR)  # who marks an answer posted in ПОС
+_EXECUTOR = (_R.EXECUTOR,)
+_OFFICE_HEAD = (_R.OFFICE_HEAD,)
+
+
+# fmt: off
+def _build() -> dict[tuple[Procedure, Status, Action], Step]:
+    t: dict[tuple[Procedure, Status, Action], Step] = {}
+
+    def add(procedure: Procedure, statuses: Iterable[Status], action: Action, step: Step) -> None:
+        for status in statuses:
+            t[(procedure, status, action)] = step
+
+    # Open sources (RULES.md §2).
+    propose = Step(_OPERATOR, _S.ROUTING_PROPOSED, effect=_propose_routing)
+    add(OS, (_S.NEW, _S.ROUTING_PROPOSED, _S.IN_UNITS), Action.ROUTE, propose)
+    add(OS, (_S.ROUTING_PROPOSED,), Action.APPROVE_ROUTING,
+        Step(_OFFICE_HEAD, _S.IN_UNITS, stop=("os.route",), cancel=("os.return",), effect=_approve_routing))
+    add(OS, (_S.NEW, _S.ROUTING_PROPOSED), Action.RETURN,
+        Step(_OPERATOR, _S.RETURNED, stop=("os.return",), close_all=True, reason="optional",
+             notify=((_N.RETURNED_TO_CURATOR, _R.REGION_CURATOR),)))
+    add(OS, OS_ROUTED, Action.INFO,
+        Step(_UNIT, stop=("os.unit_info",), text="required", unit_scoped=True, effect=_info))
+    add(OS, (_S.ROUTING_PROPOSED, _S.IN_UNITS), Action.DECLINE,
+        Step(_UNIT, reason="optional", unit_scoped=True, effect=_decline))
+    for status, done in ((_S.IN_UNITS, "os.draft"), (_S.REWORK, "os.rework"), (_S.INTERIM, "os.final")):
+        add(OS, (status,), Action.SUBMIT,
+            Step(_OPERATOR, _S.ON_APPROVAL, stop=(done,), start=("os.approve",), text="required",
+                 effect=_submit))
+    add(OS, (_S.ON_APPROVAL,), Action.APPROVE,
+        Step(_REGION, _S.APPROVED, stop=("os.approve",), notify=((_N.APPROVED, _R.OPERATOR),),
+             effect=_approve))
+    add(OS, (_S.ON_APPROVAL,), Action.REWORK,
+        Step(_REGION, _S.REWORK, stop=("os.approve",), start=("os.rework",), reason="required",
+             notify=((_N.REWORK, _R.OPERATOR),), effect=_rework))
+    add(OS, (_S.APPROVED,), Action.PUBLISH,
+        Step(_OPERATOR, _S.ANSWERED, stop=("os.publish",), close_all=True, effect=_publish))
+    add(OS, (_S.APPROVED,), Action.INTERIM,
+        Step(_OPERATOR, _S.INTERIM, stop=("os.publish",), start=("os.final",), effect=_interim))
+    add(OS, OS_OPEN, Action.EXCLUDE,
+        Step(_OPERATOR, _S.EXCLUDED, close_all=True, reason="required", notify=((_N.CASE_CLOSED, "units"),)))
+    add(OS, OS_OPEN, Action.SIGNIFICANT,
+        Step((_R.OPERATOR, _R.SYSTEM), reason="optional", notify=((_N.SIGNIFICANT, _R.HEAD),),
+             effect=_significant))
+    add(OS, OS_OPEN, Action.CLOSE,
+        Step(_OFFICE_HEAD, _S.CLOSED, close_all=True, reason="optional", notify=((_N.CASE_CLOSED, "units"),)))
+
+    # ПОС (RULES.md §3).
+    add(POS, (_S.NEW, _S.IN_WORK), Action.ROUTE,
+        Step(_POS_CURATOR, _S.IN_WORK, stop=("pos.route",), effect=_route_pos))
+    add(POS, POS_ROUTED, Action.ACCEPT,
+        Step(_EXECUTOR, stop=("pos.return",), unit_scoped=True, effect=_accept))
+    add(POS, POS_ROUTED, Action.INFO,
+        Step(_EXECUTOR, stop=("pos.coexec", "pos.return"), text="required", unit_scoped=True, effect=_info))
+    add(POS, (_S.IN_WORK,), Action.DECLINE,
+        Step(_EXECUTOR, stop=("pos.return",), reason="optional", unit_scoped=True, effect=_decline))
+    for status, done in ((_S.IN_WORK, "pos.draft"), (_S.REWORK, "pos.rework"), (_S.INTERIM, "pos.final")):
+        add(POS, (status,), Action.SUBMIT,
+            Step(_EXECUTOR, _S.ON_APPROVAL, stop=(done, "pos.return"), start=("pos.approve",),
+                 text="required", unit_scoped=True, effect=_submit))
+    add(POS, (_S.ON_APPROVAL,), Action.APPROVE,
+        Step(_POS_CURATOR, _S.APPROVED, stop=("pos.approve",), notify=((_N.APPROVED, "responsible"),),
+             effect=_approve))
+    add(POS, (_S.ON_APPROVAL,), Action.REWORK,
+        Step(_POS_CURATOR, _S.REWORK, stop=("pos.approve",), start=("pos.rework",), reason="required",
+             notify=((_N.REWORK, "responsible"),), effect=_rework))
+    add(POS, (_S.APPROVED,), Action.PUBLISH,
+        Step(_POSTERS, _S.ANSWERED, stop=("pos.answer",), close_all=True, effect=_publish))
+    add(POS, (_S.APPROVED,), Action.INTERIM,
+        Step(_POSTERS, _S.INTERIM, stop=("pos.answer",), start=("pos.final",),
+             notify=((_N.INTERIM_PUBLISHED, "responsible"),), effect=_interim))
+    add(POS, POS_OPEN, Action.EXCLUDE,
+        Step(_POS_CURATOR, _S.EXCLUDED, close_all=True, reason="required",
+             notify=((_N.CASE_CLOSED, "units"),)))
+    add(POS, POS_OPEN, Action.CLOSE,
+        Step(_OFFICE_HEAD, _S.CLOSED, close_all=True, reason="optional", notify=((_N.CASE_CLOSED, "units"),)))
+    return t
+# fmt: on
+
+
+TABLE: Mapping[tuple[Procedure, Status, Action], Step] = _build()
+
+
+def _action_roles() -> dict[tuple[Procedure, Action], tuple[Role, ...]]:
+    roles: dict[tuple[Procedure, Action], tuple[Role, ...]] = {}
+    for (procedure, _status, action), step in TABLE.items():
+        known = roles.setdefault((procedure, action), step.roles)
+        assert known == step.roles, f"{procedure}/{action}: one action, one set of roles"
+    return roles
+
+
+ACTION_ROLES: Mapping[tuple[Procedure, Action], tuple[Role, ...]] = _action_roles()
+
+
+# --- entry points -------------------------------------------------------------------------------------------
+
+
+def _aware(at: datetime, what: str) -> None:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got {at.isoformat()}")
+
+
+def _acting_role(actor: Actor, roles: tuple[Role, ...]) -> Role | None:
+    return next((role for role in roles if actor.has(role)), None)
+
+
+def transition(
+    case: Case,
+    action: Action,
+    actor: Actor,
+    at: datetime,
+    *,
+    rules: Rules,
+    calendar: Calendar,
+    payload: ActionPayload | None = None,
+) -> Transition:
+    """Apply `action` to `case`, or raise DomainError saying why (checks: role, done, status, payload)."""
+    _aware(at, "at")
+    action = Action(action)
+    status = Status(case.status)
+    roles = ACTION_ROLES.get((case.procedure, action))
+    if roles is None:
+        raise _wrong_status(status)  # the action does not exist in this procedure
+    role = _acting_role(actor, roles)
+    if role is None:
+        raise _forbidden(f"Недостаточно прав: {_ACTION_PHRASES[action]} может только {_who(roles)}")
+    _check_already(case, action, status)
+    step = TABLE.get((case.procedure, status, action))
+    if step is None:
+        raise _wrong_status(status)
+    raw = payload or ActionPayload()
+    unit = _acting_unit(case, actor, action, raw, rules) if step.unit_scoped else None
+    ctx = Context(case, action, actor, at, _checked_payload(step, action, raw), rules, calendar, unit)
+    delta = step.effect(ctx) if step.effect is not None else Delta(case=case)
+
+    new_status = delta.to or step.to or status
+    stops = [TermStop(t, unit if rules.term(t).per_unit else None) for t in step.stop]
+    stops += delta.stops
+    stops += (TermStop(t, None, cancelled=True) for t in step.cancel)
+    if step.close_all:
+        done = set(step.stop)
+        stops += (
+            TermStop(r.id, None, cancelled=True) for r in rules.terms_of(case.procedure) if r.id not in done
+        )
+    # Case-wide terms count from T0 or from this event; computed on the case as the effect left it.
+    after = replace(ctx, case=delta.case)
+    starts = (*delta.starts, *(_start(after, t) for t in step.start))
+
+    notices = list(delta.notices)
+    for kind, recipient in step.notify:
+        notices += _recipients(after, kind, recipient)
+    data: dict[str, object] = {"from": status.value, "to": new_status.value, **delta.data}
+    if ctx.payload.reason:
+        data["reason"] = ctx.payload.reason
+    if ctx.payload.attachments:
+        data["attachments"] = [
+            {"kind": a.kind, "ref": a.ref, "name": a.name} for a in ctx.payload.attachments
+        ]
+    event = Event(
+        action=action.value,
+        actor_id=actor.user_id,
+        actor_role=role,
+        at=at,
+        text=ctx.payload.text or ctx.payload.reason,
+        data=data,
+    )
+    new_case = replace(delta.case, status=new_status.value, version=case.version + 1)
+    return Transition(
+        case=new_case,
+        events=(event,),
+        starts=starts,
+        stops=tuple(stops),
+        notices=tuple(_with_reason(n, ctx.payload.reason) for n in notices),
+        draft_text=ctx.payload.text if action is Action.SUBMIT else None,
+    )
+
+
+def _recipients(ctx: Context, kind: NoticeKind, recipient: Recipient) -> list[Notice]:
+    case = ctx.case
+    if recipient == "units":
+        role = UNIT_ROLE[case.procedure]
+        return [Notice(kind, role, unit) for unit in case.units]
+    if recipient == "responsible":
+        lead = case.responsible_unit
+        if lead is None:  # no executor named (it declined): the curator acts for the case
+            return [Notice(kind, ctx.rules.curator(case.procedure))]
+        return [Notice(kind, Role.EXECUTOR, lead)]
+    return [Notice(kind, recipient)]
+
+
+def _with_reason(notice: Notice, reason: str) -> Notice:
+    if not reason or "reason" in notice.payload:
+        return notice
+    return replace(notice, payload={**notice.payload, "reason": reason})
+
+
+def open_case(
+    message: InboundMessage,
+    case_id: int,
+    at: datetime,
+    *,
+    rules: Rules,
+    calendar: Calendar,
+    actor: Actor = SYSTEM_ACTOR,
+    repeat_of: int | None = None,
+) -> Transition:
+    """Register a message as a new case (a repeat message too: the same cycle, `repeat_of` set).
+
+    T0 is `message.received_at`; the initial terms (INITIAL_TERMS) count from it.
+    """
+    _aware(at, "at")
+    _aware(message.received_at, "message.received_at")
+    procedure = message.procedure
+    roles = REGISTER_ROLES[procedure]
+    role = _acting_role(actor, roles)
+    if role is None:
+        raise _forbidden(f"Недостаточно прав: зарегистрировать сообщение может только {_who(roles)}")
+    category: str | None = None
+    if procedure is POS:
+        category = message.category
+        if category not in rules.categories:
+            names = "; ".join(f"{c.id} — {c.title}" for c in rules.categories.values())
+            raise _invalid(f"Укажите категорию сообщения ПОС ({names})")
+    case = Case(
+        id=case_id,
+        procedure=procedure,
+        status=Status.NEW.value,
+        version=1,
+        t0=message.received_at,
+        category=category,
+        repeat_of=repeat_of,
+    )
+    ctx = Context(case, Action.ROUTE, actor, at, ActionPayload(), rules, calendar, None)
+    starts = tuple(_start(ctx, term_id) for term_id in INITIAL_TERMS[procedure])
+    info: dict[str, object] = {
+        "source": message.source.value,
+        "source_id": message.source_id,
+        "t0": message.received_at.isoformat(),
+        "category": category,
+        "repeat_of": repeat_of,
+    }
+    event = Event(
+        action=REGISTER, actor_id=actor.user_id, actor_role=role, at=at, data={"to": Status.NEW.value, **info}
+    )
+    notice = Notice(
+        NoticeKind.REGISTERED, Role.OPERATOR if procedure is OS else Role.POS_CURATOR, payload=info
+    )
+    return Transition(case=case, events=(event,), starts=starts, notices=(notice,))
+
+
+def available_actions(case: Case, actor: Actor) -> tuple[Action, ...]:
+    """Actions the table offers this actor in the case's status (for keyboards; `transition` decides)."""
+    status = Status(case.status)
+    found: list[Action] = []
+    for action in Action:
+        step = TABLE.get((case.procedure, status, action))
+        if step is None or _acting_role(actor, step.roles) is None:
+            continue
+        if step.unit_scoped and not actor.units & set(case.units):
+            continue
+        found.append(action)
+    return tuple(found)
