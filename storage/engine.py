@@ -1,0 +1,74 @@
+"""Async engines for the two supported databases: SQLite (aiosqlite, the default) and PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+SQLITE_BEGIN = "sqlite_begin"
+"""Execution option: how a SQLite transaction begins ("IMMEDIATE" by default, "DEFERRED" for reads)."""
+
+DEFAULT_BUSY_TIMEOUT_MS = 10_000
+
+# Cyrillic stays readable in the JSON columns instead of \uXXXX escapes.
+_json_dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+
+
+def create_engine(
+    url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, **kwargs: Any
+) -> AsyncEngine:
+    """An async engine for `sqlite+aiosqlite:///path` or `postgresql+asyncpg://...`.
+
+    Extra keyword arguments go to SQLAlchemy's `create_async_engine` (e.g. `connect_args`).
+    """
+    sa_url = make_url(url)
+    backend, driver = sa_url.get_backend_name(), sa_url.get_driver_name()
+    if backend == "sqlite":
+        if driver != "aiosqlite":
+            raise ValueError(
+                f"SQLite needs the async driver: use sqlite+aiosqlite:///..., not {sa_url.drivername}"
+            )
+        engine = create_async_engine(sa_url, json_serializer=_json_dumps, **kwargs)
+        _configure_sqlite(engine.sync_engine, busy_timeout_ms)
+        return engine
+    if backend == "postgresql":
+        if driver != "asyncpg":
+            raise ValueError(
+                f"PostgreSQL needs the async driver: use postgresql+asyncpg://..., not {sa_url.drivername}"
+            )
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_async_engine(sa_url, json_serializer=_json_dumps, **kwargs)
+    raise ValueError(
+        f"unsupported database {sa_url.drivername!r}: use sqlite+aiosqlite or postgresql+asyncpg"
+    )
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Take BEGIN from the sqlite3 driver (it skips BEGIN before SELECT and DDL); "begin" below emits it.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer and vice versa
+            cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
+            cursor.execute("PRAGMA foreign_keys=ON")  # off by default, per connection
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front (waiting up to busy_timeout). A DEFERRED transaction that
+        # reads and then writes can fail at once with SQLITE_BUSY when another writer committed in between;
+        # the busy handler cannot help there because waiting would deadlock.
+        mode = str(conn.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")).upper()
+        if mode not in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE"):
+            raise ValueError(f"{SQLITE_BEGIN} must be IMMEDIATE, DEFERRED or EXCLUSIVE, not {mode!r}")
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,203 @@
+"""The schema as SQLAlchemy Core tables. Alembic migrations (storage/migrations) must produce exactly this.
+
+Conventions: every instant is `UtcDateTime`; Telegram ids (users, chats, messages) are BIGINT; free text
+from people is `CleanText`; identifiers that come from configuration (status, unit, role, term id) are
+VARCHAR without a length, so SQLite and PostgreSQL accept the same values.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from storage.types import CleanText, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("procedure", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("t0", UtcDateTime, nullable=False),
+    Column("category", String, nullable=True),
+    Column("repeat_of", Integer, ForeignKey("cases.id"), nullable=True),
+    # Every other Case field except assignments, as JSON (see storage/codec.py): no migration per field.
+    Column("state", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_cases_status", "status"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, unique=True),
+    Column("source", String, nullable=False),
+    Column("source_id", String, nullable=False),
+    Column("procedure", String, nullable=False),
+    Column("text", CleanText, nullable=False),
+    Column("author", CleanText, nullable=False),
+    Column("link", CleanText, nullable=False),
+    Column("category", String, nullable=True),
+    Column("attachments", JSON, nullable=False),
+    Column("external_number", CleanText, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("extra", JSON, nullable=False),  # InboundMessage fields added after this schema
+    UniqueConstraint("source", "source_id", name="uq_messages_source"),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("unit", String, nullable=False),
+    Column("position", Integer, nullable=False),  # Case.assignments is an ordered tuple
+    Column("responsible", Boolean, nullable=False),
+    Column("accepted", Boolean, nullable=False),
+    Column("info_given", Boolean, nullable=False),
+    Column("extra", JSON, nullable=False),  # Assignment fields added after this schema
+    PrimaryKeyConstraint("case_id", "unit"),
+)
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("text", CleanText, nullable=False),
+    Column("author_id", BigInteger, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_drafts_case", "case_id", "version"),
+)
+
+terms = Table(
+    "terms",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("term_id", String, nullable=False),
+    Column("owner", String, nullable=False),
+    Column("unit", String, nullable=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("due", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),
+    Column("met", Boolean, nullable=True),
+    Column("closed_by", BigInteger, nullable=True),
+    # Keys already sent, as ",r50,r80,": a conditional UPDATE (NOT LIKE '%,key,%') makes recording atomic on
+    # both dialects without JSON operators.
+    Column("sent", Text, nullable=False),
+    Column("next_attention", UtcDateTime, nullable=True),
+    Index("ix_terms_case", "case_id"),
+)
+# The sweeper's index: only open terms are in it, ordered by when they next need attention.
+Index(
+    "ix_terms_attention",
+    terms.c.next_attention,
+    terms.c.id,
+    sqlite_where=terms.c.closed_at.is_(None),
+    postgresql_where=terms.c.closed_at.is_(None),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),  # append order
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("action", String, nullable=False),
+    Column("actor_id", BigInteger, nullable=False),
+    Column("actor_role", String, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("text", CleanText, nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_events_case", "case_id", "id"),
+)
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),  # Telegram user id
+    Column("name", CleanText, nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("units", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dedup_key", String, nullable=False, unique=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=True),
+    Column("kind", String, nullable=False),
+    Column("to_role", String, nullable=False),
+    Column("unit", String, nullable=True),
+    Column("term_id", String, nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+)
+Index(
+    "ix_outbox_pending",
+    outbox.c.id,
+    sqlite_where=outbox.c.delivered_at.is_(None),
+    postgresql_where=outbox.c.delivered_at.is_(None),
+)
+
+# One row per (notification, recipient chat): the sender skips chats already here, so a crash mid-fan-out
+# resends nothing that was recorded.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("outbox_id", Integer, ForeignKey("outbox.id"), nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("message_id", BigInteger, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=False),
+    UniqueConstraint("outbox_id", "chat_id", name="uq_deliveries_outbox_chat"),
+)
+
+cards = Table(
+    "cards",
+    metadata,
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("case_id", "chat_id"),  # one card per chat
+    Index("ix_cards_message", "chat_id", "message_id"),
+)
+
+kv = Table(
+    "kv",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", CleanText, nullable=False),
+)
