@@ -336,6 +336,13 @@ _ALREADY: Mapping[tuple[Action, Status], str] = {
 }
 
 
+# A unit's own second press, checked once the acting unit is known.
+_UNIT_ALREADY: Mapping[Action, tuple[Callable[[Assignment], bool], str]] = {
+    Action.INFO: (lambda a: a.info_given, "Информация уже направлена"),
+    Action.ACCEPT: (lambda a: a.accepted, "Уже принято в работу"),
+}
+
+
 def _check_already(case: Case, action: Action, status: Status) -> None:
     message = _ALREADY.get((action, status))
     if message is None and action is Action.SIGNIFICANT and case.significant:
@@ -366,7 +373,7 @@ def _checked_text(value: str, need: Need, limit: int, empty: str, name: str) -> 
     if not text and need == "required":
         raise _invalid(empty)
     if len(text) > limit:
-        raise _invalid(f"{name}: {_count(len(text))} знаков, допускается не более {_count(limit)}")
+        raise _invalid(f"{name} длиннее {_count(limit)} знаков ({_count(len(text))})")
     return text
 
 
@@ -579,8 +586,6 @@ def _info(ctx: Context) -> Delta:
             "Ответственный исполнитель готовит общий ответ сам; "
             "информацию ему направляют соисполнители (п.14.2)"
         )
-    if assignment.info_given:
-        raise _already("Информация уже направлена")
     case = _with_assignment(ctx.case, replace(assignment, info_given=True, accepted=True))
     payload: dict[str, object] = {"unit": unit, "text": ctx.payload.text}
     if ctx.case.procedure is OS:
@@ -588,14 +593,12 @@ def _info(ctx: Context) -> Delta:
     elif ctx.case.responsible_unit is not None:
         notice = Notice(NoticeKind.INFO_RECEIVED, Role.EXECUTOR, ctx.case.responsible_unit, payload=payload)
     else:  # the responsible unit declined and none is named yet: the curator holds the information
-        notice = Notice(NoticeKind.INFO_RECEIVED, Role.POS_CURATOR, payload=payload)
+        notice = Notice(NoticeKind.INFO_RECEIVED, _router(POS), payload=payload)
     return Delta(case=case, notices=(notice,), data={"unit": unit})
 
 
 def _accept(ctx: Context) -> Delta:
     assignment = _assignment(ctx)
-    if assignment.accepted:
-        raise _already("Уже принято в работу")
     return Delta(
         case=_with_assignment(ctx.case, replace(assignment, accepted=True)), data={"unit": _unit(ctx)}
     )
@@ -611,9 +614,8 @@ def _decline(ctx: Context) -> Delta:
     to: Status | None = None
     if not rest:
         to = Status.NEW
-        starts.append(
-            _start(ctx, ROUTE_TERM[ctx.case.procedure], anchor=ctx.at)
-        )  # re-routing counts from now
+        # Re-routing counts from now, not from T0.
+        starts.append(_start(ctx, ROUTE_TERM[ctx.case.procedure], anchor=ctx.at))
     elif gone.responsible and len(rest) == 1:
         # The one executor left prepares the answer: it is responsible and no longer a co-executor.
         rest = (replace(rest[0], responsible=True),)
@@ -627,13 +629,12 @@ def _decline(ctx: Context) -> Delta:
     )
     need_lead = ctx.case.procedure is POS and case.responsible_unit is None and bool(rest)
     payload: dict[str, object] = {"unit": unit, "reason": ctx.payload.reason, "need_responsible": need_lead}
-    to_role = Role.OPERATOR if ctx.case.procedure is OS else Role.POS_CURATOR
     return Delta(
         case=case,
         to=to,
         starts=tuple(starts),
         stops=tuple(stops),
-        notices=(Notice(NoticeKind.UNIT_DECLINED, to_role, payload=payload),),
+        notices=(Notice(NoticeKind.UNIT_DECLINED, _router(ctx.case.procedure), payload=payload),),
         data={"unit": unit, "remaining": [a.unit for a in rest]},
     )
 
@@ -650,8 +651,8 @@ def _submit(ctx: Context) -> Delta:
         case = _with_assignment(case, replace(assignment, accepted=True))
         data["unit"] = assignment.unit
     case = replace(case, draft_version=case.draft_version + 1, rework_reason="")
-    curator = ctx.rules.curator(case.procedure)
-    notice = Notice(NoticeKind.DRAFT_SUBMITTED, curator, payload=dict(data))
+    approver = ACTION_ROLES[(case.procedure, Action.APPROVE)][0]
+    notice = Notice(NoticeKind.DRAFT_SUBMITTED, approver, payload=dict(data))
     return Delta(case=case, notices=(notice,), data=data)
 
 
@@ -698,6 +699,11 @@ def _with_assignment(case: Case, assignment: Assignment) -> Case:
     return replace(
         case, assignments=tuple(assignment if a.unit == assignment.unit else a for a in case.assignments)
     )
+
+
+def _router(procedure: Procedure) -> Role:
+    """Who routes the procedure's messages (and hears when a unit hands one back)."""
+    return ACTION_ROLES[(procedure, Action.ROUTE)][0]
 
 
 def _step(ctx: Context) -> Step:
@@ -852,6 +858,10 @@ def transition(
         raise _wrong_status(status)
     raw = payload or ActionPayload()
     unit = _acting_unit(case, actor, action, raw, rules) if step.unit_scoped else None
+    assignment = case.assignment(unit) if unit is not None else None
+    done = _UNIT_ALREADY.get(action)
+    if assignment is not None and done is not None and done[0](assignment):
+        raise _already(done[1])
     ctx = Context(case, action, actor, at, _checked_payload(step, action, raw), rules, calendar, unit)
     delta = step.effect(ctx) if step.effect is not None else Delta(case=case)
 
@@ -860,10 +870,9 @@ def transition(
     stops += delta.stops
     stops += (TermStop(t, None, cancelled=True) for t in step.cancel)
     if step.close_all:
-        done = set(step.stop)
-        stops += (
-            TermStop(r.id, None, cancelled=True) for r in rules.terms_of(case.procedure) if r.id not in done
-        )
+        met = set(step.stop)
+        rest = (r.id for r in rules.terms_of(case.procedure) if r.id not in met)
+        stops += (TermStop(t, None, cancelled=True) for t in rest)
     # Case-wide terms count from T0 or from this event; computed on the case as the effect left it.
     after = replace(ctx, case=delta.case)
     starts = (*delta.starts, *(_start(after, t) for t in step.start))
@@ -905,7 +914,7 @@ def _recipients(ctx: Context, kind: NoticeKind, recipient: Recipient) -> list[No
     if recipient == "responsible":
         lead = case.responsible_unit
         if lead is None:  # no executor named (it declined): the curator acts for the case
-            return [Notice(kind, ctx.rules.curator(case.procedure))]
+            return [Notice(kind, _router(case.procedure))]
         return [Notice(kind, Role.EXECUTOR, lead)]
     return [Notice(kind, recipient)]
 
@@ -952,6 +961,7 @@ def open_case(
         category=category,
         repeat_of=repeat_of,
     )
+    # No action yet: the context only gives the initial terms their clock (T0, rules, calendar).
     ctx = Context(case, Action.ROUTE, actor, at, ActionPayload(), rules, calendar, None)
     starts = tuple(_start(ctx, term_id) for term_id in INITIAL_TERMS[procedure])
     info: dict[str, object] = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from workflow.model import Case, Event, InboundMessage, Role, Term, TermStart, TermStop
+from workflow.model import Actor, Case, Event, InboundMessage, Role, Term, TermStart, TermStop
 
 
 class Clock(Protocol):
@@ -59,7 +59,7 @@ class Transaction(Protocol):
     async def find_case_by_source(self, source: str, source_id: str) -> int | None: ...
 
     async def add_case(self, case: Case, message: InboundMessage) -> Case:
-        """Insert a case (its `id` is ignored and assigned) with its source message; returns it with the id."""
+        """Insert a case (its `id` is ignored) with its source message; returns it with the assigned id."""
         ...
 
     async def get_case(self, case_id: int) -> Case | None: ...
@@ -67,14 +67,20 @@ class Transaction(Protocol):
     async def get_message(self, case_id: int) -> InboundMessage | None: ...
 
     async def save_case(self, case: Case, expected_version: int) -> None:
-        """Write `case` if the stored version is `expected_version`; raise StaleVersion otherwise."""
+        """Write `case` if the stored version is `expected_version`; raise StaleVersion otherwise.
+
+        `case.version` must be greater than `expected_version` (ValueError otherwise): writing the same
+        version back would let a second writer holding the same expectation win too.
+        """
         ...
 
     async def append_event(self, case_id: int, event: Event) -> None: ...
 
     async def events(self, case_id: int) -> list[Event]: ...
 
-    async def add_draft(self, case_id: int, version: int, text: str, author_id: int, at: datetime) -> None: ...
+    async def add_draft(
+        self, case_id: int, version: int, text: str, author_id: int, at: datetime
+    ) -> None: ...
 
     async def latest_draft(self, case_id: int) -> str | None: ...
 
@@ -83,7 +89,11 @@ class Transaction(Protocol):
         ...
 
     async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
-        """Close the matching open terms (unit None matches every unit) and return them, closed."""
+        """Close the matching open terms (unit None matches every unit) and return them, closed.
+
+        `met` is `at <= due`; a `cancelled` stop leaves `met` None. Terms come back in the order they were
+        opened.
+        """
         ...
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]: ...
@@ -101,11 +111,15 @@ class Transaction(Protocol):
         ...
 
     async def record_sent(self, term_row_id: int, key: str, next_attention: datetime | None) -> bool:
-        """Mark reminder/alert `key` as sent for the term; False if it already was (a concurrent sweep)."""
+        """Mark reminder/alert `key` as sent for the term and move its attention point; one atomic write.
+
+        False if the key already was recorded (a concurrent sweep won) or the term is closed meanwhile. An
+        empty `key` only moves the attention point. Keys must not contain a comma.
+        """
         ...
 
     async def enqueue(self, notifications: Sequence[Notification]) -> int:
-        """Store notifications in the outbox; already-known dedup keys are skipped. Returns how many were new."""
+        """Store notifications in the outbox, skipping already-known dedup keys; returns how many were new."""
         ...
 
     async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]: ...
@@ -118,7 +132,49 @@ class Transaction(Protocol):
 
     async def kv_set(self, key: str, value: str) -> None: ...
 
-    async def cases(self, *, open_only: bool = True, limit: int = 200) -> list[Case]: ...
+    async def cases(self, *, open_only: bool = True, limit: int = 200) -> list[Case]:
+        """Cases by id; `open_only`: those with at least one open term (someone still owes a step)."""
+        ...
+
+    # --- delivery side (Telegram) ----------------------------------------------------------------------
+
+    async def record_delivery(
+        self, outbox_id: int, chat_id: int, message_id: int | None, at: datetime
+    ) -> bool:
+        """Record that the notification reached `chat_id`; False if that chat was already recorded.
+
+        The sender records each chat right after sending and skips chats in `deliveries`, so a crash during
+        a fan-out repeats at most the one message in flight.
+        """
+        ...
+
+    async def deliveries(self, outbox_id: int) -> set[int]:
+        """Chat ids the notification was already delivered to."""
+        ...
+
+    async def set_card(self, case_id: int, chat_id: int, message_id: int) -> None:
+        """Remember the case's card message in a chat (one per chat: a new one replaces the old)."""
+        ...
+
+    async def cards(self, case_id: int) -> dict[int, int]:
+        """The case's card messages: chat id -> message id."""
+        ...
+
+    async def case_for_card(self, chat_id: int, message_id: int) -> int | None:
+        """The case whose card is this message (a reply to a card names its case)."""
+        ...
+
+    async def upsert_staff(self, actor: Actor) -> None:
+        """Insert or replace a staff member by Telegram user id."""
+        ...
+
+    async def get_staff(self, user_id: int) -> Actor | None: ...
+
+    async def staff(self, *, role: Role | None = None, unit: str | None = None) -> list[Actor]:
+        """Staff by user id; `role`: who holds it; `unit`: who has that unit among their units."""
+        ...
+
+    async def remove_staff(self, user_id: int) -> bool: ...
 
 
 class Repository(Protocol):
@@ -126,6 +182,6 @@ class Repository(Protocol):
 
 
 class Notifier(Protocol):
-    """Wakes the delivery side after a commit that enqueued notifications (delivery itself reads the outbox)."""
+    """Wakes the delivery side after a commit that enqueued notifications (delivery reads the outbox)."""
 
     async def notify(self, notifications: Sequence[Notification]) -> None: ...

@@ -545,3 +545,31 @@ def test_invalid_config(config: dict[str, Any], message: str) -> None:
 def test_invalid_units(units: dict[str, str], message: str) -> None:
     with pytest.raises(RulesError, match="^" + message.replace(".", r"\.").replace('"', '"')):
         Rules.from_mapping({}, units=units)
+
+
+def test_from_a_toml_rules_table(cal: WorkingCalendar) -> None:
+    import tomllib
+
+    doc = tomllib.loads(
+        """
+        [rules.terms."os.publish"]
+        amount = 480
+        owner = "operator"
+        [rules.terms."os.final"]
+        amount = 8
+        [rules.pos_categories]
+        federal_fast = 8
+        regional = { days = 10, title = "Региональная категория" }
+        [rules.reminders]
+        fractions = [0.5, 0.8]
+        [rules.alerts]
+        missed = ["office_head"]
+        [rules.curators]
+        open_sources = "region_curator"
+        """
+    )
+    rules = Rules.from_mapping(doc["rules"])
+    assert rules.term("os.publish").amount == 480 and rules.term("os.final").amount == 8
+    assert rules.categories["regional"].days == 10
+    # 10 days from Mon 02.03 -> Thu 12.03 18:00.
+    assert rules.due("pos.answer", at(2026, 3, 2, 10), cal, category="regional") == at(2026, 3, 12, 18)
