@@ -1,0 +1,576 @@
+"""`Repository` / `Transaction` of workflow.ports over SQLAlchemy Core, for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import CursorResult, Executable, Row, and_, delete, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import StatementError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.schema import Table
+
+from storage import codec
+from storage.engine import SQLITE_BEGIN
+from storage.tables import (
+    assignments,
+    cards,
+    cases,
+    deliveries,
+    drafts,
+    events,
+    kv,
+    messages,
+    outbox,
+    staff,
+    terms,
+)
+from storage.types import NaiveDatetimeError, NulCharacterError
+from workflow.model import (
+    Actor,
+    Assignment,
+    Case,
+    Event,
+    InboundMessage,
+    Procedure,
+    Role,
+    Source,
+    Term,
+    TermStart,
+    TermStop,
+)
+from workflow.ports import Clock, Notification, OutboxItem, StaleVersion
+
+if TYPE_CHECKING:
+    from workflow.ports import Repository, Transaction
+
+# Case fields with their own columns (queryable) or table; every other field goes to `cases.state`.
+CASE_COLUMNS = ("id", "procedure", "status", "version", "t0", "category", "repeat_of")
+_CASE_NOT_IN_STATE = (*CASE_COLUMNS, "assignments")
+MESSAGE_COLUMNS = (
+    "source",
+    "source_id",
+    "procedure",
+    "text",
+    "author",
+    "link",
+    "category",
+    "attachments",
+    "external_number",
+    "received_at",
+)
+ASSIGNMENT_COLUMNS = ("unit", "responsible", "accepted", "info_given")
+_LAST_ERROR_MAX = 4000
+
+
+class _SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class SqlRepository:
+    """The database behind the use cases. `clock` stamps bookkeeping columns (created/updated) only."""
+
+    def __init__(self, engine: AsyncEngine, *, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self._clock: Clock = clock or _SystemClock()
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[SqlTransaction]:
+        """One transaction: commit on a clean exit, roll back on an exception.
+
+        `write=False` is a hint for read-only work: on SQLite it begins DEFERRED, so it does not queue for
+        the write lock (a write inside it may then fail with "database is locked"). PostgreSQL ignores it.
+        """
+        async with self.engine.connect() as conn:
+            if not write:
+                await conn.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+            async with conn.begin():
+                yield SqlTransaction(conn, self._clock)
+
+
+class SqlTransaction:
+    def __init__(self, conn: AsyncConnection, clock: Clock) -> None:
+        self._conn = conn
+        self._clock = clock
+        self._dialect = conn.dialect.name
+
+    # --- plumbing ------------------------------------------------------------------------------------------
+
+    async def _exec(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
+        try:
+            return await self._conn.execute(stmt, params)
+        except StatementError as exc:
+            # SQLAlchemy wraps errors raised while binding; surface ours as themselves, they are the message.
+            if isinstance(exc.orig, NaiveDatetimeError | NulCharacterError):
+                raise exc.orig from None
+            raise
+
+    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        """The dialect's INSERT, which has ON CONFLICT on both."""
+        return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
+
+    # --- cases ---------------------------------------------------------------------------------------------
+
+    async def find_case_by_source(self, source: str, source_id: str) -> int | None:
+        stmt = select(messages.c.case_id).where(
+            messages.c.source == source, messages.c.source_id == source_id
+        )
+        result: int | None = (await self._exec(stmt)).scalar_one_or_none()
+        return result
+
+    async def add_case(self, case: Case, message: InboundMessage) -> Case:
+        now = self._clock.now()
+        stmt = (
+            cases.insert().values(**_case_values(case), created_at=now, updated_at=now).returning(cases.c.id)
+        )
+        case_id: int = (await self._exec(stmt)).scalar_one()
+        await self._exec(messages.insert().values(case_id=case_id, **_message_values(message)))
+        await self._write_assignments(case_id, case.assignments)
+        return replace(case, id=case_id)
+
+    async def get_case(self, case_id: int) -> Case | None:
+        row = (await self._exec(select(cases).where(cases.c.id == case_id))).one_or_none()
+        if row is None:
+            return None
+        return _case_from_row(row, (await self._assignments([case_id])).get(case_id, ()))
+
+    async def cases(self, *, open_only: bool = True, limit: int = 200) -> list[Case]:
+        stmt = select(cases).order_by(cases.c.id).limit(limit)
+        if open_only:
+            stmt = stmt.where(exists().where(terms.c.case_id == cases.c.id, terms.c.closed_at.is_(None)))
+        rows = (await self._exec(stmt)).all()
+        by_case = await self._assignments([row.id for row in rows])
+        return [_case_from_row(row, by_case.get(row.id, ())) for row in rows]
+
+    async def save_case(self, case: Case, expected_version: int) -> None:
+        if case.version <= expected_version:
+            # Writing the same version back would let a concurrent writer with the same expectation win too.
+            raise ValueError(f"case {case.id}: new version {case.version} must exceed {expected_version}")
+        stmt = (
+            update(cases)
+            .where(cases.c.id == case.id, cases.c.version == expected_version)
+            .values(**_case_values(case), updated_at=self._clock.now())
+        )
+        if (await self._exec(stmt)).rowcount == 0:
+            raise StaleVersion(case.id)
+        await self._exec(delete(assignments).where(assignments.c.case_id == case.id))
+        await self._write_assignments(case.id, case.assignments)
+
+    async def get_message(self, case_id: int) -> InboundMessage | None:
+        row = (await self._exec(select(messages).where(messages.c.case_id == case_id))).one_or_none()
+        return None if row is None else _message_from_row(row)
+
+    async def _write_assignments(self, case_id: int, items: Sequence[Assignment]) -> None:
+        if items:
+            await self._exec(
+                assignments.insert(),
+                [_assignment_values(case_id, position, a) for position, a in enumerate(items)],
+            )
+
+    async def _assignments(self, case_ids: Sequence[int]) -> dict[int, tuple[Assignment, ...]]:
+        if not case_ids:
+            return {}
+        stmt = (
+            select(assignments)
+            .where(assignments.c.case_id.in_(case_ids))
+            .order_by(assignments.c.case_id, assignments.c.position)
+        )
+        grouped: dict[int, list[Assignment]] = {}
+        for row in await self._exec(stmt):
+            grouped.setdefault(row.case_id, []).append(_assignment_from_row(row))
+        return {case_id: tuple(items) for case_id, items in grouped.items()}
+
+    # --- events and drafts --------------------------------------------------------------------------------
+
+    async def append_event(self, case_id: int, event: Event) -> None:
+        await self._exec(
+            events.insert().values(
+                case_id=case_id,
+                action=event.action,
+                actor_id=event.actor_id,
+                actor_role=Role(event.actor_role).value,
+                at=event.at,
+                text=event.text,
+                data=codec.encode(event.data, dict[str, object], where="Event.data"),
+            )
+        )
+
+    async def events(self, case_id: int) -> list[Event]:
+        stmt = select(events).where(events.c.case_id == case_id).order_by(events.c.id)
+        return [
+            Event(
+                action=row.action,
+                actor_id=row.actor_id,
+                actor_role=Role(row.actor_role),
+                at=row.at,
+                text=row.text,
+                data=dict(row.data),
+            )
+            for row in await self._exec(stmt)
+        ]
+
+    async def add_draft(self, case_id: int, version: int, text: str, author_id: int, at: datetime) -> None:
+        await self._exec(
+            drafts.insert().values(case_id=case_id, version=version, text=text, author_id=author_id, at=at)
+        )
+
+    async def latest_draft(self, case_id: int) -> str | None:
+        stmt = (
+            select(drafts.c.text)
+            .where(drafts.c.case_id == case_id)
+            .order_by(drafts.c.version.desc(), drafts.c.id.desc())
+            .limit(1)
+        )
+        text: str | None = (await self._exec(stmt)).scalar_one_or_none()
+        return text
+
+    # --- terms -------------------------------------------------------------------------------------------
+
+    async def open_term(self, case_id: int, start: TermStart, next_attention: datetime) -> int:
+        stmt = (
+            terms.insert()
+            .values(
+                case_id=case_id,
+                term_id=start.term_id,
+                owner=Role(start.owner).value,
+                unit=start.unit,
+                started_at=start.started_at,
+                due=start.due,
+                sent=",",
+                next_attention=next_attention,
+            )
+            .returning(terms.c.id)
+        )
+        term_row_id: int = (await self._exec(stmt)).scalar_one()
+        return term_row_id
+
+    async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
+        """Close matching open terms: met = done at or before due; a cancelled stop leaves `met` NULL."""
+        closed: list[Term] = []
+        # Done stops first: a term matched by both a done and a cancelled stop counts as done.
+        for cancelled in (False, True):
+            matches = [
+                terms.c.term_id == stop.term_id
+                if stop.unit is None
+                else and_(terms.c.term_id == stop.term_id, terms.c.unit == stop.unit)
+                for stop in stops
+                if stop.cancelled is cancelled
+            ]
+            if not matches:
+                continue
+            stmt = (
+                update(terms)
+                .where(terms.c.case_id == case_id, terms.c.closed_at.is_(None), or_(*matches))
+                .values(
+                    closed_at=at,
+                    met=None if cancelled else terms.c.due >= at,
+                    closed_by=by,
+                    next_attention=None,
+                )
+                .returning(*terms.c)
+            )
+            closed.extend(_term_from_row(row) for row in await self._exec(stmt))
+        return sorted(closed, key=lambda t: t.id)
+
+    async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]:
+        stmt = select(terms).where(terms.c.case_id == case_id).order_by(terms.c.id)
+        if open_only:
+            stmt = stmt.where(terms.c.closed_at.is_(None))
+        return [_term_from_row(row) for row in await self._exec(stmt)]
+
+    async def terms_needing_attention(self, now: datetime, limit: int = 10_000) -> list[Term]:
+        # `closed_at IS NULL` spelled exactly as the partial index's predicate, so both planners use it.
+        stmt = (
+            select(terms)
+            .where(terms.c.closed_at.is_(None), terms.c.next_attention <= now)
+            .order_by(terms.c.next_attention, terms.c.id)
+            .limit(limit)
+        )
+        return [_term_from_row(row) for row in await self._exec(stmt)]
+
+    async def earliest_attention(self) -> datetime | None:
+        stmt = select(func.min(terms.c.next_attention)).where(terms.c.closed_at.is_(None))
+        result: datetime | None = (await self._exec(stmt)).scalar_one()
+        return result
+
+    async def record_sent(self, term_row_id: int, key: str, next_attention: datetime | None) -> bool:
+        where = [terms.c.id == term_row_id, terms.c.closed_at.is_(None)]
+        if not key:  # no key: only move the attention point
+            stmt = update(terms).where(*where).values(next_attention=next_attention)
+            return (await self._exec(stmt)).rowcount > 0
+        if "," in key:
+            raise ValueError(f"term key {key!r} must not contain a comma")
+        # One conditional UPDATE: of two overlapping sweeps only one matches the row (PostgreSQL re-checks the
+        # condition after waiting for the row lock; SQLite serialises writers).
+        stmt = (
+            update(terms)
+            .where(*where, ~terms.c.sent.contains(f",{key},", autoescape=True))
+            .values(sent=terms.c.sent + key + ",", next_attention=next_attention)
+        )
+        return (await self._exec(stmt)).rowcount > 0
+
+    # --- outbox ------------------------------------------------------------------------------------------
+
+    async def enqueue(self, notifications: Sequence[Notification]) -> int:
+        unique: dict[str, Notification] = {}
+        for n in notifications:
+            unique.setdefault(n.dedup_key, n)  # the first of a key within one batch, as across batches
+        if not unique:
+            return 0
+        stmt = (
+            self._insert(outbox)
+            .on_conflict_do_nothing(index_elements=[outbox.c.dedup_key])
+            .returning(outbox.c.id)
+        )
+        rows = (await self._exec(stmt, [_notification_values(n) for n in unique.values()])).all()
+        return len(rows)
+
+    async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:
+        stmt = select(outbox).where(outbox.c.delivered_at.is_(None)).order_by(outbox.c.id).limit(limit)
+        return [_outbox_from_row(row) for row in await self._exec(stmt)]
+
+    async def mark_delivered(self, outbox_id: int, at: datetime) -> None:
+        stmt = (
+            update(outbox)
+            .where(outbox.c.id == outbox_id, outbox.c.delivered_at.is_(None))
+            .values(delivered_at=at)
+        )
+        await self._exec(stmt)
+
+    async def mark_failed(self, outbox_id: int, error: str) -> None:
+        error = error.replace("\x00", "\\x00")[:_LAST_ERROR_MAX]
+        stmt = (
+            update(outbox)
+            .where(outbox.c.id == outbox_id)
+            .values(attempts=outbox.c.attempts + 1, last_error=error)
+        )
+        await self._exec(stmt)
+
+    async def record_delivery(
+        self, outbox_id: int, chat_id: int, message_id: int | None, at: datetime
+    ) -> bool:
+        stmt = (
+            self._insert(deliveries)
+            .values(outbox_id=outbox_id, chat_id=chat_id, message_id=message_id, delivered_at=at)
+            .on_conflict_do_nothing(index_elements=[deliveries.c.outbox_id, deliveries.c.chat_id])
+            .returning(deliveries.c.id)
+        )
+        return (await self._exec(stmt)).first() is not None
+
+    async def deliveries(self, outbox_id: int) -> set[int]:
+        stmt = select(deliveries.c.chat_id).where(deliveries.c.outbox_id == outbox_id)
+        return set((await self._exec(stmt)).scalars())
+
+    # --- cards -------------------------------------------------------------------------------------------
+
+    async def set_card(self, case_id: int, chat_id: int, message_id: int) -> None:
+        insert = self._insert(cards).values(
+            case_id=case_id, chat_id=chat_id, message_id=message_id, updated_at=self._clock.now()
+        )
+        stmt = insert.on_conflict_do_update(
+            index_elements=[cards.c.case_id, cards.c.chat_id],
+            set_={"message_id": insert.excluded.message_id, "updated_at": insert.excluded.updated_at},
+        )
+        await self._exec(stmt)
+
+    async def cards(self, case_id: int) -> dict[int, int]:
+        stmt = select(cards.c.chat_id, cards.c.message_id).where(cards.c.case_id == case_id)
+        return {row.chat_id: row.message_id for row in await self._exec(stmt)}
+
+    async def case_for_card(self, chat_id: int, message_id: int) -> int | None:
+        stmt = select(cards.c.case_id).where(cards.c.chat_id == chat_id, cards.c.message_id == message_id)
+        case_id: int | None = (await self._exec(stmt)).scalars().first()
+        return case_id
+
+    # --- staff -------------------------------------------------------------------------------------------
+
+    async def upsert_staff(self, actor: Actor) -> None:
+        insert = self._insert(staff).values(
+            user_id=actor.user_id,
+            name=actor.name,
+            roles=sorted(Role(r).value for r in actor.roles),
+            units=sorted(actor.units),
+            updated_at=self._clock.now(),
+        )
+        stmt = insert.on_conflict_do_update(
+            index_elements=[staff.c.user_id],
+            set_={c: insert.excluded[c] for c in ("name", "roles", "units", "updated_at")},
+        )
+        await self._exec(stmt)
+
+    async def get_staff(self, user_id: int) -> Actor | None:
+        row = (await self._exec(select(staff).where(staff.c.user_id == user_id))).one_or_none()
+        return None if row is None else _actor_from_row(row)
+
+    async def staff(self, *, role: Role | None = None, unit: str | None = None) -> list[Actor]:
+        # The staff list is small and roles/units are JSON lists: filter here, identically on both dialects.
+        actors = [_actor_from_row(row) for row in await self._exec(select(staff).order_by(staff.c.user_id))]
+        return [a for a in actors if (role is None or role in a.roles) and (unit is None or unit in a.units)]
+
+    async def remove_staff(self, user_id: int) -> bool:
+        return (await self._exec(delete(staff).where(staff.c.user_id == user_id))).rowcount > 0
+
+    # --- key/value ----------------------------------------------------------------------------------------
+
+    async def kv_get(self, key: str) -> str | None:
+        value: str | None = (await self._exec(select(kv.c.value).where(kv.c.key == key))).scalar_one_or_none()
+        return value
+
+    async def kv_set(self, key: str, value: str) -> None:
+        insert = self._insert(kv).values(key=key, value=value)
+        await self._exec(
+            insert.on_conflict_do_update(index_elements=[kv.c.key], set_={"value": insert.excluded.value})
+        )
+
+
+# --- row <-> domain -----------------------------------------------------------------------------------------
+
+
+def _case_values(case: Case) -> dict[str, Any]:
+    return {
+        "procedure": Procedure(case.procedure).value,
+        "status": case.status,
+        "version": case.version,
+        "t0": case.t0,
+        "category": case.category,
+        "repeat_of": case.repeat_of,
+        "state": codec.encode_fields(case, codec.other_fields(Case, _CASE_NOT_IN_STATE)),
+    }
+
+
+def _case_from_row(row: Row[Any], case_assignments: Iterable[Assignment]) -> Case:
+    kwargs = codec.decode_fields(Case, row.state, exclude=_CASE_NOT_IN_STATE)
+    kwargs.update(
+        id=row.id,
+        procedure=Procedure(row.procedure),
+        status=row.status,
+        version=row.version,
+        t0=row.t0,
+        category=row.category,
+        repeat_of=row.repeat_of,
+        assignments=tuple(case_assignments),
+    )
+    case: Case = codec.build(Case, kwargs)
+    return case
+
+
+def _assignment_values(case_id: int, position: int, a: Assignment) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "position": position,
+        "unit": a.unit,
+        "responsible": a.responsible,
+        "accepted": a.accepted,
+        "info_given": a.info_given,
+        "extra": codec.encode_fields(a, codec.other_fields(Assignment, ASSIGNMENT_COLUMNS)),
+    }
+
+
+def _assignment_from_row(row: Row[Any]) -> Assignment:
+    kwargs = codec.decode_fields(Assignment, row.extra, exclude=ASSIGNMENT_COLUMNS)
+    kwargs.update(
+        unit=row.unit, responsible=row.responsible, accepted=row.accepted, info_given=row.info_given
+    )
+    assignment: Assignment = codec.build(Assignment, kwargs)
+    return assignment
+
+
+def _message_values(m: InboundMessage) -> dict[str, Any]:
+    hints = codec.field_hints(InboundMessage)
+    return {
+        "source": Source(m.source).value,
+        "source_id": m.source_id,
+        "procedure": Procedure(m.procedure).value,
+        "text": m.text,
+        "author": m.author,
+        "link": m.link,
+        "category": m.category,
+        "attachments": codec.encode(m.attachments, hints["attachments"], where="InboundMessage.attachments"),
+        "external_number": m.external_number,
+        "received_at": m.received_at,
+        "extra": codec.encode_fields(m, codec.other_fields(InboundMessage, MESSAGE_COLUMNS)),
+    }
+
+
+def _message_from_row(row: Row[Any]) -> InboundMessage:
+    hints = codec.field_hints(InboundMessage)
+    kwargs = codec.decode_fields(InboundMessage, row.extra, exclude=MESSAGE_COLUMNS)
+    kwargs.update(
+        source=Source(row.source),
+        source_id=row.source_id,
+        procedure=Procedure(row.procedure),
+        text=row.text,
+        author=row.author,
+        link=row.link,
+        category=row.category,
+        attachments=codec.decode(row.attachments, hints["attachments"], where="InboundMessage.attachments"),
+        external_number=row.external_number,
+        received_at=row.received_at,
+    )
+    message: InboundMessage = codec.build(InboundMessage, kwargs)
+    return message
+
+
+def _term_from_row(row: Row[Any]) -> Term:
+    return Term(
+        id=row.id,
+        case_id=row.case_id,
+        term_id=row.term_id,
+        owner=Role(row.owner),
+        unit=row.unit,
+        started_at=row.started_at,
+        due=row.due,
+        closed_at=row.closed_at,
+        met=row.met,
+        sent=frozenset(key for key in row.sent.split(",") if key),
+    )
+
+
+def _notification_values(n: Notification) -> dict[str, Any]:
+    return {
+        "dedup_key": n.dedup_key,
+        "case_id": n.case_id,
+        "kind": n.kind,
+        "to_role": Role(n.to_role).value,
+        "unit": n.unit,
+        "term_id": n.term_id,
+        "at": n.at,
+        "payload": codec.encode(n.payload, dict[str, object], where="Notification.payload"),
+        "attempts": 0,
+    }
+
+
+def _outbox_from_row(row: Row[Any]) -> OutboxItem:
+    notification = Notification(
+        dedup_key=row.dedup_key,
+        case_id=row.case_id,
+        kind=row.kind,
+        to_role=Role(row.to_role),
+        at=row.at,
+        term_id=row.term_id,
+        unit=row.unit,
+        payload=dict(row.payload),
+    )
+    return OutboxItem(
+        id=row.id, notification=notification, attempts=row.attempts, delivered_at=row.delivered_at
+    )
+
+
+def _actor_from_row(row: Row[Any]) -> Actor:
+    return Actor(
+        user_id=row.user_id,
+        roles=frozenset(Role(r) for r in row.roles),
+        units=frozenset(row.units),
+        name=row.name,
+    )
+
+
+if TYPE_CHECKING:
+    # mypy proves the Protocols are implemented; nothing runs.
+    def _conforms(repo: SqlRepository, tx: SqlTransaction) -> tuple[Repository, Transaction]:
+        return repo, tx
