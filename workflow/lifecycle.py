@@ -740,7 +740,8 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
             t[(procedure, status, action)] = step
 
     # Open sources (RULES.md §2).
-    propose = Step(_OPERATOR, _S.ROUTING_PROPOSED, effect=_propose_routing)
+    # Proposing a routing is the operator's competence decision (п.6): the 30-minute return term is moot.
+    propose = Step(_OPERATOR, _S.ROUTING_PROPOSED, cancel=("os.return",), effect=_propose_routing)
     add(OS, (_S.NEW, _S.ROUTING_PROPOSED, _S.IN_UNITS), Action.ROUTE, propose)
     add(OS, (_S.ROUTING_PROPOSED,), Action.APPROVE_ROUTING,
         Step(_OFFICE_HEAD, _S.IN_UNITS, stop=("os.route",), cancel=("os.return",), effect=_approve_routing))

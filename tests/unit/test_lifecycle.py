@@ -211,8 +211,9 @@ def test_registration_refusals(
 # --- the full open-source cycle -----------------------------------------------------------------------------
 
 OS_CYCLE = [
+    # Proposing a routing decides competence: the return term (п.6, 30 wm) is cancelled, not missed.
     Step(A.ROUTE, OPERATOR, at(3, 2, 10, 20), {"units": ("housing", "economy")}, S.ROUTING_PROPOSED,
-         [], [], [(N.ROUTING_PROPOSED, R.OFFICE_HEAD, None)]),
+         [], [("os.return", None, True)], [(N.ROUTING_PROPOSED, R.OFFICE_HEAD, None)]),
     # The office head sets the order (economy first). os.unit_info: 10:40 + 120 wm = 12:40.
     Step(A.APPROVE_ROUTING, OFFICE_HEAD, at(3, 2, 10, 40), {"order": ("economy", "housing")}, S.IN_UNITS,
          [("os.unit_info", "economy", at(3, 2, 12, 40)), ("os.unit_info", "housing", at(3, 2, 12, 40))],
