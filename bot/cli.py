@@ -30,7 +30,9 @@ def _parse_instant(value: str, what: str) -> datetime:
     try:
         instant = datetime.fromisoformat(value)
     except ValueError:
-        raise CliError(f"{what}: не дата и время ISO 8601: {value!r} (пример: 2026-12-30T16:00+07:00)") from None
+        raise CliError(
+            f"{what}: не дата и время ISO 8601: {value!r} (пример: 2026-12-30T16:00+07:00)"
+        ) from None
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise CliError(f"{what}: укажите часовой пояс, например {value}+07:00")
     return instant
@@ -77,7 +79,9 @@ def cmd_calendar_day(args: argparse.Namespace) -> int:
     info = calendar.day(day)
     windows = [[start.strftime("%H:%M"), end.strftime("%H:%M")] for start, end in info.windows]
     if args.json:
-        _print_json({"date": day.isoformat(), "working": info.working, "short": info.short, "windows": windows})
+        _print_json(
+            {"date": day.isoformat(), "working": info.working, "short": info.short, "windows": windows}
+        )
     else:
         kind = "рабочий" if info.working else "выходной"
         if info.short:
@@ -152,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
         return command
 
     def with_config(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        command.add_argument("--config", metavar="PATH", help="файл настроек (config.toml); без него — умолчания")
+        command.add_argument(
+            "--config", metavar="PATH", help="файл настроек (config.toml); без него — умолчания"
+        )
         return command
 
     with_config(add("run", cmd_run, "запустить бота, планировщик сроков и отправку уведомлений"))
@@ -161,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     term = with_config(add("term", cmd_term, "рассчитать срок по Порядку"))
     term.add_argument("term_id", metavar="TERM_ID", help="например os.publish, pos.answer")
-    term.add_argument("--from", dest="from_", required=True, metavar="ISO8601", help="момент отсчёта (для *.draft — T0)")
+    term.add_argument(
+        "--from", dest="from_", required=True, metavar="ISO8601", help="момент отсчёта (для *.draft — T0)"
+    )
     term.add_argument("--category", help="категория ПОС: federal_fast, local_fast, other")
     term.add_argument("--json", action="store_true", help="ответ одним объектом JSON")
 
@@ -171,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     day.set_defaults(handler=cmd_calendar_day)
     day.add_argument("date", metavar="ГГГГ-ММ-ДД")
     day.add_argument("--json", action="store_true", help="ответ одним объектом JSON")
-    imp = with_config(calendar_sub.add_parser("import", help="загрузить официальный календарь года (XML xmlcalendar)"))
+    imp = with_config(
+        calendar_sub.add_parser("import", help="загрузить официальный календарь года (XML xmlcalendar)")
+    )
     imp.set_defaults(handler=cmd_calendar_import)
     imp.add_argument("file", metavar="FILE")
 

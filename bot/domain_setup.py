@@ -62,7 +62,7 @@ def build_calendar(settings: Settings, warn: Callable[[str], None] | None = None
 
 def build_rules(settings: Settings) -> Rules:
     try:
-        return Rules.from_mapping(settings.rules)
+        return Rules.from_mapping(settings.rules, units=settings.units)
     except RulesError as exc:
         raise ConfigError(str(exc)) from None
 

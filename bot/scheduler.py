@@ -1,0 +1,57 @@
+"""The periodic jobs: the term sweeper and the outbox drain, one APScheduler interval job each.
+
+There are no per-deadline jobs: the database is the source of truth for terms and the sweeper asks it what is
+due. `max_instances=1` keeps sweeps from overlapping in one process; the conditional writes in storage keep two
+processes from sending the same alert twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+
+def _guarded(name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    """A failing run is logged in one line and retried at the next tick; it never stops the scheduler."""
+
+    async def run() -> None:
+        try:
+            await job()
+        except Exception as exc:  # the next tick retries; nothing is marked done on failure
+            log.error("%s failed: %s: %s", name, type(exc).__name__, exc)
+
+    return run
+
+
+def build_scheduler(
+    *,
+    sweep: Callable[[], Awaitable[object]],
+    sweep_seconds: float,
+    drain: Callable[[], Awaitable[object]] | None = None,
+    drain_seconds: float = 2.0,
+) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(
+        _guarded("sweep", sweep),
+        "interval",
+        seconds=sweep_seconds,
+        id="sweep",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+    )
+    if drain is not None:
+        scheduler.add_job(
+            _guarded("outbox", drain),
+            "interval",
+            seconds=drain_seconds,
+            id="outbox",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+    return scheduler

@@ -1,0 +1,201 @@
+"""Fakes for the ports: a settable clock, a recording notifier, an in-memory repository.
+
+The in-memory repository keeps the same promises as storage/ (unique source ids, optimistic versions,
+rollback on an exception, conditional record_sent, outbox dedup), so the use-case tests can run against it and
+against real SQLite with the same assertions.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from workflow.model import Case, Event, InboundMessage, Term, TermStart, TermStop
+from workflow.ports import Notification, OutboxItem, StaleVersion
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        if now.tzinfo is None:
+            raise ValueError("FakeClock needs an aware datetime")
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, now: datetime) -> None:
+        self._now = now
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.woken: list[Notification] = []
+
+    async def notify(self, notifications: Sequence[Notification]) -> None:
+        self.woken.extend(notifications)
+
+
+@dataclass
+class _State:
+    cases: dict[int, Case] = field(default_factory=dict)
+    messages: dict[int, InboundMessage] = field(default_factory=dict)
+    sources: dict[tuple[str, str], int] = field(default_factory=dict)
+    events: dict[int, list[Event]] = field(default_factory=dict)
+    drafts: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    terms: dict[int, Term] = field(default_factory=dict)
+    attention: dict[int, datetime | None] = field(default_factory=dict)
+    outbox: dict[int, OutboxItem] = field(default_factory=dict)
+    outbox_keys: set[str] = field(default_factory=set)
+    kv: dict[str, str] = field(default_factory=dict)
+
+
+class FakeTransaction:
+    def __init__(self, state: _State) -> None:
+        self.s = state
+
+    async def find_case_by_source(self, source: str, source_id: str) -> int | None:
+        return self.s.sources.get((source, source_id))
+
+    async def add_case(self, case: Case, message: InboundMessage) -> Case:
+        key = (message.source.value, message.source_id)
+        if key in self.s.sources:
+            raise ValueError(f"duplicate source message {key}")
+        case_id = len(self.s.cases) + 1
+        stored = replace(case, id=case_id)
+        self.s.cases[case_id] = stored
+        self.s.messages[case_id] = message
+        self.s.sources[key] = case_id
+        return stored
+
+    async def get_case(self, case_id: int) -> Case | None:
+        return self.s.cases.get(case_id)
+
+    async def get_message(self, case_id: int) -> InboundMessage | None:
+        return self.s.messages.get(case_id)
+
+    async def save_case(self, case: Case, expected_version: int) -> None:
+        current = self.s.cases.get(case.id)
+        if current is None or current.version != expected_version:
+            raise StaleVersion(case.id)
+        self.s.cases[case.id] = case
+
+    async def append_event(self, case_id: int, event: Event) -> None:
+        self.s.events.setdefault(case_id, []).append(event)
+
+    async def events(self, case_id: int) -> list[Event]:
+        return list(self.s.events.get(case_id, []))
+
+    async def add_draft(self, case_id: int, version: int, text: str, author_id: int, at: datetime) -> None:
+        self.s.drafts.setdefault(case_id, []).append((version, text))
+
+    async def latest_draft(self, case_id: int) -> str | None:
+        drafts = self.s.drafts.get(case_id)
+        return drafts[-1][1] if drafts else None
+
+    async def open_term(self, case_id: int, start: TermStart, next_attention: datetime) -> int:
+        term_id = len(self.s.terms) + 1
+        self.s.terms[term_id] = Term(
+            id=term_id,
+            case_id=case_id,
+            term_id=start.term_id,
+            owner=start.owner,
+            unit=start.unit,
+            started_at=start.started_at,
+            due=start.due,
+        )
+        self.s.attention[term_id] = next_attention
+        return term_id
+
+    async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
+        closed = []
+        for term in list(self.s.terms.values()):
+            if term.case_id != case_id or term.closed_at is not None:
+                continue
+            if any(s.term_id == term.term_id and (s.unit is None or s.unit == term.unit) for s in stops):
+                done = replace(term, closed_at=at, met=at <= term.due)
+                self.s.terms[term.id] = done
+                self.s.attention[term.id] = None
+                closed.append(done)
+        return closed
+
+    async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]:
+        return [
+            t
+            for t in self.s.terms.values()
+            if t.case_id == case_id and (not open_only or t.closed_at is None)
+        ]
+
+    async def terms_needing_attention(self, now: datetime, limit: int = 10_000) -> list[Term]:
+        due = [
+            self.s.terms[i]
+            for i, at in self.s.attention.items()
+            if at is not None and at <= now and self.s.terms[i].closed_at is None
+        ]
+        return sorted(due, key=lambda t: (self.s.attention[t.id] or t.due, t.id))[:limit]
+
+    async def earliest_attention(self) -> datetime | None:
+        pending = [
+            at for i, at in self.s.attention.items() if at is not None and self.s.terms[i].closed_at is None
+        ]
+        return min(pending, default=None)
+
+    async def record_sent(self, term_row_id: int, key: str, next_attention: datetime | None) -> bool:
+        term = self.s.terms[term_row_id]
+        if key and key in term.sent:
+            return False
+        if key:
+            self.s.terms[term_row_id] = replace(term, sent=term.sent | {key})
+        self.s.attention[term_row_id] = next_attention
+        return True
+
+    async def enqueue(self, notifications: Sequence[Notification]) -> int:
+        new = 0
+        for notification in notifications:
+            if notification.dedup_key in self.s.outbox_keys:
+                continue
+            self.s.outbox_keys.add(notification.dedup_key)
+            item_id = len(self.s.outbox) + 1
+            self.s.outbox[item_id] = OutboxItem(id=item_id, notification=notification)
+            new += 1
+        return new
+
+    async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:
+        return [i for i in self.s.outbox.values() if i.delivered_at is None][:limit]
+
+    async def mark_delivered(self, outbox_id: int, at: datetime) -> None:
+        self.s.outbox[outbox_id] = replace(self.s.outbox[outbox_id], delivered_at=at)
+
+    async def mark_failed(self, outbox_id: int, error: str) -> None:
+        item = self.s.outbox[outbox_id]
+        self.s.outbox[outbox_id] = replace(item, attempts=item.attempts + 1)
+
+    async def kv_get(self, key: str) -> str | None:
+        return self.s.kv.get(key)
+
+    async def kv_set(self, key: str, value: str) -> None:
+        self.s.kv[key] = value
+
+    async def cases(self, *, open_only: bool = True, limit: int = 200) -> list[Case]:
+        return list(self.s.cases.values())[:limit]
+
+
+class FakeRepository:
+    """One writer at a time; an exception inside the transaction restores the state as it was."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[FakeTransaction]:
+        snapshot = copy.deepcopy(self.state)
+        try:
+            yield FakeTransaction(self.state)
+        except BaseException:
+            self.state = snapshot
+            raise
