@@ -1,0 +1,95 @@
+"""Who is who: staff (Telegram user ids → roles and units) and the chats each role and unit works in.
+
+Built from settings once at start. Every button press and command asks it for the presser's Actor; an unknown
+user gets None and a polite refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from bot.settings import ConfigError, Settings
+from workflow.model import Actor, Case, Procedure, Role
+
+
+@dataclass(frozen=True)
+class Directory:
+    staff: dict[int, Actor]
+    role_chats: dict[Role, int]
+    unit_chats: dict[str, int]
+    units: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Directory:
+        staff: dict[int, Actor] = {}
+        for index, member in enumerate(settings.staff):
+            where = f"staff[{index}]"
+            try:
+                roles = frozenset(Role(name) for name in member.roles)
+            except ValueError:
+                known = ", ".join(r.value for r in Role if r is not Role.SYSTEM)
+                raise ConfigError(f"{where}.roles: неизвестная роль в {member.roles} (возможны: {known})") from None
+            if Role.SYSTEM in roles or not roles:
+                raise ConfigError(f"{where}.roles: укажите хотя бы одну роль сотрудника")
+            unknown_units = set(member.units) - set(settings.units)
+            if unknown_units:
+                raise ConfigError(f"{where}.units: неизвестные подразделения: {', '.join(sorted(unknown_units))}")
+            if member.telegram_id in staff:
+                raise ConfigError(f"{where}.telegram_id: сотрудник {member.telegram_id} указан дважды")
+            staff[member.telegram_id] = Actor(
+                user_id=member.telegram_id, roles=roles, units=frozenset(member.units), name=member.name
+            )
+        chats = settings.chats
+        role_chats = {
+            role: chat
+            for role, chat in (
+                (Role.OPERATOR, chats.intake),
+                (Role.OFFICE_HEAD, chats.office_head),
+                (Role.REGION_CURATOR, chats.region_curator),
+                (Role.POS_CURATOR, chats.pos_curator),
+                (Role.COORDINATOR, chats.coordinator or chats.pos_curator),
+                (Role.HEAD, chats.head),
+            )
+            if chat is not None
+        }
+        unknown = set(chats.units) - set(settings.units)
+        if unknown:
+            raise ConfigError(f"chats.units: неизвестные подразделения: {', '.join(sorted(unknown))}")
+        return cls(staff=staff, role_chats=role_chats, unit_chats=dict(chats.units), units=dict(settings.units))
+
+    def actor(self, user_id: int) -> Actor | None:
+        return self.staff.get(user_id)
+
+    def chats_for(self, role: Role, unit: str | None = None, *, case: Case | None = None) -> list[int]:
+        """The chats where `role` (of `unit`) reads its messages; unit roles without a unit: the case's units."""
+        if role in (Role.UNIT_OFFICIAL, Role.EXECUTOR):
+            units: Iterable[str] = [unit] if unit else (case.units if case is not None else ())
+            return _unique(self.unit_chats[u] for u in units if u in self.unit_chats)
+        chat = self.role_chats.get(role)
+        return [chat] if chat is not None else []
+
+    def card_chats(self, case: Case) -> list[int]:
+        """The chats that work on a case and so keep its card: the router's, the units', the approver's."""
+        chats: list[int] = []
+        if case.procedure is Procedure.OPEN_SOURCES:
+            chats += self.chats_for(Role.OPERATOR)
+            chats += self.chats_for(Role.OFFICE_HEAD)
+            if case.draft_version > 0:
+                chats += self.chats_for(Role.REGION_CURATOR)
+        else:
+            chats += self.chats_for(Role.POS_CURATOR)
+        chats += self.chats_for(Role.UNIT_OFFICIAL, case=case)
+        return _unique(chats)
+
+    def roles_of_chat(self, chat_id: int) -> tuple[set[Role], set[str]]:
+        """Which roles and units a chat serves (a chat can serve several)."""
+        roles = {role for role, chat in self.role_chats.items() if chat == chat_id}
+        units = {unit for unit, chat in self.unit_chats.items() if chat == chat_id}
+        if units:
+            roles |= {Role.UNIT_OFFICIAL, Role.EXECUTOR}
+        return roles, units
+
+
+def _unique(chats: Iterable[int]) -> list[int]:
+    return list(dict.fromkeys(chats))
