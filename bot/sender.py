@@ -1,0 +1,547 @@
+"""The one way out to Telegram: every outbound message goes through a TelegramSender.
+
+It keeps Telegram's limits itself (30 messages a second in all, 1 a second per chat, 20 a minute per group),
+so 429s are rare, and when they come anyway it waits the ``retry_after`` Telegram names. 5xx answers, broken
+connections and garbled answers are retried with exponential backoff. A message that still fails raises
+SendFailed and the caller keeps its outbox row for the next run: nothing is dropped silently.
+
+Delivery is at least once: a connection that breaks after Telegram accepted the message is indistinguishable
+from one that broke before, and the retry then posts the message twice. Telegram has no idempotency key.
+
+Messages to one chat go out in the order they were given; different chats proceed concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import EditMessageText, SendMessage, TelegramMethod
+from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
+from aiogram.utils.text_decorations import html_decoration
+
+TEXT_LIMIT: Final = 4096
+ELLIPSIS: Final = "…"
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[object]]
+
+
+def escape(text: str) -> str:
+    """Escape user text for HTML parse mode: ``&``, ``<``, ``>`` (what aiogram's html decoration does)."""
+    return html_decoration.quote(text)
+
+
+# ------------------------------------------------------------------------------------------- splitting text
+
+# One token is a tag, a character reference or a single character: the units a split may fall between.
+_HTML_TOKEN_RE: Final = re.compile(
+    r"<[^<>]*>|&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[a-zA-Z][a-zA-Z0-9]{1,31});|.", re.S
+)
+_TAG_NAME_RE: Final = re.compile(r"</?\s*([a-zA-Z][a-zA-Z0-9-]*)")
+_NAMED_REFERENCES: Final = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    width: int  # UTF-16 code units the user sees; 0 for tags
+    tag: str | None = None  # tag name for tags
+    closing: bool = False
+
+
+def _width(text: str) -> int:
+    # Telegram counts code points, but UTF-16 units are never fewer, so this never underestimates.
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def _reference_width(ref: str) -> int:
+    body = ref[1:-1]
+    if body in _NAMED_REFERENCES:
+        return 1
+    if body.startswith("#"):
+        digits = body[1:]
+        code = int(digits[1:], 16) if digits[:1] in ("x", "X") else int(digits)
+        if 0 < code <= 0x10FFFF:
+            return 2 if code > 0xFFFF else 1
+    return len(ref)  # Telegram leaves unknown references as literal text
+
+
+def _tokens(text: str, html: bool) -> list[_Token]:
+    if not html:
+        return [_Token(ch, _width(ch)) for ch in text]
+    tokens: list[_Token] = []
+    for match in _HTML_TOKEN_RE.finditer(text):
+        piece = match.group()
+        if len(piece) > 1 and piece[0] == "<":
+            name = _TAG_NAME_RE.match(piece)
+            if name is not None:
+                tokens.append(_Token(piece, 0, name.group(1).lower(), piece.startswith("</")))
+                continue
+        if len(piece) > 1 and piece[0] == "&":
+            tokens.append(_Token(piece, _reference_width(piece)))
+            continue
+        tokens.append(_Token(piece, _width(piece)))
+    return tokens
+
+
+def _advance(stack: list[_Token], token: _Token) -> None:
+    """Track the open tags: push a start tag, pop through its matching end tag."""
+    if token.tag is None:
+        return
+    if not token.closing:
+        stack.append(token)
+        return
+    for depth in range(len(stack) - 1, -1, -1):
+        if stack[depth].tag == token.tag:
+            del stack[depth:]
+            return
+
+
+def _closing(stack: Sequence[_Token]) -> str:
+    return "".join(f"</{tag.tag}>" for tag in reversed(stack))
+
+
+def _cut(tokens: Sequence[_Token], start: int, budget: int) -> int:
+    """The end index of the piece starting at ``start`` with at most ``budget`` visible units.
+
+    Prefers to end after a newline, then after whitespace, as long as that keeps at least half the budget;
+    otherwise cuts hard at the budget (a single word longer than half a message).
+    """
+    used = 0
+    end = start
+    last_newline = last_space = -1
+    while end < len(tokens) and used + tokens[end].width <= budget:
+        used += tokens[end].width
+        end += 1
+        ch = tokens[end - 1].text
+        if used * 2 >= budget:
+            if ch == "\n":
+                last_newline = end
+            elif ch.isspace():
+                last_space = end
+    if end == len(tokens):
+        return end
+    if last_newline > start:
+        return last_newline
+    if last_space > start:
+        return last_space
+    return max(end, start + 1)  # always progress, even if one character exceeds a tiny budget
+
+
+def _split(text: str, limit: int, html: bool) -> list[str]:
+    tokens = _tokens(text, html)
+    if sum(t.width for t in tokens) <= limit:
+        return [text]
+    parts: list[str] = []
+    open_tags: list[_Token] = []
+    start = 0
+    while start < len(tokens):
+        end = _cut(tokens, start, limit)
+        # A piece cut inside <b>…</b> closes the tags it leaves open; the next piece reopens them.
+        prefix = "".join(tag.text for tag in open_tags)
+        for token in tokens[start:end]:
+            _advance(open_tags, token)
+        body = "".join(token.text for token in tokens[start:end])
+        if any(t.width and not t.text.isspace() for t in tokens[start:end]):
+            parts.append(prefix + body + _closing(open_tags))
+        start = end
+    return parts
+
+
+def split_html(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Split HTML-formatted text into pieces of at most ``limit`` visible characters each.
+
+    Cuts after a line break where possible, else after a space, never inside a tag or a character reference;
+    tags open at a cut are closed at the end of the piece and reopened at the start of the next one.
+    Text that fits is returned unchanged as the only piece. Blank pieces are dropped (Telegram refuses them).
+    """
+    return _split(text, limit, html=True)
+
+
+def split_plain(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """split_html for text sent without a parse mode: every character is literal."""
+    return _split(text, limit, html=False)
+
+
+def _trim(text: str, limit: int, html: bool) -> str:
+    tokens = _tokens(text, html)
+    if sum(t.width for t in tokens) <= limit:
+        return text
+    end = _cut(tokens, 0, limit - _width(ELLIPSIS))
+    open_tags: list[_Token] = []
+    for token in tokens[:end]:
+        _advance(open_tags, token)
+    body = "".join(token.text for token in tokens[:end]).rstrip()
+    return body + ELLIPSIS + _closing(open_tags)
+
+
+def trim_html(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Shorten HTML text to ``limit`` visible characters ending with "…", closing the tags left open."""
+    return _trim(text, limit, html=True)
+
+
+def trim_plain(text: str, limit: int = TEXT_LIMIT) -> str:
+    return _trim(text, limit, html=False)
+
+
+# ------------------------------------------------------------------------------------------------- sending
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send, or to put in place of ``edit_message_id``.
+
+    ``key`` identifies it for the caller (an outbox row). On an edit, ``reply_markup=None`` removes the
+    message's keyboard: Telegram drops the keyboard on any editMessageText that does not repeat it.
+    """
+
+    key: str
+    chat_id: int
+    text: str
+    parse_mode: str | None = "HTML"
+    reply_markup: InlineKeyboardMarkup | None = None
+    edit_message_id: int | None = None
+    reply_to_message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    key: str
+    chat_id: int  # where it went: differs from the item's chat after a group became a supergroup
+    message_ids: tuple[int, ...]  # one per piece of a split text; the edited message for an edit
+    attempts: int  # HTTP calls made, retries included
+    not_modified: bool = False  # an edit Telegram found identical to the message: done all the same
+
+
+class SendFailed(Exception):
+    """A message that could not be delivered; the caller keeps it for the next run.
+
+    ``permanent`` is True when retrying cannot help as is (bad HTML, bot blocked, chat not found);
+    ``sent_message_ids`` are the pieces of a split text that did go out before the failure.
+    """
+
+    def __init__(
+        self,
+        item: Outgoing,
+        reason: str,
+        *,
+        attempts: int,
+        permanent: bool,
+        sent_message_ids: tuple[int, ...] = (),
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(f"{item.key} → chat {item.chat_id}: {reason}")
+        self.item = item
+        self.reason = reason
+        self.attempts = attempts
+        self.permanent = permanent
+        self.sent_message_ids = sent_message_ids
+        self.cause = cause
+
+
+def _is_html(item: Outgoing) -> bool:
+    return (item.parse_mode or "").upper() == "HTML"
+
+
+def _send_method(item: Outgoing, piece: str, *, first: bool, last: bool) -> Callable[[int], SendMessage]:
+    """The sendMessage for one piece of a text: the reply goes on the first, the keyboard under the last."""
+    reply = (
+        ReplyParameters(message_id=item.reply_to_message_id, allow_sending_without_reply=True)
+        if first and item.reply_to_message_id is not None
+        else None
+    )
+    markup = item.reply_markup if last else None
+
+    def build(chat_id: int) -> SendMessage:
+        return SendMessage(
+            chat_id=chat_id,
+            text=piece,
+            parse_mode=item.parse_mode,
+            reply_markup=markup,
+            reply_parameters=reply,
+        )
+
+    return build
+
+
+class _Window:
+    """At most ``limit`` requests per ``period`` seconds.
+
+    A request holds its place from when it starts until ``period`` after its answer arrives. Telegram counts
+    a request when it arrives, which lies between the two, so however the network delays requests, the server
+    never sees more than ``limit`` in any ``period``.
+    """
+
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit = limit
+        self.period = period
+        self.in_flight = 0
+        self.done: deque[float] = deque()
+
+    def delay(self, now: float) -> float | None:
+        """0 when a request may start now, seconds to wait, or None to wait for a request in flight."""
+        while self.done and self.done[0] <= now - self.period:
+            self.done.popleft()
+        if len(self.done) + self.in_flight < self.limit:
+            return 0.0
+        if self.done:
+            return self.done[0] + self.period - now
+        return None
+
+    def idle_since(self, now: float) -> bool:
+        return self.in_flight == 0 and (not self.done or self.done[-1] <= now - self.period)
+
+
+class _ChatState:
+    def __init__(self, windows: list[_Window]) -> None:
+        self.lock = asyncio.Lock()  # FIFO: keeps a chat's messages in order
+        self.windows = windows
+        self.users = 0
+
+
+class TelegramSender:
+    """Sends Outgoing items through an aiogram Bot, paced to Telegram's limits, retrying what can be."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        per_second: float = 30,
+        global_window: float = 1.0,
+        per_chat_interval: float = 1.0,
+        group_per_minute: int = 20,
+        group_window: float = 60.0,
+        max_attempts: int = 8,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_flood_wait: float = 3600.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        """``max_attempts`` bounds the tries of one message against errors (5xx, network); a 429 is not an
+        error but an instruction, so flood waits are bounded separately by ``max_flood_wait`` seconds.
+        ``per_second`` is counted over ``global_window`` and ``group_per_minute`` over ``group_window``
+        (1 s and 60 s as on Telegram; shorter in tests)."""
+        if per_second <= 0 or global_window <= 0 or per_chat_interval < 0 or group_per_minute < 1:
+            raise ValueError("rate limits must be positive")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._bot = bot
+        global_limit = max(1, int(per_second * global_window))
+        self._global = _Window(global_limit, global_limit / per_second)
+        self._per_chat_interval = per_chat_interval
+        self._group_per_minute = group_per_minute
+        self._group_window = group_window
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._max_flood_wait = max_flood_wait
+        self._clock = clock
+        self._sleep = sleep
+        self._chats: dict[int, _ChatState] = {}
+        self._migrated: dict[int, int] = {}  # group id → supergroup id, learnt from Telegram's answers
+        self._released = asyncio.Event()
+
+    # ------------------------------------------------------------------------------------------- public
+
+    async def send(self, item: Outgoing) -> SendResult:
+        """Deliver one item (all pieces of a long text, in order) or raise SendFailed."""
+        chat_id = self._migrated.get(item.chat_id, item.chat_id)
+        state = self._chat(chat_id)
+        state.users += 1
+        try:
+            async with state.lock:
+                if item.edit_message_id is not None:
+                    return await self._edit(item, chat_id)
+                return await self._send_pieces(item, chat_id)
+        finally:
+            state.users -= 1
+            self._forget_idle_chats()
+
+    async def send_many(self, items: Iterable[Outgoing]) -> list[SendResult | SendFailed]:
+        """Deliver items concurrently across chats and in order within each chat.
+
+        Returns one entry per item, in the given order: a SendResult, or the SendFailed for it. After a
+        failure the chat's later items are not attempted (their SendFailed says so), so a retry of the
+        failed one cannot arrive after them.
+        """
+        batch = list(items)
+        results: list[SendResult | SendFailed | None] = [None] * len(batch)
+        by_chat: dict[int, list[int]] = {}
+        for index, item in enumerate(batch):
+            by_chat.setdefault(item.chat_id, []).append(index)
+
+        async def run_chat(indices: list[int]) -> None:
+            for position, index in enumerate(indices):
+                try:
+                    results[index] = await self.send(batch[index])
+                except SendFailed as failure:
+                    results[index] = failure
+                    for later in indices[position + 1 :]:
+                        results[later] = SendFailed(
+                            batch[later],
+                            f"not attempted: {batch[index].key} before it in the chat failed",
+                            attempts=0,
+                            permanent=False,
+                        )
+                    return
+
+        async with asyncio.TaskGroup() as group:
+            for indices in by_chat.values():
+                group.create_task(run_chat(indices))
+        return [result for result in results if result is not None]
+
+    # ------------------------------------------------------------------------------------------ delivery
+
+    async def _send_pieces(self, item: Outgoing, chat_id: int) -> SendResult:
+        pieces = split_html(item.text) if _is_html(item) else split_plain(item.text)
+        message_ids: list[int] = []
+        attempts = 0
+        for number, piece in enumerate(pieces):
+            build = _send_method(item, piece, first=number == 0, last=number == len(pieces) - 1)
+            try:
+                answer, chat_id, tries = await self._call(item, chat_id, build)
+            except SendFailed as failure:
+                failure.attempts += attempts
+                failure.sent_message_ids = tuple(message_ids)
+                raise
+            attempts += tries
+            if isinstance(answer, Message):
+                message_ids.append(answer.message_id)
+        return SendResult(item.key, chat_id, tuple(message_ids), attempts)
+
+    async def _edit(self, item: Outgoing, chat_id: int) -> SendResult:
+        assert item.edit_message_id is not None
+        message_id = item.edit_message_id
+        text = trim_html(item.text) if _is_html(item) else trim_plain(item.text)
+
+        def build(target: int) -> EditMessageText:
+            return EditMessageText(
+                chat_id=target,
+                message_id=message_id,
+                text=text,
+                parse_mode=item.parse_mode,
+                reply_markup=item.reply_markup,
+            )
+
+        answer, chat_id, attempts = await self._call(item, chat_id, build)
+        return SendResult(item.key, chat_id, (message_id,), attempts, not_modified=answer is None)
+
+    async def _call(
+        self,
+        item: Outgoing,
+        chat_id: int,
+        build: Callable[[int], TelegramMethod[Any]],
+    ) -> tuple[Any, int, int]:
+        """Run one API call until it succeeds: (answer, chat id used, attempts). None means "not modified"."""
+        attempts = errors = 0
+        flood_waited = 0.0
+        while True:
+            windows = await self._acquire(chat_id)
+            attempts += 1
+            try:
+                return await self._bot(build(chat_id)), chat_id, attempts
+            except TelegramRetryAfter as exc:
+                flood_waited += exc.retry_after
+                if flood_waited > self._max_flood_wait:
+                    raise SendFailed(
+                        item,
+                        f"flood control: waited {flood_waited:.0f} s",
+                        attempts=attempts,
+                        permanent=False,
+                        cause=exc,
+                    ) from exc
+                delay: float = exc.retry_after
+            except TelegramMigrateToChat as exc:
+                # The group became a supergroup: same conversation, new id. Remember it and resend there.
+                self._migrated[chat_id] = exc.migrate_to_chat_id
+                chat_id = exc.migrate_to_chat_id
+                delay = 0.0
+            except TelegramBadRequest as exc:
+                if "message is not modified" in exc.message:
+                    return None, chat_id, attempts
+                raise SendFailed(item, exc.message, attempts=attempts, permanent=True, cause=exc) from exc
+            except TelegramEntityTooLarge as exc:
+                raise SendFailed(item, exc.message, attempts=attempts, permanent=True, cause=exc) from exc
+            except (TelegramServerError, TelegramNetworkError, ClientDecodeError) as exc:
+                # ClientDecodeError: an unparseable answer, e.g. a proxy's HTML 502 page in front of Telegram.
+                errors += 1
+                if errors >= self._max_attempts:
+                    raise SendFailed(
+                        item,
+                        f"gave up after {errors} errors: {exc}",
+                        attempts=attempts,
+                        permanent=False,
+                        cause=exc,
+                    ) from exc
+                delay = min(self._backoff_max, self._backoff_base * 2 ** (errors - 1))
+            except TelegramAPIError as exc:  # 401, 403, 404, 409: nothing a retry would change
+                raise SendFailed(item, exc.message, attempts=attempts, permanent=True, cause=exc) from exc
+            finally:
+                self._release(windows)
+            if delay > 0:
+                await self._sleep(delay)
+
+    # ------------------------------------------------------------------------------------------- pacing
+
+    def _chat(self, chat_id: int) -> _ChatState:
+        state = self._chats.get(chat_id)
+        if state is None:
+            windows = [_Window(1, self._per_chat_interval)]
+            if chat_id < 0:
+                windows.append(_Window(self._group_per_minute, self._group_window))
+            state = self._chats[chat_id] = _ChatState(windows)
+        return state
+
+    async def _acquire(self, chat_id: int) -> list[_Window]:
+        """Wait until the chat's windows and the global one all have room; take a place in each."""
+        windows = [self._global, *self._chat(chat_id).windows]
+        while True:
+            now = self._clock()
+            delays = [window.delay(now) for window in windows]
+            if all(delay == 0 for delay in delays):
+                for window in windows:
+                    window.in_flight += 1
+                return windows
+            timed = [delay for delay in delays if delay]
+            if timed:
+                await self._sleep(max(timed))
+            else:  # every place is held by a request in flight: wait for one to finish
+                released = self._released
+                await released.wait()
+
+    def _release(self, windows: list[_Window]) -> None:
+        now = self._clock()
+        for window in windows:
+            window.in_flight -= 1
+            window.done.append(now)
+        self._released.set()
+        self._released = asyncio.Event()
+
+    def _forget_idle_chats(self) -> None:
+        if len(self._chats) < 1024:
+            return
+        now = self._clock()
+        for chat_id in [
+            chat_id
+            for chat_id, state in self._chats.items()
+            if state.users == 0 and all(window.idle_since(now) for window in state.windows)
+        ]:
+            del self._chats[chat_id]
