@@ -406,12 +406,17 @@ class TelegramSender:
         async with asyncio.TaskGroup() as group:
             for indices in by_chat.values():
                 group.create_task(run_chat(indices))
-        return [result for result in results if result is not None]
+        done: list[SendResult | SendFailed] = []
+        for result in results:
+            assert result is not None  # every chat task filled its items before the group exited
+            done.append(result)
+        return done
 
     # ------------------------------------------------------------------------------------------ delivery
 
     async def _send_pieces(self, item: Outgoing, chat_id: int) -> SendResult:
-        pieces = split_html(item.text) if _is_html(item) else split_plain(item.text)
+        # Blank text splits into no pieces; send it whole so Telegram's refusal reaches the caller.
+        pieces = (split_html(item.text) if _is_html(item) else split_plain(item.text)) or [item.text]
         message_ids: list[int] = []
         attempts = 0
         for number, piece in enumerate(pieces):

@@ -34,6 +34,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Final, Literal, TypeVar
 
 from aiogram import Bot
@@ -420,8 +421,10 @@ class ChatMessage:
         return rows
 
 
-def visible_text(msg: ChatMessage) -> str:
-    """The message text (or caption) exactly as the user sees it: HTML tags dropped, entities unescaped."""
+def visible_text(msg: ChatMessage | MessageVersion) -> str:
+    """The text (or caption) exactly as the user sees it: HTML tags dropped, entities unescaped.
+
+    Works on a message and on the earlier versions in its ``edits``."""
     return msg.plain_text or ""
 
 
@@ -1042,7 +1045,10 @@ class TelegramEmulator:
             return error.code, error.to_json()
         if failure.kind == "bad_gateway_html":
             return 502, "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
-        description = "Internal Server Error" if failure.status == 500 else "Bad Gateway"
+        try:
+            description = HTTPStatus(failure.status).phrase
+        except ValueError:
+            description = "Internal Server Error"
         return failure.status, ApiError(failure.status, description).to_json()
 
     def _check_flood(self, chat_id: int) -> None:

@@ -250,6 +250,12 @@ async def test_refusals_are_permanent_and_not_retried(emu: TelegramEmulator, sen
     assert blocked.value.permanent and "blocked" in blocked.value.reason
 
 
+async def test_blank_text_is_refused_not_silently_skipped(sender: TelegramSender) -> None:
+    with pytest.raises(SendFailed, match="message text is empty") as failed:
+        await sender.send(Outgoing("blank", CITIZEN, " " * 5000))
+    assert failed.value.permanent
+
+
 async def test_a_failure_stops_its_chat_but_not_the_others(
     emu: TelegramEmulator, sender: TelegramSender
 ) -> None:

@@ -109,7 +109,7 @@ async def test_dispatcher_receives_a_message_and_a_callback_and_replies(
         assert (answer.text, answer.show_alert) == ("Принято", True)
         assert visible_text(card) == "Выбрано: a"
         assert card.reply_markup is None  # an edit that does not repeat the keyboard removes it
-        assert card.edits[0].plain_text == "Здравствуйте! Выберите:"
+        assert visible_text(card.edits[0]) == "Здравствуйте! Выберите:"
 
         # Offsets advance: the next poll confirms both updates and nothing is delivered twice.
         await emu.wait_for(lambda: not emu.pending_updates)
