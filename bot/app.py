@@ -1,0 +1,198 @@
+"""The composition root: builds Otklik from settings and runs it (`otklik run`).
+
+Nothing here is created at import time; `OtklikApp.build()` wires storage, the domain, the Telegram bot, the
+sender, delivery and the scheduler, and `close()` takes them down in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.memory import MemoryStorage
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.cli import database_url
+from bot.delivery import Delivery
+from bot.directory import Directory
+from bot.domain_setup import build_calendar, build_rules
+from bot.scheduler import build_scheduler
+from bot.sender import TelegramSender
+from bot.settings import ConfigError, Settings
+from handlers import build_routers
+from storage.engine import create_engine
+from storage.migrate import upgrade
+from storage.repository import SqlRepository
+from workflow.calendar import WorkingCalendar
+from workflow.ports import Clock, Notification
+from workflow.rules import Rules
+from workflow.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class SystemClock:
+    """The only place that reads the wall clock."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+
+    def now(self) -> datetime:
+        return datetime.now(self.tz)
+
+
+@dataclass
+class DrainNotifier:
+    """Wakes delivery after a use case committed notifications (the scheduler also drains periodically)."""
+
+    delivery: Delivery | None = None
+    _tasks: set[asyncio.Task[int]] = field(default_factory=set)
+
+    async def notify(self, notifications: Sequence[Notification]) -> None:
+        if self.delivery is None:
+            return
+        task = asyncio.create_task(self.delivery.drain())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+@dataclass
+class OtklikApp:
+    settings: Settings
+    engine: AsyncEngine
+    repo: SqlRepository
+    calendar: WorkingCalendar
+    rules: Rules
+    directory: Directory
+    clock: Clock
+    services: Services
+    bot: Bot
+    sender: TelegramSender
+    delivery: Delivery
+    dispatcher: Dispatcher
+    scheduler: AsyncIOScheduler
+
+    @classmethod
+    async def build(cls, settings: Settings, *, clock: Clock | None = None) -> OtklikApp:
+        if not settings.telegram.token:
+            raise ConfigError("telegram.token: не задан токен бота (задайте OTKLIK_TELEGRAM__TOKEN)")
+        calendar = build_calendar(settings)
+        rules = build_rules(settings)
+        directory = Directory.from_settings(settings)
+        url = database_url(settings)
+        await upgrade(url)
+        engine = create_engine(url)
+        repo = SqlRepository(engine)
+        clock = clock or SystemClock(calendar.tz)
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_base))
+        bot = Bot(
+            settings.telegram.token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML)
+        )
+        if settings.telegram.rate_limits:
+            sender = TelegramSender(bot)
+        else:
+            sender = TelegramSender(bot, per_second=10_000, per_chat_interval=0.0, group_per_minute=1_000_000)
+        delivery = Delivery(repo=repo, sender=sender, directory=directory, calendar=calendar, rules=rules,
+                            clock=clock, units=settings.units)  # fmt: skip
+        notifier = DrainNotifier(delivery)
+        services = Services(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=notifier)
+        dispatcher = Dispatcher(storage=MemoryStorage())
+        dispatcher.include_routers(*build_routers())
+        dispatcher.workflow_data.update(
+            services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules
+        )
+        app = cls(settings=settings, engine=engine, repo=repo, calendar=calendar, rules=rules, directory=directory,
+                  clock=clock, services=services, bot=bot, sender=sender, delivery=delivery,
+                  dispatcher=dispatcher, scheduler=AsyncIOScheduler())  # fmt: skip
+        app.scheduler = build_scheduler(
+            sweep=app.sweep,
+            sweep_seconds=settings.scheduler.sweep_seconds,
+            drain=delivery.drain,
+            drain_seconds=settings.scheduler.outbox_seconds,
+        )
+        return app
+
+    async def sweep(self) -> list[Notification]:
+        """One sweeper tick: alerts into the outbox, the touched cards refreshed, the outbox sent."""
+        notifications = await self.services.sweep()
+        for case_id in sorted({n.case_id for n in notifications if n.case_id is not None}):
+            await self.delivery.refresh_cards(case_id)
+        await self.delivery.drain()
+        return notifications
+
+    async def start_background(self) -> None:
+        """The scheduler jobs plus one drain of what a previous run left in the outbox."""
+        from handlers.commands import set_commands
+
+        await set_commands(self.bot, self.directory)
+        self.scheduler.start()
+        await self.delivery.drain()
+
+    async def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+    async def run_polling(self) -> None:
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        await self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False)
+
+    async def run_webhook(self, stop: asyncio.Event) -> None:
+        from aiohttp import web
+        from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+
+        tg = self.settings.telegram
+        if not tg.webhook_url or not tg.webhook_secret:
+            raise ConfigError("telegram.webhook_url и telegram.webhook_secret обязательны в режиме webhook")
+        web_app = web.Application()
+        SimpleRequestHandler(self.dispatcher, self.bot, secret_token=tg.webhook_secret).register(
+            web_app, path="/telegram"
+        )
+        setup_application(web_app, self.dispatcher, bot=self.bot)
+        runner = web.AppRunner(web_app)
+        await runner.setup()
+        await web.TCPSite(runner, tg.webhook_host, tg.webhook_port).start()
+        await self.bot.set_webhook(tg.webhook_url, secret_token=tg.webhook_secret)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+
+async def serve(settings: Settings) -> None:
+    app = await OtklikApp.build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.start_background()
+        log.info("Отклик запущен (%s)", settings.telegram.mode)
+        if settings.telegram.mode == "webhook":
+            await app.run_webhook(stop)
+        else:
+            polling = asyncio.create_task(app.run_polling())
+            await stop.wait()
+            await app.dispatcher.stop_polling()
+            await polling
+    finally:
+        await app.close()
+        log.info("Отклик остановлен")
+
+
+def run_app(settings: Settings) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(settings))
+    return 0

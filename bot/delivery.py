@@ -1,0 +1,160 @@
+"""Delivery: case cards kept up to date in every chat that works on a case, and the outbox sent to people.
+
+Cards are edited in place (one card message per chat per case, remembered in storage). Notifications are read
+from the outbox, resolved to chats through the Directory, and recorded per recipient chat as they go out, so a
+crash in the middle of a notification resends it only to the chats that have not got it. Telegram gives no
+idempotency key, so the one window left is between Telegram's answer and our record of it: at most one
+duplicate to one chat, never a loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from bot.cards import load_view, render_card, render_notification
+from bot.directory import Directory
+from bot.sender import Outgoing, SendFailed, TelegramSender
+from workflow.ports import Clock, Notification
+from workflow.rules import Rules
+
+if TYPE_CHECKING:
+    from storage.repository import SqlRepository
+    from workflow.calendar import WorkingCalendar
+
+log = logging.getLogger(__name__)
+
+
+class Delivery:
+    def __init__(
+        self,
+        *,
+        repo: SqlRepository,
+        sender: TelegramSender,
+        directory: Directory,
+        calendar: WorkingCalendar,
+        rules: Rules,
+        clock: Clock,
+        units: Mapping[str, str],
+    ) -> None:
+        self.repo = repo
+        self.sender = sender
+        self.directory = directory
+        self.calendar = calendar
+        self.rules = rules
+        self.clock = clock
+        self.units = units
+        # One drain and one card refresh per case at a time in this process: an edit racing another edit of
+        # the same card could leave the older text on top.
+        self._drain_lock = asyncio.Lock()
+        self._card_locks: dict[int, asyncio.Lock] = {}
+
+    def _card_lock(self, case_id: int) -> asyncio.Lock:
+        return self._card_locks.setdefault(case_id, asyncio.Lock())
+
+    async def refresh_cards(self, case_id: int) -> None:
+        """Post the case's card where it is missing and edit it where it stands."""
+        async with self._card_lock(case_id):
+            now = self.clock.now()
+            async with self.repo.transaction() as tx:
+                view = await load_view(tx, case_id)
+                existing = await tx.cards(case_id)
+            if view is None:
+                return
+            chats = list(dict.fromkeys([*self.directory.card_chats(view.case), *existing]))
+            for chat_id in chats:
+                roles, units = self.directory.roles_of_chat(chat_id)
+                text, keyboard = render_card(
+                    view, roles, units, calendar=self.calendar, rules=self.rules, units=self.units, now=now
+                )
+                item = Outgoing(
+                    key=f"card:{case_id}:{chat_id}",
+                    chat_id=chat_id,
+                    text=text,
+                    reply_markup=keyboard,
+                    edit_message_id=existing.get(chat_id),
+                )
+                try:
+                    result = await self.sender.send(item)
+                except SendFailed as exc:
+                    log.error("card %s in chat %s not delivered: %s", case_id, chat_id, exc)
+                    continue
+                if chat_id not in existing and result.message_ids:
+                    async with self.repo.transaction() as tx:
+                        await tx.set_card(case_id, result.chat_id, result.message_ids[0])
+
+    async def show_card(self, chat_id: int, case_id: int, *, history: bool = False) -> None:
+        """A one-off copy of the card (for /case N): not remembered as the chat's working card."""
+        now = self.clock.now()
+        async with self.repo.transaction() as tx:
+            view = await load_view(tx, case_id)
+        if view is None:
+            return
+        roles, units = self.directory.roles_of_chat(chat_id)
+        text, keyboard = render_card(
+            view, roles, units, calendar=self.calendar, rules=self.rules, units=self.units, now=now
+        )
+        await self.sender.send(Outgoing(key=f"show:{case_id}:{chat_id}", chat_id=chat_id, text=text,
+                                        reply_markup=keyboard))  # fmt: skip
+        if history:
+            from bot.cards import render_history
+
+            await self.sender.send(
+                Outgoing(
+                    key=f"history:{case_id}:{chat_id}",
+                    chat_id=chat_id,
+                    text=render_history(view, self.calendar),
+                )
+            )
+
+    async def drain(self, limit: int = 200) -> int:
+        """Send pending notifications; returns how many were completed. Failures stay pending for the next run."""
+        async with self._drain_lock:
+            async with self.repo.transaction() as tx:
+                items = await tx.pending_outbox(limit)
+            done = 0
+            for item in items:
+                if await self._deliver(item.id, item.notification):
+                    done += 1
+            return done
+
+    async def _deliver(self, outbox_id: int, notification: Notification) -> bool:
+        now = self.clock.now()
+        async with self.repo.transaction() as tx:
+            view = await load_view(tx, notification.case_id) if notification.case_id is not None else None
+            already = await tx.deliveries(outbox_id)
+            cards = await tx.cards(notification.case_id) if notification.case_id is not None else {}
+        case = view.case if view is not None else None
+        chats = self.directory.chats_for(notification.to_role, notification.unit, case=case)
+        if not chats:
+            log.warning("no chat configured for %s (%s): notification %s kept", notification.to_role,
+                        notification.unit or "-", notification.dedup_key)  # fmt: skip
+        text = render_notification(
+            notification, view, calendar=self.calendar, rules=self.rules, units=self.units, now=now
+        )
+        complete = bool(chats)
+        for chat_id in chats:
+            if chat_id in already:
+                continue
+            item = Outgoing(key=notification.dedup_key, chat_id=chat_id, text=text,
+                            reply_to_message_id=cards.get(chat_id))  # fmt: skip
+            try:
+                result = await self.sender.send(item)
+            except SendFailed as exc:
+                complete = False
+                async with self.repo.transaction() as tx:
+                    await tx.mark_failed(outbox_id, str(exc))
+                log.error(
+                    "notification %s to chat %s not delivered: %s", notification.dedup_key, chat_id, exc
+                )
+                continue
+            async with self.repo.transaction() as tx:
+                await tx.record_delivery(
+                    outbox_id, chat_id, result.message_ids[0] if result.message_ids else 0, now
+                )
+        if complete:
+            async with self.repo.transaction() as tx:
+                await tx.mark_delivered(outbox_id, now)
+        return complete

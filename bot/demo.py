@@ -1,0 +1,295 @@
+"""`otklik demo`: the real bot against the built-in Telegram emulator, playing one working day.
+
+No token and no network: the emulator listens on 127.0.0.1, the database is a temporary SQLite file, and the
+clock is virtual — it jumps from step to step and the real sweeper runs at every jump, so reminders and missed
+terms appear when they would. At the end it prints what every chat saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.app import OtklikApp
+from bot.emulator.telegram import ChatMessage, TelegramEmulator, visible_text
+from bot.settings import (
+    ChatSettings,
+    DatabaseSettings,
+    SchedulerSettings,
+    Settings,
+    StaffMember,
+    TelegramSettings,
+)
+
+TZ = ZoneInfo("Asia/Novosibirsk")
+START = datetime(2026, 12, 1, 9, 30, tzinfo=TZ)  # a Tuesday
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: int
+    name: str
+    roles: tuple[str, ...]
+    units: tuple[str, ...] = ()
+
+
+OPERATOR = Person(1001, "Мария Иванова", ("operator",))
+OFFICE_HEAD = Person(1002, "Ольга Петрова", ("office_head",))
+REGION_CURATOR = Person(1003, "Андрей Соколов (ЦУР НСО)", ("region_curator",))
+HOUSING = Person(1004, "Сергей Кузнецов", ("unit_official", "executor"), ("housing",))
+POS_CURATOR = Person(1005, "Елена Орлова", ("pos_curator",))
+SOCIAL = Person(1006, "Наталья Волкова", ("unit_official", "executor"), ("social",))
+HEAD = Person(1007, "Глава района", ("head",))
+PEOPLE = (OPERATOR, OFFICE_HEAD, REGION_CURATOR, HOUSING, POS_CURATOR, SOCIAL, HEAD)
+
+INTAKE_CHAT = -1001
+HOUSING_CHAT = -1004
+SOCIAL_CHAT = -1006
+CHAT_TITLES = {
+    INTAKE_CHAT: "Управление делами — приём сообщений",
+    OFFICE_HEAD.user_id: "Начальник управления делами (личный чат)",
+    REGION_CURATOR.user_id: "Куратор ЦУР (личный чат)",
+    HOUSING_CHAT: "ЖКХ — рабочий чат",
+    POS_CURATOR.user_id: "Куратор ПОС (личный чат)",
+    SOCIAL_CHAT: "Социальная защита — рабочий чат",
+    HEAD.user_id: "Глава района (личный чат)",
+}
+
+
+class DemoClock:
+    def __init__(self, now: datetime) -> None:
+        self.instant = now
+
+    def now(self) -> datetime:
+        return self.instant
+
+
+def demo_settings(api_base: str, db_path: Path) -> Settings:
+    return Settings(
+        database=DatabaseSettings(url=f"sqlite+aiosqlite:///{db_path}"),
+        telegram=TelegramSettings(token="123456:DEMO-TOKEN", api_base=api_base, rate_limits=False),
+        chats=ChatSettings(
+            intake=INTAKE_CHAT,
+            office_head=OFFICE_HEAD.user_id,
+            region_curator=REGION_CURATOR.user_id,
+            pos_curator=POS_CURATOR.user_id,
+            head=HEAD.user_id,
+            units={"housing": HOUSING_CHAT, "social": SOCIAL_CHAT},
+        ),
+        staff=[
+            StaffMember(telegram_id=p.user_id, name=p.name, roles=list(p.roles), units=list(p.units))
+            for p in PEOPLE
+        ],
+        scheduler=SchedulerSettings(),
+    )
+
+
+class DemoError(Exception):
+    """The demo script could not find what it expected on screen: says which step."""
+
+
+class Director:
+    """Plays people: writes, replies and presses buttons in the emulator, then waits for the bot to finish."""
+
+    def __init__(
+        self, emu: TelegramEmulator, app: OtklikApp, clock: DemoClock, say: Callable[[str], None]
+    ) -> None:
+        self.emu = emu
+        self.app = app
+        self.clock = clock
+        self.say = say
+
+    async def at(self, hh: int, mm: int, day: int = 0) -> None:
+        """Move the virtual clock forward, running the real sweeper at the new instant."""
+        target = (START + timedelta(days=day)).replace(hour=hh, minute=mm)
+        self.clock.instant = max(self.clock.instant, target)
+        await self.app.sweep()
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Wait until the bot has taken every update and gone quiet for a moment."""
+        await self.emu.wait_for(lambda: not self.emu.pending_updates(), timeout=10)
+        quiet_since = len(self.emu.calls())
+        while True:
+            await asyncio.sleep(0.15)
+            now = len(self.emu.calls())
+            if now == quiet_since:
+                return
+            quiet_since = now
+
+    def _cards(self, chat_id: int) -> list[ChatMessage]:
+        return [m for m in self.emu.sent(chat_id) if m.from_bot and m.buttons]
+
+    def _find_button(self, chat_id: int, label: str) -> tuple[ChatMessage, str]:
+        for msg in reversed(self._cards(chat_id)):
+            for row in msg.buttons:
+                for button in row:
+                    if label in str(button.get("text", "")) and "callback_data" in button:
+                        return msg, str(button["callback_data"])
+        raise DemoError(f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» нет кнопки «{label}»")
+
+    async def press(self, chat_id: int, person: Person, label: str) -> None:
+        msg, data = self._find_button(chat_id, label)
+        self.say(f"  {person.name} нажимает «{label}»")
+        self.emu.push_callback(chat_id, person.user_id, msg.message_id, data)
+        await self.settle()
+
+    async def write(self, chat_id: int, person: Person, text: str) -> None:
+        self.say(f"  {person.name} пишет: {text[:70]}{'…' if len(text) > 70 else ''}")
+        self.emu.push_message(chat_id, person.user_id, text)
+        await self.settle()
+
+    async def reply_to_card(
+        self, chat_id: int, person: Person, text: str, photo: bytes | None = None
+    ) -> None:
+        cards = self._cards(chat_id)
+        if not cards:
+            raise DemoError(f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» нет карточки")
+        self.say(f"  {person.name} отвечает на карточку: {text[:70]}{'…' if len(text) > 70 else ''}")
+        self.emu.push_message(
+            chat_id, person.user_id, text, reply_to_message_id=cards[-1].message_id, photo=photo
+        )
+        await self.settle()
+
+    async def answer_prompt(self, chat_id: int, person: Person, text: str) -> None:
+        """Reply to the bot's latest prompt (a ForceReply asking for a reason or a link)."""
+        prompts = [
+            m for m in self.emu.sent(chat_id) if m.from_bot and (m.reply_markup or {}).get("force_reply")
+        ]
+        if not prompts:
+            raise DemoError(f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» бот ничего не спросил")
+        self.say(f"  {person.name} отвечает: {text}")
+        self.emu.push_message(chat_id, person.user_id, text, reply_to_message_id=prompts[-1].message_id)
+        await self.settle()
+
+
+async def play_day(d: Director) -> None:
+    say = d.say
+    say(
+        "09:30 В ЦУР заметили комментарий в группе администрации ВКонтакте и передали его уполномоченному лицу."
+    )
+    await d.at(9, 30)
+    await d.write(INTAKE_CHAT, OPERATOR,
+                  "Пётр Смирнов, ВКонтакте: На улице Ленина у дома 5 огромная яма, две машины уже пробили колёса. "
+                  "Когда отремонтируют? <b>Срочно</b> & без отписок!")  # fmt: skip
+    say("09:40 Уполномоченное лицо направляет сообщение в ЖКХ; начальник управления делами согласует.")
+    await d.at(9, 40)
+    await d.press(INTAKE_CHAT, OPERATOR, "Направить")
+    await d.press(INTAKE_CHAT, OPERATOR, "ЖКХ")
+    await d.press(INTAKE_CHAT, OPERATOR, "Готово")
+    await d.at(9, 55)
+    await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление")
+
+    say("10:05 В ПОС поступила жалоба; куратор ПОС регистрирует её, пересылая уведомление.")
+    await d.at(10, 5)
+    await d.write(POS_CURATOR.user_id, POS_CURATOR,
+                  "Сообщение № 4512345\nКатегория: federal_fast\n"
+                  "Не вывозят мусор с контейнерной площадки на ул. Мира, 12 уже неделю.")  # fmt: skip
+    await d.press(POS_CURATOR.user_id, POS_CURATOR, "Направить")
+    await d.press(POS_CURATOR.user_id, POS_CURATOR, "ЖКХ")
+    await d.press(POS_CURATOR.user_id, POS_CURATOR, "Социальная")
+    await d.press(POS_CURATOR.user_id, POS_CURATOR, "Готово")
+    await d.press(POS_CURATOR.user_id, POS_CURATOR, "ЖКХ")  # the responsible executor (п.14.1)
+    await d.at(10, 20)
+    await d.press(HOUSING_CHAT, HOUSING, "Принять")
+
+    say("11:10 ЖКХ отвечает на карточку сведениями для ответа.")
+    await d.at(11, 10)
+    await d.reply_to_card(
+        HOUSING_CHAT, HOUSING, "Ямочный ремонт у дома 5 назначен на 3 декабря, подрядчик ООО «Дорстрой»."
+    )
+
+    say(
+        "11:30 Соцзащита так и не приняла жалобу ПОС: срок возврата (30 минут) пропущен — куратору и начальнику."
+    )
+    await d.at(11, 30)
+
+    say("12:00 Пишут оскорбления — сообщение не подлежит ответу (п.15).")
+    await d.at(12, 0)
+    await d.write(
+        INTAKE_CHAT, OPERATOR, "Аноним, Одноклассники: вы все там … (нецензурная брань и угрозы сотруднику)"
+    )
+    await d.press(INTAKE_CHAT, OPERATOR, "п.15")
+    await d.answer_prompt(INTAKE_CHAT, OPERATOR, "Нецензурные выражения и угрозы должностному лицу")
+
+    say("14:10 Проект ответа уходит куратору ЦУР; он возвращает его на доработку.")
+    await d.at(14, 10)
+    await d.reply_to_card(INTAKE_CHAT, OPERATOR, "Пётр, здравствуйте! Яму отремонтируют 3 декабря.")
+    await d.at(14, 25)
+    await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "На доработку")
+    await d.answer_prompt(
+        REGION_CURATOR.user_id, REGION_CURATOR, "Укажите подрядчика и пообещайте фото после ремонта."
+    )
+    await d.at(14, 50)
+    await d.reply_to_card(INTAKE_CHAT, OPERATOR,
+                          "Пётр, здравствуйте! Ямочный ремонт у дома 5 выполнит ООО «Дорстрой» 3 декабря; "
+                          "после ремонта разместим фото.")  # fmt: skip
+    await d.at(15, 5)
+    await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "Согласовать")
+
+    say("15:20 Ответ опубликован ВКонтакте.")
+    await d.at(15, 20)
+    await d.press(INTAKE_CHAT, OPERATOR, "Опубликовано")
+    await d.answer_prompt(INTAKE_CHAT, OPERATOR, "https://vk.com/wall-123_4567?reply=8910")
+    say("18:00 Конец рабочего дня.")
+    await d.at(18, 0)
+
+
+def transcript(emu: TelegramEmulator, names: dict[int, str]) -> str:
+    lines: list[str] = []
+    for chat_id, title in CHAT_TITLES.items():
+        messages = emu.history(chat_id)
+        lines.append("")
+        lines.append(f"══ {title} " + "═" * max(0, 70 - len(title)))
+        if not messages:
+            lines.append("  (сообщений нет)")
+        for msg in messages:
+            when = datetime.fromtimestamp(msg.date, TZ).strftime("%H:%M")
+            who = "Отклик" if msg.from_bot else names.get(msg.from_id, str(msg.from_id))
+            edited = " (карточка обновлялась)" if msg.edits else ""
+            text = visible_text(msg) if msg.from_bot else (msg.text or "")
+            lines.append(f"── {when} {who}{edited}:")
+            lines.extend(f"   {line}" for line in text.splitlines())
+            for row in msg.buttons:
+                lines.append("   " + " ".join(f"[{b.get('text', '')}]" for b in row))
+    return "\n".join(lines)
+
+
+async def demo(*, fast: bool, out: Callable[[str], None] = print) -> None:
+    clock = DemoClock(START)
+    with tempfile.TemporaryDirectory(prefix="otklik-demo-") as folder:
+        async with TelegramEmulator(wall_clock=lambda: clock.now().timestamp()) as emu:
+            for person in PEOPLE:
+                first, _, last = person.name.partition(" ")
+                emu.add_user(person.user_id, first, last or None)
+            for chat_id, title in CHAT_TITLES.items():
+                emu.add_chat(chat_id, None if chat_id > 0 else "supergroup", title=title)
+            app = await OtklikApp.build(
+                demo_settings(emu.base_url, Path(folder) / "demo.sqlite3"), clock=clock
+            )
+            polling = asyncio.create_task(app.run_polling())
+            try:
+                out(
+                    "Отклик: демонстрация рабочего дня 01.12.2026 (Новосибирск) на встроенном эмуляторе Telegram."
+                )
+                await play_day(Director(emu, app, clock, out))
+            finally:
+                await app.dispatcher.stop_polling()
+                await polling
+                await app.close()
+            out(transcript(emu, {p.user_id: p.name for p in PEOPLE}))
+
+
+def run_demo(*, fast: bool = False) -> int:
+    from bot.cli import CliError
+
+    try:
+        asyncio.run(demo(fast=fast))
+    except DemoError as exc:
+        raise CliError(f"демонстрация остановилась: {exc}") from None
+    return 0
