@@ -150,8 +150,8 @@ class OtklikApp:
         await self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False)
 
     async def run_webhook(self, stop: asyncio.Event) -> None:
-        from aiohttp import web
         from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+        from aiohttp import web
 
         tg = self.settings.telegram
         if not tg.webhook_url or not tg.webhook_secret:
