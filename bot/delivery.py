@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -79,9 +80,17 @@ class Delivery:
                 try:
                     result = await self.sender.send(item)
                 except SendFailed as exc:
-                    log.error("card %s in chat %s not delivered: %s", case_id, chat_id, exc)
-                    continue
-                if chat_id not in existing and result.message_ids:
+                    if not (exc.permanent and item.edit_message_id is not None):
+                        log.error("card %s in chat %s not delivered: %s", case_id, chat_id, exc)
+                        continue
+                    # The card was deleted in the chat: post it afresh rather than lose the chat.
+                    item = replace(item, edit_message_id=None)
+                    try:
+                        result = await self.sender.send(item)
+                    except SendFailed as again:
+                        log.error("card %s in chat %s not delivered: %s", case_id, chat_id, again)
+                        continue
+                if item.edit_message_id is None and result.message_ids:
                     async with self.repo.transaction() as tx:
                         await tx.set_card(case_id, result.chat_id, result.message_ids[0])
 
