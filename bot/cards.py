@@ -1,0 +1,354 @@
+"""Case cards and notification texts, in Telegram HTML.
+
+Everything that came from a person (citizen text, author, link, drafts, reasons, unit names from config) is
+escaped here and nowhere else; the card is trimmed so it never exceeds Telegram's 4096 characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Protocol
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.text_decorations import html_decoration
+
+from bot import texts
+from bot.keyboards import card_keyboard, chat_actor
+from workflow.lifecycle import REGISTER, ROLE_NAMES, Action, NoticeKind, Status, available_actions
+from workflow.model import Case, Event, InboundMessage, Role, Term
+from workflow.ports import Notification
+from workflow.rules import Rules, RulesError
+
+LIMIT = 4096
+HISTORY_LINES = 5
+REASON_IN_HISTORY = 200
+NOTE_TEXT_LIMIT = 1000
+
+
+class CardCalendar(Protocol):
+    @property
+    def tz(self) -> tzinfo: ...
+
+    def working_time_between(self, a: datetime, b: datetime) -> timedelta: ...
+
+
+class _CardTx(Protocol):
+    async def get_case(self, case_id: int) -> Case | None: ...
+    async def get_message(self, case_id: int) -> InboundMessage | None: ...
+    async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]: ...
+    async def events(self, case_id: int) -> list[Event]: ...
+    async def latest_draft(self, case_id: int) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class CardView:
+    case: Case
+    message: InboundMessage | None
+    open_terms: list[Term]
+    events: list[Event]
+    draft: str | None
+
+
+async def load_view(tx: _CardTx, case_id: int) -> CardView | None:
+    case = await tx.get_case(case_id)
+    if case is None:
+        return None
+    terms = sorted(await tx.terms(case_id, open_only=True), key=lambda t: (t.due, t.id))
+    return CardView(
+        case=case,
+        message=await tx.get_message(case_id),
+        open_terms=terms,
+        events=await tx.events(case_id),
+        draft=await tx.latest_draft(case_id) if case.draft_version else None,
+    )
+
+
+def q(value: object) -> str:
+    return html_decoration.quote(str(value))
+
+
+def _u16(text: str) -> int:
+    """Telegram counts text length in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def local(at: datetime, calendar: CardCalendar) -> str:
+    return at.astimezone(calendar.tz).strftime("%d.%m.%Y %H:%M")
+
+
+def duration(span: timedelta) -> str:
+    minutes = max(0, int(span.total_seconds() // 60))
+    h, m = divmod(minutes, 60)
+    if h and m:
+        return texts.DURATION_HM.format(h=h, m=m)
+    if h:
+        return texts.DURATION_H.format(h=h)
+    return texts.DURATION_M.format(m=m)
+
+
+def time_left(due: datetime, now: datetime, calendar: CardCalendar) -> str:
+    """«осталось 1 ч 20 мин рабочего времени» / «просрочено на …» (working time both ways)."""
+    if due > now:
+        left = calendar.working_time_between(now, due)
+        if left <= timedelta(0):
+            left = due - now  # no working time in between: the term falls at the next window's start
+        return texts.CARD_LEFT.format(left=duration(left))
+    late = calendar.working_time_between(due, now)
+    if late < timedelta(minutes=1):
+        late = now - due
+        if late < timedelta(minutes=1):
+            return texts.CARD_DUE_NOW
+    return texts.CARD_OVERDUE.format(late=duration(late))
+
+
+def term_title(term_id: str, rules: Rules) -> str:
+    try:
+        return rules.term(term_id).title
+    except RulesError:
+        return term_id
+
+
+def owner_name(role: Role, unit: str | None, units: Mapping[str, str]) -> str:
+    name = ROLE_NAMES.get(role, role.value)
+    return f"{name} ({units.get(unit, unit)})" if unit else name
+
+
+def _trim(text: str, budget: int) -> str:
+    """`text` escaped, cut (on the raw text, never inside an entity) to at most `budget` UTF-16 units."""
+    quoted = q(text)
+    if _u16(quoted) <= budget:
+        return quoted
+    if budget <= 1:
+        return ""
+    cut = text[: max(0, budget - 1)]
+    while cut and _u16(q(cut)) > budget - 1:
+        cut = cut[: max(0, len(cut) - max(1, (_u16(q(cut)) - budget + 1) // 2))]
+    return q(cut) + texts.TRIMMED
+
+
+def _action_label(event: Event) -> str:
+    if event.action == REGISTER:
+        return texts.HISTORY_REGISTERED
+    try:
+        return Action(event.action).label
+    except ValueError:
+        return event.action
+
+
+def history_lines(
+    events: list[Event], calendar: CardCalendar, limit: int | None = HISTORY_LINES
+) -> list[str]:
+    chosen = events if limit is None else events[-limit:]
+    lines = []
+    for event in chosen:
+        line = texts.CARD_HISTORY_LINE.format(
+            at=local(event.at, calendar),
+            role=ROLE_NAMES.get(event.actor_role, event.actor_role.value),
+            action=_action_label(event),
+        )
+        reason = event.data.get("reason")
+        if isinstance(reason, str) and reason:
+            short = reason if len(reason) <= REASON_IN_HISTORY else reason[:REASON_IN_HISTORY] + texts.TRIMMED
+            line += f": {short}"
+        lines.append(q(line))
+    return lines
+
+
+def _units_line(case: Case, units: Mapping[str, str]) -> str:
+    parts = []
+    for a in case.assignments:
+        name = units.get(a.unit, a.unit)
+        if a.responsible and len(case.assignments) > 1:
+            name += texts.CARD_RESPONSIBLE_MARK
+        if a.accepted:
+            name += texts.CARD_ACCEPTED_MARK
+        parts.append(name)
+    return q(", ".join(parts))
+
+
+def render_card(
+    view: CardView,
+    chat_roles: set[Role],
+    chat_units: set[str],
+    *,
+    calendar: CardCalendar,
+    rules: Rules,
+    units: Mapping[str, str],
+    now: datetime,
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The card as `chat_roles`/`chat_units` see it: HTML text (≤ 4096) and the chat's buttons."""
+    case, message = view.case, view.message
+    head: list[str] = [
+        texts.CARD_TITLE_HTML.format(
+            case_id=case.id, procedure=q(texts.PROCEDURE_NAMES.get(case.procedure.value, case.procedure))
+        )
+    ]
+    if message is not None:
+        source = texts.SOURCE_NAMES.get(message.source.value, message.source.value)
+        head.append(q(texts.CARD_SOURCE.format(source=source)))
+        if message.external_number:
+            head.append(q(texts.CARD_POS_NUMBER.format(number=message.external_number)))
+        if message.author:
+            head.append(q(texts.CARD_AUTHOR.format(author=message.author)))
+        if message.link:
+            head.append(q(texts.CARD_LINK.format(link=message.link)))
+    if case.category:
+        title = rules.categories[case.category].title if case.category in rules.categories else case.category
+        head.append(q(texts.CARD_CATEGORY.format(category=title)))
+    head.append(q(texts.CARD_RECEIVED.format(at=local(case.t0, calendar))))
+    if case.repeat_of is not None:
+        head.append(q(texts.CARD_REPEAT.format(case_id=case.repeat_of)))
+    if message is not None and message.attachments:
+        head.append(q(texts.CARD_ATTACHMENTS.format(count=len(message.attachments))))
+
+    tail: list[str] = ["", texts.CARD_STATUS_HTML.format(status=q(Status(case.status).label))]
+    if case.significant:
+        tail.append(q(texts.CARD_SIGNIFICANT))
+    if case.assignments:
+        tail.append(texts.CARD_UNITS_HTML.format(units=_units_line(case, units)))
+    if case.proposed_units:
+        names = ", ".join(units.get(u, u) for u in case.proposed_units)
+        tail.append(texts.CARD_PROPOSED_HTML.format(units=q(names)))
+    if view.open_terms:
+        tail.append(texts.CARD_TERMS_HTML)
+        for term in view.open_terms:
+            line = texts.CARD_TERM.format(
+                title=term_title(term.term_id, rules),
+                owner=owner_name(term.owner, term.unit, units),
+                due=local(term.due, calendar),
+                left=time_left(term.due, now, calendar),
+            )
+            tail.append(q(line))
+    if case.rework_reason:
+        tail.append(texts.CARD_REWORK_HTML.format(reason=q(case.rework_reason[:500])))
+    if case.published_link:
+        tail.append(q(texts.CARD_LINK_PUBLISHED.format(link=case.published_link)))
+    hint = _reply_hint(case, chat_roles, chat_units)
+    history = history_lines(view.events, calendar)
+    after_draft: list[str] = []
+    if history:
+        after_draft += ["", texts.CARD_HISTORY_HTML, *history]
+    if hint:
+        after_draft += ["", q(hint)]
+
+    keyboard = card_keyboard(case, chat_roles, chat_units)
+    message_text = message.text if message is not None else ""
+    draft = view.draft or ""
+    draft_head = texts.CARD_DRAFT_HTML.format(version=case.draft_version) if draft else ""
+
+    def assemble(body: str, draft_body: str) -> str:
+        parts = [*head, "", body, *tail]
+        if draft_head:
+            parts += ["", draft_head, draft_body]
+        parts += after_draft
+        return "\n".join(parts)
+
+    fixed = _u16(assemble("", ""))
+    budget = max(0, LIMIT - fixed - 2)
+    body_q, draft_q = q(message_text), q(draft)
+    if _u16(body_q) + _u16(draft_q) > budget:
+        # Both texts share what is left; each keeps at least half of it when the other needs more.
+        draft_budget = max(budget - _u16(body_q), budget // 2) if draft else 0
+        draft_q = _trim(draft, min(draft_budget, _u16(draft_q)))
+        body_q = _trim(message_text, budget - _u16(draft_q))
+    return assemble(body_q, draft_q), keyboard
+
+
+def _reply_hint(case: Case, roles: set[Role], units: set[str]) -> str:
+    """Tell the chat it can answer by replying to the card (INFO / SUBMIT have no buttons)."""
+    actions = available_actions(case, chat_actor(roles, units))
+    if Action.SUBMIT in actions:
+        return texts.CARD_HINT_REPLY.format(what=texts.CARD_HINT_DRAFT)
+    if Action.INFO in actions:
+        return texts.CARD_HINT_REPLY.format(what=texts.CARD_HINT_INFO)
+    return ""
+
+
+def render_history(view: CardView, calendar: CardCalendar) -> str:
+    """The whole audit trail of a case (for /case N), trimmed to the newest lines that fit one message."""
+    title = texts.HISTORY_TITLE_HTML.format(case_id=view.case.id)
+    lines = history_lines(view.events, calendar, limit=None)
+    while lines and _u16("\n".join([title, *lines])) > LIMIT:
+        lines = lines[1:]
+    return "\n".join([title, *lines])
+
+
+def render_notification(
+    n: Notification,
+    view: CardView | None,
+    *,
+    calendar: CardCalendar,
+    rules: Rules,
+    units: Mapping[str, str],
+    now: datetime,
+) -> str:
+    """A reminder, a missed-term alert or a notice of a lifecycle step, as HTML (≤ 4096)."""
+    lines: list[str] = []
+    due = _due_of(n)
+    title = term_title(n.term_id, rules) if n.term_id else ""
+    if n.kind == "reminder":
+        left = time_left(due, now, calendar) if due else ""
+        lines.append(
+            texts.NOTE_REMINDER_HTML.format(
+                title=q(title), due=q(local(due, calendar) if due else "—"), left=q(left)
+            )
+        )
+    elif n.kind == "missed":
+        owner = ""
+        if n.term_id:
+            try:
+                owner = owner_name(rules.term(n.term_id).owner, n.unit, units)
+            except RulesError:
+                owner = ""
+        lines.append(
+            texts.NOTE_MISSED_HTML.format(
+                title=q(title), owner=q(owner), due=q(local(due, calendar) if due else "—")
+            )
+        )
+    else:
+        try:
+            label = NoticeKind(n.kind).label
+        except ValueError:
+            label = n.kind
+        lines.append(texts.NOTE_NOTICE_HTML.format(label=q(label)))
+        lines += [q(line) for line in _notice_details(n, units)]
+    if n.case_id is not None:
+        lines.append(q(texts.NOTE_CASE.format(case_id=n.case_id)))
+    text = "\n".join(lines)
+    if _u16(text) > LIMIT:
+        text = "\n".join(lines[:1])[: LIMIT - 1]
+    return text
+
+
+def _notice_details(n: Notification, units: Mapping[str, str]) -> list[str]:
+    p = n.payload
+    details: list[str] = []
+    unit = p.get("unit")
+    if isinstance(unit, str) and unit:
+        details.append(texts.NOTE_UNIT.format(unit=units.get(unit, unit)))
+    if p.get("responsible") is True and n.kind == NoticeKind.ROUTED:
+        details.append(texts.NOTE_RESPONSIBLE)
+    order, of = p.get("order"), p.get("of")
+    if isinstance(order, int) and isinstance(of, int) and of > 1:
+        details.append(texts.NOTE_ORDER.format(order=order, of=of))
+    reason = p.get("reason")
+    if isinstance(reason, str) and reason:
+        template = texts.NOTE_REASON if n.kind == NoticeKind.REWORK else texts.NOTE_COMMENT
+        details.append(template.format(reason=reason[:NOTE_TEXT_LIMIT]))
+    text = p.get("text")
+    if isinstance(text, str) and text:
+        short = text if len(text) <= NOTE_TEXT_LIMIT else text[:NOTE_TEXT_LIMIT] + texts.TRIMMED
+        details.append(texts.NOTE_TEXT.format(text=short))
+    return details
+
+
+def _due_of(n: Notification) -> datetime | None:
+    raw = n.payload.get("due")
+    if isinstance(raw, str):
+        try:
+            return datetime.fromisoformat(raw)
+        except ValueError:
+            return None
+    return None

@@ -1,0 +1,157 @@
+"""Typed callback data and the inline keyboards of cards, unit choice and prompts.
+
+Every button carries the case id and the case version it was drawn for, so a press on an old card is refused
+by the use case. The unit multi-select keeps the selection in the button data itself (a bit mask over the
+configured unit order): nothing to store, nothing lost on a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import texts
+from workflow.lifecycle import Action, Status, available_actions
+from workflow.model import Actor, Case, Procedure, Role
+
+# UI steps that are not use cases by themselves.
+CHANGE_ROUTING = "change"  # office head: open the unit toggles to change the proposed routing
+CANCEL = "cancel"  # close the toggles, back to the card's keyboard
+NO_LINK: Mapping[str, Action] = {"nl_publish": Action.PUBLISH, "nl_interim": Action.INTERIM}
+
+# Case actions asked for with a prompt (a reason or a link) before the use case runs.
+NEEDS_REASON = frozenset({Action.REWORK, Action.EXCLUDE})
+NEEDS_LINK = frozenset({Action.PUBLISH, Action.INTERIM})
+# Units to choose before the use case runs.
+NEEDS_UNITS = frozenset({Action.ROUTE})
+MAX_UNITS = 30  # a mask of 30 bits stays a short decimal in 64 bytes of callback data
+
+
+class CaseCb(CallbackData, prefix="c"):
+    action: str
+    case_id: int
+    version: int
+
+
+class RouteCb(CallbackData, prefix="r"):
+    case_id: int
+    version: int
+    mask: int
+    done: bool
+
+
+class ResponsibleCb(CallbackData, prefix="p"):
+    case_id: int
+    version: int
+    mask: int
+    responsible: int  # index into the configured unit order
+
+
+class PosCategoryCb(CallbackData, prefix="pc"):
+    category: str
+
+
+def chat_actor(roles: set[Role], units: set[str]) -> Actor:
+    """What a chat as a whole may do: the keyboard a chat sees is its roles' actions in the case's status."""
+    return Actor(user_id=0, roles=frozenset(roles), units=frozenset(units))
+
+
+def _label(case: Case, action: Action) -> str | None:
+    pos = case.procedure is Procedure.POS
+    labels: dict[Action, str] = {
+        Action.ROUTE: texts.BTN_ROUTE_POS if pos else texts.BTN_ROUTE,
+        Action.RETURN: texts.BTN_RETURN,
+        Action.EXCLUDE: texts.BTN_EXCLUDE_POS if pos else texts.BTN_EXCLUDE_OS,
+        Action.SIGNIFICANT: texts.BTN_SIGNIFICANT,
+        Action.APPROVE_ROUTING: texts.BTN_APPROVE_ROUTING,
+        Action.ACCEPT: texts.BTN_ACCEPT,
+        Action.DECLINE: texts.BTN_DECLINE,
+        Action.APPROVE: texts.BTN_APPROVE,
+        Action.REWORK: texts.BTN_REWORK,
+        Action.PUBLISH: texts.BTN_PUBLISH,
+        Action.INTERIM: texts.BTN_INTERIM,
+    }
+    # INFO / SUBMIT come as replies to the card; CLOSE is left to commands (one click must not end a case).
+    return labels.get(action)
+
+
+def card_keyboard(case: Case, roles: set[Role], units: set[str]) -> InlineKeyboardMarkup | None:
+    if Status(case.status).final:
+        return None
+    rows: list[list[InlineKeyboardButton]] = []
+    for action in available_actions(case, chat_actor(roles, units)):
+        label = _label(case, action)
+        if label is None:
+            continue
+        data = CaseCb(action=action.value, case_id=case.id, version=case.version).pack()
+        rows.append([InlineKeyboardButton(text=label, callback_data=data)])
+        if action is Action.APPROVE_ROUTING:
+            change = CaseCb(action=CHANGE_ROUTING, case_id=case.id, version=case.version).pack()
+            rows.append([InlineKeyboardButton(text=texts.BTN_CHANGE_ROUTING, callback_data=change)])
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+# --- unit selection -----------------------------------------------------------------------------------------
+
+
+def mask_of(selected: Sequence[str], order: Sequence[str]) -> int:
+    return sum(1 << i for i, unit in enumerate(order[:MAX_UNITS]) if unit in selected)
+
+
+def units_of(mask: int, order: Sequence[str]) -> tuple[str, ...] | None:
+    """The units a mask selects in config order; None for a mask naming units that do not exist."""
+    if mask < 0 or mask >> min(len(order), MAX_UNITS):
+        return None
+    return tuple(unit for i, unit in enumerate(order[:MAX_UNITS]) if mask >> i & 1)
+
+
+def route_keyboard(case: Case, mask: int, units: Mapping[str, str]) -> InlineKeyboardMarkup:
+    order = list(units)[:MAX_UNITS]
+    rows: list[list[InlineKeyboardButton]] = []
+    for i, unit in enumerate(order):
+        name = units[unit]
+        chosen = bool(mask >> i & 1)
+        data = RouteCb(case_id=case.id, version=case.version, mask=mask ^ (1 << i), done=False).pack()
+        label = texts.BTN_SELECTED.format(name=name) if chosen else name
+        rows.append([InlineKeyboardButton(text=label, callback_data=data)])
+    done = RouteCb(case_id=case.id, version=case.version, mask=mask, done=True).pack()
+    cancel = CaseCb(action=CANCEL, case_id=case.id, version=case.version).pack()
+    rows.append(
+        [
+            InlineKeyboardButton(text=texts.BTN_DONE, callback_data=done),
+            InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel),
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def responsible_keyboard(case: Case, mask: int, units: Mapping[str, str]) -> InlineKeyboardMarkup:
+    order = list(units)[:MAX_UNITS]
+    rows: list[list[InlineKeyboardButton]] = []
+    for i, unit in enumerate(order):
+        if mask >> i & 1:
+            data = ResponsibleCb(case_id=case.id, version=case.version, mask=mask, responsible=i).pack()
+            label = texts.BTN_RESPONSIBLE.format(name=units[unit])
+            rows.append([InlineKeyboardButton(text=label, callback_data=data)])
+    cancel = CaseCb(action=CANCEL, case_id=case.id, version=case.version).pack()
+    rows.append([InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def no_link_keyboard(case_id: int, version: int, action: Action) -> InlineKeyboardMarkup:
+    key = next(k for k, a in NO_LINK.items() if a is action)
+    data = CaseCb(action=key, case_id=case_id, version=version).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=texts.BTN_NO_LINK, callback_data=data)]]
+    )
+
+
+def category_keyboard(categories: Mapping[str, str]) -> InlineKeyboardMarkup:
+    """`categories`: id -> Russian title, as rules.categories lists them."""
+    rows = [
+        [InlineKeyboardButton(text=title, callback_data=PosCategoryCb(category=cid).pack())]
+        for cid, title in categories.items()
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)

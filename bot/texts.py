@@ -1,0 +1,210 @@
+"""Every text the bot shows to people, in Russian; the rest of the code uses these names only.
+
+Texts that take values are format strings with named fields; HTML ones are marked `_HTML` and expect their
+values already escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from workflow.model import Role
+
+# --- refusals and short callback answers ------------------------------------------------------------------
+
+NOT_REGISTERED = "Вы не зарегистрированы в системе «Отклик». Обратитесь к начальнику управления делами."
+FORBIDDEN = "Недостаточно прав"
+STALE = "Карточка устарела: по сообщению уже выполнено другое действие. Откройте актуальную карточку."
+UNKNOWN_BUTTON = "Кнопка не распознана"
+FAILED = "Не удалось выполнить действие. Попробуйте ещё раз."
+DONE = "Готово"
+CHOOSE_UNITS = "Выберите подразделения и нажмите «Готово»"
+CHOOSE_RESPONSIBLE = "Выберите ответственного исполнителя"
+CANCELLED = "Отменено"
+PROMPT_SENT = "Ответьте на сообщение бота"
+
+# --- prompts ------------------------------------------------------------------------------------------------
+
+PROMPT_REASON = "Напишите причину ответом на это сообщение"
+PROMPT_REASON_FOR = "Сообщение № {case_id}: {what}.\n" + PROMPT_REASON
+PROMPT_LINK = (
+    "Сообщение № {case_id}: {what}.\nПришлите ссылку на размещённый ответ ответом на это сообщение "
+    "или нажмите «Без ссылки»."
+)
+PROMPT_PLACEHOLDER_REASON = "Причина"
+PROMPT_PLACEHOLDER_LINK = "https://…"
+REPLY_TEXT_EMPTY = "Напишите текст ответом на сообщение."
+REPLY_NOT_EXPECTED = "Ответ на эту карточку сейчас не ожидается: {reason}"
+REPLY_NO_ACTION = "действия по ответу недоступны в статусе «{status}»"
+
+# --- confirmations after a use case ---------------------------------------------------------------------------
+
+DONE_BY_ACTION: Mapping[str, str] = {
+    "route": "Направление предложено",
+    "approve_routing": "Направление согласовано",
+    "return": "Возвращено куратору ЦУР",
+    "info": "Информация направлена",
+    "decline": "Возвращено как не относящееся к компетенции",
+    "accept": "Принято в работу",
+    "submit": "Проект направлен на согласование",
+    "approve": "Согласовано",
+    "rework": "Возвращено на доработку",
+    "publish": "Отмечено: ответ опубликован",
+    "interim": "Отмечено: промежуточный ответ",
+    "exclude": "Исключено из обработки",
+    "significant": "Доложено Главе района",
+    "close": "Закрыто",
+}
+REGISTERED = "Зарегистрировано: сообщение № {case_id}"
+ALREADY_REGISTERED = "Это сообщение уже зарегистрировано: № {case_id}"
+
+# --- button labels -----------------------------------------------------------------------------------------
+
+BTN_ROUTE = "Направить в подразделение"
+BTN_RETURN = "Не наша компетенция — вернуть куратору"
+BTN_EXCLUDE_OS = "Не подлежит ответу (п.15)"
+BTN_EXCLUDE_POS = "Не подлежит ответу (п.17)"
+BTN_SIGNIFICANT = "Общественно значимое — доложить Главе"
+BTN_APPROVE_ROUTING = "Согласовать направление"
+BTN_CHANGE_ROUTING = "Изменить направление"
+BTN_ROUTE_POS = "Направить исполнителям"
+BTN_ACCEPT = "Принять"
+BTN_DECLINE = "Не наша компетенция"
+BTN_APPROVE = "Согласовать"
+BTN_REWORK = "На доработку"
+BTN_PUBLISH = "Опубликовано"
+BTN_INTERIM = "Промежуточный ответ"
+BTN_NO_LINK = "Без ссылки"
+BTN_DONE = "Готово"
+BTN_CANCEL = "Отмена"
+BTN_SELECTED = "✅ {name}"
+BTN_RESPONSIBLE = "Ответственный: {name}"
+
+# --- card -------------------------------------------------------------------------------------------------
+
+CARD_TITLE_HTML = "<b>Сообщение № {case_id}</b> · {procedure}"
+PROCEDURE_NAMES: Mapping[str, str] = {"open_sources": "открытые источники", "pos": "ПОС"}
+SOURCE_NAMES: Mapping[str, str] = {
+    "vk": "ВКонтакте",
+    "ok": "Одноклассники",
+    "telegram": "Telegram",
+    "region_curator": "от куратора ЦУР",
+    "pos": "ПОС",
+    "manual": "вручную",
+}
+CARD_SOURCE = "Источник: {source}"
+CARD_POS_NUMBER = "№ ПОС {number}"
+CARD_AUTHOR = "Автор: {author}"
+CARD_LINK = "Ссылка: {link}"
+CARD_CATEGORY = "Категория: {category}"
+CARD_RECEIVED = "Поступило: {at}"
+CARD_REPEAT = "Повторное, предыдущее № {case_id}"
+CARD_ATTACHMENTS = "Вложений: {count}"
+CARD_STATUS_HTML = "<b>Статус:</b> {status}"
+CARD_SIGNIFICANT = "Доложено Главе как общественно значимое"
+CARD_UNITS_HTML = "<b>Подразделения:</b> {units}"
+CARD_PROPOSED_HTML = "<b>Предложено направить:</b> {units}"
+CARD_RESPONSIBLE_MARK = " (ответственный)"
+CARD_ACCEPTED_MARK = " ✓"
+CARD_TERMS_HTML = "<b>Сроки:</b>"
+CARD_TERM = "• {title} — {owner}, до {due}; {left}"
+CARD_LEFT = "осталось {left} рабочего времени"
+CARD_OVERDUE = "просрочено на {late}"
+CARD_DUE_NOW = "срок истекает сейчас"
+CARD_DRAFT_HTML = "<b>Проект ответа (версия {version}):</b>"
+CARD_REWORK_HTML = "<b>Причина доработки:</b> {reason}"
+CARD_LINK_PUBLISHED = "Ответ: {link}"
+CARD_HISTORY_HTML = "<b>История:</b>"
+CARD_HISTORY_LINE = "{at} · {role} · {action}"
+CARD_HINT_REPLY = "Ответьте на карточку текстом или файлами, чтобы направить {what}."
+CARD_HINT_INFO = "информацию для ответа"
+CARD_HINT_DRAFT = "проект ответа"
+TRIMMED = "…"
+HISTORY_REGISTERED = "Зарегистрировано"
+HISTORY_TITLE_HTML = "<b>История сообщения № {case_id}</b>"
+
+DURATION_HM = "{h} ч {m} мин"
+DURATION_H = "{h} ч"
+DURATION_M = "{m} мин"
+DURATION_D = "{d} дн. {rest}"
+
+# --- notifications ------------------------------------------------------------------------------------------
+
+NOTE_REMINDER_HTML = "⏰ <b>Напоминание:</b> {title} — до {due}; {left}"
+NOTE_MISSED_HTML = "❗ <b>Срок пропущен:</b> {title} — {owner}, срок был до {due}"
+NOTE_NOTICE_HTML = "🔔 <b>{label}</b>"
+NOTE_CASE = "Сообщение № {case_id}"
+NOTE_REASON = "Причина: {reason}"
+NOTE_COMMENT = "Комментарий: {reason}"
+NOTE_UNIT = "Подразделение: {unit}"
+NOTE_RESPONSIBLE = "Вы — ответственный исполнитель"
+NOTE_ORDER = "Очерёдность подготовки информации: {order} из {of}"
+NOTE_TEXT = "Текст: {text}"
+
+# --- commands -----------------------------------------------------------------------------------------------
+
+START = "Здравствуйте, {name}! Это «Отклик» — помощник по работе с сообщениями граждан (Порядок № 746).\nВаши роли: {roles}.\nСписок команд: /help"
+HELP_COMMON = (
+    "/my — мои сообщения и сроки\n"
+    "/case N — карточка сообщения № N с историей\n"
+    "/overdue — просроченные сроки\n"
+    "/term СРОК [ВРЕМЯ] [КАТЕГОРИЯ] — калькулятор срока, например /term os.publish 2026-12-01T10:00"
+)
+HELP_BY_ROLE: Mapping[Role, str] = {
+    Role.OPERATOR: (
+        "Уполномоченное лицо: публикуйте или пересылайте сообщения в чат приёма — бот зарегистрирует их; "
+        "направляйте в подразделения кнопками карточки; проект ответа — ответом на карточку; "
+        "после согласования отметьте «Опубликовано» или «Промежуточный ответ»."
+    ),
+    Role.OFFICE_HEAD: "Начальник управления делами: согласуйте или измените направление в подразделения.",
+    Role.REGION_CURATOR: "Куратор ЦУР: согласуйте проект ответа или верните его на доработку с причиной.",
+    Role.UNIT_OFFICIAL: (
+        "Должностное лицо подразделения: направьте информацию для ответа ответом на карточку; "
+        "если вопрос не ваш — «Не наша компетенция»."
+    ),
+    Role.HEAD: "Глава района: вы получаете доклады об общественно значимых сообщениях и пропущенных сроках.",
+    Role.COORDINATOR: "Координатор ПОС: отмечайте размещение ответов в ПОС.",
+    Role.POS_CURATOR: (
+        "Куратор ПОС: регистрируйте сообщения командой /pos или пересылкой уведомления ПОС; "
+        "направляйте исполнителям; согласуйте проект или верните на доработку."
+    ),
+    Role.EXECUTOR: (
+        "Исполнитель: «Принять» или «Не наша компетенция»; ответственный исполнитель направляет проект "
+        "ответа ответом на карточку, соисполнитель — информацию."
+    ),
+}
+COMMAND_DESCRIPTIONS: Mapping[str, str] = {
+    "start": "Начало работы",
+    "help": "Что я могу сделать",
+    "my": "Мои сообщения и сроки",
+    "case": "Карточка сообщения: /case N",
+    "overdue": "Просроченные сроки",
+    "term": "Калькулятор срока",
+    "pos": "Зарегистрировать сообщение ПОС",
+}
+MY_EMPTY = "У вас нет открытых сроков."
+MY_TITLE_HTML = "<b>Мои сроки</b>"
+MY_LINE = "№ {case_id} · {title} — до {due}; {left}"
+OVERDUE_EMPTY = "Просроченных сроков нет."
+OVERDUE_TITLE_HTML = "<b>Просроченные сроки</b>"
+OVERDUE_LINE = "№ {case_id} · {title} — {owner}, до {due}; {late}"
+MORE_LINES = "… и ещё {count}"
+CASE_USAGE = "Укажите номер сообщения: /case 15"
+TERM_USAGE = "Использование: /term СРОК [ВРЕМЯ|now] [КАТЕГОРИЯ]\nСроки: {terms}\nВремя: 2026-12-01T10:00 (местное) или now"
+TERM_UNKNOWN = "Неизвестный срок «{term}». Сроки: {terms}"
+TERM_BAD_TIME = "Не понял время «{value}». Пример: 2026-12-01T10:00 или now"
+TERM_NEEDS_CATEGORY = "Для этого срока укажите категорию: {categories}"
+TERM_RESULT = "{title} ({clause}), от {start}: до {due}"
+
+# --- ПОС registration -----------------------------------------------------------------------------------------
+
+POS_ASK_NUMBER = "Регистрация сообщения ПОС. Введите номер сообщения в ПОС (только цифры)."
+POS_BAD_NUMBER = "Номер ПОС — от 5 до 20 цифр. Введите номер ещё раз."
+POS_ASK_CATEGORY = "Выберите категорию сообщения."
+POS_ASK_RECEIVED = "Когда сообщение поступило в ПОС? ДД.ММ.ГГГГ ЧЧ:ММ (местное время) или «сейчас»."
+POS_BAD_RECEIVED = "Не понял дату. Пример: 01.12.2026 10:15 или «сейчас»."
+POS_FUTURE_RECEIVED = "Дата поступления не может быть позже текущего момента."
+POS_ASK_TEXT = "Введите текст сообщения."
+POS_CATEGORY_CHOSEN = "Категория: {title}"
+POS_CANCEL = "Регистрация отменена."
+POS_NOW_WORDS = ("сейчас", "now")
