@@ -15,16 +15,24 @@ SQLITE_BEGIN = "sqlite_begin"
 """Execution option: how a SQLite transaction begins ("IMMEDIATE" by default, "DEFERRED" for reads)."""
 
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
+# Reads through a memory map share the OS page cache across pooled connections; with SQLite's default 2 MB
+# per-connection cache, the sweep slowed down once the terms table outgrew it (bench/storage_sweep_bench.py).
+DEFAULT_SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 
 # Cyrillic stays readable in the JSON columns instead of \uXXXX escapes.
 _json_dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
 
 def create_engine(
-    url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, **kwargs: Any
+    url: str | URL,
+    *,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    sqlite_mmap_bytes: int = DEFAULT_SQLITE_MMAP_BYTES,
+    **kwargs: Any,
 ) -> AsyncEngine:
     """An async engine for `sqlite+aiosqlite:///path` or `postgresql+asyncpg://...`.
 
+    `busy_timeout_ms` and `sqlite_mmap_bytes` (0 turns memory-mapped reads off) apply to SQLite only.
     Extra keyword arguments go to SQLAlchemy's `create_async_engine` (e.g. `connect_args`).
     """
     sa_url = make_url(url)
@@ -35,7 +43,7 @@ def create_engine(
                 f"SQLite needs the async driver: use sqlite+aiosqlite:///..., not {sa_url.drivername}"
             )
         engine = create_async_engine(sa_url, json_serializer=_json_dumps, **kwargs)
-        _configure_sqlite(engine.sync_engine, busy_timeout_ms)
+        _configure_sqlite(engine.sync_engine, busy_timeout_ms, sqlite_mmap_bytes)
         return engine
     if backend == "postgresql":
         if driver != "asyncpg":
@@ -49,7 +57,7 @@ def create_engine(
     )
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int, mmap_bytes: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Take BEGIN from the sqlite3 driver (it skips BEGIN before SELECT and DDL); "begin" below emits it.
@@ -60,6 +68,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
             cursor.execute("PRAGMA foreign_keys=ON")  # off by default, per connection
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute(f"PRAGMA mmap_size={int(mmap_bytes)}")
         finally:
             cursor.close()
 

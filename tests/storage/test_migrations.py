@@ -102,6 +102,7 @@ async def test_upgrade_by_url_on_a_sqlite_file(tmp_path: Path) -> None:
             assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
             assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
             assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 10_000
+            assert (await conn.exec_driver_sql("PRAGMA mmap_size")).scalar() == 256 * 1024 * 1024
     finally:
         await engine.dispose()
 
