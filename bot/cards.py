@@ -6,6 +6,8 @@ escaped here and nowhere else; the card is trimmed so it never exceeds Telegram'
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -25,6 +27,7 @@ LIMIT = 4096
 HISTORY_LINES = 5
 REASON_IN_HISTORY = 200
 NOTE_TEXT_LIMIT = 1000
+_TAG = re.compile(r"<[^>]*>")
 
 
 class CardCalendar(Protocol):
@@ -115,17 +118,26 @@ def owner_name(role: Role, unit: str | None, units: Mapping[str, str]) -> str:
     return f"{name} ({units.get(unit, unit)})" if unit else name
 
 
+def _visible(html_text: str) -> int:
+    """What Telegram counts against the limit: the text with tags dropped and entities decoded."""
+    return _u16(html.unescape(_TAG.sub("", html_text)))
+
+
 def _trim(text: str, budget: int) -> str:
-    """`text` escaped, cut (on the raw text, never inside an entity) to at most `budget` UTF-16 units."""
-    quoted = q(text)
-    if _u16(quoted) <= budget:
-        return quoted
+    """`text` escaped and cut (on the raw text, never inside an entity) to `budget` visible UTF-16 units."""
+    if _u16(text) <= budget:
+        return q(text)
     if budget <= 1:
         return ""
-    cut = text[: max(0, budget - 1)]
-    while cut and _u16(q(cut)) > budget - 1:
-        cut = cut[: max(0, len(cut) - max(1, (_u16(q(cut)) - budget + 1) // 2))]
-    return q(cut) + texts.TRIMMED
+    # The longest prefix that fits with the ellipsis (surrogate pairs make the ratio uneven: search).
+    lo, hi = 0, min(len(text), budget)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _u16(text[:mid]) <= budget - 1:
+            lo = mid
+        else:
+            hi = mid - 1
+    return q(text[:lo]) + texts.TRIMMED
 
 
 def _action_label(event: Event) -> str:
@@ -245,14 +257,14 @@ def render_card(
         parts += after_draft
         return "\n".join(parts)
 
-    fixed = _u16(assemble("", ""))
-    budget = max(0, LIMIT - fixed - 2)
+    budget = max(0, LIMIT - _visible(assemble("", "")) - 2)
     body_q, draft_q = q(message_text), q(draft)
-    if _u16(body_q) + _u16(draft_q) > budget:
+    body_len, draft_len = _u16(message_text), _u16(draft)
+    if body_len + draft_len > budget:
         # Both texts share what is left; each keeps at least half of it when the other needs more.
-        draft_budget = max(budget - _u16(body_q), budget // 2) if draft else 0
-        draft_q = _trim(draft, min(draft_budget, _u16(draft_q)))
-        body_q = _trim(message_text, budget - _u16(draft_q))
+        draft_budget = min(draft_len, max(budget - body_len, budget // 2))
+        draft_q = _trim(draft, draft_budget)
+        body_q = _trim(message_text, budget - _visible(draft_q))
     return assemble(body_q, draft_q), keyboard
 
 
@@ -270,7 +282,7 @@ def render_history(view: CardView, calendar: CardCalendar) -> str:
     """The whole audit trail of a case (for /case N), trimmed to the newest lines that fit one message."""
     title = texts.HISTORY_TITLE_HTML.format(case_id=view.case.id)
     lines = history_lines(view.events, calendar, limit=None)
-    while lines and _u16("\n".join([title, *lines])) > LIMIT:
+    while lines and _visible("\n".join([title, *lines])) > LIMIT:
         lines = lines[1:]
     return "\n".join([title, *lines])
 
@@ -317,8 +329,8 @@ def render_notification(
     if n.case_id is not None:
         lines.append(q(texts.NOTE_CASE.format(case_id=n.case_id)))
     text = "\n".join(lines)
-    if _u16(text) > LIMIT:
-        text = "\n".join(lines[:1])[: LIMIT - 1]
+    if _visible(text) > LIMIT:
+        text = lines[0] if _visible(lines[0]) <= LIMIT else q(texts.TRIMMED)
     return text
 
 

@@ -29,6 +29,25 @@ NEEDS_UNITS = frozenset({Action.ROUTE})
 MAX_UNITS = 30  # a mask of 30 bits stays a short decimal in 64 bytes of callback data
 
 
+# The main step first, the exceptional ones (return, exclude, report) below.
+_BUTTON_ORDER: list[Action] = [
+    Action.ROUTE,
+    Action.APPROVE_ROUTING,
+    Action.ACCEPT,
+    Action.DECLINE,
+    Action.APPROVE,
+    Action.REWORK,
+    Action.PUBLISH,
+    Action.INTERIM,
+    Action.INFO,
+    Action.SUBMIT,
+    Action.RETURN,
+    Action.EXCLUDE,
+    Action.SIGNIFICANT,
+    Action.CLOSE,
+]
+
+
 class CaseCb(CallbackData, prefix="c"):
     action: str
     case_id: int
@@ -81,7 +100,8 @@ def card_keyboard(case: Case, roles: set[Role], units: set[str]) -> InlineKeyboa
     if Status(case.status).final:
         return None
     rows: list[list[InlineKeyboardButton]] = []
-    for action in available_actions(case, chat_actor(roles, units)):
+    offered = available_actions(case, chat_actor(roles, units))
+    for action in sorted(offered, key=_BUTTON_ORDER.index):
         label = _label(case, action)
         if label is None:
             continue

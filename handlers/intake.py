@@ -1,0 +1,84 @@
+"""The intake chat: a message (or forward) an operator posts there is a message handed over by the region
+curator; it is registered as an open-source case and its card appears in the working chats."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.types import (
+    Message,
+    MessageOriginChannel,
+    MessageOriginChat,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+)
+
+from bot import texts
+from bot.directory import Directory
+from handlers.common import DeliveryPort, after_change
+from handlers.replies import attachments_of
+from workflow.lifecycle import REGISTER_ROLES
+from workflow.model import DomainError, InboundMessage, Procedure, Role, Source
+from workflow.services import Services
+
+
+def router() -> Router:
+    r = Router(name="intake")
+    r.message.register(on_intake, _in_intake_chat)
+    return r
+
+
+def _in_intake_chat(message: Message, directory: Directory) -> bool:
+    if message.chat.id != directory.role_chats.get(Role.OPERATOR):
+        return False
+    if message.reply_to_message is not None or (message.text or "").startswith("/"):
+        return False
+    return bool(message.text or message.caption or message.photo or message.document or message.video)
+
+
+def _origin(message: Message) -> tuple[str, str]:
+    """(author, link) of a forwarded message, as far as Telegram tells."""
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginUser):
+        return origin.sender_user.full_name, ""
+    if isinstance(origin, MessageOriginHiddenUser):
+        return origin.sender_user_name, ""
+    if isinstance(origin, MessageOriginChannel):
+        link = f"https://t.me/{origin.chat.username}/{origin.message_id}" if origin.chat.username else ""
+        return origin.chat.title or "", link
+    if isinstance(origin, MessageOriginChat):
+        return origin.sender_chat.title or "", ""
+    return "", ""
+
+
+async def on_intake(
+    message: Message, services: Services, directory: Directory, delivery: DeliveryPort
+) -> None:
+    user = message.from_user
+    if user is None:
+        return
+    actor = directory.actor(user.id)
+    if actor is None:
+        await message.reply(texts.NOT_REGISTERED)
+        return
+    if not actor.roles & set(REGISTER_ROLES[Procedure.OPEN_SOURCES]):
+        return  # staff talking in the chat, not handing a message over
+    author, link = _origin(message)
+    inbound = InboundMessage(
+        source=Source.REGION_CURATOR,
+        source_id=f"{message.chat.id}:{message.message_id}",
+        procedure=Procedure.OPEN_SOURCES,
+        text=message.text or message.caption or "",
+        received_at=message.date,
+        author=author,
+        link=link,
+        attachments=attachments_of(message),
+    )
+    try:
+        outcome = await services.register(inbound, actor)
+    except DomainError as exc:
+        await message.reply(exc.message, parse_mode=None)
+        return
+    if not outcome.created:
+        await message.reply(texts.ALREADY_REGISTERED.format(case_id=outcome.case.id), parse_mode=None)
+        return
+    await after_change(delivery, outcome.case.id)
