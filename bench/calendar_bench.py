@@ -3,7 +3,8 @@
 Run `python bench/calendar_bench.py` (100,000 starts; about 7 minutes, nearly all of it businesstimedelta;
 `--n 5000` for a quick look). Each start is a random aware instant between 2020-01-01 and 2027-12-01 in
 Asia/Novosibirsk (seeded); both libraries add 9 working hours (os.publish) and 7 working days (os.final,
-pos.final) to it. Every call is timed on its own and the median is printed, with the ratio and how often the two answers agree.
+pos.final) to it. Every call is timed on its own and the median is printed, with the ratio and how often
+the two answers agree.
 
 businesstimedelta is given the same schedule (09:00-18:00 Mon-Fri, lunch 13:00-14:00) and, as a HolidayRule,
 every weekday the shipped production calendar marks as a day off. It has no notion of a working day count,

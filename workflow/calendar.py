@@ -385,7 +385,8 @@ class WorkingCalendar:
         self._warn = warn
         self._facts_cache: dict[int, Mapping[date, DayKind]] = {}
         self._tables: dict[int, _YearTable] = {}
-        self._span: _Span | None = None
+        self._spans: list[_Span] = []  # disjoint, never adjacent (adjacent ones are merged)
+        self._span: _Span | None = None  # the one used last: the fast path checks it first
 
     @property
     def tz(self) -> ZoneInfo:
@@ -477,26 +478,33 @@ class WorkingCalendar:
             self._tables[year] = table
         return table
 
-    def _cover(self, first_year: int, last_year: int) -> _Span:
-        """The current span widened to include the given years (the flat lists are rebuilt)."""
-        span = self._span
+    def _widen(self, span: _Span | None, first_year: int, last_year: int) -> _Span:
+        """A span covering `span` and the given years, merged with every cached span it overlaps or touches.
+
+        Years are only ever added next to years already needed, so no year gets computed (and warned about)
+        that no query needed; queries far apart keep separate spans instead of thrashing one.
+        """
         if span is not None:
-            if span.first_year <= first_year and last_year <= span.last_year:
-                return span
             first_year, last_year = min(first_year, span.first_year), max(last_year, span.last_year)
         if first_year < _MIN_YEAR or last_year > _MAX_YEAR:
             raise CalendarError(f"the working calendar covers years {_MIN_YEAR}-{_MAX_YEAR} only")
-        span = _Span(first_year, [self._year_table(y) for y in range(first_year, last_year + 1)])
-        self._span = span
-        return span
+        apart = []
+        for other in self._spans:
+            if other.first_year - 1 <= last_year and first_year - 1 <= other.last_year:
+                first_year, last_year = min(first_year, other.first_year), max(last_year, other.last_year)
+            else:
+                apart.append(other)
+        merged = _Span(first_year, [self._year_table(y) for y in range(first_year, last_year + 1)])
+        self._spans = [merged, *apart]
+        self._span = merged
+        return merged
 
     def _span_for_year(self, year: int) -> _Span:
-        """A span containing `year`. A year far from the current span starts a new one rather than filling
-        the gap, which would compute (and warn about) every year in between for nothing."""
-        span = self._span
-        if span is not None and not span.first_year - 1 <= year <= span.last_year + 1:
-            self._span = None
-        return self._cover(year, year)
+        for span in self._spans:
+            if span.first_year <= year <= span.last_year:
+                self._span = span
+                return span
+        return self._widen(None, year, year)
 
     def _span_at(self, x: int, at: datetime) -> _Span:
         """A span containing the instant x (= `at`)."""
@@ -519,9 +527,9 @@ class WorkingCalendar:
         yield span
         for _ in range(_MAX_REACH_YEARS):
             if later:
-                span = self._cover(span.first_year, span.last_year + 1)
+                span = self._widen(span, span.first_year, span.last_year + 1)
             else:
-                span = self._cover(span.first_year - 1, span.last_year)
+                span = self._widen(span, span.first_year - 1, span.last_year)
             yield span
         raise CalendarError(f"no working time within {_MAX_REACH_YEARS} years: check the calendar settings")
 
@@ -582,7 +590,7 @@ class WorkingCalendar:
         span = self._span_at(xa, a)
         if not span.first_us <= xb < span.end_us:
             year = b.astimezone(self._tz).year
-            span = self._cover(year, year)  # the whole stretch from a to b is needed
+            span = self._widen(span, year, year)  # the whole stretch from a to b is needed
         return timedelta(microseconds=span.worked(xb) - span.worked(xa))
 
     def next_working_instant(self, at: datetime) -> datetime:

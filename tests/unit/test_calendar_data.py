@@ -196,6 +196,22 @@ def test_a_year_without_data_falls_back_and_warns_once() -> None:
     assert len(warnings) == 1
 
 
+def test_far_apart_queries_compute_only_the_years_they_need() -> None:
+    warnings: list[str] = []
+    cal = WorkingCalendar(warn=warnings.append)
+    for _ in range(3):  # alternating years must neither fill the gap nor rebuild anything
+        assert cal.add_working(datetime(2026, 6, 1, 10, tzinfo=NSK), 60) == datetime(
+            2026, 6, 1, 11, tzinfo=NSK
+        )
+        assert cal.add_working(datetime(2031, 6, 2, 10, tzinfo=NSK), 60) == datetime(
+            2031, 6, 2, 11, tzinfo=NSK
+        )
+    assert [w.split(" is missing")[0] for w in warnings] == ["production calendar data for 2031"]
+    # A term that spans the gap needs the years in between.
+    cal.working_time_between(datetime(2026, 6, 1, tzinfo=NSK), datetime(2031, 6, 2, tzinfo=NSK))
+    assert [w.split()[4] for w in warnings] == ["2031", "2028", "2029", "2030"]
+
+
 def test_without_a_callback_the_fallback_warns_with_a_warning_class() -> None:
     with pytest.warns(CalendarDataWarning, match="2031"):
         WorkingCalendar().day(date(2031, 1, 1))
