@@ -8,11 +8,19 @@ between commit and delivery loses nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from workflow.lifecycle import Action, ActionPayload, Notice, Transition, open_case, transition
+from workflow.lifecycle import (
+    Action,
+    ActionPayload,
+    Notice,
+    Transition,
+    clean_text,
+    open_case,
+    transition,
+)
 from workflow.model import Actor, Case, DomainError, InboundMessage, Term, TermStart
 from workflow.ports import Clock, Notification, Notifier, Repository, StaleVersion, Transaction
 from workflow.rules import Rules
@@ -74,6 +82,29 @@ class Services:
         self, message: InboundMessage, actor: Actor, *, repeat_of: int | None = None
     ) -> Outcome:
         """Register an inbound message as a case; the same (source, source id) twice is one case."""
+        # Text enters here from every channel: C0 controls (U+0000 among them, which storage refuses) go.
+        message = replace(
+            message,
+            text=clean_text(message.text),
+            author=clean_text(message.author),
+            link=clean_text(message.link),
+            external_number=clean_text(message.external_number),
+        )
+        try:
+            return await self._register(message, actor, repeat_of)
+        except DomainError:
+            raise
+        except Exception:
+            # Two registrations of one message raced: both saw no case, the loser's insert hit the unique
+            # (source, source id) and its transaction rolled back. The winner's case is the answer.
+            async with self.repo.transaction() as tx:
+                existing = await tx.find_case_by_source(message.source.value, message.source_id)
+                case = await tx.get_case(existing) if existing is not None else None
+            if case is None:
+                raise
+            return Outcome(case=case, created=False)
+
+    async def _register(self, message: InboundMessage, actor: Actor, repeat_of: int | None) -> Outcome:
         now = self.clock.now()
         async with self.repo.transaction() as tx:
             existing = await tx.find_case_by_source(message.source.value, message.source_id)
