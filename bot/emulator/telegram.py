@@ -1203,7 +1203,8 @@ class TelegramEmulator:
             data["caption" if media else "text"] = msg.plain_text
             if msg.entities:
                 data["caption_entities" if media else "entities"] = msg.entities
-        if msg.reply_markup is not None:
+        # Telegram returns only inline keyboards on a Message; ForceReply and reply keyboards stay server-side.
+        if msg.reply_markup is not None and "inline_keyboard" in msg.reply_markup:
             data["reply_markup"] = msg.reply_markup
         if msg.edit_date is not None:
             data["edit_date"] = msg.edit_date

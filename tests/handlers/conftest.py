@@ -4,7 +4,7 @@ when the call returns."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -121,23 +121,8 @@ def labels(msg: ChatMessage) -> list[str]:
     return [b["text"] for row in msg.buttons for b in row]
 
 
-def _inline_only(original: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    """Telegram returns only inline keyboards inside Message objects; the emulator echoes a ForceReply too,
-    which aiogram cannot parse. Until the emulator drops it, the handler tests do."""
-
-    def message_json(self: TelegramEmulator, msg: ChatMessage, *, nested: bool = False) -> dict[str, Any]:
-        data = original(self, msg, nested=nested)
-        markup = data.get("reply_markup")
-        if isinstance(markup, dict) and "inline_keyboard" not in markup:
-            del data["reply_markup"]
-        return data
-
-    return message_json
-
-
 @pytest.fixture
-async def h(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
-    monkeypatch.setattr(TelegramEmulator, "_message_json", _inline_only(TelegramEmulator._message_json))
+async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'otklik.sqlite3'}")
     await upgrade(engine)
     clock = FakeClock(MONDAY_10)
