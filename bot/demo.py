@@ -69,10 +69,10 @@ class DemoClock:
         return self.instant
 
 
-def demo_settings(api_base: str, db_path: Path) -> Settings:
+def demo_settings(api_base: str, token: str, db_path: Path) -> Settings:
     return Settings(
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{db_path}"),
-        telegram=TelegramSettings(token="123456:DEMO-TOKEN", api_base=api_base, rate_limits=False),
+        telegram=TelegramSettings(token=token, api_base=api_base, rate_limits=False),
         chats=ChatSettings(
             intake=INTAKE_CHAT,
             office_head=OFFICE_HEAD.user_id,
@@ -107,13 +107,22 @@ class Director:
     async def at(self, hh: int, mm: int, day: int = 0) -> None:
         """Move the virtual clock forward, running the real sweeper at the new instant."""
         target = (START + timedelta(days=day)).replace(hour=hh, minute=mm)
+        # Stop at every reminder or miss on the way, as the 30-second sweeper would.
+        while True:
+            async with self.app.repo.transaction() as tx:
+                nearest = await tx.earliest_attention()
+            if nearest is None or nearest > target or nearest <= self.clock.instant:
+                break
+            self.clock.instant = nearest
+            await self.app.sweep()
+            await self.settle()
         self.clock.instant = max(self.clock.instant, target)
         await self.app.sweep()
         await self.settle()
 
     async def settle(self) -> None:
         """Wait until the bot has taken every update and gone quiet for a moment."""
-        await self.emu.wait_for(lambda: not self.emu.pending_updates(), timeout=10)
+        await self.emu.wait_for(lambda: not self.emu.pending_updates, timeout=10)
         quiet_since = len(self.emu.calls())
         while True:
             await asyncio.sleep(0.15)
@@ -125,16 +134,22 @@ class Director:
     def _cards(self, chat_id: int) -> list[ChatMessage]:
         return [m for m in self.emu.sent(chat_id) if m.from_bot and m.buttons]
 
-    def _find_button(self, chat_id: int, label: str) -> tuple[ChatMessage, str]:
-        for msg in reversed(self._cards(chat_id)):
+    def _cards_of(self, chat_id: int, case: int | None) -> list[ChatMessage]:
+        cards = self._cards(chat_id)
+        if case is None:
+            return cards
+        return [m for m in cards if visible_text(m).startswith(f"Сообщение № {case} ")]
+
+    def _find_button(self, chat_id: int, label: str, case: int | None = None) -> tuple[ChatMessage, str]:
+        for msg in reversed(self._cards_of(chat_id, case)):
             for row in msg.buttons:
                 for button in row:
                     if label in str(button.get("text", "")) and "callback_data" in button:
                         return msg, str(button["callback_data"])
         raise DemoError(f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» нет кнопки «{label}»")
 
-    async def press(self, chat_id: int, person: Person, label: str) -> None:
-        msg, data = self._find_button(chat_id, label)
+    async def press(self, chat_id: int, person: Person, label: str, case: int | None = None) -> None:
+        msg, data = self._find_button(chat_id, label, case)
         self.say(f"  {person.name} нажимает «{label}»")
         self.emu.push_callback(chat_id, person.user_id, msg.message_id, data)
         await self.settle()
@@ -144,22 +159,18 @@ class Director:
         self.emu.push_message(chat_id, person.user_id, text)
         await self.settle()
 
-    async def reply_to_card(
-        self, chat_id: int, person: Person, text: str, photo: bytes | None = None
-    ) -> None:
-        cards = self._cards(chat_id)
+    async def reply_to_card(self, chat_id: int, person: Person, case: int, text: str) -> None:
+        cards = self._cards_of(chat_id, case)
         if not cards:
-            raise DemoError(f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» нет карточки")
-        self.say(f"  {person.name} отвечает на карточку: {text[:70]}{'…' if len(text) > 70 else ''}")
-        self.emu.push_message(
-            chat_id, person.user_id, text, reply_to_message_id=cards[-1].message_id, photo=photo
-        )
+            raise DemoError(f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» нет карточки сообщения № {case}")
+        self.say(f"  {person.name} отвечает на карточку № {case}: {text[:60]}{'…' if len(text) > 60 else ''}")
+        self.emu.push_message(chat_id, person.user_id, text, reply_to_message_id=cards[-1].message_id)
         await self.settle()
 
     async def answer_prompt(self, chat_id: int, person: Person, text: str) -> None:
         """Reply to the bot's latest prompt (a ForceReply asking for a reason or a link)."""
         prompts = [
-            m for m in self.emu.sent(chat_id) if m.from_bot and (m.reply_markup or {}).get("force_reply")
+            m for m in self.emu.sent(chat_id) if m.from_bot and "ответом на это сообщение" in visible_text(m)
         ]
         if not prompts:
             raise DemoError(f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» бот ничего не спросил")
@@ -188,24 +199,24 @@ async def play_day(d: Director) -> None:
     say("10:05 В ПОС поступила жалоба; куратор ПОС регистрирует её, пересылая уведомление.")
     await d.at(10, 5)
     await d.write(POS_CURATOR.user_id, POS_CURATOR,
-                  "Сообщение № 4512345\nКатегория: federal_fast\n"
-                  "Не вывозят мусор с контейнерной площадки на ул. Мира, 12 уже неделю.")  # fmt: skip
+                  "Сообщение № 4512345\nКатегория: federal_fast\nПоступило: 01.12.2026 10:02\n"
+                  "Текст: Не вывозят мусор с контейнерной площадки на ул. Мира, 12 уже неделю.")  # fmt: skip
     await d.press(POS_CURATOR.user_id, POS_CURATOR, "Направить")
     await d.press(POS_CURATOR.user_id, POS_CURATOR, "ЖКХ")
     await d.press(POS_CURATOR.user_id, POS_CURATOR, "Социальная")
     await d.press(POS_CURATOR.user_id, POS_CURATOR, "Готово")
     await d.press(POS_CURATOR.user_id, POS_CURATOR, "ЖКХ")  # the responsible executor (п.14.1)
     await d.at(10, 20)
-    await d.press(HOUSING_CHAT, HOUSING, "Принять")
+    await d.press(HOUSING_CHAT, HOUSING, "Принять", case=2)
 
     say("11:10 ЖКХ отвечает на карточку сведениями для ответа.")
     await d.at(11, 10)
     await d.reply_to_card(
-        HOUSING_CHAT, HOUSING, "Ямочный ремонт у дома 5 назначен на 3 декабря, подрядчик ООО «Дорстрой»."
+        HOUSING_CHAT, HOUSING, 1, "Ямочный ремонт у дома 5 назначен на 3 декабря, подрядчик ООО «Дорстрой»."
     )
 
     say(
-        "11:30 Соцзащита так и не приняла жалобу ПОС: срок возврата (30 минут) пропущен — куратору и начальнику."
+        "11:30 Соцзащита так и не приняла жалобу ПОС: в 10:35 истёк срок возврата — исполнителю, куратору и начальнику."
     )
     await d.at(11, 30)
 
@@ -214,19 +225,19 @@ async def play_day(d: Director) -> None:
     await d.write(
         INTAKE_CHAT, OPERATOR, "Аноним, Одноклассники: вы все там … (нецензурная брань и угрозы сотруднику)"
     )
-    await d.press(INTAKE_CHAT, OPERATOR, "п.15")
+    await d.press(INTAKE_CHAT, OPERATOR, "п.15", case=3)
     await d.answer_prompt(INTAKE_CHAT, OPERATOR, "Нецензурные выражения и угрозы должностному лицу")
 
     say("14:10 Проект ответа уходит куратору ЦУР; он возвращает его на доработку.")
     await d.at(14, 10)
-    await d.reply_to_card(INTAKE_CHAT, OPERATOR, "Пётр, здравствуйте! Яму отремонтируют 3 декабря.")
+    await d.reply_to_card(INTAKE_CHAT, OPERATOR, 1, "Пётр, здравствуйте! Яму отремонтируют 3 декабря.")
     await d.at(14, 25)
     await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "На доработку")
     await d.answer_prompt(
         REGION_CURATOR.user_id, REGION_CURATOR, "Укажите подрядчика и пообещайте фото после ремонта."
     )
     await d.at(14, 50)
-    await d.reply_to_card(INTAKE_CHAT, OPERATOR,
+    await d.reply_to_card(INTAKE_CHAT, OPERATOR, 1,
                           "Пётр, здравствуйте! Ямочный ремонт у дома 5 выполнит ООО «Дорстрой» 3 декабря; "
                           "после ремонта разместим фото.")  # fmt: skip
     await d.at(15, 5)
@@ -234,7 +245,7 @@ async def play_day(d: Director) -> None:
 
     say("15:20 Ответ опубликован ВКонтакте.")
     await d.at(15, 20)
-    await d.press(INTAKE_CHAT, OPERATOR, "Опубликовано")
+    await d.press(INTAKE_CHAT, OPERATOR, "Опубликовано", case=1)
     await d.answer_prompt(INTAKE_CHAT, OPERATOR, "https://vk.com/wall-123_4567?reply=8910")
     say("18:00 Конец рабочего дня.")
     await d.at(18, 0)
@@ -270,7 +281,7 @@ async def demo(*, fast: bool, out: Callable[[str], None] = print) -> None:
             for chat_id, title in CHAT_TITLES.items():
                 emu.add_chat(chat_id, None if chat_id > 0 else "supergroup", title=title)
             app = await OtklikApp.build(
-                demo_settings(emu.base_url, Path(folder) / "demo.sqlite3"), clock=clock
+                demo_settings(emu.base_url, emu.token, Path(folder) / "demo.sqlite3"), clock=clock
             )
             polling = asyncio.create_task(app.run_polling())
             try:
@@ -279,8 +290,9 @@ async def demo(*, fast: bool, out: Callable[[str], None] = print) -> None:
                 )
                 await play_day(Director(emu, app, clock, out))
             finally:
-                await app.dispatcher.stop_polling()
-                await polling
+                if not polling.done():
+                    await app.dispatcher.stop_polling()
+                await asyncio.gather(polling, return_exceptions=True)
                 await app.close()
             out(transcript(emu, {p.user_id: p.name for p in PEOPLE}))
 
