@@ -140,6 +140,14 @@ def _text(step: ScenarioStep, key: str) -> str:
     return value
 
 
+def _optional_text(step: ScenarioStep, key: str) -> str | None:
+    """A code (unit, category, case label) or nothing; a list or a number here would crash deeper down."""
+    value = step.fields.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ScenarioError(f"шаг {step.number}: {key} должно быть строкой")
+    return value
+
+
 def _units(step: ScenarioStep, key: str) -> tuple[str, ...]:
     value = step.fields.get(key, [])
     if isinstance(value, str):
@@ -200,8 +208,8 @@ class Simulator:
             reason=_text(step, "reason"),
             units=_units(step, "units"),
             order=_units(step, "order"),
-            responsible=step.fields.get("responsible"),
-            unit=step.fields.get("unit"),
+            responsible=_optional_text(step, "responsible"),
+            unit=_optional_text(step, "unit"),
             link=_text(step, "link"),
         )
         outcome = await self.services.act(case_id, action, actor, payload=payload)
@@ -223,7 +231,7 @@ class Simulator:
             raise ScenarioError(f"шаг {step.number}: procedure должно быть open_sources или pos") from None
         repeat_of: int | None = None
         if step.do == "repeat":
-            earlier = step.fields.get("repeat_of")
+            earlier = _optional_text(step, "repeat_of")
             if earlier not in self.replay.labels:
                 raise ScenarioError(
                     f"шаг {step.number}: repeat_of должно называть зарегистрированное сообщение"
@@ -236,7 +244,7 @@ class Simulator:
             raise ScenarioError(
                 f"шаг {step.number}: неизвестный источник {step.fields.get('source')!r}"
             ) from None
-        category = step.fields.get("category")
+        category = _optional_text(step, "category")
         if procedure is Procedure.POS and category is None:
             raise ScenarioError(f"шаг {step.number}: для ПОС укажите category")
         message = InboundMessage(
@@ -255,14 +263,17 @@ class Simulator:
 
     def _record_event(self, step: ScenarioStep, action: str) -> None:
         data = {"at": step.at.isoformat(), "type": "event", "case": step.case, "action": action,
-                "actor": step.role.value}  # fmt: skip
+                "actor": step.role.value, "unit": step.fields.get("unit")}  # fmt: skip
         self.replay.lines.append(Line(step.at, data))
 
     def _record_notifications(self, notifications: tuple[Notification, ...] | list[Notification]) -> None:
         for n in notifications:
             local = n.at.astimezone(self.services.calendar.tz)
+            # The unit tells apart notices to several units; the point tells apart a term's two reminders.
+            point = n.payload.get("point") if n.kind == "reminder" else None
             data = {"at": local.isoformat(), "type": "notify", "case": self.replay.label_of(n.case_id),
-                    "kind": n.kind, "term": n.term_id, "to": n.to_role.value}  # fmt: skip
+                    "kind": n.kind, "term": n.term_id, "to": n.to_role.value, "unit": n.unit,
+                    "point": point}  # fmt: skip
             self.replay.lines.append(Line(n.at, data))
 
 
@@ -298,16 +309,20 @@ _KIND_NAMES = {"reminder": "напоминание о сроке", "missed": "с
 _EVENT_NAMES = {"register": "регистрация", "repeat": "регистрация повторного сообщения"}
 
 
-def render_line(line: Line, tz: Any) -> str:
+def render_line(line: Line, tz: Any, units: Mapping[str, str] | None = None) -> str:
     """The human-readable form: local time, the case label, who did what or who was told what."""
     data = line.data
     when = line.at.astimezone(tz).strftime("%d.%m.%Y %H:%M")
+    unit = data.get("unit")
+    whose = f" «{(units or {}).get(unit, unit)}»" if unit else ""
     if data["type"] == "event":
         action = _EVENT_NAMES.get(data["action"]) or Action(data["action"]).label
-        return f"{when}  [{data['case']}] {ROLE_NAMES[Role(data['actor'])]}: {action}"
+        return f"{when}  [{data['case']}] {ROLE_NAMES[Role(data['actor'])]}{whose}: {action}"
     kind = _KIND_NAMES.get(data["kind"]) or NoticeKind(data["kind"]).label
-    term = f" ({data['term']})" if data["term"] else ""
-    return f"{when}  [{data['case']}] → {ROLE_NAMES[Role(data['to'])]}: {kind}{term}"
+    point = data.get("point")
+    share = f", {point[1:]} %" if isinstance(point, str) and point[1:].isdigit() else ""
+    term = f" ({data['term']}{share})" if data["term"] else ""
+    return f"{when}  [{data['case']}] → {ROLE_NAMES[Role(data['to'])]}{whose}: {kind}{term}"
 
 
 def run_simulation(settings: Settings, scenario: Path, *, db: str | None, as_json: bool) -> int:
@@ -321,5 +336,5 @@ def run_simulation(settings: Settings, scenario: Path, *, db: str | None, as_jso
         raise CliError(str(exc)) from None
     tz = build_calendar(settings).tz
     for line in lines:
-        print(json.dumps(line.data, ensure_ascii=False) if as_json else render_line(line, tz))
+        print(json.dumps(line.data, ensure_ascii=False) if as_json else render_line(line, tz, settings.units))
     return 0
