@@ -168,6 +168,10 @@ class Services:
         async with self.repo.transaction() as tx:
             for term in await tx.terms_needing_attention(now):
                 queued.extend(await self._attend(tx, term, now))
+            # One insert for the whole sweep (a statement per term doubled the sweep's cost); the same
+            # transaction as the conditional writes, so they still commit together or not at all.
+            if queued:
+                await tx.enqueue(queued)
         await self._wake(queued)
         return queued
 
@@ -184,18 +188,16 @@ class Services:
             # The conditional write is the lock: a sweep that loses it leaves the point to the winner.
             if not await tx.record_sent(term.id, key, next_attention(points, sent)):
                 return []
-        return await self._enqueue_term_notifications(tx, term, passed[-1], now)
+        return self._term_notifications(term, passed[-1], now)
 
-    async def _enqueue_term_notifications(
-        self, tx: Transaction, term: Term, key: str, now: datetime
-    ) -> list[Notification]:
+    def _term_notifications(self, term: Term, key: str, now: datetime) -> list[Notification]:
         if key == MISSED:
             recipients = self.rules.miss_recipients(term.term_id)
             kind = "missed"
         else:
             recipients = (term.owner,)
             kind = "reminder"
-        notifications = [
+        return [
             Notification(
                 dedup_key=f"term:{term.id}:{key}:{role.value}",
                 case_id=term.case_id,
@@ -208,8 +210,6 @@ class Services:
             )
             for role in recipients
         ]
-        await tx.enqueue(notifications)
-        return notifications
 
     # --- shared writing ----------------------------------------------------------------------------------
 
