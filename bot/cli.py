@@ -137,7 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return run_demo(fast=args.fast)
+    return run_demo()
 
 
 def _warn(message: str) -> None:
@@ -163,8 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         return command
 
     with_config(add("run", cmd_run, "запустить бота, планировщик сроков и отправку уведомлений"))
-    demo = add("demo", cmd_demo, "показать рабочий день на встроенном эмуляторе Telegram, без токена и сети")
-    demo.add_argument("--fast", action="store_true", help="без пауз между шагами")
+    add("demo", cmd_demo, "показать рабочий день на встроенном эмуляторе Telegram, без токена и сети")
 
     term = with_config(add("term", cmd_term, "рассчитать срок по Порядку"))
     term.add_argument("term_id", metavar="TERM_ID", help="например os.publish, pos.answer")

@@ -271,7 +271,7 @@ def transcript(emu: TelegramEmulator, names: dict[int, str]) -> str:
     return "\n".join(lines)
 
 
-async def demo(*, fast: bool, out: Callable[[str], None] = print) -> None:
+async def demo(out: Callable[[str], None] = print) -> None:
     clock = DemoClock(START)
     with tempfile.TemporaryDirectory(prefix="otklik-demo-") as folder:
         async with TelegramEmulator(wall_clock=lambda: clock.now().timestamp()) as emu:
@@ -297,11 +297,11 @@ async def demo(*, fast: bool, out: Callable[[str], None] = print) -> None:
             out(transcript(emu, {p.user_id: p.name for p in PEOPLE}))
 
 
-def run_demo(*, fast: bool = False) -> int:
+def run_demo() -> int:
     from bot.cli import CliError
 
     try:
-        asyncio.run(demo(fast=fast))
+        asyncio.run(demo())
     except DemoError as exc:
         raise CliError(f"демонстрация остановилась: {exc}") from None
     return 0

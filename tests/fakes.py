@@ -117,8 +117,12 @@ class FakeTransaction:
         for term in list(self.s.terms.values()):
             if term.case_id != case_id or term.closed_at is not None:
                 continue
-            if any(s.term_id == term.term_id and (s.unit is None or s.unit == term.unit) for s in stops):
-                done = replace(term, closed_at=at, met=at <= term.due)
+            stop = next(
+                (s for s in stops if s.term_id == term.term_id and (s.unit is None or s.unit == term.unit)), None
+            )
+            if stop is not None:
+                # A cancelled term became moot: neither met nor missed, as storage records it.
+                done = replace(term, closed_at=at, met=None if stop.cancelled else at <= term.due)
                 self.s.terms[term.id] = done
                 self.s.attention[term.id] = None
                 closed.append(done)

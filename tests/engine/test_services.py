@@ -511,8 +511,6 @@ async def test_every_scenario_action_through_the_use_cases(
 async def test_cancelled_terms_are_neither_met_nor_missed(
     db: Database, services: Services, repo: Repository, clock: FakeClock
 ) -> None:
-    if db.kind == "fake":
-        pytest.xfail("tests/fakes.py FakeTransaction.close_terms ignores TermStop.cancelled (sets met)")
     case_id = await register(services, clock, os_msg())
     await press(services, clock, case_id, Do(at(2026, 12, 1, 9, 55), A.RETURN, R.OPERATOR))
     closed = {t.term_id: t for t in await all_terms(repo, case_id)}
