@@ -1,0 +1,97 @@
+"""Webhook mode: Telegram's secret token is checked on every update; a wrong or missing one changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.app import OtklikApp
+from bot.demo import INTAKE_CHAT, OPERATOR, START, DemoClock, demo_settings
+from bot.emulator.telegram import TelegramEmulator
+from bot.settings import ConfigError
+
+SECRET = "s3cret-token_for-webhook"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _update(update_id: int, text: str) -> dict[str, object]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(START.timestamp()),
+            "chat": {"id": INTAKE_CHAT, "type": "supergroup", "title": "Приём"},
+            "from": {"id": OPERATOR.user_id, "is_bot": False, "first_name": "Мария"},
+            "text": text,
+        },
+    }
+
+
+@pytest.fixture
+async def webhook_app(tmp_path: Path) -> AsyncIterator[tuple[OtklikApp, TelegramEmulator, str]]:
+    async with TelegramEmulator() as emu:
+        settings = demo_settings(emu.base_url, emu.token, tmp_path / "otklik.sqlite3")
+        port = _free_port()
+        settings.telegram.mode = "webhook"
+        settings.telegram.webhook_url = f"https://example.invalid/telegram/{port}"
+        settings.telegram.webhook_secret = SECRET
+        settings.telegram.webhook_port = port
+        app = await OtklikApp.build(settings, clock=DemoClock(START))
+        stop = asyncio.Event()
+        server = asyncio.create_task(app.run_webhook(stop))
+        await emu.wait_for(lambda: emu.webhook is not None and emu.webhook.get("url"), timeout=10)
+        try:
+            yield app, emu, f"http://127.0.0.1:{port}/telegram"
+        finally:
+            stop.set()
+            await server
+            await app.close()
+
+
+async def _cases(app: OtklikApp) -> int:
+    async with app.repo.transaction() as tx:
+        return len(await tx.cases(open_only=False))
+
+
+async def test_webhook_registers_with_the_secret_and_refuses_without_it(
+    webhook_app: tuple[OtklikApp, TelegramEmulator, str],
+) -> None:
+    app, emu, url = webhook_app
+    assert emu.webhook is not None and emu.webhook.get("secret_token") == SECRET
+    async with aiohttp.ClientSession() as http:
+        for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+            async with http.post(url, json=_update(1, "Подделка без секрета"), headers=headers) as response:
+                assert response.status == 401
+        assert await _cases(app) == 0
+
+        good = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with http.post(
+            url, json=_update(2, "Сообщение от куратора ЦУР: яма на ул. Ленина"), headers=good
+        ) as r:
+            assert r.status == 200
+    # The handler runs after the webhook answers; wait for the card in the intake chat.
+    await emu.wait_for(lambda: any(m.from_bot and m.buttons for m in emu.sent(INTAKE_CHAT)), timeout=10)
+    assert await _cases(app) == 1
+
+
+async def test_webhook_mode_needs_url_and_secret(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emu:
+        settings = demo_settings(emu.base_url, emu.token, tmp_path / "otklik.sqlite3")
+        settings.telegram.mode = "webhook"
+        app = await OtklikApp.build(settings, clock=DemoClock(START))
+        try:
+            with pytest.raises(ConfigError, match="webhook_url"):
+                await app.run_webhook(asyncio.Event())
+        finally:
+            await app.close()
