@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -55,8 +55,11 @@ class Delivery:
     def _card_lock(self, case_id: int) -> asyncio.Lock:
         return self._card_locks.setdefault(case_id, asyncio.Lock())
 
-    async def refresh_cards(self, case_id: int) -> None:
-        """Post the case's card where it is missing and edit it where it stands."""
+    async def refresh_cards(self, case_id: int, *, only_missing: Collection[int] | None = None) -> None:
+        """Post the case's card where it is missing and edit it where it stands.
+
+        `only_missing`: just post the card in those of these chats that should have it and do not.
+        """
         async with self._card_lock(case_id):
             now = self.clock.now()
             async with self.repo.transaction() as tx:
@@ -65,6 +68,8 @@ class Delivery:
             if view is None:
                 return
             chats = list(dict.fromkeys([*self.directory.card_chats(view.case), *existing]))
+            if only_missing is not None:
+                chats = [c for c in chats if c in only_missing and c not in existing]
             for chat_id in chats:
                 roles, units = self.directory.roles_of_chat(chat_id)
                 text, keyboard = render_card(
@@ -137,6 +142,16 @@ class Delivery:
             cards = await tx.cards(notification.case_id) if notification.case_id is not None else {}
         case = view.case if view is not None else None
         chats = self.directory.chats_for(notification.to_role, notification.unit, case=case)
+        if case is not None:
+            # A notice goes under the case's card. The card may not be there yet: the handler that queued the
+            # notice is still posting it (the drain woken by the commit runs alongside), or posting it failed
+            # before a restart. Post it first (waiting for a post in progress), so the notice never comes
+            # before its card or stands apart from it.
+            missing = [c for c in chats if c not in cards and c in self.directory.card_chats(case)]
+            if missing:
+                await self.refresh_cards(case.id, only_missing=missing)
+                async with self.repo.transaction() as tx:
+                    cards = await tx.cards(case.id)
         if not chats:
             log.warning("no chat configured for %s (%s): notification %s kept", notification.to_role,
                         notification.unit or "-", notification.dedup_key)  # fmt: skip

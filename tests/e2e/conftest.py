@@ -1,0 +1,393 @@
+"""End to end: the whole application (`OtklikApp.build`) long-polling the Telegram emulator over loopback.
+
+Each test gets a `World`: the emulator with the demo's people and chats, a FakeClock, a SQLite file in tmp_path
+and a way to start, stop, crash and restart the app on them. People act through the emulator only (messages,
+replies, button presses); the test waits for the bot with the emulator's `wait_for` and predicates over what is
+in flight (updates not yet confirmed, handler tasks, drains) — never with sleeps. Time moves only by setting the
+FakeClock and calling `app.sweep()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.app import DrainNotifier, OtklikApp
+from bot.cards import owner_name
+from bot.demo import (
+    CHAT_TITLES,
+    HEAD,
+    HOUSING,
+    HOUSING_CHAT,
+    INTAKE_CHAT,
+    OFFICE_HEAD,
+    OPERATOR,
+    PEOPLE,
+    POS_CURATOR,
+    REGION_CURATOR,
+    SOCIAL,
+    SOCIAL_CHAT,
+    Person,
+)
+from bot.emulator import CallbackAnswer, ChatMessage, RateLimits, TelegramEmulator, visible_text
+from bot.settings import (
+    ChatSettings,
+    DatabaseSettings,
+    SchedulerSettings,
+    Settings,
+    StaffMember,
+    TelegramSettings,
+)
+from tests.fakes import FakeClock
+from workflow.model import Event, Role, Term
+from workflow.rules import Rules
+
+__all__ = [
+    "HEAD",
+    "HOUSING",
+    "HOUSING_CHAT",
+    "INTAKE_CHAT",
+    "OFFICE_CHAT",
+    "OFFICE_HEAD",
+    "OPERATOR",
+    "POS_CHAT",
+    "POS_CURATOR",
+    "REGION_CHAT",
+    "REGION_CURATOR",
+    "SOCIAL",
+    "SOCIAL_CHAT",
+    "START",
+    "TZ",
+    "Note",
+    "World",
+]
+
+T = TypeVar("T")
+
+TZ = ZoneInfo("Asia/Novosibirsk")
+START = datetime(2026, 12, 1, 9, 30, tzinfo=TZ)  # a Tuesday, an ordinary working day
+RULES = Rules.default()
+
+# The private chats of the people who work alone (the demo's layout).
+OFFICE_CHAT = OFFICE_HEAD.user_id
+REGION_CHAT = REGION_CURATOR.user_id
+POS_CHAT = POS_CURATOR.user_id
+HEAD_CHAT = HEAD.user_id
+
+_STATUS = re.compile(r"^Статус: (.+)$", re.MULTILINE)
+_TERM_LINE = re.compile(r"^• (.+?) — (.+?), до ", re.MULTILINE)
+_NOTE_CASE = re.compile(r"^Сообщение № (\d+)$", re.MULTILINE)
+_NOTE_MARKS = ("🔔", "⏰", "❗")
+
+
+def settings_for(emu: TelegramEmulator, db_path: Path, *, rate_limits: bool = False) -> Settings:
+    return Settings(
+        database=DatabaseSettings(url=f"sqlite+aiosqlite:///{db_path}"),
+        telegram=TelegramSettings(token=emu.token, api_base=emu.base_url, rate_limits=rate_limits),
+        chats=ChatSettings(
+            intake=INTAKE_CHAT,
+            office_head=OFFICE_CHAT,
+            region_curator=REGION_CHAT,
+            pos_curator=POS_CHAT,
+            head=HEAD_CHAT,
+            units={"housing": HOUSING_CHAT, "social": SOCIAL_CHAT},
+        ),
+        staff=[
+            StaffMember(telegram_id=p.user_id, name=p.name, roles=list(p.roles), units=list(p.units))
+            for p in PEOPLE
+        ],
+        scheduler=SchedulerSettings(),
+    )
+
+
+@dataclass(frozen=True)
+class Note:
+    """A notification as a chat sees it: 🔔 notice, ⏰ reminder or ❗ missed term."""
+
+    chat_id: int
+    message_id: int
+    head: str  # the first line, e.g. «🔔 Новое сообщение»
+    case_id: int | None
+    reply_to: int | None
+
+    @property
+    def label(self) -> str:
+        return self.head[1:].strip()
+
+
+def card_status(card: ChatMessage) -> str:
+    found = _STATUS.search(visible_text(card))
+    assert found is not None, f"no status on the card:\n{visible_text(card)}"
+    return found.group(1)
+
+
+def card_owes(card: ChatMessage) -> set[tuple[str, str]]:
+    """(term title, who owes it) for every term line of the card."""
+    return {(m.group(1), m.group(2)) for m in _TERM_LINE.finditer(visible_text(card))}
+
+
+def owes(*terms: tuple[str, str | None]) -> set[tuple[str, str]]:
+    """The card lines expected for (term id, unit) pairs: the rules' title and the owner's name."""
+    return {(RULES.term(t).title, owner_name(RULES.term(t).owner, unit, RULES.units)) for t, unit in terms}
+
+
+def labels(msg: ChatMessage) -> list[str]:
+    return [str(b.get("text", "")) for row in msg.buttons for b in row]
+
+
+def chat_title(chat_id: int) -> str:
+    return CHAT_TITLES.get(chat_id, str(chat_id))
+
+
+class World:
+    """The emulator, the clock and the database file, and the app running on them (one at a time)."""
+
+    def __init__(self, emu: TelegramEmulator, clock: FakeClock, db_path: Path) -> None:
+        self.emu = emu
+        self.clock = clock
+        self.db_path = db_path
+        self.rules = RULES
+        self._app: OtklikApp | None = None
+        self._polling: asyncio.Task[None] | None = None
+        self.timeout = 10.0
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    @property
+    def app(self) -> OtklikApp:
+        assert self._app is not None, "the app is not running"
+        return self._app
+
+    async def start(self, *, rate_limits: bool = False, background: bool = False) -> OtklikApp:
+        """Build the app on the world's database and start long polling (and the scheduler, if asked)."""
+        assert self._app is None, "stop the running app first"
+        settings = settings_for(self.emu, self.db_path, rate_limits=rate_limits)
+        app = await OtklikApp.build(settings, clock=self.clock)
+        self._app = app
+        self._polling = asyncio.create_task(app.run_polling())
+        if background:
+            await app.start_background()
+        return app
+
+    async def stop(self) -> None:
+        """A graceful stop: polling ends, running handlers finish, then the app closes."""
+        app, polling = self.app, self._polling
+        assert polling is not None
+        if not polling.done():
+            await app.dispatcher.stop_polling()
+        await polling
+        await app.close()
+        self._app, self._polling = None, None
+
+    async def crash(self) -> None:
+        """Die like a killed process: whatever is in flight (handlers, drains) is cut where it stands."""
+        app, polling = self.app, self._polling
+        assert polling is not None
+        victims = [*self.handler_tasks(), *self.drain_tasks()]
+        for task in victims:
+            task.cancel()
+        await asyncio.gather(*victims, return_exceptions=True)
+        if not polling.done():
+            await app.dispatcher.stop_polling()
+        await asyncio.gather(polling, return_exceptions=True)
+        await app.close()
+        self._app, self._polling = None, None
+
+    # ------------------------------------------------------------------------------------------- waiting
+
+    def handler_tasks(self) -> list[asyncio.Task[Any]]:
+        # aiogram keeps the tasks of updates being handled here; polling confirms an update before it ends.
+        tasks: Iterable[asyncio.Task[Any]] = getattr(self.app.dispatcher, "_handle_update_tasks", ())
+        return [t for t in tasks if not t.done()]
+
+    def drain_tasks(self) -> list[asyncio.Task[Any]]:
+        notifier = self.app.services.notifier
+        assert isinstance(notifier, DrainNotifier)
+        return [t for t in notifier._tasks if not t.done()]
+
+    def busy(self) -> bool:
+        return bool(self.emu.pending_updates or self.handler_tasks() or self.drain_tasks())
+
+    async def wait(self, predicate: Callable[[], T], what: str = "", timeout: float | None = None) -> T:
+        try:
+            return await self.emu.wait_for(predicate, timeout=timeout or self.timeout)
+        except TimeoutError:
+            raise AssertionError(f"the bot did not get there: {what or predicate}") from None
+
+    async def settle(self, timeout: float | None = None) -> None:
+        """Until every update is confirmed and handled and every drain it started has finished."""
+        await self.wait(lambda: not self.busy(), "quiet: no update, handler or drain in flight", timeout)
+
+    async def at(self, when: datetime) -> list[Any]:
+        """Set the clock (forward only) and run the real sweeper there, as the 30-second job would."""
+        assert when >= self.clock.now(), "time only moves forward"
+        self.clock.set(when)
+        notes = await self.app.sweep()
+        await self.settle()
+        return notes
+
+    def local(self, hh: int, mm: int, day: int = 0) -> datetime:
+        return (START + timedelta(days=day)).replace(hour=hh, minute=mm)
+
+    # ---------------------------------------------------------------------------------------------- people
+
+    def cards(self, chat_id: int, case_id: int) -> list[ChatMessage]:
+        """The case's card messages in a chat (a card starts with its title «Сообщение № N · …»)."""
+        title = f"Сообщение № {case_id} ·"
+        return [m for m in self.emu.sent(chat_id) if visible_text(m).startswith(title)]
+
+    def card(self, chat_id: int, case_id: int) -> ChatMessage:
+        found = self.cards(chat_id, case_id)
+        assert len(found) == 1, f"{chat_title(chat_id)}: {len(found)} cards of № {case_id}, want one"
+        return found[0]
+
+    def notes(self, chat_id: int, case_id: int | None = None) -> list[Note]:
+        found = []
+        for msg in self.emu.sent(chat_id):
+            text = visible_text(msg)
+            if not text.startswith(_NOTE_MARKS):
+                continue
+            number = _NOTE_CASE.search(text)
+            note = Note(
+                chat_id=chat_id,
+                message_id=msg.message_id,
+                head=text.splitlines()[0],
+                case_id=int(number.group(1)) if number else None,
+                reply_to=msg.reply_to_message_id,
+            )
+            if case_id is None or note.case_id == case_id:
+                found.append(note)
+        return found
+
+    def bot_replies_to(self, chat_id: int, message_id: int) -> list[ChatMessage]:
+        return [m for m in self.emu.sent(chat_id) if m.reply_to_message_id == message_id]
+
+    def _button(self, msg: ChatMessage, label: str) -> str:
+        for row in msg.buttons:
+            for button in row:
+                if button.get("text") == label and "callback_data" in button:
+                    return str(button["callback_data"])
+        raise AssertionError(f"{chat_title(msg.chat_id)}: no button «{label}» in {labels(msg)}")
+
+    async def press(self, chat_id: int, person: Person, label: str, case_id: int) -> CallbackAnswer:
+        """Press a button of the case's card and wait for the callback's answer and the quiet after it."""
+        card = self.card(chat_id, case_id)
+        return await self.press_on(card, person, label)
+
+    async def press_on(self, msg: ChatMessage, person: Person, label: str) -> CallbackAnswer:
+        data = self._button(msg, label)
+        query_id = self.emu.push_callback(msg.chat_id, person.user_id, msg.message_id, data)
+        answer = await self.wait(lambda: self.emu.callbacks[query_id].answer, f"an answer to «{label}»")
+        await self.settle()
+        assert answer is not None
+        return answer
+
+    async def write(self, chat_id: int, person: Person, text: str) -> ChatMessage:
+        msg = self.emu.push_message(chat_id, person.user_id, text)
+        await self.settle()
+        return msg
+
+    async def register_os(self, text: str, person: Person = OPERATOR) -> int:
+        """The operator posts a message handed over by the region curator in the intake chat."""
+        msg = await self.write(INTAKE_CHAT, person, text)
+        async with self.app.repo.transaction() as tx:
+            case_id = await tx.find_case_by_source("region_curator", f"{INTAKE_CHAT}:{msg.message_id}")
+        assert case_id is not None, "the intake message was not registered"
+        await self.wait(lambda: self.cards(INTAKE_CHAT, case_id), f"the card of № {case_id} in intake")
+        return case_id
+
+    async def reply(self, chat_id: int, person: Person, to: ChatMessage, text: str) -> str:
+        """Reply to a bot message (a card or a prompt); returns the bot's answer to the reply."""
+        msg = self.emu.push_message(chat_id, person.user_id, text, reply_to_message_id=to.message_id)
+        answer = await self.wait(
+            lambda: self.bot_replies_to(chat_id, msg.message_id), f"the bot's answer in {chat_title(chat_id)}"
+        )
+        await self.settle()
+        return visible_text(answer[0])
+
+    async def reply_to_card(self, chat_id: int, person: Person, case_id: int, text: str) -> str:
+        return await self.reply(chat_id, person, self.card(chat_id, case_id), text)
+
+    def prompt(self, chat_id: int) -> ChatMessage:
+        """The bot's latest prompt in the chat (asking for a reason or a link by reply)."""
+        prompts = [m for m in self.emu.sent(chat_id) if "ответом на это сообщение" in visible_text(m)]
+        assert prompts, f"{chat_title(chat_id)}: the bot asked nothing"
+        return prompts[-1]
+
+    async def route_os(self, case_id: int, *units: str) -> None:
+        """The operator proposes units with the card's toggles; the office head approves."""
+        answer = await self.press(INTAKE_CHAT, OPERATOR, "Направить в подразделение", case_id)
+        assert answer.text == "Выберите подразделения и нажмите «Готово»"
+        for unit in units:
+            await self.press(INTAKE_CHAT, OPERATOR, self.rules.units[unit], case_id)
+        assert (await self.press(INTAKE_CHAT, OPERATOR, "Готово", case_id)).text == "Направление предложено"
+        approved = await self.press(OFFICE_CHAT, OFFICE_HEAD, "Согласовать направление", case_id)
+        assert approved.text == "Направление согласовано"
+
+    # ------------------------------------------------------------------------------------------- storage
+
+    async def events(self, case_id: int) -> list[Event]:
+        async with self.app.repo.transaction() as tx:
+            return await tx.events(case_id)
+
+    async def terms(self, case_id: int) -> list[Term]:
+        async with self.app.repo.transaction() as tx:
+            return await tx.terms(case_id, open_only=False)
+
+    async def open_terms(self, case_id: int) -> set[tuple[str, str | None]]:
+        return {(t.term_id, t.unit) for t in await self.terms(case_id) if t.closed_at is None}
+
+    async def pending_outbox(self) -> int:
+        async with self.app.repo.transaction() as tx:
+            return len(await tx.pending_outbox(10_000))
+
+    async def stored_cards(self, case_id: int) -> dict[int, int]:
+        async with self.app.repo.transaction() as tx:
+            return await tx.cards(case_id)
+
+
+def history_roles(events: list[Event]) -> list[tuple[str, Role]]:
+    return [(e.action, e.actor_role) for e in events]
+
+
+async def make_emulator(clock: FakeClock, rate_limits: RateLimits | bool = False) -> TelegramEmulator:
+    emu = TelegramEmulator(wall_clock=lambda: clock.now().timestamp(), rate_limits=rate_limits)
+    await emu.start()
+    for person in PEOPLE:
+        first, _, last = person.name.partition(" ")
+        emu.add_user(person.user_id, first, last or None)
+    for chat_id, title in CHAT_TITLES.items():
+        emu.add_chat(chat_id, None if chat_id > 0 else "supergroup", title=title)
+    return emu
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+async def emu(clock: FakeClock) -> AsyncIterator[TelegramEmulator]:
+    emulator = await make_emulator(clock)
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()
+
+
+@pytest.fixture
+async def world(emu: TelegramEmulator, clock: FakeClock, tmp_path: Path) -> AsyncIterator[World]:
+    w = World(emu, clock, tmp_path / "otklik.sqlite3")
+    try:
+        yield w
+    finally:
+        if w._app is not None:
+            await w.stop()

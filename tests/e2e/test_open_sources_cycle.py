@@ -1,0 +1,237 @@
+"""The open-source cycle end to end, through real long polling: intake → routing approved by the office head →
+unit information → draft → rework with a reason → second draft → approval → «Опубликовано» with a link.
+
+At every step: each working chat holds exactly one card of the case, edited in place, showing the new status
+and who owes what; the right chats got the right notices (threaded under their card); the event log names the
+role that acted; and at the end every term is closed, met on time.
+"""
+
+from __future__ import annotations
+
+from bot.emulator import ChatMessage, visible_text
+from tests.e2e.conftest import (
+    HEAD,
+    HOUSING,
+    HOUSING_CHAT,
+    INTAKE_CHAT,
+    OFFICE_CHAT,
+    OFFICE_HEAD,
+    OPERATOR,
+    REGION_CHAT,
+    REGION_CURATOR,
+    World,
+    card_owes,
+    card_status,
+    history_roles,
+    labels,
+    owes,
+)
+from workflow.model import Role
+
+CITIZEN = (
+    "Пётр Смирнов, ВКонтакте: На улице Ленина у дома 5 огромная яма, две машины уже пробили колёса. "
+    "Когда отремонтируют?"
+)
+INFO = "Ямочный ремонт у дома 5 назначен на 3 декабря, подрядчик ООО «Дорстрой»."
+DRAFT_1 = "Пётр, здравствуйте! Яму отремонтируют 3 декабря."
+REASON = "Укажите подрядчика и пообещайте фото после ремонта."
+DRAFT_2 = (
+    "Пётр, здравствуйте! Ямочный ремонт у дома 5 выполнит ООО «Дорстрой» 3 декабря; "
+    "после ремонта разместим фото."
+)
+LINK = "https://vk.com/wall-123_4567?reply=8910"
+PROPOSED_NOTE = "Предложено направление в подразделения — требуется согласование"
+REWORK_NOTE = "Проект ответа возвращён на доработку"
+
+OPERATOR_NAME = "уполномоченное лицо управления делами"
+ALL_CHATS = (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT, REGION_CHAT, HEAD.user_id)
+
+
+class Cards:
+    """Remembers the first card message of the case in each chat, to prove later ones are the same message."""
+
+    def __init__(self, world: World, case_id: int) -> None:
+        self.world = world
+        self.case_id = case_id
+        self.first: dict[int, int] = {}
+
+    def check(self, status: str, chats: tuple[int, ...]) -> dict[int, ChatMessage]:
+        """One card per chat in `chats` (none elsewhere), the same message as before, showing `status`."""
+        shown: dict[int, ChatMessage] = {}
+        for chat_id in ALL_CHATS:
+            found = self.world.cards(chat_id, self.case_id)
+            if chat_id not in chats:
+                assert found == [], f"a card in chat {chat_id}, which does not work on the case"
+                continue
+            card = self.world.card(chat_id, self.case_id)
+            assert self.first.setdefault(chat_id, card.message_id) == card.message_id, "card re-posted"
+            assert card_status(card) == status, f"chat {chat_id}: {card_status(card)!r}, want {status!r}"
+            shown[chat_id] = card
+        return shown
+
+
+def note_labels(world: World, chat_id: int, case_id: int) -> list[str]:
+    return [n.label for n in world.notes(chat_id, case_id)]
+
+
+async def test_open_source_cycle_through_polling(world: World) -> None:
+    await world.start()
+    w = world
+
+    # 09:30 The operator posts the message the region curator handed over.
+    case = await w.register_os(CITIZEN)
+    cards = Cards(w, case)
+    shown = cards.check("Новое", (INTAKE_CHAT, OFFICE_CHAT))
+    intake = shown[INTAKE_CHAT]
+    assert CITIZEN in visible_text(intake)
+    assert card_owes(intake) == owes(
+        ("os.return", None), ("os.route", None), ("os.draft", None), ("os.publish", None)
+    )
+    assert labels(intake)[:2] == ["Направить в подразделение", "Не наша компетенция — вернуть куратору"]
+    assert shown[OFFICE_CHAT].buttons == []  # nothing for the office head to do yet
+    assert note_labels(w, INTAKE_CHAT, case) == ["Новое сообщение"]
+
+    # 09:35 Routed to housing by the operator, approved by the office head.
+    await w.at(w.local(9, 35))
+    assert (await w.press(INTAKE_CHAT, OPERATOR, "Направить в подразделение", case)).text == (
+        "Выберите подразделения и нажмите «Готово»"
+    )
+    await w.press(INTAKE_CHAT, OPERATOR, w.rules.units["housing"], case)
+    assert f"✅ {w.rules.units['housing']}" in labels(w.card(INTAKE_CHAT, case))
+    assert (await w.press(INTAKE_CHAT, OPERATOR, "Готово", case)).text == "Направление предложено"
+    shown = cards.check("Направление на согласовании", (INTAKE_CHAT, OFFICE_CHAT))
+    assert "Предложено направить: ЖКХ" in visible_text(shown[OFFICE_CHAT])
+    assert labels(shown[OFFICE_CHAT])[:2] == ["Согласовать направление", "Изменить направление"]
+    # os.return is moot once the operator decided on competence; os.route is still the operator's.
+    assert card_owes(shown[INTAKE_CHAT]) == owes(("os.route", None), ("os.draft", None), ("os.publish", None))
+    assert note_labels(w, OFFICE_CHAT, case) == [PROPOSED_NOTE]
+
+    await w.at(w.local(9, 40))
+    answer = await w.press(OFFICE_CHAT, OFFICE_HEAD, "Согласовать направление", case)
+    assert answer.text == "Направление согласовано"
+    shown = cards.check("В подразделениях", (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT))
+    assert card_owes(shown[HOUSING_CHAT]) == owes(
+        ("os.unit_info", "housing"), ("os.draft", None), ("os.publish", None)
+    )
+    assert "информацию для ответа" in visible_text(shown[HOUSING_CHAT])  # the hint: reply to the card
+    assert note_labels(w, HOUSING_CHAT, case) == ["Сообщение направлено вам для работы"]
+
+    # 10:00 The unit answers by replying to its card.
+    await w.at(w.local(10, 0))
+    assert await w.reply_to_card(HOUSING_CHAT, HOUSING, case, INFO) == "Информация направлена"
+    shown = cards.check("В подразделениях", (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT))
+    assert card_owes(shown[INTAKE_CHAT]) == owes(("os.draft", None), ("os.publish", None))
+    assert "ЖКХ, строительство и дорожное хозяйство ✓" in visible_text(shown[INTAKE_CHAT])
+    [info_note] = [n for n in w.notes(INTAKE_CHAT, case) if n.label == "Поступила информация для ответа"]
+    assert INFO in visible_text(w.emu.message(INTAKE_CHAT, info_note.message_id))
+
+    # 10:05 The operator replies to the intake card with the draft; the curator gets the card.
+    await w.at(w.local(10, 5))
+    assert await w.reply_to_card(INTAKE_CHAT, OPERATOR, case, DRAFT_1) == "Проект направлен на согласование"
+    shown = cards.check("На согласовании", (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT, REGION_CHAT))
+    region = shown[REGION_CHAT]
+    assert DRAFT_1 in visible_text(region) and "Проект ответа (версия 1)" in visible_text(region)
+    assert labels(region) == ["Согласовать", "На доработку"]
+    assert card_owes(region) == owes(("os.approve", None), ("os.publish", None))
+    assert note_labels(w, REGION_CHAT, case) == ["Проект ответа на согласование"]
+
+    # 10:10 The curator returns it for rework, with a reason given by reply to the prompt.
+    await w.at(w.local(10, 10))
+    asked = await w.press(REGION_CHAT, REGION_CURATOR, "На доработку", case)
+    assert asked.text == "Ответьте на сообщение бота"
+    answer_text = await w.reply(REGION_CHAT, REGION_CURATOR, w.prompt(REGION_CHAT), REASON)
+    assert answer_text == "Возвращено на доработку"
+    shown = cards.check("На доработке", (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT, REGION_CHAT))
+    assert f"Причина доработки: {REASON}" in visible_text(shown[INTAKE_CHAT])
+    assert card_owes(shown[INTAKE_CHAT]) == owes(("os.rework", None), ("os.publish", None))
+    assert shown[REGION_CHAT].buttons == []  # nothing for the curator until the next draft
+    [rework_note] = [n for n in w.notes(INTAKE_CHAT, case) if n.label == REWORK_NOTE]
+    assert f"Причина: {REASON}" in visible_text(w.emu.message(INTAKE_CHAT, rework_note.message_id))
+
+    # 10:20 The second draft, then approval.
+    await w.at(w.local(10, 20))
+    assert await w.reply_to_card(INTAKE_CHAT, OPERATOR, case, DRAFT_2) == "Проект направлен на согласование"
+    shown = cards.check("На согласовании", (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT, REGION_CHAT))
+    region_text = visible_text(shown[REGION_CHAT])
+    assert DRAFT_2 in region_text and "Проект ответа (версия 2)" in region_text
+    assert note_labels(w, REGION_CHAT, case) == ["Проект ответа на согласование"] * 2
+
+    await w.at(w.local(10, 25))
+    assert (await w.press(REGION_CHAT, REGION_CURATOR, "Согласовать", case)).text == "Согласовано"
+    shown = cards.check("Согласовано", (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT, REGION_CHAT))
+    assert labels(shown[INTAKE_CHAT])[:2] == ["Опубликовано", "Промежуточный ответ"]
+    assert card_owes(shown[INTAKE_CHAT]) == owes(("os.publish", None))
+
+    # 10:30 Published, with the link given by reply to the prompt.
+    await w.at(w.local(10, 30))
+    asked = await w.press(INTAKE_CHAT, OPERATOR, "Опубликовано", case)
+    assert asked.text == "Ответьте на сообщение бота"
+    answer_text = await w.reply(INTAKE_CHAT, OPERATOR, w.prompt(INTAKE_CHAT), LINK)
+    assert answer_text == "Отмечено: ответ опубликован"
+    shown = cards.check("Ответ дан", (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT, REGION_CHAT))
+    for card in shown.values():
+        assert f"Ответ: {LINK}" in visible_text(card)
+        assert card.buttons == [] and card_owes(card) == set()
+        assert len(card.edits) >= 3  # edited in place along the way
+    await w.at(w.local(18, 0))  # the end of the day: nothing is owed, so nothing more is said
+
+    # Who heard what, in order, each threaded under the chat's card.
+    assert note_labels(w, INTAKE_CHAT, case) == [
+        "Новое сообщение",
+        "Поступила информация для ответа",
+        REWORK_NOTE,
+        "Проект ответа согласован",
+    ]
+    assert note_labels(w, OFFICE_CHAT, case) == [PROPOSED_NOTE]
+    assert note_labels(w, HOUSING_CHAT, case) == ["Сообщение направлено вам для работы"]
+    assert note_labels(w, REGION_CHAT, case) == ["Проект ответа на согласование"] * 2
+    assert w.emu.sent(HEAD.user_id) == []
+    for chat_id in ALL_CHATS:
+        for note in w.notes(chat_id):
+            assert note.reply_to == cards.first[chat_id], f"chat {chat_id}: {note.head} not under the card"
+    assert await w.pending_outbox() == 0
+
+    # The event log: every step, with the role that answered for it (п.16).
+    assert history_roles(await w.events(case)) == [
+        ("register", Role.OPERATOR),
+        ("route", Role.OPERATOR),
+        ("approve_routing", Role.OFFICE_HEAD),
+        ("info", Role.UNIT_OFFICIAL),
+        ("submit", Role.OPERATOR),
+        ("rework", Role.REGION_CURATOR),
+        ("submit", Role.OPERATOR),
+        ("approve", Role.REGION_CURATOR),
+        ("publish", Role.OPERATOR),
+    ]
+    events = await w.events(case)
+    assert [e.actor_id for e in events] == [
+        OPERATOR.user_id,
+        OPERATOR.user_id,
+        OFFICE_HEAD.user_id,
+        HOUSING.user_id,
+        OPERATOR.user_id,
+        REGION_CURATOR.user_id,
+        OPERATOR.user_id,
+        REGION_CURATOR.user_id,
+        OPERATOR.user_id,
+    ]
+    assert events[5].data["reason"] == REASON and events[8].data["link"] == LINK
+
+    # Terms: every one closed; done ones met, the moot return term cancelled (neither met nor missed).
+    terms = await w.terms(case)
+    assert all(t.closed_at is not None for t in terms)
+    outcome = sorted((t.term_id, t.unit or "", t.met) for t in terms)
+    assert outcome == sorted(
+        [
+            ("os.return", "", None),
+            ("os.route", "", True),
+            ("os.draft", "", True),
+            ("os.publish", "", True),
+            ("os.unit_info", "housing", True),
+            ("os.approve", "", True),
+            ("os.rework", "", True),
+            ("os.approve", "", True),
+        ]
+    )
+    assert all(not t.sent for t in terms)  # done on time: no reminder or alert was ever due
+    assert OPERATOR_NAME in visible_text(w.card(INTAKE_CHAT, case))  # the history names the roles
