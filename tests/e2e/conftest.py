@@ -66,6 +66,7 @@ __all__ = [
     "SOCIAL_CHAT",
     "START",
     "TZ",
+    "Cards",
     "Note",
     "World",
 ]
@@ -352,6 +353,30 @@ class World:
     async def stored_cards(self, case_id: int) -> dict[int, int]:
         async with self.app.repo.transaction() as tx:
             return await tx.cards(case_id)
+
+
+class Cards:
+    """Remembers the first card message of the case in each chat, to prove later ones are the same message."""
+
+    def __init__(self, world: World, case_id: int, all_chats: Iterable[int]) -> None:
+        self.world = world
+        self.case_id = case_id
+        self.all_chats = tuple(all_chats)
+        self.first: dict[int, int] = {}
+
+    def check(self, status: str, chats: tuple[int, ...]) -> dict[int, ChatMessage]:
+        """One card per chat in `chats` (none elsewhere), the same message as before, showing `status`."""
+        shown: dict[int, ChatMessage] = {}
+        for chat_id in self.all_chats:
+            found = self.world.cards(chat_id, self.case_id)
+            if chat_id not in chats:
+                assert found == [], f"a card in chat {chat_id}, which does not work on the case"
+                continue
+            card = self.world.card(chat_id, self.case_id)
+            assert self.first.setdefault(chat_id, card.message_id) == card.message_id, "card re-posted"
+            assert card_status(card) == status, f"chat {chat_id}: {card_status(card)!r}, want {status!r}"
+            shown[chat_id] = card
+        return shown
 
 
 def history_roles(events: list[Event]) -> list[tuple[str, Role]]:

@@ -8,7 +8,7 @@ role that acted; and at the end every term is closed, met on time.
 
 from __future__ import annotations
 
-from bot.emulator import ChatMessage, visible_text
+from bot.emulator import visible_text
 from tests.e2e.conftest import (
     HEAD,
     HOUSING,
@@ -19,9 +19,9 @@ from tests.e2e.conftest import (
     OPERATOR,
     REGION_CHAT,
     REGION_CURATOR,
+    Cards,
     World,
     card_owes,
-    card_status,
     history_roles,
     labels,
     owes,
@@ -47,29 +47,6 @@ OPERATOR_NAME = "уполномоченное лицо управления де
 ALL_CHATS = (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT, REGION_CHAT, HEAD.user_id)
 
 
-class Cards:
-    """Remembers the first card message of the case in each chat, to prove later ones are the same message."""
-
-    def __init__(self, world: World, case_id: int) -> None:
-        self.world = world
-        self.case_id = case_id
-        self.first: dict[int, int] = {}
-
-    def check(self, status: str, chats: tuple[int, ...]) -> dict[int, ChatMessage]:
-        """One card per chat in `chats` (none elsewhere), the same message as before, showing `status`."""
-        shown: dict[int, ChatMessage] = {}
-        for chat_id in ALL_CHATS:
-            found = self.world.cards(chat_id, self.case_id)
-            if chat_id not in chats:
-                assert found == [], f"a card in chat {chat_id}, which does not work on the case"
-                continue
-            card = self.world.card(chat_id, self.case_id)
-            assert self.first.setdefault(chat_id, card.message_id) == card.message_id, "card re-posted"
-            assert card_status(card) == status, f"chat {chat_id}: {card_status(card)!r}, want {status!r}"
-            shown[chat_id] = card
-        return shown
-
-
 def note_labels(world: World, chat_id: int, case_id: int) -> list[str]:
     return [n.label for n in world.notes(chat_id, case_id)]
 
@@ -80,7 +57,7 @@ async def test_open_source_cycle_through_polling(world: World) -> None:
 
     # 09:30 The operator posts the message the region curator handed over.
     case = await w.register_os(CITIZEN)
-    cards = Cards(w, case)
+    cards = Cards(w, case, ALL_CHATS)
     shown = cards.check("Новое", (INTAKE_CHAT, OFFICE_CHAT))
     intake = shown[INTAKE_CHAT]
     assert CITIZEN in visible_text(intake)
