@@ -191,9 +191,41 @@ def load_settings(path: str | Path | None = None) -> Settings:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
         where = f"{config_path}: " if config_path is not None else ""
-        raise ConfigError(f"{where}{key}: {first['msg']}") from None
+        raise ConfigError(f"{where}{key}: {_russian(first)}") from None
     finally:
         _config_path.reset(token)
     if config_path is not None:
         settings._config_dir = config_path.resolve().parent
     return settings
+
+
+# pydantic's messages are English; an administrator reading config errors gets the common ones in Russian.
+_MESSAGES = {
+    "missing": "обязательный ключ не указан",
+    "extra_forbidden": "неизвестный ключ (проверьте написание по config.example.toml)",
+    "string_type": "ожидается строка в кавычках",
+    "int_type": "ожидается целое число",
+    "int_parsing": "ожидается целое число",
+    "float_parsing": "ожидается число",
+    "bool_parsing": "ожидается true или false",
+    "bool_type": "ожидается true или false",
+    "list_type": "ожидается список [..]",
+    "dict_type": "ожидается таблица",
+    "model_type": "ожидается таблица",
+    "date_from_datetime_parsing": "ожидается дата ГГГГ-ММ-ДД",
+    "date_parsing": "ожидается дата ГГГГ-ММ-ДД",
+    "greater_than_equal": "слишком маленькое значение",
+    "greater_than": "слишком маленькое значение",
+    "less_than_equal": "слишком большое значение",
+}
+
+
+def _russian(error: Any) -> str:
+    kind = error.get("type", "")
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"допустимые значения: {str(expected).replace(' or ', ' или ')}"
+    if kind == "value_error":
+        # Our own validators already speak Russian; pydantic prefixes them with "Value error, ".
+        return str(error.get("msg", "")).removeprefix("Value error, ")
+    return _MESSAGES.get(kind, str(error.get("msg", "")))
