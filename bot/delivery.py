@@ -153,12 +153,15 @@ class Delivery:
                 async with self.repo.transaction() as tx:
                     cards = await tx.cards(case.id)
         if not chats:
-            log.warning("no chat configured for %s (%s): notification %s kept", notification.to_role,
+            # Nobody to tell: an executor's term on a ПОС case no executor has yet, a role with no chat in config.
+            # Kept, it would stay pending for ever, and enough of them at the head of the outbox would hold back
+            # every later notification (a drain takes the oldest pending rows). It is done, with a warning.
+            log.warning("no chat for %s (%s): notification %s not delivered to anyone", notification.to_role,
                         notification.unit or "-", notification.dedup_key)  # fmt: skip
         text = render_notification(
             notification, view, calendar=self.calendar, rules=self.rules, units=self.units, now=now
         )
-        complete = bool(chats)
+        complete = True
         for chat_id in chats:
             if chat_id in already:
                 continue

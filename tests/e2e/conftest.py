@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from bot.app import DrainNotifier, OtklikApp
 from bot.cards import owner_name
@@ -46,6 +47,7 @@ from bot.settings import (
     StaffMember,
     TelegramSettings,
 )
+from storage.tables import deliveries
 from tests.fakes import FakeClock
 from workflow.model import Event, Role, Term
 from workflow.rules import Rules
@@ -353,6 +355,22 @@ class World:
     async def stored_cards(self, case_id: int) -> dict[int, int]:
         async with self.app.repo.transaction() as tx:
             return await tx.cards(case_id)
+
+    async def delivered(self) -> dict[int, list[int]]:
+        """chat id -> the message ids delivery recorded for notifications there (one row per outbox row)."""
+        async with self.app.engine.connect() as conn:
+            rows = (await conn.execute(select(deliveries.c.chat_id, deliveries.c.message_id))).all()
+        found: dict[int, list[int]] = {}
+        for chat_id, message_id in rows:
+            found.setdefault(int(chat_id), []).append(int(message_id))
+        return found
+
+    async def check_notes_match_deliveries(self, chats: Iterable[int]) -> None:
+        """Every notification message in these chats is one recorded delivery, and the other way round."""
+        recorded = await self.delivered()
+        for chat_id in chats:
+            shown = sorted(n.message_id for n in self.notes(chat_id))
+            assert shown == sorted(recorded.get(chat_id, [])), f"{chat_title(chat_id)}: sent ≠ recorded"
 
 
 class Cards:
