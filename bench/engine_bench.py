@@ -1,0 +1,297 @@
+"""The engine end to end: registrations per second through Services, and what one sweep costs as open cases
+pile up — it should follow what is due, not what is open.
+
+    python bench/engine_bench.py                 # 10,000 registrations; sweeps at 10k, 100k and 1M open cases
+    python bench/engine_bench.py --quick         # smaller sizes, for a smoke run
+    OTKLIK_TEST_PG_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test python bench/engine_bench.py --pg
+
+1. Registrations: `--messages` open-source messages registered one after another through `Services.register`
+   into a fresh SQLite file (each is one transaction: case, message, event, four terms, one notification).
+2. Sweeps: a fresh database holds N open cases (two open terms each, attention points days ahead, and one
+   delivered outbox row each as history), bulk-inserted with SQLAlchemy Core. `--due` of the cases carry one more
+   term whose 50 % reminder has passed. One `Services.sweep()` is timed; it must send exactly `--due`
+   reminders. Before every repetition the due terms are re-armed (their sent keys cleared, attention point put
+   back, their outbox rows deleted) outside the timing, so every timed sweep does the full work. Also timed: a
+   sweep with nothing due (the query alone).
+
+Goals: at least 1,000 registrations/s, and a sweep under 50 ms at 100,000 open cases with 1,000 due.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from storage.engine import create_engine
+from storage.migrate import upgrade
+from storage.repository import SqlRepository
+from storage.tables import cases, outbox, terms
+from workflow.calendar import WorkingCalendar
+from workflow.model import Actor, InboundMessage, Procedure, Role, Source
+from workflow.rules import DEFAULT_RULES
+from workflow.services import Services
+
+NSK = ZoneInfo("Asia/Novosibirsk")
+# Wednesday 02.12.2026 15:00 local: inside working hours, so reminder points are ordinary ones.
+NOW = datetime(2026, 12, 2, 15, 0, tzinfo=NSK)
+# os.publish from 09:00 today: due tomorrow 10:00; its 50 % point (14:30) has passed, its 80 % (17:12) has not.
+DUE_STARTED = datetime(2026, 12, 2, 9, 0, tzinfo=NSK)
+CHUNK = 20_000
+OPERATOR = Actor(user_id=1, roles=frozenset({Role.OPERATOR}), name="bench")
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.instant = now
+
+    def now(self) -> datetime:
+        return self.instant
+
+
+def services_for(engine: AsyncEngine, clock: Clock) -> Services:
+    return Services(
+        repo=SqlRepository(engine, clock=clock), clock=clock, calendar=WorkingCalendar(), rules=DEFAULT_RULES
+    )
+
+
+# --- databases ------------------------------------------------------------------------------------------------
+
+EngineFactory = Callable[[], Any]
+
+
+@asynccontextmanager
+async def sqlite_engine() -> AsyncIterator[AsyncEngine]:
+    with tempfile.TemporaryDirectory(prefix="otklik-bench-") as folder:
+        engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}")
+        try:
+            await upgrade(engine)
+            yield engine
+        finally:
+            await engine.dispose()
+
+
+@asynccontextmanager
+async def pg_engine(url: str) -> AsyncIterator[AsyncEngine]:
+    """A throwaway schema, dropped afterwards: nothing else in the database is touched."""
+    schema = f"otklik_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(url, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        await upgrade(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+# --- 1. registrations --------------------------------------------------------------------------------------------
+
+
+async def bench_register(factory: EngineFactory, count: int, profile: bool) -> float:
+    clock = Clock(NOW)
+    async with factory() as engine:
+        services = services_for(engine, clock)
+        await services.register(message(-1, NOW), OPERATOR)  # warm-up: connection, statement cache
+        profiler = cProfile.Profile() if profile else None
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        for n in range(count):
+            clock.instant = NOW + timedelta(seconds=n)
+            outcome = await services.register(message(n, clock.instant), OPERATOR)
+            assert outcome.created
+        if profiler:
+            profiler.disable()
+        elapsed = time.perf_counter() - started
+        async with engine.connect() as conn:
+            stored = (await conn.execute(text("SELECT count(*) FROM cases"))).scalar_one()
+        assert stored == count + 1, stored
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    return count / elapsed
+
+
+def message(n: int, at: datetime) -> InboundMessage:
+    return InboundMessage(
+        source=Source.VK,
+        source_id=f"wall-1_{n}",
+        procedure=Procedure.OPEN_SOURCES,
+        text=f"Сообщение № {n}: на улице Ленина у дома {n % 200} яма на дороге, когда отремонтируют?",
+        received_at=at,
+        author="Житель района",
+    )
+
+
+# --- 2. sweeps ----------------------------------------------------------------------------------------------------
+
+
+async def fill(engine: AsyncEngine, open_cases: int, due: int) -> list[int]:
+    """N open cases with two quiet open terms each and a delivered outbox row; `due` more terms due now."""
+    now_utc = NOW.astimezone(UTC)
+    later = now_utc + timedelta(days=3)
+    async with engine.begin() as conn:
+        for start in range(0, open_cases, CHUNK):
+            ids = range(start + 1, min(start + CHUNK, open_cases) + 1)
+            await conn.execute(
+                insert(cases),
+                [
+                    {"id": i, "procedure": "open_sources", "status": "in_units", "version": 3,
+                     "t0": now_utc - timedelta(hours=1), "category": None, "repeat_of": None, "state": {},
+                     "created_at": now_utc, "updated_at": now_utc}
+                    for i in ids
+                ],
+            )  # fmt: skip
+            await conn.execute(
+                insert(terms),
+                [
+                    {"case_id": i, "term_id": term_id, "owner": "operator", "unit": None,
+                     "started_at": now_utc - timedelta(hours=1), "due": later + timedelta(minutes=i % 5000),
+                     "sent": ",", "next_attention": later + timedelta(minutes=i % 5000)}
+                    for i in ids
+                    for term_id in ("os.publish", "os.draft")
+                ],
+            )  # fmt: skip
+            await conn.execute(
+                insert(outbox),
+                [
+                    {"dedup_key": f"case:{i}:v1:registered:operator:", "case_id": i, "kind": "registered",
+                     "to_role": "operator", "unit": None, "term_id": None, "at": now_utc - timedelta(hours=1),
+                     "payload": {}, "attempts": 0, "delivered_at": now_utc - timedelta(minutes=59)}
+                    for i in ids
+                ],
+            )  # fmt: skip
+        step = max(1, open_cases // due)
+        due_at = WorkingCalendar().add_working(DUE_STARTED, 540)  # os.publish from 09:00: tomorrow 10:00
+        rows = [
+            {"case_id": 1 + k * step, "term_id": "os.publish", "owner": "operator", "unit": None,
+             "started_at": DUE_STARTED, "due": due_at, "sent": ",", "next_attention": DUE_STARTED}
+            for k in range(due)
+        ]  # fmt: skip
+        await conn.execute(insert(terms), rows)
+        result = await conn.execute(select(terms.c.id).where(terms.c.started_at == DUE_STARTED))
+        due_ids = [row[0] for row in result]
+        assert len(due_ids) == due
+        if conn.dialect.name == "sqlite":
+            await conn.execute(text("ANALYZE"))
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE"))
+    return due_ids
+
+
+async def rearm(engine: AsyncEngine, due_ids: list[int]) -> None:
+    """Put the due terms back as they were before a sweep: no key sent, attention point passed, no outbox row."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(terms).where(terms.c.id.in_(due_ids)).values(sent=",", next_attention=DUE_STARTED)
+        )
+        await conn.execute(delete(outbox).where(outbox.c.kind == "reminder"))
+
+
+async def bench_sweep(
+    factory: EngineFactory, open_cases: int, due: int, repeat: int, profile: bool
+) -> tuple[list[float], list[float], float]:
+    clock = Clock(NOW)
+    async with factory() as engine:
+        started = time.perf_counter()
+        due_ids = await fill(engine, open_cases, due)
+        filled = time.perf_counter() - started
+        services = services_for(engine, clock)
+        busy: list[float] = []
+        profiler = cProfile.Profile() if profile else None
+        for round_ in range(repeat + 1):  # the first round warms up and is not counted
+            await rearm(engine, due_ids)
+            if profiler and round_ == repeat:
+                profiler.enable()
+            started = time.perf_counter()
+            sent = await services.sweep()
+            elapsed = (time.perf_counter() - started) * 1000
+            if profiler and round_ == repeat:
+                profiler.disable()
+            assert len(sent) == due and {n.payload["point"] for n in sent} == {"r50"}, len(sent)
+            if round_:
+                busy.append(elapsed)
+        idle: list[float] = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            assert await services.sweep() == []
+            idle.append((time.perf_counter() - started) * 1000)
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+    return busy, idle, filled
+
+
+# --- main ---------------------------------------------------------------------------------------------------------
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 registrations; 1k/10k/100k open cases")
+    parser.add_argument("--messages", type=int, help="registrations (default 10,000)")
+    parser.add_argument("--sizes", type=int, nargs="+", help="open cases (default 10k 100k 1M)")
+    parser.add_argument("--due", type=int, default=1_000, help="due terms per sweep (default 1,000)")
+    parser.add_argument("--repeat", type=int, default=15, help="timed sweeps per size (default 15)")
+    parser.add_argument("--pg", action="store_true", help="also on PostgreSQL (OTKLIK_TEST_PG_URL)")
+    parser.add_argument(
+        "--profile", action="store_true", help="print cProfile of the registrations and sweeps"
+    )
+    args = parser.parse_args()
+    messages = args.messages or (1_000 if args.quick else 10_000)
+    sizes = args.sizes or ([1_000, 10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
+
+    targets: list[tuple[str, EngineFactory]] = [("sqlite", sqlite_engine)]
+    pg_url = os.environ.get("OTKLIK_TEST_PG_URL", "")
+    if args.pg:
+        if not pg_url:
+            parser.error("--pg needs OTKLIK_TEST_PG_URL=postgresql+asyncpg://...")
+        targets.append(("postgresql", lambda: pg_engine(pg_url)))
+
+    print(f"Python {sys.version.split()[0]}, {sys.platform}; times are wall-clock")
+    for label, factory in targets:
+        rate = await bench_register(factory, messages, args.profile)
+        verdict = "ok" if rate >= 1_000 else "BELOW GOAL (1,000/s)"
+        print(
+            f"{label}: register {messages:,} messages through Services: {rate:,.0f} messages/s  [{verdict}]"
+        )
+    print(f"sweep with {args.due:,} due (one 50 % reminder each), median of {args.repeat}; times in ms")
+    print(
+        f"{'database':<11} {'open cases':>10} {'median':>8} {'min':>8} {'max':>8} {'idle sweep':>11} {'fill':>8}"
+    )
+    for label, factory in targets:
+        for size in sizes:
+            busy, idle, filled = await bench_sweep(
+                factory, size, min(args.due, size), args.repeat, args.profile
+            )
+            goal = "  [goal < 50 ms]" if size == 100_000 else ""
+            print(
+                f"{label:<11} {size:>10,} {statistics.median(busy):>8.1f} {min(busy):>8.1f} {max(busy):>8.1f}"
+                f" {statistics.median(idle):>11.2f} {filled:>7.1f}s{goal}"
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
