@@ -29,12 +29,16 @@ class Directory:
                 roles = frozenset(Role(name) for name in member.roles)
             except ValueError:
                 known = ", ".join(r.value for r in Role if r is not Role.SYSTEM)
-                raise ConfigError(f"{where}.roles: неизвестная роль в {member.roles} (возможны: {known})") from None
+                raise ConfigError(
+                    f"{where}.roles: неизвестная роль в {member.roles} (возможны: {known})"
+                ) from None
             if Role.SYSTEM in roles or not roles:
                 raise ConfigError(f"{where}.roles: укажите хотя бы одну роль сотрудника")
             unknown_units = set(member.units) - set(settings.units)
             if unknown_units:
-                raise ConfigError(f"{where}.units: неизвестные подразделения: {', '.join(sorted(unknown_units))}")
+                raise ConfigError(
+                    f"{where}.units: неизвестные подразделения: {', '.join(sorted(unknown_units))}"
+                )
             if member.telegram_id in staff:
                 raise ConfigError(f"{where}.telegram_id: сотрудник {member.telegram_id} указан дважды")
             staff[member.telegram_id] = Actor(
@@ -56,15 +60,23 @@ class Directory:
         unknown = set(chats.units) - set(settings.units)
         if unknown:
             raise ConfigError(f"chats.units: неизвестные подразделения: {', '.join(sorted(unknown))}")
-        return cls(staff=staff, role_chats=role_chats, unit_chats=dict(chats.units), units=dict(settings.units))
+        return cls(
+            staff=staff, role_chats=role_chats, unit_chats=dict(chats.units), units=dict(settings.units)
+        )
 
     def actor(self, user_id: int) -> Actor | None:
         return self.staff.get(user_id)
 
     def chats_for(self, role: Role, unit: str | None = None, *, case: Case | None = None) -> list[int]:
-        """The chats where `role` (of `unit`) reads its messages; unit roles without a unit: the case's units."""
+        """The chats where `role` (of `unit`) reads its messages.
+
+        A unit role without a unit means the case's units; for a ПОС executor, the responsible one when named
+        (п.14.3: the responsible executor owes the common draft and the final answer, not the co-executors).
+        """
         if role in (Role.UNIT_OFFICIAL, Role.EXECUTOR):
             units: Iterable[str] = [unit] if unit else (case.units if case is not None else ())
+            if not unit and role is Role.EXECUTOR and case is not None and case.responsible_unit:
+                units = [case.responsible_unit]
             return _unique(self.unit_chats[u] for u in units if u in self.unit_chats)
         chat = self.role_chats.get(role)
         return [chat] if chat is not None else []
