@@ -64,6 +64,19 @@ class Directory:
             staff=staff, role_chats=role_chats, unit_chats=dict(chats.units), units=dict(settings.units)
         )
 
+    def missing_chats(self) -> list[str]:
+        """Config keys of chats nobody set: their notices have nowhere to go (said at start, in Russian)."""
+        roles = {
+            Role.OPERATOR: "chats.intake",
+            Role.OFFICE_HEAD: "chats.office_head",
+            Role.REGION_CURATOR: "chats.region_curator",
+            Role.POS_CURATOR: "chats.pos_curator",
+            Role.HEAD: "chats.head",
+        }
+        missing = [key for role, key in roles.items() if role not in self.role_chats]
+        missing += [f"chats.units.{unit}" for unit in self.units if unit not in self.unit_chats]
+        return missing
+
     def actor(self, user_id: int) -> Actor | None:
         return self.staff.get(user_id)
 

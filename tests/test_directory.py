@@ -47,3 +47,12 @@ def test_a_chat_knows_its_roles_and_units() -> None:
     roles, units = directory().roles_of_chat(-10)
     assert roles == {Role.UNIT_OFFICIAL, Role.EXECUTOR} and units == {"housing"}
     assert directory().roles_of_chat(5) == ({Role.POS_CURATOR, Role.COORDINATOR}, set())
+
+
+def test_missing_chats_are_named_by_their_config_keys() -> None:
+    assert directory().missing_chats() == [
+        "chats.units.education",
+        "chats.units.economy",
+        "chats.units.settlements",
+    ]
+    assert "chats.head" in Directory.from_settings(Settings()).missing_chats()
