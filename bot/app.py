@@ -28,7 +28,7 @@ from bot.delivery import Delivery
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules
 from bot.scheduler import build_scheduler
-from bot.sender import TelegramSender
+from bot.sender import FloodWaitMiddleware, TelegramSender
 from bot.settings import ConfigError, Settings
 from handlers import build_routers
 from storage.engine import create_engine
@@ -96,6 +96,7 @@ class OtklikApp:
         repo = SqlRepository(engine)
         clock = clock or SystemClock(calendar.tz)
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_base))
+        session.middleware(FloodWaitMiddleware())  # handlers' own calls wait out a 429 like the sender's
         bot = Bot(
             settings.telegram.token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML)
         )

@@ -18,10 +18,12 @@ import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
 from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import (
     ClientDecodeError,
     TelegramAPIError,
@@ -32,7 +34,8 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import EditMessageText, SendMessage, TelegramMethod
+from aiogram.methods import EditMessageText, Response, SendMessage, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
 from aiogram.utils.text_decorations import html_decoration
 
@@ -199,6 +202,44 @@ def trim_html(text: str, limit: int = TEXT_LIMIT) -> str:
 
 def trim_plain(text: str, limit: int = TEXT_LIMIT) -> str:
     return _trim(text, limit, html=False)
+
+
+# ------------------------------------------------------------------------------------ calls beside the sender
+
+# Set while the sender makes a call: it paces and retries its own, the middleware below leaves them alone.
+_IN_SENDER: ContextVar[bool] = ContextVar("otklik_in_sender", default=False)
+
+
+class FloodWaitMiddleware(BaseRequestMiddleware):
+    """Waits out a 429 for the calls handlers make themselves (callback answers, replies, prompts, keyboard
+    edits) and tries again, as the sender does for its messages.
+
+    Without it such a call fails under flood control: a unit toggle's keyboard edit was swallowed and the
+    toggles never appeared. A 429 means Telegram did nothing, so the retry cannot duplicate anything; other
+    errors are left to the caller. Waits longer than ``max_wait`` seconds in all are not worth a handler's time.
+    """
+
+    def __init__(self, *, max_wait: float = 30.0, sleep: Sleep = asyncio.sleep) -> None:
+        self._max_wait = max_wait
+        self._sleep = sleep
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        if _IN_SENDER.get():
+            return await make_request(bot, method)
+        waited = 0.0
+        while True:
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                if waited + exc.retry_after > self._max_wait:
+                    raise
+                waited += exc.retry_after
+                await self._sleep(exc.retry_after)
 
 
 # ------------------------------------------------------------------------------------------------- sending
@@ -461,6 +502,7 @@ class TelegramSender:
         while True:
             windows = await self._acquire(chat_id)
             attempts += 1
+            marked = _IN_SENDER.set(True)
             try:
                 return await self._bot(build(chat_id)), chat_id, attempts
             except TelegramRetryAfter as exc:
@@ -500,6 +542,7 @@ class TelegramSender:
             except TelegramAPIError as exc:  # 401, 403, 404, 409: nothing a retry would change
                 raise SendFailed(item, exc.message, attempts=attempts, permanent=True, cause=exc) from exc
             finally:
+                _IN_SENDER.reset(marked)
                 self._release(windows)
             if delay > 0:
                 await self._sleep(delay)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiogram import Bot
 from sqlalchemy import select
 
 from bot.app import DrainNotifier, OtklikApp
@@ -39,6 +40,7 @@ from bot.demo import (
     Person,
 )
 from bot.emulator import CallbackAnswer, ChatMessage, RateLimits, TelegramEmulator, visible_text
+from bot.sender import TelegramSender
 from bot.settings import (
     ChatSettings,
     DatabaseSettings,
@@ -169,11 +171,22 @@ class World:
         assert self._app is not None, "the app is not running"
         return self._app
 
-    async def start(self, *, rate_limits: bool = False, background: bool = False) -> OtklikApp:
-        """Build the app on the world's database and start long polling (and the scheduler, if asked)."""
+    async def start(
+        self,
+        *,
+        rate_limits: bool = False,
+        background: bool = False,
+        sender: Callable[[Bot], TelegramSender] | None = None,
+    ) -> OtklikApp:
+        """Build the app on the world's database and start long polling (and the scheduler, if asked).
+
+        `sender`: replaces the built sender (e.g. one paced to an emulator's shrunk flood windows).
+        """
         assert self._app is None, "stop the running app first"
         settings = settings_for(self.emu, self.db_path, rate_limits=rate_limits)
         app = await OtklikApp.build(settings, clock=self.clock)
+        if sender is not None:
+            app.sender = app.delivery.sender = sender(app.bot)
         self._app = app
         self._polling = asyncio.create_task(app.run_polling())
         if background:
@@ -356,13 +369,14 @@ class World:
         async with self.app.repo.transaction() as tx:
             return await tx.cards(case_id)
 
-    async def delivered(self) -> dict[int, list[int]]:
-        """chat id -> the message ids delivery recorded for notifications there (one row per outbox row)."""
+    async def delivered(self) -> dict[int, list[tuple[int, int]]]:
+        """chat id -> (message id, outbox id) of each notification delivery recorded there."""
+        columns = (deliveries.c.chat_id, deliveries.c.message_id, deliveries.c.outbox_id)
         async with self.app.engine.connect() as conn:
-            rows = (await conn.execute(select(deliveries.c.chat_id, deliveries.c.message_id))).all()
-        found: dict[int, list[int]] = {}
-        for chat_id, message_id in rows:
-            found.setdefault(int(chat_id), []).append(int(message_id))
+            rows = (await conn.execute(select(*columns))).all()
+        found: dict[int, list[tuple[int, int]]] = {}
+        for chat_id, message_id, outbox_id in rows:
+            found.setdefault(int(chat_id), []).append((int(message_id), int(outbox_id)))
         return found
 
     async def check_notes_match_deliveries(self, chats: Iterable[int]) -> None:
@@ -370,7 +384,9 @@ class World:
         recorded = await self.delivered()
         for chat_id in chats:
             shown = sorted(n.message_id for n in self.notes(chat_id))
-            assert shown == sorted(recorded.get(chat_id, [])), f"{chat_title(chat_id)}: sent ≠ recorded"
+            assert shown == sorted(m for m, _ in recorded.get(chat_id, [])), (
+                f"{chat_title(chat_id)}: sent ≠ recorded"
+            )
 
 
 class Cards:

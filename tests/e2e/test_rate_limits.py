@@ -1,0 +1,165 @@
+"""Telegram's flood control plus a storm of injected failures while a dozen cases are registered and routed.
+
+The emulator enforces Telegram's limits — 30 messages a second in all, 1 a second per private chat, 20 a minute
+per group — with the windows shrunk 20 times so the test takes seconds, not minutes, and the app's sender is
+paced to the same windows. On top of that: a burst of 429s with retry_after, 5xx answers (JSON and a proxy's
+HTML page) and dropped connections, on the sender's methods and on getUpdates.
+
+At the end every card and every notification arrived exactly once, in order within each chat, and the outbox
+has nothing pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiogram import Bot
+
+from bot.emulator import RateLimits, TelegramEmulator
+from bot.sender import TelegramSender
+from tests.e2e.conftest import (
+    HOUSING_CHAT,
+    INTAKE_CHAT,
+    OFFICE_CHAT,
+    OFFICE_HEAD,
+    OPERATOR,
+    SOCIAL_CHAT,
+    World,
+    card_status,
+    make_emulator,
+)
+from tests.fakes import FakeClock
+
+SCALE = 20  # every flood window 20 times shorter than Telegram's
+LIMITS = RateLimits(
+    global_count=30,
+    global_window=1.0,
+    private_count=1,
+    private_window=1.0 / SCALE,
+    group_count=20,
+    group_window=60.0 / SCALE,
+)
+CASES = 12
+UNIT_CHATS = {"housing": HOUSING_CHAT, "social": SOCIAL_CHAT}
+CHATS = (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT, SOCIAL_CHAT)
+SENDER_METHODS = ["sendMessage", "editMessageText"]
+
+
+def paced_sender(bot: Bot) -> TelegramSender:
+    """The app's sender with Telegram's counts over the emulator's shrunk windows (and quick backoff)."""
+    return TelegramSender(
+        bot,
+        per_second=LIMITS.global_count / LIMITS.global_window,
+        global_window=LIMITS.global_window,
+        per_chat_interval=LIMITS.private_window,
+        group_per_minute=LIMITS.group_count,
+        group_window=LIMITS.group_window,
+        backoff_base=0.1,
+    )
+
+
+@pytest.fixture
+async def flooded(clock: FakeClock, tmp_path: Path) -> AsyncIterator[World]:
+    emu: TelegramEmulator = await make_emulator(clock, rate_limits=LIMITS)
+    world = World(emu, clock, tmp_path / "otklik.sqlite3")
+    world.timeout = 30.0
+    try:
+        yield world
+    finally:
+        if world._app is not None:
+            await world.stop()
+        await emu.stop()
+
+
+def storm(emu: TelegramEmulator) -> None:
+    """Failures in the order they will meet the calls: floods first, then errors, interleaved."""
+    for _ in range(3):
+        emu.fail_next(2, "retry_after", retry_after=1, methods=SENDER_METHODS)
+        emu.fail_next(1, "server_error", status=500, methods=SENDER_METHODS)
+        emu.fail_next(1, "disconnect", methods=SENDER_METHODS)
+        emu.fail_next(1, "bad_gateway_html", methods=SENDER_METHODS)
+    emu.fail_next(1, "disconnect", methods=["getUpdates"])  # polling backs off (a second) and goes on
+
+
+async def press_all(world: World, presses: list[tuple[int, int, str]]) -> None:
+    """Several people press at once: (chat, case, label) for each; wait for every answer."""
+    people = {INTAKE_CHAT: OPERATOR, OFFICE_CHAT: OFFICE_HEAD}
+    queries = []
+    for chat_id, case_id, label in presses:
+        card = world.card(chat_id, case_id)
+        data = world._button(card, label)
+        queries.append(world.emu.push_callback(chat_id, people[chat_id].user_id, card.message_id, data))
+    await world.wait(lambda: all(world.emu.callbacks[q].answer for q in queries), "every press answered")
+    await world.settle()
+
+
+async def test_flood_control_and_failures_lose_nothing_and_repeat_nothing(flooded: World) -> None:
+    w = flooded
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await w.start(rate_limits=True, sender=paced_sender)
+    storm(w.emu)
+
+    # A dozen messages handed over at once.
+    sent = [
+        w.emu.push_message(INTAKE_CHAT, OPERATOR.user_id, f"Обращение № {i + 1}: яма во дворе")
+        for i in range(CASES)
+    ]
+    await w.settle()
+    async with w.app.repo.transaction() as tx:
+        ids = [await tx.find_case_by_source("region_curator", f"{INTAKE_CHAT}:{m.message_id}") for m in sent]
+    assert None not in ids
+    cases = sorted(i for i in ids if i is not None)
+    assert len(cases) == CASES
+    units = {case_id: ("housing", "social")[n % 2] for n, case_id in enumerate(cases)}
+
+    # Every case routed: the operator proposes, the office head approves — all of them at once, step by step.
+    await press_all(w, [(INTAKE_CHAT, c, "Направить в подразделение") for c in cases])
+    await press_all(w, [(INTAKE_CHAT, c, w.rules.units[units[c]]) for c in cases])
+    await press_all(w, [(INTAKE_CHAT, c, "Готово") for c in cases])
+    await press_all(w, [(OFFICE_CHAT, c, "Согласовать направление") for c in cases])
+
+    # Cards: exactly one per chat per case, edited in place to the final status.
+    for case_id in cases:
+        unit_chat = UNIT_CHATS[units[case_id]]
+        for chat_id in (INTAKE_CHAT, OFFICE_CHAT, unit_chat):
+            assert card_status(w.card(chat_id, case_id)) == "В подразделениях"
+        other = SOCIAL_CHAT if unit_chat == HOUSING_CHAT else HOUSING_CHAT
+        assert w.cards(other, case_id) == []
+        assert (await w.stored_cards(case_id)) == {
+            chat_id: w.card(chat_id, case_id).message_id for chat_id in (INTAKE_CHAT, OFFICE_CHAT, unit_chat)
+        }
+
+    # Notifications: each once, to the right chat, under its card.
+    expected: dict[int, Counter[tuple[int | None, str]]] = {chat_id: Counter() for chat_id in CHATS}
+    for case_id in cases:
+        expected[INTAKE_CHAT][(case_id, "Новое сообщение")] += 1
+        expected[OFFICE_CHAT][
+            (case_id, "Предложено направление в подразделения — требуется согласование")
+        ] += 1
+        expected[UNIT_CHATS[units[case_id]]][(case_id, "Сообщение направлено вам для работы")] += 1
+    got = {chat_id: Counter((n.case_id, n.label) for n in w.notes(chat_id)) for chat_id in CHATS}
+    assert got == expected
+    for chat_id in CHATS:
+        for note in w.notes(chat_id):
+            assert note.case_id is not None
+            assert note.reply_to == w.card(chat_id, note.case_id).message_id
+    await w.check_notes_match_deliveries(CHATS)
+    assert await w.pending_outbox() == 0
+
+    # In order within each chat: notifications in the order they were queued.
+    recorded = await w.delivered()
+    for chat_id in CHATS:
+        by_message = [outbox_id for _message_id, outbox_id in sorted(recorded[chat_id])]
+        assert by_message == sorted(by_message), f"chat {chat_id}: notifications out of order"
+
+    # The storm did hit, and was weathered.
+    calls = w.emu.calls()
+    assert sum(1 for r in calls if r.status == 429) >= 6
+    assert sum(1 for r in calls if r.status is not None and r.status >= 500) >= 6
+    assert sum(1 for r in calls if r.status == 0) >= 4  # dropped connections
+    assert loop.time() - started < 30
