@@ -15,13 +15,15 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from bot.cards import load_view, render_card, render_notification
+from bot.cards import CardView, load_view, render_card, render_notification
 from bot.directory import Directory
 from bot.sender import Outgoing, SendFailed, TelegramSender
 from workflow.ports import Clock, Notification
 from workflow.rules import Rules
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from storage.repository import SqlRepository
     from workflow.calendar import WorkingCalendar
 
@@ -70,34 +72,45 @@ class Delivery:
             chats = list(dict.fromkeys([*self.directory.card_chats(view.case), *existing]))
             if only_missing is not None:
                 chats = [c for c in chats if c in only_missing and c not in existing]
-            for chat_id in chats:
-                roles, units = self.directory.roles_of_chat(chat_id)
-                text, keyboard = render_card(
-                    view, roles, units, calendar=self.calendar, rules=self.rules, units=self.units, now=now
-                )
-                item = Outgoing(
-                    key=f"card:{case_id}:{chat_id}",
-                    chat_id=chat_id,
-                    text=text,
-                    reply_markup=keyboard,
-                    edit_message_id=existing.get(chat_id),
-                )
-                try:
-                    result = await self.sender.send(item)
-                except SendFailed as exc:
-                    if not (exc.permanent and item.edit_message_id is not None):
-                        log.error("card %s in chat %s not delivered: %s", case_id, chat_id, exc)
-                        continue
-                    # The card was deleted in the chat: post it afresh rather than lose the chat.
-                    item = replace(item, edit_message_id=None)
-                    try:
-                        result = await self.sender.send(item)
-                    except SendFailed as again:
-                        log.error("card %s in chat %s not delivered: %s", case_id, chat_id, again)
-                        continue
-                if item.edit_message_id is None and result.message_ids:
-                    async with self.repo.transaction() as tx:
-                        await tx.set_card(case_id, result.chat_id, result.message_ids[0])
+            # The chats are independent: a card held back by one chat's flood limit must not hold back the
+            # others (one item per chat, so each chat's order stays that of the refreshes, which the lock orders).
+            results = await asyncio.gather(
+                *(self._put_card(view, chat_id, existing.get(chat_id), now) for chat_id in chats),
+                return_exceptions=True,
+            )
+            for failure in results:
+                if isinstance(failure, BaseException):
+                    raise failure
+
+    async def _put_card(self, view: CardView, chat_id: int, message_id: int | None, now: datetime) -> None:
+        case_id = view.case.id
+        roles, units = self.directory.roles_of_chat(chat_id)
+        text, keyboard = render_card(
+            view, roles, units, calendar=self.calendar, rules=self.rules, units=self.units, now=now
+        )
+        item = Outgoing(
+            key=f"card:{case_id}:{chat_id}",
+            chat_id=chat_id,
+            text=text,
+            reply_markup=keyboard,
+            edit_message_id=message_id,
+        )
+        try:
+            result = await self.sender.send(item)
+        except SendFailed as exc:
+            if not (exc.permanent and item.edit_message_id is not None):
+                log.error("card %s in chat %s not delivered: %s", case_id, chat_id, exc)
+                return
+            # The card was deleted in the chat: post it afresh rather than lose the chat.
+            item = replace(item, edit_message_id=None)
+            try:
+                result = await self.sender.send(item)
+            except SendFailed as again:
+                log.error("card %s in chat %s not delivered: %s", case_id, chat_id, again)
+                return
+        if item.edit_message_id is None and result.message_ids:
+            async with self.repo.transaction() as tx:
+                await tx.set_card(case_id, result.chat_id, result.message_ids[0])
 
     async def show_card(self, chat_id: int, case_id: int, *, history: bool = False) -> None:
         """A one-off copy of the card (for /case N): not remembered as the chat's working card."""
