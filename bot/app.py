@@ -41,6 +41,9 @@ from workflow.services import Services
 
 log = logging.getLogger(__name__)
 
+# How long a stop waits for the updates being handled (a handler may be waiting out Telegram's flood control).
+SHUTDOWN_GRACE_SECONDS = 30.0
+
 
 class SystemClock:
     """The only place that reads the wall clock."""
@@ -65,6 +68,9 @@ class DrainNotifier:
         task = asyncio.create_task(self.delivery.drain())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def running(self) -> list[asyncio.Task[int]]:
+        return [task for task in self._tasks if not task.done()]
 
 
 @dataclass
@@ -122,7 +128,39 @@ class OtklikApp:
             drain=delivery.drain,
             drain_seconds=settings.scheduler.outbox_seconds,
         )
+
+        async def finish_handlers_on_shutdown() -> None:
+            await app.finish_handlers()
+
+        # stop_polling() returns after the shutdown hooks: with this one, only once the handlers are done.
+        dispatcher.shutdown.register(finish_handlers_on_shutdown)
         return app
+
+    def in_flight(self) -> list[asyncio.Task[object]]:
+        """The handlers of updates polling took, and the drains they (or sweeps) woke, not yet finished."""
+        # aiogram keeps the tasks of the updates it is handling here (it has no public accessor).
+        handlers: set[asyncio.Task[object]] = getattr(self.dispatcher, "_handle_update_tasks", set())
+        running: list[asyncio.Task[object]] = [task for task in handlers if not task.done()]
+        if isinstance(self.services.notifier, DrainNotifier):
+            running += self.services.notifier.running()
+        current = asyncio.current_task()
+        return [task for task in running if task is not current]
+
+    async def finish_handlers(self, timeout: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Let the updates being handled, and the drains they started, finish (at most `timeout` seconds).
+
+        aiogram's polling confirms an update to Telegram before its handler has run, so a handler cut short by
+        a shutdown is an update lost for good (a draft, a press); a drain cut between Telegram's answer and its
+        record is a notification sent twice after the restart.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while running := self.in_flight():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                log.warning("остановка: %d обработчиков не успели завершиться", len(running))
+                return
+            await asyncio.wait(running, timeout=remaining)
 
     async def sweep(self) -> list[Notification]:
         """One sweeper tick: alerts into the outbox, the touched cards refreshed, the outbox sent."""
@@ -141,6 +179,7 @@ class OtklikApp:
         await self.delivery.drain()
 
     async def close(self) -> None:
+        await self.finish_handlers()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.bot.session.close()

@@ -1,0 +1,167 @@
+"""Restarts: a graceful stop with an update still being handled, and a crash in the middle of a cycle.
+
+Nothing is lost (pending notifications are delivered by the next run, cards keep being edited in place, updates
+sent while the bot was down are handled) and nothing is sent twice (one card per chat, each notification once,
+each message answered once).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bot.emulator import visible_text
+from tests.e2e.conftest import (
+    HOUSING,
+    HOUSING_CHAT,
+    INTAKE_CHAT,
+    OFFICE_CHAT,
+    OPERATOR,
+    REGION_CHAT,
+    REGION_CURATOR,
+    World,
+    card_status,
+    history_roles,
+)
+from workflow.model import Role
+
+CHATS = (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT, REGION_CHAT)
+
+
+def answered_once(world: World, chat_id: int) -> None:
+    """Every person's message in the chat got at most one answer from the bot."""
+    answers = Counter(m.reply_to_message_id for m in world.emu.history(chat_id) if m.from_bot)
+    people = {m.message_id for m in world.emu.history(chat_id) if not m.from_bot}
+    assert all(answers[message_id] <= 1 for message_id in people), f"chat {chat_id}: answered twice"
+
+
+async def test_a_stop_waits_for_the_update_being_handled(world: World) -> None:
+    """aiogram confirms an update before its handler ends: a stop must let the handler finish, or it is lost."""
+    w = world
+    await w.start()
+    first = await w.register_os("Первое сообщение: не убран снег")
+    dispatcher = w.app.dispatcher
+
+    # The next registration meets a flood wait while posting its card: the handler is mid-way when we stop.
+    w.emu.fail_next(1, "retry_after", retry_after=1, methods=["sendMessage"])
+    msg = w.emu.push_message(INTAKE_CHAT, OPERATOR.user_id, "Второе сообщение: нет воды")
+    await w.wait(
+        lambda: any(r.status == 429 for r in w.emu.calls("sendMessage")), "the handler in a flood wait"
+    )
+    assert not w.emu.pending_updates  # Telegram has been told the update was taken
+    await w.stop()
+
+    # Done before the stop returned: the card posted, the notice sent, nothing left running.
+    assert not [t for t in getattr(dispatcher, "_handle_update_tasks", ()) if not t.done()]
+    [card] = [m for m in w.emu.sent(INTAKE_CHAT) if visible_text(m).startswith("Сообщение № 2 ·")]
+    assert "Второе сообщение: нет воды" in visible_text(card)
+    assert [n.label for n in w.notes(INTAKE_CHAT, 2)] == ["Новое сообщение"]
+
+    # A message written while the bot is down is handled by the next run; nothing earlier is repeated.
+    down = w.emu.push_message(INTAKE_CHAT, OPERATOR.user_id, "Третье сообщение: упало дерево")
+    await w.start()
+    await w.settle()
+    async with w.app.repo.transaction() as tx:
+        ids = [
+            await tx.find_case_by_source("region_curator", f"{INTAKE_CHAT}:{m.message_id}")
+            for m in (msg, down)
+        ]
+    assert ids == [2, 3]
+    assert len(w.cards(INTAKE_CHAT, 3)) == 1
+    for case_id in (first, 2, 3):
+        assert len(w.cards(INTAKE_CHAT, case_id)) == len(w.cards(OFFICE_CHAT, case_id)) == 1
+        assert [n.label for n in w.notes(INTAKE_CHAT, case_id)] == ["Новое сообщение"]
+    assert await w.pending_outbox() == 0
+
+
+async def test_a_crash_in_the_middle_of_a_cycle_loses_nothing_and_repeats_nothing(world: World) -> None:
+    w = world
+    await w.start()
+    case = await w.register_os("Пётр Смирнов: яма у дома 5 по ул. Ленина")
+    await w.at(w.local(9, 35))
+    await w.route_os(case, "housing")
+    await w.at(w.local(10, 0))
+    assert await w.reply_to_card(HOUSING_CHAT, HOUSING, case, "Ремонт 3 декабря") == "Информация направлена"
+    before = {
+        chat_id: w.card(chat_id, case).message_id for chat_id in (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT)
+    }
+
+    # 10:05 The operator sends the draft. The commit is made; posting the curator's card meets a long flood
+    # wait, and the notice to the curator waits behind it. Then the process dies.
+    await w.at(w.local(10, 5))
+    w.emu.fail_next(1, "retry_after", retry_after=60, methods=["sendMessage"])
+    intake_card = w.card(INTAKE_CHAT, case)
+    w.emu.push_message(
+        INTAKE_CHAT, OPERATOR.user_id, "Пётр, здравствуйте! Ремонт 3 декабря.", intake_card.message_id
+    )
+    await w.wait(
+        lambda: any(r.status == 429 for r in w.emu.calls("sendMessage")), "the card post in a flood wait"
+    )
+    assert await w.pending_outbox() == 1  # the notice to the curator, committed with the draft
+    await w.crash()
+    assert w.cards(REGION_CHAT, case) == [] and w.notes(REGION_CHAT) == []
+
+    # The next run delivers what was pending: the curator's card first, then the notice under it.
+    await w.start(background=True)
+    await w.wait(lambda: w.notes(REGION_CHAT, case), "the pending notice delivered after the restart")
+    await w.settle()
+    assert await w.pending_outbox() == 0
+    region = w.card(REGION_CHAT, case)
+    assert card_status(region) == "На согласовании" and "Ремонт 3 декабря." in visible_text(region)
+    [note] = w.notes(REGION_CHAT, case)
+    assert note.label == "Проект ответа на согласование" and note.reply_to == region.message_id
+
+    # The cycle goes on with the new process: rework, the second draft, approval, publication.
+    await w.at(w.local(10, 10))
+    assert (
+        await w.press(REGION_CHAT, REGION_CURATOR, "На доработку", case)
+    ).text == "Ответьте на сообщение бота"
+    reason = "Укажите подрядчика"
+    assert (
+        await w.reply(REGION_CHAT, REGION_CURATOR, w.prompt(REGION_CHAT), reason) == "Возвращено на доработку"
+    )
+    await w.at(w.local(10, 20))
+    second = "Пётр, здравствуйте! Ремонт 3 декабря выполнит ООО «Дорстрой»."
+    assert await w.reply_to_card(INTAKE_CHAT, OPERATOR, case, second) == "Проект направлен на согласование"
+    await w.at(w.local(10, 25))
+    assert (await w.press(REGION_CHAT, REGION_CURATOR, "Согласовать", case)).text == "Согласовано"
+    await w.at(w.local(10, 30))
+    await w.press(INTAKE_CHAT, OPERATOR, "Опубликовано", case)
+    link = "https://vk.com/wall-1_2"
+    assert await w.reply(INTAKE_CHAT, OPERATOR, w.prompt(INTAKE_CHAT), link) == "Отмечено: ответ опубликован"
+
+    # Cards: the same messages as before the crash, edited to the end; one each.
+    for chat_id in CHATS:
+        card = w.card(chat_id, case)
+        assert card_status(card) == "Ответ дан" and f"Ответ: {link}" in visible_text(card)
+        assert card.message_id == before.get(chat_id, card.message_id)
+    # Notifications: each once, where it belongs.
+    labels = {chat_id: [n.label for n in w.notes(chat_id, case)] for chat_id in CHATS}
+    assert labels == {
+        INTAKE_CHAT: [
+            "Новое сообщение",
+            "Поступила информация для ответа",
+            "Проект ответа возвращён на доработку",
+            "Проект ответа согласован",
+        ],
+        OFFICE_CHAT: ["Предложено направление в подразделения — требуется согласование"],
+        HOUSING_CHAT: ["Сообщение направлено вам для работы"],
+        REGION_CHAT: ["Проект ответа на согласование"] * 2,
+    }
+    await w.check_notes_match_deliveries(CHATS)
+    for chat_id in CHATS:
+        answered_once(w, chat_id)
+    assert await w.pending_outbox() == 0
+
+    assert history_roles(await w.events(case)) == [
+        ("register", Role.OPERATOR),
+        ("route", Role.OPERATOR),
+        ("approve_routing", Role.OFFICE_HEAD),
+        ("info", Role.UNIT_OFFICIAL),
+        ("submit", Role.OPERATOR),
+        ("rework", Role.REGION_CURATOR),
+        ("submit", Role.OPERATOR),
+        ("approve", Role.REGION_CURATOR),
+        ("publish", Role.OPERATOR),
+    ]
+    terms = await w.terms(case)
+    assert all(t.closed_at is not None and t.met is not False for t in terms)
