@@ -162,4 +162,4 @@ async def test_flood_control_and_failures_lose_nothing_and_repeat_nothing(floode
     assert sum(1 for r in calls if r.status == 429) >= 6
     assert sum(1 for r in calls if r.status is not None and r.status >= 500) >= 6
     assert sum(1 for r in calls if r.status == 0) >= 4  # dropped connections
-    assert loop.time() - started < 30
+    assert loop.time() - started < 45  # about 20 s here; a pacing gone wrong (real 60 s windows) shows
