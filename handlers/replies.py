@@ -31,6 +31,11 @@ def _reply_to_bot(message: Message, bot: Bot) -> bool:
     return not (message.text or "").startswith("/")
 
 
+def _is_prompt(message: Message) -> bool:
+    text = message.text or ""
+    return texts.PROMPT_REASON in text or texts.PROMPT_LINK_ASK in text
+
+
 def attachments_of(message: Message) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
     if message.photo:
@@ -79,6 +84,10 @@ async def on_reply(
         case_id = await tx.case_for_card(message.chat.id, target.message_id)
         case = await tx.get_case(case_id) if case_id is not None else None
     if case is None:
+        # A prompt the bot no longer remembers (prompts live in memory and do not survive a restart): say so,
+        # rather than drop the reason or link in silence.
+        if _is_prompt(target):
+            await message.reply(texts.PROMPT_EXPIRED, parse_mode=None)
         return  # a reply to some other bot message: nothing to do
     files = attachments_of(message)
     if not text.strip() and not files:

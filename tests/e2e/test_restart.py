@@ -165,3 +165,34 @@ async def test_a_crash_in_the_middle_of_a_cycle_loses_nothing_and_repeats_nothin
     ]
     terms = await w.terms(case)
     assert all(t.closed_at is not None and t.met is not False for t in terms)
+
+
+async def test_a_prompt_asked_before_a_restart_is_not_answered_in_silence(world: World) -> None:
+    """Prompts (a reason, a link) live in memory: a reply to one from before the restart used to vanish."""
+    w = world
+    await w.start()
+    case = await w.register_os("Сообщение: яма во дворе")
+    await w.route_os(case, "housing")
+    assert (
+        await w.reply_to_card(INTAKE_CHAT, OPERATOR, case, "Проект ответа")
+        == "Проект направлен на согласование"
+    )
+    assert (
+        await w.press(REGION_CHAT, REGION_CURATOR, "На доработку", case)
+    ).text == "Ответьте на сообщение бота"
+    old_prompt = w.prompt(REGION_CHAT)
+    await w.stop()
+
+    await w.start()
+    answer = await w.reply(REGION_CHAT, REGION_CURATOR, old_prompt, "Нет срока ремонта")
+    assert answer.startswith("Этот запрос больше не действует")
+    assert card_status(w.card(REGION_CHAT, case)) == "На согласовании"  # nothing done on a forgotten prompt
+    # Pressing again asks afresh, and that works.
+    await w.press(REGION_CHAT, REGION_CURATOR, "На доработку", case)
+    new_prompt = w.prompt(REGION_CHAT)
+    assert new_prompt.message_id != old_prompt.message_id
+    assert (
+        await w.reply(REGION_CHAT, REGION_CURATOR, new_prompt, "Нет срока ремонта")
+        == "Возвращено на доработку"
+    )
+    assert card_status(w.card(REGION_CHAT, case)) == "На доработке"
