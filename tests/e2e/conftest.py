@@ -15,14 +15,14 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
 from aiogram import Bot
 from sqlalchemy import select
 
-from bot.app import DrainNotifier, OtklikApp
+from bot.app import OtklikApp
 from bot.cards import owner_name
 from bot.demo import (
     CHAT_TITLES,
@@ -52,6 +52,7 @@ from bot.settings import (
 from storage.tables import deliveries
 from tests.fakes import FakeClock
 from workflow.model import Event, Role, Term
+from workflow.ports import Notification
 from workflow.rules import Rules
 
 __all__ = [
@@ -167,6 +168,10 @@ class World:
     # ------------------------------------------------------------------------------------------ lifecycle
 
     @property
+    def running(self) -> bool:
+        return self._app is not None
+
+    @property
     def app(self) -> OtklikApp:
         assert self._app is not None, "the app is not running"
         return self._app
@@ -207,7 +212,7 @@ class World:
         """Die like a killed process: whatever is in flight (handlers, drains) is cut where it stands."""
         app, polling = self.app, self._polling
         assert polling is not None
-        victims = [*self.handler_tasks(), *self.drain_tasks()]
+        victims = app.in_flight()
         for task in victims:
             task.cancel()
         await asyncio.gather(*victims, return_exceptions=True)
@@ -219,18 +224,9 @@ class World:
 
     # ------------------------------------------------------------------------------------------- waiting
 
-    def handler_tasks(self) -> list[asyncio.Task[Any]]:
-        # aiogram keeps the tasks of updates being handled here; polling confirms an update before it ends.
-        tasks: Iterable[asyncio.Task[Any]] = getattr(self.app.dispatcher, "_handle_update_tasks", ())
-        return [t for t in tasks if not t.done()]
-
-    def drain_tasks(self) -> list[asyncio.Task[Any]]:
-        notifier = self.app.services.notifier
-        assert isinstance(notifier, DrainNotifier)
-        return [t for t in notifier._tasks if not t.done()]
-
     def busy(self) -> bool:
-        return bool(self.emu.pending_updates or self.handler_tasks() or self.drain_tasks())
+        """An update not yet confirmed, a handler running or a drain it woke: the bot is still at work."""
+        return bool(self.emu.pending_updates or self.app.in_flight())
 
     async def wait(self, predicate: Callable[[], T], what: str = "", timeout: float | None = None) -> T:
         try:
@@ -242,7 +238,7 @@ class World:
         """Until every update is confirmed and handled and every drain it started has finished."""
         await self.wait(lambda: not self.busy(), "quiet: no update, handler or drain in flight", timeout)
 
-    async def at(self, when: datetime) -> list[Any]:
+    async def at(self, when: datetime) -> list[Notification]:
         """Set the clock (forward only) and run the real sweeper there, as the 30-second job would."""
         assert when >= self.clock.now(), "time only moves forward"
         self.clock.set(when)
@@ -286,7 +282,7 @@ class World:
     def bot_replies_to(self, chat_id: int, message_id: int) -> list[ChatMessage]:
         return [m for m in self.emu.sent(chat_id) if m.reply_to_message_id == message_id]
 
-    def _button(self, msg: ChatMessage, label: str) -> str:
+    def button(self, msg: ChatMessage, label: str) -> str:
         for row in msg.buttons:
             for button in row:
                 if button.get("text") == label and "callback_data" in button:
@@ -299,7 +295,7 @@ class World:
         return await self.press_on(card, person, label)
 
     async def press_on(self, msg: ChatMessage, person: Person, label: str) -> CallbackAnswer:
-        data = self._button(msg, label)
+        data = self.button(msg, label)
         query_id = self.emu.push_callback(msg.chat_id, person.user_id, msg.message_id, data)
         answer = await self.wait(lambda: self.emu.callbacks[query_id].answer, f"an answer to «{label}»")
         await self.settle()
@@ -448,5 +444,5 @@ async def world(emu: TelegramEmulator, clock: FakeClock, tmp_path: Path) -> Asyn
     try:
         yield w
     finally:
-        if w._app is not None:
+        if w.running:
             await w.stop()

@@ -70,7 +70,7 @@ async def flooded(clock: FakeClock, tmp_path: Path) -> AsyncIterator[World]:
     try:
         yield world
     finally:
-        if world._app is not None:
+        if world.running:
             await world.stop()
         await emu.stop()
 
@@ -91,7 +91,7 @@ async def press_all(world: World, presses: list[tuple[int, int, str]]) -> None:
     queries = []
     for chat_id, case_id, label in presses:
         card = world.card(chat_id, case_id)
-        data = world._button(card, label)
+        data = world.button(card, label)
         queries.append(world.emu.push_callback(chat_id, people[chat_id].user_id, card.message_id, data))
     await world.wait(lambda: all(world.emu.callbacks[q].answer for q in queries), "every press answered")
     await world.settle()

@@ -39,7 +39,7 @@ async def test_a_stop_waits_for_the_update_being_handled(world: World) -> None:
     w = world
     await w.start()
     first = await w.register_os("Первое сообщение: не убран снег")
-    dispatcher = w.app.dispatcher
+    app = w.app
 
     # The next registration meets a flood wait while posting its card: the handler is mid-way when we stop.
     w.emu.fail_next(1, "retry_after", retry_after=1, methods=["sendMessage"])
@@ -51,7 +51,7 @@ async def test_a_stop_waits_for_the_update_being_handled(world: World) -> None:
     await w.stop()
 
     # Done before the stop returned: the card posted, the notice sent, nothing left running.
-    assert not [t for t in getattr(dispatcher, "_handle_update_tasks", ()) if not t.done()]
+    assert app.in_flight() == []
     [card] = [m for m in w.emu.sent(INTAKE_CHAT) if visible_text(m).startswith("Сообщение № 2 ·")]
     assert "Второе сообщение: нет воды" in visible_text(card)
     assert [n.label for n in w.notes(INTAKE_CHAT, 2)] == ["Новое сообщение"]
