@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     CursorResult,
+    Dialect,
     Executable,
     Row,
     Text,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -56,7 +59,7 @@ from workflow.model import (
     TermStart,
     TermStop,
 )
-from workflow.ports import Clock, Notification, OutboxItem, StaleVersion
+from workflow.ports import Clock, Notification, OutboxItem, SentRecord, StaleVersion
 
 if TYPE_CHECKING:
     from workflow.ports import Repository, Transaction
@@ -87,6 +90,7 @@ _INSERT_MESSAGE = messages.insert()
 _INSERT_EVENT = events.insert()
 _INSERT_DRAFT = drafts.insert()
 _INSERT_TERM = terms.insert().returning(terms.c.id)
+_INSERT_TERMS = terms.insert().returning(terms.c.id, sort_by_parameter_order=True)
 _MOVE_ATTENTION = (
     update(terms)
     .where(terms.c.id == bindparam("term_row_id"), terms.c.closed_at.is_(None))
@@ -104,6 +108,52 @@ _RECORD_SENT = (
         next_attention=bindparam("next_attention", type_=terms.c.next_attention.type),
     )
 )
+
+
+# The sweep's conditional write for all its terms at once: one statement whatever the number of terms, its rows
+# in one JSON parameter (so the statement text never changes and stays prepared). `sent` only ever grows by
+# appending "key,", so its length is its version: a term whose length moved since the sweep read it was written
+# by another sweep, and is left to that one. PostgreSQL re-checks the condition after waiting for a row lock;
+# SQLite serialises writers.
+_RECORD_SENT_MANY = {
+    "sqlite": text(
+        "UPDATE terms SET sent = terms.sent || v.suffix, next_attention = v.next_attention"
+        " FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.seen') AS seen,"
+        " json_extract(value, '$.suffix') AS suffix, json_extract(value, '$.next') AS next_attention"
+        " FROM json_each(:rows)) AS v"
+        " WHERE terms.id = v.id AND terms.closed_at IS NULL AND length(terms.sent) = v.seen"
+        " RETURNING terms.id"
+    ),
+    "postgresql": text(
+        "UPDATE terms SET sent = terms.sent || v.suffix, next_attention = v.next"
+        " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id integer, seen integer, suffix text,"
+        " next timestamptz)"
+        " WHERE terms.id = v.id AND terms.closed_at IS NULL AND length(terms.sent) = v.seen"
+        " RETURNING terms.id"
+    ),
+}
+
+
+_INSTANT_TEXT: dict[str, Callable[[datetime | None], str | None]] = {}
+
+
+def _instant_text(dialect: Dialect) -> Callable[[datetime | None], str | None]:
+    """An instant as text the dialect reads back as the column would store it (for JSON parameters).
+
+    SQLite: the very text the `UtcDateTime` column stores (naive UTC in SQLAlchemy's fixed format, whose order
+    is time order); PostgreSQL: ISO 8601 with the offset, cast to timestamptz. Naive instants are refused.
+    """
+    convert = _INSTANT_TEXT.get(dialect.name)
+    if convert is None:
+        column_type = terms.c.next_attention.type
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+
+        def convert(value: datetime | None) -> str | None:
+            bound = process(value) if process is not None else value
+            return bound if bound is None or isinstance(bound, str) else bound.isoformat()
+
+        _INSTANT_TEXT[dialect.name] = convert
+    return convert
 
 
 class _SystemClock:
@@ -225,16 +275,11 @@ class SqlTransaction:
     # --- events and drafts --------------------------------------------------------------------------------
 
     async def append_event(self, case_id: int, event: Event) -> None:
-        values = {
-            "case_id": case_id,
-            "action": event.action,
-            "actor_id": event.actor_id,
-            "actor_role": Role(event.actor_role).value,
-            "at": event.at,
-            "text": event.text,
-            "data": codec.encode(event.data, dict[str, object], where="Event.data"),
-        }
-        await self._exec(_INSERT_EVENT, values)
+        await self._exec(_INSERT_EVENT, _event_values(case_id, event))
+
+    async def append_events(self, case_id: int, items: Sequence[Event]) -> None:
+        if items:
+            await self._exec(_INSERT_EVENT, [_event_values(case_id, event) for event in items])
 
     async def events(self, case_id: int) -> list[Event]:
         stmt = select(events).where(events.c.case_id == case_id).order_by(events.c.id)
@@ -267,18 +312,15 @@ class SqlTransaction:
     # --- terms -------------------------------------------------------------------------------------------
 
     async def open_term(self, case_id: int, start: TermStart, next_attention: datetime) -> int:
-        values = {
-            "case_id": case_id,
-            "term_id": start.term_id,
-            "owner": Role(start.owner).value,
-            "unit": start.unit,
-            "started_at": start.started_at,
-            "due": start.due,
-            "sent": ",",
-            "next_attention": next_attention,
-        }
+        values = _term_values(case_id, start, next_attention)
         term_row_id: int = (await self._exec(_INSERT_TERM, values)).scalar_one()
         return term_row_id
+
+    async def open_terms(self, case_id: int, starts: Sequence[tuple[TermStart, datetime]]) -> list[int]:
+        if not starts:
+            return []
+        rows = [_term_values(case_id, start, next_attention) for start, next_attention in starts]
+        return list((await self._exec(_INSERT_TERMS, rows)).scalars())
 
     async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
         """Close matching open terms: met = done at or before due; a cancelled stop leaves `met` NULL."""
@@ -321,6 +363,8 @@ class SqlTransaction:
             .where(terms.c.closed_at.is_(None), terms.c.next_attention <= now)
             .order_by(terms.c.next_attention, terms.c.id)
             .limit(limit)
+            # PostgreSQL: lock what this sweep handles, skip what another holds (SQLite renders nothing).
+            .with_for_update(skip_locked=True)
         )
         return [_term_from_row(row) for row in await self._exec(stmt)]
 
@@ -346,6 +390,27 @@ class SqlTransaction:
             "next_attention": next_attention,
         }
         return (await self._exec(_RECORD_SENT, params)).rowcount > 0
+
+    async def record_sent_many(self, items: Sequence[SentRecord]) -> set[int]:
+        if not items:
+            return set()
+        instant_text = _instant_text(self._conn.dialect)
+        rows: list[dict[str, object]] = []
+        for record in items:
+            if any("," in key for key in record.keys):
+                raise ValueError(f"term keys {record.keys!r} must not contain a comma")
+            rows.append(
+                {
+                    "id": record.term_row_id,
+                    # The stored text is "," followed by "key," for each sent key: its length.
+                    "seen": 1 + sum(len(key) + 1 for key in record.seen),
+                    "suffix": "".join(f"{key}," for key in record.keys),
+                    "next": instant_text(record.next_attention),
+                }
+            )
+        stmt = _RECORD_SENT_MANY[self._dialect]
+        result = await self._exec(stmt, {"rows": json.dumps(rows, separators=(",", ":"))})
+        return set(result.scalars())
 
     # --- outbox ------------------------------------------------------------------------------------------
 
@@ -562,6 +627,31 @@ def _term_from_row(row: Row[Any]) -> Term:
         met=row.met,
         sent=frozenset(key for key in row.sent.split(",") if key),
     )
+
+
+def _event_values(case_id: int, event: Event) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "action": event.action,
+        "actor_id": event.actor_id,
+        "actor_role": Role(event.actor_role).value,
+        "at": event.at,
+        "text": event.text,
+        "data": codec.encode(event.data, dict[str, object], where="Event.data"),
+    }
+
+
+def _term_values(case_id: int, start: TermStart, next_attention: datetime) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "term_id": start.term_id,
+        "owner": Role(start.owner).value,
+        "unit": start.unit,
+        "started_at": start.started_at,
+        "due": start.due,
+        "sent": ",",
+        "next_attention": next_attention,
+    }
 
 
 def _notification_values(n: Notification) -> dict[str, Any]:

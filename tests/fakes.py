@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from workflow.model import Case, Event, InboundMessage, Term, TermStart, TermStop
-from workflow.ports import Notification, OutboxItem, StaleVersion
+from workflow.ports import Notification, OutboxItem, SentRecord, StaleVersion
 
 
 class FakeClock:
@@ -88,6 +88,9 @@ class FakeTransaction:
     async def append_event(self, case_id: int, event: Event) -> None:
         self.s.events.setdefault(case_id, []).append(event)
 
+    async def append_events(self, case_id: int, events: Sequence[Event]) -> None:
+        self.s.events.setdefault(case_id, []).extend(events)
+
     async def events(self, case_id: int) -> list[Event]:
         return list(self.s.events.get(case_id, []))
 
@@ -111,6 +114,9 @@ class FakeTransaction:
         )
         self.s.attention[term_id] = next_attention
         return term_id
+
+    async def open_terms(self, case_id: int, starts: Sequence[tuple[TermStart, datetime]]) -> list[int]:
+        return [await self.open_term(case_id, start, next_attention) for start, next_attention in starts]
 
     async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
         closed = []
@@ -157,6 +163,19 @@ class FakeTransaction:
             self.s.terms[term_row_id] = replace(term, sent=term.sent | {key})
         self.s.attention[term_row_id] = next_attention
         return True
+
+    async def record_sent_many(self, items: Sequence[SentRecord]) -> set[int]:
+        won: set[int] = set()
+        for record in items:
+            if any("," in key for key in record.keys):
+                raise ValueError(f"term keys {record.keys!r} must not contain a comma")
+            term = self.s.terms[record.term_row_id]
+            if term.closed_at is not None or term.sent != record.seen:
+                continue  # closed meanwhile, or another sweep recorded something first
+            self.s.terms[term.id] = replace(term, sent=term.sent.union(record.keys))
+            self.s.attention[term.id] = record.next_attention
+            won.add(term.id)
+        return won
 
     async def enqueue(self, notifications: Sequence[Notification]) -> int:
         new = 0

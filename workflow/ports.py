@@ -49,6 +49,16 @@ class OutboxItem:
     delivered_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """One term's part of `Transaction.record_sent_many`: the keys to add to the sent keys `seen` when read."""
+
+    term_row_id: int
+    seen: frozenset[str]
+    keys: tuple[str, ...]
+    next_attention: datetime | None
+
+
 class StaleVersion(Exception):
     """The case changed since the caller read it (an outdated card, a concurrent press)."""
 
@@ -76,6 +86,10 @@ class Transaction(Protocol):
 
     async def append_event(self, case_id: int, event: Event) -> None: ...
 
+    async def append_events(self, case_id: int, events: Sequence[Event]) -> None:
+        """Append several events in their order, with one statement."""
+        ...
+
     async def events(self, case_id: int) -> list[Event]: ...
 
     async def add_draft(
@@ -86,6 +100,10 @@ class Transaction(Protocol):
 
     async def open_term(self, case_id: int, start: TermStart, next_attention: datetime) -> int:
         """Open a term; `next_attention` is its first reminder point (or its due instant)."""
+        ...
+
+    async def open_terms(self, case_id: int, starts: Sequence[tuple[TermStart, datetime]]) -> list[int]:
+        """Open several terms, each with its first attention instant, with one statement; their ids in order."""
         ...
 
     async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
@@ -102,7 +120,9 @@ class Transaction(Protocol):
         """Open terms whose next reminder point or due instant is at or before `now`.
 
         Storage keeps each open term's next attention instant indexed, so the cost follows what is due,
-        not what is open.
+        not what is open. Where the database has row locks (PostgreSQL), the terms come back locked for
+        this transaction and terms another transaction holds are skipped: an overlapping sweep handles
+        those, and no two sweeps wait on each other.
         """
         ...
 
@@ -115,6 +135,16 @@ class Transaction(Protocol):
 
         False if the key already was recorded (a concurrent sweep won) or the term is closed meanwhile. An
         empty `key` only moves the attention point. Keys must not contain a comma.
+        """
+        ...
+
+    async def record_sent_many(self, items: Sequence[SentRecord]) -> set[int]:
+        """Add each term's `keys` to its sent keys and move its attention point, with one conditional write.
+
+        A term's write wins only if the term is still open and its stored sent keys are still `record.seen`
+        (no other sweep recorded anything for it since it was read); the ids of the winners come back, and
+        a loser is left as the winner wrote it. A record with no keys only moves the attention point. Keys
+        must not contain a comma; a term appears at most once.
         """
         ...
 

@@ -22,7 +22,15 @@ from workflow.lifecycle import (
     transition,
 )
 from workflow.model import Actor, Case, DomainError, InboundMessage, Term, TermStart
-from workflow.ports import Clock, Notification, Notifier, Repository, StaleVersion, Transaction
+from workflow.ports import (
+    Clock,
+    Notification,
+    Notifier,
+    Repository,
+    SentRecord,
+    StaleVersion,
+    Transaction,
+)
 from workflow.rules import Rules
 
 if TYPE_CHECKING:
@@ -166,29 +174,28 @@ class Services:
         now = self.clock.now()
         queued: list[Notification] = []
         async with self.repo.transaction() as tx:
+            records: list[SentRecord] = []
+            to_send: list[tuple[Term, str]] = []
             for term in await tx.terms_needing_attention(now):
-                queued.extend(await self._attend(tx, term, now))
-            # One insert for the whole sweep (a statement per term doubled the sweep's cost); the same
-            # transaction as the conditional writes, so they still commit together or not at all.
+                points = reminder_points(term, self.rules.reminder_fractions, self.calendar)
+                passed = tuple(key for key, at in points if at <= now and key not in term.sent)
+                # No passed point: the stored attention point is stale (e.g. fractions changed in config).
+                after = next_attention(points, term.sent.union(passed))
+                records.append(SentRecord(term.id, term.sent, passed, after))
+                if passed:
+                    to_send.append((term, passed[-1]))
+            # One conditional write for the whole sweep is the lock: a term whose write another sweep won
+            # (it recorded something for the term since we read it) is left to that sweep.
+            won = await tx.record_sent_many(records) if records else set()
+            for term, key in to_send:
+                if term.id in won:
+                    queued.extend(self._term_notifications(term, key, now))
+            # One insert for the whole sweep; the same transaction as the conditional write, so they still
+            # commit together or not at all.
             if queued:
                 await tx.enqueue(queued)
         await self._wake(queued)
         return queued
-
-    async def _attend(self, tx: Transaction, term: Term, now: datetime) -> list[Notification]:
-        points = reminder_points(term, self.rules.reminder_fractions, self.calendar)
-        passed = [key for key, at in points if at <= now and key not in term.sent]
-        if not passed:
-            # Stored attention point is stale (e.g. fractions changed in config): move it on.
-            await tx.record_sent(term.id, "", next_attention(points, term.sent))
-            return []
-        sent = set(term.sent)
-        for key in passed:
-            sent.add(key)
-            # The conditional write is the lock: a sweep that loses it leaves the point to the winner.
-            if not await tx.record_sent(term.id, key, next_attention(points, sent)):
-                return []
-        return self._term_notifications(term, passed[-1], now)
 
     def _term_notifications(self, term: Term, key: str, now: datetime) -> list[Notification]:
         if key == MISSED:
@@ -216,15 +223,16 @@ class Services:
     async def _write(
         self, tx: Transaction, case: Case, result: Transition, now: datetime, actor: Actor
     ) -> tuple[Notification, ...]:
-        for event in result.events:
-            await tx.append_event(case.id, event)
+        if result.events:
+            await tx.append_events(case.id, result.events)
         if result.draft_text is not None:
             await tx.add_draft(case.id, case.draft_version, result.draft_text, actor.user_id, now)
         if result.stops:
             await tx.close_terms(case.id, result.stops, now, actor.user_id)
-        for start in result.starts:
-            points = reminder_points(start, self.rules.reminder_fractions, self.calendar)
-            await tx.open_term(case.id, start, points[0][1])
+        if result.starts:
+            fractions = self.rules.reminder_fractions
+            starts = [(s, reminder_points(s, fractions, self.calendar)[0][1]) for s in result.starts]
+            await tx.open_terms(case.id, starts)
         notifications = tuple(self._notice_to_notification(case, notice, now) for notice in result.notices)
         if notifications:
             await tx.enqueue(notifications)

@@ -28,7 +28,7 @@ from workflow.model import (
     TermStart,
     TermStop,
 )
-from workflow.ports import Notification, StaleVersion
+from workflow.ports import Notification, SentRecord, StaleVersion
 
 T0 = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)  # 09:00 in Novosibirsk
 NSK = timezone(timedelta(hours=7))
@@ -478,6 +478,83 @@ async def test_overlapping_sweeps_record_a_key_once(repo: SqlRepository) -> None
     assert sorted(await asyncio.gather(*(sweep() for _ in range(4)))) == [False, False, False, True]
     async with repo.transaction() as tx:
         assert (await tx.terms(case.id))[0].sent == frozenset({"missed"})
+
+
+async def test_open_terms_and_append_events_write_in_order(repo: SqlRepository) -> None:
+    case = await add(repo)
+    due = T0 + timedelta(hours=2)
+    async with repo.transaction() as tx:
+        assert await tx.open_terms(case.id, []) == []
+        ids = await tx.open_terms(
+            case.id,
+            [(start("os.route", due), T0 + timedelta(minutes=30)), (start("os.unit_info", due, unit="x"), due)],
+        )
+        single = await tx.open_term(case.id, start("os.draft", due), due)
+        await tx.append_events(case.id, [])
+        await tx.append_events(case.id, [Event("a", 1, Role.OPERATOR, T0), Event("b", 2, Role.HEAD, T0)])
+    assert len(ids) == 2 and ids[0] < ids[1] < single
+    async with repo.transaction() as tx:
+        stored = await tx.terms(case.id)
+        assert [(t.id, t.term_id, t.unit, t.due, t.sent) for t in stored] == [
+            (ids[0], "os.route", None, due, frozenset()),
+            (ids[1], "os.unit_info", "x", due, frozenset()),
+            (single, "os.draft", None, due, frozenset()),
+        ]
+        assert [t.id for t in await tx.terms_needing_attention(T0 + timedelta(minutes=30))] == [ids[0]]
+        assert [e.action for e in await tx.events(case.id)] == ["a", "b"]
+
+
+async def test_record_sent_many_is_a_conditional_write_per_term(repo: SqlRepository) -> None:
+    case = await add(repo)
+    later = T0 + timedelta(minutes=48)
+    async with repo.transaction() as tx:
+        a, b, c, d = await tx.open_terms(case.id, [(start(term_id), T0) for term_id in "abcd"])
+        await tx.close_terms(case.id, [TermStop("d")], T0, by=1)
+        assert await tx.record_sent_many([]) == set()
+        won = await tx.record_sent_many(
+            [
+                SentRecord(a, frozenset(), ("r50", "r80"), later),
+                SentRecord(b, frozenset(), (), later.astimezone(NSK)),  # only moves the attention point
+                SentRecord(c, frozenset({"r50"}), ("r80",), later),  # read a state that is not stored
+                SentRecord(d, frozenset(), ("missed",), None),  # closed meanwhile
+            ]
+        )
+        assert won == {a, b}
+        stored = {t.id: t for t in await tx.terms(case.id, open_only=False)}
+        assert [stored[i].sent for i in (a, b, c, d)] == [frozenset({"r50", "r80"}), *[frozenset()] * 3]
+        assert await tx.terms_needing_attention(later - timedelta(seconds=1)) == [stored[c]]
+        assert [t.id for t in await tx.terms_needing_attention(later)] == [c, a, b]  # by attention time
+        # A second write from the same reading loses: the term moved on since.
+        assert await tx.record_sent_many([SentRecord(a, frozenset(), ("r50",), None)]) == set()
+        assert await tx.record_sent_many([SentRecord(a, stored[a].sent, ("missed",), None)]) == {a}
+        assert [t.id for t in await tx.terms_needing_attention(T0 + timedelta(days=9))] == [c, b]
+        # Keys recorded one by one count the same as keys recorded together.
+        assert await tx.record_sent(c, "x%_", later) is True
+        assert await tx.record_sent_many([SentRecord(c, frozenset({"x%_"}), ("r50",), None)]) == {c}
+        assert (await tx.terms(case.id))[-1].sent == frozenset({"x%_", "r50"})
+        with pytest.raises(ValueError, match="comma"):
+            await tx.record_sent_many([SentRecord(b, frozenset(), ("a,b",), None)])
+        with pytest.raises(NaiveDatetimeError):
+            await tx.record_sent_many([SentRecord(b, frozenset(), (), datetime(2025, 3, 3, 9, 0))])
+
+
+async def test_overlapping_sweeps_record_many_once(repo: SqlRepository) -> None:
+    case = await add(repo)
+    async with repo.transaction() as tx:
+        ids = await tx.open_terms(case.id, [(start(str(n)), T0) for n in range(5)])
+
+    async def sweep() -> set[int]:
+        async with repo.transaction() as tx:
+            due = await tx.terms_needing_attention(T0)
+            await asyncio.sleep(0.02)
+            won = await tx.record_sent_many([SentRecord(t.id, t.sent, ("missed",), None) for t in due])
+            await asyncio.sleep(0.05)  # keep the transaction open while the others try
+            return won
+
+    results = await asyncio.gather(*(sweep() for _ in range(4)))
+    assert sorted(i for won in results for i in won) == ids  # each term won by exactly one sweep
+    async with repo.transaction() as tx:
+        assert {t.sent for t in await tx.terms(case.id)} == {frozenset({"missed"})}
 
 
 # --- outbox -----------------------------------------------------------------------------------------------
