@@ -991,5 +991,8 @@ def available_actions(case: Case, actor: Actor) -> tuple[Action, ...]:
             continue
         if step.unit_scoped and not actor.units & set(case.units):
             continue
+        # «Принять» once pressed is no longer an offer: the unit has accepted (a second press says so anyway).
+        if action is Action.ACCEPT and all(a.accepted for a in case.assignments if a.unit in actor.units):
+            continue
         found.append(action)
     return tuple(found)

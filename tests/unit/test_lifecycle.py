@@ -543,6 +543,11 @@ def test_available_actions() -> None:
     assert available_actions(os_case(S.IN_UNITS, "housing"), ECONOMY_OFFICIAL) == ()
     assert available_actions(pos_case(S.APPROVED, "social"), COORDINATOR) == (A.PUBLISH, A.INTERIM)
     assert available_actions(os_case(S.ANSWERED), OFFICE_HEAD) == ()
+    # «Принять» is offered until the executor's unit has accepted.
+    waiting = pos_case(S.IN_WORK, "housing")
+    assert A.ACCEPT in available_actions(waiting, HOUSING_EXEC)
+    accepted = replace(waiting, assignments=(Assignment("housing", responsible=True, accepted=True),))
+    assert A.ACCEPT not in available_actions(accepted, HOUSING_EXEC)
 
 
 def test_naive_instant_is_a_programming_error(cal: WorkingCalendar) -> None:
