@@ -174,6 +174,8 @@ class OtklikApp:
         """The scheduler jobs plus one drain of what a previous run left in the outbox."""
         from handlers.commands import set_commands
 
+        for key in self.directory.missing_chats():
+            log.warning("в настройках не задан чат %s: уведомления этой роли некуда доставить", key)
         await set_commands(self.bot, self.directory)
         self.scheduler.start()
         await self.delivery.drain()
