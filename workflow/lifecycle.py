@@ -994,5 +994,8 @@ def available_actions(case: Case, actor: Actor) -> tuple[Action, ...]:
         # «Принять» once pressed is no longer an offer: the unit has accepted (a second press says so anyway).
         if action is Action.ACCEPT and all(a.accepted for a in case.assignments if a.unit in actor.units):
             continue
+        # In ПОС only the responsible executor sends the common draft (п.14.3); co-executors give information.
+        if action is Action.SUBMIT and case.procedure is POS and case.responsible_unit not in actor.units:
+            continue
         found.append(action)
     return tuple(found)

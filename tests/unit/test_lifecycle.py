@@ -548,6 +548,11 @@ def test_available_actions() -> None:
     assert A.ACCEPT in available_actions(waiting, HOUSING_EXEC)
     accepted = replace(waiting, assignments=(Assignment("housing", responsible=True, accepted=True),))
     assert A.ACCEPT not in available_actions(accepted, HOUSING_EXEC)
+    # A co-executor is offered information, not the common draft (п.14.3).
+    shared = pos_case(S.IN_WORK, "housing", "social", responsible="housing")
+    assert A.SUBMIT in available_actions(shared, HOUSING_EXEC)
+    assert A.SUBMIT not in available_actions(shared, SOCIAL_EXEC)
+    assert A.INFO in available_actions(shared, SOCIAL_EXEC)
 
 
 def test_naive_instant_is_a_programming_error(cal: WorkingCalendar) -> None:
