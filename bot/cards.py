@@ -311,7 +311,10 @@ def render_notification(
         owner = ""
         if n.term_id:
             try:
-                owner = owner_name(rules.term(n.term_id).owner, n.unit, units)
+                # Everyone alerted about a miss learns whose unit missed it, not only the owner.
+                term_unit = n.unit or n.payload.get("term_unit")
+                unit = term_unit if isinstance(term_unit, str) else None
+                owner = owner_name(rules.term(n.term_id).owner, unit, units)
             except RulesError:
                 owner = ""
         lines.append(
@@ -326,6 +329,9 @@ def render_notification(
             label = n.kind
         lines.append(texts.NOTE_NOTICE_HTML.format(label=q(label)))
         lines += [q(line) for line in _notice_details(n, units)]
+        if n.kind == NoticeKind.SIGNIFICANT and view is not None and view.message is not None:
+            # The head has no card of the case: the report carries the message itself.
+            lines += [q(line) for line in _message_excerpt(view.message)]
     if n.case_id is not None:
         lines.append(q(texts.NOTE_CASE.format(case_id=n.case_id)))
     text = "\n".join(lines)
@@ -354,6 +360,19 @@ def _notice_details(n: Notification, units: Mapping[str, str]) -> list[str]:
         short = text if len(text) <= NOTE_TEXT_LIMIT else text[:NOTE_TEXT_LIMIT] + texts.TRIMMED
         details.append(texts.NOTE_TEXT.format(text=short))
     return details
+
+
+def _message_excerpt(message: InboundMessage) -> list[str]:
+    text = (
+        message.text
+        if len(message.text) <= NOTE_TEXT_LIMIT
+        else message.text[:NOTE_TEXT_LIMIT] + texts.TRIMMED
+    )
+    lines = [texts.NOTE_AUTHOR.format(author=message.author)] if message.author else []
+    lines.append(texts.NOTE_MESSAGE.format(text=text))
+    if message.link:
+        lines.append(texts.NOTE_LINK.format(link=message.link))
+    return lines
 
 
 def _due_of(n: Notification) -> datetime | None:

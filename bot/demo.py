@@ -195,6 +195,9 @@ async def play_day(d: Director) -> None:
     await d.press(INTAKE_CHAT, OPERATOR, "Готово")
     await d.at(9, 55)
     await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление")
+    say("09:58 Жалоб на дороги много — уполномоченное лицо докладывает Главе района (п.17).")
+    await d.at(9, 58)
+    await d.press(INTAKE_CHAT, OPERATOR, "Общественно значимое", case=1)
 
     say("10:05 В ПОС поступила жалоба; куратор ПОС регистрирует её, пересылая уведомление.")
     await d.at(10, 5)

@@ -213,7 +213,7 @@ class Services:
                 unit=term.unit if role == term.owner else None,
                 at=now,
                 term_id=term.term_id,
-                payload={"due": term.due.isoformat(), "point": key},
+                payload={"due": term.due.isoformat(), "point": key, "term_unit": term.unit},
             )
             for role in recipients
         ]
