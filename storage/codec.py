@@ -36,6 +36,15 @@ def encode_fields(obj: Any, names: Iterable[str]) -> dict[str, JsonValue]:
     return {name: encode(getattr(obj, name), hints[name], where=f"{cls.__name__}.{name}") for name in names}
 
 
+def encode_mapping(value: Mapping[Any, Any], *, where: str = "value") -> dict[str, JsonValue]:
+    """Free-form data (`dict[str, object]`: event data, notification payloads) as a JSON object.
+
+    The same as `encode(value, dict[str, object])` without its dispatch on type hints for every value, which
+    was a tenth of a sweep's time.
+    """
+    return {str(key): _encode_loose(item, where) for key, item in value.items()}
+
+
 def other_fields(cls: type, exclude: Iterable[str]) -> list[str]:
     excluded = set(exclude)
     return [f.name for f in dataclasses.fields(cls) if f.name not in excluded]

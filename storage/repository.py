@@ -30,7 +30,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import Table
 
-from storage import codec
+from storage import codec, direct
 from storage.engine import SQLITE_BEGIN
 from storage.tables import (
     assignments,
@@ -115,23 +115,74 @@ _RECORD_SENT = (
 # appending "key,", so its length is its version: a term whose length moved since the sweep read it was written
 # by another sweep, and is left to that one. PostgreSQL re-checks the condition after waiting for a row lock;
 # SQLite serialises writers.
-_RECORD_SENT_MANY = {
-    "sqlite": text(
-        "UPDATE terms SET sent = terms.sent || v.suffix, next_attention = v.next_attention"
-        " FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.seen') AS seen,"
-        " json_extract(value, '$.suffix') AS suffix, json_extract(value, '$.next') AS next_attention"
-        " FROM json_each(:rows)) AS v"
-        " WHERE terms.id = v.id AND terms.closed_at IS NULL AND length(terms.sent) = v.seen"
-        " RETURNING terms.id"
-    ),
-    "postgresql": text(
-        "UPDATE terms SET sent = terms.sent || v.suffix, next_attention = v.next"
-        " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id integer, seen integer, suffix text,"
-        " next timestamptz)"
-        " WHERE terms.id = v.id AND terms.closed_at IS NULL AND length(terms.sent) = v.seen"
-        " RETURNING terms.id"
-    ),
-}
+_RECORD_SENT_MANY_SQLITE = (
+    "UPDATE terms SET sent = terms.sent || v.suffix, next_attention = v.next_attention"
+    " FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.seen') AS seen,"
+    " json_extract(value, '$.suffix') AS suffix, json_extract(value, '$.next') AS next_attention"
+    " FROM json_each(?)) AS v"
+    " WHERE terms.id = v.id AND terms.closed_at IS NULL AND length(terms.sent) = v.seen"
+    " RETURNING terms.id"
+)
+_RECORD_SENT_MANY_PG = text(
+    "UPDATE terms SET sent = terms.sent || v.suffix, next_attention = v.next"
+    " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id integer, seen integer, suffix text, next timestamptz)"
+    " WHERE terms.id = v.id AND terms.closed_at IS NULL AND length(terms.sent) = v.seen"
+    " RETURNING terms.id"
+)
+# PostgreSQL's outbox insert likewise takes its rows as one JSON parameter: a sweep's 1,000 notifications were
+# 9,000 bound parameters, each through SQLAlchemy's processing. The rows go in their order, so ids follow it.
+# (SQLite: one executemany through storage/direct.py.)
+_ENQUEUE_PG = text(
+    "INSERT INTO outbox (dedup_key, case_id, kind, to_role, unit, term_id, at, payload, attempts)"
+    " SELECT v.k, v.c, v.kind, v.r, v.u, v.t, v.at, v.p, 0"
+    " FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS (k text, c integer, kind text, r text,"
+    " u text, t text, at timestamptz, p json)) WITH ORDINALITY AS v(k, c, kind, r, u, t, at, p, n)"
+    " ORDER BY v.n"
+    " ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
+)
+# The sweep's query: `closed_at IS NULL` spelled exactly as the partial index's predicate, so both planners use
+# it. PostgreSQL locks the terms this sweep handles and skips those another holds (SQLite renders nothing).
+_NEEDING_ATTENTION = (
+    select(
+        terms.c.id, terms.c.case_id, terms.c.term_id, terms.c.owner, terms.c.unit, terms.c.started_at,
+        terms.c.due, terms.c.sent,
+    )
+    .where(terms.c.closed_at.is_(None), terms.c.next_attention <= bindparam("now", type_=terms.c.due.type))
+    .order_by(terms.c.next_attention, terms.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)  # fmt: skip
+# SQLite, through storage/direct.py: the registration's lookup and the sweep's query.
+_FIND_CASE_SQLITE = "SELECT case_id FROM messages WHERE source = ? AND source_id = ?"
+# `closed_at IS NULL` spelled exactly as the partial index's predicate; closed_at, met and next_attention of an
+# open term need no reading.
+_NEEDING_ATTENTION_SQLITE = (
+    "SELECT id, case_id, term_id, owner, unit, started_at, due, sent FROM terms"
+    " WHERE closed_at IS NULL AND next_attention <= ? ORDER BY next_attention, id LIMIT ?"
+)
+_CASE_KEYS = (*CASE_COLUMNS[1:], "state", "created_at", "updated_at")
+_MESSAGE_KEYS = ("case_id", *MESSAGE_COLUMNS, "extra")
+_EVENT_KEYS = ("case_id", "action", "actor_id", "actor_role", "at", "text", "data")
+_OUTBOX_KEYS = ("dedup_key", "case_id", "kind", "to_role", "unit", "term_id", "at", "payload", "attempts")
+_TERM_KEYS = ("case_id", "term_id", "owner", "unit", "started_at", "due", "sent", "next_attention")
+
+
+def _json(value: object) -> str:
+    # As the engine's JSON serializer (storage/engine.py): Cyrillic stays readable.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class _SqliteDirect:
+    """SQLite's hot inserts and the instant conversions (storage/direct.py), built once per engine."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.case = direct.Insert(cases, _CASE_KEYS, dialect, returning="id")
+        self.message = direct.Insert(messages, _MESSAGE_KEYS, dialect)
+        self.event = direct.Insert(events, _EVENT_KEYS, dialect)
+        self.term = direct.Insert(terms, _TERM_KEYS, dialect, returning="id")
+        self.outbox = direct.Insert(
+            outbox, _OUTBOX_KEYS, dialect, suffix=" ON CONFLICT (dedup_key) DO NOTHING"
+        )
 
 
 _INSTANT_TEXT: dict[str, Callable[[datetime | None], str | None]] = {}
@@ -143,6 +194,8 @@ def _instant_text(dialect: Dialect) -> Callable[[datetime | None], str | None]:
     SQLite: the very text the `UtcDateTime` column stores (naive UTC in SQLAlchemy's fixed format, whose order
     is time order); PostgreSQL: ISO 8601 with the offset, cast to timestamptz. Naive instants are refused.
     """
+    if dialect.name == "sqlite":
+        return direct.instant_text
     convert = _INSTANT_TEXT.get(dialect.name)
     if convert is None:
         column_type = terms.c.next_attention.type
@@ -167,6 +220,7 @@ class SqlRepository:
     def __init__(self, engine: AsyncEngine, *, clock: Clock | None = None) -> None:
         self.engine = engine
         self._clock: Clock = clock or _SystemClock()
+        self._direct = _SqliteDirect(engine.dialect) if engine.dialect.name == "sqlite" else None
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[SqlTransaction]:
@@ -179,14 +233,18 @@ class SqlRepository:
             if not write:
                 await conn.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
             async with conn.begin():
-                yield SqlTransaction(conn, self._clock)
+                yield SqlTransaction(conn, self._clock, self._direct)
 
 
 class SqlTransaction:
-    def __init__(self, conn: AsyncConnection, clock: Clock) -> None:
+    def __init__(
+        self, conn: AsyncConnection, clock: Clock, sqlite_direct: _SqliteDirect | None = None
+    ) -> None:
         self._conn = conn
         self._clock = clock
         self._dialect = conn.dialect.name
+        self._direct = sqlite_direct if self._dialect == "sqlite" else None
+        self._driver: Any = None
 
     # --- plumbing ------------------------------------------------------------------------------------------
 
@@ -199,6 +257,16 @@ class SqlTransaction:
                 raise exc.orig from None
             raise
 
+    async def _driver_connection(self) -> Any:
+        """SQLite: the aiosqlite connection under this transaction's connection (storage/direct.py)."""
+        if self._driver is None:
+            self._driver = (await self._conn.get_raw_connection()).driver_connection
+        return self._driver
+
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """SQLite: one statement straight through the driver connection, in this transaction."""
+        return await direct.fetchall(await self._driver_connection(), sql, params)
+
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """The dialect's INSERT, which has ON CONFLICT on both."""
         return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
@@ -206,6 +274,9 @@ class SqlTransaction:
     # --- cases ---------------------------------------------------------------------------------------------
 
     async def find_case_by_source(self, source: str, source_id: str) -> int | None:
+        if self._direct is not None:
+            rows = await self._fetch(_FIND_CASE_SQLITE, (source, source_id))
+            return int(rows[0][0]) if rows else None
         stmt = select(messages.c.case_id).where(
             messages.c.source == source, messages.c.source_id == source_id
         )
@@ -215,8 +286,13 @@ class SqlTransaction:
     async def add_case(self, case: Case, message: InboundMessage) -> Case:
         now = self._clock.now()
         values = {**_case_values(case), "created_at": now, "updated_at": now}
-        case_id: int = (await self._exec(_INSERT_CASE, values)).scalar_one()
-        await self._exec(_INSERT_MESSAGE, {"case_id": case_id, **_message_values(message)})
+        if (fast := self._direct) is not None:
+            ((case_id,),) = await self._fetch(fast.case.sql(1), fast.case.params([values]))
+            row = {"case_id": case_id, **_message_values(message)}
+            await self._fetch(fast.message.sql(1), fast.message.params([row]))
+        else:
+            case_id = (await self._exec(_INSERT_CASE, values)).scalar_one()
+            await self._exec(_INSERT_MESSAGE, {"case_id": case_id, **_message_values(message)})
         await self._write_assignments(case_id, case.assignments)
         return replace(case, id=case_id)
 
@@ -278,8 +354,12 @@ class SqlTransaction:
         await self._exec(_INSERT_EVENT, _event_values(case_id, event))
 
     async def append_events(self, case_id: int, items: Sequence[Event]) -> None:
-        if items:
-            await self._exec(_INSERT_EVENT, [_event_values(case_id, event) for event in items])
+        rows = [_event_values(case_id, event) for event in items]
+        if (fast := self._direct) is not None:
+            for chunk in _chunks(rows, fast.event.max_rows):
+                await self._fetch(fast.event.sql(len(chunk)), fast.event.params(chunk))
+        elif rows:
+            await self._exec(_INSERT_EVENT, rows)
 
     async def events(self, case_id: int) -> list[Event]:
         stmt = select(events).where(events.c.case_id == case_id).order_by(events.c.id)
@@ -320,6 +400,14 @@ class SqlTransaction:
         if not starts:
             return []
         rows = [_term_values(case_id, start, next_attention) for start, next_attention in starts]
+        if (fast := self._direct) is not None:
+            ids: list[int] = []
+            for chunk in _chunks(rows, fast.term.max_rows):
+                # RETURNING's order is SQLite's choice; ids grow in the order the rows were inserted.
+                ids += sorted(
+                    row[0] for row in await self._fetch(fast.term.sql(len(chunk)), fast.term.params(chunk))
+                )
+            return ids
         return list((await self._exec(_INSERT_TERMS, rows)).scalars())
 
     async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
@@ -357,16 +445,28 @@ class SqlTransaction:
         return [_term_from_row(row) for row in await self._exec(stmt)]
 
     async def terms_needing_attention(self, now: datetime, limit: int = 10_000) -> list[Term]:
-        # `closed_at IS NULL` spelled exactly as the partial index's predicate, so both planners use it.
-        stmt = (
-            select(terms)
-            .where(terms.c.closed_at.is_(None), terms.c.next_attention <= now)
-            .order_by(terms.c.next_attention, terms.c.id)
-            .limit(limit)
-            # PostgreSQL: lock what this sweep handles, skip what another holds (SQLite renders nothing).
-            .with_for_update(skip_locked=True)
-        )
-        return [_term_from_row(row) for row in await self._exec(stmt)]
+        # Only what an open term has: closed_at, met and next_attention need no reading and converting.
+        if self._direct is not None:
+            rows: Iterable[Sequence[Any]] = await self._fetch(
+                _NEEDING_ATTENTION_SQLITE, (direct.instant_text(now), limit)
+            )
+            instant: Callable[[Any], Any] = direct.instant_from_text
+        else:
+            rows = await self._exec(_NEEDING_ATTENTION, {"now": now, "limit": limit})
+            instant = _same
+        return [
+            Term(
+                id=row_id,
+                case_id=case_id,
+                term_id=term_id,
+                owner=Role(owner),
+                unit=unit,
+                started_at=instant(started_at),
+                due=instant(due),
+                sent=frozenset(key for key in sent.split(",") if key),
+            )
+            for row_id, case_id, term_id, owner, unit, started_at, due, sent in rows
+        ]
 
     async def earliest_attention(self) -> datetime | None:
         stmt = select(func.min(terms.c.next_attention)).where(terms.c.closed_at.is_(None))
@@ -408,9 +508,9 @@ class SqlTransaction:
                     "next": instant_text(record.next_attention),
                 }
             )
-        stmt = _RECORD_SENT_MANY[self._dialect]
-        result = await self._exec(stmt, {"rows": json.dumps(rows, separators=(",", ":"))})
-        return set(result.scalars())
+        if self._direct is not None:
+            return {row[0] for row in await self._fetch(_RECORD_SENT_MANY_SQLITE, (_json(rows),))}
+        return set((await self._exec(_RECORD_SENT_MANY_PG, {"rows": _json(rows)})).scalars())
 
     # --- outbox ------------------------------------------------------------------------------------------
 
@@ -420,13 +520,28 @@ class SqlTransaction:
             unique.setdefault(n.dedup_key, n)  # the first of a key within one batch, as across batches
         if not unique:
             return 0
-        stmt = (
-            self._insert(outbox)
-            .on_conflict_do_nothing(index_elements=[outbox.c.dedup_key])
-            .returning(outbox.c.id)
-        )
-        rows = (await self._exec(stmt, [_notification_values(n) for n in unique.values()])).all()
-        return len(rows)
+        if (fast := self._direct) is not None:
+            driver = await self._driver_connection()
+            return await direct.executemany(
+                driver,
+                fast.outbox.sql(1),
+                [fast.outbox.row(_notification_values(n)) for n in unique.values()],
+            )
+        instant_text = _instant_text(self._conn.dialect)
+        rows = [
+            {
+                "k": n.dedup_key,
+                "c": n.case_id,
+                "kind": n.kind,
+                "r": Role(n.to_role).value,
+                "u": n.unit,
+                "t": n.term_id,
+                "at": instant_text(n.at),
+                "p": codec.encode_mapping(n.payload, where="Notification.payload"),
+            }
+            for n in unique.values()
+        ]
+        return len((await self._exec(_ENQUEUE_PG, {"rows": _json(rows)})).all())
 
     async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:
         stmt = select(outbox).where(outbox.c.delivered_at.is_(None)).order_by(outbox.c.id).limit(limit)
@@ -629,6 +744,14 @@ def _term_from_row(row: Row[Any]) -> Term:
     )
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _chunks(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
 def _event_values(case_id: int, event: Event) -> dict[str, Any]:
     return {
         "case_id": case_id,
@@ -637,7 +760,7 @@ def _event_values(case_id: int, event: Event) -> dict[str, Any]:
         "actor_role": Role(event.actor_role).value,
         "at": event.at,
         "text": event.text,
-        "data": codec.encode(event.data, dict[str, object], where="Event.data"),
+        "data": codec.encode_mapping(event.data, where="Event.data"),
     }
 
 
@@ -663,7 +786,7 @@ def _notification_values(n: Notification) -> dict[str, Any]:
         "unit": n.unit,
         "term_id": n.term_id,
         "at": n.at,
-        "payload": codec.encode(n.payload, dict[str, object], where="Notification.payload"),
+        "payload": codec.encode_mapping(n.payload, where="Notification.payload"),
         "attempts": 0,
     }
 

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from storage import codec
 from storage.types import NaiveDatetimeError
 from tests.storage.strategies import non_default, strategy_for
-from workflow.model import Assignment, Case, InboundMessage, Term
+from workflow.model import Assignment, Case, InboundMessage, Role, Term
 
 MODELS = [Case, InboundMessage, Assignment, Term]
 
@@ -111,3 +112,15 @@ def test_unsupported_types_and_naive_instants_are_refused() -> None:
         codec.encode_fields(Inner(datetime(2025, 1, 1)), ["at"])
     with pytest.raises(TypeError, match="cannot store bytes"):
         codec.encode({"x": b"1"}, dict[str, object])
+
+
+_LOOSE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), _LOOSE | st.sampled_from(list(Role)), max_size=5))
+def test_encode_mapping_is_encode_of_a_free_form_dict(data: dict[str, object]) -> None:
+    assert codec.encode_mapping(data) == codec.encode(data, dict[str, object])

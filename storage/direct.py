@@ -1,0 +1,114 @@
+"""SQLite's hot statements straight through the driver connection: one thread hop each.
+
+Through SQLAlchemy's async layer a statement on aiosqlite costs four hops to the connection's thread (cursor,
+execute, fetch, close) plus SQLAlchemy's own bookkeeping, about 0.3 ms, which made a registration cost ~7 ms
+(bench/engine_bench.py). The use cases' hot statements on SQLite go instead through aiosqlite's
+`execute_fetchall` (one hop) on the same pooled connection, inside the same transaction. Their SQL is built
+from the tables and their parameters pass through the columns' own bind processors (the ones SQLAlchemy
+applies: UtcDateTime's naive-UTC text, CleanText's U+0000 refusal, the engine's JSON serializer), so what they
+store is what SQLAlchemy would store; errors come back as SQLAlchemy's (IntegrityError, OperationalError ...).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Dialect, Table
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeEngine
+
+from storage.types import NaiveDatetimeError, UtcDateTime
+
+# SQLite's default limit of bound variables is 32,766; keep a multi-row insert well below it.
+_MAX_VARIABLES = 30_000
+
+Processor = Callable[[Any], Any] | None
+
+
+def instant_text(value: datetime | None) -> str | None:
+    """An instant as a `UtcDateTime` column stores it on SQLite: naive UTC in SQLAlchemy's fixed format.
+
+    The same text as SQLAlchemy's own processor (tests/storage/test_direct.py holds them equal) at a fifth of
+    its cost: a sweep converts a thousand of them.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise NaiveDatetimeError(
+            f"naive datetime {value.isoformat()} refused: storage needs a timezone-aware instant"
+        )
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def instant_from_text(text: str | None) -> datetime | None:
+    """A stored SQLite `UtcDateTime` back as an aware UTC instant (the inverse of `instant_text`)."""
+    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
+    """The conversion SQLAlchemy applies to a parameter of this type on this dialect (None: as is)."""
+    if isinstance(type_, UtcDateTime) and dialect.name == "sqlite":
+        return instant_text
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+class Insert:
+    """`INSERT INTO table (keys) VALUES (?, ...), ... [RETURNING column]`, for any number of rows."""
+
+    def __init__(
+        self,
+        table: Table,
+        keys: Sequence[str],
+        dialect: Dialect,
+        *,
+        returning: str | None = None,
+        suffix: str = "",
+    ):
+        quote = dialect.identifier_preparer.quote
+        self.keys = tuple(keys)
+        self._processors = tuple(bind_processor(table.c[key].type, dialect) for key in self.keys)
+        self._head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in self.keys)}) VALUES "
+        self._group = "(" + ", ".join("?" for _ in self.keys) + ")"
+        self._tail = suffix + (f" RETURNING {quote(returning)}" if returning else "")
+        self._sql: dict[int, str] = {}
+        self.max_rows = max(1, _MAX_VARIABLES // len(self.keys))
+
+    def sql(self, rows: int) -> str:
+        sql = self._sql.get(rows)
+        if sql is None:
+            sql = self._sql[rows] = self._head + ", ".join([self._group] * rows) + self._tail
+        return sql
+
+    def params(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """The parameters of `sql(len(rows))`, converted."""
+        return [value for row in rows for value in self.row(row)]
+
+    def row(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        """One row's parameters (of `sql(1)`), converted."""
+        return tuple(
+            row[key] if process is None else process(row[key])
+            for key, process in zip(self.keys, self._processors, strict=True)
+        )
+
+
+async def executemany(driver: Any, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+    """Run one statement for each row on the aiosqlite connection (one hop); the rows it changed in all."""
+    try:
+        cursor = await driver.executemany(sql, rows)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, rows, exc, sqlite3.Error) from None
+    count: int = cursor.rowcount
+    await cursor.close()
+    return count
+
+
+async def fetchall(driver: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run one statement on the aiosqlite connection (one hop) and return its rows as tuples."""
+    try:
+        rows = await driver.execute_fetchall(sql, params)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from None
+    return [tuple(row) for row in rows]
