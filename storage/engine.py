@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 from typing import Any
 
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 SQLITE_BEGIN = "sqlite_begin"
 """Execution option: how a SQLite transaction begins ("IMMEDIATE" by default, "DEFERRED" for reads)."""
@@ -42,6 +44,9 @@ def create_engine(
             raise ValueError(
                 f"SQLite needs the async driver: use sqlite+aiosqlite:///..., not {sa_url.drivername}"
             )
+        # A connection goes back to the pool rolled back only if a transaction is still open on it (see
+        # _on_reset): the unconditional rollback was one more hop to the connection's thread per transaction.
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(sa_url, json_serializer=_json_dumps, **kwargs)
         _configure_sqlite(engine.sync_engine, busy_timeout_ms, sqlite_mmap_bytes)
         return engine
@@ -72,6 +77,17 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, mmap_bytes: int) -> 
         finally:
             cursor.close()
 
+    @event.listens_for(engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: ConnectionPoolEntry, state: PoolResetState) -> None:
+        # Committed or rolled back already (the usual case): nothing to undo, no hop. A connection given back
+        # mid-transaction is rolled back, as the pool's default reset would.
+        if (
+            state.asyncio_safe
+            and not state.terminate_only
+            and dbapi_connection.driver_connection.in_transaction
+        ):
+            dbapi_connection.rollback()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock up front (waiting up to busy_timeout). A DEFERRED transaction that
@@ -80,4 +96,10 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, mmap_bytes: int) -> 
         mode = str(conn.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")).upper()
         if mode not in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE"):
             raise ValueError(f"{SQLITE_BEGIN} must be IMMEDIATE, DEFERRED or EXCLUSIVE, not {mode!r}")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # Straight on the aiosqlite connection: one hop to its thread, where a statement through SQLAlchemy is
+        # three (cursor, execute, close) and every transaction pays it (bench/engine_bench.py).
+        sql = f"BEGIN {mode}"
+        try:
+            conn.connection.dbapi_connection.run_async(lambda driver: driver.execute_fetchall(sql))  # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from None
