@@ -24,6 +24,7 @@ from storage.types import NaiveDatetimeError, UtcDateTime
 
 # SQLite's default limit of bound variables is 32,766; keep a multi-row insert well below it.
 _MAX_VARIABLES = 30_000
+_CACHED_ROWS = 32
 
 Processor = Callable[[Any], Any] | None
 
@@ -79,7 +80,9 @@ class Insert:
     def sql(self, rows: int) -> str:
         sql = self._sql.get(rows)
         if sql is None:
-            sql = self._sql[rows] = self._head + ", ".join([self._group] * rows) + self._tail
+            sql = self._head + ", ".join([self._group] * rows) + self._tail
+            if rows <= _CACHED_ROWS:  # the usual few rows; a long statement is cheap to build next to running it
+                self._sql[rows] = sql
         return sql
 
     def params(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
