@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.cards import CardView, load_view, render_card, render_notification
@@ -28,6 +30,12 @@ if TYPE_CHECKING:
     from workflow.calendar import WorkingCalendar
 
 log = logging.getLogger(__name__)
+
+# A drain's lease on the outbox rows it claims, from the claim: long enough for a batch of sends through flood
+# waits and retries. A lease that ran out before its row was sent lets another process send it too.
+CLAIM_LEASE = timedelta(minutes=5)
+# Rows claimed at a time: a small batch keeps the last row of it well within the lease.
+CLAIM_BATCH = 20
 
 
 class Delivery:
@@ -52,6 +60,8 @@ class Delivery:
         # One drain and one card refresh per case at a time in this process: an edit racing another edit of
         # the same card could leave the older text on top.
         self._drain_lock = asyncio.Lock()
+        # Who holds the outbox rows this Delivery claims: unique per instance, so per process.
+        self._owner = f"delivery-{uuid.uuid4()}"
         self._card_locks: dict[int, asyncio.Lock] = {}
 
     def _card_lock(self, case_id: int) -> asyncio.Lock:
@@ -137,15 +147,40 @@ class Delivery:
             )
 
     async def drain(self, limit: int = 200) -> int:
-        """Send pending notifications; returns how many were completed. Failures stay pending for the next run."""
+        """Send pending notifications; returns how many were completed. Failures stay pending for the next run.
+
+        The rows are claimed (storage leases them to this Delivery) a batch at a time before they are sent, so
+        another process draining at once takes other rows, never these. What this drain claimed and did not
+        complete (a failed send, an exception) is released when it ends, so the next drain retries it at once;
+        a process that dies holding rows leaves them to its lease's expiry.
+        """
         async with self._drain_lock:
-            async with self.repo.transaction() as tx:
-                items = await tx.pending_outbox(limit)
             done = 0
-            for item in items:
-                if await self._deliver(item.id, item.notification):
-                    done += 1
+            held: dict[int, None] = {}  # claimed by this drain and not completed, in claim order
+            try:
+                while done + len(held) < limit:
+                    batch = min(CLAIM_BATCH, limit - done - len(held))
+                    async with self.repo.transaction() as tx:
+                        items = await tx.claim_outbox(self.clock.now(), self._owner, CLAIM_LEASE, batch)
+                    held.update(dict.fromkeys(item.id for item in items))
+                    for item in items:
+                        if await self._deliver(item.id, item.notification):
+                            del held[item.id]
+                            done += 1
+                    if len(items) < batch:
+                        break
+            finally:
+                if held:
+                    await self._release(list(held))
             return done
+
+    async def _release(self, outbox_ids: list[int]) -> None:
+        try:
+            async with self.repo.transaction() as tx:
+                for outbox_id in outbox_ids:
+                    await tx.release_outbox(outbox_id, self._owner)
+        except Exception:  # the drain's own outcome matters more; the claims expire with their lease anyway
+            log.exception("releasing outbox claims %s failed; they expire in %s", outbox_ids, CLAIM_LEASE)
 
     async def _deliver(self, outbox_id: int, notification: Notification) -> bool:
         now = self.clock.now()

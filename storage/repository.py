@@ -6,7 +6,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -152,6 +152,31 @@ _NEEDING_ATTENTION = (
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
 )  # fmt: skip
+# The drain's claim: the oldest undelivered rows whose lease is free or past, leased to one owner. `delivered_at
+# IS NULL` spelled as ix_outbox_pending's predicate. PostgreSQL locks the rows it takes and skips those another
+# claim is taking (SQLite renders no FOR UPDATE: BEGIN IMMEDIATE serialises its writers).
+_CLAIMABLE = (
+    select(outbox.c.id)
+    .where(
+        outbox.c.delivered_at.is_(None),
+        or_(
+            outbox.c.claimed_until.is_(None),
+            outbox.c.claimed_until <= bindparam("now", type_=outbox.c.claimed_until.type),
+        ),
+    )
+    .order_by(outbox.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM_OUTBOX = (
+    update(outbox)
+    .where(outbox.c.id.in_(_CLAIMABLE.scalar_subquery()))
+    .values(
+        claimed_until=bindparam("until", type_=outbox.c.claimed_until.type),
+        claimed_by=bindparam("owner", type_=outbox.c.claimed_by.type),
+    )
+    .returning(*outbox.c)
+)
 # SQLite, through storage/direct.py: the registration's lookup and the sweep's query.
 _FIND_CASE_SQLITE = "SELECT case_id FROM messages WHERE source = ? AND source_id = ?"
 # `closed_at IS NULL` spelled exactly as the partial index's predicate; closed_at, met and next_attention of an
@@ -547,11 +572,31 @@ class SqlTransaction:
         stmt = select(outbox).where(outbox.c.delivered_at.is_(None)).order_by(outbox.c.id).limit(limit)
         return [_outbox_from_row(row) for row in await self._exec(stmt)]
 
+    async def claim_outbox(self, now: datetime, owner: str, lease: timedelta, limit: int) -> list[OutboxItem]:
+        # One statement, so atomic on both dialects: PostgreSQL locks the rows it takes and skips the ones
+        # another claim holds (a row claimed and committed meanwhile fails the re-checked condition); SQLite's
+        # writers are serialised by BEGIN IMMEDIATE.
+        if limit <= 0:
+            return []
+        result = await self._exec(
+            _CLAIM_OUTBOX,
+            {"now": now, "until": now + lease, "owner": owner, "limit": limit},
+        )
+        return sorted((_outbox_from_row(row) for row in result), key=lambda item: item.id)
+
+    async def release_outbox(self, outbox_id: int, owner: str) -> None:
+        stmt = (
+            update(outbox)
+            .where(outbox.c.id == outbox_id, outbox.c.claimed_by == owner, outbox.c.delivered_at.is_(None))
+            .values(claimed_until=None, claimed_by=None)
+        )
+        await self._exec(stmt)
+
     async def mark_delivered(self, outbox_id: int, at: datetime) -> None:
         stmt = (
             update(outbox)
             .where(outbox.c.id == outbox_id, outbox.c.delivered_at.is_(None))
-            .values(delivered_at=at)
+            .values(delivered_at=at, claimed_until=None, claimed_by=None)
         )
         await self._exec(stmt)
 

@@ -163,6 +163,10 @@ outbox = Table(
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text, nullable=True),
     Column("delivered_at", UtcDateTime, nullable=True),
+    # A drain's lease on an undelivered row (storage.repository.claim_outbox): until `claimed_until` passes,
+    # no other drain takes the row, so two processes draining at once do not send it twice. Both NULL: free.
+    Column("claimed_until", UtcDateTime, nullable=True),
+    Column("claimed_by", String, nullable=True),
 )
 Index(
     "ix_outbox_pending",

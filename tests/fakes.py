@@ -52,6 +52,7 @@ class _State:
     attention: dict[int, datetime | None] = field(default_factory=dict)
     outbox: dict[int, OutboxItem] = field(default_factory=dict)
     outbox_keys: set[str] = field(default_factory=set)
+    claims: dict[int, tuple[datetime, str]] = field(default_factory=dict)  # outbox id -> (until, owner)
     kv: dict[str, str] = field(default_factory=dict)
 
 
@@ -191,8 +192,27 @@ class FakeTransaction:
     async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:
         return [i for i in self.s.outbox.values() if i.delivered_at is None][:limit]
 
+    async def claim_outbox(self, now: datetime, owner: str, lease: timedelta, limit: int) -> list[OutboxItem]:
+        taken: list[OutboxItem] = []
+        for item in self.s.outbox.values():
+            if len(taken) >= limit:
+                break
+            claim = self.s.claims.get(item.id)
+            if item.delivered_at is None and (claim is None or claim[0] <= now):
+                self.s.claims[item.id] = (now + lease, owner)
+                taken.append(item)
+        return taken
+
+    async def release_outbox(self, outbox_id: int, owner: str) -> None:
+        claim = self.s.claims.get(outbox_id)
+        if claim is not None and claim[1] == owner and self.s.outbox[outbox_id].delivered_at is None:
+            del self.s.claims[outbox_id]
+
     async def mark_delivered(self, outbox_id: int, at: datetime) -> None:
-        self.s.outbox[outbox_id] = replace(self.s.outbox[outbox_id], delivered_at=at)
+        item = self.s.outbox[outbox_id]
+        if item.delivered_at is None:
+            self.s.outbox[outbox_id] = replace(item, delivered_at=at)
+            self.s.claims.pop(outbox_id, None)
 
     async def mark_failed(self, outbox_id: int, error: str) -> None:
         item = self.s.outbox[outbox_id]

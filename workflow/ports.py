@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from workflow.model import Actor, Case, Event, InboundMessage, Role, Term, TermStart, TermStop
@@ -152,11 +152,33 @@ class Transaction(Protocol):
         """Store notifications in the outbox, skipping already-known dedup keys; returns how many were new."""
         ...
 
-    async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]: ...
+    async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:
+        """Undelivered rows by id, claimed or not (for inspection; a drain takes its rows with `claim_outbox`)."""
+        ...
 
-    async def mark_delivered(self, outbox_id: int, at: datetime) -> None: ...
+    async def claim_outbox(self, now: datetime, owner: str, lease: timedelta, limit: int) -> list[OutboxItem]:
+        """Take up to `limit` undelivered rows, oldest first, whose claim is free or expired at `now`.
 
-    async def mark_failed(self, outbox_id: int, error: str) -> None: ...
+        One atomic write: each row taken is claimed by `owner` until `now + lease`, and no other transaction
+        takes it before that (concurrent claims get disjoint rows; where the database has row locks, rows
+        another claim holds are skipped, not waited for). The rows come back by id.
+        """
+        ...
+
+    async def release_outbox(self, outbox_id: int, owner: str) -> None:
+        """Give up `owner`'s claim on the row (a failed delivery: the next drain retries it at once).
+
+        A claim that expired and was taken by another owner meanwhile is left alone.
+        """
+        ...
+
+    async def mark_delivered(self, outbox_id: int, at: datetime) -> None:
+        """The row is done (its claim goes with it); it never comes back. The first delivery instant stays."""
+        ...
+
+    async def mark_failed(self, outbox_id: int, error: str) -> None:
+        """Count a failed attempt; the claim stays (`release_outbox` gives it up once the fan-out is over)."""
+        ...
 
     async def kv_get(self, key: str) -> str | None: ...
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-import pytest
-
 from bot.app import OtklikApp
 from bot.emulator import visible_text
 from tests.e2e.conftest import (
@@ -199,11 +197,6 @@ async def test_after_downtime_only_the_misses_are_sent_once(world: World) -> Non
     assert await w.pending_outbox() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: the outbox has no claim, so two processes draining it at once send a notification twice "
-    "(the sweep's conditional writes only keep it from being queued twice); needs a claim in storage",
-)
 async def test_two_processes_sweeping_at_once_send_once(world: World) -> None:
     w = world
     await w.start()

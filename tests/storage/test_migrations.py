@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -44,17 +45,17 @@ def _table_names(conn: Connection) -> set[str]:
 async def test_upgrade_fresh_then_again_is_a_no_op(engine: AsyncEngine) -> None:
     assert await current_revision(engine) is None
     await upgrade(engine)
-    assert await current_revision(engine) == head_revision() == "0001"
+    assert await current_revision(engine) == head_revision() == "0002"
     async with engine.connect() as conn:
         assert await conn.run_sync(_table_names) == TABLES
     await upgrade(engine)  # idempotent
-    assert await current_revision(engine) == "0001"
+    assert await current_revision(engine) == "0002"
 
 
 async def test_concurrent_upgrades_queue_up(engine: AsyncEngine) -> None:
     # Two processes starting at once: SQLite's BEGIN IMMEDIATE / PostgreSQL's advisory lock serialise them.
     await asyncio.gather(upgrade(engine), upgrade(engine))
-    assert await current_revision(engine) == "0001"
+    assert await current_revision(engine) == "0002"
 
 
 async def test_migrated_schema_equals_tables_metadata(engine: AsyncEngine) -> None:
@@ -88,14 +89,14 @@ async def test_downgrade_to_base_and_back(engine: AsyncEngine) -> None:
         await conn.run_sync(downgrade)
         assert await conn.run_sync(_table_names) == set()
     await upgrade(engine)
-    assert await current_revision(engine) == "0001"
+    assert await current_revision(engine) == "0002"
 
 
 async def test_upgrade_by_url_on_a_sqlite_file(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'by-url.sqlite3'}"
     await upgrade(url)
     await upgrade(url)
-    assert await current_revision(url) == "0001"
+    assert await current_revision(url) == "0002"
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
@@ -120,7 +121,7 @@ async def test_upgrade_by_url_on_a_fresh_postgres_database() -> None:
         target = url.set(database=name).render_as_string(hide_password=False)
         await upgrade(target)
         await upgrade(target)
-        assert await current_revision(target) == "0001"
+        assert await current_revision(target) == "0002"
     finally:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -134,3 +135,33 @@ def test_migrations_ship_with_the_package() -> None:
     assert (root / "env.py").is_file()
     assert (root / "script.py.mako").is_file()
     assert (root / "versions" / "0001_initial.py").is_file()
+    assert (root / "versions" / "0002_outbox_claim.py").is_file()
+
+
+async def test_outbox_claim_migration_keeps_the_rows_both_ways(engine: AsyncEngine) -> None:
+    """0002 adds the claim columns to an outbox with rows in it (free claims), and takes them away again."""
+    await upgrade(engine, "0001")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO outbox (dedup_key, kind, to_role, at, payload, attempts)"
+                " VALUES ('k', 'reminder', 'operator', :at, '{}', 0)"
+            ),
+            {"at": datetime(2025, 3, 3, 2, 0, tzinfo=UTC)},
+        )
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT dedup_key, claimed_until, claimed_by FROM outbox"))).all()
+    assert [tuple(r) for r in rows] == [("k", None, None)]
+
+    def downgrade(conn: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0001")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(downgrade)
+        columns = {c["name"] for c in await conn.run_sync(lambda c: inspect(c).get_columns("outbox"))}
+        assert "claimed_until" not in columns and "claimed_by" not in columns
+        assert (await conn.execute(text("SELECT dedup_key FROM outbox"))).scalars().all() == ["k"]
+    assert await current_revision(engine) == "0001"

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from storage.repository import SqlRepository
 from storage.tables import cases as cases_table
 from storage.types import NaiveDatetimeError, NulCharacterError
+from tests.fakes import FakeRepository
 from tests.storage.conftest import SettableClock
 from tests.storage.strategies import non_default, strategy_for
 from workflow.model import (
@@ -601,6 +604,87 @@ async def test_per_recipient_deliveries(repo: SqlRepository) -> None:
     async with repo.transaction() as tx:
         assert await tx.deliveries(a.id) == {-1001234567890, 5_000_000_001}
         assert await tx.deliveries(b.id) == {-1001234567890}
+
+
+LEASE = timedelta(minutes=5)
+
+
+async def test_concurrent_claims_take_disjoint_rows(repo: SqlRepository) -> None:
+    async with repo.transaction() as tx:
+        await tx.enqueue([note(f"n{i}") for i in range(10)])
+        ids = [i.id for i in await tx.pending_outbox()]
+
+    async def claim(owner: str) -> list[int]:
+        async with repo.transaction() as tx:
+            taken = [i.id for i in await tx.claim_outbox(T0, owner, LEASE, 4)]
+            await asyncio.sleep(0.05)  # the claim is still uncommitted while the others claim
+        return taken
+
+    claims = await asyncio.gather(*(claim(f"drain-{n}") for n in range(4)))
+    assert all(c == sorted(c) for c in claims)  # by id
+    taken = [i for c in claims for i in c]
+    assert sorted(taken) == ids  # every row once: none twice, none left out (4 + 4 + 2 + 0)
+    assert sorted(len(c) for c in claims) == [0, 2, 4, 4]
+
+
+async def test_claim_takes_oldest_free_rows_and_keeps_them_for_the_lease(repo: SqlRepository) -> None:
+    async with repo.transaction() as tx:
+        await tx.enqueue([note(k) for k in "abc"])
+        first = await tx.claim_outbox(T0, "a", LEASE, 2)
+        assert [i.notification.dedup_key for i in first] == ["a", "b"]
+        assert first[0].notification == note("a")
+        assert [i.notification.dedup_key for i in await tx.claim_outbox(T0, "b", LEASE, 5)] == ["c"]
+        assert await tx.claim_outbox(T0, "b", LEASE, 0) == []
+    async with repo.transaction() as tx:
+        assert await tx.claim_outbox(T0 + LEASE - timedelta(microseconds=1), "c", LEASE, 5) == []
+        await tx.mark_failed(first[0].id, "network down")  # a failure keeps the claim
+        assert await tx.claim_outbox(T0 + timedelta(minutes=1), "c", LEASE, 5) == []
+        # Claimed or not, they are pending.
+        assert [i.notification.dedup_key for i in await tx.pending_outbox()] == ["a", "b", "c"]
+
+
+async def test_expired_claim_is_reclaimable_and_release_is_the_owners(repo: SqlRepository) -> None:
+    async with repo.transaction() as tx:
+        await tx.enqueue([note(k) for k in "ab"])
+        a, b = await tx.claim_outbox(T0, "first", LEASE, 10)
+    later = T0 + LEASE  # the lease has run out
+    async with repo.transaction() as tx:
+        again = await tx.claim_outbox(later, "second", LEASE, 1)
+        assert [i.id for i in again] == [a.id]
+        await tx.release_outbox(a.id, "first")  # too late: the row is the second's now
+        assert await tx.claim_outbox(later, "third", LEASE, 1) == [b]
+        assert await tx.claim_outbox(later, "third", LEASE, 10) == []
+        await tx.release_outbox(a.id, "second")  # a failed send: free at once
+        assert [i.id for i in await tx.claim_outbox(later, "third", LEASE, 10)] == [a.id]
+
+
+async def test_delivered_rows_never_come_back(repo: SqlRepository) -> None:
+    async with repo.transaction() as tx:
+        await tx.enqueue([note(k) for k in "abc"])
+        a, b, c = await tx.claim_outbox(T0, "d1", LEASE, 10)
+        await tx.mark_delivered(a.id, T0)
+        await tx.mark_delivered(b.id, T0)
+        await tx.release_outbox(b.id, "d1")  # a release after delivery changes nothing
+    async with repo.transaction() as tx:
+        assert await tx.claim_outbox(T0 + timedelta(days=30), "d2", LEASE, 10) == [c]
+        await tx.mark_delivered(c.id, T0 + timedelta(days=30))
+    async with repo.transaction() as tx:
+        assert await tx.claim_outbox(T0 + timedelta(days=60), "d3", LEASE, 10) == []
+        assert await tx.pending_outbox() == []
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        test_concurrent_claims_take_disjoint_rows,
+        test_claim_takes_oldest_free_rows_and_keeps_them_for_the_lease,
+        test_expired_claim_is_reclaimable_and_release_is_the_owners,
+        test_delivered_rows_never_come_back,
+    ],
+)
+async def test_fake_outbox_claims_keep_the_same_promises(check: Callable[[Any], Awaitable[None]]) -> None:
+    """tests/fakes.py's in-memory outbox claims as storage does (the use-case tests run against both)."""
+    await check(FakeRepository())
 
 
 # --- cards, staff, kv ---------------------------------------------------------------------------------------
