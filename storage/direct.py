@@ -81,7 +81,9 @@ class Insert:
         sql = self._sql.get(rows)
         if sql is None:
             sql = self._head + ", ".join([self._group] * rows) + self._tail
-            if rows <= _CACHED_ROWS:  # the usual few rows; a long statement is cheap to build next to running it
+            if (
+                rows <= _CACHED_ROWS
+            ):  # the usual few rows; a long statement is cheap to build next to running it
                 self._sql[rows] = sql
         return sql
 

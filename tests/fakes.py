@@ -125,7 +125,8 @@ class FakeTransaction:
             if term.case_id != case_id or term.closed_at is not None:
                 continue
             stop = next(
-                (s for s in stops if s.term_id == term.term_id and (s.unit is None or s.unit == term.unit)), None
+                (s for s in stops if s.term_id == term.term_id and (s.unit is None or s.unit == term.unit)),
+                None,
             )
             if stop is not None:
                 # A cancelled term became moot: neither met nor missed, as storage records it.

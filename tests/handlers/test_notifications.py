@@ -30,7 +30,9 @@ def view() -> CardView:
 def note(kind: str, to: Role, *, term: str | None = None, unit: str | None = None, **payload: object) -> str:
     n = Notification(dedup_key="k", case_id=7, kind=kind, to_role=to, at=NOW, term_id=term, unit=unit,
                      payload=dict(payload))  # fmt: skip
-    html = render_notification(n, view(), calendar=WorkingCalendar(), rules=DEFAULT_RULES, units=UNITS, now=NOW)
+    html = render_notification(
+        n, view(), calendar=WorkingCalendar(), rules=DEFAULT_RULES, units=UNITS, now=NOW
+    )
     return html_to_text(html)
 
 

@@ -490,7 +490,10 @@ async def test_open_terms_and_append_events_write_in_order(repo: SqlRepository) 
         assert await tx.open_terms(case.id, []) == []
         ids = await tx.open_terms(
             case.id,
-            [(start("os.route", due), T0 + timedelta(minutes=30)), (start("os.unit_info", due, unit="x"), due)],
+            [
+                (start("os.route", due), T0 + timedelta(minutes=30)),
+                (start("os.unit_info", due, unit="x"), due),
+            ],
         )
         single = await tx.open_term(case.id, start("os.draft", due), due)
         await tx.append_events(case.id, [])
