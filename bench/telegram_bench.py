@@ -448,6 +448,7 @@ def report_limits_on(run: Run, limits: Limits) -> bool:
         ("  last in the curator's chat", f"{last_elsewhere - run.started:.1f} s"),
         ("minimum by the limits (M)", f"{least:.1f} s — bound by {bounds[0].name} ({bounds[0].messages} messages)"),
         ("  next bounds", "; ".join(f"{b.name} {b.span:.1f} s" for b in bounds[1:4])),
+        ("  how", "per window of C per W s (all chats; each chat): n messages span >= (ceil(n/C) - 1) * W; M = the largest"),
         ("T / M", f"{total / least:.2f}" if least > 0 else "n/a (minimum is 0)"),
         ("minimum under the sender's own pacing", f"{paced:.1f} s (it also keeps 1/{limits.chat_interval:g} s in groups)"),
         ("429 answers from the emulator", str(too_many)),
@@ -530,6 +531,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # APScheduler's own lines: "skipped: maximum number of running instances reached" (the periodic drain found
     # one still running) and a drain cancelled by app.close(). The jobs' failures are logged by bot.scheduler.
     logging.getLogger("apscheduler").setLevel(logging.CRITICAL)
+    print(
+        "Flow: the ПОС curator registers each case and routes it to one unit, as on the buttons (no config posts a"
+        f" new case straight into a unit chat); the curator's chat is {args.curator_chat}."
+    )
     ok = True
     if args.limits in ("on", "both"):
         count, window = args.group_limit
