@@ -28,7 +28,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -44,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
+from storage.scratch import scratch_schema
 from storage.tables import cases, outbox, terms
 from workflow.calendar import WorkingCalendar
 from workflow.model import Actor, InboundMessage, Procedure, Role, Source
@@ -92,19 +92,13 @@ async def sqlite_engine() -> AsyncIterator[AsyncEngine]:
 @asynccontextmanager
 async def pg_engine(url: str) -> AsyncIterator[AsyncEngine]:
     """A throwaway schema, dropped afterwards: nothing else in the database is touched."""
-    schema = f"otklik_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"server_settings": {"search_path": schema}})
-    try:
-        await upgrade(engine)
-        yield engine
-    finally:
-        await engine.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+    async with scratch_schema(url, "otklik_bench") as connect_args:
+        engine = create_engine(url, connect_args=connect_args)
+        try:
+            await upgrade(engine)
+            yield engine
+        finally:
+            await engine.dispose()
 
 
 # --- 1. registrations --------------------------------------------------------------------------------------------

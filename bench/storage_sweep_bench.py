@@ -19,7 +19,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository, SqlTransaction
+from storage.scratch import scratch_schema
 from storage.tables import cases, terms
 
 NOW = datetime(2025, 3, 3, 5, 0, tzinfo=UTC)
@@ -168,18 +168,12 @@ async def sqlite_engine() -> AsyncIterator[AsyncEngine]:
 
 @asynccontextmanager
 async def pg_engine(url: str) -> AsyncIterator[AsyncEngine]:
-    schema = f"otklik_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"server_settings": {"search_path": schema}})
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+    async with scratch_schema(url, "otklik_bench") as connect_args:
+        engine = create_engine(url, connect_args=connect_args)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
 
 
 async def main() -> None:

@@ -22,6 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from workflow.rules import DEFAULT_UNITS
+
 _config_path: ContextVar[Path | None] = ContextVar("otklik_config_path", default=None)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -121,16 +123,6 @@ class StaffMember(_Section):
 class SchedulerSettings(_Section):
     sweep_seconds: int = Field(default=30, ge=1, le=3600)
     outbox_seconds: float = Field(default=2.0, gt=0, le=600)
-
-
-DEFAULT_UNITS = {
-    "housing": "ЖКХ, строительство и дорожное хозяйство",
-    "education": "Управление образования",
-    "social": "Социальная защита",
-    "culture": "Культура, молодёжная политика и спорт",
-    "economy": "Экономика и финансы",
-    "settlements": "Администрации сельских поселений",
-}
 
 
 class Settings(BaseSettings):

@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Message
 
 from bot import texts
-from bot.cards import local, q, time_left
+from bot.cards import local, owner_name, q, time_left
 from bot.directory import Directory
 from handlers.common import DeliveryPort
 from workflow.calendar import WorkingCalendar
@@ -113,10 +113,14 @@ async def on_my(
         for case, term in await _open_terms(services)
         if owes(actor, term, case)
     ]
+    await _answer_list(message, texts.MY_TITLE_HTML, texts.MY_EMPTY, lines)
+
+
+async def _answer_list(message: Message, title_html: str, empty: str, lines: list[str]) -> None:
     if not lines:
-        await message.answer(texts.MY_EMPTY, parse_mode=None)
+        await message.answer(empty, parse_mode=None)
         return
-    await message.answer(_with_more(texts.MY_TITLE_HTML, lines), parse_mode="HTML")
+    await message.answer(_with_more(title_html, lines), parse_mode="HTML")
 
 
 async def on_overdue(
@@ -136,8 +140,7 @@ async def on_overdue(
             texts.OVERDUE_LINE.format(
                 case_id=case.id,
                 title=_title(term.term_id, rules),
-                owner=ROLE_NAMES.get(term.owner, term.owner.value)
-                + (f" ({rules.units.get(term.unit, term.unit)})" if term.unit else ""),
+                owner=owner_name(term.owner, term.unit, rules.units),
                 due=local(term.due, calendar),
                 late=time_left(term.due, now, calendar),
             )
@@ -145,10 +148,7 @@ async def on_overdue(
         for case, term in await _open_terms(services)
         if term.due <= now
     ]
-    if not lines:
-        await message.answer(texts.OVERDUE_EMPTY, parse_mode=None)
-        return
-    await message.answer(_with_more(texts.OVERDUE_TITLE_HTML, lines), parse_mode="HTML")
+    await _answer_list(message, texts.OVERDUE_TITLE_HTML, texts.OVERDUE_EMPTY, lines)
 
 
 async def on_case(

@@ -12,7 +12,6 @@ data (a restarted process, a second sweeper), `await db.close(repo)` disposes on
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,12 +20,12 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
+from storage.scratch import scratch_schema
 from tests.fakes import FakeClock, FakeRepository, RecordingNotifier
 from workflow.calendar import WorkingCalendar
 from workflow.model import Actor, Case, Event, InboundMessage, Procedure, Role, Source, Term
@@ -160,24 +159,16 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -
         return
     if not PG_URL:
         pytest.skip(PG_SKIP)
-    schema = f"otklik_engine_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    database = Database(
-        "pg", url=PG_URL, connect_args={"server_settings": {"search_path": schema}}, clock=clock
-    )
-    try:
-        migrator = database.engine()
-        await upgrade(migrator)
-        await migrator.dispose()
-        database._engines.remove(migrator)
-        yield database
-    finally:
-        await database.dispose_all()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+    async with scratch_schema(PG_URL, "otklik_engine") as connect_args:
+        database = Database("pg", url=PG_URL, connect_args=connect_args, clock=clock)
+        try:
+            migrator = database.engine()
+            await upgrade(migrator)
+            await migrator.dispose()
+            database._engines.remove(migrator)
+            yield database
+        finally:
+            await database.dispose_all()
 
 
 @pytest.fixture

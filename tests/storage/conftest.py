@@ -6,19 +6,18 @@ PostgreSQL isolation: each test gets its own schema (search_path set per connect
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
+from storage.scratch import scratch_schema
 
 PG_URL = os.environ.get("OTKLIK_TEST_PG_URL", "")
 PG_SKIP = "PostgreSQL variant: set OTKLIK_TEST_PG_URL=postgresql+asyncpg://user@host:port/db to run it"
@@ -46,18 +45,12 @@ def require_pg() -> str:
 async def pg_schema_engine() -> AsyncIterator[AsyncEngine]:
     """An engine whose connections see only a fresh schema; the schema is dropped afterwards."""
     url = require_pg()
-    schema = f"otklik_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"server_settings": {"search_path": schema}})
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+    async with scratch_schema(url, "otklik_test") as connect_args:
+        engine = create_engine(url, connect_args=connect_args)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
 
 
 @asynccontextmanager
