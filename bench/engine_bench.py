@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
-from storage.scratch import scratch_schema
 from storage.tables import cases, outbox, terms
+from tests.support.scratch import scratch_schema
 from workflow.calendar import WorkingCalendar
 from workflow.model import Actor, InboundMessage, Procedure, Role, Source
 from workflow.rules import DEFAULT_RULES

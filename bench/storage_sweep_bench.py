@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository, SqlTransaction
-from storage.scratch import scratch_schema
 from storage.tables import cases, terms
+from tests.support.scratch import scratch_schema
 
 NOW = datetime(2025, 3, 3, 5, 0, tzinfo=UTC)
 CHUNK = 10_000

@@ -53,7 +53,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import OtklikApp
-from bot.emulator.telegram import RATE_LIMITED_METHODS, RateLimits, RequestRecord, TelegramEmulator
 from bot.sender import TelegramSender
 from bot.settings import (
     DEFAULT_UNITS,
@@ -64,6 +63,8 @@ from bot.settings import (
     StaffMember,
     TelegramSettings,
 )
+from emulators.telegram import RateLimits, RequestRecord, TelegramEmulator
+from emulators.telegram.server import RATE_LIMITED_METHODS
 from workflow.lifecycle import Action, ActionPayload
 from workflow.model import Actor, InboundMessage, Procedure, Role, Source
 

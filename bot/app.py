@@ -20,10 +20,11 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cli import database_url
 from bot.delivery import Delivery
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules
@@ -31,6 +32,7 @@ from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, TelegramSender
 from bot.settings import ConfigError, Settings
 from handlers import build_routers
+from handlers.commands import set_commands
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
@@ -96,7 +98,7 @@ class OtklikApp:
         calendar = build_calendar(settings)
         rules = build_rules(settings)
         directory = Directory.from_settings(settings)
-        url = database_url(settings)
+        url = settings.database_url
         await upgrade(url)
         engine = create_engine(url)
         repo = SqlRepository(engine)
@@ -172,7 +174,6 @@ class OtklikApp:
 
     async def start_background(self) -> None:
         """The scheduler jobs plus one drain of what a previous run left in the outbox."""
-        from handlers.commands import set_commands
 
         for key in self.directory.missing_chats():
             log.warning("в настройках не задан чат %s: уведомления этой роли некуда доставить", key)
@@ -192,8 +193,6 @@ class OtklikApp:
         await self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False)
 
     async def run_webhook(self, stop: asyncio.Event) -> None:
-        from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
-        from aiohttp import web
 
         tg = self.settings.telegram
         if not tg.webhook_url or not tg.webhook_secret:

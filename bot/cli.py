@@ -7,6 +7,7 @@ stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -14,7 +15,15 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
+from bot.app import run_app
+from bot.demo import DemoError, run_demo
+from bot.domain_setup import build_calendar, build_rules, import_calendar_file
 from bot.settings import ConfigError, Settings, load_settings
+from bot.simulate import ScenarioError, run_simulation
+from storage.migrate import upgrade
+from workflow.calendar import CalendarError
+from workflow.model import DomainError
+from workflow.rules import RulesError
 
 EXIT_USAGE = 2
 
@@ -44,8 +53,6 @@ def _print_json(obj: object) -> None:
 
 
 def cmd_term(args: argparse.Namespace) -> int:
-    from bot.domain_setup import build_calendar, build_rules
-    from workflow.rules import RulesError
 
     settings = _settings(args)
     calendar = build_calendar(settings, warn=_warn)
@@ -70,7 +77,6 @@ def cmd_term(args: argparse.Namespace) -> int:
 
 
 def cmd_calendar_day(args: argparse.Namespace) -> int:
-    from bot.domain_setup import build_calendar
 
     try:
         day = date.fromisoformat(args.date)
@@ -93,7 +99,6 @@ def cmd_calendar_day(args: argparse.Namespace) -> int:
 
 
 def cmd_calendar_import(args: argparse.Namespace) -> int:
-    from bot.domain_setup import import_calendar_file
 
     settings = _settings(args)
     year, target = import_calendar_file(settings, Path(args.file))
@@ -102,41 +107,22 @@ def cmd_calendar_import(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from storage.migrate import upgrade
-
     settings = _settings(args)
-    asyncio.run(upgrade(database_url(settings)))
+    asyncio.run(upgrade(settings.database_url))
     print("База данных обновлена до последней версии схемы.")
     return 0
 
 
-def database_url(settings: Settings) -> str:
-    """The database URL with a relative SQLite path read from the config file's folder."""
-    url = settings.database.url
-    prefix = "sqlite+aiosqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str(settings.resolve(url[len(prefix) :]))
-    return url
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from bot.simulate import run_simulation
-
     settings = _settings(args)
     return run_simulation(settings, Path(args.scenario), db=args.db, as_json=args.json)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.app import run_app
-
     return run_app(_settings(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
-
     return run_demo()
 
 
@@ -198,13 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from workflow.calendar import CalendarError
-    from workflow.model import DomainError
-
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (CliError, ConfigError, CalendarError) as exc:
+    except DemoError as exc:
+        print(f"otklik: ошибка: демонстрация остановилась: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CliError, ConfigError, CalendarError, ScenarioError) as exc:
         print(f"otklik: ошибка: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except DomainError as exc:

@@ -17,9 +17,9 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.cards import CardView, load_view, render_card, render_notification
 from bot.directory import Directory
 from bot.sender import Outgoing, SendFailed, TelegramSender
+from views.cards import CardView, load_view, render_card, render_notification
 from workflow.ports import Clock, Notification
 from workflow.rules import Rules
 
@@ -136,7 +136,7 @@ class Delivery:
         await self.sender.send(Outgoing(key=f"show:{case_id}:{chat_id}", chat_id=chat_id, text=text,
                                         reply_markup=keyboard))  # fmt: skip
         if history:
-            from bot.cards import render_history
+            from views.cards import render_history
 
             await self.sender.send(
                 Outgoing(

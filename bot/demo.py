@@ -16,7 +16,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.app import OtklikApp
-from bot.emulator.telegram import ChatMessage, TelegramEmulator, visible_text
 from bot.settings import (
     ChatSettings,
     DatabaseSettings,
@@ -25,6 +24,7 @@ from bot.settings import (
     StaffMember,
     TelegramSettings,
 )
+from emulators.telegram import ChatMessage, TelegramEmulator, visible_text
 
 TZ = ZoneInfo("Asia/Novosibirsk")
 START = datetime(2026, 12, 1, 9, 30, tzinfo=TZ)  # a Tuesday
@@ -301,10 +301,5 @@ async def demo(out: Callable[[str], None] = print) -> None:
 
 
 def run_demo() -> int:
-    from bot.cli import CliError
-
-    try:
-        asyncio.run(demo())
-    except DemoError as exc:
-        raise CliError(f"демонстрация остановилась: {exc}") from None
+    asyncio.run(demo())
     return 0

@@ -9,7 +9,14 @@ from datetime import date
 from pathlib import Path
 
 from bot.settings import WEEKDAYS, ConfigError, Settings
-from workflow.calendar import CalendarError, DayKind, DaySchedule, WorkingCalendar, parse_xmlcalendar
+from workflow.calendar import (
+    CalendarError,
+    DayKind,
+    DaySchedule,
+    WorkingCalendar,
+    parse_xmlcalendar,
+    shipped_calendar,
+)
 from workflow.rules import Rules, RulesError
 
 log = logging.getLogger(__name__)
@@ -44,8 +51,6 @@ def build_calendar(settings: Settings, warn: Callable[[str], None] | None = None
     years: dict[int, dict[date, DayKind]] | None = None
     files = imported_calendar_files(settings)
     if files:
-        from workflow.calendar import shipped_calendar
-
         years = dict(shipped_calendar())
         for path in files:
             year, facts = read_calendar_file(path)

@@ -159,6 +159,15 @@ class Settings(BaseSettings):
     def config_dir(self) -> Path:
         return self._config_dir
 
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path read from the config file's folder."""
+        url = self.database.url
+        prefix = "sqlite+aiosqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.resolve(url[len(prefix) :]))
+        return url
+
     def resolve(self, relative: str) -> Path:
         """A path from config, relative to the config file's folder."""
         path = Path(relative).expanduser()

@@ -20,6 +20,9 @@ from typing import Any
 
 from bot.domain_setup import build_calendar, build_rules
 from bot.settings import Settings
+from storage.engine import create_engine
+from storage.migrate import upgrade
+from storage.repository import SqlRepository
 from workflow.lifecycle import ROLE_NAMES, Action, ActionPayload, NoticeKind
 from workflow.model import Actor, DomainError, InboundMessage, Procedure, Role, Source
 from workflow.ports import Notification
@@ -278,9 +281,6 @@ class Simulator:
 
 
 async def simulate(settings: Settings, steps: list[ScenarioStep], db_path: Path) -> list[Line]:
-    from storage.engine import create_engine
-    from storage.migrate import upgrade
-    from storage.repository import SqlRepository
 
     url = f"sqlite+aiosqlite:///{db_path}"
     await upgrade(url)
@@ -326,14 +326,9 @@ def render_line(line: Line, tz: Any, units: Mapping[str, str] | None = None) -> 
 
 
 def run_simulation(settings: Settings, scenario: Path, *, db: str | None, as_json: bool) -> int:
-    from bot.cli import CliError
-
-    try:
-        steps = load_scenario(scenario)
-        with _database(db) as path:
-            lines = asyncio.run(simulate(settings, steps, path))
-    except ScenarioError as exc:
-        raise CliError(str(exc)) from None
+    steps = load_scenario(scenario)
+    with _database(db) as path:
+        lines = asyncio.run(simulate(settings, steps, path))
     tz = build_calendar(settings).tz
     for line in lines:
         print(json.dumps(line.data, ensure_ascii=False) if as_json else render_line(line, tz, settings.units))

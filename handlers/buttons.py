@@ -10,25 +10,7 @@ from aiogram import Bot, F, Router
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import CallbackQuery, ForceReply, InlineKeyboardMarkup, Message, ReplyParameters
 
-from bot import texts
 from bot.directory import Directory
-from bot.keyboards import (
-    CANCEL,
-    CHANGE_ROUTING,
-    NEEDS_LINK,
-    NEEDS_REASON,
-    NEEDS_UNITS,
-    NO_LINK,
-    CaseCb,
-    ResponsibleCb,
-    RouteCb,
-    card_keyboard,
-    mask_of,
-    no_link_keyboard,
-    responsible_keyboard,
-    route_keyboard,
-    units_of,
-)
 from handlers.common import (
     DeliveryPort,
     Prompt,
@@ -38,6 +20,19 @@ from handlers.common import (
     prompt_key,
     run_action,
     save_prompt,
+)
+from views import texts
+from views.callbacks import NO_LINK, CaseCb, CaseVerb, ResponsibleCb, RouteCb
+from views.keyboards import (
+    NEEDS_LINK,
+    NEEDS_REASON,
+    NEEDS_UNITS,
+    card_keyboard,
+    mask_of,
+    no_link_keyboard,
+    responsible_keyboard,
+    route_keyboard,
+    units_of,
 )
 from workflow.lifecycle import Action, ActionPayload, available_actions
 from workflow.model import Actor, Case, Procedure, Role
@@ -112,10 +107,9 @@ async def on_case(
     message = _message(query)
     chat_id = message.chat.id if message is not None else query.from_user.id
 
-    if cb.action in NO_LINK:
-        action = NO_LINK[cb.action]
+    if cb.verb in NO_LINK:
         done, answer = await run_action(
-            services, delivery, cb.case_id, action, actor, version=cb.version, payload=ActionPayload()
+            services, delivery, cb.case_id, NO_LINK[cb.verb], actor, version=cb.version, payload=ActionPayload()
         )
         if done and message is not None:
             await drop_prompt(fsm_storage, prompt_key(bot.id, chat_id, message.message_id))
@@ -129,12 +123,12 @@ async def on_case(
         return
     chat_roles, chat_units = directory.roles_of_chat(chat_id)
 
-    if cb.action == CANCEL:
+    if cb.verb is CaseVerb.CANCEL:
         await _set_markup(message, card_keyboard(case, chat_roles, chat_units))
         await query.answer(texts.CANCELLED)
         return
     order = list(rules.units)
-    if cb.action == CHANGE_ROUTING:
+    if cb.verb is CaseVerb.CHANGE_ROUTING:
         refusal = precheck(services, case, Action.APPROVE_ROUTING, actor, cb.version)
         if refusal:
             await _refuse(query, refusal)
@@ -142,9 +136,8 @@ async def on_case(
         await _set_markup(message, route_keyboard(case, _initial_mask(case, order), rules.units))
         await query.answer(texts.CHOOSE_UNITS)
         return
-    try:
-        action = Action(cb.action)
-    except ValueError:
+    action = cb.verb.action
+    if action is None:
         await _refuse(query, texts.UNKNOWN_BUTTON)
         return
 

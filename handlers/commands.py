@@ -9,10 +9,11 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Message
 
-from bot import texts
-from bot.cards import local, owner_name, q, time_left
 from bot.directory import Directory
 from handlers.common import DeliveryPort
+from views import texts
+from views.cards import local, owner_name, time_left
+from views.html import escape
 from workflow.calendar import WorkingCalendar
 from workflow.lifecycle import REGISTER_ROLES, ROLE_NAMES
 from workflow.model import Actor, Case, DomainError, Procedure, Role, Term
@@ -89,7 +90,7 @@ async def _open_terms(services: Services) -> list[tuple[Case, Term]]:
 def _with_more(title: str, lines: list[str]) -> str:
     shown = lines[:LIST_LIMIT]
     if len(lines) > LIST_LIMIT:
-        shown.append(q(texts.MORE_LINES.format(count=len(lines) - LIST_LIMIT)))
+        shown.append(escape(texts.MORE_LINES.format(count=len(lines) - LIST_LIMIT)))
     return "\n".join([title, *shown])
 
 
@@ -102,7 +103,7 @@ async def on_my(
         return
     now = services.clock.now()
     lines = [
-        q(
+        escape(
             texts.MY_LINE.format(
                 case_id=case.id,
                 title=_title(term.term_id, rules),
@@ -136,7 +137,7 @@ async def on_overdue(
         return
     now = services.clock.now()
     lines = [
-        q(
+        escape(
             texts.OVERDUE_LINE.format(
                 case_id=case.id,
                 title=_title(term.term_id, rules),

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 
-from bot import texts
+from views import texts
 from workflow.lifecycle import Action, ActionPayload, transition
 from workflow.model import Actor, Case, DomainError
 from workflow.services import Services

@@ -12,10 +12,10 @@ from aiogram.types import (
     MessageOriginUser,
 )
 
-from bot import texts
 from bot.directory import Directory
 from handlers.common import DeliveryPort, after_change
 from handlers.replies import attachments_of
+from views import texts
 from workflow.lifecycle import REGISTER_ROLES
 from workflow.model import DomainError, InboundMessage, Procedure, Role, Source
 from workflow.services import Services

@@ -4,7 +4,6 @@ notification parsed as far as it goes, the dialogue asking only for what was mis
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,11 +13,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot import texts
 from bot.directory import Directory
-from bot.keyboards import PosCategoryCb, category_keyboard
+from channels.pos.notice import NOTICE, parse_notice
 from handlers.commands import parse_local
 from handlers.common import DeliveryPort, after_change
+from views import texts
+from views.callbacks import PosCategoryCb
+from views.keyboards import category_keyboard
 from workflow.calendar import WorkingCalendar
 from workflow.lifecycle import REGISTER_ROLES
 from workflow.model import Actor, DomainError, InboundMessage, Procedure, Role, Source
@@ -26,10 +27,6 @@ from workflow.rules import Rules
 from workflow.services import Services
 
 NUMBER = re.compile(r"^\d{5,20}$")
-NOTICE = re.compile(r"^\s*Сообщение\s*№\s*(\d{5,20})", re.IGNORECASE)
-CATEGORY_LINE = re.compile(r"^\s*Категория[^:\n]*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
-RECEIVED = re.compile(r"(\d{2}\.\d{2}\.\d{4})\s+(\d{1,2}:\d{2})")
-TEXT_LINE = re.compile(r"^\s*Текст[^:\n]*:\s*(.+)", re.IGNORECASE | re.MULTILINE | re.DOTALL)
 _REGISTRARS = frozenset(REGISTER_ROLES[Procedure.POS]) - {Role.SYSTEM}
 
 
@@ -65,36 +62,6 @@ def _looks_like_notice(message: Message, directory: Directory) -> bool:
     if message.reply_to_message is not None or not message.text or not NOTICE.match(message.text):
         return False
     return _registrar(message.from_user.id if message.from_user else None, directory) is not None
-
-
-@dataclass(frozen=True)
-class Parsed:
-    number: str | None = None
-    category: str | None = None
-    received: datetime | None = None
-    text: str | None = None
-
-
-def parse_notice(raw: str, rules: Rules, calendar: WorkingCalendar) -> Parsed:
-    """What a ПОС notification tells: «Сообщение № 12345678», «Категория: …», a date, «Текст: …»."""
-    number = m.group(1) if (m := NOTICE.match(raw)) else None
-    category = None
-    if cm := CATEGORY_LINE.search(raw):
-        line = cm.group(1).strip().lower()
-        for cat in rules.categories.values():
-            title = cat.title.lower()
-            if line in (cat.id.lower(), title) or title in line or line in title:
-                category = cat.id
-                break
-    received = None
-    if rm := RECEIVED.search(raw):
-        try:
-            local = datetime.strptime(f"{rm.group(1)} {rm.group(2)}", "%d.%m.%Y %H:%M")
-            received = local.replace(tzinfo=calendar.tz)
-        except ValueError:
-            received = None
-    text = tm.group(1).strip() if (tm := TEXT_LINE.search(raw)) else None
-    return Parsed(number, category, received, text or None)
 
 
 async def on_pos(message: Message, state: FSMContext, directory: Directory) -> None:

@@ -10,9 +10,9 @@ from aiogram import Bot, Router
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import Message
 
-from bot import texts
 from bot.directory import Directory
 from handlers.common import DeliveryPort, drop_prompt, find_prompt, prompt_key, run_action
+from views import texts
 from workflow.lifecycle import Action, ActionPayload, Status, available_actions
 from workflow.model import Actor, Attachment, Case, Procedure
 from workflow.services import Services

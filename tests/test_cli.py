@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,10 @@ def assert_refused(code: int, out: str, err: str, *words: str) -> None:
 
 
 def _otklik() -> str:
-    path = shutil.which("otklik")
-    assert path is not None, "the otklik console script is not installed (pip install -e .)"
-    return path
+    """The console script of the environment running the tests (never whatever `otklik` is on PATH)."""
+    path = Path(sys.executable).with_name("otklik")
+    assert path.is_file(), f"the otklik console script is not installed beside {sys.executable} (pip install -e .)"
+    return str(path)
 
 
 def test_console_script_term_json() -> None:

@@ -23,7 +23,6 @@ from aiogram import Bot
 from sqlalchemy import select
 
 from bot.app import OtklikApp
-from bot.cards import owner_name
 from bot.demo import (
     CHAT_TITLES,
     HEAD,
@@ -39,7 +38,6 @@ from bot.demo import (
     SOCIAL_CHAT,
     Person,
 )
-from bot.emulator import CallbackAnswer, ChatMessage, RateLimits, TelegramEmulator, visible_text
 from bot.sender import TelegramSender
 from bot.settings import (
     ChatSettings,
@@ -49,8 +47,10 @@ from bot.settings import (
     StaffMember,
     TelegramSettings,
 )
+from emulators.telegram import CallbackAnswer, ChatMessage, RateLimits, TelegramEmulator, visible_text
 from storage.tables import deliveries
 from tests.fakes import FakeClock
+from views.cards import owner_name
 from workflow.model import Event, Role, Term
 from workflow.ports import Notification
 from workflow.rules import Rules

@@ -12,7 +12,7 @@ import asyncio
 from collections import Counter
 
 from bot.app import OtklikApp
-from bot.emulator import visible_text
+from emulators.telegram import visible_text
 from tests.e2e.conftest import (
     HEAD,
     HOUSING_CHAT,

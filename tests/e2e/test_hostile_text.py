@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from bot.emulator import ChatMessage, MessageVersion, utf16_len, visible_text
+from emulators.telegram import ChatMessage, MessageVersion, utf16_len, visible_text
 from tests.e2e.conftest import (
     HOUSING,
     HOUSING_CHAT,

@@ -8,7 +8,7 @@ role that acted; and at the end every term is closed, met on time.
 
 from __future__ import annotations
 
-from bot.emulator import visible_text
+from emulators.telegram import visible_text
 from tests.e2e.conftest import (
     HEAD,
     HOUSING,

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from aiogram import Bot
 
-from bot.emulator import RateLimits, TelegramEmulator
 from bot.sender import TelegramSender
+from emulators.telegram import RateLimits, TelegramEmulator
 from tests.e2e.conftest import (
     HOUSING_CHAT,
     INTAKE_CHAT,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bot.emulator import visible_text
+from emulators.telegram import visible_text
 from tests.e2e.conftest import (
     HOUSING,
     HOUSING_CHAT,

@@ -11,7 +11,6 @@ data (a restarted process, a second sweeper), `await db.close(repo)` disposes on
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,16 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
-from storage.scratch import scratch_schema
 from tests.fakes import FakeClock, FakeRepository, RecordingNotifier
+from tests.support.pg import PG_SKIP, PG_URL
+from tests.support.scratch import scratch_schema
 from workflow.calendar import WorkingCalendar
 from workflow.model import Actor, Case, Event, InboundMessage, Procedure, Role, Source, Term
 from workflow.ports import OutboxItem, Repository
 from workflow.rules import DEFAULT_RULES
 from workflow.services import Services
 
-PG_URL = os.environ.get("OTKLIK_TEST_PG_URL", "")
-PG_SKIP = "PostgreSQL variant: set OTKLIK_TEST_PG_URL=postgresql+asyncpg://user@host:port/db to run it"
 BACKENDS = ["fake", "sqlite", "pg"]
 
 NSK = ZoneInfo("Asia/Novosibirsk")

@@ -18,8 +18,8 @@ from aiogram.types import Update
 
 from bot.delivery import Delivery
 from bot.directory import Directory
-from bot.emulator import ChatMessage, TelegramEmulator
 from bot.sender import TelegramSender
+from emulators.telegram import ChatMessage, TelegramEmulator
 from handlers import build_routers
 from storage.engine import create_engine
 from storage.migrate import upgrade

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bot import texts
-from bot.emulator import visible_text
+from emulators.telegram import visible_text
 from handlers.commands import commands_for, set_commands
 from tests.handlers.conftest import (
     CURATOR,
@@ -15,6 +14,7 @@ from tests.handlers.conftest import (
     Harness,
     make_directory,
 )
+from views import texts
 
 
 async def test_start_and_help(h: Harness) -> None:

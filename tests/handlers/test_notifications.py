@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cards import CardView, render_notification
-from bot.emulator.telegram import html_to_text
+from emulators.telegram import html_to_text
+from views.cards import CardView, render_notification
 from workflow.calendar import WorkingCalendar
 from workflow.model import Case, InboundMessage, Procedure, Role, Source
 from workflow.ports import Notification

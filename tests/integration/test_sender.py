@@ -10,18 +10,14 @@ import pytest
 from aiogram import Bot
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.emulator import RateLimits, RequestRecord, TelegramEmulator, html_to_text, visible_text
 from bot.sender import (
     Outgoing,
     SendFailed,
     SendResult,
     TelegramSender,
-    escape,
-    split_html,
-    split_plain,
-    trim_html,
-    trim_plain,
 )
+from emulators.telegram import RateLimits, RequestRecord, TelegramEmulator, html_to_text, visible_text
+from views.html import escape, split_html, split_plain, trim_html, trim_plain
 
 CITIZEN = 42
 GROUP = -100500

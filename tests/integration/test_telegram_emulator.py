@@ -33,8 +33,15 @@ from aiogram.types import (
     Message,
 )
 
-from bot.emulator import HtmlParseError, RateLimits, TelegramEmulator, html_to_text, parse_html, visible_text
-from bot.sender import escape
+from emulators.telegram import (
+    HtmlParseError,
+    RateLimits,
+    TelegramEmulator,
+    html_to_text,
+    parse_html,
+    visible_text,
+)
+from views.html import escape
 
 CITIZEN = 42
 GROUP = -100500

@@ -12,8 +12,8 @@ import pytest
 
 from bot.app import OtklikApp
 from bot.demo import INTAKE_CHAT, OPERATOR, START, DemoClock, demo_settings
-from bot.emulator.telegram import TelegramEmulator
 from bot.settings import ConfigError
+from emulators.telegram import TelegramEmulator
 
 SECRET = "s3cret-token_for-webhook"
 

@@ -5,7 +5,6 @@ PostgreSQL isolation: each test gets its own schema (search_path set per connect
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,10 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
-from storage.scratch import scratch_schema
+from tests.support.pg import PG_SKIP, PG_URL
+from tests.support.scratch import scratch_schema
 
-PG_URL = os.environ.get("OTKLIK_TEST_PG_URL", "")
-PG_SKIP = "PostgreSQL variant: set OTKLIK_TEST_PG_URL=postgresql+asyncpg://user@host:port/db to run it"
 DIALECTS = ["sqlite", "pg"]
 
 

@@ -1,7 +1,7 @@
-"""Loopback emulators of chat platforms' HTTP APIs, driven by the real client libraries in tests and demo."""
+"""A loopback emulator of the Telegram Bot API: its HTML parser, what it records, and the server."""
 
-from bot.emulator.telegram import (
-    DEFAULT_TOKEN,
+from emulators.telegram.html import HtmlParseError, html_to_text, parse_html, utf16_len
+from emulators.telegram.records import (
     ApiError,
     CallbackAnswer,
     CallbackQueryRecord,
@@ -9,17 +9,13 @@ from bot.emulator.telegram import (
     EmuChat,
     EmuUser,
     FailureKind,
-    HtmlParseError,
     MessageVersion,
     RateLimits,
     RequestRecord,
     StoredFile,
-    TelegramEmulator,
-    html_to_text,
-    parse_html,
-    utf16_len,
     visible_text,
 )
+from emulators.telegram.server import DEFAULT_TOKEN, TelegramEmulator
 
 __all__ = [
     "DEFAULT_TOKEN",

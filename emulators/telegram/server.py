@@ -33,7 +33,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Final, Literal, TypeVar
 
@@ -42,7 +42,24 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 
-JsonDict = dict[str, Any]
+from emulators.telegram.html import HtmlParseError, parse_html
+from emulators.telegram.records import (
+    ApiError,
+    CallbackAnswer,
+    CallbackQueryRecord,
+    ChatMessage,
+    EmuChat,
+    EmuUser,
+    Failure,
+    FailureKind,
+    JsonDict,
+    MessageVersion,
+    RateLimits,
+    RequestRecord,
+    StoredFile,
+    bad_request,
+)
+
 T = TypeVar("T")
 
 DEFAULT_TOKEN: Final = "123456789:TEST-otklik-emulator-token"
@@ -71,461 +88,6 @@ CHAT_ACTIONS: Final = frozenset(
 )
 # The update types a bot gets when allowed_updates is empty or was never set.
 _DEFAULT_EXCLUDED_UPDATES: Final = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
-
-FailureKind = Literal["retry_after", "server_error", "bad_gateway_html", "disconnect"]
-
-
-# ----------------------------------------------------------------------------------------- HTML parse mode
-
-
-class HtmlParseError(ValueError):
-    """Telegram's reason for refusing HTML text; the API prefixes it with "can't parse entities: "."""
-
-
-_HTML_TAGS: Final = frozenset(
-    {
-        "a",
-        "b",
-        "strong",
-        "i",
-        "em",
-        "s",
-        "strike",
-        "del",
-        "u",
-        "ins",
-        "tg-spoiler",
-        "tg-emoji",
-        "span",
-        "pre",
-        "code",
-        "blockquote",
-    }
-)
-_SIMPLE_ENTITY_TYPES: Final = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "tg-spoiler": "spoiler",
-    "span": "spoiler",
-    "code": "code",
-}
-# Telegram decodes only these named entities plus numeric ones; any other "&..." stays literal text.
-_NAMED_ENTITIES: Final = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ENTITY_RE: Final = re.compile(r"&(?:#([0-9]{1,8})|#[xX]([0-9a-fA-F]{1,8})|(lt|gt|amp|quot));")
-_UNQUOTED_VALUE_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
-
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units: the unit of Telegram's entity offsets."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
-
-
-def _decode_entity(source: str, pos: int) -> tuple[str, int] | None:
-    match = _ENTITY_RE.match(source, pos)
-    if match is None:
-        return None
-    decimal, hexadecimal, name = match.groups()
-    if name is not None:
-        return _NAMED_ENTITIES[name], match.end()
-    code = int(decimal, 10) if decimal is not None else int(hexadecimal, 16)
-    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-        return None
-    return chr(code), match.end()
-
-
-@dataclass
-class _OpenTag:
-    name: str
-    argument: str
-    offset: int  # UTF-16 offset in the parsed text where the tag's content starts
-
-
-def _tag_entity(tag: _OpenTag, offset: int, length: int, entities: list[JsonDict]) -> JsonDict | None:
-    if tag.name in _SIMPLE_ENTITY_TYPES:
-        entity: JsonDict = {"type": _SIMPLE_ENTITY_TYPES[tag.name], "offset": offset, "length": length}
-        if tag.name == "code" and tag.argument:
-            entity["language"] = tag.argument
-        return entity
-    if tag.name == "a":
-        if not tag.argument:
-            return None
-        return {"type": "text_link", "offset": offset, "length": length, "url": tag.argument}
-    if tag.name == "pre":
-        entity = {"type": "pre", "offset": offset, "length": length}
-        # <pre><code class="language-x">…</code></pre> becomes one pre entity with a language, as in Telegram.
-        if entities and entities[-1]["type"] == "code" and entities[-1]["offset"] == offset:
-            inner = entities.pop()
-            if inner["length"] == length and "language" in inner:
-                entity["language"] = inner["language"]
-        return entity
-    if tag.name == "blockquote":
-        kind = "expandable_blockquote" if tag.argument == "expandable" else "blockquote"
-        return {"type": kind, "offset": offset, "length": length}
-    if tag.name == "tg-emoji":
-        if not tag.argument:
-            return None
-        return {"type": "custom_emoji", "offset": offset, "length": length, "custom_emoji_id": tag.argument}
-    return None  # pragma: no cover - every tag in _HTML_TAGS is handled above
-
-
-def parse_html(source: str) -> tuple[str, list[JsonDict]]:
-    """Parse Telegram HTML into (plain text, entities) following Telegram's parser and its error texts.
-
-    The text is stripped as Telegram does; entity offsets and lengths are in UTF-16 code units.
-    Raises HtmlParseError with Telegram's description (without the "can't parse entities: " prefix).
-    """
-    text = source.strip()
-    n = len(text)
-
-    def byte_offset(pos: int) -> int:
-        return len(text[:pos].encode("utf-8", "surrogatepass"))
-
-    out: list[str] = []
-    units = 0
-    entities: list[JsonDict] = []
-    stack: list[_OpenTag] = []
-    i = 0
-    while i < n:
-        ch = text[i]
-        if ch == "&":
-            decoded = _decode_entity(text, i)
-            if decoded is not None:
-                out.append(decoded[0])
-                units += utf16_len(decoded[0])
-                i = decoded[1]
-                continue
-        if ch != "<":
-            out.append(ch)
-            units += 2 if ord(ch) > 0xFFFF else 1
-            i += 1
-            continue
-
-        begin = i
-        i += 1
-        if i < n and text[i] == "/":
-            if not stack:
-                raise HtmlParseError(f"Unexpected end tag at byte offset {byte_offset(begin)}")
-            i += 1
-            name_start = i
-            while i < n and not text[i].isspace() and text[i] != ">":
-                i += 1
-            end_name = text[name_start:i].lower()
-            while i < n and text[i].isspace():
-                i += 1
-            if i >= n or text[i] != ">":
-                raise HtmlParseError(f"Unclosed end tag at byte offset {byte_offset(begin)}")
-            i += 1
-            tag = stack.pop()
-            if end_name and end_name != tag.name:
-                raise HtmlParseError(
-                    f'Unmatched end tag at byte offset {byte_offset(begin)}, expected "</{tag.name}>", '
-                    f'found "</{end_name}>"'
-                )
-            if units > tag.offset:
-                entity = _tag_entity(tag, tag.offset, units - tag.offset, entities)
-                if entity is not None:
-                    entities.append(entity)
-            continue
-
-        name_start = i
-        while i < n and not text[i].isspace() and text[i] != ">":
-            i += 1
-        if i >= n:
-            raise HtmlParseError(f"Unclosed start tag at byte offset {byte_offset(begin)}")
-        name = text[name_start:i].lower()
-        if name not in _HTML_TAGS:
-            raise HtmlParseError(f'Unsupported start tag "{name}" at byte offset {byte_offset(begin)}')
-        argument = ""
-        while True:
-            while i < n and text[i].isspace():
-                i += 1
-            if i >= n:
-                raise HtmlParseError(f'Unclosed start tag "{name}" at byte offset {byte_offset(begin)}')
-            if text[i] == ">":
-                i += 1
-                break
-            attr_start = i
-            while i < n and not text[i].isspace() and text[i] not in "=>/\"'":
-                i += 1
-            attr = text[attr_start:i].lower()
-            if not attr:
-                raise HtmlParseError(
-                    f'Empty attribute name in the tag "{name}" at byte offset {byte_offset(begin)}'
-                )
-            while i < n and text[i].isspace():
-                i += 1
-            if i >= n:
-                raise HtmlParseError(f'Unclosed start tag "{name}" at byte offset {byte_offset(begin)}')
-            if text[i] != "=":
-                if name == "blockquote" and attr == "expandable":
-                    argument = "expandable"
-                    continue
-                raise HtmlParseError(
-                    f'Expected equal sign in declaration of an attribute of the tag "{name}" '
-                    f"at byte offset {byte_offset(begin)}"
-                )
-            i += 1
-            while i < n and text[i].isspace():
-                i += 1
-            if i >= n:
-                raise HtmlParseError(f'Unclosed start tag "{name}" at byte offset {byte_offset(begin)}')
-            if text[i] in "\"'":
-                quote = text[i]
-                i += 1
-                value_chars: list[str] = []
-                while i < n and text[i] != quote:
-                    decoded = _decode_entity(text, i) if text[i] == "&" else None
-                    if decoded is not None:
-                        value_chars.append(decoded[0])
-                        i = decoded[1]
-                    else:
-                        value_chars.append(text[i])
-                        i += 1
-                if i >= n:
-                    raise HtmlParseError(f'Unclosed start tag "{name}" at byte offset {byte_offset(begin)}')
-                i += 1
-                value = "".join(value_chars)
-            else:
-                value_start = i
-                while i < n and text[i] in _UNQUOTED_VALUE_CHARS:
-                    i += 1
-                value = text[value_start:i].lower()
-                if i >= n:
-                    raise HtmlParseError(f'Unclosed start tag "{name}" at byte offset {byte_offset(begin)}')
-                if not text[i].isspace() and text[i] != ">":
-                    raise HtmlParseError(f"Unexpected end of name token at byte offset {byte_offset(i)}")
-            if name == "a" and attr == "href":
-                argument = value
-            elif name == "code" and attr == "class" and value.startswith("language-"):
-                argument = value.removeprefix("language-")
-            elif name == "span" and attr == "class" and value == "tg-spoiler":
-                argument = "spoiler"
-            elif name == "tg-emoji" and attr == "emoji-id":
-                argument = value
-        if name == "span" and argument != "spoiler":
-            raise HtmlParseError(
-                f'Tag "span" must have class "tg-spoiler" at byte offset {byte_offset(begin)}'
-            )
-        stack.append(_OpenTag(name=name, argument=argument, offset=units))
-
-    if stack:
-        raise HtmlParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"')
-    return _rstrip_entities("".join(out), entities)
-
-
-def _rstrip_entities(text: str, entities: list[JsonDict]) -> tuple[str, list[JsonDict]]:
-    """Trim trailing whitespace (Telegram trims the parsed text) and fit the entities to what is left."""
-    stripped = text.rstrip()
-    end = utf16_len(stripped)
-    fitted: list[JsonDict] = []
-    for entity in entities:
-        length = min(entity["offset"] + entity["length"], end) - entity["offset"]
-        if length > 0:
-            fitted.append({**entity, "length": length})
-    fitted.sort(key=lambda e: (e["offset"], -e["length"]))
-    return stripped, fitted
-
-
-def html_to_text(source: str) -> str:
-    """The text a user sees for HTML ``source``: tags dropped, entities unescaped. Raises HtmlParseError."""
-    return parse_html(source)[0]
-
-
-# ------------------------------------------------------------------------------------------------- records
-
-
-@dataclass
-class EmuUser:
-    id: int
-    first_name: str
-    last_name: str | None = None
-    username: str | None = None
-    language_code: str | None = "ru"
-    is_bot: bool = False
-
-    def to_json(self) -> JsonDict:
-        data: JsonDict = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
-        for key in ("last_name", "username", "language_code"):
-            if (value := getattr(self, key)) is not None:
-                data[key] = value
-        return data
-
-
-@dataclass
-class EmuChat:
-    id: int
-    type: str  # "private", "group", "supergroup" or "channel"
-    title: str | None = None
-    username: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-
-    def to_json(self) -> JsonDict:
-        data: JsonDict = {"id": self.id, "type": self.type}
-        for key in ("title", "username", "first_name", "last_name"):
-            if (value := getattr(self, key)) is not None:
-                data[key] = value
-        return data
-
-
-@dataclass(frozen=True)
-class MessageVersion:
-    """A message's content before an edit."""
-
-    text: str | None
-    parse_mode: str | None
-    plain_text: str | None
-    entities: list[JsonDict]
-    reply_markup: JsonDict | None
-    replaced_at: float
-
-
-@dataclass
-class ChatMessage:
-    """A message in an emulated chat, from the bot or from a user.
-
-    ``text`` is what the sender sent (raw HTML when ``parse_mode`` is HTML; the caption for media);
-    ``plain_text`` and ``entities`` are what Telegram made of it: what the user sees.
-    """
-
-    chat_id: int
-    message_id: int
-    from_id: int
-    from_bot: bool
-    date: int
-    text: str | None
-    parse_mode: str | None = None
-    plain_text: str | None = None
-    entities: list[JsonDict] = field(default_factory=list)
-    reply_markup: JsonDict | None = None
-    reply_to_message_id: int | None = None
-    photo: list[JsonDict] | None = None
-    document: JsonDict | None = None
-    edits: list[MessageVersion] = field(default_factory=list)
-    edit_date: int | None = None
-    deleted: bool = False
-
-    @property
-    def buttons(self) -> list[list[JsonDict]]:
-        """The inline keyboard rows, empty when there is none."""
-        if not self.reply_markup:
-            return []
-        rows: list[list[JsonDict]] = self.reply_markup.get("inline_keyboard", [])
-        return rows
-
-
-def visible_text(msg: ChatMessage | MessageVersion) -> str:
-    """The text (or caption) exactly as the user sees it: HTML tags dropped, entities unescaped.
-
-    Works on a message and on the earlier versions in its ``edits``."""
-    return msg.plain_text or ""
-
-
-@dataclass(frozen=True)
-class CallbackAnswer:
-    callback_query_id: str
-    text: str | None
-    show_alert: bool
-    url: str | None
-    cache_time: int
-    answered_at: float
-
-
-@dataclass
-class CallbackQueryRecord:
-    id: str
-    chat_id: int
-    user_id: int
-    message_id: int
-    data: str
-    answer: CallbackAnswer | None = None
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    file_id: str
-    file_unique_id: str
-    content: bytes
-    filename: str | None
-    mime_type: str | None
-    file_path: str
-
-
-@dataclass
-class RequestRecord:
-    """One HTTP call, for assertions and latency figures. Times are from the emulator's clock."""
-
-    method: str
-    received_at: float
-    params: JsonDict = field(default_factory=dict)
-    chat_id: int | None = None
-    finished_at: float | None = None
-    status: int | None = None
-    description: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200
-
-
-@dataclass(frozen=True)
-class RateLimits:
-    """Telegram's flood limits; shrink the windows to test pacing quickly."""
-
-    global_count: int = 30
-    global_window: float = 1.0
-    private_count: int = 1
-    private_window: float = 1.0
-    group_count: int = 20
-    group_window: float = 60.0
-
-
-@dataclass(frozen=True)
-class _Failure:
-    kind: FailureKind
-    retry_after: int
-    status: int
-    methods: frozenset[str] | None
-
-    def applies_to(self, method: str) -> bool:
-        return self.methods is None or method in self.methods
-
-
-class ApiError(Exception):
-    """An error answer: becomes {"ok": false, "error_code": ..., "description": ...}."""
-
-    def __init__(
-        self,
-        code: int,
-        description: str,
-        *,
-        retry_after: int | None = None,
-        migrate_to_chat_id: int | None = None,
-    ) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.retry_after = retry_after
-        self.migrate_to_chat_id = migrate_to_chat_id
-
-    def to_json(self) -> JsonDict:
-        data: JsonDict = {"ok": False, "error_code": self.code, "description": self.description}
-        if self.retry_after is not None:
-            data["parameters"] = {"retry_after": self.retry_after}
-        elif self.migrate_to_chat_id is not None:
-            data["parameters"] = {"migrate_to_chat_id": self.migrate_to_chat_id}
-        return data
-
-
-def _bad_request(reason: str) -> ApiError:
-    return ApiError(400, f"Bad Request: {reason}")
 
 
 class _SlidingWindow:
@@ -567,7 +129,7 @@ class _Params:
         if value is None or value == "":
             return default
         if isinstance(value, bool):
-            raise _bad_request(f"invalid {name} specified")
+            raise bad_request(f"invalid {name} specified")
         if isinstance(value, int):
             return value
         if isinstance(value, float) and value.is_integer():
@@ -575,12 +137,12 @@ class _Params:
         try:
             return int(str(value).strip())
         except ValueError:
-            raise _bad_request(f"invalid {name} specified") from None
+            raise bad_request(f"invalid {name} specified") from None
 
     def need_int(self, name: str) -> int:
         value = self.get_int(name)
         if value is None:
-            raise _bad_request(f"{name} is empty")
+            raise bad_request(f"{name} is empty")
         return value
 
     def get_float(self, name: str, default: float) -> float:
@@ -590,7 +152,7 @@ class _Params:
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise _bad_request(f"invalid {name} specified") from None
+            raise bad_request(f"invalid {name} specified") from None
 
     def get_str(self, name: str) -> str | None:
         value = self.raw.get(name)
@@ -615,7 +177,7 @@ class _Params:
             try:
                 return json.loads(value)
             except ValueError:
-                raise _bad_request(error) from None
+                raise bad_request(error) from None
         return value
 
 
@@ -684,7 +246,7 @@ class TelegramEmulator:
         self.webhook: JsonDict | None = None
         self.requests: list[RequestRecord] = []
 
-        self._failures: deque[_Failure] = deque()
+        self._failures: deque[Failure] = deque()
         self._global_window: _SlidingWindow | None = None
         self._chat_windows: dict[int, _SlidingWindow] = {}
         self._ids = itertools.count(1)
@@ -819,7 +381,7 @@ class TelegramEmulator:
         """
         wanted = frozenset(m.lower() for m in methods) if methods is not None else None
         for _ in range(count):
-            self._failures.append(_Failure(kind, retry_after, status, wanted))
+            self._failures.append(Failure(kind, retry_after, status, wanted))
 
     def push_message(
         self,
@@ -1013,9 +575,9 @@ class TelegramEmulator:
                 try:
                     body = await request.json()
                 except ValueError:
-                    raise _bad_request("can't parse JSON encoded request body") from None
+                    raise bad_request("can't parse JSON encoded request body") from None
                 if not isinstance(body, dict):
-                    raise _bad_request("JSON body must be an object")
+                    raise bad_request("JSON body must be an object")
                 raw.update(body)
             else:
                 form = await request.post()
@@ -1028,14 +590,14 @@ class TelegramEmulator:
                         raw[key] = bytes(value).decode("utf-8", "replace")
         return _Params(raw, files)
 
-    def _take_failure(self, method: str) -> _Failure | None:
+    def _take_failure(self, method: str) -> Failure | None:
         for failure in self._failures:
             if failure.applies_to(method):
                 self._failures.remove(failure)
                 return failure
         return None
 
-    def _failure_answer(self, failure: _Failure) -> tuple[int, Any]:
+    def _failure_answer(self, failure: Failure) -> tuple[int, Any]:
         if failure.kind == "disconnect":
             raise _Disconnect
         if failure.kind == "retry_after":
@@ -1116,12 +678,12 @@ class TelegramEmulator:
     def _chat_for_bot(self, params: _Params) -> EmuChat:
         raw = params.raw.get("chat_id")
         if raw is None or raw == "":
-            raise _bad_request("chat_id is empty")
+            raise bad_request("chat_id is empty")
         if isinstance(raw, str) and raw.startswith("@"):
             for named in self.chats.values():
                 if named.username and f"@{named.username}".lower() == raw.lower():
                     return named
-            raise _bad_request("chat not found")
+            raise bad_request("chat not found")
         chat_id = params.need_int("chat_id")
         if chat_id in self.migrated:
             raise ApiError(
@@ -1133,7 +695,7 @@ class TelegramEmulator:
         if known is not None:
             return known
         if self.strict_chats:
-            raise _bad_request("chat not found")
+            raise bad_request("chat not found")
         return self.add_chat(chat_id)
 
     def _message(self, chat_id: int, message_id: int) -> ChatMessage:
@@ -1235,7 +797,7 @@ class TelegramEmulator:
         parse_mode = params.get_str(mode_field) or None
         if raw is None or raw.strip() == "":
             if required:
-                raise _bad_request("message text is empty")
+                raise bad_request("message text is empty")
             return None, parse_mode, None, []
         entities: list[JsonDict] = []
         if parse_mode is None:
@@ -1243,22 +805,22 @@ class TelegramEmulator:
             given = params.get_json(entities_field, "can't parse entities JSON object")
             if given is not None:
                 if not isinstance(given, list) or not all(isinstance(e, dict) for e in given):
-                    raise _bad_request("can't parse entities JSON object")
+                    raise bad_request("can't parse entities JSON object")
                 entities = given
         elif parse_mode.lower() == "html":
             try:
                 plain, entities = parse_html(raw)
             except HtmlParseError as error:
-                raise _bad_request(f"can't parse entities: {error}") from None
+                raise bad_request(f"can't parse entities: {error}") from None
         else:
             # MarkdownV2/Markdown exist on Telegram; the emulator refuses them rather than pretend.
-            raise _bad_request(f"unsupported parse_mode {parse_mode!r} (the emulator implements HTML only)")
+            raise bad_request(f"unsupported parse_mode {parse_mode!r} (the emulator implements HTML only)")
         if not plain:
             if required:
-                raise _bad_request("message text is empty")
+                raise bad_request("message text is empty")
             return None, parse_mode, None, []
         if len(plain) > limit:  # Telegram counts Unicode code points of the parsed text
-            raise _bad_request(
+            raise bad_request(
                 "message is too long" if text_field == "text" else "message caption is too long"
             )
         return raw, parse_mode, plain, entities
@@ -1268,14 +830,14 @@ class TelegramEmulator:
         if markup is None:
             return None
         if not isinstance(markup, dict):
-            raise _bad_request("can't parse reply keyboard markup JSON object")
+            raise bad_request("can't parse reply keyboard markup JSON object")
         rows = markup.get("inline_keyboard")
         if rows is None:
             if not {"keyboard", "remove_keyboard", "force_reply"} & markup.keys():
-                raise _bad_request("can't parse reply keyboard markup JSON object")
+                raise bad_request("can't parse reply keyboard markup JSON object")
             return markup
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise _bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
+            raise bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
         actions = ("url", "callback_data", "web_app", "login_url", "switch_inline_query", "pay", "copy_text")
         for row in rows:
             for button in row:
@@ -1284,17 +846,17 @@ class TelegramEmulator:
                     or not isinstance(button.get("text"), str)
                     or not button["text"]
                 ):
-                    raise _bad_request(
+                    raise bad_request(
                         'can\'t parse inline keyboard button: Field "text" must be of type String'
                     )
                 if not any(key in button for key in actions):
-                    raise _bad_request(
+                    raise bad_request(
                         "can't parse inline keyboard button: "
                         "Text buttons are unallowed in the inline keyboard"
                     )
                 data = button.get("callback_data")
                 if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA_BYTES:
-                    raise _bad_request("BUTTON_DATA_INVALID")
+                    raise bad_request("BUTTON_DATA_INVALID")
         return markup
 
     def _reply_target(self, params: _Params, chat: EmuChat) -> int | None:
@@ -1310,7 +872,7 @@ class TelegramEmulator:
         if existing is None or existing.deleted:
             if allow_missing:
                 return None
-            raise _bad_request("message to be replied not found")
+            raise bad_request("message to be replied not found")
         return target
 
     def _check_can_write(self, chat: EmuChat) -> None:
@@ -1324,26 +886,26 @@ class TelegramEmulator:
         if value and value.startswith("attach://"):
             upload = params.files.get(value.removeprefix("attach://"))
             if upload is None:
-                raise _bad_request(f"wrong file identifier/HTTP URL specified ({value} is not attached)")
+                raise bad_request(f"wrong file identifier/HTTP URL specified ({value} is not attached)")
         if upload is not None:
             return self._store_file(upload.content, upload.filename, upload.content_type, folder)
         if not value:
-            raise _bad_request(f"there is no {name} in the request")
+            raise bad_request(f"there is no {name} in the request")
         if value in self.files:
             return self.files[value]
         if value.startswith(("http://", "https://")):
             return self._store_file(b"", value.rsplit("/", 1)[-1] or None, None, folder)
-        raise _bad_request("wrong file identifier/HTTP URL specified")
+        raise bad_request("wrong file identifier/HTTP URL specified")
 
     def _editable(self, params: _Params) -> ChatMessage:
         if params.has("inline_message_id"):
-            raise _bad_request("inline messages are not supported by the emulator")
+            raise bad_request("inline messages are not supported by the emulator")
         chat = self._chat_for_bot(params)
         msg = self._messages.get(chat.id, {}).get(params.need_int("message_id"))
         if msg is None or msg.deleted:
-            raise _bad_request("message to edit not found")
+            raise bad_request("message to edit not found")
         if not msg.from_bot:
-            raise _bad_request("message can't be edited")
+            raise bad_request("message can't be edited")
         return msg
 
     def _apply_edit(
@@ -1356,7 +918,7 @@ class TelegramEmulator:
         markup: JsonDict | None,
     ) -> JsonDict:
         if plain == msg.plain_text and entities == msg.entities and markup == msg.reply_markup:
-            raise _bad_request(
+            raise bad_request(
                 "message is not modified: specified new message content and reply markup are exactly "
                 "the same as a current content and reply markup of the message"
             )
@@ -1395,7 +957,7 @@ class TelegramEmulator:
         allowed = params.get_json("allowed_updates", "can't parse allowed_updates JSON object")
         if allowed is not None:
             if not isinstance(allowed, list):
-                raise _bad_request("can't parse allowed_updates JSON object")
+                raise bad_request("can't parse allowed_updates JSON object")
             self._allowed_updates = frozenset(str(kind) for kind in allowed) or None
 
         # A newer poll terminates an older one waiting in the background, as on Telegram.
@@ -1431,7 +993,7 @@ class TelegramEmulator:
         if not url:
             return await self._delete_webhook(params)  # an empty URL removes the webhook, as on Telegram
         if not url.startswith("https://"):
-            raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         self.webhook = {
             "url": url,
             "max_connections": params.get_int("max_connections", 40),
@@ -1464,14 +1026,14 @@ class TelegramEmulator:
     async def _set_my_commands(self, params: _Params) -> bool:
         commands = params.get_json("commands", "can't parse commands JSON object")
         if not isinstance(commands, list):
-            raise _bad_request("can't parse commands JSON object")
+            raise bad_request("can't parse commands JSON object")
         for command in commands:
             name = command.get("command") if isinstance(command, dict) else None
             description = command.get("description") if isinstance(command, dict) else None
             if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]{1,32}", name.removeprefix("/")):
-                raise _bad_request("BOT_COMMAND_INVALID")
+                raise bad_request("BOT_COMMAND_INVALID")
             if not isinstance(description, str) or not 1 <= len(description) <= 256:
-                raise _bad_request(
+                raise bad_request(
                     "command description is empty" if not description else "BOT_COMMAND_INVALID"
                 )
         key = (
@@ -1544,7 +1106,7 @@ class TelegramEmulator:
     async def _edit_message_text(self, params: _Params) -> JsonDict:
         msg = self._editable(params)
         if msg.photo is not None or msg.document is not None:
-            raise _bad_request("there is no text in the message to edit")
+            raise bad_request("there is no text in the message to edit")
         text, parse_mode, plain, entities = self._formatted(
             params, "text", "parse_mode", "entities", MAX_TEXT_LENGTH, required=True
         )
@@ -1561,7 +1123,7 @@ class TelegramEmulator:
         chat = self._chat_for_bot(params)
         msg = self._messages.get(chat.id, {}).get(params.need_int("message_id"))
         if msg is None or msg.deleted:
-            raise _bad_request("message to delete not found")
+            raise bad_request("message to delete not found")
         msg.deleted = True
         return True
 
@@ -1569,10 +1131,10 @@ class TelegramEmulator:
         query_id = params.get_str("callback_query_id") or ""
         record = self.callbacks.get(query_id)
         if record is None or record.answer is not None:
-            raise _bad_request("query is too old and response timeout expired or query ID is invalid")
+            raise bad_request("query is too old and response timeout expired or query ID is invalid")
         text = params.get_str("text")
         if text is not None and len(text) > 200:
-            raise _bad_request("MESSAGE_TOO_LONG")
+            raise bad_request("MESSAGE_TOO_LONG")
         record.answer = CallbackAnswer(
             callback_query_id=query_id,
             text=text,
@@ -1586,7 +1148,7 @@ class TelegramEmulator:
     async def _get_file(self, params: _Params) -> JsonDict:
         stored = self.files.get(params.get_str("file_id") or "")
         if stored is None:
-            raise _bad_request("invalid file_id")
+            raise bad_request("invalid file_id")
         return {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
@@ -1601,7 +1163,7 @@ class TelegramEmulator:
         else:
             found = self.chats.get(params.need_int("chat_id"))
             if found is None:  # getChat never creates a chat, even when strict_chats is off
-                raise _bad_request("chat not found")
+                raise bad_request("chat not found")
             chat = found
         return {
             **chat.to_json(),
@@ -1621,7 +1183,7 @@ class TelegramEmulator:
         self._check_can_write(chat)
         action = params.get_str("action") or ""
         if action not in CHAT_ACTIONS:
-            raise _bad_request("wrong parameter action in request")
+            raise bad_request("wrong parameter action in request")
         self.chat_actions.append((chat.id, action))
         return True
 

@@ -6,28 +6,25 @@ escaped here and nowhere else; the card is trimmed so it never exceeds Telegram'
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.text_decorations import html_decoration
 
-from bot import texts
-from bot.keyboards import card_keyboard, chat_actor
+from views import texts
+from views.html import TEXT_LIMIT as LIMIT
+from views.html import escape, escape_trimmed, utf16_len, visible_length
+from views.keyboards import card_keyboard, chat_actor
 from workflow.lifecycle import REGISTER, ROLE_NAMES, Action, NoticeKind, Status, available_actions
 from workflow.model import Case, Event, InboundMessage, Role, Term
 from workflow.ports import Notification
 from workflow.rules import Rules, RulesError
 
-LIMIT = 4096
 HISTORY_LINES = 5
 REASON_IN_HISTORY = 200
 NOTE_TEXT_LIMIT = 1000
-_TAG = re.compile(r"<[^>]*>")
 
 
 class CardCalendar(Protocol):
@@ -66,15 +63,6 @@ async def load_view(tx: _CardTx, case_id: int) -> CardView | None:
         events=await tx.events(case_id),
         draft=await tx.latest_draft(case_id) if case.draft_version else None,
     )
-
-
-def q(value: object) -> str:
-    return html_decoration.quote(str(value))
-
-
-def _u16(text: str) -> int:
-    """Telegram counts text length in UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def local(at: datetime, calendar: CardCalendar) -> str:
@@ -118,28 +106,6 @@ def owner_name(role: Role, unit: str | None, units: Mapping[str, str]) -> str:
     return f"{name} ({units.get(unit, unit)})" if unit else name
 
 
-def _visible(html_text: str) -> int:
-    """What Telegram counts against the limit: the text with tags dropped and entities decoded."""
-    return _u16(html.unescape(_TAG.sub("", html_text)))
-
-
-def _trim(text: str, budget: int) -> str:
-    """`text` escaped and cut (on the raw text, never inside an entity) to `budget` visible UTF-16 units."""
-    if _u16(text) <= budget:
-        return q(text)
-    if budget <= 1:
-        return ""
-    # The longest prefix that fits with the ellipsis (surrogate pairs make the ratio uneven: search).
-    lo, hi = 0, min(len(text), budget)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if _u16(text[:mid]) <= budget - 1:
-            lo = mid
-        else:
-            hi = mid - 1
-    return q(text[:lo]) + texts.TRIMMED
-
-
 def _action_label(event: Event) -> str:
     if event.action == REGISTER:
         return texts.HISTORY_REGISTERED
@@ -164,7 +130,7 @@ def history_lines(
         if isinstance(reason, str) and reason:
             short = reason if len(reason) <= REASON_IN_HISTORY else reason[:REASON_IN_HISTORY] + texts.TRIMMED
             line += f": {short}"
-        lines.append(q(line))
+        lines.append(escape(line))
     return lines
 
 
@@ -177,7 +143,7 @@ def _units_line(case: Case, units: Mapping[str, str]) -> str:
         if a.accepted:
             name += texts.CARD_ACCEPTED_MARK
         parts.append(name)
-    return q(", ".join(parts))
+    return escape(", ".join(parts))
 
 
 def render_card(
@@ -194,35 +160,35 @@ def render_card(
     case, message = view.case, view.message
     head: list[str] = [
         texts.CARD_TITLE_HTML.format(
-            case_id=case.id, procedure=q(texts.PROCEDURE_NAMES.get(case.procedure.value, case.procedure))
+            case_id=case.id, procedure=escape(texts.PROCEDURE_NAMES.get(case.procedure.value, case.procedure))
         )
     ]
     if message is not None:
         source = texts.SOURCE_NAMES.get(message.source.value, message.source.value)
-        head.append(q(texts.CARD_SOURCE.format(source=source)))
+        head.append(escape(texts.CARD_SOURCE.format(source=source)))
         if message.external_number:
-            head.append(q(texts.CARD_POS_NUMBER.format(number=message.external_number)))
+            head.append(escape(texts.CARD_POS_NUMBER.format(number=message.external_number)))
         if message.author:
-            head.append(q(texts.CARD_AUTHOR.format(author=message.author)))
+            head.append(escape(texts.CARD_AUTHOR.format(author=message.author)))
         if message.link:
-            head.append(q(texts.CARD_LINK.format(link=message.link)))
+            head.append(escape(texts.CARD_LINK.format(link=message.link)))
     if case.category:
         title = rules.categories[case.category].title if case.category in rules.categories else case.category
-        head.append(q(texts.CARD_CATEGORY.format(category=title)))
-    head.append(q(texts.CARD_RECEIVED.format(at=local(case.t0, calendar))))
+        head.append(escape(texts.CARD_CATEGORY.format(category=title)))
+    head.append(escape(texts.CARD_RECEIVED.format(at=local(case.t0, calendar))))
     if case.repeat_of is not None:
-        head.append(q(texts.CARD_REPEAT.format(case_id=case.repeat_of)))
+        head.append(escape(texts.CARD_REPEAT.format(case_id=case.repeat_of)))
     if message is not None and message.attachments:
-        head.append(q(texts.CARD_ATTACHMENTS.format(count=len(message.attachments))))
+        head.append(escape(texts.CARD_ATTACHMENTS.format(count=len(message.attachments))))
 
-    tail: list[str] = ["", texts.CARD_STATUS_HTML.format(status=q(Status(case.status).label))]
+    tail: list[str] = ["", texts.CARD_STATUS_HTML.format(status=escape(Status(case.status).label))]
     if case.significant:
-        tail.append(q(texts.CARD_SIGNIFICANT))
+        tail.append(escape(texts.CARD_SIGNIFICANT))
     if case.assignments:
         tail.append(texts.CARD_UNITS_HTML.format(units=_units_line(case, units)))
     if case.proposed_units:
         names = ", ".join(units.get(u, u) for u in case.proposed_units)
-        tail.append(texts.CARD_PROPOSED_HTML.format(units=q(names)))
+        tail.append(texts.CARD_PROPOSED_HTML.format(units=escape(names)))
     if view.open_terms:
         tail.append(texts.CARD_TERMS_HTML)
         for term in view.open_terms:
@@ -232,18 +198,18 @@ def render_card(
                 due=local(term.due, calendar),
                 left=time_left(term.due, now, calendar),
             )
-            tail.append(q(line))
+            tail.append(escape(line))
     if case.rework_reason:
-        tail.append(texts.CARD_REWORK_HTML.format(reason=q(case.rework_reason[:500])))
+        tail.append(texts.CARD_REWORK_HTML.format(reason=escape(case.rework_reason[:500])))
     if case.published_link:
-        tail.append(q(texts.CARD_LINK_PUBLISHED.format(link=case.published_link)))
+        tail.append(escape(texts.CARD_LINK_PUBLISHED.format(link=case.published_link)))
     hint = _reply_hint(case, chat_roles, chat_units)
     history = history_lines(view.events, calendar)
     after_draft: list[str] = []
     if history:
         after_draft += ["", texts.CARD_HISTORY_HTML, *history]
     if hint:
-        after_draft += ["", q(hint)]
+        after_draft += ["", escape(hint)]
 
     keyboard = card_keyboard(case, chat_roles, chat_units)
     message_text = message.text if message is not None else ""
@@ -257,14 +223,14 @@ def render_card(
         parts += after_draft
         return "\n".join(parts)
 
-    budget = max(0, LIMIT - _visible(assemble("", "")) - 2)
-    body_q, draft_q = q(message_text), q(draft)
-    body_len, draft_len = _u16(message_text), _u16(draft)
+    budget = max(0, LIMIT - visible_length(assemble("", "")) - 2)
+    body_q, draft_q = escape(message_text), escape(draft)
+    body_len, draft_len = utf16_len(message_text), utf16_len(draft)
     if body_len + draft_len > budget:
         # Both texts share what is left; each keeps at least half of it when the other needs more.
         draft_budget = min(draft_len, max(budget - body_len, budget // 2))
-        draft_q = _trim(draft, draft_budget)
-        body_q = _trim(message_text, budget - _visible(draft_q))
+        draft_q = escape_trimmed(draft, draft_budget)
+        body_q = escape_trimmed(message_text, budget - visible_length(draft_q))
     return assemble(body_q, draft_q), keyboard
 
 
@@ -282,7 +248,7 @@ def render_history(view: CardView, calendar: CardCalendar) -> str:
     """The whole audit trail of a case (for /case N), trimmed to the newest lines that fit one message."""
     title = texts.HISTORY_TITLE_HTML.format(case_id=view.case.id)
     lines = history_lines(view.events, calendar, limit=None)
-    while lines and _visible("\n".join([title, *lines])) > LIMIT:
+    while lines and visible_length("\n".join([title, *lines])) > LIMIT:
         lines = lines[1:]
     return "\n".join([title, *lines])
 
@@ -304,7 +270,7 @@ def render_notification(
         left = time_left(due, now, calendar) if due else ""
         lines.append(
             texts.NOTE_REMINDER_HTML.format(
-                title=q(title), due=q(local(due, calendar) if due else "—"), left=q(left)
+                title=escape(title), due=escape(local(due, calendar) if due else "—"), left=escape(left)
             )
         )
     elif n.kind == "missed":
@@ -319,7 +285,7 @@ def render_notification(
                 owner = ""
         lines.append(
             texts.NOTE_MISSED_HTML.format(
-                title=q(title), owner=q(owner), due=q(local(due, calendar) if due else "—")
+                title=escape(title), owner=escape(owner), due=escape(local(due, calendar) if due else "—")
             )
         )
     else:
@@ -327,16 +293,16 @@ def render_notification(
             label = NoticeKind(n.kind).label
         except ValueError:
             label = n.kind
-        lines.append(texts.NOTE_NOTICE_HTML.format(label=q(label)))
-        lines += [q(line) for line in _notice_details(n, units)]
+        lines.append(texts.NOTE_NOTICE_HTML.format(label=escape(label)))
+        lines += [escape(line) for line in _notice_details(n, units)]
         if n.kind == NoticeKind.SIGNIFICANT and view is not None and view.message is not None:
             # The head has no card of the case: the report carries the message itself.
-            lines += [q(line) for line in _message_excerpt(view.message)]
+            lines += [escape(line) for line in _message_excerpt(view.message)]
     if n.case_id is not None:
-        lines.append(q(texts.NOTE_CASE.format(case_id=n.case_id)))
+        lines.append(escape(texts.NOTE_CASE.format(case_id=n.case_id)))
     text = "\n".join(lines)
-    if _visible(text) > LIMIT:
-        text = lines[0] if _visible(lines[0]) <= LIMIT else q(texts.TRIMMED)
+    if visible_length(text) > LIMIT:
+        text = lines[0] if visible_length(lines[0]) <= LIMIT else escape(texts.TRIMMED)
     return text
 
 

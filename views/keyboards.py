@@ -1,25 +1,15 @@
-"""Typed callback data and the inline keyboards of cards, unit choice and prompts.
-
-Every button carries the case id and the case version it was drawn for, so a press on an old card is refused
-by the use case. The unit multi-select keeps the selection in the button data itself (a bit mask over the
-configured unit order): nothing to store, nothing lost on a restart.
-"""
+"""The inline keyboards of cards, unit choice, the ПОС responsible choice and prompts (data: `callbacks`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import texts
+from views import texts
+from views.callbacks import NO_LINK, CaseCb, CaseVerb, PosCategoryCb, ResponsibleCb, RouteCb
 from workflow.lifecycle import Action, Status, available_actions
 from workflow.model import Actor, Case, Procedure, Role
-
-# UI steps that are not use cases by themselves.
-CHANGE_ROUTING = "change"  # office head: open the unit toggles to change the proposed routing
-CANCEL = "cancel"  # close the toggles, back to the card's keyboard
-NO_LINK: Mapping[str, Action] = {"nl_publish": Action.PUBLISH, "nl_interim": Action.INTERIM}
 
 # Case actions asked for with a prompt (a reason or a link) before the use case runs.
 NEEDS_REASON = frozenset({Action.REWORK, Action.EXCLUDE})
@@ -46,30 +36,6 @@ _BUTTON_ORDER: list[Action] = [
     Action.SIGNIFICANT,
     Action.CLOSE,
 ]
-
-
-class CaseCb(CallbackData, prefix="c"):
-    action: str
-    case_id: int
-    version: int
-
-
-class RouteCb(CallbackData, prefix="r"):
-    case_id: int
-    version: int
-    mask: int
-    done: bool
-
-
-class ResponsibleCb(CallbackData, prefix="p"):
-    case_id: int
-    version: int
-    mask: int
-    responsible: int  # index into the configured unit order
-
-
-class PosCategoryCb(CallbackData, prefix="pc"):
-    category: str
 
 
 def chat_actor(roles: set[Role], units: set[str]) -> Actor:
@@ -105,10 +71,10 @@ def card_keyboard(case: Case, roles: set[Role], units: set[str]) -> InlineKeyboa
         label = _label(case, action)
         if label is None:
             continue
-        data = CaseCb(action=action.value, case_id=case.id, version=case.version).pack()
+        data = CaseCb(verb=CaseVerb(action.value), case_id=case.id, version=case.version).pack()
         rows.append([InlineKeyboardButton(text=label, callback_data=data)])
         if action is Action.APPROVE_ROUTING:
-            change = CaseCb(action=CHANGE_ROUTING, case_id=case.id, version=case.version).pack()
+            change = CaseCb(verb=CaseVerb.CHANGE_ROUTING, case_id=case.id, version=case.version).pack()
             rows.append([InlineKeyboardButton(text=texts.BTN_CHANGE_ROUTING, callback_data=change)])
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
@@ -137,7 +103,7 @@ def route_keyboard(case: Case, mask: int, units: Mapping[str, str]) -> InlineKey
         label = texts.BTN_SELECTED.format(name=name) if chosen else name
         rows.append([InlineKeyboardButton(text=label, callback_data=data)])
     done = RouteCb(case_id=case.id, version=case.version, mask=mask, done=True).pack()
-    cancel = CaseCb(action=CANCEL, case_id=case.id, version=case.version).pack()
+    cancel = CaseCb(verb=CaseVerb.CANCEL, case_id=case.id, version=case.version).pack()
     rows.append(
         [
             InlineKeyboardButton(text=texts.BTN_DONE, callback_data=done),
@@ -155,14 +121,14 @@ def responsible_keyboard(case: Case, mask: int, units: Mapping[str, str]) -> Inl
             data = ResponsibleCb(case_id=case.id, version=case.version, mask=mask, responsible=i).pack()
             label = texts.BTN_RESPONSIBLE.format(name=units[unit])
             rows.append([InlineKeyboardButton(text=label, callback_data=data)])
-    cancel = CaseCb(action=CANCEL, case_id=case.id, version=case.version).pack()
+    cancel = CaseCb(verb=CaseVerb.CANCEL, case_id=case.id, version=case.version).pack()
     rows.append([InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel)])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def no_link_keyboard(case_id: int, version: int, action: Action) -> InlineKeyboardMarkup:
     key = next(k for k, a in NO_LINK.items() if a is action)
-    data = CaseCb(action=key, case_id=case_id, version=version).pack()
+    data = CaseCb(verb=key, case_id=case_id, version=version).pack()
     return InlineKeyboardMarkup(
         inline_keyboard=[[InlineKeyboardButton(text=texts.BTN_NO_LINK, callback_data=data)]]
     )

@@ -1,16 +1,14 @@
-"""Use cases over ports: the only async module of the domain.
+"""The writing use cases: register a message, apply an action to a case.
 
-Each use case reads the clock once, runs the pure transition, and writes the case, its events, its terms and its
+Each reads the clock once, runs the pure transition, and writes the case, its events, its terms and its
 notifications in one transaction. After the commit it wakes the Notifier; delivery reads the outbox, so a crash
 between commit and delivery loses nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime
 
 from workflow.lifecycle import (
     Action,
@@ -21,24 +19,14 @@ from workflow.lifecycle import (
     open_case,
     transition,
 )
-from workflow.model import Actor, Case, DomainError, InboundMessage, Term, TermStart
+from workflow.model import Actor, Case, DomainError, InboundMessage
 from workflow.ports import (
-    Clock,
     Notification,
-    Notifier,
-    Repository,
-    SentRecord,
     StaleVersion,
     Transaction,
 )
-from workflow.rules import Rules
-
-if TYPE_CHECKING:
-    from workflow.calendar import WorkingCalendar
-
-MISSED = "missed"
-STALE_CARD = "Карточка устарела: по сообщению уже выполнено другое действие. Откройте актуальную карточку."
-NOT_FOUND = "Сообщение не найдено."
+from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
+from workflow.services.sweep import reminder_points
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,39 +38,7 @@ class Outcome:
     created: bool = True
 
 
-def reminder_points(
-    term: Term | TermStart, fractions: Sequence[float], calendar: WorkingCalendar
-) -> list[tuple[str, datetime]]:
-    """(key, instant) for each reminder and the miss, in time order: the parts of a term that passed.
-
-    Reminders fall when a fraction of the term's working time has passed; a term with no working time in it
-    (an immediate one) has only its miss point.
-    """
-    due = term.due
-    total = calendar.working_time_between(term.started_at, due)
-    points: list[tuple[str, datetime]] = []
-    if total > timedelta(0):
-        for fraction in sorted(fractions):
-            at = calendar.add_working(term.started_at, total.total_seconds() * fraction / 60)
-            if at < due:
-                points.append((f"r{round(fraction * 100)}", at))
-    points.append((MISSED, due))
-    return points
-
-
-def next_attention(
-    points: Sequence[tuple[str, datetime]], sent: frozenset[str] | set[str]
-) -> datetime | None:
-    return next((at for key, at in points if key not in sent), None)
-
-
-@dataclass
-class Services:
-    repo: Repository
-    clock: Clock
-    calendar: WorkingCalendar
-    rules: Rules
-    notifier: Notifier | None = None
+class CaseUseCases(UseCaseBase):
 
     # --- registration ---------------------------------------------------------------------------------
 
@@ -161,63 +117,6 @@ class Services:
         await self._wake(notifications)
         return Outcome(case=result.case, notifications=notifications)
 
-    # --- the sweeper's work ----------------------------------------------------------------------------
-
-    async def sweep(self) -> list[Notification]:
-        """Send what fell due: reminders to the owner, and on a miss the alerts of RULES.md §5.
-
-        Each reminder point is recorded with a conditional write before its notifications are queued in the same
-        transaction, so an overlapping sweep or a restart never sends one twice, and a crash loses none: the
-        point stays due until a sweep commits it. A reminder whose later point has also passed is recorded as
-        skipped: after downtime the person hears the newest news, not a burst of stale reminders.
-        """
-        now = self.clock.now()
-        queued: list[Notification] = []
-        async with self.repo.transaction() as tx:
-            records: list[SentRecord] = []
-            to_send: list[tuple[Term, str]] = []
-            for term in await tx.terms_needing_attention(now):
-                points = reminder_points(term, self.rules.reminder_fractions, self.calendar)
-                passed = tuple(key for key, at in points if at <= now and key not in term.sent)
-                # No passed point: the stored attention point is stale (e.g. fractions changed in config).
-                after = next_attention(points, term.sent.union(passed))
-                records.append(SentRecord(term.id, term.sent, passed, after))
-                if passed:
-                    to_send.append((term, passed[-1]))
-            # One conditional write for the whole sweep is the lock: a term whose write another sweep won
-            # (it recorded something for the term since we read it) is left to that sweep.
-            won = await tx.record_sent_many(records) if records else set()
-            for term, key in to_send:
-                if term.id in won:
-                    queued.extend(self._term_notifications(term, key, now))
-            # One insert for the whole sweep; the same transaction as the conditional write, so they still
-            # commit together or not at all.
-            if queued:
-                await tx.enqueue(queued)
-        await self._wake(queued)
-        return queued
-
-    def _term_notifications(self, term: Term, key: str, now: datetime) -> list[Notification]:
-        if key == MISSED:
-            recipients = self.rules.miss_recipients(term.term_id)
-            kind = "missed"
-        else:
-            recipients = (term.owner,)
-            kind = "reminder"
-        return [
-            Notification(
-                dedup_key=f"term:{term.id}:{key}:{role.value}",
-                case_id=term.case_id,
-                kind=kind,
-                to_role=role,
-                unit=term.unit if role == term.owner else None,
-                at=now,
-                term_id=term.term_id,
-                payload={"due": term.due.isoformat(), "point": key, "term_unit": term.unit},
-            )
-            for role in recipients
-        ]
-
     # --- shared writing ----------------------------------------------------------------------------------
 
     async def _write(
@@ -251,16 +150,3 @@ class Services:
             term_id=notice.term_id,
             payload=dict(notice.payload),
         )
-
-    async def _wake(self, notifications: Sequence[Notification]) -> None:
-        if notifications and self.notifier is not None:
-            await self.notifier.notify(notifications)
-
-    # --- reads for cards and commands -----------------------------------------------------------------------
-
-    async def case(self, case_id: int) -> Case:
-        async with self.repo.transaction() as tx:
-            case = await tx.get_case(case_id)
-        if case is None:
-            raise DomainError(NOT_FOUND, code="not_found")
-        return case

@@ -1,0 +1,1 @@
+"""ПОС: messages reach the district only through ПОС (its notifications, its export files)."""

@@ -1,0 +1,78 @@
+"""Every button's callback data: typed aiogram `CallbackData` factories, versioned by their prefix.
+
+A prefix names the layout of its fields (`c1` is version 1 of the case button): a changed layout gets a new
+prefix, so a button drawn by an older build is refused as unknown instead of being misread. Each button carries
+the case id and the case version it was drawn for, so a press on an old card is refused by the use case. The
+unit multi-select keeps the selection in the data itself (a bit mask over the configured unit order): nothing to
+store, nothing lost on a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+from workflow.lifecycle import Action
+
+
+class CaseVerb(StrEnum):
+    """What a case button does: a use case (an `Action`) or a step of the keyboard itself."""
+
+    ROUTE = Action.ROUTE.value
+    APPROVE_ROUTING = Action.APPROVE_ROUTING.value
+    RETURN = Action.RETURN.value
+    DECLINE = Action.DECLINE.value
+    ACCEPT = Action.ACCEPT.value
+    APPROVE = Action.APPROVE.value
+    REWORK = Action.REWORK.value
+    PUBLISH = Action.PUBLISH.value
+    INTERIM = Action.INTERIM.value
+    EXCLUDE = Action.EXCLUDE.value
+    SIGNIFICANT = Action.SIGNIFICANT.value
+    CLOSE = Action.CLOSE.value
+    CHANGE_ROUTING = "change"  # office head: open the unit toggles to change the proposed routing
+    CANCEL = "cancel"  # close the toggles, back to the card's keyboard
+    PUBLISH_NO_LINK = "nl_publish"  # the link prompt's «без ссылки»
+    INTERIM_NO_LINK = "nl_interim"
+
+    @property
+    def action(self) -> Action | None:
+        """The use case this verb runs by itself (None for keyboard steps)."""
+        if self in NO_LINK:
+            return NO_LINK[self]
+        try:
+            return Action(self.value)
+        except ValueError:
+            return None
+
+
+NO_LINK: Mapping[CaseVerb, Action] = {
+    CaseVerb.PUBLISH_NO_LINK: Action.PUBLISH,
+    CaseVerb.INTERIM_NO_LINK: Action.INTERIM,
+}
+
+
+class CaseCb(CallbackData, prefix="c1"):
+    verb: CaseVerb
+    case_id: int
+    version: int
+
+
+class RouteCb(CallbackData, prefix="r1"):
+    case_id: int
+    version: int
+    mask: int
+    done: bool
+
+
+class ResponsibleCb(CallbackData, prefix="p1"):
+    case_id: int
+    version: int
+    mask: int
+    responsible: int  # index into the configured unit order
+
+
+class PosCategoryCb(CallbackData, prefix="pc1"):
+    category: str

@@ -1,0 +1,27 @@
+"""The use cases over ports: the only async part of the domain, one module per concern.
+
+`Services` is what the outer layers hold: the writing use cases (`cases`), the sweeper's (`sweep`) and the
+read side (`queries`), sharing one set of ports (`base`).
+"""
+
+from __future__ import annotations
+
+from workflow.services.base import NOT_FOUND, STALE_CARD
+from workflow.services.cases import CaseUseCases, Outcome
+from workflow.services.queries import QueryUseCases
+from workflow.services.sweep import MISSED, SweepUseCases, next_attention, reminder_points
+
+
+class Services(CaseUseCases, SweepUseCases, QueryUseCases):
+    """All use cases over one repository, clock, calendar, rules and notifier."""
+
+
+__all__ = [
+    "MISSED",
+    "NOT_FOUND",
+    "STALE_CARD",
+    "Outcome",
+    "Services",
+    "next_attention",
+    "reminder_points",
+]

@@ -1,0 +1,26 @@
+"""What every use case shares: its ports, the wake-up after a commit, and the refusals they have in common."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from workflow.calendar import WorkingCalendar
+from workflow.ports import Clock, Notification, Notifier, Repository
+from workflow.rules import Rules
+
+STALE_CARD = "Карточка устарела: по сообщению уже выполнено другое действие. Откройте актуальную карточку."
+NOT_FOUND = "Сообщение не найдено."
+
+
+@dataclass
+class UseCaseBase:
+    repo: Repository
+    clock: Clock
+    calendar: WorkingCalendar
+    rules: Rules
+    notifier: Notifier | None = None
+
+    async def _wake(self, notifications: Sequence[Notification]) -> None:
+        if notifications and self.notifier is not None:
+            await self.notifier.notify(notifications)

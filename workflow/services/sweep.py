@@ -1,0 +1,102 @@
+"""The sweeper's use case: reminders and misses of every term that fell due, recorded once and queued.
+
+Reminder points are pure functions of the term and the calendar (`reminder_points`); the database keeps each
+open term's next attention instant, so a sweep reads only what is due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from workflow.calendar import WorkingCalendar
+from workflow.model import Term, TermStart
+from workflow.ports import Notification, SentRecord
+from workflow.services.base import UseCaseBase
+
+MISSED = "missed"
+
+
+def reminder_points(
+    term: Term | TermStart, fractions: Sequence[float], calendar: WorkingCalendar
+) -> list[tuple[str, datetime]]:
+    """(key, instant) for each reminder and the miss, in time order: the parts of a term that passed.
+
+    Reminders fall when a fraction of the term's working time has passed; a term with no working time in it
+    (an immediate one) has only its miss point.
+    """
+    due = term.due
+    total = calendar.working_time_between(term.started_at, due)
+    points: list[tuple[str, datetime]] = []
+    if total > timedelta(0):
+        for fraction in sorted(fractions):
+            at = calendar.add_working(term.started_at, total.total_seconds() * fraction / 60)
+            if at < due:
+                points.append((f"r{round(fraction * 100)}", at))
+    points.append((MISSED, due))
+    return points
+
+
+def next_attention(
+    points: Sequence[tuple[str, datetime]], sent: frozenset[str] | set[str]
+) -> datetime | None:
+    return next((at for key, at in points if key not in sent), None)
+
+
+class SweepUseCases(UseCaseBase):
+    # --- the sweeper's work ----------------------------------------------------------------------------
+
+    async def sweep(self) -> list[Notification]:
+        """Send what fell due: reminders to the owner, and on a miss the alerts of RULES.md §5.
+
+        Each reminder point is recorded with a conditional write before its notifications are queued in the same
+        transaction, so an overlapping sweep or a restart never sends one twice, and a crash loses none: the
+        point stays due until a sweep commits it. A reminder whose later point has also passed is recorded as
+        skipped: after downtime the person hears the newest news, not a burst of stale reminders.
+        """
+        now = self.clock.now()
+        queued: list[Notification] = []
+        async with self.repo.transaction() as tx:
+            records: list[SentRecord] = []
+            to_send: list[tuple[Term, str]] = []
+            for term in await tx.terms_needing_attention(now):
+                points = reminder_points(term, self.rules.reminder_fractions, self.calendar)
+                passed = tuple(key for key, at in points if at <= now and key not in term.sent)
+                # No passed point: the stored attention point is stale (e.g. fractions changed in config).
+                after = next_attention(points, term.sent.union(passed))
+                records.append(SentRecord(term.id, term.sent, passed, after))
+                if passed:
+                    to_send.append((term, passed[-1]))
+            # One conditional write for the whole sweep is the lock: a term whose write another sweep won
+            # (it recorded something for the term since we read it) is left to that sweep.
+            won = await tx.record_sent_many(records) if records else set()
+            for term, key in to_send:
+                if term.id in won:
+                    queued.extend(self._term_notifications(term, key, now))
+            # One insert for the whole sweep; the same transaction as the conditional write, so they still
+            # commit together or not at all.
+            if queued:
+                await tx.enqueue(queued)
+        await self._wake(queued)
+        return queued
+
+    def _term_notifications(self, term: Term, key: str, now: datetime) -> list[Notification]:
+        if key == MISSED:
+            recipients = self.rules.miss_recipients(term.term_id)
+            kind = "missed"
+        else:
+            recipients = (term.owner,)
+            kind = "reminder"
+        return [
+            Notification(
+                dedup_key=f"term:{term.id}:{key}:{role.value}",
+                case_id=term.case_id,
+                kind=kind,
+                to_role=role,
+                unit=term.unit if role == term.owner else None,
+                at=now,
+                term_id=term.term_id,
+                payload={"due": term.due.isoformat(), "point": key, "term_unit": term.unit},
+            )
+            for role in recipients
+        ]
