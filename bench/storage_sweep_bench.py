@@ -132,7 +132,7 @@ async def compare(label: str, factory: Callable[[], Any], sizes: list[int], due:
             await fill(engine, size, due)
             fills.append(time.perf_counter() - started)
             plans.append(await plan(engine))
-            txs.append(await stack.enter_async_context(SqlRepository(engine).transaction(write=False)))
+            txs.append(await stack.enter_async_context(SqlRepository(engine, clock=_UtcClock()).reading()))
         calls: list[tuple[str, Callable[[SqlTransaction], Awaitable[int]], int]] = [
             ("sweep", sweep, repeat),
             ("naive", naive, max(3, repeat // 10)),
@@ -201,3 +201,8 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+
+class _UtcClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+

@@ -334,14 +334,14 @@ async def run_cases(n: int, limits: Limits | None, curator_chat: str, timeout: f
                     while background:
                         await asyncio.gather(*list(background))
                     while True:  # the periodic drain picks up anything a drain left behind
-                        async with app.repo.transaction(write=False) as tx:
+                        async with app.repo.reading() as tx:
                             pending = len(await tx.pending_outbox(10_000))
                         if pending == 0:
                             break
                         await asyncio.sleep(0.2)
                 finished = time.monotonic()
                 cards: dict[int, dict[int, int]] = {}
-                async with app.repo.transaction(write=False) as tx:
+                async with app.repo.reading() as tx:
                     for r in runs:
                         if r.case_id:
                             cards[r.case_id] = await tx.cards(r.case_id)

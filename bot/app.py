@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -48,31 +47,13 @@ SHUTDOWN_GRACE_SECONDS = 30.0
 
 
 class SystemClock:
-    """The only place that reads the wall clock."""
+    """The only place that reads the wall clock: the use cases, delivery and storage's bookkeeping take it."""
 
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
 
     def now(self) -> datetime:
         return datetime.now(self.tz)
-
-
-@dataclass
-class DrainNotifier:
-    """Wakes delivery after a use case committed notifications (the scheduler also drains periodically)."""
-
-    delivery: Delivery | None = None
-    _tasks: set[asyncio.Task[int]] = field(default_factory=set)
-
-    async def notify(self, notifications: Sequence[Notification]) -> None:
-        if self.delivery is None:
-            return
-        task = asyncio.create_task(self.delivery.drain())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def running(self) -> list[asyncio.Task[int]]:
-        return [task for task in self._tasks if not task.done()]
 
 
 @dataclass
@@ -101,8 +82,8 @@ class OtklikApp:
         url = settings.database_url
         await upgrade(url)
         engine = create_engine(url)
-        repo = SqlRepository(engine)
         clock = clock or SystemClock(calendar.tz)
+        repo = SqlRepository(engine, clock=clock)
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_base))
         session.middleware(FloodWaitMiddleware())  # handlers' own calls wait out a 429 like the sender's
         bot = Bot(
@@ -114,8 +95,7 @@ class OtklikApp:
             sender = TelegramSender(bot, per_second=10_000, per_chat_interval=0.0, group_per_minute=1_000_000)
         delivery = Delivery(repo=repo, sender=sender, directory=directory, calendar=calendar, rules=rules,
                             clock=clock, units=settings.units)  # fmt: skip
-        notifier = DrainNotifier(delivery)
-        services = Services(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=notifier)
+        services = Services(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery)
         dispatcher = Dispatcher(storage=MemoryStorage())
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
@@ -143,8 +123,7 @@ class OtklikApp:
         # aiogram keeps the tasks of the updates it is handling here (it has no public accessor).
         handlers: set[asyncio.Task[object]] = getattr(self.dispatcher, "_handle_update_tasks", set())
         running: list[asyncio.Task[object]] = [task for task in handlers if not task.done()]
-        if isinstance(self.services.notifier, DrainNotifier):
-            running += self.services.notifier.running()
+        running += self.delivery.busy()
         current = asyncio.current_task()
         return [task for task in running if task is not current]
 
@@ -165,19 +144,15 @@ class OtklikApp:
             await asyncio.wait(running, timeout=remaining)
 
     async def sweep(self) -> list[Notification]:
-        """One sweeper tick: alerts into the outbox, the touched cards refreshed, the outbox sent."""
-        notifications = await self.services.sweep()
-        for case_id in sorted({n.case_id for n in notifications if n.case_id is not None}):
-            await self.delivery.refresh_cards(case_id)
-        await self.delivery.drain()
-        return notifications
+        """One sweeper tick: alerts into the outbox; delivery, woken by the commit, refreshes and sends."""
+        return await self.services.sweep()
 
     async def start_background(self) -> None:
         """The scheduler jobs plus one drain of what a previous run left in the outbox."""
 
         for key in self.directory.missing_chats():
             log.warning("в настройках не задан чат %s: уведомления этой роли некуда доставить", key)
-        await set_commands(self.bot, self.directory)
+        await set_commands(self.bot, self.directory.staff)
         self.scheduler.start()
         await self.delivery.drain()
 

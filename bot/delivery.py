@@ -12,21 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot.directory import Directory
 from bot.sender import Outgoing, SendFailed, TelegramSender
-from views.cards import CardView, load_view, render_card, render_notification
-from workflow.ports import Clock, Notification
+from views.cards import render_card, render_history, render_notification
+from workflow.ports import Clock, Notification, OutboxItem, Reading
 from workflow.rules import Rules
+from workflow.services.queries import CardView, read_card
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from storage.repository import SqlRepository
     from workflow.calendar import WorkingCalendar
 
 log = logging.getLogger(__name__)
@@ -38,11 +39,65 @@ CLAIM_LEASE = timedelta(minutes=5)
 CLAIM_BATCH = 20
 
 
+class DeliveryTransaction(Reading, Protocol):
+    """What delivery keeps in the database besides the domain's own: outbox claims, cards, deliveries."""
+
+    async def claim_outbox(self, now: datetime, owner: str, lease: timedelta, limit: int) -> list[OutboxItem]:
+        """Take up to `limit` undelivered rows, oldest first, whose claim is free or expired at `now`.
+
+        One atomic write: each row taken is claimed by `owner` until `now + lease`, and no other transaction
+        takes it before that (concurrent claims get disjoint rows; where the database has row locks, rows
+        another claim holds are skipped, not waited for). The rows come back by id.
+        """
+        ...
+
+    async def release_outbox(self, outbox_id: int, owner: str) -> None:
+        """Give up `owner`'s claim on the row (a failed delivery: the next drain retries it at once)."""
+        ...
+
+    async def mark_delivered(self, outbox_id: int, at: datetime) -> None:
+        """The row is done (its claim goes with it); it never comes back. The first delivery instant stays."""
+        ...
+
+    async def mark_failed(self, outbox_id: int, error: str) -> None:
+        """Count a failed attempt; the claim stays (`release_outbox` gives it up once the fan-out is over)."""
+        ...
+
+    async def record_delivery(self, outbox_id: int, chat_id: int, message_id: int | None, at: datetime) -> bool:
+        """Record that the notification reached `chat_id`; False if that chat was already recorded."""
+        ...
+
+    async def deliveries(self, outbox_id: int) -> set[int]:
+        """Chat ids the notification was already delivered to."""
+        ...
+
+    async def set_card(self, case_id: int, chat_id: int, message_id: int) -> None:
+        """Remember the case's card message in a chat (one per chat: a new one replaces the old)."""
+        ...
+
+    async def cards(self, case_id: int) -> dict[int, int]:
+        """The case's card messages: chat id -> message id."""
+        ...
+
+    async def case_for_card(self, chat_id: int, message_id: int) -> int | None:
+        """The case whose card is this message (a reply to a card names its case)."""
+        ...
+
+
+class DeliveryRepository(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[DeliveryTransaction]: ...
+
+    def reading(self) -> AbstractAsyncContextManager[DeliveryTransaction]: ...
+
+
 class Delivery:
+    """Also the use cases' Notifier: `wake` after a commit refreshes the cards and sends the outbox in the
+    background, so the presser's answer never waits for Telegram."""
+
     def __init__(
         self,
         *,
-        repo: SqlRepository,
+        repo: DeliveryRepository,
         sender: TelegramSender,
         directory: Directory,
         calendar: WorkingCalendar,
@@ -63,6 +118,41 @@ class Delivery:
         # Who holds the outbox rows this Delivery claims: unique per instance, so per process.
         self._owner = f"delivery-{uuid.uuid4()}"
         self._card_locks: dict[int, asyncio.Lock] = {}
+        self._changed: dict[int, None] = {}  # cases whose cards wait for a refresh, in order
+        self._worker: asyncio.Task[None] | None = None
+
+    # --- the one wake-up path after a commit ---------------------------------------------------------------
+
+    async def wake(self, case_ids: Sequence[int], notifications: Sequence[Notification] = ()) -> None:
+        """After a commit: refresh these cases' cards, then send the outbox, in the background (no waiting)."""
+        self._changed.update(dict.fromkeys(case_ids))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work())
+
+    async def _work(self) -> None:
+        while True:
+            while self._changed:
+                case_id = next(iter(self._changed))
+                del self._changed[case_id]
+                try:
+                    await self.refresh_cards(case_id)
+                except Exception:  # the change is committed; the next refresh or drain repairs the card
+                    log.exception("refreshing the cards of case %s failed", case_id)
+            try:
+                await self.drain()
+            except Exception:  # the rows stay pending; the scheduler's drain retries them
+                log.exception("draining the outbox failed")
+            if not self._changed:
+                return
+
+    def busy(self) -> list[asyncio.Task[None]]:
+        """The background work `wake` started and that is still running."""
+        return [self._worker] if self._worker is not None and not self._worker.done() else []
+
+    async def settle(self) -> None:
+        """Wait until everything woken so far is refreshed and sent (tests, a stop)."""
+        while running := self.busy():
+            await asyncio.wait(running)
 
     def _card_lock(self, case_id: int) -> asyncio.Lock:
         return self._card_locks.setdefault(case_id, asyncio.Lock())
@@ -74,8 +164,8 @@ class Delivery:
         """
         async with self._card_lock(case_id):
             now = self.clock.now()
-            async with self.repo.transaction() as tx:
-                view = await load_view(tx, case_id)
+            async with self.repo.reading() as tx:
+                view = await read_card(tx, case_id)
                 existing = await tx.cards(case_id)
             if view is None:
                 return
@@ -122,11 +212,15 @@ class Delivery:
             async with self.repo.transaction() as tx:
                 await tx.set_card(case_id, result.chat_id, result.message_ids[0])
 
+    async def case_for_card(self, chat_id: int, message_id: int) -> int | None:
+        async with self.repo.reading() as tx:
+            return await tx.case_for_card(chat_id, message_id)
+
     async def show_card(self, chat_id: int, case_id: int, *, history: bool = False) -> None:
         """A one-off copy of the card (for /case N): not remembered as the chat's working card."""
         now = self.clock.now()
-        async with self.repo.transaction() as tx:
-            view = await load_view(tx, case_id)
+        async with self.repo.reading() as tx:
+            view = await read_card(tx, case_id)
         if view is None:
             return
         roles, units = self.directory.roles_of_chat(chat_id)
@@ -136,8 +230,6 @@ class Delivery:
         await self.sender.send(Outgoing(key=f"show:{case_id}:{chat_id}", chat_id=chat_id, text=text,
                                         reply_markup=keyboard))  # fmt: skip
         if history:
-            from views.cards import render_history
-
             await self.sender.send(
                 Outgoing(
                     key=f"history:{case_id}:{chat_id}",
@@ -184,8 +276,8 @@ class Delivery:
 
     async def _deliver(self, outbox_id: int, notification: Notification) -> bool:
         now = self.clock.now()
-        async with self.repo.transaction() as tx:
-            view = await load_view(tx, notification.case_id) if notification.case_id is not None else None
+        async with self.repo.reading() as tx:
+            view = await read_card(tx, notification.case_id) if notification.case_id is not None else None
             already = await tx.deliveries(outbox_id)
             cards = await tx.cards(notification.case_id) if notification.case_id is not None else {}
         case = view.case if view is not None else None
@@ -198,7 +290,7 @@ class Delivery:
             missing = [c for c in chats if c not in cards and c in self.directory.card_chats(case)]
             if missing:
                 await self.refresh_cards(case.id, only_missing=missing)
-                async with self.repo.transaction() as tx:
+                async with self.repo.reading() as tx:
                     cards = await tx.cards(case.id)
         if not chats:
             # Nobody to tell: an executor's term on a ПОС case no executor has yet, a role with no chat in config.

@@ -1,7 +1,8 @@
 """Card buttons: plain actions, the unit multi-select, the ПОС responsible choice, prompts for a reason/link.
 
-Every press identifies the presser, parses the typed callback data and runs at most one use case; the
-domain decides and its refusal is the answer. Nothing here raises out to the user.
+The middleware has identified the presser; a press parses the typed callback data and runs at most one use
+case (a keyboard step asks `Services.check` what the use case would say). The domain decides and its refusal is
+the answer. The press is answered as soon as the change is committed; cards follow through delivery.
 """
 
 from __future__ import annotations
@@ -10,17 +11,7 @@ from aiogram import Bot, F, Router
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import CallbackQuery, ForceReply, InlineKeyboardMarkup, Message, ReplyParameters
 
-from bot.directory import Directory
-from handlers.common import (
-    DeliveryPort,
-    Prompt,
-    drop_prompt,
-    load_case,
-    precheck,
-    prompt_key,
-    run_action,
-    save_prompt,
-)
+from handlers.common import Prompt, drop_prompt, prompt_key, run_action, save_prompt
 from views import texts
 from views.callbacks import NO_LINK, CaseCb, CaseVerb, ResponsibleCb, RouteCb
 from views.keyboards import (
@@ -35,9 +26,9 @@ from views.keyboards import (
     units_of,
 )
 from workflow.lifecycle import Action, ActionPayload, available_actions
-from workflow.model import Actor, Case, Procedure, Role
+from workflow.model import Actor, Case, DomainError, Procedure, Role
 from workflow.rules import Rules
-from workflow.services import NOT_FOUND, Services
+from workflow.services import Services
 
 
 def router() -> Router:
@@ -94,71 +85,55 @@ async def on_case(
     callback_data: CaseCb,
     bot: Bot,
     services: Services,
-    directory: Directory,
-    delivery: DeliveryPort,
+    actor: Actor,
+    chat_roles: set[Role],
+    chat_units: set[str],
     rules: Rules,
     fsm_storage: BaseStorage,
 ) -> None:
-    actor = directory.actor(query.from_user.id)
-    if actor is None:
-        await _refuse(query, texts.NOT_REGISTERED)
-        return
     cb = callback_data
     message = _message(query)
     chat_id = message.chat.id if message is not None else query.from_user.id
 
     if cb.verb in NO_LINK:
         done, answer = await run_action(
-            services, delivery, cb.case_id, NO_LINK[cb.verb], actor, version=cb.version, payload=ActionPayload()
+            services, cb.case_id, NO_LINK[cb.verb], actor, version=cb.version, payload=ActionPayload()
         )
         if done and message is not None:
             await drop_prompt(fsm_storage, prompt_key(bot.id, chat_id, message.message_id))
             await _set_markup(message, None)
         await query.answer(answer, show_alert=not done)
         return
-
-    case = await load_case(services, cb.case_id)
-    if case is None:
-        await _refuse(query, NOT_FOUND)
-        return
-    chat_roles, chat_units = directory.roles_of_chat(chat_id)
-
     if cb.verb is CaseVerb.CANCEL:
+        try:
+            case = await services.case(cb.case_id)
+        except DomainError as exc:
+            await _refuse(query, exc.message)
+            return
         await _set_markup(message, card_keyboard(case, chat_roles, chat_units))
         await query.answer(texts.CANCELLED)
         return
-    order = list(rules.units)
-    if cb.verb is CaseVerb.CHANGE_ROUTING:
-        refusal = precheck(services, case, Action.APPROVE_ROUTING, actor, cb.version)
-        if refusal:
-            await _refuse(query, refusal)
-            return
-        await _set_markup(message, route_keyboard(case, _initial_mask(case, order), rules.units))
-        await query.answer(texts.CHOOSE_UNITS)
-        return
-    action = cb.verb.action
+    action = Action.APPROVE_ROUTING if cb.verb is CaseVerb.CHANGE_ROUTING else cb.verb.action
     if action is None:
         await _refuse(query, texts.UNKNOWN_BUTTON)
         return
-
-    if action in NEEDS_UNITS:
-        refusal = precheck(services, case, action, actor, cb.version)
-        if refusal:
-            await _refuse(query, refusal)
-            return
+    keyboard_step = cb.verb is CaseVerb.CHANGE_ROUTING or action in NEEDS_UNITS
+    if not (keyboard_step or action in NEEDS_REASON or action in NEEDS_LINK):
+        done, answer = await run_action(services, cb.case_id, action, actor, version=cb.version)
+        await query.answer(answer, show_alert=not done)
+        return
+    try:
+        case = await services.check(cb.case_id, action, actor, cb.version)
+    except DomainError as exc:
+        await _refuse(query, exc.message)
+        return
+    if keyboard_step:
+        order = list(rules.units)
         await _set_markup(message, route_keyboard(case, _initial_mask(case, order), rules.units))
         await query.answer(texts.CHOOSE_UNITS)
         return
-    if action in NEEDS_REASON or action in NEEDS_LINK:
-        refusal = precheck(services, case, action, actor, cb.version)
-        if refusal:
-            await _refuse(query, refusal)
-            return
-        await _send_prompt(bot, fsm_storage, chat_id, message, case, action)
-        await query.answer(texts.PROMPT_SENT)
-        return
-    done, answer = await run_action(services, delivery, case.id, action, actor, version=cb.version)
-    await query.answer(answer, show_alert=not done)
+    await _send_prompt(bot, fsm_storage, chat_id, message, case, action)
+    await query.answer(texts.PROMPT_SENT)
 
 
 async def _send_prompt(
@@ -183,31 +158,23 @@ async def on_route(
     query: CallbackQuery,
     callback_data: RouteCb,
     services: Services,
-    directory: Directory,
-    delivery: DeliveryPort,
+    actor: Actor,
+    chat_roles: set[Role],
     rules: Rules,
 ) -> None:
-    actor = directory.actor(query.from_user.id)
-    if actor is None:
-        await _refuse(query, texts.NOT_REGISTERED)
-        return
     cb = callback_data
-    order = list(rules.units)
-    selected = units_of(cb.mask, order)
+    selected = units_of(cb.mask, list(rules.units))
     if selected is None:
         await _refuse(query, texts.UNKNOWN_BUTTON)
         return
-    case = await load_case(services, cb.case_id)
-    if case is None:
-        await _refuse(query, NOT_FOUND)
+    try:
+        case = await services.case(cb.case_id)
+        action = _routing_action(case, actor, chat_roles)
+        await services.check(case.id, action, actor, cb.version)
+    except DomainError as exc:
+        await _refuse(query, exc.message)
         return
     message = _message(query)
-    chat_roles, _units = directory.roles_of_chat(message.chat.id if message else query.from_user.id)
-    action = _routing_action(case, actor, chat_roles)
-    refusal = precheck(services, case, action, actor, cb.version)
-    if refusal:
-        await _refuse(query, refusal)
-        return
     if not cb.done:
         await _set_markup(message, route_keyboard(case, cb.mask, rules.units))
         await query.answer()
@@ -217,24 +184,13 @@ async def on_route(
         await query.answer(texts.CHOOSE_RESPONSIBLE)
         return
     payload = ActionPayload(units=selected)
-    done, answer = await run_action(
-        services, delivery, case.id, action, actor, version=cb.version, payload=payload
-    )
+    done, answer = await run_action(services, case.id, action, actor, version=cb.version, payload=payload)
     await query.answer(answer, show_alert=not done)
 
 
 async def on_responsible(
-    query: CallbackQuery,
-    callback_data: ResponsibleCb,
-    services: Services,
-    directory: Directory,
-    delivery: DeliveryPort,
-    rules: Rules,
+    query: CallbackQuery, callback_data: ResponsibleCb, services: Services, actor: Actor, rules: Rules
 ) -> None:
-    actor = directory.actor(query.from_user.id)
-    if actor is None:
-        await _refuse(query, texts.NOT_REGISTERED)
-        return
     cb = callback_data
     order = list(rules.units)
     selected = units_of(cb.mask, order)
@@ -243,6 +199,6 @@ async def on_responsible(
         return
     payload = ActionPayload(units=selected, responsible=order[cb.responsible])
     done, answer = await run_action(
-        services, delivery, cb.case_id, Action.ROUTE, actor, version=cb.version, payload=payload
+        services, cb.case_id, Action.ROUTE, actor, version=cb.version, payload=payload
     )
     await query.answer(answer, show_alert=not done)

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Message
 
-from bot.directory import Directory
 from handlers.common import DeliveryPort
 from views import texts
 from views.cards import local, owner_name, time_left
 from views.html import escape
 from workflow.calendar import WorkingCalendar
 from workflow.lifecycle import REGISTER_ROLES, ROLE_NAMES
-from workflow.model import Actor, Case, DomainError, Procedure, Role, Term
+from workflow.model import Actor, DomainError, Procedure, Role
 from workflow.rules import Rules, RulesError
 from workflow.services import Services
 
 log = logging.getLogger(__name__)
 
 LIST_LIMIT = 30
-_UNIT_ROLES = (Role.UNIT_OFFICIAL, Role.EXECUTOR)
 _POS_REGISTRARS = frozenset(REGISTER_ROLES[Procedure.POS]) - {Role.SYSTEM}
 
 
@@ -38,19 +37,11 @@ def router() -> Router:
     return r
 
 
-def _actor(message: Message, directory: Directory) -> Actor | None:
-    return directory.actor(message.from_user.id) if message.from_user else None
-
-
 def _role_names(actor: Actor) -> str:
     return ", ".join(ROLE_NAMES[r] for r in Role if r in actor.roles)
 
 
-async def on_start(message: Message, directory: Directory) -> None:
-    actor = _actor(message, directory)
-    if actor is None:
-        await message.answer(texts.NOT_REGISTERED, parse_mode=None)
-        return
+async def on_start(message: Message, actor: Actor) -> None:
     name = actor.name or (message.from_user.full_name if message.from_user else "")
     await message.answer(texts.START.format(name=name, roles=_role_names(actor)), parse_mode=None)
 
@@ -60,109 +51,61 @@ def help_text(actor: Actor) -> str:
     return "\n\n".join([*parts, texts.HELP_COMMON])
 
 
-async def on_help(message: Message, directory: Directory) -> None:
-    actor = _actor(message, directory)
-    if actor is None:
-        await message.answer(texts.NOT_REGISTERED, parse_mode=None)
-        return
+async def on_help(message: Message, actor: Actor) -> None:
     await message.answer(help_text(actor), parse_mode=None)
 
 
-def owes(actor: Actor, term: Term, case: Case) -> bool:
-    """Whether the term is the actor's to do: by role, and for unit roles by unit."""
-    if term.owner not in actor.roles:
-        return False
-    if term.owner in _UNIT_ROLES:
-        if term.unit is not None:
-            return term.unit in actor.units
-        return bool(actor.units & set(case.units))
-    return True
-
-
-async def _open_terms(services: Services) -> list[tuple[Case, Term]]:
-    found: list[tuple[Case, Term]] = []
-    async with services.repo.transaction() as tx:
-        for case in await tx.cases(open_only=True, limit=10_000):
-            found += [(case, term) for term in await tx.terms(case.id, open_only=True)]
-    return sorted(found, key=lambda pair: (pair[1].due, pair[0].id))
-
-
-def _with_more(title: str, lines: list[str]) -> str:
-    shown = lines[:LIST_LIMIT]
-    if len(lines) > LIST_LIMIT:
-        shown.append(escape(texts.MORE_LINES.format(count=len(lines) - LIST_LIMIT)))
-    return "\n".join([title, *shown])
+def _with_more(title: str, lines: list[str], total: int) -> str:
+    if total > len(lines):
+        lines = [*lines, escape(texts.MORE_LINES.format(count=total - len(lines)))]
+    return "\n".join([title, *lines])
 
 
 async def on_my(
-    message: Message, directory: Directory, services: Services, calendar: WorkingCalendar, rules: Rules
+    message: Message, actor: Actor, services: Services, calendar: WorkingCalendar, rules: Rules
 ) -> None:
-    actor = _actor(message, directory)
-    if actor is None:
-        await message.answer(texts.NOT_REGISTERED, parse_mode=None)
-        return
-    now = services.clock.now()
+    listed = await services.my_terms(actor, LIST_LIMIT)
     lines = [
         escape(
             texts.MY_LINE.format(
-                case_id=case.id,
+                case_id=term.case_id,
                 title=_title(term.term_id, rules),
                 due=local(term.due, calendar),
-                left=time_left(term.due, now, calendar),
+                left=time_left(term.due, listed.now, calendar),
             )
         )
-        for case, term in await _open_terms(services)
-        if owes(actor, term, case)
+        for term in listed.page.terms
     ]
-    await _answer_list(message, texts.MY_TITLE_HTML, texts.MY_EMPTY, lines)
+    await _answer_list(message, texts.MY_TITLE_HTML, texts.MY_EMPTY, lines, listed.page.total)
 
 
-async def _answer_list(message: Message, title_html: str, empty: str, lines: list[str]) -> None:
+async def _answer_list(message: Message, title_html: str, empty: str, lines: list[str], total: int) -> None:
     if not lines:
         await message.answer(empty, parse_mode=None)
         return
-    await message.answer(_with_more(title_html, lines), parse_mode="HTML")
+    await message.answer(_with_more(title_html, lines, total), parse_mode="HTML")
 
 
-async def on_overdue(
-    message: Message,
-    directory: Directory,
-    services: Services,
-    calendar: WorkingCalendar,
-    rules: Rules,
-) -> None:
-    actor = _actor(message, directory)
-    if actor is None:
-        await message.answer(texts.NOT_REGISTERED, parse_mode=None)
-        return
-    now = services.clock.now()
+async def on_overdue(message: Message, services: Services, calendar: WorkingCalendar, rules: Rules) -> None:
+    listed = await services.overdue(LIST_LIMIT)
     lines = [
         escape(
             texts.OVERDUE_LINE.format(
-                case_id=case.id,
+                case_id=term.case_id,
                 title=_title(term.term_id, rules),
                 owner=owner_name(term.owner, term.unit, rules.units),
                 due=local(term.due, calendar),
-                late=time_left(term.due, now, calendar),
+                late=time_left(term.due, listed.now, calendar),
             )
         )
-        for case, term in await _open_terms(services)
-        if term.due <= now
+        for term in listed.page.terms
     ]
-    await _answer_list(message, texts.OVERDUE_TITLE_HTML, texts.OVERDUE_EMPTY, lines)
+    await _answer_list(message, texts.OVERDUE_TITLE_HTML, texts.OVERDUE_EMPTY, lines, listed.page.total)
 
 
 async def on_case(
-    message: Message,
-    command: CommandObject,
-    directory: Directory,
-    services: Services,
-    delivery: DeliveryPort,
+    message: Message, command: CommandObject, services: Services, delivery: DeliveryPort
 ) -> None:
-    actor = _actor(message, directory)
-    if actor is None:
-        await message.answer(texts.NOT_REGISTERED, parse_mode=None)
-        return
     raw = (command.args or "").strip().lstrip("№#").strip()
     if not raw.isdigit() or len(raw) > 12:
         await message.answer(texts.CASE_USAGE, parse_mode=None)
@@ -206,16 +149,8 @@ def parse_local(value: str, calendar: WorkingCalendar, now: datetime) -> datetim
 
 
 async def on_term(
-    message: Message,
-    command: CommandObject,
-    directory: Directory,
-    services: Services,
-    calendar: WorkingCalendar,
-    rules: Rules,
+    message: Message, command: CommandObject, services: Services, calendar: WorkingCalendar, rules: Rules
 ) -> None:
-    if _actor(message, directory) is None:
-        await message.answer(texts.NOT_REGISTERED, parse_mode=None)
-        return
     known = ", ".join(rules.terms)
     args = (command.args or "").split()
     if not args:
@@ -260,10 +195,10 @@ def commands_for(actor: Actor | None) -> list[BotCommand]:
     return [BotCommand(command=n, description=texts.COMMAND_DESCRIPTIONS[n]) for n in names]
 
 
-async def set_commands(bot: Bot, directory: Directory) -> None:
+async def set_commands(bot: Bot, staff: Mapping[int, Actor]) -> None:
     """The command menu: the basics for everyone, each staff member's own list in their private chat."""
     await bot.set_my_commands(commands_for(None), scope=BotCommandScopeDefault())
-    for user_id, actor in directory.staff.items():
+    for user_id, actor in staff.items():
         try:
             await bot.set_my_commands(commands_for(actor), scope=BotCommandScopeChat(chat_id=user_id))
         except Exception as exc:  # a person who never opened the bot: their menu comes with the next start

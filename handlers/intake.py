@@ -12,12 +12,10 @@ from aiogram.types import (
     MessageOriginUser,
 )
 
-from bot.directory import Directory
-from handlers.common import DeliveryPort, after_change
 from handlers.replies import attachments_of
 from views import texts
 from workflow.lifecycle import REGISTER_ROLES
-from workflow.model import DomainError, InboundMessage, Procedure, Role, Source
+from workflow.model import Actor, DomainError, InboundMessage, Procedure, Role, Source
 from workflow.services import Services
 
 
@@ -27,8 +25,8 @@ def router() -> Router:
     return r
 
 
-def _in_intake_chat(message: Message, directory: Directory) -> bool:
-    if message.chat.id != directory.role_chats.get(Role.OPERATOR):
+def _in_intake_chat(message: Message, chat_roles: set[Role]) -> bool:
+    if Role.OPERATOR not in chat_roles:
         return False
     if message.reply_to_message is not None or (message.text or "").startswith("/"):
         return False
@@ -50,16 +48,7 @@ def _origin(message: Message) -> tuple[str, str]:
     return "", ""
 
 
-async def on_intake(
-    message: Message, services: Services, directory: Directory, delivery: DeliveryPort
-) -> None:
-    user = message.from_user
-    if user is None:
-        return
-    actor = directory.actor(user.id)
-    if actor is None:
-        await message.reply(texts.NOT_REGISTERED)
-        return
+async def on_intake(message: Message, services: Services, actor: Actor) -> None:
     if not actor.roles & set(REGISTER_ROLES[Procedure.OPEN_SOURCES]):
         return  # staff talking in the chat, not handing a message over
     author, link = _origin(message)
@@ -80,5 +69,3 @@ async def on_intake(
         return
     if not outcome.created:
         await message.reply(texts.ALREADY_REGISTERED.format(case_id=outcome.case.id), parse_mode=None)
-        return
-    await after_change(delivery, outcome.case.id)

@@ -13,10 +13,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot.directory import Directory
 from channels.pos.notice import NOTICE, parse_notice
 from handlers.commands import parse_local
-from handlers.common import DeliveryPort, after_change
 from views import texts
 from views.callbacks import PosCategoryCb
 from views.keyboards import category_keyboard
@@ -49,26 +47,18 @@ def router() -> Router:
     return r
 
 
-def _registrar(user_id: int | None, directory: Directory) -> Actor | None:
-    actor = directory.actor(user_id) if user_id is not None else None
-    return actor if actor is not None and actor.roles & _REGISTRARS else None
+def _registrar(actor: Actor) -> Actor | None:
+    return actor if actor.roles & _REGISTRARS else None
 
 
-def _uid(message: Message) -> int:
-    return message.from_user.id if message.from_user else 0
-
-
-def _looks_like_notice(message: Message, directory: Directory) -> bool:
+def _looks_like_notice(message: Message, actor: Actor) -> bool:
     if message.reply_to_message is not None or not message.text or not NOTICE.match(message.text):
         return False
-    return _registrar(message.from_user.id if message.from_user else None, directory) is not None
+    return _registrar(actor) is not None
 
 
-async def on_pos(message: Message, state: FSMContext, directory: Directory) -> None:
-    if directory.actor(message.from_user.id if message.from_user else 0) is None:
-        await message.answer(texts.NOT_REGISTERED, parse_mode=None)
-        return
-    if _registrar(message.from_user.id if message.from_user else None, directory) is None:
+async def on_pos(message: Message, state: FSMContext, actor: Actor) -> None:
+    if _registrar(actor) is None:
         await message.answer(texts.FORBIDDEN, parse_mode=None)
         return
     await state.clear()
@@ -80,8 +70,7 @@ async def on_notice(
     message: Message,
     state: FSMContext,
     services: Services,
-    directory: Directory,
-    delivery: DeliveryPort,
+    actor: Actor,
     rules: Rules,
     calendar: WorkingCalendar,
 ) -> None:
@@ -94,16 +83,14 @@ async def on_notice(
     if parsed.text:
         data["text"] = parsed.text
     await state.set_data(data)
-    await _next_step(message, state, _uid(message), services, directory, delivery, rules)
+    await _next_step(message, state, actor, services, rules)
 
 
 async def _next_step(
     message: Message,
     state: FSMContext,
-    user_id: int,
+    actor: Actor,
     services: Services,
-    directory: Directory,
-    delivery: DeliveryPort,
     rules: Rules,
 ) -> None:
     """Ask for the first missing field; with all of them, register."""
@@ -123,19 +110,16 @@ async def _next_step(
         await message.answer(texts.POS_ASK_TEXT, parse_mode=None)
     else:
         await state.clear()
-        await _register(message, user_id, data, services, directory, delivery)
+        await _register(message, actor, data, services)
 
 
 async def _register(
     message: Message,
-    user_id: int,
+    actor: Actor,
     data: dict[str, Any],
     services: Services,
-    directory: Directory,
-    delivery: DeliveryPort,
 ) -> None:
-    actor = _registrar(user_id, directory)
-    if actor is None:
+    if _registrar(actor) is None:
         await message.answer(texts.FORBIDDEN, parse_mode=None)
         return
     number = str(data["number"])
@@ -157,15 +141,13 @@ async def _register(
         await message.answer(texts.ALREADY_REGISTERED.format(case_id=outcome.case.id), parse_mode=None)
         return
     await message.answer(texts.REGISTERED.format(case_id=outcome.case.id), parse_mode=None)
-    await after_change(delivery, outcome.case.id)
 
 
 async def on_number(
     message: Message,
     state: FSMContext,
     services: Services,
-    directory: Directory,
-    delivery: DeliveryPort,
+    actor: Actor,
     rules: Rules,
 ) -> None:
     raw = (message.text or "").strip().lstrip("№").strip()
@@ -173,7 +155,7 @@ async def on_number(
         await message.answer(texts.POS_BAD_NUMBER, parse_mode=None)
         return
     await state.update_data(number=raw)
-    await _next_step(message, state, _uid(message), services, directory, delivery, rules)
+    await _next_step(message, state, actor, services, rules)
 
 
 async def on_category(
@@ -181,8 +163,7 @@ async def on_category(
     callback_data: PosCategoryCb,
     state: FSMContext,
     services: Services,
-    directory: Directory,
-    delivery: DeliveryPort,
+    actor: Actor,
     rules: Rules,
 ) -> None:
     category = rules.categories.get(callback_data.category)
@@ -193,7 +174,7 @@ async def on_category(
     await query.answer(texts.POS_CATEGORY_CHOSEN.format(title=category.title))
     await query.message.edit_reply_markup(reply_markup=None)
     # The next prompt goes to the chat; the registrar is the presser, not the bot that wrote the message.
-    await _next_step(query.message, state, query.from_user.id, services, directory, delivery, rules)
+    await _next_step(query.message, state, actor, services, rules)
 
 
 async def on_category_typed(message: Message, rules: Rules) -> None:
@@ -205,8 +186,7 @@ async def on_received(
     message: Message,
     state: FSMContext,
     services: Services,
-    directory: Directory,
-    delivery: DeliveryPort,
+    actor: Actor,
     rules: Rules,
     calendar: WorkingCalendar,
 ) -> None:
@@ -219,15 +199,14 @@ async def on_received(
         await message.answer(texts.POS_FUTURE_RECEIVED, parse_mode=None)
         return
     await state.update_data(received=at.isoformat())
-    await _next_step(message, state, _uid(message), services, directory, delivery, rules)
+    await _next_step(message, state, actor, services, rules)
 
 
 async def on_text(
     message: Message,
     state: FSMContext,
     services: Services,
-    directory: Directory,
-    delivery: DeliveryPort,
+    actor: Actor,
     rules: Rules,
 ) -> None:
     text = (message.text or message.caption or "").strip()
@@ -235,4 +214,4 @@ async def on_text(
         await message.answer(texts.POS_ASK_TEXT, parse_mode=None)
         return
     await state.update_data(text=text)
-    await _next_step(message, state, _uid(message), services, directory, delivery, rules)
+    await _next_step(message, state, actor, services, rules)

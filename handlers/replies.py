@@ -10,7 +10,6 @@ from aiogram import Bot, Router
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import Message
 
-from bot.directory import Directory
 from handlers.common import DeliveryPort, drop_prompt, find_prompt, prompt_key, run_action
 from views import texts
 from workflow.lifecycle import Action, ActionPayload, Status, available_actions
@@ -51,17 +50,13 @@ async def on_reply(
     message: Message,
     bot: Bot,
     services: Services,
-    directory: Directory,
+    actor: Actor,
+    chat_units: set[str],
     delivery: DeliveryPort,
     fsm_storage: BaseStorage,
 ) -> None:
-    user = message.from_user
     target = message.reply_to_message
-    if user is None or target is None:
-        return
-    actor = directory.actor(user.id)
-    if actor is None:
-        await message.reply(texts.NOT_REGISTERED)
+    if target is None:
         return
     text = message.text or message.caption or ""
     key = prompt_key(bot.id, message.chat.id, target.message_id)
@@ -73,16 +68,15 @@ async def on_reply(
             else ActionPayload(reason=text)
         )
         done, answer = await run_action(
-            services, delivery, prompt.case_id, prompt.action, actor, version=prompt.version, payload=payload
+            services, prompt.case_id, prompt.action, actor, version=prompt.version, payload=payload
         )
         if done:
             await drop_prompt(fsm_storage, key)
         await message.reply(answer, parse_mode=None)
         return
 
-    async with services.repo.transaction() as tx:
-        case_id = await tx.case_for_card(message.chat.id, target.message_id)
-        case = await tx.get_case(case_id) if case_id is not None else None
+    case_id = await delivery.case_for_card(message.chat.id, target.message_id)
+    case = await services.case(case_id) if case_id is not None else None
     if case is None:
         # A prompt the bot no longer remembers (prompts live in memory and do not survive a restart): say so,
         # rather than drop the reason or link in silence.
@@ -93,16 +87,13 @@ async def on_reply(
     if not text.strip() and not files:
         await message.reply(texts.REPLY_TEXT_EMPTY)
         return
-    _roles, chat_units = directory.roles_of_chat(message.chat.id)
     action, unit = _reply_action(case, actor, chat_units)
     if action is None:
         reason = texts.REPLY_NO_ACTION.format(status=Status(case.status).label)
         await message.reply(texts.REPLY_NOT_EXPECTED.format(reason=reason), parse_mode=None)
         return
     payload = ActionPayload(text=text, unit=unit, attachments=files)
-    _done, answer = await run_action(
-        services, delivery, case.id, action, actor, version=None, payload=payload
-    )
+    _done, answer = await run_action(services, case.id, action, actor, version=None, payload=payload)
     await message.reply(answer, parse_mode=None)
 
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -59,7 +59,7 @@ from workflow.model import (
     TermStart,
     TermStop,
 )
-from workflow.ports import Clock, Notification, OutboxItem, SentRecord, StaleVersion
+from workflow.ports import Clock, Notification, OutboxItem, OwedBy, SentRecord, StaleVersion, TermPage
 
 if TYPE_CHECKING:
     from workflow.ports import Repository, Transaction
@@ -234,29 +234,35 @@ def _instant_text(dialect: Dialect) -> Callable[[datetime | None], str | None]:
     return convert
 
 
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 class SqlRepository:
     """The database behind the use cases. `clock` stamps bookkeeping columns (created/updated) only."""
 
-    def __init__(self, engine: AsyncEngine, *, clock: Clock | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, *, clock: Clock) -> None:
         self.engine = engine
-        self._clock: Clock = clock or _SystemClock()
+        self._clock = clock
         self._direct = _SqliteDirect(engine.dialect) if engine.dialect.name == "sqlite" else None
 
     @asynccontextmanager
-    async def transaction(self, *, write: bool = True) -> AsyncIterator[SqlTransaction]:
-        """One transaction: commit on a clean exit, roll back on an exception.
+    async def transaction(self) -> AsyncIterator[SqlTransaction]:
+        """One writing transaction: commit on a clean exit, roll back on an exception.
 
-        `write=False` is a hint for read-only work: on SQLite it begins DEFERRED, so it does not queue for
-        the write lock (a write inside it may then fail with "database is locked"). PostgreSQL ignores it.
+        On SQLite it begins IMMEDIATE: it takes the write lock up front (waiting up to busy_timeout).
+        """
+        async with self.engine.connect() as conn, conn.begin():
+            yield SqlTransaction(conn, self._clock, self._direct)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[SqlTransaction]:
+        """A read-only transaction: one snapshot of the database, and no write lock.
+
+        On SQLite it begins DEFERRED (with WAL, readers never wait for the writer); on PostgreSQL it is
+        READ ONLY, so a write inside it fails loudly instead of slipping through.
         """
         async with self.engine.connect() as conn:
-            if not write:
+            if self.engine.dialect.name == "sqlite":
                 await conn.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+            else:
+                await conn.execution_options(postgresql_readonly=True)
             async with conn.begin():
                 yield SqlTransaction(conn, self._clock, self._direct)
 
@@ -492,6 +498,33 @@ class SqlTransaction:
             )
             for row_id, case_id, term_id, owner, unit, started_at, due, sent in rows
         ]
+
+    async def owed_terms(self, owed: OwedBy, limit: int) -> TermPage:
+        unit_case = exists().where(
+            assignments.c.case_id == terms.c.case_id, assignments.c.unit.in_(sorted(owed.units))
+        )
+        whose = or_(
+            terms.c.owner.in_(sorted(r.value for r in owed.roles)),
+            and_(
+                terms.c.owner.in_(sorted(r.value for r in owed.unit_roles)),
+                or_(terms.c.unit.in_(sorted(owed.units)), and_(terms.c.unit.is_(None), unit_case)),
+            ),
+        )
+        return await self._term_page(and_(terms.c.closed_at.is_(None), whose), limit)
+
+    async def overdue_terms(self, now: datetime, limit: int) -> TermPage:
+        return await self._term_page(and_(terms.c.closed_at.is_(None), terms.c.due <= now), limit)
+
+    async def _term_page(self, where: Any, limit: int) -> TermPage:
+        # ix_terms_open_due walks open terms in due order, so the page costs its own rows plus the filter.
+        rows = await self._exec(
+            select(terms).where(where).order_by(terms.c.due, terms.c.case_id, terms.c.id).limit(limit)
+        )
+        page = tuple(_term_from_row(row) for row in rows)
+        total = len(page)
+        if total == limit:
+            total = (await self._exec(select(func.count()).select_from(terms).where(where))).scalar_one()
+        return TermPage(terms=page, total=total)
 
     async def earliest_attention(self) -> datetime | None:
         stmt = select(func.min(terms.c.next_attention)).where(terms.c.closed_at.is_(None))

@@ -124,6 +124,15 @@ Index(
     postgresql_where=terms.c.closed_at.is_(None),
 )
 
+# Lists of open terms by due instant (/my, /overdue): the walk in due order skips every closed term.
+Index(
+    "ix_terms_open_due",
+    terms.c.due,
+    terms.c.case_id,
+    sqlite_where=terms.c.closed_at.is_(None),
+    postgresql_where=terms.c.closed_at.is_(None),
+)
+
 events = Table(
     "events",
     metadata,

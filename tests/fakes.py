@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from workflow.model import Case, Event, InboundMessage, Term, TermStart, TermStop
-from workflow.ports import Notification, OutboxItem, SentRecord, StaleVersion
+from workflow.ports import Notification, OutboxItem, OwedBy, SentRecord, StaleVersion, TermPage
 
 
 class FakeClock:
@@ -37,7 +37,7 @@ class RecordingNotifier:
     def __init__(self) -> None:
         self.woken: list[Notification] = []
 
-    async def notify(self, notifications: Sequence[Notification]) -> None:
+    async def wake(self, case_ids: Sequence[int], notifications: Sequence[Notification]) -> None:
         self.woken.extend(notifications)
 
 
@@ -143,6 +143,26 @@ class FakeTransaction:
             if t.case_id == case_id and (not open_only or t.closed_at is None)
         ]
 
+    async def owed_terms(self, owed: OwedBy, limit: int) -> TermPage:
+        def owes(t: Term) -> bool:
+            if t.owner in owed.roles:
+                return True
+            if t.owner not in owed.unit_roles:
+                return False
+            if t.unit is not None:
+                return t.unit in owed.units
+            return any(a.unit in owed.units for a in self.s.cases[t.case_id].assignments)
+
+        return self._page([t for t in self.s.terms.values() if t.closed_at is None and owes(t)], limit)
+
+    async def overdue_terms(self, now: datetime, limit: int) -> TermPage:
+        return self._page([t for t in self.s.terms.values() if t.closed_at is None and t.due <= now], limit)
+
+    @staticmethod
+    def _page(found: list[Term], limit: int) -> TermPage:
+        found.sort(key=lambda t: (t.due, t.case_id, t.id))
+        return TermPage(terms=tuple(found[:limit]), total=len(found))
+
     async def terms_needing_attention(self, now: datetime, limit: int = 10_000) -> list[Term]:
         due = [
             self.s.terms[i]
@@ -234,6 +254,10 @@ class FakeRepository:
 
     def __init__(self) -> None:
         self.state = _State()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[FakeTransaction]:
+        yield FakeTransaction(self.state)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[FakeTransaction]:

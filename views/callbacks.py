@@ -31,7 +31,6 @@ class CaseVerb(StrEnum):
     INTERIM = Action.INTERIM.value
     EXCLUDE = Action.EXCLUDE.value
     SIGNIFICANT = Action.SIGNIFICANT.value
-    CLOSE = Action.CLOSE.value
     CHANGE_ROUTING = "change"  # office head: open the unit toggles to change the proposed routing
     CANCEL = "cancel"  # close the toggles, back to the card's keyboard
     PUBLISH_NO_LINK = "nl_publish"  # the link prompt's «без ссылки»

@@ -7,7 +7,6 @@ escaped here and nowhere else; the card is trimmed so it never exceeds Telegram'
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 
@@ -18,9 +17,10 @@ from views.html import TEXT_LIMIT as LIMIT
 from views.html import escape, escape_trimmed, utf16_len, visible_length
 from views.keyboards import card_keyboard, chat_actor
 from workflow.lifecycle import REGISTER, ROLE_NAMES, Action, NoticeKind, Status, available_actions
-from workflow.model import Case, Event, InboundMessage, Role, Term
+from workflow.model import Case, Event, InboundMessage, Role
 from workflow.ports import Notification
 from workflow.rules import Rules, RulesError
+from workflow.services.queries import CardView
 
 HISTORY_LINES = 5
 REASON_IN_HISTORY = 200
@@ -32,37 +32,6 @@ class CardCalendar(Protocol):
     def tz(self) -> tzinfo: ...
 
     def working_time_between(self, a: datetime, b: datetime) -> timedelta: ...
-
-
-class _CardTx(Protocol):
-    async def get_case(self, case_id: int) -> Case | None: ...
-    async def get_message(self, case_id: int) -> InboundMessage | None: ...
-    async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]: ...
-    async def events(self, case_id: int) -> list[Event]: ...
-    async def latest_draft(self, case_id: int) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class CardView:
-    case: Case
-    message: InboundMessage | None
-    open_terms: list[Term]
-    events: list[Event]
-    draft: str | None
-
-
-async def load_view(tx: _CardTx, case_id: int) -> CardView | None:
-    case = await tx.get_case(case_id)
-    if case is None:
-        return None
-    terms = sorted(await tx.terms(case_id, open_only=True), key=lambda t: (t.due, t.id))
-    return CardView(
-        case=case,
-        message=await tx.get_message(case_id),
-        open_terms=terms,
-        events=await tx.events(case_id),
-        draft=await tx.latest_draft(case_id) if case.draft_version else None,
-    )
 
 
 def local(at: datetime, calendar: CardCalendar) -> str:

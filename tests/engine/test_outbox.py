@@ -24,7 +24,7 @@ class CheckingNotifier:
         self.woken: list[Notification] = []
         self.missing: list[str] = []
 
-    async def notify(self, notifications: Sequence[Notification]) -> None:
+    async def wake(self, case_ids: Sequence[int], notifications: Sequence[Notification]) -> None:
         async with self.repo.transaction() as tx:
             pending = {item.notification.dedup_key for item in await tx.pending_outbox(limit=10_000)}
         self.missing += [n.dedup_key for n in notifications if n.dedup_key not in pending]

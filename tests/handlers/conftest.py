@@ -1,6 +1,6 @@
 """A real aiogram Dispatcher with the project's routers, real Services over SQLite, the real Delivery and sender,
-and the Telegram emulator on loopback. Updates are fed with `Dispatcher.feed_update`, so each step has finished
-when the call returns."""
+and the Telegram emulator on loopback. Updates are fed with `Dispatcher.feed_update` and delivery is let settle, so
+each step has finished, cards and notices included, when the call returns."""
 
 from __future__ import annotations
 
@@ -72,6 +72,7 @@ class Harness:
     bot: Bot
     dp: Dispatcher
     services: Services
+    delivery: Delivery
     clock: FakeClock
     repo: SqlRepository
     rules: Rules
@@ -80,6 +81,8 @@ class Harness:
     async def _feed(self, raw: dict[str, Any]) -> None:
         update = Update.model_validate(raw, context={"bot": self.bot})
         await self.dp.feed_update(self.bot, update)
+        # The handler answered once its use case committed; the cards and notices it woke follow.
+        await self.delivery.settle()
 
     async def send(
         self,
@@ -130,7 +133,6 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     rules = Rules.default()
     calendar = WorkingCalendar()
     directory = make_directory(dict(rules.units))
-    services = Services(repo=repo, clock=clock, calendar=calendar, rules=rules)
     async with TelegramEmulator(wall_clock=lambda: clock.now().timestamp()) as emu:
         for uid in (*directory.staff, STRANGER):
             emu.add_user(uid, f"Имя{uid}")
@@ -147,13 +149,14 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
             clock=clock,
             units=dict(rules.units),
         )
+        services = Services(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery)
         dp = Dispatcher(storage=MemoryStorage())
         dp.include_routers(*build_routers())
         dp.workflow_data.update(
             services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules
         )
         try:
-            yield Harness(emu, bot, dp, services, clock, repo, rules, calendar)
+            yield Harness(emu, bot, dp, services, delivery, clock, repo, rules, calendar)
         finally:
             await bot.session.close()
             await engine.dispose()

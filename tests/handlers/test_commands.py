@@ -69,7 +69,7 @@ async def test_my_overdue_case_and_term(h: Harness) -> None:
 
 async def test_set_commands_per_person(h: Harness) -> None:
     directory = make_directory(dict(h.rules.units))
-    await set_commands(h.bot, directory)
+    await set_commands(h.bot, directory.staff)
     scope = {"type": "chat", "chat_id": POS_CURATOR}
     assert [c["command"] for c in h.emu.get_commands(scope)] == [
         "start",

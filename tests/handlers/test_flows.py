@@ -24,6 +24,7 @@ from tests.handlers.conftest import (
 from views import texts
 from views.callbacks import CaseCb, CaseVerb, RouteCb
 from workflow.lifecycle import Status
+from workflow.services import STALE_CARD
 
 
 async def status(h: Harness, case_id: int) -> str:
@@ -175,9 +176,9 @@ async def test_refusals_of_buttons(h: Harness) -> None:
 
     assert await route_to(h, case_id, h.rules.units["housing"]) == "Направление предложено"
     # Old buttons of version 1: a second «Доложить» on an old card is stale, a route toggle too.
-    assert await h.press(INTAKE, OPERATOR, card.message_id, significant) == texts.STALE
+    assert await h.press(INTAKE, OPERATOR, card.message_id, significant) == STALE_CARD
     old_toggle = RouteCb(case_id=case_id, version=1, mask=1, done=False).pack()
-    assert await h.press(INTAKE, OPERATOR, card.message_id, old_toggle) == texts.STALE
+    assert await h.press(INTAKE, OPERATOR, card.message_id, old_toggle) == STALE_CARD
     # Second press of a done action.
     fresh = await h.card(INTAKE, case_id)
     assert (
@@ -210,9 +211,12 @@ async def test_exclude_needs_a_reason_and_unit_reply_without_routing_is_refused(
     assert await status(h, case_id) == Status.NEW
     await h.send(INTAKE, OPERATOR, "Нецензурная брань", reply_to=prompt.message_id)
     assert await status(h, case_id) == Status.EXCLUDED
-    # A stranger replying to a card is refused politely.
+    # A stranger replying to a card in a work group gets no public answer; in private he is told why.
+    before = h.texts(INTAKE)
     await h.send(INTAKE, STRANGER, "привет", reply_to=card.message_id)
-    assert h.texts(INTAKE)[-1] == texts.NOT_REGISTERED
+    assert h.texts(INTAKE) == before
+    await h.send(STRANGER, STRANGER, "привет")
+    assert h.texts(STRANGER)[-1] == texts.NOT_REGISTERED
 
 
 async def test_hostile_text_is_shown_exactly_and_cards_fit(h: Harness) -> None:

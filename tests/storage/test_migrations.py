@@ -32,6 +32,12 @@ TABLES = {
     "terms",
 }
 
+# The newest revision: the one a fresh database and every upgrade must reach.
+HEAD = sorted(
+    p.stem.split("_")[0]
+    for p in (Path(__file__).resolve().parents[2] / "storage/migrations/versions").glob("0*.py")
+)[-1]
+
 
 def _diff(conn: Connection, target: MetaData) -> list[object]:
     context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
@@ -45,17 +51,17 @@ def _table_names(conn: Connection) -> set[str]:
 async def test_upgrade_fresh_then_again_is_a_no_op(engine: AsyncEngine) -> None:
     assert await current_revision(engine) is None
     await upgrade(engine)
-    assert await current_revision(engine) == head_revision() == "0002"
+    assert await current_revision(engine) == head_revision() == HEAD
     async with engine.connect() as conn:
         assert await conn.run_sync(_table_names) == TABLES
     await upgrade(engine)  # idempotent
-    assert await current_revision(engine) == "0002"
+    assert await current_revision(engine) == HEAD
 
 
 async def test_concurrent_upgrades_queue_up(engine: AsyncEngine) -> None:
     # Two processes starting at once: SQLite's BEGIN IMMEDIATE / PostgreSQL's advisory lock serialise them.
     await asyncio.gather(upgrade(engine), upgrade(engine))
-    assert await current_revision(engine) == "0002"
+    assert await current_revision(engine) == HEAD
 
 
 async def test_migrated_schema_equals_tables_metadata(engine: AsyncEngine) -> None:
@@ -89,14 +95,14 @@ async def test_downgrade_to_base_and_back(engine: AsyncEngine) -> None:
         await conn.run_sync(downgrade)
         assert await conn.run_sync(_table_names) == set()
     await upgrade(engine)
-    assert await current_revision(engine) == "0002"
+    assert await current_revision(engine) == HEAD
 
 
 async def test_upgrade_by_url_on_a_sqlite_file(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'by-url.sqlite3'}"
     await upgrade(url)
     await upgrade(url)
-    assert await current_revision(url) == "0002"
+    assert await current_revision(url) == HEAD
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
@@ -121,7 +127,7 @@ async def test_upgrade_by_url_on_a_fresh_postgres_database() -> None:
         target = url.set(database=name).render_as_string(hide_password=False)
         await upgrade(target)
         await upgrade(target)
-        assert await current_revision(target) == "0002"
+        assert await current_revision(target) == HEAD
     finally:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -134,7 +134,7 @@ async def test_generated_cases_round_trip(repo: SqlRepository, case: Case, msg: 
         if await tx.find_case_by_source(msg.source.value, msg.source_id) is not None:
             return  # hypothesis repeated a source id across examples
         stored = await tx.add_case(case, msg)
-    async with repo.transaction(write=False) as tx:
+    async with repo.reading() as tx:
         assert await tx.get_case(stored.id) == replace(case, id=stored.id)
         assert await tx.get_message(stored.id) == msg
 
@@ -776,7 +776,7 @@ async def test_a_transaction_that_raises_leaves_nothing(repo: SqlRepository) -> 
 
 async def test_read_only_transaction(repo: SqlRepository) -> None:
     case = await add(repo)
-    async with repo.transaction() as writer, repo.transaction(write=False) as reader:
+    async with repo.transaction() as writer, repo.reading() as reader:
         # A reader does not queue behind an open writer (SQLite WAL + BEGIN DEFERRED).
         await writer.save_case(replace(case, version=2), 1)
         stored = await reader.get_case(case.id)

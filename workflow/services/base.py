@@ -21,6 +21,7 @@ class UseCaseBase:
     rules: Rules
     notifier: Notifier | None = None
 
-    async def _wake(self, notifications: Sequence[Notification]) -> None:
-        if notifications and self.notifier is not None:
-            await self.notifier.notify(notifications)
+    async def _wake(self, case_ids: Sequence[int], notifications: Sequence[Notification]) -> None:
+        """After a commit: delivery refreshes these cases' cards and sends what was queued."""
+        if self.notifier is not None:
+            await self.notifier.wake(case_ids, notifications)

@@ -83,7 +83,7 @@ class CaseUseCases(UseCaseBase):
             )
             case = await tx.add_case(opened.case, message)
             notifications = await self._write(tx, case, opened, now, actor)
-        await self._wake(notifications)
+        await self._wake([case.id], notifications)
         return Outcome(case=case, notifications=notifications)
 
     # --- every other action ----------------------------------------------------------------------------
@@ -114,7 +114,7 @@ class CaseUseCases(UseCaseBase):
             except StaleVersion:
                 raise DomainError(STALE_CARD, code="stale") from None
             notifications = await self._write(tx, result.case, result, now, actor)
-        await self._wake(notifications)
+        await self._wake([result.case.id], notifications)
         return Outcome(case=result.case, notifications=notifications)
 
     # --- shared writing ----------------------------------------------------------------------------------

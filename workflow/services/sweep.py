@@ -77,7 +77,8 @@ class SweepUseCases(UseCaseBase):
             # commit together or not at all.
             if queued:
                 await tx.enqueue(queued)
-        await self._wake(queued)
+        if queued:
+            await self._wake(sorted({n.case_id for n in queued if n.case_id is not None}), queued)
         return queued
 
     def _term_notifications(self, term: Term, key: str, now: datetime) -> list[Notification]:
