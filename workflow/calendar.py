@@ -216,23 +216,26 @@ def fallback_year(year: int) -> dict[date, DayKind]:
     """Facts for a year without production calendar data, relative to a Monday-Friday week.
 
     Days off: what `holidays` knows for Russia, that is the art. 112 holidays and the transfers of the decrees
-    it carries (their working Saturdays too). When it carries no transfer for the year, art. 112 part 2 is
-    applied here: a holiday on a Saturday or Sunday moves the day off to the next working day (not for
-    January 1-8, whose weekend days are moved by a decree that cannot be guessed). Short days: art. 95, the
-    working day immediately before an art. 112 holiday is one hour shorter (December 31 precedes January 1).
-    The decrees' shortened working Saturdays are not known to `holidays`: they come out full WORKING days.
+    it carries (their working Saturdays too). Art. 112 part 2 is applied here to every holiday the package
+    does not move itself: a holiday on a Saturday or Sunday moves the day off to the next working day (not for
+    January 1-8, whose weekend days are moved by a decree that cannot be guessed). The package moves a holiday
+    either by an "(observed)" day or by a decree's transfer "substituted from" that date; either way it is left
+    as the package says. Short days: art. 95, the working day immediately before an art. 112 holiday is one
+    hour shorter (December 31 precedes January 1). The decrees' shortened working Saturdays are not known to
+    `holidays`: they come out full WORKING days.
     """
-    known = holidays.country_holidays("RU", years=year)
+    # English names are stable across the package's locales: they tell what the package moved itself.
+    known = holidays.country_holidays("RU", years=year, language="en_US")
     off = {day for day in known if day.year == year}
     feasts = {day for day in off if (day.month, day.day) in _ART112}
-    if off == feasts:
-        for feast in sorted(feasts):
-            if feast.month == 1 or feast.weekday() < 5:
-                continue
-            moved = feast + timedelta(days=1)
-            while moved.weekday() >= 5 or moved in off:
-                moved += timedelta(days=1)
-            off.add(moved)
+    moved_by_package = _moved_by_package(known, feasts)
+    for feast in sorted(feasts):
+        if feast.month == 1 or feast.weekday() < 5 or feast in moved_by_package:
+            continue
+        moved = feast + timedelta(days=1)
+        while moved.weekday() >= 5 or moved in off:
+            moved += timedelta(days=1)
+        off.add(moved)
     facts = dict.fromkeys(off, DayKind.OFF)
     for day in getattr(known, "weekend_workdays", ()):
         if day.year == year and day not in off:
@@ -242,6 +245,25 @@ def fallback_year(year: int) -> dict[date, DayKind]:
         if eve.year == year and (eve.weekday() < 5 or eve in facts) and eve not in off:
             facts[eve] = DayKind.SHORT
     return facts
+
+
+_SUBSTITUTED = re.compile(r"substituted from (\d{2})/(\d{2})/(\d{4})")
+
+
+def _moved_by_package(known: holidays.HolidayBase, feasts: set[date]) -> set[date]:
+    """The weekend holidays among `feasts` that the `holidays` package itself moves to another day."""
+    moved: set[date] = set()
+    names = {feast: known.get_list(feast) for feast in feasts}
+    for day in known:
+        for name in known.get_list(day):
+            found = _SUBSTITUTED.search(name)
+            if found is not None:
+                month, day_of_month, source_year = (int(g) for g in found.groups())
+                moved.add(date(source_year, month, day_of_month))
+            elif name.endswith(" (observed)"):
+                base = name.removesuffix(" (observed)")
+                moved.update(feast for feast, own in names.items() if base in own and feast < day)
+    return moved & feasts
 
 
 # --- Instants as integer microseconds since the epoch ---

@@ -229,10 +229,34 @@ def test_without_a_callback_the_fallback_warns_with_a_warning_class() -> None:
         # The `holidays` package knows the 2024 decree: its working Saturday.
         pytest.param(2024, date(2024, 12, 28), DayKind.WORKING, id="known decree's working Saturday"),
         pytest.param(2024, date(2024, 12, 30), DayKind.OFF, id="known decree's transfer"),
+        # Art. 112 part 2 applies to each holiday the package does not move itself, even in a year where the
+        # package carries other transfers (2014: 23.02 moved to 03.11 by the decree, 08.03 not moved).
+        pytest.param(2014, date(2014, 3, 10), DayKind.OFF, id="2014-03-08 is a Saturday: Monday off"),
+        pytest.param(2014, date(2014, 3, 7), DayKind.SHORT, id="2014-03-07 before the holiday"),
+        pytest.param(2014, date(2014, 11, 3), DayKind.OFF, id="2014 decree: 23.02 moved to 03.11"),
+        pytest.param(2031, date(2031, 3, 10), DayKind.OFF, id="2031-03-08 is a Saturday: Monday off"),
+        pytest.param(2030, date(2030, 2, 25), DayKind.OFF, id="2030-02-23 is a Saturday: Monday off"),
     ],
 )
 def test_fallback_year(year: int, d: date, kind: DayKind) -> None:
     assert fallback_year(year)[d] is kind
+
+
+@pytest.mark.parametrize(
+    ("year", "feast", "absent"),
+    [
+        # The package moves these itself (an observed day, or a decree's transfer named after the date):
+        # no second day off is added for them.
+        pytest.param(2015, date(2015, 3, 8), date(2015, 3, 10), id="2015: 08.03 observed on 09.03"),
+        pytest.param(2025, date(2025, 2, 23), date(2025, 2, 24), id="2025 decree: 23.02 moved to 08.05"),
+        pytest.param(2025, date(2025, 3, 8), date(2025, 3, 10), id="2025 decree: 08.03 moved to 13.06"),
+        pytest.param(2014, date(2014, 2, 23), date(2014, 2, 24), id="2014 decree: 23.02 moved to 03.11"),
+    ],
+)
+def test_fallback_leaves_a_holiday_the_package_moves_itself(year: int, feast: date, absent: date) -> None:
+    facts = fallback_year(year)
+    assert facts[feast] is DayKind.OFF
+    assert absent not in facts
 
 
 def test_fallback_agrees_with_the_xml_where_holidays_knows_the_decrees() -> None:
