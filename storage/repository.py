@@ -19,11 +19,17 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    false,
     func,
+    null,
     or_,
     select,
     text,
+    true,
     update,
+)
+from sqlalchemy import (
+    case as sql_case,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
@@ -56,6 +62,7 @@ from workflow.model import (
     Role,
     Source,
     Term,
+    TermHandover,
     TermStart,
     TermStop,
 )
@@ -78,6 +85,7 @@ MESSAGE_COLUMNS = (
     "attachments",
     "external_number",
     "received_at",
+    "detected_at",
 )
 ASSIGNMENT_COLUMNS = ("unit", "responsible", "accepted", "info_given")
 _LAST_ERROR_MAX = 4000
@@ -145,7 +153,7 @@ _ENQUEUE_PG = text(
 _NEEDING_ATTENTION = (
     select(
         terms.c.id, terms.c.case_id, terms.c.term_id, terms.c.owner, terms.c.unit, terms.c.started_at,
-        terms.c.due, terms.c.sent,
+        terms.c.due, terms.c.sent, terms.c.person,
     )
     .where(terms.c.closed_at.is_(None), terms.c.next_attention <= bindparam("now", type_=terms.c.due.type))
     .order_by(terms.c.next_attention, terms.c.id)
@@ -182,14 +190,16 @@ _FIND_CASE_SQLITE = "SELECT case_id FROM messages WHERE source = ? AND source_id
 # `closed_at IS NULL` spelled exactly as the partial index's predicate; closed_at, met and next_attention of an
 # open term need no reading.
 _NEEDING_ATTENTION_SQLITE = (
-    "SELECT id, case_id, term_id, owner, unit, started_at, due, sent FROM terms"
+    "SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person FROM terms"
     " WHERE closed_at IS NULL AND next_attention <= ? ORDER BY next_attention, id LIMIT ?"
 )
 _CASE_KEYS = (*CASE_COLUMNS[1:], "state", "created_at", "updated_at")
 _MESSAGE_KEYS = ("case_id", *MESSAGE_COLUMNS, "extra")
 _EVENT_KEYS = ("case_id", "action", "actor_id", "actor_role", "at", "text", "data")
 _OUTBOX_KEYS = ("dedup_key", "case_id", "kind", "to_role", "unit", "term_id", "at", "payload", "attempts")
-_TERM_KEYS = ("case_id", "term_id", "owner", "unit", "started_at", "due", "sent", "next_attention")
+_TERM_KEYS = (
+    "case_id", "term_id", "owner", "unit", "started_at", "due", "sent", "next_attention", "note", "person",
+)  # fmt: skip
 
 
 def _json(value: object) -> str:
@@ -422,12 +432,14 @@ class SqlTransaction:
 
     # --- terms -------------------------------------------------------------------------------------------
 
-    async def open_term(self, case_id: int, start: TermStart, next_attention: datetime) -> int:
+    async def open_term(self, case_id: int, start: TermStart, next_attention: datetime | None) -> int:
         values = _term_values(case_id, start, next_attention)
         term_row_id: int = (await self._exec(_INSERT_TERM, values)).scalar_one()
         return term_row_id
 
-    async def open_terms(self, case_id: int, starts: Sequence[tuple[TermStart, datetime]]) -> list[int]:
+    async def open_terms(
+        self, case_id: int, starts: Sequence[tuple[TermStart, datetime | None]]
+    ) -> list[int]:
         if not starts:
             return []
         rows = [_term_values(case_id, start, next_attention) for start, next_attention in starts]
@@ -442,32 +454,53 @@ class SqlTransaction:
         return list((await self._exec(_INSERT_TERMS, rows)).scalars())
 
     async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
-        """Close matching open terms: met = done at or before due; a cancelled stop leaves `met` NULL."""
+        """Close matching open terms (see `Transaction.close_terms` for what `met` becomes)."""
         closed: list[Term] = []
-        # Done stops first: a term matched by both a done and a cancelled stop counts as done.
-        for cancelled in (False, True):
+        # In this order: a term matched by a done and a cancelled stop counts as done.
+        past_due = sql_case((terms.c.due < at, false()), else_=null())
+        groups: tuple[tuple[Callable[[TermStop], bool], Any], ...] = (
+            (lambda s: not s.cancelled and s.met is True, true()),
+            (lambda s: not s.cancelled and s.met is False, false()),
+            (lambda s: not s.cancelled and s.met is None, terms.c.due >= at),
+            (lambda s: s.cancelled and s.keep_miss, past_due),  # a miss is history (RULES.md §6)
+            (lambda s: s.cancelled and not s.keep_miss, null()),
+        )
+        for chosen, met in groups:
             matches = [
                 terms.c.term_id == stop.term_id
                 if stop.unit is None
                 else and_(terms.c.term_id == stop.term_id, terms.c.unit == stop.unit)
                 for stop in stops
-                if stop.cancelled is cancelled
+                if chosen(stop)
             ]
             if not matches:
                 continue
             stmt = (
                 update(terms)
                 .where(terms.c.case_id == case_id, terms.c.closed_at.is_(None), or_(*matches))
-                .values(
-                    closed_at=at,
-                    met=None if cancelled else terms.c.due >= at,
-                    closed_by=by,
-                    next_attention=None,
-                )
+                .values(closed_at=at, met=met, closed_by=by, next_attention=None)
                 .returning(*terms.c)
             )
             closed.extend(_term_from_row(row) for row in await self._exec(stmt))
         return sorted(closed, key=lambda t: t.id)
+
+    async def hand_over_terms(self, case_id: int, handovers: Sequence[TermHandover]) -> None:
+        for handover in handovers:
+            where = [
+                terms.c.case_id == case_id,
+                terms.c.closed_at.is_(None),
+                terms.c.term_id == handover.term_id,
+            ]
+            if handover.unit is not None:
+                where.append(terms.c.unit == handover.unit)
+            stmt = (
+                update(terms)
+                .where(*where)
+                .values(
+                    owner=Role(handover.owner).value, unit=handover.new_unit, person=handover.person or None
+                )
+            )
+            await self._exec(stmt)
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]:
         stmt = select(terms).where(terms.c.case_id == case_id).order_by(terms.c.id)
@@ -495,8 +528,9 @@ class SqlTransaction:
                 started_at=instant(started_at),
                 due=instant(due),
                 sent=frozenset(key for key in sent.split(",") if key),
+                person=person or "",
             )
-            for row_id, case_id, term_id, owner, unit, started_at, due, sent in rows
+            for row_id, case_id, term_id, owner, unit, started_at, due, sent, person in rows
         ]
 
     async def owed_terms(self, owed: OwedBy, limit: int) -> TermPage:
@@ -784,6 +818,7 @@ def _message_values(m: InboundMessage) -> dict[str, Any]:
         "attachments": codec.encode(m.attachments, hints["attachments"], where="InboundMessage.attachments"),
         "external_number": m.external_number,
         "received_at": m.received_at,
+        "detected_at": m.detected_at,
         "extra": codec.encode_fields(m, codec.other_fields(InboundMessage, MESSAGE_COLUMNS)),
     }
 
@@ -802,6 +837,7 @@ def _message_from_row(row: Row[Any]) -> InboundMessage:
         attachments=codec.decode(row.attachments, hints["attachments"], where="InboundMessage.attachments"),
         external_number=row.external_number,
         received_at=row.received_at,
+        detected_at=row.detected_at,
     )
     message: InboundMessage = codec.build(InboundMessage, kwargs)
     return message
@@ -819,6 +855,8 @@ def _term_from_row(row: Row[Any]) -> Term:
         closed_at=row.closed_at,
         met=row.met,
         sent=frozenset(key for key in row.sent.split(",") if key),
+        note=row.note or "",
+        person=row.person or "",
     )
 
 
@@ -842,7 +880,7 @@ def _event_values(case_id: int, event: Event) -> dict[str, Any]:
     }
 
 
-def _term_values(case_id: int, start: TermStart, next_attention: datetime) -> dict[str, Any]:
+def _term_values(case_id: int, start: TermStart, next_attention: datetime | None) -> dict[str, Any]:
     return {
         "case_id": case_id,
         "term_id": start.term_id,
@@ -852,6 +890,8 @@ def _term_values(case_id: int, start: TermStart, next_attention: datetime) -> di
         "due": start.due,
         "sent": ",",
         "next_attention": next_attention,
+        "note": start.note or None,
+        "person": start.person or None,
     }
 
 

@@ -68,6 +68,8 @@ messages = Table(
     Column("external_number", CleanText, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
     Column("extra", JSON, nullable=False),  # InboundMessage fields added after this schema
+    # Open sources: the ЦУР detection time (T0) when it differs from the post time; 0004.
+    Column("detected_at", UtcDateTime, nullable=True),
     UniqueConstraint("source", "source_id", name="uq_messages_source"),
 )
 
@@ -113,6 +115,9 @@ terms = Table(
     # both dialects without JSON operators.
     Column("sent", Text, nullable=False),
     Column("next_attention", UtcDateTime, nullable=True),
+    # 0004: why the term is what it is (Russian, for the card) and the person holding it; NULL = none.
+    Column("note", CleanText, nullable=True),
+    Column("person", CleanText, nullable=True),
     Index("ix_terms_case", "case_id"),
 )
 # The sweeper's index: only open terms are in it, ordered by when they next need attention.

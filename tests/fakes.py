@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from workflow.model import Case, Event, InboundMessage, Term, TermStart, TermStop
+from workflow.model import Case, Event, InboundMessage, Term, TermHandover, TermStart, TermStop
 from workflow.ports import Notification, OutboxItem, OwedBy, SentRecord, StaleVersion, TermPage
 
 
@@ -102,7 +102,7 @@ class FakeTransaction:
         drafts = self.s.drafts.get(case_id)
         return drafts[-1][1] if drafts else None
 
-    async def open_term(self, case_id: int, start: TermStart, next_attention: datetime) -> int:
+    async def open_term(self, case_id: int, start: TermStart, next_attention: datetime | None) -> int:
         term_id = len(self.s.terms) + 1
         self.s.terms[term_id] = Term(
             id=term_id,
@@ -112,11 +112,15 @@ class FakeTransaction:
             unit=start.unit,
             started_at=start.started_at,
             due=start.due,
+            note=start.note,
+            person=start.person,
         )
         self.s.attention[term_id] = next_attention
         return term_id
 
-    async def open_terms(self, case_id: int, starts: Sequence[tuple[TermStart, datetime]]) -> list[int]:
+    async def open_terms(
+        self, case_id: int, starts: Sequence[tuple[TermStart, datetime | None]]
+    ) -> list[int]:
         return [await self.open_term(case_id, start, next_attention) for start, next_attention in starts]
 
     async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
@@ -124,17 +128,33 @@ class FakeTransaction:
         for term in list(self.s.terms.values()):
             if term.case_id != case_id or term.closed_at is not None:
                 continue
-            stop = next(
-                (s for s in stops if s.term_id == term.term_id and (s.unit is None or s.unit == term.unit)),
-                None,
-            )
-            if stop is not None:
-                # A cancelled term became moot: neither met nor missed, as storage records it.
-                done = replace(term, closed_at=at, met=None if stop.cancelled else at <= term.due)
+            matching = [
+                s for s in stops if s.term_id == term.term_id and (s.unit is None or s.unit == term.unit)
+            ]
+            # A done stop wins over a cancelled one, a forced outcome over the one by time.
+            matching.sort(key=lambda s: (s.cancelled, s.met is None, not s.keep_miss))
+            if matching:
+                stop = matching[0]
+                met: bool | None
+                if not stop.cancelled:
+                    met = stop.met if stop.met is not None else at <= term.due
+                else:
+                    # A moot term is neither met nor missed, unless it was past due already: a miss is history.
+                    met = False if stop.keep_miss and term.due < at else None
+                done = replace(term, closed_at=at, met=met)
                 self.s.terms[term.id] = done
                 self.s.attention[term.id] = None
                 closed.append(done)
         return closed
+
+    async def hand_over_terms(self, case_id: int, handovers: Sequence[TermHandover]) -> None:
+        for h in handovers:
+            for term in list(self.s.terms.values()):
+                if term.case_id != case_id or term.closed_at is not None or term.term_id != h.term_id:
+                    continue
+                if h.unit is not None and term.unit != h.unit:
+                    continue
+                self.s.terms[term.id] = replace(term, owner=h.owner, unit=h.new_unit, person=h.person)
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]:
         return [

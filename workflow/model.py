@@ -7,7 +7,7 @@ them in UTC and gives them back aware.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -81,12 +81,20 @@ class InboundMessage:
     source_id: str  # the network's own id of the message; (source, source_id) is unique
     procedure: Procedure
     text: str
-    received_at: datetime  # T0: detected_at for open sources, received_at in ПОС
+    received_at: datetime  # when it reached the administration: posted in the chat, picked up, arrived in ПОС
     author: str = ""
     link: str = ""
     category: str | None = None  # ПОС category class
     attachments: tuple[Attachment, ...] = ()
     external_number: str = ""  # ПОС number
+    # Open sources, п.10: when the region curator (ЦУР) detected the message; T0 when given (RULES.md §2).
+    detected_at: datetime | None = None
+    pos_due: date | None = None  # ПОС: the answer due date ПОС itself shows, when the curator entered it
+
+    @property
+    def t0(self) -> datetime:
+        """The instant the terms count from: the ЦУР detection time when given, else `received_at`."""
+        return self.detected_at if self.detected_at is not None else self.received_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +104,7 @@ class Assignment:
     accepted: bool = False
     info_given: bool = False
     order: int = 0  # open sources, п.12.1: place in the order the office head set (1, 2, …); 0 = not set
+    waiting: bool = False  # in an order, the unit's turn has not come: its os.unit_info has not started
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +126,13 @@ class Case:
     published_link: str = ""
     significant: bool = False  # reported to the head as socially significant (open sources п.17)
     declined_units: tuple[str, ...] = ()  # units that returned the message as not their competence
+    received_at: datetime | None = None  # open sources: the hand-over's post time, when it differs from T0
+    handed_over: bool = False  # open sources: handed over by the region curator (he hears how it ends)
+    proposed_order: tuple[str, ...] = ()  # open sources: the order of officials proposed with the routing
+    pos_due: date | None = None  # ПОС: the due date ПОС shows, as the curator entered it
+    rules_answer_due: datetime | None = (
+        None  # ПОС: pos.answer by the Порядок, kept when ПОС's date is stricter
+    )
 
     def assignment(self, unit: str) -> Assignment | None:
         return next((a for a in self.assignments if a.unit == unit), None)
@@ -140,19 +156,43 @@ class TermStart:
     owner: Role
     started_at: datetime
     unit: str | None = None
+    note: str = (
+        ""  # Russian, shown with the term's title: why the term is what it is (e.g. a late co-executor)
+    )
+    person: str = ""  # the person holding it, where known
 
 
 @dataclass(frozen=True, slots=True)
 class TermStop:
     """A term the transition closes (met when done before or at its due instant).
 
-    `cancelled` marks a term whose step became moot rather than done (the alternative term was done, the case
-    was closed or excluded, the unit declined or was taken off): it is neither met nor missed.
+    `met` forces the outcome of a done stop: a return-only term (RULES.md §6) ends met when the step that makes a
+    return moot is done, whenever that is. `cancelled` marks a term whose step became moot rather than done (the
+    alternative term was done, the case was closed or excluded, the unit declined or was taken off): it is
+    neither met nor missed — unless it was already past due, for a miss is history (`keep_miss`; False for a
+    return-only term, whose lapse is no miss).
     """
 
     term_id: str
     unit: str | None = None
     cancelled: bool = False
+    met: bool | None = None
+    keep_miss: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TermHandover:
+    """An open term passes to another holder (RULES.md §6, "who holds a term now").
+
+    Matches the open terms `term_id` of `unit` (None: of any unit); sets the owing role, the unit and the
+    person (empty: not known).
+    """
+
+    term_id: str
+    owner: Role
+    unit: str | None = None
+    new_unit: str | None = None
+    person: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,3 +221,5 @@ class Term:
     closed_at: datetime | None = None
     met: bool | None = None
     sent: frozenset[str] = frozenset()  # reminder / alert keys already recorded, e.g. "r50", "r80", "missed"
+    note: str = ""
+    person: str = ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from workflow.model import Case, Event, InboundMessage, Role, Term, TermStart, TermStop
+from workflow.model import Case, Event, InboundMessage, Role, Term, TermHandover, TermStart, TermStop
 
 
 class Clock(Protocol):
@@ -135,16 +135,23 @@ class Transaction(Reading, Protocol):
         self, case_id: int, version: int, text: str, author_id: int, at: datetime
     ) -> None: ...
 
-    async def open_terms(self, case_id: int, starts: Sequence[tuple[TermStart, datetime]]) -> list[int]:
+    async def open_terms(
+        self, case_id: int, starts: Sequence[tuple[TermStart, datetime | None]]
+    ) -> list[int]:
         """Open several terms, each with its first attention instant, with one statement; their ids in order."""
         ...
 
     async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
         """Close the matching open terms (unit None matches every unit) and return them, closed.
 
-        `met` is `at <= due`; a `cancelled` stop leaves `met` None. Terms come back in the order they were
-        opened.
+        A done stop: `met` is the stop's own `met` when set, else `at <= due`. A `cancelled` stop leaves `met`
+        None, except that a term already past due at `at` is stored missed (False) when `keep_miss`. A term
+        matched by a done and a cancelled stop counts as done. Terms come back in the order they were opened.
         """
+        ...
+
+    async def hand_over_terms(self, case_id: int, handovers: Sequence[TermHandover]) -> None:
+        """Set owner, unit and person of the matching open terms (unit None matches every unit), in order."""
         ...
 
     async def terms_needing_attention(self, now: datetime, limit: int = 10_000) -> list[Term]:

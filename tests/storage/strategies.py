@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
 
@@ -51,6 +51,8 @@ def strategy_for(
             return st.sampled_from(list(hint))
         if issubclass(hint, datetime):
             return instants
+        if hint is date:
+            return st.dates(date(1900, 1, 2), date(2200, 1, 1))
         if hint is bool:
             return st.booleans()
         if hint is int:
@@ -81,6 +83,8 @@ def non_default(hint: Any) -> Any:
             return list(hint)[-1]
         if issubclass(hint, datetime):
             return datetime(2025, 5, 6, 7, 8, 9, 123456, tzinfo=ZONES[1])
+        if hint is date:
+            return date(2025, 5, 6)
         if dataclasses.is_dataclass(hint):
             return hint(**{name: non_default(h) for name, h in field_hints(hint).items()})
         samples: dict[type, Any] = {bool: True, int: 7, str: "значение", float: 1.5}

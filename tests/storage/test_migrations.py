@@ -142,6 +142,7 @@ def test_migrations_ship_with_the_package() -> None:
     assert (root / "script.py.mako").is_file()
     assert (root / "versions" / "0001_initial.py").is_file()
     assert (root / "versions" / "0002_outbox_claim.py").is_file()
+    assert (root / "versions" / "0004_terms_semantics.py").is_file()
 
 
 async def test_outbox_claim_migration_keeps_the_rows_both_ways(engine: AsyncEngine) -> None:
@@ -171,3 +172,40 @@ async def test_outbox_claim_migration_keeps_the_rows_both_ways(engine: AsyncEngi
         assert "claimed_until" not in columns and "claimed_by" not in columns
         assert (await conn.execute(text("SELECT dedup_key FROM outbox"))).scalars().all() == ["k"]
     assert await current_revision(engine) == "0001"
+
+
+async def test_terms_semantics_migration_keeps_the_rows_both_ways(engine: AsyncEngine) -> None:
+    """0004 adds messages.detected_at and terms.note / terms.person (NULL on old rows), and takes them away."""
+    await upgrade(engine, "0003")
+    at = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO cases (id, procedure, status, version, t0, state, created_at, updated_at)"
+                " VALUES (1, 'open_sources', 'new', 1, :at, '{}', :at, :at)"
+            ),
+            {"at": at},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO terms (case_id, term_id, owner, started_at, due, sent)"
+                " VALUES (1, 'os.route', 'operator', :at, :at, ',')"
+            ),
+            {"at": at},
+        )
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT term_id, note, person FROM terms"))).all()
+    assert [tuple(r) for r in rows] == [("os.route", None, None)]
+
+    def downgrade(conn: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(downgrade)
+        columns = {c["name"] for c in await conn.run_sync(lambda c: inspect(c).get_columns("terms"))}
+        assert "note" not in columns and "person" not in columns
+        assert (await conn.execute(text("SELECT term_id FROM terms"))).scalars().all() == ["os.route"]
+    assert await current_revision(engine) == "0003"

@@ -28,6 +28,7 @@ from workflow.model import (
     Procedure,
     Role,
     Source,
+    TermHandover,
     TermStart,
     TermStop,
 )
@@ -373,26 +374,58 @@ async def test_terms_open_close_and_history(repo: SqlRepository) -> None:
     assert all(t.owner is Role.OPERATOR and t.started_at == T0 and t.due == due for t in history)
 
 
-async def test_cancelled_terms_are_neither_met_nor_missed(repo: SqlRepository) -> None:
+async def test_cancelled_terms_are_neither_met_nor_missed_unless_already_past_due(
+    repo: SqlRepository,
+) -> None:
     case = await add(repo)
     due = T0 + timedelta(hours=2)
     async with repo.transaction() as tx:
         draft = await tx.open_term(case.id, start("os.draft", due), due)
         info_h = await tx.open_term(case.id, start("os.unit_info", due, unit="housing"), due)
         info_s = await tx.open_term(case.id, start("os.unit_info", due, unit="social"), due)
+        info_e = await tx.open_term(case.id, start("os.unit_info", due, unit="economy"), due)
+        ret = await tx.open_term(case.id, start("os.return", due), None)
+        later = await tx.open_term(case.id, start("os.publish", due + timedelta(hours=2)), due)
         closed = await tx.close_terms(
             case.id,
             [
                 TermStop("os.draft"),
-                TermStop("os.unit_info", unit="social", cancelled=True),
-                TermStop("os.unit_info", cancelled=True),
+                TermStop("os.unit_info", unit="social", cancelled=True, keep_miss=False),
+                TermStop("os.unit_info", unit="economy", cancelled=True),
+                TermStop("os.unit_info", unit="housing", cancelled=True),
                 TermStop("os.unit_info", unit="housing"),  # done wins over the cancel above
+                TermStop("os.return", cancelled=True, keep_miss=False),  # a return-only lapse is no miss
+                TermStop("os.publish", cancelled=True),  # not yet due: moot
             ],
             due + timedelta(hours=1),
             by=5,
         )
-    assert [(t.id, t.met) for t in closed] == [(draft, False), (info_h, False), (info_s, None)]
+    assert [(t.id, t.met) for t in closed] == [
+        (draft, False),
+        (info_h, False),
+        (info_s, None),
+        (info_e, False),  # past due when cancelled: a miss is history
+        (ret, None),
+        (later, None),
+    ]
     assert all(t.closed_at == due + timedelta(hours=1) for t in closed)
+
+
+async def test_a_forced_outcome_overrides_the_time_and_handovers_move_open_terms(repo: SqlRepository) -> None:
+    case = await add(repo)
+    due = T0 + timedelta(minutes=30)
+    async with repo.transaction() as tx:
+        ret = await tx.open_term(case.id, start("os.return", due), None)
+        route = await tx.open_term(case.id, start("os.route", due + timedelta(minutes=30)), due)
+        await tx.hand_over_terms(case.id, [TermHandover("os.route", Role.OFFICE_HEAD, person="Иванова")])
+        await tx.hand_over_terms(case.id, [TermHandover("os.return", Role.HEAD, unit="housing")])  # no match
+        [moved, kept] = sorted(await tx.terms(case.id), key=lambda t: t.term_id, reverse=True)
+        closed = await tx.close_terms(
+            case.id, [TermStop("os.return", met=True)], due + timedelta(hours=1), by=5
+        )
+    assert (moved.id, moved.owner, moved.unit, moved.person) == (route, Role.OFFICE_HEAD, None, "Иванова")
+    assert (kept.id, kept.owner) == (ret, Role.OPERATOR)
+    assert [(t.id, t.met) for t in closed] == [(ret, True)]
 
 
 async def test_terms_needing_attention(repo: SqlRepository) -> None:
