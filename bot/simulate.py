@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ ACTIONS = (
 )  # fmt: skip
 STEP_KEYS = {
     "at", "case", "do", "as", "procedure", "category", "units", "text", "reason", "responsible", "unit",
-    "link", "repeat_of", "order", "source", "source_id", "author",
+    "link", "repeat_of", "order", "source", "source_id", "author", "detected_at", "pos_due", "confirm",
 }  # fmt: skip
 # After the last step the clock runs on to show what would still fall due, but not forever.
 TAIL = timedelta(days=60)
@@ -151,6 +151,38 @@ def _optional_text(step: ScenarioStep, key: str) -> str | None:
     return value
 
 
+def _instant(step: ScenarioStep, key: str) -> datetime | None:
+    """A TOML date-time or an ISO 8601 text; one without a zone goes on to the domain, which refuses it."""
+    value = step.fields.get(key)
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ScenarioError(f"шаг {step.number}: {key} должно быть датой и временем ISO 8601")
+
+
+def _date(step: ScenarioStep, key: str) -> date | None:
+    value = step.fields.get(key)
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ScenarioError(f"шаг {step.number}: {key} должно быть датой, например 2026-11-20")
+
+
+def _flag(step: ScenarioStep, key: str) -> bool:
+    value = step.fields.get(key, False)
+    if not isinstance(value, bool):
+        raise ScenarioError(f"шаг {step.number}: {key} должно быть true или false")
+    return value
+
+
 def _units(step: ScenarioStep, key: str) -> tuple[str, ...]:
     value = step.fields.get(key, [])
     if isinstance(value, str):
@@ -214,6 +246,7 @@ class Simulator:
             responsible=_optional_text(step, "responsible"),
             unit=_optional_text(step, "unit"),
             link=_text(step, "link"),
+            confirm=_flag(step, "confirm"),
         )
         outcome = await self.services.act(case_id, action, actor, payload=payload)
         self._record_event(step, action.value)
@@ -258,6 +291,8 @@ class Simulator:
             received_at=step.at,
             author=_text(step, "author"),
             category=category,
+            detected_at=_instant(step, "detected_at"),
+            pos_due=_date(step, "pos_due"),
         )
         outcome = await self.services.register(message, actor, repeat_of=repeat_of)
         self.replay.labels[step.case] = outcome.case.id

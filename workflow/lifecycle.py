@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -30,6 +30,8 @@ from workflow.model import (
     InboundMessage,
     Procedure,
     Role,
+    Source,
+    TermHandover,
     TermStart,
     TermStop,
 )
@@ -168,6 +170,11 @@ class NoticeKind(StrEnum):
     INTERIM_PUBLISHED = "interim_published"
     SIGNIFICANT = "significant"
     CASE_CLOSED = "case_closed"  # to units still assigned when the case is closed or excluded
+    TURN = "turn"  # open sources п.12.1: a unit's turn in the order of officials has come
+    PUBLISHED_WITHOUT_INFO = "published_without_info"  # to units that still owed information
+    ANSWER_PUBLISHED = "answer_published"  # to the region curator, about his hand-over
+    INTERIM_OUT = "interim_out"  # to the region curator, about his hand-over
+    CASE_EXCLUDED = "case_excluded"  # to the region curator, about his hand-over
 
     @property
     def label(self) -> str:
@@ -188,6 +195,11 @@ _NOTICE_LABELS: Mapping[NoticeKind, str] = {
     NoticeKind.INTERIM_PUBLISHED: "Дан промежуточный ответ — готовьте окончательный",
     NoticeKind.SIGNIFICANT: "Социально значимое сообщение",
     NoticeKind.CASE_CLOSED: "Работа по сообщению прекращена",
+    NoticeKind.TURN: "Подошла очередь вашего подразделения подготовить информацию",
+    NoticeKind.PUBLISHED_WITHOUT_INFO: "Ответ опубликован без информации вашего подразделения — срок снят",
+    NoticeKind.ANSWER_PUBLISHED: "Ответ на переданное вами сообщение опубликован",
+    NoticeKind.INTERIM_OUT: "По переданному вами сообщению опубликован промежуточный ответ",
+    NoticeKind.CASE_EXCLUDED: "Переданное вами сообщение исключено из обработки",
 }
 
 
@@ -214,6 +226,7 @@ class ActionPayload:
     unit: str | None = None  # info / decline / accept / submit: which of the actor's units acts
     link: str = ""  # publish / interim: where the answer is
     attachments: tuple[Attachment, ...] = ()
+    confirm: bool = False  # publish: yes, publish although units still owe information (RULES.md §6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +239,7 @@ class Transition:
     stops: tuple[TermStop, ...] = ()
     notices: tuple[Notice, ...] = ()
     draft_text: str | None = None  # a submitted draft, to store as draft `case.draft_version`
+    handovers: tuple[TermHandover, ...] = ()  # open terms that pass to another holder (after `stops`)
 
 
 # --- table machinery ----------------------------------------------------------------------------------------
@@ -256,6 +270,7 @@ class Delta:
     stops: tuple[TermStop, ...] = ()
     notices: tuple[Notice, ...] = ()
     data: Mapping[str, object] = field(default_factory=dict)
+    handovers: tuple[TermHandover, ...] = ()
 
 
 Effect = Callable[[Context], Delta]
@@ -278,6 +293,12 @@ class Step:
 
 
 UNIT_ROLE: Mapping[Procedure, Role] = {OS: Role.UNIT_OFFICIAL, POS: Role.EXECUTOR}
+# The action that is the return a return-only term is about (RULES.md §6); any other step that stops such a
+# term ends it met, whenever it comes.
+RETURN_ACTION: Mapping[Procedure, str] = {OS: "return", POS: "decline"}
+DETECTED_LEEWAY = timedelta(
+    minutes=1
+)  # a detection time may follow the post time by this much (clocks differ)
 ROUTE_TERM: Mapping[Procedure, str] = {OS: "os.route", POS: "pos.route"}
 REGISTER_ROLES: Mapping[Procedure, tuple[Role, ...]] = {
     OS: (Role.OPERATOR, Role.REGION_CURATOR, Role.SYSTEM),
@@ -309,6 +330,11 @@ def _forbidden(message: str) -> DomainError:
 
 def _invalid(message: str) -> DomainError:
     return DomainError(message, code="invalid")
+
+
+def _confirm(message: str) -> DomainError:
+    """A step that needs the person's explicit confirmation (`ActionPayload.confirm`) before it is done."""
+    return DomainError(message, code="confirm")
 
 
 def _already(message: str) -> DomainError:
@@ -450,6 +476,19 @@ def _acting_unit(case: Case, actor: Actor, action: Action, payload: ActionPayloa
 # --- terms --------------------------------------------------------------------------------------------------
 
 
+def _limits(case: Case, calendar: Calendar) -> dict[str, datetime]:
+    """Terms the case caps: the ПОС due date ПОС shows caps pos.answer (RULES.md §6), when it is stricter."""
+    if case.pos_due is None:
+        return {}
+    return {"pos.answer": calendar.end_of_working_day(case.pos_due)}
+
+
+def _due(ctx: Context, term_id: str, anchor: datetime) -> datetime:
+    return ctx.rules.due(
+        term_id, anchor, ctx.calendar, category=ctx.case.category, limits=_limits(ctx.case, ctx.calendar)
+    )
+
+
 def _start(
     ctx: Context, term_id: str, *, unit: str | None = None, anchor: datetime | None = None
 ) -> TermStart:
@@ -459,8 +498,29 @@ def _start(
         anchor = ctx.case.t0 if rule.event is Anchor.T0 else ctx.at
     if unit is None and not rule.per_unit and rule.owner is UNIT_ROLE[ctx.case.procedure]:
         unit = ctx.case.responsible_unit  # a case-wide executor term is the responsible unit's
-    due = ctx.rules.due(term_id, anchor, ctx.calendar, category=ctx.case.category)
-    return TermStart(term_id=term_id, due=due, owner=rule.owner, started_at=anchor, unit=unit)
+    due = _due(ctx, term_id, anchor)
+    note = ""
+    if rule.not_after is not None:
+        due = min(due, _due(ctx, rule.not_after, anchor))
+        if rule.late_working_days is not None and ctx.at >= due:
+            # Opened when its cap has already come: it runs from the opening instead (pos.coexec, п.14.2).
+            anchor, note = ctx.at, rule.late_note
+            due = ctx.calendar.add_working_days(ctx.at, rule.late_working_days)
+    return TermStart(term_id=term_id, due=due, owner=rule.owner, started_at=anchor, unit=unit, note=note)
+
+
+def _done(rules: Rules, procedure: Procedure, action: Action, term_id: str, unit: str | None) -> TermStop:
+    """A term the step completes. A return-only term ends met unless the step is the return itself, which is
+    met only within the term (RULES.md §6)."""
+    rule = rules.term(term_id)
+    forced = True if rule.return_only and action.value != RETURN_ACTION[procedure] else None
+    return TermStop(term_id, unit if rule.per_unit else None, met=forced)
+
+
+def _cancel(rules: Rules, term_id: str, unit: str | None = None) -> TermStop:
+    """A term made moot. One already past due stays a miss (misses are history), but a return-only term's
+    lapse is no miss."""
+    return TermStop(term_id, unit, cancelled=True, keep_miss=not rules.term(term_id).return_only)
 
 
 def _unit_terms(ctx: Context) -> tuple[str, ...]:
@@ -470,7 +530,58 @@ def _unit_terms(ctx: Context) -> tuple[str, ...]:
 def _drop_unit(ctx: Context, unit: str, *, keep: Iterable[str] = ()) -> tuple[TermStop, ...]:
     """Cancel every per-unit term of `unit` (but `keep`, which the caller stops as done)."""
     kept = set(keep)
-    return tuple(TermStop(t, unit, cancelled=True) for t in _unit_terms(ctx) if t not in kept)
+    return tuple(_cancel(ctx.rules, t, unit) for t in _unit_terms(ctx) if t not in kept)
+
+
+def _owing_units(case: Case) -> tuple[str, ...]:
+    """Units that still owe information for the common answer (open sources: all; ПОС: the co-executors)."""
+    return tuple(
+        a.unit for a in case.assignments if not a.info_given and not (case.procedure is POS and a.responsible)
+    )
+
+
+# --- the order of officials (open sources п.12.1) -----------------------------------------------------------
+
+
+def _checked_order(ctx: Context, order: Iterable[str], units: tuple[str, ...]) -> tuple[str, ...]:
+    """The order as given (repeats once), or () for none; it must name exactly the routed units."""
+    chosen = tuple(dict.fromkeys(order))
+    if not chosen:
+        return ()
+    names = ctx.rules.units
+    stray = [u for u in chosen if u not in units]
+    if stray:
+        listed = ", ".join(names.get(u, u) for u in stray)
+        raise _invalid(f"В очерёдности указано подразделение, в которое сообщение не направляется: {listed}")
+    missing = [u for u in units if u not in chosen]
+    if missing:
+        listed = ", ".join(names.get(u, u) for u in missing)
+        raise _invalid(f"Очерёдность должна перечислять все подразделения направления; не указаны: {listed}")
+    return chosen if len(chosen) > 1 else ()
+
+
+def _turns(ctx: Context, case: Case) -> tuple[Case, tuple[TermStart, ...], tuple[str, ...]]:
+    """Start the os.unit_info of every unit whose turn has come: with an order, the first unit in it that has
+    not given its information; without one, every unit. Returns the case, the starts and the units started."""
+    ordered = sorted((a for a in case.assignments if a.order > 0), key=lambda a: a.order)
+    if ordered:
+        first = next((a for a in ordered if not a.info_given), None)
+        due = [first] if first is not None and first.waiting else []
+    else:
+        due = [a for a in case.assignments if a.waiting]
+    if not due:
+        return case, (), ()
+    for a in due:
+        case = _with_assignment(case, replace(a, waiting=False))
+    starts = tuple(_start(ctx, "os.unit_info", unit=a.unit) for a in due)
+    return case, starts, tuple(a.unit for a in due)
+
+
+def _order_payload(case: Case, unit: str) -> dict[str, object]:
+    assignment = case.assignment(unit)
+    if assignment is None or assignment.order <= 0:
+        return {}
+    return {"order": assignment.order, "of": sum(1 for a in case.assignments if a.order > 0)}
 
 
 # --- effects: the computed parts ----------------------------------------------------------------------------
@@ -478,47 +589,59 @@ def _drop_unit(ctx: Context, unit: str, *, keep: Iterable[str] = ()) -> tuple[Te
 
 def _propose_routing(ctx: Context) -> Delta:
     units = _known_units(ctx, ctx.payload.units)
+    order = _checked_order(ctx, ctx.payload.order, units)
+    payload: dict[str, object] = {"units": list(units)}
+    if order:
+        payload["order"] = list(order)
     return Delta(
-        case=replace(ctx.case, proposed_units=units),
-        notices=(Notice(NoticeKind.ROUTING_PROPOSED, Role.OFFICE_HEAD, payload={"units": list(units)}),),
-        data={"units": list(units)},
+        case=replace(ctx.case, proposed_units=units, proposed_order=order),
+        notices=(Notice(NoticeKind.ROUTING_PROPOSED, Role.OFFICE_HEAD, payload=dict(payload)),),
+        # os.route waits for the office head's approval now: he holds it (RULES.md §6).
+        handovers=(TermHandover("os.route", Role.OFFICE_HEAD),),
+        data=payload,
     )
 
 
 def _approve_routing(ctx: Context) -> Delta:
-    """Open sources: the office head fixes the units (may change them) and their order (п.12.1)."""
+    """Open sources: the office head fixes the units (may change them) and their order (п.12.1).
+
+    With an order the first unit's os.unit_info starts now and each next one's when the one before it gave its
+    information; without one every unit's starts now.
+    """
     units = _known_units(ctx, ctx.payload.units or ctx.case.proposed_units)
-    order = tuple(dict.fromkeys(ctx.payload.order)) or units
-    if set(order) != set(units):
-        raise _invalid("Очерёдность должна перечислять те же подразделения, что и направление")
+    proposed = ctx.case.proposed_order if set(ctx.case.proposed_order) == set(units) else ()
+    order = _checked_order(ctx, ctx.payload.order or proposed, units)
+    sequence = order or units
     before = {a.unit: a for a in ctx.case.assignments}
     assignments: list[Assignment] = []
-    starts: list[TermStart] = []
-    notices: list[Notice] = []
-    for place, unit in enumerate(order, start=1):
+    for unit in sequence:
         old = before.get(unit)
-        assignments.append(replace(old, order=place) if old else Assignment(unit, order=place))
+        place = order.index(unit) + 1 if order else 0
         if old is None:
-            starts.append(_start(ctx, "os.unit_info", unit=unit))
-            notices.append(
-                Notice(
-                    NoticeKind.ROUTED, Role.UNIT_OFFICIAL, unit, payload={"order": place, "of": len(order)}
-                )
-            )
-    stops, gone = _taken_off(ctx, before, order)
+            assignments.append(Assignment(unit, order=place, waiting=True))
+        else:
+            assignments.append(replace(old, order=place))
+    stops, gone = _taken_off(ctx, before, sequence)
     case = replace(
         ctx.case,
         assignments=tuple(assignments),
         proposed_units=(),
-        declined_units=tuple(u for u in ctx.case.declined_units if u not in order),
+        proposed_order=(),
+        declined_units=tuple(u for u in ctx.case.declined_units if u not in sequence),
     )
-    return Delta(
-        case=case,
-        starts=tuple(starts),
-        stops=stops,
-        notices=(*notices, *gone),
-        data={"units": list(units), "order": list(order)},
-    )
+    case, starts, started = _turns(ctx, case)
+    notices: list[Notice] = []
+    for unit in sequence:
+        told = _order_payload(case, unit)
+        if unit not in before:
+            turn: dict[str, object] = {"turn": unit in started} if told else {}
+            notices.append(Notice(NoticeKind.ROUTED, Role.UNIT_OFFICIAL, unit, payload={**told, **turn}))
+        elif unit in started:
+            notices.append(Notice(NoticeKind.TURN, Role.UNIT_OFFICIAL, unit, payload=told))
+    data: dict[str, object] = {"units": list(units)}
+    if order:
+        data["order"] = list(order)
+    return Delta(case=case, starts=starts, stops=stops, notices=(*notices, *gone), data=data)
 
 
 def _route_pos(ctx: Context) -> Delta:
@@ -550,7 +673,7 @@ def _route_pos(ctx: Context) -> Delta:
         if owes_info and not owed_info:
             starts.append(_start(ctx, "pos.coexec", unit=unit))
         elif owed_info and not owes_info:
-            stops.append(TermStop("pos.coexec", unit, cancelled=True))
+            stops.append(_cancel(ctx.rules, "pos.coexec", unit))
         if old is None or old.responsible != lead:
             notices.append(Notice(NoticeKind.ROUTED, Role.EXECUTOR, unit, payload={"responsible": lead}))
     gone_stops, gone = _taken_off(ctx, before, units)
@@ -564,7 +687,18 @@ def _route_pos(ctx: Context) -> Delta:
         starts=tuple(starts),
         stops=(*stops, *gone_stops),
         notices=(*notices, *gone),
+        # The common draft is the responsible executor's (п.14.3): reminders and a miss name its unit.
+        handovers=_lead_terms(ctx, responsible),
         data={"units": list(units), "responsible": responsible},
+    )
+
+
+def _lead_terms(ctx: Context, unit: str | None, person: str = "") -> tuple[TermHandover, ...]:
+    """The case-wide executor terms (pos.draft, pos.rework) pass to the responsible unit (None: unnamed)."""
+    return tuple(
+        TermHandover(r.id, Role.EXECUTOR, new_unit=unit, person=person)
+        for r in ctx.rules.terms_of(POS)
+        if not r.per_unit and r.owner is Role.EXECUTOR and r.event is not Anchor.INTERIM
     )
 
 
@@ -586,21 +720,40 @@ def _info(ctx: Context) -> Delta:
             "Ответственный исполнитель готовит общий ответ сам; "
             "информацию ему направляют соисполнители (п.14.2)"
         )
-    case = _with_assignment(ctx.case, replace(assignment, info_given=True, accepted=True))
+    case = _with_assignment(ctx.case, replace(assignment, info_given=True, accepted=True, waiting=False))
     payload: dict[str, object] = {"unit": unit, "text": ctx.payload.text}
+    starts: tuple[TermStart, ...] = ()
+    turns: list[Notice] = []
     if ctx.case.procedure is OS:
         notice = Notice(NoticeKind.INFO_RECEIVED, Role.OPERATOR, payload=payload)
+        case, starts, started = _turns(ctx, case)
+        turns += (
+            Notice(NoticeKind.TURN, Role.UNIT_OFFICIAL, u, payload=_order_payload(case, u)) for u in started
+        )
     elif ctx.case.responsible_unit is not None:
         notice = Notice(NoticeKind.INFO_RECEIVED, Role.EXECUTOR, ctx.case.responsible_unit, payload=payload)
     else:  # the responsible unit declined and none is named yet: the curator holds the information
         notice = Notice(NoticeKind.INFO_RECEIVED, _router(POS), payload=payload)
-    return Delta(case=case, notices=(notice,), data={"unit": unit})
+    return Delta(case=case, starts=starts, notices=(notice, *turns), data={"unit": unit})
 
 
 def _accept(ctx: Context) -> Delta:
     assignment = _assignment(ctx)
+    unit = _unit(ctx)
+    handovers: tuple[TermHandover, ...] = ()
+    if ctx.actor.name:
+        # The person who accepted holds the unit's terms from now on: reminders and a miss name them.
+        own = tuple(
+            TermHandover(t, Role.EXECUTOR, unit, unit, ctx.actor.name)
+            for t in _unit_terms(ctx)
+            if not ctx.rules.return_only(t)
+        )
+        lead = _lead_terms(ctx, unit, ctx.actor.name) if assignment.responsible else ()
+        handovers = (*own, *lead)
     return Delta(
-        case=_with_assignment(ctx.case, replace(assignment, accepted=True)), data={"unit": _unit(ctx)}
+        case=_with_assignment(ctx.case, replace(assignment, accepted=True)),
+        handovers=handovers,
+        data={"unit": unit},
     )
 
 
@@ -620,13 +773,25 @@ def _decline(ctx: Context) -> Delta:
         # The one executor left prepares the answer: it is responsible and no longer a co-executor.
         rest = (replace(rest[0], responsible=True),)
         if not rest[0].info_given:
-            stops.append(TermStop("pos.coexec", rest[0].unit, cancelled=True))
+            stops.append(_cancel(ctx.rules, "pos.coexec", rest[0].unit))
     case = replace(
         ctx.case,
         assignments=rest,
         declined_units=(*ctx.case.declined_units, unit),
         proposed_units=tuple(u for u in ctx.case.proposed_units if u != unit),
+        proposed_order=tuple(u for u in ctx.case.proposed_order if u != unit),
     )
+    notices: list[Notice] = []
+    if ctx.case.procedure is OS and rest:
+        # The next unit in the order takes its turn when the one that declined held it.
+        case, turn_starts, started = _turns(ctx, case)
+        starts += turn_starts
+        notices += (
+            Notice(NoticeKind.TURN, Role.UNIT_OFFICIAL, u, payload=_order_payload(case, u)) for u in started
+        )
+    handovers: tuple[TermHandover, ...] = ()
+    if ctx.case.procedure is POS and gone.responsible:
+        handovers = _lead_terms(ctx, case.responsible_unit)
     need_lead = ctx.case.procedure is POS and case.responsible_unit is None and bool(rest)
     payload: dict[str, object] = {"unit": unit, "reason": ctx.payload.reason, "need_responsible": need_lead}
     return Delta(
@@ -634,7 +799,8 @@ def _decline(ctx: Context) -> Delta:
         to=to,
         starts=tuple(starts),
         stops=tuple(stops),
-        notices=(Notice(NoticeKind.UNIT_DECLINED, _router(ctx.case.procedure), payload=payload),),
+        notices=(Notice(NoticeKind.UNIT_DECLINED, _router(ctx.case.procedure), payload=payload), *notices),
+        handovers=handovers,
         data={"unit": unit, "remaining": [a.unit for a in rest]},
     )
 
@@ -657,7 +823,18 @@ def _submit(ctx: Context) -> Delta:
 
 
 def _approve(ctx: Context) -> Delta:
-    return Delta(case=replace(ctx.case, rework_reason=""), data={"draft_version": ctx.case.draft_version})
+    """An approved final draft (after an interim answer) is to be published: open sources open os.final_publish;
+    in ПОС pos.final runs on to the posting, now held by the pos curator who posts it."""
+    case = replace(ctx.case, rework_reason="")
+    starts: tuple[TermStart, ...] = ()
+    handovers: tuple[TermHandover, ...] = ()
+    if case.interim and case.procedure is OS:
+        starts = (_start(ctx, "os.final_publish"),)
+    elif case.interim:
+        handovers = (TermHandover("pos.final", _router(POS)),)
+    return Delta(
+        case=case, starts=starts, handovers=handovers, data={"draft_version": ctx.case.draft_version}
+    )
 
 
 def _rework(ctx: Context) -> Delta:
@@ -668,13 +845,43 @@ def _rework(ctx: Context) -> Delta:
 
 
 def _publish(ctx: Context) -> Delta:
+    """The answer goes out. Units still owing information are named and the publisher confirms; they are told
+    and their terms are cancelled with the rest (RULES.md §6). The region curator hears of his hand-over."""
     link = ctx.payload.link or ctx.case.published_link
-    return Delta(case=replace(ctx.case, published_link=link), data={"link": ctx.payload.link})
+    owing = _owing_units(ctx.case)
+    if owing and not ctx.payload.confirm:
+        names = ", ".join(ctx.rules.units.get(u, u) for u in owing)
+        raise _confirm(
+            f"Информацию для ответа ещё не направили: {names}. Подтвердите публикацию ответа без неё — "
+            "их сроки будут сняты."
+        )
+    role = UNIT_ROLE[ctx.case.procedure]
+    notices = [Notice(NoticeKind.PUBLISHED_WITHOUT_INFO, role, u) for u in owing]
+    notices += _to_region_curator(ctx, NoticeKind.ANSWER_PUBLISHED, {"link": link})
+    data: dict[str, object] = {"link": ctx.payload.link}
+    if owing:
+        data["without_info"] = list(owing)
+    return Delta(case=replace(ctx.case, published_link=link), notices=tuple(notices), data=data)
 
 
 def _interim(ctx: Context) -> Delta:
-    delta = _publish(ctx)
-    return replace(delta, case=replace(delta.case, interim=True))
+    link = ctx.payload.link or ctx.case.published_link
+    return Delta(
+        case=replace(ctx.case, published_link=link, interim=True),
+        notices=_to_region_curator(ctx, NoticeKind.INTERIM_OUT, {"link": link}),
+        data={"link": ctx.payload.link},
+    )
+
+
+def _exclude(ctx: Context) -> Delta:
+    return Delta(case=ctx.case, notices=_to_region_curator(ctx, NoticeKind.CASE_EXCLUDED, {}))
+
+
+def _to_region_curator(ctx: Context, kind: NoticeKind, payload: dict[str, object]) -> tuple[Notice, ...]:
+    """The region curator hears how a message he handed over ends (RULES.md §6)."""
+    if not ctx.case.handed_over:
+        return ()
+    return (Notice(kind, Role.REGION_CURATOR, payload={k: v for k, v in payload.items() if v}),)
 
 
 def _significant(ctx: Context) -> Delta:
@@ -740,11 +947,11 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
             t[(procedure, status, action)] = step
 
     # Open sources (RULES.md §2).
-    # Proposing a routing is the operator's competence decision (п.6): the 30-minute return term is moot.
-    propose = Step(_OPERATOR, _S.ROUTING_PROPOSED, cancel=("os.return",), effect=_propose_routing)
+    # The proposal passes os.route to the office head; once routed, the return-only os.return ends met (§6).
+    propose = Step(_OPERATOR, _S.ROUTING_PROPOSED, effect=_propose_routing)
     add(OS, (_S.NEW, _S.ROUTING_PROPOSED, _S.IN_UNITS), Action.ROUTE, propose)
     add(OS, (_S.ROUTING_PROPOSED,), Action.APPROVE_ROUTING,
-        Step(_OFFICE_HEAD, _S.IN_UNITS, stop=("os.route",), cancel=("os.return",), effect=_approve_routing))
+        Step(_OFFICE_HEAD, _S.IN_UNITS, stop=("os.route", "os.return"), effect=_approve_routing))
     add(OS, (_S.NEW, _S.ROUTING_PROPOSED), Action.RETURN,
         Step(_OPERATOR, _S.RETURNED, stop=("os.return",), close_all=True, reason="optional",
              notify=((_N.RETURNED_TO_CURATOR, _R.REGION_CURATOR),)))
@@ -763,11 +970,12 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
         Step(_REGION, _S.REWORK, stop=("os.approve",), start=("os.rework",), reason="required",
              notify=((_N.REWORK, _R.OPERATOR),), effect=_rework))
     add(OS, (_S.APPROVED,), Action.PUBLISH,
-        Step(_OPERATOR, _S.ANSWERED, stop=("os.publish",), close_all=True, effect=_publish))
+        Step(_OPERATOR, _S.ANSWERED, stop=("os.publish", "os.final_publish"), close_all=True, effect=_publish))
     add(OS, (_S.APPROVED,), Action.INTERIM,
         Step(_OPERATOR, _S.INTERIM, stop=("os.publish",), start=("os.final",), effect=_interim))
     add(OS, OS_OPEN, Action.EXCLUDE,
-        Step(_OPERATOR, _S.EXCLUDED, close_all=True, reason="required", notify=((_N.CASE_CLOSED, "units"),)))
+        Step(_OPERATOR, _S.EXCLUDED, close_all=True, reason="required", notify=((_N.CASE_CLOSED, "units"),),
+             effect=_exclude))
     add(OS, OS_OPEN, Action.SIGNIFICANT,
         Step((_R.OPERATOR, _R.SYSTEM), reason="optional", notify=((_N.SIGNIFICANT, _R.HEAD),),
              effect=_significant))
@@ -783,9 +991,13 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
         Step(_EXECUTOR, stop=("pos.coexec", "pos.return"), text="required", unit_scoped=True, effect=_info))
     add(POS, (_S.IN_WORK,), Action.DECLINE,
         Step(_EXECUTOR, stop=("pos.return",), reason="optional", unit_scoped=True, effect=_decline))
-    for status, done in ((_S.IN_WORK, "pos.draft"), (_S.REWORK, "pos.rework"), (_S.INTERIM, "pos.final")):
+    # pos.final runs on past the final draft, to the posting (п.13).
+    pos_done: tuple[tuple[Status, tuple[str, ...]], ...] = (
+        (_S.IN_WORK, ("pos.draft",)), (_S.REWORK, ("pos.rework",)), (_S.INTERIM, ()),
+    )
+    for status, finished in pos_done:
         add(POS, (status,), Action.SUBMIT,
-            Step(_EXECUTOR, _S.ON_APPROVAL, stop=(done, "pos.return"), start=("pos.approve",),
+            Step(_EXECUTOR, _S.ON_APPROVAL, stop=(*finished, "pos.return"), start=("pos.approve",),
                  text="required", unit_scoped=True, effect=_submit))
     add(POS, (_S.ON_APPROVAL,), Action.APPROVE,
         Step(_POS_CURATOR, _S.APPROVED, stop=("pos.approve",), notify=((_N.APPROVED, "responsible"),),
@@ -794,7 +1006,7 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
         Step(_POS_CURATOR, _S.REWORK, stop=("pos.approve",), start=("pos.rework",), reason="required",
              notify=((_N.REWORK, "responsible"),), effect=_rework))
     add(POS, (_S.APPROVED,), Action.PUBLISH,
-        Step(_POSTERS, _S.ANSWERED, stop=("pos.answer",), close_all=True, effect=_publish))
+        Step(_POSTERS, _S.ANSWERED, stop=("pos.answer", "pos.final"), close_all=True, effect=_publish))
     add(POS, (_S.APPROVED,), Action.INTERIM,
         Step(_POSTERS, _S.INTERIM, stop=("pos.answer",), start=("pos.final",),
              notify=((_N.INTERIM_PUBLISHED, "responsible"),), effect=_interim))
@@ -867,13 +1079,13 @@ def transition(
     delta = step.effect(ctx) if step.effect is not None else Delta(case=case)
 
     new_status = delta.to or step.to or status
-    stops = [TermStop(t, unit if rules.term(t).per_unit else None) for t in step.stop]
+    stops = [_done(rules, case.procedure, action, t, unit) for t in step.stop]
     stops += delta.stops
-    stops += (TermStop(t, None, cancelled=True) for t in step.cancel)
+    stops += (_cancel(rules, t) for t in step.cancel)
     if step.close_all:
         met = set(step.stop)
         rest = (r.id for r in rules.terms_of(case.procedure) if r.id not in met)
-        stops += (TermStop(t, None, cancelled=True) for t in rest)
+        stops += (_cancel(rules, t) for t in rest)
     # Case-wide terms count from T0 or from this event; computed on the case as the effect left it.
     after = replace(ctx, case=delta.case)
     starts = (*delta.starts, *(_start(after, t) for t in step.start))
@@ -882,6 +1094,8 @@ def transition(
     for kind, recipient in step.notify:
         notices += _recipients(after, kind, recipient)
     data: dict[str, object] = {"from": status.value, "to": new_status.value, **delta.data}
+    if actor.name and role is not Role.SYSTEM:
+        data["by"] = actor.name  # history lines name the person, not only the role
     if ctx.payload.reason:
         data["reason"] = ctx.payload.reason
     if ctx.payload.attachments:
@@ -904,6 +1118,7 @@ def transition(
         stops=tuple(stops),
         notices=tuple(_with_reason(n, ctx.payload.reason) for n in notices),
         draft_text=ctx.payload.text if action is Action.SUBMIT else None,
+        handovers=delta.handovers,
     )
 
 
@@ -938,7 +1153,8 @@ def open_case(
 ) -> Transition:
     """Register a message as a new case (a repeat message too: the same cycle, `repeat_of` set).
 
-    T0 is `message.received_at`; the initial terms (INITIAL_TERMS) count from it.
+    T0 is `message.t0`: the ЦУР detection time of an open-sources message when given, else `received_at`; the
+    initial terms (INITIAL_TERMS) count from it. A ПОС due date from ПОС caps pos.answer when stricter.
     """
     _aware(at, "at")
     _aware(message.received_at, "message.received_at")
@@ -953,25 +1169,37 @@ def open_case(
         if category not in rules.categories:
             names = "; ".join(f"{c.id} — {c.title}" for c in rules.categories.values())
             raise _invalid(f"Укажите категорию сообщения ПОС ({names})")
+    _check_detected(message, at)
+    _check_pos_due(message, calendar)
+    detected = message.detected_at
     case = Case(
         id=case_id,
         procedure=procedure,
         status=Status.NEW.value,
         version=1,
-        t0=message.received_at,
+        t0=message.t0,
         category=category,
         repeat_of=repeat_of,
+        received_at=message.received_at if detected is not None and detected != message.received_at else None,
+        handed_over=message.source is Source.REGION_CURATOR,
+        pos_due=message.pos_due,
     )
+    if message.pos_due is not None:
+        case = replace(case, rules_answer_due=rules.due("pos.answer", case.t0, calendar, category=category))
     # No action yet: the context only gives the initial terms their clock (T0, rules, calendar).
     ctx = Context(case, Action.ROUTE, actor, at, ActionPayload(), rules, calendar, None)
     starts = tuple(_start(ctx, term_id) for term_id in INITIAL_TERMS[procedure])
     info: dict[str, object] = {
         "source": message.source.value,
         "source_id": message.source_id,
-        "t0": message.received_at.isoformat(),
+        "t0": case.t0.isoformat(),
         "category": category,
         "repeat_of": repeat_of,
     }
+    if detected is not None:
+        info["received_at"] = message.received_at.isoformat()
+    if message.pos_due is not None:
+        info["pos_due"] = message.pos_due.isoformat()
     event = Event(
         action=REGISTER, actor_id=actor.user_id, actor_role=role, at=at, data={"to": Status.NEW.value, **info}
     )
@@ -979,6 +1207,34 @@ def open_case(
         NoticeKind.REGISTERED, Role.OPERATOR if procedure is OS else Role.POS_CURATOR, payload=info
     )
     return Transition(case=case, events=(event,), starts=starts, notices=(notice,))
+
+
+def _check_detected(message: InboundMessage, at: datetime) -> None:
+    """The ЦУР detection time (RULES.md §2): open sources only, aware, not in the future, not after the post."""
+    detected = message.detected_at
+    if detected is None:
+        return
+    if message.procedure is POS:
+        raise _invalid("Время выявления ЦУР указывается только для сообщений из открытых источников")
+    if detected.tzinfo is None or detected.utcoffset() is None:
+        raise _invalid("Время выявления ЦУР: укажите часовой пояс, например 2026-12-01T09:00+07:00")
+    if detected > at:
+        raise _invalid("Время выявления ЦУР не может быть позже текущего момента")
+    if detected > message.received_at + DETECTED_LEEWAY:
+        raise _invalid("Время выявления ЦУР не может быть позже поступления сообщения в администрацию")
+
+
+def _check_pos_due(message: InboundMessage, calendar: Calendar) -> None:
+    """The answer due date ПОС shows (RULES.md §6): ПОС only, a date, not before the message arrived."""
+    due = message.pos_due
+    if due is None:
+        return
+    if message.procedure is not POS:
+        raise _invalid("Срок ответа по данным ПОС указывается только для сообщений ПОС")
+    if isinstance(due, datetime):
+        raise _invalid("Срок ответа по данным ПОС — это дата без времени, например 2026-11-20")
+    if due < message.received_at.astimezone(calendar.tz).date():
+        raise _invalid("Срок ответа по данным ПОС не может быть раньше даты поступления сообщения")
 
 
 def available_actions(case: Case, actor: Actor) -> tuple[Action, ...]:

@@ -4,12 +4,15 @@ The built-in defaults are RULES.md §2, §3 and §5. A municipality with other n
 `[rules]` table of its config (`Rules.from_mapping`); the lifecycle (`workflow/lifecycle.py`) decides *when*
 a term opens and closes, this module decides *how long* it is and who owes it.
 
-Config shape (every key optional; a term table may hold kind, amount, anchor, owner, title, clause, escalate):
+Config shape (every key optional; a term table may hold kind, amount, anchor, owner, title, clause, escalate,
+return_only):
 
     [rules.terms."os.publish"]
     amount = 480                  # minutes for working_minutes kinds, days for *_days kinds
     owner = "operator"
     escalate = ["head"]           # extra roles told when the term is missed
+    [rules.terms."os.return"]
+    return_only = true            # owed only when the message is returned: no reminders, a lapse is no miss
     [rules.terms."os.draft"]
     kind = "before_working_minutes"
     anchor = "os.publish"         # "before" kinds count back from another term
@@ -32,7 +35,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -58,6 +61,11 @@ class Calendar(Protocol):
     def add_calendar_days(self, event: datetime, n: int) -> datetime: ...
 
     def days_before(self, due: datetime, n: int) -> datetime: ...
+
+    def end_of_working_day(self, d: date) -> datetime: ...
+
+    @property
+    def tz(self) -> tzinfo: ...
 
 
 class TermKind(StrEnum):
@@ -90,6 +98,7 @@ class Anchor(StrEnum):
     DRAFT_SUBMITTED = "draft_submitted"
     RETURNED_FOR_REWORK = "returned_for_rework"
     INTERIM = "interim"  # the interim answer was published / sent
+    APPROVED = "approved"  # the curator approved the draft (here: the final draft after an interim answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +114,14 @@ class TermRule:
     per_unit: bool = False  # one term per assigned unit
     before: str | None = None  # the term a "before" kind counts back from
     escalate: tuple[Role, ...] = ()  # told on a miss besides owner, curator and the alert roles
+    # RULES.md §6: a term owed only *if* the step is taken (a return when the message is not ours). Nobody is
+    # reminded or alerted about it; its lapse is acceptance; a return after the due instant is a miss.
+    return_only: bool = False
+    # Never later than this term's due (counted from the same event): pos.coexec before pos.draft (п.14.2) …
+    not_after: str | None = None
+    # … and opened at or after that instant, it runs this many working days from its opening instead.
+    late_working_days: int | None = None
+    late_note: str = ""  # Russian, on the card when the late rule applied
 
     @property
     def anchor(self) -> str:
@@ -131,9 +148,16 @@ def _t(
     per_unit: bool = False,
     before: str | None = None,
     escalate: tuple[Role, ...] = (),
+    return_only: bool = False,
+    not_after: str | None = None,
+    late_working_days: int | None = None,
+    late_note: str = "",
 ) -> TermRule:
     procedure = Procedure.OPEN_SOURCES if id.startswith("os.") else Procedure.POS
-    return TermRule(id, procedure, clause, event, kind, amount, owner, title, per_unit, before, escalate)
+    return TermRule(
+        id, procedure, clause, event, kind, amount, owner, title, per_unit, before, escalate, return_only,
+        not_after, late_working_days, late_note,
+    )  # fmt: skip
 
 
 _K = TermKind
@@ -142,9 +166,11 @@ _R = Role
 
 # fmt: off
 DEFAULT_TERMS: tuple[TermRule, ...] = (
-    # Open sources (RULES.md §2). os.return and os.route are alternatives opened together at T0.
+    # Open sources (RULES.md §2). os.return and os.route are alternatives opened together at T0; os.return is
+    # owed only if the message is not ours (return-only, RULES.md §6) and ends met once it is routed.
     _t("os.return", "п.6", _A.T0, _K.WORKING_MINUTES, 30, _R.OPERATOR,
-       "Возврат куратору ЦУР (не компетенция администрации)"),
+       "Возврат куратору ЦУР (не компетенция администрации)", return_only=True),
+    # Held by the operator until the routing is proposed, then by the office head until approved.
     _t("os.route", "п.6", _A.T0, _K.WORKING_MINUTES, 60, _R.OPERATOR,
        "Направление в подразделение"),
     _t("os.unit_info", "п.12.3", _A.ROUTED, _K.WORKING_MINUTES, 120, _R.UNIT_OFFICIAL,
@@ -159,11 +185,15 @@ DEFAULT_TERMS: tuple[TermRule, ...] = (
        "Публикация ответа", escalate=(_R.HEAD,)),
     _t("os.final", "п.11", _A.INTERIM, _K.WORKING_DAYS, 7, _R.OPERATOR,
        "Окончательный проект ответа после промежуточного"),
+    # The text sets no term for publishing the approved final answer: our default, configurable.
+    _t("os.final_publish", "п.11", _A.APPROVED, _K.WORKING_MINUTES, 60, _R.OPERATOR,
+       "Публикация окончательного ответа"),
     # ПОС (RULES.md §3).
     _t("pos.route", "п.8", _A.T0, _K.WORKING_MINUTES, 60, _R.POS_CURATOR,
        "Направление исполнителям"),
+    # Return-only (RULES.md §6): ends met when the executor accepts, gives information or a draft.
     _t("pos.return", "п.9.1", _A.ASSIGNED, _K.WORKING_MINUTES, 30, _R.EXECUTOR,
-       "Возврат куратору ПОС (не компетенция исполнителя)", per_unit=True),
+       "Возврат куратору ПОС (не компетенция исполнителя)", per_unit=True, return_only=True),
     # "All" owe pos.answer (RULES.md); the pos curator posts it in ПОС, so the curator owns the term.
     _t("pos.answer", "п.10", _A.T0, _K.CATEGORY_DAYS, None, _R.POS_CURATOR,
        "Размещение ответа в ПОС", escalate=(_R.HEAD,)),
@@ -173,11 +203,15 @@ DEFAULT_TERMS: tuple[TermRule, ...] = (
        "Согласование проекта куратором ПОС"),
     _t("pos.rework", "п.12", _A.RETURNED_FOR_REWORK, _K.WORKING_DAYS, 1, _R.EXECUTOR,
        "Доработка проекта"),
+    # Runs until the final answer is posted in ПОС (п.13); its draft goes through pos.approve / pos.rework.
     _t("pos.final", "п.13", _A.INTERIM, _K.WORKING_DAYS, 7, _R.EXECUTOR,
        "Окончательный ответ после промежуточного"),
-    # amount = 50: half of the п.10 category term (8/14/20 -> 4/7/10 days).
+    # amount = 50: half of the п.10 category term (8/14/20 -> 4/7/10 days), never after pos.draft; a
+    # co-executor assigned after that instant has 1 working day.
     _t("pos.coexec", "п.14.2", _A.T0, _K.CATEGORY_FRACTION, 50, _R.EXECUTOR,
-       "Информация соисполнителя ответственному исполнителю", per_unit=True),
+       "Информация соисполнителя ответственному исполнителю", per_unit=True,
+       not_after="pos.draft", late_working_days=1,
+       late_note="соисполнитель назначен после срока проекта ответа: 1 рабочий день с назначения"),
 )
 # fmt: on
 
@@ -207,7 +241,7 @@ DEFAULT_CURATORS: Mapping[Procedure, Role] = MappingProxyType(
 )
 DEFAULT_MISSED_ALERTS: tuple[Role, ...] = (Role.OFFICE_HEAD,)
 
-_TERM_KEYS = frozenset({"kind", "amount", "anchor", "owner", "title", "clause", "escalate"})
+_TERM_KEYS = frozenset({"kind", "amount", "anchor", "owner", "title", "clause", "escalate", "return_only"})
 _TOP_KEYS = frozenset({"terms", "pos_categories", "reminders", "alerts", "curators"})
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -275,15 +309,50 @@ class Rules:
     def curator(self, procedure: Procedure) -> Role:
         return self.curators[procedure]
 
-    def miss_recipients(self, term_id: str) -> tuple[Role, ...]:
-        """Who hears of a missed term (RULES.md §5): owner, the procedure's curator, alerts, escalation."""
+    def miss_recipients(self, term_id: str, holder: Role | None = None) -> tuple[Role, ...]:
+        """Who hears of a missed term (RULES.md §5): the holder (the owner unless the term passed to another
+        role), the procedure's curator, alerts, escalation."""
         rule = self.term(term_id)
-        return _unique((rule.owner, self.curator(rule.procedure), *self.missed_alerts, *rule.escalate))
+        first = holder if holder is not None else rule.owner
+        return _unique((first, self.curator(rule.procedure), *self.missed_alerts, *rule.escalate))
+
+    def return_only(self, term_id: str) -> bool:
+        """A return-only term (RULES.md §6): no reminder and no alert from the sweep; False for unknown ids."""
+        rule = self.terms.get(term_id)
+        return rule is not None and rule.return_only
+
+    def lapsed_silently(self, term_id: str, due: datetime, now: datetime) -> bool:
+        """A return-only term past its due and still open: the message counts as accepted, nothing is overdue
+        (cards and lists leave it out)."""
+        return self.return_only(term_id) and due < now
 
     def due(
-        self, term_id: str, anchor: datetime, calendar: Calendar, *, category: str | None = None
+        self,
+        term_id: str,
+        anchor: datetime,
+        calendar: Calendar,
+        *,
+        category: str | None = None,
+        limits: Mapping[str, datetime] | None = None,
     ) -> datetime:
-        """The term's due instant counted from `anchor` ("before" kinds: the referenced term's anchor)."""
+        """The term's due instant counted from `anchor` ("before" kinds: the referenced term's anchor).
+
+        `limits` caps named terms (the ПОС due date ПОС shows caps pos.answer), and the terms counted back from
+        them follow.
+        """
+        found = self._due(term_id, anchor, calendar, category=category, limits=limits or {})
+        limit = (limits or {}).get(term_id)
+        return min(found, limit) if limit is not None else found
+
+    def _due(
+        self,
+        term_id: str,
+        anchor: datetime,
+        calendar: Calendar,
+        *,
+        category: str | None,
+        limits: Mapping[str, datetime],
+    ) -> datetime:
         rule = self.term(term_id)
         if anchor.tzinfo is None or anchor.utcoffset() is None:
             raise RulesError(
@@ -305,7 +374,7 @@ class Rules:
         if kind is TermKind.IMMEDIATE:
             return anchor
         assert rule.before is not None  # validated at construction
-        other = self.due(rule.before, anchor, calendar, category=category)
+        other = self.due(rule.before, anchor, calendar, category=category, limits=limits)
         if kind is TermKind.BEFORE_WORKING_MINUTES:
             return calendar.subtract_working(other, amount)
         return calendar.days_before(other, amount)
@@ -425,7 +494,16 @@ def _merge_term(rule: TermRule, override: Mapping[str, Any], where: str) -> Term
         escalate=_roles(override["escalate"], f"{where}.escalate")
         if "escalate" in override
         else rule.escalate,
+        return_only=_flag(override["return_only"], f"{where}.return_only")
+        if "return_only" in override
+        else rule.return_only,
     )
+
+
+def _flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise RulesError(f"{where}: must be true or false, got {value!r}")
+    return value
 
 
 def _check_before_chains(order: Iterable[TermRule], terms: Mapping[str, TermRule]) -> None:

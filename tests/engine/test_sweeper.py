@@ -25,12 +25,7 @@ OP, RC, OH, H, PC, EX = R.OPERATOR, R.REGION_CURATOR, R.OFFICE_HEAD, R.HEAD, R.P
 
 # (term, point, role, instant). Open-source case registered with T0 = Tue 01.12.2026 09:40 and left alone.
 OS_EXPECTED: list[tuple[str, str, Role, datetime]] = [
-    # os.return: 30 wm, due 10:10; 50 % = 15 min, 80 % = 24 min.
-    ("os.return", "r50", OP, at(2026, 12, 1, 9, 55)),
-    ("os.return", "r80", OP, at(2026, 12, 1, 10, 4)),
-    ("os.return", "missed", OP, at(2026, 12, 1, 10, 10)),
-    ("os.return", "missed", RC, at(2026, 12, 1, 10, 10)),
-    ("os.return", "missed", OH, at(2026, 12, 1, 10, 10)),
+    # os.return (30 wm, due 10:10) is return-only (RULES.md §6): no reminder, and its lapse is no miss.
     # os.route: 60 wm, due 10:40; 30 and 48 min.
     ("os.route", "r50", OP, at(2026, 12, 1, 10, 10)),
     ("os.route", "r80", OP, at(2026, 12, 1, 10, 28)),
@@ -175,19 +170,14 @@ async def test_after_downtime_only_the_newest_news_is_sent(
 ) -> None:
     """No sweep ran during a term: the first sweep after its due instant sends the miss, not stale reminders."""
     await register(services, clock, os_msg())
-    sent = await sweep_at(
-        services, clock, [at(2026, 12, 1, 10, 20)]
-    )  # after os.return's due, before os.route's
-    assert _sorted(map(_key, sent)) == _sorted(
-        [
-            ("os.return", "missed", OP, at(2026, 12, 1, 10, 20)),
-            ("os.return", "missed", RC, at(2026, 12, 1, 10, 20)),
-            ("os.return", "missed", OH, at(2026, 12, 1, 10, 20)),
-            ("os.route", "r50", OP, at(2026, 12, 1, 10, 20)),
-        ]
-    )
+    sent = await sweep_at(services, clock, [at(2026, 12, 1, 10, 20)])  # after os.route's 50 % point
+    assert _sorted(map(_key, sent)) == _sorted([("os.route", "r50", OP, at(2026, 12, 1, 10, 20))])
     again = await sweep_at(services, clock, [at(2026, 12, 1, 10, 27), at(2026, 12, 1, 10, 28)])
     assert [_key(n) for n in again] == [("os.route", "r80", OP, at(2026, 12, 1, 10, 28))]
+    late = await sweep_at(services, clock, [at(2026, 12, 1, 11, 30)])  # long after os.route's due, 10:40
+    assert _sorted(map(_key, late)) == _sorted(
+        [("os.route", "missed", role, at(2026, 12, 1, 11, 30)) for role in (OP, RC, OH)]
+    )
 
 
 # --- the 60 s promise ----------------------------------------------------------------------------------------
@@ -195,7 +185,7 @@ async def test_after_downtime_only_the_newest_news_is_sent(
 
 async def test_a_sweep_at_due_plus_30_seconds_sends_the_alert(services: Services, clock: FakeClock) -> None:
     await register(services, clock, os_msg())
-    due = at(2026, 12, 1, 10, 10)  # os.return
+    due = at(2026, 12, 1, 10, 40)  # os.route
     before = await sweep_at(services, clock, [due - timedelta(seconds=1)])
     assert not [n for n in before if n.kind == "missed"]
     alerts = await sweep_at(services, clock, [due + timedelta(seconds=30)])
@@ -213,7 +203,7 @@ async def test_with_a_30_second_sweep_every_alert_leaves_within_60_seconds(
     await register(services, clock, os_msg())
     start = at(2026, 12, 1, 9, 40) + timedelta(seconds=offset)
     sent = await sweep_at(services, clock, grid(start, at(2026, 12, 1, 10, 45), timedelta(seconds=30)))
-    expected = {e[:3]: e[3] for e in OS_EXPECTED if e[0] in ("os.return", "os.route")}
+    expected = {e[:3]: e[3] for e in OS_EXPECTED if e[0] == "os.route"}
     got = {_key(n)[:3]: n.at for n in sent}
     assert len(sent) == len(got) and set(got) == set(expected)
     for what, instant in expected.items():
@@ -244,8 +234,8 @@ async def test_two_overlapping_sweeps_send_nothing_twice(
     assert len(keys) == len(set(keys))
     stored = await term_outbox(repo)
     assert sorted(keys) == sorted(n.dedup_key for n in stored)
-    # 8 cases × (os.return 5, os.route 5, os.draft 5, os.publish 6): every point once, none skipped.
-    assert len(stored) == 8 * 21
+    # 8 cases × (os.route 5, os.draft 5, os.publish 6; os.return none): every point once, none skipped.
+    assert len(stored) == 8 * 16
 
 
 # --- restart ----------------------------------------------------------------------------------------------------
@@ -284,7 +274,8 @@ async def test_restart_loses_and_repeats_nothing(
         pytest.skip("a restart needs storage that outlives the repository object")
     services = make_services(repo, clock, calendar)
     case_id = await register(services, clock, os_msg())
-    # Part of the cycle: os.return reminded twice, the routing proposed (os.return is then moot).
+    # Part of the cycle: os.return (return-only) is never reminded; the routing proposed passes os.route to the
+    # office head.
     await sweep_at(services, clock, [at(2026, 12, 1, 9, 55), at(2026, 12, 1, 10, 4)])
     await press(services, clock, case_id, Do(at(2026, 12, 1, 10, 5), A.ROUTE, OP, {"units": ("housing",)}))
     await sweep_at(services, clock, [at(2026, 12, 1, 10, 10)])  # os.route 50 %
@@ -305,11 +296,9 @@ async def test_restart_loses_and_repeats_nothing(
 
     expected = [
         ("registered", None, None, OP, at(2026, 12, 1, 9, 40)),
-        ("reminder", "os.return", "r50", OP, at(2026, 12, 1, 9, 55)),
-        ("reminder", "os.return", "r80", OP, at(2026, 12, 1, 10, 4)),
         ("routing_proposed", None, None, OH, at(2026, 12, 1, 10, 5)),
-        ("reminder", "os.route", "r50", OP, at(2026, 12, 1, 10, 10)),
-        ("reminder", "os.route", "r80", OP, at(2026, 12, 1, 10, 29)),
+        ("reminder", "os.route", "r50", OH, at(2026, 12, 1, 10, 10)),
+        ("reminder", "os.route", "r80", OH, at(2026, 12, 1, 10, 29)),
         ("routed", None, None, R.UNIT_OFFICIAL, at(2026, 12, 1, 10, 35)),
         # os.unit_info from 10:35, 120 wm: due 12:35, 50 % 11:35, 80 % 12:11.
         ("reminder", "os.unit_info", "r50", R.UNIT_OFFICIAL, at(2026, 12, 1, 11, 36)),

@@ -33,6 +33,7 @@ class Row:
     unit: str | None
     done: Do  # the step that completes the term
     why: str
+    outcome: bool | None = None  # a return-only term ends met when made moot, whenever (RULES.md §6)
 
     @property
     def term(self) -> str:
@@ -40,7 +41,7 @@ class Row:
 
     @property
     def met(self) -> bool:
-        return self.done.when <= self.due
+        return self.outcome if self.outcome is not None else self.done.when <= self.due
 
 
 def _route(y: int, mo: int, d: int, h: int, mi: int, units: tuple[str, ...] = ("housing",)) -> Do:
@@ -73,10 +74,19 @@ ROWS = [
         at(2026, 12, 4, 17, 50), at(2026, 12, 7, 9, 20), R.OPERATOR, None,
         Do(at(2026, 12, 7, 9, 10), A.RETURN, R.OPERATOR),
         "Fri 17:50 + 30 wm: 10 min to 18:00, weekend, Mon 09:00 + 20 min = 09:20"),
+    Row("os.return/late-return", os_msg(t0=at(2026, 12, 4, 17, 50)), (),
+        at(2026, 12, 4, 17, 50), at(2026, 12, 7, 9, 20), R.OPERATOR, None,
+        Do(at(2026, 12, 7, 9, 30), A.RETURN, R.OPERATOR),
+        "returned Mon 09:30, after the due 09:20: a late return is a miss"),
+    Row("os.return/routed-late", os_msg(), (_route(2026, 12, 1, 10, 25),),
+        OS_T0, at(2026, 12, 1, 10, 10), R.OPERATOR, None,
+        _approve_routing(2026, 12, 1, 10, 35),
+        "09:40 + 30 wm = 10:10; routed 10:35: not returning is acceptance, the term ends met", outcome=True),
     Row("os.route", os_msg(t0=at(2026, 12, 1, 12, 30)), (_route(2026, 12, 1, 12, 45),),
-        at(2026, 12, 1, 12, 30), at(2026, 12, 1, 14, 30), R.OPERATOR, None,
+        at(2026, 12, 1, 12, 30), at(2026, 12, 1, 14, 30), R.OFFICE_HEAD, None,
         _approve_routing(2026, 12, 1, 14, 45),
-        "12:30 + 60 wm: 30 min to lunch, 14:00 + 30 min = 14:30; approved 14:45 — missed"),
+        "12:30 + 60 wm: 30 min to lunch, 14:00 + 30 min = 14:30; held by the office head once proposed; "
+        "approved 14:45 — missed"),
     Row("os.unit_info", os_msg(), (_route(2026, 12, 1, 16, 0, ("housing", "social")), _approve_routing(2026, 12, 1, 16, 30)),
         at(2026, 12, 1, 16, 30), at(2026, 12, 2, 9, 30), R.UNIT_OFFICIAL, "housing",
         Do(at(2026, 12, 2, 9, 45), A.INFO, R.UNIT_OFFICIAL, {"text": "Ремонт 3 декабря"}, HOUSING),
@@ -100,7 +110,8 @@ ROWS = [
         (_route(2026, 12, 30, 16, 10), _approve_routing(2026, 12, 30, 16, 20), _submit(at(2026, 12, 30, 16, 40)),
          Do(at(2026, 12, 30, 17, 0), A.APPROVE, R.REGION_CURATOR)),
         at(2026, 12, 30, 16, 0), at(2027, 1, 11, 17, 0), R.OPERATOR, None,
-        Do(at(2027, 1, 11, 17, 30), A.PUBLISH, R.OPERATOR, {"link": "https://vk.com/wall-1_100?reply=5"}),
+        Do(at(2027, 1, 11, 17, 30), A.PUBLISH, R.OPERATOR,
+           {"link": "https://vk.com/wall-1_100?reply=5", "confirm": True}),
         "Wed 30.12 16:00 + 540 wm: 2 h on 30.12; 31.12 off, 01–08.01 holidays, 09–10.01 weekend; "
         "Mon 11.01 09:00 + 7 h (4 h, lunch, 3 h) = 17:00; published 17:30 — missed"),
     Row("os.final", os_msg(t0=at(2026, 12, 28, 9, 10)),
@@ -110,6 +121,16 @@ ROWS = [
         at(2026, 12, 28, 11, 40), at(2027, 1, 15, 18, 0), R.OPERATOR, None,
         _submit(at(2027, 1, 15, 17, 59)),
         "interim Mon 28.12 + 7 working days: 29.12, 30.12, (31.12–10.01 off), 11, 12, 13, 14, 15.01 -> 15.01 18:00"),
+    Row("os.final_publish", os_msg(t0=at(2026, 12, 28, 9, 10)),
+        (_route(2026, 12, 28, 9, 20), _approve_routing(2026, 12, 28, 9, 30), _submit(at(2026, 12, 28, 11, 0)),
+         Do(at(2026, 12, 28, 11, 20), A.APPROVE, R.REGION_CURATOR),
+         Do(at(2026, 12, 28, 11, 40), A.INTERIM, R.OPERATOR, {"link": "https://vk.com/wall-1_100?reply=6"}),
+         _submit(at(2027, 1, 15, 17, 0)), Do(at(2027, 1, 15, 17, 20), A.APPROVE, R.REGION_CURATOR)),
+        at(2027, 1, 15, 17, 20), at(2027, 1, 18, 9, 20), R.OPERATOR, None,
+        Do(at(2027, 1, 18, 9, 40), A.PUBLISH, R.OPERATOR,
+           {"link": "https://vk.com/wall-1_100?reply=7", "confirm": True}),
+        "the final draft approved Fri 15.01 17:20 + 60 wm: 40 min to 18:00, Mon 09:00 + 20 min = 09:20; "
+        "published 09:40 — missed"),
     # --- ПОС (§3); T0 Mon 02.11 17:30, category "other" (20 days) unless the id says otherwise ---
     Row("pos.route", pos_msg(), (),
         POS_T0, at(2026, 11, 3, 9, 30), R.POS_CURATOR, None,
@@ -119,7 +140,15 @@ ROWS = [
         at(2026, 11, 3, 16, 50), at(2026, 11, 5, 9, 20), R.EXECUTOR, "housing",
         Do(at(2026, 11, 5, 9, 25), A.ACCEPT, R.EXECUTOR, {}, HOUSING),
         "assigned Tue 03.11 16:50 + 30 wm: the short day ends 17:00 (10 min), 04.11 holiday, "
-        "Thu 05.11 09:00 + 20 min = 09:20; accepted 09:25 — missed"),
+        "Thu 05.11 09:00 + 20 min = 09:20; accepted 09:25: not returning is acceptance — met", outcome=True),
+    Row("pos.return/late-decline", pos_msg(), (_pos_route(at(2026, 11, 3, 16, 50)),),
+        at(2026, 11, 3, 16, 50), at(2026, 11, 5, 9, 20), R.EXECUTOR, "housing",
+        Do(at(2026, 11, 5, 9, 25), A.DECLINE, R.EXECUTOR, {}, HOUSING),
+        "due Thu 05.11 09:20 as above; returned as not its competence 09:25 — a late return, missed"),
+    Row("pos.return/draft", pos_msg(), (_pos_route(at(2026, 11, 3, 16, 50)),),
+        at(2026, 11, 3, 16, 50), at(2026, 11, 5, 9, 20), R.EXECUTOR, "housing",
+        _pos_submit(at(2026, 11, 6, 10, 0)),
+        "due Thu 05.11 09:20; never accepted, the draft came Fri — the return term ends met", outcome=True),
     Row("pos.answer", pos_msg(),
         (_pos_route(at(2026, 11, 3, 9, 20)), _pos_submit(at(2026, 11, 19, 10, 0)),
          Do(at(2026, 11, 19, 15, 0), A.APPROVE, R.POS_CURATOR)),
@@ -139,10 +168,11 @@ ROWS = [
         Do(at(2026, 11, 16, 18, 0), A.PUBLISH, R.COORDINATOR),
         "02.11 + 14 calendar days = Mon 16.11 18:00; posted exactly at 18:00 — met"),
     Row("pos.draft", pos_msg(), (_pos_route(at(2026, 11, 3, 9, 20)),),
-        POS_T0, at(2026, 11, 20, 18, 0), R.EXECUTOR, None,
+        POS_T0, at(2026, 11, 20, 18, 0), R.EXECUTOR, "housing",
         _pos_submit(at(2026, 11, 20, 18, 5)),
         "pos.answer Mon 23.11 - 2 calendar days = Sat 21.11, not working -> the last working day before, "
-        "Fri 20.11 18:00; draft 18:05 — missed (opened at registration, before any executor is named)"),
+        "Fri 20.11 18:00; draft 18:05 — missed (opened at registration, passed to the responsible unit at "
+        "routing)"),
     Row("pos.approve", pos_msg(), (_pos_route(at(2026, 11, 3, 9, 20)), _pos_submit(at(2026, 11, 13, 15, 0))),
         at(2026, 11, 13, 15, 0), at(2026, 11, 16, 18, 0), R.POS_CURATOR, None,
         Do(at(2026, 11, 16, 10, 0), A.APPROVE, R.POS_CURATOR),
@@ -155,10 +185,12 @@ ROWS = [
         "returned Tue 03.11 + 1 working day: 04.11 is a holiday -> Thu 05.11 18:00"),
     Row("pos.final", pos_msg(),
         (_pos_route(at(2026, 11, 3, 9, 20)), _pos_submit(at(2026, 11, 5, 11, 0)),
-         Do(at(2026, 11, 5, 14, 0), A.APPROVE, R.POS_CURATOR), Do(at(2026, 11, 5, 16, 0), A.INTERIM, R.POS_CURATOR)),
-        at(2026, 11, 5, 16, 0), at(2026, 11, 16, 18, 0), R.EXECUTOR, "housing",
-        _pos_submit(at(2026, 11, 17, 10, 0)),
-        "interim Thu 05.11 + 7 working days: 06, 09, 10, 11, 12, 13, 16.11 -> Mon 16.11 18:00; final 17.11 — missed"),
+         Do(at(2026, 11, 5, 14, 0), A.APPROVE, R.POS_CURATOR), Do(at(2026, 11, 5, 16, 0), A.INTERIM, R.POS_CURATOR),
+         _pos_submit(at(2026, 11, 16, 10, 0)), Do(at(2026, 11, 16, 15, 0), A.APPROVE, R.POS_CURATOR)),
+        at(2026, 11, 5, 16, 0), at(2026, 11, 16, 18, 0), R.POS_CURATOR, None,
+        Do(at(2026, 11, 17, 10, 0), A.PUBLISH, R.POS_CURATOR),
+        "interim Thu 05.11 + 7 working days: 06, 09, 10, 11, 12, 13, 16.11 -> Mon 16.11 18:00; the final draft "
+        "approved 16.11 passes the term to the curator, who posts the final answer 17.11 — missed"),
     Row("pos.coexec", pos_msg(), (_pos_route(at(2026, 11, 3, 9, 20), ("housing", "social")),),
         POS_T0, at(2026, 11, 12, 18, 0), R.EXECUTOR, "social",
         Do(at(2026, 11, 12, 17, 0), A.INFO, R.EXECUTOR, {"text": "Контейнеры заменены"}, ("social",)),
@@ -177,6 +209,7 @@ ROWS = [
 
 SPEC_TERMS = {
     "os.return", "os.route", "os.unit_info", "os.draft", "os.approve", "os.rework", "os.publish", "os.final",
+    "os.final_publish",
     "pos.route", "pos.return", "pos.answer", "pos.draft", "pos.approve", "pos.rework", "pos.final", "pos.coexec",
 }  # fmt: skip
 

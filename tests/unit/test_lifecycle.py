@@ -211,20 +211,23 @@ def test_registration_refusals(
 # --- the full open-source cycle -----------------------------------------------------------------------------
 
 OS_CYCLE = [
-    # Proposing a routing decides competence: the return term (п.6, 30 wm) is cancelled, not missed.
+    # Proposing a routing passes os.route to the office head; os.return runs on (silently) until routed.
     Step(A.ROUTE, OPERATOR, at(3, 2, 10, 20), {"units": ("housing", "economy")}, S.ROUTING_PROPOSED,
-         [], [("os.return", None, True)], [(N.ROUTING_PROPOSED, R.OFFICE_HEAD, None)]),
-    # The office head sets the order (economy first). os.unit_info: 10:40 + 120 wm = 12:40.
+         [], [], [(N.ROUTING_PROPOSED, R.OFFICE_HEAD, None)]),
+    # The office head sets the order (economy first, п.12.1): only economy's os.unit_info starts now,
+    # 10:40 + 120 wm = 12:40. Routed, the return-only os.return ends (met, see the test below).
     Step(A.APPROVE_ROUTING, OFFICE_HEAD, at(3, 2, 10, 40), {"order": ("economy", "housing")}, S.IN_UNITS,
-         [("os.unit_info", "economy", at(3, 2, 12, 40)), ("os.unit_info", "housing", at(3, 2, 12, 40))],
-         [("os.route", None, False), ("os.return", None, True)],
+         [("os.unit_info", "economy", at(3, 2, 12, 40))],
+         [("os.route", None, False), ("os.return", None, False)],
          [(N.ROUTED, R.UNIT_OFFICIAL, "economy"), (N.ROUTED, R.UNIT_OFFICIAL, "housing")]),
     Step(A.SIGNIFICANT, OPERATOR, at(3, 2, 11), {"reason": "Много обращений по теме"}, S.IN_UNITS,
          [], [], [(N.SIGNIFICANT, R.HEAD, None)]),
-    Step(A.INFO, HOUSING_OFFICIAL, at(3, 2, 11, 30), {"text": "Ремонт 10 марта"}, S.IN_UNITS,
+    # Economy gave its information: housing's turn, 11:30 + 120 wm = 13:00 (90 min), lunch, 14:30.
+    Step(A.INFO, ECONOMY_OFFICIAL, at(3, 2, 11, 30), {"text": "Деньги выделены"}, S.IN_UNITS,
+         [("os.unit_info", "housing", at(3, 2, 14, 30))], [("os.unit_info", "economy", False)],
+         [(N.INFO_RECEIVED, R.OPERATOR, None), (N.TURN, R.UNIT_OFFICIAL, "housing")]),
+    Step(A.INFO, HOUSING_OFFICIAL, at(3, 2, 12), {"text": "Ремонт 10 марта"}, S.IN_UNITS,
          [], [("os.unit_info", "housing", False)], [(N.INFO_RECEIVED, R.OPERATOR, None)]),
-    Step(A.INFO, ECONOMY_OFFICIAL, at(3, 2, 12), {"text": "Деньги выделены"}, S.IN_UNITS,
-         [], [("os.unit_info", "economy", False)], [(N.INFO_RECEIVED, R.OPERATOR, None)]),
     # os.approve: 12:10 + 30 wm = 12:40.
     Step(A.SUBMIT, OPERATOR, at(3, 2, 12, 10), {"text": "Здравствуйте! Ремонт 10 марта."}, S.ON_APPROVAL,
          [("os.approve", None, at(3, 2, 12, 40))], [("os.draft", None, False)],
@@ -246,10 +249,13 @@ OS_CYCLE = [
     Step(A.SUBMIT, OPERATOR, at(3, 11, 10), {"text": "Здравствуйте! Ремонт выполнен."}, S.ON_APPROVAL,
          [("os.approve", None, at(3, 11, 10, 30))], [("os.final", None, False)],
          [(N.DRAFT_SUBMITTED, R.REGION_CURATOR, None)]),
+    # The approved final answer is to be published: os.final_publish, 10:20 + 60 wm = 11:20.
     Step(A.APPROVE, REGION_CURATOR, at(3, 11, 10, 20), {}, S.APPROVED,
-         [], [("os.approve", None, False)], [(N.APPROVED, R.OPERATOR, None)]),
+         [("os.final_publish", None, at(3, 11, 11, 20))], [("os.approve", None, False)],
+         [(N.APPROVED, R.OPERATOR, None)]),
     Step(A.PUBLISH, OPERATOR, at(3, 11, 10, 30), {"link": "https://vk.com/wall-1_3"}, S.ANSWERED,
-         [], [("os.publish", None, False), *cancel_rest(OS, "os.publish")], []),
+         [], [("os.publish", None, False), ("os.final_publish", None, False),
+              *cancel_rest(OS, "os.publish", "os.final_publish")], []),
 ]  # fmt: skip
 
 
@@ -275,7 +281,8 @@ def test_open_sources_events_carry_the_audit_data(cal: WorkingCalendar) -> None:
             assert result.draft_text == step.payload["text"]
         case = result.case
     assert events[1].data["order"] == ["economy", "housing"]
-    assert events[3].data["unit"] == "housing" and events[3].text == "Ремонт 10 марта"
+    assert events[3].data["unit"] == "economy" and events[3].text == "Деньги выделены"
+    assert events[4].data["by"] == HOUSING_OFFICIAL.name  # the history names the person
     assert events[5].data["draft_version"] == 1
     assert events[6].text == "Добавьте фото" and events[6].actor_role is R.REGION_CURATOR
     assert case.rework_reason == "Добавьте фото"
@@ -318,16 +325,18 @@ POS_CYCLE = [
     Step(A.INTERIM, COORDINATOR, at(3, 12, 10), {}, S.INTERIM,
          [("pos.final", "housing", at(3, 23, 18))], [("pos.answer", None, False)],
          [(N.INTERIM_PUBLISHED, R.EXECUTOR, "housing")]),
-    # The final answer: pos.approve 1 working day after Fri 20.03 -> Mon 23.03 18:00.
+    # The final draft: pos.approve 1 working day after Fri 20.03 -> Mon 23.03 18:00; pos.final runs on to the
+    # posting of the final answer (п.13).
     Step(A.SUBMIT, HOUSING_EXEC, at(3, 20, 11), {"text": "Здравствуйте, Иван! Яма заделана, фото прилагаем."},
          S.ON_APPROVAL,
          [("pos.approve", None, at(3, 23, 18))],
-         [("pos.final", None, False), ("pos.return", "housing", False)],
+         [("pos.return", "housing", False)],
          [(N.DRAFT_SUBMITTED, R.POS_CURATOR, None)]),
     Step(A.APPROVE, POS_CURATOR, at(3, 20, 14), {}, S.APPROVED,
          [], [("pos.approve", None, False)], [(N.APPROVED, R.EXECUTOR, "housing")]),
     Step(A.PUBLISH, POS_CURATOR, at(3, 20, 15), {}, S.ANSWERED,
-         [], [("pos.answer", None, False), *cancel_rest(POS, "pos.answer")], []),
+         [], [("pos.answer", None, False), ("pos.final", None, False),
+              *cancel_rest(POS, "pos.answer", "pos.final")], []),
 ]  # fmt: skip
 
 
@@ -402,7 +411,8 @@ def test_os_reroute_from_units_changes_the_set(cal: WorkingCalendar) -> None:
     result = act(
         proposed.case, A.APPROVE_ROUTING, OFFICE_HEAD, at(3, 2, 11, 10), cal, units=("culture", "housing")
     )
-    assert [(a.unit, a.order) for a in result.case.assignments] == [("culture", 1), ("housing", 2)]
+    # No order given: no places, every new unit's term starts at routing.
+    assert [(a.unit, a.order) for a in result.case.assignments] == [("culture", 0), ("housing", 0)]
     assert starts_of(result) == [("os.unit_info", "culture", at(3, 2, 14, 10))]  # 11:10–13:00 + 14:00–14:10
     assert ("os.unit_info", "economy", True) in stops_of(result)
     assert notices_of(result) == [
@@ -705,7 +715,15 @@ REFUSALS: list[Any] = [
         id="no-units"),
     pytest.param(os_case(S.ROUTING_PROPOSED, proposed_units=("housing", "economy")), A.APPROVE_ROUTING,
         OFFICE_HEAD, {"order": ("housing",)}, "invalid",
-        "Очерёдность должна перечислять те же подразделения, что и направление", id="bad-order"),
+        "Очерёдность должна перечислять все подразделения направления; не указаны: Экономика и финансы",
+        id="bad-order"),
+    pytest.param(os_case(S.ROUTING_PROPOSED, proposed_units=("housing", "economy")), A.APPROVE_ROUTING,
+        OFFICE_HEAD, {"order": ("economy", "housing", "culture")}, "invalid",
+        "В очерёдности указано подразделение, в которое сообщение не направляется: Культура, молодёжная "
+        "политика и спорт", id="order-names-a-unit-not-routed"),
+    pytest.param(os_case(S.NEW), A.ROUTE, OPERATOR, {"units": ("housing",), "order": ("social", "housing")},
+        "invalid", "В очерёдности указано подразделение, в которое сообщение не направляется: Социальная "
+        "защита", id="proposed-order-names-a-unit-not-routed"),
     pytest.param(pos_case(S.NEW), A.ROUTE, POS_CURATOR, {"units": ("housing", "social")}, "invalid",
         "Укажите ответственного исполнителя: сообщение направляется нескольким исполнителям (п.14.1)",
         id="pos-several-without-responsible"),

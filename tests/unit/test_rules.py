@@ -72,6 +72,15 @@ DUE_CASES: list[Any] = [
     # os.final, 7 working days after Tue 29.12.2026: 30.12 (1); 31.12–10.01 off; 11.01 (2), 12 (3), 13 (4),
     # 14 (5), 15 (6), Mon 18.01.2027 (7) -> end of that day, 18:00.
     pytest.param("os.final", at(2026, 12, 29, 11), None, at(2027, 1, 18, 18), id="os.final-new-year"),
+    # os.final_publish, 60 wm from the approval of the final draft: Fri 17:30–18:00 (30 min), weekend,
+    # Mon 09:00 + 30 min.
+    pytest.param(
+        "os.final_publish",
+        at(2026, 12, 4, 17, 30),
+        None,
+        at(2026, 12, 7, 9, 30),
+        id="os.final_publish-weekend",
+    ),
     # pos.route, 60 wm: Thu 11.06 short: 16:30–17:00 = 30 min; 12.06 holiday, 13–14 weekend; Mon 15.06 09:30.
     pytest.param("pos.route", at(2026, 6, 11, 16, 30), None, at(2026, 6, 15, 9, 30), id="pos.route-june"),
     # pos.return, 30 wm from assignment: Fri 06.03 17:50–18:00 = 10 min; 07–08 weekend, 09.03 off;
@@ -178,6 +187,16 @@ DEFAULTS = [
     ),
     ("os.publish", Procedure.OPEN_SOURCES, "п.10", "t0", TermKind.WORKING_MINUTES, 540, Role.OPERATOR, False),
     ("os.final", Procedure.OPEN_SOURCES, "п.11", "interim", TermKind.WORKING_DAYS, 7, Role.OPERATOR, False),
+    (
+        "os.final_publish",
+        Procedure.OPEN_SOURCES,
+        "п.11",
+        "approved",
+        TermKind.WORKING_MINUTES,
+        60,
+        Role.OPERATOR,
+        False,
+    ),
     ("pos.route", Procedure.POS, "п.8", "t0", TermKind.WORKING_MINUTES, 60, Role.POS_CURATOR, False),
     ("pos.return", Procedure.POS, "п.9.1", "assigned", TermKind.WORKING_MINUTES, 30, Role.EXECUTOR, True),
     ("pos.answer", Procedure.POS, "п.10", "t0", TermKind.CATEGORY_DAYS, None, Role.POS_CURATOR, False),
@@ -258,6 +277,51 @@ def test_categories_and_reminders_defaults() -> None:
 )
 def test_miss_recipients(term_id: str, expected: tuple[Role, ...]) -> None:
     assert DEFAULT_RULES.miss_recipients(term_id) == expected
+
+
+def test_miss_recipients_start_with_the_holder() -> None:
+    """os.route waiting for approval is the office head's (RULES.md §6): he is told first, the operator not."""
+    assert DEFAULT_RULES.miss_recipients("os.route", Role.OFFICE_HEAD) == (
+        Role.OFFICE_HEAD,
+        Role.REGION_CURATOR,
+    )
+
+
+@pytest.mark.parametrize(
+    ("term_id", "return_only"),
+    [(r.id, r.id in ("os.return", "pos.return")) for r in DEFAULT_RULES.terms.values()],
+)
+def test_only_the_return_terms_are_return_only(term_id: str, return_only: bool) -> None:
+    assert DEFAULT_RULES.return_only(term_id) is return_only
+    assert DEFAULT_RULES.term(term_id).return_only is return_only
+
+
+def test_return_only_is_configurable_and_checked() -> None:
+    rules = Rules.from_mapping({"terms": {"os.return": {"return_only": False}}})
+    assert not rules.return_only("os.return")
+    assert not DEFAULT_RULES.return_only("no.such.term")
+    with pytest.raises(RulesError, match=r"rules\.terms\.\"os\.return\"\.return_only: must be true or false"):
+        Rules.from_mapping({"terms": {"os.return": {"return_only": "yes"}}})
+
+
+def test_os_final_publish_is_configurable_like_every_term(cal: WorkingCalendar) -> None:
+    rules = Rules.from_mapping({"terms": {"os.final_publish": {"amount": 120}}})
+    assert rules.due("os.final_publish", at(2026, 12, 4, 10), cal) == at(2026, 12, 4, 12)
+
+
+def test_a_limit_caps_a_term_and_the_terms_counted_back_from_it(cal: WorkingCalendar) -> None:
+    """The ПОС due date from ПОС caps pos.answer when stricter; pos.draft (answer − 2 days) follows it."""
+    limit = at(2026, 3, 12, 18)  # Thu 12.03, earlier than the 20-day Mon 23.03
+    limits = {"pos.answer": limit}
+    assert DEFAULT_RULES.due("pos.answer", at(2026, 3, 2, 10), cal, category="other", limits=limits) == limit
+    # 12.03 − 2 days = Tue 10.03 18:00.
+    assert DEFAULT_RULES.due("pos.draft", at(2026, 3, 2, 10), cal, category="other", limits=limits) == at(
+        2026, 3, 10, 18
+    )
+    later = {"pos.answer": at(2026, 4, 1, 18)}  # a later ПОС date: the Порядок's stricter term stays
+    assert DEFAULT_RULES.due("pos.answer", at(2026, 3, 2, 10), cal, category="other", limits=later) == at(
+        2026, 3, 23, 18
+    )
 
 
 # --- due() refusals ---------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from workflow.ports import (
     Transaction,
 )
 from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
-from workflow.services.sweep import reminder_points
+from workflow.services.sweep import MISSED, attention_points, term_notifications
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,6 @@ class Outcome:
 
 
 class CaseUseCases(UseCaseBase):
-
     # --- registration ---------------------------------------------------------------------------------
 
     async def register(
@@ -126,13 +125,24 @@ class CaseUseCases(UseCaseBase):
             await tx.append_events(case.id, result.events)
         if result.draft_text is not None:
             await tx.add_draft(case.id, case.draft_version, result.draft_text, actor.user_id, now)
+        late: list[Notification] = []
         if result.stops:
-            await tx.close_terms(case.id, result.stops, now, actor.user_id)
+            closed = await tx.close_terms(case.id, result.stops, now, actor.user_id)
+            # A term closed missed that nobody was alerted about (a late return: the sweep never alerts about
+            # a return-only term) is alerted now, as §5 says; the sweep's dedup keys keep it once.
+            for term in closed:
+                if term.met is False and MISSED not in term.sent:
+                    late += term_notifications(term, MISSED, now, self.rules)
+        if result.handovers:
+            await tx.hand_over_terms(case.id, result.handovers)
         if result.starts:
-            fractions = self.rules.reminder_fractions
-            starts = [(s, reminder_points(s, fractions, self.calendar)[0][1]) for s in result.starts]
+            points = (attention_points(s, self.rules, self.calendar) for s in result.starts)
+            starts = [
+                (s, next((at for _, at in p), None)) for s, p in zip(result.starts, points, strict=True)
+            ]
             await tx.open_terms(case.id, starts)
-        notifications = tuple(self._notice_to_notification(case, notice, now) for notice in result.notices)
+        notices = (self._notice_to_notification(case, notice, now) for notice in result.notices)
+        notifications = (*notices, *late)
         if notifications:
             await tx.enqueue(notifications)
         return notifications

@@ -12,19 +12,23 @@ from datetime import datetime, timedelta
 from workflow.calendar import WorkingCalendar
 from workflow.model import Term, TermStart
 from workflow.ports import Notification, SentRecord
+from workflow.rules import Rules
 from workflow.services.base import UseCaseBase
 
 MISSED = "missed"
 
 
 def reminder_points(
-    term: Term | TermStart, fractions: Sequence[float], calendar: WorkingCalendar
+    term: Term | TermStart, fractions: Sequence[float], calendar: WorkingCalendar, *, silent: bool = False
 ) -> list[tuple[str, datetime]]:
     """(key, instant) for each reminder and the miss, in time order: the parts of a term that passed.
 
     Reminders fall when a fraction of the term's working time has passed; a term with no working time in it
-    (an immediate one) has only its miss point.
+    (an immediate one) has only its miss point. A `silent` (return-only) term has none: nobody is reminded or
+    alerted about a return that did not happen (RULES.md §6).
     """
+    if silent:
+        return []
     due = term.due
     total = calendar.working_time_between(term.started_at, due)
     points: list[tuple[str, datetime]] = []
@@ -37,10 +41,53 @@ def reminder_points(
     return points
 
 
+def attention_points(
+    term: Term | TermStart, rules: Rules, calendar: WorkingCalendar
+) -> list[tuple[str, datetime]]:
+    """`reminder_points` as the rules have it: none for a return-only term."""
+    silent = rules.return_only(term.term_id)
+    return reminder_points(term, rules.reminder_fractions, calendar, silent=silent)
+
+
 def next_attention(
     points: Sequence[tuple[str, datetime]], sent: frozenset[str] | set[str]
 ) -> datetime | None:
     return next((at for key, at in points if key not in sent), None)
+
+
+def term_notifications(term: Term, key: str, now: datetime, rules: Rules) -> list[Notification]:
+    """A reminder to whoever holds the term now, or the miss alerts of RULES.md §5 with the holder first.
+
+    The term's owner as stored is its holder (RULES.md §6, e.g. os.route once the routing waits for the office
+    head); the payload names the holder, the unit and the person where known.
+    """
+    if key == MISSED:
+        recipients = rules.miss_recipients(term.term_id, term.owner)
+        kind = "missed"
+    else:
+        recipients = (term.owner,)
+        kind = "reminder"
+    payload: dict[str, object] = {
+        "due": term.due.isoformat(),
+        "point": key,
+        "term_unit": term.unit,
+        "holder": term.owner.value,
+    }
+    if term.person:
+        payload["person"] = term.person
+    return [
+        Notification(
+            dedup_key=f"term:{term.id}:{key}:{role.value}",
+            case_id=term.case_id,
+            kind=kind,
+            to_role=role,
+            unit=term.unit if role == term.owner else None,
+            at=now,
+            term_id=term.term_id,
+            payload=dict(payload),
+        )
+        for role in recipients
+    ]
 
 
 class SweepUseCases(UseCaseBase):
@@ -60,7 +107,7 @@ class SweepUseCases(UseCaseBase):
             records: list[SentRecord] = []
             to_send: list[tuple[Term, str]] = []
             for term in await tx.terms_needing_attention(now):
-                points = reminder_points(term, self.rules.reminder_fractions, self.calendar)
+                points = attention_points(term, self.rules, self.calendar)
                 passed = tuple(key for key, at in points if at <= now and key not in term.sent)
                 # No passed point: the stored attention point is stale (e.g. fractions changed in config).
                 after = next_attention(points, term.sent.union(passed))
@@ -72,7 +119,7 @@ class SweepUseCases(UseCaseBase):
             won = await tx.record_sent_many(records) if records else set()
             for term, key in to_send:
                 if term.id in won:
-                    queued.extend(self._term_notifications(term, key, now))
+                    queued.extend(term_notifications(term, key, now, self.rules))
             # One insert for the whole sweep; the same transaction as the conditional write, so they still
             # commit together or not at all.
             if queued:
@@ -80,24 +127,3 @@ class SweepUseCases(UseCaseBase):
         if queued:
             await self._wake(sorted({n.case_id for n in queued if n.case_id is not None}), queued)
         return queued
-
-    def _term_notifications(self, term: Term, key: str, now: datetime) -> list[Notification]:
-        if key == MISSED:
-            recipients = self.rules.miss_recipients(term.term_id)
-            kind = "missed"
-        else:
-            recipients = (term.owner,)
-            kind = "reminder"
-        return [
-            Notification(
-                dedup_key=f"term:{term.id}:{key}:{role.value}",
-                case_id=term.case_id,
-                kind=kind,
-                to_role=role,
-                unit=term.unit if role == term.owner else None,
-                at=now,
-                term_id=term.term_id,
-                payload={"due": term.due.isoformat(), "point": key, "term_unit": term.unit},
-            )
-            for role in recipients
-        ]
