@@ -202,7 +202,7 @@ async def main() -> None:
 if __name__ == "__main__":
     asyncio.run(main())
 
+
 class _UtcClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-

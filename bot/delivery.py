@@ -63,7 +63,9 @@ class DeliveryTransaction(Reading, Protocol):
         """Count a failed attempt; the claim stays (`release_outbox` gives it up once the fan-out is over)."""
         ...
 
-    async def record_delivery(self, outbox_id: int, chat_id: int, message_id: int | None, at: datetime) -> bool:
+    async def record_delivery(
+        self, outbox_id: int, chat_id: int, message_id: int | None, at: datetime
+    ) -> bool:
         """Record that the notification reached `chat_id`; False if that chat was already recorded."""
         ...
 

@@ -324,7 +324,10 @@ async def simulate(settings: Settings, steps: list[ScenarioStep], db_path: Path)
         calendar = build_calendar(settings)
         clock = VirtualClock(steps[0].at)
         services = Services(
-            repo=SqlRepository(engine, clock=clock), clock=clock, calendar=calendar, rules=build_rules(settings)
+            repo=SqlRepository(engine, clock=clock),
+            clock=clock,
+            calendar=calendar,
+            rules=build_rules(settings),
         )
         return await Simulator(services, clock, settings.units).run(steps)
     finally:

@@ -93,7 +93,7 @@ async def on_overdue(message: Message, services: Services, calendar: WorkingCale
             texts.OVERDUE_LINE.format(
                 case_id=term.case_id,
                 title=_title(term.term_id, rules),
-                owner=owner_name(term.owner, term.unit, rules.units),
+                owner=owner_name(term.owner, term.unit, rules.units, term.person),
                 due=local(term.due, calendar),
                 late=time_left(term.due, listed.now, calendar),
             )

@@ -533,7 +533,9 @@ class SqlTransaction:
             for row_id, case_id, term_id, owner, unit, started_at, due, sent, person in rows
         ]
 
-    async def owed_terms(self, owed: OwedBy, limit: int) -> TermPage:
+    async def owed_terms(
+        self, owed: OwedBy, limit: int, *, silent: frozenset[str] = frozenset(), now: datetime | None = None
+    ) -> TermPage:
         unit_case = exists().where(
             assignments.c.case_id == terms.c.case_id, assignments.c.unit.in_(sorted(owed.units))
         )
@@ -544,10 +546,18 @@ class SqlTransaction:
                 or_(terms.c.unit.in_(sorted(owed.units)), and_(terms.c.unit.is_(None), unit_case)),
             ),
         )
-        return await self._term_page(and_(terms.c.closed_at.is_(None), whose), limit)
+        where = and_(terms.c.closed_at.is_(None), whose)
+        if silent and now is not None:  # a return-only term past due lapsed into acceptance
+            where = and_(where, ~and_(terms.c.term_id.in_(sorted(silent)), terms.c.due < now))
+        return await self._term_page(where, limit)
 
-    async def overdue_terms(self, now: datetime, limit: int) -> TermPage:
-        return await self._term_page(and_(terms.c.closed_at.is_(None), terms.c.due <= now), limit)
+    async def overdue_terms(
+        self, now: datetime, limit: int, *, silent: frozenset[str] = frozenset()
+    ) -> TermPage:
+        where = and_(terms.c.closed_at.is_(None), terms.c.due <= now)
+        if silent:
+            where = and_(where, terms.c.term_id.not_in(sorted(silent)))
+        return await self._term_page(where, limit)
 
     async def _term_page(self, where: Any, limit: int) -> TermPage:
         # ix_terms_open_due walks open terms in due order, so the page costs its own rows plus the filter.

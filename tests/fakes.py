@@ -163,8 +163,12 @@ class FakeTransaction:
             if t.case_id == case_id and (not open_only or t.closed_at is None)
         ]
 
-    async def owed_terms(self, owed: OwedBy, limit: int) -> TermPage:
+    async def owed_terms(
+        self, owed: OwedBy, limit: int, *, silent: frozenset[str] = frozenset(), now: datetime | None = None
+    ) -> TermPage:
         def owes(t: Term) -> bool:
+            if now is not None and t.term_id in silent and t.due < now:
+                return False
             if t.owner in owed.roles:
                 return True
             if t.owner not in owed.unit_roles:
@@ -175,8 +179,15 @@ class FakeTransaction:
 
         return self._page([t for t in self.s.terms.values() if t.closed_at is None and owes(t)], limit)
 
-    async def overdue_terms(self, now: datetime, limit: int) -> TermPage:
-        return self._page([t for t in self.s.terms.values() if t.closed_at is None and t.due <= now], limit)
+    async def overdue_terms(
+        self, now: datetime, limit: int, *, silent: frozenset[str] = frozenset()
+    ) -> TermPage:
+        found = [
+            t
+            for t in self.s.terms.values()
+            if t.closed_at is None and t.due <= now and t.term_id not in silent
+        ]
+        return self._page(found, limit)
 
     @staticmethod
     def _page(found: list[Term], limit: int) -> TermPage:

@@ -43,7 +43,9 @@ def assert_refused(code: int, out: str, err: str, *words: str) -> None:
 def _otklik() -> str:
     """The console script of the environment running the tests (never whatever `otklik` is on PATH)."""
     path = Path(sys.executable).with_name("otklik")
-    assert path.is_file(), f"the otklik console script is not installed beside {sys.executable} (pip install -e .)"
+    assert path.is_file(), (
+        f"the otklik console script is not installed beside {sys.executable} (pip install -e .)"
+    )
     return str(path)
 
 

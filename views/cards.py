@@ -70,9 +70,10 @@ def term_title(term_id: str, rules: Rules) -> str:
         return term_id
 
 
-def owner_name(role: Role, unit: str | None, units: Mapping[str, str]) -> str:
+def owner_name(role: Role, unit: str | None, units: Mapping[str, str], person: str = "") -> str:
     name = ROLE_NAMES.get(role, role.value)
-    return f"{name} ({units.get(unit, unit)})" if unit else name
+    name = f"{name} ({units.get(unit, unit)})" if unit else name
+    return f"{name}, {person}" if person else name
 
 
 def _action_label(event: Event) -> str:
@@ -90,9 +91,11 @@ def history_lines(
     chosen = events if limit is None else events[-limit:]
     lines = []
     for event in chosen:
+        role = ROLE_NAMES.get(event.actor_role, event.actor_role.value)
+        by = event.data.get("by")  # the person, where the event names one
         line = texts.CARD_HISTORY_LINE.format(
             at=local(event.at, calendar),
-            role=ROLE_NAMES.get(event.actor_role, event.actor_role.value),
+            role=f"{role}, {by}" if isinstance(by, str) and by else role,
             action=_action_label(event),
         )
         reason = event.data.get("reason")
@@ -144,7 +147,14 @@ def render_card(
     if case.category:
         title = rules.categories[case.category].title if case.category in rules.categories else case.category
         head.append(escape(texts.CARD_CATEGORY.format(category=title)))
-    head.append(escape(texts.CARD_RECEIVED.format(at=local(case.t0, calendar))))
+    if case.received_at is not None:  # a hand-over detected by ЦУР earlier than it was posted here
+        head.append(escape(texts.CARD_DETECTED.format(at=local(case.t0, calendar))))
+        head.append(escape(texts.CARD_RECEIVED_ADMIN.format(at=local(case.received_at, calendar))))
+    else:
+        head.append(escape(texts.CARD_RECEIVED.format(at=local(case.t0, calendar))))
+    if case.pos_due is not None and case.rules_answer_due is not None:
+        pos_due, by_rules = case.pos_due.strftime("%d.%m.%Y"), local(case.rules_answer_due, calendar)
+        head.append(escape(texts.CARD_POS_DUE.format(pos=pos_due, rules=by_rules)))
     if case.repeat_of is not None:
         head.append(escape(texts.CARD_REPEAT.format(case_id=case.repeat_of)))
     if message is not None and message.attachments:
@@ -158,12 +168,15 @@ def render_card(
     if case.proposed_units:
         names = ", ".join(units.get(u, u) for u in case.proposed_units)
         tail.append(texts.CARD_PROPOSED_HTML.format(units=escape(names)))
-    if view.open_terms:
+    # A return-only term past due is no overdue: the message counts as accepted (RULES.md §6).
+    shown_terms = [t for t in view.open_terms if not rules.lapsed_silently(t.term_id, t.due, now)]
+    if shown_terms:
         tail.append(texts.CARD_TERMS_HTML)
-        for term in view.open_terms:
+        for term in shown_terms:
+            title = term_title(term.term_id, rules)
             line = texts.CARD_TERM.format(
-                title=term_title(term.term_id, rules),
-                owner=owner_name(term.owner, term.unit, units),
+                title=f"{title} ({term.note})" if term.note else title,
+                owner=owner_name(term.owner, term.unit, units, term.person),
                 due=local(term.due, calendar),
                 left=time_left(term.due, now, calendar),
             )
@@ -246,10 +259,13 @@ def render_notification(
         owner = ""
         if n.term_id:
             try:
-                # Everyone alerted about a miss learns whose unit missed it, not only the owner.
+                # Everyone alerted about a miss learns who held it (unit and person), not only the owner.
                 term_unit = n.unit or n.payload.get("term_unit")
                 unit = term_unit if isinstance(term_unit, str) else None
-                owner = owner_name(rules.term(n.term_id).owner, unit, units)
+                holder = n.payload.get("holder")
+                role = Role(holder) if isinstance(holder, str) else rules.term(n.term_id).owner
+                person = n.payload.get("person")
+                owner = owner_name(role, unit, units, person if isinstance(person, str) else "")
             except RulesError:
                 owner = ""
         lines.append(
@@ -286,6 +302,11 @@ def _notice_details(n: Notification, units: Mapping[str, str]) -> list[str]:
     order, of = p.get("order"), p.get("of")
     if isinstance(order, int) and isinstance(of, int) and of > 1:
         details.append(texts.NOTE_ORDER.format(order=order, of=of))
+        if p.get("turn") is False:
+            details.append(texts.NOTE_WAIT_TURN)
+    link = p.get("link")
+    if isinstance(link, str) and link and n.kind in (NoticeKind.ANSWER_PUBLISHED, NoticeKind.INTERIM_OUT):
+        details.append(texts.NOTE_LINK.format(link=link))
     reason = p.get("reason")
     if isinstance(reason, str) and reason:
         template = texts.NOTE_REASON if n.kind == NoticeKind.REWORK else texts.NOTE_COMMENT

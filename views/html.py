@@ -197,5 +197,3 @@ def trim_html(text: str, limit: int = TEXT_LIMIT) -> str:
 
 def trim_plain(text: str, limit: int = TEXT_LIMIT) -> str:
     return _trim(text, limit, html=False)
-
-

@@ -99,12 +99,20 @@ class Reading(Protocol):
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]: ...
 
-    async def owed_terms(self, owed: OwedBy, limit: int) -> TermPage:
-        """Open terms `owed` names, the earliest due first, with one indexed query whatever is open."""
+    async def owed_terms(
+        self, owed: OwedBy, limit: int, *, silent: frozenset[str] = frozenset(), now: datetime | None = None
+    ) -> TermPage:
+        """Open terms `owed` names, the earliest due first, with one indexed query whatever is open.
+
+        Terms whose id is in `silent` (return-only, RULES.md §6) are left out once past due at `now`: their
+        lapse is acceptance, nothing is owed.
+        """
         ...
 
-    async def overdue_terms(self, now: datetime, limit: int) -> TermPage:
-        """Open terms due at or before `now`, the earliest first."""
+    async def overdue_terms(
+        self, now: datetime, limit: int, *, silent: frozenset[str] = frozenset()
+    ) -> TermPage:
+        """Open terms due at or before `now`, the earliest first; never one whose id is in `silent`."""
         ...
 
     async def earliest_attention(self) -> datetime | None:

@@ -321,6 +321,11 @@ class Rules:
         rule = self.terms.get(term_id)
         return rule is not None and rule.return_only
 
+    @property
+    def return_only_terms(self) -> frozenset[str]:
+        """The ids of the return-only terms (lists leave them out once past due)."""
+        return frozenset(r.id for r in self.terms.values() if r.return_only)
+
     def lapsed_silently(self, term_id: str, due: datetime, now: datetime) -> bool:
         """A return-only term past its due and still open: the message counts as accepted, nothing is overdue
         (cards and lists leave it out)."""

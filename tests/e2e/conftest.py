@@ -140,9 +140,19 @@ def card_owes(card: ChatMessage) -> set[tuple[str, str]]:
     return {(m.group(1), m.group(2)) for m in _TERM_LINE.finditer(visible_text(card))}
 
 
-def owes(*terms: tuple[str, str | None]) -> set[tuple[str, str]]:
-    """The card lines expected for (term id, unit) pairs: the rules' title and the owner's name."""
-    return {(RULES.term(t).title, owner_name(RULES.term(t).owner, unit, RULES.units)) for t, unit in terms}
+def owes(
+    *terms: tuple[str, str | None] | tuple[str, str | None, Role] | tuple[str, str | None, Role, str],
+) -> set[tuple[str, str]]:
+    """The card lines expected for (term id, unit[, holder[, person]]) tuples: the rules' title and the name of
+    who holds it (the rules' owner unless a holder is given: os.route waiting for approval is the office
+    head's; the person where known, e.g. the executor who accepted)."""
+    lines: set[tuple[str, str]] = set()
+    for term in terms:
+        rule = RULES.term(term[0])
+        holder = term[2] if len(term) >= 3 else rule.owner
+        person = term[3] if len(term) == 4 else ""
+        lines.add((rule.title, owner_name(holder, term[1], RULES.units, person)))
+    return lines
 
 
 def labels(msg: ChatMessage) -> list[str]:

@@ -115,7 +115,8 @@ async def test_each_reminder_and_miss_reaches_each_recipient_once(world: World) 
     expect.notice(INTAKE_CHAT, b, "Новое сообщение")
     expect.notice(OFFICE_CHAT, b, "Предложено направление в подразделения — требуется согласование")
     expect.notice(HOUSING_CHAT, b, "Сообщение направлено вам для работы")
-    for term_id in ("os.return", "os.route", "os.draft", "os.publish"):
+    # os.return is return-only (RULES.md §6): a return that did not happen is neither reminded nor alerted.
+    for term_id in ("os.route", "os.draft", "os.publish"):
         expect.reminders(a, term_id)
         expect.missed(a, term_id)
     for term_id in ("os.draft", "os.publish"):  # B's routing was done in time
@@ -180,7 +181,7 @@ async def test_after_downtime_only_the_misses_are_sent_once(world: World) -> Non
     expect = Expect(chats)
     expect.notice(INTAKE_CHAT, os_case, "Новое сообщение")
     expect.notice(POS_CHAT, pos_case, "Новое сообщение")
-    for term_id in ("os.return", "os.route", "os.draft", "os.publish"):
+    for term_id in ("os.route", "os.draft", "os.publish"):  # os.return: return-only, no miss
         expect.missed(os_case, term_id)
     for term_id in ("pos.route", "pos.answer"):
         expect.missed(pos_case, term_id)
@@ -203,7 +204,7 @@ async def test_two_processes_sweeping_at_once_send_once(world: World) -> None:
     case = await w.register_os("Сообщение: яма во дворе")
     other = await OtklikApp.build(settings_for(w.emu, w.db_path), clock=w.clock)  # a second process
     try:
-        w.clock.set(w.local(9, 45))  # half of os.return: one reminder to the operator
+        w.clock.set(w.local(10, 0))  # half of os.route: one reminder to the operator
         # The first process's send meets a flood wait, as happens; the second reads the same pending row.
         w.emu.fail_next(1, "retry_after", retry_after=1, methods=["sendMessage"])
         await asyncio.gather(w.app.sweep(), other.sweep())

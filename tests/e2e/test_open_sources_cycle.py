@@ -79,8 +79,13 @@ async def test_open_source_cycle_through_polling(world: World) -> None:
     shown = cards.check("Направление на согласовании", (INTAKE_CHAT, OFFICE_CHAT))
     assert "Предложено направить: ЖКХ" in visible_text(shown[OFFICE_CHAT])
     assert labels(shown[OFFICE_CHAT])[:2] == ["Согласовать направление", "Изменить направление"]
-    # os.return is moot once the operator decided on competence; os.route is still the operator's.
-    assert card_owes(shown[INTAKE_CHAT]) == owes(("os.route", None), ("os.draft", None), ("os.publish", None))
+    # os.return runs on (silently) until the routing is approved; os.route now waits for the office head.
+    assert card_owes(shown[INTAKE_CHAT]) == owes(
+        ("os.return", None),
+        ("os.route", None, Role.OFFICE_HEAD),
+        ("os.draft", None),
+        ("os.publish", None),
+    )
     assert note_labels(w, OFFICE_CHAT, case) == [PROPOSED_NOTE]
 
     await w.at(w.local(9, 40))
@@ -161,7 +166,12 @@ async def test_open_source_cycle_through_polling(world: World) -> None:
     ]
     assert note_labels(w, OFFICE_CHAT, case) == [PROPOSED_NOTE]
     assert note_labels(w, HOUSING_CHAT, case) == ["Сообщение направлено вам для работы"]
-    assert note_labels(w, REGION_CHAT, case) == ["Проект ответа на согласование"] * 2
+    # The region curator handed it over: he also hears that the answer went out (RULES.md §6).
+    assert note_labels(w, REGION_CHAT, case) == [
+        "Проект ответа на согласование",
+        "Проект ответа на согласование",
+        "Ответ на переданное вами сообщение опубликован",
+    ]
     assert w.emu.sent(HEAD.user_id) == []
     for chat_id in ALL_CHATS:
         for note in w.notes(chat_id):
@@ -194,13 +204,13 @@ async def test_open_source_cycle_through_polling(world: World) -> None:
     ]
     assert events[5].data["reason"] == REASON and events[8].data["link"] == LINK
 
-    # Terms: every one closed; done ones met, the moot return term cancelled (neither met nor missed).
+    # Terms: every one closed and met; the return-only os.return ends met once the message is routed.
     terms = await w.terms(case)
     assert all(t.closed_at is not None for t in terms)
     outcome = sorted((t.term_id, t.unit or "", t.met) for t in terms)
     assert outcome == sorted(
         [
-            ("os.return", "", None),
+            ("os.return", "", True),
             ("os.route", "", True),
             ("os.draft", "", True),
             ("os.publish", "", True),

@@ -94,7 +94,7 @@ async def test_pos_cycle_through_polling(world: World) -> None:
         ("pos.return", "housing"),
         ("pos.return", "social"),
         ("pos.coexec", "social"),
-        ("pos.draft", None),
+        ("pos.draft", "housing"),  # the common draft is the responsible executor's (п.14.3)
         ("pos.answer", None),
     )
     [lead_note] = w.notes(HOUSING_CHAT, case)
@@ -113,7 +113,10 @@ async def test_pos_cycle_through_polling(world: World) -> None:
     await w.at(w.local(10, 20))
     assert await w.reply_to_card(SOCIAL_CHAT, SOCIAL, case, CO_INFO) == "Информация направлена"
     shown = cards.check("У исполнителей", WORKING)
-    assert card_owes(shown[POS_CHAT]) == owes(("pos.draft", None), ("pos.answer", None))
+    # The executor who accepted holds the common draft: the card names the person.
+    assert card_owes(shown[POS_CHAT]) == owes(
+        ("pos.draft", "housing", Role.EXECUTOR, HOUSING.name), ("pos.answer", None)
+    )
     info_notes = [n for n in w.notes(HOUSING_CHAT, case) if n.label == "Поступила информация для ответа"]
     assert len(info_notes) == 1
     assert CO_INFO in visible_text(w.emu.message(HOUSING_CHAT, info_notes[0].message_id))
@@ -151,11 +154,15 @@ async def test_pos_cycle_through_polling(world: World) -> None:
     assert FINAL in visible_text(shown[POS_CHAT]) and "Проект ответа (версия 2)" in visible_text(
         shown[POS_CHAT]
     )
-    final_at = w.clock.now()
+    # pos.final runs on to the posting of the final answer (п.13).
+    assert card_owes(shown[POS_CHAT]) >= owes(("pos.final", "housing"))
     await w.at(w.local(10, 30, day=1))
     assert (await w.press(POS_CHAT, POS_CURATOR, "Согласовать", case)).text == "Согласовано"
-    cards.check("Согласовано", WORKING)
+    shown = cards.check("Согласовано", WORKING)
+    # Approved, the final answer is the curator's to post: he holds pos.final now.
+    assert card_owes(shown[POS_CHAT]) == owes(("pos.final", None, Role.POS_CURATOR))
     await w.at(w.local(11, 0, day=1))
+    final_at = w.clock.now()
     assert (await w.press(POS_CHAT, POS_CURATOR, "Опубликовано", case)).text == "Ответьте на сообщение бота"
     published = await w.reply(POS_CHAT, POS_CURATOR, w.prompt(POS_CHAT), LINK)
     assert published == "Отмечено: ответ опубликован"
@@ -210,12 +217,12 @@ async def test_pos_cycle_through_polling(world: World) -> None:
         [
             ("pos.route", "", True),
             ("pos.answer", "", True),
-            ("pos.draft", "", True),
+            ("pos.draft", "housing", True),
             ("pos.return", "housing", True),
             ("pos.return", "social", True),
             ("pos.coexec", "social", True),
             ("pos.approve", "", True),
-            ("pos.final", "housing", True),
+            ("pos.final", "", True),
             ("pos.approve", "", True),
         ]
     )

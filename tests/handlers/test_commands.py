@@ -44,7 +44,9 @@ async def test_my_overdue_case_and_term(h: Harness) -> None:
     assert h.texts(OPERATOR)[-1] == texts.OVERDUE_EMPTY
     h.clock.advance(__import__("datetime").timedelta(hours=2))
     await h.send(OPERATOR, OPERATOR, "/overdue")
-    assert "просрочено на 1 ч 30 мин" in h.texts(OPERATOR)[-1]
+    overdue = h.texts(OPERATOR)[-1]
+    # os.return (due 10:30) is return-only: its lapse is no overdue (RULES.md §6); os.route (11:00) is.
+    assert "Возврат куратору ЦУР" not in overdue and "просрочено на 1 ч" in overdue
 
     await h.send(OPERATOR, OPERATOR, "/case 1")
     card, history = h.emu.sent(OPERATOR)[-2:]

@@ -73,13 +73,13 @@ class QueryUseCases(UseCaseBase):
         """The open terms `actor` owes, by role and for unit roles by unit, the earliest due first."""
         now = self.clock.now()
         async with self.repo.reading() as tx:
-            page = await tx.owed_terms(owed_by(actor), limit)
+            page = await tx.owed_terms(owed_by(actor), limit, silent=self.rules.return_only_terms, now=now)
         return TermList(page, now)
 
     async def overdue(self, limit: int) -> TermList:
         now = self.clock.now()
         async with self.repo.reading() as tx:
-            page = await tx.overdue_terms(now, limit)
+            page = await tx.overdue_terms(now, limit, silent=self.rules.return_only_terms)
         return TermList(page, now)
 
     async def check(self, case_id: int, action: Action, actor: Actor, version: int) -> Case:
