@@ -13,12 +13,13 @@ from aiogram.types import CallbackQuery, ForceReply, InlineKeyboardMarkup, Messa
 
 from handlers.common import Prompt, drop_prompt, prompt_key, run_action, save_prompt
 from views import texts
-from views.callbacks import NO_LINK, CaseCb, CaseVerb, ResponsibleCb, RouteCb
+from views.callbacks import CONFIRMED, NO_LINK, CaseCb, CaseVerb, ResponsibleCb, RouteCb
 from views.keyboards import (
     NEEDS_LINK,
     NEEDS_REASON,
     NEEDS_UNITS,
     card_keyboard,
+    confirm_publish_keyboard,
     mask_of,
     no_link_keyboard,
     responsible_keyboard,
@@ -95,9 +96,11 @@ async def on_case(
     message = _message(query)
     chat_id = message.chat.id if message is not None else query.from_user.id
 
+    confirmed = cb.verb in CONFIRMED
     if cb.verb in NO_LINK:
+        payload = ActionPayload(confirm=confirmed)
         done, answer = await run_action(
-            services, cb.case_id, NO_LINK[cb.verb], actor, version=cb.version, payload=ActionPayload()
+            services, cb.case_id, NO_LINK[cb.verb], actor, version=cb.version, payload=payload
         )
         if done and message is not None:
             await drop_prompt(fsm_storage, prompt_key(bot.id, chat_id, message.message_id))
@@ -123,8 +126,17 @@ async def on_case(
         await query.answer(answer, show_alert=not done)
         return
     try:
-        case = await services.check(cb.case_id, action, actor, cb.version)
+        case = await services.check(
+            cb.case_id, action, actor, cb.version, payload=ActionPayload(confirm=confirmed)
+        )
     except DomainError as exc:
+        if exc.code == "confirm":  # units still owe information: publish only once confirmed (RULES.md §6)
+            try:
+                case = await services.case(cb.case_id)
+            except DomainError as gone:
+                await _refuse(query, gone.message)
+                return
+            await _set_markup(message, confirm_publish_keyboard(case))
         await _refuse(query, exc.message)
         return
     if keyboard_step:
@@ -132,17 +144,28 @@ async def on_case(
         await _set_markup(message, route_keyboard(case, _initial_mask(case, order), rules.units))
         await query.answer(texts.CHOOSE_UNITS)
         return
-    await _send_prompt(bot, fsm_storage, chat_id, message, case, action)
+    if confirmed:
+        await _set_markup(message, card_keyboard(case, chat_roles, chat_units))
+    await _send_prompt(bot, fsm_storage, chat_id, message, case, action, confirm=confirmed)
     await query.answer(texts.PROMPT_SENT)
 
 
 async def _send_prompt(
-    bot: Bot, storage: BaseStorage, chat_id: int, card: Message | None, case: Case, action: Action
+    bot: Bot,
+    storage: BaseStorage,
+    chat_id: int,
+    card: Message | None,
+    case: Case,
+    action: Action,
+    *,
+    confirm: bool = False,
 ) -> None:
     reply_to = ReplyParameters(message_id=card.message_id, allow_sending_without_reply=True) if card else None
     if action in NEEDS_LINK:
         text = texts.PROMPT_LINK.format(case_id=case.id, what=action.label)
-        markup: ForceReply | InlineKeyboardMarkup = no_link_keyboard(case.id, case.version, action)
+        markup: ForceReply | InlineKeyboardMarkup = no_link_keyboard(
+            case.id, case.version, action, confirmed=confirm
+        )
     else:
         text = texts.PROMPT_REASON_FOR.format(case_id=case.id, what=action.label)
         markup = ForceReply(input_field_placeholder=texts.PROMPT_PLACEHOLDER_REASON)
@@ -150,7 +173,7 @@ async def _send_prompt(
         chat_id, text, reply_markup=markup, reply_parameters=reply_to, parse_mode=None
     )
     await save_prompt(
-        storage, prompt_key(bot.id, chat_id, sent.message_id), Prompt(case.id, case.version, action)
+        storage, prompt_key(bot.id, chat_id, sent.message_id), Prompt(case.id, case.version, action, confirm)
     )
 
 

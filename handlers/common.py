@@ -55,6 +55,7 @@ class Prompt:
     case_id: int
     version: int
     action: Action
+    confirm: bool = False  # the publication was confirmed although units still owe information
 
 
 def prompt_key(bot_id: int, chat_id: int, message_id: int) -> StorageKey:
@@ -64,14 +65,21 @@ def prompt_key(bot_id: int, chat_id: int, message_id: int) -> StorageKey:
 
 async def save_prompt(storage: BaseStorage, key: StorageKey, prompt: Prompt) -> None:
     await storage.set_data(
-        key, {"case_id": prompt.case_id, "version": prompt.version, "action": prompt.action.value}
+        key,
+        {
+            "case_id": prompt.case_id,
+            "version": prompt.version,
+            "action": prompt.action.value,
+            "confirm": prompt.confirm,
+        },
     )
 
 
 async def find_prompt(storage: BaseStorage, key: StorageKey) -> Prompt | None:
     data = await storage.get_data(key)
     try:
-        return Prompt(int(data["case_id"]), int(data["version"]), Action(data["action"]))
+        confirm = data.get("confirm") is True
+        return Prompt(int(data["case_id"]), int(data["version"]), Action(data["action"]), confirm)
     except (KeyError, ValueError, TypeError):
         return None
 

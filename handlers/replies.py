@@ -63,7 +63,7 @@ async def on_reply(
     prompt = await find_prompt(fsm_storage, key)
     if prompt is not None:
         payload = (
-            ActionPayload(link=text.strip())
+            ActionPayload(link=text.strip(), confirm=prompt.confirm)
             if prompt.action in (Action.PUBLISH, Action.INTERIM)
             else ActionPayload(reason=text)
         )

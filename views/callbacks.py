@@ -35,12 +35,17 @@ class CaseVerb(StrEnum):
     CANCEL = "cancel"  # close the toggles, back to the card's keyboard
     PUBLISH_NO_LINK = "nl_publish"  # the link prompt's «без ссылки»
     INTERIM_NO_LINK = "nl_interim"
+    # Publication confirmed although units still owe information (RULES.md §6): the link prompt, its «без ссылки».
+    PUBLISH_CONFIRMED = "publish_ok"
+    PUBLISH_NO_LINK_CONFIRMED = "nl_publish_ok"
 
     @property
     def action(self) -> Action | None:
         """The use case this verb runs by itself (None for keyboard steps)."""
         if self in NO_LINK:
             return NO_LINK[self]
+        if self is CaseVerb.PUBLISH_CONFIRMED:
+            return Action.PUBLISH
         try:
             return Action(self.value)
         except ValueError:
@@ -50,7 +55,10 @@ class CaseVerb(StrEnum):
 NO_LINK: Mapping[CaseVerb, Action] = {
     CaseVerb.PUBLISH_NO_LINK: Action.PUBLISH,
     CaseVerb.INTERIM_NO_LINK: Action.INTERIM,
+    CaseVerb.PUBLISH_NO_LINK_CONFIRMED: Action.PUBLISH,
 }
+# The verbs whose use case runs with `ActionPayload.confirm`.
+CONFIRMED = frozenset({CaseVerb.PUBLISH_CONFIRMED, CaseVerb.PUBLISH_NO_LINK_CONFIRMED})
 
 
 class CaseCb(CallbackData, prefix="c1"):

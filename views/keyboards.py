@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from views import texts
-from views.callbacks import NO_LINK, CaseCb, CaseVerb, PosCategoryCb, ResponsibleCb, RouteCb
+from views.callbacks import CONFIRMED, NO_LINK, CaseCb, CaseVerb, PosCategoryCb, ResponsibleCb, RouteCb
 from workflow.lifecycle import Action, Status, available_actions
 from workflow.model import Actor, Case, Procedure, Role
 
@@ -126,11 +126,25 @@ def responsible_keyboard(case: Case, mask: int, units: Mapping[str, str]) -> Inl
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def no_link_keyboard(case_id: int, version: int, action: Action) -> InlineKeyboardMarkup:
-    key = next(k for k, a in NO_LINK.items() if a is action)
+def no_link_keyboard(
+    case_id: int, version: int, action: Action, *, confirmed: bool = False
+) -> InlineKeyboardMarkup:
+    key = next(k for k, a in NO_LINK.items() if a is action and (k in CONFIRMED) is confirmed)
     data = CaseCb(verb=key, case_id=case_id, version=version).pack()
     return InlineKeyboardMarkup(
         inline_keyboard=[[InlineKeyboardButton(text=texts.BTN_NO_LINK, callback_data=data)]]
+    )
+
+
+def confirm_publish_keyboard(case: Case) -> InlineKeyboardMarkup:
+    """Publish although units still owe information, or go back to the card."""
+    ok = CaseCb(verb=CaseVerb.PUBLISH_CONFIRMED, case_id=case.id, version=case.version).pack()
+    cancel = CaseCb(verb=CaseVerb.CANCEL, case_id=case.id, version=case.version).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=texts.BTN_PUBLISH_CONFIRM, callback_data=ok)],
+            [InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel)],
+        ]
     )
 
 

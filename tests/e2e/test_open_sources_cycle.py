@@ -222,3 +222,45 @@ async def test_open_source_cycle_through_polling(world: World) -> None:
     )
     assert all(not t.sent for t in terms)  # done on time: no reminder or alert was ever due
     assert OPERATOR_NAME in visible_text(w.card(INTAKE_CHAT, case))  # the history names the roles
+
+
+async def test_publishing_while_a_unit_owes_information_is_confirmed_by_a_button(world: World) -> None:
+    """RULES.md §6: «Опубликовано» with housing's information still owed asks to confirm (nothing changes);
+    the confirmation leads to the link prompt; housing is told, and its term is cancelled, not missed."""
+    w = world
+    await w.start()
+    case = await w.register_os(CITIZEN)
+    await w.at(w.local(9, 35))
+    await w.route_os(case, "housing")
+    await w.at(w.local(10, 5))
+    assert await w.reply_to_card(INTAKE_CHAT, OPERATOR, case, DRAFT_1) == "Проект направлен на согласование"
+    await w.at(w.local(10, 25))
+    assert (await w.press(REGION_CHAT, REGION_CURATOR, "Согласовать", case)).text == "Согласовано"
+
+    await w.at(w.local(10, 30))
+    refused = await w.press(INTAKE_CHAT, OPERATOR, "Опубликовано", case)
+    assert refused.show_alert and refused.text is not None
+    assert refused.text.startswith("Информацию для ответа ещё не направили: ЖКХ")
+    assert labels(w.card(INTAKE_CHAT, case)) == ["Опубликовать без их информации", "Отмена"]
+    assert card_status_of(w, case) == "Согласовано"
+
+    asked = await w.press(INTAKE_CHAT, OPERATOR, "Опубликовать без их информации", case)
+    assert asked.text == "Ответьте на сообщение бота"
+    assert labels(w.card(INTAKE_CHAT, case))[:2] == [
+        "Опубликовано",
+        "Промежуточный ответ",
+    ]  # the card is back
+    answer_text = await w.reply(INTAKE_CHAT, OPERATOR, w.prompt(INTAKE_CHAT), LINK)
+    assert answer_text == "Отмечено: ответ опубликован"
+    await w.settle()
+    assert "Ответ опубликован без информации вашего подразделения — срок снят" in note_labels(
+        w, HOUSING_CHAT, case
+    )
+    outcome = {(t.term_id, t.unit): t.met for t in await w.terms(case) if t.closed_at is not None}
+    assert outcome[("os.unit_info", "housing")] is None  # cancelled: its 2 hours had not run out
+    assert outcome[("os.publish", None)] is True
+
+
+def card_status_of(w: World, case: int) -> str:
+    [line] = [x for x in visible_text(w.card(INTAKE_CHAT, case)).splitlines() if x.startswith("Статус:")]
+    return line.removeprefix("Статус:").strip()

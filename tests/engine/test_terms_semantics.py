@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from bot.cards import load_view, render_card
 from tests.engine.conftest import actor, all_terms, at, outbox, snapshot
 from tests.engine.flows import (
     DRAFT,
@@ -32,6 +31,7 @@ from tests.engine.flows import (
     register,
 )
 from tests.fakes import FakeClock
+from views.cards import render_card
 from workflow.calendar import WorkingCalendar
 from workflow.model import DomainError, Role, Source, Term
 from workflow.ports import Notification, Repository
@@ -347,11 +347,8 @@ async def test_t0_of_a_hand_over_is_the_ccr_detection_time_and_the_card_shows_bo
     assert told(said, term="os.return") == []
     assert told(said, term="os.route") == missed("os.route", OP, RC, OH)
 
-    async with repo.transaction() as tx:
-        view = await load_view(tx, case_id)
-    assert (
-        view is not None and view.message is not None and view.message.detected_at == at(2026, 12, 1, 9, 40)
-    )
+    view = await services.card_view(case_id)
+    assert view.message is not None and view.message.detected_at == at(2026, 12, 1, 9, 40)
     text, _ = render_card(
         view, {OP}, set(), calendar=calendar, rules=DEFAULT_RULES, units=DEFAULT_RULES.units, now=clock.now()
     )
@@ -604,9 +601,7 @@ async def test_an_earlier_pos_due_date_wins_and_the_card_shows_both(
     assert terms["pos.draft"] == at(2026, 11, 13, 18, 0)
     case = await services.case(case_id)
     assert (case.pos_due, case.rules_answer_due) == (date(2026, 11, 16), at(2026, 11, 23, 18, 0))
-    async with repo.transaction() as tx:
-        view = await load_view(tx, case_id)
-    assert view is not None
+    view = await services.card_view(case_id)
     text, _ = render_card(
         view, {PC}, set(), calendar=calendar, rules=DEFAULT_RULES, units=DEFAULT_RULES.units, now=clock.now()
     )

@@ -82,7 +82,15 @@ class QueryUseCases(UseCaseBase):
             page = await tx.overdue_terms(now, limit, silent=self.rules.return_only_terms)
         return TermList(page, now)
 
-    async def check(self, case_id: int, action: Action, actor: Actor, version: int) -> Case:
+    async def check(
+        self,
+        case_id: int,
+        action: Action,
+        actor: Actor,
+        version: int,
+        *,
+        payload: ActionPayload | None = None,
+    ) -> Case:
         """Before a step of the keyboard (unit toggles, a prompt): the refusal `act` would give, or the case.
 
         The transition answers role, second-press and status questions the same way `act` will; a payload
@@ -92,7 +100,7 @@ class QueryUseCases(UseCaseBase):
         try:
             transition(
                 case, action, actor, self.clock.now(), rules=self.rules, calendar=self.calendar,
-                payload=ActionPayload(),
+                payload=payload or ActionPayload(),
             )  # fmt: skip
         except DomainError as exc:
             if exc.code != "invalid":
