@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, ForceReply, InlineKeyboardMarkup, Messa
 
 from handlers.common import Prompt, drop_prompt, prompt_key, run_action, save_prompt
 from views import texts
-from views.callbacks import CONFIRMED, NO_LINK, CaseCb, CaseVerb, ResponsibleCb, RouteCb
+from views.callbacks import CONFIRMED, NO_LINK, CaseCb, CaseVerb, OrderCb, ResponsibleCb, RouteCb
 from views.keyboards import (
     NEEDS_LINK,
     NEEDS_REASON,
@@ -22,6 +22,8 @@ from views.keyboards import (
     confirm_publish_keyboard,
     mask_of,
     no_link_keyboard,
+    order_keyboard,
+    order_of,
     responsible_keyboard,
     route_keyboard,
     units_of,
@@ -37,6 +39,7 @@ def router() -> Router:
     r.callback_query.register(on_case, CaseCb.filter())
     r.callback_query.register(on_route, RouteCb.filter())
     r.callback_query.register(on_responsible, ResponsibleCb.filter())
+    r.callback_query.register(on_order, OrderCb.filter())
     return r
 
 
@@ -115,6 +118,15 @@ async def on_case(
             return
         await _set_markup(message, card_keyboard(case, chat_roles, chat_units))
         await query.answer(texts.CANCELLED)
+        return
+    if cb.verb is CaseVerb.SET_ORDER:
+        try:
+            case = await services.check(cb.case_id, Action.APPROVE_ROUTING, actor, cb.version)
+        except DomainError as exc:
+            await _refuse(query, exc.message)
+            return
+        await _set_markup(message, order_keyboard(case, (), rules.units))
+        await query.answer(texts.CHOOSE_ORDER)
         return
     action = Action.APPROVE_ROUTING if cb.verb is CaseVerb.CHANGE_ROUTING else cb.verb.action
     if action is None:
@@ -208,6 +220,31 @@ async def on_route(
         return
     payload = ActionPayload(units=selected)
     done, answer = await run_action(services, case.id, action, actor, version=cb.version, payload=payload)
+    await query.answer(answer, show_alert=not done)
+
+
+async def on_order(
+    query: CallbackQuery, callback_data: OrderCb, services: Services, actor: Actor, rules: Rules
+) -> None:
+    """The office head places the proposed units one by one (п.12.1); «Готово» approves the routing with it."""
+    cb = callback_data
+    chosen = order_of(cb.seq, list(rules.units))
+    if chosen is None:
+        await _refuse(query, texts.UNKNOWN_BUTTON)
+        return
+    try:
+        case = await services.check(cb.case_id, Action.APPROVE_ROUTING, actor, cb.version)
+    except DomainError as exc:
+        await _refuse(query, exc.message)
+        return
+    if not cb.done:
+        await _set_markup(_message(query), order_keyboard(case, chosen, rules.units))
+        await query.answer()
+        return
+    payload = ActionPayload(units=case.proposed_units, order=chosen)
+    done, answer = await run_action(
+        services, case.id, Action.APPROVE_ROUTING, actor, version=cb.version, payload=payload
+    )
     await query.answer(answer, show_alert=not done)
 
 

@@ -32,6 +32,7 @@ class CaseVerb(StrEnum):
     EXCLUDE = Action.EXCLUDE.value
     SIGNIFICANT = Action.SIGNIFICANT.value
     CHANGE_ROUTING = "change"  # office head: open the unit toggles to change the proposed routing
+    SET_ORDER = "order"  # office head: open the order of officials (п.12.1) for the proposed units
     CANCEL = "cancel"  # close the toggles, back to the card's keyboard
     PUBLISH_NO_LINK = "nl_publish"  # the link prompt's «без ссылки»
     INTERIM_NO_LINK = "nl_interim"
@@ -71,6 +72,15 @@ class RouteCb(CallbackData, prefix="r1"):
     case_id: int
     version: int
     mask: int
+    done: bool
+
+
+class OrderCb(CallbackData, prefix="o1"):
+    """The order of officials being chosen: `seq` lists indices into the configured unit order, dot-separated."""
+
+    case_id: int
+    version: int
+    seq: str
     done: bool
 
 

@@ -7,7 +7,16 @@ from collections.abc import Mapping, Sequence
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from views import texts
-from views.callbacks import CONFIRMED, NO_LINK, CaseCb, CaseVerb, PosCategoryCb, ResponsibleCb, RouteCb
+from views.callbacks import (
+    CONFIRMED,
+    NO_LINK,
+    CaseCb,
+    CaseVerb,
+    OrderCb,
+    PosCategoryCb,
+    ResponsibleCb,
+    RouteCb,
+)
 from workflow.lifecycle import Action, Status, available_actions
 from workflow.model import Actor, Case, Procedure, Role
 
@@ -76,6 +85,9 @@ def card_keyboard(case: Case, roles: set[Role], units: set[str]) -> InlineKeyboa
         if action is Action.APPROVE_ROUTING:
             change = CaseCb(verb=CaseVerb.CHANGE_ROUTING, case_id=case.id, version=case.version).pack()
             rows.append([InlineKeyboardButton(text=texts.BTN_CHANGE_ROUTING, callback_data=change)])
+            if len(case.proposed_units) > 1:
+                order = CaseCb(verb=CaseVerb.SET_ORDER, case_id=case.id, version=case.version).pack()
+                rows.append([InlineKeyboardButton(text=texts.BTN_SET_ORDER, callback_data=order)])
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
@@ -110,6 +122,55 @@ def route_keyboard(case: Case, mask: int, units: Mapping[str, str]) -> InlineKey
             InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel),
         ]
     )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+# --- the order of officials (open sources п.12.1) ------------------------------------------------------------
+
+
+def seq_of(indices: Sequence[int]) -> str:
+    return ".".join(str(i) for i in indices)
+
+
+def order_of(seq: str, order: Sequence[str]) -> tuple[str, ...] | None:
+    """The units a sequence names, in its order; None for a garbled one or a unit named twice or unknown."""
+    if not seq:
+        return ()
+    try:
+        indices = [int(part) for part in seq.split(".")]
+    except ValueError:
+        return None
+    if len(set(indices)) != len(indices) or not all(0 <= i < min(len(order), MAX_UNITS) for i in indices):
+        return None
+    return tuple(order[i] for i in indices)
+
+
+def order_keyboard(case: Case, chosen: Sequence[str], units: Mapping[str, str]) -> InlineKeyboardMarkup:
+    """The proposed units: those placed first, numbered; a press on an unplaced one puts it next."""
+    config = list(units)[:MAX_UNITS]
+    placed = [config.index(u) for u in chosen if u in config]
+    rows: list[list[InlineKeyboardButton]] = []
+    for place, unit in enumerate(chosen, start=1):
+        same = OrderCb(case_id=case.id, version=case.version, seq=seq_of(placed), done=False).pack()
+        label = texts.BTN_SELECTED.format(name=texts.BTN_ORDER_PLACE.format(place=place, name=units[unit]))
+        rows.append([InlineKeyboardButton(text=label, callback_data=same)])
+    for unit in case.proposed_units:
+        if unit in chosen or unit not in config:
+            continue
+        data = OrderCb(
+            case_id=case.id, version=case.version, seq=seq_of([*placed, config.index(unit)]), done=False
+        ).pack()
+        rows.append([InlineKeyboardButton(text=units[unit], callback_data=data)])
+    last: list[InlineKeyboardButton] = []
+    if chosen and len(chosen) == len(case.proposed_units):
+        done = OrderCb(case_id=case.id, version=case.version, seq=seq_of(placed), done=True).pack()
+        last.append(InlineKeyboardButton(text=texts.BTN_DONE, callback_data=done))
+    if chosen:
+        reset = OrderCb(case_id=case.id, version=case.version, seq="", done=False).pack()
+        last.append(InlineKeyboardButton(text=texts.BTN_ORDER_RESET, callback_data=reset))
+    cancel = CaseCb(verb=CaseVerb.CANCEL, case_id=case.id, version=case.version).pack()
+    last.append(InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel))
+    rows.append(last)
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 

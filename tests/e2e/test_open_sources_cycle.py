@@ -264,3 +264,44 @@ async def test_publishing_while_a_unit_owes_information_is_confirmed_by_a_button
 def card_status_of(w: World, case: int) -> str:
     [line] = [x for x in visible_text(w.card(INTAKE_CHAT, case)).splitlines() if x.startswith("Статус:")]
     return line.removeprefix("Статус:").strip()
+
+
+async def test_the_office_head_sets_the_order_of_officials_with_buttons(world: World) -> None:
+    """п.12.1 through polling: «Задать очерёдность» on the approval card, social first, then housing, «Готово»:
+    the routing is approved with the order; only social's term runs, housing is told its place and waits."""
+    w = world
+    await w.start()
+    case = await w.register_os(CITIZEN)
+    await w.at(w.local(9, 35))
+    await w.press(INTAKE_CHAT, OPERATOR, "Направить в подразделение", case)
+    for unit in ("housing", "social"):
+        await w.press(INTAKE_CHAT, OPERATOR, w.rules.units[unit], case)
+    assert (await w.press(INTAKE_CHAT, OPERATOR, "Готово", case)).text == "Направление предложено"
+    await w.settle()
+    assert "Задать очерёдность" in labels(w.card(OFFICE_CHAT, case))
+
+    await w.at(w.local(9, 40))
+    housing, social = w.rules.units["housing"], w.rules.units["social"]
+    answer = await w.press(OFFICE_CHAT, OFFICE_HEAD, "Задать очерёдность", case)
+    assert answer.text == "Нажимайте подразделения в порядке подготовки информации (п.12.1), затем «Готово»"
+    assert labels(w.card(OFFICE_CHAT, case)) == [housing, social, "Отмена"]
+    await w.press(OFFICE_CHAT, OFFICE_HEAD, social, case)
+    assert labels(w.card(OFFICE_CHAT, case)) == [f"✅ 1. {social}", housing, "Сбросить", "Отмена"]
+    await w.press(OFFICE_CHAT, OFFICE_HEAD, housing, case)
+    assert labels(w.card(OFFICE_CHAT, case)) == [
+        f"✅ 1. {social}",
+        f"✅ 2. {housing}",
+        "Готово",
+        "Сбросить",
+        "Отмена",
+    ]
+    assert (await w.press(OFFICE_CHAT, OFFICE_HEAD, "Готово", case)).text == "Направление согласовано"
+    await w.settle()
+    assert await w.open_terms(case) >= {("os.unit_info", "social")}
+    assert ("os.unit_info", "housing") not in await w.open_terms(case)
+    [routed] = [n for n in w.notes(HOUSING_CHAT, case) if n.label == "Сообщение направлено вам для работы"]
+    text = visible_text(w.emu.message(HOUSING_CHAT, routed.message_id))
+    assert "Очерёдность подготовки информации: 2 из 2" in text
+    assert "Срок начнётся, когда предыдущее подразделение направит информацию" in text
+    events = await w.events(case)
+    assert events[-1].action == "approve_routing" and events[-1].data["order"] == ["social", "housing"]
