@@ -3,6 +3,9 @@ curator; it is registered as an open-source case and its card appears in the wor
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, tzinfo
+
 from aiogram import Router
 from aiogram.types import (
     Message,
@@ -14,9 +17,30 @@ from aiogram.types import (
 
 from handlers.replies import attachments_of
 from views import texts
+from workflow.calendar import WorkingCalendar
 from workflow.lifecycle import REGISTER_ROLES
 from workflow.model import Actor, DomainError, InboundMessage, Procedure, Role, Source
 from workflow.services import Services
+
+# The detection time a ЦУР card states (п.10), e.g. «Выявлено: 01.12.2026 09:40» or «Дата выявления 01.12.2026,
+# 09:40»: local time of the administration.
+_DETECTED = re.compile(
+    r"^\s*(?:выявлено(?:\s+цур)?|дата\s+и\s+время\s+выявления|дата\s+выявления|время\s+выявления)\s*:?\s*"
+    r"(\d{2})\.(\d{2})\.(\d{4})[\s,]+(\d{1,2}):(\d{2})",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def detected_in(text: str, tz: tzinfo) -> datetime | None:
+    """The detection time a forwarded ЦУР card states, or None (then T0 is the post time)."""
+    found = _DETECTED.search(text)
+    if found is None:
+        return None
+    day, month, year, hour, minute = (int(g) for g in found.groups())
+    try:
+        return datetime(year, month, day, hour, minute, tzinfo=tz)
+    except ValueError:
+        return None
 
 
 def router() -> Router:
@@ -48,16 +72,19 @@ def _origin(message: Message) -> tuple[str, str]:
     return "", ""
 
 
-async def on_intake(message: Message, services: Services, actor: Actor) -> None:
+async def on_intake(message: Message, services: Services, actor: Actor, calendar: WorkingCalendar) -> None:
     if not actor.roles & set(REGISTER_ROLES[Procedure.OPEN_SOURCES]):
         return  # staff talking in the chat, not handing a message over
     author, link = _origin(message)
+    text = message.text or message.caption or ""
     inbound = InboundMessage(
         source=Source.REGION_CURATOR,
         source_id=f"{message.chat.id}:{message.message_id}",
         procedure=Procedure.OPEN_SOURCES,
-        text=message.text or message.caption or "",
+        text=text,
         received_at=message.date,
+        # T0 is the ЦУР detection time when the card states one; the domain refuses a wrong one in one line.
+        detected_at=detected_in(text, calendar.tz),
         author=author,
         link=link,
         attachments=attachments_of(message),

@@ -305,3 +305,20 @@ async def test_the_office_head_sets_the_order_of_officials_with_buttons(world: W
     assert "Срок начнётся, когда предыдущее подразделение направит информацию" in text
     events = await w.events(case)
     assert events[-1].action == "approve_routing" and events[-1].data["order"] == ["social", "housing"]
+
+
+async def test_a_hand_over_stating_its_detection_time_counts_from_it(world: World) -> None:
+    """A ЦУР card with «Выявлено: …» posted at 09:30: T0 is the detection time, the card shows both instants;
+    a detection time after the post is refused in one line and nothing is registered."""
+    w = world
+    await w.start()
+    case = await w.register_os(f"{CITIZEN}\nВыявлено: 01.12.2026 09:00")
+    card = visible_text(w.card(INTAKE_CHAT, case))
+    assert "Выявлено ЦУР: 01.12.2026 09:00" in card and "Поступило в администрацию: 01.12.2026 09:30" in card
+    assert {t.started_at for t in await w.terms(case)} == {w.local(9, 0)}
+
+    late = await w.write(INTAKE_CHAT, OPERATOR, "Ещё одно сообщение\nВыявлено: 01.12.2026 11:00")
+    [refusal] = await w.wait(lambda: w.bot_replies_to(INTAKE_CHAT, late.message_id), "the refusal")
+    assert visible_text(refusal) == "Время выявления ЦУР не может быть позже текущего момента"
+    async with w.app.repo.transaction() as tx:
+        assert await tx.find_case_by_source("region_curator", f"{INTAKE_CHAT}:{late.message_id}") is None
