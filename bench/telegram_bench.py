@@ -266,8 +266,9 @@ async def one_case(
         return
     run.case_id = outcome.case.id
     run.registered = time.monotonic()
-    # The /pos handler's after_change: the card first, then the drain. The curator presses «Направить» once the
-    # card is there; the handler's drain goes on without them.
+    # The curator presses «Направить» once the card is there. Delivery, woken by the commit, refreshes the card
+    # and drains by itself too; the explicit steps (from before the wake path) make the wait for the card
+    # measurable here, at the cost of some repeated refreshes. Left as it was measured in the figures.
     await _guarded(app.delivery.refresh_cards(run.case_id), "card refresh", failures)
     drain = asyncio.create_task(_guarded(app.delivery.drain(), "drain", failures))
     background.add(drain)
@@ -278,13 +279,13 @@ async def one_case(
         run.error = f"route: {_short(exc)}"
         return
     run.routed = time.monotonic()
-    # The button handler's after_change.
+    # As before the wake path: the card refreshed and the outbox drained once more.
     await _guarded(app.delivery.refresh_cards(run.case_id), "card refresh", failures)
     await _guarded(app.delivery.drain(), "drain", failures)
 
 
 async def _guarded(step: Awaitable[object], name: str, failures: Counter[str]) -> None:
-    """A delivery step as handlers.common.after_change runs it: a failure is logged (here: counted), not raised;
+    """A delivery step as the background wake runs it: a failure is logged (here: counted), not raised;
     the change is committed and what was not sent is picked up later (the outbox, the card before a notice)."""
     try:
         await step

@@ -63,6 +63,7 @@ async def _refuse(query: CallbackQuery, text: str) -> None:
 
 
 async def _set_markup(message: Message | None, markup: InlineKeyboardMarkup | None) -> None:
+    """Redraw the pressed message's keyboard, after the press is answered: the edit may wait on flood control."""
     if message is None:
         return
     try:
@@ -105,10 +106,10 @@ async def on_case(
         done, answer = await run_action(
             services, cb.case_id, NO_LINK[cb.verb], actor, version=cb.version, payload=payload
         )
+        await query.answer(answer, show_alert=not done)
         if done and message is not None:
             await drop_prompt(fsm_storage, prompt_key(bot.id, chat_id, message.message_id))
             await _set_markup(message, None)
-        await query.answer(answer, show_alert=not done)
         return
     if cb.verb is CaseVerb.CANCEL:
         try:
@@ -116,8 +117,8 @@ async def on_case(
         except DomainError as exc:
             await _refuse(query, exc.message)
             return
-        await _set_markup(message, card_keyboard(case, chat_roles, chat_units))
         await query.answer(texts.CANCELLED)
+        await _set_markup(message, card_keyboard(case, chat_roles, chat_units))
         return
     if cb.verb is CaseVerb.SET_ORDER:
         try:
@@ -125,8 +126,8 @@ async def on_case(
         except DomainError as exc:
             await _refuse(query, exc.message)
             return
-        await _set_markup(message, order_keyboard(case, (), rules.units))
         await query.answer(texts.CHOOSE_ORDER)
+        await _set_markup(message, order_keyboard(case, (), rules.units))
         return
     action = Action.APPROVE_ROUTING if cb.verb is CaseVerb.CHANGE_ROUTING else cb.verb.action
     if action is None:
@@ -148,13 +149,15 @@ async def on_case(
             except DomainError as gone:
                 await _refuse(query, gone.message)
                 return
+            await _refuse(query, exc.message)
             await _set_markup(message, confirm_publish_keyboard(case))
+            return
         await _refuse(query, exc.message)
         return
     if keyboard_step:
         order = list(rules.units)
-        await _set_markup(message, route_keyboard(case, _initial_mask(case, order), rules.units))
         await query.answer(texts.CHOOSE_UNITS)
+        await _set_markup(message, route_keyboard(case, _initial_mask(case, order), rules.units))
         return
     if confirmed:
         await _set_markup(message, card_keyboard(case, chat_roles, chat_units))
@@ -211,12 +214,12 @@ async def on_route(
         return
     message = _message(query)
     if not cb.done:
-        await _set_markup(message, route_keyboard(case, cb.mask, rules.units))
         await query.answer()
+        await _set_markup(message, route_keyboard(case, cb.mask, rules.units))
         return
     if case.procedure is Procedure.POS and len(selected) > 1:
-        await _set_markup(message, responsible_keyboard(case, cb.mask, rules.units))
         await query.answer(texts.CHOOSE_RESPONSIBLE)
+        await _set_markup(message, responsible_keyboard(case, cb.mask, rules.units))
         return
     payload = ActionPayload(units=selected)
     done, answer = await run_action(services, case.id, action, actor, version=cb.version, payload=payload)
@@ -238,8 +241,8 @@ async def on_order(
         await _refuse(query, exc.message)
         return
     if not cb.done:
-        await _set_markup(_message(query), order_keyboard(case, chosen, rules.units))
         await query.answer()
+        await _set_markup(_message(query), order_keyboard(case, chosen, rules.units))
         return
     payload = ActionPayload(units=case.proposed_units, order=chosen)
     done, answer = await run_action(
