@@ -63,6 +63,14 @@ class StaleVersion(Exception):
     """The case changed since the caller read it (an outdated card, a concurrent press)."""
 
 
+class StorageUnavailable(Exception):
+    """The database cannot be read or written just now (locked, full, read-only, server gone).
+
+    Not a fault of the input: whoever holds the work (the inbox) keeps it and tries again once storage is back,
+    so handlers' guards let it pass instead of answering «не удалось».
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class OwedBy:
     """Whose open terms to list: terms owed by any of `roles`, and by `unit_roles` only for `units`.
