@@ -10,17 +10,19 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers import buttons, commands, intake, pos_intake, replies
+from handlers.errors import GuardHandlers
 from handlers.middlewares import IdentifyPresser
 
 
 def build_routers() -> list[Router]:
-    """One root router: the presser identified for every message and press, then, in order, commands beat
-    everything, the ПОС dialogue's states beat replies and intake, and the catch-all answer to unrecognised
-    buttons comes last."""
+    """One root router: every handler guarded (an unexpected error answers the person, see handlers.errors),
+    the presser identified for every message and press, then, in order, commands beat everything, the ПОС
+    dialogue's states beat replies and intake, and the catch-all answer to unrecognised buttons comes last."""
     root = Router(name="otklik")
-    identify = IdentifyPresser()
-    root.message.outer_middleware(identify)
-    root.callback_query.outer_middleware(identify)
+    guard, identify = GuardHandlers(), IdentifyPresser()
+    for observer in (root.message, root.callback_query):
+        observer.outer_middleware(guard)  # first registered: outermost, so it guards the middleware too
+        observer.outer_middleware(identify)
     root.include_routers(
         commands.router(),
         pos_intake.router(),

@@ -7,13 +7,33 @@ the answer. The press is answered as soon as the change is committed; cards foll
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.types import CallbackQuery, ForceReply, InlineKeyboardMarkup, Message, ReplyParameters
+from aiogram.types import (
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    TelegramObject,
+)
 
 from handlers.common import Prompt, drop_prompt, prompt_key, run_action, save_prompt
+from handlers.errors import Handler, note_case
 from views import texts
-from views.callbacks import CONFIRMED, NO_LINK, CaseCb, CaseVerb, OrderCb, ResponsibleCb, RouteCb
+from views.callbacks import (
+    CASE_BUTTONS,
+    CONFIRMED,
+    NO_LINK,
+    CaseCb,
+    CaseVerb,
+    OrderCb,
+    ResponsibleCb,
+    RouteCb,
+    canonical,
+)
 from views.keyboards import (
     NEEDS_LINK,
     NEEDS_REASON,
@@ -22,11 +42,14 @@ from views.keyboards import (
     confirm_publish_keyboard,
     mask_of,
     no_link_keyboard,
+    offered,
     order_keyboard,
     order_of,
+    pressed_action,
     responsible_keyboard,
     route_keyboard,
     units_of,
+    well_formed,
 )
 from workflow.lifecycle import Action, ActionPayload, available_actions
 from workflow.model import Actor, Case, DomainError, Procedure, Role
@@ -34,8 +57,46 @@ from workflow.rules import Rules
 from workflow.services import Services
 
 
+class OnlyWhatTheCardOffers(BaseMiddleware):
+    """The one check every case button passes before its handler: forged data does only what the card offers.
+
+    After the filters parsed the data (ids and versions within 64 bits, ASCII digits only: views.callbacks),
+    the data must be exactly what this build draws, name configured units, and be a button that the case's
+    keyboard in this chat offers for its current state (views.keyboards.offered, the list the keyboard itself
+    is drawn from). A button not offered changes nothing: the domain's own reason is the answer when it has
+    one (no rights, already done, a stale card), else «not on the card».
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        cb = data.get("callback_data")
+        if not isinstance(event, CallbackQuery) or not isinstance(cb, CASE_BUTTONS):
+            return await handler(event, data)
+        note_case(cb.case_id)
+        rules: Rules = data["rules"]
+        order = list(rules.units)
+        if not canonical(cb, event.data) or not well_formed(cb, order):
+            await _refuse(event, texts.UNKNOWN_BUTTON)
+            return None
+        services: Services = data["services"]
+        try:
+            case = await services.case(cb.case_id)
+        except DomainError as exc:
+            await _refuse(event, exc.message)
+            return None
+        if offered(cb, case, data["chat_roles"], data["chat_units"], order):
+            return await handler(event, data)
+        try:
+            await services.check(case.id, pressed_action(cb), data["actor"], cb.version)
+        except DomainError as exc:
+            await _refuse(event, exc.message)
+            return None
+        await _refuse(event, texts.NOT_OFFERED)
+        return None
+
+
 def router() -> Router:
     r = Router(name="buttons")
+    r.callback_query.middleware(OnlyWhatTheCardOffers())
     r.callback_query.register(on_case, CaseCb.filter())
     r.callback_query.register(on_route, RouteCb.filter())
     r.callback_query.register(on_responsible, ResponsibleCb.filter())

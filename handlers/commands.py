@@ -11,12 +11,13 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Message
 
 from handlers.common import DeliveryPort
+from handlers.errors import note_case
 from views import texts
 from views.cards import local, owner_name, time_left
 from views.html import escape
-from workflow.calendar import WorkingCalendar
+from workflow.calendar import CalendarError, WorkingCalendar
 from workflow.lifecycle import REGISTER_ROLES, ROLE_NAMES
-from workflow.model import Actor, DomainError, Procedure, Role
+from workflow.model import Actor, DomainError, Procedure, Role, parse_id
 from workflow.rules import Rules, RulesError
 from workflow.services import Services
 
@@ -107,10 +108,13 @@ async def on_case(
     message: Message, command: CommandObject, services: Services, delivery: DeliveryPort
 ) -> None:
     raw = (command.args or "").strip().lstrip("№#").strip()
-    if not raw.isdigit() or len(raw) > 12:
-        await message.answer(texts.CASE_USAGE, parse_mode=None)
+    case_id = parse_id(raw)
+    if case_id is None:
+        # «²», «١٢», «１», 0, -1, 2^63: not a case number this bot could have given (checked before SQL).
+        known = bool(raw) and raw.isascii() and raw.isdigit()
+        await message.answer(texts.CASE_NOT_FOUND if known else texts.CASE_USAGE, parse_mode=None)
         return
-    case_id = int(raw)
+    note_case(case_id)
     try:
         await services.case(case_id)
     except DomainError as exc:
@@ -127,10 +131,15 @@ def _title(term_id: str, rules: Rules) -> str:
 
 
 def parse_local(value: str, calendar: WorkingCalendar, now: datetime) -> datetime | None:
-    """ "now", ISO (local when naive) or ДД.ММ.ГГГГ ЧЧ:ММ (local); None when it is none of them."""
+    """ "now", ISO (local when naive) or ДД.ММ.ГГГГ ЧЧ:ММ (local); None when it is none of them.
+
+    ASCII digits only: strptime's digit pattern would read «０１.１２.２０２６» too. The year is the caller's to check.
+    """
     value = value.strip()
     if value.lower() in texts.POS_NOW_WORDS:
         return now
+    if not value.isascii():
+        return None
     parsed: datetime | None = None
     for fmt in ("%d.%m.%Y %H:%M", "%d.%m.%Y"):
         try:
@@ -169,6 +178,10 @@ async def on_term(
     if start is None:
         await message.answer(texts.TERM_BAD_TIME.format(value=" ".join(rest)), parse_mode=None)
         return
+    if not calendar.covers(start):
+        first, last = calendar.supported_years
+        await message.answer(texts.TERM_BAD_YEAR.format(first=first, last=last), parse_mode=None)
+        return
     if rules.needs_category(term_id) and category is None:
         names = "; ".join(f"{c.id} — {c.title}" for c in rules.categories.values())
         await message.answer(texts.TERM_NEEDS_CATEGORY.format(categories=names), parse_mode=None)
@@ -176,13 +189,17 @@ async def on_term(
     rule = rules.term(term_id)
     try:
         due = rules.due(term_id, start, calendar, category=category)
+        left = time_left(due, now, calendar)
     except RulesError as exc:
         await message.answer(str(exc), parse_mode=None)
+        return
+    except CalendarError:  # a term that runs past the calendar's last year
+        first, last = calendar.supported_years
+        await message.answer(texts.TERM_BAD_YEAR.format(first=first, last=last), parse_mode=None)
         return
     answer = texts.TERM_RESULT.format(
         title=rule.title, clause=rule.clause, start=local(start, calendar), due=local(due, calendar)
     )
-    left = time_left(due, now, calendar)
     await message.answer(f"{answer}; {left}", parse_mode=None)
 
 

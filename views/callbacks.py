@@ -9,12 +9,47 @@ store, nothing lost on a restart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import StrEnum
+from typing import Annotated, Any
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import BeforeValidator, Field
 
 from workflow.lifecycle import Action
+from workflow.model import MAX_ID
+
+MAX_UNITS = 30  # a mask of 30 bits stays a short decimal in 64 bytes of callback data
+
+_ASCII_INT = re.compile(r"0|[1-9][0-9]{0,19}")  # what `pack` writes: no sign, no "_", no leading zeros
+
+
+def _ascii_int(value: Any) -> Any:
+    """Refuse what pydantic would otherwise read as a number: «²», Arabic-Indic or fullwidth digits, " 1",
+    "+1", "1_0", "1.0", 10**30. Only the form `pack` itself writes is a number here."""
+    if isinstance(value, str) and not _ASCII_INT.fullmatch(value):
+        raise ValueError("not a number in canonical ASCII form")
+    return value
+
+
+def _bit(value: Any) -> Any:
+    """A flag as `pack` writes it, "1" or "0" (pydantic would also take "yes", "on", "true"...)."""
+    if isinstance(value, str) and value not in ("0", "1"):
+        raise ValueError("not a 0/1 flag")
+    return value
+
+
+# Every number in a button is range-checked here, before it can reach SQL: ids and versions are positive
+# 64-bit integers (BIGINT on PostgreSQL), masks and unit indexes stay within the configured units.
+Id = Annotated[int, BeforeValidator(_ascii_int), Field(ge=1, le=MAX_ID)]
+Mask = Annotated[int, BeforeValidator(_ascii_int), Field(ge=0, lt=1 << MAX_UNITS)]
+UnitIndex = Annotated[int, BeforeValidator(_ascii_int), Field(ge=0, lt=MAX_UNITS)]
+Flag = Annotated[bool, BeforeValidator(_bit)]
+# Dot-separated unit indexes, each unit at most once (checked by `keyboards.order_of`).
+Seq = Annotated[
+    str, Field(max_length=3 * MAX_UNITS, pattern=r"^(?:(?:0|[1-9][0-9]?)(?:\.(?:0|[1-9][0-9]?))*)?$")
+]
 
 
 class CaseVerb(StrEnum):
@@ -64,32 +99,41 @@ CONFIRMED = frozenset({CaseVerb.PUBLISH_CONFIRMED, CaseVerb.PUBLISH_NO_LINK_CONF
 
 class CaseCb(CallbackData, prefix="c1"):
     verb: CaseVerb
-    case_id: int
-    version: int
+    case_id: Id
+    version: Id
 
 
 class RouteCb(CallbackData, prefix="r1"):
-    case_id: int
-    version: int
-    mask: int
-    done: bool
+    case_id: Id
+    version: Id
+    mask: Mask
+    done: Flag
 
 
 class OrderCb(CallbackData, prefix="o1"):
     """The order of officials being chosen: `seq` lists indices into the configured unit order, dot-separated."""
 
-    case_id: int
-    version: int
-    seq: str
-    done: bool
+    case_id: Id
+    version: Id
+    seq: Seq
+    done: Flag
 
 
 class ResponsibleCb(CallbackData, prefix="p1"):
-    case_id: int
-    version: int
-    mask: int
-    responsible: int  # index into the configured unit order
+    case_id: Id
+    version: Id
+    mask: Mask
+    responsible: UnitIndex  # index into the configured unit order
 
 
 class PosCategoryCb(CallbackData, prefix="pc1"):
-    category: str
+    category: Annotated[str, Field(max_length=60)]
+
+
+CASE_BUTTONS = (CaseCb, RouteCb, OrderCb, ResponsibleCb)
+CaseButton = CaseCb | RouteCb | OrderCb | ResponsibleCb
+
+
+def canonical(data: CallbackData, raw: str | None) -> bool:
+    """The data is exactly what `pack` writes for it: anything else was not drawn by this build."""
+    return raw is not None and data.pack() == raw

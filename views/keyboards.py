@@ -9,7 +9,9 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from views import texts
 from views.callbacks import (
     CONFIRMED,
+    MAX_UNITS,
     NO_LINK,
+    CaseButton,
     CaseCb,
     CaseVerb,
     OrderCb,
@@ -25,7 +27,6 @@ NEEDS_REASON = frozenset({Action.REWORK, Action.EXCLUDE})
 NEEDS_LINK = frozenset({Action.PUBLISH, Action.INTERIM})
 # Units to choose before the use case runs.
 NEEDS_UNITS = frozenset({Action.ROUTE})
-MAX_UNITS = 30  # a mask of 30 bits stays a short decimal in 64 bytes of callback data
 
 
 # The main step first, the exceptional ones (return, exclude, report) below.
@@ -71,24 +72,100 @@ def _label(case: Case, action: Action) -> str | None:
     return labels.get(action)
 
 
-def card_keyboard(case: Case, roles: set[Role], units: set[str]) -> InlineKeyboardMarkup | None:
+def card_verbs(case: Case, roles: set[Role], units: set[str]) -> tuple[CaseVerb, ...]:
+    """The buttons the card shows in a chat serving `roles`/`units`, in order.
+
+    The one list both the card keyboard is drawn from and every press is checked against (`offered`): forged
+    button data can only do what the card in that chat offers, whatever the presser's roles elsewhere.
+    """
     if Status(case.status).final:
-        return None
-    rows: list[list[InlineKeyboardButton]] = []
-    offered = available_actions(case, chat_actor(roles, units))
-    for action in sorted(offered, key=_BUTTON_ORDER.index):
-        label = _label(case, action)
-        if label is None:
+        return ()
+    verbs: list[CaseVerb] = []
+    for action in sorted(available_actions(case, chat_actor(roles, units)), key=_BUTTON_ORDER.index):
+        if _label(case, action) is None:
             continue
-        data = CaseCb(verb=CaseVerb(action.value), case_id=case.id, version=case.version).pack()
-        rows.append([InlineKeyboardButton(text=label, callback_data=data)])
+        verbs.append(CaseVerb(action.value))
         if action is Action.APPROVE_ROUTING:
-            change = CaseCb(verb=CaseVerb.CHANGE_ROUTING, case_id=case.id, version=case.version).pack()
-            rows.append([InlineKeyboardButton(text=texts.BTN_CHANGE_ROUTING, callback_data=change)])
+            verbs.append(CaseVerb.CHANGE_ROUTING)
             if len(case.proposed_units) > 1:
-                order = CaseCb(verb=CaseVerb.SET_ORDER, case_id=case.id, version=case.version).pack()
-                rows.append([InlineKeyboardButton(text=texts.BTN_SET_ORDER, callback_data=order)])
+                verbs.append(CaseVerb.SET_ORDER)
+    return tuple(verbs)
+
+
+def _verb_label(case: Case, verb: CaseVerb) -> str:
+    if verb is CaseVerb.CHANGE_ROUTING:
+        return texts.BTN_CHANGE_ROUTING
+    if verb is CaseVerb.SET_ORDER:
+        return texts.BTN_SET_ORDER
+    label = _label(case, Action(verb.value))
+    assert label is not None  # card_verbs lists labelled actions only
+    return label
+
+
+def card_keyboard(case: Case, roles: set[Role], units: set[str]) -> InlineKeyboardMarkup | None:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=_verb_label(case, verb),
+                callback_data=CaseCb(verb=verb, case_id=case.id, version=case.version).pack(),
+            )
+        ]
+        for verb in card_verbs(case, roles, units)
+    ]
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+# --- what a press may do ----------------------------------------------------------------------------------
+
+
+def well_formed(data: CaseButton, order: Sequence[str]) -> bool:
+    """The data names only configured units, each once, as the keyboards draw them (else: not our button)."""
+    if isinstance(data, RouteCb):
+        return units_of(data.mask, order) is not None
+    if isinstance(data, OrderCb):
+        return order_of(data.seq, order) is not None
+    if isinstance(data, ResponsibleCb):
+        selected = units_of(data.mask, order)
+        return selected is not None and data.responsible < len(order) and order[data.responsible] in selected
+    return True
+
+
+def offered(data: CaseButton, case: Case, roles: set[Role], units: set[str], order: Sequence[str]) -> bool:
+    """Whether a keyboard drawn for the case as it is now, in a chat serving `roles`/`units`, has this button.
+
+    The card's buttons come from `card_verbs`; the keyboards they open (unit toggles, the order of officials,
+    the ПОС responsible, the link prompt, the publication confirmation) are offered only with the button that
+    opens them, and only with what they show (proposed units, a complete order). The version is not checked
+    here: a button of an older card is the use case's to refuse («устарела», «уже согласовано»).
+    """
+    verbs = set(card_verbs(case, roles, units))
+    if isinstance(data, CaseCb):
+        verb = data.verb
+        if verb is CaseVerb.CANCEL:
+            return True  # it only redraws this chat's own card keyboard for the case as it is
+        if verb in NO_LINK:
+            return CaseVerb(NO_LINK[verb].value) in verbs
+        if verb is CaseVerb.PUBLISH_CONFIRMED:
+            return CaseVerb.PUBLISH in verbs
+        return verb in verbs
+    if isinstance(data, RouteCb):
+        return CaseVerb.ROUTE in verbs or CaseVerb.CHANGE_ROUTING in verbs
+    if isinstance(data, OrderCb):
+        chosen = order_of(data.seq, order)
+        if CaseVerb.SET_ORDER not in verbs or chosen is None or not set(chosen) <= set(case.proposed_units):
+            return False
+        return not data.done or len(chosen) == len(case.proposed_units)
+    selected = units_of(data.mask, order) or ()
+    return CaseVerb.ROUTE in verbs and case.procedure is Procedure.POS and len(selected) > 1
+
+
+def pressed_action(data: CaseButton) -> Action:
+    """The use case a button leads to (for the refusal of one not offered: the domain's reason if it has one)."""
+    if isinstance(data, CaseCb):
+        return data.verb.action or Action.APPROVE_ROUTING  # change / order open the office head's approval
+    if isinstance(data, OrderCb):
+        return Action.APPROVE_ROUTING
+    return Action.ROUTE
 
 
 # --- unit selection -----------------------------------------------------------------------------------------

@@ -247,6 +247,13 @@ def fallback_year(year: int) -> dict[date, DayKind]:
     return facts
 
 
+@cache
+def _package_years() -> tuple[int, int]:
+    """The years `holidays` knows Russian holidays for (1991-2100 in the pinned version)."""
+    known = holidays.country_holidays("RU")
+    return int(known.start_year), int(known.end_year)
+
+
 _SUBSTITUTED = re.compile(r"substituted from (\d{2})/(\d{2})/(\d{4})")
 
 
@@ -413,6 +420,26 @@ class WorkingCalendar:
     @property
     def tz(self) -> ZoneInfo:
         return self._tz
+
+    @property
+    def supported_years(self) -> tuple[int, int]:
+        """The first and last year whose holidays are known: production calendar data (shipped or given) and,
+        around it, the years the `holidays` package knows for Russia (the fallback). Outside them a year would
+        be computed with no holiday at all, and a term reaching across thousands of such years takes seconds
+        and a warning a year: dates from outside (commands, ПОС notices) are refused beyond this range."""
+        first, last = _package_years()
+        if self._years:
+            first, last = min(first, min(self._years)), max(last, max(self._years))
+        return max(first, _MIN_YEAR), min(last, _MAX_YEAR)
+
+    def covers(self, at: datetime | date) -> bool:
+        """Whether `at` (its local year) lies within `supported_years`."""
+        try:
+            year = _aware(at).astimezone(self._tz).year if isinstance(at, datetime) else at.year
+        except OverflowError:  # years 1 and 9999 shifted across zones leave datetime's range
+            return False
+        first, last = self.supported_years
+        return first <= year <= last
 
     # --- Days ---
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -300,6 +300,11 @@ DETECTED_LEEWAY = timedelta(
     minutes=1
 )  # a detection time may follow the post time by this much (clocks differ)
 ROUTE_TERM: Mapping[Procedure, str] = {OS: "os.route", POS: "pos.route"}
+# The instants a message may state (RULES.md §2: received / detected, T0): from 2000 to a day past now (clocks
+# and time zones differ). A pasted ПОС notice dated 01.12.9026 once got registered and its card computed terms
+# across 7,000 years without holidays (26 s of a frozen bot); one of year 0001 crashed the calendar.
+EARLIEST_MESSAGE = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_LEEWAY = timedelta(days=1)
 REGISTER_ROLES: Mapping[Procedure, tuple[Role, ...]] = {
     OS: (Role.OPERATOR, Role.REGION_CURATOR, Role.SYSTEM),
     POS: (Role.POS_CURATOR, Role.COORDINATOR, Role.SYSTEM),
@@ -1169,6 +1174,9 @@ def open_case(
         if category not in rules.categories:
             names = "; ".join(f"{c.id} — {c.title}" for c in rules.categories.values())
             raise _invalid(f"Укажите категорию сообщения ПОС ({names})")
+    check_message_instant(message.received_at, at)
+    if message.detected_at is not None and message.detected_at.utcoffset() is not None:
+        check_message_instant(message.detected_at, at)
     _check_detected(message, at)
     _check_pos_due(message, calendar)
     detected = message.detected_at
@@ -1207,6 +1215,17 @@ def open_case(
         NoticeKind.REGISTERED, Role.OPERATOR if procedure is OS else Role.POS_CURATOR, payload=info
     )
     return Transition(case=case, events=(event,), starts=starts, notices=(notice,))
+
+
+def check_message_instant(when: datetime, now: datetime) -> None:
+    """An instant a message states (when it arrived, when ЦУР detected it): from 2000 to a day after `now`.
+
+    Pure, for the domain (open_case) and for the dialogue that asks for it, which can refuse it at once.
+    """
+    if when < EARLIEST_MESSAGE:
+        raise _invalid("Дата сообщения не может быть раньше 01.01.2000: проверьте год")
+    if when > now + FUTURE_LEEWAY:
+        raise _invalid("Дата сообщения не может быть позже завтрашнего дня: проверьте год")
 
 
 def _check_detected(message: InboundMessage, at: datetime) -> None:

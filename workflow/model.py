@@ -6,9 +6,28 @@ them in UTC and gives them back aware.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+
+# Case ids (and every other row id) are positive 64-bit integers: what SQLite's INTEGER PRIMARY KEY and
+# PostgreSQL's BIGINT hold. An id from outside (a command, a button) beyond this range names no case and is
+# refused before it reaches SQL, where it would overflow the driver.
+MAX_ID = 2**63 - 1
+_ASCII_NUMBER = re.compile(r"[0-9]{1,30}")  # ASCII only: str.isdigit() and int() also take «²», «١», «１»
+
+
+def parse_id(raw: str) -> int | None:
+    """A positive id written in ASCII digits, within 1..MAX_ID; None for anything else."""
+    if not _ASCII_NUMBER.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_ID else None
+
+
+def valid_id(value: int) -> bool:
+    return 1 <= value <= MAX_ID
 
 
 class Procedure(StrEnum):

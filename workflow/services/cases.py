@@ -19,7 +19,7 @@ from workflow.lifecycle import (
     open_case,
     transition,
 )
-from workflow.model import Actor, Case, DomainError, InboundMessage
+from workflow.model import Actor, Case, DomainError, InboundMessage, valid_id
 from workflow.ports import (
     Notification,
     StaleVersion,
@@ -75,7 +75,7 @@ class CaseUseCases(UseCaseBase):
                 case = await tx.get_case(existing)
                 assert case is not None
                 return Outcome(case=case, created=False)
-            if repeat_of is not None and await tx.get_case(repeat_of) is None:
+            if repeat_of is not None and (not valid_id(repeat_of) or await tx.get_case(repeat_of) is None):
                 raise DomainError(f"Предыдущее сообщение № {repeat_of} не найдено.", code="invalid")
             opened = open_case(
                 message, 0, now, actor=actor, rules=self.rules, calendar=self.calendar, repeat_of=repeat_of
@@ -97,6 +97,10 @@ class CaseUseCases(UseCaseBase):
         payload: ActionPayload | None = None,
     ) -> Outcome:
         """Apply one action to a case. `expected_version` comes from the card the person pressed."""
+        if not valid_id(case_id):  # an id from outside beyond 64 bits: refused before SQL
+            raise DomainError(NOT_FOUND, code="not_found")
+        if expected_version is not None and not valid_id(expected_version):
+            raise DomainError(STALE_CARD, code="stale")
         now = self.clock.now()
         async with self.repo.transaction() as tx:
             case = await tx.get_case(case_id)

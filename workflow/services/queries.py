@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workflow.lifecycle import Action, ActionPayload, transition
-from workflow.model import Actor, Case, DomainError, Event, InboundMessage, Role, Term
+from workflow.model import Actor, Case, DomainError, Event, InboundMessage, Role, Term, valid_id
 from workflow.ports import OwedBy, Reading, TermPage
 from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
 
@@ -56,6 +56,8 @@ async def read_card(tx: Reading, case_id: int) -> CardView | None:
 
 class QueryUseCases(UseCaseBase):
     async def case(self, case_id: int) -> Case:
+        if not valid_id(case_id):  # beyond 64 bits no case can exist, and the driver would overflow
+            raise DomainError(NOT_FOUND, code="not_found")
         async with self.repo.reading() as tx:
             case = await tx.get_case(case_id)
         if case is None:
@@ -63,6 +65,8 @@ class QueryUseCases(UseCaseBase):
         return case
 
     async def card_view(self, case_id: int) -> CardView:
+        if not valid_id(case_id):
+            raise DomainError(NOT_FOUND, code="not_found")
         async with self.repo.reading() as tx:
             view = await read_card(tx, case_id)
         if view is None:
