@@ -25,6 +25,10 @@ from sqlalchemy import (
 
 from storage.types import CleanText, UtcDateTime
 
+# Row ids and the columns referring to them (0006): BIGINT on PostgreSQL, so a case id up to 2^63-1 fits;
+# INTEGER on SQLite, where INTEGER PRIMARY KEY is the 64-bit rowid itself (BIGINT would end the aliasing).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -38,13 +42,13 @@ metadata = MetaData(
 cases = Table(
     "cases",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("procedure", String, nullable=False),
     Column("status", String, nullable=False),
     Column("version", Integer, nullable=False),
     Column("t0", UtcDateTime, nullable=False),
     Column("category", String, nullable=True),
-    Column("repeat_of", Integer, ForeignKey("cases.id"), nullable=True),
+    Column("repeat_of", Id, ForeignKey("cases.id"), nullable=True),
     # Every other Case field except assignments, as JSON (see storage/codec.py): no migration per field.
     Column("state", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
@@ -55,8 +59,8 @@ cases = Table(
 messages = Table(
     "messages",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, unique=True),
+    Column("id", Id, primary_key=True),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False, unique=True),
     Column("source", String, nullable=False),
     Column("source_id", String, nullable=False),
     Column("procedure", String, nullable=False),
@@ -76,7 +80,7 @@ messages = Table(
 assignments = Table(
     "assignments",
     metadata,
-    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False),
     Column("unit", String, nullable=False),
     Column("position", Integer, nullable=False),  # Case.assignments is an ordered tuple
     Column("responsible", Boolean, nullable=False),
@@ -89,8 +93,8 @@ assignments = Table(
 drafts = Table(
     "drafts",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("id", Id, primary_key=True),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("text", CleanText, nullable=False),
     Column("author_id", BigInteger, nullable=False),
@@ -101,8 +105,8 @@ drafts = Table(
 terms = Table(
     "terms",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("id", Id, primary_key=True),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False),
     Column("term_id", String, nullable=False),
     Column("owner", String, nullable=False),
     Column("unit", String, nullable=True),
@@ -141,8 +145,8 @@ Index(
 events = Table(
     "events",
     metadata,
-    Column("id", Integer, primary_key=True),  # append order
-    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("id", Id, primary_key=True),  # append order
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False),
     Column("action", String, nullable=False),
     Column("actor_id", BigInteger, nullable=False),
     Column("actor_role", String, nullable=False),
@@ -165,9 +169,9 @@ staff = Table(
 outbox = Table(
     "outbox",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("dedup_key", String, nullable=False, unique=True),
-    Column("case_id", Integer, ForeignKey("cases.id"), nullable=True),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=True),
     Column("kind", String, nullable=False),
     Column("to_role", String, nullable=False),
     Column("unit", String, nullable=True),
@@ -194,8 +198,8 @@ Index(
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("outbox_id", Integer, ForeignKey("outbox.id"), nullable=False),
+    Column("id", Id, primary_key=True),
+    Column("outbox_id", Id, ForeignKey("outbox.id"), nullable=False),
     Column("chat_id", BigInteger, nullable=False),
     Column("message_id", BigInteger, nullable=True),
     Column("delivered_at", UtcDateTime, nullable=False),
@@ -205,7 +209,7 @@ deliveries = Table(
 cards = Table(
     "cards",
     metadata,
-    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False),
     Column("chat_id", BigInteger, nullable=False),
     Column("message_id", BigInteger, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

@@ -209,3 +209,70 @@ async def test_terms_semantics_migration_keeps_the_rows_both_ways(engine: AsyncE
         assert "note" not in columns and "person" not in columns
         assert (await conn.execute(text("SELECT term_id FROM terms"))).scalars().all() == ["os.route"]
     assert await current_revision(engine) == "0003"
+
+
+async def test_bigint_ids_migration_keeps_the_rows_and_lets_ids_pass_2_31(engine: AsyncEngine) -> None:
+    """0006: on PostgreSQL every id column and its sequence become 64-bit (the automatic id after 2^31-1 is
+    2^31, and a case id up to 2^63-1 can be written and referred to); on SQLite nothing changes (rowid ids)."""
+    await upgrade(engine, "0004")
+    at = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)
+    auto_case = text(
+        "INSERT INTO cases (procedure, status, version, t0, state, created_at, updated_at)"
+        " VALUES ('open_sources', 'new', 1, :at, '{}', :at, :at) RETURNING id"
+    )
+    async with engine.begin() as conn:
+        assert (await conn.execute(auto_case, {"at": at})).scalar() == 1
+    await upgrade(engine, "0006")
+    # asyncpg caches a prepared statement's parameter types per connection: the INSERT above was prepared
+    # for int4. The app migrates before it opens its engine (bot/app.py); here, fresh connections.
+    await engine.dispose()
+    big = 2**63 - 1
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("SELECT setval(pg_get_serial_sequence('cases', 'id'), 2147483647)"))
+        else:
+            await conn.execute(text("UPDATE cases SET id = 2147483647"))
+        assert (await conn.execute(auto_case, {"at": at})).scalar() == 2**31
+        await conn.execute(
+            text(
+                "INSERT INTO cases (id, procedure, status, version, t0, state, created_at, updated_at)"
+                " VALUES (:id, 'open_sources', 'new', 1, :at, '{}', :at, :at)"
+            ),
+            {"id": big, "at": at},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO terms (case_id, term_id, owner, started_at, due, sent)"
+                " VALUES (:case, 'os.route', 'operator', :at, :at, ',')"
+            ),
+            {"case": big, "at": at},
+        )
+        ids = (await conn.execute(text("SELECT id FROM cases ORDER BY id"))).scalars().all()
+        term_case = (await conn.execute(text("SELECT case_id FROM terms"))).scalar()
+    assert ids[-2:] == [2**31, big] and term_case == big
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            types = (
+                await conn.execute(
+                    text(
+                        "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns"
+                        " WHERE table_schema = current_schema() AND (column_name IN ('case_id', 'repeat_of',"
+                        " 'outbox_id') OR (column_name = 'id' AND table_name <> 'kv'))"
+                    )
+                )
+            ).all()
+            sequences = (
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT data_type FROM information_schema.sequences"
+                            " WHERE sequence_schema = current_schema()"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert {t for _, t in types} == {"bigint"}, types
+        assert len(types) == 16
+        assert set(sequences) == {"bigint"} and len(sequences) == 7
