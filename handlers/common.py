@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.types import Message
 
 from views import texts
 from workflow.lifecycle import Action, ActionPayload
@@ -45,6 +48,42 @@ async def run_action(
     except DomainError as exc:
         return False, exc.message
     return True, texts.DONE_BY_ACTION.get(action.value, texts.DONE)
+
+
+# --- a confirmation that must not be lost ---------------------------------------------------------------------
+
+# Pauses between attempts, seconds (about 15 s in all): a network blip or a 5xx of Telegram's is waited out.
+# Tests set it to zeros; nothing here waits for a deadline.
+CONFIRM_BACKOFF: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+_MAX_FLOOD_WAIT = 30.0
+
+
+async def answer_surely(message: Message, text: str) -> Message:
+    """Answer `message` with plain `text`, trying again on network and server errors and flood control.
+
+    For a confirmation the person must see (the ПОС «Зарегистрировано: № N»): the case is saved, the answer is
+    the only place its number reaches the registrar. The card and the notice in the ПОС chat go through the
+    outbox regardless. A bad request (chat gone, bot blocked) is not retried: it would fail the same way.
+    A retried send after a lost answer may show the confirmation twice; never zero times while Telegram is
+    reachable within the back-off.
+    """
+    delays = iter(CONFIRM_BACKOFF)
+    flood_waited = 0.0
+    while True:
+        try:
+            return await message.answer(text, parse_mode=None)
+        except TelegramRetryAfter as exc:
+            flood_waited += exc.retry_after
+            if flood_waited > _MAX_FLOOD_WAIT:
+                raise
+            delay: float = exc.retry_after
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            pause = next(delays, None)
+            if pause is None:
+                raise
+            log.info("confirmation to chat %s failed (%s), retrying", message.chat.id, type(exc).__name__)
+            delay = pause
+        await asyncio.sleep(delay)
 
 
 # --- prompts: a bot message waiting for a reply with a reason or a link ----------------------------------------
