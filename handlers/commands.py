@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, CommandStart
@@ -24,6 +24,7 @@ from workflow.services import Services
 log = logging.getLogger(__name__)
 
 LIST_LIMIT = 30
+_LEFT_HORIZON = timedelta(days=400)  # /term says how long is left only for a due within about a year of now
 _POS_REGISTRARS = frozenset(REGISTER_ROLES[Procedure.POS]) - {Role.SYSTEM}
 
 
@@ -189,7 +190,9 @@ async def on_term(
     rule = rules.term(term_id)
     try:
         due = rules.due(term_id, start, calendar, category=category)
-        left = time_left(due, now, calendar)
+        # «осталось» counts working time from now: across decades that is a table (and a log line) per year.
+        near = abs(due - now) <= _LEFT_HORIZON
+        left = time_left(due, now, calendar) if near else ""
     except RulesError as exc:
         await message.answer(str(exc), parse_mode=None)
         return
@@ -200,7 +203,7 @@ async def on_term(
     answer = texts.TERM_RESULT.format(
         title=rule.title, clause=rule.clause, start=local(start, calendar), due=local(due, calendar)
     )
-    await message.answer(f"{answer}; {left}", parse_mode=None)
+    await message.answer(f"{answer}; {left}" if left else answer, parse_mode=None)
 
 
 def commands_for(actor: Actor | None) -> list[BotCommand]:

@@ -7,7 +7,12 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import Message
 
@@ -77,7 +82,8 @@ async def answer_surely(message: Message, text: str) -> Message:
             if flood_waited > _MAX_FLOOD_WAIT:
                 raise
             delay: float = exc.retry_after
-        except (TelegramNetworkError, TelegramServerError) as exc:
+        except (TelegramNetworkError, TelegramServerError, ClientDecodeError) as exc:
+            # ClientDecodeError: a proxy's HTML error page in front of Telegram.
             pause = next(delays, None)
             if pause is None:
                 raise

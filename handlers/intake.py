@@ -26,7 +26,7 @@ from workflow.services import Services
 # 09:40»: local time of the administration.
 _DETECTED = re.compile(
     r"^\s*(?:выявлено(?:\s+цур)?|дата\s+и\s+время\s+выявления|дата\s+выявления|время\s+выявления)\s*:?\s*"
-    r"(\d{2})\.(\d{2})\.(\d{4})[\s,]+(\d{1,2}):(\d{2})",
+    r"([0-9]{2})\.([0-9]{2})\.([0-9]{4})[\s,]+([0-9]{1,2}):([0-9]{2})",  # ASCII digits
     re.IGNORECASE | re.MULTILINE,
 )
 

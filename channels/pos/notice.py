@@ -13,9 +13,11 @@ from datetime import datetime
 from workflow.calendar import WorkingCalendar
 from workflow.rules import Rules
 
-NOTICE = re.compile(r"^\s*Сообщение\s*№\s*(\d{5,20})", re.IGNORECASE)
+# Digits are ASCII only: \d would take fullwidth and Arabic-Indic ones. The date's year is not checked here but
+# by the domain (workflow.lifecycle.check_message_instant: 2000 to a day past now), before anything is computed.
+NOTICE = re.compile(r"^\s*Сообщение\s*№\s*([0-9]{5,20})", re.IGNORECASE)
 CATEGORY_LINE = re.compile(r"^\s*Категория[^:\n]*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
-RECEIVED = re.compile(r"(\d{2}\.\d{2}\.\d{4})\s+(\d{1,2}:\d{2})")
+RECEIVED = re.compile(r"([0-9]{2}\.[0-9]{2}\.[0-9]{4})\s+([0-9]{1,2}:[0-9]{2})")
 TEXT_LINE = re.compile(r"^\s*Текст[^:\n]*:\s*(.+)", re.IGNORECASE | re.MULTILINE | re.DOTALL)
 
 

@@ -5,6 +5,7 @@ each step has finished, cards and notices included, when the call returns."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery import Delivery
 from bot.directory import Directory
@@ -124,9 +126,9 @@ def labels(msg: ChatMessage) -> list[str]:
     return [b["text"] for row in msg.buttons for b in row]
 
 
-@pytest.fixture
-async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'otklik.sqlite3'}")
+@asynccontextmanager
+async def harness_on(engine: AsyncEngine) -> AsyncIterator[Harness]:
+    """The harness over a given (empty) database: migrated, then the real stack on the emulator."""
     await upgrade(engine)
     clock = FakeClock(MONDAY_10)
     repo = SqlRepository(engine, clock=clock)
@@ -159,4 +161,13 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
             yield Harness(emu, bot, dp, services, delivery, clock, repo, rules, calendar)
         finally:
             await bot.session.close()
-            await engine.dispose()
+
+
+@pytest.fixture
+async def h(tmp_path: Path) -> AsyncIterator[Harness]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'otklik.sqlite3'}")
+    try:
+        async with harness_on(engine) as harness:
+            yield harness
+    finally:
+        await engine.dispose()
