@@ -223,6 +223,8 @@ async def serve(settings: Settings) -> None:
 
 def run_app(settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-start INFO lines say nothing to an admin
+    # Their per-start INFO lines («Context impl», «Adding job tentatively») say nothing to an administrator.
+    for chatty in ("alembic", "apscheduler"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     asyncio.run(serve(settings))
     return 0
