@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -310,4 +311,43 @@ async def test_wrong_token_after_waiting_is_still_fatal() -> None:
         with pytest.raises(StartupError, match="Unauthorized"):
             await wait_for_bot_api(TOKEN, f"http://127.0.0.1:{port}", sleep=fake_sleep)
     finally:
+        await emu.stop()
+
+
+async def test_console_script_waits_for_the_bot_api_then_runs(tmp_path: Path) -> None:
+    """A real `otklik run` with nothing at api_base: one line per attempt, no exit; up comes the emulator, on it runs."""
+    port = free_port()
+    db = tmp_path / "otklik.sqlite3"
+    config = write_config(tmp_path, url=f"sqlite+aiosqlite:///{db}", api_base=f"http://127.0.0.1:{port}")
+    emu = TelegramEmulator(port=port)
+    config.write_text(config.read_text(encoding="utf-8").replace(TOKEN, emu.token), encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        otklik(), "run", "--config", str(config),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        retries: list[str] = []
+        while len(retries) < 2:  # the 1 s and 2 s pauses: real, but short
+            line = (await asyncio.wait_for(proc.stderr.readline(), 90)).decode()
+            assert line, "the process ended while the Bot API was down"
+            assert "Traceback" not in line
+            retries.append(line)
+        assert all("не отвечает" in line for line in retries), retries
+        assert "попытка 1" in retries[0] and "попытка 2" in retries[1]
+        assert not db.exists()  # nothing written while waiting
+        await emu.start()
+        while True:
+            line = (await asyncio.wait_for(proc.stderr.readline(), 90)).decode()
+            assert line and "Traceback" not in line, line
+            if "Отклик запущен" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest = (await asyncio.wait_for(proc.stderr.read(), 60)).decode()
+        assert await proc.wait() == 0, rest
+        assert "Traceback" not in rest
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
         await emu.stop()
