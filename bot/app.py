@@ -27,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.delivery import Delivery
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules
+from bot.pollerlock import PollerLock
 from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, TelegramSender
 from bot.settings import ConfigError, Settings
+from bot.startup import check_setup
 from handlers import build_routers
 from handlers.commands import set_commands
 from storage.engine import create_engine
@@ -188,12 +190,21 @@ class OtklikApp:
 
 
 async def serve(settings: Settings) -> None:
+    # Issue 8: a broken set-up ends with one line and exit 2 before anything is written; one poller a database.
+    await check_setup(settings)
     app = await OtklikApp.build(settings)
+    lock = PollerLock(app.engine, app.clock, tz=app.calendar.tz)
+    try:
+        await lock.acquire()
+    except BaseException:
+        await app.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        lock.start_heartbeat(on_lost=stop.set)
         await app.start_background()
         log.info("Отклик запущен (%s)", settings.telegram.mode)
         if settings.telegram.mode == "webhook":
@@ -204,11 +215,16 @@ async def serve(settings: Settings) -> None:
             await app.dispatcher.stop_polling()
             await polling
     finally:
+        await lock.release()
         await app.close()
         log.info("Отклик остановлен")
+    lock.raise_if_lost()
 
 
 def run_app(settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Their per-start INFO lines («Context impl», «Adding job tentatively») say nothing to an administrator.
+    for chatty in ("alembic", "apscheduler"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     asyncio.run(serve(settings))
     return 0

@@ -20,6 +20,7 @@ from bot.demo import DemoError, run_demo
 from bot.domain_setup import build_calendar, build_rules, import_calendar_file
 from bot.settings import ConfigError, Settings, load_settings
 from bot.simulate import ScenarioError, run_simulation
+from bot.startup import StartupError
 from storage.migrate import upgrade
 from workflow.calendar import CalendarError
 from workflow.model import DomainError
@@ -190,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DemoError as exc:
         print(f"otklik: ошибка: демонстрация остановилась: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CliError, ConfigError, CalendarError, ScenarioError) as exc:
+    except (CliError, ConfigError, CalendarError, ScenarioError, StartupError) as exc:
         print(f"otklik: ошибка: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except DomainError as exc:

@@ -223,3 +223,16 @@ kv = Table(
     Column("key", String, primary_key=True),
     Column("value", CleanText, nullable=False),
 )
+
+# --- issue 8, one poller (migration 0007) -------------------------------------------------------------------
+# The process polling Telegram: one row per lock name, taken with a conditional write and kept by a heartbeat.
+poller_lock = Table(
+    "poller_lock",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("owner", String, nullable=False),  # unique per process start: host/pid alone repeat after a reboot
+    Column("host", String, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+)

@@ -62,7 +62,7 @@ from emulators.telegram.records import (
 
 T = TypeVar("T")
 
-DEFAULT_TOKEN: Final = "123456789:TEST-otklik-emulator-token"
+DEFAULT_TOKEN: Final = "123456789:TEST-otklik-emulator-token-00000000"  # well-formed: <id>:<35 chars>
 MAX_TEXT_LENGTH: Final = 4096
 MAX_CAPTION_LENGTH: Final = 1024
 MAX_CALLBACK_DATA_BYTES: Final = 64

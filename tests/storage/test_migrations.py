@@ -28,6 +28,7 @@ TABLES = {
     "kv",
     "messages",
     "outbox",
+    "poller_lock",
     "staff",
     "terms",
 }
