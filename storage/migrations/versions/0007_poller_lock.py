@@ -1,7 +1,7 @@
 """Poller lock (issue 8): one row naming the process that polls Telegram, with its heartbeat.
 
 Revision ID: 0007
-Revises: 0004 (re-chained by the integrator after 0005/0006)
+Revises: 0006
 Create Date: 2026-12-01
 
 Written by hand and frozen: it must not import storage.tables, whose future edits belong to later revisions.
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
