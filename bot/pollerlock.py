@@ -1,8 +1,9 @@
 """One poller per database: the lock row with its heartbeat, plus an advisory lock on PostgreSQL.
 
 Two `otklik run` on one database both polled and duplicated cases. At start the process takes the lock
-(storage/poller_lock.py): free, or its heartbeat older than STALE_AFTER (the holder died) -> ours, with one
-log line naming the dead holder; otherwise start-up stops with one line naming the running one. A heartbeat
+(storage/poller_lock.py): free, its heartbeat older than STALE_AFTER, or its process gone from this very host
+(the holder died; a supervisor's restart need not wait a minute) -> ours, with one log line naming the dead
+holder; otherwise start-up stops with one line naming the running one. A heartbeat
 renews the row every HEARTBEAT_SECONDS; if it finds the row taken by another owner (we were presumed dead,
 say the machine slept), the process stops rather than run two pollers. On PostgreSQL a session advisory lock
 on a connection held for the process's life makes the check race-free and frees itself when the process dies.
@@ -37,6 +38,24 @@ HEARTBEAT_SECONDS = 15.0
 _PG_LOCK_CLASS = 0x6F746B50
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+def process_gone(pid: int) -> bool:
+    """True when no live process has this PID here; a reused PID reads as alive (the safe side: wait)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # someone else's live process
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            # The state follows the parenthesised command name; Z is killed but not yet reaped.
+            return stat.read().rsplit(")", 1)[-1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class PollerLockLost(StartupError):
@@ -85,6 +104,9 @@ class PollerLock:
         except BaseException:
             await self._drop_advisory()
             raise
+        if isinstance(outcome, Refused) and self._died_here(outcome.holder):
+            # A crashed run on this very machine: waiting out its heartbeat would only delay the restart.
+            outcome = await rows.take(self.engine, me, stale_before=None)
         if isinstance(outcome, Refused):
             await self._drop_advisory()
             raise StartupError(self.refusal(outcome.holder))
@@ -96,6 +118,12 @@ class PollerLock:
                 "последний признак жизни %s",
                 dead.host, dead.pid, self._when(dead.started_at), self._when(dead.heartbeat_at),
             )  # fmt: skip
+
+    def _died_here(self, holder: Holder) -> bool:
+        """The holder ran on this host and its process is gone (or is a zombie, or was our own PID before)."""
+        if holder.host != self.host:
+            return False
+        return holder.pid == self.pid or process_gone(holder.pid)
 
     def start_heartbeat(self, on_lost: Callable[[], None]) -> None:
         self._task = asyncio.create_task(self._heartbeat(on_lost), name="poller-lock-heartbeat")

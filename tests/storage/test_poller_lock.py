@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
+import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.pollerlock import PollerLock, PollerLockLost
+from bot.pollerlock import PollerLock, PollerLockLost, process_gone
 from bot.startup import StartupError
 from storage import poller_lock as rows
 from storage.migrate import upgrade
@@ -67,7 +71,7 @@ async def test_heartbeat_keeps_it_fresh(migrated: AsyncEngine, clock: SettableCl
     assert holder is not None and holder.heartbeat_at == clock.now()
     if migrated.dialect.name == "sqlite":  # on PostgreSQL the advisory lock decides, see below
         with pytest.raises(StartupError):
-            await lock(migrated, clock, 202).acquire()
+            await lock(migrated, clock, 202, host="web2").acquire()
     await first.release()
 
 
@@ -82,7 +86,7 @@ async def test_a_stale_holder_is_taken_over_with_one_line(
     clock.advance(timedelta(seconds=30))
     if migrated.dialect.name == "sqlite":
         with pytest.raises(StartupError):  # 30 s: maybe only slow, not dead
-            await lock(migrated, clock, 202).acquire()
+            await lock(migrated, clock, 202, host="web2").acquire()
     clock.advance(timedelta(seconds=31))
     successor = lock(migrated, clock, 202, host="web2")
     with caplog.at_level(logging.WARNING, logger="bot.pollerlock"):
@@ -100,6 +104,54 @@ async def test_a_stale_holder_is_taken_over_with_one_line(
     holder = await rows.read_holder(migrated)
     assert holder is not None and holder.pid == 202
     await successor.release()
+
+
+async def test_a_crashed_holder_on_this_host_is_taken_over_at_once(
+    migrated: AsyncEngine, clock: SettableClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A real process that has exited (and been reaped): its PID is gone, so its row is not waited out.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = lock(migrated, clock, gone.pid)
+    await dead.acquire()
+    dead._held = False
+    await dead._drop_advisory()
+    successor = lock(migrated, clock, 202)
+    with caplog.at_level(logging.WARNING, logger="bot.pollerlock"):
+        await successor.acquire()  # no clock advance: at once
+    holder = await rows.read_holder(migrated)
+    assert holder is not None and holder.pid == 202
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.pollerlock"]
+    assert len(lines) == 1 and f"PID {gone.pid}," in lines[0], lines
+    await successor.release()
+
+
+async def test_a_live_holder_on_this_host_is_refused(migrated: AsyncEngine, clock: SettableClock) -> None:
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        holder = lock(migrated, clock, alive.pid)
+        await holder.acquire()
+        if migrated.dialect.name == "postgresql":
+            holder._advisory, kept = None, holder._advisory  # the live process keeps its advisory lock
+        with pytest.raises(StartupError, match=f"PID {alive.pid}"):
+            await lock(migrated, clock, 202).acquire()
+        if migrated.dialect.name == "postgresql":
+            holder._advisory = kept
+        await holder.release()
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_process_gone_reads_zombies_and_reaped_processes() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while not process_gone(child.pid):  # exited but not reaped (a zombie): gone already
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.01)
+    child.wait()
+    assert process_gone(child.pid)
+    assert not process_gone(os.getpid())
 
 
 async def test_heartbeat_task_stops_the_process_when_taken_over(
