@@ -252,6 +252,7 @@ class TelegramEmulator:
         self._ids = itertools.count(1)
         self._closing = False
         self._runner: web.AppRunner | None = None
+        self._extra_routes: list[web.AbstractRouteDef] = []
 
         self._methods: dict[str, Callable[[_Params], Awaitable[Any]]] = {
             "getme": self._get_me,
@@ -276,6 +277,12 @@ class TelegramEmulator:
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
+    def add_routes(self, routes: Iterable[web.AbstractRouteDef]) -> None:
+        """Serve more routes beside the Bot API on the same port (e.g. a control API); call before start."""
+        if self._runner is not None:
+            raise RuntimeError("routes are added before the emulator starts")
+        self._extra_routes.extend(routes)
+
     async def start(self) -> None:
         if self._runner is not None:
             raise RuntimeError("the emulator is already running")
@@ -283,6 +290,7 @@ class TelegramEmulator:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
+        app.add_routes(self._extra_routes)
         # handler_cancellation: a poll whose client went away ends like it does on Telegram.
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
         await runner.setup()
@@ -359,6 +367,12 @@ class TelegramEmulator:
         self.add_chat(new_chat_id, "supergroup", title=old.title)
         self.migrated[chat_id] = new_chat_id
         return new_chat_id
+
+    def set_rate_limits(self, limits: RateLimits | None) -> None:
+        """Flood control from now on (None: none); the windows start empty."""
+        self.rate_limits = limits
+        self._global_window = None
+        self._chat_windows = {}
 
     def block_bot(self, user_id: int) -> None:
         """The user blocks the bot: sends to their private chat answer 403."""
