@@ -61,6 +61,7 @@ class Burst:
     texts: list[str]
     rate: float | None  # messages a second; None: all at once
     message_ids: list[int] = field(default_factory=list)
+    pushed_at: list[float] = field(default_factory=list)  # the emulator's clock at each push
     started_at: float = 0.0
     finished_at: float | None = None
     error: str | None = None
@@ -71,6 +72,7 @@ class Burst:
             "total": len(self.texts),
             "pushed": len(self.message_ids),
             "message_ids": list(self.message_ids),
+            "pushed_at": list(self.pushed_at),
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "done": self.finished_at is not None,
@@ -296,6 +298,7 @@ class Control:
     def _push_one(self, burst: Burst, text: str) -> None:
         msg = self.emu.push_message(burst.chat_id, burst.user_id, text)
         burst.message_ids.append(msg.message_id)
+        burst.pushed_at.append(self.emu._clock())
 
     def _push_all(self, burst: Burst) -> None:
         burst.started_at = self.emu._clock()

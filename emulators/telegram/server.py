@@ -35,11 +35,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 
 from emulators.telegram.html import HtmlParseError, parse_html
@@ -59,6 +56,9 @@ from emulators.telegram.records import (
     StoredFile,
     bad_request,
 )
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 T = TypeVar("T")
 
@@ -322,6 +322,11 @@ class TelegramEmulator:
 
     def create_bot(self, **bot_kwargs: Any) -> Bot:
         """A real aiogram Bot pointed at this emulator; the caller closes ``bot.session``."""
+        # Imported here: the emulator's own process (python -m emulators.telegram) starts without aiogram.
+        from aiogram import Bot
+        from aiogram.client.session.aiohttp import AiohttpSession
+        from aiogram.client.telegram import TelegramAPIServer
+
         session = AiohttpSession(api=TelegramAPIServer.from_base(self.base_url))
         return Bot(token=self.token, session=session, **bot_kwargs)
 
