@@ -58,7 +58,6 @@ def test_sigterm_with_a_backlog_of_1000_exits_in_10_s_and_loses_nothing(rig: Rig
     assert first.exit_seconds is not None
     assert first.exit_seconds < 10.0, f"SIGTERM took {first.exit_seconds:.1f} s (limit 10 s)"
     assert code == 0, f"exit code {code}:\n{first.tail()}"
-    assert "Traceback" not in first.stderr_text(), first.tail()
 
     rig.start()
     drain = rig.drain(timeout=120)
@@ -66,6 +65,8 @@ def test_sigterm_with_a_backlog_of_1000_exits_in_10_s_and_loses_nothing(rig: Rig
     # A stop is one interruption: it finishes or hands back what is in flight.
     assert fig.problems(doubled_per_chat=1, doubled_total=1) == [], report(fig, drain, rig)
     assert drain.drained, report(fig, drain, rig)
+    # A normal stop is quiet: no error logged with a traceback on the way down.
+    assert "Traceback" not in first.stderr_text(), first.err
 
 
 def test_a_database_locked_for_15_s_mid_run_loses_nothing(rig: Rig) -> None:

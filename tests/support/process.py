@@ -390,6 +390,8 @@ class Figures:
     already_registered: int = 0  # «уже зарегистрировано» replies: a message handled twice, visibly
     pending_updates: int = 0
     pending_outbox: int = 0
+    refused_restarts: int = 0  # starts after a kill that exited 2 before one ran
+    refused_seconds: float = 0.0  # how long restarts were refused in all
 
     @property
     def doubled_total(self) -> int:
@@ -421,7 +423,8 @@ class Figures:
             f"{self.duplicated_cases}, missing cards {len(self.missing_cards)}, doubled cards {self.doubled_total} "
             f"{dict(self.doubled_cards)}; notices missing {self.missing_notices}, doubled {self.doubled_notices}; "
             f"«уже зарегистрировано» replies {self.already_registered}; left: {self.pending_updates} updates "
-            f"unconfirmed, {self.pending_outbox} outbox rows undelivered"
+            f"unconfirmed, {self.pending_outbox} outbox rows undelivered; restarts refused "
+            f"{self.refused_restarts} times, {self.refused_seconds:.0f} s"
         )
 
 
@@ -464,6 +467,8 @@ class Rig:
         self.processes: list[OtklikProcess] = []
         self.pushed: dict[int, str] = {}  # message id in the intake chat -> its tag
         self.kills = 0
+        self.refusals: list[str] = []  # what refused restarts said (see `start`)
+        self.refused_seconds = 0.0
         self._bursts: list[int] = []
 
     # --- lifecycle ---------------------------------------------------------------------------------------
@@ -544,26 +549,39 @@ class Rig:
         self.processes.append(proc)
         return proc
 
-    def start(self, timeout: float = 60.0) -> OtklikProcess:
-        """Start `otklik run` and wait until it polls the emulator."""
-        polls = self._polls()
-        proc = self.spawn()
-        self.wait(
-            lambda: self._polls() > polls or not proc.alive, f"otklik run #{proc.number} polling", timeout
-        )
-        if not proc.alive:
-            raise RigError(f"otklik run #{proc.number} exited with {proc.returncode}:\n{proc.tail()}")
-        return proc
+    def start(self, timeout: float = 60.0, *, refused_for: float = 0.0) -> OtklikProcess:
+        """Start `otklik run` and wait until it polls the emulator.
+
+        `refused_for`: how long to keep starting it again while it refuses (exit 2: e.g. the lock of a killed
+        run not yet taken over); the seconds spent so are added to `refused_seconds`, with the line it said.
+        """
+        began = time.monotonic()
+        refused = False
+        while True:
+            polls = self._polls()
+            proc = self.spawn()
+            what = f"otklik run #{proc.number} polling"
+            self.wait(lambda: self._polls() > polls or not proc.alive, what, timeout)  # noqa: B023
+            if proc.alive:
+                if refused:
+                    self.refused_seconds += time.monotonic() - began
+                return proc
+            if proc.returncode != 2 or time.monotonic() - began >= refused_for:
+                raise RigError(f"otklik run #{proc.number} exited with {proc.returncode}:\n{proc.tail()}")
+            line = proc.stderr_text().strip().splitlines()
+            self.refusals.append(line[-1] if line else "")
+            refused = True
+            time.sleep(1.0)  # a refused start is retried at a supervisor's pace, not in a tight loop
 
     def kill(self) -> None:
         """SIGKILL the running process."""
         self.current.kill()
         self.kills += 1
 
-    def restart(self, timeout: float = 60.0) -> OtklikProcess:
-        """After a kill: a new process on the same config and database."""
+    def restart(self, timeout: float = 60.0, refused_for: float = 120.0) -> OtklikProcess:
+        """After a kill: a new process on the same config and database (started again while it refuses)."""
         assert not self.current.alive, "the current process is still running"
-        return self.start(timeout)
+        return self.start(timeout, refused_for=refused_for)
 
     def _polls(self) -> int:
         return int(self.emulator.status()["calls_by_method"].get("getupdates", 0))
@@ -685,7 +703,8 @@ class Rig:
         status = emu.status()
         fig = Figures(
             pushed=len(self.pushed), kills=self.kills, pending_updates=int(status["pending_updates"]),
-            pending_outbox=self.db.pending_outbox(),
+            pending_outbox=self.db.pending_outbox(), refused_restarts=len(self.refusals),
+            refused_seconds=self.refused_seconds,
         )  # fmt: skip
         cases = []
         for message_id, tag in sorted(self.pushed.items()):
