@@ -69,6 +69,7 @@ def print_figures(name: str, run: Run) -> None:
     print(f"  missing / doubled notices  {fig.missing_notices:4d} / {fig.doubled_notices:<4d}")
     print(f"  «уже зарегистрировано»     {fig.already_registered:8d}")
     print(f"  left unconfirmed / outbox  {fig.pending_updates:4d} / {fig.pending_outbox:<4d}")
+    print(f"  restarts refused (exit 2)  {fig.refused_restarts:8d}   ({fig.refused_seconds:.0f} s in all)")
     print(f"  drain after last restart   {run.after_restart:8.1f} s   ({run.why})")
     print(f"  drain after the burst      {run.after_burst:8.1f} s")
 
