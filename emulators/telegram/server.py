@@ -35,11 +35,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 
 from emulators.telegram.html import HtmlParseError, parse_html
@@ -59,6 +56,9 @@ from emulators.telegram.records import (
     StoredFile,
     bad_request,
 )
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 T = TypeVar("T")
 
@@ -252,6 +252,7 @@ class TelegramEmulator:
         self._ids = itertools.count(1)
         self._closing = False
         self._runner: web.AppRunner | None = None
+        self._extra_routes: list[web.AbstractRouteDef] = []
 
         self._methods: dict[str, Callable[[_Params], Awaitable[Any]]] = {
             "getme": self._get_me,
@@ -276,6 +277,12 @@ class TelegramEmulator:
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
+    def add_routes(self, routes: Iterable[web.AbstractRouteDef]) -> None:
+        """Serve more routes beside the Bot API on the same port (e.g. a control API); call before start."""
+        if self._runner is not None:
+            raise RuntimeError("routes are added before the emulator starts")
+        self._extra_routes.extend(routes)
+
     async def start(self) -> None:
         if self._runner is not None:
             raise RuntimeError("the emulator is already running")
@@ -283,6 +290,7 @@ class TelegramEmulator:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
+        app.add_routes(self._extra_routes)
         # handler_cancellation: a poll whose client went away ends like it does on Telegram.
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
         await runner.setup()
@@ -314,6 +322,11 @@ class TelegramEmulator:
 
     def create_bot(self, **bot_kwargs: Any) -> Bot:
         """A real aiogram Bot pointed at this emulator; the caller closes ``bot.session``."""
+        # Imported here: the emulator's own process (python -m emulators.telegram) starts without aiogram.
+        from aiogram import Bot
+        from aiogram.client.session.aiohttp import AiohttpSession
+        from aiogram.client.telegram import TelegramAPIServer
+
         session = AiohttpSession(api=TelegramAPIServer.from_base(self.base_url))
         return Bot(token=self.token, session=session, **bot_kwargs)
 
@@ -359,6 +372,12 @@ class TelegramEmulator:
         self.add_chat(new_chat_id, "supergroup", title=old.title)
         self.migrated[chat_id] = new_chat_id
         return new_chat_id
+
+    def set_rate_limits(self, limits: RateLimits | None) -> None:
+        """Flood control from now on (None: none); the windows start empty."""
+        self.rate_limits = limits
+        self._global_window = None
+        self._chat_windows = {}
 
     def block_bot(self, user_id: int) -> None:
         """The user blocks the bot: sends to their private chat answer 403."""
