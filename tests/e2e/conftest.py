@@ -3,7 +3,7 @@
 Each test gets a `World`: the emulator with the demo's people and chats, a FakeClock, a SQLite file in tmp_path
 and a way to start, stop, crash and restart the app on them. People act through the emulator only (messages,
 replies, button presses); the test waits for the bot with the emulator's `wait_for` and predicates over what is
-in flight (updates not yet confirmed, handler tasks, drains) — never with sleeps. Time moves only by setting the
+in flight (updates not yet confirmed, inbox rows not handled, drains) — never with sleeps. Time moves only by setting the
 FakeClock and calling `app.sweep()`.
 """
 
@@ -212,8 +212,7 @@ class World:
         """A graceful stop: polling ends, running handlers finish, then the app closes."""
         app, polling = self.app, self._polling
         assert polling is not None
-        if not polling.done():
-            await app.dispatcher.stop_polling()
+        await app.stop_polling()
         await polling
         await app.close()
         self._app, self._polling = None, None
@@ -222,21 +221,23 @@ class World:
         """Die like a killed process: whatever is in flight (handlers, drains) is cut where it stands."""
         app, polling = self.app, self._polling
         assert polling is not None
-        victims = app.in_flight()
+        victims = [*app.pool.crash(), *app.in_flight(), polling]
         for task in victims:
             task.cancel()
         await asyncio.gather(*victims, return_exceptions=True)
-        if not polling.done():
-            await app.dispatcher.stop_polling()
-        await asyncio.gather(polling, return_exceptions=True)
-        await app.close()
+        # Nothing of the dead run's bookkeeping: its claims stay in the inbox, the next start releases them.
+        app._poll = app._halted = None
+        if app.scheduler.running:
+            app.scheduler.shutdown(wait=False)
+        await app.bot.session.close()
+        await app.engine.dispose()
         self._app, self._polling = None, None
 
     # ------------------------------------------------------------------------------------------- waiting
 
     def busy(self) -> bool:
-        """An update not yet confirmed, a handler running or a drain it woke: the bot is still at work."""
-        return bool(self.emu.pending_updates or self.app.in_flight())
+        """An update not yet confirmed, an inbox row not yet handled, or a drain a handler woke."""
+        return bool(self.emu.pending_updates) or not self.app.quiet()
 
     async def wait(self, predicate: Callable[[], T], what: str = "", timeout: float | None = None) -> T:
         try:
