@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramNetworkError
 from aiogram.types import Update
 from aiohttp import web
 
@@ -37,6 +37,7 @@ MAX_DELAY = 30.0
 TELL_AFTER = 60.0  # seconds of outage before the office head is told
 MAX_ATTEMPTS = 3  # handlings that raised (storage outages aside) before an update is given up as poison
 POLL_TIMEOUT = 25  # seconds a getUpdates waits for updates
+_TOO_OLD = "query is too old"  # Telegram's refusal of a second answer to one press
 
 OUTAGE_BEGAN = "⚠️ База данных недоступна с {since}: новые сообщения ждут в Telegram, ничего не потеряно."
 OUTAGE_OVER = (
@@ -305,6 +306,12 @@ class WorkerPool:
                 self.watch.failed(exc)
                 await backoff.wait()
                 continue
+            except TelegramBadRequest as exc:
+                if _TOO_OLD not in str(exc):
+                    await self._settle(self._failed(row, exc), backoff)
+                    return
+                # A press handled again: Telegram refuses a second answer to it. Nothing is left to do.
+                log.info("обновление %s: нажатие уже отвечено, повтор не нужен", row.key)
             except Exception as exc:
                 await self._settle(self._failed(row, exc), backoff)
                 return

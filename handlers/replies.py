@@ -59,20 +59,24 @@ async def on_reply(
     if target is None:
         return
     text = message.text or message.caption or ""
+    origin = (
+        f"telegram:{message.chat.id}:{message.message_id}"  # one action per message, however often handled
+    )
     key = prompt_key(bot.id, message.chat.id, target.message_id)
     prompt = await find_prompt(fsm_storage, key)
     if prompt is not None:
         payload = (
-            ActionPayload(link=text.strip(), confirm=prompt.confirm)
+            ActionPayload(link=text.strip(), confirm=prompt.confirm, origin=origin)
             if prompt.action in (Action.PUBLISH, Action.INTERIM)
-            else ActionPayload(reason=text)
+            else ActionPayload(reason=text, origin=origin)
         )
         done, answer = await run_action(
             services, prompt.case_id, prompt.action, actor, version=prompt.version, payload=payload
         )
         if done:
             await drop_prompt(fsm_storage, key)
-        await message.reply(answer, parse_mode=None)
+        if answer:
+            await message.reply(answer, parse_mode=None)
         return
 
     case_id = await delivery.case_for_card(message.chat.id, target.message_id)
@@ -92,9 +96,10 @@ async def on_reply(
         reason = texts.REPLY_NO_ACTION.format(status=Status(case.status).label)
         await message.reply(texts.REPLY_NOT_EXPECTED.format(reason=reason), parse_mode=None)
         return
-    payload = ActionPayload(text=text, unit=unit, attachments=files)
+    payload = ActionPayload(text=text, unit=unit, attachments=files, origin=origin)
     _done, answer = await run_action(services, case.id, action, actor, version=None, payload=payload)
-    await message.reply(answer, parse_mode=None)
+    if answer:
+        await message.reply(answer, parse_mode=None)
 
 
 def _reply_action(case: Case, actor: Actor, chat_units: set[str]) -> tuple[Action | None, str | None]:

@@ -28,6 +28,13 @@ from workflow.ports import (
 from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
 from workflow.services.sweep import MISSED, attention_points, term_notifications
 
+ORIGIN = "origin"  # the event data key of ActionPayload.origin
+
+
+async def _applied(tx: Transaction, case_id: int, origin: str) -> bool:
+    """Whether an action from this origin is in the case's events already (a message handled twice)."""
+    return any(event.data.get(ORIGIN) == origin for event in await tx.events(case_id))
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -36,6 +43,7 @@ class Outcome:
     case: Case
     notifications: tuple[Notification, ...] = ()
     created: bool = True
+    replayed: bool = False  # the same origin was applied before: nothing changed, nothing to answer
 
 
 class CaseUseCases(UseCaseBase):
@@ -102,12 +110,18 @@ class CaseUseCases(UseCaseBase):
             case = await tx.get_case(case_id)
             if case is None:
                 raise DomainError(NOT_FOUND, code="not_found")
+            origin = payload.origin if payload is not None else ""
+            if origin and await _applied(tx, case_id, origin):
+                return Outcome(case=case, created=False, replayed=True)
             # The lifecycle speaks first, so a second press answers «Уже согласовано», not «устарела».
             result = transition(
                 case, action, actor, now, rules=self.rules, calendar=self.calendar, payload=payload
             )
             if expected_version is not None and expected_version != case.version:
                 raise DomainError(STALE_CARD, code="stale")
+            if origin:
+                stamped = tuple(replace(e, data={**e.data, ORIGIN: origin}) for e in result.events)
+                result = replace(result, events=stamped)
             try:
                 await tx.save_case(result.case, case.version)
             except StaleVersion:
