@@ -96,8 +96,9 @@ class OutageWatch:
     def failed(self, error: BaseException) -> None:
         now = self.pacing.monotonic()
         if self.began is None:
-            self.began, self.began_at, self._over = now, self.clock.now(), False
-            self.handled_since = 0
+            self.began, self.began_at = now, self.clock.now()
+            if not self._over:  # a blip while the backlog of the last outage drains: still one "over" notice
+                self.handled_since = 0
             log.warning("база данных недоступна: %s; обновления ждут в Telegram, повтор с паузой", error)
         if not self.told and now - self.began > TELL_AFTER:
             self.told = True
@@ -282,7 +283,8 @@ class WorkerPool:
                 await backoff.wait()
                 continue
             if row is None:
-                self.watch.drained()
+                if self.quiet():  # nothing saved since the claim looked: the backlog is worked through
+                    self.watch.drained()
                 self._wake.clear()
                 if self._empty_at == self._generation and not self._stopping:
                     await self._wake.wait()

@@ -38,6 +38,7 @@ from bot.demo import (
     SOCIAL_CHAT,
     Person,
 )
+from bot.polling import Pacing
 from bot.sender import TelegramSender
 from bot.settings import (
     ChatSettings,
@@ -174,6 +175,7 @@ class World:
         self._app: OtklikApp | None = None
         self._polling: asyncio.Task[None] | None = None
         self.timeout = 10.0
+        self.database_url: str | None = None  # another database than the SQLite file (PostgreSQL)
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -192,16 +194,26 @@ class World:
         rate_limits: bool = False,
         background: bool = False,
         sender: Callable[[Bot], TelegramSender] | None = None,
+        pacing: Pacing | None = None,
+        workers: int | None = None,
+        prepare: Callable[[OtklikApp], None] | None = None,
     ) -> OtklikApp:
         """Build the app on the world's database and start long polling (and the scheduler, if asked).
 
-        `sender`: replaces the built sender (e.g. one paced to an emulator's shrunk flood windows).
+        `sender`: replaces the built sender (e.g. one paced to an emulator's shrunk flood windows); `pacing`:
+        the app's sleep and monotonic source; `prepare`: called on the built app before polling starts.
         """
         assert self._app is None, "stop the running app first"
         settings = settings_for(self.emu, self.db_path, rate_limits=rate_limits)
-        app = await OtklikApp.build(settings, clock=self.clock)
+        if self.database_url is not None:
+            settings.database.url = self.database_url
+        if workers is not None:
+            settings.telegram.workers = workers
+        app = await OtklikApp.build(settings, clock=self.clock, pacing=pacing)
         if sender is not None:
             app.sender = app.delivery.sender = sender(app.bot)
+        if prepare is not None:
+            prepare(app)
         self._app = app
         self._polling = asyncio.create_task(app.run_polling())
         if background:
