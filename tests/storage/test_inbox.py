@@ -16,7 +16,7 @@ from storage.inbox import DONE, FAILED, Inbox, Incoming
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
 from storage.tables import inbox as inbox_table
-from tests.storage.conftest import SettableClock
+from tests.storage.conftest import SettableClock, require_pg
 from workflow.ports import StorageUnavailable
 
 
@@ -150,3 +150,25 @@ async def test_a_constraint_violation_is_not_an_outage(repo: SqlRepository) -> N
         async with repo.transaction() as tx:
             await tx.kv_set("k", "v")
             await tx._exec(inbox_table.insert().values(source="t", key="1", raw={}, state="x"))
+
+
+async def test_postgresql_unreachable_is_storage_unavailable(clock: SettableClock) -> None:
+    require_pg()
+    engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/test")  # nothing listens on port 1
+    try:
+        with pytest.raises(StorageUnavailable):
+            await Inbox(engine, clock=clock).save_batch([_item(1)])
+        with pytest.raises(StorageUnavailable):
+            async with SqlRepository(engine, clock=clock).reading() as tx:
+                await tx.kv_get("k")
+    finally:
+        await engine.dispose()
+
+
+async def test_a_write_in_our_read_only_transaction_is_a_fault_not_an_outage(repo: SqlRepository) -> None:
+    if repo.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's READ ONLY transaction")
+    with pytest.raises(Exception) as caught:
+        async with repo.reading() as tx:
+            await tx.kv_set("k", "v")
+    assert not isinstance(caught.value, StorageUnavailable)
