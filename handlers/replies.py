@@ -10,11 +10,13 @@ from aiogram import Bot, Router
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import Message
 
-from handlers.common import DeliveryPort, drop_prompt, find_prompt, prompt_key, run_action
+from handlers.common import DeliveryPort, find_prompt, prompt_key, run_action
 from views import texts
 from workflow.lifecycle import Action, ActionPayload, Status, available_actions
 from workflow.model import Actor, Attachment, Case, Procedure
 from workflow.services import Services
+
+ANSWERED = "answered_by"  # prompt data once answered: the origin of the reply that did
 
 
 def router() -> Router:
@@ -63,6 +65,8 @@ async def on_reply(
         f"telegram:{message.chat.id}:{message.message_id}"  # one action per message, however often handled
     )
     key = prompt_key(bot.id, message.chat.id, target.message_id)
+    if (await fsm_storage.get_data(key)).get(ANSWERED) == origin:
+        return  # this very reply handled again (inbox): the prompt was answered by it, nothing to do
     prompt = await find_prompt(fsm_storage, key)
     if prompt is not None:
         payload = (
@@ -74,7 +78,8 @@ async def on_reply(
             services, prompt.case_id, prompt.action, actor, version=prompt.version, payload=payload
         )
         if done:
-            await drop_prompt(fsm_storage, key)
+            # Dropped, but remembering which reply answered it: the same update handled again says nothing.
+            await fsm_storage.set_data(key, {ANSWERED: origin})
         if answer:
             await message.reply(answer, parse_mode=None)
         return

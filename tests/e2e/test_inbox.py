@@ -9,6 +9,7 @@ as long as the retries it makes, and nothing here waits for a deadline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 import uuid
@@ -37,6 +38,7 @@ from tests.e2e.conftest import (
 )
 from tests.support.pg import PG_URL
 from tests.support.tcpproxy import TcpProxy
+from views import texts
 
 
 class FakeTime:
@@ -148,8 +150,9 @@ async def test_a_locked_file_loses_nothing_and_confirms_nothing_meanwhile(world:
     ft = FakeTime()
     app = await w.start(pacing=ft.pacing(), prepare=short_busy_timeout)
     await w.settle()
-    holder = sqlite3.connect(w.db_path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
+    # In a thread of its own: its wait for the lock must not block the loop the app's transactions finish on.
+    holder = sqlite3.connect(w.db_path, isolation_level=None, check_same_thread=False, timeout=30)
+    await asyncio.to_thread(holder.execute, "BEGIN EXCLUSIVE")
     try:
         first = intake_update_ids(w, 5)
         await w.wait(lambda: app.watch.down, "the outage seen")
@@ -287,8 +290,14 @@ async def test_the_same_update_handled_twice_changes_nothing_and_sends_nothing_t
     # The curator's press twice: the second is refused by Telegram (answered already), nothing changes.
     answer = await w.press(REGION_CHAT, REGION_CURATOR, "На доработку", case)
     assert answer.text == "Ответьте на сообщение бота"
+    # The reason, by reply to the prompt, twice: returned once, answered once.
+    reason = await w.reply(REGION_CHAT, REGION_CURATOR, w.prompt(REGION_CHAT), "Уточните адрес")
+    assert reason == "Возвращено на доработку"
+    assert len([m for m in w.emu.sent(REGION_CHAT) if visible_text(m) == reason]) == 1
+    assert not [m for m in w.emu.sent(REGION_CHAT) if visible_text(m) == texts.PROMPT_EXPIRED]
     events = await w.events(case)
     assert [e.action for e in events].count("submit") == 1
+    assert [e.action for e in events].count("rework") == 1
     assert len(w.cards(REGION_CHAT, case)) == 1
 
 
@@ -296,6 +305,18 @@ async def test_never_more_handlers_than_workers_and_each_chat_in_order(world: Wo
     w = world
     app = await w.start(workers=2)
     await w.settle()
+    # The first handler waits for a second one to start (so the bound is reached, not just not exceeded).
+    both = asyncio.Event()
+    feed = app.dispatcher.feed_update
+
+    async def meet(*args: Any, **kwargs: Any) -> Any:
+        if app.pool.handling >= 2:
+            both.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(both.wait(), 2.0)
+        return await feed(*args, **kwargs)
+
+    app.dispatcher.feed_update = meet  # type: ignore[method-assign]
     for n in range(6):
         for chat, person in ((INTAKE_CHAT, OPERATOR), (HOUSING_CHAT, HOUSING), (SOCIAL_CHAT, HOUSING)):
             w.emu.push_message(chat, person.user_id, f"/my {n}")
