@@ -290,6 +290,8 @@ class WorkerPool:
                     await self._wake.wait()
                 continue
             try:
+                if self._stopping:
+                    continue  # claimed as the stop came: left for the next start, which releases the claim
                 await self._work(row, backoff)
             finally:
                 self.holding.pop(row.id, None)
@@ -332,7 +334,8 @@ class WorkerPool:
                 _short(exc),
             )
             return lambda: self.inbox.mark_failed(row.id, _short(exc))
-        log.warning("обновление %s: ошибка обработчика (попытка %d): %s", row.key, row.attempts, _short(exc))
+        # One line per poison update (above), not per try.
+        log.debug("обновление %s: ошибка обработчика (попытка %d): %s", row.key, row.attempts, _short(exc))
         return lambda: self.inbox.release(row.id, error=_short(exc))
 
     async def _settle(self, write: Callable[[], Awaitable[None]], backoff: Backoff) -> None:

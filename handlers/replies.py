@@ -97,6 +97,8 @@ async def on_reply(
         await message.reply(texts.REPLY_TEXT_EMPTY)
         return
     action, unit = _reply_action(case, actor, chat_units)
+    if action is None and await services.applied(case.id, origin):
+        return  # this very reply handled again (inbox): it moved the case on already; nothing to say
     if action is None:
         reason = texts.REPLY_NO_ACTION.format(status=Status(case.status).label)
         await message.reply(texts.REPLY_NOT_EXPECTED.format(reason=reason), parse_mode=None)

@@ -343,3 +343,31 @@ async def test_a_stop_with_a_backlog_is_quick_and_the_rest_is_handled_at_the_nex
     await w.settle(timeout=120)
     assert await count(w, messages) == 300
     assert len({m.message_id for m in w.emu.sent(INTAKE_CHAT) if "Сообщение № " in visible_text(m)}) >= 300
+
+
+async def test_a_poison_update_is_given_up_after_a_few_tries_with_one_line(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    w = world
+    app = await w.start()
+    await w.settle()
+    poison_ids = intake_update_ids(w, 1, "Отравленное")
+    feed = app.dispatcher.feed_update
+    tries: list[int] = []
+
+    async def explode(bot: Any, update: Any, **kwargs: Any) -> Any:
+        if update.update_id in poison_ids:
+            tries.append(update.update_id)
+            raise ValueError("handler bug")
+        return await feed(bot, update, **kwargs)
+
+    app.dispatcher.feed_update = explode  # type: ignore[method-assign]
+    after = intake_update_ids(w, 1, "После него")
+    await w.settle()
+    assert len(tries) == 3  # MAX_ATTEMPTS, then it is left alone
+    async with app.engine.connect() as conn:
+        row = (await conn.execute(select(inbox).where(inbox.c.key == str(poison_ids[0])))).one()
+    assert (row.state, row.attempts) == ("failed", 3) and "handler bug" in row.last_error
+    lines = [r for r in caplog.records if r.name == "bot.polling" and r.levelname == "ERROR"]
+    assert len(lines) == 1 and str(poison_ids[0]) in lines[0].getMessage()
+    assert await count(w, messages) == 1 and after  # the chat's next update was handled all the same

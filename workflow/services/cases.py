@@ -22,6 +22,7 @@ from workflow.lifecycle import (
 from workflow.model import Actor, Case, DomainError, InboundMessage
 from workflow.ports import (
     Notification,
+    Reading,
     StaleVersion,
     Transaction,
 )
@@ -31,7 +32,7 @@ from workflow.services.sweep import MISSED, attention_points, term_notifications
 ORIGIN = "origin"  # the event data key of ActionPayload.origin
 
 
-async def _applied(tx: Transaction, case_id: int, origin: str) -> bool:
+async def _applied(tx: Reading, case_id: int, origin: str) -> bool:
     """Whether an action from this origin is in the case's events already (a message handled twice)."""
     return any(event.data.get(ORIGIN) == origin for event in await tx.events(case_id))
 
@@ -129,6 +130,11 @@ class CaseUseCases(UseCaseBase):
             notifications = await self._write(tx, result.case, result, now, actor)
         await self._wake([result.case.id], notifications)
         return Outcome(case=result.case, notifications=notifications)
+
+    async def applied(self, case_id: int, origin: str) -> bool:
+        """Whether an action from `origin` (a source message) is in the case's history: handled before."""
+        async with self.repo.reading() as tx:
+            return await _applied(tx, case_id, origin)
 
     # --- shared writing ----------------------------------------------------------------------------------
 
