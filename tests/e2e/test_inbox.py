@@ -298,6 +298,10 @@ async def test_the_same_update_handled_twice_changes_nothing_and_sends_nothing_t
     events = await w.events(case)
     assert [e.action for e in events].count("submit") == 1
     assert [e.action for e in events].count("rework") == 1
+    for chat in (INTAKE_CHAT, HOUSING_CHAT, REGION_CHAT, OFFICE_CHAT):
+        people = {m.message_id for m in w.emu.history(chat) if not m.from_bot}
+        answers = [m.reply_to_message_id for m in w.emu.sent(chat) if m.reply_to_message_id in people]
+        assert len(answers) == len(set(answers)), f"chat {chat}: a message answered twice"
     assert len(w.cards(REGION_CHAT, case)) == 1
 
 
