@@ -107,7 +107,7 @@ async def run(backlog: int, presses: int) -> None:
                 busy = await press_times(app, emu, presses)
                 left = await pending(app)
             finally:
-                await app.dispatcher.stop_polling()
+                await app.stop_polling()
                 await asyncio.gather(polling, return_exceptions=True)
                 for task in app.delivery.busy():
                     task.cancel()

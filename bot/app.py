@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
@@ -19,7 +19,6 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,24 +27,27 @@ from bot.delivery import Delivery
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules
 from bot.pollerlock import PollerLock
+from bot.polling import OutageWatch, Pacing, Poller, WorkerPool, webhook_handler
 from bot.scheduler import build_scheduler
-from bot.sender import FloodWaitMiddleware, TelegramSender
+from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
 from bot.settings import ConfigError, Settings
 from bot.startup import check_setup
 from handlers import build_routers
 from handlers.commands import set_commands
 from storage.engine import create_engine
+from storage.inbox import Inbox
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
 from workflow.calendar import WorkingCalendar
+from workflow.model import Role
 from workflow.ports import Clock, Notification
 from workflow.rules import Rules
 from workflow.services import Services
 
 log = logging.getLogger(__name__)
 
-# How long a stop waits for the updates being handled (a handler may be waiting out Telegram's flood control).
-SHUTDOWN_GRACE_SECONDS = 30.0
+# How long a stop waits for the drains the last handlers woke, after the workers' own grace.
+DRAIN_GRACE_SECONDS = 2.0
 
 
 class SystemClock:
@@ -73,9 +75,19 @@ class OtklikApp:
     delivery: Delivery
     dispatcher: Dispatcher
     scheduler: AsyncIOScheduler
+    inbox: Inbox
+    pacing: Pacing
+    watch: OutageWatch
+    pool: WorkerPool
+    poller: Poller
+    _poll: asyncio.Task[None] | None = None
+    _halted: asyncio.Event | None = None
 
     @classmethod
-    async def build(cls, settings: Settings, *, clock: Clock | None = None) -> OtklikApp:
+    async def build(
+        cls, settings: Settings, *, clock: Clock | None = None, pacing: Pacing | None = None
+    ) -> OtklikApp:
+        """`pacing`: how the app waits between retries (tests pass a fake sleep and monotonic source)."""
         if not settings.telegram.token:
             raise ConfigError("telegram.token: не задан токен бота (задайте OTKLIK_TELEGRAM__TOKEN)")
         calendar = build_calendar(settings)
@@ -103,47 +115,47 @@ class OtklikApp:
         dispatcher.workflow_data.update(
             services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules
         )
+        inbox = Inbox(engine, clock=clock)
+        pacing = pacing or Pacing()
+
+        async def tell_office_head(text: str) -> None:
+            # Straight through the sender: the outbox lives in the database that is down.
+            for chat_id in directory.chats_for(Role.OFFICE_HEAD):
+                await sender.send(Outgoing(key="storage-outage", chat_id=chat_id, text=text, parse_mode=None))
+
+        watch = OutageWatch(pacing=pacing, clock=clock, tell=tell_office_head)
+        pool = WorkerPool(inbox=inbox, dispatcher=dispatcher, bot=bot, size=settings.telegram.workers,
+                          pacing=pacing, watch=watch)  # fmt: skip
+        poller = Poller(bot=bot, dispatcher=dispatcher, inbox=inbox, pool=pool, pacing=pacing, watch=watch)
         app = cls(settings=settings, engine=engine, repo=repo, calendar=calendar, rules=rules, directory=directory,
                   clock=clock, services=services, bot=bot, sender=sender, delivery=delivery,
-                  dispatcher=dispatcher, scheduler=AsyncIOScheduler())  # fmt: skip
+                  dispatcher=dispatcher, scheduler=AsyncIOScheduler(), inbox=inbox, pacing=pacing, watch=watch,
+                  pool=pool, poller=poller)  # fmt: skip
         app.scheduler = build_scheduler(
             sweep=app.sweep,
             sweep_seconds=settings.scheduler.sweep_seconds,
             drain=delivery.drain,
             drain_seconds=settings.scheduler.outbox_seconds,
+            purge=app.purge_inbox,
         )
-
-        async def finish_handlers_on_shutdown() -> None:
-            await app.finish_handlers()
-
-        # stop_polling() returns after the shutdown hooks: with this one, only once the handlers are done.
-        dispatcher.shutdown.register(finish_handlers_on_shutdown)
         return app
 
+    def quiet(self) -> bool:
+        """Nothing in hand: no inbox row being handled or claimable, no drain running (tests wait for this)."""
+        return self.pool.quiet() and not self.delivery.busy() and not self.watch._tasks
+
     def in_flight(self) -> list[asyncio.Task[object]]:
-        """The handlers of updates polling took, and the drains they (or sweeps) woke, not yet finished."""
-        # aiogram keeps the tasks of the updates it is handling here (it has no public accessor).
-        handlers: set[asyncio.Task[object]] = getattr(self.dispatcher, "_handle_update_tasks", set())
-        running: list[asyncio.Task[object]] = [task for task in handlers if not task.done()]
-        running += self.delivery.busy()
+        """The workers and the drains they woke, still running (a crash test cancels them)."""
+        running: list[asyncio.Task[object]] = [*self.pool.tasks(), *self.delivery.busy()]
+        if self._poll is not None and not self._poll.done():
+            running.append(self._poll)
         current = asyncio.current_task()
         return [task for task in running if task is not current]
 
-    async def finish_handlers(self, timeout: float = SHUTDOWN_GRACE_SECONDS) -> None:
-        """Let the updates being handled, and the drains they started, finish (at most `timeout` seconds).
-
-        aiogram's polling confirms an update to Telegram before its handler has run, so a handler cut short by
-        a shutdown is an update lost for good (a draft, a press); a drain cut between Telegram's answer and its
-        record is a notification sent twice after the restart.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while running := self.in_flight():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                log.warning("остановка: %d обработчиков не успели завершиться", len(running))
-                return
-            await asyncio.wait(running, timeout=remaining)
+    async def purge_inbox(self) -> int:
+        """The daily job: done inbox rows older than the retention go."""
+        days = self.settings.scheduler.inbox_retention_days
+        return await self.inbox.purge(timedelta(days=days))
 
     async def sweep(self) -> list[Notification]:
         """One sweeper tick: alerts into the outbox; delivery, woken by the commit, refreshes and sends."""
@@ -159,34 +171,69 @@ class OtklikApp:
         await self.delivery.drain()
 
     async def close(self) -> None:
-        await self.finish_handlers()
+        await self.stop_polling()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.watch.settle()
         await self.bot.session.close()
         await self.engine.dispose()
 
-    async def run_polling(self) -> None:
+    async def start_polling(self) -> None:
+        """Start the workers (on what a previous run left unfinished) and the long poll, in the background."""
         await self.bot.delete_webhook(drop_pending_updates=False)
-        await self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False)
+        await self._start_workers()
+        self._poll = asyncio.create_task(self.poller.run(), name="getUpdates")
+
+    async def _start_workers(self) -> None:
+        self._halted = asyncio.Event()
+        await self.pool.start()
+
+    async def run_polling(self) -> None:
+        """Poll until `stop_polling()` (or `close()`)."""
+        await self.start_polling()
+        assert self._halted is not None
+        await self._halted.wait()
+
+    async def stop_polling(self) -> None:
+        """Stop at once: the long poll is cancelled (what it got but did not save, Telegram keeps: it was not
+        confirmed), the handlers in flight get `stop_grace_seconds`, then are cancelled; their rows stay
+        unfinished and the next start handles them again."""
+        poll, self._poll = self._poll, None
+        if poll is not None:
+            poll.cancel()
+            await asyncio.gather(poll, return_exceptions=True)
+        if self._halted is None:
+            return
+        await self.pool.stop(self.settings.telegram.stop_grace_seconds)
+        # The drains the last handlers woke: a short grace, then cut (the outbox keeps what is not sent).
+        busy = self.delivery.busy()
+        if busy:
+            _done, late = await asyncio.wait(busy, timeout=DRAIN_GRACE_SECONDS)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        self._halted.set()
+        self._halted = None
 
     async def run_webhook(self, stop: asyncio.Event) -> None:
-
+        """Telegram posts updates here; each is answered 200 only once it is in the inbox (503 while the
+        database is down, so Telegram retries), and the same workers handle them."""
         tg = self.settings.telegram
         if not tg.webhook_url or not tg.webhook_secret:
             raise ConfigError("telegram.webhook_url и telegram.webhook_secret обязательны в режиме webhook")
         web_app = web.Application()
-        SimpleRequestHandler(self.dispatcher, self.bot, secret_token=tg.webhook_secret).register(
-            web_app, path="/telegram"
-        )
-        setup_application(web_app, self.dispatcher, bot=self.bot)
-        runner = web.AppRunner(web_app)
+        web_app.router.add_post("/telegram", webhook_handler(self.inbox, self.pool, tg.webhook_secret))
+        runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
+        await self._start_workers()
         await web.TCPSite(runner, tg.webhook_host, tg.webhook_port).start()
-        await self.bot.set_webhook(tg.webhook_url, secret_token=tg.webhook_secret)
+        allowed = self.dispatcher.resolve_used_update_types()
+        await self.bot.set_webhook(tg.webhook_url, secret_token=tg.webhook_secret, allowed_updates=allowed)
         try:
             await stop.wait()
         finally:
             await runner.cleanup()
+            await self.stop_polling()
 
 
 async def serve(settings: Settings) -> None:
@@ -210,10 +257,9 @@ async def serve(settings: Settings) -> None:
         if settings.telegram.mode == "webhook":
             await app.run_webhook(stop)
         else:
-            polling = asyncio.create_task(app.run_polling())
+            await app.start_polling()
             await stop.wait()
-            await app.dispatcher.stop_polling()
-            await polling
+            await app.stop_polling()
     finally:
         await lock.release()
         await app.close()

@@ -293,8 +293,7 @@ async def demo(out: Callable[[str], None] = print) -> None:
                 )
                 await play_day(Director(emu, app, clock, out))
             finally:
-                if not polling.done():
-                    await app.dispatcher.stop_polling()
+                await app.stop_polling()
                 await asyncio.gather(polling, return_exceptions=True)
                 await app.close()
             out(transcript(emu, {p.user_id: p.name for p in PEOPLE}))

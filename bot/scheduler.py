@@ -1,4 +1,4 @@
-"""The periodic jobs: the term sweeper and the outbox drain, one APScheduler interval job each.
+"""The periodic jobs: the term sweeper, the outbox drain and the daily inbox purge, one interval job each.
 
 There are no per-deadline jobs: the database is the source of truth for terms and the sweeper asks it what is
 due. `max_instances=1` keeps sweeps from overlapping in one process; the conditional writes in storage keep two
@@ -33,6 +33,7 @@ def build_scheduler(
     sweep_seconds: float,
     drain: Callable[[], Awaitable[object]] | None = None,
     drain_seconds: float = 2.0,
+    purge: Callable[[], Awaitable[object]] | None = None,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
@@ -53,5 +54,15 @@ def build_scheduler(
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
+        )
+    if purge is not None:
+        # Handled inbox rows past the retention (bot/polling.py keeps every update until it is done).
+        scheduler.add_job(
+            _guarded("inbox purge", purge),
+            "interval",
+            days=1,
+            id="inbox_purge",
+            max_instances=1,
+            coalesce=True,
         )
     return scheduler

@@ -101,6 +101,10 @@ class TelegramSettings(_Section):
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8080
     rate_limits: bool = True
+    # Updates handled at once (bot/polling.py): one chat's one at a time, in order; different chats in parallel.
+    workers: int = Field(default=4, ge=1, le=64)
+    # A stop lets the handlers in flight finish this long, then hands their updates back to the inbox.
+    stop_grace_seconds: float = Field(default=5.0, ge=0, le=60)
 
 
 class ChatSettings(_Section):
@@ -123,6 +127,8 @@ class StaffMember(_Section):
 class SchedulerSettings(_Section):
     sweep_seconds: int = Field(default=30, ge=1, le=3600)
     outbox_seconds: float = Field(default=2.0, gt=0, le=600)
+    # Handled updates are kept in the inbox this many days (a daily job deletes older ones).
+    inbox_retention_days: int = Field(default=7, ge=1, le=3650)
 
 
 class Settings(BaseSettings):

@@ -49,9 +49,11 @@ async def run_action(
     case, so the presser's answer never waits for Telegram's limits on other chats.
     """
     try:
-        await services.act(case_id, action, actor, expected_version=version, payload=payload)
+        outcome = await services.act(case_id, action, actor, expected_version=version, payload=payload)
     except DomainError as exc:
         return False, exc.message
+    if outcome.replayed:
+        return True, ""  # the same message handled again (inbox): answered the first time, say nothing
     return True, texts.DONE_BY_ACTION.get(action.value, texts.DONE)
 
 

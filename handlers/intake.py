@@ -16,7 +16,6 @@ from aiogram.types import (
 )
 
 from handlers.replies import attachments_of
-from views import texts
 from workflow.calendar import WorkingCalendar
 from workflow.lifecycle import REGISTER_ROLES
 from workflow.model import Actor, DomainError, InboundMessage, Procedure, Role, Source
@@ -90,9 +89,9 @@ async def on_intake(message: Message, services: Services, actor: Actor, calendar
         attachments=attachments_of(message),
     )
     try:
-        outcome = await services.register(inbound, actor)
+        await services.register(inbound, actor)
     except DomainError as exc:
         await message.reply(exc.message, parse_mode=None)
         return
-    if not outcome.created:
-        await message.reply(texts.ALREADY_REGISTERED.format(case_id=outcome.case.id), parse_mode=None)
+    # Already registered: the source id is this very chat message, so this is the same update handled again
+    # (an inbox row re-handled after a crash or an outage); its card is there already, so nothing is said.

@@ -10,11 +10,13 @@ from aiogram import Bot, Router
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import Message
 
-from handlers.common import DeliveryPort, drop_prompt, find_prompt, prompt_key, run_action
+from handlers.common import DeliveryPort, find_prompt, prompt_key, run_action
 from views import texts
 from workflow.lifecycle import Action, ActionPayload, Status, available_actions
 from workflow.model import Actor, Attachment, Case, Procedure
 from workflow.services import Services
+
+ANSWERED = "answered_by"  # prompt data once answered: the origin of the reply that did
 
 
 def router() -> Router:
@@ -59,20 +61,27 @@ async def on_reply(
     if target is None:
         return
     text = message.text or message.caption or ""
+    origin = (
+        f"telegram:{message.chat.id}:{message.message_id}"  # one action per message, however often handled
+    )
     key = prompt_key(bot.id, message.chat.id, target.message_id)
+    if (await fsm_storage.get_data(key)).get(ANSWERED) == origin:
+        return  # this very reply handled again (inbox): the prompt was answered by it, nothing to do
     prompt = await find_prompt(fsm_storage, key)
     if prompt is not None:
         payload = (
-            ActionPayload(link=text.strip(), confirm=prompt.confirm)
+            ActionPayload(link=text.strip(), confirm=prompt.confirm, origin=origin)
             if prompt.action in (Action.PUBLISH, Action.INTERIM)
-            else ActionPayload(reason=text)
+            else ActionPayload(reason=text, origin=origin)
         )
         done, answer = await run_action(
             services, prompt.case_id, prompt.action, actor, version=prompt.version, payload=payload
         )
         if done:
-            await drop_prompt(fsm_storage, key)
-        await message.reply(answer, parse_mode=None)
+            # Dropped, but remembering which reply answered it: the same update handled again says nothing.
+            await fsm_storage.set_data(key, {ANSWERED: origin})
+        if answer:
+            await message.reply(answer, parse_mode=None)
         return
 
     case_id = await delivery.case_for_card(message.chat.id, target.message_id)
@@ -88,13 +97,16 @@ async def on_reply(
         await message.reply(texts.REPLY_TEXT_EMPTY)
         return
     action, unit = _reply_action(case, actor, chat_units)
+    if action is None and await services.applied(case.id, origin):
+        return  # this very reply handled again (inbox): it moved the case on already; nothing to say
     if action is None:
         reason = texts.REPLY_NO_ACTION.format(status=Status(case.status).label)
         await message.reply(texts.REPLY_NOT_EXPECTED.format(reason=reason), parse_mode=None)
         return
-    payload = ActionPayload(text=text, unit=unit, attachments=files)
+    payload = ActionPayload(text=text, unit=unit, attachments=files, origin=origin)
     _done, answer = await run_action(services, case.id, action, actor, version=None, payload=payload)
-    await message.reply(answer, parse_mode=None)
+    if answer:
+        await message.reply(answer, parse_mode=None)
 
 
 def _reply_action(case: Case, actor: Actor, chat_units: set[str]) -> tuple[Action | None, str | None]:

@@ -38,6 +38,7 @@ from sqlalchemy.sql.schema import Table
 
 from storage import codec, direct
 from storage.engine import SQLITE_BEGIN
+from storage.outage import translated
 from storage.tables import (
     assignments,
     cards,
@@ -258,7 +259,9 @@ class SqlRepository:
 
         On SQLite it begins IMMEDIATE: it takes the write lock up front (waiting up to busy_timeout).
         """
-        async with self.engine.connect() as conn, conn.begin():
+        # Driver errors meaning "storage is down" (locked, full, read-only, server gone) leave as
+        # StorageUnavailable, whether from the connect, a statement or the commit (storage/outage.py).
+        async with translated(), self.engine.connect() as conn, conn.begin():
             yield SqlTransaction(conn, self._clock, self._direct)
 
     @asynccontextmanager
@@ -268,7 +271,7 @@ class SqlRepository:
         On SQLite it begins DEFERRED (with WAL, readers never wait for the writer); on PostgreSQL it is
         READ ONLY, so a write inside it fails loudly instead of slipping through.
         """
-        async with self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             if self.engine.dialect.name == "sqlite":
                 await conn.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
             else:

@@ -236,3 +236,26 @@ poller_lock = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("heartbeat_at", UtcDateTime, nullable=False),
 )
+
+# --- 0005: the inbox (issue 8) ----------------------------------------------------------------------------
+# Every update from outside, saved before it is confirmed to its source (Telegram's next getUpdates offset, a
+# webhook's 200): one row per (source, key), handled from here by the worker pool and marked when done, so a
+# crash or an outage loses nothing. `lane` orders the handling: rows of one lane (a chat) one at a time, in id
+# order. `claimed_by` is the worker process holding the row; claims are released at start.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True),  # arrival order
+    Column("source", String, nullable=False),  # "telegram"
+    Column("key", String, nullable=False),  # the source's id of the update (Telegram's update_id)
+    Column("lane", String, nullable=True),  # the chat; NULL: no order to keep
+    Column("raw", JSON, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("state", String, nullable=False),  # pending | done | failed
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("claimed_by", String, nullable=True),
+    Column("done_at", UtcDateTime, nullable=True),
+    UniqueConstraint("source", "key", name="uq_inbox_source_key"),
+    Index("ix_inbox_state", "state", "id"),
+)

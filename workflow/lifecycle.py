@@ -227,6 +227,9 @@ class ActionPayload:
     link: str = ""  # publish / interim: where the answer is
     attachments: tuple[Attachment, ...] = ()
     confirm: bool = False  # publish: yes, publish although units still owe information (RULES.md §6)
+    # Where the action came from, unique per source message (e.g. "telegram:<chat>:<message>"): recorded in
+    # its events, so handling the same message again (a re-handled inbox row) changes nothing.
+    origin: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 Each test gets a `World`: the emulator with the demo's people and chats, a FakeClock, a SQLite file in tmp_path
 and a way to start, stop, crash and restart the app on them. People act through the emulator only (messages,
 replies, button presses); the test waits for the bot with the emulator's `wait_for` and predicates over what is
-in flight (updates not yet confirmed, handler tasks, drains) — never with sleeps. Time moves only by setting the
+in flight (updates not yet confirmed, inbox rows not handled, drains) — never with sleeps. Time moves only by setting the
 FakeClock and calling `app.sweep()`.
 """
 
@@ -38,6 +38,7 @@ from bot.demo import (
     SOCIAL_CHAT,
     Person,
 )
+from bot.polling import Pacing
 from bot.sender import TelegramSender
 from bot.settings import (
     ChatSettings,
@@ -174,6 +175,7 @@ class World:
         self._app: OtklikApp | None = None
         self._polling: asyncio.Task[None] | None = None
         self.timeout = 10.0
+        self.database_url: str | None = None  # another database than the SQLite file (PostgreSQL)
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -192,16 +194,26 @@ class World:
         rate_limits: bool = False,
         background: bool = False,
         sender: Callable[[Bot], TelegramSender] | None = None,
+        pacing: Pacing | None = None,
+        workers: int | None = None,
+        prepare: Callable[[OtklikApp], None] | None = None,
     ) -> OtklikApp:
         """Build the app on the world's database and start long polling (and the scheduler, if asked).
 
-        `sender`: replaces the built sender (e.g. one paced to an emulator's shrunk flood windows).
+        `sender`: replaces the built sender (e.g. one paced to an emulator's shrunk flood windows); `pacing`:
+        the app's sleep and monotonic source; `prepare`: called on the built app before polling starts.
         """
         assert self._app is None, "stop the running app first"
         settings = settings_for(self.emu, self.db_path, rate_limits=rate_limits)
-        app = await OtklikApp.build(settings, clock=self.clock)
+        if self.database_url is not None:
+            settings.database.url = self.database_url
+        if workers is not None:
+            settings.telegram.workers = workers
+        app = await OtklikApp.build(settings, clock=self.clock, pacing=pacing)
         if sender is not None:
             app.sender = app.delivery.sender = sender(app.bot)
+        if prepare is not None:
+            prepare(app)
         self._app = app
         self._polling = asyncio.create_task(app.run_polling())
         if background:
@@ -212,8 +224,7 @@ class World:
         """A graceful stop: polling ends, running handlers finish, then the app closes."""
         app, polling = self.app, self._polling
         assert polling is not None
-        if not polling.done():
-            await app.dispatcher.stop_polling()
+        await app.stop_polling()
         await polling
         await app.close()
         self._app, self._polling = None, None
@@ -222,21 +233,23 @@ class World:
         """Die like a killed process: whatever is in flight (handlers, drains) is cut where it stands."""
         app, polling = self.app, self._polling
         assert polling is not None
-        victims = app.in_flight()
+        victims = [*app.pool.crash(), *app.in_flight(), polling]
         for task in victims:
             task.cancel()
         await asyncio.gather(*victims, return_exceptions=True)
-        if not polling.done():
-            await app.dispatcher.stop_polling()
-        await asyncio.gather(polling, return_exceptions=True)
-        await app.close()
+        # Nothing of the dead run's bookkeeping: its claims stay in the inbox, the next start releases them.
+        app._poll = app._halted = None
+        if app.scheduler.running:
+            app.scheduler.shutdown(wait=False)
+        await app.bot.session.close()
+        await app.engine.dispose()
         self._app, self._polling = None, None
 
     # ------------------------------------------------------------------------------------------- waiting
 
     def busy(self) -> bool:
-        """An update not yet confirmed, a handler running or a drain it woke: the bot is still at work."""
-        return bool(self.emu.pending_updates or self.app.in_flight())
+        """An update not yet confirmed, an inbox row not yet handled, or a drain a handler woke."""
+        return bool(self.emu.pending_updates) or not self.app.quiet()
 
     async def wait(self, predicate: Callable[[], T], what: str = "", timeout: float | None = None) -> T:
         try:

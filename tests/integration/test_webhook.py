@@ -1,4 +1,5 @@
-"""Webhook mode: Telegram's secret token is checked on every update; a wrong or missing one changes nothing."""
+"""Webhook mode: Telegram's secret token is checked on every update; a wrong or missing one changes nothing;
+an update is answered 200 only once it is in the inbox."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -14,6 +16,7 @@ from bot.app import OtklikApp
 from bot.demo import INTAKE_CHAT, OPERATOR, START, DemoClock, demo_settings
 from bot.settings import ConfigError
 from emulators.telegram import TelegramEmulator
+from workflow.ports import StorageUnavailable
 
 SECRET = "s3cret-token_for-webhook"
 
@@ -80,7 +83,7 @@ async def test_webhook_registers_with_the_secret_and_refuses_without_it(
             url, json=_update(2, "Сообщение от куратора ЦУР: яма на ул. Ленина"), headers=good
         ) as r:
             assert r.status == 200
-    # The handler runs after the webhook answers; wait for the card in the intake chat.
+    # The workers handle it from the inbox after the webhook answers; wait for the card in the intake chat.
     await emu.wait_for(lambda: any(m.from_bot and m.buttons for m in emu.sent(INTAKE_CHAT)), timeout=10)
     assert await _cases(app) == 1
 
@@ -95,3 +98,32 @@ async def test_webhook_mode_needs_url_and_secret(tmp_path: Path) -> None:
                 await app.run_webhook(asyncio.Event())
         finally:
             await app.close()
+
+
+async def test_webhook_answers_503_while_storage_is_down_and_200_once_saved(
+    webhook_app: tuple[OtklikApp, TelegramEmulator, str],
+) -> None:
+    """Telegram retries a webhook that did not answer 200: the update is acknowledged only once it is saved."""
+    app, emu, url = webhook_app
+    save = app.inbox.save_batch
+    down = [True]
+
+    async def flaky(items: Any) -> int:
+        if down[0]:
+            raise StorageUnavailable("database is locked")
+        return await save(items)
+
+    app.inbox.save_batch = flaky  # type: ignore[method-assign]
+    good = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    update = _update(7, "Сообщение от куратора ЦУР: нет света")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json=update, headers=good) as response:
+            assert response.status == 503
+        assert await _cases(app) == 0
+        down[0] = False
+        for _ in range(2):  # Telegram's retry, and once more: saved once, one case
+            async with http.post(url, json=update, headers=good) as response:
+                assert response.status == 200
+    await emu.wait_for(lambda: any(m.from_bot and m.buttons for m in emu.sent(INTAKE_CHAT)), timeout=10)
+    await emu.wait_for(lambda: app.quiet(), timeout=10)
+    assert await _cases(app) == 1

@@ -25,6 +25,7 @@ TABLES = {
     "deliveries",
     "drafts",
     "events",
+    "inbox",
     "kv",
     "messages",
     "outbox",

@@ -22,11 +22,19 @@ from workflow.lifecycle import (
 from workflow.model import Actor, Case, DomainError, InboundMessage, valid_id
 from workflow.ports import (
     Notification,
+    Reading,
     StaleVersion,
     Transaction,
 )
 from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
 from workflow.services.sweep import MISSED, attention_points, term_notifications
+
+ORIGIN = "origin"  # the event data key of ActionPayload.origin
+
+
+async def _applied(tx: Reading, case_id: int, origin: str) -> bool:
+    """Whether an action from this origin is in the case's events already (a message handled twice)."""
+    return any(event.data.get(ORIGIN) == origin for event in await tx.events(case_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +44,7 @@ class Outcome:
     case: Case
     notifications: tuple[Notification, ...] = ()
     created: bool = True
+    replayed: bool = False  # the same origin was applied before: nothing changed, nothing to answer
 
 
 class CaseUseCases(UseCaseBase):
@@ -106,12 +115,18 @@ class CaseUseCases(UseCaseBase):
             case = await tx.get_case(case_id)
             if case is None:
                 raise DomainError(NOT_FOUND, code="not_found")
+            origin = payload.origin if payload is not None else ""
+            if origin and await _applied(tx, case_id, origin):
+                return Outcome(case=case, created=False, replayed=True)
             # The lifecycle speaks first, so a second press answers «Уже согласовано», not «устарела».
             result = transition(
                 case, action, actor, now, rules=self.rules, calendar=self.calendar, payload=payload
             )
             if expected_version is not None and expected_version != case.version:
                 raise DomainError(STALE_CARD, code="stale")
+            if origin:
+                stamped = tuple(replace(e, data={**e.data, ORIGIN: origin}) for e in result.events)
+                result = replace(result, events=stamped)
             try:
                 await tx.save_case(result.case, case.version)
             except StaleVersion:
@@ -119,6 +134,11 @@ class CaseUseCases(UseCaseBase):
             notifications = await self._write(tx, result.case, result, now, actor)
         await self._wake([result.case.id], notifications)
         return Outcome(case=result.case, notifications=notifications)
+
+    async def applied(self, case_id: int, origin: str) -> bool:
+        """Whether an action from `origin` (a source message) is in the case's history: handled before."""
+        async with self.repo.reading() as tx:
+            return await _applied(tx, case_id, origin)
 
     # --- shared writing ----------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """64-bit ids on PostgreSQL (issue 8): every row id and every column referring to one becomes BIGINT.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01
 
 Written by hand and frozen: it must not import storage.tables. Self-contained, so it may be re-chained after
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,160 @@
+"""The inbox: every update saved before it is confirmed to its source, handled from here, marked when done.
+
+One row per (source, key). A whole getUpdates batch is written in one short transaction with insert-or-ignore
+on the key, so an update Telegram delivers again (its confirmation was lost in a crash) is not stored twice.
+Workers claim the oldest pending row of a lane (a chat) nobody is handling, and mark it done or failed; at start
+every claim is released, so whatever a dead process held is handled again. Every method raises
+StorageUnavailable when the database is down (storage/outage.py), so callers wait and retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.engine import SQLITE_BEGIN
+from storage.outage import translated
+from storage.tables import inbox
+from workflow.ports import Clock
+
+log = logging.getLogger(__name__)
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+_ERROR_MAX = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One update to save: its source, its key there, the lane it is ordered in, the raw JSON."""
+
+    source: str
+    key: str
+    lane: str | None
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    id: int
+    source: str
+    key: str
+    lane: str | None
+    raw: dict[str, Any]
+    attempts: int  # with this claim
+
+
+class Inbox:
+    def __init__(self, engine: AsyncEngine, *, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def _insert(self) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(inbox).on_conflict_do_nothing(index_elements=["source", "key"])
+        return sqlite.insert(inbox).on_conflict_do_nothing(index_elements=["source", "key"])
+
+    async def save_batch(self, items: Sequence[Incoming]) -> int:
+        """Save the batch in one transaction; updates already there are left as they are. Returns how many
+        were new."""
+        if not items:
+            return 0
+        now = self.clock.now()
+        rows = [
+            {"source": i.source, "key": i.key, "lane": i.lane, "raw": i.raw, "received_at": now,
+             "state": PENDING, "attempts": 0}
+            for i in items
+        ]  # fmt: skip
+        async with translated(), self.engine.begin() as conn:
+            new = (await conn.execute(self._insert().returning(inbox.c.id), rows)).all()
+        return len(new)
+
+    async def claim(self, owner: str, busy_lanes: Collection[str] = ()) -> InboxRow | None:
+        """The oldest pending, unclaimed row whose lane is not in `busy_lanes`, claimed by `owner`.
+
+        The caller passes the lanes its workers are handling: with the id order, one chat's updates are handled
+        one at a time, in the order they arrived (one poller per database: bot/pollerlock.py).
+        """
+        stmt = (
+            select(inbox.c.id, inbox.c.source, inbox.c.key, inbox.c.lane, inbox.c.raw, inbox.c.attempts)
+            .where(inbox.c.state == PENDING, inbox.c.claimed_by.is_(None))
+            .order_by(inbox.c.id)
+            .limit(1)
+        )
+        if busy_lanes:
+            stmt = stmt.where(inbox.c.lane.is_(None) | inbox.c.lane.not_in(list(busy_lanes)))
+        async with translated(), self.engine.begin() as conn:
+            found = (await conn.execute(stmt)).first()
+            if found is None:
+                return None
+            taken = await conn.execute(
+                update(inbox)
+                .where(inbox.c.id == found.id, inbox.c.claimed_by.is_(None), inbox.c.state == PENDING)
+                .values(claimed_by=owner, attempts=inbox.c.attempts + 1)
+            )
+            if taken.rowcount != 1:
+                return None  # another process took it in between (PostgreSQL); the caller asks again
+        return InboxRow(found.id, found.source, found.key, found.lane, dict(found.raw), found.attempts + 1)
+
+    async def mark_done(self, row_id: int) -> None:
+        async with translated(), self.engine.begin() as conn:
+            await conn.execute(
+                update(inbox)
+                .where(inbox.c.id == row_id)
+                .values(state=DONE, claimed_by=None, done_at=self.clock.now(), last_error=None)
+            )
+
+    async def release(self, row_id: int, *, error: str | None = None, count: bool = True) -> None:
+        """Give the row back for another try. `count=False`: the try does not count (storage was down)."""
+        values: dict[str, Any] = {"claimed_by": None}
+        if error is not None:
+            values["last_error"] = error[:_ERROR_MAX]
+        if not count:
+            values["attempts"] = inbox.c.attempts - 1
+        async with translated(), self.engine.begin() as conn:
+            await conn.execute(update(inbox).where(inbox.c.id == row_id).values(**values))
+
+    async def mark_failed(self, row_id: int, error: str) -> None:
+        """Give up on a poison update: it is never handled again (the error stays for the administrator)."""
+        async with translated(), self.engine.begin() as conn:
+            await conn.execute(
+                update(inbox)
+                .where(inbox.c.id == row_id)
+                .values(
+                    state=FAILED, claimed_by=None, last_error=error[:_ERROR_MAX], done_at=self.clock.now()
+                )
+            )
+
+    async def release_claims(self) -> int:
+        """At start: every claim is a dead run's, so every unfinished row is handled again."""
+        async with translated(), self.engine.begin() as conn:
+            result = await conn.execute(
+                update(inbox)
+                .where(inbox.c.state == PENDING, inbox.c.claimed_by.is_not(None))
+                .values(claimed_by=None)
+            )
+        return int(result.rowcount or 0)
+
+    async def pending(self) -> int:
+        """Rows not yet handled (claimed or not)."""
+        async with translated(), self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                await conn.execution_options(**{SQLITE_BEGIN: "DEFERRED"})  # a read takes no write lock
+            count = await conn.scalar(select(func.count()).select_from(inbox).where(inbox.c.state == PENDING))
+            await conn.rollback()
+        return int(count or 0)
+
+    async def purge(self, older_than: timedelta) -> int:
+        """Delete done rows finished more than `older_than` ago (failed ones stay for the administrator)."""
+        cutoff: datetime = self.clock.now() - older_than
+        async with translated(), self.engine.begin() as conn:
+            result = await conn.execute(
+                delete(inbox).where(and_(inbox.c.state == DONE, inbox.c.done_at < cutoff))
+            )
+        return int(result.rowcount or 0)
