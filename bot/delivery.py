@@ -271,17 +271,31 @@ class Delivery:
             chats = list(dict.fromkeys([*self.directory.card_chats(view.case), *existing, *posting]))
             if only_missing is not None:
                 chats = [c for c in chats if c in only_missing and c not in existing]
+            # Every post is recorded as being posted before any call, in one transaction for all the chats.
+            if posts := [chat_id for chat_id in chats if chat_id not in existing]:
+                async with self.repo.transaction() as tx:
+                    for chat_id in posts:
+                        await tx.begin_card_post(case_id, chat_id, now)
             # The chats are independent: a card held back by one chat's flood limit must not hold back the
             # others (one item per chat, so each chat's order stays that of the refreshes, which the lock orders).
             results = await asyncio.gather(
                 *(self._put_card(view, chat_id, existing.get(chat_id), now) for chat_id in chats),
                 return_exceptions=True,
             )
+            # The versions the edited cards show, in one transaction (a lost one only costs a repair an edit).
+            edited = [(chat_id, r) for chat_id, r in zip(chats, results, strict=True) if isinstance(r, int)]
+            if edited:
+                async with self.repo.transaction() as tx:
+                    for chat_id, message_id in edited:
+                        await tx.card_shown(case_id, chat_id, message_id, view.case.version)
             for failure in results:
                 if isinstance(failure, BaseException):
                     raise failure
 
-    async def _put_card(self, view: CardView, chat_id: int, message_id: int | None, now: datetime) -> None:
+    async def _put_card(
+        self, view: CardView, chat_id: int, message_id: int | None, now: datetime
+    ) -> int | None:
+        """Edit the chat's card (the message id, when the edit went through) or post it (recorded here)."""
         case_id = view.case.id
         roles, units = self.directory.roles_of_chat(chat_id)
         text, keyboard = render_card(
@@ -302,24 +316,25 @@ class Delivery:
                 self._send_failed(exc)
                 if not exc.permanent:
                     log.error("card %s in chat %s not refreshed: %s", case_id, chat_id, exc)
-                    return
+                    return None
                 # "message to edit not found": the card was deleted in the chat. Post it afresh rather than
                 # lose the chat (other refusals of an edit fail the post too, and are logged there).
                 log.warning("card %s in chat %s cannot be edited (%s): posting it anew", case_id, chat_id,
                             exc.reason)  # fmt: skip
             else:
                 self._send_worked()
-                async with self.repo.transaction() as tx:
-                    await tx.card_shown(case_id, chat_id, message_id, version)
-                return
-        await self._post_card(replace(item, edit_message_id=None), case_id, version, now)
+                return message_id
+            # Before the call, as refresh_cards does for the posts it plans.
+            async with self.repo.transaction() as tx:
+                await tx.begin_card_post(case_id, chat_id, now)
+        await self._post_card(replace(item, edit_message_id=None), case_id, version)
+        return None
 
-    async def _post_card(self, item: Outgoing, case_id: int, version: int, now: datetime) -> None:
+    async def _post_card(self, item: Outgoing, case_id: int, version: int) -> None:
+        """Post a card already recorded as being posted: a crash from that record until the one below leaves
+        it, and the card is posted once more after the restart (Telegram gives no way to find out whether this
+        post reached it)."""
         chat_id = item.chat_id
-        # Before the call: a crash from here until the record below leaves this row, and the card is posted
-        # once more after the restart (Telegram gives no way to find out whether this post reached it).
-        async with self.repo.transaction() as tx:
-            await tx.begin_card_post(case_id, chat_id, now)
         try:
             result = await self.sender.send(item)
         except SendFailed as exc:

@@ -86,7 +86,7 @@ async def being_posted(w: World) -> set[tuple[int, int]]:
 async def test_a_crash_before_the_post_reached_telegram_posts_the_card_once(world: World) -> None:
     w = world
     await stall_at(w, office_card_post("before"))
-    assert await being_posted(w) == {(1, OFFICE_CHAT)}  # recorded before the call
+    assert (1, OFFICE_CHAT) in await being_posted(w)  # recorded before the call (intake's may be done)
     assert w.cards(OFFICE_CHAT, 1) == []
     await w.crash()
 
@@ -106,7 +106,7 @@ async def test_a_crash_after_telegram_answered_a_post_leaves_at_most_one_duplica
     w = world
     await stall_at(w, office_card_post("after"))
     [lost] = w.cards(OFFICE_CHAT, 1)  # Telegram has it; the process never recorded it
-    assert await being_posted(w) == {(1, OFFICE_CHAT)}
+    assert (1, OFFICE_CHAT) in await being_posted(w)
     await w.crash()
 
     await w.start(background=True)
