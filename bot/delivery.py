@@ -14,8 +14,8 @@ is edited; one deleted in Telegram ("message to edit not found") is posted anew.
 Cards are reposted on the normal path only where a notice goes, so `repair` walks every open case (a page at a
 time) and posts the cards missing in the chats that should hold them (Directory.card_chats, the rule the normal
 path uses) and edits the stale ones. It runs at start, after a database error and after a send failure that
-outlasted the sender's retries, inside the worker `wake` runs and under the drain lock, and refreshes each case
-under the case's card lock: never alongside a post of the same card.
+outlasted the sender's retries, in the worker `wake` runs (a step at a time between the changes it is woken
+for), and refreshes each case under the case's card lock: never alongside a post of the same card.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import timedelta
@@ -215,7 +215,9 @@ class Delivery:
 
     async def _work(self) -> None:
         repaired = False  # one repair per run of the worker: one that fails waits for the next wake or drain
+        steps: AsyncIterator[int] | None = None  # the repair under way, a step per turn of the loop
         while True:
+            woken = bool(self._changed)
             while self._changed:
                 case_id = next(iter(self._changed))
                 del self._changed[case_id]
@@ -224,20 +226,26 @@ class Delivery:
                 except Exception as exc:  # the change is committed; the next refresh or a repair redoes it
                     log.exception("refreshing the cards of case %s failed", case_id)
                     self._repair_wanted |= isinstance(exc, _STORAGE_ERRORS)
-            if self._repair_wanted and not repaired:
+            if steps is None and self._repair_wanted and not repaired:
                 repaired = True
                 self._repair_wanted = False
+                steps = self._repair_steps()
+            if steps is not None:
                 try:
-                    await self.repair()
+                    await anext(steps)
+                except StopAsyncIteration:
+                    steps = None
                 except Exception:
                     log.exception("repairing the cards failed; the next drain tries again")
+                    steps = None
                     self._repair_wanted = True
-            try:
-                await self.drain()
-            except Exception as exc:  # the rows stay pending; the scheduler's drain retries them
-                log.exception("draining the outbox failed")
-                self._repair_wanted |= isinstance(exc, _STORAGE_ERRORS)
-            if not self._changed and not (self._repair_wanted and not repaired):
+            if steps is None or woken:  # a wake in the middle of a repair wants its notices now
+                try:
+                    await self.drain()
+                except Exception as exc:  # the rows stay pending; the scheduler's drain retries them
+                    log.exception("draining the outbox failed")
+                    self._repair_wanted |= isinstance(exc, _STORAGE_ERRORS)
+            if not self._changed and steps is None and not (self._repair_wanted and not repaired):
                 return
 
     def busy(self) -> list[asyncio.Task[None]]:
@@ -370,47 +378,55 @@ class Delivery:
     # --- repair ----------------------------------------------------------------------------------------
 
     async def repair(self) -> int:
-        """Post every missing card and edit every stale one; returns how many cases were refreshed.
+        """Post every missing card and edit every stale one, all at once; how many cases were refreshed."""
+        return sum([refreshed async for refreshed in self._repair_steps()])
+
+    async def _repair_steps(self) -> AsyncIterator[int]:
+        """The repair a step at a time (a page read, a case refreshed), for the worker to interleave with the
+        cards `wake` asks for: a repair posting hundreds of cards at 20 a minute per group must not hold back
+        a fresh change for as long. Yields the cases refreshed in the step, outside any transaction.
 
         First the posts a crash cut short (any case, open or closed), then every open case a page at a time.
-        Held under the drain lock (no drain posts a card meanwhile) and each case under its card lock, which
-        `refresh_cards` re-reads the cards in: never racing a post of the same card.
+        Each case is refreshed under its card lock, inside which `refresh_cards` reads the cards: a post of the
+        same card in flight (wake's or a drain's) has recorded its message before the repair looks, and one the
+        repair makes is recorded before they look. No drain lock is held: notices keep flowing meanwhile.
         """
-        async with self._drain_lock:
-            refreshed = 0
-            after: tuple[int, int] | None = None
-            cut_short: dict[int, None] = {}
-            while True:
-                async with self.repo.reading() as tx:
-                    posts = await tx.unfinished_card_posts(after, REPAIR_PAGE)
-                cut_short.update(dict.fromkeys(case_id for case_id, _ in posts))
-                if len(posts) < REPAIR_PAGE:
-                    break
-                after = posts[-1]
-            for case_id in cut_short:
-                refreshed += await self._repair_case(case_id)
-            after_id = 0
-            while True:
-                async with self.repo.reading() as tx:
-                    page = await tx.open_cases_after(after_id, REPAIR_PAGE)
-                    shown = await tx.card_versions([case.id for case in page])
-                for case in page:
-                    if case.id in cut_short:
-                        continue
-                    have = shown.get(case.id, {})
-                    missing = [c for c in self.directory.card_chats(case) if c not in have]
-                    # NULL: a card from before the version was recorded; not known stale, left alone.
-                    stale = any(v is not None and v < case.version for v in have.values())
-                    if stale:
-                        refreshed += await self._repair_case(case.id)
-                    elif missing:
-                        refreshed += await self._repair_case(case.id, only_missing=missing)
-                if len(page) < REPAIR_PAGE:
-                    break
-                after_id = page[-1].id
-            if refreshed:
-                log.info("repaired the cards of %d cases", refreshed)
-            return refreshed
+        refreshed = 0
+        after: tuple[int, int] | None = None
+        cut_short: dict[int, None] = {}
+        while True:
+            async with self.repo.reading() as tx:
+                posts = await tx.unfinished_card_posts(after, REPAIR_PAGE)
+            cut_short.update(dict.fromkeys(case_id for case_id, _ in posts))
+            if len(posts) < REPAIR_PAGE:
+                break
+            after = posts[-1]
+        for case_id in cut_short:
+            done = await self._repair_case(case_id)
+            refreshed += done
+            yield done
+        after_id = 0
+        while True:
+            async with self.repo.reading() as tx:
+                page = await tx.open_cases_after(after_id, REPAIR_PAGE)
+                shown = await tx.card_versions([case.id for case in page])
+            yield 0
+            for case in page:
+                if case.id in cut_short:
+                    continue
+                have = shown.get(case.id, {})
+                missing = [c for c in self.directory.card_chats(case) if c not in have]
+                # NULL: a card from before the version was recorded; not known stale, left alone.
+                stale = any(v is not None and v < case.version for v in have.values())
+                if stale or missing:
+                    done = await self._repair_case(case.id, only_missing=None if stale else missing)
+                    refreshed += done
+                    yield done
+            if len(page) < REPAIR_PAGE:
+                break
+            after_id = page[-1].id
+        if refreshed:
+            log.info("repaired the cards of %d cases", refreshed)
 
     async def _repair_case(self, case_id: int, *, only_missing: Collection[int] | None = None) -> int:
         try:

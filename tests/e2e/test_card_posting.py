@@ -14,12 +14,12 @@ from typing import Literal
 from aiogram import Bot
 from sqlalchemy import select, update
 
-from bot.sender import Outgoing, SendResult, TelegramSender
+from bot.sender import Outgoing, SendFailed, SendResult, TelegramSender
 from storage.engine import create_engine
 from storage.tables import card_posts, outbox
-from tests.e2e.conftest import INTAKE_CHAT, OFFICE_CHAT, OFFICE_HEAD, OPERATOR, World
+from tests.e2e.conftest import INTAKE_CHAT, OFFICE_CHAT, OFFICE_HEAD, OPERATOR, World, card_status
 
-Stall = Literal["before", "after"] | None
+Stall = Literal["before", "after", "fail"] | None
 
 
 class StallingSender(TelegramSender):
@@ -37,6 +37,8 @@ class StallingSender(TelegramSender):
 
     async def send(self, item: Outgoing) -> SendResult:
         when = self.pick(item)
+        if when == "fail":  # as after a minute of failures: the sender's retries spent
+            raise SendFailed(item, "Telegram unreachable (test)", attempts=1, permanent=False)
         if when == "before":
             self.stalled.set()
             await asyncio.Event().wait()  # until the crash
@@ -213,3 +215,30 @@ async def test_a_card_lost_to_a_minute_of_failing_sends_is_repaired_without_a_no
     assert len(w.cards(OFFICE_CHAT, case)) == 1
     assert w.notes(OFFICE_CHAT) == []  # repaired without any notice to that chat
     assert await being_posted(w) == set()
+
+
+async def test_a_card_left_stale_by_a_failed_edit_is_refreshed_at_the_next_start(world: World) -> None:
+    w = world
+    failing = {"on": False}
+
+    def office_edits(item: Outgoing) -> Stall:
+        office_edit = item.chat_id == OFFICE_CHAT and item.edit_message_id is not None
+        return "fail" if failing["on"] and office_edit and item.key.startswith("card:") else None
+
+    await w.start(sender=lambda bot: StallingSender(bot, office_edits))
+    case = await w.register_os("Сообщение: сломана скамейка")
+    office = w.card(OFFICE_CHAT, case)
+    before = card_status(office)  # the emulator's record is live: keep the text, not the message
+    await w.press(INTAKE_CHAT, OPERATOR, "Направить в подразделение", case)
+    await w.press(INTAKE_CHAT, OPERATOR, w.rules.units["housing"], case)
+    failing["on"] = True
+    assert (await w.press(INTAKE_CHAT, OPERATOR, "Готово", case)).text == "Направление предложено"
+    assert card_status(w.card(OFFICE_CHAT, case)) == before  # stale: the office head's card missed the change
+    await w.stop()
+
+    await w.start(background=True)
+    await w.settle()
+    refreshed = w.card(OFFICE_CHAT, case)  # edited in place, not posted again
+    assert refreshed.message_id == office.message_id and card_status(refreshed) != before
+    approved = await w.press(OFFICE_CHAT, OFFICE_HEAD, "Согласовать направление", case)
+    assert approved.text == "Направление согласовано"
