@@ -168,7 +168,7 @@ class OtklikApp:
             log.warning("в настройках не задан чат %s: уведомления этой роли некуда доставить", key)
         await set_commands(self.bot, self.directory.staff)
         self.scheduler.start()
-        await self.delivery.drain()
+        await self.delivery.start()  # takes over a dead run's claims, drains, repairs every card
 
     async def close(self) -> None:
         await self.stop_polling()

@@ -5,6 +5,17 @@ from the outbox, resolved to chats through the Directory, and recorded per recip
 crash in the middle of a notification resends it only to the chats that have not got it. Telegram gives no
 idempotency key, so the one window left is between Telegram's answer and our record of it: at most one
 duplicate to one chat, never a loss.
+
+A card is recorded as "being posted" before its sendMessage and recorded as posted in the transaction right
+after the answer. A crash between the two leaves the "being posted" row: the card is posted once more (it may
+have reached Telegram, which gives no way to find it: at most one duplicate per chat per crash). A recorded card
+is edited; one deleted in Telegram ("message to edit not found") is posted anew.
+
+Cards are reposted on the normal path only where a notice goes, so `repair` walks every open case (a page at a
+time) and posts the cards missing in the chats that should hold them (Directory.card_chats, the rule the normal
+path uses) and edits the stale ones. It runs at start, after a database error and after a send failure that
+outlasted the sender's retries, in the worker `wake` runs (a step at a time between the changes it is woken
+for), and refreshes each case under the case's card lock: never alongside a post of the same card.
 """
 
 from __future__ import annotations
@@ -12,16 +23,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.directory import Directory
 from bot.sender import Outgoing, SendFailed, TelegramSender
 from views.cards import render_card, render_history, render_notification
-from workflow.ports import Clock, Notification, OutboxItem, Reading
+from workflow.model import Case
+from workflow.ports import Clock, Notification, OutboxItem, Reading, StorageUnavailable
 from workflow.rules import Rules
 from workflow.services.queries import CardView, read_card
 
@@ -37,6 +51,10 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE = timedelta(minutes=5)
 # Rows claimed at a time: a small batch keeps the last row of it well within the lease.
 CLAIM_BATCH = 20
+# Open cases a repair reads at a time (two indexed queries a page): memory stays flat however many there are.
+REPAIR_PAGE = 200
+# What makes a repair worth its walk: the database failed (a card refresh or its record may be lost).
+_STORAGE_ERRORS = (StorageUnavailable, SQLAlchemyError, OSError)
 
 
 class DeliveryTransaction(Reading, Protocol):
@@ -53,6 +71,10 @@ class DeliveryTransaction(Reading, Protocol):
 
     async def release_outbox(self, outbox_id: int, owner: str) -> None:
         """Give up `owner`'s claim on the row (a failed delivery: the next drain retries it at once)."""
+        ...
+
+    async def release_foreign_claims(self, owner: str) -> int:
+        """Free every claim on an undelivered row not held by `owner`; how many. Start-up only (see `start`)."""
         ...
 
     async def mark_delivered(self, outbox_id: int, at: datetime) -> None:
@@ -73,8 +95,39 @@ class DeliveryTransaction(Reading, Protocol):
         """Chat ids the notification was already delivered to."""
         ...
 
-    async def set_card(self, case_id: int, chat_id: int, message_id: int) -> None:
-        """Remember the case's card message in a chat (one per chat: a new one replaces the old)."""
+    async def begin_card_post(self, case_id: int, chat_id: int, at: datetime) -> None:
+        """Record that the case's card is being posted in the chat (before the sendMessage)."""
+        ...
+
+    async def set_card(
+        self, case_id: int, chat_id: int, message_id: int, shown_version: int | None = None
+    ) -> None:
+        """Remember the case's card message in a chat (one per chat: a new one replaces the old), showing
+        `shown_version` of the case; the chat's "being posted" record goes."""
+        ...
+
+    async def end_card_post(self, case_id: int, chat_id: int) -> None:
+        """Drop the "being posted" record: Telegram refused the post, nothing was posted."""
+        ...
+
+    async def card_shown(self, case_id: int, chat_id: int, message_id: int, version: int) -> None:
+        """The card message now shows this version of the case (an edit went through)."""
+        ...
+
+    async def card_posts(self, case_id: int) -> set[int]:
+        """Chats where the case's card is recorded as being posted."""
+        ...
+
+    async def unfinished_card_posts(self, after: tuple[int, int] | None, limit: int) -> list[tuple[int, int]]:
+        """(case id, chat id) of the "being posted" records after `after`, by that pair; a page of `limit`."""
+        ...
+
+    async def open_cases_after(self, after_id: int, limit: int) -> list[Case]:
+        """Open cases (an open term) with an id above `after_id`, by id; a page of `limit`."""
+        ...
+
+    async def card_versions(self, case_ids: Sequence[int]) -> dict[int, dict[int, int | None]]:
+        """For each case: chat id -> the case version its card shows (None: not known) for cards recorded."""
         ...
 
     async def cards(self, case_id: int) -> dict[int, int]:
@@ -122,29 +175,77 @@ class Delivery:
         self._card_locks: dict[int, asyncio.Lock] = {}
         self._changed: dict[int, None] = {}  # cases whose cards wait for a refresh, in order
         self._worker: asyncio.Task[None] | None = None
+        # A repair is due (start, a database error, sends that failed for long and work again).
+        self._repair_wanted = False
+        # A send failed after all the sender's retries (about a minute of failures) since the last success.
+        self._sends_failing = False
+
+    # --- start-up ------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """At start: take over a dead process's outbox claims, send the outbox, then repair every card.
+
+        Releasing every claim not this Delivery's own is safe only because one process works on a database at
+        a time: the poller lock (bot/pollerlock.py, issue 8) refuses a second `otklik run` before delivery
+        starts. Without that lock this would let two live processes send the same rows.
+        """
+        async with self.repo.transaction() as tx:
+            released = await tx.release_foreign_claims(self._owner)
+        if released:
+            log.info("taken over %d outbox claims of a previous run", released)
+        self._repair_wanted = True
+        await self.drain()
+        self._kick()
 
     # --- the one wake-up path after a commit ---------------------------------------------------------------
 
     async def wake(self, case_ids: Sequence[int], notifications: Sequence[Notification] = ()) -> None:
         """After a commit: refresh these cases' cards, then send the outbox, in the background (no waiting)."""
         self._changed.update(dict.fromkeys(case_ids))
+        self._kick()
+
+    def request_repair(self) -> None:
+        """Have the worker repair every open case's cards (in the background, after the changed cases)."""
+        self._repair_wanted = True
+        self._kick()
+
+    def _kick(self) -> None:
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._work())
 
     async def _work(self) -> None:
+        repaired = False  # one repair per run of the worker: one that fails waits for the next wake or drain
+        steps: AsyncIterator[int] | None = None  # the repair under way, a step per turn of the loop
         while True:
+            woken = bool(self._changed)
             while self._changed:
                 case_id = next(iter(self._changed))
                 del self._changed[case_id]
                 try:
                     await self.refresh_cards(case_id)
-                except Exception:  # the change is committed; the next refresh or drain repairs the card
+                except Exception as exc:  # the change is committed; the next refresh or a repair redoes it
                     log.exception("refreshing the cards of case %s failed", case_id)
-            try:
-                await self.drain()
-            except Exception:  # the rows stay pending; the scheduler's drain retries them
-                log.exception("draining the outbox failed")
-            if not self._changed:
+                    self._repair_wanted |= isinstance(exc, _STORAGE_ERRORS)
+            if steps is None and self._repair_wanted and not repaired:
+                repaired = True
+                self._repair_wanted = False
+                steps = self._repair_steps()
+            if steps is not None:
+                try:
+                    await anext(steps)
+                except StopAsyncIteration:
+                    steps = None
+                except Exception:
+                    log.exception("repairing the cards failed; the next drain tries again")
+                    steps = None
+                    self._repair_wanted = True
+            if steps is None or woken:  # a wake in the middle of a repair wants its notices now
+                try:
+                    await self.drain()
+                except Exception as exc:  # the rows stay pending; the scheduler's drain retries them
+                    log.exception("draining the outbox failed")
+                    self._repair_wanted |= isinstance(exc, _STORAGE_ERRORS)
+            if not self._changed and steps is None and not (self._repair_wanted and not repaired):
                 return
 
     def busy(self) -> list[asyncio.Task[None]]:
@@ -165,26 +266,44 @@ class Delivery:
         `only_missing`: just post the card in those of these chats that should have it and do not.
         """
         async with self._card_lock(case_id):
+            # Everything is read under the lock: a post of this card in flight has recorded its message first.
             now = self.clock.now()
             async with self.repo.reading() as tx:
                 view = await read_card(tx, case_id)
                 existing = await tx.cards(case_id)
+                posting = await tx.card_posts(case_id)
             if view is None:
                 return
-            chats = list(dict.fromkeys([*self.directory.card_chats(view.case), *existing]))
+            # A chat still "being posted" is a post a crash (or a failed send) cut short: post it once more,
+            # even if the case has moved on from that chat.
+            chats = list(dict.fromkeys([*self.directory.card_chats(view.case), *existing, *posting]))
             if only_missing is not None:
                 chats = [c for c in chats if c in only_missing and c not in existing]
+            # Every post is recorded as being posted before any call, in one transaction for all the chats.
+            if posts := [chat_id for chat_id in chats if chat_id not in existing]:
+                async with self.repo.transaction() as tx:
+                    for chat_id in posts:
+                        await tx.begin_card_post(case_id, chat_id, now)
             # The chats are independent: a card held back by one chat's flood limit must not hold back the
             # others (one item per chat, so each chat's order stays that of the refreshes, which the lock orders).
             results = await asyncio.gather(
                 *(self._put_card(view, chat_id, existing.get(chat_id), now) for chat_id in chats),
                 return_exceptions=True,
             )
+            # The versions the edited cards show, in one transaction (a lost one only costs a repair an edit).
+            edited = [(chat_id, r) for chat_id, r in zip(chats, results, strict=True) if isinstance(r, int)]
+            if edited:
+                async with self.repo.transaction() as tx:
+                    for chat_id, message_id in edited:
+                        await tx.card_shown(case_id, chat_id, message_id, view.case.version)
             for failure in results:
                 if isinstance(failure, BaseException):
                     raise failure
 
-    async def _put_card(self, view: CardView, chat_id: int, message_id: int | None, now: datetime) -> None:
+    async def _put_card(
+        self, view: CardView, chat_id: int, message_id: int | None, now: datetime
+    ) -> int | None:
+        """Edit the chat's card (the message id, when the edit went through) or post it (recorded here)."""
         case_id = view.case.id
         roles, units = self.directory.roles_of_chat(chat_id)
         text, keyboard = render_card(
@@ -197,22 +316,127 @@ class Delivery:
             reply_markup=keyboard,
             edit_message_id=message_id,
         )
+        version = view.case.version
+        if message_id is not None:
+            try:
+                await self.sender.send(item)
+            except SendFailed as exc:
+                self._send_failed(exc)
+                if not exc.permanent:
+                    log.error("card %s in chat %s not refreshed: %s", case_id, chat_id, exc)
+                    return None
+                # "message to edit not found": the card was deleted in the chat. Post it afresh rather than
+                # lose the chat (other refusals of an edit fail the post too, and are logged there).
+                log.warning("card %s in chat %s cannot be edited (%s): posting it anew", case_id, chat_id,
+                            exc.reason)  # fmt: skip
+            else:
+                self._send_worked()
+                return message_id
+            # Before the call, as refresh_cards does for the posts it plans.
+            async with self.repo.transaction() as tx:
+                await tx.begin_card_post(case_id, chat_id, now)
+        await self._post_card(replace(item, edit_message_id=None), case_id, version)
+        return None
+
+    async def _post_card(self, item: Outgoing, case_id: int, version: int) -> None:
+        """Post a card already recorded as being posted: a crash from that record until the one below leaves
+        it, and the card is posted once more after the restart (Telegram gives no way to find out whether this
+        post reached it)."""
+        chat_id = item.chat_id
         try:
             result = await self.sender.send(item)
         except SendFailed as exc:
-            if not (exc.permanent and item.edit_message_id is not None):
-                log.error("card %s in chat %s not delivered: %s", case_id, chat_id, exc)
-                return
-            # The card was deleted in the chat: post it afresh rather than lose the chat.
-            item = replace(item, edit_message_id=None)
-            try:
-                result = await self.sender.send(item)
-            except SendFailed as again:
-                log.error("card %s in chat %s not delivered: %s", case_id, chat_id, again)
-                return
-        if item.edit_message_id is None and result.message_ids:
-            async with self.repo.transaction() as tx:
-                await tx.set_card(case_id, result.chat_id, result.message_ids[0])
+            self._send_failed(exc)
+            log.error("card %s in chat %s not delivered: %s", case_id, chat_id, exc)
+            if exc.permanent and not exc.sent_message_ids:
+                # Refused: nothing is in the chat, so nothing to reconcile (a repair or refresh tries again).
+                async with self.repo.transaction() as tx:
+                    await tx.end_card_post(case_id, chat_id)
+            return
+        self._send_worked()
+        if not result.message_ids:
+            return
+        # Right after the answer, in one transaction: the message recorded, the "being posted" record gone.
+        async with self.repo.transaction() as tx:
+            await tx.set_card(case_id, result.chat_id, result.message_ids[0], version)
+            if result.chat_id != chat_id:  # a group became a supergroup: the record was under the old id
+                await tx.end_card_post(case_id, chat_id)
+
+    def _send_failed(self, exc: SendFailed) -> None:
+        # A refusal (bot blocked, chat not found) says nothing about Telegram being reachable; a failure after
+        # all the sender's retries means sends have been failing for about a minute.
+        if not exc.permanent:
+            self._sends_failing = True
+
+    def _send_worked(self) -> None:
+        if self._sends_failing:
+            # Sends work again after failing for long: cards refused meanwhile are missing wherever no notice
+            # goes, so the next run of the worker repairs them all.
+            self._sends_failing = False
+            self._repair_wanted = True
+
+    # --- repair ----------------------------------------------------------------------------------------
+
+    async def repair(self) -> int:
+        """Post every missing card and edit every stale one, all at once; how many cases were refreshed."""
+        return sum([refreshed async for refreshed in self._repair_steps()])
+
+    async def _repair_steps(self) -> AsyncIterator[int]:
+        """The repair a step at a time (a page read, a case refreshed), for the worker to interleave with the
+        cards `wake` asks for: a repair posting hundreds of cards at 20 a minute per group must not hold back
+        a fresh change for as long. Yields the cases refreshed in the step, outside any transaction.
+
+        First the posts a crash cut short (any case, open or closed), then every open case a page at a time.
+        Each case is refreshed under its card lock, inside which `refresh_cards` reads the cards: a post of the
+        same card in flight (wake's or a drain's) has recorded its message before the repair looks, and one the
+        repair makes is recorded before they look. No drain lock is held: notices keep flowing meanwhile.
+        """
+        refreshed = 0
+        after: tuple[int, int] | None = None
+        cut_short: dict[int, None] = {}
+        while True:
+            async with self.repo.reading() as tx:
+                posts = await tx.unfinished_card_posts(after, REPAIR_PAGE)
+            cut_short.update(dict.fromkeys(case_id for case_id, _ in posts))
+            if len(posts) < REPAIR_PAGE:
+                break
+            after = posts[-1]
+        for case_id in cut_short:
+            done = await self._repair_case(case_id)
+            refreshed += done
+            yield done
+        after_id = 0
+        while True:
+            async with self.repo.reading() as tx:
+                page = await tx.open_cases_after(after_id, REPAIR_PAGE)
+                shown = await tx.card_versions([case.id for case in page])
+            yield 0
+            for case in page:
+                if case.id in cut_short:
+                    continue
+                have = shown.get(case.id, {})
+                missing = [c for c in self.directory.card_chats(case) if c not in have]
+                # NULL: a card from before the version was recorded; not known stale, left alone.
+                stale = any(v is not None and v < case.version for v in have.values())
+                if stale or missing:
+                    done = await self._repair_case(case.id, only_missing=None if stale else missing)
+                    refreshed += done
+                    yield done
+            if len(page) < REPAIR_PAGE:
+                break
+            after_id = page[-1].id
+        if refreshed:
+            log.info("repaired the cards of %d cases", refreshed)
+
+    async def _repair_case(self, case_id: int, *, only_missing: Collection[int] | None = None) -> int:
+        try:
+            await self.refresh_cards(case_id, only_missing=only_missing)
+        except _STORAGE_ERRORS:
+            raise  # the database is down: the rest of the walk would fail too; the repair stays due
+        except Exception:  # one case's trouble (a card that cannot be rendered) must not stop the others
+            log.exception("repairing the cards of case %s failed", case_id)
+            return 0
+        return 1
 
     async def case_for_card(self, chat_id: int, message_id: int) -> int | None:
         async with self.repo.reading() as tx:
@@ -266,7 +490,9 @@ class Delivery:
             finally:
                 if held:
                     await self._release(list(held))
-            return done
+        if self._repair_wanted:
+            self._kick()  # the scheduler's drain is what retries a repair that failed
+        return done
 
     async def _release(self, outbox_ids: list[int]) -> None:
         try:
@@ -313,12 +539,16 @@ class Delivery:
                 result = await self.sender.send(item)
             except SendFailed as exc:
                 complete = False
+                self._send_failed(exc)
                 async with self.repo.transaction() as tx:
                     await tx.mark_failed(outbox_id, str(exc))
                 log.error(
                     "notification %s to chat %s not delivered: %s", notification.dedup_key, chat_id, exc
                 )
                 continue
+            self._send_worked()
+            # Right after the answer, before the next send: a crash between the two resends this notice to
+            # this one chat (at most one duplicate), and never more than that.
             async with self.repo.transaction() as tx:
                 await tx.record_delivery(
                     outbox_id, chat_id, result.message_ids[0] if result.message_ids else 0, now

@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy import (
@@ -41,6 +42,7 @@ from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
 from storage.tables import (
     assignments,
+    card_posts,
     cards,
     cases,
     deliveries,
@@ -672,6 +674,20 @@ class SqlTransaction:
         )
         await self._exec(stmt)
 
+    async def release_foreign_claims(self, owner: str) -> int:
+        # Start-up only, and only because one process runs per database (the poller lock): every other claim
+        # is a dead process's, and waiting out its lease would hold its rows back for minutes.
+        stmt = (
+            update(outbox)
+            .where(
+                outbox.c.delivered_at.is_(None),
+                outbox.c.claimed_by.is_not(None),
+                outbox.c.claimed_by != owner,
+            )
+            .values(claimed_until=None, claimed_by=None)
+        )
+        return (await self._exec(stmt)).rowcount or 0
+
     async def mark_delivered(self, outbox_id: int, at: datetime) -> None:
         stmt = (
             update(outbox)
@@ -706,15 +722,97 @@ class SqlTransaction:
 
     # --- cards -------------------------------------------------------------------------------------------
 
-    async def set_card(self, case_id: int, chat_id: int, message_id: int) -> None:
+    async def begin_card_post(self, case_id: int, chat_id: int, at: datetime) -> None:
+        insert = self._insert(card_posts).values(case_id=case_id, chat_id=chat_id, since=at)
+        stmt = insert.on_conflict_do_update(
+            index_elements=[card_posts.c.case_id, card_posts.c.chat_id], set_={"since": insert.excluded.since}
+        )
+        await self._exec(stmt)
+
+    async def set_card(
+        self, case_id: int, chat_id: int, message_id: int, shown_version: int | None = None
+    ) -> None:
         insert = self._insert(cards).values(
-            case_id=case_id, chat_id=chat_id, message_id=message_id, updated_at=self._clock.now()
+            case_id=case_id,
+            chat_id=chat_id,
+            message_id=message_id,
+            updated_at=self._clock.now(),
+            shown_version=shown_version,
         )
         stmt = insert.on_conflict_do_update(
             index_elements=[cards.c.case_id, cards.c.chat_id],
-            set_={"message_id": insert.excluded.message_id, "updated_at": insert.excluded.updated_at},
+            set_={
+                "message_id": insert.excluded.message_id,
+                "updated_at": insert.excluded.updated_at,
+                "shown_version": insert.excluded.shown_version,
+            },
         )
         await self._exec(stmt)
+        # The post is answered and recorded: it is no longer "being posted" (same transaction).
+        await self._exec(
+            delete(card_posts).where(card_posts.c.case_id == case_id, card_posts.c.chat_id == chat_id)
+        )
+
+    async def end_card_post(self, case_id: int, chat_id: int) -> None:
+        await self._exec(
+            delete(card_posts).where(card_posts.c.case_id == case_id, card_posts.c.chat_id == chat_id)
+        )
+
+    async def card_shown(self, case_id: int, chat_id: int, message_id: int, version: int) -> None:
+        # Only the message still recorded (a repost meanwhile has its own version), and never backwards.
+        stmt = (
+            update(cards)
+            .where(
+                cards.c.case_id == case_id,
+                cards.c.chat_id == chat_id,
+                cards.c.message_id == message_id,
+                or_(cards.c.shown_version.is_(None), cards.c.shown_version < version),
+            )
+            .values(shown_version=version)
+        )
+        await self._exec(stmt)
+
+    async def card_posts(self, case_id: int) -> set[int]:
+        stmt = select(card_posts.c.chat_id).where(card_posts.c.case_id == case_id)
+        return set((await self._exec(stmt)).scalars())
+
+    async def unfinished_card_posts(self, after: tuple[int, int] | None, limit: int) -> list[tuple[int, int]]:
+        # By primary key, a page at a time: a crash leaves at most the posts then in flight.
+        stmt = (
+            select(card_posts.c.case_id, card_posts.c.chat_id)
+            .order_by(card_posts.c.case_id, card_posts.c.chat_id)
+            .limit(limit)
+        )
+        if after is not None:
+            stmt = stmt.where(tuple_(card_posts.c.case_id, card_posts.c.chat_id) > tuple_(*after))
+        return [(row.case_id, row.chat_id) for row in await self._exec(stmt)]
+
+    async def open_cases_after(self, after_id: int, limit: int) -> list[Case]:
+        # A walk by primary key with an index probe per case (ix_terms_case): a page costs `limit` rows
+        # however many cases there are.
+        stmt = (
+            select(cases)
+            .where(
+                cases.c.id > after_id,
+                exists().where(terms.c.case_id == cases.c.id, terms.c.closed_at.is_(None)),
+            )
+            .order_by(cases.c.id)
+            .limit(limit)
+        )
+        rows = (await self._exec(stmt)).all()
+        by_case = await self._assignments([row.id for row in rows])
+        return [_case_from_row(row, by_case.get(row.id, ())) for row in rows]
+
+    async def card_versions(self, case_ids: Sequence[int]) -> dict[int, dict[int, int | None]]:
+        found: dict[int, dict[int, int | None]] = {case_id: {} for case_id in case_ids}
+        if not case_ids:
+            return found
+        stmt = select(cards.c.case_id, cards.c.chat_id, cards.c.shown_version).where(
+            cards.c.case_id.in_(list(case_ids))
+        )
+        for row in await self._exec(stmt):
+            found[row.case_id][row.chat_id] = row.shown_version
+        return found
 
     async def cards(self, case_id: int) -> dict[int, int]:
         stmt = select(cards.c.chat_id, cards.c.message_id).where(cards.c.case_id == case_id)

@@ -213,8 +213,23 @@ cards = Table(
     Column("chat_id", BigInteger, nullable=False),
     Column("message_id", BigInteger, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # 0008: the case version the message last showed (NULL: not known, a card from before 0008): a card behind
+    # its case is stale, and delivery's repair edits it.
+    Column("shown_version", Integer, nullable=True),
     PrimaryKeyConstraint("case_id", "chat_id"),  # one card per chat
     Index("ix_cards_message", "chat_id", "message_id"),
+)
+
+# 0008: a card being posted. Written before the sendMessage that posts it, deleted with the record of Telegram's
+# answer (the `cards` row). A row left behind is a post a crash cut short: it may or may not have reached
+# Telegram (Telegram offers no way to tell), and delivery posts it once more (at most one duplicate per chat).
+card_posts = Table(
+    "card_posts",
+    metadata,
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("since", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("case_id", "chat_id"),
 )
 
 kv = Table(

@@ -20,6 +20,7 @@ from tests.storage.conftest import require_pg
 
 TABLES = {
     "assignments",
+    "card_posts",
     "cards",
     "cases",
     "deliveries",

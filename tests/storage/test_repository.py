@@ -820,3 +820,95 @@ async def test_foreign_keys_are_enforced(repo: SqlRepository) -> None:
     with pytest.raises(IntegrityError):
         async with repo.transaction() as tx:
             await tx.open_term(404, start(), T0)
+
+
+# --- card posting and repair (issue 8) ----------------------------------------------------------------------
+
+
+async def test_a_card_being_posted_until_its_message_is_recorded(repo: SqlRepository) -> None:
+    case = await add(repo)
+    async with repo.transaction() as tx:
+        await tx.begin_card_post(case.id, -1001, T0)
+        await tx.begin_card_post(case.id, 777, T0)
+        await tx.begin_card_post(case.id, 777, T0 + timedelta(seconds=1))  # again: one record per chat
+    async with repo.transaction() as tx:
+        assert await tx.card_posts(case.id) == {-1001, 777}
+        assert await tx.cards(case.id) == {}  # nothing recorded as posted: no message to reply to or edit
+        # Telegram answered: the message recorded and the "being posted" record gone, in one transaction.
+        await tx.set_card(case.id, -1001, 10, shown_version=3)
+        await tx.end_card_post(case.id, 777)  # refused: nothing to reconcile
+    async with repo.transaction() as tx:
+        assert await tx.card_posts(case.id) == set()
+        assert await tx.cards(case.id) == {-1001: 10}
+        assert await tx.card_versions([case.id]) == {case.id: {-1001: 3}}
+
+
+async def test_a_post_whose_record_fails_stays_being_posted(repo: SqlRepository) -> None:
+    """The record of the answer and the end of "being posted" are one transaction: both or neither."""
+    case = await add(repo)
+    async with repo.transaction() as tx:
+        await tx.begin_card_post(case.id, -1001, T0)  # committed before the call
+    with pytest.raises(Boom):
+        async with repo.transaction() as tx:
+            await tx.set_card(case.id, -1001, 10, shown_version=1)
+            raise Boom  # the process dies before the commit
+    async with repo.transaction() as tx:
+        assert await tx.unfinished_card_posts(None, 10) == [(case.id, -1001)]
+        assert await tx.cards(case.id) == {}
+
+
+async def test_unfinished_card_posts_page_by_case_and_chat(repo: SqlRepository) -> None:
+    first = await add(repo, "a")
+    second = await add(repo, "b")
+    async with repo.transaction() as tx:
+        for case_id, chat_id in [(second.id, -5), (first.id, 7), (first.id, -1002), (second.id, -6)]:
+            await tx.begin_card_post(case_id, chat_id, T0)
+    async with repo.transaction() as tx:
+        page = await tx.unfinished_card_posts(None, 3)
+        assert page == [(first.id, -1002), (first.id, 7), (second.id, -6)]
+        assert await tx.unfinished_card_posts(page[-1], 3) == [(second.id, -5)]
+        assert await tx.unfinished_card_posts((second.id, -5), 3) == []
+
+
+async def test_card_shown_moves_forward_on_the_recorded_message_only(repo: SqlRepository) -> None:
+    case = await add(repo)
+    async with repo.transaction() as tx:
+        await tx.set_card(case.id, -1001, 10)  # a card from before 0008: version unknown
+        await tx.card_shown(case.id, -1001, 10, 4)
+        await tx.card_shown(case.id, -1001, 10, 2)  # an older refresh answered late: never backwards
+        await tx.card_shown(case.id, -1001, 9, 7)  # a message no longer the card: ignored
+        await tx.card_shown(case.id, 777, 9, 7)  # no card in that chat: nothing to update
+    async with repo.transaction() as tx:
+        assert await tx.card_versions([case.id, case.id + 1]) == {case.id: {-1001: 4}, case.id + 1: {}}
+        assert await tx.card_versions([]) == {}
+
+
+async def test_open_cases_page_by_id(repo: SqlRepository) -> None:
+    made = [await add(repo, f"m{i}") for i in range(5)]
+    async with repo.transaction() as tx:
+        for case in made:
+            if case is not made[2]:
+                await tx.open_term(case.id, start(), T0)
+        await tx.open_term(made[2].id, start(), T0)
+        await tx.close_terms(made[2].id, [TermStop(term_id="os.route")], T0, 1)  # closed: not open
+    async with repo.transaction() as tx:
+        page = await tx.open_cases_after(0, 2)
+        assert [c.id for c in page] == [made[0].id, made[1].id]
+        page = await tx.open_cases_after(page[-1].id, 2)
+        assert [c.id for c in page] == [made[3].id, made[4].id]
+        assert page[0] == await tx.get_case(made[3].id)
+        assert await tx.open_cases_after(made[4].id, 2) == []
+
+
+async def test_claims_of_a_dead_process_are_released_at_start(repo: SqlRepository) -> None:
+    async with repo.transaction() as tx:
+        await tx.enqueue([note("a"), note("b"), note("c"), note("d")])
+        dead = await tx.claim_outbox(T0, "dead", LEASE, 2)
+        mine = await tx.claim_outbox(T0, "me", LEASE, 1)
+        await tx.mark_delivered(dead[0].id, T0)
+    async with repo.transaction() as tx:
+        assert await tx.release_foreign_claims("me") == 1  # the dead one's undelivered row; not mine
+        # At the same instant, well inside the dead process's lease: its row is free again, mine is not.
+        taken = await tx.claim_outbox(T0, "me-again", LEASE, 5)
+        assert [i.notification.dedup_key for i in taken] == ["b", "d"]
+        assert mine[0].notification.dedup_key == "c"
