@@ -226,7 +226,7 @@ cards = Table(
 card_posts = Table(
     "card_posts",
     metadata,
-    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False),
     Column("chat_id", BigInteger, nullable=False),
     Column("since", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("case_id", "chat_id"),

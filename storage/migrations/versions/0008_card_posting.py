@@ -2,7 +2,7 @@
 card shows.
 
 Revision ID: 0008
-Revises: 0004 (re-chained by the integrator after 0007)
+Revises: 0007
 Create Date: 2026-12-01
 
 Written by hand and frozen: it must not import storage.tables, whose future edits belong to later revisions.
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0004"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -29,7 +29,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "card_posts",
-        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("chat_id", sa.BigInteger(), nullable=False),
         sa.Column("since", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("case_id", "chat_id", name="pk_card_posts"),
