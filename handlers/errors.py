@@ -5,6 +5,11 @@ filled the log with a traceback per update; 88 such crashes came out of 4,033 ho
 gets «Не удалось выполнить, попробуйте ещё раз», the message a short reply, and the log one ERROR line with the
 case number when one is known (the traceback only at DEBUG).
 
+A failed call of the bot's own to Telegram (flood control, a network error, a deleted message to reply to) is
+logged but not answered with «Не удалось»: it usually comes after the use case has committed (the handler's
+reply is its last step), so the person's action did happen, and a second message into a flood wait would fail
+the same way.
+
 `StorageUnavailable` is not an error of the input: it passes through, so whoever holds the update (the inbox)
 keeps it and handles it again once the database is back. aiogram's own control exceptions pass too.
 """
@@ -18,6 +23,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import CancelHandler, SkipHandler
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from views import texts
@@ -64,6 +70,13 @@ class GuardHandlers(BaseMiddleware):
             return await handler(event, data)
         except (StorageUnavailable, SkipHandler, CancelHandler):
             raise
+        except TelegramAPIError as exc:
+            case_id = _CASE.get() or _case_in(event)
+            where = f"case {case_id}" if case_id is not None else "no case"
+            log.warning(
+                "Telegram refused the bot's call (%s): %s: %s", where, type(exc).__name__, _one_line(exc)
+            )
+            return None
         except Exception as exc:
             case_id = _CASE.get() or _case_in(event)
             where = f"case {case_id}" if case_id is not None else "no case"
