@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
+import logging
 import sqlite3
 from typing import Any
 
@@ -12,6 +15,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
+
+log = logging.getLogger(__name__)
 
 SQLITE_BEGIN = "sqlite_begin"
 """Execution option: how a SQLite transaction begins ("IMMEDIATE" by default, "DEFERRED" for reads)."""
@@ -99,7 +104,25 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, mmap_bytes: int) -> 
         # Straight on the aiosqlite connection: one hop to its thread, where a statement through SQLAlchemy is
         # three (cursor, execute, close) and every transaction pays it (bench/engine_bench.py).
         sql = f"BEGIN {mode}"
+        dbapi = conn.connection.dbapi_connection
         try:
-            conn.connection.dbapi_connection.run_async(lambda driver: driver.execute_fetchall(sql))  # type: ignore[union-attr]
+            try:
+                dbapi.run_async(lambda driver: driver.execute_fetchall(sql))  # type: ignore[union-attr]
+            except sqlite3.OperationalError as exc:
+                if "within a transaction" not in str(exc):
+                    raise
+                # A transaction left open on this pooled connection (see below): undo it, then begin ours.
+                log.warning("SQLite: соединение вернулось в пул с открытой транзакцией; она отменена")
+                dbapi.run_async(lambda driver: driver.rollback())  # type: ignore[union-attr]
+                dbapi.run_async(lambda driver: driver.execute_fetchall(sql))  # type: ignore[union-attr]
+        except asyncio.CancelledError:
+            # Cancelled (a stop, a crash test) while the BEGIN waited in aiosqlite's thread: the thread still
+            # runs it, but SQLAlchemy will think no transaction began, and the reset on return reads
+            # `in_transaction` before the BEGIN lands, so the connection would go back to the pool holding the
+            # write lock, stalling every other writer. Queue a ROLLBACK behind the BEGIN (the thread keeps
+            # order), then let the cancellation go on.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                dbapi.run_async(lambda driver: driver.rollback())  # type: ignore[union-attr]
+            raise
         except sqlite3.Error as exc:
             raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from None
