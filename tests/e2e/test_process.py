@@ -45,7 +45,12 @@ def test_kill_9_twice_during_a_burst_loses_nothing(rig: Rig) -> None:
     rig.burst_with_kills(300, 40.0, 2, seed=SEED)
     drain = rig.drain(timeout=120)
     fig = rig.figures()
-    assert fig.problems() == [], report(fig, drain, rig)
+    # The Tests section's figure: at most one duplicate card per chat per kill. A kill can cut a card's posts
+    # in both chats that hold it (intake, office head) at once, and a chat's post is not held back by another's
+    # flood wait, so in all that is up to two per kill (the benchmark reports the stricter "≤ kills in all").
+    assert fig.problems(doubled_per_chat=fig.kills, doubled_total=2 * fig.kills) == [], report(
+        fig, drain, rig
+    )
     assert drain.drained, report(fig, drain, rig)
 
 
