@@ -29,6 +29,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from aiogram.types import Message
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.directory import Directory
@@ -343,8 +344,17 @@ class Delivery:
         it, and the card is posted once more after the restart (Telegram gives no way to find out whether this
         post reached it)."""
         chat_id = item.chat_id
+
+        async def record(message: Message) -> None:
+            # Right after Telegram's answer, inside the sender's one-at-a-time window: the message recorded,
+            # the "being posted" record gone (under the old id too, when a group became a supergroup).
+            async with self.repo.transaction() as tx:
+                await tx.set_card(case_id, message.chat.id, message.message_id, version)
+                if message.chat.id != chat_id:
+                    await tx.end_card_post(case_id, chat_id)
+
         try:
-            result = await self.sender.send(item)
+            await self.sender.send(replace(item, recorded=record))
         except SendFailed as exc:
             self._send_failed(exc)
             log.error("card %s in chat %s not delivered: %s", case_id, chat_id, exc)
@@ -354,13 +364,6 @@ class Delivery:
                     await tx.end_card_post(case_id, chat_id)
             return
         self._send_worked()
-        if not result.message_ids:
-            return
-        # Right after the answer, in one transaction: the message recorded, the "being posted" record gone.
-        async with self.repo.transaction() as tx:
-            await tx.set_card(case_id, result.chat_id, result.message_ids[0], version)
-            if result.chat_id != chat_id:  # a group became a supergroup: the record was under the old id
-                await tx.end_card_post(case_id, chat_id)
 
     def _send_failed(self, exc: SendFailed) -> None:
         # A refusal (bot blocked, chat not found) says nothing about Telegram being reachable; a failure after

@@ -99,6 +99,11 @@ class Outgoing:
     reply_markup: InlineKeyboardMarkup | None = None
     edit_message_id: int | None = None
     reply_to_message_id: int | None = None
+    # Awaited right after Telegram accepted the first piece (the caller records the message), inside a window
+    # that admits one such call at a time across all chats: a kill can then leave at most one accepted but
+    # unrecorded post behind (a card posted twice after the restart), not one per chat. The window holds one
+    # HTTP call and its record only; pacing and flood waits stay outside it.
+    recorded: Callable[[Message], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +243,7 @@ class TelegramSender:
         self._chats: dict[int, _ChatState] = {}
         self._migrated: dict[int, int] = {}  # group id → supergroup id, learnt from Telegram's answers
         self._released = asyncio.Event()
+        self._record_window = asyncio.Lock()  # see Outgoing.recorded
 
     # ------------------------------------------------------------------------------------------- public
 
@@ -302,7 +308,8 @@ class TelegramSender:
         for number, piece in enumerate(pieces):
             build = _send_method(item, piece, first=number == 0, last=number == len(pieces) - 1)
             try:
-                answer, chat_id, tries = await self._call(item, chat_id, build)
+                recorded = item.recorded if number == 0 else None
+                answer, chat_id, tries = await self._call(item, chat_id, build, recorded)
             except SendFailed as failure:
                 failure.attempts += attempts
                 failure.sent_message_ids = tuple(message_ids)
@@ -334,6 +341,7 @@ class TelegramSender:
         item: Outgoing,
         chat_id: int,
         build: Callable[[int], TelegramMethod[Any]],
+        recorded: Callable[[Message], Awaitable[None]] | None = None,
     ) -> tuple[Any, int, int]:
         """Run one API call until it succeeds: (answer, chat id used, attempts). None means "not modified"."""
         attempts = errors = 0
@@ -343,7 +351,13 @@ class TelegramSender:
             attempts += 1
             marked = _IN_SENDER.set(True)
             try:
-                return await self._bot(build(chat_id)), chat_id, attempts
+                if recorded is None:
+                    return await self._bot(build(chat_id)), chat_id, attempts
+                async with self._record_window:
+                    answer = await self._bot(build(chat_id))
+                    if isinstance(answer, Message):
+                        await recorded(answer)
+                    return answer, chat_id, attempts
             except TelegramRetryAfter as exc:
                 flood_waited += exc.retry_after
                 if flood_waited > self._max_flood_wait:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from aiogram import Bot
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.sender import (
     Outgoing,
@@ -376,3 +376,35 @@ async def test_telegram_default_limits_are_kept_without_a_429() -> None:
     stamps = _arrivals(sends, CITIZEN)
     assert min(b - a for a, b in itertools.pairwise(stamps)) >= 1.0
     assert elapsed >= 2.0  # three messages to one chat take two intervals
+
+
+# ----------------------------------------------------------------------- the record window (issue 8)
+
+
+async def test_recorded_posts_go_one_at_a_time_across_chats_and_others_do_not_wait(
+    emu: TelegramEmulator, sender: TelegramSender
+) -> None:
+    """A post with `recorded` holds the window from its call to the end of its record: a second such post in
+    another chat is not sent meanwhile (a kill then leaves one unrecorded post, not one per chat), while a post
+    without a record goes straight out."""
+    first, second, plain = (emu.add_chat(chat_id).id for chat_id in (-100701, -100702, -100703))
+    release = asyncio.Event()
+    seen: list[tuple[int, int]] = []
+
+    async def slow_record(message: Message) -> None:
+        seen.append((message.chat.id, message.message_id))
+        await release.wait()
+
+    async def quick_record(message: Message) -> None:
+        seen.append((message.chat.id, message.message_id))
+
+    one = asyncio.create_task(sender.send(Outgoing(key="a", chat_id=first, text="A", recorded=slow_record)))
+    await emu.wait_for(lambda: seen)
+    two = asyncio.create_task(sender.send(Outgoing(key="b", chat_id=second, text="B", recorded=quick_record)))
+    await sender.send(Outgoing(key="c", chat_id=plain, text="C"))  # not held back by the window
+    assert texts(emu, plain) == ["C"]
+    assert texts(emu, second) == []  # waits for the first record
+    release.set()
+    await asyncio.gather(one, two)
+    assert texts(emu, second) == ["B"]
+    assert [chat for chat, _ in seen] == [first, second]
