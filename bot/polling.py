@@ -13,6 +13,7 @@ again at the next start (handling is idempotent).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 import uuid
@@ -416,7 +417,8 @@ def webhook_handler(
     database is down, so Telegram delivers it again later)."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != secret:
+        # Constant time: the secret is all that tells Telegram from anyone else posting here.
+        if not hmac.compare_digest(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), secret):
             return web.Response(status=401, text="Unauthorized")
         try:
             raw = await request.json()
