@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import buttons, commands, intake, pos_intake, replies
+from handlers import buttons, cancel, commands, intake, pos_intake, replies
 from handlers.errors import GuardHandlers
 from handlers.middlewares import IdentifyPresser
 
@@ -25,6 +25,7 @@ def build_routers() -> list[Router]:
         observer.outer_middleware(identify)
     root.include_routers(
         commands.router(),
+        cancel.router(),  # before the dialogue's steps: /cancel is never an answer
         pos_intake.router(),
         buttons.router(),
         replies.router(),

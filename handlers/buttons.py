@@ -20,7 +20,7 @@ from aiogram.types import (
     TelegramObject,
 )
 
-from handlers.common import Prompt, drop_prompt, prompt_key, run_action, save_prompt
+from handlers.common import Prompt, drop_prompt, prompt_cancelled, prompt_key, run_action, save_prompt
 from handlers.errors import Handler, note_case
 from views import texts
 from views.callbacks import (
@@ -163,6 +163,11 @@ async def on_case(
 
     confirmed = cb.verb in CONFIRMED
     if cb.verb in NO_LINK:
+        if message is not None and await prompt_cancelled(
+            fsm_storage, prompt_key(bot.id, chat_id, message.message_id)
+        ):
+            await _refuse(query, texts.PROMPT_CANCELLED)
+            return
         payload = ActionPayload(confirm=confirmed)
         done, answer = await run_action(
             services, cb.case_id, NO_LINK[cb.verb], actor, version=cb.version, payload=payload
@@ -222,7 +227,9 @@ async def on_case(
         return
     if confirmed:
         await _set_markup(message, card_keyboard(case, chat_roles, chat_units))
-    await _send_prompt(bot, fsm_storage, chat_id, message, case, action, confirm=confirmed)
+    await _send_prompt(
+        bot, fsm_storage, chat_id, message, case, action, confirm=confirmed, by=query.from_user.id
+    )
     await query.answer(texts.PROMPT_SENT)
 
 
@@ -235,6 +242,7 @@ async def _send_prompt(
     action: Action,
     *,
     confirm: bool = False,
+    by: int = 0,
 ) -> None:
     reply_to = ReplyParameters(message_id=card.message_id, allow_sending_without_reply=True) if card else None
     if action in NEEDS_LINK:
@@ -249,7 +257,9 @@ async def _send_prompt(
         chat_id, text, reply_markup=markup, reply_parameters=reply_to, parse_mode=None
     )
     await save_prompt(
-        storage, prompt_key(bot.id, chat_id, sent.message_id), Prompt(case.id, case.version, action, confirm)
+        storage,
+        prompt_key(bot.id, chat_id, sent.message_id),
+        Prompt(case.id, case.version, action, confirm, by),
     )
 
 

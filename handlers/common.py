@@ -24,6 +24,9 @@ from workflow.services import Services
 log = logging.getLogger(__name__)
 
 PROMPT_DESTINY = "otklik_prompt"
+PROMPTS_OF_DESTINY = "otklik_prompts_of"  # per person and chat: the prompts they asked for (for /cancel)
+CANCELLED_BY = "cancelled_by"  # prompt data once cancelled: who cancelled it
+_PROMPTS_KEPT = 20  # the newest prompts a person asked for in a chat that /cancel looks at
 
 
 class DeliveryPort(Protocol):
@@ -103,11 +106,16 @@ class Prompt:
     version: int
     action: Action
     confirm: bool = False  # the publication was confirmed although units still owe information
+    by: int = 0  # who pressed the button that asked for it (0: not known)
 
 
 def prompt_key(bot_id: int, chat_id: int, message_id: int) -> StorageKey:
     # Keyed by the prompt message, not the person: anyone in the chat may answer it; `act` checks who.
     return StorageKey(bot_id=bot_id, chat_id=chat_id, user_id=message_id, destiny=PROMPT_DESTINY)
+
+
+def prompts_of_key(bot_id: int, chat_id: int, user_id: int) -> StorageKey:
+    return StorageKey(bot_id=bot_id, chat_id=chat_id, user_id=user_id, destiny=PROMPTS_OF_DESTINY)
 
 
 async def save_prompt(storage: BaseStorage, key: StorageKey, prompt: Prompt) -> None:
@@ -118,18 +126,56 @@ async def save_prompt(storage: BaseStorage, key: StorageKey, prompt: Prompt) -> 
             "version": prompt.version,
             "action": prompt.action.value,
             "confirm": prompt.confirm,
+            "by": prompt.by,
         },
     )
+    if prompt.by:  # the person's own list in this chat: /cancel ends what they asked for
+        mine = prompts_of_key(key.bot_id, key.chat_id, prompt.by)
+        known = [m for m in (await storage.get_data(mine)).get("prompts", []) if isinstance(m, int)]
+        await storage.set_data(mine, {"prompts": [*known, key.user_id][-_PROMPTS_KEPT:]})
+
+
+async def cancel_prompts(
+    storage: BaseStorage, bot_id: int, chat_id: int, user_id: int
+) -> list[tuple[int, Prompt]]:
+    """End the prompts `user_id` asked for in `chat_id` that still wait for a reply; (message id, prompt) each.
+
+    A reply to one of them afterwards is told it was cancelled (CANCELLED_BY), not taken as a reason or link.
+    """
+    mine = prompts_of_key(bot_id, chat_id, user_id)
+    ended: list[tuple[int, Prompt]] = []
+    for message_id in (await storage.get_data(mine)).get("prompts", []):
+        if not isinstance(message_id, int):
+            continue
+        key = prompt_key(bot_id, chat_id, message_id)
+        prompt = await find_prompt(storage, key)
+        if prompt is not None:
+            await storage.set_data(key, {CANCELLED_BY: user_id})
+            ended.append((message_id, prompt))
+    await storage.set_data(mine, {})
+    return ended
 
 
 async def find_prompt(storage: BaseStorage, key: StorageKey) -> Prompt | None:
     data = await storage.get_data(key)
     try:
         confirm = data.get("confirm") is True
-        return Prompt(int(data["case_id"]), int(data["version"]), Action(data["action"]), confirm)
+        by = data.get("by")
+        return Prompt(
+            int(data["case_id"]),
+            int(data["version"]),
+            Action(data["action"]),
+            confirm,
+            by if isinstance(by, int) else 0,
+        )
     except (KeyError, ValueError, TypeError):
         return None
 
 
 async def drop_prompt(storage: BaseStorage, key: StorageKey) -> None:
     await storage.set_data(key, {})
+
+
+async def prompt_cancelled(storage: BaseStorage, key: StorageKey) -> bool:
+    """Whether the prompt `key` names was ended by /cancel."""
+    return (await storage.get_data(key)).get(CANCELLED_BY) is not None

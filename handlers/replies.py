@@ -10,7 +10,7 @@ from aiogram import Bot, Router
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import Message
 
-from handlers.common import DeliveryPort, find_prompt, prompt_key, run_action
+from handlers.common import DeliveryPort, find_prompt, prompt_cancelled, prompt_key, run_action
 from views import texts
 from workflow.lifecycle import Action, ActionPayload, Status, available_actions
 from workflow.model import Actor, Attachment, Case, Procedure
@@ -67,6 +67,9 @@ async def on_reply(
     key = prompt_key(bot.id, message.chat.id, target.message_id)
     if (await fsm_storage.get_data(key)).get(ANSWERED) == origin:
         return  # this very reply handled again (inbox): the prompt was answered by it, nothing to do
+    if await prompt_cancelled(fsm_storage, key):  # ended by /cancel: the reason or link is not taken
+        await message.reply(texts.PROMPT_CANCELLED, parse_mode=None)
+        return
     prompt = await find_prompt(fsm_storage, key)
     if prompt is not None:
         payload = (

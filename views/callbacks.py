@@ -130,6 +130,10 @@ class PosCategoryCb(CallbackData, prefix="pc1"):
     category: Annotated[str, Field(max_length=60)]
 
 
+class PosNoDueCb(CallbackData, prefix="pd1"):
+    """«Не указан» at the ПОС dialogue's due-date step: ПОС shows no due date of its own."""
+
+
 CASE_BUTTONS = (CaseCb, RouteCb, OrderCb, ResponsibleCb)
 CaseButton = CaseCb | RouteCb | OrderCb | ResponsibleCb
 

@@ -16,6 +16,7 @@ from views.callbacks import (
     CaseVerb,
     OrderCb,
     PosCategoryCb,
+    PosNoDueCb,
     ResponsibleCb,
     RouteCb,
 )
@@ -284,6 +285,12 @@ def confirm_publish_keyboard(case: Case) -> InlineKeyboardMarkup:
             [InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel)],
         ]
     )
+
+
+def no_due_keyboard() -> InlineKeyboardMarkup:
+    """The ПОС dialogue's due-date step: a typed date, or this one button when ПОС shows none."""
+    button = InlineKeyboardButton(text=texts.BTN_POS_NO_DUE, callback_data=PosNoDueCb().pack())
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])
 
 
 def category_keyboard(categories: Mapping[str, str]) -> InlineKeyboardMarkup:

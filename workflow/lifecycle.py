@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Literal
 
@@ -308,6 +308,7 @@ ROUTE_TERM: Mapping[Procedure, str] = {OS: "os.route", POS: "pos.route"}
 # across 7,000 years without holidays (26 s of a frozen bot); one of year 0001 crashed the calendar.
 EARLIEST_MESSAGE = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_LEEWAY = timedelta(days=1)
+POS_DUE_HORIZON_DAYS = 366  # a ПОС due date further than this after the arrival is a mistyped year
 REGISTER_ROLES: Mapping[Procedure, tuple[Role, ...]] = {
     OS: (Role.OPERATOR, Role.REGION_CURATOR, Role.SYSTEM),
     POS: (Role.POS_CURATOR, Role.COORDINATOR, Role.SYSTEM),
@@ -1255,8 +1256,19 @@ def _check_pos_due(message: InboundMessage, calendar: Calendar) -> None:
         raise _invalid("Срок ответа по данным ПОС указывается только для сообщений ПОС")
     if isinstance(due, datetime):
         raise _invalid("Срок ответа по данным ПОС — это дата без времени, например 2026-11-20")
-    if due < message.received_at.astimezone(calendar.tz).date():
+    check_pos_due(due, message.received_at, calendar.tz)
+
+
+def check_pos_due(due: date, received_at: datetime, tz: tzinfo) -> None:
+    """The ПОС due date against the arrival (local dates): not before it, and within a year of it (ПОС's
+    longest term is 20 days; a later year is a typo). Pure, for the domain and for the dialogue that asks."""
+    received = received_at.astimezone(tz).date()
+    if due < received:
         raise _invalid("Срок ответа по данным ПОС не может быть раньше даты поступления сообщения")
+    if (due - received).days > POS_DUE_HORIZON_DAYS:
+        raise _invalid(
+            "Срок ответа по данным ПОС не может быть позже чем через год после поступления: проверьте год"
+        )
 
 
 def available_actions(case: Case, actor: Actor) -> tuple[Action, ...]:

@@ -1,4 +1,5 @@
-"""The ПОС notification a curator pastes or forwards: «Сообщение № …», «Категория: …», the date, «Текст: …».
+"""The ПОС notification a curator pastes or forwards: «Сообщение № …», «Категория: …», the date, «Срок ответа:
+…» when ПОС shows one, «Текст: …».
 
 ПОС has no public integration API; its notification text is the one machine-readable thing a district gets.
 The parser takes what it finds and leaves the rest None, so the dialogue asks only for what is missing.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from workflow.calendar import WorkingCalendar
 from workflow.rules import Rules
@@ -19,6 +20,14 @@ NOTICE = re.compile(r"^\s*Сообщение\s*№\s*([0-9]{5,20})", re.IGNORECA
 CATEGORY_LINE = re.compile(r"^\s*Категория[^:\n]*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 RECEIVED = re.compile(r"([0-9]{2}\.[0-9]{2}\.[0-9]{4})\s+([0-9]{1,2}:[0-9]{2})")
 TEXT_LINE = re.compile(r"^\s*Текст[^:\n]*:\s*(.+)", re.IGNORECASE | re.MULTILINE | re.DOTALL)
+# The answer due date ПОС shows (RULES.md §6), a line of the header (before «Текст:»): «Срок ответа: 10.12.2026»,
+# «Крайний срок: 10.12.2026», «Ответить до 10.12.2026». Its value is checked by the dialogue, like a typed one.
+DUE_LINE = re.compile(
+    r"^[ \t]*(?:срок[ \t]+ответа|крайний[ \t]+срок|срок[ \t]+рассмотрения|ответить[ \t]+до)"
+    r"(?:[ \t]+по[ \t]+данным[ \t]+ПОС|[ \t]+в[ \t]+ПОС)?[ \t]*:?[ \t]*([^\n]*)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+DUE_DATE = re.compile(r"([0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}|[0-9]{4}-[0-9]{2}-[0-9]{2})")
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,7 @@ class Parsed:
     category: str | None = None
     received: datetime | None = None
     text: str | None = None
+    due_line: str | None = None  # the value of the notice's due-date line, as written; None: no such line
 
 
 def parse_notice(raw: str, rules: Rules, calendar: WorkingCalendar) -> Parsed:
@@ -40,6 +50,13 @@ def parse_notice(raw: str, rules: Rules, calendar: WorkingCalendar) -> Parsed:
             if line in (cat.id.lower(), title) or title in line or line in title:
                 category = cat.id
                 break
+    tm = TEXT_LINE.search(raw)
+    header = raw[: tm.start()] if tm else raw
+    due_line = None
+    if dm := DUE_LINE.search(header):
+        due_line = dm.group(1).strip()
+        # The due line's own date (and time) is not the arrival: the arrival is looked for without it.
+        raw = raw[: dm.start()] + raw[dm.end() :]
     received = None
     if rm := RECEIVED.search(raw):
         try:
@@ -47,5 +64,21 @@ def parse_notice(raw: str, rules: Rules, calendar: WorkingCalendar) -> Parsed:
             received = local.replace(tzinfo=calendar.tz)
         except ValueError:
             received = None
-    text = tm.group(1).strip() if (tm := TEXT_LINE.search(raw)) else None
-    return Parsed(number, category, received, text or None)
+    text = tm.group(1).strip() if tm else None
+    return Parsed(number, category, received, text or None, due_line)
+
+
+def parse_due(value: str) -> date | None:
+    """A due date as written: ДД.ММ.ГГГГ or ГГГГ-ММ-ДД (ASCII digits, the first one in `value`).
+
+    Raises ValueError for a date that does not exist (31.02.2026); None when there is no date at all.
+    """
+    found = DUE_DATE.search(value)
+    if found is None:
+        return None
+    raw = found.group(1)
+    if "-" in raw:
+        year, month, day = (int(x) for x in raw.split("-"))
+    else:
+        day, month, year = (int(x) for x in raw.split("."))
+    return date(year, month, day)

@@ -59,6 +59,12 @@ async def test_pos_cycle_through_polling(world: World) -> None:
     assert (await w.press_on(ask, POS_CURATOR, fast)).text == f"Категория: {fast}"
     assert last_bot_text(w, POS_CHAT).startswith("Когда сообщение поступило в ПОС?")
     await w.write(POS_CHAT, POS_CURATOR, "01.12.2026 10:02")
+    ask = w.emu.sent(POS_CHAT)[-1]
+    assert (
+        visible_text(ask)
+        == "Срок ответа в ПОС (ДД.ММ.ГГГГ), если указан. Если в ПОС срока нет — «Не указан»."
+    )
+    assert (await w.press_on(ask, POS_CURATOR, "Не указан")).text == "Срок ответа в ПОС: не указан"
     assert last_bot_text(w, POS_CHAT) == "Введите текст сообщения."
     await w.write(POS_CHAT, POS_CURATOR, COMPLAINT)
     registered = [m for m in w.emu.sent(POS_CHAT) if visible_text(m).startswith("Зарегистрировано")]

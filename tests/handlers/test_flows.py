@@ -257,6 +257,11 @@ async def test_pos_dialogue_registers_and_routes_with_a_responsible_executor(h: 
     await h.send(POS_CHAT, POS_CURATOR, "31.02.2026 10:00")
     assert h.texts(POS_CHAT)[-1] == texts.POS_BAD_RECEIVED
     await h.send(POS_CHAT, POS_CURATOR, "02.03.2026 09:30")
+    ask = h.emu.sent(POS_CHAT)[-1]
+    assert visible_text(ask) == texts.POS_ASK_DUE and labels(ask) == [texts.BTN_POS_NO_DUE]
+    no_due = button(ask, texts.BTN_POS_NO_DUE)
+    assert await h.press(POS_CHAT, POS_CURATOR, ask.message_id, no_due) == texts.POS_NO_DUE_CHOSEN
+    assert h.texts(POS_CHAT)[-1] == texts.POS_ASK_TEXT
     await h.send(POS_CHAT, POS_CURATOR, "Не вывозят мусор")
     async with h.repo.transaction() as tx:
         [case] = await tx.cases(open_only=False)

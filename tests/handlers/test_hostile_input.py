@@ -427,7 +427,7 @@ async def test_pos_dialogue_refuses_a_date_before_2000(h: Harness) -> None:
     await h.send(POS_CHAT, POS_CURATOR, "01.12.9026 10:00")
     assert h.texts(POS_CHAT)[-1] == texts.POS_FUTURE_RECEIVED
     await h.send(POS_CHAT, POS_CURATOR, "02.03.2026 09:00")
-    assert h.texts(POS_CHAT)[-1] == texts.POS_ASK_TEXT
+    assert h.texts(POS_CHAT)[-1] == texts.POS_ASK_DUE
 
 
 # --- interrupted dialogues, lost confirmations, strangers -------------------------------------------------------
@@ -465,7 +465,7 @@ async def test_cancel_inside_the_dialogue_cancels(h: Harness) -> None:
     await h.send(POS_CHAT, POS_CURATOR, "12345678")  # no dialogue now: nothing happens, nothing is asked
     assert h.texts(POS_CHAT)[-1] == texts.POS_CANCEL
     await h.send(POS_CHAT, POS_CURATOR, "/cancel")
-    assert h.texts(POS_CHAT)[-1] == texts.POS_NOTHING_TO_CANCEL
+    assert h.texts(POS_CHAT)[-1] == texts.NOTHING_TO_CANCEL
     # At the last step too: a command is not the citizen's text.
     await h.send(POS_CHAT, POS_CURATOR, "/pos")
     await h.send(POS_CHAT, POS_CURATOR, "12345678")
