@@ -212,6 +212,7 @@ def commands_for(actor: Actor | None) -> list[BotCommand]:
         names += ["my", "case", "overdue", "term"]
         if actor.roles & _POS_REGISTRARS:
             names.append("pos")
+        names.append("cancel")
     return [BotCommand(command=n, description=texts.COMMAND_DESCRIPTIONS[n]) for n in names]
 
 

@@ -81,6 +81,7 @@ async def test_set_commands_per_person(h: Harness) -> None:
         "overdue",
         "term",
         "pos",
+        "cancel",
     ]
     assert "pos" not in [c.command for c in commands_for(directory.actor(OPERATOR))]
     assert [c["command"] for c in h.emu.get_commands()] == ["start", "help"]
