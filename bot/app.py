@@ -109,7 +109,9 @@ class OtklikApp:
             sender = TelegramSender(bot, per_second=10_000, per_chat_interval=0.0, group_per_minute=1_000_000)
         delivery = Delivery(repo=repo, sender=sender, directory=directory, calendar=calendar, rules=rules,
                             clock=clock, units=settings.units)  # fmt: skip
-        services = Services(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery)
+        services = Services(
+            repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery, people=directory
+        )
         dispatcher = Dispatcher(storage=MemoryStorage())
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(

@@ -80,6 +80,15 @@ class Directory:
     def actor(self, user_id: int) -> Actor | None:
         return self.staff.get(user_id)
 
+    def sole_holder(self, role: Role, unit: str | None) -> str:
+        """The name of the only staff member holding `role` (a unit role: in `unit`), else "" (workflow's
+        People port: a term names its holder where known, RULES.md §6)."""
+        scoped = role in (Role.UNIT_OFFICIAL, Role.EXECUTOR)
+        if role is Role.SYSTEM or (scoped and unit is None):
+            return ""
+        holders = [a for a in self.staff.values() if role in a.roles and (not scoped or unit in a.units)]
+        return holders[0].name if len(holders) == 1 else ""
+
     def chats_for(self, role: Role, unit: str | None = None, *, case: Case | None = None) -> list[int]:
         """The chats where `role` (of `unit`) reads its messages.
 

@@ -252,22 +252,14 @@ def render_notification(
         left = time_left(due, now, calendar) if due else ""
         lines.append(
             texts.NOTE_REMINDER_HTML.format(
-                title=escape(title), due=escape(local(due, calendar) if due else "—"), left=escape(left)
+                title=escape(title),
+                owner=escape(_holder_of(n, rules, units)),
+                due=escape(local(due, calendar) if due else "—"),
+                left=escape(left),
             )
         )
     elif n.kind == "missed":
-        owner = ""
-        if n.term_id:
-            try:
-                # Everyone alerted about a miss learns who held it (unit and person), not only the owner.
-                term_unit = n.unit or n.payload.get("term_unit")
-                unit = term_unit if isinstance(term_unit, str) else None
-                holder = n.payload.get("holder")
-                role = Role(holder) if isinstance(holder, str) else rules.term(n.term_id).owner
-                person = n.payload.get("person")
-                owner = owner_name(role, unit, units, person if isinstance(person, str) else "")
-            except RulesError:
-                owner = ""
+        owner = _holder_of(n, rules, units)
         lines.append(
             texts.NOTE_MISSED_HTML.format(
                 title=escape(title), owner=escape(owner), due=escape(local(due, calendar) if due else "—")
@@ -289,6 +281,21 @@ def render_notification(
     if visible_length(text) > LIMIT:
         text = lines[0] if visible_length(lines[0]) <= LIMIT else escape(texts.TRIMMED)
     return text
+
+
+def _holder_of(n: Notification, rules: Rules, units: Mapping[str, str]) -> str:
+    """Who holds the reminded or missed term: role, unit and person (RULES.md §6), for everyone told."""
+    if not n.term_id:
+        return ""
+    try:
+        term_unit = n.unit or n.payload.get("term_unit")
+        unit = term_unit if isinstance(term_unit, str) else None
+        holder = n.payload.get("holder")
+        role = Role(holder) if isinstance(holder, str) else rules.term(n.term_id).owner
+    except (RulesError, ValueError):
+        return ""
+    person = n.payload.get("person")
+    return owner_name(role, unit, units, person if isinstance(person, str) else "")
 
 
 def _notice_details(n: Notification, units: Mapping[str, str]) -> list[str]:

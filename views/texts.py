@@ -143,7 +143,7 @@ DURATION_D = "{d} дн. {rest}"
 
 # --- notifications ------------------------------------------------------------------------------------------
 
-NOTE_REMINDER_HTML = "⏰ <b>Напоминание:</b> {title} — до {due}; {left}"
+NOTE_REMINDER_HTML = "⏰ <b>Напоминание:</b> {title} — {owner}, до {due}; {left}"
 NOTE_MISSED_HTML = "❗ <b>Срок пропущен:</b> {title} — {owner}, срок был до {due}"
 NOTE_NOTICE_HTML = "🔔 <b>{label}</b>"
 NOTE_CASE = "Сообщение № {case_id}"

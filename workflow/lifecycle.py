@@ -515,7 +515,30 @@ def _start(
             # Opened when its cap has already come: it runs from the opening instead (pos.coexec, п.14.2).
             anchor, note = ctx.at, rule.late_note
             due = ctx.calendar.add_working_days(ctx.at, rule.late_working_days)
-    return TermStart(term_id=term_id, due=due, owner=rule.owner, started_at=anchor, unit=unit, note=note)
+    return TermStart(
+        term_id=term_id,
+        due=due,
+        owner=rule.owner,
+        started_at=anchor,
+        unit=unit,
+        note=note,
+        person=_holder(ctx, rule.owner, unit),
+    )
+
+
+def _holder(ctx: Context, owner: Role, unit: str | None) -> str:
+    """Who holds a term the step opens, where the step tells (RULES.md §6, "who holds a term now"): the one
+    who sent the draft holds its rework; else the person who did the step, when the next step is theirs (the
+    operator who registered holds os.route, the curator who routed a returned message again…). Empty when the
+    step does not tell: the use cases may then name the only staff member of that role (ports.People)."""
+    if ctx.action is Action.REWORK and ctx.case.drafted_by:
+        return ctx.case.drafted_by
+    actor = ctx.actor
+    if not actor.name or owner not in actor.roles:
+        return ""
+    if owner in UNIT_ROLE.values() and (unit is None or unit not in actor.units):
+        return ""
+    return actor.name
 
 
 def _done(rules: Rules, procedure: Procedure, action: Action, term_id: str, unit: str | None) -> TermStop:
@@ -825,7 +848,7 @@ def _submit(ctx: Context) -> Delta:
             )
         case = _with_assignment(case, replace(assignment, accepted=True))
         data["unit"] = assignment.unit
-    case = replace(case, draft_version=case.draft_version + 1, rework_reason="")
+    case = replace(case, draft_version=case.draft_version + 1, rework_reason="", drafted_by=ctx.actor.name)
     approver = ACTION_ROLES[(case.procedure, Action.APPROVE)][0]
     notice = Notice(NoticeKind.DRAFT_SUBMITTED, approver, payload=dict(data))
     return Delta(case=case, notices=(notice,), data=data)
@@ -840,7 +863,9 @@ def _approve(ctx: Context) -> Delta:
     if case.interim and case.procedure is OS:
         starts = (_start(ctx, "os.final_publish"),)
     elif case.interim:
-        handovers = (TermHandover("pos.final", _router(POS)),)
+        # The curator who approved posts it: he holds the term (named, when the directory names him).
+        person = ctx.actor.name if _router(POS) in ctx.actor.roles else ""
+        handovers = (TermHandover("pos.final", _router(POS), person=person),)
     return Delta(
         case=case, starts=starts, handovers=handovers, data={"draft_version": ctx.case.draft_version}
     )

@@ -152,6 +152,7 @@ class Case:
     rules_answer_due: datetime | None = (
         None  # ПОС: pos.answer by the Порядок, kept when ПОС's date is stricter
     )
+    drafted_by: str = ""  # the name of the person who sent the current draft: he holds its rework
 
     def assignment(self, unit: str) -> Assignment | None:
         return next((a for a in self.assignments if a.unit == unit), None)

@@ -201,6 +201,18 @@ class Repository(Protocol):
     def reading(self) -> AbstractAsyncContextManager[Reading]: ...
 
 
+class People(Protocol):
+    """Who holds a role, from the staff directory (bot/): names a term's holder the step itself did not name.
+
+    RULES.md §6: a term names its person where known; when a role (of a unit) has exactly one staff member,
+    that member is known to hold every term the role owes.
+    """
+
+    def sole_holder(self, role: Role, unit: str | None) -> str:
+        """The name of the only staff member holding `role` (for a unit role: in `unit`), else ""."""
+        ...
+
+
 class Notifier(Protocol):
     """Wakes the delivery side after a commit: the cards of `case_ids` changed, `notifications` were queued.
 

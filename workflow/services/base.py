@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from workflow.calendar import WorkingCalendar
-from workflow.ports import Clock, Notification, Notifier, Repository
+from workflow.ports import Clock, Notification, Notifier, People, Repository
 from workflow.rules import Rules
 
 STALE_CARD = "Карточка устарела: по сообщению уже выполнено другое действие. Откройте актуальную карточку."
@@ -20,6 +20,7 @@ class UseCaseBase:
     calendar: WorkingCalendar
     rules: Rules
     notifier: Notifier | None = None
+    people: People | None = None  # names the holder of a term the step did not name (RULES.md §6)
 
     async def _wake(self, case_ids: Sequence[int], notifications: Sequence[Notification]) -> None:
         """After a commit: delivery refreshes these cases' cards and sends what was queued."""

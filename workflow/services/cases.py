@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from workflow.lifecycle import (
     Action,
@@ -19,7 +20,7 @@ from workflow.lifecycle import (
     open_case,
     transition,
 )
-from workflow.model import Actor, Case, DomainError, InboundMessage, valid_id
+from workflow.model import Actor, Case, DomainError, InboundMessage, TermHandover, TermStart, valid_id
 from workflow.ports import (
     Notification,
     Reading,
@@ -30,6 +31,7 @@ from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
 from workflow.services.sweep import MISSED, attention_points, term_notifications
 
 ORIGIN = "origin"  # the event data key of ActionPayload.origin
+_Term = TypeVar("_Term", TermStart, TermHandover)
 
 
 async def _applied(tx: Reading, case_id: int, origin: str) -> bool:
@@ -158,18 +160,26 @@ class CaseUseCases(UseCaseBase):
                 if term.met is False and MISSED not in term.sent:
                     late += term_notifications(term, MISSED, now, self.rules)
         if result.handovers:
-            await tx.hand_over_terms(case.id, result.handovers)
+            await tx.hand_over_terms(case.id, [self._named(h) for h in result.handovers])
         if result.starts:
-            points = (attention_points(s, self.rules, self.calendar) for s in result.starts)
-            starts = [
-                (s, next((at for _, at in p), None)) for s, p in zip(result.starts, points, strict=True)
-            ]
+            opened = [self._named(s) for s in result.starts]
+            points = (attention_points(s, self.rules, self.calendar) for s in opened)
+            starts = [(s, next((at for _, at in p), None)) for s, p in zip(opened, points, strict=True)]
             await tx.open_terms(case.id, starts)
         notices = (self._notice_to_notification(case, notice, now) for notice in result.notices)
         notifications = (*notices, *late)
         if notifications:
             await tx.enqueue(notifications)
         return notifications
+
+    def _named(self, term: _Term) -> _Term:
+        """A term the step opens or hands over without naming its holder: the directory's only holder of the
+        role (of the unit), when there is one (RULES.md §6)."""
+        if term.person or self.people is None:
+            return term
+        unit = term.new_unit if isinstance(term, TermHandover) else term.unit
+        person = self.people.sole_holder(term.owner, unit)
+        return replace(term, person=person) if person else term
 
     @staticmethod
     def _notice_to_notification(case: Case, notice: Notice, now: datetime) -> Notification:
