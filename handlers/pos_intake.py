@@ -12,6 +12,7 @@ anyway.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date, datetime
 from typing import Any
@@ -368,7 +369,8 @@ async def on_no_due(
         return
     await state.update_data(due="")
     await query.answer(texts.POS_NO_DUE_CHOSEN)
-    await query.message.edit_reply_markup(reply_markup=None)
+    with contextlib.suppress(Exception):  # «message is not modified» and the like: the button is gone anyway
+        await query.message.edit_reply_markup(reply_markup=None)
     await _next_step(query.message, state, actor, services, rules)
 
 

@@ -146,14 +146,24 @@ def owes(
 ) -> set[tuple[str, str]]:
     """The card lines expected for (term id, unit[, holder[, person]]) tuples: the rules' title and the name of
     who holds it (the rules' owner unless a holder is given: os.route waiting for approval is the office
-    head's; the person where known, e.g. the executor who accepted)."""
+    head's), with the person (RULES.md §6). In this world every role has one staff member, so without a
+    person given it is that member (the only executor of the unit for a unit role; nobody for a unit role's
+    term no unit holds yet)."""
     lines: set[tuple[str, str]] = set()
     for term in terms:
         rule = RULES.term(term[0])
         holder = term[2] if len(term) >= 3 else rule.owner
-        person = term[3] if len(term) == 4 else ""
+        person = term[3] if len(term) == 4 else _only_member(holder, term[1])
         lines.add((rule.title, owner_name(holder, term[1], RULES.units, person)))
     return lines
+
+
+def _only_member(role: Role, unit: str | None) -> str:
+    scoped = role in (Role.UNIT_OFFICIAL, Role.EXECUTOR)
+    if scoped and unit is None:
+        return ""
+    [member] = [p for p in PEOPLE if role.value in p.roles and (not scoped or unit in p.units)]
+    return member.name
 
 
 def labels(msg: ChatMessage) -> list[str]:
