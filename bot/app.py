@@ -27,6 +27,7 @@ from bot.check import Level, calendar_findings, chat_findings
 from bot.delivery import Delivery
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules
+from bot.events import LoggedServices
 from bot.pollerlock import PollerLock
 from bot.polling import OutageWatch, Pacing, Poller, WorkerPool, webhook_handler
 from bot.scheduler import build_scheduler
@@ -110,7 +111,7 @@ class OtklikApp:
             sender = TelegramSender(bot, per_second=10_000, per_chat_interval=0.0, group_per_minute=1_000_000)
         delivery = Delivery(repo=repo, sender=sender, directory=directory, calendar=calendar, rules=rules,
                             clock=clock, units=settings.units)  # fmt: skip
-        services = Services(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery)
+        services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery)
         dispatcher = Dispatcher(storage=MemoryStorage())
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
