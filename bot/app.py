@@ -23,9 +23,11 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.check import Level, calendar_findings, chat_findings
 from bot.delivery import Delivery
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules
+from bot.events import LoggedServices
 from bot.pollerlock import PollerLock
 from bot.polling import OutageWatch, Pacing, Poller, WorkerPool, webhook_handler
 from bot.scheduler import build_scheduler
@@ -109,7 +111,7 @@ class OtklikApp:
             sender = TelegramSender(bot, per_second=10_000, per_chat_interval=0.0, group_per_minute=1_000_000)
         delivery = Delivery(repo=repo, sender=sender, directory=directory, calendar=calendar, rules=rules,
                             clock=clock, units=settings.units)  # fmt: skip
-        services = Services(
+        services = LoggedServices(
             repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery, people=directory
         )
         dispatcher = Dispatcher(storage=MemoryStorage())
@@ -238,6 +240,20 @@ class OtklikApp:
             await self.stop_polling()
 
 
+async def warn_about_setup(app: OtklikApp) -> None:
+    """What `otklik check` would say about the chats and the calendar, as warnings: the bot runs anyway."""
+    try:
+        me = await app.bot.get_me()
+        findings = await chat_findings(app.bot, me, app.settings)
+    except Exception as exc:  # the Bot API answered a moment ago; a hiccup now is no reason to stop
+        log.warning("чаты не проверены: %s", exc)
+        findings = []
+    findings += calendar_findings(app.settings, app.clock.now().date())
+    for finding in findings:
+        if finding.level is not Level.OK:
+            log.warning("%s (проверка: otklik check)", finding.text)
+
+
 async def serve(settings: Settings) -> None:
     # Issue 8: a broken set-up ends with one line and exit 2 before anything is written; one poller a database.
     await check_setup(settings)
@@ -255,6 +271,7 @@ async def serve(settings: Settings) -> None:
     try:
         lock.start_heartbeat(on_lost=stop.set)
         await app.start_background()
+        await warn_about_setup(app)
         log.info("Отклик запущен (%s)", settings.telegram.mode)
         if settings.telegram.mode == "webhook":
             await app.run_webhook(stop)
@@ -269,10 +286,21 @@ async def serve(settings: Settings) -> None:
     lock.raise_if_lost()
 
 
-def run_app(settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Their per-start INFO lines («Context impl», «Adding job tentatively») say nothing to an administrator.
-    for chatty in ("alembic", "apscheduler"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+# The libraries' own loggers: their INFO lines (aiogram's «Update id=… is handled», APScheduler's «Running job»
+# and «executed successfully» every couple of seconds, Alembic's «Context impl») say nothing to an administrator.
+LIBRARY_LOGGERS = ("aiogram", "apscheduler", "aiosqlite", "sqlalchemy", "alembic", "asyncio", "aiohttp")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(*, verbose: bool = False) -> None:
+    """Otklik's own lines at INFO (a line per business event: bot/events.py), the libraries at WARNING;
+    `--verbose`: ours at DEBUG and the libraries at INFO."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT, force=True)
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def run_app(settings: Settings, *, verbose: bool = False) -> int:
+    configure_logging(verbose=verbose)
     asyncio.run(serve(settings))
     return 0

@@ -1,7 +1,9 @@
-"""`otklik` command line: run the bot, the demo, the term calculator, the calendar, the database, the simulator.
+"""`otklik` command line: run the bot, check the set-up, the demo, the term calculator, the calendar, the
+database, the simulator.
 
-Every failure a user can cause (a bad date, a broken config, an unknown term) ends with one Russian line on
-stderr and exit code 2, never a traceback.
+Every failure a user can cause (a bad date, a broken config, an unknown term, a mistyped option) ends with one
+Russian line on stderr and exit code 2, never a traceback. Without `--config`, `./config.toml` is read when it
+exists (the file `otklik run` and `otklik check` are meant to find in the folder they are started from).
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bot.app import run_app
+from bot.argparse_ru import Parser, russian
+from bot.check import run_check
 from bot.demo import DemoError, run_demo
 from bot.domain_setup import build_calendar, build_rules, import_calendar_file
 from bot.settings import ConfigError, Settings, load_settings
@@ -27,14 +32,29 @@ from workflow.model import DomainError
 from workflow.rules import RulesError
 
 EXIT_USAGE = 2
+DEFAULT_CONFIG = Path("config.toml")
 
 
 class CliError(Exception):
     """A user error: printed as one line, exit code 2."""
 
 
+def config_path(args: argparse.Namespace) -> Path | None:
+    """`--config`, else ./config.toml when there is one, else None (the defaults and OTKLIK_… variables)."""
+    if args.config:
+        return Path(args.config)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    return load_settings(config_path(args))
+
+
+def package_version() -> str:
+    try:
+        return version("otklik")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "неизвестна (пакет не установлен)"
 
 
 def _parse_instant(value: str, what: str) -> datetime:
@@ -120,7 +140,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return run_app(_settings(args))
+    return run_app(_settings(args), verbose=args.verbose)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    path = config_path(args)
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        print(f"✗ настройки: {exc}")
+        print("Найдено проблем: 1. Исправьте настройки и запустите otklik check снова.")
+        return EXIT_USAGE
+    source = str(path) if path is not None else f"файла {DEFAULT_CONFIG} нет: умолчания и переменные OTKLIK_…"
+    return asyncio.run(run_check(settings, today=date.today(), source=source))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -132,11 +164,15 @@ def _warn(message: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The parsers; built inside `russian()` so argparse's own words come out in Russian."""
+    parser = Parser(
         prog="otklik",
         description="Отклик: работа с сообщениями граждан по Порядку № 746 (открытые источники и ПОС).",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="КОМАНДА")
+    parser.add_argument(
+        "--version", action="version", version=f"otklik {package_version()}", help="показать версию и выйти"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="КОМАНДА", title="команды")
 
     def add(name: str, handler: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_, description=help_)
@@ -145,11 +181,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_config(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
         command.add_argument(
-            "--config", metavar="PATH", help="файл настроек (config.toml); без него — умолчания"
+            "--config",
+            metavar="PATH",
+            help="файл настроек; без него — ./config.toml, если он есть, иначе умолчания",
         )
         return command
 
-    with_config(add("run", cmd_run, "запустить бота, планировщик сроков и отправку уведомлений"))
+    run = with_config(add("run", cmd_run, "запустить бота, планировщик сроков и отправку уведомлений"))
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="подробный журнал: и сообщения библиотек (aiogram, APScheduler, SQLAlchemy)",
+    )
+    with_config(
+        add(
+            "check",
+            cmd_check,
+            "проверить настройки: токен, чаты, базу данных, календарь (код выхода 2 — есть проблемы)",
+        )
+    )
     add("demo", cmd_demo, "показать рабочий день на встроенном эмуляторе Telegram, без токена и сети")
 
     term = with_config(add("term", cmd_term, "рассчитать срок по Порядку"))
@@ -160,32 +210,46 @@ def build_parser() -> argparse.ArgumentParser:
     term.add_argument("--category", help="категория ПОС: federal_fast, local_fast, other")
     term.add_argument("--json", action="store_true", help="ответ одним объектом JSON")
 
-    calendar = sub.add_parser("calendar", help="производственный календарь")
-    calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True, metavar="ДЕЙСТВИЕ")
-    day = with_config(calendar_sub.add_parser("day", help="рабочий ли день и его часы"))
-    day.set_defaults(handler=cmd_calendar_day)
-    day.add_argument("date", metavar="ГГГГ-ММ-ДД")
-    day.add_argument("--json", action="store_true", help="ответ одним объектом JSON")
-    imp = with_config(
-        calendar_sub.add_parser("import", help="загрузить официальный календарь года (XML xmlcalendar)")
+    calendar = sub.add_parser(
+        "calendar", help="производственный календарь", description="производственный календарь"
     )
+    calendar_sub = calendar.add_subparsers(
+        dest="calendar_command", required=True, metavar="ДЕЙСТВИЕ", title="действия"
+    )
+    day_help = "рабочий ли день и его часы"
+    day = with_config(calendar_sub.add_parser("day", help=day_help, description=day_help))
+    day.set_defaults(handler=cmd_calendar_day)
+    day.add_argument("date", metavar="ГГГГ-ММ-ДД", help="дата")
+    day.add_argument("--json", action="store_true", help="ответ одним объектом JSON")
+    import_help = "загрузить официальный календарь года (XML xmlcalendar)"
+    imp = with_config(calendar_sub.add_parser("import", help=import_help, description=import_help))
     imp.set_defaults(handler=cmd_calendar_import)
-    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("file", metavar="FILE", help="файл ru-ГГГГ.xml")
 
-    db = sub.add_parser("db", help="база данных")
-    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ДЕЙСТВИЕ")
-    up = with_config(db_sub.add_parser("upgrade", help="применить миграции схемы"))
+    db = sub.add_parser("db", help="база данных", description="база данных")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ДЕЙСТВИЕ", title="действия")
+    up = with_config(
+        db_sub.add_parser("upgrade", help="применить миграции схемы", description="применить миграции схемы")
+    )
     up.set_defaults(handler=cmd_db_upgrade)
 
     sim = with_config(add("simulate", cmd_simulate, "проиграть сценарий на виртуальных часах"))
-    sim.add_argument("scenario", metavar="SCENARIO.toml")
+    sim.add_argument("scenario", metavar="SCENARIO.toml", help="файл сценария")
     sim.add_argument("--db", metavar="PATH", help="файл SQLite (по умолчанию — временный)")
     sim.add_argument("--json", action="store_true", help="по объекту JSON на строку")
     return parser
 
 
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    with russian():
+        return build_parser().parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except SystemExit as done:  # --help, --version (0) or a usage error, already printed (2)
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
     try:
         code: int = args.handler(args)
     except DemoError as exc:

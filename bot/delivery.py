@@ -546,10 +546,14 @@ class Delivery:
                 async with self.repo.transaction() as tx:
                     await tx.mark_failed(outbox_id, str(exc))
                 log.error(
-                    "notification %s to chat %s not delivered: %s", notification.dedup_key, chat_id, exc
-                )
+                    "№ %s: не доставлено «%s» (%s) в чат %s: %s", notification.case_id or "-",
+                    notification.kind, notification.dedup_key, chat_id, exc,
+                )  # fmt: skip
                 continue
             self._send_worked()
+            log.info("№ %s: отправлено «%s»%s → %s, чат %s", notification.case_id or "-", notification.kind,
+                     f" ({notification.term_id})" if notification.term_id else "", notification.to_role.value,
+                     chat_id)  # fmt: skip
             # Right after the answer, before the next send: a crash between the two resends this notice to
             # this one chat (at most one duplicate), and never more than that.
             async with self.repo.transaction() as tx:

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import buttons, cancel, commands, intake, pos_intake, replies
+from handlers import buttons, cancel, commands, ids, intake, pos_intake, replies
 from handlers.errors import GuardHandlers
 from handlers.middlewares import IdentifyPresser
 
 
 def build_routers() -> list[Router]:
     """One root router: every handler guarded (an unexpected error answers the person, see handlers.errors),
-    the presser identified for every message and press, then, in order, commands beat everything, the ПОС
+    the presser identified for every message and press, then, in order, the set-up commands, commands beat everything, the ПОС
     dialogue's states beat replies and intake, and the catch-all answer to unrecognised buttons comes last."""
     root = Router(name="otklik")
     guard, identify = GuardHandlers(), IdentifyPresser()
     for observer in (root.message, root.callback_query):
         observer.outer_middleware(guard)  # first registered: outermost, so it guards the middleware too
         observer.outer_middleware(identify)
+    root.my_chat_member.outer_middleware(guard)
     root.include_routers(
+        ids.router(),  # /id for anyone and a stranger's /start: before the staff's own /start
         commands.router(),
         cancel.router(),  # before the dialogue's steps: /cancel is never an answer
         pos_intake.router(),

@@ -207,7 +207,7 @@ async def on_term(
 
 
 def commands_for(actor: Actor | None) -> list[BotCommand]:
-    names = ["start", "help"]
+    names = ["start", "help", "id"]
     if actor is not None:
         names += ["my", "case", "overdue", "term"]
         if actor.roles & _POS_REGISTRARS:

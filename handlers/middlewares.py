@@ -3,6 +3,9 @@
 Every message and callback handler gets `actor` (the staff member), `chat_roles` and `chat_units` (what the
 chat works as). A stranger's press is answered with a private toast; a stranger's message in a private chat
 gets the explanation, and in a work group nothing at all: the bot does not answer every passer-by in public.
+
+Two commands pass for strangers, with `actor` None (handlers.ids answers them): `/id` anywhere and `/start` in
+a private chat, so whoever sets the bot up learns the ids to put in config.toml.
 """
 
 from __future__ import annotations
@@ -10,14 +13,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
 from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
 from views import texts
 from workflow.model import Actor, Role
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+# The same filters handlers.ids registers: what passes here is answered there, nothing else reaches a handler.
+_ANYONE = Command("id")
+_STRANGER_IN_PRIVATE = CommandStart()
 
 
 class StaffDirectory(Protocol):
@@ -42,12 +50,21 @@ class IdentifyPresser(BaseMiddleware):
         if user is None or user.is_bot:
             return None
         actor = directory.actor(user.id)
-        if actor is None:
-            await _refuse_stranger(event, private=chat is None or chat.type == ChatType.PRIVATE)
+        private = chat is None or chat.type == ChatType.PRIVATE
+        if actor is None and not await _open_to_strangers(event, data.get("bot"), private=private):
+            await _refuse_stranger(event, private=private)
             return None
         chat_roles, chat_units = directory.roles_of_chat(chat.id if chat is not None else user.id)
         data.update(actor=actor, chat_roles=chat_roles, chat_units=chat_units)
         return await handler(event, data)
+
+
+async def _open_to_strangers(event: CallbackQuery | Message, bot: Bot | None, *, private: bool) -> bool:
+    if not isinstance(event, Message) or bot is None or not event.text:
+        return False
+    if await _ANYONE(event, bot):
+        return True
+    return private and bool(await _STRANGER_IN_PRIVATE(event, bot))
 
 
 async def _refuse_stranger(event: CallbackQuery | Message, *, private: bool) -> None:

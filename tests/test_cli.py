@@ -243,3 +243,68 @@ def test_calendar_import_missing_file(tmp_path: Path, capsys: pytest.CaptureFixt
     config.write_text("", encoding="utf-8")
     result = run(["calendar", "import", str(tmp_path / "ru-2030.xml"), "--config", str(config)], capsys)
     assert_refused(*result, "ru-2030.xml")
+
+
+# --- the parser itself: --version, Russian help and usage errors, ./config.toml by default ---------------------
+
+
+def test_version_from_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    assert run(["--version"], capsys) == (0, f"otklik {version('otklik')}\n", "")
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["run", "--help"], ["check", "--help"], ["calendar", "day", "-h"]]
+)
+def test_help_is_russian(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(argv, capsys)
+    assert (code, err) == (0, "")
+    assert out.startswith("использование: otklik")
+    assert "параметры:" in out and "показать эту справку и выйти" in out
+    for english in ("usage:", "options:", "show this help", "positional arguments"):
+        assert english not in out
+    if argv[0] == "run":
+        assert "--verbose" in out and "./config.toml" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["bogus"], ["нет такого варианта: 'bogus'", "check"]),
+        (["term"], ["otklik term", "не хватает аргументов: TERM_ID, --from"]),
+        (["term", "os.publish", "--from"], ["--from: нужно одно значение"]),
+        (["run", "--foo"], ["лишние аргументы: --foo"]),
+        ([], ["не хватает аргументов: КОМАНДА"]),
+    ],
+)
+def test_usage_errors_are_one_russian_line(
+    argv: list[str], words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(argv, capsys)
+    assert_refused(code, out, err, *words, "--help")
+    assert "usage" not in err and "error" not in err
+
+
+def test_argparse_is_english_again_outside_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    run(["--help"], capsys)
+    parser = argparse.ArgumentParser(prog="other")
+    assert "usage: other" in parser.format_usage() and "show this help" in parser.format_help()
+
+
+def test_config_toml_in_the_current_folder_is_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert json.loads(run(["calendar", "day", "2026-12-31", "--json"], capsys)[1])["working"] is False
+    (tmp_path / "config.toml").write_text(
+        '[calendar.overrides]\n"2026-12-31" = "working"\n', encoding="utf-8"
+    )
+    assert json.loads(run(["calendar", "day", "2026-12-31", "--json"], capsys)[1])["working"] is True
+    # --config still wins.
+    other = tmp_path / "other.toml"
+    other.write_text("", encoding="utf-8")
+    argv = ["calendar", "day", "2026-12-31", "--json", "--config", str(other)]
+    assert json.loads(run(argv, capsys)[1])["working"] is False

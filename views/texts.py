@@ -13,6 +13,25 @@ from workflow.model import Role
 # --- refusals and short callback answers ------------------------------------------------------------------
 
 NOT_REGISTERED = "Вы не зарегистрированы в системе «Отклик». Обратитесь к начальнику управления делами."
+# /id (anyone) and a stranger's /start: the ids an administrator puts in config.toml, and whether the bot reads
+# the group (bot/startup.py says the same in `otklik check`).
+ID_USER = "Ваш id: {user_id}."
+ID_STAFF = "В настройках вы: {name} — {roles}."
+ID_STRANGER = "Вас нет в настройках: чтобы работать в «Отклике», передайте этот id администратору (раздел [[staff]], telegram_id)."
+ID_CHAT = "Этот чат: {chat_id}, «{title}»."
+ID_CHAT_KNOWN = "В настройках это чат: {what}."
+ID_CHAT_ROLES = "{roles}"
+ID_CHAT_UNITS = "подразделения: {units}"
+ID_CHAT_UNKNOWN = "Этого чата нет в настройках: чтобы бот работал в нём, укажите {chat_id} в разделе [chats] файла config.toml и перезапустите бота."
+ID_READS_ADMIN = "Бот видит все сообщения чата: да (бот — администратор чата)."
+ID_READS_OPEN = "Бот видит все сообщения чата: да (режим приватности бота выключен)."
+ID_READS_NO = (
+    "Бот видит все сообщения чата: нет — только команды и ответы на свои сообщения. Сделайте бота "
+    "администратором чата или выключите режим приватности: @BotFather → /setprivacy → Disable, затем удалите "
+    "бота из чата и добавьте снова."
+)
+ID_BOT_ADDED = "«Отклик» добавлен в чат."
+ID_BOT_PROMOTED = "«Отклик» теперь администратор чата."
 FORBIDDEN = "Недостаточно прав"
 UNKNOWN_BUTTON = "Кнопка не распознана"
 NOT_OFFERED = "Этой кнопки нет на карточке в этом чате: действие не выполнено"
@@ -166,7 +185,8 @@ HELP_COMMON = (
     "/case N — карточка сообщения № N с историей\n"
     "/overdue — просроченные сроки\n"
     "/term СРОК [ВРЕМЯ] [КАТЕГОРИЯ] — калькулятор срока, например /term os.publish 2026-12-01T10:00\n"
-    "/cancel — отменить начатый ввод: регистрацию ПОС, причину или ссылку"
+    "/cancel — отменить начатый ввод: регистрацию ПОС, причину или ссылку\n"
+    "/id — мой id и id этого чата"
 )
 HELP_BY_ROLE: Mapping[Role, str] = {
     Role.OPERATOR: (
@@ -194,6 +214,7 @@ HELP_BY_ROLE: Mapping[Role, str] = {
 COMMAND_DESCRIPTIONS: Mapping[str, str] = {
     "start": "Начало работы",
     "help": "Что я могу сделать",
+    "id": "Мой id и id этого чата",
     "my": "Мои сообщения и сроки",
     "case": "Карточка сообщения: /case N",
     "overdue": "Просроченные сроки",

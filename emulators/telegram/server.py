@@ -16,7 +16,11 @@ What it reproduces, because the bot's correctness depends on it:
 * HTML parse mode with Telegram's own parser rules and error texts (``can't parse entities: ...``), the
   4096-character limit, "message is not modified" on identical edits, 64-byte callback data;
 * flood control (opt-in): 30 messages a second per bot, 1 a second per private chat, 20 a minute per group,
-  answered with 429 and ``retry_after``; injected failures: 429, 5xx, a 502 HTML page, a dropped connection.
+  answered with 429 and ``retry_after``; injected failures: 429, 5xx, a 502 HTML page, a dropped connection;
+* privacy mode (opt-in) and the bot's membership of each group: with privacy mode on, a group where the bot is
+  not an administrator delivers only commands, replies to the bot's messages and service messages (as Telegram
+  does); ``getMe`` says ``can_read_all_group_messages``, ``getChatMember`` gives the bot's status, and a change
+  of that status (``set_bot_status``: added, promoted, removed) comes as a ``my_chat_member`` update.
 
 Markdown parse modes are not implemented and are refused, so a test never passes on text nobody parsed.
 """
@@ -88,6 +92,7 @@ CHAT_ACTIONS: Final = frozenset(
 )
 # The update types a bot gets when allowed_updates is empty or was never set.
 _DEFAULT_EXCLUDED_UPDATES: Final = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+_BOT_STATUSES: Final = frozenset({"member", "administrator", "left", "kicked"})
 
 
 class _SlidingWindow:
@@ -200,11 +205,14 @@ class TelegramEmulator:
         bot_name: str = "Отклик",
         rate_limits: RateLimits | bool = False,
         strict_chats: bool = False,
+        privacy_mode: bool = False,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """``rate_limits``: True for Telegram's limits, a RateLimits for custom ones, False for none.
         ``strict_chats``: answer "chat not found" for chats never registered or pushed, not create them.
+        ``privacy_mode``: BotFather's /setprivacy (on for a new bot on Telegram; off here by default, so the
+        work groups see every message as a configured district's bot does).
         ``clock`` times the request log and flood control; ``wall_clock`` gives message dates."""
         bot_id_text = token.split(":", 1)[0]
         if not bot_id_text.isdigit():
@@ -221,6 +229,11 @@ class TelegramEmulator:
             else None
         )
         self.strict_chats = strict_chats
+        self.privacy_mode = privacy_mode
+        # The bot's status in each group ("member" unless set): member, administrator, left or kicked.
+        self.bot_status: dict[int, str] = {}
+        # Who has written in each group (getChatMember answers "member" for them, "left" for anyone else).
+        self.members: dict[int, set[int]] = {}
         self._clock = clock
         self._wall_clock = wall_clock
 
@@ -272,6 +285,7 @@ class TelegramEmulator:
             "senddocument": self._send_document,
             "getfile": self._get_file,
             "getchat": self._get_chat,
+            "getchatmember": self._get_chat_member,
             "sendchataction": self._send_chat_action,
         }
 
@@ -383,6 +397,33 @@ class TelegramEmulator:
         """The user blocks the bot: sends to their private chat answer 403."""
         self.blocked_by.add(user_id)
 
+    def set_privacy_mode(self, enabled: bool) -> None:
+        """BotFather's /setprivacy Enable (True) or Disable (False), from now on."""
+        self.privacy_mode = enabled
+
+    def set_bot_status(self, chat_id: int, status: str, *, by_user_id: int) -> int:
+        """``by_user_id`` adds the bot to a group ("member"), makes it an administrator, removes it ("left") or
+        bans it ("kicked"); Telegram tells the bot with a ``my_chat_member`` update, whose id is returned."""
+        if status not in _BOT_STATUSES:
+            raise ValueError(f"the bot's status is one of {sorted(_BOT_STATUSES)}, not {status!r}")
+        new_chat = chat_id not in self.chats
+        chat = self._ensure_chat(chat_id, None, None)
+        if chat.type == "private":
+            raise ValueError("the bot's membership is set for groups, not for a private chat")
+        old = "left" if new_chat else self.bot_status.get(chat.id, "member")
+        self.bot_status[chat.id] = status
+        return self.push_update(
+            {
+                "my_chat_member": {
+                    "chat": chat.to_json(),
+                    "from": self._user(by_user_id).to_json(),
+                    "date": int(self._wall_clock()),
+                    "old_chat_member": self._member_json(self.bot_user, old),
+                    "new_chat_member": self._member_json(self.bot_user, status),
+                }
+            }
+        )
+
     def fail_next(
         self,
         count: int = 1,
@@ -427,8 +468,34 @@ class TelegramEmulator:
                 content = photo if isinstance(photo, bytes) else photo.encode()
                 stored = self._store_file(content, "photo.jpg", "image/jpeg", "photos")
             msg.photo = self._photo_sizes(stored)
-        self.push_update({"message": self._message_json(msg)})
+        if chat.type != "private":
+            self.members.setdefault(chat.id, set()).add(sender.id)
+        if self._bot_sees(chat, msg):
+            self.push_update({"message": self._message_json(msg)})
         return msg
+
+    def _bot_sees(self, chat: EmuChat, msg: ChatMessage) -> bool:
+        """Whether Telegram delivers this user message to the bot (core.telegram.org/bots/features#privacy-mode).
+
+        A bot not in the group sees nothing; with privacy mode on, a bot that is not an administrator sees
+        commands (``/cmd`` and ``/cmd@this_bot``, not another bot's) and replies to its own messages only."""
+        if chat.type == "private":
+            return True
+        status = self.bot_status.get(chat.id, "member")
+        if status in ("left", "kicked"):
+            return False
+        if not self.privacy_mode or status == "administrator":
+            return True
+        if msg.reply_to_message_id is not None:
+            target = self._messages.get(chat.id, {}).get(msg.reply_to_message_id)
+            if target is not None and target.from_bot:
+                return True
+        text = msg.plain_text or ""
+        command = re.match(r"/[A-Za-z0-9_]{1,32}(?:@([A-Za-z0-9_]+))?(?:\s|$)", text)
+        if command is None:
+            return False
+        mention = command.group(1)
+        return mention is None or mention.lower() == (self.bot_user.username or "").lower()
 
     def push_callback(self, chat_id: int, user_id: int, message_id: int, data: str) -> str:
         """A user presses an inline button under ``message_id``; returns the callback query id."""
@@ -897,6 +964,26 @@ class TelegramEmulator:
     def _check_can_write(self, chat: EmuChat) -> None:
         if chat.type == "private" and chat.id in self.blocked_by:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        status = self.bot_status.get(chat.id)
+        kind = "supergroup chat" if chat.type == "supergroup" else f"{chat.type} chat"
+        if status == "kicked":
+            raise ApiError(403, f"Forbidden: bot was kicked from the {kind}")
+        if status == "left":
+            raise ApiError(403, f"Forbidden: bot is not a member of the {kind}")
+
+    def _member_json(self, user: EmuUser, status: str) -> JsonDict:
+        """A ChatMember object of ``status``; an administrator with the rights a group owner gives by default."""
+        member: JsonDict = {"status": status, "user": user.to_json()}
+        if status == "administrator":
+            member.update(
+                can_be_edited=False, is_anonymous=False, can_manage_chat=True, can_delete_messages=True,
+                can_manage_video_chats=True, can_restrict_members=True, can_promote_members=False,
+                can_change_info=True, can_invite_users=True, can_post_stories=False, can_edit_stories=False,
+                can_delete_stories=False, can_send_welcome_messages=False, can_pin_messages=True,
+            )  # fmt: skip
+        elif status == "kicked":
+            member["until_date"] = 0
+        return member
 
     def _input_file(self, params: _Params, name: str, folder: str) -> StoredFile:
         """A file parameter: an upload (direct or ``attach://``), a known file_id, or an HTTP URL."""
@@ -957,7 +1044,7 @@ class TelegramEmulator:
         return {
             **self.bot_user.to_json(),
             "can_join_groups": True,
-            "can_read_all_group_messages": False,
+            "can_read_all_group_messages": not self.privacy_mode,
             "supports_inline_queries": False,
             "can_connect_to_business": False,
             "has_main_web_app": False,
@@ -1180,10 +1267,8 @@ class TelegramEmulator:
         if isinstance(raw, str) and raw.startswith("@"):
             chat = self._chat_for_bot(params)
         else:
-            found = self.chats.get(params.need_int("chat_id"))
-            if found is None:  # getChat never creates a chat, even when strict_chats is off
-                raise bad_request("chat not found")
-            chat = found
+            # getChat never creates a chat, even when strict_chats is off
+            chat = self._visible_chat(params.need_int("chat_id"))
         return {
             **chat.to_json(),
             "accent_color_id": 0,
@@ -1196,6 +1281,29 @@ class TelegramEmulator:
                 "gifts_from_channels": False,
             },
         }
+
+    async def _get_chat_member(self, params: _Params) -> JsonDict:
+        chat = self._visible_chat(params.need_int("chat_id"))
+        user_id = params.need_int("user_id")
+        if user_id == self.bot_user.id:
+            status = "member" if chat.type == "private" else self.bot_status.get(chat.id, "member")
+            return self._member_json(self.bot_user, status)
+        user = self.users.get(user_id)
+        if user is None:
+            raise bad_request("PARTICIPANT_ID_INVALID")
+        if chat.type == "private":
+            return self._member_json(user, "member" if user_id == chat.id else "left")
+        return self._member_json(user, "member" if user_id in self.members.get(chat.id, set()) else "left")
+
+    def _visible_chat(self, chat_id: int) -> EmuChat:
+        """A chat getChat and getChatMember can see: known, and the bot not removed from it (never created)."""
+        found = self.chats.get(chat_id)
+        status = self.bot_status.get(chat_id)
+        if found is None or status == "left":
+            raise bad_request("chat not found")
+        if status == "kicked":
+            raise ApiError(403, f"Forbidden: bot was kicked from the {found.type} chat")
+        return found
 
     async def _send_chat_action(self, params: _Params) -> bool:
         chat = self._chat_for_bot(params)

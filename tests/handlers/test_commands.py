@@ -19,7 +19,7 @@ from views import texts
 
 async def test_start_and_help(h: Harness) -> None:
     await h.send(STRANGER, STRANGER, "/start")
-    assert h.texts(STRANGER) == [texts.NOT_REGISTERED]
+    assert h.texts(STRANGER)[0].startswith(f"{texts.NOT_REGISTERED}\nВаш id: {STRANGER}.")
     await h.send(OPERATOR, OPERATOR, "/start")
     assert "уполномоченное лицо управления делами" in h.texts(OPERATOR)[-1]
     await h.send(HOUSING_MAN, HOUSING_MAN, "/help")
@@ -76,6 +76,7 @@ async def test_set_commands_per_person(h: Harness) -> None:
     assert [c["command"] for c in h.emu.get_commands(scope)] == [
         "start",
         "help",
+        "id",
         "my",
         "case",
         "overdue",
@@ -84,4 +85,4 @@ async def test_set_commands_per_person(h: Harness) -> None:
         "cancel",
     ]
     assert "pos" not in [c.command for c in commands_for(directory.actor(OPERATOR))]
-    assert [c["command"] for c in h.emu.get_commands()] == ["start", "help"]
+    assert [c["command"] for c in h.emu.get_commands()] == ["start", "help", "id"]

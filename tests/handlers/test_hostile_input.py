@@ -506,5 +506,5 @@ async def test_strangers_in_work_groups_get_silence(h: Harness) -> None:
     # A press is answered privately (a toast), and in a private chat he is told who to ask.
     assert await h.press(INTAKE, STRANGER, card.message_id, f"c1:route:{case_id}:1") == texts.NOT_REGISTERED
     await h.send(STRANGER, STRANGER, "/start")
-    assert h.texts(STRANGER) == [texts.NOT_REGISTERED]
+    assert h.texts(STRANGER) == [f"{texts.NOT_REGISTERED}\nВаш id: {STRANGER}.\n{texts.ID_STRANGER}"]
     assert visible_text(await h.card(INTAKE, case_id)) == visible_text(card)

@@ -1,0 +1,323 @@
+"""`otklik check`: every set-up finding at once, one Russian line each, for an administrator connecting a district.
+
+It makes `otklik run`'s start-up checks (bot/startup.py: the token, the database URL, SQLite's folder and lock
+or PostgreSQL's login) and the ones `run` only warns about (every configured chat reachable and readable, the
+calendar data), plus two of its own: getMe asked once instead of waited for, and the schema migrated. Nothing
+is written: no database file is created, no migration applied, nothing sent to any chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum
+from pathlib import Path
+
+import aiohttp
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import User
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import URL
+
+from bot.directory import Directory
+from bot.domain_setup import build_calendar, build_rules, imported_calendar_files, read_calendar_file
+from bot.settings import ConfigError, Settings
+from bot.startup import (
+    StartupError,
+    check_database_url,
+    check_postgres,
+    check_sqlite,
+    check_token,
+)
+from storage.engine import DEFAULT_BUSY_TIMEOUT_MS
+from storage.migrate import alembic_config, current_revision, head_revision
+from workflow.calendar import CalendarError, shipped_calendar
+
+# From this day of the year on, terms started today can end next year: its calendar must be there by then.
+NEXT_YEAR_NEEDED_FROM = (11, 1)
+API_TIMEOUT_SECONDS = 15.0
+
+
+class Level(Enum):
+    OK = "✓"
+    WARN = "⚠"  # worth fixing, but the bot works: not a problem for the exit code
+    FAIL = "✗"
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    text: str
+
+    def line(self) -> str:
+        return f"{self.level.value} {self.text}"
+
+
+def ok(text: str) -> Finding:
+    return Finding(Level.OK, text)
+
+
+def warn(text: str) -> Finding:
+    return Finding(Level.WARN, text)
+
+
+def fail(text: str) -> Finding:
+    return Finding(Level.FAIL, text)
+
+
+# The config keys of the role chats, with what each chat is for (the intake chat is where cases come from).
+_ROLE_CHATS = {
+    "intake": "чат приёмной: сообщения граждан, которые регистрируют уполномоченные лица",
+    "office_head": "чат начальника управления делами",
+    "region_curator": "чат куратора ЦУР",
+    "pos_curator": "чат куратора ПОС",
+    "coordinator": "чат координатора",
+    "head": "чат Главы района",
+}
+
+
+async def diagnose(settings: Settings, *, today: date, source: str) -> list[Finding]:
+    """Every finding, in the order an administrator fixes them: config, Telegram, chats, database, calendar."""
+    findings = [ok(f"настройки: {source}")]
+    try:
+        directory = Directory.from_settings(settings)
+        build_rules(settings)
+    except ConfigError as exc:
+        return [fail(f"настройки: {exc}")]
+    findings += await telegram_findings(settings, directory)
+    findings += await database_findings(settings)
+    findings += calendar_findings(settings, today)
+    return findings
+
+
+# --- Telegram -------------------------------------------------------------------------------------------------
+
+
+async def telegram_findings(settings: Settings, directory: Directory) -> list[Finding]:
+    try:
+        check_token(settings.telegram.token)
+    except StartupError as exc:
+        return [fail(str(exc))]
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(settings.telegram.api_base), timeout=API_TIMEOUT_SECONDS
+    )
+    bot = Bot(settings.telegram.token, session=session)
+    try:
+        try:
+            me = await bot.get_me()
+        except (TelegramUnauthorizedError, TelegramNotFound):
+            return [
+                fail("telegram.token: Telegram не принимает токен (Unauthorized); проверьте его у @BotFather")
+            ]
+        except (TelegramAPIError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return [
+                fail(f"telegram.api_base: Bot API {settings.telegram.api_base} не отвечает: {_short(exc)}")
+            ]
+        findings = [ok(f"telegram.token: бот @{me.username} (id {me.id}) принимает токен")]
+        if me.can_read_all_group_messages:
+            findings.append(ok("режим приватности бота выключен: он видит все сообщения групп"))
+        else:
+            findings.append(
+                warn(
+                    "режим приватности бота включён: в группе, где он не администратор, он видит только "
+                    "команды и ответы на свои сообщения (@BotFather → /setprivacy → Disable, "
+                    "или сделайте бота администратором чатов)"
+                )
+            )
+        findings += missing_chat_findings(directory)
+        findings += await chat_findings(bot, me, settings)
+        return findings
+    finally:
+        await session.close()
+
+
+def configured_chats(settings: Settings) -> list[tuple[str, int, str]]:
+    """(config key, chat id, what it is for) of every chat set in config.toml."""
+    chats = settings.chats
+    found = [
+        (f"chats.{key}", chat_id, what)
+        for key, what in _ROLE_CHATS.items()
+        if (chat_id := getattr(chats, key)) is not None
+    ]
+    for unit, chat_id in chats.units.items():
+        found.append(
+            (f"chats.units.{unit}", chat_id, f"чат подразделения «{settings.units.get(unit, unit)}»")
+        )
+    return found
+
+
+def missing_chat_findings(directory: Directory) -> list[Finding]:
+    """Chats nobody set: without the intake chat nothing comes in; without another, its role hears nothing."""
+    findings: list[Finding] = []
+    for key in directory.missing_chats():
+        text = f"{key}: чат не задан в настройках — уведомления этой роли некуда доставить"
+        findings.append(fail(text) if key == "chats.intake" else warn(text))
+    return findings
+
+
+async def chat_findings(bot: Bot, me: User, settings: Settings) -> list[Finding]:
+    """Each configured chat: the bot can reach it (getChat), is in it, and reads it (administrator or privacy
+    off). The intake chat unread is a problem (operators' posts never arrive); elsewhere a warning (replies to
+    the bot's messages and commands still do)."""
+    return [
+        await _chat_finding(bot, me, key, chat_id, what) for key, chat_id, what in configured_chats(settings)
+    ]
+
+
+async def _chat_finding(bot: Bot, me: User, key: str, chat_id: int, what: str) -> Finding:
+    where = f"{key} = {chat_id}"
+    try:
+        chat = await bot.get_chat(chat_id)
+        member = await bot.get_chat_member(chat_id, me.id)
+    except TelegramNetworkError as exc:
+        return fail(f"{where}: не проверен, Bot API не отвечает: {_short(exc)}")
+    except TelegramAPIError as exc:
+        return fail(
+            f"{where}: бот не может открыть чат ({exc.message}): добавьте бота в чат или исправьте id "
+            "(id чата покажет команда /id, отправленная в самом чате)"
+        )
+    title = chat.title or chat.full_name
+    if chat.type == ChatType.PRIVATE:
+        return ok(f"{where}: личный чат «{title}» ({what})")
+    status = member.status
+    if status in (ChatMemberStatus.LEFT, ChatMemberStatus.KICKED):
+        return fail(f"{where}: бота нет в чате «{title}»: добавьте его туда ({what})")
+    if status == ChatMemberStatus.RESTRICTED and not getattr(member, "can_send_messages", True):
+        return fail(f"{where}: боту запрещено писать в чат «{title}»: снимите ограничение ({what})")
+    admin = status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.CREATOR)
+    if chat.type == ChatType.CHANNEL and not admin:
+        return fail(f"{where}: «{title}» — канал, в нём бот должен быть администратором")
+    if admin:
+        return ok(f"{where}: «{title}», бот — администратор и видит все сообщения ({what})")
+    if me.can_read_all_group_messages:
+        return ok(f"{where}: «{title}», бот видит все сообщения ({what})")
+    text = (
+        f"{where}: «{title}»: бот не видит обычные сообщения чата — сделайте его администратором чата "
+        f"или выключите режим приватности ({what})"
+    )
+    return fail(text) if key == "chats.intake" else warn(text)
+
+
+# --- the database ---------------------------------------------------------------------------------------------
+
+
+async def database_findings(settings: Settings) -> list[Finding]:
+    try:
+        url = check_database_url(settings.database_url)
+        if url.get_backend_name() == "sqlite":
+            await asyncio.to_thread(check_sqlite, url, DEFAULT_BUSY_TIMEOUT_MS / 1000)
+        else:
+            await check_postgres(url)
+    except StartupError as exc:
+        return [fail(str(exc))]
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite" and _sqlite_file_missing(url):
+        return [
+            fail(
+                f"database.url: базы данных ещё нет ({url.database}): создайте её командой otklik db upgrade"
+            )
+        ]
+    try:
+        current = await current_revision(settings.database_url)
+    except Exception as exc:  # reachable a moment ago: say what the driver says, in one line
+        return [fail(f"database.url: версия схемы не читается: {_short(exc)}")]
+    head = head_revision()
+    if current == head:
+        return [ok(f"база данных {shown}: схема актуальна ({head})")]
+    known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if current is None:
+        problem = "схема не создана"
+    elif current in known:
+        problem = f"не применены миграции: схема {current}, нужна {head}"
+    else:
+        return [
+            fail(
+                f"database.url: схема базы ({current}) новее этой версии Отклика: обновите Отклик "
+                "или укажите другую базу"
+            )
+        ]
+    return [
+        fail(
+            f"database.url: {problem}; выполните otklik db upgrade (otklik run применяет их сам при запуске)"
+        )
+    ]
+
+
+def _sqlite_file_missing(url: URL) -> bool:
+    database = url.database or ""
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return False
+    return not Path(database).exists()
+
+
+# --- the calendar ---------------------------------------------------------------------------------------------
+
+
+def calendar_years(settings: Settings) -> set[int]:
+    """The years with production calendar data: shipped with Отклик, or imported by `otklik calendar import`."""
+    years = set(shipped_calendar())
+    for path in imported_calendar_files(settings):
+        years.add(read_calendar_file(path)[0])
+    return years
+
+
+def calendar_findings(settings: Settings, today: date) -> list[Finding]:
+    try:
+        build_calendar(settings, warn=lambda _message: None)
+        years = calendar_years(settings)
+    except CalendarError as exc:
+        return [fail(f"календарь: {exc}")]
+    this, following = today.year, today.year + 1
+    findings: list[Finding] = []
+    load = "загрузите официальный календарь: otklik calendar import ru-{year}.xml"
+    if this in years:
+        findings.append(ok(f"производственный календарь на {this} год есть"))
+    else:
+        findings.append(fail(f"производственного календаря на {this} год нет: {load.format(year=this)}"))
+    if following in years:
+        findings.append(ok(f"производственный календарь на {following} год есть"))
+    elif (today.month, today.day) >= NEXT_YEAR_NEEDED_FROM:
+        findings.append(
+            fail(
+                f"производственного календаря на {following} год нет, а сроки, начатые сейчас, уходят в него: "
+                + load.format(year=following)
+            )
+        )
+    else:
+        findings.append(
+            warn(
+                f"производственного календаря на {following} год пока нет: до 1 ноября {load.format(year=following)}"
+            )
+        )
+    return findings
+
+
+def _short(exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()
+    return first[0] if first else type(exc).__name__
+
+
+async def run_check(
+    settings: Settings, *, today: date, source: str, out: Callable[[str], None] = print
+) -> int:
+    """Print every finding; 0 when nothing failed, 2 otherwise."""
+    findings = await diagnose(settings, today=today, source=source)
+    for finding in findings:
+        out(finding.line())
+    failed = sum(f.level is Level.FAIL for f in findings)
+    if failed:
+        out(f"Найдено проблем: {failed}. Исправьте их и запустите otklik check снова.")
+        return 2
+    out("Всё готово: запускайте otklik run.")
+    return 0
