@@ -18,6 +18,7 @@ from views.callbacks import (
     PosCategoryCb,
     ResponsibleCb,
     RouteCb,
+    WhichCaseCb,
 )
 from workflow.lifecycle import Action, Status, available_actions
 from workflow.model import Actor, Case, Procedure, Role
@@ -284,6 +285,20 @@ def confirm_publish_keyboard(case: Case) -> InlineKeyboardMarkup:
             [InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel)],
         ]
     )
+
+
+def which_case_keyboard(choices: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """One button per open case, in the order given (nearest due first): «№ N — short text…»."""
+    rows = []
+    for case_id, text in choices:
+        label = texts.WHICH_CASE_BUTTON.format(case_id=case_id, text=_short(text))
+        rows.append([InlineKeyboardButton(text=label, callback_data=WhichCaseCb(case_id=case_id).pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1].rstrip() + "…"
 
 
 def category_keyboard(categories: Mapping[str, str]) -> InlineKeyboardMarkup:
