@@ -33,8 +33,9 @@ from aiogram.types import Message
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.directory import Directory
-from bot.sender import Outgoing, SendFailed, TelegramSender
+from bot.sender import MEDIA_KINDS, Media, Outgoing, SendFailed, SendResult, TelegramSender
 from views.cards import render_card, render_history, render_notification
+from workflow.lifecycle import Action, NoticeKind
 from workflow.model import Case
 from workflow.ports import Clock, Notification, OutboxItem, Reading, StorageUnavailable
 from workflow.rules import Rules
@@ -137,6 +138,16 @@ class DeliveryTransaction(Reading, Protocol):
 
     async def case_for_card(self, chat_id: int, message_id: int) -> int | None:
         """The case whose card is this message (a reply to a card names its case)."""
+        ...
+
+    async def remember_messages(
+        self, case_id: int, chat_id: int, message_ids: Sequence[int], kind: str, at: datetime
+    ) -> None:
+        """Record that these bot messages in the chat are about the case (a notice, a prompt, a copy of a card)."""
+        ...
+
+    async def case_for_message(self, chat_id: int, message_id: int) -> int | None:
+        """The case a bot message is about: its card, or any other message recorded by `remember_messages`."""
         ...
 
 
@@ -445,6 +456,20 @@ class Delivery:
         async with self.repo.reading() as tx:
             return await tx.case_for_card(chat_id, message_id)
 
+    async def case_for_message(self, chat_id: int, message_id: int) -> int | None:
+        """The case a bot message in the chat is about (its card, a notice, a reminder, a prompt), or None."""
+        async with self.repo.reading() as tx:
+            return await tx.case_for_message(chat_id, message_id)
+
+    async def remember_message(self, chat_id: int, message_id: int, case_id: int, kind: str) -> None:
+        """A message a handler sent about a case (a prompt): a reply to it names the case."""
+        async with self.repo.transaction() as tx:
+            await tx.remember_messages(case_id, chat_id, [message_id], kind, self.clock.now())
+
+    async def _remember_sent(self, case_id: int, result: SendResult, kind: str) -> None:
+        async with self.repo.transaction() as tx:
+            await tx.remember_messages(case_id, result.chat_id, result.message_ids, kind, self.clock.now())
+
     async def show_card(self, chat_id: int, case_id: int, *, history: bool = False) -> None:
         """A one-off copy of the card (for /case N): not remembered as the chat's working card."""
         now = self.clock.now()
@@ -456,16 +481,18 @@ class Delivery:
         text, keyboard = render_card(
             view, roles, units, calendar=self.calendar, rules=self.rules, units=self.units, now=now
         )
-        await self.sender.send(Outgoing(key=f"show:{case_id}:{chat_id}", chat_id=chat_id, text=text,
-                                        reply_markup=keyboard))  # fmt: skip
+        shown = await self.sender.send(Outgoing(key=f"show:{case_id}:{chat_id}", chat_id=chat_id, text=text,
+                                                reply_markup=keyboard))  # fmt: skip
+        await self._remember_sent(case_id, shown, "card")
         if history:
-            await self.sender.send(
+            lines = await self.sender.send(
                 Outgoing(
                     key=f"history:{case_id}:{chat_id}",
                     chat_id=chat_id,
                     text=render_history(view, self.calendar),
                 )
             )
+            await self._remember_sent(case_id, lines, "history")
 
     async def drain(self, limit: int = 200) -> int:
         """Send pending notifications; returns how many were completed. Failures stay pending for the next run.
@@ -532,12 +559,13 @@ class Delivery:
         text = render_notification(
             notification, view, calendar=self.calendar, rules=self.rules, units=self.units, now=now
         )
+        media = media_of(notification, view)
         complete = True
         for chat_id in chats:
             if chat_id in already:
                 continue
             item = Outgoing(key=notification.dedup_key, chat_id=chat_id, text=text,
-                            reply_to_message_id=cards.get(chat_id))  # fmt: skip
+                            reply_to_message_id=cards.get(chat_id), media=media)  # fmt: skip
             try:
                 result = await self.sender.send(item)
             except SendFailed as exc:
@@ -551,16 +579,59 @@ class Delivery:
                 )  # fmt: skip
                 continue
             self._send_worked()
+            for refused in result.media_refused:
+                log.error("notification %s to chat %s: a file not delivered: %s", notification.dedup_key,
+                          chat_id, refused)  # fmt: skip
             log.info("№ %s: отправлено «%s»%s → %s, чат %s", notification.case_id or "-", notification.kind,
                      f" ({notification.term_id})" if notification.term_id else "", notification.to_role.value,
                      chat_id)  # fmt: skip
             # Right after the answer, before the next send: a crash between the two resends this notice to
-            # this one chat (at most one duplicate), and never more than that.
+            # this one chat (at most one duplicate), and never more than that. Every message it took (the
+            # pieces of the text, the files) is recorded as being about the case in the same transaction, so a
+            # reply to any of them lands on the case.
             async with self.repo.transaction() as tx:
                 await tx.record_delivery(
                     outbox_id, chat_id, result.message_ids[0] if result.message_ids else 0, now
                 )
+                if notification.case_id is not None:
+                    await tx.remember_messages(
+                        notification.case_id, result.chat_id, result.message_ids, notification.kind, now
+                    )
         if complete:
             async with self.repo.transaction() as tx:
                 await tx.mark_delivered(outbox_id, now)
         return complete
+
+
+# Files a notice carries, at most this many (two albums): a case with more names the rest in its history.
+MEDIA_LIMIT = 20
+# The steps whose files the approver sees with the draft: the units' information and the draft itself.
+_EVIDENCE_ACTIONS = frozenset({Action.INFO.value, Action.SUBMIT.value})
+
+
+def media_of(notification: Notification, view: CardView | None) -> tuple[Media, ...]:
+    """The files that travel with a notice, as media (not a count): the information a unit gave with its files
+    (INFO_RECEIVED carries them), every file given with information or a draft for a draft to approve (the
+    approver sees the evidence before approving), and the citizen's own files for a unit the case is routed to
+    and for the head's report."""
+    found: list[object] = []
+    kind = notification.kind
+    if kind == NoticeKind.DRAFT_SUBMITTED and view is not None:
+        for event in view.events:
+            if event.action in _EVIDENCE_ACTIONS:
+                given = event.data.get("attachments")
+                found += given if isinstance(given, list) else []
+    elif (
+        kind in (NoticeKind.ROUTED, NoticeKind.SIGNIFICANT) and view is not None and view.message is not None
+    ):
+        found += [{"kind": a.kind, "ref": a.ref, "name": a.name} for a in view.message.attachments]
+    given = notification.payload.get("attachments")
+    found += given if isinstance(given, list) else []
+    media: dict[str, Media] = {}  # by file id: the same file given twice is sent once
+    for raw in found:
+        if not isinstance(raw, dict):
+            continue
+        kind_, ref, name = raw.get("kind"), raw.get("ref"), raw.get("name", "")
+        if kind_ in MEDIA_KINDS and isinstance(ref, str) and ref and ref not in media:
+            media[ref] = Media(str(kind_), ref, name if isinstance(name, str) else "")
+    return tuple(media.values())[:MEDIA_LIMIT]

@@ -33,9 +33,25 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import EditMessageText, Response, SendMessage, TelegramMethod
+from aiogram.methods import (
+    EditMessageText,
+    Response,
+    SendDocument,
+    SendMediaGroup,
+    SendMessage,
+    SendPhoto,
+    SendVideo,
+    TelegramMethod,
+)
 from aiogram.methods.base import TelegramType
-from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
+from aiogram.types import (
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+    Message,
+    ReplyParameters,
+)
 
 from views.html import split_html, split_plain, trim_html, trim_plain
 
@@ -84,6 +100,19 @@ class FloodWaitMiddleware(BaseRequestMiddleware):
 # ------------------------------------------------------------------------------------------------- sending
 
 
+MEDIA_KINDS = frozenset({"photo", "document", "video"})
+MEDIA_GROUP_MAX = 10  # Telegram's sendMediaGroup takes 2 to 10 items
+
+
+@dataclass(frozen=True)
+class Media:
+    """A file Telegram already holds (a photo, document or video someone sent the bot), sent again by file_id."""
+
+    kind: str  # "photo" | "document" | "video" (MEDIA_KINDS)
+    file_id: str
+    name: str = ""
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One message to send, or to put in place of ``edit_message_id``.
@@ -104,6 +133,10 @@ class Outgoing:
     # unrecorded post behind (a card posted twice after the restart), not one per chat. The window holds one
     # HTTP call and its record only; pacing and flood waits stay outside it.
     recorded: Callable[[Message], Awaitable[None]] | None = None
+    # Files sent after the text, as replies to its first piece: one sendPhoto/sendDocument/sendVideo, or an
+    # album (sendMediaGroup) per up to 10 photos and videos and per up to 10 documents. Part of the same item:
+    # the caller records the item once, after the text and its files went out. Not for edits.
+    media: tuple[Media, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +146,9 @@ class SendResult:
     message_ids: tuple[int, ...]  # one per piece of a split text; the edited message for an edit
     attempts: int  # HTTP calls made, retries included
     not_modified: bool = False  # an edit Telegram found identical to the message: done all the same
+    # Files Telegram refused for good (a file id it does not know, a file too big): the text and the other
+    # files went out, so the item is done; the caller says what was refused. Empty when all went out.
+    media_refused: tuple[str, ...] = ()
 
 
 class SendFailed(Exception):
@@ -162,6 +198,42 @@ def _send_method(item: Outgoing, piece: str, *, first: bool, last: bool) -> Call
             reply_markup=markup,
             reply_parameters=reply,
         )
+
+    return build
+
+
+def media_batches(media: Iterable[Media]) -> list[tuple[Media, ...]]:
+    """The calls that send these files, in order of first appearance: photos and videos share albums,
+    documents have their own (Telegram does not mix them), each of at most MEDIA_GROUP_MAX."""
+    media = list(media)
+    visual = [m for m in media if m.kind in ("photo", "video")]
+    documents = [m for m in media if m.kind == "document"]
+    batches: list[tuple[Media, ...]] = []
+    for group in (visual, documents):
+        batches += [tuple(group[i : i + MEDIA_GROUP_MAX]) for i in range(0, len(group), MEDIA_GROUP_MAX)]
+    return batches
+
+
+def _media_method(batch: tuple[Media, ...], reply_to: int | None) -> Callable[[int], TelegramMethod[Any]]:
+    reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
+
+    def build(chat_id: int) -> TelegramMethod[Any]:
+        if len(batch) == 1:
+            one = batch[0]
+            if one.kind == "photo":
+                return SendPhoto(chat_id=chat_id, photo=one.file_id, reply_parameters=reply)
+            if one.kind == "video":
+                return SendVideo(chat_id=chat_id, video=one.file_id, reply_parameters=reply)
+            return SendDocument(chat_id=chat_id, document=one.file_id, reply_parameters=reply)
+        items: list[Any] = []  # InputMediaPhoto | InputMediaVideo | InputMediaDocument
+        for m in batch:
+            if m.kind == "photo":
+                items.append(InputMediaPhoto(media=m.file_id))
+            elif m.kind == "video":
+                items.append(InputMediaVideo(media=m.file_id))
+            else:
+                items.append(InputMediaDocument(media=m.file_id))
+        return SendMediaGroup(chat_id=chat_id, media=items, reply_parameters=reply)
 
     return build
 
@@ -317,7 +389,26 @@ class TelegramSender:
             attempts += tries
             if isinstance(answer, Message):
                 message_ids.append(answer.message_id)
-        return SendResult(item.key, chat_id, tuple(message_ids), attempts)
+        refused: list[str] = []
+        reply_to = message_ids[0] if message_ids else item.reply_to_message_id
+        for batch in media_batches(m for m in item.media if m.kind in MEDIA_KINDS):
+            try:
+                answer, chat_id, tries = await self._call(item, chat_id, _media_method(batch, reply_to))
+            except SendFailed as failure:
+                if not failure.permanent:
+                    # Telegram unreachable for long: the caller keeps the item and sends it all again.
+                    failure.attempts += attempts
+                    failure.sent_message_ids = tuple(message_ids)
+                    raise
+                # Refused as is (an unknown file id): the rest still goes, the caller learns what was refused.
+                attempts += failure.attempts
+                refused.append(f"{', '.join(m.name or m.kind for m in batch)}: {failure.reason}")
+                continue
+            attempts += tries
+            for sent in answer if isinstance(answer, list) else [answer]:
+                if isinstance(sent, Message):
+                    message_ids.append(sent.message_id)
+        return SendResult(item.key, chat_id, tuple(message_ids), attempts, media_refused=tuple(refused))
 
     async def _edit(self, item: Outgoing, chat_id: int) -> SendResult:
         assert item.edit_message_id is not None

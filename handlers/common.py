@@ -30,11 +30,14 @@ _PROMPTS_KEPT = 20  # the newest prompts a person asked for in a chat that /canc
 
 
 class DeliveryPort(Protocol):
-    """The slice of bot.delivery.Delivery that handlers use: a card shown on request, and which case a card is."""
+    """The slice of bot.delivery.Delivery that handlers use: a card shown on request, and which case a card
+    (or any other bot message about a case: a notice, a reminder, a miss alert) is."""
 
     async def show_card(self, chat_id: int, case_id: int, *, history: bool = False) -> None: ...
 
     async def case_for_card(self, chat_id: int, message_id: int) -> int | None: ...
+
+    async def case_for_message(self, chat_id: int, message_id: int) -> int | None: ...
 
 
 async def run_action(

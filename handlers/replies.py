@@ -1,27 +1,41 @@
-"""Replies to the bot's messages: an answer to a prompt (reason, link) or a reply to a case card.
+"""Replies to the bot's messages: an answer to a prompt (reason, link) or a reply about a case.
 
-A reply to a card carries a unit's information or a draft answer: the chat, the presser's units and the case's
-status decide which (via available_actions); the use case has the last word.
+A reply to any bot message about a case (its card, a notice, a reminder, a miss alert, a one-off card of /case)
+counts as a reply to the case's card: delivery records which case each of its messages is about. It carries a
+unit's information or a draft answer: the chat, the person's units and the case's status decide which (via
+available_actions); the use case has the last word. A reply about a case the person may not see changes nothing.
+
+A plain message in a unit chat where the person's unit has open cases waiting for its information or draft is
+asked «К какому сообщению?» with one button per case. Nothing is kept in memory: the question replies to the
+message, so at the press the message is the question's reply_to_message, and the buttons on the question are
+what may be chosen.
 """
 
 from __future__ import annotations
 
 from aiogram import Bot, Router
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from handlers.common import DeliveryPort, find_prompt, prompt_cancelled, prompt_key, run_action
 from views import texts
+from views.callbacks import WhichCaseCb, canonical
+from views.keyboards import which_case_keyboard
 from workflow.lifecycle import Action, ActionPayload, Status, available_actions
-from workflow.model import Actor, Attachment, Case, Procedure
+from workflow.model import Actor, Attachment, Case, DomainError, Procedure, Role
 from workflow.services import Services
 
 ANSWERED = "answered_by"  # prompt data once answered: the origin of the reply that did
+UNIT_ROLES = frozenset({Role.UNIT_OFFICIAL, Role.EXECUTOR})
+WHICH_LIMIT = 8  # buttons under «К какому сообщению?», nearest due first
+_TERMS_READ = 50  # open terms read to find them (a case may owe several)
 
 
 def router() -> Router:
     r = Router(name="replies")
     r.message.register(on_reply, _reply_to_bot)
+    r.message.register(on_plain, _plain_in_unit_chat)
+    r.callback_query.register(on_which, WhichCaseCb.filter())
     return r
 
 
@@ -30,6 +44,17 @@ def _reply_to_bot(message: Message, bot: Bot) -> bool:
     if target is None or target.from_user is None or target.from_user.id != bot.id:
         return False
     return not (message.text or "").startswith("/")
+
+
+def _plain_in_unit_chat(message: Message, chat_roles: set[Role], chat_units: set[str]) -> bool:
+    """Not a reply, not a command, in a chat that works only as a unit's (not the intake or a curator's chat)."""
+    if not chat_units or chat_roles - UNIT_ROLES:
+        return False
+    if message.reply_to_message is not None or (message.text or message.caption or "").startswith("/"):
+        return False
+    if message.media_group_id is not None and not message.caption:
+        return False  # an album's other items: the question goes under the one with the caption only
+    return bool(message.text or message.caption or attachments_of(message))
 
 
 def _is_prompt(message: Message) -> bool:
@@ -48,6 +73,10 @@ def attachments_of(message: Message) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
+def _origin(message: Message) -> str:
+    return f"telegram:{message.chat.id}:{message.message_id}"  # one action per message, however often handled
+
+
 async def on_reply(
     message: Message,
     bot: Bot,
@@ -61,9 +90,7 @@ async def on_reply(
     if target is None:
         return
     text = message.text or message.caption or ""
-    origin = (
-        f"telegram:{message.chat.id}:{message.message_id}"  # one action per message, however often handled
-    )
+    origin = _origin(message)
     key = prompt_key(bot.id, message.chat.id, target.message_id)
     if (await fsm_storage.get_data(key)).get(ANSWERED) == origin:
         return  # this very reply handled again (inbox): the prompt was answered by it, nothing to do
@@ -86,30 +113,54 @@ async def on_reply(
         if answer:
             await message.reply(answer, parse_mode=None)
         return
-
-    case_id = await delivery.case_for_card(message.chat.id, target.message_id)
+    if _is_prompt(target):
+        # A prompt the bot no longer remembers (prompts live in memory and do not survive a restart): say so,
+        # rather than drop the reason or link in silence, or take a reason for information.
+        await message.reply(texts.PROMPT_EXPIRED, parse_mode=None)
+        return
+    case_id = await delivery.case_for_message(message.chat.id, target.message_id)
     case = await services.case(case_id) if case_id is not None else None
     if case is None:
-        # A prompt the bot no longer remembers (prompts live in memory and do not survive a restart): say so,
-        # rather than drop the reason or link in silence.
-        if _is_prompt(target):
-            await message.reply(texts.PROMPT_EXPIRED, parse_mode=None)
-        return  # a reply to some other bot message: nothing to do
-    files = attachments_of(message)
-    if not text.strip() and not files:
-        await message.reply(texts.REPLY_TEXT_EMPTY)
-        return
-    action, unit = _reply_action(case, actor, chat_units)
-    if action is None and await services.applied(case.id, origin):
-        return  # this very reply handled again (inbox): it moved the case on already; nothing to say
-    if action is None:
-        reason = texts.REPLY_NO_ACTION.format(status=Status(case.status).label)
-        await message.reply(texts.REPLY_NOT_EXPECTED.format(reason=reason), parse_mode=None)
-        return
-    payload = ActionPayload(text=text, unit=unit, attachments=files, origin=origin)
-    _done, answer = await run_action(services, case.id, action, actor, version=None, payload=payload)
+        return  # a reply to some other bot message (an answer, a question): nothing to do
+    answer = await apply_reply(message, case, services, actor, chat_units, refuse_empty=True)
     if answer:
         await message.reply(answer, parse_mode=None)
+
+
+def may_see(case: Case, actor: Actor) -> bool:
+    """Whether the person works on the case: staff of the administration's offices see every case, a unit's
+    people the cases routed or proposed to their units."""
+    if actor.roles - UNIT_ROLES:
+        return True
+    return bool(actor.units & (set(case.units) | set(case.proposed_units)))
+
+
+async def apply_reply(
+    message: Message,
+    case: Case,
+    services: Services,
+    actor: Actor,
+    chat_units: set[str],
+    *,
+    refuse_empty: bool,
+) -> str:
+    """Take `message` as a reply to the case's card: the Russian answer ("" when there is nothing to say)."""
+    if not may_see(case, actor):
+        return texts.REPLY_NOT_VISIBLE.format(case_id=case.id)
+    text = message.text or message.caption or ""
+    files = attachments_of(message)
+    origin = _origin(message)
+    if not text.strip() and not files:
+        return texts.REPLY_TEXT_EMPTY if refuse_empty else ""
+    action, unit = _reply_action(case, actor, chat_units)
+    if action is None and await services.applied(case.id, origin):
+        return ""  # this very reply handled again (inbox): it moved the case on already; nothing to say
+    if action is None:
+        reason = texts.REPLY_NO_ACTION.format(status=Status(case.status).label)
+        return texts.REPLY_NOT_EXPECTED.format(reason=reason)
+    payload = ActionPayload(text=text, unit=unit, attachments=files, origin=origin)
+    _done, answer = await run_action(services, case.id, action, actor, version=None, payload=payload)
+    return answer
 
 
 def _reply_action(case: Case, actor: Actor, chat_units: set[str]) -> tuple[Action | None, str | None]:
@@ -131,3 +182,95 @@ def _reply_action(case: Case, actor: Actor, chat_units: set[str]) -> tuple[Actio
     if Action.INFO in offered:
         return Action.INFO, None
     return None, None
+
+
+# --- «К какому сообщению?» ---------------------------------------------------------------------------------
+
+
+async def waiting_cases(services: Services, actor: Actor, chat_units: set[str]) -> list[Case]:
+    """The open cases waiting for this person's unit (of this chat) to give information or a draft, nearest
+    due first, at most WHICH_LIMIT."""
+    units = actor.units & chat_units
+    roles = actor.roles & UNIT_ROLES
+    if not units or not roles:
+        return []
+    as_unit = Actor(user_id=actor.user_id, roles=frozenset(roles), units=frozenset(units), name=actor.name)
+    listed = await services.my_terms(as_unit, _TERMS_READ)
+    found: list[Case] = []
+    for case_id in dict.fromkeys(term.case_id for term in listed.page.terms):
+        try:
+            case = await services.case(case_id)
+        except DomainError:
+            continue
+        action, _unit = _reply_action(case, actor, chat_units)
+        if action is not None:
+            found.append(case)
+            if len(found) == WHICH_LIMIT:
+                break
+    return found
+
+
+async def on_plain(message: Message, services: Services, actor: Actor, chat_units: set[str]) -> None:
+    cases = await waiting_cases(services, actor, chat_units)
+    if not cases:
+        return  # chatter: nothing waits for this unit
+    choices = []
+    for case in cases:
+        view = await services.card_view(case.id)
+        choices.append((case.id, view.message.text if view.message is not None else ""))
+    await message.reply(texts.WHICH_CASE, reply_markup=which_case_keyboard(choices), parse_mode=None)
+
+
+def _offered(markup: InlineKeyboardMarkup | None) -> list[int]:
+    """The case ids the question's buttons offer (what this build drew there)."""
+    found: list[int] = []
+    for row in markup.inline_keyboard if markup is not None else []:
+        for button in row:
+            try:
+                found.append(WhichCaseCb.unpack(button.callback_data or "").case_id)
+            except (TypeError, ValueError):
+                continue
+    return found
+
+
+async def on_which(
+    query: CallbackQuery,
+    callback_data: WhichCaseCb,
+    services: Services,
+    actor: Actor,
+    chat_units: set[str],
+) -> None:
+    question = query.message if isinstance(query.message, Message) else None
+    original = question.reply_to_message if question is not None else None
+    if not canonical(callback_data, query.data) or question is None:
+        await query.answer(texts.UNKNOWN_BUTTON, show_alert=True)
+        return
+    if original is None:
+        await query.answer(texts.WHICH_GONE, show_alert=True)
+        return
+    if original.from_user is None or original.from_user.id != query.from_user.id:
+        await query.answer(texts.WHICH_NOT_AUTHOR, show_alert=True)
+        return
+    offered = _offered(question.reply_markup)
+    origin = _origin(original)
+    for case_id in offered:
+        if await services.applied(case_id, origin):
+            await query.answer(texts.WHICH_ALREADY)
+            return
+    if not offered:  # the question was answered and its buttons taken away
+        await query.answer(texts.WHICH_ALREADY)
+        return
+    if callback_data.case_id not in offered:
+        await query.answer(texts.WHICH_NOT_OFFERED, show_alert=True)
+        return
+    try:
+        case = await services.case(callback_data.case_id)
+    except DomainError as exc:
+        await query.answer(exc.message, show_alert=True)
+        return
+    answer = await apply_reply(original, case, services, actor, chat_units, refuse_empty=True)
+    if not await services.applied(case.id, origin):
+        await query.answer(answer or texts.UNKNOWN_BUTTON, show_alert=True)  # refused: the question stays
+        return
+    await query.answer(answer or texts.WHICH_ALREADY)
+    await question.edit_text(texts.WHICH_APPLIED.format(case_id=case.id), reply_markup=None, parse_mode=None)

@@ -42,6 +42,7 @@ from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
 from storage.tables import (
     assignments,
+    bot_messages,
     card_posts,
     cards,
     cases,
@@ -820,6 +821,32 @@ class SqlTransaction:
 
     async def case_for_card(self, chat_id: int, message_id: int) -> int | None:
         stmt = select(cards.c.case_id).where(cards.c.chat_id == chat_id, cards.c.message_id == message_id)
+        case_id: int | None = (await self._exec(stmt)).scalars().first()
+        return case_id
+
+    async def remember_messages(
+        self, case_id: int, chat_id: int, message_ids: Sequence[int], kind: str, at: datetime
+    ) -> None:
+        rows = [
+            {"chat_id": chat_id, "message_id": m, "case_id": case_id, "kind": kind, "at": at}
+            for m in dict.fromkeys(message_ids)
+            if m > 0
+        ]
+        if rows:
+            # A resend after a crash is a new message id; the same id recorded twice (a re-handled update) is one.
+            await self._exec(
+                self._insert(bot_messages)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=[bot_messages.c.chat_id, bot_messages.c.message_id])
+            )
+
+    async def case_for_message(self, chat_id: int, message_id: int) -> int | None:
+        found = await self.case_for_card(chat_id, message_id)
+        if found is not None:
+            return found
+        stmt = select(bot_messages.c.case_id).where(
+            bot_messages.c.chat_id == chat_id, bot_messages.c.message_id == message_id
+        )
         case_id: int | None = (await self._exec(stmt)).scalars().first()
         return case_id
 

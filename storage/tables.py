@@ -232,6 +232,20 @@ card_posts = Table(
     PrimaryKeyConstraint("case_id", "chat_id"),
 )
 
+# 0011: which case each bot message is about (a notice, a reminder, a miss alert, a one-off card, a prompt), so a
+# reply to any of them lands on that case as a reply to its card would. Written in the transaction that records
+# the send (a notice: with its `deliveries` row); cards stay in `cards`, which is looked up first.
+bot_messages = Table(
+    "bot_messages",
+    metadata,
+    Column("chat_id", BigInteger, nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False),
+    Column("kind", String, nullable=False),  # the notification kind, "card" or "prompt"
+    Column("at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("chat_id", "message_id"),
+)
+
 kv = Table(
     "kv",
     metadata,

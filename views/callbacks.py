@@ -126,6 +126,13 @@ class ResponsibleCb(CallbackData, prefix="p1"):
     responsible: UnitIndex  # index into the configured unit order
 
 
+class WhichCaseCb(CallbackData, prefix="w1"):
+    """«К какому сообщению?»: the person's plain message (the one the question replies to) is meant for this
+    case. Nothing else is carried: the message is the question's reply_to_message at press time."""
+
+    case_id: Id
+
+
 class PosCategoryCb(CallbackData, prefix="pc1"):
     category: Annotated[str, Field(max_length=60)]
 

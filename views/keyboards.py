@@ -19,6 +19,7 @@ from views.callbacks import (
     PosNoDueCb,
     ResponsibleCb,
     RouteCb,
+    WhichCaseCb,
 )
 from workflow.lifecycle import Action, Status, available_actions
 from workflow.model import Actor, Case, Procedure, Role
@@ -291,6 +292,20 @@ def no_due_keyboard() -> InlineKeyboardMarkup:
     """The ПОС dialogue's due-date step: a typed date, or this one button when ПОС shows none."""
     button = InlineKeyboardButton(text=texts.BTN_POS_NO_DUE, callback_data=PosNoDueCb().pack())
     return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+
+def which_case_keyboard(choices: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """One button per open case, in the order given (nearest due first): «№ N — short text…»."""
+    rows = []
+    for case_id, text in choices:
+        label = texts.WHICH_CASE_BUTTON.format(case_id=case_id, text=_short(text))
+        rows.append([InlineKeyboardButton(text=label, callback_data=WhichCaseCb(case_id=case_id).pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1].rstrip() + "…"
 
 
 def category_keyboard(categories: Mapping[str, str]) -> InlineKeyboardMarkup:

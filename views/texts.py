@@ -61,6 +61,15 @@ PROMPT_PLACEHOLDER_LINK = "https://…"
 REPLY_TEXT_EMPTY = "Напишите текст ответом на сообщение."
 REPLY_NOT_EXPECTED = "Ответ на эту карточку сейчас не ожидается: {reason}"
 REPLY_NO_ACTION = "действия по ответу недоступны в статусе «{status}»"
+REPLY_NOT_VISIBLE = "Сообщение № {case_id} не относится к вашему подразделению — ответ не учтён."
+# A plain message in a unit chat with open cases waiting for it: the question under it, one button per case.
+WHICH_CASE = "К какому сообщению?"
+WHICH_CASE_BUTTON = "№ {case_id} — {text}"
+WHICH_APPLIED = "Учтено в сообщении № {case_id}."
+WHICH_NOT_AUTHOR = "Выбрать может только автор сообщения"
+WHICH_ALREADY = "Уже учтено"
+WHICH_GONE = "Исходное сообщение удалено — ответьте на карточку"
+WHICH_NOT_OFFERED = "Этого сообщения нет среди предложенных"
 
 # --- confirmations after a use case ---------------------------------------------------------------------------
 

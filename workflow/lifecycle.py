@@ -744,6 +744,12 @@ def _taken_off(
     return stops, tuple(Notice(NoticeKind.UNASSIGNED, role, u) for u in removed)
 
 
+def _adds_files(action: Action, payload: ActionPayload) -> bool:
+    """Files alone after the unit's information (an album's further photos, a photo sent later): they join the
+    information given, rather than being refused as information given twice."""
+    return action is Action.INFO and bool(payload.attachments) and not clean_text(payload.text)
+
+
 def _info(ctx: Context) -> Delta:
     unit = _unit(ctx)
     assignment = _assignment(ctx)
@@ -752,8 +758,24 @@ def _info(ctx: Context) -> Delta:
             "Ответственный исполнитель готовит общий ответ сам; "
             "информацию ему направляют соисполнители (п.14.2)"
         )
+    if assignment.info_given:  # files added to the information given (_adds_files): passed on, nothing else
+        files: dict[str, object] = {
+            "unit": unit,
+            "attachments": [{"kind": a.kind, "ref": a.ref, "name": a.name} for a in ctx.payload.attachments],
+        }
+        to, lead = (
+            (Role.OPERATOR, None) if ctx.case.procedure is OS else (Role.EXECUTOR, ctx.case.responsible_unit)
+        )
+        if ctx.case.procedure is POS and lead is None:
+            to = _router(POS)
+        notice = Notice(NoticeKind.INFO_RECEIVED, to, lead, payload=files)
+        return Delta(case=ctx.case, notices=(notice,), data={"unit": unit, "files_added": True})
     case = _with_assignment(ctx.case, replace(assignment, info_given=True, accepted=True, waiting=False))
     payload: dict[str, object] = {"unit": unit, "text": ctx.payload.text}
+    if ctx.payload.attachments:  # the files travel with the notice to whoever prepares the answer (п.14)
+        payload["attachments"] = [
+            {"kind": a.kind, "ref": a.ref, "name": a.name} for a in ctx.payload.attachments
+        ]
     starts: tuple[TermStart, ...] = ()
     turns: list[Notice] = []
     if ctx.case.procedure is OS:
@@ -1107,7 +1129,7 @@ def transition(
     unit = _acting_unit(case, actor, action, raw, rules) if step.unit_scoped else None
     assignment = case.assignment(unit) if unit is not None else None
     done = _UNIT_ALREADY.get(action)
-    if assignment is not None and done is not None and done[0](assignment):
+    if assignment is not None and done is not None and done[0](assignment) and not _adds_files(action, raw):
         raise _already(done[1])
     ctx = Context(case, action, actor, at, _checked_payload(step, action, raw), rules, calendar, unit)
     delta = step.effect(ctx) if step.effect is not None else Delta(case=case)

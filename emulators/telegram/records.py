@@ -76,6 +76,8 @@ class ChatMessage:
     reply_to_message_id: int | None = None
     photo: list[JsonDict] | None = None
     document: JsonDict | None = None
+    video: JsonDict | None = None
+    media_group_id: str | None = None  # an album's messages share it
     edits: list[MessageVersion] = field(default_factory=list)
     edit_date: int | None = None
     deleted: bool = False

@@ -70,10 +70,19 @@ DEFAULT_TOKEN: Final = "123456789:TEST-otklik-emulator-token-00000000"  # well-f
 MAX_TEXT_LENGTH: Final = 4096
 MAX_CAPTION_LENGTH: Final = 1024
 MAX_CALLBACK_DATA_BYTES: Final = 64
+MEDIA_GROUP_SIZE: Final = (2, 10)  # sendMediaGroup takes 2 to 10 items
 
 # Methods that create or change a message: these are what Telegram's flood control counts.
 RATE_LIMITED_METHODS: Final = frozenset(
-    {"sendmessage", "sendphoto", "senddocument", "editmessagetext", "editmessagereplymarkup"}
+    {
+        "sendmessage",
+        "sendphoto",
+        "senddocument",
+        "sendvideo",
+        "sendmediagroup",
+        "editmessagetext",
+        "editmessagereplymarkup",
+    }
 )
 CHAT_ACTIONS: Final = frozenset(
     {
@@ -283,6 +292,8 @@ class TelegramEmulator:
             "answercallbackquery": self._answer_callback_query,
             "sendphoto": self._send_photo,
             "senddocument": self._send_document,
+            "sendvideo": self._send_video,
+            "sendmediagroup": self._send_media_group,
             "getfile": self._get_file,
             "getchat": self._get_chat,
             "getchatmember": self._get_chat_member,
@@ -452,27 +463,42 @@ class TelegramEmulator:
         photo: str | bytes | None = None,
         chat_type: str | None = None,
         entities: list[JsonDict] | None = None,
+        *,
+        document: str | bytes | None = None,
+        document_name: str = "document.pdf",
+        video: str | bytes | None = None,
+        media_group_id: str | None = None,
     ) -> ChatMessage:
-        """A user writes to the bot. ``photo``: a known file_id or image bytes; ``text`` is its caption."""
+        """A user writes to the bot. ``photo``, ``document``, ``video``: a known file_id or the file's bytes
+        (at most one, as in Telegram); ``text`` is then its caption. ``media_group_id``: an item of an album
+        (push each item; Telegram sends the caption with one of them)."""
         chat = self._ensure_chat(chat_id, chat_type, user_id)
         sender = self._user(user_id)
         msg = self._new_message(chat.id, sender.id, from_bot=False, text=text)
         msg.plain_text = text
         msg.entities = list(entities or [])
+        msg.media_group_id = media_group_id
         if reply_to_message_id is not None:
             self._message(chat.id, reply_to_message_id)  # must exist, as in a real client
             msg.reply_to_message_id = reply_to_message_id
         if photo is not None:
-            stored = self.files.get(photo) if isinstance(photo, str) else None
-            if stored is None:
-                content = photo if isinstance(photo, bytes) else photo.encode()
-                stored = self._store_file(content, "photo.jpg", "image/jpeg", "photos")
-            msg.photo = self._photo_sizes(stored)
+            msg.photo = self._photo_sizes(self._user_file(photo, "photo.jpg", "image/jpeg", "photos"))
+        if document is not None:
+            msg.document = self._document_json(self._user_file(document, document_name, None, "documents"))
+        if video is not None:
+            msg.video = self._video_json(self._user_file(video, "video.mp4", "video/mp4", "videos"))
         if chat.type != "private":
             self.members.setdefault(chat.id, set()).add(sender.id)
         if self._bot_sees(chat, msg):
             self.push_update({"message": self._message_json(msg)})
         return msg
+
+    def _user_file(self, given: str | bytes, filename: str, mime_type: str | None, folder: str) -> StoredFile:
+        stored = self.files.get(given) if isinstance(given, str) else None
+        if stored is None:
+            content = given if isinstance(given, bytes) else given.encode()
+            stored = self._store_file(content, filename, mime_type, folder)
+        return stored
 
     def _bot_sees(self, chat: EmuChat, msg: ChatMessage) -> bool:
         """Whether Telegram delivers this user message to the bot (core.telegram.org/bots/features#privacy-mode).
@@ -834,6 +860,35 @@ class TelegramEmulator:
             }
         ]
 
+    @staticmethod
+    def _document_json(stored: StoredFile) -> JsonDict:
+        document: JsonDict = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(stored.content),
+        }
+        if stored.filename:
+            document["file_name"] = stored.filename
+        if stored.mime_type:
+            document["mime_type"] = stored.mime_type
+        return document
+
+    @staticmethod
+    def _video_json(stored: StoredFile) -> JsonDict:
+        video: JsonDict = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "width": 1280,
+            "height": 720,
+            "duration": 1,
+            "file_size": len(stored.content),
+        }
+        if stored.filename:
+            video["file_name"] = stored.filename
+        if stored.mime_type:
+            video["mime_type"] = stored.mime_type
+        return video
+
     def _message_json(self, msg: ChatMessage, *, nested: bool = False) -> JsonDict:
         sender = self.bot_user if msg.from_bot else self._user(msg.from_id)
         data: JsonDict = {
@@ -842,11 +897,15 @@ class TelegramEmulator:
             "chat": self.chats[msg.chat_id].to_json(),
             "date": msg.date,
         }
-        media = msg.photo is not None or msg.document is not None
+        media = msg.photo is not None or msg.document is not None or msg.video is not None
         if msg.photo is not None:
             data["photo"] = msg.photo
         if msg.document is not None:
             data["document"] = msg.document
+        if msg.video is not None:
+            data["video"] = msg.video
+        if msg.media_group_id is not None:
+            data["media_group_id"] = msg.media_group_id
         if msg.plain_text is not None:
             data["caption" if media else "text"] = msg.plain_text
             if msg.entities:
@@ -985,10 +1044,13 @@ class TelegramEmulator:
             member["until_date"] = 0
         return member
 
-    def _input_file(self, params: _Params, name: str, folder: str) -> StoredFile:
-        """A file parameter: an upload (direct or ``attach://``), a known file_id, or an HTTP URL."""
-        value = params.get_str(name)
-        upload = params.files.get(name)
+    def _input_file(self, params: _Params, name: str, folder: str, value: str | None = None) -> StoredFile:
+        """A file parameter: an upload (direct or ``attach://``), a known file_id, or an HTTP URL.
+
+        ``value``: the file named inside another parameter (an InputMedia's ``media``), not a parameter."""
+        inline = value is not None
+        value = value if inline else params.get_str(name)
+        upload = None if inline else params.files.get(name)
         if value and value.startswith("attach://"):
             upload = params.files.get(value.removeprefix("attach://"))
             if upload is None:
@@ -1182,10 +1244,53 @@ class TelegramEmulator:
     async def _send_document(self, params: _Params) -> JsonDict:
         return await self._send_media(params, "document")
 
-    async def _send_media(self, params: _Params, kind: Literal["photo", "document"]) -> JsonDict:
+    async def _send_video(self, params: _Params) -> JsonDict:
+        return await self._send_media(params, "video")
+
+    async def _send_media_group(self, params: _Params) -> list[JsonDict]:
+        """An album: 2-10 photos and videos, or 2-10 documents; one message each, sharing a media_group_id."""
         chat = self._chat_for_bot(params)
         self._check_can_write(chat)
-        stored = self._input_file(params, kind, "photos" if kind == "photo" else "documents")
+        items = params.get_json("media", "can't parse media JSON object")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise bad_request("can't parse media JSON object")
+        low, high = MEDIA_GROUP_SIZE
+        if not low <= len(items) <= high:
+            raise bad_request("wrong number of media in the group: must be 2-10")
+        kinds = [str(i.get("type", "")) for i in items]
+        if any(k not in ("photo", "video", "document") for k in kinds):
+            raise bad_request("unsupported media type in the group")
+        if "document" in kinds and set(kinds) != {"document"}:
+            raise bad_request("document can't be mixed with other media types")
+        folders = {"photo": "photos", "video": "videos", "document": "documents"}
+        stored = []
+        for kind, item in zip(kinds, items, strict=True):
+            ref = item.get("media")
+            if not isinstance(ref, str) or not ref:
+                raise bad_request("there is no media in the request")
+            stored.append(self._input_file(params, "media", folders[kind], value=ref))  # all checked first
+        reply_to = self._reply_target(params, chat)
+        group_id = str(next(self._ids) * 1_000_003)
+        sent: list[JsonDict] = []
+        for kind, item, file in zip(kinds, items, stored, strict=True):
+            caption = item.get("caption")
+            msg = self._new_message(chat.id, self.bot_user.id, from_bot=True, text=caption)
+            msg.plain_text = caption.strip() if isinstance(caption, str) and caption.strip() else None
+            msg.reply_to_message_id, msg.media_group_id = reply_to, group_id
+            if kind == "photo":
+                msg.photo = self._photo_sizes(file)
+            elif kind == "video":
+                msg.video = self._video_json(file)
+            else:
+                msg.document = self._document_json(file)
+            sent.append(self._message_json(msg))
+        return sent
+
+    async def _send_media(self, params: _Params, kind: Literal["photo", "document", "video"]) -> JsonDict:
+        chat = self._chat_for_bot(params)
+        self._check_can_write(chat)
+        folders = {"photo": "photos", "video": "videos", "document": "documents"}
+        stored = self._input_file(params, kind, folders[kind])
         caption, parse_mode, plain, entities = self._formatted(
             params, "caption", "parse_mode", "caption_entities", MAX_CAPTION_LENGTH, required=False
         )
@@ -1196,22 +1301,15 @@ class TelegramEmulator:
         msg.reply_markup, msg.reply_to_message_id = markup, reply_to
         if kind == "photo":
             msg.photo = self._photo_sizes(stored)
+        elif kind == "video":
+            msg.video = self._video_json(stored)
         else:
-            document: JsonDict = {
-                "file_id": stored.file_id,
-                "file_unique_id": stored.file_unique_id,
-                "file_size": len(stored.content),
-            }
-            if stored.filename:
-                document["file_name"] = stored.filename
-            if stored.mime_type:
-                document["mime_type"] = stored.mime_type
-            msg.document = document
+            msg.document = self._document_json(stored)
         return self._message_json(msg)
 
     async def _edit_message_text(self, params: _Params) -> JsonDict:
         msg = self._editable(params)
-        if msg.photo is not None or msg.document is not None:
+        if msg.photo is not None or msg.document is not None or msg.video is not None:
             raise bad_request("there is no text in the message to edit")
         text, parse_mode, plain, entities = self._formatted(
             params, "text", "parse_mode", "entities", MAX_TEXT_LENGTH, required=True

@@ -20,6 +20,7 @@ from tests.storage.conftest import require_pg
 
 TABLES = {
     "assignments",
+    "bot_messages",
     "card_posts",
     "cards",
     "cases",

@@ -742,6 +742,25 @@ async def test_cards_one_per_chat(repo: SqlRepository) -> None:
         assert await tx.case_for_card(-1001, 10) is None
 
 
+async def test_bot_messages_name_their_case_after_cards(repo: SqlRepository, clock: SettableClock) -> None:
+    case = await add(repo)
+    other = await add(repo, "other")
+    async with repo.transaction() as tx:
+        await tx.set_card(case.id, -1001, 10)
+        # A notice in two pieces and a photo; the same ids again (a re-handled update) are one record each.
+        await tx.remember_messages(case.id, -1001, [11, 12, 13], "reminder", clock.now())
+        await tx.remember_messages(case.id, -1001, [11, 12, 13], "reminder", clock.now())
+        await tx.remember_messages(other.id, -1002, [11, 0], "missed", clock.now())  # 0: no message id known
+        await tx.remember_messages(other.id, -1002, [], "missed", clock.now())
+    async with repo.reading() as tx:
+        assert await tx.case_for_message(-1001, 10) == case.id  # the card
+        assert [await tx.case_for_message(-1001, m) for m in (11, 12, 13)] == [case.id] * 3
+        assert await tx.case_for_message(-1002, 11) == other.id  # message ids are per chat
+        assert await tx.case_for_message(-1002, 0) is None
+        assert await tx.case_for_message(-1001, 14) is None
+        assert await tx.case_for_message(-1001, 2**63 - 1) is None
+
+
 async def test_staff(repo: SqlRepository, clock: SettableClock) -> None:
     anna = Actor(5_000_000_001, frozenset({Role.OPERATOR, Role.POS_CURATOR}), name="Анна")
     boris = Actor(
