@@ -1,4 +1,4 @@
-"""Commands: /start, /help, /my, /case N, /overdue, /term; and the per-person command menus."""
+"""Commands: /start, /help, /my, /case N, /overdue, /term, /close, /reopen, /undo; and the command menus."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Message
 
-from handlers.common import DeliveryPort
+from handlers.common import DeliveryPort, run_action
 from handlers.errors import note_case
 from views import texts
 from views.cards import local, owner_name, time_left
 from views.html import escape
 from workflow.calendar import CalendarError, WorkingCalendar
-from workflow.lifecycle import REGISTER_ROLES, ROLE_NAMES
+from workflow.lifecycle import REGISTER_ROLES, ROLE_NAMES, Action, ActionPayload, Status
 from workflow.model import Actor, DomainError, Procedure, Role, parse_id
 from workflow.rules import Rules, RulesError
 from workflow.services import Services
@@ -36,6 +36,9 @@ def router() -> Router:
     r.message.register(on_case, Command("case"))
     r.message.register(on_overdue, Command("overdue"))
     r.message.register(on_term, Command("term"))
+    r.message.register(on_close, Command("close"))
+    r.message.register(on_reopen, Command("reopen"))
+    r.message.register(on_undo, Command("undo"))
     return r
 
 
@@ -124,6 +127,63 @@ async def on_case(
     await delivery.show_card(message.chat.id, case_id, history=True)
 
 
+# --- close, reopen, undo ------------------------------------------------------------------------------------
+
+
+def _number_and_rest(args: str | None) -> tuple[int | None, str]:
+    """«15 причина…» → (15, «причина…»); None for a number this bot could not have given (before SQL)."""
+    parts = (args or "").strip().split(maxsplit=1)
+    if not parts:
+        return None, ""
+    return parse_id(parts[0].lstrip("№#")), parts[1] if len(parts) > 1 else ""
+
+
+def _origin(message: Message) -> str:
+    return f"telegram:{message.chat.id}:{message.message_id}"  # the same command handled twice acts once
+
+
+async def _case_command(
+    message: Message, command: CommandObject, services: Services, actor: Actor, action: Action, usage: str
+) -> None:
+    case_id, reason = _number_and_rest(command.args)
+    if case_id is None:
+        await message.answer(usage, parse_mode=None)
+        return
+    note_case(case_id)
+    payload = ActionPayload(reason=reason, origin=_origin(message))
+    _done, answer = await run_action(services, case_id, action, actor, version=None, payload=payload)
+    if answer:
+        await message.answer(answer, parse_mode=None)
+
+
+async def on_close(message: Message, command: CommandObject, services: Services, actor: Actor) -> None:
+    """/close N причина: the office head closes a case (the «Закрыть» button on his card asks the same)."""
+    await _case_command(message, command, services, actor, Action.CLOSE, texts.CLOSE_USAGE)
+
+
+async def on_reopen(message: Message, command: CommandObject, services: Services, actor: Actor) -> None:
+    """/reopen N причина: the office head reopens a closed case (workflow.lifecycle.REOPEN_POLICY)."""
+    await _case_command(message, command, services, actor, Action.REOPEN, texts.REOPEN_USAGE)
+
+
+async def on_undo(message: Message, command: CommandObject, services: Services, actor: Actor) -> None:
+    """/undo N: the author's last action on case N, within the undo window, while nothing followed it."""
+    case_id, _rest = _number_and_rest(command.args)
+    if case_id is None:
+        await message.answer(texts.UNDO_USAGE, parse_mode=None)
+        return
+    note_case(case_id)
+    try:
+        outcome = await services.undo(case_id, actor, origin=_origin(message))
+    except DomainError as exc:
+        await message.answer(exc.message, parse_mode=None)
+        return
+    if outcome.replayed:
+        return
+    status = Status(outcome.case.status).label
+    await message.answer(texts.UNDONE.format(case_id=case_id, status=status), parse_mode=None)
+
+
 def _title(term_id: str, rules: Rules) -> str:
     try:
         return rules.term(term_id).title
@@ -209,9 +269,11 @@ async def on_term(
 def commands_for(actor: Actor | None) -> list[BotCommand]:
     names = ["start", "help", "id"]
     if actor is not None:
-        names += ["my", "case", "overdue", "term"]
+        names += ["my", "case", "overdue", "term", "undo"]
         if actor.roles & _POS_REGISTRARS:
             names.append("pos")
+        if Role.OFFICE_HEAD in actor.roles:
+            names += ["close", "reopen"]
         names.append("cancel")
     return [BotCommand(command=n, description=texts.COMMAND_DESCRIPTIONS[n]) for n in names]
 

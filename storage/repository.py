@@ -67,10 +67,13 @@ from workflow.model import (
     Source,
     Term,
     TermHandover,
+    TermHolder,
     TermStart,
     TermStop,
+    UndoState,
 )
 from workflow.ports import Clock, Notification, OutboxItem, OwedBy, SentRecord, StaleVersion, TermPage
+from workflow.search import link_key, search_text
 
 if TYPE_CHECKING:
     from workflow.ports import Repository, Transaction
@@ -197,9 +200,9 @@ _NEEDING_ATTENTION_SQLITE = (
     "SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person FROM terms"
     " WHERE closed_at IS NULL AND next_attention <= ? ORDER BY next_attention, id LIMIT ?"
 )
-_CASE_KEYS = (*CASE_COLUMNS[1:], "state", "created_at", "updated_at")
-_MESSAGE_KEYS = ("case_id", *MESSAGE_COLUMNS, "extra")
-_EVENT_KEYS = ("case_id", "action", "actor_id", "actor_role", "at", "text", "data")
+_CASE_KEYS = (*CASE_COLUMNS[1:], "state", "created_at", "updated_at", "published_key")
+_MESSAGE_KEYS = ("case_id", *MESSAGE_COLUMNS, "extra", "search", "link_key")
+_EVENT_KEYS = ("case_id", "action", "actor_id", "actor_role", "at", "text", "data", "undo")
 _OUTBOX_KEYS = ("dedup_key", "case_id", "kind", "to_role", "unit", "term_id", "at", "payload", "attempts")
 _TERM_KEYS = (
     "case_id", "term_id", "owner", "unit", "started_at", "due", "sent", "next_attention", "note", "person",
@@ -418,6 +421,8 @@ class SqlTransaction:
                 at=row.at,
                 text=row.text,
                 data=dict(row.data),
+                undo=None if row.undo is None else codec.decode(row.undo, UndoState, where="Event.undo"),
+                id=row.id,
             )
             for row in await self._exec(stmt)
         ]
@@ -426,12 +431,12 @@ class SqlTransaction:
         values = {"case_id": case_id, "version": version, "text": text, "author_id": author_id, "at": at}
         await self._exec(_INSERT_DRAFT, values)
 
-    async def latest_draft(self, case_id: int) -> str | None:
+    async def latest_draft(self, case_id: int, upto: int | None = None) -> str | None:
+        where = [drafts.c.case_id == case_id]
+        if upto is not None:  # an undone submit's draft stays stored but is no longer the case's
+            where.append(drafts.c.version <= upto)
         stmt = (
-            select(drafts.c.text)
-            .where(drafts.c.case_id == case_id)
-            .order_by(drafts.c.version.desc(), drafts.c.id.desc())
-            .limit(1)
+            select(drafts.c.text).where(*where).order_by(drafts.c.version.desc(), drafts.c.id.desc()).limit(1)
         )
         text: str | None = (await self._exec(stmt)).scalar_one_or_none()
         return text
@@ -507,6 +512,36 @@ class SqlTransaction:
                 )
             )
             await self._exec(stmt)
+
+    async def restore_terms(
+        self,
+        case_id: int,
+        *,
+        reopen: Sequence[tuple[int, datetime | None]],
+        cancel: Sequence[int],
+        holders: Sequence[TermHolder],
+        at: datetime,
+        by: int,
+    ) -> None:
+        if cancel:
+            past_due = sql_case((terms.c.due < at, false()), else_=null())  # a miss is history (RULES.md §6)
+            await self._exec(
+                update(terms)
+                .where(terms.c.case_id == case_id, terms.c.id.in_(list(cancel)), terms.c.closed_at.is_(None))
+                .values(closed_at=at, met=past_due, closed_by=by, next_attention=None)
+            )
+        for row_id, attention in reopen:
+            await self._exec(
+                update(terms)
+                .where(terms.c.case_id == case_id, terms.c.id == row_id, terms.c.closed_at.is_not(None))
+                .values(closed_at=None, met=None, closed_by=None, next_attention=attention)
+            )
+        for holder in holders:
+            await self._exec(
+                update(terms)
+                .where(terms.c.case_id == case_id, terms.c.id == holder.row_id, terms.c.closed_at.is_(None))
+                .values(owner=Role(holder.owner).value, unit=holder.unit, person=holder.person or None)
+            )
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]:
         stmt = select(terms).where(terms.c.case_id == case_id).order_by(terms.c.id)
@@ -903,6 +938,7 @@ def _case_values(case: Case) -> dict[str, Any]:
         "category": case.category,
         "repeat_of": case.repeat_of,
         "state": codec.encode_fields(case, codec.other_fields(Case, _CASE_NOT_IN_STATE)),
+        "published_key": link_key(case.published_link) or None,
     }
 
 
@@ -958,6 +994,8 @@ def _message_values(m: InboundMessage) -> dict[str, Any]:
         "received_at": m.received_at,
         "detected_at": m.detected_at,
         "extra": codec.encode_fields(m, codec.other_fields(InboundMessage, MESSAGE_COLUMNS)),
+        "search": search_text(m.text, m.author, m.link, m.external_number),
+        "link_key": link_key(m.link) or None,
     }
 
 
@@ -1015,6 +1053,7 @@ def _event_values(case_id: int, event: Event) -> dict[str, Any]:
         "at": event.at,
         "text": event.text,
         "data": codec.encode_mapping(event.data, where="Event.data"),
+        "undo": None if event.undo is None else codec.encode(event.undo, UndoState, where="Event.undo"),
     }
 
 

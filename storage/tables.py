@@ -53,7 +53,10 @@ cases = Table(
     Column("state", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # 0010: the published link as compared (workflow.search.link_key), for /case with a link; NULL = none.
+    Column("published_key", String, nullable=True),
     Index("ix_cases_status", "status"),
+    Index("ix_cases_published_key", "published_key"),
 )
 
 messages = Table(
@@ -74,7 +77,13 @@ messages = Table(
     Column("extra", JSON, nullable=False),  # InboundMessage fields added after this schema
     # Open sources: the ЦУР detection time (T0) when it differs from the post time; 0004.
     Column("detected_at", UtcDateTime, nullable=True),
+    # 0010: text, author, link and ПОС number folded (workflow.search.search_text) for /find, and the link as
+    # compared (workflow.search.link_key) for /case with a link.
+    Column("search", Text, nullable=True),
+    Column("link_key", String, nullable=True),
     UniqueConstraint("source", "source_id", name="uq_messages_source"),
+    Index("ix_messages_external_number", "external_number"),
+    Index("ix_messages_link_key", "link_key"),
 )
 
 assignments = Table(
@@ -153,6 +162,8 @@ events = Table(
     Column("at", UtcDateTime, nullable=False),
     Column("text", CleanText, nullable=False),
     Column("data", JSON, nullable=False),
+    # 0010: what undoes the action (workflow.model.UndoState); NULL: the event cannot be undone.
+    Column("undo", JSON, nullable=True),
     Index("ix_events_case", "case_id", "id"),
 )
 

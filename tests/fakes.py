@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from workflow.model import Case, Event, InboundMessage, Term, TermHandover, TermStart, TermStop
+from workflow.model import Case, Event, InboundMessage, Term, TermHandover, TermHolder, TermStart, TermStop
 from workflow.ports import Notification, OutboxItem, OwedBy, SentRecord, StaleVersion, TermPage
 
 
@@ -54,6 +54,7 @@ class _State:
     outbox_keys: set[str] = field(default_factory=set)
     claims: dict[int, tuple[datetime, str]] = field(default_factory=dict)  # outbox id -> (until, owner)
     kv: dict[str, str] = field(default_factory=dict)
+    event_ids: int = 0
 
 
 class FakeTransaction:
@@ -87,10 +88,12 @@ class FakeTransaction:
         self.s.cases[case.id] = case
 
     async def append_event(self, case_id: int, event: Event) -> None:
-        self.s.events.setdefault(case_id, []).append(event)
+        await self.append_events(case_id, [event])
 
     async def append_events(self, case_id: int, events: Sequence[Event]) -> None:
-        self.s.events.setdefault(case_id, []).extend(events)
+        for event in events:
+            self.s.event_ids += 1
+            self.s.events.setdefault(case_id, []).append(replace(event, id=self.s.event_ids))
 
     async def events(self, case_id: int) -> list[Event]:
         return list(self.s.events.get(case_id, []))
@@ -98,9 +101,9 @@ class FakeTransaction:
     async def add_draft(self, case_id: int, version: int, text: str, author_id: int, at: datetime) -> None:
         self.s.drafts.setdefault(case_id, []).append((version, text))
 
-    async def latest_draft(self, case_id: int) -> str | None:
-        drafts = self.s.drafts.get(case_id)
-        return drafts[-1][1] if drafts else None
+    async def latest_draft(self, case_id: int, upto: int | None = None) -> str | None:
+        drafts = [d for d in self.s.drafts.get(case_id, []) if upto is None or d[0] <= upto]
+        return max(enumerate(drafts), key=lambda d: (d[1][0], d[0]))[1][1] if drafts else None
 
     async def open_term(self, case_id: int, start: TermStart, next_attention: datetime | None) -> int:
         term_id = len(self.s.terms) + 1
@@ -155,6 +158,31 @@ class FakeTransaction:
                 if h.unit is not None and term.unit != h.unit:
                     continue
                 self.s.terms[term.id] = replace(term, owner=h.owner, unit=h.new_unit, person=h.person)
+
+    async def restore_terms(
+        self,
+        case_id: int,
+        *,
+        reopen: Sequence[tuple[int, datetime | None]],
+        cancel: Sequence[int],
+        holders: Sequence[TermHolder],
+        at: datetime,
+        by: int,
+    ) -> None:
+        for row_id in cancel:
+            term = self.s.terms.get(row_id)
+            if term is not None and term.case_id == case_id and term.closed_at is None:
+                self.s.terms[row_id] = replace(term, closed_at=at, met=False if term.due < at else None)
+                self.s.attention[row_id] = None
+        for row_id, attention in reopen:
+            term = self.s.terms.get(row_id)
+            if term is not None and term.case_id == case_id and term.closed_at is not None:
+                self.s.terms[row_id] = replace(term, closed_at=None, met=None)
+                self.s.attention[row_id] = attention
+        for h in holders:
+            term = self.s.terms.get(h.row_id)
+            if term is not None and term.case_id == case_id and term.closed_at is None:
+                self.s.terms[h.row_id] = replace(term, owner=h.owner, unit=h.unit, person=h.person)
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]:
         return [

@@ -16,7 +16,7 @@ from views import texts
 from views.html import TEXT_LIMIT as LIMIT
 from views.html import escape, escape_trimmed, utf16_len, visible_length
 from views.keyboards import card_keyboard, chat_actor
-from workflow.lifecycle import REGISTER, ROLE_NAMES, Action, NoticeKind, Status, available_actions
+from workflow.lifecycle import REGISTER, ROLE_NAMES, UNDO, Action, NoticeKind, Status, available_actions
 from workflow.model import Case, Event, InboundMessage, Role
 from workflow.ports import Notification
 from workflow.rules import Rules, RulesError
@@ -79,6 +79,8 @@ def owner_name(role: Role, unit: str | None, units: Mapping[str, str], person: s
 def _action_label(event: Event) -> str:
     if event.action == REGISTER:
         return texts.HISTORY_REGISTERED
+    if event.action == UNDO:
+        return texts.HISTORY_UNDONE.format(what=event.data.get("undone_label", ""))
     try:
         return Action(event.action).label
     except ValueError:

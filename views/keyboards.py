@@ -25,7 +25,7 @@ from workflow.lifecycle import Action, Status, available_actions
 from workflow.model import Actor, Case, Procedure, Role
 
 # Case actions asked for with a prompt (a reason or a link) before the use case runs.
-NEEDS_REASON = frozenset({Action.REWORK, Action.EXCLUDE})
+NEEDS_REASON = frozenset({Action.REWORK, Action.EXCLUDE, Action.CLOSE})  # «Закрыть» asks why first
 NEEDS_LINK = frozenset({Action.PUBLISH, Action.INTERIM})
 # Units to choose before the use case runs.
 NEEDS_UNITS = frozenset({Action.ROUTE})
@@ -69,8 +69,9 @@ def _label(case: Case, action: Action) -> str | None:
         Action.REWORK: texts.BTN_REWORK,
         Action.PUBLISH: texts.BTN_PUBLISH,
         Action.INTERIM: texts.BTN_INTERIM,
+        Action.CLOSE: texts.BTN_CLOSE,  # asks for the reason first: one click never ends a case
     }
-    # INFO / SUBMIT come as replies to the card; CLOSE is left to commands (one click must not end a case).
+    # INFO / SUBMIT come as replies to the card; REOPEN is a command (a closed card has no buttons).
     return labels.get(action)
 
 

@@ -34,8 +34,9 @@ from workflow.model import (
     TermHandover,
     TermStart,
     TermStop,
+    UndoState,
 )
-from workflow.rules import Anchor, Calendar, Rules
+from workflow.rules import DEFAULT_UNDO_WINDOW, Anchor, Calendar, Rules
 
 DRAFT_LIMIT = 20_000  # characters of a draft answer or of a unit's information
 REASON_LIMIT = 4_000  # characters of a reason or a comment
@@ -102,6 +103,7 @@ class Action(StrEnum):
     EXCLUDE = "exclude"
     SIGNIFICANT = "significant"
     CLOSE = "close"
+    REOPEN = "reopen"
 
     @property
     def label(self) -> str:
@@ -123,6 +125,7 @@ _ACTION_LABELS: Mapping[Action, str] = {
     Action.EXCLUDE: "Исключить из обработки",
     Action.SIGNIFICANT: "Доложить Главе района",
     Action.CLOSE: "Закрыть",
+    Action.REOPEN: "Возобновить",
 }
 
 # "Недостаточно прав: <what> может только <who>".
@@ -141,6 +144,7 @@ _ACTION_PHRASES: Mapping[Action, str] = {
     Action.EXCLUDE: "исключить сообщение из обработки",
     Action.SIGNIFICANT: "доложить Главе района",
     Action.CLOSE: "закрыть сообщение",
+    Action.REOPEN: "возобновить работу по закрытому сообщению",
 }
 
 ROLE_NAMES: Mapping[Role, str] = {
@@ -175,6 +179,7 @@ class NoticeKind(StrEnum):
     ANSWER_PUBLISHED = "answer_published"  # to the region curator, about his hand-over
     INTERIM_OUT = "interim_out"  # to the region curator, about his hand-over
     CASE_EXCLUDED = "case_excluded"  # to the region curator, about his hand-over
+    CASE_REOPENED = "case_reopened"  # to the units of a closed case the office head reopened
 
     @property
     def label(self) -> str:
@@ -200,6 +205,7 @@ _NOTICE_LABELS: Mapping[NoticeKind, str] = {
     NoticeKind.ANSWER_PUBLISHED: "Ответ на переданное вами сообщение опубликован",
     NoticeKind.INTERIM_OUT: "По переданному вами сообщению опубликован промежуточный ответ",
     NoticeKind.CASE_EXCLUDED: "Переданное вами сообщение исключено из обработки",
+    NoticeKind.CASE_REOPENED: "Работа по сообщению возобновлена",
 }
 
 
@@ -219,7 +225,7 @@ class ActionPayload:
     """What a person typed or chose along with the button. Fields an action does not use are ignored."""
 
     text: str = ""  # the draft (submit) or a unit's information (info); up to DRAFT_LIMIT
-    reason: str = ""  # rework / exclude (required); return / decline / close / significant (optional comment)
+    reason: str = ""  # required: rework, exclude, close, reopen; optional: return, decline, significant
     units: tuple[str, ...] = ()  # route, approve_routing: the units, in order
     order: tuple[str, ...] = ()  # approve_routing: the same units in the order they prepare information
     responsible: str | None = None  # ПОС route with several units: the responsible one (п.14.1)
@@ -243,6 +249,9 @@ class Transition:
     notices: tuple[Notice, ...] = ()
     draft_text: str | None = None  # a submitted draft, to store as draft `case.draft_version`
     handovers: tuple[TermHandover, ...] = ()  # open terms that pass to another holder (after `stops`)
+    # A reopen: the terms the close cancelled (not those it found missed) open again, with their own due.
+    reopen_terms: bool = False
+    undone: UndoState | None = None  # an undo: the state to put back (the case is already `case`)
 
 
 # --- table machinery ----------------------------------------------------------------------------------------
@@ -394,6 +403,8 @@ _TEXT_NAMES: Mapping[Action, str] = {Action.SUBMIT: "Проект ответа",
 _REASON_NAMES: Mapping[Action, str] = {
     Action.REWORK: "причину возврата на доработку",
     Action.EXCLUDE: "причину исключения (п.15 / п.17 Порядка)",
+    Action.CLOSE: "причину закрытия",
+    Action.REOPEN: "причину возобновления",
 }
 
 
@@ -944,6 +955,17 @@ def _significant(ctx: Context) -> Delta:
     return Delta(case=replace(ctx.case, significant=True))
 
 
+def _close(ctx: Context) -> Delta:
+    """The office head closes the case; the status it was in is kept for a reopen."""
+    return Delta(case=replace(ctx.case, closed_from=ctx.case.status))
+
+
+def _reopen(ctx: Context) -> Delta:
+    """A closed case goes back to the status it was closed in (REOPEN_POLICY)."""
+    back = Status(ctx.case.closed_from) if ctx.case.closed_from else Status.NEW
+    return Delta(case=replace(ctx.case, closed_from=""), to=back)
+
+
 # Helpers for unit-scoped effects.
 
 
@@ -1036,7 +1058,10 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
         Step((_R.OPERATOR, _R.SYSTEM), reason="optional", notify=((_N.SIGNIFICANT, _R.HEAD),),
              effect=_significant))
     add(OS, OS_OPEN, Action.CLOSE,
-        Step(_OFFICE_HEAD, _S.CLOSED, close_all=True, reason="optional", notify=((_N.CASE_CLOSED, "units"),)))
+        Step(_OFFICE_HEAD, _S.CLOSED, close_all=True, reason="required", notify=((_N.CASE_CLOSED, "units"),),
+             effect=_close))
+    add(OS, (_S.CLOSED,), Action.REOPEN,
+        Step(_OFFICE_HEAD, reason="required", notify=((_N.CASE_REOPENED, "units"),), effect=_reopen))
 
     # ПОС (RULES.md §3).
     add(POS, (_S.NEW, _S.IN_WORK), Action.ROUTE,
@@ -1070,7 +1095,10 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
         Step(_POS_CURATOR, _S.EXCLUDED, close_all=True, reason="required",
              notify=((_N.CASE_CLOSED, "units"),)))
     add(POS, POS_OPEN, Action.CLOSE,
-        Step(_OFFICE_HEAD, _S.CLOSED, close_all=True, reason="optional", notify=((_N.CASE_CLOSED, "units"),)))
+        Step(_OFFICE_HEAD, _S.CLOSED, close_all=True, reason="required", notify=((_N.CASE_CLOSED, "units"),),
+             effect=_close))
+    add(POS, (_S.CLOSED,), Action.REOPEN,
+        Step(_OFFICE_HEAD, reason="required", notify=((_N.CASE_REOPENED, "units"),), effect=_reopen))
     return t
 # fmt: on
 
@@ -1175,6 +1203,7 @@ def transition(
         notices=tuple(_with_reason(n, ctx.payload.reason) for n in notices),
         draft_text=ctx.payload.text if action is Action.SUBMIT else None,
         handovers=delta.handovers,
+        reopen_terms=action is Action.REOPEN,
     )
 
 
@@ -1316,6 +1345,71 @@ def check_pos_due(due: date, received_at: datetime, tz: tzinfo) -> None:
         raise _invalid(
             "Срок ответа по данным ПОС не может быть позже чем через год после поступления: проверьте год"
         )
+
+
+# --- undo ---------------------------------------------------------------------------------------------------
+
+UNDO = "undo"  # Event.action of an undo
+# Every action of the table can be undone: its event keeps the case before it and the term rows it opened,
+# closed and handed over (model.UndoState), so the inverse is exact whatever the action did. Not undoable:
+# the registration (exclude or close the case instead) and an undo itself (do the action again instead).
+# What went out stays out: notices already sent are not recalled (the cards show the undo in the history), an
+# answer published in a network is not unpublished. A term closed missed by the action and opened again by
+# its undo is still past due, so it is missed again where it is closed; its alert keys keep it from being sent
+# twice (RULES.md §6: misses are history).
+UNDOABLE: frozenset[str] = frozenset(a.value for a in Action)
+# A reopen (REOPEN_POLICY): the office head reopens a case he closed, with a reason. The case returns to the
+# status it was closed in, with its units and drafts; the terms the close cancelled open again with their own
+# due instants (the Порядок counts them from T0 or from their event, not from the reopen), so a term whose due
+# passed while the case was closed is overdue at once and alerted as missed. Terms the close found already
+# missed stay closed, missed: the breach is recorded once (RULES.md §6). A case returned, excluded or answered
+# is not reopened: a repeat message is a new case (п.13 / п.15 ПОС); a mistaken step is undone within minutes.
+REOPEN_POLICY = "closed cases only; status before close; cancelled terms reopen with their due; misses stay"
+
+
+def undo_last(
+    case: Case, last: Event | None, actor: Actor, at: datetime, *, window: timedelta = DEFAULT_UNDO_WINDOW
+) -> Transition:
+    """Undo `last`, the case's latest event, for its author within `window`; DomainError saying why not.
+
+    The transition puts back the case as it was before the action (at a new version) and records an «undo»
+    event naming the undone one; `undone` tells the use case which term rows to put back.
+    """
+    _aware(at, "at")
+    if last is None or last.action == REGISTER:
+        raise _wrong_status_text("Отменять нечего: по сообщению ещё не было действий")
+    if last.action == UNDO:
+        raise _already("Последнее действие уже отменено")
+    state = last.undo
+    if state is None or last.action not in UNDOABLE:
+        raise _wrong_status_text("Это действие отменить нельзя")
+    if last.actor_id != actor.user_id or actor.user_id == SYSTEM_ACTOR.user_id:
+        raise _forbidden("Отменить действие может только тот, кто его выполнил")
+    if at - last.at > window:
+        minutes = max(1, int(window.total_seconds() // 60))
+        raise _wrong_status_text(f"Отменить действие можно только в течение {minutes} мин после него")
+    if state.case.version + 1 != case.version:
+        raise _wrong_status_text("После этого действия по сообщению уже было другое — отменить его нельзя")
+    restored = replace(state.case, version=case.version + 1)
+    try:
+        label = Action(last.action).label
+    except ValueError:
+        label = last.action
+    data: dict[str, object] = {
+        "from": case.status,
+        "to": restored.status,
+        "undone": last.action,
+        "undone_id": last.id,
+        "undone_label": label,
+    }
+    if actor.name:
+        data["by"] = actor.name
+    event = Event(action=UNDO, actor_id=actor.user_id, actor_role=last.actor_role, at=at, data=data)
+    return Transition(case=restored, events=(event,), undone=state)
+
+
+def _wrong_status_text(message: str) -> DomainError:
+    return DomainError(message, code="wrong_status")
 
 
 def available_actions(case: Case, actor: Actor) -> tuple[Action, ...]:

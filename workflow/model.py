@@ -153,6 +153,7 @@ class Case:
         None  # ПОС: pos.answer by the Порядок, kept when ПОС's date is stricter
     )
     drafted_by: str = ""  # the name of the person who sent the current draft: he holds its rework
+    closed_from: str = ""  # a closed case: the status it was closed in (a reopen returns it there)
 
     def assignment(self, unit: str) -> Assignment | None:
         return next((a for a in self.assignments if a.unit == unit), None)
@@ -216,8 +217,37 @@ class TermHandover:
 
 
 @dataclass(frozen=True, slots=True)
+class TermHolder:
+    """Who held an open term (its row) before an action handed it over: what an undo puts back."""
+
+    row_id: int
+    owner: Role
+    unit: str | None = None
+    person: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UndoState:
+    """What one action changed, kept with its event so that the action can be undone (workflow.lifecycle).
+
+    `case` is the case as it was before the action; `opened` the term rows the action opened (an undo cancels
+    them), `closed` the rows it closed (an undo opens them again), `holders` the holders of the open terms
+    before it (an undo hands them back). Nothing is deleted: the undo is an event of its own.
+    """
+
+    case: Case
+    opened: tuple[int, ...] = ()
+    closed: tuple[int, ...] = ()
+    holders: tuple[TermHolder, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
-    """One line of the append-only audit trail."""
+    """One line of the append-only audit trail.
+
+    `undo` is set on the events of actions that can be undone (what to put back); `id` is the stored row's id
+    (0 before it is stored).
+    """
 
     action: str
     actor_id: int
@@ -225,6 +255,8 @@ class Event:
     at: datetime
     text: str = ""
     data: dict[str, object] = field(default_factory=dict)
+    undo: UndoState | None = None
+    id: int = field(default=0, compare=False)  # the stored row's id; not part of what the event says
 
 
 @dataclass(frozen=True, slots=True)

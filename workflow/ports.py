@@ -13,7 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from workflow.model import Case, Event, InboundMessage, Role, Term, TermHandover, TermStart, TermStop
+from workflow.model import (
+    Case,
+    Event,
+    InboundMessage,
+    Role,
+    Term,
+    TermHandover,
+    TermHolder,
+    TermStart,
+    TermStop,
+)
 
 
 class Clock(Protocol):
@@ -103,7 +113,9 @@ class Reading(Protocol):
 
     async def events(self, case_id: int) -> list[Event]: ...
 
-    async def latest_draft(self, case_id: int) -> str | None: ...
+    async def latest_draft(self, case_id: int, upto: int | None = None) -> str | None:
+        """The newest draft text, of version `upto` or earlier when given (an undone submit's draft is not)."""
+        ...
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]: ...
 
@@ -168,6 +180,22 @@ class Transaction(Reading, Protocol):
 
     async def hand_over_terms(self, case_id: int, handovers: Sequence[TermHandover]) -> None:
         """Set owner, unit and person of the matching open terms (unit None matches every unit), in order."""
+        ...
+
+    async def restore_terms(
+        self,
+        case_id: int,
+        *,
+        reopen: Sequence[tuple[int, datetime | None]],
+        cancel: Sequence[int],
+        holders: Sequence[TermHolder],
+        at: datetime,
+        by: int,
+    ) -> None:
+        """An undo or a reopen, by term row: `cancel` closes these open rows as cancelled (a row already past
+        due is stored missed: misses are history); `reopen` opens these closed rows again (met and closing
+        cleared, the sent keys kept) with their next attention instant; `holders` sets the owner, unit and
+        person of these rows where they are still open."""
         ...
 
     async def terms_needing_attention(self, now: datetime, limit: int = 10_000) -> list[Term]:

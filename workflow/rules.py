@@ -240,9 +240,11 @@ DEFAULT_CURATORS: Mapping[Procedure, Role] = MappingProxyType(
     }
 )
 DEFAULT_MISSED_ALERTS: tuple[Role, ...] = (Role.OFFICE_HEAD,)
+DEFAULT_UNDO_WINDOW = timedelta(minutes=5)
+UNDO_MAX_MINUTES = 24 * 60
 
 _TERM_KEYS = frozenset({"kind", "amount", "anchor", "owner", "title", "clause", "escalate", "return_only"})
-_TOP_KEYS = frozenset({"terms", "pos_categories", "reminders", "alerts", "curators"})
+_TOP_KEYS = frozenset({"terms", "pos_categories", "reminders", "alerts", "curators", "undo"})
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -255,6 +257,8 @@ class Rules:
     missed_alerts: tuple[Role, ...] = DEFAULT_MISSED_ALERTS
     # unit id -> Russian title; the deployment passes its [units] table
     units: Mapping[str, str] = field(default_factory=lambda: DEFAULT_UNITS)
+    # How long after an action its author may undo it ([rules.undo] minutes).
+    undo_window: timedelta = DEFAULT_UNDO_WINDOW
 
     # --- construction -------------------------------------------------------------------------------------
 
@@ -285,6 +289,7 @@ class Rules:
             curators=MappingProxyType(_curators(data.get("curators", {}))),
             missed_alerts=_alerts(data.get("alerts", {})),
             units=MappingProxyType(_units(units)) if units is not None else DEFAULT_UNITS,
+            undo_window=_undo_window(data.get("undo", {})),
         )
 
     # --- queries ------------------------------------------------------------------------------------------
@@ -589,6 +594,19 @@ def _fractions(data: object) -> tuple[float, ...]:
             )
         fractions.append(float(item))
     return tuple(sorted(set(fractions)))
+
+
+def _undo_window(data: object) -> timedelta:
+    table = _table(data, "rules.undo")
+    for key in table:
+        if key != "minutes":
+            raise RulesError(f"rules.undo.{_key(key)}: unknown key (known: minutes)")
+    value = table.get("minutes", int(DEFAULT_UNDO_WINDOW.total_seconds() // 60))
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= UNDO_MAX_MINUTES:
+        raise RulesError(
+            f"rules.undo.minutes: must be a whole number from 0 to {UNDO_MAX_MINUTES}, got {value!r}"
+        )
+    return timedelta(minutes=value)
 
 
 def _curators(data: object) -> dict[Procedure, Role]:

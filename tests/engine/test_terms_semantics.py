@@ -289,7 +289,7 @@ POS_COEXEC_MISSED = [_pos_route(at(2026, 11, 3, 9, 20), ("housing", "social"))] 
              ("pos.return", "social"): "cancelled", ("pos.coexec", "social"): "missed",
              ("pos.answer", None): "cancelled", ("pos.draft", "housing"): "cancelled"}, id="pos-exclude"),
         pytest.param("pos", POS_COEXEC_MISSED, at(2026, 11, 13, 9, 0),
-            Do(at(2026, 11, 13, 10, 0), A.CLOSE, OH),
+            Do(at(2026, 11, 13, 10, 0), A.CLOSE, OH, {"reason": "Дубль"}),
             {("pos.route", None): "met", ("pos.return", "housing"): "cancelled",
              ("pos.return", "social"): "cancelled", ("pos.coexec", "social"): "missed",
              ("pos.answer", None): "cancelled", ("pos.draft", "housing"): "cancelled"}, id="pos-close"),

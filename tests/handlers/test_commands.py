@@ -8,6 +8,7 @@ from tests.handlers.conftest import (
     CURATOR,
     HOUSING_MAN,
     INTAKE,
+    OFFICE_HEAD,
     OPERATOR,
     POS_CURATOR,
     STRANGER,
@@ -81,8 +82,11 @@ async def test_set_commands_per_person(h: Harness) -> None:
         "case",
         "overdue",
         "term",
+        "undo",
         "pos",
         "cancel",
     ]
+    office_head = [c.command for c in commands_for(directory.actor(OFFICE_HEAD))]
+    assert office_head[-2:] == ["close", "reopen"]
     assert "pos" not in [c.command for c in commands_for(directory.actor(OPERATOR))]
     assert [c["command"] for c in h.emu.get_commands()] == ["start", "help", "id"]

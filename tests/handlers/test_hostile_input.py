@@ -240,8 +240,10 @@ async def test_forged_verbs_not_on_the_card_change_nothing(hh: Harness) -> None:
     order = list(h.rules.units)
     other = next(i for i, u in enumerate(order) if u not in case.proposed_units)
     forged = [
-        # The office head's close: no card has such a button, whatever the domain would allow him.
-        (OFFICE, OFFICE_HEAD, office, f"c1:close:{case_id}:{v}", {texts.UNKNOWN_BUTTON}),
+        # The office head's close is on his card, but only asks for the reason: nothing changes yet.
+        (OFFICE, OFFICE_HEAD, office, f"c1:close:{case_id}:{v}", {texts.PROMPT_SENT}),
+        # A reopen is no button of any card (a closed card has none): a command only.
+        (OFFICE, OFFICE_HEAD, office, f"c1:reopen:{case_id}:{v}", {texts.UNKNOWN_BUTTON}),
         # The operator's route in a private chat, where no card has buttons (the domain would accept it).
         (OPERATOR, OPERATOR, intake, RouteCb(case_id=case_id, version=v, mask=1, done=True).pack(),
          {texts.NOT_OFFERED}),

@@ -48,7 +48,7 @@ def test_parse_id(raw: str, expected: int | None) -> None:
         "c1:route:１:1",
         "c1:route:01:1",
         "c1:route: 1:1",
-        "c1:close:1:1",
+        "c1:reopen:1:1",  # a command only: no button has it
         "r1:1:1:-1:0",
         f"r1:1:1:{1 << 30}:0",
         "r1:1:1:1:yes",

@@ -585,7 +585,10 @@ INVALID: list[Any] = [
     ({"alerts": {"missed": ["boss"]}}, "rules.alerts.missed: unknown role 'boss'"),
     ({"curators": {"vk": "operator"}}, "rules.curators.vk: unknown procedure (known: open_sources, pos)"),
     ({"curators": {"pos": "nobody"}}, "rules.curators.pos: unknown role 'nobody'"),
-    ({"term": {}}, "rules.term: unknown key (known: alerts, curators, pos_categories, reminders, terms)"),
+    (
+        {"term": {}},
+        "rules.term: unknown key (known: alerts, curators, pos_categories, reminders, terms, undo)",
+    ),
 ]
 
 

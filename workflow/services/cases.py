@@ -19,8 +19,21 @@ from workflow.lifecycle import (
     clean_text,
     open_case,
     transition,
+    undo_last,
 )
-from workflow.model import Actor, Case, DomainError, InboundMessage, TermHandover, TermStart, valid_id
+from workflow.model import (
+    Actor,
+    Case,
+    DomainError,
+    Event,
+    InboundMessage,
+    Term,
+    TermHandover,
+    TermHolder,
+    TermStart,
+    UndoState,
+    valid_id,
+)
 from workflow.ports import (
     Notification,
     Reading,
@@ -28,10 +41,14 @@ from workflow.ports import (
     Transaction,
 )
 from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
-from workflow.services.sweep import MISSED, attention_points, term_notifications
+from workflow.services.sweep import MISSED, attention_points, next_attention, term_notifications
 
 ORIGIN = "origin"  # the event data key of ActionPayload.origin
 _Term = TypeVar("_Term", TermStart, TermHandover)
+
+
+def _last_close(events: list[Event]) -> Event | None:
+    return next((e for e in reversed(events) if e.action == Action.CLOSE.value), None)
 
 
 async def _applied(tx: Reading, case_id: int, origin: str) -> bool:
@@ -133,6 +150,37 @@ class CaseUseCases(UseCaseBase):
                 await tx.save_case(result.case, case.version)
             except StaleVersion:
                 raise DomainError(STALE_CARD, code="stale") from None
+            notifications = await self._write(tx, result.case, result, now, actor, before=case)
+        await self._wake([result.case.id], notifications)
+        return Outcome(case=result.case, notifications=notifications)
+
+    async def undo(self, case_id: int, actor: Actor, *, origin: str = "") -> Outcome:
+        """Undo the case's last action for its author, within the undo window, while nothing followed it.
+
+        A recorded «undo» event, not a deletion: the case as it was before the action comes back at a new
+        version, the term rows the action opened are cancelled, those it closed open again, the holders it
+        changed are handed back (workflow.lifecycle.undo_last says what can be undone).
+        """
+        if not valid_id(case_id):
+            raise DomainError(NOT_FOUND, code="not_found")
+        now = self.clock.now()
+        async with self.repo.transaction() as tx:
+            case = await tx.get_case(case_id)
+            if case is None:
+                raise DomainError(NOT_FOUND, code="not_found")
+            events = await tx.events(case_id)
+            if origin and any(event.data.get(ORIGIN) == origin for event in events):
+                return Outcome(case=case, created=False, replayed=True)
+            result = undo_last(
+                case, events[-1] if events else None, actor, now, window=self.rules.undo_window
+            )
+            if origin:
+                stamped = tuple(replace(e, data={**e.data, ORIGIN: origin}) for e in result.events)
+                result = replace(result, events=stamped)
+            try:
+                await tx.save_case(result.case, case.version)
+            except StaleVersion:
+                raise DomainError(STALE_CARD, code="stale") from None
             notifications = await self._write(tx, result.case, result, now, actor)
         await self._wake([result.case.id], notifications)
         return Outcome(case=result.case, notifications=notifications)
@@ -145,27 +193,49 @@ class CaseUseCases(UseCaseBase):
     # --- shared writing ----------------------------------------------------------------------------------
 
     async def _write(
-        self, tx: Transaction, case: Case, result: Transition, now: datetime, actor: Actor
+        self,
+        tx: Transaction,
+        case: Case,
+        result: Transition,
+        now: datetime,
+        actor: Actor,
+        *,
+        before: Case | None = None,
     ) -> tuple[Notification, ...]:
-        if result.events:
-            await tx.append_events(case.id, result.events)
+        """Write a transition. With `before` (the case before an action) its event keeps what undoes it."""
+        opened: list[int] = []
+        closed_rows: list[int] = []
+        holders: tuple[TermHolder, ...] = ()
+        if result.undone is not None:
+            await self._put_back(tx, case.id, result.undone, now, actor)
+        if result.reopen_terms:
+            opened += await self._reopen_terms(tx, case.id, now, actor)
         if result.draft_text is not None:
             await tx.add_draft(case.id, case.draft_version, result.draft_text, actor.user_id, now)
         late: list[Notification] = []
         if result.stops:
             closed = await tx.close_terms(case.id, result.stops, now, actor.user_id)
+            closed_rows += (term.id for term in closed)
             # A term closed missed that nobody was alerted about (a late return: the sweep never alerts about
             # a return-only term) is alerted now, as §5 says; the sweep's dedup keys keep it once.
             for term in closed:
                 if term.met is False and MISSED not in term.sent:
                     late += term_notifications(term, MISSED, now, self.rules)
         if result.handovers:
+            if before is not None:
+                holders = tuple(TermHolder(t.id, t.owner, t.unit, t.person) for t in await tx.terms(case.id))
             await tx.hand_over_terms(case.id, [self._named(h) for h in result.handovers])
         if result.starts:
-            opened = [self._named(s) for s in result.starts]
-            points = (attention_points(s, self.rules, self.calendar) for s in opened)
-            starts = [(s, next((at for _, at in p), None)) for s, p in zip(opened, points, strict=True)]
-            await tx.open_terms(case.id, starts)
+            named = [self._named(s) for s in result.starts]
+            points = (attention_points(s, self.rules, self.calendar) for s in named)
+            starts = [(s, next((at for _, at in p), None)) for s, p in zip(named, points, strict=True)]
+            opened += await tx.open_terms(case.id, starts)
+        events = result.events
+        if before is not None and events:
+            state = UndoState(before, tuple(opened), tuple(closed_rows), holders)
+            events = (*events[:-1], replace(events[-1], undo=state))
+        if events:
+            await tx.append_events(case.id, events)
         notices = (self._notice_to_notification(case, notice, now) for notice in result.notices)
         notifications = (*notices, *late)
         if notifications:
@@ -180,6 +250,38 @@ class CaseUseCases(UseCaseBase):
         unit = term.new_unit if isinstance(term, TermHandover) else term.unit
         person = self.people.sole_holder(term.owner, unit)
         return replace(term, person=person) if person else term
+
+    def _attention(self, term: Term) -> datetime | None:
+        return next_attention(attention_points(term, self.rules, self.calendar), term.sent)
+
+    async def _put_back(
+        self, tx: Transaction, case_id: int, state: UndoState, now: datetime, actor: Actor
+    ) -> None:
+        """An undo's terms: the rows the action opened are cancelled, those it closed open again (their sent
+        keys kept, so no reminder goes twice), the holders it changed are handed back."""
+        rows = {t.id: t for t in await tx.terms(case_id, open_only=False)}
+        cancel = [i for i in state.opened if i in rows and rows[i].closed_at is None]
+        reopen = [
+            (i, self._attention(rows[i])) for i in state.closed if i in rows and rows[i].closed_at is not None
+        ]
+        await tx.restore_terms(
+            case_id, reopen=reopen, cancel=cancel, holders=state.holders, at=now, by=actor.user_id
+        )
+
+    async def _reopen_terms(self, tx: Transaction, case_id: int, now: datetime, actor: Actor) -> list[int]:
+        """A reopen: the rows the last close cancelled open again; those it stored missed stay missed."""
+        close = _last_close(await tx.events(case_id))
+        if close is None or close.undo is None:
+            return []
+        rows = {t.id: t for t in await tx.terms(case_id, open_only=False)}
+        again = [
+            rows[i]
+            for i in close.undo.closed
+            if i in rows and rows[i].closed_at is not None and rows[i].met is None
+        ]
+        reopen = [(t.id, self._attention(t)) for t in again]
+        await tx.restore_terms(case_id, reopen=reopen, cancel=(), holders=(), at=now, by=actor.user_id)
+        return [t.id for t in again]
 
     @staticmethod
     def _notice_to_notification(case: Case, notice: Notice, now: datetime) -> Notification:

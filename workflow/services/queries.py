@@ -50,7 +50,7 @@ async def read_card(tx: Reading, case_id: int) -> CardView | None:
         message=await tx.get_message(case_id),
         open_terms=terms,
         events=await tx.events(case_id),
-        draft=await tx.latest_draft(case_id) if case.draft_version else None,
+        draft=await tx.latest_draft(case_id, case.draft_version) if case.draft_version else None,
     )
 
 

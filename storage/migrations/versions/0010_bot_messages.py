@@ -1,8 +1,8 @@
 """Bot messages (issue 10): which case each message the bot sends about a case is about, so a reply to a notice,
 a reminder, a miss alert or a prompt lands on its case as a reply to the card does.
 
-Revision ID: 0011
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02
 
 Written by hand and frozen: it must not import storage.tables, whose future edits belong to later revisions.
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
