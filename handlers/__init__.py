@@ -17,7 +17,7 @@ from handlers.middlewares import IdentifyPresser
 def build_routers() -> list[Router]:
     """One root router: every handler guarded (an unexpected error answers the person, see handlers.errors),
     the presser identified for every message and press, then, in order, commands beat everything, the ПОС
-    dialogue's states beat replies and intake, and the catch-all answer to unrecognised buttons comes last."""
+    dialogue's states beat intake and replies, and the catch-all answer to unrecognised buttons comes last."""
     root = Router(name="otklik")
     guard, identify = GuardHandlers(), IdentifyPresser()
     for observer in (root.message, root.callback_query):
@@ -27,8 +27,8 @@ def build_routers() -> list[Router]:
         commands.router(),
         pos_intake.router(),
         buttons.router(),
+        intake.router(),  # before replies: an answer to its detection question is a reply to a bot message
         replies.router(),
-        intake.router(),
         buttons.fallback_router(),
     )
     return [root]

@@ -69,7 +69,16 @@ from workflow.model import (
     TermStart,
     TermStop,
 )
-from workflow.ports import Clock, Notification, OutboxItem, OwedBy, SentRecord, StaleVersion, TermPage
+from workflow.ports import (
+    Clock,
+    Notification,
+    OutboxItem,
+    OwedBy,
+    Retimed,
+    SentRecord,
+    StaleVersion,
+    TermPage,
+)
 
 if TYPE_CHECKING:
     from workflow.ports import Repository, Transaction
@@ -504,6 +513,17 @@ class SqlTransaction:
                 .values(
                     owner=Role(handover.owner).value, unit=handover.new_unit, person=handover.person or None
                 )
+            )
+            await self._exec(stmt)
+
+    async def retime_terms(self, case_id: int, items: Sequence[Retimed]) -> None:
+        for item in items:
+            stmt = (
+                update(terms)
+                .where(
+                    terms.c.id == item.term_row_id, terms.c.case_id == case_id, terms.c.closed_at.is_(None)
+                )
+                .values(started_at=item.started_at, due=item.due, next_attention=item.next_attention)
             )
             await self._exec(stmt)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from workflow.model import Case, Event, InboundMessage, Term, TermHandover, TermStart, TermStop
-from workflow.ports import Notification, OutboxItem, OwedBy, SentRecord, StaleVersion, TermPage
+from workflow.ports import Notification, OutboxItem, OwedBy, Retimed, SentRecord, StaleVersion, TermPage
 
 
 class FakeClock:
@@ -155,6 +155,14 @@ class FakeTransaction:
                 if h.unit is not None and term.unit != h.unit:
                     continue
                 self.s.terms[term.id] = replace(term, owner=h.owner, unit=h.new_unit, person=h.person)
+
+    async def retime_terms(self, case_id: int, items: Sequence[Retimed]) -> None:
+        for item in items:
+            term = self.s.terms[item.term_row_id]
+            if term.case_id != case_id or term.closed_at is not None:
+                continue
+            self.s.terms[term.id] = replace(term, started_at=item.started_at, due=item.due)
+            self.s.attention[term.id] = item.next_attention
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]:
         return [

@@ -59,6 +59,16 @@ class SentRecord:
     next_attention: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Retimed:
+    """One open term's part of `Transaction.retime_terms`: its new start and due and next attention instant."""
+
+    term_row_id: int
+    started_at: datetime
+    due: datetime
+    next_attention: datetime | None
+
+
 class StaleVersion(Exception):
     """The case changed since the caller read it (an outdated card, a concurrent press)."""
 
@@ -168,6 +178,10 @@ class Transaction(Reading, Protocol):
 
     async def hand_over_terms(self, case_id: int, handovers: Sequence[TermHandover]) -> None:
         """Set owner, unit and person of the matching open terms (unit None matches every unit), in order."""
+        ...
+
+    async def retime_terms(self, case_id: int, items: Sequence[Retimed]) -> None:
+        """Move open terms of the case (by row id) to a new start, due and next attention; sent keys stay."""
         ...
 
     async def terms_needing_attention(self, now: datetime, limit: int = 10_000) -> list[Term]:

@@ -23,11 +23,12 @@ from workflow.model import Actor, Case, DomainError, InboundMessage, valid_id
 from workflow.ports import (
     Notification,
     Reading,
+    Retimed,
     StaleVersion,
     Transaction,
 )
 from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
-from workflow.services.sweep import MISSED, attention_points, term_notifications
+from workflow.services.sweep import MISSED, attention_points, next_attention, term_notifications
 
 ORIGIN = "origin"  # the event data key of ActionPayload.origin
 
@@ -159,6 +160,8 @@ class CaseUseCases(UseCaseBase):
                     late += term_notifications(term, MISSED, now, self.rules)
         if result.handovers:
             await tx.hand_over_terms(case.id, result.handovers)
+        if result.retimes:
+            await tx.retime_terms(case.id, await self._retimed(tx, case.id, result))
         if result.starts:
             points = (attention_points(s, self.rules, self.calendar) for s in result.starts)
             starts = [
@@ -170,6 +173,26 @@ class CaseUseCases(UseCaseBase):
         if notifications:
             await tx.enqueue(notifications)
         return notifications
+
+    async def _retimed(self, tx: Transaction, case_id: int, result: Transition) -> list[Retimed]:
+        """The open terms a new T0 moves, each with the next point of its new schedule not yet sent."""
+        moved: list[Retimed] = []
+        for term in await tx.terms(case_id):
+            retime = next(
+                (
+                    r
+                    for r in result.retimes
+                    if r.term_id == term.term_id and r.was_started_at == term.started_at
+                ),
+                None,
+            )
+            if retime is None:
+                continue
+            points = attention_points(
+                replace(term, started_at=retime.started_at, due=retime.due), self.rules, self.calendar
+            )
+            moved.append(Retimed(term.id, retime.started_at, retime.due, next_attention(points, term.sent)))
+        return moved
 
     @staticmethod
     def _notice_to_notification(case: Case, notice: Notice, now: datetime) -> Notification:
