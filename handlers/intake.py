@@ -187,10 +187,28 @@ def _question_case(question: Message | None, bot_id: int) -> int | None:
     return None
 
 
+_ANSWERED_QUESTION = re.compile(
+    "^"
+    + re.escape(texts.INTAKE_REGISTERED.split("{")[0])
+    + r"([0-9]{1,19}) .*\n"
+    + re.escape(texts.INTAKE_DETECTED.split("{")[0]),
+    re.DOTALL,
+)
+
+
+def _answered_case(question: Message | None, bot_id: int) -> int | None:
+    """The case of a detection question already answered (its button gone): a second answer hears so."""
+    if question is None or question.from_user is None or question.from_user.id != bot_id:
+        return None
+    found = _ANSWERED_QUESTION.match(question.text or "")
+    return int(found.group(1)) if found else None
+
+
 def _answers_detection_question(message: Message, bot: Bot, chat_roles: set[Role]) -> bool:
     if Role.OPERATOR not in chat_roles or (message.text or "").startswith("/"):
         return False
-    return _question_case(message.reply_to_message, bot.id) is not None
+    target = message.reply_to_message
+    return _question_case(target, bot.id) is not None or _answered_case(target, bot.id) is not None
 
 
 def _has_button(message: Message, data: str | None) -> bool:
@@ -477,13 +495,17 @@ async def on_as_posted(
     case_id = callback_data.case_id
     note_case(case_id)
     ours = Role.OPERATOR in chat_roles and _question_case(question, bot.id) == case_id
-    if not ours or not _has_button(question, query.data):
-        await query.answer(texts.UNKNOWN_BUTTON, show_alert=True)
-        return
     try:
-        case = await services.case(case_id)
-    except DomainError as exc:
-        await query.answer(exc.message, show_alert=True)
+        case = await services.case(case_id) if Role.OPERATOR in chat_roles else None
+    except DomainError:
+        case = None
+    if case is None or not ours or not _has_button(question, query.data):
+        if case is not None and (case.detection_stated or case.received_at is not None):
+            # Answered already (the button is gone): say so, as any second press does.
+            stated = texts.INTAKE_DETECTED_DONE.format(at=_local(case.t0, calendar.tz))
+            await query.answer(stated, show_alert=True)
+        else:
+            await query.answer(texts.UNKNOWN_BUTTON, show_alert=True)
         return
     posted = case.received_at or case.t0
     done, answer = await _set_detected(services, case_id, actor, posted, origin=f"telegram:press:{query.id}")
@@ -502,7 +524,7 @@ async def on_detected_reply(
 ) -> None:
     """A reply to the detection question with the time: ЧЧ:ММ or ДД.ММ ЧЧ:ММ."""
     question = message.reply_to_message
-    case_id = _question_case(question, bot.id)
+    case_id = _question_case(question, bot.id) or _answered_case(question, bot.id)
     if question is None or case_id is None:
         return
     note_case(case_id)
@@ -513,6 +535,10 @@ async def on_detected_reply(
         case = await services.case(case_id)
     except DomainError as exc:
         await message.reply(exc.message, parse_mode=None)
+        return
+    if case.detection_stated or case.received_at is not None:
+        stated = texts.INTAKE_DETECTED_DONE.format(at=_local(case.t0, calendar.tz))
+        await message.reply(stated, parse_mode=None)
         return
     posted = case.received_at or case.t0
     detected = detected_answer(message.text or "", posted, calendar.tz)

@@ -76,6 +76,7 @@ class ChatMessage:
     reply_to_message_id: int | None = None
     photo: list[JsonDict] | None = None
     document: JsonDict | None = None
+    forward_origin: JsonDict | None = None  # a forwarded message: MessageOrigin as Telegram sends it
     edits: list[MessageVersion] = field(default_factory=list)
     edit_date: int | None = None
     deleted: bool = False

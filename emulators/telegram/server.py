@@ -411,13 +411,19 @@ class TelegramEmulator:
         photo: str | bytes | None = None,
         chat_type: str | None = None,
         entities: list[JsonDict] | None = None,
+        forward_origin: JsonDict | None = None,
     ) -> ChatMessage:
-        """A user writes to the bot. ``photo``: a known file_id or image bytes; ``text`` is its caption."""
+        """A user writes to the bot. ``photo``: a known file_id or image bytes; ``text`` is its caption.
+
+        ``forward_origin``: the message is a forward, with this MessageOrigin (e.g. ``{"type": "user",
+        "date": …, "sender_user": {…}}`` or ``{"type": "channel", "date": …, "chat": {…}, "message_id": …}``).
+        """
         chat = self._ensure_chat(chat_id, chat_type, user_id)
         sender = self._user(user_id)
         msg = self._new_message(chat.id, sender.id, from_bot=False, text=text)
         msg.plain_text = text
         msg.entities = list(entities or [])
+        msg.forward_origin = dict(forward_origin) if forward_origin is not None else None
         if reply_to_message_id is not None:
             self._message(chat.id, reply_to_message_id)  # must exist, as in a real client
             msg.reply_to_message_id = reply_to_message_id
@@ -485,6 +491,10 @@ class TelegramEmulator:
     def history(self, chat_id: int) -> list[ChatMessage]:
         """Every message of the chat, from users and the bot, deleted ones included."""
         return list(self._messages.get(chat_id, {}).values())
+
+    def user_deletes(self, chat_id: int, message_id: int) -> None:
+        """A user deletes their message: later replies and presses no longer carry it (reply_to_message)."""
+        self._message(chat_id, message_id).deleted = True
 
     def message(self, chat_id: int, message_id: int) -> ChatMessage:
         return self._message(chat_id, message_id)
@@ -776,6 +786,8 @@ class TelegramEmulator:
             "date": msg.date,
         }
         media = msg.photo is not None or msg.document is not None
+        if msg.forward_origin is not None:
+            data["forward_origin"] = msg.forward_origin
         if msg.photo is not None:
             data["photo"] = msg.photo
         if msg.document is not None:
