@@ -188,6 +188,12 @@ async def play_day(d: Director) -> None:
     await d.write(INTAKE_CHAT, OPERATOR,
                   "Пётр Смирнов, ВКонтакте: На улице Ленина у дома 5 огромная яма, две машины уже пробили колёса. "
                   "Когда отремонтируют? <b>Срочно</b> & без отписок!")  # fmt: skip
+    say(
+        "09:30 Бот спрашивает, откуда сообщение: одно нажатие «От ЦУР» регистрирует его; время выявления — как в "
+        "сообщении."
+    )
+    await d.press(INTAKE_CHAT, OPERATOR, "От ЦУР")
+    await d.press(INTAKE_CHAT, OPERATOR, "Как в сообщении")
     say("09:40 Уполномоченное лицо направляет сообщение в ЖКХ; начальник управления делами согласует.")
     await d.at(9, 40)
     await d.press(INTAKE_CHAT, OPERATOR, "Направить")
@@ -228,6 +234,7 @@ async def play_day(d: Director) -> None:
     await d.write(
         INTAKE_CHAT, OPERATOR, "Аноним, Одноклассники: вы все там … (нецензурная брань и угрозы сотруднику)"
     )
+    await d.press(INTAKE_CHAT, OPERATOR, "Одноклассники")
     await d.press(INTAKE_CHAT, OPERATOR, "п.15", case=3)
     await d.answer_prompt(INTAKE_CHAT, OPERATOR, "Нецензурные выражения и угрозы должностному лицу")
 

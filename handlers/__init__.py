@@ -16,8 +16,9 @@ from handlers.middlewares import IdentifyPresser
 
 def build_routers() -> list[Router]:
     """One root router: every handler guarded (an unexpected error answers the person, see handlers.errors),
-    the presser identified for every message and press, then, in order, the set-up commands, commands beat everything, the ПОС
-    dialogue's states beat replies and intake, and the catch-all answer to unrecognised buttons comes last."""
+    the presser identified for every message and press, then, in order, the set-up commands, commands beat
+    everything, the ПОС dialogue's states beat intake and replies, and the catch-all answer to unrecognised
+    buttons comes last."""
     root = Router(name="otklik")
     guard, identify = GuardHandlers(), IdentifyPresser()
     for observer in (root.message, root.callback_query):
@@ -30,8 +31,8 @@ def build_routers() -> list[Router]:
         cancel.router(),  # before the dialogue's steps: /cancel is never an answer
         pos_intake.router(),
         buttons.router(),
+        intake.router(),  # before replies: an answer to its detection question is a reply to a bot message
         replies.router(),
-        intake.router(),
         buttons.fallback_router(),
     )
     return [root]

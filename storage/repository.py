@@ -72,7 +72,16 @@ from workflow.model import (
     TermStop,
     UndoState,
 )
-from workflow.ports import Clock, Notification, OutboxItem, OwedBy, SentRecord, StaleVersion, TermPage
+from workflow.ports import (
+    Clock,
+    Notification,
+    OutboxItem,
+    OwedBy,
+    Retimed,
+    SentRecord,
+    StaleVersion,
+    TermPage,
+)
 from workflow.search import link_key, search_text
 
 if TYPE_CHECKING:
@@ -542,6 +551,17 @@ class SqlTransaction:
                 .where(terms.c.case_id == case_id, terms.c.id == holder.row_id, terms.c.closed_at.is_(None))
                 .values(owner=Role(holder.owner).value, unit=holder.unit, person=holder.person or None)
             )
+
+    async def retime_terms(self, case_id: int, items: Sequence[Retimed]) -> None:
+        for item in items:
+            stmt = (
+                update(terms)
+                .where(
+                    terms.c.id == item.term_row_id, terms.c.case_id == case_id, terms.c.closed_at.is_(None)
+                )
+                .values(started_at=item.started_at, due=item.due, next_attention=item.next_attention)
+            )
+            await self._exec(stmt)
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]:
         stmt = select(terms).where(terms.c.case_id == case_id).order_by(terms.c.id)

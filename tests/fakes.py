@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from workflow.model import Case, Event, InboundMessage, Term, TermHandover, TermHolder, TermStart, TermStop
-from workflow.ports import Notification, OutboxItem, OwedBy, SentRecord, StaleVersion, TermPage
+from workflow.ports import Notification, OutboxItem, OwedBy, Retimed, SentRecord, StaleVersion, TermPage
 
 
 class FakeClock:
@@ -183,6 +183,14 @@ class FakeTransaction:
             term = self.s.terms.get(h.row_id)
             if term is not None and term.case_id == case_id and term.closed_at is None:
                 self.s.terms[h.row_id] = replace(term, owner=h.owner, unit=h.unit, person=h.person)
+
+    async def retime_terms(self, case_id: int, items: Sequence[Retimed]) -> None:
+        for item in items:
+            term = self.s.terms[item.term_row_id]
+            if term.case_id != case_id or term.closed_at is not None:
+                continue
+            self.s.terms[term.id] = replace(term, started_at=item.started_at, due=item.due)
+            self.s.attention[term.id] = item.next_attention
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]:
         return [

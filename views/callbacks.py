@@ -142,6 +142,31 @@ class PosNoDueCb(CallbackData, prefix="pd1"):
     """«Не указан» at the ПОС dialogue's due-date step: ПОС shows no due date of its own."""
 
 
+class IntakeChoice(StrEnum):
+    """The answer to the intake chat's question under a message: where it came from, or not to register it."""
+
+    VK = "vk"
+    OK = "ok"
+    TELEGRAM = "telegram"
+    CURATOR = "curator"  # handed over by the region curator of ЦУР (п.6)
+    OTHER = "other"
+    SKIP = "skip"  # chit-chat, not a citizen's message: nothing is registered
+
+
+class IntakeCb(CallbackData, prefix="i1"):
+    """A button of the intake question. No case and no message id: the question is a reply to the message, and
+    Telegram hands that message over with the press (callback_query.message.reply_to_message)."""
+
+    choice: IntakeChoice
+
+
+class DetectedCb(CallbackData, prefix="d1"):
+    """«Как в сообщении»: the ЦУР detection time is the hand-over's post time. Also names the case a typed
+    answer to the same question is for (the question's keyboard comes with the reply)."""
+
+    case_id: Id
+
+
 CASE_BUTTONS = (CaseCb, RouteCb, OrderCb, ResponsibleCb)
 CaseButton = CaseCb | RouteCb | OrderCb | ResponsibleCb
 

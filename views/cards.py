@@ -17,7 +17,7 @@ from views.html import TEXT_LIMIT as LIMIT
 from views.html import escape, escape_trimmed, utf16_len, visible_length
 from views.keyboards import card_keyboard, chat_actor
 from workflow.lifecycle import REGISTER, ROLE_NAMES, UNDO, Action, NoticeKind, Status, available_actions
-from workflow.model import Case, Event, InboundMessage, Role
+from workflow.model import Case, Event, InboundMessage, Role, Source
 from workflow.ports import Notification
 from workflow.rules import Rules, RulesError
 from workflow.services.queries import CardView
@@ -108,6 +108,18 @@ def history_lines(
     return lines
 
 
+def source_name(case: Case, message: InboundMessage) -> str:
+    """«от куратора ЦУР, ВКонтакте», «Одноклассники», «ПОС»: who handed it over and where it was published."""
+    names: list[str] = []
+    if case.handed_over:
+        names.append(texts.CARD_SOURCE_HANDED_OVER)
+    if message.network is not None:
+        names.append(texts.NETWORK_NAMES.get(message.network.value, message.network.value))
+    elif message.source not in (Source.INTAKE, Source.REGION_CURATOR):
+        names.append(texts.SOURCE_NAMES.get(message.source.value, message.source.value))
+    return ", ".join(names) or texts.SOURCE_NAMES.get(message.source.value, message.source.value)
+
+
 def _units_line(case: Case, units: Mapping[str, str]) -> str:
     parts = []
     for a in case.assignments:
@@ -138,8 +150,7 @@ def render_card(
         )
     ]
     if message is not None:
-        source = texts.SOURCE_NAMES.get(message.source.value, message.source.value)
-        head.append(escape(texts.CARD_SOURCE.format(source=source)))
+        head.append(escape(texts.CARD_SOURCE.format(source=source_name(case, message))))
         if message.external_number:
             head.append(escape(texts.CARD_POS_NUMBER.format(number=message.external_number)))
         if message.author:

@@ -14,6 +14,9 @@ from views.callbacks import (
     CaseButton,
     CaseCb,
     CaseVerb,
+    DetectedCb,
+    IntakeCb,
+    IntakeChoice,
     OrderCb,
     PosCategoryCb,
     PosNoDueCb,
@@ -47,6 +50,7 @@ _BUTTON_ORDER: list[Action] = [
     Action.EXCLUDE,
     Action.SIGNIFICANT,
     Action.CLOSE,
+    Action.SET_DETECTED,  # no button: answered in the intake chat (handlers.intake)
 ]
 
 
@@ -316,3 +320,38 @@ def category_keyboard(categories: Mapping[str, str]) -> InlineKeyboardMarkup:
         for cid, title in categories.items()
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+# --- the intake chat ------------------------------------------------------------------------------------------
+
+_INTAKE_ROWS: tuple[tuple[IntakeChoice, ...], ...] = (
+    (IntakeChoice.VK, IntakeChoice.OK, IntakeChoice.TELEGRAM),
+    (IntakeChoice.CURATOR, IntakeChoice.OTHER),
+    (IntakeChoice.SKIP,),
+)
+
+
+def _intake_button(choice: IntakeChoice, label: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=label, callback_data=IntakeCb(choice=choice).pack())
+
+
+def intake_keyboard(recognised: IntakeChoice | None = None) -> InlineKeyboardMarkup:
+    """The question under an intake message: the networks, «От ЦУР», «Другое», «Не регистрировать»; a recognised
+    choice (a link in the text, a forwarded channel post, the curator's forward) comes first, marked."""
+    rows: list[list[InlineKeyboardButton]] = []
+    if recognised is not None:
+        label = texts.BTN_INTAKE_RECOGNISED.format(label=texts.BTN_INTAKE[recognised.value])
+        rows.append([_intake_button(recognised, label)])
+    for row in _INTAKE_ROWS:
+        buttons = [_intake_button(c, texts.BTN_INTAKE[c.value]) for c in row if c is not recognised]
+        if buttons:
+            rows.append(buttons)
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def detected_keyboard(case_id: int, posted: str) -> InlineKeyboardMarkup:
+    """Under the detection-time question: «Как в сообщении: ЧЧ:ММ» (the post time)."""
+    label = texts.BTN_DETECTED_AS_POSTED.format(at=posted)
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=label, callback_data=DetectedCb(case_id=case_id).pack())]]
+    )

@@ -89,10 +89,43 @@ DONE_BY_ACTION: Mapping[str, str] = {
     "significant": "Доложено Главе района",
     "close": "Закрыто",
     "reopen": "Работа по сообщению возобновлена",
+    "set_detected": "Время выявления ЦУР записано",
 }
 UNDONE = "Последнее действие по сообщению № {case_id} отменено. Статус: «{status}»."
 REGISTERED = "Зарегистрировано: сообщение № {case_id}"
 ALREADY_REGISTERED = "Это сообщение уже зарегистрировано: № {case_id}"
+
+# --- the intake chat: one question under each message (handlers.intake) ----------------------------------------
+
+INTAKE_QUESTION = "Зарегистрировать это сообщение? Укажите, откуда оно, или нажмите «Не регистрировать»."
+INTAKE_RECOGNISED = "Распознано: {what}."
+INTAKE_RECOGNISED_LINK = "{network} — по ссылке в тексте"
+INTAKE_RECOGNISED_CHANNEL = "Telegram — переслано из канала"
+INTAKE_RECOGNISED_CURATOR = "от куратора ЦУР"
+INTAKE_CARD_DETECTED_REFUSED = "Время выявления в карточке ЦУР не принято: {reason}."
+INTAKE_REGISTERED = "Зарегистрировано: сообщение № {case_id} · {source} ({name})"
+INTAKE_REGISTERED_AT_ONCE = "Зарегистрировано: сообщение № {case_id} · от куратора ЦУР, выявлено {at}"
+INTAKE_NOT_REGISTERED = "Не зарегистрировано ({name})"
+INTAKE_ALREADY = "Уже зарегистрировано: сообщение № {case_id}"
+INTAKE_DECIDED = "По этому сообщению уже решено. Чтобы зарегистрировать его, перешлите его в чат ещё раз."
+INTAKE_ORIGINAL_GONE = "Исходное сообщение удалено — регистрировать нечего."
+INTAKE_QUESTION_GONE = "Вопрос устарел: перешлите сообщение в чат приёма ещё раз."
+INTAKE_NOTHING = "Сообщение без текста и вложений — регистрировать нечего."
+INTAKE_SKIPPED_TOAST = "Не зарегистрировано"
+INTAKE_ASK_DETECTED = "Когда ЦУР выявил сообщение? Ответьте на это сообщение временем ЧЧ:ММ или ДД.ММ ЧЧ:ММ."
+INTAKE_DETECTED = "Выявлено ЦУР: {at} ({name})"
+INTAKE_BAD_DETECTED = (
+    "Не понял время. Ответьте временем ЧЧ:ММ или ДД.ММ ЧЧ:ММ, например 09:40 или 01.12 09:40."
+)
+INTAKE_DETECTED_DONE = "Время выявления ЦУР уже указано: {at}"
+# Where the message came from, as the question shows the choice made.
+INTAKE_SOURCES: Mapping[str, str] = {
+    "vk": "ВКонтакте",
+    "ok": "Одноклассники",
+    "telegram": "Telegram",
+    "curator": "от куратора ЦУР",
+    "other": "другой источник",
+}
 
 # --- button labels -----------------------------------------------------------------------------------------
 
@@ -120,6 +153,16 @@ BTN_DONE = "Готово"
 BTN_CANCEL = "Отмена"
 BTN_SELECTED = "✅ {name}"
 BTN_RESPONSIBLE = "Ответственный: {name}"
+BTN_INTAKE: Mapping[str, str] = {
+    "vk": "ВКонтакте",
+    "ok": "Одноклассники",
+    "telegram": "Telegram",
+    "curator": "От ЦУР",
+    "other": "Другое",
+    "skip": "Не регистрировать",
+}
+BTN_INTAKE_RECOGNISED = "✅ {label}"
+BTN_DETECTED_AS_POSTED = "Как в сообщении: {at}"
 
 # --- card -------------------------------------------------------------------------------------------------
 
@@ -132,8 +175,16 @@ SOURCE_NAMES: Mapping[str, str] = {
     "region_curator": "от куратора ЦУР",
     "pos": "ПОС",
     "manual": "вручную",
+    "intake": "чат приёма",
+}
+NETWORK_NAMES: Mapping[str, str] = {
+    "vk": "ВКонтакте",
+    "ok": "Одноклассники",
+    "telegram": "Telegram",
+    "other": "другой источник",
 }
 CARD_SOURCE = "Источник: {source}"
+CARD_SOURCE_HANDED_OVER = "от куратора ЦУР"
 CARD_POS_NUMBER = "№ ПОС {number}"
 CARD_AUTHOR = "Автор: {author}"
 CARD_LINK = "Ссылка: {link}"
@@ -204,7 +255,8 @@ HELP_COMMON = (
 )
 HELP_BY_ROLE: Mapping[Role, str] = {
     Role.OPERATOR: (
-        "Уполномоченное лицо: публикуйте или пересылайте сообщения в чат приёма — бот зарегистрирует их; "
+        "Уполномоченное лицо: публикуйте или пересылайте сообщения в чат приёма и укажите кнопкой под вопросом "
+        "бота, откуда сообщение (или «Не регистрировать»); "
         "направляйте в подразделения кнопками карточки; проект ответа — ответом на карточку; "
         "после согласования отметьте «Опубликовано» или «Промежуточный ответ»."
     ),

@@ -32,6 +32,7 @@ from workflow.model import (
     Role,
     Source,
     TermHandover,
+    TermRetime,
     TermStart,
     TermStop,
     UndoState,
@@ -104,6 +105,7 @@ class Action(StrEnum):
     SIGNIFICANT = "significant"
     CLOSE = "close"
     REOPEN = "reopen"
+    SET_DETECTED = "set_detected"  # open sources: the ЦУР detection time stated after registration (п.10)
 
     @property
     def label(self) -> str:
@@ -126,6 +128,7 @@ _ACTION_LABELS: Mapping[Action, str] = {
     Action.SIGNIFICANT: "Доложить Главе района",
     Action.CLOSE: "Закрыть",
     Action.REOPEN: "Возобновить",
+    Action.SET_DETECTED: "Указано время выявления ЦУР",
 }
 
 # "Недостаточно прав: <what> может только <who>".
@@ -145,6 +148,7 @@ _ACTION_PHRASES: Mapping[Action, str] = {
     Action.SIGNIFICANT: "доложить Главе района",
     Action.CLOSE: "закрыть сообщение",
     Action.REOPEN: "возобновить работу по закрытому сообщению",
+    Action.SET_DETECTED: "указать время выявления сообщения ЦУР",
 }
 
 ROLE_NAMES: Mapping[Role, str] = {
@@ -233,6 +237,7 @@ class ActionPayload:
     link: str = ""  # publish / interim: where the answer is
     attachments: tuple[Attachment, ...] = ()
     confirm: bool = False  # publish: yes, publish although units still owe information (RULES.md §6)
+    detected_at: datetime | None = None  # set_detected: when ЦУР detected the message
     # Where the action came from, unique per source message (e.g. "telegram:<chat>:<message>"): recorded in
     # its events, so handling the same message again (a re-handled inbox row) changes nothing.
     origin: str = ""
@@ -252,6 +257,9 @@ class Transition:
     # A reopen: the terms the close cancelled (not those it found missed) open again, with their own due.
     reopen_terms: bool = False
     undone: UndoState | None = None  # an undo: the state to put back (the case is already `case`)
+
+
+    retimes: tuple[TermRetime, ...] = ()  # open terms that move with a new T0 (set_detected)
 
 
 # --- table machinery ----------------------------------------------------------------------------------------
@@ -283,6 +291,7 @@ class Delta:
     notices: tuple[Notice, ...] = ()
     data: Mapping[str, object] = field(default_factory=dict)
     handovers: tuple[TermHandover, ...] = ()
+    retimes: tuple[TermRetime, ...] = ()
 
 
 Effect = Callable[[Context], Delta]
@@ -393,6 +402,8 @@ def _check_already(case: Case, action: Action, status: Status) -> None:
         message = "Уже доложено Главе района"
     if message is None and action is Action.INTERIM and case.interim and not status.final:
         message = "Промежуточный ответ уже дан"
+    if message is None and action is Action.SET_DETECTED and (case.detection_stated or case.received_at):
+        message = "Время выявления ЦУР уже указано"
     if message is not None:
         raise _already(message)
 
@@ -964,6 +975,38 @@ def _reopen(ctx: Context) -> Delta:
     """A closed case goes back to the status it was closed in (REOPEN_POLICY)."""
     back = Status(ctx.case.closed_from) if ctx.case.closed_from else Status.NEW
     return Delta(case=replace(ctx.case, closed_from=""), to=back)
+def _set_detected(ctx: Context) -> Delta:
+    """The ЦУР detection time stated after registration (RULES.md §2: T0 = detected_at, п.10).
+
+    A hand-over registered without it counts from the post time; stated later, T0 moves there and the open T0
+    terms (os.return, os.route, os.publish, os.draft) are recomputed from it, keeping what was sent about them.
+    Only while none of them has closed (the table allows it before the routing is approved): a term already met
+    or missed is history and is not re-judged. A T0 term re-opened since (re-routing after every unit
+    declined) counts from its own instant, so the step is refused once a unit has declined.
+    """
+    case = ctx.case
+    detected = ctx.payload.detected_at
+    if detected is None:
+        raise _invalid("Укажите время выявления ЦУР")
+    if not case.handed_over:
+        raise _invalid("Время выявления ЦУР указывается только для сообщений, переданных куратором ЦУР")
+    if case.declined_units:
+        raise DomainError(_DETECTED_TOO_LATE, code="wrong_status")
+    posted = case.received_at or case.t0
+    check_detected(detected, posted, ctx.at)
+    moved = replace(
+        case, t0=detected, received_at=posted if detected != posted else None, detection_stated=True
+    )
+    after = replace(ctx, case=moved)
+    retimes = []
+    for term_id in INITIAL_TERMS[OS]:
+        start = _start(after, term_id)
+        retimes.append(TermRetime(term_id, case.t0, start.started_at, start.due))
+    data: dict[str, object] = {"detected_at": detected.isoformat(), "previous_t0": case.t0.isoformat()}
+    return Delta(case=moved, retimes=tuple(retimes), data=data)
+
+
+_DETECTED_TOO_LATE = "Время выявления ЦУР уже не изменить: сроки направления и возврата по сообщению закрыты"
 
 
 # Helpers for unit-scoped effects.
@@ -1062,6 +1105,9 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
              effect=_close))
     add(OS, (_S.CLOSED,), Action.REOPEN,
         Step(_OFFICE_HEAD, reason="required", notify=((_N.CASE_REOPENED, "units"),), effect=_reopen))
+    # While every T0 term is still open: before the routing is approved (see _set_detected).
+    add(OS, (_S.NEW, _S.ROUTING_PROPOSED), Action.SET_DETECTED,
+        Step((_R.OPERATOR, _R.REGION_CURATOR), effect=_set_detected))
 
     # ПОС (RULES.md §3).
     add(POS, (_S.NEW, _S.IN_WORK), Action.ROUTE,
@@ -1151,6 +1197,8 @@ def transition(
         raise _forbidden(f"Недостаточно прав: {_ACTION_PHRASES[action]} может только {_who(roles)}")
     _check_already(case, action, status)
     step = TABLE.get((case.procedure, status, action))
+    if step is None and action is Action.SET_DETECTED and case.procedure is OS:
+        raise DomainError(_DETECTED_TOO_LATE, code="wrong_status")
     if step is None:
         raise _wrong_status(status)
     raw = payload or ActionPayload()
@@ -1204,6 +1252,7 @@ def transition(
         draft_text=ctx.payload.text if action is Action.SUBMIT else None,
         handovers=delta.handovers,
         reopen_terms=action is Action.REOPEN,
+        retimes=delta.retimes,
     )
 
 
@@ -1244,10 +1293,7 @@ def open_case(
     _aware(at, "at")
     _aware(message.received_at, "message.received_at")
     procedure = message.procedure
-    roles = REGISTER_ROLES[procedure]
-    role = _acting_role(actor, roles)
-    if role is None:
-        raise _forbidden(f"Недостаточно прав: зарегистрировать сообщение может только {_who(roles)}")
+    role = registering_role(actor, procedure)
     category: str | None = None
     if procedure is POS:
         category = message.category
@@ -1269,8 +1315,9 @@ def open_case(
         category=category,
         repeat_of=repeat_of,
         received_at=message.received_at if detected is not None and detected != message.received_at else None,
-        handed_over=message.source is Source.REGION_CURATOR,
+        handed_over=message.handed_over or message.source is Source.REGION_CURATOR,
         pos_due=message.pos_due,
+        detection_stated=detected is not None,
     )
     if message.pos_due is not None:
         case = replace(case, rules_answer_due=rules.due("pos.answer", case.t0, calendar, category=category))
@@ -1286,6 +1333,10 @@ def open_case(
     }
     if detected is not None:
         info["received_at"] = message.received_at.isoformat()
+    if message.network is not None:
+        info["network"] = message.network.value
+    if case.handed_over:
+        info["handed_over"] = True
     if message.pos_due is not None:
         info["pos_due"] = message.pos_due.isoformat()
     event = Event(
@@ -1295,6 +1346,15 @@ def open_case(
         NoticeKind.REGISTERED, Role.OPERATOR if procedure is OS else Role.POS_CURATOR, payload=info
     )
     return Transition(case=case, events=(event,), starts=starts, notices=(notice,))
+
+
+def registering_role(actor: Actor, procedure: Procedure) -> Role:
+    """The role the actor registers a message of `procedure` in, or the refusal saying who may."""
+    roles = REGISTER_ROLES[procedure]
+    role = _acting_role(actor, roles)
+    if role is None:
+        raise _forbidden(f"Недостаточно прав: зарегистрировать сообщение может только {_who(roles)}")
+    return role
 
 
 def check_message_instant(when: datetime, now: datetime) -> None:
@@ -1315,11 +1375,20 @@ def _check_detected(message: InboundMessage, at: datetime) -> None:
         return
     if message.procedure is POS:
         raise _invalid("Время выявления ЦУР указывается только для сообщений из открытых источников")
+    check_detected(detected, message.received_at, at)
+
+
+def check_detected(detected: datetime, posted: datetime, now: datetime) -> None:
+    """A ЦУР detection time: aware, from 2000, not in the future, not after the hand-over was posted.
+
+    Pure, for open_case, set_detected and the prompt that asks for it (which refuses at once).
+    """
     if detected.tzinfo is None or detected.utcoffset() is None:
         raise _invalid("Время выявления ЦУР: укажите часовой пояс, например 2026-12-01T09:00+07:00")
-    if detected > at:
+    check_message_instant(detected, now)
+    if detected > now:
         raise _invalid("Время выявления ЦУР не может быть позже текущего момента")
-    if detected > message.received_at + DETECTED_LEEWAY:
+    if detected > posted + DETECTED_LEEWAY:
         raise _invalid("Время выявления ЦУР не может быть позже поступления сообщения в администрацию")
 
 
@@ -1357,7 +1426,9 @@ UNDO = "undo"  # Event.action of an undo
 # answer published in a network is not unpublished. A term closed missed by the action and opened again by
 # its undo is still past due, so it is missed again where it is closed; its alert keys keep it from being sent
 # twice (RULES.md §6: misses are history).
-UNDOABLE: frozenset[str] = frozenset(a.value for a in Action)
+# Not undoable either: the stated detection time, which moves term rows in place (retimes) that UndoState
+# does not record.
+UNDOABLE: frozenset[str] = frozenset(a.value for a in Action) - {Action.SET_DETECTED.value}
 # A reopen (REOPEN_POLICY): the office head reopens a case he closed, with a reason. The case returns to the
 # status it was closed in, with its units and drafts; the terms the close cancelled open again with their own
 # due instants (the Порядок counts them from T0 or from their event, not from the reopen), so a term whose due
@@ -1427,6 +1498,11 @@ def available_actions(case: Case, actor: Actor) -> tuple[Action, ...]:
             continue
         # In ПОС only the responsible executor sends the common draft (п.14.3); co-executors give information.
         if action is Action.SUBMIT and case.procedure is POS and case.responsible_unit not in actor.units:
+            continue
+        # The detection time is asked for once, of a hand-over registered without it (handlers.intake).
+        if action is Action.SET_DETECTED and (
+            not case.handed_over or case.detection_stated or case.received_at is not None
+        ):
             continue
         found.append(action)
     return tuple(found)

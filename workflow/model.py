@@ -58,6 +58,18 @@ class Source(StrEnum):
     REGION_CURATOR = "region_curator"
     POS = "pos"
     MANUAL = "manual"
+    # Posted in the intake chat by staff (source id "<chat>:<message>"), whatever the button pressed under it: one
+    # case per intake message. Where it was published is `InboundMessage.network`; who found it, `handed_over`.
+    INTAKE = "intake"
+
+
+class Network(StrEnum):
+    """The social network an open-source message was published in (п.4): its answer goes out there (п.10)."""
+
+    VK = "vk"
+    OK = "ok"
+    TELEGRAM = "telegram"
+    OTHER = "other"  # a page or a messenger outside п.4's three networks
 
 
 class DomainError(Exception):
@@ -109,6 +121,10 @@ class InboundMessage:
     # Open sources, п.10: when the region curator (ЦУР) detected the message; T0 when given (RULES.md §2).
     detected_at: datetime | None = None
     pos_due: date | None = None  # ПОС: the answer due date ПОС itself shows, when the curator entered it
+    network: Network | None = None  # open sources: where it was published, when known (an intake chat press)
+    # Open sources: handed over by the region curator of ЦУР (п.6), not found by the operator himself; implied by
+    # Source.REGION_CURATOR. The region curator then hears how it ends (RULES.md §6).
+    handed_over: bool = False
 
     @property
     def t0(self) -> datetime:
@@ -147,6 +163,8 @@ class Case:
     declined_units: tuple[str, ...] = ()  # units that returned the message as not their competence
     received_at: datetime | None = None  # open sources: the hand-over's post time, when it differs from T0
     handed_over: bool = False  # open sources: handed over by the region curator (he hears how it ends)
+    # Open sources: the ЦУР detection time is stated (by the hand-over itself or later, `set_detected`): T0 is final.
+    detection_stated: bool = False
     proposed_order: tuple[str, ...] = ()  # open sources: the order of officials proposed with the routing
     pos_due: date | None = None  # ПОС: the due date ПОС shows, as the curator entered it
     rules_answer_due: datetime | None = (
@@ -239,6 +257,20 @@ class UndoState:
     opened: tuple[int, ...] = ()
     closed: tuple[int, ...] = ()
     holders: tuple[TermHolder, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TermRetime:
+    """An open term moves to a new start and due: the T0 terms once the ЦУР detection time is stated later.
+
+    Matches the open terms `term_id` that started at `was_started_at` (one re-opened since counts from its own
+    instant and stays); their sent keys stay, the next attention instant follows the new due.
+    """
+
+    term_id: str
+    was_started_at: datetime
+    started_at: datetime
+    due: datetime
 
 
 @dataclass(frozen=True, slots=True)

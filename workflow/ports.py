@@ -69,6 +69,16 @@ class SentRecord:
     next_attention: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Retimed:
+    """One open term's part of `Transaction.retime_terms`: its new start and due and next attention instant."""
+
+    term_row_id: int
+    started_at: datetime
+    due: datetime
+    next_attention: datetime | None
+
+
 class StaleVersion(Exception):
     """The case changed since the caller read it (an outdated card, a concurrent press)."""
 
@@ -196,6 +206,10 @@ class Transaction(Reading, Protocol):
         due is stored missed: misses are history); `reopen` opens these closed rows again (met and closing
         cleared, the sent keys kept) with their next attention instant; `holders` sets the owner, unit and
         person of these rows where they are still open."""
+        ...
+
+    async def retime_terms(self, case_id: int, items: Sequence[Retimed]) -> None:
+        """Move open terms of the case (by row id) to a new start, due and next attention; sent keys stay."""
         ...
 
     async def terms_needing_attention(self, now: datetime, limit: int = 10_000) -> list[Term]:

@@ -78,6 +78,7 @@ class ChatMessage:
     document: JsonDict | None = None
     video: JsonDict | None = None
     media_group_id: str | None = None  # an album's messages share it
+    forward_origin: JsonDict | None = None  # a forwarded message: MessageOrigin as Telegram sends it
     edits: list[MessageVersion] = field(default_factory=list)
     edit_date: int | None = None
     deleted: bool = False

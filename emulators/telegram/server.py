@@ -468,16 +468,19 @@ class TelegramEmulator:
         document_name: str = "document.pdf",
         video: str | bytes | None = None,
         media_group_id: str | None = None,
+        forward_origin: JsonDict | None = None,
     ) -> ChatMessage:
         """A user writes to the bot. ``photo``, ``document``, ``video``: a known file_id or the file's bytes
         (at most one, as in Telegram); ``text`` is then its caption. ``media_group_id``: an item of an album
-        (push each item; Telegram sends the caption with one of them)."""
+        (push each item; Telegram sends the caption with one of them). ``forward_origin``: the message is a
+        forward, with this MessageOrigin (e.g. ``{"type": "channel", "date": …, "chat": {…}, "message_id": …}``)."""
         chat = self._ensure_chat(chat_id, chat_type, user_id)
         sender = self._user(user_id)
         msg = self._new_message(chat.id, sender.id, from_bot=False, text=text)
         msg.plain_text = text
         msg.entities = list(entities or [])
         msg.media_group_id = media_group_id
+        msg.forward_origin = dict(forward_origin) if forward_origin is not None else None
         if reply_to_message_id is not None:
             self._message(chat.id, reply_to_message_id)  # must exist, as in a real client
             msg.reply_to_message_id = reply_to_message_id
@@ -578,6 +581,10 @@ class TelegramEmulator:
     def history(self, chat_id: int) -> list[ChatMessage]:
         """Every message of the chat, from users and the bot, deleted ones included."""
         return list(self._messages.get(chat_id, {}).values())
+
+    def user_deletes(self, chat_id: int, message_id: int) -> None:
+        """A user deletes their message: later replies and presses no longer carry it (reply_to_message)."""
+        self._message(chat_id, message_id).deleted = True
 
     def message(self, chat_id: int, message_id: int) -> ChatMessage:
         return self._message(chat_id, message_id)
@@ -898,6 +905,8 @@ class TelegramEmulator:
             "date": msg.date,
         }
         media = msg.photo is not None or msg.document is not None or msg.video is not None
+        if msg.forward_origin is not None:
+            data["forward_origin"] = msg.forward_origin
         if msg.photo is not None:
             data["photo"] = msg.photo
         if msg.document is not None:

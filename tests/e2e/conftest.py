@@ -341,10 +341,15 @@ class World:
         return msg
 
     async def register_os(self, text: str, person: Person = OPERATOR) -> int:
-        """The operator posts a message handed over by the region curator in the intake chat."""
+        """The operator posts a message handed over by the region curator in the intake chat and answers the
+        bot's question under it with «От ЦУР» (the detection prompt is left unanswered: T0 = the post time)."""
         msg = await self.write(INTAKE_CHAT, person, text)
+        [question] = self.bot_replies_to(INTAKE_CHAT, msg.message_id)
+        if question.buttons:  # not a ЦУР card with «Выявлено», which is registered at once
+            answer = await self.press_on(question, person, "От ЦУР")
+            assert answer.text is not None and answer.text.startswith("Зарегистрировано"), answer.text
         async with self.app.repo.transaction() as tx:
-            case_id = await tx.find_case_by_source("region_curator", f"{INTAKE_CHAT}:{msg.message_id}")
+            case_id = await tx.find_case_by_source("intake", f"{INTAKE_CHAT}:{msg.message_id}")
         assert case_id is not None, "the intake message was not registered"
         await self.wait(lambda: self.cards(INTAKE_CHAT, case_id), f"the card of № {case_id} in intake")
         return case_id

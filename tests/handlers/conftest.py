@@ -27,8 +27,9 @@ from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
 from tests.fakes import FakeClock
+from views import texts
 from workflow.calendar import WorkingCalendar
-from workflow.model import Actor, Role
+from workflow.model import Actor, Role, Source
 from workflow.rules import Rules
 from workflow.services import Services
 
@@ -94,10 +95,35 @@ class Harness:
         *,
         reply_to: int | None = None,
         photo: bytes | None = None,
+        forward_origin: dict[str, Any] | None = None,
     ) -> ChatMessage:
-        msg = self.emu.push_message(chat_id, user_id, text, reply_to_message_id=reply_to, photo=photo)
+        msg = self.emu.push_message(
+            chat_id, user_id, text, reply_to_message_id=reply_to, photo=photo, forward_origin=forward_origin
+        )
         await self._feed(self.emu.pending_updates[-1])
         return msg
+
+    def answer_to(self, msg: ChatMessage) -> ChatMessage:
+        """The bot's reply under a message (the intake question, a confirmation)."""
+        found = [m for m in self.emu.sent(msg.chat_id) if m.reply_to_message_id == msg.message_id]
+        assert len(found) == 1, f"{len(found)} bot replies to message {msg.message_id}"
+        return found[0]
+
+    async def intake(self, text: str, choice: str = "vk", user_id: int = OPERATOR) -> int:
+        """Post `text` in the intake chat and answer the bot's question with `choice` (views.texts.BTN_INTAKE
+        keys): the case registered."""
+        msg = await self.send(INTAKE, user_id, text)
+        question = self.answer_to(msg)
+        data = next(
+            str(b["callback_data"])
+            for row in question.buttons
+            for b in row
+            if b["text"].endswith(texts.BTN_INTAKE[choice])
+        )
+        await self.press(INTAKE, user_id, question.message_id, data)
+        case_id = await self.services.registered(Source.INTAKE, f"{INTAKE}:{msg.message_id}")
+        assert case_id is not None, "the intake message was not registered"
+        return case_id
 
     async def press(self, chat_id: int, user_id: int, message_id: int, data: str) -> str | None:
         query_id = self.emu.push_callback(chat_id, user_id, message_id, data)

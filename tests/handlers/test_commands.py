@@ -7,7 +7,6 @@ from handlers.commands import commands_for, set_commands
 from tests.handlers.conftest import (
     CURATOR,
     HOUSING_MAN,
-    INTAKE,
     OFFICE_HEAD,
     OPERATOR,
     POS_CURATOR,
@@ -33,7 +32,7 @@ async def test_start_and_help(h: Harness) -> None:
 
 
 async def test_my_overdue_case_and_term(h: Harness) -> None:
-    await h.send(INTAKE, OPERATOR, "Сообщение о мусоре")
+    await h.intake("Сообщение о мусоре", "curator")
     await h.send(OPERATOR, OPERATOR, "/my")
     mine = h.texts(OPERATOR)[-1]
     assert "№ 1 · Возврат куратору ЦУР" in mine and "до 02.03.2026 10:30" in mine

@@ -32,10 +32,7 @@ async def status(h: Harness, case_id: int) -> str:
 
 
 async def register_os(h: Harness, text: str = "Яма на дороге у школы") -> int:
-    await h.send(INTAKE, OPERATOR, text)
-    async with h.repo.transaction() as tx:
-        cases = await tx.cases(open_only=False)
-    return cases[-1].id
+    return await h.intake(text, "curator")
 
 
 async def route_to(h: Harness, case_id: int, *unit_labels: str) -> str | None:

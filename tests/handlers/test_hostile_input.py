@@ -66,10 +66,7 @@ async def hh(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Ha
 
 
 async def register_os(h: Harness, text: str = "Яма на дороге у школы") -> int:
-    await h.send(INTAKE, OPERATOR, text)
-    async with h.repo.transaction() as tx:
-        cases = await tx.cases(open_only=False)
-    return cases[-1].id
+    return await h.intake(text, "curator")
 
 
 async def snapshot(h: Harness) -> tuple[Any, ...]:

@@ -35,9 +35,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from bot.demo import (
     CHAT_TITLES,
@@ -61,7 +63,7 @@ OTKLIK = Path(sys.executable).with_name("otklik")
 OFFICE_CHAT = OFFICE_HEAD.user_id
 # Where a new open-source case keeps its card (bot/directory.py card_chats): the intake chat and the office head.
 CARD_CHATS: tuple[int, ...] = (INTAKE_CHAT, OFFICE_CHAT)
-SOURCE = "region_curator"  # what an operator's post in the intake chat is registered as (handlers/intake.py)
+SOURCE = "intake"  # what an operator's post in the intake chat is registered as (handlers/intake.py)
 
 _CARD = re.compile(r"^Сообщение № (\d+) ·")
 _NOTICE_CASE = re.compile(r"^Сообщение № (\d+)$", re.MULTILINE)
@@ -610,11 +612,15 @@ class Rig:
         """Messages an operator posts in the intake chat, each with a tag that finds its case."""
         streets = ("Ленина", "Советская", "Мира", "Школьная", "Заречная", "Садовая")
         troubles = ("яма на дороге", "не вывозят мусор", "нет освещения", "упало дерево", "нет воды")
+        # ЦУР IM cards stating their detection time: registered at once, no question (handlers/intake.py).
+        detected = (datetime.now(ZoneInfo("Asia/Novosibirsk")) - timedelta(minutes=1)).strftime(
+            "%d.%m.%Y %H:%M"
+        )
         texts = []
         for n in range(first, first + count):
             texts.append(
                 f"Житель ул. {streets[n % len(streets)]}, д. {n % 97 + 1}: {troubles[n % len(troubles)]}. "
-                f"[crash-{self.tag}-{n}]"
+                f"[crash-{self.tag}-{n}]\nВыявлено: {detected}"
             )
         return texts
 

@@ -7,7 +7,7 @@ March 2026: 08.03 Sunday holiday, 09.03 transferred day off).
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,7 @@ from workflow.model import (
     Case,
     DomainError,
     InboundMessage,
+    Network,
     Procedure,
     Role,
     Source,
@@ -375,6 +376,51 @@ def test_os_return_not_our_competence(cal: WorkingCalendar) -> None:
     assert stops_of(result) == sorted([("os.return", None, False), *cancel_rest(OS, "os.return")])
     assert notices_of(result) == [(N.RETURNED_TO_CURATOR, R.REGION_CURATOR, None)]
     assert result.notices[0].payload["reason"] == "Вопрос федеральной трассы"
+
+
+def test_set_detected_moves_t0_and_every_t0_term(cal: WorkingCalendar) -> None:
+    """A hand-over posted at 10:00 that ЦУР detected at 09:20 (RULES.md §2): T0 and the four T0 terms move."""
+    case = os_case(S.ROUTING_PROPOSED, handed_over=True, proposed_units=("housing",))
+    detected = at(3, 2, 9, 20)
+    result = act(case, A.SET_DETECTED, REGION_CURATOR, at(3, 2, 10, 10), cal, detected_at=detected)
+    moved = result.case
+    assert (moved.t0, moved.received_at, moved.detection_stated) == (detected, T0, True)
+    assert (moved.status, moved.version, moved.proposed_units) == ("routing_proposed", 6, ("housing",))
+    assert {r.term_id: (r.was_started_at, r.started_at, r.due) for r in result.retimes} == {
+        "os.return": (T0, detected, at(3, 2, 9, 50)),
+        "os.route": (T0, detected, at(3, 2, 10, 20)),
+        "os.publish": (T0, detected, at(3, 3, 10, 20)),  # 9 working hours, lunch aside
+        "os.draft": (T0, detected, at(3, 2, 17, 20)),  # os.publish − 2 working hours
+    }
+    assert (result.starts, result.stops, result.notices) == ((), (), ())
+    (event,) = result.events
+    assert (event.action, event.actor_role) == ("set_detected", R.REGION_CURATOR)
+    assert event.data["detected_at"] == detected.isoformat() and event.data["previous_t0"] == T0.isoformat()
+    # Stated once: a second statement is refused, whatever it says.
+    with pytest.raises(DomainError) as again:
+        act(moved, A.SET_DETECTED, OPERATOR, at(3, 2, 10, 20), cal, detected_at=at(3, 2, 9, 0))
+    assert again.value.code == "already_done"
+
+
+def test_set_detected_as_posted_keeps_t0_and_states_it(cal: WorkingCalendar) -> None:
+    case = os_case(S.NEW, handed_over=True)
+    result = act(case, A.SET_DETECTED, OPERATOR, at(3, 2, 10, 10), cal, detected_at=T0)
+    assert (result.case.t0, result.case.received_at, result.case.detection_stated) == (T0, None, True)
+    assert {r.term_id: r.due for r in result.retimes}["os.route"] == at(3, 2, 11)
+    assert A.SET_DETECTED in available_actions(case, OPERATOR)
+    assert A.SET_DETECTED not in available_actions(result.case, OPERATOR)
+
+
+def test_open_case_of_an_intake_hand_over(cal: WorkingCalendar) -> None:
+    """The intake chat's «От ЦУР»: handed over whatever the source; a network is recorded with it."""
+    hand_over = replace(message(OS), source=Source.INTAKE, handed_over=True, network=Network.VK)
+    opened = open_case(hand_over, 7, T0, actor=OPERATOR, rules=DEFAULT_RULES, calendar=cal)
+    assert opened.case.handed_over and not opened.case.detection_stated
+    assert opened.events[0].data["network"] == "vk" and opened.events[0].data["handed_over"] is True
+    found = replace(hand_over, handed_over=False)
+    assert not open_case(found, 8, T0, actor=OPERATOR, rules=DEFAULT_RULES, calendar=cal).case.handed_over
+    carded = replace(hand_over, detected_at=at(3, 2, 9, 40))
+    assert open_case(carded, 9, T0, actor=OPERATOR, rules=DEFAULT_RULES, calendar=cal).case.detection_stated
 
 
 def test_os_decline_of_the_only_unit_goes_back_for_rerouting(cal: WorkingCalendar) -> None:
@@ -747,6 +793,38 @@ REFUSALS: list[Any] = [
     pytest.param(os_case(S.IN_UNITS, "housing", "economy"), A.INFO, person(22, R.UNIT_OFFICIAL,
         units=("housing", "economy")), {"text": "x"}, "invalid",
         "Укажите подразделение: сообщение направлено в несколько ваших подразделений", id="which-unit"),
+    # the ЦУР detection time stated after registration (set_detected)
+    pytest.param(os_case(S.NEW, handed_over=True), A.SET_DETECTED, HEAD, {"detected_at": T0}, "forbidden",
+        "Недостаточно прав: указать время выявления сообщения ЦУР может только уполномоченное лицо "
+        "управления делами или куратор ЦУР", id="detected-by-head"),
+    pytest.param(os_case(S.IN_UNITS, "housing", handed_over=True), A.SET_DETECTED, OPERATOR,
+        {"detected_at": T0}, "wrong_status", "Время выявления ЦУР уже не изменить", id="detected-after-routing"),
+    pytest.param(os_case(S.RETURNED, handed_over=True), A.SET_DETECTED, OPERATOR, {"detected_at": T0},
+        "wrong_status", "Время выявления ЦУР уже не изменить", id="detected-returned"),
+    pytest.param(os_case(S.NEW, handed_over=True, declined_units=("housing",)), A.SET_DETECTED, OPERATOR,
+        {"detected_at": T0}, "wrong_status", "Время выявления ЦУР уже не изменить", id="detected-rerouting"),
+    pytest.param(os_case(S.NEW, handed_over=True, detection_stated=True), A.SET_DETECTED, OPERATOR,
+        {"detected_at": T0}, "already_done", "Время выявления ЦУР уже указано", id="detected-twice"),
+    pytest.param(os_case(S.NEW, handed_over=True, received_at=at(3, 2, 10, 30)), A.SET_DETECTED,
+        REGION_CURATOR, {"detected_at": T0}, "already_done", "Время выявления ЦУР уже указано",
+        id="detected-by-the-card"),
+    pytest.param(os_case(S.NEW), A.SET_DETECTED, OPERATOR, {"detected_at": T0}, "invalid",
+        "Время выявления ЦУР указывается только для сообщений, переданных куратором ЦУР",
+        id="detected-of-own-find"),
+    pytest.param(os_case(S.NEW, handed_over=True), A.SET_DETECTED, OPERATOR, {}, "invalid",
+        "Укажите время выявления ЦУР", id="detected-missing"),
+    pytest.param(os_case(S.NEW, handed_over=True), A.SET_DETECTED, OPERATOR,
+        {"detected_at": T0 + timedelta(minutes=2)}, "invalid",
+        "Время выявления ЦУР не может быть позже поступления сообщения в администрацию", id="detected-after-post"),
+    pytest.param(os_case(S.NEW, handed_over=True), A.SET_DETECTED, OPERATOR,
+        {"detected_at": at(3, 2, 12, 5)}, "invalid", "Время выявления ЦУР не может быть позже текущего момента",
+        id="detected-in-the-future"),
+    pytest.param(os_case(S.NEW, handed_over=True), A.SET_DETECTED, OPERATOR,
+        {"detected_at": datetime(1999, 12, 31, 23, 0, tzinfo=UTC)}, "invalid",
+        "Дата сообщения не может быть раньше 01.01.2000", id="detected-before-2000"),
+    pytest.param(os_case(S.NEW, handed_over=True), A.SET_DETECTED, OPERATOR,
+        {"detected_at": datetime(2026, 3, 2, 9, 0)}, "invalid", "Время выявления ЦУР: укажите часовой пояс",
+        id="detected-naive"),
 ]  # fmt: skip
 
 

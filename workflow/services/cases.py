@@ -37,6 +37,7 @@ from workflow.model import (
 from workflow.ports import (
     Notification,
     Reading,
+    Retimed,
     StaleVersion,
     Transaction,
 )
@@ -225,6 +226,8 @@ class CaseUseCases(UseCaseBase):
             if before is not None:
                 holders = tuple(TermHolder(t.id, t.owner, t.unit, t.person) for t in await tx.terms(case.id))
             await tx.hand_over_terms(case.id, [self._named(h) for h in result.handovers])
+        if result.retimes:
+            await tx.retime_terms(case.id, await self._retimed(tx, case.id, result))
         if result.starts:
             named = [self._named(s) for s in result.starts]
             points = (attention_points(s, self.rules, self.calendar) for s in named)
@@ -282,6 +285,26 @@ class CaseUseCases(UseCaseBase):
         reopen = [(t.id, self._attention(t)) for t in again]
         await tx.restore_terms(case_id, reopen=reopen, cancel=(), holders=(), at=now, by=actor.user_id)
         return [t.id for t in again]
+
+    async def _retimed(self, tx: Transaction, case_id: int, result: Transition) -> list[Retimed]:
+        """The open terms a new T0 moves, each with the next point of its new schedule not yet sent."""
+        moved: list[Retimed] = []
+        for term in await tx.terms(case_id):
+            retime = next(
+                (
+                    r
+                    for r in result.retimes
+                    if r.term_id == term.term_id and r.was_started_at == term.started_at
+                ),
+                None,
+            )
+            if retime is None:
+                continue
+            points = attention_points(
+                replace(term, started_at=retime.started_at, due=retime.due), self.rules, self.calendar
+            )
+            moved.append(Retimed(term.id, retime.started_at, retime.due, next_attention(points, term.sent)))
+        return moved
 
     @staticmethod
     def _notice_to_notification(case: Case, notice: Notice, now: datetime) -> Notification:

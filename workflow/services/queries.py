@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workflow.lifecycle import Action, ActionPayload, transition
-from workflow.model import Actor, Case, DomainError, Event, InboundMessage, Role, Term, valid_id
+from workflow.model import Actor, Case, DomainError, Event, InboundMessage, Role, Source, Term, valid_id
 from workflow.ports import OwedBy, Reading, TermPage
 from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
 
@@ -63,6 +63,11 @@ class QueryUseCases(UseCaseBase):
         if case is None:
             raise DomainError(NOT_FOUND, code="not_found")
         return case
+
+    async def registered(self, source: Source, source_id: str) -> int | None:
+        """The case registered from this source message, if any ((source, source id) is unique)."""
+        async with self.repo.reading() as tx:
+            return await tx.find_case_by_source(source.value, source_id)
 
     async def card_view(self, case_id: int) -> CardView:
         if not valid_id(case_id):
