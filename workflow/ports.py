@@ -41,6 +41,10 @@ class Notification:
     payload: dict[str, object] = field(default_factory=dict)
 
 
+# The kind of the office head's report that Telegram refused a working chat (bot/delivery.py queues it).
+DELIVERY_FAILED = "delivery_failed"
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     id: int
@@ -199,6 +203,19 @@ class Repository(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
 
     def reading(self) -> AbstractAsyncContextManager[Reading]: ...
+
+
+class Reach(Protocol):
+    """Who can be told at all: whether the configuration gives a unit, or a role, a chat to be told in.
+
+    The directory of chats lives outside the domain (bot/); a use case asks before a step whose point is to
+    tell someone (routing to a unit, a report to the head), so a step nobody could hear of is refused with the
+    reason before anything changes.
+    """
+
+    def unit_reachable(self, unit: str) -> bool: ...
+
+    def role_reachable(self, role: Role) -> bool: ...
 
 
 class Notifier(Protocol):

@@ -151,7 +151,9 @@ async def harness_on(engine: AsyncEngine) -> AsyncIterator[Harness]:
             clock=clock,
             units=dict(rules.units),
         )
-        services = Services(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery)
+        services = Services(
+            repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery, reach=directory
+        )
         dp = Dispatcher(storage=MemoryStorage())
         dp.include_routers(*build_routers())
         dp.workflow_data.update(

@@ -40,7 +40,7 @@ def note(kind: str, to: Role, *, term: str | None = None, unit: str | None = Non
     ("kind", "to", "term", "unit", "payload", "expected"),
     [
         ("reminder", Role.UNIT_OFFICIAL, "os.unit_info", "housing", {"due": "2026-12-01T11:20:00+07:00"},
-         "⏰ Напоминание: Информация подразделения для ответа — до 01.12.2026 11:20; осталось 1 ч 20 мин"),
+         "⏰ Напоминание: Информация подразделения для ответа — до 01.12 11:20; осталось 1 ч 20 мин"),
         # The curator learns whose unit missed the term, though the alert is not addressed to the unit.
         ("missed", Role.REGION_CURATOR, "os.unit_info", None,
          {"due": "2026-12-01T09:30:00+07:00", "term_unit": "social"},

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from workflow.calendar import WorkingCalendar
-from workflow.ports import Clock, Notification, Notifier, Repository
+from workflow.ports import Clock, Notification, Notifier, Reach, Repository
 from workflow.rules import Rules
 
 STALE_CARD = "Карточка устарела: по сообщению уже выполнено другое действие. Откройте актуальную карточку."
@@ -20,6 +20,8 @@ class UseCaseBase:
     calendar: WorkingCalendar
     rules: Rules
     notifier: Notifier | None = None
+    # Which units and roles have a chat (None: no check, e.g. the simulator, which tells nobody).
+    reach: Reach | None = None
 
     async def _wake(self, case_ids: Sequence[int], notifications: Sequence[Notification]) -> None:
         """After a commit: delivery refreshes these cases' cards and sends what was queued."""
