@@ -43,6 +43,7 @@ from storage.repository import SqlRepository
 from workflow.calendar import WorkingCalendar
 from workflow.model import Role
 from workflow.ports import Clock, Notification
+from workflow.quiet import in_working_day
 from workflow.rules import Rules
 from workflow.services import Services
 
@@ -111,9 +112,10 @@ class OtklikApp:
             sender = TelegramSender(bot, per_second=10_000, per_chat_interval=0.0, group_per_minute=1_000_000)
         delivery = Delivery(repo=repo, sender=sender, directory=directory, calendar=calendar, rules=rules,
                             clock=clock, units=settings.units)  # fmt: skip
-        services = LoggedServices(
-            repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery, people=directory
-        )
+        # The directory is the domain's Reach (routing to a unit with no chat is refused before anything changes)
+        # and its People (the only holder of a role is named on the terms it owes).
+        services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
+                                  people=directory, reach=directory)  # fmt: skip
         dispatcher = Dispatcher(storage=MemoryStorage())
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
@@ -124,8 +126,10 @@ class OtklikApp:
 
         async def tell_office_head(text: str) -> None:
             # Straight through the sender: the outbox lives in the database that is down.
+            quiet = not in_working_day(clock.now(), calendar)  # at night without sound (workflow/quiet.py)
             for chat_id in directory.chats_for(Role.OFFICE_HEAD):
-                await sender.send(Outgoing(key="storage-outage", chat_id=chat_id, text=text, parse_mode=None))
+                await sender.send(Outgoing(key="storage-outage", chat_id=chat_id, text=text, parse_mode=None,
+                                           disable_notification=quiet))  # fmt: skip
 
         watch = OutageWatch(pacing=pacing, clock=clock, tell=tell_office_head)
         pool = WorkerPool(inbox=inbox, dispatcher=dispatcher, bot=bot, size=settings.telegram.workers,

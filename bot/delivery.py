@@ -36,8 +36,9 @@ from bot.directory import Directory
 from bot.sender import MEDIA_KINDS, Media, Outgoing, SendFailed, SendResult, TelegramSender
 from views.cards import render_card, render_history, render_notification
 from workflow.lifecycle import Action, NoticeKind
-from workflow.model import Case
-from workflow.ports import Clock, Notification, OutboxItem, Reading, StorageUnavailable
+from workflow.model import Case, Role
+from workflow.ports import DELIVERY_FAILED, Clock, Notification, OutboxItem, Reading, StorageUnavailable
+from workflow.quiet import in_working_day, silent
 from workflow.rules import Rules
 from workflow.services.queries import CardView, read_card
 
@@ -57,6 +58,19 @@ CLAIM_BATCH = 20
 REPAIR_PAGE = 200
 # What makes a repair worth its walk: the database failed (a card refresh or its record may be lost).
 _STORAGE_ERRORS = (StorageUnavailable, SQLAlchemyError, OSError)
+# A chat Telegram refuses (not found, bot kicked or blocked) is reported to the office head at most this often.
+FAILURE_REPORT_EVERY = timedelta(hours=1)
+# Notices that say nothing the card does not: not sent in a chat whose card was posted for the same change
+# (the card itself is the notice). A routing with an order of officials says more (the unit's place in it).
+_SAID_BY_THE_CARD = frozenset(
+    {
+        NoticeKind.REGISTERED,
+        NoticeKind.ROUTING_PROPOSED,
+        NoticeKind.ROUTED,
+        NoticeKind.DRAFT_SUBMITTED,
+        NoticeKind.APPROVED,
+    }
+)
 
 
 class DeliveryTransaction(Reading, Protocol):
@@ -136,6 +150,14 @@ class DeliveryTransaction(Reading, Protocol):
         """The case's card messages: chat id -> message id."""
         ...
 
+    async def posted_versions(self, case_id: int) -> dict[int, int | None]:
+        """The case's cards: chat id -> the case version the message was posted at (None: not known)."""
+        ...
+
+    async def enqueue(self, notifications: Sequence[Notification]) -> int:
+        """Store notifications in the outbox, skipping known dedup keys (a failed delivery's report)."""
+        ...
+
     async def case_for_card(self, chat_id: int, message_id: int) -> int | None:
         """The case whose card is this message (a reply to a card names its case)."""
         ...
@@ -191,6 +213,10 @@ class Delivery:
         self._repair_wanted = False
         # A send failed after all the sender's retries (about a minute of failures) since the last success.
         self._sends_failing = False
+        # Chats Telegram refused, and when the office head was last told (FAILURE_REPORT_EVERY).
+        self._failure_reported: dict[int, datetime] = {}
+        # A failure report was queued during this drain: it goes out in the same drain.
+        self._report_queued = False
 
     # --- start-up ------------------------------------------------------------------------------------------
 
@@ -327,6 +353,8 @@ class Delivery:
             text=text,
             reply_markup=keyboard,
             edit_message_id=message_id,
+            # A new card rings as a notice does: not outside working hours (edits never ring).
+            disable_notification=not in_working_day(now, self.calendar),
         )
         version = view.case.version
         if message_id is not None:
@@ -373,6 +401,8 @@ class Delivery:
                 # Refused: nothing is in the chat, so nothing to reconcile (a repair or refresh tries again).
                 async with self.repo.transaction() as tx:
                     await tx.end_card_post(case_id, chat_id)
+            if exc.permanent:
+                await self._report_failure(chat_id, exc.reason, case_id)
             return
         self._send_worked()
 
@@ -489,7 +519,7 @@ class Delivery:
                 Outgoing(
                     key=f"history:{case_id}:{chat_id}",
                     chat_id=chat_id,
-                    text=render_history(view, self.calendar),
+                    text=render_history(view, self.calendar, units=self.units),
                 )
             )
             await self._remember_sent(case_id, lines, "history")
@@ -515,8 +545,9 @@ class Delivery:
                         if await self._deliver(item.id, item.notification):
                             del held[item.id]
                             done += 1
-                    if len(items) < batch:
+                    if len(items) < batch and not self._report_queued:
                         break
+                    self._report_queued = False  # a failure report queued meanwhile goes out in this drain
             finally:
                 if held:
                     await self._release(list(held))
@@ -539,7 +570,10 @@ class Delivery:
             already = await tx.deliveries(outbox_id)
             cards = await tx.cards(notification.case_id) if notification.case_id is not None else {}
         case = view.case if view is not None else None
-        chats = self.directory.chats_for(notification.to_role, notification.unit, case=case)
+        chats = self.directory.notice_chats(notification.to_role, notification.unit, case=case)
+        if notification.kind == DELIVERY_FAILED:
+            chats = self._failure_chats(notification)
+        posted: dict[int, int | None] = {}
         if case is not None:
             # A notice goes under the case's card. The card may not be there yet: the handler that queued the
             # notice is still posting it (the drain woken by the commit runs alongside), or posting it failed
@@ -548,8 +582,9 @@ class Delivery:
             missing = [c for c in chats if c not in cards and c in self.directory.card_chats(case)]
             if missing:
                 await self.refresh_cards(case.id, only_missing=missing)
-                async with self.repo.reading() as tx:
-                    cards = await tx.cards(case.id)
+            async with self.repo.reading() as tx:
+                cards = await tx.cards(case.id)
+                posted = await tx.posted_versions(case.id)
         if not chats:
             # Nobody to tell: an executor's term on a ПОС case no executor has yet, a role with no chat in config.
             # Kept, it would stay pending for ever, and enough of them at the head of the outbox would hold back
@@ -560,12 +595,19 @@ class Delivery:
             notification, view, calendar=self.calendar, rules=self.rules, units=self.units, now=now
         )
         media = media_of(notification, view)
+        quiet = silent(notification.kind, notification.to_role, now, self.calendar)
         complete = True
         for chat_id in chats:
             if chat_id in already:
                 continue
+            if _said_by_the_card(notification, posted.get(chat_id)):
+                # The card was posted for this very change, just now, with sound: it is the notice.
+                async with self.repo.transaction() as tx:
+                    await tx.record_delivery(outbox_id, chat_id, cards.get(chat_id), now)
+                continue
             item = Outgoing(key=notification.dedup_key, chat_id=chat_id, text=text,
-                            reply_to_message_id=cards.get(chat_id), media=media)  # fmt: skip
+                            reply_to_message_id=cards.get(chat_id), media=media,
+                            disable_notification=quiet)  # fmt: skip
             try:
                 result = await self.sender.send(item)
             except SendFailed as exc:
@@ -577,6 +619,8 @@ class Delivery:
                     "№ %s: не доставлено «%s» (%s) в чат %s: %s", notification.case_id or "-",
                     notification.kind, notification.dedup_key, chat_id, exc,
                 )  # fmt: skip
+                if exc.permanent and notification.kind != DELIVERY_FAILED:
+                    await self._report_failure(chat_id, exc.reason, notification.case_id)
                 continue
             self._send_worked()
             for refused in result.media_refused:
@@ -601,6 +645,64 @@ class Delivery:
             async with self.repo.transaction() as tx:
                 await tx.mark_delivered(outbox_id, now)
         return complete
+
+    # --- failed deliveries ---------------------------------------------------------------------------------
+
+    async def _report_failure(self, chat_id: int, reason: str, case_id: int | None) -> None:
+        """Telegram refused a chat (not found, bot kicked or blocked): tell the office head, at most once an
+        hour per chat (the notices stay pending and are retried: they go out once the chat is fixed).
+
+        The report goes through the outbox like any notice, so it survives a restart; its key holds the chat
+        and the hour, so another process or a restart within the hour adds nothing.
+        """
+        now = self.clock.now()
+        last = self._failure_reported.get(chat_id)
+        if last is not None and now - last < FAILURE_REPORT_EVERY:
+            return
+        self._failure_reported[chat_id] = now
+        roles, units = self.directory.roles_of_chat(chat_id)
+        office = self.directory.role_chats.get(Role.OFFICE_HEAD)
+        # The office head's own chat is the one refused: the intake chat (the office's staff) hears instead.
+        to_role = Role.OPERATOR if office is None or office == chat_id else Role.OFFICE_HEAD
+        hour = now.astimezone(self.calendar.tz).strftime("%Y%m%d%H")
+        report = Notification(
+            dedup_key=f"delivery-failed:{chat_id}:{hour}",
+            case_id=None,
+            kind=DELIVERY_FAILED,
+            to_role=to_role,
+            at=now,
+            payload={
+                "chat_id": chat_id,
+                "roles": sorted(r.value for r in roles if r not in (Role.UNIT_OFFICIAL, Role.EXECUTOR)),
+                "units": sorted(units),
+                "reason": reason,
+                "about_case": case_id,
+            },
+        )
+        log.warning("chat %s refused by Telegram (%s): reported to %s", chat_id, reason, to_role.value)
+        try:
+            async with self.repo.transaction() as tx:
+                if await tx.enqueue([report]):
+                    self._report_queued = True
+        except Exception:  # the failure itself is logged above; the next one within the hour is not retried
+            log.exception("queueing the report of chat %s failed", chat_id)
+            del self._failure_reported[chat_id]
+
+    def _failure_chats(self, report: Notification) -> list[int]:
+        """Where a failure report goes: its recipient's chats, never the refused chat itself."""
+        refused = report.payload.get("chat_id")
+        return [c for c in self.directory.chats_for(report.to_role) if c != refused]
+
+
+def _said_by_the_card(notification: Notification, posted_version: int | None) -> bool:
+    """Whether the chat's card was posted at (or after) the change the notice is about, and the notice says
+    nothing more than the card: then the card is the notice."""
+    version = notification.payload.get("version")
+    if posted_version is None or not isinstance(version, int) or posted_version < version:
+        return False
+    if notification.kind not in _SAID_BY_THE_CARD:
+        return False
+    return "of" not in notification.payload  # a place in the order of officials is not on the card
 
 
 # Files a notice carries, at most this many (two albums): a case with more names the rest in its history.

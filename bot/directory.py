@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bot.settings import ConfigError, Settings
+from workflow.lifecycle import Status
 from workflow.model import Actor, Case, Procedure, Role
 
 
@@ -103,18 +104,44 @@ class Directory:
         chat = self.role_chats.get(role)
         return [chat] if chat is not None else []
 
+    def notice_chats(self, role: Role, unit: str | None = None, *, case: Case | None = None) -> list[int]:
+        """The chats a notice to `role` goes to: `chats_for`, except that the ПОС coordinator without a chat of
+        his own (his notices would land in the ПОС curator's chat) is not told what the curator just did."""
+        chats = self.chats_for(role, unit, case=case)
+        if role is Role.COORDINATOR:
+            curator = self.role_chats.get(Role.POS_CURATOR)
+            chats = [c for c in chats if c != curator]
+        return chats
+
     def card_chats(self, case: Case) -> list[int]:
-        """The chats that work on a case and so keep its card: the router's, the units', the approver's."""
+        """The chats that work on a case and so keep its card: the router's, the units', the approver's.
+
+        The office head gets the card of a routing waiting for his approval (not every message: chit-chat and
+        excluded abuse are none of his business); the region curator once a draft reached him; the ПОС
+        coordinator once an answer is approved for posting (he posts it). A card once posted in a chat stays
+        there and is kept up to date (delivery refreshes every chat that holds one).
+        """
         chats: list[int] = []
         if case.procedure is Procedure.OPEN_SOURCES:
             chats += self.chats_for(Role.OPERATOR)
-            chats += self.chats_for(Role.OFFICE_HEAD)
+            if case.status == Status.ROUTING_PROPOSED:
+                chats += self.chats_for(Role.OFFICE_HEAD)
             if case.draft_version > 0:
                 chats += self.chats_for(Role.REGION_CURATOR)
         else:
             chats += self.chats_for(Role.POS_CURATOR)
+            if case.status == Status.APPROVED or case.interim:
+                chats += self.chats_for(Role.COORDINATOR)
         chats += self.chats_for(Role.UNIT_OFFICIAL, case=case)
         return _unique(chats)
+
+    # --- the domain's Reach port: who can be told at all -------------------------------------------------
+
+    def unit_reachable(self, unit: str) -> bool:
+        return unit in self.unit_chats
+
+    def role_reachable(self, role: Role) -> bool:
+        return role in self.role_chats
 
     def roles_of_chat(self, chat_id: int) -> tuple[set[Role], set[str]]:
         """Which roles and units a chat serves (a chat can serve several)."""

@@ -128,6 +128,8 @@ class Outgoing:
     reply_markup: InlineKeyboardMarkup | None = None
     edit_message_id: int | None = None
     reply_to_message_id: int | None = None
+    # Sent without sound (Telegram's disable_notification): outside working hours, see workflow/quiet.py.
+    disable_notification: bool = False
     # Awaited right after Telegram accepted the first piece (the caller records the message), inside a window
     # that admits one such call at a time across all chats: a kill can then leave at most one accepted but
     # unrecorded post behind (a card posted twice after the restart), not one per chat. The window holds one
@@ -197,6 +199,7 @@ def _send_method(item: Outgoing, piece: str, *, first: bool, last: bool) -> Call
             parse_mode=item.parse_mode,
             reply_markup=markup,
             reply_parameters=reply,
+            disable_notification=True if item.disable_notification else None,
         )
 
     return build

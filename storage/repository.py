@@ -794,6 +794,7 @@ class SqlTransaction:
             message_id=message_id,
             updated_at=self._clock.now(),
             shown_version=shown_version,
+            posted_version=shown_version,
         )
         stmt = insert.on_conflict_do_update(
             index_elements=[cards.c.case_id, cards.c.chat_id],
@@ -801,6 +802,7 @@ class SqlTransaction:
                 "message_id": insert.excluded.message_id,
                 "updated_at": insert.excluded.updated_at,
                 "shown_version": insert.excluded.shown_version,
+                "posted_version": insert.excluded.posted_version,
             },
         )
         await self._exec(stmt)
@@ -869,6 +871,10 @@ class SqlTransaction:
         for row in await self._exec(stmt):
             found[row.case_id][row.chat_id] = row.shown_version
         return found
+
+    async def posted_versions(self, case_id: int) -> dict[int, int | None]:
+        stmt = select(cards.c.chat_id, cards.c.posted_version).where(cards.c.case_id == case_id)
+        return {row.chat_id: row.posted_version for row in await self._exec(stmt)}
 
     async def cards(self, case_id: int) -> dict[int, int]:
         stmt = select(cards.c.chat_id, cards.c.message_id).where(cards.c.case_id == case_id)

@@ -227,6 +227,9 @@ cards = Table(
     # 0008: the case version the message last showed (NULL: not known, a card from before 0008): a card behind
     # its case is stale, and delivery's repair edits it.
     Column("shown_version", Integer, nullable=True),
+    # 0012: the case version the message was posted at (NULL: a card from before 0012): a notice of a change
+    # the card was posted for is not sent under it (the card itself is the notice).
+    Column("posted_version", Integer, nullable=True),
     PrimaryKeyConstraint("case_id", "chat_id"),  # one card per chat
     Index("ix_cards_message", "chat_id", "message_id"),
 )

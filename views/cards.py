@@ -7,18 +7,19 @@ escaped here and nowhere else; the card is trimmed so it never exceeds Telegram'
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime
 from typing import Protocol
 
 from aiogram.types import InlineKeyboardMarkup
 
 from views import texts
+from views.durations import DurationCalendar, remaining_text
 from views.html import TEXT_LIMIT as LIMIT
 from views.html import escape, escape_trimmed, utf16_len, visible_length
 from views.keyboards import card_keyboard, chat_actor
-from workflow.lifecycle import REGISTER, ROLE_NAMES, UNDO, Action, NoticeKind, Status, available_actions
-from workflow.model import Case, Event, InboundMessage, Role, Source
-from workflow.ports import Notification
+from workflow.lifecycle import ROLE_NAMES, UNDO, Action, NoticeKind, Status, available_actions
+from workflow.model import Case, Event, InboundMessage, Procedure, Role, Source
+from workflow.ports import DELIVERY_FAILED, Notification
 from workflow.rules import Rules, RulesError
 from workflow.services.queries import CardView
 
@@ -27,40 +28,25 @@ REASON_IN_HISTORY = 200
 NOTE_TEXT_LIMIT = 1000
 
 
-class CardCalendar(Protocol):
-    @property
-    def tz(self) -> tzinfo: ...
-
-    def working_time_between(self, a: datetime, b: datetime) -> timedelta: ...
+class CardCalendar(DurationCalendar, Protocol):
+    pass
 
 
 def local(at: datetime, calendar: CardCalendar) -> str:
     return at.astimezone(calendar.tz).strftime("%d.%m.%Y %H:%M")
 
 
-def duration(span: timedelta) -> str:
-    minutes = max(0, int(span.total_seconds() // 60))
-    h, m = divmod(minutes, 60)
-    if h and m:
-        return texts.DURATION_HM.format(h=h, m=m)
-    if h:
-        return texts.DURATION_H.format(h=h)
-    return texts.DURATION_M.format(m=m)
+def due_at(at: datetime, calendar: CardCalendar, now: datetime) -> str:
+    """An instant to be met, absolute and short: «03.12 15:30» this year, «11.01.2027 17:00» in another."""
+    here = at.astimezone(calendar.tz)
+    if here.year == now.astimezone(calendar.tz).year:
+        return here.strftime("%d.%m %H:%M")
+    return here.strftime("%d.%m.%Y %H:%M")
 
 
 def time_left(due: datetime, now: datetime, calendar: CardCalendar) -> str:
-    """«осталось 1 ч 20 мин рабочего времени» / «просрочено на …» (working time both ways)."""
-    if due > now:
-        left = calendar.working_time_between(now, due)
-        if left <= timedelta(0):
-            left = due - now  # no working time in between: the term falls at the next window's start
-        return texts.CARD_LEFT.format(left=duration(left))
-    late = calendar.working_time_between(due, now)
-    if late < timedelta(minutes=1):
-        late = now - due
-        if late < timedelta(minutes=1):
-            return texts.CARD_DUE_NOW
-    return texts.CARD_OVERDUE.format(late=duration(late))
+    """«осталось 1 ч 20 мин рабочего времени» / «осталось 6 раб. дн. 3 ч» / «просрочено на …»."""
+    return remaining_text(now, due, calendar)
 
 
 def term_title(term_id: str, rules: Rules) -> str:
@@ -76,29 +62,63 @@ def owner_name(role: Role, unit: str | None, units: Mapping[str, str], person: s
     return f"{name}, {person}" if person else name
 
 
-def _action_label(event: Event) -> str:
-    if event.action == REGISTER:
-        return texts.HISTORY_REGISTERED
+def _names(value: object, units: Mapping[str, str]) -> str:
+    codes = [u for u in value if isinstance(u, str)] if isinstance(value, list) else []
+    return ", ".join(units.get(u, u) for u in codes)
+
+
+def history_what(event: Event, units: Mapping[str, str], procedure: Procedure | None = None) -> str:
+    """What the event did, in the past: «предложено направить в ЖКХ», «проект ответа согласован (версия 2)»."""
+    data = event.data
     if event.action == UNDO:
-        return texts.HISTORY_UNDONE.format(what=event.data.get("undone_label", ""))
-    try:
-        return Action(event.action).label
-    except ValueError:
+        return texts.HISTORY_UNDONE.format(what=data.get("undone_label", ""))
+    key = event.action
+    if procedure is Procedure.POS and f"{key}:pos" in texts.HISTORY_PHRASES:
+        key = f"{key}:pos"
+    template = texts.HISTORY_PHRASES.get(key)
+    if template is None:
         return event.action
+    version = data.get("draft_version")
+    what = template.format(units=_names(data.get("units"), units), version=version if version else "—")
+    order = _names(data.get("order"), units)
+    if order and event.action == Action.APPROVE_ROUTING:
+        what += texts.HISTORY_ORDER.format(order=order)
+    responsible = data.get("responsible")
+    routed = data.get("units")
+    if isinstance(responsible, str) and isinstance(routed, list) and len(routed) > 1:
+        what += texts.HISTORY_RESPONSIBLE.format(unit=units.get(responsible, responsible))
+    return what
+
+
+def history_who(event: Event, units: Mapping[str, str]) -> str:
+    """The person and the role they acted in (with the unit for a unit's own step): «Сергей Кузнецов, должностное
+    лицо подразделения (ЖКХ)»; the role alone, capitalised, where the event names nobody."""
+    role = ROLE_NAMES.get(event.actor_role, event.actor_role.value)
+    unit = event.data.get("unit")
+    if isinstance(unit, str) and unit and event.actor_role in (Role.UNIT_OFFICIAL, Role.EXECUTOR):
+        role = f"{role} ({units.get(unit, unit)})"
+    by = event.data.get("by")
+    if isinstance(by, str) and by:
+        return texts.HISTORY_WHO.format(name=by, role=role)
+    return role[:1].upper() + role[1:]
 
 
 def history_lines(
-    events: list[Event], calendar: CardCalendar, limit: int | None = HISTORY_LINES
+    events: list[Event],
+    calendar: CardCalendar,
+    limit: int | None = HISTORY_LINES,
+    *,
+    units: Mapping[str, str] | None = None,
+    procedure: Procedure | None = None,
 ) -> list[str]:
+    names = units or {}
     chosen = events if limit is None else events[-limit:]
     lines = []
     for event in chosen:
-        role = ROLE_NAMES.get(event.actor_role, event.actor_role.value)
-        by = event.data.get("by")  # the person, where the event names one
         line = texts.CARD_HISTORY_LINE.format(
             at=local(event.at, calendar),
-            role=f"{role}, {by}" if isinstance(by, str) and by else role,
-            action=_action_label(event),
+            who=history_who(event, names),
+            what=history_what(event, names, procedure),
         )
         reason = event.data.get("reason")
         if isinstance(reason, str) and reason:
@@ -184,13 +204,14 @@ def render_card(
     # A return-only term past due is no overdue: the message counts as accepted (RULES.md §6).
     shown_terms = [t for t in view.open_terms if not rules.lapsed_silently(t.term_id, t.due, now)]
     if shown_terms:
-        tail.append(texts.CARD_TERMS_HTML)
+        # The remaining times are as of this rendering; the card is refreshed at every change, reminder and miss.
+        tail.append(texts.CARD_TERMS_HTML.format(at=escape(due_at(now, calendar, now))))
         for term in shown_terms:
             title = term_title(term.term_id, rules)
             line = texts.CARD_TERM.format(
                 title=f"{title} ({term.note})" if term.note else title,
                 owner=owner_name(term.owner, term.unit, units, term.person),
-                due=local(term.due, calendar),
+                due=due_at(term.due, calendar, now),
                 left=time_left(term.due, now, calendar),
             )
             tail.append(escape(line))
@@ -199,7 +220,7 @@ def render_card(
     if case.published_link:
         tail.append(escape(texts.CARD_LINK_PUBLISHED.format(link=case.published_link)))
     hint = _reply_hint(case, chat_roles, chat_units)
-    history = history_lines(view.events, calendar)
+    history = history_lines(view.events, calendar, units=units, procedure=case.procedure)
     after_draft: list[str] = []
     if history:
         after_draft += ["", texts.CARD_HISTORY_HTML, *history]
@@ -239,10 +260,10 @@ def _reply_hint(case: Case, roles: set[Role], units: set[str]) -> str:
     return ""
 
 
-def render_history(view: CardView, calendar: CardCalendar) -> str:
+def render_history(view: CardView, calendar: CardCalendar, *, units: Mapping[str, str] | None = None) -> str:
     """The whole audit trail of a case (for /case N), trimmed to the newest lines that fit one message."""
     title = texts.HISTORY_TITLE_HTML.format(case_id=view.case.id)
-    lines = history_lines(view.events, calendar, limit=None)
+    lines = history_lines(view.events, calendar, limit=None, units=units, procedure=view.case.procedure)
     while lines and visible_length("\n".join([title, *lines])) > LIMIT:
         lines = lines[1:]
     return "\n".join([title, *lines])
@@ -261,13 +282,17 @@ def render_notification(
     lines: list[str] = []
     due = _due_of(n)
     title = term_title(n.term_id, rules) if n.term_id else ""
+    if n.kind == DELIVERY_FAILED:
+        return "\n".join(
+            [texts.NOTE_DELIVERY_FAILED_HTML, *(escape(line) for line in _failure_lines(n, units))]
+        )
     if n.kind == "reminder":
         left = time_left(due, now, calendar) if due else ""
         lines.append(
             texts.NOTE_REMINDER_HTML.format(
                 title=escape(title),
                 owner=escape(_holder_of(n, rules, units)),
-                due=escape(local(due, calendar) if due else "—"),
+                due=escape(due_at(due, calendar, now) if due else "—"),
                 left=escape(left),
             )
         )
@@ -275,7 +300,9 @@ def render_notification(
         owner = _holder_of(n, rules, units)
         lines.append(
             texts.NOTE_MISSED_HTML.format(
-                title=escape(title), owner=escape(owner), due=escape(local(due, calendar) if due else "—")
+                title=escape(title),
+                owner=escape(owner),
+                due=escape(due_at(due, calendar, now) if due else "—"),
             )
         )
     else:
@@ -336,6 +363,35 @@ def _notice_details(n: Notification, units: Mapping[str, str]) -> list[str]:
         short = text if len(text) <= NOTE_TEXT_LIMIT else text[:NOTE_TEXT_LIMIT] + texts.TRIMMED
         details.append(texts.NOTE_TEXT.format(text=short))
     return details
+
+
+def _failure_lines(n: Notification, units: Mapping[str, str]) -> list[str]:
+    """Which working chat Telegram refused, whose it is, why, and what to check."""
+    p = n.payload
+    roles, chat_units = p.get("roles"), p.get("units")
+    known = {r.value: r for r in Role}
+    names = (
+        [ROLE_NAMES.get(known[r], r) for r in roles if isinstance(r, str) and r in known]
+        if isinstance(roles, list)
+        else []
+    )
+    if isinstance(chat_units, list):
+        names += [
+            texts.NOTE_FAILED_UNIT.format(unit=units.get(u, u)) for u in chat_units if isinstance(u, str)
+        ]
+    raw = str(p.get("reason") or "")
+    reason = next((ru for en, ru in texts.DELIVERY_REASONS.items() if en in raw.lower()), "")
+    lines = [
+        texts.NOTE_FAILED_CHAT.format(
+            who=", ".join(names) or texts.NOTE_FAILED_UNKNOWN, chat_id=p.get("chat_id")
+        ),
+        texts.NOTE_FAILED_REASON.format(reason=f"{reason} ({raw})" if reason else raw),
+    ]
+    case_id = p.get("about_case")
+    if isinstance(case_id, int):
+        lines.append(texts.NOTE_FAILED_CASE.format(case_id=case_id))
+    lines.append(texts.NOTE_FAILED_ADVICE)
+    return lines
 
 
 def _message_excerpt(message: InboundMessage) -> list[str]:

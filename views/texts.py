@@ -86,7 +86,9 @@ DONE_BY_ACTION: Mapping[str, str] = {
     "publish": "Отмечено: ответ опубликован",
     "interim": "Отмечено: промежуточный ответ",
     "exclude": "Исключено из обработки",
-    "significant": "Доложено Главе района",
+    # The report goes through the outbox after the commit: it is on its way, not yet read. A chat Telegram
+    # refuses is reported to the office head (bot/delivery.py).
+    "significant": "Отмечено как общественно значимое; доклад Главе района отправляется",
     "close": "Закрыто",
     "reopen": "Работа по сообщению возобновлена",
     "set_detected": "Время выявления ЦУР записано",
@@ -133,7 +135,7 @@ BTN_ROUTE = "Направить в подразделение"
 BTN_RETURN = "Не наша компетенция — вернуть куратору"
 BTN_EXCLUDE_OS = "Не подлежит ответу (п.15)"
 BTN_EXCLUDE_POS = "Не подлежит ответу (п.17)"
-BTN_SIGNIFICANT = "Общественно значимое — доложить Главе"
+BTN_SIGNIFICANT = "Общественно значимое — доложить Главе района"
 BTN_APPROVE_ROUTING = "Согласовать направление"
 BTN_CHANGE_ROUTING = "Изменить направление"
 BTN_SET_ORDER = "Задать очерёдность"
@@ -196,33 +198,64 @@ CARD_POS_DUE = "Срок ответа по данным ПОС: {pos}; по По
 CARD_REPEAT = "Повторное, предыдущее № {case_id}"
 CARD_ATTACHMENTS = "Вложений: {count}"
 CARD_STATUS_HTML = "<b>Статус:</b> {status}"
-CARD_SIGNIFICANT = "Доложено Главе как общественно значимое"
+CARD_SIGNIFICANT = "Общественно значимое: доклад Главе района (п.17)"
 CARD_UNITS_HTML = "<b>Подразделения:</b> {units}"
 CARD_PROPOSED_HTML = "<b>Предложено направить:</b> {units}"
 CARD_RESPONSIBLE_MARK = " (ответственный)"
 CARD_ACCEPTED_MARK = " ✓"
-CARD_TERMS_HTML = "<b>Сроки:</b>"
+CARD_TERMS_HTML = "<b>Сроки</b> (на {at}):"
 CARD_TERM = "• {title} — {owner}, до {due}; {left}"
 CARD_LEFT = "осталось {left} рабочего времени"
+CARD_LEFT_DAYS = "осталось {left}"
 CARD_OVERDUE = "просрочено на {late}"
-CARD_DUE_NOW = "срок истёк только что"
+CARD_DUE_NOW = "срок истёк"
+CARD_DUE_AT_START = "срок наступает в начале рабочего дня"
 CARD_DRAFT_HTML = "<b>Проект ответа (версия {version}):</b>"
 CARD_REWORK_HTML = "<b>Причина доработки:</b> {reason}"
 CARD_LINK_PUBLISHED = "Ответ: {link}"
 CARD_HISTORY_HTML = "<b>История:</b>"
-CARD_HISTORY_LINE = "{at} · {role} · {action}"
+# «01.12.2026 09:40 · Мария Иванова, уполномоченное лицо управления делами: предложено направить в ЖКХ».
+# Past forms that agree with their own subject (проект, ответ, информация) or stand impersonal (направлено,
+# возвращено): right whoever acted, since a name does not tell a person's gender reliably.
+CARD_HISTORY_LINE = "{at} · {who}: {what}"
+HISTORY_WHO = "{name}, {role}"
+HISTORY_PHRASES: Mapping[str, str] = {
+    "register": "зарегистрировано",
+    "route": "предложено направить в {units}",
+    "route:pos": "направлено исполнителям: {units}",
+    "approve_routing": "направление согласовано: {units}",
+    "return": "возвращено куратору ЦУР (не компетенция администрации)",
+    "info": "информация для ответа направлена",
+    "decline": "возвращено: не компетенция подразделения",
+    "accept": "принято в работу",
+    "submit": "проект ответа направлен на согласование (версия {version})",
+    "approve": "проект ответа согласован (версия {version})",
+    "rework": "проект ответа возвращён на доработку",
+    "publish": "ответ опубликован",
+    "publish:pos": "ответ размещён в ПОС",
+    "interim": "промежуточный ответ опубликован",
+    "interim:pos": "промежуточный ответ размещён в ПОС",
+    "exclude": "исключено из обработки",
+    "significant": "доложено Главе района как общественно значимое",
+    "close": "закрыто",
+    "reopen": "работа по сообщению возобновлена",
+    "set_detected": "указано время выявления ЦУР",
+}
+HISTORY_ORDER = " (очерёдность: {order})"
+HISTORY_RESPONSIBLE = "; ответственный — {unit}"
 CARD_HINT_REPLY = "Ответьте на карточку текстом или файлами, чтобы направить {what}."
 CARD_HINT_INFO = "информацию для ответа"
 CARD_HINT_DRAFT = "проект ответа"
 TRIMMED = "…"
-HISTORY_REGISTERED = "Зарегистрировано"
-HISTORY_UNDONE = "Отменено действие «{what}»"
+HISTORY_UNDONE = "отменено действие «{what}»"
 HISTORY_TITLE_HTML = "<b>История сообщения № {case_id}</b>"
 
 DURATION_HM = "{h} ч {m} мин"
 DURATION_H = "{h} ч"
 DURATION_M = "{m} мин"
-DURATION_D = "{d} дн. {rest}"
+DURATION_DAYS = "{d} раб. дн."
+DURATION_DAYS_H = "{d} раб. дн. {h} ч"
+DURATION_DAYS_M = "{d} раб. дн. {m} мин"
 
 # --- notifications ------------------------------------------------------------------------------------------
 
@@ -240,6 +273,26 @@ NOTE_TEXT = "Текст: {text}"
 NOTE_AUTHOR = "Автор: {author}"
 NOTE_MESSAGE = "Сообщение: {text}"
 NOTE_LINK = "Ссылка: {link}"
+NOTE_DELIVERY_FAILED_HTML = "⚠️ <b>Бот не может писать в рабочий чат</b>"
+NOTE_FAILED_CHAT = "Чат: {who} (идентификатор {chat_id})"
+NOTE_FAILED_REASON = "Ответ Telegram: {reason}"
+NOTE_FAILED_CASE = "Не доставлено, в том числе, по сообщению № {case_id}"
+NOTE_FAILED_ADVICE = (
+    "Уведомления в этот чат не потеряны: они будут доставлены, как только бот снова сможет туда писать. "
+    "Проверьте, что бот состоит в чате и может в нём писать, а идентификатор чата в настройках верен."
+)
+NOTE_FAILED_UNIT = "подразделение «{unit}»"
+NOTE_FAILED_UNKNOWN = "чат не из настроек"
+# Telegram's reasons, as staff read them (the original follows in brackets).
+DELIVERY_REASONS: Mapping[str, str] = {
+    "chat not found": "чат не найден (неверный идентификатор или бот не добавлен в чат)",
+    "bot was kicked": "бот удалён из чата",
+    "bot is not a member": "бот не состоит в чате",
+    "bot was blocked by the user": "пользователь заблокировал бота",
+    "user is deactivated": "пользователь удалил свой аккаунт",
+    "not enough rights": "у бота нет права писать в чат",
+    "have no rights to send": "у бота нет права писать в чат",
+}
 
 # --- commands -----------------------------------------------------------------------------------------------
 

@@ -202,7 +202,7 @@ _NOTICE_LABELS: Mapping[NoticeKind, str] = {
     NoticeKind.APPROVED: "Проект ответа согласован",
     NoticeKind.REWORK: "Проект ответа возвращён на доработку",
     NoticeKind.INTERIM_PUBLISHED: "Дан промежуточный ответ — готовьте окончательный",
-    NoticeKind.SIGNIFICANT: "Социально значимое сообщение",
+    NoticeKind.SIGNIFICANT: "Общественно значимое сообщение (п.17)",
     NoticeKind.CASE_CLOSED: "Работа по сообщению прекращена",
     NoticeKind.TURN: "Подошла очередь вашего подразделения подготовить информацию",
     NoticeKind.PUBLISHED_WITHOUT_INFO: "Ответ опубликован без информации вашего подразделения — срок снят",
@@ -1098,8 +1098,8 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
         Step(_OPERATOR, _S.EXCLUDED, close_all=True, reason="required", notify=((_N.CASE_CLOSED, "units"),),
              effect=_exclude))
     add(OS, OS_OPEN, Action.SIGNIFICANT,
-        Step((_R.OPERATOR, _R.SYSTEM), reason="optional", notify=((_N.SIGNIFICANT, _R.HEAD),),
-             effect=_significant))
+        Step((_R.OPERATOR, _R.SYSTEM), reason="optional",
+             notify=((_N.SIGNIFICANT, _R.HEAD), (_N.SIGNIFICANT, _R.OFFICE_HEAD)), effect=_significant))
     add(OS, OS_OPEN, Action.CLOSE,
         Step(_OFFICE_HEAD, _S.CLOSED, close_all=True, reason="required", notify=((_N.CASE_CLOSED, "units"),),
              effect=_close))
@@ -1127,8 +1127,8 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
             Step(_EXECUTOR, _S.ON_APPROVAL, stop=(*finished, "pos.return"), start=("pos.approve",),
                  text="required", unit_scoped=True, effect=_submit))
     add(POS, (_S.ON_APPROVAL,), Action.APPROVE,
-        Step(_POS_CURATOR, _S.APPROVED, stop=("pos.approve",), notify=((_N.APPROVED, "responsible"),),
-             effect=_approve))
+        Step(_POS_CURATOR, _S.APPROVED, stop=("pos.approve",),
+             notify=((_N.APPROVED, "responsible"), (_N.APPROVED, _R.COORDINATOR)), effect=_approve))
     add(POS, (_S.ON_APPROVAL,), Action.REWORK,
         Step(_POS_CURATOR, _S.REWORK, stop=("pos.approve",), start=("pos.rework",), reason="required",
              notify=((_N.REWORK, "responsible"),), effect=_rework))
@@ -1339,9 +1339,10 @@ def open_case(
         info["handed_over"] = True
     if message.pos_due is not None:
         info["pos_due"] = message.pos_due.isoformat()
-    event = Event(
-        action=REGISTER, actor_id=actor.user_id, actor_role=role, at=at, data={"to": Status.NEW.value, **info}
-    )
+    data: dict[str, object] = {"to": Status.NEW.value, **info}
+    if actor.name and role is not Role.SYSTEM:
+        data["by"] = actor.name  # history lines name the person, not only the role
+    event = Event(action=REGISTER, actor_id=actor.user_id, actor_role=role, at=at, data=data)
     notice = Notice(
         NoticeKind.REGISTERED, Role.OPERATOR if procedure is OS else Role.POS_CURATOR, payload=info
     )

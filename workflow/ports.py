@@ -51,6 +51,10 @@ class Notification:
     payload: dict[str, object] = field(default_factory=dict)
 
 
+# The kind of the office head's report that Telegram refused a working chat (bot/delivery.py queues it).
+DELIVERY_FAILED = "delivery_failed"
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     id: int
@@ -253,6 +257,19 @@ class People(Protocol):
     def sole_holder(self, role: Role, unit: str | None) -> str:
         """The name of the only staff member holding `role` (for a unit role: in `unit`), else ""."""
         ...
+
+
+class Reach(Protocol):
+    """Who can be told at all: whether the configuration gives a unit, or a role, a chat to be told in.
+
+    The directory of chats lives outside the domain (bot/); a use case asks before a step whose point is to
+    tell someone (routing to a unit, a report to the head), so a step nobody could hear of is refused with the
+    reason before anything changes.
+    """
+
+    def unit_reachable(self, unit: str) -> bool: ...
+
+    def role_reachable(self, role: Role) -> bool: ...
 
 
 class Notifier(Protocol):

@@ -82,6 +82,9 @@ class ChatMessage:
     edits: list[MessageVersion] = field(default_factory=list)
     edit_date: int | None = None
     deleted: bool = False
+    # Sent with disable_notification: the recipients get it without sound. Telegram does not echo it in the
+    # Message it returns, so it is a record of the request, not part of the message's JSON.
+    disable_notification: bool = False
 
     @property
     def buttons(self) -> list[list[JsonDict]]:

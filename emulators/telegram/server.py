@@ -1245,6 +1245,7 @@ class TelegramEmulator:
         msg = self._new_message(chat.id, self.bot_user.id, from_bot=True, text=text)
         msg.parse_mode, msg.plain_text, msg.entities = parse_mode, plain, entities
         msg.reply_markup, msg.reply_to_message_id = markup, reply_to
+        msg.disable_notification = params.get_bool("disable_notification")
         return self._message_json(msg)
 
     async def _send_photo(self, params: _Params) -> JsonDict:
@@ -1308,6 +1309,7 @@ class TelegramEmulator:
         msg = self._new_message(chat.id, self.bot_user.id, from_bot=True, text=caption)
         msg.parse_mode, msg.plain_text, msg.entities = parse_mode, plain, entities
         msg.reply_markup, msg.reply_to_message_id = markup, reply_to
+        msg.disable_notification = params.get_bool("disable_notification")
         if kind == "photo":
             msg.photo = self._photo_sizes(stored)
         elif kind == "video":

@@ -180,7 +180,7 @@ async def test_refusals_of_buttons(h: Harness) -> None:
     fresh = await h.card(INTAKE, case_id)
     assert (
         await h.press(INTAKE, OPERATOR, fresh.message_id, button(fresh, texts.BTN_SIGNIFICANT))
-        == "Доложено Главе района"
+        == texts.DONE_BY_ACTION["significant"]
     )
     case = await h.services.case(case_id)
     again = CaseCb(verb=CaseVerb.SIGNIFICANT, case_id=case_id, version=case.version).pack()

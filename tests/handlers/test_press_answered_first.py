@@ -35,7 +35,7 @@ async def test_a_press_is_answered_before_its_cards_are_refreshed(h: Harness) ->
     answered_in = loop.time() - started
 
     answer = h.emu.callback_answers.get(query_id)
-    assert answer is not None and answer.text == "Доложено Главе района"
+    assert answer is not None and answer.text == texts.DONE_BY_ACTION["significant"]
     assert answered_in < 5.0, answered_in
     # The refresh is still waiting its turn in the background: no card edited yet.
     assert h.delivery.busy()

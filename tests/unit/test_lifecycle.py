@@ -222,7 +222,7 @@ OS_CYCLE = [
          [("os.route", None, False), ("os.return", None, False)],
          [(N.ROUTED, R.UNIT_OFFICIAL, "economy"), (N.ROUTED, R.UNIT_OFFICIAL, "housing")]),
     Step(A.SIGNIFICANT, OPERATOR, at(3, 2, 11), {"reason": "Много обращений по теме"}, S.IN_UNITS,
-         [], [], [(N.SIGNIFICANT, R.HEAD, None)]),
+         [], [], [(N.SIGNIFICANT, R.HEAD, None), (N.SIGNIFICANT, R.OFFICE_HEAD, None)]),
     # Economy gave its information: housing's turn, 11:30 + 120 wm = 13:00 (90 min), lunch, 14:30.
     Step(A.INFO, ECONOMY_OFFICIAL, at(3, 2, 11, 30), {"text": "Деньги выделены"}, S.IN_UNITS,
          [("os.unit_info", "housing", at(3, 2, 14, 30))], [("os.unit_info", "economy", False)],
@@ -320,7 +320,7 @@ POS_CYCLE = [
          [("pos.rework", None, False), ("pos.return", "housing", False)],
          [(N.DRAFT_SUBMITTED, R.POS_CURATOR, None)]),
     Step(A.APPROVE, POS_CURATOR, at(3, 12, 9, 30), {}, S.APPROVED,
-         [], [("pos.approve", None, False)], [(N.APPROVED, R.EXECUTOR, "housing")]),
+         [], [("pos.approve", None, False)], [(N.APPROVED, R.COORDINATOR, None), (N.APPROVED, R.EXECUTOR, "housing")]),
     # Interim answer posted by the coordinator: pos.final = 7 working days after Thu 12.03: 13, 16, 17, 18,
     # 19, 20, Mon 23.03 -> 18:00.
     Step(A.INTERIM, COORDINATOR, at(3, 12, 10), {}, S.INTERIM,
@@ -334,7 +334,7 @@ POS_CYCLE = [
          [("pos.return", "housing", False)],
          [(N.DRAFT_SUBMITTED, R.POS_CURATOR, None)]),
     Step(A.APPROVE, POS_CURATOR, at(3, 20, 14), {}, S.APPROVED,
-         [], [("pos.approve", None, False)], [(N.APPROVED, R.EXECUTOR, "housing")]),
+         [], [("pos.approve", None, False)], [(N.APPROVED, R.COORDINATOR, None), (N.APPROVED, R.EXECUTOR, "housing")]),
     Step(A.PUBLISH, POS_CURATOR, at(3, 20, 15), {}, S.ANSWERED,
          [], [("pos.answer", None, False), ("pos.final", None, False),
               *cancel_rest(POS, "pos.answer", "pos.final")], []),
@@ -589,7 +589,7 @@ def test_unit_chosen_among_the_actors_units(cal: WorkingCalendar) -> None:
 def test_significant_by_the_system_on_intake(cal: WorkingCalendar) -> None:
     result = act(os_case(S.NEW), A.SIGNIFICANT, SYSTEM_ACTOR, at(3, 2, 22), cal)
     assert result.case.status == "new" and result.case.significant
-    assert notices_of(result) == [(N.SIGNIFICANT, R.HEAD, None)]
+    assert notices_of(result) == [(N.SIGNIFICANT, R.HEAD, None), (N.SIGNIFICANT, R.OFFICE_HEAD, None)]
 
 
 def test_available_actions() -> None:

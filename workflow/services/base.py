@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from workflow.calendar import WorkingCalendar
-from workflow.ports import Clock, Notification, Notifier, People, Repository
+from workflow.ports import Clock, Notification, Notifier, People, Reach, Repository
 from workflow.rules import Rules
 
 STALE_CARD = "Карточка устарела: по сообщению уже выполнено другое действие. Откройте актуальную карточку."
@@ -21,6 +21,8 @@ class UseCaseBase:
     rules: Rules
     notifier: Notifier | None = None
     people: People | None = None  # names the holder of a term the step did not name (RULES.md §6)
+    # Which units and roles have a chat (None: no check, e.g. the simulator, which tells nobody).
+    reach: Reach | None = None
 
     async def _wake(self, case_ids: Sequence[int], notifications: Sequence[Notification]) -> None:
         """After a commit: delivery refreshes these cases' cards and sends what was queued."""

@@ -15,6 +15,7 @@ from workflow.lifecycle import (
     Action,
     ActionPayload,
     Notice,
+    NoticeKind,
     Transition,
     clean_text,
     open_case,
@@ -27,6 +28,7 @@ from workflow.model import (
     DomainError,
     Event,
     InboundMessage,
+    Role,
     Term,
     TermHandover,
     TermHolder,
@@ -50,6 +52,16 @@ _Term = TypeVar("_Term", TermStart, TermHandover)
 
 def _last_close(events: list[Event]) -> Event | None:
     return next((e for e in reversed(events) if e.action == Action.CLOSE.value), None)
+
+
+NO_UNIT_CHAT = (
+    "Нельзя направить в {units}: в настройках «Отклика» не указан чат подразделения, там сообщение никто не "
+    "увидит. Ничего не изменено; сообщите администратору."
+)
+NO_HEAD_CHAT = (
+    "Доложить Главе района через «Отклик» нельзя: в настройках не указан чат Главы района. Ничего не изменено; "
+    "доложите другим способом и сообщите администратору."
+)
 
 
 async def _applied(tx: Reading, case_id: int, origin: str) -> bool:
@@ -144,6 +156,7 @@ class CaseUseCases(UseCaseBase):
             )
             if expected_version is not None and expected_version != case.version:
                 raise DomainError(STALE_CARD, code="stale")
+            self._check_reach(case, action, result)
             if origin:
                 stamped = tuple(replace(e, data={**e.data, ORIGIN: origin}) for e in result.events)
                 result = replace(result, events=stamped)
@@ -190,6 +203,24 @@ class CaseUseCases(UseCaseBase):
         """Whether an action from `origin` (a source message) is in the case's history: handled before."""
         async with self.repo.reading() as tx:
             return await _applied(tx, case_id, origin)
+
+    def _check_reach(self, before: Case, action: Action, result: Transition) -> None:
+        """Refuse a step whose point is to tell someone the configuration gives no chat: routing to a unit
+        without a chat (nobody there would ever see the case), a report to the head without the head's chat.
+        Checked after the transition (its own refusals come first) and before anything is written."""
+        if self.reach is None:
+            return
+        if action in (Action.ROUTE, Action.APPROVE_ROUTING):
+            chosen = (*result.case.units, *result.case.proposed_units)
+            new = [u for u in dict.fromkeys(chosen) if u not in before.units]
+            silent = [u for u in new if not self.reach.unit_reachable(u)]
+            if silent:
+                names = ", ".join(f"«{self.rules.units.get(u, u)}» ({u})" for u in silent)
+                raise DomainError(NO_UNIT_CHAT.format(units=names), code="no_chat")
+        if action is Action.SIGNIFICANT:
+            heads = {n.to_role for n in result.notices if n.kind == NoticeKind.SIGNIFICANT}
+            if Role.HEAD in heads and not self.reach.role_reachable(Role.HEAD):
+                raise DomainError(NO_HEAD_CHAT, code="no_chat")
 
     # --- shared writing ----------------------------------------------------------------------------------
 
@@ -317,5 +348,6 @@ class CaseUseCases(UseCaseBase):
             unit=notice.unit,
             at=now,
             term_id=notice.term_id,
-            payload=dict(notice.payload),
+            # The case version the notice is about: delivery leaves it out where the card was posted for it.
+            payload={**notice.payload, "version": case.version},
         )
