@@ -131,8 +131,10 @@ def test_undo_puts_the_case_back_at_a_new_version(cal: WorkingCalendar) -> None:
     }  # fmt: skip
 
 
-def test_every_action_of_the_table_is_undoable() -> None:
-    assert {a.value for a in Action} <= UNDOABLE
+def test_every_action_of_the_table_is_undoable_but_the_detection_time() -> None:
+    # set_detected (INTAKE) retimes open term rows in place, which UndoState does not record: not undoable.
+    assert {a.value for a in Action} - {Action.SET_DETECTED.value} <= UNDOABLE
+    assert Action.SET_DETECTED.value not in UNDOABLE
     assert REGISTER not in UNDOABLE and UNDO not in UNDOABLE
 
 
