@@ -430,17 +430,18 @@ async def test_an_order_makes_the_units_terms_sequential_and_tells_each_its_turn
         [_route(10, 5, units), _approve_routing(10, 20, order=("social", "housing", "culture"))],
     )
     routed_notes = [(n.unit, n.payload) for n in routed if n.kind == "routed"]
+    # NOTIFY: a notice names the case version it is about (v3: registered, routed, approved).
     assert routed_notes == [
-        ("social", {"order": 1, "of": 3, "turn": True}),
-        ("housing", {"order": 2, "of": 3, "turn": False}),
-        ("culture", {"order": 3, "of": 3, "turn": False}),
+        ("social", {"order": 1, "of": 3, "turn": True, "version": 3}),
+        ("housing", {"order": 2, "of": 3, "turn": False, "version": 3}),
+        ("culture", {"order": 3, "of": 3, "turn": False, "version": 3}),
     ]
     open_info = {t.unit: t.due for t in await all_terms(repo, case_id) if t.term_id == "os.unit_info"}
     assert open_info == {"social": at(2026, 12, 1, 12, 20)}  # 10:20 + 120 wm
 
     said = await drive(services, clock, case_id, [_info(at(2026, 12, 1, 11, 0), "social")])
     assert [(n.kind, n.unit, n.payload) for n in said if n.kind == "turn"] == [
-        ("turn", "housing", {"order": 2, "of": 3})
+        ("turn", "housing", {"order": 2, "of": 3, "version": 4})
     ]
     said = await drive(services, clock, case_id, [_info(at(2026, 12, 1, 12, 0), "housing")])
     assert [(n.kind, n.unit) for n in said if n.kind == "turn"] == [("turn", "culture")]
@@ -463,7 +464,11 @@ async def test_without_an_order_every_unit_starts_at_routing_and_is_told_no_plac
     said = await drive(
         services, clock, case_id, [_route(10, 5, ("housing", "social")), _approve_routing(10, 20)]
     )
-    assert [(n.unit, n.payload) for n in said if n.kind == "routed"] == [("housing", {}), ("social", {})]
+    no_place = {"version": 3}  # NOTIFY: only the case version the notice is about, no place in an order
+    assert [(n.unit, n.payload) for n in said if n.kind == "routed"] == [
+        ("housing", no_place),
+        ("social", no_place),
+    ]
     info = {t.unit: t.due for t in await all_terms(repo, case_id) if t.term_id == "os.unit_info"}
     assert info == {"housing": at(2026, 12, 1, 12, 20), "social": at(2026, 12, 1, 12, 20)}
 
