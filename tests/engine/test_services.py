@@ -506,7 +506,8 @@ async def test_every_scenario_action_through_the_use_cases(
         assert outcome.case.significant
         # NOTIFY: a significant report goes to the head and to the office head.
         assert [(n.kind, n.to_role) for n in outcome.notifications] == [
-            ("significant", Role.HEAD), ("significant", Role.OFFICE_HEAD)
+            ("significant", Role.HEAD),
+            ("significant", Role.OFFICE_HEAD),
         ]
     if act.name == "repeat":
         assert stored[-1].data["repeat_of"] == first_id
