@@ -86,6 +86,6 @@ async def test_set_commands_per_person(h: Harness) -> None:
         "cancel",
     ]
     office_head = [c.command for c in commands_for(directory.actor(OFFICE_HEAD))]
-    assert office_head[-2:] == ["close", "reopen"]
+    assert office_head[-3:] == ["close", "reopen", "cancel"]  # POSDLG: /cancel is last for everyone
     assert "pos" not in [c.command for c in commands_for(directory.actor(OPERATOR))]
     assert [c["command"] for c in h.emu.get_commands()] == ["start", "help", "id"]
