@@ -12,6 +12,7 @@ import pytest
 from bot.app import LIBRARY_LOGGERS, configure_logging
 from bot.events import LoggedServices
 from tests.handlers.conftest import INTAKE, OPERATOR, Harness, button
+from views import texts
 
 
 @pytest.fixture
@@ -42,18 +43,25 @@ def test_library_chatter_is_silenced_unless_verbose() -> None:
 async def test_one_line_per_business_event(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
     s = h.services
     logged = LoggedServices(
-        repo=s.repo, clock=s.clock, calendar=s.calendar, rules=s.rules, notifier=s.notifier
+        repo=s.repo,
+        clock=s.clock,
+        calendar=s.calendar,
+        rules=s.rules,
+        notifier=s.notifier,
+        people=s.people,
+        reach=s.reach,
     )
     h.dp.workflow_data["services"] = logged
     caplog.set_level(logging.INFO)
-    await h.send(INTAKE, OPERATOR, "Во дворе не вывозят мусор")
+    # INTAKE: an intake message is registered once its network is chosen under the bot's question.
+    await h.intake("Во дворе не вывозят мусор")
     events = [r.getMessage() for r in caplog.records if r.name == "otklik.events"]
-    assert events == [f"№ 1: зарегистрировано (region_curator), Сотрудник {OPERATOR}, id {OPERATOR}"]
+    assert events == [f"№ 1: зарегистрировано (intake), Сотрудник {OPERATOR}, id {OPERATOR}"]
     sent = [r.getMessage() for r in caplog.records if r.name == "bot.delivery" and "№ 1" in r.getMessage()]
     assert all(line.startswith("№ 1: отправлено") for line in sent)
     caplog.clear()
     card = await h.card(INTAKE, 1)
-    await h.press(INTAKE, OPERATOR, card.message_id, button(card, "Общественно значимое — доложить Главе"))
+    await h.press(INTAKE, OPERATOR, card.message_id, button(card, texts.BTN_SIGNIFICANT))
     lines = [r.getMessage() for r in caplog.records if r.name in ("otklik.events", "bot.delivery")]
     assert lines and all(line.startswith("№ 1") for line in lines), lines
     assert any(line.startswith("№ 1: «Доложить Главе района» — Сотрудник 11") for line in lines), lines
