@@ -8,7 +8,7 @@ cancels everything in flight, as a kill would. Figures: no card missing, at most
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Literal
 
@@ -19,7 +19,16 @@ from sqlalchemy import select, update
 from bot.sender import Outgoing, SendFailed, SendResult, TelegramSender
 from storage.engine import create_engine
 from storage.tables import card_posts, outbox
-from tests.e2e.conftest import INTAKE_CHAT, OFFICE_CHAT, OFFICE_HEAD, OPERATOR, World, card_status
+from tests.e2e.conftest import (
+    HOUSING,
+    HOUSING_CHAT,
+    INTAKE_CHAT,
+    OFFICE_CHAT,
+    OFFICE_HEAD,
+    OPERATOR,
+    World,
+    card_status,
+)
 
 Stall = Literal["before", "after", "fail"] | None
 
@@ -74,8 +83,33 @@ def intake_notice(when: Stall) -> Callable[[Outgoing], Stall]:
     return pick
 
 
-async def stall_at(w: World, pick: Callable[[Outgoing], Stall]) -> StallingSender:
-    """Start with the stalling sender, let the operator register a message, wait for the stall."""
+# A ЦУР card stating its detection time: registered at once (INTAKE).
+CARD = "Сообщение: во дворе не горит фонарь\nВыявлено: 01.12.2026 09:25"
+Trigger = Callable[[World], Awaitable[None]]
+
+
+async def propose_routing(w: World) -> None:
+    """Register № 1 and propose its routing: the office head's card is posted for the proposal (NOTIFY: not
+    at registration). The last press is not waited for: its card post is the one that stalls."""
+    case = await w.register_os(CARD)
+    await w.press(INTAKE_CHAT, OPERATOR, "Направить в подразделение", case)
+    await w.press(INTAKE_CHAT, OPERATOR, w.rules.units["housing"], case)
+    card = w.card(INTAKE_CHAT, case)
+    w.emu.push_callback(INTAKE_CHAT, OPERATOR.user_id, card.message_id, w.button(card, "Готово"))
+
+
+async def give_info(w: World) -> None:
+    """Register № 1, route it to housing, and the unit gives its information by reply to its card: the notice
+    to the intake chat (NOTIFY: registration has none under the card just posted) is the one that stalls."""
+    case = await w.register_os(CARD)
+    await w.route_os(case, "housing")
+    w.emu.push_message(
+        HOUSING_CHAT, HOUSING.user_id, "Фонарь заменят завтра", w.card(HOUSING_CHAT, case).message_id
+    )
+
+
+async def stall_at(w: World, pick: Callable[[Outgoing], Stall], trigger: Trigger) -> StallingSender:
+    """Start with the stalling sender, let the people act up to the chosen send, wait for the stall."""
     senders: list[StallingSender] = []
 
     def make(bot: Bot) -> TelegramSender:
@@ -83,7 +117,7 @@ async def stall_at(w: World, pick: Callable[[Outgoing], Stall]) -> StallingSende
         return senders[0]
 
     await w.start(sender=make)
-    w.emu.push_message(INTAKE_CHAT, OPERATOR.user_id, "Сообщение: во дворе не горит фонарь")
+    await trigger(w)
     await w.wait(senders[0].stalled.is_set, "the chosen send stalled")
     return senders[0]
 
@@ -106,7 +140,7 @@ async def being_posted(w: World) -> set[tuple[int, int]]:
 
 async def test_a_crash_before_the_post_reached_telegram_posts_the_card_once(world: World) -> None:
     w = world
-    await stall_at(w, office_card_post("before"))
+    await stall_at(w, office_card_post("before"), propose_routing)
     await intake_card_recorded(w)
     assert (1, OFFICE_CHAT) in await being_posted(w)  # recorded before the call (intake's may be done)
     assert w.cards(OFFICE_CHAT, 1) == []
@@ -120,13 +154,14 @@ async def test_a_crash_before_the_post_reached_telegram_posts_the_card_once(worl
         OFFICE_CHAT: office.message_id,
     }
     assert await being_posted(w) == set()
-    assert [n.label for n in w.notes(INTAKE_CHAT, 1)] == ["Новое сообщение"]
+    # NOTIFY: the cards are the notices (registration in intake, the proposal at the office head's).
+    assert w.notes(INTAKE_CHAT, 1) == [] and w.notes(OFFICE_CHAT, 1) == []
     assert await w.pending_outbox() == 0
 
 
 async def test_a_crash_after_telegram_answered_a_post_leaves_at_most_one_duplicate(world: World) -> None:
     w = world
-    await stall_at(w, office_card_post("after"))
+    await stall_at(w, office_card_post("after"), propose_routing)
     # The stalled post holds the sender's record window: the intake card's post, if not done yet, waits for
     # it and is only "being posted" when the crash comes, so the crash leaves one duplicate in all.
     [lost] = w.cards(OFFICE_CHAT, 1)  # Telegram has it; the process never recorded it
@@ -142,9 +177,6 @@ async def test_a_crash_after_telegram_answered_a_post_leaves_at_most_one_duplica
     assert len(w.cards(INTAKE_CHAT, 1)) == 1
 
     # The recorded card is the working one: a press on it works and it is edited in place.
-    await w.press(INTAKE_CHAT, OPERATOR, "Направить в подразделение", 1)
-    await w.press(INTAKE_CHAT, OPERATOR, w.rules.units["housing"], 1)
-    assert (await w.press(INTAKE_CHAT, OPERATOR, "Готово", 1)).text == "Направление предложено"
     answer = await w.press_on(
         w.emu.message(OFFICE_CHAT, cards[1].message_id), OFFICE_HEAD, "Согласовать направление"
     )
@@ -154,14 +186,14 @@ async def test_a_crash_after_telegram_answered_a_post_leaves_at_most_one_duplica
 
 async def test_a_crash_after_telegram_answered_a_notice_sends_it_twice_at_most(world: World) -> None:
     w = world
-    await stall_at(w, intake_notice("after"))
-    assert [n.label for n in w.notes(INTAKE_CHAT, 1)] == ["Новое сообщение"]
+    await stall_at(w, intake_notice("after"), give_info)
+    assert [n.label for n in w.notes(INTAKE_CHAT, 1)] == ["Поступила информация для ответа"]
     await w.crash()
 
     await w.start(background=True)
     await w.settle()
     # Recorded right after the answer: the one window is that answer, so the notice is there twice, not more.
-    assert [n.label for n in w.notes(INTAKE_CHAT, 1)] == ["Новое сообщение"] * 2
+    assert [n.label for n in w.notes(INTAKE_CHAT, 1)] == ["Поступила информация для ответа"] * 2
     assert len(w.cards(INTAKE_CHAT, 1)) == len(w.cards(OFFICE_CHAT, 1)) == 1
     assert await w.pending_outbox() == 0
     await w.stop()
@@ -172,9 +204,10 @@ async def test_a_crash_after_telegram_answered_a_notice_sends_it_twice_at_most(w
 
 async def test_a_dead_runs_claims_are_taken_over_at_start_without_waiting_out_the_lease(world: World) -> None:
     w = world
-    await stall_at(w, intake_notice("before"))
+    await stall_at(w, intake_notice("before"), give_info)
+    pending = select(outbox.c.claimed_by, outbox.c.claimed_until).where(outbox.c.delivered_at.is_(None))
     async with w.app.engine.connect() as conn:
-        [(owner, until)] = (await conn.execute(select(outbox.c.claimed_by, outbox.c.claimed_until))).all()
+        [(owner, until)] = (await conn.execute(pending)).all()
     assert owner is not None and until > w.clock.now()  # leased to the process about to die
     await w.crash()
     # `crash` cancels the drain, whose `finally` gives the claim back; a killed process runs no `finally`.
@@ -187,7 +220,7 @@ async def test_a_dead_runs_claims_are_taken_over_at_start_without_waiting_out_th
     await w.start(background=True)
     await w.settle()
     assert w.clock.now() == before  # not a minute of the 5-minute lease waited out
-    assert [n.label for n in w.notes(INTAKE_CHAT, 1)] == ["Новое сообщение"]
+    assert [n.label for n in w.notes(INTAKE_CHAT, 1)] == ["Поступила информация для ответа"]
     assert await w.pending_outbox() == 0
 
 
@@ -195,23 +228,28 @@ async def test_a_card_deleted_in_telegram_is_posted_anew(world: World) -> None:
     w = world
     await w.start()
     case = await w.register_os("Сообщение: яма на дороге")
-    old = w.card(OFFICE_CHAT, case)
-    await w.app.bot.delete_message(OFFICE_CHAT, old.message_id)  # someone in the chat deleted it
-    assert w.cards(OFFICE_CHAT, case) == []
-
     await w.press(INTAKE_CHAT, OPERATOR, "Направить в подразделение", case)
     await w.press(INTAKE_CHAT, OPERATOR, w.rules.units["housing"], case)
     assert (await w.press(INTAKE_CHAT, OPERATOR, "Готово", case)).text == "Направление предложено"
-    new = w.card(OFFICE_CHAT, case)
-    assert new.message_id != old.message_id
-    assert (await w.stored_cards(case))[OFFICE_CHAT] == new.message_id
+    # NOTIFY: the office head's card comes with the routing to approve; the intake card is the one deleted.
+    old = w.card(INTAKE_CHAT, case)
+    await w.app.bot.delete_message(INTAKE_CHAT, old.message_id)  # someone in the chat deleted it
+    assert w.cards(INTAKE_CHAT, case) == []
+
     approved = await w.press(OFFICE_CHAT, OFFICE_HEAD, "Согласовать направление", case)
     assert approved.text == "Направление согласовано"
-    assert len(w.cards(OFFICE_CHAT, case)) == 1
+    new = w.card(INTAKE_CHAT, case)
+    assert new.message_id != old.message_id
+    assert (await w.stored_cards(case))[INTAKE_CHAT] == new.message_id
+    assert (
+        await w.reply_to_card(HOUSING_CHAT, HOUSING, case, "Яму засыплют завтра") == "Информация направлена"
+    )
+    assert len(w.cards(INTAKE_CHAT, case)) == 1  # the new card edited in place, not posted a third time
 
 
 async def test_a_card_lost_to_a_minute_of_failing_sends_is_repaired_without_a_notice(world: World) -> None:
-    """The office head gets no notice of a new message, only its card: the repair is what brings it back."""
+    """The office head gets no notice of a routing to approve, only its card (NOTIFY: the card is the notice):
+    the repair is what brings it back, and with it no notice either."""
     w = world
 
     def fragile(bot: Bot) -> TelegramSender:
@@ -219,23 +257,22 @@ async def test_a_card_lost_to_a_minute_of_failing_sends_is_repaired_without_a_no
         return StallingSender(bot, lambda item: None, max_attempts=1)
 
     await w.start(sender=fragile)
-    # Both cards, the intake card again (the notice's drain posts its card first) and the notice.
-    w.emu.fail_next(4, "server_error", methods=["sendMessage"])
-    msg = w.emu.push_message(INTAKE_CHAT, OPERATOR.user_id, "Сообщение: не вывезен мусор")
-    await w.settle()
-    async with w.app.repo.transaction() as tx:
-        case = await tx.find_case_by_source("region_curator", f"{INTAKE_CHAT}:{msg.message_id}")
-    assert case is not None
-    assert w.cards(INTAKE_CHAT, case) == w.cards(OFFICE_CHAT, case) == [] and await w.pending_outbox() == 1
+    case = await w.register_os(CARD)
+    await w.press(INTAKE_CHAT, OPERATOR, "Направить в подразделение", case)
+    await w.press(INTAKE_CHAT, OPERATOR, w.rules.units["housing"], case)
+    # The office card, the office card again (the notice's drain posts its card first) and the notice.
+    w.emu.fail_next(3, "server_error", methods=["sendMessage"])
+    assert (await w.press(INTAKE_CHAT, OPERATOR, "Готово", case)).text == "Направление предложено"
+    assert w.cards(OFFICE_CHAT, case) == [] and await w.pending_outbox() == 1
+    assert sum(r.status == 500 for r in w.emu.calls("sendMessage")) == 3  # each of the three met a failure
 
     # Telegram is back; the scheduler's next drain sends the notice (its card first), then the repair runs.
     await w.app.delivery.drain()
     await w.settle()
-    assert len(w.cards(INTAKE_CHAT, case)) == 1 and [n.label for n in w.notes(INTAKE_CHAT, case)] == [
-        "Новое сообщение"
-    ]
+    assert len(w.cards(INTAKE_CHAT, case)) == 1 and w.notes(INTAKE_CHAT, case) == []
     assert len(w.cards(OFFICE_CHAT, case)) == 1
     assert w.notes(OFFICE_CHAT) == []  # repaired without any notice to that chat
+    assert await w.pending_outbox() == 0
     assert await being_posted(w) == set()
 
 
@@ -249,18 +286,20 @@ async def test_a_card_left_stale_by_a_failed_edit_is_refreshed_at_the_next_start
 
     await w.start(sender=lambda bot: StallingSender(bot, office_edits))
     case = await w.register_os("Сообщение: сломана скамейка")
-    office = w.card(OFFICE_CHAT, case)
-    before = card_status(office)  # the emulator's record is live: keep the text, not the message
     await w.press(INTAKE_CHAT, OPERATOR, "Направить в подразделение", case)
     await w.press(INTAKE_CHAT, OPERATOR, w.rules.units["housing"], case)
-    failing["on"] = True
     assert (await w.press(INTAKE_CHAT, OPERATOR, "Готово", case)).text == "Направление предложено"
+    office = w.card(OFFICE_CHAT, case)  # NOTIFY: posted for the routing to approve
+    before = card_status(office)  # the emulator's record is live: keep the text, not the message
+    failing["on"] = True
+    approved = await w.press(OFFICE_CHAT, OFFICE_HEAD, "Согласовать направление", case)
+    assert approved.text == "Направление согласовано"
     assert card_status(w.card(OFFICE_CHAT, case)) == before  # stale: the office head's card missed the change
+    assert card_status(w.card(INTAKE_CHAT, case)) != before
     await w.stop()
 
     await w.start(background=True)
     await w.settle()
     refreshed = w.card(OFFICE_CHAT, case)  # edited in place, not posted again
-    assert refreshed.message_id == office.message_id and card_status(refreshed) != before
-    approved = await w.press(OFFICE_CHAT, OFFICE_HEAD, "Согласовать направление", case)
-    assert approved.text == "Направление согласовано"
+    assert refreshed.message_id == office.message_id
+    assert card_status(refreshed) == card_status(w.card(INTAKE_CHAT, case)) != before
