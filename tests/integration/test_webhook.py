@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from datetime import timedelta
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +90,7 @@ async def test_webhook_registers_with_the_secret_and_refuses_without_it(
         assert await _cases(app) == 0
 
         good = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-        async with http.post(
-            url, json=_posted(emu, 2, "Яма на ул. Ленина"), headers=good
-        ) as r:
+        async with http.post(url, json=_posted(emu, 2, "Яма на ул. Ленина"), headers=good) as r:
             assert r.status == 200
     # The workers handle it from the inbox after the webhook answers; wait for the card in the intake chat.
     await emu.wait_for(lambda: any(m.from_bot and m.buttons for m in emu.sent(INTAKE_CHAT)), timeout=10)
