@@ -600,8 +600,9 @@ class Delivery:
         for chat_id in chats:
             if chat_id in already:
                 continue
-            if _said_by_the_card(notification, posted.get(chat_id)):
-                # The card was posted for this very change, just now, with sound: it is the notice.
+            if not media and _said_by_the_card(notification, posted.get(chat_id)):
+                # The card was posted for this very change, just now, with sound: it is the notice. Not when the
+                # notice carries files (a unit's photos with the draft): the card does not, so the notice goes.
                 async with self.repo.transaction() as tx:
                     await tx.record_delivery(outbox_id, chat_id, cards.get(chat_id), now)
                 continue

@@ -36,7 +36,6 @@ CO_INFO = "Соцзащита: жильцам дома 12 — пенсионер
 DRAFT = "Здравствуйте! Вывоз мусора с площадки на ул. Мира, 12 возобновлён, график: вторник и пятница."
 FINAL = "Здравствуйте! Подрядчик заменён, площадка на ул. Мира, 12 очищена; фото прилагаем."
 LINK = "https://pos.gosuslugi.ru/answer/4512345"
-ROUTED = "Сообщение направлено вам для работы"
 
 
 def last_bot_text(world: World, chat_id: int) -> str:
@@ -76,7 +75,7 @@ async def test_pos_cycle_through_polling(world: World) -> None:
     assert COMPLAINT in card and "№ ПОС 4512345" in card and f"Категория: {fast}" in card
     assert "Поступило: 01.12.2026 10:02" in card
     assert card_owes(shown[POS_CHAT]) == owes(("pos.route", None), ("pos.draft", None), ("pos.answer", None))
-    assert [n.label for n in w.notes(POS_CHAT, case)] == ["Новое сообщение"]
+    assert [n.label for n in w.notes(POS_CHAT, case)] == []  # NOTIFY: the card just posted is the notice
 
     # 10:10 Two executors, housing responsible (п.14.1).
     await w.at(w.local(10, 10))
@@ -103,11 +102,10 @@ async def test_pos_cycle_through_polling(world: World) -> None:
         ("pos.draft", "housing"),  # the common draft is the responsible executor's (п.14.3)
         ("pos.answer", None),
     )
-    [lead_note] = w.notes(HOUSING_CHAT, case)
-    [co_note] = w.notes(SOCIAL_CHAT, case)
-    assert lead_note.label == co_note.label == ROUTED
-    assert "Вы — ответственный исполнитель" in visible_text(w.emu.message(HOUSING_CHAT, lead_note.message_id))
-    assert "ответственный" not in visible_text(w.emu.message(SOCIAL_CHAT, co_note.message_id))
+    # NOTIFY: the executors' cards, just posted for the routing, are the notice; each names the responsible one.
+    assert w.notes(HOUSING_CHAT, case) == w.notes(SOCIAL_CHAT, case) == []
+    for chat_id in (HOUSING_CHAT, SOCIAL_CHAT):
+        assert f"{housing_name} (ответственный), {social_name}" in visible_text(shown[chat_id])
 
     # 10:15 The responsible executor accepts the complaint (the 30-minute return term is met).
     await w.at(w.local(10, 15))
@@ -180,18 +178,16 @@ async def test_pos_cycle_through_polling(world: World) -> None:
 
     # Notices: the curator hears of drafts, the responsible executor of everything it must act on.
     assert [n.label for n in w.notes(POS_CHAT, case)] == [
-        "Новое сообщение",
         "Проект ответа на согласование",
         "Проект ответа на согласование",
     ]
     assert [n.label for n in w.notes(HOUSING_CHAT, case)] == [
-        ROUTED,
         "Поступила информация для ответа",
         "Проект ответа согласован",
         "Дан промежуточный ответ — готовьте окончательный",
         "Проект ответа согласован",
     ]
-    assert [n.label for n in w.notes(SOCIAL_CHAT, case)] == [ROUTED]
+    assert [n.label for n in w.notes(SOCIAL_CHAT, case)] == []  # its card was the routing notice
     for chat_id in (INTAKE_CHAT, OFFICE_CHAT, HEAD.user_id):
         assert w.emu.sent(chat_id) == []
     for chat_id in WORKING:

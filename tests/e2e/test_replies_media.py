@@ -24,8 +24,13 @@ async def test_a_photo_given_by_reply_to_a_notice_reaches_the_curator(world: Wor
     case = await w.register_os("Нет света на ул. Мира второй день")
     await w.route_os(case, "housing")
 
-    # The unit replies to the notice under the card, not to the card, with a photo and a caption.
+    # The unit replies to a notice under the card, not to the card, with a photo and a caption. The card just
+    # posted for the routing is its own notice (NOTIFY): the notice is the reminder of the unit's term.
     card = w.card(HOUSING_CHAT, case)
+    for hour in range(10, 18):
+        if w.notes(HOUSING_CHAT, case):
+            break
+        await w.at(w.local(hour, 0))
     notices = [n for n in w.notes(HOUSING_CHAT, case) if n.message_id != card.message_id]
     assert notices, "no notice about the case in the unit chat"
     target = w.emu.message(HOUSING_CHAT, notices[-1].message_id)

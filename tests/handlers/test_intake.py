@@ -132,7 +132,9 @@ async def test_forged_and_foreign_presses_change_nothing(h: Harness) -> None:
     # The intake button pressed on a card (a bot message that is no question), in the office head's chat, with
     # garbled data, or by a stranger.
     assert await h.press(INTAKE, OPERATOR, card.message_id, vk) == texts.UNKNOWN_BUTTON
-    office_card = await h.card(OFFICE, case_id)
+    # The office head no longer gets a new case's card (NOTIFY): a bot message in his chat is the card /case gave.
+    await h.send(OFFICE, OFFICE_HEAD, f"/case {case_id}")
+    office_card = next(m for m in h.emu.sent(OFFICE) if visible_text(m).startswith(f"Сообщение № {case_id}"))
     assert await h.press(OFFICE, OFFICE_HEAD, office_card.message_id, vk) == texts.UNKNOWN_BUTTON
     _msg, question = await post(h, "Нет света на улице Мира")
     assert await h.press(INTAKE, OPERATOR, question.message_id, "i1:nonsense") == texts.UNKNOWN_BUTTON

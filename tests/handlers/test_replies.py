@@ -103,9 +103,10 @@ async def test_a_reply_to_a_notice_lands_on_its_case(h: Harness) -> None:
 
 async def test_a_reply_to_the_one_off_card_of_case_command_lands(h: Harness) -> None:
     case_id = await routed_to_housing(h)
+    before = len(h.emu.sent(HOUSING_CHAT))
     await h.send(HOUSING_CHAT, HOUSING_MAN, f"/case {case_id}")
-    copies = [m for m in h.emu.sent(HOUSING_CHAT) if f"Сообщение № {case_id}" in visible_text(m)]
-    copy = copies[-2]  # the card, then its history
+    answered = h.emu.sent(HOUSING_CHAT)[before:]  # the card's copy, then its history («История сообщения …»)
+    copy = next(m for m in answered if visible_text(m).startswith(f"Сообщение № {case_id}"))
     assert copy.message_id != (await h.card(HOUSING_CHAT, case_id)).message_id
     await h.send(HOUSING_CHAT, HOUSING_MAN, LIGHT, reply_to=copy.message_id)
     assert (await h.services.case(case_id)).assignments[0].info_given
