@@ -2,12 +2,14 @@
 
     python bench/crash_bench.py [--messages 1000] [--rate 40] [--kills 4] [--seed 1] [--pg] [--no-floor]
 
-Citizens' messages are posted in the intake chat at `--rate` a second (the emulator keeps the pace in its own
-process); the bot is SIGKILLed `--kills` times at seeded random moments of the burst and restarted each time.
-After the drain every message is compared: was it registered, once; does every case have its card, once, in
-every chat that keeps it (the intake chat and the office head's).
+Citizens' messages, as ЦУР IM cards with a «Выявлено» line (registered at once, no intake question), are posted
+in the intake chat at `--rate` a second (the emulator keeps the pace in its own process); the bot is SIGKILLed
+`--kills` times at seeded random moments of the burst and restarted each time. After the drain every message is
+compared: was it registered, once; does every case have its card, once, in every chat that keeps it (the intake
+chat: the office head gets a card only once a routing waits for him).
 
-Printed: lost messages, duplicated cases, missing and doubled cards (and notices), and the time to drain after
+Printed: lost messages, duplicated cases, missing and doubled cards (and the «Зарегистрировано» replies, the
+operator's notice of each case), and the time to drain after
 the last restart; PASS or FAIL against the goal: 0 lost, 0 duplicated cases, 0 missing cards, doubled cards no
 more than the kills. The floor beside it is the same burst with no kill, in the same run (`--no-floor` skips it).
 
@@ -66,7 +68,7 @@ def print_figures(name: str, run: Run) -> None:
     print(f"  duplicated cases           {fig.duplicated_cases:8d}")
     print(f"  missing cards              {len(fig.missing_cards):8d}")
     print(f"  doubled cards              {fig.doubled_total:8d}   ({doubled})")
-    print(f"  missing / doubled notices  {fig.missing_notices:4d} / {fig.doubled_notices:<4d}")
+    print(f"  missing / doubled replies  {fig.missing_notices:4d} / {fig.doubled_notices:<4d}")
     print(f"  «уже зарегистрировано»     {fig.already_registered:8d}")
     print(f"  left unconfirmed / outbox  {fig.pending_updates:4d} / {fig.pending_outbox:<4d}")
     print(f"  restarts refused (exit 2)  {fig.refused_restarts:8d}   ({fig.refused_seconds:.0f} s in all)")

@@ -93,6 +93,7 @@ _STATUS = re.compile(r"^Статус: (.+)$", re.MULTILINE)
 _TERM_LINE = re.compile(r"^• (.+?) — (.+?), до ", re.MULTILINE)
 _NOTE_CASE = re.compile(r"^Сообщение № (\d+)$", re.MULTILINE)
 _NOTE_MARKS = ("🔔", "⏰", "❗")
+_CARD_TITLE = re.compile(r"Сообщение № \d+ ·")
 
 
 def settings_for(emu: TelegramEmulator, db_path: Path, *, rate_limits: bool = False) -> Settings:
@@ -414,17 +415,15 @@ class World:
         return found
 
     async def check_notes_match_deliveries(self, chats: Iterable[int]) -> None:
-        """Every notification message in these chats is one recorded delivery, and the other way round. A
-        delivery recorded on a card is a notice the card just posted for the same change said (NOTIFY)."""
+        """Every notification message in these chats is one recorded delivery, and the other way round; a
+        delivery recorded on a card message is a notice the card just posted for that change stands for (NOTIFY:
+        bot/delivery.py `_said_by_the_card`), not a message of its own."""
         recorded = await self.delivered()
         for chat_id in chats:
+            cards = {m.message_id for m in self.emu.sent(chat_id) if _CARD_TITLE.match(visible_text(m))}
             shown = sorted(n.message_id for n in self.notes(chat_id))
-            cards = {
-                m.message_id for m in self.emu.sent(chat_id) if visible_text(m).startswith("Сообщение № ")
-            }
-            assert shown == sorted(m for m, _ in recorded.get(chat_id, []) if m not in cards), (
-                f"{chat_title(chat_id)}: sent ≠ recorded"
-            )
+            sent = sorted(m for m, _ in recorded.get(chat_id, []) if m not in cards)
+            assert shown == sent, f"{chat_title(chat_id)}: sent ≠ recorded"
 
 
 class Cards:

@@ -59,22 +59,27 @@ async def test_hostile_text_is_shown_exactly_and_every_card_fits(
     await w.start()
 
     short = await w.register_os(HOSTILE)
-    for chat_id in (INTAKE_CHAT, OFFICE_CHAT):
-        assert body(w.card(chat_id, short)) == HOSTILE
+    assert body(w.card(INTAKE_CHAT, short)) == HOSTILE
+    assert not w.cards(OFFICE_CHAT, short)  # NOTIFY: the office head gets a card once a routing waits for him
     assert not [e for e in w.card(INTAKE_CHAT, short).entities if e["type"] != "bold"]  # only the card's own
 
     case = await w.register_os(LONG)
     async with w.app.repo.transaction() as tx:
         stored = await tx.get_message(case)
     assert stored is not None and stored.text == LONG  # kept whole; only the card is cut
-    for chat_id in (INTAKE_CHAT, OFFICE_CHAT):
+
+    def check_long(chat_id: int) -> None:
         shown = body(w.card(chat_id, case))
         assert shown.endswith("…") and LONG.startswith(shown[:-1]) and len(shown) > 2_000
         assert shown.startswith(HOSTILE + "\n")
+
+    check_long(INTAKE_CHAT)
     check_fits(w, case)
 
     # Through the cycle, with hostile text at every step, the cards keep the citizen's text exactly.
     await w.route_os(case, "housing")
+    for chat_id in (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT):  # the office head's card came with the routing
+        check_long(chat_id)
     assert await w.reply_to_card(HOUSING_CHAT, HOUSING, case, INFO) == "Информация направлена"
     [info_note] = [n for n in w.notes(INTAKE_CHAT, case) if n.label == "Поступила информация для ответа"]
     assert f"Текст: {INFO}" in visible_text(w.emu.message(INTAKE_CHAT, info_note.message_id))

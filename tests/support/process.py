@@ -60,13 +60,15 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 # The console script of this interpreter's environment, never whatever `otklik` is first on PATH.
 OTKLIK = Path(sys.executable).with_name("otklik")
-OFFICE_CHAT = OFFICE_HEAD.user_id
-# Where a new open-source case keeps its card (bot/directory.py card_chats): the intake chat and the office head.
-CARD_CHATS: tuple[int, ...] = (INTAKE_CHAT, OFFICE_CHAT)
+# Where a new open-source case keeps its card (bot/directory.py card_chats): the intake chat only; the office
+# head gets a card once a routing waits for his approval, which no message of the rig's reaches.
+CARD_CHATS: tuple[int, ...] = (INTAKE_CHAT,)
 SOURCE = "intake"  # what an operator's post in the intake chat is registered as (handlers/intake.py)
 
 _CARD = re.compile(r"^Сообщение № (\d+) ·")
-_NOTICE_CASE = re.compile(r"^Сообщение № (\d+)$", re.MULTILINE)
+# The reply to a ЦУР card registered at once (views/texts.py INTAKE_REGISTERED_AT_ONCE): the operator's notice
+# that the message is in (delivery posts no «Новое сообщение» notice under the card just posted for it).
+_REGISTERED = re.compile(r"^Зарегистрировано: сообщение № (\d+) ·")
 _TAG = re.compile(r"\[(crash-[0-9a-f]+-\d+)\]")
 _ALREADY = "Это сообщение уже зарегистрировано"  # views/texts.py ALREADY_REGISTERED: a message handled twice
 
@@ -387,7 +389,7 @@ class Figures:
     duplicated_cases: int = 0  # cases beyond the first for one pushed message
     missing_cards: list[tuple[int, int]] = field(default_factory=list)  # (case, chat) without its card
     doubled_cards: dict[int, int] = field(default_factory=dict)  # chat -> card messages beyond the first
-    missing_notices: int = 0  # cases without their «Новое сообщение» in the intake chat
+    missing_notices: int = 0  # cases without their «Зарегистрировано: сообщение № N» reply in the intake chat
     doubled_notices: int = 0
     already_registered: int = 0  # «уже зарегистрировано» replies: a message handled twice, visibly
     pending_updates: int = 0
@@ -729,7 +731,7 @@ class Rig:
         notices: Counter[int] = Counter()
         for msg in emu.history(INTAKE_CHAT, from_bot=True):
             text = msg["text"]
-            if text.startswith("🔔") and (number := _NOTICE_CASE.search(text)) is not None:
+            if (number := _REGISTERED.match(text)) is not None:
                 notices[int(number.group(1))] += 1
             if text.startswith(_ALREADY):
                 fig.already_registered += 1
