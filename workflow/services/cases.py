@@ -157,14 +157,7 @@ class CaseUseCases(UseCaseBase):
             if expected_version is not None and expected_version != case.version:
                 raise DomainError(STALE_CARD, code="stale")
             self._check_reach(case, action, result)
-            if origin:
-                stamped = tuple(replace(e, data={**e.data, ORIGIN: origin}) for e in result.events)
-                result = replace(result, events=stamped)
-            try:
-                await tx.save_case(result.case, case.version)
-            except StaleVersion:
-                raise DomainError(STALE_CARD, code="stale") from None
-            notifications = await self._write(tx, result.case, result, now, actor, before=case)
+            result, notifications = await self._commit(tx, case, result, now, actor, origin, undoable=True)
         await self._wake([result.case.id], notifications)
         return Outcome(case=result.case, notifications=notifications)
 
@@ -188,16 +181,33 @@ class CaseUseCases(UseCaseBase):
             result = undo_last(
                 case, events[-1] if events else None, actor, now, window=self.rules.undo_window
             )
-            if origin:
-                stamped = tuple(replace(e, data={**e.data, ORIGIN: origin}) for e in result.events)
-                result = replace(result, events=stamped)
-            try:
-                await tx.save_case(result.case, case.version)
-            except StaleVersion:
-                raise DomainError(STALE_CARD, code="stale") from None
-            notifications = await self._write(tx, result.case, result, now, actor)
+            result, notifications = await self._commit(tx, case, result, now, actor, origin, undoable=False)
         await self._wake([result.case.id], notifications)
         return Outcome(case=result.case, notifications=notifications)
+
+    async def _commit(
+        self,
+        tx: Transaction,
+        case: Case,
+        result: Transition,
+        now: datetime,
+        actor: Actor,
+        origin: str,
+        *,
+        undoable: bool,
+    ) -> tuple[Transition, tuple[Notification, ...]]:
+        """Save a transition of `case` at its version (a concurrent change makes the card stale) and write its
+        terms, events and notices; the events carry `origin` (a message handled twice is recognised) and, when
+        `undoable`, what undoes the action."""
+        if origin:
+            stamped = tuple(replace(e, data={**e.data, ORIGIN: origin}) for e in result.events)
+            result = replace(result, events=stamped)
+        try:
+            await tx.save_case(result.case, case.version)
+        except StaleVersion:
+            raise DomainError(STALE_CARD, code="stale") from None
+        before = case if undoable else None
+        return result, await self._write(tx, result.case, result, now, actor, before=before)
 
     async def applied(self, case_id: int, origin: str) -> bool:
         """Whether an action from `origin` (a source message) is in the case's history: handled before."""
