@@ -24,9 +24,9 @@ from views.keyboards import which_case_keyboard
 from workflow.lifecycle import Action, ActionPayload, Status, available_actions
 from workflow.model import Actor, Attachment, Case, DomainError, Procedure, Role
 from workflow.services import Services
+from workflow.visibility import UNIT_ROLES, may_see
 
 ANSWERED = "answered_by"  # prompt data once answered: the origin of the reply that did
-UNIT_ROLES = frozenset({Role.UNIT_OFFICIAL, Role.EXECUTOR})
 WHICH_LIMIT = 8  # buttons under «К какому сообщению?», nearest due first
 _TERMS_READ = 50  # open terms read to find them (a case may owe several)
 
@@ -125,14 +125,6 @@ async def on_reply(
     answer = await apply_reply(message, case, services, actor, chat_units, refuse_empty=True)
     if answer:
         await message.reply(answer, parse_mode=None)
-
-
-def may_see(case: Case, actor: Actor) -> bool:
-    """Whether the person works on the case: staff of the administration's offices see every case, a unit's
-    people the cases routed or proposed to their units."""
-    if actor.roles - UNIT_ROLES:
-        return True
-    return bool(actor.units & (set(case.units) | set(case.proposed_units)))
 
 
 async def apply_reply(

@@ -1,0 +1,32 @@
+"""Who may see a case: the one rule behind /case, /find, /overdue and replies about a case.
+
+Staff of the administration's offices (operator, curators, office head, head, coordinator) see every case; a
+unit's people (unit officials, executors) see only the cases routed or proposed to their units. Whatever the
+command, a case the person may not see is answered as one that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from workflow.model import Actor, Case, Role
+
+# Roles held for a unit: a person holding only these works on his units' cases alone.
+UNIT_ROLES = frozenset({Role.UNIT_OFFICIAL, Role.EXECUTOR})
+
+
+def seen_units(actor: Actor) -> frozenset[str] | None:
+    """The units whose cases `actor` may see; None when he may see every case."""
+    if actor.roles - UNIT_ROLES:
+        return None
+    return frozenset(actor.units)
+
+
+def may_see_units(case_units: Collection[str], actor: Actor) -> bool:
+    """Whether `actor` may see a case assigned or proposed to `case_units`."""
+    units = seen_units(actor)
+    return units is None or not units.isdisjoint(case_units)
+
+
+def may_see(case: Case, actor: Actor) -> bool:
+    return may_see_units((*case.units, *case.proposed_units), actor)
