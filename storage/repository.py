@@ -74,6 +74,7 @@ from workflow.model import (
 )
 from workflow.ports import (
     Clock,
+    FoundCase,
     Notification,
     OutboxItem,
     OwedBy,
@@ -82,7 +83,7 @@ from workflow.ports import (
     StaleVersion,
     TermPage,
 )
-from workflow.search import link_key, search_text
+from workflow.search import like_pattern, link_key, search_text
 
 if TYPE_CHECKING:
     from workflow.ports import Repository, Transaction
@@ -105,6 +106,7 @@ MESSAGE_COLUMNS = (
 )
 ASSIGNMENT_COLUMNS = ("unit", "responsible", "accepted", "info_given")
 _LAST_ERROR_MAX = 4000
+_FOUND_TEXT = 200  # characters of a message's text read for a /case or /find line
 
 
 # The hot statements are built once, with bound parameters: building them per call (`.values(**row)`) cost more
@@ -607,6 +609,13 @@ class SqlTransaction:
                 or_(terms.c.unit.in_(sorted(owed.units)), and_(terms.c.unit.is_(None), unit_case)),
             ),
         )
+        for step in owed.steps:  # terms the person's own step would complete, whoever holds them
+            in_step = exists().where(
+                cases.c.id == terms.c.case_id,
+                cases.c.procedure == step.procedure,
+                cases.c.status == step.status,
+            )
+            whose = or_(whose, and_(terms.c.term_id.in_(sorted(step.term_ids)), in_step))
         where = and_(terms.c.closed_at.is_(None), whose)
         if silent and now is not None:  # a return-only term past due lapsed into acceptance
             where = and_(where, ~and_(terms.c.term_id.in_(sorted(silent)), terms.c.due < now))
@@ -635,6 +644,87 @@ class SqlTransaction:
         stmt = select(func.min(terms.c.next_attention)).where(terms.c.closed_at.is_(None))
         result: datetime | None = (await self._exec(stmt)).scalar_one()
         return result
+
+    # --- /case and /find (issue 10) ----------------------------------------------------------------------
+
+    def _seen_by_units(self, units: frozenset[str]) -> Any:
+        """The `cases` row in scope is assigned or proposed to one of `units` (workflow.visibility): the
+        assignments' primary key, and the short proposed_units list inside the case's state."""
+        names = sorted(units)
+        if self._dialect == "postgresql":
+            proposed = func.json_array_elements_text(cases.c.state["proposed_units"]).table_valued("value")
+        else:
+            proposed = func.json_each(cases.c.state, "$.proposed_units").table_valued("value")
+        assigned = exists().where(assignments.c.case_id == cases.c.id, assignments.c.unit.in_(names))
+        in_proposal = exists(select(proposed.c.value).where(proposed.c.value.in_(names)))
+        return or_(assigned, in_proposal)
+
+    async def _found(self, where: Any, limit: int) -> list[FoundCase]:
+        stmt = (
+            select(
+                cases.c.id, cases.c.procedure, cases.c.status, cases.c.state,
+                func.substr(messages.c.text, 1, _FOUND_TEXT).label("text"), messages.c.external_number,
+            )
+            .select_from(cases.join(messages, messages.c.case_id == cases.c.id))
+            .where(where)
+            .order_by(cases.c.id.desc())
+            .limit(limit)
+        )  # fmt: skip
+        rows = (await self._exec(stmt)).all()
+        by_case = await self._assignments([row.id for row in rows])
+        found = []
+        for row in rows:
+            proposed = (row.state or {}).get("proposed_units") or []
+            units = {a.unit for a in by_case.get(row.id, ())} | {str(u) for u in proposed}
+            found.append(
+                FoundCase(
+                    case_id=row.id, procedure=row.procedure, status=row.status, text=row.text or "",
+                    external_number=row.external_number, units=frozenset(units),
+                )
+            )  # fmt: skip
+        return found
+
+    async def cases_by_external_number(self, number: str, limit: int) -> list[FoundCase]:
+        return await self._found(messages.c.external_number == number, limit)  # ix_messages_external_number
+
+    async def cases_by_link(self, key: str, limit: int) -> list[FoundCase]:
+        # Two indexed equalities (ix_messages_link_key, ix_cases_published_key) instead of an OR over a join.
+        by_message = select(messages.c.case_id).where(messages.c.link_key == key)
+        by_answer = select(cases.c.id).where(cases.c.published_key == key)
+        return await self._found(cases.c.id.in_(by_message.union(by_answer)), limit)
+
+    async def found_cases(self, case_ids: Sequence[int]) -> list[FoundCase]:
+        if not case_ids:
+            return []
+        return await self._found(cases.c.id.in_(list(case_ids)), len(case_ids))
+
+    async def find_cases(
+        self,
+        needle: str,
+        *,
+        final: frozenset[str],
+        closed_since: datetime,
+        units: frozenset[str] | None,
+        limit: int,
+    ) -> list[FoundCase]:
+        # `search` is folded at registration, so one LIKE matches alike on SQLite (which folds ASCII only) and
+        # PostgreSQL; the query is folded by the caller.
+        where = and_(
+            messages.c.search.like(like_pattern(needle), escape="/"),
+            or_(cases.c.status.not_in(sorted(final)), cases.c.updated_at >= closed_since),
+        )
+        if units is not None:
+            where = and_(where, self._seen_by_units(units))
+        return await self._found(where, limit)
+
+    async def overdue_terms_of_units(
+        self, now: datetime, limit: int, units: frozenset[str], *, silent: frozenset[str] = frozenset()
+    ) -> TermPage:
+        seen = exists().where(cases.c.id == terms.c.case_id, self._seen_by_units(units))
+        where = and_(terms.c.closed_at.is_(None), terms.c.due <= now, seen)
+        if silent:
+            where = and_(where, terms.c.term_id.not_in(sorted(silent)))
+        return await self._term_page(where, limit)
 
     async def record_sent(self, term_row_id: int, key: str, next_attention: datetime | None) -> bool:
         params: dict[str, object]

@@ -8,13 +8,23 @@ against real SQLite with the same assertions.
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from workflow.model import Case, Event, InboundMessage, Term, TermHandover, TermHolder, TermStart, TermStop
-from workflow.ports import Notification, OutboxItem, OwedBy, Retimed, SentRecord, StaleVersion, TermPage
+from workflow.ports import (
+    FoundCase,
+    Notification,
+    OutboxItem,
+    OwedBy,
+    Retimed,
+    SentRecord,
+    StaleVersion,
+    TermPage,
+)
+from workflow.search import link_key, search_text
 
 
 class FakeClock:
@@ -207,6 +217,10 @@ class FakeTransaction:
                 return False
             if t.owner in owed.roles:
                 return True
+            case = self.s.cases[t.case_id]
+            where = (case.procedure.value, case.status)
+            if any(t.term_id in s.term_ids and where == (s.procedure, s.status) for s in owed.steps):
+                return True
             if t.owner not in owed.unit_roles:
                 return False
             if t.unit is not None:
@@ -224,6 +238,68 @@ class FakeTransaction:
             if t.closed_at is None and t.due <= now and t.term_id not in silent
         ]
         return self._page(found, limit)
+
+    # --- /case and /find ---------------------------------------------------------------------------------
+
+    def _found(self, case_ids: Iterable[int], limit: int) -> list[FoundCase]:
+        found = []
+        for case_id in sorted(set(case_ids), reverse=True)[:limit]:
+            case, message = self.s.cases[case_id], self.s.messages[case_id]
+            found.append(
+                FoundCase(
+                    case_id=case_id, procedure=case.procedure.value, status=case.status,
+                    text=message.text[:200], external_number=message.external_number,
+                    units=frozenset(case.units) | frozenset(case.proposed_units),
+                )
+            )  # fmt: skip
+        return found
+
+    async def cases_by_external_number(self, number: str, limit: int) -> list[FoundCase]:
+        return self._found((i for i, m in self.s.messages.items() if m.external_number == number), limit)
+
+    async def cases_by_link(self, key: str, limit: int) -> list[FoundCase]:
+        found = [i for i, m in self.s.messages.items() if link_key(m.link) == key]
+        found += [
+            i for i, c in self.s.cases.items() if c.published_link and link_key(c.published_link) == key
+        ]
+        return self._found(found, limit)
+
+    async def found_cases(self, case_ids: Sequence[int]) -> list[FoundCase]:
+        return self._found((i for i in case_ids if i in self.s.cases), len(case_ids))
+
+    async def find_cases(
+        self,
+        needle: str,
+        *,
+        final: frozenset[str],
+        closed_since: datetime,
+        units: frozenset[str] | None,
+        limit: int,
+    ) -> list[FoundCase]:
+        def last_change(case_id: int) -> datetime | None:  # storage's updated_at: the last step's instant
+            events = self.s.events.get(case_id, [])
+            return events[-1].at if events else None
+
+        def matches(case_id: int) -> bool:
+            case, m = self.s.cases[case_id], self.s.messages[case_id]
+            if needle not in search_text(m.text, m.author, m.link, m.external_number):
+                return False
+            changed = last_change(case_id)
+            if case.status in final and (changed is None or changed < closed_since):
+                return False
+            return units is None or bool(units & (set(case.units) | set(case.proposed_units)))
+
+        return self._found((i for i in self.s.cases if matches(i)), limit)
+
+    async def overdue_terms_of_units(
+        self, now: datetime, limit: int, units: frozenset[str], *, silent: frozenset[str] = frozenset()
+    ) -> TermPage:
+        def seen(t: Term) -> bool:
+            case = self.s.cases[t.case_id]
+            return bool(units & (set(case.units) | set(case.proposed_units)))
+
+        page = await self.overdue_terms(now, 10**9, silent=silent)
+        return self._page([t for t in page.terms if seen(t)], limit)
 
     @staticmethod
     def _page(found: list[Term], limit: int) -> TermPage:

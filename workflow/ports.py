@@ -106,6 +106,30 @@ class OwedBy:
     roles: frozenset[Role]
     unit_roles: frozenset[Role]
     units: frozenset[str]
+    # Terms owed besides by owner: those a person's own step would complete, whoever holds them (the ПОС
+    # coordinator posts an approved answer whose term the ПОС curator holds).
+    steps: tuple[OwedStep, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OwedStep:
+    """The open terms `term_ids` of cases of `procedure` in `status`."""
+
+    procedure: str
+    status: str
+    term_ids: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class FoundCase:
+    """A case as /case and /find list it: enough for one line, with what decides whether it may be shown."""
+
+    case_id: int
+    procedure: str
+    status: str
+    text: str
+    external_number: str
+    units: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +175,43 @@ class Reading(Protocol):
 
     async def earliest_attention(self) -> datetime | None:
         """The nearest next-attention instant of any open term (the simulator jumps its clock there)."""
+        ...
+
+    # --- /case and /find (issue 10): one indexed query each -------------------------------------------------
+
+    async def cases_by_external_number(self, number: str, limit: int) -> list[FoundCase]:
+        """Cases whose source message carries this ПОС number (exact), the newest first."""
+        ...
+
+    async def cases_by_link(self, key: str, limit: int) -> list[FoundCase]:
+        """Cases whose source message's link or whose published answer's link has this key
+        (workflow.search.link_key), the newest first."""
+        ...
+
+    async def found_cases(self, case_ids: Sequence[int]) -> list[FoundCase]:
+        """These cases (those that exist), the newest first."""
+        ...
+
+    async def find_cases(
+        self,
+        needle: str,
+        *,
+        final: frozenset[str],
+        closed_since: datetime,
+        units: frozenset[str] | None,
+        limit: int,
+    ) -> list[FoundCase]:
+        """Cases whose message's search text (workflow.search.search_text) contains `needle` (already folded),
+        open (status not in `final`) or final and last changed at or after `closed_since`, the newest first.
+
+        `units` None: every case; else only cases assigned or proposed to one of `units`.
+        """
+        ...
+
+    async def overdue_terms_of_units(
+        self, now: datetime, limit: int, units: frozenset[str], *, silent: frozenset[str] = frozenset()
+    ) -> TermPage:
+        """`overdue_terms` of the cases assigned or proposed to one of `units` only."""
         ...
 
 
