@@ -1,4 +1,4 @@
-"""Commands: /start, /help, /my, /case N, /overdue, /term, /close, /reopen, /undo; and the command menus."""
+"""Commands: /start, /help, /my, /case, /find, /overdue, /term, /close, /reopen, /undo; and the command menus."""
 
 from __future__ import annotations
 
@@ -18,12 +18,16 @@ from views.html import escape
 from workflow.calendar import CalendarError, WorkingCalendar
 from workflow.lifecycle import REGISTER_ROLES, ROLE_NAMES, Action, ActionPayload, Status
 from workflow.model import Actor, DomainError, Procedure, Role, parse_id
+from workflow.ports import FoundCase
 from workflow.rules import Rules, RulesError
+from workflow.search import FIND_LIMIT
 from workflow.services import Services
+from workflow.services.queries import FindRefusal, LookupKind
 
 log = logging.getLogger(__name__)
 
 LIST_LIMIT = 30
+SNIPPET_CHARS = 60  # the beginning of a message's text on a /case choice or /find line
 _LEFT_HORIZON = timedelta(days=400)  # /term says how long is left only for a due within about a year of now
 _POS_REGISTRARS = frozenset(REGISTER_ROLES[Procedure.POS]) - {Role.SYSTEM}
 
@@ -34,6 +38,7 @@ def router() -> Router:
     r.message.register(on_help, Command("help"))
     r.message.register(on_my, Command("my"))
     r.message.register(on_case, Command("case"))
+    r.message.register(on_find, Command("find"))
     r.message.register(on_overdue, Command("overdue"))
     r.message.register(on_term, Command("term"))
     r.message.register(on_close, Command("close"))
@@ -91,8 +96,10 @@ async def _answer_list(message: Message, title_html: str, empty: str, lines: lis
     await message.answer(_with_more(title_html, lines, total), parse_mode="HTML")
 
 
-async def on_overdue(message: Message, services: Services, calendar: WorkingCalendar, rules: Rules) -> None:
-    listed = await services.overdue(LIST_LIMIT)
+async def on_overdue(
+    message: Message, actor: Actor, services: Services, calendar: WorkingCalendar, rules: Rules
+) -> None:
+    listed = await services.overdue(LIST_LIMIT, actor)  # a unit's people: their units' cases only
     lines = [
         escape(
             texts.OVERDUE_LINE.format(
@@ -108,23 +115,62 @@ async def on_overdue(message: Message, services: Services, calendar: WorkingCale
     await _answer_list(message, texts.OVERDUE_TITLE_HTML, texts.OVERDUE_EMPTY, lines, listed.page.total)
 
 
-async def on_case(
-    message: Message, command: CommandObject, services: Services, delivery: DeliveryPort
-) -> None:
-    raw = (command.args or "").strip().lstrip("№#").strip()
-    case_id = parse_id(raw)
-    if case_id is None:
-        # «²», «١٢», «１», 0, -1, 2^63: not a case number this bot could have given (checked before SQL).
-        known = bool(raw) and raw.isascii() and raw.isdigit()
-        await message.answer(texts.CASE_NOT_FOUND if known else texts.CASE_USAGE, parse_mode=None)
-        return
-    note_case(case_id)
+def _snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def found_line(found: FoundCase) -> str:
+    """«№ N · статус · начало текста…» (with the ПОС number where there is one)."""
     try:
-        await services.case(case_id)
-    except DomainError as exc:
-        await message.answer(exc.message, parse_mode=None)
+        status = Status(found.status).label
+    except ValueError:
+        status = found.status
+    if found.external_number:
+        status = f"{texts.FOUND_POS_NUMBER.format(number=found.external_number)} · {status}"
+    return texts.FOUND_LINE.format(case_id=found.case_id, status=status, text=_snippet(found.text))
+
+
+async def on_case(
+    message: Message, command: CommandObject, services: Services, actor: Actor, delivery: DeliveryPort
+) -> None:
+    """/case N, /case 4512345 (ПОС), /case https://vk.com/wall-1_2: the card with its history, or a choice."""
+    argument = command.args or ""
+    lookup = await services.lookup(argument, actor)
+    if lookup.kind is LookupKind.USAGE:
+        await message.answer(texts.CASE_USAGE, parse_mode=None)
         return
+    if not lookup.found:  # nothing, or nothing this person may see: the same words
+        await message.answer(texts.CASE_NOT_FOUND, parse_mode=None)
+        return
+    if len(lookup.found) > 1:  # a number that is a case number and a ПОС number, a shared link: no guess
+        lines = [
+            escape(texts.CASE_CHOICE_LINE.format(line=found_line(f), case_id=f.case_id)) for f in lookup.found
+        ]
+        title = texts.CASE_CHOICE_TITLE_HTML.format(value=escape(_snippet(argument.strip(), 80)))
+        await message.answer("\n".join([title, *lines]), parse_mode="HTML")
+        return
+    case_id = lookup.found[0].case_id
+    note_case(case_id)
     await delivery.show_card(message.chat.id, case_id, history=True)
+
+
+async def on_find(message: Message, command: CommandObject, services: Services, actor: Actor) -> None:
+    """/find ТЕКСТ: open and recent cases the person may see whose message contains the text."""
+    result = await services.find(command.args or "", actor)
+    if result.refusal is FindRefusal.LONG:
+        await message.answer(texts.FIND_TOO_LONG.format(limit=FIND_LIMIT), parse_mode=None)
+        return
+    if result.refusal is FindRefusal.SHORT:
+        await message.answer(texts.FIND_USAGE, parse_mode=None)
+        return
+    if not result.found:
+        await message.answer(texts.FIND_NOTHING, parse_mode=None)
+        return
+    lines = [escape(texts.FIND_LINE.format(line=found_line(f), case_id=f.case_id)) for f in result.found]
+    if result.more:
+        lines.append(escape(texts.FIND_MORE.format(count=len(result.found))))
+    await message.answer("\n".join([texts.FIND_TITLE_HTML, *lines]), parse_mode="HTML")
 
 
 # --- close, reopen, undo ------------------------------------------------------------------------------------
@@ -269,7 +315,7 @@ async def on_term(
 def commands_for(actor: Actor | None) -> list[BotCommand]:
     names = ["start", "help", "id"]
     if actor is not None:
-        names += ["my", "case", "overdue", "term", "undo"]
+        names += ["my", "case", "find", "overdue", "term", "undo"]
         if actor.roles & _POS_REGISTRARS:
             names.append("pos")
         if Role.OFFICE_HEAD in actor.roles:

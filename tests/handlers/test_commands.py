@@ -79,6 +79,7 @@ async def test_set_commands_per_person(h: Harness) -> None:
         "id",
         "my",
         "case",
+        "find",
         "overdue",
         "term",
         "undo",
