@@ -177,7 +177,12 @@ class OtklikApp:
 
     async def digest(self) -> Notification | None:
         """One digest tick: today's digest into the outbox once it is due; delivery, woken, sends it."""
-        return await self.digests.run() if self.digests is not None else None
+        digest = await self.digests.run() if self.digests is not None else None
+        if digest is not None:
+            log.info(
+                "сводка за %s поставлена в очередь начальнику управления делами", digest.payload.get("day")
+            )
+        return digest
 
     async def start_background(self) -> None:
         """The scheduler jobs plus one drain of what a previous run left in the outbox."""

@@ -65,7 +65,7 @@ def _term_line(
     title = escape(term_title(term_id, rules))
     when = escape(due_at(due, calendar, now))
     if approval:
-        return texts.DIGEST_APPROVAL_LINE.format(case=case, due=when, title=title)
+        return texts.DIGEST_APPROVAL_LINE_HTML.format(case=case, due=when, title=title)
     try:
         role = Role(str(owner))
     except ValueError:
@@ -74,7 +74,7 @@ def _term_line(
     who = owner_name(
         role, unit if isinstance(unit, str) else None, units, person if isinstance(person, str) else ""
     )
-    return texts.DIGEST_TERM_LINE.format(case=case, due=when, title=title, owner=escape(who))
+    return texts.DIGEST_TERM_LINE_HTML.format(case=case, due=when, title=title, owner=escape(who))
 
 
 def render_digest(
@@ -98,16 +98,16 @@ def render_digest(
     if new:
         lines.append(texts.DIGEST_NEW_HTML.format(since=since, total=sum(new.values())))
         lines += [
-            "• " + texts.DIGEST_NEW_PART.format(procedure=escape(texts.DIGEST_PROCEDURES.get(p, p)), count=n)
+            texts.DIGEST_NEW_PART_HTML.format(procedure=escape(texts.DIGEST_PROCEDURES.get(p, p)), count=n)
             for p, n in new.items()
         ]
     else:
-        lines.append(texts.DIGEST_NEW_NONE.format(since=since))
+        lines.append(texts.DIGEST_NEW_NONE_HTML.format(since=since))
     opened = _counts(payload.get("open"))
     if opened:
         lines.append(texts.DIGEST_OPEN_HTML.format(total=sum(opened.values())))
         lines += [
-            texts.DIGEST_STATUS_LINE.format(status=escape(_status_label(s)), count=n)
+            texts.DIGEST_STATUS_LINE_HTML.format(status=escape(_status_label(s)), count=n)
             for s, n in opened.items()
         ]
     else:
@@ -141,7 +141,7 @@ def render_digest(
             used += cost
             shown += 1
         if total > shown:
-            more = texts.DIGEST_MORE.format(count=total - shown)
+            more = texts.DIGEST_MORE_HTML.format(count=total - shown)
             block.append(more)
             used += visible_length(more) + 1
         lines += block

@@ -12,7 +12,7 @@ from datetime import time
 
 from bot.app import OtklikApp
 from emulators.telegram import ChatMessage, visible_text
-from tests.e2e.conftest import INTAKE_CHAT, OFFICE_CHAT, OPERATOR, RULES, World
+from tests.e2e.conftest import INTAKE_CHAT, OFFICE_CHAT, OPERATOR, RULES, World, settings_for
 
 DIGEST_MARK = "📋 Сводка на "
 
@@ -116,3 +116,22 @@ async def test_a_digest_before_the_working_day_comes_silently(world: World) -> N
     await tick(world, 8, 0, day=1)
     [digest] = digests(world)
     assert digest.disable_notification  # 08:00 is before the working day: no sound (workflow/quiet.py)
+
+
+async def test_digest_false_turns_it_off(world: World) -> None:
+    settings = settings_for(world.emu, world.db_path)
+    settings.notify.digest = False
+    app = await OtklikApp.build(settings, clock=world.clock)
+    try:
+        assert app.digests is None and app.scheduler.get_job("digest") is None
+        world.clock.set(world.local(9, 0, day=1))
+        assert await app.digest() is None
+    finally:
+        await app.close()
+    # On by default: the job ticks as often as the sweeper.
+    app = await OtklikApp.build(settings_for(world.emu, world.db_path), clock=world.clock)
+    try:
+        job = app.scheduler.get_job("digest")
+        assert job is not None and job.trigger.interval.total_seconds() == settings.scheduler.sweep_seconds
+    finally:
+        await app.close()
