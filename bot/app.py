@@ -46,6 +46,7 @@ from workflow.ports import Clock, Notification
 from workflow.quiet import in_working_day
 from workflow.rules import Rules
 from workflow.services import Services
+from workflow.services.digest import DigestUseCase
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class OtklikApp:
     poller: Poller
     _poll: asyncio.Task[None] | None = None
     _halted: asyncio.Event | None = None
+    digests: DigestUseCase | None = None  # the office head's daily digest; None: `[notify] digest = false`
 
     @classmethod
     async def build(
@@ -139,12 +141,16 @@ class OtklikApp:
                   clock=clock, services=services, bot=bot, sender=sender, delivery=delivery,
                   dispatcher=dispatcher, scheduler=AsyncIOScheduler(), inbox=inbox, pacing=pacing, watch=watch,
                   pool=pool, poller=poller)  # fmt: skip
+        if settings.notify.digest:
+            app.digests = DigestUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
+                                        at=settings.notify.digest_at())  # fmt: skip
         app.scheduler = build_scheduler(
             sweep=app.sweep,
             sweep_seconds=settings.scheduler.sweep_seconds,
             drain=delivery.drain,
             drain_seconds=settings.scheduler.outbox_seconds,
             purge=app.purge_inbox,
+            digest=app.digest if app.digests is not None else None,
         )
         return app
 
@@ -168,6 +174,15 @@ class OtklikApp:
     async def sweep(self) -> list[Notification]:
         """One sweeper tick: alerts into the outbox; delivery, woken by the commit, refreshes and sends."""
         return await self.services.sweep()
+
+    async def digest(self) -> Notification | None:
+        """One digest tick: today's digest into the outbox once it is due; delivery, woken, sends it."""
+        digest = await self.digests.run() if self.digests is not None else None
+        if digest is not None:
+            log.info(
+                "сводка за %s поставлена в очередь начальнику управления делами", digest.payload.get("day")
+            )
+        return digest
 
     async def start_background(self) -> None:
         """The scheduler jobs plus one drain of what a previous run left in the outbox."""

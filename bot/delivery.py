@@ -35,6 +35,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.directory import Directory
 from bot.sender import MEDIA_KINDS, Media, Outgoing, SendFailed, SendResult, TelegramSender
 from views.cards import render_card, render_history, render_notification
+from views.digest import render_digest
+from workflow.digest import DIGEST
 from workflow.lifecycle import Action, NoticeKind
 from workflow.model import Case, Role
 from workflow.ports import DELIVERY_FAILED, Clock, Notification, OutboxItem, Reading, StorageUnavailable
@@ -591,9 +593,13 @@ class Delivery:
             # every later notification (a drain takes the oldest pending rows). It is done, with a warning.
             log.warning("no chat for %s (%s): notification %s not delivered to anyone", notification.to_role,
                         notification.unit or "-", notification.dedup_key)  # fmt: skip
-        text = render_notification(
-            notification, view, calendar=self.calendar, rules=self.rules, units=self.units, now=now
-        )
+        if notification.kind == DIGEST:  # the office head's daily digest: its payload is its content
+            text = render_digest(notification.payload, calendar=self.calendar, rules=self.rules, units=self.units,
+                                 now=now)  # fmt: skip
+        else:
+            text = render_notification(
+                notification, view, calendar=self.calendar, rules=self.rules, units=self.units, now=now
+            )
         media = media_of(notification, view)
         quiet = silent(notification.kind, notification.to_role, now, self.calendar)
         complete = True

@@ -1,8 +1,10 @@
-"""The periodic jobs: the term sweeper, the outbox drain and the daily inbox purge, one interval job each.
+"""The periodic jobs: the term sweeper, the outbox drain, the office head's digest and the daily inbox purge,
+one interval job each.
 
 There are no per-deadline jobs: the database is the source of truth for terms and the sweeper asks it what is
 due. `max_instances=1` keeps sweeps from overlapping in one process; the conditional writes in storage keep two
-processes from sending the same alert twice.
+processes from sending the same alert twice. The digest job ticks as often as the sweeper: which digest is due
+is decided from the clock each tick (workflow/digest.py), so no job is scheduled for a time of day.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def build_scheduler(
     drain: Callable[[], Awaitable[object]] | None = None,
     drain_seconds: float = 2.0,
     purge: Callable[[], Awaitable[object]] | None = None,
+    digest: Callable[[], Awaitable[object]] | None = None,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
@@ -51,6 +54,16 @@ def build_scheduler(
             "interval",
             seconds=drain_seconds,
             id="outbox",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+    if digest is not None:
+        scheduler.add_job(
+            _guarded("digest", digest),
+            "interval",
+            seconds=sweep_seconds,
+            id="digest",
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,

@@ -131,6 +131,22 @@ class SchedulerSettings(_Section):
     inbox_retention_days: int = Field(default=7, ge=1, le=3650)
 
 
+class NotifySettings(_Section):
+    # The office head's daily digest (workflow/digest.py): on working days at this local time; false: none.
+    digest: bool = True
+    digest_time: str = "09:00"
+
+    @field_validator("digest_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"ожидается время ЧЧ:ММ, получено {value!r}")
+        return value
+
+    def digest_at(self) -> time:
+        return time.fromisoformat(self.digest_time)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OTKLIK_", env_nested_delimiter="__", extra="forbid")
 
@@ -141,6 +157,7 @@ class Settings(BaseSettings):
     units: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_UNITS))
     staff: list[StaffMember] = Field(default_factory=list)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     rules: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod

@@ -1041,6 +1041,34 @@ class SqlTransaction:
             insert.on_conflict_do_update(index_elements=[kv.c.key], set_={"value": insert.excluded.value})
         )
 
+    # --- the office head's digest (workflow/services/digest.py) -------------------------------------------
+
+    async def new_cases_by_procedure(self, since: datetime, until: datetime) -> dict[str, int]:
+        # Once a working day (the digest's decision is recorded): a count over the day's registrations.
+        stmt = (
+            select(cases.c.procedure.label("what"), func.count().label("n"))
+            .where(cases.c.created_at >= since, cases.c.created_at < until)
+            .group_by(cases.c.procedure)
+        )
+        return {str(row.what): int(row.n) for row in await self._exec(stmt)}
+
+    async def open_cases_by_status(self) -> dict[str, int]:
+        # ix_cases_status groups; the open-term probe is ix_terms_case, as open_cases_after has it.
+        stmt = (
+            select(cases.c.status.label("what"), func.count().label("n"))
+            .where(exists().where(terms.c.case_id == cases.c.id, terms.c.closed_at.is_(None)))
+            .group_by(cases.c.status)
+        )
+        return {str(row.what): int(row.n) for row in await self._exec(stmt)}
+
+    async def terms_due_between(
+        self, after: datetime, until: datetime, limit: int, *, silent: frozenset[str] = frozenset()
+    ) -> TermPage:
+        where = and_(terms.c.closed_at.is_(None), terms.c.due > after, terms.c.due <= until)
+        if silent:
+            where = and_(where, terms.c.term_id.not_in(sorted(silent)))
+        return await self._term_page(where, limit)
+
 
 # --- row <-> domain -----------------------------------------------------------------------------------------
 
@@ -1230,4 +1258,14 @@ def _actor_from_row(row: Row[Any]) -> Actor:
 if TYPE_CHECKING:
     # mypy proves the Protocols are implemented; nothing runs.
     def _conforms(repo: SqlRepository, tx: SqlTransaction) -> tuple[Repository, Transaction]:
+        return repo, tx
+
+
+if TYPE_CHECKING:
+    from workflow.services.digest import DigestRepository, DigestTransaction
+
+    # mypy proves the digest's Protocols are implemented; nothing runs.
+    def _digest_conforms(
+        repo: SqlRepository, tx: SqlTransaction
+    ) -> tuple[DigestRepository, DigestTransaction]:
         return repo, tx

@@ -411,3 +411,20 @@ POS_NUMBER_HINT = "Номер в ПОС"
 POS_RECEIVED_HINT = "ДД.ММ.ГГГГ ЧЧ:ММ или «сейчас»"
 POS_TEXT_HINT = "Текст сообщения"
 POS_NOW_WORDS = ("сейчас", "now")
+
+# --- the office head's daily digest (views/digest.py) ---------------------------------------------------------
+
+DIGEST_TITLE_HTML = "📋 <b>Сводка на {day}</b>"
+DIGEST_NEW_HTML = "<b>Новых сообщений с {since}:</b> {total}"
+DIGEST_NEW_NONE_HTML = "Новых сообщений с {since} нет."
+DIGEST_NEW_PART_HTML = "• {procedure} — {count}"
+DIGEST_PROCEDURES: Mapping[str, str] = {"open_sources": "открытые источники", "pos": "ПОС"}
+DIGEST_OPEN_HTML = "<b>В работе:</b> {total}"
+DIGEST_OPEN_NONE = "Открытых сообщений нет."
+DIGEST_STATUS_LINE_HTML = "• {status} — {count}"
+DIGEST_DUE_TODAY_HTML = "⏳ <b>Сроки сегодня</b> ({total}):"
+DIGEST_OVERDUE_HTML = "❗ <b>Просрочено</b> ({total}):"
+DIGEST_APPROVALS_HTML = "✅ <b>Ждут вашего решения</b> ({total}):"
+DIGEST_TERM_LINE_HTML = "• № {case}, до {due} — {title} — {owner}"
+DIGEST_APPROVAL_LINE_HTML = "• № {case}, до {due} — {title}"
+DIGEST_MORE_HTML = "…и ещё {count}"
