@@ -121,15 +121,11 @@ class Director:
         await self.settle()
 
     async def settle(self) -> None:
-        """Wait until the bot has taken every update and gone quiet for a moment."""
-        await self.emu.wait_for(lambda: not self.emu.pending_updates, timeout=10)
-        quiet_since = len(self.emu.calls())
-        while True:
-            await asyncio.sleep(0.15)
-            now = len(self.emu.calls())
-            if now == quiet_since:
-                return
-            quiet_since = now
+        """Wait until every update is confirmed and handled and every delivery it woke has finished.
+
+        Asks the bot itself, not a quiet spell of API calls: a handler slower than any pause would otherwise
+        finish after the clock had moved on, and a reminder would land at another step from run to run."""
+        await self.emu.wait_for(lambda: not self.emu.pending_updates and self.app.quiet(), timeout=30)
 
     def _cards(self, chat_id: int) -> list[ChatMessage]:
         return [m for m in self.emu.sent(chat_id) if m.from_bot and m.buttons]
