@@ -258,6 +258,40 @@ async def play_day(d: Director) -> None:
     await d.at(18, 0)
 
 
+def media_label(msg: ChatMessage) -> str:
+    """How the transcript shows a message's file: Telegram shows the file, a transcript can only name it."""
+    if msg.photo:
+        return "[фото]"
+    if msg.document:
+        return f"[документ {msg.document.get('file_name', '')}]".replace(" ]", "]")
+    if msg.video:
+        return "[видео]"
+    return ""
+
+
+def message_lines(msg: ChatMessage) -> list[str]:
+    """The message as its reader sees it (the caption after the file's label), then its buttons."""
+    text = visible_text(msg) if msg.from_bot else (msg.text or "")
+    label = media_label(msg)
+    lines = text.splitlines() or [""]
+    if label:
+        lines[0] = f"{label} {lines[0]}".rstrip()
+    lines = [f"   {line}" for line in lines]
+    for row in msg.buttons:
+        lines.append("   " + " ".join(f"[{b.get('text', '')}]" for b in row))
+    return lines
+
+
+def _reply_note(emu: TelegramEmulator, msg: ChatMessage) -> str:
+    """« в ответ на «…»» for a reply, so the reader sees what was answered: the card, a notice, a prompt."""
+    if msg.reply_to_message_id is None:
+        return ""
+    target = emu.message(msg.chat_id, msg.reply_to_message_id)
+    first = ((visible_text(target) if target.from_bot else target.text) or media_label(target)).splitlines()
+    quoted = first[0] if first else ""
+    return f" в ответ на «{quoted[:50]}{'…' if len(quoted) > 50 else ''}»"
+
+
 def transcript(emu: TelegramEmulator, names: dict[int, str]) -> str:
     lines: list[str] = []
     for chat_id, title in CHAT_TITLES.items():
@@ -269,12 +303,21 @@ def transcript(emu: TelegramEmulator, names: dict[int, str]) -> str:
         for msg in messages:
             when = datetime.fromtimestamp(msg.date, TZ).strftime("%H:%M")
             who = "Отклик" if msg.from_bot else names.get(msg.from_id, str(msg.from_id))
+            title = visible_text(msg).split("\n", 1)[0]
+            is_card = title.startswith("Сообщение № ") and " · " in title
+            if msg.edits and not is_card:
+                # A question answered by a press is edited into its answer: show what was asked on the way.
+                lines.append(f"── {when} {who}:")
+                for version in msg.edits:
+                    lines.extend(f"   {line}" for line in visible_text(version).splitlines())
+                    for row in (version.reply_markup or {}).get("inline_keyboard", []):
+                        lines.append("   " + " ".join(f"[{b.get('text', '')}]" for b in row))
+                    lines.append("   ⇒ после нажатия:")
+                lines.extend(message_lines(msg))
+                continue
             edited = " (карточка обновлялась)" if msg.edits else ""
-            text = visible_text(msg) if msg.from_bot else (msg.text or "")
-            lines.append(f"── {when} {who}{edited}:")
-            lines.extend(f"   {line}" for line in text.splitlines())
-            for row in msg.buttons:
-                lines.append("   " + " ".join(f"[{b.get('text', '')}]" for b in row))
+            lines.append(f"── {when} {who}{edited}{'' if msg.from_bot else _reply_note(emu, msg)}:")
+            lines.extend(message_lines(msg))
     return "\n".join(lines)
 
 
