@@ -28,6 +28,8 @@ from emulators.telegram import ChatMessage, TelegramEmulator, visible_text
 
 TZ = ZoneInfo("Asia/Novosibirsk")
 START = datetime(2026, 12, 1, 9, 30, tzinfo=TZ)  # a Tuesday
+# The unit's photo of the pit: any bytes do, the emulator stores them as a JPEG the bot passes on by file id.
+PIT_PHOTO = b"\xff\xd8\xff\xe0 pit at Lenina 5"
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,38 @@ class Director:
         self.emu.push_message(chat_id, person.user_id, text, reply_to_message_id=cards[-1].message_id)
         await self.settle()
 
+    async def reply_to_notice(
+        self, chat_id: int, person: Person, case: int, text: str, photo: bytes | None = None
+    ) -> None:
+        """Reply to the bot's latest notice or reminder about the case (🔔/⏰, not the card), with a photo if
+        given (the text is then its caption)."""
+        notices = [
+            m
+            for m in self.emu.sent(chat_id)
+            if m.from_bot
+            and not m.buttons
+            and visible_text(m).startswith(("🔔", "⏰"))
+            and f"Сообщение № {case}" in visible_text(m).splitlines()
+        ]
+        if not notices:
+            raise DemoError(
+                f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» нет уведомления о сообщении № {case}"
+            )
+        first_line = visible_text(notices[-1]).splitlines()[0]
+        media = "[фото] " if photo is not None else ""
+        self.say(
+            f"  {person.name} отвечает на «{first_line[:40]}…»: {media}{text[:50]}{'…' if len(text) > 50 else ''}"
+        )
+        self.emu.push_message(
+            chat_id, person.user_id, text, reply_to_message_id=notices[-1].message_id, photo=photo
+        )
+        await self.settle()
+
+    async def command(self, chat_id: int, person: Person, text: str) -> None:
+        self.say(f"  {person.name} отправляет команду {text}")
+        self.emu.push_message(chat_id, person.user_id, text)
+        await self.settle()
+
     async def answer_prompt(self, chat_id: int, person: Person, text: str) -> None:
         """Reply to the bot's latest prompt (a ForceReply asking for a reason or a link)."""
         prompts = [
@@ -185,8 +219,8 @@ async def play_day(d: Director) -> None:
                   "Пётр Смирнов, ВКонтакте: На улице Ленина у дома 5 огромная яма, две машины уже пробили колёса. "
                   "Когда отремонтируют? <b>Срочно</b> & без отписок!")  # fmt: skip
     say(
-        "09:30 Бот спрашивает, откуда сообщение: одно нажатие «От ЦУР» регистрирует его; время выявления — как в "
-        "сообщении."
+        "09:30 Бот спрашивает под сообщением, откуда оно: одно нажатие «От ЦУР» регистрирует его; время выявления "
+        "ЦУР бот предлагает взять из сообщения — ещё одно нажатие."
     )
     await d.press(INTAKE_CHAT, OPERATOR, "От ЦУР")
     await d.press(INTAKE_CHAT, OPERATOR, "Как в сообщении")
@@ -195,6 +229,9 @@ async def play_day(d: Director) -> None:
     await d.press(INTAKE_CHAT, OPERATOR, "Направить")
     await d.press(INTAKE_CHAT, OPERATOR, "ЖКХ")
     await d.press(INTAKE_CHAT, OPERATOR, "Готово")
+    say("09:50 Начальник управления делами смотрит, что ждёт его: в /my — согласование направления.")
+    await d.at(9, 50)
+    await d.command(OFFICE_HEAD.user_id, OFFICE_HEAD, "/my")
     await d.at(9, 55)
     await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление")
     say("09:58 Жалоб на дороги много — уполномоченное лицо докладывает Главе района (п.17).")
@@ -214,11 +251,14 @@ async def play_day(d: Director) -> None:
     await d.at(10, 20)
     await d.press(HOUSING_CHAT, HOUSING, "Принять", case=2)
 
-    say("11:10 ЖКХ отвечает на карточку сведениями для ответа.")
-    await d.at(11, 10)
-    await d.reply_to_card(
-        HOUSING_CHAT, HOUSING, 1, "Ямочный ремонт у дома 5 назначен на 3 декабря, подрядчик ООО «Дорстрой»."
+    say(
+        "11:10 ЖКХ отвечает на напоминание (не на карточку) сведениями для ответа и фото места: бот относит ответ "
+        "к сообщению № 1, а фото уходит уполномоченному лицу."
     )
+    await d.at(11, 10)
+    await d.reply_to_notice(HOUSING_CHAT, HOUSING, 1,
+                            "Ямочный ремонт у дома 5 назначен на 3 декабря, подрядчик ООО «Дорстрой». Фото места.",
+                            photo=PIT_PHOTO)  # fmt: skip
 
     say(
         "11:30 Соцзащита так и не приняла жалобу ПОС. Срок возврата (до 10:35) прошёл без напоминаний: он касается "
@@ -235,7 +275,7 @@ async def play_day(d: Director) -> None:
     await d.press(INTAKE_CHAT, OPERATOR, "п.15", case=3)
     await d.answer_prompt(INTAKE_CHAT, OPERATOR, "Нецензурные выражения и угрозы должностному лицу")
 
-    say("14:10 Проект ответа уходит куратору ЦУР; он возвращает его на доработку.")
+    say("14:10 Проект ответа уходит куратору ЦУР вместе с фото от ЖКХ; куратор возвращает его на доработку.")
     await d.at(14, 10)
     await d.reply_to_card(INTAKE_CHAT, OPERATOR, 1, "Пётр, здравствуйте! Яму отремонтируют 3 декабря.")
     await d.at(14, 25)
