@@ -28,6 +28,8 @@ from emulators.telegram import ChatMessage, TelegramEmulator, visible_text
 
 TZ = ZoneInfo("Asia/Novosibirsk")
 START = datetime(2026, 12, 1, 9, 30, tzinfo=TZ)  # a Tuesday
+# The unit's photo of the pit: any bytes do, the emulator stores them as a JPEG the bot passes on by file id.
+PIT_PHOTO = b"\xff\xd8\xff\xe0 pit at Lenina 5"
 
 
 @dataclass(frozen=True)
@@ -121,15 +123,11 @@ class Director:
         await self.settle()
 
     async def settle(self) -> None:
-        """Wait until the bot has taken every update and gone quiet for a moment."""
-        await self.emu.wait_for(lambda: not self.emu.pending_updates, timeout=10)
-        quiet_since = len(self.emu.calls())
-        while True:
-            await asyncio.sleep(0.15)
-            now = len(self.emu.calls())
-            if now == quiet_since:
-                return
-            quiet_since = now
+        """Wait until every update is confirmed and handled and every delivery it woke has finished.
+
+        Asks the bot itself, not a quiet spell of API calls: a handler slower than any pause would otherwise
+        finish after the clock had moved on, and a reminder would land at another step from run to run."""
+        await self.emu.wait_for(lambda: not self.emu.pending_updates and self.app.quiet(), timeout=30)
 
     def _cards(self, chat_id: int) -> list[ChatMessage]:
         return [m for m in self.emu.sent(chat_id) if m.from_bot and m.buttons]
@@ -167,6 +165,38 @@ class Director:
         self.emu.push_message(chat_id, person.user_id, text, reply_to_message_id=cards[-1].message_id)
         await self.settle()
 
+    async def reply_to_notice(
+        self, chat_id: int, person: Person, case: int, text: str, photo: bytes | None = None
+    ) -> None:
+        """Reply to the bot's latest notice or reminder about the case (🔔/⏰, not the card), with a photo if
+        given (the text is then its caption)."""
+        notices = [
+            m
+            for m in self.emu.sent(chat_id)
+            if m.from_bot
+            and not m.buttons
+            and visible_text(m).startswith(("🔔", "⏰"))
+            and f"Сообщение № {case}" in visible_text(m).splitlines()
+        ]
+        if not notices:
+            raise DemoError(
+                f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» нет уведомления о сообщении № {case}"
+            )
+        first_line = visible_text(notices[-1]).splitlines()[0]
+        media = "[фото] " if photo is not None else ""
+        self.say(
+            f"  {person.name} отвечает на «{first_line[:40]}…»: {media}{text[:50]}{'…' if len(text) > 50 else ''}"
+        )
+        self.emu.push_message(
+            chat_id, person.user_id, text, reply_to_message_id=notices[-1].message_id, photo=photo
+        )
+        await self.settle()
+
+    async def command(self, chat_id: int, person: Person, text: str) -> None:
+        self.say(f"  {person.name} отправляет команду {text}")
+        self.emu.push_message(chat_id, person.user_id, text)
+        await self.settle()
+
     async def answer_prompt(self, chat_id: int, person: Person, text: str) -> None:
         """Reply to the bot's latest prompt (a ForceReply asking for a reason or a link)."""
         prompts = [
@@ -189,8 +219,8 @@ async def play_day(d: Director) -> None:
                   "Пётр Смирнов, ВКонтакте: На улице Ленина у дома 5 огромная яма, две машины уже пробили колёса. "
                   "Когда отремонтируют? <b>Срочно</b> & без отписок!")  # fmt: skip
     say(
-        "09:30 Бот спрашивает, откуда сообщение: одно нажатие «От ЦУР» регистрирует его; время выявления — как в "
-        "сообщении."
+        "09:30 Бот спрашивает под сообщением, откуда оно: одно нажатие «От ЦУР» регистрирует его; время выявления "
+        "ЦУР бот предлагает взять из сообщения — ещё одно нажатие."
     )
     await d.press(INTAKE_CHAT, OPERATOR, "От ЦУР")
     await d.press(INTAKE_CHAT, OPERATOR, "Как в сообщении")
@@ -199,6 +229,9 @@ async def play_day(d: Director) -> None:
     await d.press(INTAKE_CHAT, OPERATOR, "Направить")
     await d.press(INTAKE_CHAT, OPERATOR, "ЖКХ")
     await d.press(INTAKE_CHAT, OPERATOR, "Готово")
+    say("09:50 Начальник управления делами смотрит, что ждёт его: в /my — согласование направления.")
+    await d.at(9, 50)
+    await d.command(OFFICE_HEAD.user_id, OFFICE_HEAD, "/my")
     await d.at(9, 55)
     await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление")
     say("09:58 Жалоб на дороги много — уполномоченное лицо докладывает Главе района (п.17).")
@@ -218,11 +251,14 @@ async def play_day(d: Director) -> None:
     await d.at(10, 20)
     await d.press(HOUSING_CHAT, HOUSING, "Принять", case=2)
 
-    say("11:10 ЖКХ отвечает на карточку сведениями для ответа.")
-    await d.at(11, 10)
-    await d.reply_to_card(
-        HOUSING_CHAT, HOUSING, 1, "Ямочный ремонт у дома 5 назначен на 3 декабря, подрядчик ООО «Дорстрой»."
+    say(
+        "11:10 ЖКХ отвечает на напоминание (не на карточку) сведениями для ответа и фото места: бот относит ответ "
+        "к сообщению № 1, а фото уходит уполномоченному лицу."
     )
+    await d.at(11, 10)
+    await d.reply_to_notice(HOUSING_CHAT, HOUSING, 1,
+                            "Ямочный ремонт у дома 5 назначен на 3 декабря, подрядчик ООО «Дорстрой». Фото места.",
+                            photo=PIT_PHOTO)  # fmt: skip
 
     say(
         "11:30 Соцзащита так и не приняла жалобу ПОС. Срок возврата (до 10:35) прошёл без напоминаний: он касается "
@@ -239,7 +275,7 @@ async def play_day(d: Director) -> None:
     await d.press(INTAKE_CHAT, OPERATOR, "п.15", case=3)
     await d.answer_prompt(INTAKE_CHAT, OPERATOR, "Нецензурные выражения и угрозы должностному лицу")
 
-    say("14:10 Проект ответа уходит куратору ЦУР; он возвращает его на доработку.")
+    say("14:10 Проект ответа уходит куратору ЦУР вместе с фото от ЖКХ; куратор возвращает его на доработку.")
     await d.at(14, 10)
     await d.reply_to_card(INTAKE_CHAT, OPERATOR, 1, "Пётр, здравствуйте! Яму отремонтируют 3 декабря.")
     await d.at(14, 25)
@@ -262,6 +298,40 @@ async def play_day(d: Director) -> None:
     await d.at(18, 0)
 
 
+def media_label(msg: ChatMessage) -> str:
+    """How the transcript shows a message's file: Telegram shows the file, a transcript can only name it."""
+    if msg.photo:
+        return "[фото]"
+    if msg.document:
+        return f"[документ {msg.document.get('file_name', '')}]".replace(" ]", "]")
+    if msg.video:
+        return "[видео]"
+    return ""
+
+
+def message_lines(msg: ChatMessage) -> list[str]:
+    """The message as its reader sees it (the caption after the file's label), then its buttons."""
+    text = visible_text(msg) if msg.from_bot else (msg.text or "")
+    label = media_label(msg)
+    lines = text.splitlines() or [""]
+    if label:
+        lines[0] = f"{label} {lines[0]}".rstrip()
+    lines = [f"   {line}" for line in lines]
+    for row in msg.buttons:
+        lines.append("   " + " ".join(f"[{b.get('text', '')}]" for b in row))
+    return lines
+
+
+def _reply_note(emu: TelegramEmulator, msg: ChatMessage) -> str:
+    """« в ответ на «…»» for a reply, so the reader sees what was answered: the card, a notice, a prompt."""
+    if msg.reply_to_message_id is None:
+        return ""
+    target = emu.message(msg.chat_id, msg.reply_to_message_id)
+    first = ((visible_text(target) if target.from_bot else target.text) or media_label(target)).splitlines()
+    quoted = first[0] if first else ""
+    return f" в ответ на «{quoted[:50]}{'…' if len(quoted) > 50 else ''}»"
+
+
 def transcript(emu: TelegramEmulator, names: dict[int, str]) -> str:
     lines: list[str] = []
     for chat_id, title in CHAT_TITLES.items():
@@ -273,12 +343,21 @@ def transcript(emu: TelegramEmulator, names: dict[int, str]) -> str:
         for msg in messages:
             when = datetime.fromtimestamp(msg.date, TZ).strftime("%H:%M")
             who = "Отклик" if msg.from_bot else names.get(msg.from_id, str(msg.from_id))
+            title = visible_text(msg).split("\n", 1)[0]
+            is_card = title.startswith("Сообщение № ") and " · " in title
+            if msg.edits and not is_card:
+                # A question answered by a press is edited into its answer: show what was asked on the way.
+                lines.append(f"── {when} {who}:")
+                for version in msg.edits:
+                    lines.extend(f"   {line}" for line in visible_text(version).splitlines())
+                    for row in (version.reply_markup or {}).get("inline_keyboard", []):
+                        lines.append("   " + " ".join(f"[{b.get('text', '')}]" for b in row))
+                    lines.append("   ⇒ после нажатия:")
+                lines.extend(message_lines(msg))
+                continue
             edited = " (карточка обновлялась)" if msg.edits else ""
-            text = visible_text(msg) if msg.from_bot else (msg.text or "")
-            lines.append(f"── {when} {who}{edited}:")
-            lines.extend(f"   {line}" for line in text.splitlines())
-            for row in msg.buttons:
-                lines.append("   " + " ".join(f"[{b.get('text', '')}]" for b in row))
+            lines.append(f"── {when} {who}{edited}{'' if msg.from_bot else _reply_note(emu, msg)}:")
+            lines.extend(message_lines(msg))
     return "\n".join(lines)
 
 
