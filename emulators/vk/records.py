@@ -79,8 +79,16 @@ class VkUser:
     first_name: str
     last_name: str = ""
     screen_name: str | None = None
+    deactivated: str | None = None  # "deleted" or "banned"
 
     def to_json(self) -> JsonDict:
+        if self.deactivated is not None:
+            return {
+                "id": self.id,
+                "first_name": self.first_name,
+                "last_name": self.last_name,
+                "deactivated": self.deactivated,
+            }
         return {
             "id": self.id,
             "first_name": self.first_name,

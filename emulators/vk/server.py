@@ -86,6 +86,7 @@ METHOD_KINDS: Final[dict[str, frozenset[TokenKind]]] = {
 }
 
 _ATTACHMENT = re.compile(r"^([a-z_]+?)(-?\d+)_(\d+)(?:_([A-Za-z0-9]+))?$")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,20}")
 _SCREEN_NAME = re.compile(r"^(?:id(\d+)|club(\d+)|public(\d+))$")
 
 
@@ -133,12 +134,9 @@ class _Params:
         value = self.raw.get(name, "").strip()
         if value == "":
             return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise bad_param(f"{name} not integer") from None
-        if not -MAX_INT64 - 1 <= number <= MAX_INT64:
-            raise bad_param(f"{name} is out of range")
+        number = _int64(value)
+        if number is None:
+            raise bad_param(f"{name} not integer")
         return number
 
     def need_int(self, name: str) -> int:
@@ -803,8 +801,9 @@ class VkEmulator:
         return {"groups": found, "profiles": []}
 
     def _resolve_group(self, part: str) -> Group | None:
-        if part.lstrip("-").isdigit() and len(part) < 20:
-            return self.groups.get(abs(int(part)))
+        number = _int64(part)
+        if number is not None:
+            return self.groups.get(abs(number))
         match = _SCREEN_NAME.match(part)
         if match and (match.group(2) or match.group(3)):
             return self.groups.get(int(match.group(2) or match.group(3)))
@@ -973,9 +972,12 @@ class VkEmulator:
         return found
 
     def _resolve_user(self, part: str) -> VkUser | None:
-        if part.isdigit() and len(part) < 20:
-            user_id = int(part)
-            return self.users.get(user_id) or (VkUser(user_id, "DELETED") if user_id > 0 else None)
+        user_id = _int64(part)
+        if user_id is not None:
+            # VK answers an id nobody has with a deleted profile, not an error.
+            return self.users.get(user_id) or (
+                VkUser(user_id, "DELETED", deactivated="deleted") if user_id > 0 else None
+            )
         match = _SCREEN_NAME.match(part)
         if match and match.group(1):
             return self._resolve_user(match.group(1))
@@ -999,6 +1001,14 @@ class VkEmulator:
             if gid in self.groups:
                 return {"object_id": gid, "type": "group"}
         return []  # VK answers an empty list for a name nobody has
+
+
+def _int64(value: str) -> int | None:
+    """An integer as VK reads one: ASCII digits, within int64 (so never a 500 on '²' or 2**64)."""
+    if _INTEGER.fullmatch(value) is None:
+        return None
+    number = int(value)
+    return number if -MAX_INT64 - 1 <= number <= MAX_INT64 else None
 
 
 def _wake(lp: _LongPoll) -> None:
