@@ -2,6 +2,8 @@
 
 from emulators.vk.records import (
     ERROR_MESSAGES,
+    CallbackAttempt,
+    CallbackServer,
     Comment,
     FailureKind,
     Group,
@@ -20,6 +22,8 @@ __all__ = [
     "API_VERSION",
     "DEFAULT_RATE_LIMIT",
     "ERROR_MESSAGES",
+    "CallbackAttempt",
+    "CallbackServer",
     "Comment",
     "FailureKind",
     "Group",

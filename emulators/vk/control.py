@@ -30,6 +30,10 @@ answered 400 with ``{"error": reason}``.
     POST /_control/failures    {"code"?, "count"?, "methods"?, "kind"?}
     POST /_control/longpoll/failures {"group_id", "failed"}
     POST /_control/limits      {"per_second": N | null}
+    POST /_control/callback    {"group_id", "url", "confirmation_code"?, "secret"?, "retries"?, "retry_delay"?}
+                                                        -> confirmed (events go there from now on)
+    GET  /_control/callback?group_id=G            attempts, pending, gave_up
+    POST /_control/callback/disconnect {"group_id"}
 """
 
 from __future__ import annotations
@@ -121,6 +125,9 @@ class Control:
             ("POST", "/failures", self._failures),
             ("POST", "/longpoll/failures", self._long_poll_failures),
             ("POST", "/limits", self._limits),
+            ("POST", "/callback", self._connect_callback),
+            ("GET", "/callback", self._callback_state),
+            ("POST", "/callback/disconnect", self._disconnect_callback),
         ]
         return [web.route(method, PREFIX + path, _guarded(handler)) for method, path, handler in table]
 
@@ -356,6 +363,48 @@ class Control:
         if "per_second" not in body:
             raise ControlError("per_second: requests a second per token, or null for no limit")
         self.emu.set_rate_limit(_opt_int(body, "per_second"))
+        return web.json_response({"ok": True})
+
+    async def _connect_callback(self, request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        retries, delay = _opt_int(body, "retries"), body.get("retry_delay")
+        confirmed = await self.emu.connect_callback(
+            _int(body, "group_id"),
+            _str(body, "url"),
+            confirmation_code=_opt_str(body, "confirmation_code") or "confirm-otklik",
+            secret=_opt_str(body, "secret"),
+            retries=5 if retries is None else retries,
+            retry_delay=1.0 if delay is None else _number(body, "retry_delay"),
+        )
+        return web.json_response({"confirmed": confirmed})
+
+    async def _callback_state(self, request: web.Request) -> web.StreamResponse:
+        group_id = _query_int(request.query, "group_id")
+        server = self.emu.callback_servers.get(group_id)
+        if server is None:
+            raise ControlError("no Callback API server for this group")
+        return web.json_response(
+            {
+                "url": server.url,
+                "confirmed": server.confirmed,
+                "pending": self.emu.callback_pending(group_id),
+                "gave_up": list(server.gave_up),
+                "attempts": [
+                    {
+                        "event_id": a.event_id,
+                        "type": a.type,
+                        "retry": a.retry,
+                        "status": a.status,
+                        "body": a.body,
+                        "error": a.error,
+                    }
+                    for a in server.attempts
+                ],
+            }
+        )
+
+    async def _disconnect_callback(self, request: web.Request) -> web.StreamResponse:
+        self.emu.disconnect_callback(_int(await _body(request), "group_id"))
         return web.json_response({"ok": True})
 
 

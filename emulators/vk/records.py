@@ -265,3 +265,35 @@ class Failure:
 
     def applies_to(self, method: str) -> bool:
         return self.methods is None or method in self.methods
+
+
+@dataclass
+class CallbackAttempt:
+    """One POST of an event to a Callback API server, and what that server answered."""
+
+    event_id: str | None
+    type: str
+    retry: int  # 0 for the first attempt; VK's X-Retry-Counter for the others
+    status: int | None = None  # None: no HTTP answer (refused, timed out)
+    body: str = ""
+    error: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == 200 and self.body == "ok"
+
+
+@dataclass
+class CallbackServer:
+    """A group's Callback API server: where its events go instead of (besides) the long poll."""
+
+    url: str
+    confirmation_code: str
+    secret: str | None = None
+    retries: int = 5  # attempts after the first, each after ``retry_delay`` seconds
+    retry_delay: float = 1.0
+    timeout: float = 5.0
+    confirmed: bool = False
+    pending: int = 0  # events queued and not yet accepted or given up
+    attempts: list[CallbackAttempt] = field(default_factory=list)
+    gave_up: list[str] = field(default_factory=list)  # event ids never accepted

@@ -39,11 +39,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
+import aiohttp
 from aiohttp import web
 
 from emulators.vk.records import (
     DEFAULT_PERMISSIONS,
     PERMISSION_BITS,
+    CallbackAttempt,
+    CallbackServer,
     Comment,
     Failure,
     FailureKind,
@@ -182,6 +185,10 @@ class VkEmulator:
         self.groups: dict[int, Group] = {}
         self.requests: list[RequestRecord] = []
         self._long_polls: dict[int, _LongPoll] = {}
+        self.callback_servers: dict[int, CallbackServer] = {}
+        self._callback_queues: dict[int, asyncio.Queue[JsonDict]] = {}
+        self._callback_tasks: dict[int, asyncio.Task[None]] = {}
+        self._http: aiohttp.ClientSession | None = None
         self._windows: dict[str, _SlidingWindow] = {}
         self._failures: deque[Failure] = deque()
         self._changed = asyncio.Event()
@@ -230,6 +237,13 @@ class VkEmulator:
         self._closing = True
         for lp in self._long_polls.values():
             _wake(lp)
+        for task in self._callback_tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._callback_tasks.values(), return_exceptions=True)
+        self._callback_tasks.clear()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
         runner, self._runner = self._runner, None
         await runner.cleanup()
 
@@ -285,8 +299,8 @@ class VkEmulator:
             raise ValueError(f"unknown token permissions: {unknown}")
         token = value or f"vk1.a.{kind}-{secrets.token_urlsafe(24)}"
         self.tokens[token] = Token(token, kind, group_id=group_id, user_id=user_id, permissions=perms)
-        if kind == "group" and group_id is not None:
-            self._group(group_id)
+        if kind == "group" and group_id is not None and group_id not in self.groups:
+            self.add_group(group_id)
         if kind == "user" and user_id is not None:
             self._user(user_id)
         return token
@@ -463,6 +477,49 @@ class VkEmulator:
 
     def last_event_id(self, group_id: int) -> str:
         return str(self.events(group_id)[-1]["event_id"])
+
+    async def connect_callback(
+        self,
+        group_id: int,
+        url: str,
+        *,
+        confirmation_code: str = "confirm-otklik",
+        secret: str | None = None,
+        retries: int = 5,
+        retry_delay: float = 1.0,
+        timeout: float = 5.0,
+    ) -> bool:
+        """Point the group's Callback API at ``url``, as an admin does in the community's settings: VK first
+        sends ``{"type": "confirmation"}`` and the server must answer the confirmation code. Confirmed, every
+        later event is POSTed to it (with ``secret``) until it answers ``ok``, retried up to ``retries`` times
+        with ``X-Retry-Counter``. Returns whether the server confirmed."""
+        group = self._group(group_id)
+        server = CallbackServer(url, confirmation_code, secret, retries, retry_delay, timeout)
+        self.disconnect_callback(group_id)
+        self.callback_servers[group.id] = server
+        body: JsonDict = {"type": "confirmation", "group_id": group.id}
+        if secret is not None:
+            body["secret"] = secret
+        attempt = await self._post_callback(server, body, 0)
+        server.confirmed = attempt.status == 200 and attempt.body.strip() == confirmation_code
+        if server.confirmed:
+            queue: asyncio.Queue[JsonDict] = asyncio.Queue()
+            self._callback_queues[group.id] = queue
+            self._callback_tasks[group.id] = asyncio.create_task(self._deliver_callbacks(server, queue))
+        self._notify()
+        return server.confirmed
+
+    def disconnect_callback(self, group_id: int) -> None:
+        """Events stop going to the group's Callback API server (the long poll still gets them)."""
+        task = self._callback_tasks.pop(group_id, None)
+        if task is not None:
+            task.cancel()
+        self._callback_queues.pop(group_id, None)
+
+    def callback_pending(self, group_id: int) -> int:
+        """Events queued for the group's Callback API server, not yet accepted or given up."""
+        server = self.callback_servers.get(group_id)
+        return server.pending if server is not None and group_id in self._callback_queues else 0
 
     def fail_longpoll(self, group_id: int, failed: int) -> None:
         """Inject a long-poll failure: 1 (the events after the client's ts are lost to the long poll; the
@@ -665,7 +722,11 @@ class VkEmulator:
         return self.users[user_id]
 
     def _group(self, group_id: int) -> Group:
-        return self.groups.get(group_id) or self.add_group(group_id)
+        """A registered group: a test's typo in a group id fails loudly instead of making a new group."""
+        group = self.groups.get(group_id)
+        if group is None:
+            raise KeyError(f"no group {group_id}: add_group it first")
+        return group
 
     def _post(self, group: Group, post_id: int) -> Post:
         post = group.posts.get(post_id)
@@ -749,7 +810,54 @@ class VkEmulator:
         lp.events.append(LongPollEvent(lp.next_ts, raw))
         lp.next_ts += 1
         _wake(lp)
+        queue = self._callback_queues.get(int(raw["group_id"]))
+        if queue is not None:
+            self.callback_servers[int(raw["group_id"])].pending += 1
+            queue.put_nowait(raw)
         self._notify()
+
+    async def _deliver_callbacks(self, server: CallbackServer, queue: asyncio.Queue[JsonDict]) -> None:
+        """One event at a time, in order: an event is retried until accepted or given up, then the next."""
+        while True:
+            raw = await queue.get()
+            try:
+                body = dict(raw)
+                if server.secret is not None:
+                    body["secret"] = server.secret
+                for retry in range(server.retries + 1):
+                    if retry:
+                        await asyncio.sleep(server.retry_delay)
+                    attempt = await self._post_callback(server, body, retry)
+                    self._notify()
+                    if attempt.accepted:
+                        break
+                else:
+                    server.gave_up.append(str(raw.get("event_id")))
+            finally:
+                server.pending -= 1
+                self._notify()
+
+    async def _post_callback(self, server: CallbackServer, body: JsonDict, retry: int) -> CallbackAttempt:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        event_id = body.get("event_id")
+        attempt = CallbackAttempt(
+            str(event_id) if event_id is not None else None, str(body.get("type")), retry
+        )
+        server.attempts.append(attempt)
+        headers = {"X-Retry-Counter": str(retry)} if retry else {}
+        try:
+            async with self._http.post(
+                server.url,
+                data=_dumps(body).encode(),
+                headers={"Content-Type": "application/json", **headers},
+                timeout=aiohttp.ClientTimeout(total=server.timeout),
+            ) as response:
+                attempt.status = response.status
+                attempt.body = (await response.text())[:1000]
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            attempt.error = f"{type(exc).__name__}: {exc}"
+        return attempt
 
     def _owned_group(self, params: _Params, name: str = "owner_id") -> Group:
         owner_id = params.need_int(name)

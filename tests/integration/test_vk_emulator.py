@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 import requests
 import vk_api
+from aiohttp import web
 from vk_api.bot_longpoll import VkBotEventType, VkBotLongPoll
 
 from channels.vk_session import DEFAULT_API_BASE, VkApiSession, vk_session
@@ -705,6 +706,14 @@ async def test_the_control_api_drives_what_the_client_sees() -> None:
         status = await control("status")
         assert status["groups"][str(GID)]["comments"] == 7
 
+        refused = await control(
+            "callback", {"group_id": GID, "url": "http://127.0.0.1:1/nobody", "retry_delay": 0}
+        )
+        assert refused == {"confirmed": False}
+        state = await control("callback", group_id=GID)
+        assert state["confirmed"] is False and state["attempts"][0]["type"] == "confirmation"
+        assert state["attempts"][0]["status"] is None and state["attempts"][0]["error"]
+
         async with http.post("/_control/comments", json={"group_id": GID, "post_id": 999}) as response:
             assert response.status == 400
         async with http.post("/_control/failures", data=b"not json") as response:
@@ -749,3 +758,54 @@ async def test_the_emulator_runs_as_a_process_of_its_own(tmp_path: Path) -> None
         assert process.stdin is not None
         process.stdin.close()  # --watch-stdin: the emulator exits when its parent's pipe closes
         assert await asyncio.to_thread(process.wait, 10) == 0
+
+
+# ------------------------------------------------------------------------------------ the Callback API
+
+
+async def test_callback_api_confirms_sends_the_secret_and_retries_until_ok(emu: VkEmulator) -> None:
+    received: list[tuple[dict[str, Any], str | None]] = []
+    answers = ["not ok", "ok"]  # the first event is refused once, then accepted
+
+    async def endpoint(request: web.Request) -> web.Response:
+        body = await request.json()
+        if body["type"] == "confirmation":
+            return web.Response(text="a1b2c3" if body["group_id"] == GID else "wrong")
+        received.append((body, request.headers.get("X-Retry-Counter")))
+        return web.Response(text=answers.pop(0) if answers else "ok")
+
+    app = web.Application()
+    app.router.add_post("/vk/callback", endpoint)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/vk/callback"
+    try:
+        assert not await emu.connect_callback(GID, url, confirmation_code="другой код")
+        assert await emu.connect_callback(
+            GID, url, confirmation_code="a1b2c3", secret="s3cret", retry_delay=0.01
+        )
+        post = emu.add_post(GID, "Запись")
+        comment = emu.add_comment(GID, post.id, CITIZEN, "Через Callback API")
+        await emu.wait_for(lambda: emu.callback_pending(GID) == 0 and len(received) == 3)
+        assert [(b["type"], b["secret"], retry) for b, retry in received] == [
+            ("wall_post_new", "s3cret", None),
+            ("wall_post_new", "s3cret", "1"),
+            ("wall_reply_new", "s3cret", None),
+        ]
+        assert received[0][0]["event_id"] == received[1][0]["event_id"]
+        assert received[2][0]["object"]["id"] == comment.id
+        server = emu.callback_servers[GID]
+        assert server.gave_up == [] and [a.accepted for a in server.attempts] == [False, False, True, True]
+
+        answers.extend(["error"] * 3)  # an endpoint that never says ok: VK gives up after the retries
+        server.retries = 2
+        emu.add_comment(GID, post.id, CITIZEN, "Не примут")
+        await emu.wait_for(lambda: emu.callback_pending(GID) == 0)
+        assert server.gave_up == [emu.last_event_id(GID)]
+        emu.disconnect_callback(GID)
+        emu.add_comment(GID, post.id, CITIZEN, "Уже не по Callback API")
+        assert emu.callback_pending(GID) == 0 and len(received) == 6
+    finally:
+        await runner.cleanup()
