@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import re
 import secrets
 import time
@@ -184,6 +185,7 @@ class VkEmulator:
         self.users: dict[int, VkUser] = {}
         self.groups: dict[int, Group] = {}
         self.requests: list[RequestRecord] = []
+        self.long_poll_checks: list[RequestRecord] = []  # every a_check, when it came (the API log is apart)
         self._long_polls: dict[int, _LongPoll] = {}
         self.callback_servers: dict[int, CallbackServer] = {}
         self._callback_queues: dict[int, asyncio.Queue[JsonDict]] = {}
@@ -605,7 +607,10 @@ class VkEmulator:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        raw = await _read_params(request)
+        try:
+            raw = await _read_params(request)
+        except ValueError:  # a body that is no form at all: VK answers with the parameters it could read
+            raw = dict(request.query)
         record = RequestRecord(
             method=name,
             params={k: v for k, v in raw.items() if k != "access_token"},
@@ -676,7 +681,14 @@ class VkEmulator:
         lp = self._long_polls.get(group_id)
         if lp is None:
             raise web.HTTPNotFound()
-        query = request.query
+        record = RequestRecord("a_check", dict(request.query), "group", self._monotonic())
+        self.long_poll_checks.append(record)
+        try:
+            return await self._long_poll_answer(request.query, lp)
+        finally:
+            record.finished_at = self._monotonic()
+
+    async def _long_poll_answer(self, query: Mapping[str, str], lp: _LongPoll) -> web.StreamResponse:
         key = query.get("key", "")
         if query.get("act") != "a_check" or key != lp.key:
             return web.json_response({"failed": 3 if key in lp.lost_keys else 2})
@@ -685,9 +697,10 @@ class VkEmulator:
         except ValueError:
             return web.json_response({"failed": 1, "ts": lp.next_ts})
         try:
-            wait = min(max(float(query.get("wait", "25")), 0.0), self.max_wait)
+            wait = float(query.get("wait", "25"))
         except ValueError:
-            wait = 25.0 if self.max_wait >= 25.0 else self.max_wait
+            wait = 25.0
+        wait = min(max(wait if math.isfinite(wait) else 25.0, 0.0), self.max_wait)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:

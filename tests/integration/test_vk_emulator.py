@@ -265,6 +265,27 @@ async def test_failed_3_renews_key_and_ts(emu: VkEmulator) -> None:
     assert [e.obj.id for e in await check(lp)] == [after.id]
 
 
+async def test_long_poll_answers_bad_queries_with_failed_codes(emu: VkEmulator) -> None:
+    vk = client(emu, emu.group_token(GID))
+    server = await call(vk, "groups.getLongPollServer", group_id=GID)
+
+    def a_check(**query: Any) -> Any:
+        params = {"act": "a_check", "key": server["key"], "ts": server["ts"], "wait": 0, **query}
+        return requests.get(server["server"], params=params, timeout=5).json()
+
+    assert await asyncio.to_thread(a_check, key="forged") == {"failed": 2}
+    assert await asyncio.to_thread(a_check, act="other") == {"failed": 2}
+    assert await asyncio.to_thread(a_check, ts="abc") == {"failed": 1, "ts": int(server["ts"])}
+    assert await asyncio.to_thread(a_check, ts=2**70) == {"failed": 1, "ts": int(server["ts"])}
+    emu.max_wait = 0.2  # a wait that is no number waits VK's default 25 s, capped
+    assert await asyncio.to_thread(a_check, wait="nan") == {"ts": server["ts"], "updates": []}
+    assert await asyncio.to_thread(a_check, wait="долго") == {"ts": server["ts"], "updates": []}
+    assert await asyncio.to_thread(a_check, wait="-5") == {"ts": server["ts"], "updates": []}
+    assert len(emu.long_poll_checks) == 7 and all(r.finished_at is not None for r in emu.long_poll_checks)
+    missing = await asyncio.to_thread(lambda: requests.get(f"{emu.base_url}/lp/999", timeout=5).status_code)
+    assert missing == 404
+
+
 # ------------------------------------------------------------------------------------ tokens and methods
 
 
