@@ -33,6 +33,8 @@ ERROR_MESSAGES: Final[dict[int, str]] = {
     901: "Can't send messages for users without permission",
     902: "Can't send messages to this user due to their privacy settings",
     914: "Message is too long",
+    943: "Cannot use this intent",
+    944: "Limits overflow for this type of intent",
     950: "Can't send message, reply timed out",
 }
 

@@ -74,11 +74,29 @@ MAX_MESSAGE_LENGTH: Final = 9000
 MAX_INT64: Final = 2**63 - 1
 LONG_POLL_BATCH: Final = 1000  # events a single a_check returns at most
 
+# Event types groups.setLongPollSettings switches (those the emulator pushes, and a few more of VK's).
+LONG_POLL_EVENT_TYPES: Final = (
+    "message_new",
+    "message_reply",
+    "message_edit",
+    "message_allow",
+    "message_deny",
+    "wall_post_new",
+    "wall_repost",
+    "wall_reply_new",
+    "wall_reply_edit",
+    "wall_reply_delete",
+    "wall_reply_restore",
+    "group_join",
+    "group_leave",
+)
 ALL_KINDS: Final[frozenset[TokenKind]] = frozenset({"group", "service", "user"})
 # Who may call what: VK's API schema (access_token_type), as CHANNELS.md tabulates it.
 METHOD_KINDS: Final[dict[str, frozenset[TokenKind]]] = {
     "groups.getlongpollserver": frozenset({"group"}),
     "groups.gettokenpermissions": frozenset({"group"}),
+    "groups.setlongpollsettings": frozenset({"group", "user"}),
+    "groups.getlongpollsettings": frozenset({"group", "user"}),
     "groups.getbyid": ALL_KINDS,
     "wall.get": frozenset({"user", "service"}),
     "wall.getbyid": frozenset({"user", "service"}),
@@ -114,11 +132,16 @@ class _SlidingWindow:
 class _LongPoll:
     """One group's Bots Long Poll server: its key, the event numbering and the injected failures."""
 
+    group_id: int
     key: str
     events: list[LongPollEvent] = field(default_factory=list)
     next_ts: int = 1
     lost_keys: set[str] = field(default_factory=set)  # keys whose ts is lost too: failed 3
     gaps: int = 0  # injected failed 1 answers still to give
+    pushed: list[JsonDict] = field(default_factory=list)  # every event, switched off or not, repeats included
+    disabled: set[str] = field(default_factory=set)  # event types groups.setLongPollSettings switched off
+    enabled: bool = True
+    api_version: str = API_VERSION
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -200,6 +223,8 @@ class VkEmulator:
         self._methods: dict[str, Callable[[_Params, Token], Any]] = {
             "groups.getlongpollserver": self._groups_get_long_poll_server,
             "groups.gettokenpermissions": self._groups_get_token_permissions,
+            "groups.setlongpollsettings": self._groups_set_long_poll_settings,
+            "groups.getlongpollsettings": self._groups_get_long_poll_settings,
             "groups.getbyid": self._groups_get_by_id,
             "wall.get": self._wall_get,
             "wall.getbyid": self._wall_get_by_id,
@@ -334,7 +359,7 @@ class VkEmulator:
         if group is None:
             group = Group(group_id, name or f"Сообщество {group_id}", screen_name or f"club{group_id}")
             self.groups[group_id] = group
-            self._long_polls[group_id] = _LongPoll(key=secrets.token_hex(20))
+            self._long_polls[group_id] = _LongPoll(group_id, key=secrets.token_hex(20))
         else:
             if name is not None:
                 group.name = name
@@ -467,18 +492,29 @@ class VkEmulator:
     def redeliver(self, group_id: int, event_id: str, times: int = 1) -> None:
         """Deliver an event again ``times`` more times, with the same event_id (VK's at-least-once)."""
         lp = self._long_polls[self._group(group_id).id]
-        raw = next((e.raw for e in lp.events if e.raw.get("event_id") == event_id), None)
+        raw = next((e for e in lp.pushed if e.get("event_id") == event_id), None)
         if raw is None:
             raise KeyError(f"no event {event_id} in group {group_id}")
         for _ in range(times):
             self._append_event(lp, dict(raw))
 
     def events(self, group_id: int) -> list[JsonDict]:
-        """Every event pushed to the group's long poll, oldest first (repeats included)."""
+        """Every event the group's long poll holds, oldest first (repeats included; types switched off by
+        groups.setLongPollSettings are not there)."""
         return [e.raw for e in self._long_polls[self._group(group_id).id].events]
 
     def last_event_id(self, group_id: int) -> str:
-        return str(self.events(group_id)[-1]["event_id"])
+        """The event_id of the group's latest event (whether or not the long poll delivers its type)."""
+        return str(self._long_polls[self._group(group_id).id].pushed[-1]["event_id"])
+
+    def long_poll_settings(self, group_id: int) -> JsonDict:
+        """What groups.getLongPollSettings answers: every type is on until the client switches it off."""
+        lp = self._long_polls[self._group(group_id).id]
+        return {
+            "is_enabled": lp.enabled,
+            "api_version": lp.api_version,
+            "events": {kind: 0 if kind in lp.disabled else 1 for kind in LONG_POLL_EVENT_TYPES},
+        }
 
     async def connect_callback(
         self,
@@ -813,16 +849,18 @@ class VkEmulator:
             "group_id": group.id,
             "type": event_type,
             "event_id": event_id,
-            "v": API_VERSION,
+            "v": self._long_polls[group.id].api_version,
             "object": obj,
         }
         self._append_event(self._long_polls[group.id], raw)
         return event_id
 
     def _append_event(self, lp: _LongPoll, raw: JsonDict) -> None:
-        lp.events.append(LongPollEvent(lp.next_ts, raw))
-        lp.next_ts += 1
-        _wake(lp)
+        lp.pushed.append(raw)
+        if raw.get("type") not in lp.disabled:
+            lp.events.append(LongPollEvent(lp.next_ts, raw))
+            lp.next_ts += 1
+            _wake(lp)
         queue = self._callback_queues.get(int(raw["group_id"]))
         if queue is not None:
             self.callback_servers[int(raw["group_id"])].pending += 1
@@ -893,6 +931,31 @@ class VkEmulator:
             raise VkError(15, "no access to this group")
         lp = self._long_polls[self._group(group_id).id]
         return {"key": lp.key, "server": f"{self.base_url}/lp/{group_id}", "ts": str(lp.next_ts)}
+
+    def _settings_group(self, params: _Params, token: Token) -> _LongPoll:
+        group_id = params.need_int("group_id")
+        if token.kind == "group" and group_id != token.group_id:
+            raise VkError(15, "no access to this group")
+        if group_id not in self.groups:
+            raise bad_param("group_id is invalid")
+        return self._long_polls[group_id]
+
+    def _groups_set_long_poll_settings(self, params: _Params, token: Token) -> int:
+        lp = self._settings_group(params, token)
+        if params.has("enabled"):
+            lp.enabled = params.get_flag("enabled")
+        if params.has("api_version"):
+            lp.api_version = params.get_str("api_version")
+        for kind in LONG_POLL_EVENT_TYPES:
+            if params.has(kind):
+                if params.get_flag(kind):
+                    lp.disabled.discard(kind)
+                else:
+                    lp.disabled.add(kind)
+        return 1
+
+    def _groups_get_long_poll_settings(self, params: _Params, token: Token) -> JsonDict:
+        return self.long_poll_settings(self._settings_group(params, token).group_id)
 
     def _groups_get_token_permissions(self, params: _Params, token: Token) -> JsonDict:
         mask = 0

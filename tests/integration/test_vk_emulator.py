@@ -469,6 +469,37 @@ async def test_every_event_type_reaches_the_long_poll(emu: VkEmulator) -> None:
     assert [r.text for r in emu.comments(GID, post.id, include_deleted=True)[0].revisions] == ["Было"]
 
 
+async def test_long_poll_settings_switch_event_types_off_and_on(emu: VkEmulator) -> None:
+    api = client(emu, emu.group_token(GID)).get_api()
+    settings = await asyncio.to_thread(api.groups.getLongPollSettings, group_id=GID)
+    assert settings["is_enabled"] is True and settings["events"]["wall_reply_delete"] == 1
+    assert (
+        await asyncio.to_thread(
+            api.groups.setLongPollSettings,
+            group_id=GID,
+            api_version=API_VERSION,
+            wall_reply_delete=0,
+            message_new=1,
+        )
+        == 1
+    )
+    assert emu.long_poll_settings(GID)["events"]["wall_reply_delete"] == 0
+    lp = await long_poll(client(emu, emu.group_token(GID)))
+    post = emu.add_post(GID, "Запись")
+    comment = emu.add_comment(GID, post.id, CITIZEN, "Удалю")
+    emu.delete_comment(GID, comment.id)
+    assert [e.type for e in await check(lp)] == [VkBotEventType.WALL_POST_NEW, VkBotEventType.WALL_REPLY_NEW]
+    await asyncio.to_thread(api.groups.setLongPollSettings, group_id=GID, wall_reply_delete=1)
+    emu.restore_comment(GID, comment.id)
+    emu.delete_comment(GID, comment.id)
+    assert [e.type for e in await check(lp)] == [
+        VkBotEventType.WALL_REPLY_RESTORE,
+        VkBotEventType.WALL_REPLY_DELETE,
+    ]
+    error = await api_error(client(emu, emu.group_token(GID + 1)), "groups.setLongPollSettings", group_id=GID)
+    assert error.code == 15
+
+
 async def test_an_event_delivered_five_times_keeps_its_event_id(emu: VkEmulator) -> None:
     vk = client(emu, emu.group_token(GID))
     post = emu.add_post(GID, "Запись")
