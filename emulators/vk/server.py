@@ -395,7 +395,13 @@ class VkEmulator:
         group = self._group(group_id)
         if from_id > 0:
             self._user(from_id)
-        comment = self._new_comment(group, self._post(group, post_id), from_id, text, list(attachments))
+        post = self._post(group, post_id)
+        if reply_to_comment is not None:
+            try:
+                self._reply_target(group, post.id, reply_to_comment)
+            except VkError:
+                raise KeyError(f"no comment {reply_to_comment} to answer under post {post.id}") from None
+        comment = self._new_comment(group, post, from_id, text, list(attachments))
         if reply_to_comment is not None:
             self._thread_reply(group, comment, reply_to_comment)
         group.comments[comment.id] = comment
@@ -810,12 +816,17 @@ class VkEmulator:
 
     def _thread_reply(self, group: Group, comment: Comment, reply_to: int) -> None:
         """VK keeps two levels: a reply to a thread item joins the thread of its root comment."""
-        target = group.comments.get(reply_to)
-        if target is None or target.post_id != comment.post_id or target.deleted:
-            raise bad_param("reply_to_comment is invalid")
+        target = self._reply_target(group, comment.post_id, reply_to)
         comment.reply_to_comment = target.id
         comment.reply_to_user = target.from_id
         comment.parents_stack = [target.parents_stack[0] if target.parents_stack else target.id]
+
+    @staticmethod
+    def _reply_target(group: Group, post_id: int, reply_to: int) -> Comment:
+        target = group.comments.get(reply_to)
+        if target is None or target.post_id != post_id or target.deleted:
+            raise bad_param("reply_to_comment is invalid")
+        return target
 
     def _thread_of(self, group: Group, root_id: int) -> list[Comment]:
         return [c for c in group.comments.values() if c.parents_stack[:1] == [root_id] and not c.deleted]
@@ -996,7 +1007,7 @@ class VkEmulator:
     def _wall_get(self, params: _Params, token: Token) -> JsonDict:
         group = self._owned_group(params)
         offset = max(params.get_int("offset", 0) or 0, 0)
-        count = min(max(params.get_int("count", 20) or 20, 1), 100)
+        count = min(max(params.get_int("count", 20) or 0, 0), 100)
         posts = sorted(group.posts.values(), key=lambda p: p.id, reverse=True)
         return {
             "count": len(posts),
@@ -1032,7 +1043,7 @@ class VkEmulator:
         if post is None:
             raise bad_param("post_id is invalid")
         offset = max(params.get_int("offset", 0) or 0, 0)
-        count = min(max(params.get_int("count", 10) or 10, 0), 100)
+        count = min(max(params.get_int("count", 10) or 0, 0), 100)
         thread_items = min(max(params.get_int("thread_items_count", 0) or 0, 0), 10)
         sort = params.get_str("sort", "asc")
         if sort not in ("asc", "desc"):
@@ -1088,7 +1099,8 @@ class VkEmulator:
             raise bad_param("message is empty")
         guid = params.get_str("guid")
         if guid and (token.value, guid) in group.guids:
-            return {"comment_id": group.guids[token.value, guid], "parents_stack": []}
+            earlier = group.comments[group.guids[token.value, guid]]
+            return {"comment_id": earlier.id, "parents_stack": list(earlier.parents_stack)}
         if post.comments_closed:
             raise VkError(213)
         if token.kind == "group":
@@ -1099,8 +1111,10 @@ class VkEmulator:
             assert token.user_id is not None
             from_group = params.get_int("from_group", 0) or 0
             from_id = group.owner_id if from_group == group.id else token.user_id
-        comment = self._new_comment(group, post, from_id, text, attachments)
         reply_to = params.get_int("reply_to_comment")
+        if reply_to is not None:
+            self._reply_target(group, post.id, reply_to)  # refuse before the comment takes a wall id
+        comment = self._new_comment(group, post, from_id, text, attachments)
         if reply_to is not None:
             self._thread_reply(group, comment, reply_to)
         comment.guid = guid or None

@@ -675,6 +675,13 @@ async def test_missing_or_malformed_parameters_answer_100_and_change_nothing(emu
         assert error.code == 100, (method, values, error)
     assert emu.published(GID) == [] and emu.sent_messages(GID) == []
     assert [c.id for c in emu.comments(GID, post_id)] == [comment_id]
+    # A refused call took no wall id: the next comment is numbered right after the last one.
+    answer = await call(group, "wall.createComment", owner_id=-GID, post_id=post_id, message="Ответ")
+    assert answer["comment_id"] == comment_id + 1
+    with pytest.raises(KeyError):
+        emu.add_comment(GID, post_id, CITIZEN, "Ответ в никуда", reply_to_comment=999)
+    none = await call(service, "wall.getComments", owner_id=-GID, post_id=post_id, count=0)
+    assert none["items"] == [] and none["count"] == 2
 
 
 # ------------------------------------------------------------------------------------ the control API
