@@ -30,6 +30,8 @@ answered 400 with ``{"error": reason}``.
     POST /_control/failures    {"code"?, "count"?, "methods"?, "kind"?}
     POST /_control/longpoll/failures {"group_id", "failed"}
     POST /_control/limits      {"per_second": N | null}
+    POST /_control/attachments {"owner_id", "kind": "photo"|"doc", "content_base64", "title"?, "expires_in"?}
+                                                        -> the attachment object, its URLs signed and expiring
     POST /_control/callback    {"group_id", "url", "confirmation_code"?, "secret"?, "retries"?, "retry_delay"?}
                                                         -> confirmed (events go there from now on)
     GET  /_control/callback?group_id=G            attempts, pending, gave_up
@@ -38,13 +40,15 @@ answered 400 with ``{"error": reason}``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
 from aiohttp import web
 
-from emulators.vk.records import TOKEN_KINDS, Comment, FailureKind, JsonDict, Message, RequestRecord
+from emulators.vk.records import TOKEN_KINDS, Comment, FailureKind, JsonDict, Message, RequestRecord, VkError
 from emulators.vk.server import VkEmulator
 
 PREFIX = "/_control"
@@ -125,6 +129,7 @@ class Control:
             ("POST", "/failures", self._failures),
             ("POST", "/longpoll/failures", self._long_poll_failures),
             ("POST", "/limits", self._limits),
+            ("POST", "/attachments", self._attachment),
             ("POST", "/callback", self._connect_callback),
             ("GET", "/callback", self._callback_state),
             ("POST", "/callback/disconnect", self._disconnect_callback),
@@ -365,6 +370,24 @@ class Control:
         self.emu.set_rate_limit(_opt_int(body, "per_second"))
         return web.json_response({"ok": True})
 
+    async def _attachment(self, request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        try:
+            content = base64.b64decode(_str(body, "content_base64"), validate=True)
+        except binascii.Error:
+            raise ControlError("content_base64: the file's bytes in base64") from None
+        owner_id, kind = _int(body, "owner_id"), body.get("kind")
+        expires_in = _opt_int(body, "expires_in")
+        lifetime = 3600 if expires_in is None else expires_in
+        if kind == "photo":
+            attachment = self.emu.photo_attachment(owner_id, content, expires_in=lifetime)
+        elif kind == "doc":
+            title = _opt_str(body, "title") or "документ.pdf"
+            attachment = self.emu.doc_attachment(owner_id, content, title, expires_in=lifetime)
+        else:
+            raise ControlError('kind: "photo" or "doc"')
+        return web.json_response(attachment)
+
     async def _connect_callback(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
         retries, delay = _opt_int(body, "retries"), body.get("retry_delay")
@@ -412,7 +435,7 @@ def _guarded(handler: Handler) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except (ControlError, ValueError, KeyError, TypeError) as exc:
+        except (ControlError, VkError, ValueError, KeyError, TypeError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
 
     return guarded

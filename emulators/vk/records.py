@@ -299,3 +299,15 @@ class CallbackServer:
     pending: int = 0  # events queued and not yet accepted or given up
     attempts: list[CallbackAttempt] = field(default_factory=list)
     gave_up: list[str] = field(default_factory=list)  # event ids never accepted
+
+
+@dataclass
+class StoredFile:
+    """A photo or document a citizen attached, served at a signed URL that stops working at ``expires_at``."""
+
+    name: str
+    content: bytes
+    content_type: str
+    sign: str
+    expires_at: int  # the emulator's clock
+    downloads: int = 0

@@ -58,6 +58,7 @@ from emulators.vk.records import (
     Post,
     RequestRecord,
     Revision,
+    StoredFile,
     Token,
     TokenKind,
     VkError,
@@ -215,6 +216,8 @@ class VkEmulator:
         self._callback_tasks: dict[int, asyncio.Task[None]] = {}
         self._http: aiohttp.ClientSession | None = None
         self._windows: dict[str, _SlidingWindow] = {}
+        self.files: dict[str, StoredFile] = {}
+        self._next_media_id = 456239017  # VK media ids are large; any will do
         self._failures: deque[Failure] = deque()
         self._changed = asyncio.Event()
         self._closing = False
@@ -250,6 +253,7 @@ class VkEmulator:
         app = web.Application(client_max_size=10 * 1024 * 1024)
         app.router.add_route("*", "/method/{name}", self._handle)
         app.router.add_get("/lp/{group_id}", self._handle_long_poll)
+        app.router.add_get("/_files/{name}", self._handle_file)
         app.add_routes(self._extra_routes)
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
         await runner.setup()
@@ -490,6 +494,60 @@ class VkEmulator:
         message.text = text
         self._push_event(group, "message_edit", message.to_json())
         return message
+
+    def photo_attachment(
+        self, owner_id: int, content: bytes, *, width: int = 1280, height: int = 960, expires_in: int = 3600
+    ) -> JsonDict:
+        """A photo as VK attaches it to a comment or message: sizes with signed URLs on this server, which
+        answer 404 once ``expires_in`` seconds of the emulator's clock have passed (download at once)."""
+        media_id = self._new_media_id()
+        url = self._store(f"photo{owner_id}_{media_id}.jpg", content, "image/jpeg", expires_in)
+        sizes = [
+            {
+                "type": kind,
+                "width": width * scale // 8,
+                "height": height * scale // 8,
+                "url": f"{url}&size={kind}",
+            }
+            for kind, scale in (("s", 1), ("m", 2), ("x", 4), ("y", 6), ("z", 8))
+        ]
+        return {
+            "type": "photo",
+            "photo": {
+                "album_id": -5,
+                "date": self.now(),
+                "id": media_id,
+                "owner_id": owner_id,
+                "access_key": secrets.token_hex(9),
+                "sizes": sizes,
+                "orig_photo": {"type": "base", "width": width, "height": height, "url": url},
+                "text": "",
+                "has_tags": False,
+            },
+        }
+
+    def doc_attachment(
+        self, owner_id: int, content: bytes, title: str = "документ.pdf", *, expires_in: int = 3600
+    ) -> JsonDict:
+        """A document attachment with a signed URL on this server (see photo_attachment)."""
+        media_id = self._new_media_id()
+        ext = title.rsplit(".", 1)[-1].lower() if "." in title else ""
+        url = self._store(
+            f"doc{owner_id}_{media_id}.{ext or 'bin'}", content, "application/octet-stream", expires_in
+        )
+        return {
+            "type": "doc",
+            "doc": {
+                "id": media_id,
+                "owner_id": owner_id,
+                "title": title,
+                "size": len(content),
+                "ext": ext,
+                "date": self.now(),
+                "type": 1 if ext in ("txt", "doc", "docx", "pdf", "odt", "rtf") else 8,
+                "url": url,
+            },
+        }
 
     def push_event(self, group_id: int, event_type: str, obj: JsonDict) -> str:
         """Any raw event (an unknown type, a malformed object) into the long poll; returns its event_id."""
@@ -765,7 +823,24 @@ class VkEmulator:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lp.wake.wait(), remaining)
 
+    async def _handle_file(self, request: web.Request) -> web.StreamResponse:
+        stored = self.files.get(request.match_info["name"])
+        if stored is None or request.query.get("sign") != stored.sign or self.now() >= stored.expires_at:
+            raise web.HTTPNotFound(text="404 Not Found")  # VK's signed URLs expire to a plain 404
+        stored.downloads += 1
+        return web.Response(body=stored.content, content_type=stored.content_type)
+
     # ---------------------------------------------------------------------------------- internal state
+
+    def _new_media_id(self) -> int:
+        self._next_media_id += 1
+        return self._next_media_id
+
+    def _store(self, name: str, content: bytes, content_type: str, expires_in: int) -> str:
+        stored = StoredFile(name, content, content_type, secrets.token_urlsafe(16), self.now() + expires_in)
+        self.files[name] = stored
+        # The base URL is known only once started: attachments are made by a running emulator.
+        return f"{self.base_url}/_files/{name}?sign={stored.sign}&expires={stored.expires_at}"
 
     def _notify(self) -> None:
         self._changed.set()

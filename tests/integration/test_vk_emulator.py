@@ -286,6 +286,30 @@ async def test_long_poll_answers_bad_queries_with_failed_codes(emu: VkEmulator) 
     assert missing == 404
 
 
+async def test_attachments_are_downloadable_from_signed_urls_until_they_expire(emu: VkEmulator) -> None:
+    post = emu.add_post(GID, "Запись")
+    photo = emu.photo_attachment(CITIZEN, b"\xff\xd8 jpeg bytes", expires_in=600)
+    doc = emu.doc_attachment(CITIZEN, b"%PDF-1.4 ...", "акт осмотра.pdf")
+    lp = await long_poll(client(emu, emu.group_token(GID)))
+    emu.add_comment(GID, post.id, CITIZEN, "Фото ямы", attachments=[photo, doc])
+    (event,) = await check(lp)
+    photo_url = max(event.obj.attachments[0]["photo"]["sizes"], key=lambda s: s["width"])["url"]
+    doc_url = event.obj.attachments[1]["doc"]["url"]
+    assert event.obj.attachments[1]["doc"]["ext"] == "pdf"
+
+    def download(url: str) -> tuple[int, bytes]:
+        response = requests.get(url, timeout=5)
+        return response.status_code, response.content
+
+    assert await asyncio.to_thread(download, photo_url) == (200, b"\xff\xd8 jpeg bytes")
+    assert await asyncio.to_thread(download, doc_url) == (200, b"%PDF-1.4 ...")
+    forged = photo_url.replace("sign=", "sign=x")
+    assert (await asyncio.to_thread(download, forged))[0] == 404
+    emu.advance(601)
+    assert (await asyncio.to_thread(download, photo_url))[0] == 404  # signed URLs expire: download at once
+    assert (await asyncio.to_thread(download, doc_url))[0] == 200
+
+
 # ------------------------------------------------------------------------------------ tokens and methods
 
 
@@ -765,6 +789,12 @@ async def test_the_control_api_drives_what_the_client_sees() -> None:
         status = await control("status")
         assert status["groups"][str(GID)]["comments"] == 7
 
+        attachment = await control(
+            "attachments",
+            {"owner_id": CITIZEN, "kind": "doc", "content_base64": "JVBERg==", "title": "a.pdf"},
+        )
+        async with http.get(attachment["doc"]["url"].removeprefix(emu.base_url)) as response:
+            assert await response.read() == b"%PDF"
         refused = await control(
             "callback", {"group_id": GID, "url": "http://127.0.0.1:1/nobody", "retry_delay": 0}
         )
