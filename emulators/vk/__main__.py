@@ -6,9 +6,13 @@ It prints its base URL on one line of stdout once it listens (the API under ``/m
 ``/lp/<group_id>``, the control API under ``/_control/``) and runs until SIGTERM or SIGINT, or until its stdin
 closes with ``--watch-stdin`` (so an emulator started by a test that died does not outlive it).
 
-``--config``: a JSON file ``{"users": [{"id", "first_name", "last_name"?, "screen_name"?}], "groups": [{"id",
-"name"?, "screen_name"?, "posts"?: ["text", …]}], "tokens": [{"kind", "value", "group_id"?, "user_id"?}]}``
-registered before the first request (token values given, so the driving process knows them).
+``--config``: a JSON file registered before the first request::
+
+    {"users": [{"id", "first_name", "last_name"?, "screen_name"?}],
+     "groups": [{"id", "name"?, "screen_name"?, "admins"?: [user ids], "posts"?: ["text", …]}],
+     "tokens": [{"kind", "value", "group_id"?, "user_id"?}]}
+
+(token values are given, so the driving process knows them).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ def _register(emu: VkEmulator, setup: dict[str, Any]) -> None:
         )
     for group in setup.get("groups", []):
         emu.add_group(int(group["id"]), group.get("name"), group.get("screen_name"))
+        for admin in group.get("admins", []):
+            emu.add_admin(int(group["id"]), int(admin))
         for text in group.get("posts", []):
             emu.add_post(int(group["id"]), str(text))
     for token in setup.get("tokens", []):

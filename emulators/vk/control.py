@@ -6,7 +6,7 @@ answered 400 with ``{"error": reason}``.
 
     GET  /_control/status                        base URL, clock, counts of calls, events and comments
     POST /_control/users       {"users": [{"id", "first_name", "last_name"?, "screen_name"?}]}
-    POST /_control/groups      {"id", "name"?, "screen_name"?, "post"?}      -> group_id, post_id?
+    POST /_control/groups      {"id", "name"?, "screen_name"?, "post"?, "admins"?}  -> group_id, post_id?
     POST /_control/tokens      {"kind", "group_id"?, "user_id"?, "value"?, "permissions"?}  -> token
     POST /_control/tokens/revoke {"token"}
     POST /_control/posts       {"group_id", "text", "comments_closed"?}      -> post_id, event_id
@@ -178,6 +178,8 @@ class Control:
         body = await _body(request)
         group = self.emu.add_group(_int(body, "id"), _opt_str(body, "name"), _opt_str(body, "screen_name"))
         answer: JsonDict = {"group_id": group.id}
+        for admin in body.get("admins") or []:
+            self.emu.add_admin(group.id, int(admin))
         if body.get("post") is not None:
             answer["post_id"] = self.emu.add_post(group.id, _str(body, "post")).id
         return web.json_response(answer)

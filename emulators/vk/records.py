@@ -224,6 +224,7 @@ class Group:
     last_inbound: dict[int, int] = field(default_factory=dict)  # peer -> date of their last message
     guids: dict[tuple[str, str], int] = field(default_factory=dict)  # (token, guid) -> comment id
     random_ids: dict[tuple[int, int], int] = field(default_factory=dict)  # (peer, random_id) -> message id
+    admins: set[int] = field(default_factory=set)  # users whose tokens may act as the community
 
     @property
     def owner_id(self) -> int:

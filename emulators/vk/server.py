@@ -103,6 +103,9 @@ METHOD_KINDS: Final[dict[str, frozenset[TokenKind]]] = {
     "wall.getbyid": frozenset({"user", "service"}),
     "wall.getcomments": frozenset({"user", "service"}),
     "wall.createcomment": frozenset({"user", "group"}),
+    "wall.editcomment": frozenset({"user"}),
+    "wall.deletecomment": frozenset({"user"}),
+    "wall.restorecomment": frozenset({"user"}),
     "messages.send": frozenset({"group"}),
     "users.get": ALL_KINDS,
     "utils.resolvescreenname": ALL_KINDS,
@@ -233,6 +236,9 @@ class VkEmulator:
             "wall.getbyid": self._wall_get_by_id,
             "wall.getcomments": self._wall_get_comments,
             "wall.createcomment": self._wall_create_comment,
+            "wall.editcomment": self._wall_edit_comment,
+            "wall.deletecomment": self._wall_delete_comment,
+            "wall.restorecomment": self._wall_restore_comment,
             "messages.send": self._messages_send,
             "users.get": self._users_get,
             "utils.resolvescreenname": self._utils_resolve_screen_name,
@@ -370,6 +376,11 @@ class VkEmulator:
             if screen_name is not None:
                 group.screen_name = screen_name
         return group
+
+    def add_admin(self, group_id: int, user_id: int) -> None:
+        """The user administers the community: their user token may comment as it (from_group) and edit or
+        delete its comments and anyone's under its posts."""
+        self._group(group_id).admins.add(self._user(user_id).id)
 
     def add_post(self, group_id: int, text: str = "", *, comments_closed: bool = False) -> Post:
         """The community publishes a post on its wall (a wall_post_new event)."""
@@ -1185,7 +1196,9 @@ class VkEmulator:
         else:
             assert token.user_id is not None
             from_group = params.get_int("from_group", 0) or 0
-            from_id = group.owner_id if from_group == group.id else token.user_id
+            if from_group and (from_group != group.id or token.user_id not in group.admins):
+                raise VkError(15, "only the community's administrators may comment as it")
+            from_id = group.owner_id if from_group else token.user_id
         reply_to = params.get_int("reply_to_comment")
         if reply_to is not None:
             self._reply_target(group, post.id, reply_to)  # refuse before the comment takes a wall id
@@ -1198,6 +1211,42 @@ class VkEmulator:
             group.guids[token.value, guid] = comment.id
         self._push_event(group, "wall_reply_new", self._comment_json(group, comment))
         return {"comment_id": comment.id, "parents_stack": list(comment.parents_stack)}
+
+    def _own_comment(self, params: _Params, token: Token) -> tuple[Group, Comment]:
+        """The comment a user token may change: the user's own, or any on the wall of a group they administer."""
+        group = self._owned_group(params)
+        comment = group.comments.get(params.need_int("comment_id"))
+        if comment is None:
+            raise bad_param("comment_id is invalid")
+        if comment.from_id != token.user_id and token.user_id not in group.admins:
+            raise VkError(15, "no access to this comment")
+        return group, comment
+
+    def _wall_edit_comment(self, params: _Params, token: Token) -> int:
+        group, comment = self._own_comment(params, token)
+        if comment.deleted:
+            raise bad_param("comment_id is invalid")
+        text = params.get_str("message")
+        attachments = _parse_attachments(params.get_str("attachments"))
+        if not text.strip() and not attachments:
+            raise bad_param("message is empty")
+        comment.revisions.append(Revision(comment.text, list(comment.attachments), self.now()))
+        comment.text, comment.attachments = text, attachments
+        self._push_event(group, "wall_reply_edit", self._comment_json(group, comment))
+        return 1
+
+    def _wall_delete_comment(self, params: _Params, token: Token) -> int:
+        group, comment = self._own_comment(params, token)
+        if not comment.deleted:
+            assert token.user_id is not None
+            self.delete_comment(group.id, comment.id, deleter_id=token.user_id)
+        return 1
+
+    def _wall_restore_comment(self, params: _Params, token: Token) -> int:
+        group, comment = self._own_comment(params, token)
+        if comment.deleted:
+            self.restore_comment(group.id, comment.id)
+        return 1
 
     def _messages_send(self, params: _Params, token: Token) -> int:
         assert token.group_id is not None

@@ -168,9 +168,43 @@ async def test_create_comment_answers_as_the_community_once_per_guid(emu: VkEmul
     other = await call(vk, "wall.createComment", **{**answer, "guid": "outbox-18"})
     assert other["comment_id"] != first["comment_id"]
     user_vk = client(emu, emu.user_token(MODERATOR))
+    assert (await api_error(user_vk, "wall.createComment", **answer)).code == 15  # not an admin yet
+    emu.add_admin(GID, MODERATOR)
     by_admin = await call(user_vk, "wall.createComment", **answer)
     assert by_admin["comment_id"] not in (first["comment_id"], other["comment_id"])
     assert len(emu.published(GID, post_id)) == 3
+
+
+async def test_an_admins_user_token_edits_deletes_and_restores_a_published_answer(emu: VkEmulator) -> None:
+    post_id, comment_id = post_with_comment(emu)
+    group = client(emu, emu.group_token(GID))
+    answer = await call(
+        group, "wall.createComment", owner_id=-GID, post_id=post_id, message="Ответ с опечаткой"
+    )
+    stranger = client(emu, emu.user_token(CITIZEN + 1))
+    edit = {"owner_id": -GID, "comment_id": answer["comment_id"], "message": "Ответ"}
+    assert (await api_error(stranger, "wall.editComment", **edit)).code == 15
+    assert (await api_error(group, "wall.editComment", **edit)).code == 27  # a user token only
+    emu.add_admin(GID, MODERATOR)
+    admin = client(emu, emu.user_token(MODERATOR))
+    lp = await long_poll(group)
+    assert await call(admin, "wall.editComment", **edit) == 1
+    (published,) = emu.published(GID, post_id)
+    assert published.text == "Ответ" and [r.text for r in published.revisions] == ["Ответ с опечаткой"]
+    ids = {"owner_id": -GID, "comment_id": answer["comment_id"]}
+    assert await call(admin, "wall.deleteComment", **ids) == 1
+    assert await call(admin, "wall.restoreComment", **ids) == 1
+    # The citizen withdraws their own comment with their own token.
+    assert await call(
+        client(emu, emu.user_token(CITIZEN)), "wall.deleteComment", owner_id=-GID, comment_id=comment_id
+    )
+    events = await check(lp)
+    assert [(str(e.type.value), e.obj.get("deleter_id")) for e in events] == [
+        ("wall_reply_edit", None),
+        ("wall_reply_delete", MODERATOR),
+        ("wall_reply_restore", None),
+        ("wall_reply_delete", CITIZEN),
+    ]
 
 
 async def test_comments_under_a_closed_post_are_refused_with_213(emu: VkEmulator) -> None:
