@@ -307,3 +307,37 @@ class Term:
     sent: frozenset[str] = frozenset()  # reminder / alert keys already recorded, e.g. "r50", "r80", "missed"
     note: str = ""
     person: str = ""
+
+
+class ItemKind(StrEnum):
+    """What a network event says about an item: it appeared, its author edited it, it went, it came back."""
+
+    NEW = "new"
+    EDIT = "edit"
+    DELETE = "delete"
+    RESTORE = "restore"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelItem:
+    """One network item (a wall comment, a community message) as the domain sees it, whatever the transport.
+
+    `key` is the natural key of CHANNELS.md (VK comment "{owner_id}_{comment_id}", VK message
+    "dm:{peer_id}:{conversation_message_id}"): the case's source id, so an item seen again (a redelivered event,
+    a reconciliation sweep) is one case. `thread` is what orders the items (a post, a conversation); `revision`
+    tells two versions of one item apart. `seen_at` is when Otklik first saw it: T0 (RULES.md §2).
+    """
+
+    network: Network
+    key: str
+    kind: ItemKind
+    seen_at: datetime
+    text: str = ""
+    author: str = ""
+    author_id: int = 0
+    link: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    thread: str = ""
+    revision: str = ""
+    written_at: datetime | None = None  # the network's own date of the item, when it gives one
+    deleted_by_author: bool | None = None  # a deletion: by its author (True) or by a moderator (False)
