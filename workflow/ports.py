@@ -292,12 +292,14 @@ class ChannelBatch:
 
     The events are saved with the cursor in one transaction (storage/inbox.py), so a batch read again after a
     crash is the same rows. `gap`: the network says events were lost before these (VK long poll `failed: 1`),
-    and a reconciliation sweep should look for them.
+    and a reconciliation sweep should look for them. `failed`: the read itself failed (no answer, not JSON):
+    the reader waits before the next.
     """
 
     events: tuple[dict[str, object], ...]
     cursor: str | None
     gap: bool = False
+    failed: bool = False
 
 
 class ChannelSource(Protocol):
