@@ -125,6 +125,7 @@ class InboundMessage:
     # Open sources: handed over by the region curator of ЦУР (п.6), not found by the operator himself; implied by
     # Source.REGION_CURATOR. The region curator then hears how it ends (RULES.md §6).
     handed_over: bool = False
+    author_id: int | None = None  # the network's id of the author (a VK user), when the channel gave one
 
     @property
     def t0(self) -> datetime:
@@ -307,6 +308,14 @@ class Term:
     sent: frozenset[str] = frozenset()  # reminder / alert keys already recorded, e.g. "r50", "r80", "missed"
     note: str = ""
     person: str = ""
+
+
+# The events a network item's own changes leave on its case (workflow/services/channels.py): the source's doing,
+# not a step of the handling, so nothing to undo and no term restarts.
+SOURCE_EDITED = "source_edited"
+SOURCE_DELETED = "source_deleted"
+SOURCE_RESTORED = "source_restored"
+SOURCE_EVENTS = frozenset({SOURCE_EDITED, SOURCE_DELETED, SOURCE_RESTORED})
 
 
 class ItemKind(StrEnum):

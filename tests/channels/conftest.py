@@ -1,5 +1,6 @@
-"""Storage fixtures of tests/storage (real SQLite files and PostgreSQL) for the channel tests."""
+"""The use-case fixtures of tests/engine (fake, SQLite file and PostgreSQL repositories) for the channel tests;
+storage-level tests here import tests/storage's own fixtures in their module."""
 
-from tests.storage.conftest import clock, engine, repo
+from tests.engine.conftest import calendar, clock, db, notifier, repo, services
 
-__all__ = ["clock", "engine", "repo"]
+__all__ = ["calendar", "clock", "db", "notifier", "repo", "services"]

@@ -7,7 +7,9 @@ from sqlalchemy import event
 
 from storage.inbox import Cursor, Inbox, Incoming
 from storage.repository import SqlRepository
-from tests.storage.conftest import SettableClock
+from tests.storage.conftest import SettableClock, clock, engine, repo
+
+__all__ = ["clock", "engine", "repo"]  # tests/storage's fixtures: real SQLite and PostgreSQL engines
 
 
 def _vk(key: str, lane: str = "wall-1_3") -> Incoming:
