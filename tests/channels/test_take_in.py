@@ -8,9 +8,12 @@ from datetime import timedelta
 from channels.vk import parse_vk_event
 from tests.engine.conftest import at, events, open_terms
 from tests.fakes import FakeClock, RecordingNotifier
+from views.cards import render_card
+from workflow.calendar import WorkingCalendar
 from workflow.lifecycle import Action, ActionPayload
 from workflow.model import Actor, ChannelItem, ItemKind, Network, Role, Source
 from workflow.ports import Repository
+from workflow.rules import DEFAULT_RULES
 from workflow.services import Services
 
 GID = 777
@@ -111,3 +114,35 @@ async def test_a_vk_event_through_the_parser_to_a_case(services: Services, repo:
     assert item is not None
     outcome = await services.take_in(item)
     assert outcome is not None and outcome.created
+
+
+async def test_the_card_shows_the_change_and_the_text_as_it_is_now(
+    services: Services, clock: FakeClock, calendar: WorkingCalendar
+) -> None:
+    clock.set(SEEN)
+    created = await services.take_in(comment())
+    assert created is not None
+
+    def card() -> str:
+        text, _ = render_card(
+            view, {Role.OPERATOR}, set(), calendar=calendar, rules=DEFAULT_RULES, units=DEFAULT_RULES.units,
+            now=clock.now(),
+        )  # fmt: skip
+        return text
+
+    view = await services.card_view(created.case.id)
+    assert "Источник: ВКонтакте" in card() and "Яма у дома 5" in card() and "изменил" not in card()
+    clock.set(SEEN + timedelta(minutes=5))
+    await services.take_in(comment(ItemKind.EDIT, text="Яма у дома 7 <b>", revision="ev1"))
+    view = await services.card_view(created.case.id)
+    assert "Автор изменил комментарий (01.12.2026 09:17)" in card()
+    assert "Яма у дома 7 &lt;b&gt;" in card() and "Яма у дома 5" not in card()
+    assert "автор изменил текст в источнике" in card()  # the history line
+    clock.set(SEEN + timedelta(minutes=6))
+    await services.take_in(comment(ItemKind.DELETE, text="", author_id=42, revision="ev2"))
+    view = await services.card_view(created.case.id)
+    assert "Комментарий удалён автором (01.12.2026 09:18)" in card()
+    await services.take_in(comment(ItemKind.RESTORE, text="Яма у дома 7 <b>", revision="ev3"))
+    await services.take_in(comment(ItemKind.DELETE, text="", author_id=1, revision="ev4"))
+    view = await services.card_view(created.case.id)
+    assert "Комментарий удалён модератором" in card()
