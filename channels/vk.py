@@ -8,6 +8,7 @@ service key. vk-api is synchronous: its calls run in a thread (`asyncio.to_threa
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,9 @@ from workflow.model import Attachment, ChannelItem, ItemKind, Network
 from workflow.ports import ChannelBatch
 
 log = logging.getLogger(__name__)
+# Whether the parse being made reports what it skips or cuts: the reader's parse (at save) does, the workers'
+# parse of the same saved event does not, so each event is one log line.
+_reporting: contextvars.ContextVar[bool] = contextvars.ContextVar("vk_parse_reporting", default=True)
 
 CHANNEL = "vk"
 API_VERSION = "5.199"
@@ -66,7 +70,8 @@ def _int(value: object) -> int | None:
 def _text(value: object, where: str) -> str:
     text = clean_text(value) if isinstance(value, str) else ""
     if len(text) > TEXT_LIMIT:
-        log.warning("ВКонтакте: текст %s длиной %d символов сокращён до %d", where, len(text), TEXT_LIMIT)
+        if _reporting.get():
+            log.warning("ВКонтакте: текст %s длиной %d символов сокращён до %d", where, len(text), TEXT_LIMIT)
         text = text[:TEXT_LIMIT]
     return text
 
@@ -127,6 +132,8 @@ def comment_link(owner_id: int, post_id: int, comment_id: int) -> str:
 
 
 def _skip(raw: Mapping[str, Any] | object, why: str) -> None:
+    if not _reporting.get():
+        return
     kind = raw.get("type") if isinstance(raw, Mapping) else type(raw).__name__
     log.warning("ВКонтакте: событие %.40r пропущено: %s", kind, why)
 
@@ -185,9 +192,19 @@ def _message(
     )  # fmt: skip
 
 
-def parse_vk_event(raw: object, group_id: int, *, seen_at: datetime) -> ChannelItem | None:
+def parse_vk_event(
+    raw: object, group_id: int, *, seen_at: datetime, report: bool = True
+) -> ChannelItem | None:
     """One Bots Long Poll (or Callback) event as a `ChannelItem`; None for our own echoes, for events that are
-    no citizen's item, and for broken ones (one log line). Never raises."""
+    no citizen's item, and for broken ones (one log line unless `report` is False). Never raises."""
+    token = _reporting.set(report)
+    try:
+        return _parse(raw, group_id, seen_at)
+    finally:
+        _reporting.reset(token)
+
+
+def _parse(raw: object, group_id: int, seen_at: datetime) -> ChannelItem | None:
     try:
         if not isinstance(raw, Mapping) or not isinstance(raw.get("type"), str):
             _skip(raw, "не событие")
@@ -253,8 +270,8 @@ class VkLongPoll:
         self.wait = wait
         self._poll: VkBotLongPoll | None = None
 
-    def item(self, raw: dict[str, object], seen_at: datetime) -> ChannelItem | None:
-        return parse_vk_event(raw, self.group_id, seen_at=seen_at)
+    def item(self, raw: dict[str, object], seen_at: datetime, *, report: bool = True) -> ChannelItem | None:
+        return parse_vk_event(raw, self.group_id, seen_at=seen_at, report=report)
 
     async def next_batch(self, cursor: str | None) -> ChannelBatch:
         return await asyncio.to_thread(self._check, cursor)

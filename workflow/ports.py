@@ -314,7 +314,9 @@ class ChannelSource(Protocol):
 
     async def next_batch(self, cursor: str | None) -> ChannelBatch: ...
 
-    def item(self, raw: dict[str, object], seen_at: datetime) -> ChannelItem | None: ...
+    def item(self, raw: dict[str, object], seen_at: datetime, *, report: bool = True) -> ChannelItem | None:
+        """`report=False`: the event was reported when it was saved; its skips and cuts are not logged again."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
