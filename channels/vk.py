@@ -384,3 +384,28 @@ def _comments(top: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         if isinstance(thread, Mapping):
             found += _items(thread)
     return found
+
+
+# --- health ---------------------------------------------------------------------------------------------------
+
+# What the community token needs (CHANNELS.md): the wall (comments), messages, docs (attachments).
+NEEDED_PERMISSIONS = ("wall", "messages", "docs")
+
+
+def token_permissions(api: VkApi) -> set[str]:
+    """groups.getTokenPermissions: the names of the community token's rights (raises VkApiError, requests'
+    errors; the caller says what they mean)."""
+    result = api.method("groups.getTokenPermissions")
+    names: set[str] = set()
+    if isinstance(result, Mapping) and isinstance(result.get("permissions"), list):
+        names = {
+            p["name"]
+            for p in result["permissions"]
+            if isinstance(p, Mapping) and isinstance(p.get("name"), str)
+        }
+    return names
+
+
+def service_key_works(api: VkApi, group_id: int) -> None:
+    """One service-key call the sweep makes (wall.get of the community); raises as vk-api does."""
+    api.method("wall.get", {"owner_id": -group_id, "count": 1})
