@@ -333,3 +333,50 @@ async def test_hostile_events_change_nothing_and_intake_goes_on(
     said = [r.getMessage() for r in caplog.records if r.name == "channels.vk"]
     assert sum("сокращён" in line for line in said) == 1  # one line per event, not one per parse
     assert sum("пропущено" in line for line in said) == 3  # two broken comments and the unknown type
+
+
+async def test_a_community_message_becomes_a_case_and_our_reply_does_not(rig: Rig) -> None:
+    run = rig.run()
+    await run.start()
+    await rig.listening()
+    message = rig.emu.push_message(GID, CITIZEN, "Когда вывезут мусор?")
+    await rig.handled(1)
+    # The community answers (messages.send): its message_reply event comes back and is no case.
+    group = make_api(rig.emu.group_token(GID), vk_session(rig.emu.base_url))
+    await asyncio.to_thread(
+        group.method, "messages.send", {"peer_id": CITIZEN, "message": "Завтра", "random_id": 5}
+    )
+    rig.emu.edit_message(GID, message.id, "Когда вывезут мусор с ул. Ленина?")
+    repo = SqlRepository(rig.engine, clock=rig.clock)
+
+    async def edited() -> bool:
+        async with repo.reading() as tx:
+            case_id = await tx.find_case_by_source("vk", f"dm:{CITIZEN}:{message.conversation_message_id}")
+            return case_id is not None and [e.action for e in await tx.events(case_id)] == [
+                "register",
+                "source_edited",
+            ]
+
+    await rig.until(edited)
+    assert await rig.cases() == [(f"dm:{CITIZEN}:{message.conversation_message_id}", "Когда вывезут мусор?")]
+
+
+async def test_failed_2_and_3_and_a_broken_server_answer_are_waited_out(rig: Rig) -> None:
+    post = rig.emu.add_post(GID, "Ремонт дорог")
+    # The first getLongPollServer answers an HTML page: the reader logs it, waits and asks again.
+    rig.emu.fail_next(kind="non_json", methods=["groups.getLongPollServer"])
+    run = rig.run()
+    await run.start()
+    await rig.until(
+        lambda: sum(1 for r in rig.emu.calls("groups.getLongPollServer") if r.failure is None) >= 1
+    )
+    assert rig.emu.calls("groups.getLongPollServer")[0].failure == "non_json"
+    rig.emu.fail_longpoll(GID, 2)  # the key expires: a new key, the same ts
+    first = rig.emu.add_comment(GID, post.id, CITIZEN, "После нового ключа")
+    await rig.handled(1)
+    sweeps = len(rig.emu.calls("wall.get"))
+    rig.emu.fail_longpoll(GID, 3)  # key and ts lost: a new key and ts, and a sweep for what fell between
+    await rig.until(lambda: len(rig.emu.calls("wall.get")) > sweeps)
+    second = rig.emu.add_comment(GID, post.id, CITIZEN, "После нового ts")
+    await rig.handled(2)
+    assert {key for key, _ in await rig.cases()} == {f"-{GID}_{first.id}", f"-{GID}_{second.id}"}
