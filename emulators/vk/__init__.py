@@ -2,6 +2,8 @@
 
 from emulators.vk.records import (
     ERROR_MESSAGES,
+    CallbackAttempt,
+    CallbackServer,
     Comment,
     FailureKind,
     Group,
@@ -9,6 +11,7 @@ from emulators.vk.records import (
     Post,
     RequestRecord,
     Revision,
+    StoredFile,
     Token,
     TokenKind,
     VkError,
@@ -20,6 +23,8 @@ __all__ = [
     "API_VERSION",
     "DEFAULT_RATE_LIMIT",
     "ERROR_MESSAGES",
+    "CallbackAttempt",
+    "CallbackServer",
     "Comment",
     "FailureKind",
     "Group",
@@ -27,6 +32,7 @@ __all__ = [
     "Post",
     "RequestRecord",
     "Revision",
+    "StoredFile",
     "Token",
     "TokenKind",
     "VkEmulator",

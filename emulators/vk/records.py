@@ -33,6 +33,8 @@ ERROR_MESSAGES: Final[dict[int, str]] = {
     901: "Can't send messages for users without permission",
     902: "Can't send messages to this user due to their privacy settings",
     914: "Message is too long",
+    943: "Cannot use this intent",
+    944: "Limits overflow for this type of intent",
     950: "Can't send message, reply timed out",
 }
 
@@ -79,8 +81,16 @@ class VkUser:
     first_name: str
     last_name: str = ""
     screen_name: str | None = None
+    deactivated: str | None = None  # "deleted" or "banned"
 
     def to_json(self) -> JsonDict:
+        if self.deactivated is not None:
+            return {
+                "id": self.id,
+                "first_name": self.first_name,
+                "last_name": self.last_name,
+                "deactivated": self.deactivated,
+            }
         return {
             "id": self.id,
             "first_name": self.first_name,
@@ -214,6 +224,7 @@ class Group:
     last_inbound: dict[int, int] = field(default_factory=dict)  # peer -> date of their last message
     guids: dict[tuple[str, str], int] = field(default_factory=dict)  # (token, guid) -> comment id
     random_ids: dict[tuple[int, int], int] = field(default_factory=dict)  # (peer, random_id) -> message id
+    admins: set[int] = field(default_factory=set)  # users whose tokens may act as the community
 
     @property
     def owner_id(self) -> int:
@@ -257,3 +268,47 @@ class Failure:
 
     def applies_to(self, method: str) -> bool:
         return self.methods is None or method in self.methods
+
+
+@dataclass
+class CallbackAttempt:
+    """One POST of an event to a Callback API server, and what that server answered."""
+
+    event_id: str | None
+    type: str
+    retry: int  # 0 for the first attempt; VK's X-Retry-Counter for the others
+    status: int | None = None  # None: no HTTP answer (refused, timed out)
+    body: str = ""
+    error: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == 200 and self.body == "ok"
+
+
+@dataclass
+class CallbackServer:
+    """A group's Callback API server: where its events go instead of (besides) the long poll."""
+
+    url: str
+    confirmation_code: str
+    secret: str | None = None
+    retries: int = 5  # attempts after the first, each after ``retry_delay`` seconds
+    retry_delay: float = 1.0
+    timeout: float = 5.0
+    confirmed: bool = False
+    pending: int = 0  # events queued and not yet accepted or given up
+    attempts: list[CallbackAttempt] = field(default_factory=list)
+    gave_up: list[str] = field(default_factory=list)  # event ids never accepted
+
+
+@dataclass
+class StoredFile:
+    """A photo or document a citizen attached, served at a signed URL that stops working at ``expires_at``."""
+
+    name: str
+    content: bytes
+    content_type: str
+    sign: str
+    expires_at: int  # the emulator's clock
+    downloads: int = 0

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import re
 import secrets
 import time
@@ -39,11 +40,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
+import aiohttp
 from aiohttp import web
 
 from emulators.vk.records import (
     DEFAULT_PERMISSIONS,
     PERMISSION_BITS,
+    CallbackAttempt,
+    CallbackServer,
     Comment,
     Failure,
     FailureKind,
@@ -54,6 +58,7 @@ from emulators.vk.records import (
     Post,
     RequestRecord,
     Revision,
+    StoredFile,
     Token,
     TokenKind,
     VkError,
@@ -70,22 +75,44 @@ MAX_MESSAGE_LENGTH: Final = 9000
 MAX_INT64: Final = 2**63 - 1
 LONG_POLL_BATCH: Final = 1000  # events a single a_check returns at most
 
+# Event types groups.setLongPollSettings switches (those the emulator pushes, and a few more of VK's).
+LONG_POLL_EVENT_TYPES: Final = (
+    "message_new",
+    "message_reply",
+    "message_edit",
+    "message_allow",
+    "message_deny",
+    "wall_post_new",
+    "wall_repost",
+    "wall_reply_new",
+    "wall_reply_edit",
+    "wall_reply_delete",
+    "wall_reply_restore",
+    "group_join",
+    "group_leave",
+)
 ALL_KINDS: Final[frozenset[TokenKind]] = frozenset({"group", "service", "user"})
 # Who may call what: VK's API schema (access_token_type), as CHANNELS.md tabulates it.
 METHOD_KINDS: Final[dict[str, frozenset[TokenKind]]] = {
     "groups.getlongpollserver": frozenset({"group"}),
     "groups.gettokenpermissions": frozenset({"group"}),
+    "groups.setlongpollsettings": frozenset({"group", "user"}),
+    "groups.getlongpollsettings": frozenset({"group", "user"}),
     "groups.getbyid": ALL_KINDS,
     "wall.get": frozenset({"user", "service"}),
     "wall.getbyid": frozenset({"user", "service"}),
     "wall.getcomments": frozenset({"user", "service"}),
     "wall.createcomment": frozenset({"user", "group"}),
+    "wall.editcomment": frozenset({"user"}),
+    "wall.deletecomment": frozenset({"user"}),
+    "wall.restorecomment": frozenset({"user"}),
     "messages.send": frozenset({"group"}),
     "users.get": ALL_KINDS,
     "utils.resolvescreenname": ALL_KINDS,
 }
 
 _ATTACHMENT = re.compile(r"^([a-z_]+?)(-?\d+)_(\d+)(?:_([A-Za-z0-9]+))?$")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,20}")
 _SCREEN_NAME = re.compile(r"^(?:id(\d+)|club(\d+)|public(\d+))$")
 
 
@@ -109,11 +136,16 @@ class _SlidingWindow:
 class _LongPoll:
     """One group's Bots Long Poll server: its key, the event numbering and the injected failures."""
 
+    group_id: int
     key: str
     events: list[LongPollEvent] = field(default_factory=list)
     next_ts: int = 1
     lost_keys: set[str] = field(default_factory=set)  # keys whose ts is lost too: failed 3
     gaps: int = 0  # injected failed 1 answers still to give
+    pushed: list[JsonDict] = field(default_factory=list)  # every event, switched off or not, repeats included
+    disabled: set[str] = field(default_factory=set)  # event types groups.setLongPollSettings switched off
+    enabled: bool = True
+    api_version: str = API_VERSION
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -133,12 +165,9 @@ class _Params:
         value = self.raw.get(name, "").strip()
         if value == "":
             return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise bad_param(f"{name} not integer") from None
-        if not -MAX_INT64 - 1 <= number <= MAX_INT64:
-            raise bad_param(f"{name} is out of range")
+        number = _int64(value)
+        if number is None:
+            raise bad_param(f"{name} not integer")
         return number
 
     def need_int(self, name: str) -> int:
@@ -183,8 +212,15 @@ class VkEmulator:
         self.users: dict[int, VkUser] = {}
         self.groups: dict[int, Group] = {}
         self.requests: list[RequestRecord] = []
+        self.long_poll_checks: list[RequestRecord] = []  # every a_check, when it came (the API log is apart)
         self._long_polls: dict[int, _LongPoll] = {}
+        self.callback_servers: dict[int, CallbackServer] = {}
+        self._callback_queues: dict[int, asyncio.Queue[JsonDict]] = {}
+        self._callback_tasks: dict[int, asyncio.Task[None]] = {}
+        self._http: aiohttp.ClientSession | None = None
         self._windows: dict[str, _SlidingWindow] = {}
+        self.files: dict[str, StoredFile] = {}
+        self._next_media_id = 456239017  # VK media ids are large; any will do
         self._failures: deque[Failure] = deque()
         self._changed = asyncio.Event()
         self._closing = False
@@ -193,11 +229,16 @@ class VkEmulator:
         self._methods: dict[str, Callable[[_Params, Token], Any]] = {
             "groups.getlongpollserver": self._groups_get_long_poll_server,
             "groups.gettokenpermissions": self._groups_get_token_permissions,
+            "groups.setlongpollsettings": self._groups_set_long_poll_settings,
+            "groups.getlongpollsettings": self._groups_get_long_poll_settings,
             "groups.getbyid": self._groups_get_by_id,
             "wall.get": self._wall_get,
             "wall.getbyid": self._wall_get_by_id,
             "wall.getcomments": self._wall_get_comments,
             "wall.createcomment": self._wall_create_comment,
+            "wall.editcomment": self._wall_edit_comment,
+            "wall.deletecomment": self._wall_delete_comment,
+            "wall.restorecomment": self._wall_restore_comment,
             "messages.send": self._messages_send,
             "users.get": self._users_get,
             "utils.resolvescreenname": self._utils_resolve_screen_name,
@@ -218,6 +259,7 @@ class VkEmulator:
         app = web.Application(client_max_size=10 * 1024 * 1024)
         app.router.add_route("*", "/method/{name}", self._handle)
         app.router.add_get("/lp/{group_id}", self._handle_long_poll)
+        app.router.add_get("/_files/{name}", self._handle_file)
         app.add_routes(self._extra_routes)
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
         await runner.setup()
@@ -232,6 +274,13 @@ class VkEmulator:
         self._closing = True
         for lp in self._long_polls.values():
             _wake(lp)
+        for task in self._callback_tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._callback_tasks.values(), return_exceptions=True)
+        self._callback_tasks.clear()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
         runner, self._runner = self._runner, None
         await runner.cleanup()
 
@@ -287,8 +336,8 @@ class VkEmulator:
             raise ValueError(f"unknown token permissions: {unknown}")
         token = value or f"vk1.a.{kind}-{secrets.token_urlsafe(24)}"
         self.tokens[token] = Token(token, kind, group_id=group_id, user_id=user_id, permissions=perms)
-        if kind == "group" and group_id is not None:
-            self._group(group_id)
+        if kind == "group" and group_id is not None and group_id not in self.groups:
+            self.add_group(group_id)
         if kind == "user" and user_id is not None:
             self._user(user_id)
         return token
@@ -320,13 +369,18 @@ class VkEmulator:
         if group is None:
             group = Group(group_id, name or f"Сообщество {group_id}", screen_name or f"club{group_id}")
             self.groups[group_id] = group
-            self._long_polls[group_id] = _LongPoll(key=secrets.token_hex(20))
+            self._long_polls[group_id] = _LongPoll(group_id, key=secrets.token_hex(20))
         else:
             if name is not None:
                 group.name = name
             if screen_name is not None:
                 group.screen_name = screen_name
         return group
+
+    def add_admin(self, group_id: int, user_id: int) -> None:
+        """The user administers the community: their user token may comment as it (from_group) and edit or
+        delete its comments and anyone's under its posts."""
+        self._group(group_id).admins.add(self._user(user_id).id)
 
     def add_post(self, group_id: int, text: str = "", *, comments_closed: bool = False) -> Post:
         """The community publishes a post on its wall (a wall_post_new event)."""
@@ -356,7 +410,13 @@ class VkEmulator:
         group = self._group(group_id)
         if from_id > 0:
             self._user(from_id)
-        comment = self._new_comment(group, self._post(group, post_id), from_id, text, list(attachments))
+        post = self._post(group, post_id)
+        if reply_to_comment is not None:
+            try:
+                self._reply_target(group, post.id, reply_to_comment)
+            except VkError:
+                raise KeyError(f"no comment {reply_to_comment} to answer under post {post.id}") from None
+        comment = self._new_comment(group, post, from_id, text, list(attachments))
         if reply_to_comment is not None:
             self._thread_reply(group, comment, reply_to_comment)
         group.comments[comment.id] = comment
@@ -446,6 +506,60 @@ class VkEmulator:
         self._push_event(group, "message_edit", message.to_json())
         return message
 
+    def photo_attachment(
+        self, owner_id: int, content: bytes, *, width: int = 1280, height: int = 960, expires_in: int = 3600
+    ) -> JsonDict:
+        """A photo as VK attaches it to a comment or message: sizes with signed URLs on this server, which
+        answer 404 once ``expires_in`` seconds of the emulator's clock have passed (download at once)."""
+        media_id = self._new_media_id()
+        url = self._store(f"photo{owner_id}_{media_id}.jpg", content, "image/jpeg", expires_in)
+        sizes = [
+            {
+                "type": kind,
+                "width": width * scale // 8,
+                "height": height * scale // 8,
+                "url": f"{url}&size={kind}",
+            }
+            for kind, scale in (("s", 1), ("m", 2), ("x", 4), ("y", 6), ("z", 8))
+        ]
+        return {
+            "type": "photo",
+            "photo": {
+                "album_id": -5,
+                "date": self.now(),
+                "id": media_id,
+                "owner_id": owner_id,
+                "access_key": secrets.token_hex(9),
+                "sizes": sizes,
+                "orig_photo": {"type": "base", "width": width, "height": height, "url": url},
+                "text": "",
+                "has_tags": False,
+            },
+        }
+
+    def doc_attachment(
+        self, owner_id: int, content: bytes, title: str = "документ.pdf", *, expires_in: int = 3600
+    ) -> JsonDict:
+        """A document attachment with a signed URL on this server (see photo_attachment)."""
+        media_id = self._new_media_id()
+        ext = title.rsplit(".", 1)[-1].lower() if "." in title else ""
+        url = self._store(
+            f"doc{owner_id}_{media_id}.{ext or 'bin'}", content, "application/octet-stream", expires_in
+        )
+        return {
+            "type": "doc",
+            "doc": {
+                "id": media_id,
+                "owner_id": owner_id,
+                "title": title,
+                "size": len(content),
+                "ext": ext,
+                "date": self.now(),
+                "type": 1 if ext in ("txt", "doc", "docx", "pdf", "odt", "rtf") else 8,
+                "url": url,
+            },
+        }
+
     def push_event(self, group_id: int, event_type: str, obj: JsonDict) -> str:
         """Any raw event (an unknown type, a malformed object) into the long poll; returns its event_id."""
         return self._push_event(self._group(group_id), event_type, obj)
@@ -453,18 +567,72 @@ class VkEmulator:
     def redeliver(self, group_id: int, event_id: str, times: int = 1) -> None:
         """Deliver an event again ``times`` more times, with the same event_id (VK's at-least-once)."""
         lp = self._long_polls[self._group(group_id).id]
-        raw = next((e.raw for e in lp.events if e.raw.get("event_id") == event_id), None)
+        raw = next((e for e in lp.pushed if e.get("event_id") == event_id), None)
         if raw is None:
             raise KeyError(f"no event {event_id} in group {group_id}")
         for _ in range(times):
             self._append_event(lp, dict(raw))
 
     def events(self, group_id: int) -> list[JsonDict]:
-        """Every event pushed to the group's long poll, oldest first (repeats included)."""
+        """Every event the group's long poll holds, oldest first (repeats included; types switched off by
+        groups.setLongPollSettings are not there)."""
         return [e.raw for e in self._long_polls[self._group(group_id).id].events]
 
     def last_event_id(self, group_id: int) -> str:
-        return str(self.events(group_id)[-1]["event_id"])
+        """The event_id of the group's latest event (whether or not the long poll delivers its type)."""
+        return str(self._long_polls[self._group(group_id).id].pushed[-1]["event_id"])
+
+    def long_poll_settings(self, group_id: int) -> JsonDict:
+        """What groups.getLongPollSettings answers: every type is on until the client switches it off."""
+        lp = self._long_polls[self._group(group_id).id]
+        return {
+            "is_enabled": lp.enabled,
+            "api_version": lp.api_version,
+            "events": {kind: 0 if kind in lp.disabled else 1 for kind in LONG_POLL_EVENT_TYPES},
+        }
+
+    async def connect_callback(
+        self,
+        group_id: int,
+        url: str,
+        *,
+        confirmation_code: str = "confirm-otklik",
+        secret: str | None = None,
+        retries: int = 5,
+        retry_delay: float = 1.0,
+        timeout: float = 5.0,
+    ) -> bool:
+        """Point the group's Callback API at ``url``, as an admin does in the community's settings: VK first
+        sends ``{"type": "confirmation"}`` and the server must answer the confirmation code. Confirmed, every
+        later event is POSTed to it (with ``secret``) until it answers ``ok``, retried up to ``retries`` times
+        with ``X-Retry-Counter``. Returns whether the server confirmed."""
+        group = self._group(group_id)
+        server = CallbackServer(url, confirmation_code, secret, retries, retry_delay, timeout)
+        self.disconnect_callback(group_id)
+        self.callback_servers[group.id] = server
+        body: JsonDict = {"type": "confirmation", "group_id": group.id}
+        if secret is not None:
+            body["secret"] = secret
+        attempt = await self._post_callback(server, body, 0)
+        server.confirmed = attempt.status == 200 and attempt.body.strip() == confirmation_code
+        if server.confirmed:
+            queue: asyncio.Queue[JsonDict] = asyncio.Queue()
+            self._callback_queues[group.id] = queue
+            self._callback_tasks[group.id] = asyncio.create_task(self._deliver_callbacks(server, queue))
+        self._notify()
+        return server.confirmed
+
+    def disconnect_callback(self, group_id: int) -> None:
+        """Events stop going to the group's Callback API server (the long poll still gets them)."""
+        task = self._callback_tasks.pop(group_id, None)
+        if task is not None:
+            task.cancel()
+        self._callback_queues.pop(group_id, None)
+
+    def callback_pending(self, group_id: int) -> int:
+        """Events queued for the group's Callback API server, not yet accepted or given up."""
+        server = self.callback_servers.get(group_id)
+        return server.pending if server is not None and group_id in self._callback_queues else 0
 
     def fail_longpoll(self, group_id: int, failed: int) -> None:
         """Inject a long-poll failure: 1 (the events after the client's ts are lost to the long poll; the
@@ -550,7 +718,10 @@ class VkEmulator:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        raw = await _read_params(request)
+        try:
+            raw = await _read_params(request)
+        except ValueError:  # a body that is no form at all: VK answers with the parameters it could read
+            raw = dict(request.query)
         record = RequestRecord(
             method=name,
             params={k: v for k, v in raw.items() if k != "access_token"},
@@ -621,7 +792,14 @@ class VkEmulator:
         lp = self._long_polls.get(group_id)
         if lp is None:
             raise web.HTTPNotFound()
-        query = request.query
+        record = RequestRecord("a_check", dict(request.query), "group", self._monotonic())
+        self.long_poll_checks.append(record)
+        try:
+            return await self._long_poll_answer(request.query, lp)
+        finally:
+            record.finished_at = self._monotonic()
+
+    async def _long_poll_answer(self, query: Mapping[str, str], lp: _LongPoll) -> web.StreamResponse:
         key = query.get("key", "")
         if query.get("act") != "a_check" or key != lp.key:
             return web.json_response({"failed": 3 if key in lp.lost_keys else 2})
@@ -630,9 +808,10 @@ class VkEmulator:
         except ValueError:
             return web.json_response({"failed": 1, "ts": lp.next_ts})
         try:
-            wait = min(max(float(query.get("wait", "25")), 0.0), self.max_wait)
+            wait = float(query.get("wait", "25"))
         except ValueError:
-            wait = 25.0 if self.max_wait >= 25.0 else self.max_wait
+            wait = 25.0
+        wait = min(max(wait if math.isfinite(wait) else 25.0, 0.0), self.max_wait)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
@@ -655,7 +834,24 @@ class VkEmulator:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lp.wake.wait(), remaining)
 
+    async def _handle_file(self, request: web.Request) -> web.StreamResponse:
+        stored = self.files.get(request.match_info["name"])
+        if stored is None or request.query.get("sign") != stored.sign or self.now() >= stored.expires_at:
+            raise web.HTTPNotFound(text="404 Not Found")  # VK's signed URLs expire to a plain 404
+        stored.downloads += 1
+        return web.Response(body=stored.content, content_type=stored.content_type)
+
     # ---------------------------------------------------------------------------------- internal state
+
+    def _new_media_id(self) -> int:
+        self._next_media_id += 1
+        return self._next_media_id
+
+    def _store(self, name: str, content: bytes, content_type: str, expires_in: int) -> str:
+        stored = StoredFile(name, content, content_type, secrets.token_urlsafe(16), self.now() + expires_in)
+        self.files[name] = stored
+        # The base URL is known only once started: attachments are made by a running emulator.
+        return f"{self.base_url}/_files/{name}?sign={stored.sign}&expires={stored.expires_at}"
 
     def _notify(self) -> None:
         self._changed.set()
@@ -667,7 +863,11 @@ class VkEmulator:
         return self.users[user_id]
 
     def _group(self, group_id: int) -> Group:
-        return self.groups.get(group_id) or self.add_group(group_id)
+        """A registered group: a test's typo in a group id fails loudly instead of making a new group."""
+        group = self.groups.get(group_id)
+        if group is None:
+            raise KeyError(f"no group {group_id}: add_group it first")
+        return group
 
     def _post(self, group: Group, post_id: int) -> Post:
         post = group.posts.get(post_id)
@@ -702,12 +902,17 @@ class VkEmulator:
 
     def _thread_reply(self, group: Group, comment: Comment, reply_to: int) -> None:
         """VK keeps two levels: a reply to a thread item joins the thread of its root comment."""
-        target = group.comments.get(reply_to)
-        if target is None or target.post_id != comment.post_id or target.deleted:
-            raise bad_param("reply_to_comment is invalid")
+        target = self._reply_target(group, comment.post_id, reply_to)
         comment.reply_to_comment = target.id
         comment.reply_to_user = target.from_id
         comment.parents_stack = [target.parents_stack[0] if target.parents_stack else target.id]
+
+    @staticmethod
+    def _reply_target(group: Group, post_id: int, reply_to: int) -> Comment:
+        target = group.comments.get(reply_to)
+        if target is None or target.post_id != post_id or target.deleted:
+            raise bad_param("reply_to_comment is invalid")
+        return target
 
     def _thread_of(self, group: Group, root_id: int) -> list[Comment]:
         return [c for c in group.comments.values() if c.parents_stack[:1] == [root_id] and not c.deleted]
@@ -741,17 +946,66 @@ class VkEmulator:
             "group_id": group.id,
             "type": event_type,
             "event_id": event_id,
-            "v": API_VERSION,
+            "v": self._long_polls[group.id].api_version,
             "object": obj,
         }
         self._append_event(self._long_polls[group.id], raw)
         return event_id
 
     def _append_event(self, lp: _LongPoll, raw: JsonDict) -> None:
-        lp.events.append(LongPollEvent(lp.next_ts, raw))
-        lp.next_ts += 1
-        _wake(lp)
+        lp.pushed.append(raw)
+        if raw.get("type") not in lp.disabled:
+            lp.events.append(LongPollEvent(lp.next_ts, raw))
+            lp.next_ts += 1
+            _wake(lp)
+        queue = self._callback_queues.get(int(raw["group_id"]))
+        if queue is not None:
+            self.callback_servers[int(raw["group_id"])].pending += 1
+            queue.put_nowait(raw)
         self._notify()
+
+    async def _deliver_callbacks(self, server: CallbackServer, queue: asyncio.Queue[JsonDict]) -> None:
+        """One event at a time, in order: an event is retried until accepted or given up, then the next."""
+        while True:
+            raw = await queue.get()
+            try:
+                body = dict(raw)
+                if server.secret is not None:
+                    body["secret"] = server.secret
+                for retry in range(server.retries + 1):
+                    if retry:
+                        await asyncio.sleep(server.retry_delay)
+                    attempt = await self._post_callback(server, body, retry)
+                    self._notify()
+                    if attempt.accepted:
+                        break
+                else:
+                    server.gave_up.append(str(raw.get("event_id")))
+            finally:
+                server.pending -= 1
+                self._notify()
+
+    async def _post_callback(self, server: CallbackServer, body: JsonDict, retry: int) -> CallbackAttempt:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        event_id = body.get("event_id")
+        attempt = CallbackAttempt(
+            str(event_id) if event_id is not None else None, str(body.get("type")), retry
+        )
+        server.attempts.append(attempt)
+        headers = {"X-Retry-Counter": str(retry)} if retry else {}
+        try:
+            async with self._http.post(
+                server.url,
+                data=_dumps(body).encode(),
+                headers={"Content-Type": "application/json", **headers},
+                timeout=aiohttp.ClientTimeout(total=server.timeout),
+            ) as response:
+                attempt.status = response.status
+                attempt.body = (await response.text())[:1000]
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            attempt.error = f"{type(exc).__name__}: {exc}"
+        return attempt
 
     def _owned_group(self, params: _Params, name: str = "owner_id") -> Group:
         owner_id = params.need_int(name)
@@ -774,6 +1028,31 @@ class VkEmulator:
             raise VkError(15, "no access to this group")
         lp = self._long_polls[self._group(group_id).id]
         return {"key": lp.key, "server": f"{self.base_url}/lp/{group_id}", "ts": str(lp.next_ts)}
+
+    def _settings_group(self, params: _Params, token: Token) -> _LongPoll:
+        group_id = params.need_int("group_id")
+        if token.kind == "group" and group_id != token.group_id:
+            raise VkError(15, "no access to this group")
+        if group_id not in self.groups:
+            raise bad_param("group_id is invalid")
+        return self._long_polls[group_id]
+
+    def _groups_set_long_poll_settings(self, params: _Params, token: Token) -> int:
+        lp = self._settings_group(params, token)
+        if params.has("enabled"):
+            lp.enabled = params.get_flag("enabled")
+        if params.has("api_version"):
+            lp.api_version = params.get_str("api_version")
+        for kind in LONG_POLL_EVENT_TYPES:
+            if params.has(kind):
+                if params.get_flag(kind):
+                    lp.disabled.discard(kind)
+                else:
+                    lp.disabled.add(kind)
+        return 1
+
+    def _groups_get_long_poll_settings(self, params: _Params, token: Token) -> JsonDict:
+        return self.long_poll_settings(self._settings_group(params, token).group_id)
 
     def _groups_get_token_permissions(self, params: _Params, token: Token) -> JsonDict:
         mask = 0
@@ -803,8 +1082,9 @@ class VkEmulator:
         return {"groups": found, "profiles": []}
 
     def _resolve_group(self, part: str) -> Group | None:
-        if part.lstrip("-").isdigit() and len(part) < 20:
-            return self.groups.get(abs(int(part)))
+        number = _int64(part)
+        if number is not None:
+            return self.groups.get(abs(number))
         match = _SCREEN_NAME.match(part)
         if match and (match.group(2) or match.group(3)):
             return self.groups.get(int(match.group(2) or match.group(3)))
@@ -813,7 +1093,7 @@ class VkEmulator:
     def _wall_get(self, params: _Params, token: Token) -> JsonDict:
         group = self._owned_group(params)
         offset = max(params.get_int("offset", 0) or 0, 0)
-        count = min(max(params.get_int("count", 20) or 20, 1), 100)
+        count = min(max(params.get_int("count", 20) or 0, 0), 100)
         posts = sorted(group.posts.values(), key=lambda p: p.id, reverse=True)
         return {
             "count": len(posts),
@@ -849,7 +1129,7 @@ class VkEmulator:
         if post is None:
             raise bad_param("post_id is invalid")
         offset = max(params.get_int("offset", 0) or 0, 0)
-        count = min(max(params.get_int("count", 10) or 10, 0), 100)
+        count = min(max(params.get_int("count", 10) or 0, 0), 100)
         thread_items = min(max(params.get_int("thread_items_count", 0) or 0, 0), 10)
         sort = params.get_str("sort", "asc")
         if sort not in ("asc", "desc"):
@@ -905,7 +1185,8 @@ class VkEmulator:
             raise bad_param("message is empty")
         guid = params.get_str("guid")
         if guid and (token.value, guid) in group.guids:
-            return {"comment_id": group.guids[token.value, guid], "parents_stack": []}
+            earlier = group.comments[group.guids[token.value, guid]]
+            return {"comment_id": earlier.id, "parents_stack": list(earlier.parents_stack)}
         if post.comments_closed:
             raise VkError(213)
         if token.kind == "group":
@@ -915,9 +1196,13 @@ class VkEmulator:
         else:
             assert token.user_id is not None
             from_group = params.get_int("from_group", 0) or 0
-            from_id = group.owner_id if from_group == group.id else token.user_id
-        comment = self._new_comment(group, post, from_id, text, attachments)
+            if from_group and (from_group != group.id or token.user_id not in group.admins):
+                raise VkError(15, "only the community's administrators may comment as it")
+            from_id = group.owner_id if from_group else token.user_id
         reply_to = params.get_int("reply_to_comment")
+        if reply_to is not None:
+            self._reply_target(group, post.id, reply_to)  # refuse before the comment takes a wall id
+        comment = self._new_comment(group, post, from_id, text, attachments)
         if reply_to is not None:
             self._thread_reply(group, comment, reply_to)
         comment.guid = guid or None
@@ -926,6 +1211,42 @@ class VkEmulator:
             group.guids[token.value, guid] = comment.id
         self._push_event(group, "wall_reply_new", self._comment_json(group, comment))
         return {"comment_id": comment.id, "parents_stack": list(comment.parents_stack)}
+
+    def _own_comment(self, params: _Params, token: Token) -> tuple[Group, Comment]:
+        """The comment a user token may change: the user's own, or any on the wall of a group they administer."""
+        group = self._owned_group(params)
+        comment = group.comments.get(params.need_int("comment_id"))
+        if comment is None:
+            raise bad_param("comment_id is invalid")
+        if comment.from_id != token.user_id and token.user_id not in group.admins:
+            raise VkError(15, "no access to this comment")
+        return group, comment
+
+    def _wall_edit_comment(self, params: _Params, token: Token) -> int:
+        group, comment = self._own_comment(params, token)
+        if comment.deleted:
+            raise bad_param("comment_id is invalid")
+        text = params.get_str("message")
+        attachments = _parse_attachments(params.get_str("attachments"))
+        if not text.strip() and not attachments:
+            raise bad_param("message is empty")
+        comment.revisions.append(Revision(comment.text, list(comment.attachments), self.now()))
+        comment.text, comment.attachments = text, attachments
+        self._push_event(group, "wall_reply_edit", self._comment_json(group, comment))
+        return 1
+
+    def _wall_delete_comment(self, params: _Params, token: Token) -> int:
+        group, comment = self._own_comment(params, token)
+        if not comment.deleted:
+            assert token.user_id is not None
+            self.delete_comment(group.id, comment.id, deleter_id=token.user_id)
+        return 1
+
+    def _wall_restore_comment(self, params: _Params, token: Token) -> int:
+        group, comment = self._own_comment(params, token)
+        if comment.deleted:
+            self.restore_comment(group.id, comment.id)
+        return 1
 
     def _messages_send(self, params: _Params, token: Token) -> int:
         assert token.group_id is not None
@@ -973,9 +1294,12 @@ class VkEmulator:
         return found
 
     def _resolve_user(self, part: str) -> VkUser | None:
-        if part.isdigit() and len(part) < 20:
-            user_id = int(part)
-            return self.users.get(user_id) or (VkUser(user_id, "DELETED") if user_id > 0 else None)
+        user_id = _int64(part)
+        if user_id is not None:
+            # VK answers an id nobody has with a deleted profile, not an error.
+            return self.users.get(user_id) or (
+                VkUser(user_id, "DELETED", deactivated="deleted") if user_id > 0 else None
+            )
         match = _SCREEN_NAME.match(part)
         if match and match.group(1):
             return self._resolve_user(match.group(1))
@@ -999,6 +1323,14 @@ class VkEmulator:
             if gid in self.groups:
                 return {"object_id": gid, "type": "group"}
         return []  # VK answers an empty list for a name nobody has
+
+
+def _int64(value: str) -> int | None:
+    """An integer as VK reads one: ASCII digits, within int64 (so never a 500 on '²' or 2**64)."""
+    if _INTEGER.fullmatch(value) is None:
+        return None
+    number = int(value)
+    return number if -MAX_INT64 - 1 <= number <= MAX_INT64 else None
 
 
 def _wake(lp: _LongPoll) -> None:
