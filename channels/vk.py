@@ -127,6 +127,50 @@ def attachments_of(raw: object) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
+# Otklik's own note on a saved raw event: the author's name as VK gave it when the event was read (users.get,
+# or the profiles of wall.getComments), so the card names a person and not only an id.
+NAME_KEY = "otklik_author"
+
+
+def _author(obj: Mapping[str, Any], author: int) -> str:
+    handle = f"id{author}" if author > 0 else f"club{-author}"
+    name = _text(obj.get(NAME_KEY), "имени")[:200]
+    return f"{name} ({handle})" if name else handle
+
+
+def _named_objects(events: Sequence[dict[str, object]]) -> list[tuple[int, dict[str, object]]]:
+    """(author id, the object to note the name on) of the events that carry a citizen's text."""
+    found: list[tuple[int, dict[str, object]]] = []
+    for raw in events:
+        obj = raw.get("object")
+        if not isinstance(obj, dict):
+            continue
+        inner = obj.get("message")
+        target = inner if raw.get("type") == "message_new" and isinstance(inner, dict) else obj
+        author = _int(target.get("from_id"))
+        if author is not None and author > 0:
+            found.append((author, target))
+    return found
+
+
+def note_names(events: Sequence[dict[str, object]], names: Mapping[int, str]) -> None:
+    for author, target in _named_objects(events):
+        if author in names:
+            target[NAME_KEY] = names[author]
+
+
+def profile_names(profiles: object) -> dict[int, str]:
+    """users.get answers and `profiles` of extended answers: id -> «Имя Фамилия»."""
+    names: dict[int, str] = {}
+    if isinstance(profiles, list):
+        for p in profiles:
+            if isinstance(p, Mapping) and (uid := _int(p.get("id"))) is not None:
+                name = " ".join(str(p.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
+                if name:
+                    names[uid] = name
+    return names
+
+
 def comment_link(owner_id: int, post_id: int, comment_id: int) -> str:
     return f"https://vk.com/wall{owner_id}_{post_id}?reply={comment_id}"
 
@@ -161,7 +205,7 @@ def _wall(
     return replace(
         base,
         text=text,
-        author=f"id{author}" if author > 0 else f"club{-author}",
+        author=_author(obj, author),
         author_id=author,
         attachments=attachments_of(obj.get("attachments")),
         written_at=_date(obj.get("date")),
@@ -185,7 +229,7 @@ def _message(
     key = f"dm:{peer}:{cmid}"
     text = _text(message.get("text"), f"сообщения {key}")
     return ChannelItem(
-        network=Network.VK, key=key, kind=kind, seen_at=seen_at, text=text, author=f"id{author}",
+        network=Network.VK, key=key, kind=kind, seen_at=seen_at, text=text, author=_author(message, author),
         author_id=author, link=f"https://vk.com/gim{group_id}?sel={peer}",
         attachments=attachments_of(message.get("attachments")), thread=f"dm{peer}",
         revision="" if kind is ItemKind.NEW else event_id or _revision(text), written_at=_date(message.get("date")),
@@ -308,6 +352,7 @@ class VkLongPoll:
                 log.warning("ВКонтакте: в ответе long poll нет ts или updates; повтор")
                 return ChannelBatch((), cursor, failed=True)
             events = tuple(u for u in updates if isinstance(u, dict))
+            self._name(events)
             return ChannelBatch(events, str(ts), gap=fresh)
         if failed == 1 and isinstance(ts, str | int) and not isinstance(ts, bool):
             log.warning("ВКонтакте: long poll сообщил о потерянных событиях (failed 1); будет сверка")
@@ -323,6 +368,18 @@ class VkLongPoll:
             log.warning("ВКонтакте: новый ключ long poll не получен: %s; повтор", _short(exc))
             self._poll = None
             return ChannelBatch((), cursor, failed=True)
+
+    def _name(self, events: Sequence[dict[str, object]]) -> None:
+        """The authors' names with one users.get; without them (an error, an unknown id) the card shows ids."""
+        ids = sorted({author for author, _ in _named_objects(events)})
+        if not ids:
+            return
+        try:
+            answer = self.api.method("users.get", {"user_ids": ",".join(map(str, ids[:1000]))})
+        except (requests.RequestException, VkApiError, ValueError, KeyError, TypeError) as exc:
+            log.info("ВКонтакте: имена авторов не получены: %s", _short(exc))
+            return
+        note_names(events, profile_names(answer))
 
 
 class VkReconciler:
@@ -362,10 +419,15 @@ class VkReconciler:
                     "count": self.comments,
                     "sort": "desc",
                     "thread_items_count": 10,
+                    "extended": 1,
                 },
             )
+            names = profile_names(page.get("profiles") if page is not None else None)
             for comment in _comments(_items(page)):
-                obj = {**comment, "post_id": post_id, "owner_id": owner}
+                obj: dict[str, object] = {**comment, "post_id": post_id, "owner_id": owner}
+                author = _int(comment.get("from_id"))
+                if author is not None and author in names:
+                    obj[NAME_KEY] = names[author]
                 events.append({"type": "wall_reply_new", "object": obj, "group_id": self.group_id})
         return events
 

@@ -136,6 +136,12 @@ class Rig:
             await conn.rollback()
         return [(r.source_id, r.text) for r in rows]
 
+    async def authors(self) -> list[str]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(messages.c.author).order_by(messages.c.id))).all()
+            await conn.rollback()
+        return [r.author for r in rows]
+
     async def inbox_rows(self) -> int:
         async with self.engine.connect() as conn:
             count = await conn.scalar(select(func.count()).select_from(inbox_table))
@@ -190,6 +196,7 @@ async def test_a_comment_delivered_five_times_is_one_case(rig: Rig) -> None:
     await rig.until(lambda: run.reader._last_sweep is not None)
     assert await rig.cases() == [(f"-{GID}_{comment.id}", "Когда починят дорогу у дома 5?")]
     assert await rig.inbox_rows() == 1
+    assert await rig.authors() == [f"Иван Петров (id{CITIZEN})"]  # users.get named the author
     case = rig.notifier.woken[0]
     assert (case.kind, len(rig.notifier.woken)) == ("registered", 1)  # one card to the intake chat
 
@@ -206,6 +213,7 @@ async def test_a_comment_the_long_poll_lost_is_recovered_by_reconciliation(rig: 
     await rig.handled(1)
     assert await rig.cases() == [(f"-{GID}_{comment.id}", "Фонарь не горит")]
     assert len(rig.emu.calls("wall.get")) > sweeps  # found by the sweep after failed 1
+    assert await rig.authors() == [f"Иван Петров (id{CITIZEN})"]  # from the sweep's profiles
 
 
 async def test_a_kill_between_receiving_and_saving_reads_the_batch_again(rig: Rig) -> None:

@@ -145,3 +145,12 @@ def test_a_huge_text_full_of_control_characters_is_cleaned_and_cut(caplog: pytes
 def test_a_string_id_is_taken_as_vk_would_mean_it() -> None:
     item = parse_vk_event(event("wall_reply_new", comment(id="4", from_id="381980625")), GID, seen_at=SEEN)
     assert item is not None and item.key == f"-{GID}_4" and item.author_id == 381980625
+
+
+def test_the_name_noted_at_intake_names_the_author_and_is_cleaned() -> None:
+    item = parse_vk_event(
+        event("wall_reply_new", comment(otklik_author="Иван\x00 Петров")), GID, seen_at=SEEN
+    )
+    assert item is not None and item.author == "Иван Петров (id381980625)"
+    noted = parse_vk_event(event("wall_reply_new", comment(otklik_author=["x"])), GID, seen_at=SEEN)
+    assert noted is not None and noted.author == "id381980625"
