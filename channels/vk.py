@@ -8,13 +8,15 @@ service key. vk-api is synchronous: its calls run in a thread (`asyncio.to_threa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from vk_api import VkApi
@@ -302,6 +304,38 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
 
 
+T = TypeVar("T")
+
+
+async def in_daemon_thread(call: Callable[[], T], name: str) -> T:
+    """`asyncio.to_thread` for a call that waits long (a long poll holds up to `wait` s): on a daemon thread,
+    so a stop while it waits ends at once instead of the process waiting for it at exit. What it would have
+    brought is not lost: the cursor moves only when a batch is saved."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():  # cancelled: the caller stopped waiting
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        result: T | None = None
+        error: BaseException | None = None
+        try:
+            result = call()
+        except BaseException as exc:  # handed to the awaiting task, as to_thread does
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return await future
+
+
 class VkLongPoll:
     """Bots Long Poll from a saved `ts` (vk-api's own `check()` drops `failed: 1` silently and swallows nothing,
     so the check call is made here and guarded: non-JSON, timeouts and HTTP errors are an empty failed batch)."""
@@ -318,7 +352,7 @@ class VkLongPoll:
         return parse_vk_event(raw, self.group_id, seen_at=seen_at, report=report)
 
     async def next_batch(self, cursor: str | None) -> ChannelBatch:
-        return await asyncio.to_thread(self._check, cursor)
+        return await in_daemon_thread(lambda: self._check(cursor), "vk-long-poll")
 
     def _check(self, cursor: str | None) -> ChannelBatch:
         fresh = False

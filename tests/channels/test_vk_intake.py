@@ -102,7 +102,12 @@ class Rig:
     runs: list[Run] = field(default_factory=list)
 
     def run(
-        self, *, inbox_class: type[Inbox] = Inbox, sweep: bool = True, reconcile_seconds: float = 3600
+        self,
+        *,
+        inbox_class: type[Inbox] = Inbox,
+        sweep: bool = True,
+        reconcile_seconds: float = 3600,
+        pacing: Pacing | None = None,
     ) -> Run:
         group = make_api(self.emu.group_token(GID), vk_session(self.emu.base_url))
         service = make_api(self.emu.service_key(), vk_session(self.emu.base_url))
@@ -111,7 +116,7 @@ class Rig:
         services = Services(repo=repo, clock=self.clock, calendar=WorkingCalendar(), rules=DEFAULT_RULES,
                             notifier=self.notifier)  # fmt: skip
         inbox = inbox_class(self.engine, clock=self.clock)
-        pacing = Pacing()
+        pacing = pacing or Pacing()
 
         async def tell(text: str) -> None:
             raise AssertionError(f"no outage here: {text}")
@@ -388,3 +393,34 @@ async def test_failed_2_and_3_and_a_broken_server_answer_are_waited_out(rig: Rig
     second = rig.emu.add_comment(GID, post.id, CITIZEN, "После нового ts")
     await rig.handled(2)
     assert {key for key, _ in await rig.cases()} == {f"-{GID}_{first.id}", f"-{GID}_{second.id}"}
+
+
+async def test_the_sweep_runs_again_every_n_minutes(rig: Rig) -> None:
+    rig.emu.add_post(GID, "Ремонт дорог")
+    monotonic = [1000.0]  # the reader's sense of elapsed time, moved by the test (time is data)
+    run = rig.run(reconcile_seconds=15 * 60, pacing=Pacing(monotonic=lambda: monotonic[0]))
+    await run.start()
+    # The start's sweep, and one after the first connection (no saved ts: what came between is swept too).
+    await rig.until(lambda: len(rig.emu.calls("wall.getComments")) >= 2)
+    sweeps = len(rig.emu.calls("wall.get"))
+    monotonic[0] += 14 * 60
+    # A batch: the reader looks at the time after it.
+    post = rig.emu.add_comment(GID, 1, CITIZEN, "Раньше срока сверки")
+    await rig.handled(1)
+    assert len(rig.emu.calls("wall.get")) == sweeps
+    monotonic[0] += 60
+    await rig.until(lambda: len(rig.emu.calls("wall.get")) > sweeps)  # after the next (empty) long poll
+    assert [key for key, _ in await rig.cases()] == [f"-{GID}_{post.id}"]
+
+
+async def test_a_stop_while_the_long_poll_waits_is_at_once(rig: Rig) -> None:
+    run = rig.run(sweep=False)
+    run.reader.source = VkLongPoll(
+        make_api(rig.emu.group_token(GID), vk_session(rig.emu.base_url)), GID, wait=60
+    )
+    await run.start()
+    await rig.listening()
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await run.stop()
+    assert loop.time() - began < 2  # not the 60 s the long poll would hold
