@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from bot.polling import Backoff, OutageWatch, Pacing, WorkerPool
 from storage.inbox import Cursor, Inbox, InboxRow, Incoming
 from workflow.model import ChannelItem
-from workflow.ports import ChannelSource, Clock, StorageUnavailable
+from workflow.ports import ChannelBatch, ChannelSource, Clock, StorageUnavailable
 from workflow.services.channels import ChannelUseCases
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,13 @@ class ChannelReader:
         await self.reconcile()
         backoff = Backoff(self.pacing)
         while True:
-            batch = await self.source.next_batch(cursor)
+            try:
+                batch = await self.source.next_batch(cursor)
+            except (
+                Exception
+            ) as exc:  # the source guards the network's answers; a bug of ours must not end intake
+                log.error("%s: чтение не удалось: %s; повтор", self.channel, type(exc).__name__, exc_info=exc)
+                batch = ChannelBatch((), cursor, failed=True)
             if batch.events or batch.cursor != cursor:
                 await self.save(batch.events, batch.cursor)
                 cursor = batch.cursor

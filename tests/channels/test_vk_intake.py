@@ -32,6 +32,7 @@ from tests.engine.conftest import at
 from tests.fakes import FakeClock, RecordingNotifier
 from workflow.calendar import WorkingCalendar
 from workflow.model import Source
+from workflow.ports import ChannelBatch
 from workflow.rules import DEFAULT_RULES
 from workflow.services import Services
 
@@ -424,3 +425,32 @@ async def test_a_stop_while_the_long_poll_waits_is_at_once(rig: Rig) -> None:
     began = loop.time()
     await run.stop()
     assert loop.time() - began < 2  # not the 60 s the long poll would hold
+
+
+async def test_a_bug_in_reading_is_logged_and_reading_goes_on(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = rig.run(sweep=False)
+    real = run.reader.source
+    calls = [0]
+
+    class Flaky:
+        channel = real.channel
+        item = real.item
+
+        async def next_batch(self, cursor: str | None) -> ChannelBatch:
+            calls[0] += 1
+            if calls[0] == 1:
+                raise AttributeError("a bug")
+            return await real.next_batch(cursor)
+
+    run.reader.source = Flaky()
+    with caplog.at_level(logging.ERROR):
+        await run.start()
+        await rig.listening()
+        post = rig.emu.add_post(GID, "Ремонт дорог")
+        rig.emu.add_comment(GID, post.id, CITIZEN, "Всё равно дошло")
+        await rig.handled(1)
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.channel_reader"] == [
+        "vk: чтение не удалось: AttributeError; повтор"
+    ]
