@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -39,6 +40,7 @@ TEXT_LIMIT = (
 )
 REQUESTS_PER_SECOND = 20  # a community token's limit; vk-api's default pace is 3 a second
 _MAX_VK_ID = 2**63 - 1
+_NUMBER = re.compile(r"-?[0-9]{1,19}")  # ASCII digits only: int() also takes «²», «١», «４»
 
 WALL_KINDS: Mapping[str, ItemKind] = {
     "wall_reply_new": ItemKind.NEW,
@@ -59,13 +61,9 @@ def _int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value if abs(value) <= _MAX_VK_ID else None
-    if (
-        isinstance(value, str)
-        and value.lstrip("-").isascii()
-        and value.lstrip("-").isdigit()
-        and len(value) < 20
-    ):
-        return int(value)
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        number = int(value)
+        return number if abs(number) <= _MAX_VK_ID else None
     return None
 
 
@@ -386,7 +384,10 @@ class VkLongPoll:
                 log.warning("ВКонтакте: в ответе long poll нет ts или updates; повтор")
                 return ChannelBatch((), cursor, failed=True)
             events = tuple(u for u in updates if isinstance(u, dict))
-            self._name(events)
+            try:
+                self._name(events)
+            except Exception as exc:  # names are a nicety: the batch goes in without them
+                log.warning("ВКонтакте: имена авторов не разобраны: %s", _short(exc))
             return ChannelBatch(events, str(ts), gap=fresh)
         if failed == 1 and isinstance(ts, str | int) and not isinstance(ts, bool):
             log.warning("ВКонтакте: long poll сообщил о потерянных событиях (failed 1); будет сверка")
