@@ -50,9 +50,8 @@ class InboxRow:
     lane: str | None
     raw: dict[str, Any]
     attempts: int  # with this claim
-    received_at: datetime | None = (
-        None  # when the inbox saved it: when Otklik first saw it (a network item's T0)
-    )
+    # When the inbox saved it: when Otklik first saw it (a network item's T0).
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
