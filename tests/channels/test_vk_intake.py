@@ -22,7 +22,6 @@ from bot.polling import OutageWatch, Pacing, WorkerPool
 from channels.vk import VkLongPoll, VkReconciler, inbox_key, make_api
 from channels.vk_session import vk_session
 from emulators.vk import VkEmulator
-from storage.engine import create_engine
 from storage.inbox import Cursor, Inbox, Incoming
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
@@ -30,6 +29,7 @@ from storage.tables import inbox as inbox_table
 from storage.tables import messages
 from tests.engine.conftest import at
 from tests.fakes import FakeClock, RecordingNotifier
+from tests.storage.conftest import fresh_engine
 from workflow.calendar import WorkingCalendar
 from workflow.model import Source
 from workflow.ports import ChannelBatch
@@ -64,13 +64,12 @@ async def emu() -> AsyncIterator[VkEmulator]:
         yield emulator
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'otklik.sqlite3'}"
-    await upgrade(url)
-    engine = create_engine(url)
-    yield engine
-    await engine.dispose()
+@pytest.fixture(params=["sqlite", "pg"])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated SQLite file, or a fresh PostgreSQL schema."""
+    async with fresh_engine(request.param, tmp_path) as engine:
+        await upgrade(engine)
+        yield engine
 
 
 @dataclass
