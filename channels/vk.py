@@ -2,7 +2,8 @@
 
 `parse_vk_event` turns one raw Bots Long Poll event into the domain's `ChannelItem` (pure, never raises).
 `VkLongPoll` reads the long poll from a saved `ts`, `VkReconciler` sweeps recent posts' comments with the
-service key. vk-api is synchronous: its calls run in a thread (`asyncio.to_thread`).
+service key. vk-api is synchronous: its calls run in a thread (`asyncio.to_thread`; the long poll, which waits,
+on a daemon thread: `in_daemon_thread`).
 """
 
 from __future__ import annotations
@@ -35,9 +36,8 @@ _reporting: contextvars.ContextVar[bool] = contextvars.ContextVar("vk_parse_repo
 
 CHANNEL = "vk"
 API_VERSION = "5.199"
-TEXT_LIMIT = (
-    10_000  # characters kept of a citizen's text (VK allows 16,384 in a comment; a card shows ~3,500)
-)
+# Characters kept of a citizen's text (VK allows 16,384 in a comment; a card shows about 3,500).
+TEXT_LIMIT = 10_000
 REQUESTS_PER_SECOND = 20  # a community token's limit; vk-api's default pace is 3 a second
 _MAX_VK_ID = 2**63 - 1
 _NUMBER = re.compile(r"-?[0-9]{1,19}")  # ASCII digits only: int() also takes «²», «١», «４»
@@ -335,8 +335,9 @@ async def in_daemon_thread(call: Callable[[], T], name: str) -> T:
 
 
 class VkLongPoll:
-    """Bots Long Poll from a saved `ts` (vk-api's own `check()` drops `failed: 1` silently and swallows nothing,
-    so the check call is made here and guarded: non-JSON, timeouts and HTTP errors are an empty failed batch)."""
+    """Bots Long Poll from a saved `ts`. vk-api's `VkBotLongPoll` gets the server and key; its `check()` drops
+    `failed: 1` silently and does not guard `.json()`, so the check call is made here: non-JSON, timeouts and
+    HTTP errors are an empty failed batch, `failed: 1` and `3` a gap to sweep, `failed: 2` a new key."""
 
     channel = CHANNEL
 
