@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,17 +24,21 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.channel_reader import ChannelReader, row_handler
+from bot.channel_reader import stop as stop_reader
 from bot.check import Level, calendar_findings, chat_findings
 from bot.delivery import Delivery
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules
 from bot.events import LoggedServices
 from bot.pollerlock import PollerLock
-from bot.polling import OutageWatch, Pacing, Poller, WorkerPool, webhook_handler
+from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, webhook_handler
 from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
-from bot.settings import ConfigError, Settings
+from bot.settings import VK_TOKEN_ENV, ConfigError, Settings
 from bot.startup import check_setup
+from channels.vk import VkLongPoll, VkReconciler, inbox_key, make_api
+from channels.vk_session import vk_session
 from handlers import build_routers
 from handlers.commands import set_commands
 from storage.engine import create_engine
@@ -84,7 +89,9 @@ class OtklikApp:
     watch: OutageWatch
     pool: WorkerPool
     poller: Poller
+    readers: tuple[ChannelReader, ...] = ()  # the citizens' networks read into the inbox (issue 11)
     _poll: asyncio.Task[None] | None = None
+    _reading: tuple[asyncio.Task[None], ...] = ()
     _halted: asyncio.Event | None = None
     digests: DigestUseCase | None = None  # the office head's daily digest; None: `[notify] digest = false`
 
@@ -134,13 +141,23 @@ class OtklikApp:
                                            disable_notification=quiet))  # fmt: skip
 
         watch = OutageWatch(pacing=pacing, clock=clock, tell=tell_office_head)
+        sources = _channel_sources(settings)
+        handlers: dict[str, RowHandler] = {
+            source.channel: row_handler(source, services, clock) for source, _sweep in sources
+        }
         pool = WorkerPool(inbox=inbox, dispatcher=dispatcher, bot=bot, size=settings.telegram.workers,
-                          pacing=pacing, watch=watch)  # fmt: skip
+                          pacing=pacing, watch=watch, handlers=handlers)  # fmt: skip
         poller = Poller(bot=bot, dispatcher=dispatcher, inbox=inbox, pool=pool, pacing=pacing, watch=watch)
+        minutes = settings.channels.vk.reconcile_minutes
+        readers = tuple(
+            ChannelReader(source=source, inbox=inbox, pool=pool, clock=clock, pacing=pacing, watch=watch,
+                          key_of=inbox_key, sweep=sweep, reconcile_seconds=minutes * 60)
+            for source, sweep in sources
+        )  # fmt: skip
         app = cls(settings=settings, engine=engine, repo=repo, calendar=calendar, rules=rules, directory=directory,
                   clock=clock, services=services, bot=bot, sender=sender, delivery=delivery,
                   dispatcher=dispatcher, scheduler=AsyncIOScheduler(), inbox=inbox, pacing=pacing, watch=watch,
-                  pool=pool, poller=poller)  # fmt: skip
+                  pool=pool, poller=poller, readers=readers)  # fmt: skip
         if settings.notify.digest:
             app.digests = DigestUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                         at=settings.notify.digest_at())  # fmt: skip
@@ -161,6 +178,7 @@ class OtklikApp:
     def in_flight(self) -> list[asyncio.Task[object]]:
         """The workers and the drains they woke, still running (a crash test cancels them)."""
         running: list[asyncio.Task[object]] = [*self.pool.tasks(), *self.delivery.busy()]
+        running += [task for task in self._reading if not task.done()]
         if self._poll is not None and not self._poll.done():
             running.append(self._poll)
         current = asyncio.current_task()
@@ -210,6 +228,10 @@ class OtklikApp:
     async def _start_workers(self) -> None:
         self._halted = asyncio.Event()
         await self.pool.start()
+        # The networks' readers feed the same workers: started with them (polling or webhook), stopped first.
+        self._reading = tuple(
+            asyncio.create_task(reader.run(), name=f"channel-{reader.channel}") for reader in self.readers
+        )
 
     async def run_polling(self) -> None:
         """Poll until `stop_polling()` (or `close()`)."""
@@ -225,6 +247,9 @@ class OtklikApp:
         if poll is not None:
             poll.cancel()
             await asyncio.gather(poll, return_exceptions=True)
+        reading, self._reading = self._reading, ()
+        for task in reading:  # what a reader got but did not save, the network gives again from the saved cursor
+            await stop_reader(task)
         if self._halted is None:
             return
         await self.pool.stop(self.settings.telegram.stop_grace_seconds)
@@ -257,6 +282,23 @@ class OtklikApp:
         finally:
             await runner.cleanup()
             await self.stop_polling()
+
+
+def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], Awaitable[list[dict[str, object]]]] | None]]:
+    """The enabled networks' feeds, each with its reconciliation sweep (None without a service key)."""
+    vk = settings.channels.vk
+    if not vk.enabled:
+        return []
+    if vk.group_id is None:
+        raise ConfigError("channels.vk.group_id: не указан номер сообщества ВКонтакте")
+    if not vk.token:
+        raise ConfigError(f"channels.vk.token: не задан ключ доступа сообщества (задайте {VK_TOKEN_ENV})")
+    source = VkLongPoll(make_api(vk.token, vk_session(vk.api_base)), vk.group_id, wait=vk.wait_seconds)
+    if not vk.service_key:
+        log.warning("ВКонтакте: не задан сервисный ключ: сверки не будет, пропущенное при перерыве не найдётся")
+        return [(source, None)]
+    reconciler = VkReconciler(make_api(vk.service_key, vk_session(vk.api_base)), vk.group_id)
+    return [(source, reconciler.sweep)]
 
 
 async def warn_about_setup(app: OtklikApp) -> None:

@@ -16,6 +16,7 @@ from enum import Enum
 from pathlib import Path
 
 import aiohttp
+import requests
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -29,10 +30,11 @@ from aiogram.exceptions import (
 from aiogram.types import User
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL
+from vk_api.exceptions import VkApiError
 
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules, imported_calendar_files, read_calendar_file
-from bot.settings import ConfigError, Settings
+from bot.settings import VK_SERVICE_KEY_ENV, VK_TOKEN_ENV, ConfigError, Settings
 from bot.startup import (
     StartupError,
     check_database_url,
@@ -40,6 +42,8 @@ from bot.startup import (
     check_sqlite,
     check_token,
 )
+from channels.vk import NEEDED_PERMISSIONS, make_api, service_key_works, token_permissions
+from channels.vk_session import vk_session
 from storage.engine import DEFAULT_BUSY_TIMEOUT_MS
 from storage.migrate import alembic_config, current_revision, head_revision
 from workflow.calendar import CalendarError, shipped_calendar
@@ -96,6 +100,7 @@ async def diagnose(settings: Settings, *, today: date, source: str) -> list[Find
     except ConfigError as exc:
         return [fail(f"настройки: {exc}")]
     findings += await telegram_findings(settings, directory)
+    findings += await vk_findings(settings)
     findings += await database_findings(settings)
     findings += calendar_findings(settings, today)
     return findings
@@ -207,6 +212,53 @@ async def _chat_finding(bot: Bot, me: User, key: str, chat_id: int, what: str) -
         f"или выключите режим приватности ({what})"
     )
     return fail(text) if key == "chats.intake" else warn(text)
+
+
+# --- VK (issue 11) --------------------------------------------------------------------------------------------
+
+
+async def vk_findings(settings: Settings) -> list[Finding]:
+    """When [channels.vk] is enabled: the community token's rights (groups.getTokenPermissions) and one
+    service-key call of the reconciliation sweep."""
+    vk = settings.channels.vk
+    if not vk.enabled:
+        return []
+    if vk.group_id is None:
+        return [fail("channels.vk.group_id: не указан номер сообщества ВКонтакте")]
+    if not vk.token:
+        return [fail(f"channels.vk.token: не задан ключ доступа сообщества (задайте {VK_TOKEN_ENV})")]
+    findings: list[Finding] = []
+    try:
+        granted = await asyncio.to_thread(token_permissions, make_api(vk.token, vk_session(vk.api_base)))
+    except VkApiError as exc:
+        return [fail(f"channels.vk.token: ВКонтакте отклонил ключ сообщества: {_short(exc)}")]
+    except (requests.RequestException, ValueError) as exc:
+        return [fail(f"channels.vk: API ВКонтакте не отвечает ({vk.api_base}): {_short(exc)}")]
+    missing = [name for name in NEEDED_PERMISSIONS if name not in granted]
+    if missing:
+        findings.append(
+            fail(
+                f"channels.vk.token: у ключа сообщества нет прав: {', '.join(missing)} — выдайте их в настройках "
+                "сообщества (Работа с API → Ключи доступа)"
+            )
+        )
+    else:
+        findings.append(ok(f"ВКонтакте: ключ сообщества {vk.group_id}, права: {', '.join(NEEDED_PERMISSIONS)}"))
+    if not vk.service_key:
+        findings.append(
+            warn(
+                f"channels.vk.service_key: не задан сервисный ключ ({VK_SERVICE_KEY_ENV}): комментарии, "
+                "пропущенные при перерыве в связи, не найдутся сверкой"
+            )
+        )
+        return findings
+    try:
+        await asyncio.to_thread(service_key_works, make_api(vk.service_key, vk_session(vk.api_base)), vk.group_id)
+    except (VkApiError, requests.RequestException, ValueError) as exc:
+        findings.append(fail(f"channels.vk.service_key: сервисный ключ не работает: {_short(exc)}"))
+    else:
+        findings.append(ok("ВКонтакте: сервисный ключ читает стену сообщества (сверка)"))
+    return findings
 
 
 # --- the database ---------------------------------------------------------------------------------------------

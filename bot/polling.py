@@ -173,8 +173,15 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
+RowHandler = Callable[[InboxRow], Awaitable[None]]
+
+
 class WorkerPool:
-    """`size` workers handling inbox rows; at most `size` handlers run at once."""
+    """`size` workers handling inbox rows; at most `size` handlers run at once.
+
+    Rows are handled by their source: Telegram updates through the dispatcher, each network's events through the
+    handler given for it in `handlers` (bot/channel_reader.py); a row of a source with no handler fails.
+    """
 
     def __init__(
         self,
@@ -185,8 +192,10 @@ class WorkerPool:
         size: int,
         pacing: Pacing,
         watch: OutageWatch,
+        handlers: Mapping[str, RowHandler] | None = None,
     ) -> None:
         self.inbox = inbox
+        self.handlers: dict[str, RowHandler] = {SOURCE: self._feed_update, **(handlers or {})}
         self.dispatcher = dispatcher
         self.bot = bot
         self.size = size
@@ -353,13 +362,19 @@ class WorkerPool:
             return
 
     async def _handle(self, row: InboxRow) -> None:
-        update = Update.model_validate(row.raw, context={"bot": self.bot})
+        handler = self.handlers.get(row.source)
+        if handler is None:
+            raise LookupError(f"no handler for inbox source {row.source!r}")
         self.handling += 1
         self.peak = max(self.peak, self.handling)
         try:
-            await self.dispatcher.feed_update(self.bot, update)
+            await handler(row)
         finally:
             self.handling -= 1
+
+    async def _feed_update(self, row: InboxRow) -> None:
+        update = Update.model_validate(row.raw, context={"bot": self.bot})
+        await self.dispatcher.feed_update(self.bot, update)
 
 
 class Poller:

@@ -7,6 +7,7 @@ passed through as a mapping and validated by `workflow.rules`, which knows its s
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from contextvars import ContextVar
@@ -14,7 +15,15 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -147,6 +156,27 @@ class NotifySettings(_Section):
         return time.fromisoformat(self.digest_time)
 
 
+# The VK secrets' own environment variables (issue 11): shorter than OTKLIK_CHANNELS__VK__TOKEN, which works too.
+VK_TOKEN_ENV = "OTKLIK_VK_TOKEN"
+VK_SERVICE_KEY_ENV = "OTKLIK_VK_SERVICE_KEY"
+
+
+class VkSettings(_Section):
+    """A VK community read by Bots Long Poll (CHANNELS.md, VK): comments and messages become cases."""
+
+    enabled: bool = False
+    group_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    token: str = ""  # the community token (wall comments' and messages' long poll); OTKLIK_VK_TOKEN
+    service_key: str = ""  # the application's service key (the reconciliation sweep); OTKLIK_VK_SERVICE_KEY
+    api_base: str = "https://api.vk.com"
+    reconcile_minutes: int = Field(default=15, ge=1, le=1440)
+    wait_seconds: int = Field(default=25, ge=1, le=90)
+
+
+class ChannelsSettings(_Section):
+    vk: VkSettings = Field(default_factory=VkSettings)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OTKLIK_", env_nested_delimiter="__", extra="forbid")
 
@@ -158,7 +188,15 @@ class Settings(BaseSettings):
     staff: list[StaffMember] = Field(default_factory=list)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     rules: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _vk_secrets_from_environment(self) -> Settings:
+        vk = self.channels.vk
+        vk.token = os.environ.get(VK_TOKEN_ENV, vk.token)
+        vk.service_key = os.environ.get(VK_SERVICE_KEY_ENV, vk.service_key)
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -3,7 +3,9 @@
 One row per (source, key). A whole getUpdates batch is written in one short transaction with insert-or-ignore
 on the key, so an update Telegram delivers again (its confirmation was lost in a crash) is not stored twice.
 Workers claim the oldest pending row of a lane (a chat) nobody is handling, and mark it done or failed; at start
-every claim is released, so whatever a dead process held is handled again. Every method raises
+every claim is released, so whatever a dead process held is handled again. A network's batch (VK long poll) is
+written with its cursor in the same transaction (`channel_cursors`), so a crash before the write re-reads the
+batch and one after it reads on from the cursor: nothing lost, nothing twice. Every method raises
 StorageUnavailable when the database is down (storage/outage.py), so callers wait and retry.
 """
 
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
-from storage.tables import inbox
+from storage.tables import channel_cursors, inbox
 from workflow.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,16 @@ class InboxRow:
     lane: str | None
     raw: dict[str, Any]
     attempts: int  # with this claim
+    # When the inbox saved it: when Otklik first saw it (a network item's T0).
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a network's feed was read up to, saved with the batch that led there."""
+
+    channel: str
+    value: str
 
 
 class Inbox:
@@ -60,10 +72,19 @@ class Inbox:
             return postgresql.insert(inbox).on_conflict_do_nothing(index_elements=["source", "key"])
         return sqlite.insert(inbox).on_conflict_do_nothing(index_elements=["source", "key"])
 
-    async def save_batch(self, items: Sequence[Incoming]) -> int:
-        """Save the batch in one transaction; updates already there are left as they are. Returns how many
-        were new."""
-        if not items:
+    def _upsert_cursor(self, cursor: Cursor, now: datetime) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(channel_cursors).values(
+            channel=cursor.channel, cursor=cursor.value, updated_at=now
+        )
+        return stmt.on_conflict_do_update(
+            index_elements=["channel"], set_={"cursor": cursor.value, "updated_at": now}
+        )
+
+    async def save_batch(self, items: Sequence[Incoming], *, cursor: Cursor | None = None) -> int:
+        """Save the batch in one transaction, with `cursor` when given; updates already there are left as they
+        are. Returns how many were new."""
+        if not items and cursor is None:
             return 0
         now = self.clock.now()
         rows = [
@@ -72,8 +93,21 @@ class Inbox:
             for i in items
         ]  # fmt: skip
         async with translated(), self.engine.begin() as conn:
-            new = (await conn.execute(self._insert().returning(inbox.c.id), rows)).all()
+            new = (await conn.execute(self._insert().returning(inbox.c.id), rows)).all() if rows else []
+            if cursor is not None:
+                await conn.execute(self._upsert_cursor(cursor, now))
         return len(new)
+
+    async def cursor(self, channel: str) -> str | None:
+        """The cursor saved for `channel`; None before its first batch."""
+        async with translated(), self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                await conn.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+            value = await conn.scalar(
+                select(channel_cursors.c.cursor).where(channel_cursors.c.channel == channel)
+            )
+            await conn.rollback()
+        return None if value is None else str(value)
 
     async def claim(self, owner: str, busy_lanes: Collection[str] = ()) -> InboxRow | None:
         """The oldest pending, unclaimed row whose lane is not in `busy_lanes`, claimed by `owner`.
@@ -82,7 +116,15 @@ class Inbox:
         one at a time, in the order they arrived (one poller per database: bot/pollerlock.py).
         """
         stmt = (
-            select(inbox.c.id, inbox.c.source, inbox.c.key, inbox.c.lane, inbox.c.raw, inbox.c.attempts)
+            select(
+                inbox.c.id,
+                inbox.c.source,
+                inbox.c.key,
+                inbox.c.lane,
+                inbox.c.raw,
+                inbox.c.attempts,
+                inbox.c.received_at,
+            )
             .where(inbox.c.state == PENDING, inbox.c.claimed_by.is_(None))
             .order_by(inbox.c.id)
             .limit(1)
@@ -100,7 +142,15 @@ class Inbox:
             )
             if taken.rowcount != 1:
                 return None  # another process took it in between (PostgreSQL); the caller asks again
-        return InboxRow(found.id, found.source, found.key, found.lane, dict(found.raw), found.attempts + 1)
+        return InboxRow(
+            found.id,
+            found.source,
+            found.key,
+            found.lane,
+            dict(found.raw),
+            found.attempts + 1,
+            found.received_at,
+        )
 
     async def mark_done(self, row_id: int) -> None:
         async with translated(), self.engine.begin() as conn:

@@ -302,3 +302,13 @@ inbox = Table(
     UniqueConstraint("source", "key", name="uq_inbox_source_key"),
     Index("ix_inbox_state", "state", "id"),
 )
+
+# --- issue 11, network intake (migration 0012) ---------------------------------------------------------------
+# Where each network's push feed was read up to (VK long-poll ts), written with the inbox rows of its batch.
+channel_cursors = Table(
+    "channel_cursors",
+    metadata,
+    Column("channel", String, primary_key=True),  # "vk"
+    Column("cursor", String, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

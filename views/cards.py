@@ -18,7 +18,16 @@ from views.html import TEXT_LIMIT as LIMIT
 from views.html import escape, escape_trimmed, utf16_len, visible_length
 from views.keyboards import card_keyboard, chat_actor
 from workflow.lifecycle import ROLE_NAMES, UNDO, Action, NoticeKind, Status, available_actions
-from workflow.model import Case, Event, InboundMessage, Procedure, Role, Source
+from workflow.model import (
+    SOURCE_DELETED,
+    SOURCE_EVENTS,
+    Case,
+    Event,
+    InboundMessage,
+    Procedure,
+    Role,
+    Source,
+)
 from workflow.ports import DELIVERY_FAILED, Notification
 from workflow.rules import Rules, RulesError
 from workflow.services.queries import CardView
@@ -140,6 +149,22 @@ def source_name(case: Case, message: InboundMessage) -> str:
     return ", ".join(names) or texts.SOURCE_NAMES.get(message.source.value, message.source.value)
 
 
+def source_state(events: list[Event], message: InboundMessage) -> tuple[str, str | None]:
+    """The card's line about the network item's last change (edited, deleted by whom, restored) and the text
+    it has now (None: as registered); ("", None) when the source never changed."""
+    last = next((e for e in reversed(events) if e.action in SOURCE_EVENTS), None)
+    if last is None:
+        return "", None
+    what = "message" if message.source_id.startswith("dm:") else "comment"
+    key = f"{last.action}:{what}"
+    if last.action == SOURCE_DELETED:
+        key += ":author" if last.data.get("by_author") is True else ":moderator"
+    text = next(
+        (e.text for e in reversed(events) if e.action in SOURCE_EVENTS and e.action != SOURCE_DELETED), None
+    )
+    return texts.CARD_SOURCE_STATE.get(key, ""), text
+
+
 def _units_line(case: Case, units: Mapping[str, str]) -> str:
     parts = []
     for a in case.assignments:
@@ -192,6 +217,10 @@ def render_card(
         head.append(escape(texts.CARD_REPEAT.format(case_id=case.repeat_of)))
     if message is not None and message.attachments:
         head.append(escape(texts.CARD_ATTACHMENTS.format(count=len(message.attachments))))
+    state, current_text = source_state(view.events, message) if message is not None else ("", None)
+    if state:
+        last_at = next(e.at for e in reversed(view.events) if e.action in SOURCE_EVENTS)
+        head.append(escape(state.format(at=local(last_at, calendar))))
 
     tail: list[str] = ["", texts.CARD_STATUS_HTML.format(status=escape(Status(case.status).label))]
     if case.significant:
@@ -229,6 +258,8 @@ def render_card(
 
     keyboard = card_keyboard(case, chat_roles, chat_units)
     message_text = message.text if message is not None else ""
+    if current_text is not None:  # the citizen edited it: the card shows the text as it is now
+        message_text = current_text
     draft = view.draft or ""
     draft_head = texts.CARD_DRAFT_HTML.format(version=case.draft_version) if draft else ""
 

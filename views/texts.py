@@ -197,6 +197,17 @@ CARD_RECEIVED_ADMIN = "Поступило в администрацию: {at}"
 CARD_POS_DUE = "Срок ответа по данным ПОС: {pos}; по Порядку: {rules}"
 CARD_REPEAT = "Повторное, предыдущее № {case_id}"
 CARD_ATTACHMENTS = "Вложений: {count}"
+# The source state of a network item (issue 11): the last change the network reported, and when.
+CARD_SOURCE_STATE: Mapping[str, str] = {
+    "source_edited:comment": "✏️ Автор изменил комментарий ({at}); ниже — новый текст",
+    "source_edited:message": "✏️ Автор изменил сообщение ({at}); ниже — новый текст",
+    "source_deleted:comment:author": "🗑 Комментарий удалён автором ({at})",
+    "source_deleted:comment:moderator": "🗑 Комментарий удалён модератором ({at})",
+    "source_deleted:message:author": "🗑 Сообщение удалено автором ({at})",
+    "source_deleted:message:moderator": "🗑 Сообщение удалено модератором ({at})",
+    "source_restored:comment": "♻️ Комментарий восстановлен ({at})",
+    "source_restored:message": "♻️ Сообщение восстановлено ({at})",
+}
 CARD_STATUS_HTML = "<b>Статус:</b> {status}"
 CARD_SIGNIFICANT = "Общественно значимое: доклад Главе района (п.17)"
 CARD_UNITS_HTML = "<b>Подразделения:</b> {units}"
@@ -240,6 +251,10 @@ HISTORY_PHRASES: Mapping[str, str] = {
     "close": "закрыто",
     "reopen": "работа по сообщению возобновлена",
     "set_detected": "указано время выявления ЦУР",
+    # The network item's own changes (issue 11), recorded by Отклик as the network reports them.
+    "source_edited": "автор изменил текст в источнике",
+    "source_deleted": "удалено в источнике",
+    "source_restored": "восстановлено в источнике",
 }
 HISTORY_ORDER = " (очерёдность: {order})"
 HISTORY_RESPONSIBLE = "; ответственный — {unit}"

@@ -125,6 +125,7 @@ class InboundMessage:
     # Open sources: handed over by the region curator of ЦУР (п.6), not found by the operator himself; implied by
     # Source.REGION_CURATOR. The region curator then hears how it ends (RULES.md §6).
     handed_over: bool = False
+    author_id: int | None = None  # the network's id of the author (a VK user), when the channel gave one
 
     @property
     def t0(self) -> datetime:
@@ -307,3 +308,45 @@ class Term:
     sent: frozenset[str] = frozenset()  # reminder / alert keys already recorded, e.g. "r50", "r80", "missed"
     note: str = ""
     person: str = ""
+
+
+# The events a network item's own changes leave on its case (workflow/services/channels.py): the source's doing,
+# not a step of the handling, so nothing to undo and no term restarts.
+SOURCE_EDITED = "source_edited"
+SOURCE_DELETED = "source_deleted"
+SOURCE_RESTORED = "source_restored"
+SOURCE_EVENTS = frozenset({SOURCE_EDITED, SOURCE_DELETED, SOURCE_RESTORED})
+
+
+class ItemKind(StrEnum):
+    """What a network event says about an item: it appeared, its author edited it, it went, it came back."""
+
+    NEW = "new"
+    EDIT = "edit"
+    DELETE = "delete"
+    RESTORE = "restore"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelItem:
+    """One network item (a wall comment, a community message) as the domain sees it, whatever the transport.
+
+    `key` is the natural key of CHANNELS.md (VK comment "{owner_id}_{comment_id}", VK message
+    "dm:{peer_id}:{conversation_message_id}"): the case's source id, so an item seen again (a redelivered event,
+    a reconciliation sweep) is one case. `thread` is what orders the items (a post, a conversation); `revision`
+    tells two versions of one item apart. `seen_at` is when Otklik first saw it: T0 (RULES.md §2).
+    """
+
+    network: Network
+    key: str
+    kind: ItemKind
+    seen_at: datetime
+    text: str = ""
+    author: str = ""
+    author_id: int = 0
+    link: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    thread: str = ""
+    revision: str = ""
+    written_at: datetime | None = None  # the network's own date of the item, when it gives one
+    deleted_by_author: bool | None = None  # a deletion: by its author (True) or by a moderator (False)

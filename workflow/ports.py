@@ -15,8 +15,10 @@ from typing import Protocol
 
 from workflow.model import (
     Case,
+    ChannelItem,
     Event,
     InboundMessage,
+    Network,
     Role,
     Term,
     TermHandover,
@@ -340,3 +342,63 @@ class Notifier(Protocol):
     """
 
     async def wake(self, case_ids: Sequence[int], notifications: Sequence[Notification]) -> None: ...
+
+
+# --- citizens' networks (issue 11) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelBatch:
+    """What one read of a network's push feed gave: its raw events, and the cursor that follows them.
+
+    The events are saved with the cursor in one transaction (storage/inbox.py), so a batch read again after a
+    crash is the same rows. `gap`: the network says events were lost before these (VK long poll `failed: 1`),
+    and a reconciliation sweep should look for them. `failed`: the read itself failed (no answer, not JSON):
+    the reader waits before the next.
+    """
+
+    events: tuple[dict[str, object], ...]
+    cursor: str | None
+    gap: bool = False
+    failed: bool = False
+
+
+class ChannelSource(Protocol):
+    """A network's feed of raw events (VK Bots Long Poll): each call waits for the next batch after `cursor`.
+
+    It never raises for what the network sends (non-JSON, a timeout, an expired key): it logs one line and
+    returns an empty batch with the cursor to go on from. `item` turns one saved raw event into the domain's
+    item, None for what is not a citizen's item (our own echoes, unknown types, broken events).
+    """
+
+    channel: str
+
+    async def next_batch(self, cursor: str | None) -> ChannelBatch: ...
+
+    def item(self, raw: dict[str, object], seen_at: datetime, *, report: bool = True) -> ChannelItem | None:
+        """`report=False`: the event was reported when it was saved; its skips and cuts are not logged again."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An approved answer to publish under the item it answers; `idempotency_key` comes from its outbox row
+    (VK `guid` on wall.createComment, `random_id` on messages.send), so a retry after a crash posts it once."""
+
+    case_id: int
+    item_key: str
+    text: str
+    idempotency_key: int
+
+
+class Publisher(Protocol):
+    """Posts an approved answer to the network the item came from and returns the answer's link.
+
+    Declared for the publication step (a later change of issue 11); nothing implements it yet. A refusal the
+    operator must handle by hand (comments closed, the 24-hour window) raises DomainError with the Russian
+    reason; an ambiguous failure is not retried blindly where the network has no idempotency key.
+    """
+
+    network: Network
+
+    async def publish(self, answer: Answer) -> str: ...

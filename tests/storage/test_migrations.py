@@ -21,6 +21,7 @@ from tests.storage.conftest import require_pg
 TABLES = {
     "assignments",
     "bot_messages",
+    "channel_cursors",
     "card_posts",
     "cards",
     "cases",

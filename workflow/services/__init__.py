@@ -7,13 +7,14 @@ read side (`queries`), sharing one set of ports (`base`).
 from __future__ import annotations
 
 from workflow.services.base import NOT_FOUND, STALE_CARD
-from workflow.services.cases import CaseUseCases, Outcome
+from workflow.services.cases import Outcome
+from workflow.services.channels import ChannelUseCases
 from workflow.services.queries import QueryUseCases
 from workflow.services.sweep import MISSED, SweepUseCases, next_attention, reminder_points
 
 
-class Services(CaseUseCases, SweepUseCases, QueryUseCases):
-    """All use cases over one repository, clock, calendar, rules and notifier."""
+class Services(ChannelUseCases, SweepUseCases, QueryUseCases):
+    """All use cases over one repository, clock, calendar, rules and notifier (the channels' over the cases')."""
 
 
 __all__ = [

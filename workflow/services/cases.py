@@ -23,6 +23,7 @@ from workflow.lifecycle import (
     undo_last,
 )
 from workflow.model import (
+    SOURCE_EVENTS,
     Actor,
     Case,
     DomainError,
@@ -178,6 +179,8 @@ class CaseUseCases(UseCaseBase):
             events = await tx.events(case_id)
             if origin and any(event.data.get(ORIGIN) == origin for event in events):
                 return Outcome(case=case, created=False, replayed=True)
+            # A citizen's edit of the comment since is no step of anyone's: it does not bar the undo.
+            events = [event for event in events if event.action not in SOURCE_EVENTS]
             result = undo_last(
                 case, events[-1] if events else None, actor, now, window=self.rules.undo_window
             )

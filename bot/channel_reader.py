@@ -1,0 +1,143 @@
+"""A network's events in through the inbox (issue 11): read, saved with the cursor, handled by the workers.
+
+The reader asks the network's feed (VK Bots Long Poll) for the next batch after the saved cursor, writes the
+batch's items and the new cursor to the inbox in one transaction and only then asks again; a process killed
+before the write reads the same batch again (the inbox keys make it one set of rows), one killed after it goes
+on from the cursor. A reconciliation sweep (on start, after the feed reports lost events, every N minutes)
+saves what it finds the same way, under the same keys. The workers hand each saved row to `handle` — the
+channel intake use case, with T0 = when the row was saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from bot.polling import Backoff, OutageWatch, Pacing, WorkerPool
+from storage.inbox import Cursor, Inbox, InboxRow, Incoming
+from workflow.model import ChannelItem
+from workflow.ports import ChannelBatch, ChannelSource, Clock, StorageUnavailable
+from workflow.services.channels import ChannelUseCases
+
+log = logging.getLogger(__name__)
+
+Sweep = Callable[[], Awaitable[Sequence[dict[str, object]]]]
+KeyOf = Callable[[ChannelItem], str]
+
+
+@dataclass
+class ChannelReader:
+    """Reads one network into the inbox until cancelled."""
+
+    source: ChannelSource
+    inbox: Inbox
+    pool: WorkerPool
+    clock: Clock
+    pacing: Pacing
+    watch: OutageWatch
+    key_of: KeyOf
+    sweep: Sweep | None = None  # the reconciliation sweep (None: the network has no history to read)
+    reconcile_seconds: float = 15 * 60
+    _last_sweep: float | None = None
+
+    @property
+    def channel(self) -> str:
+        return self.source.channel
+
+    def incoming(self, raw: dict[str, object]) -> Incoming | None:
+        """A raw event as an inbox row; None for what is no citizen's item (the parser logged why)."""
+        item = self.source.item(raw, self.clock.now())
+        if item is None:
+            return None
+        return Incoming(self.channel, self.key_of(item), f"{self.channel}:{item.thread}", dict(raw))
+
+    async def save(self, events: Sequence[dict[str, object]], cursor: str | None) -> int:
+        """Save the events (and the cursor) in one transaction, waiting out a storage outage; how many new."""
+        rows = [row for row in (self.incoming(raw) for raw in events) if row is not None]
+        mark = Cursor(self.channel, cursor) if cursor is not None else None
+        backoff = Backoff(self.pacing)
+        while True:
+            try:
+                new = await self.inbox.save_batch(rows, cursor=mark)
+            except StorageUnavailable as exc:
+                self.watch.failed(exc)
+                await backoff.wait()
+                continue
+            self.watch.succeeded()
+            if new:
+                self.pool.wake()
+            return new
+
+    async def reconcile(self) -> int:
+        """One sweep: what it finds is saved like the feed's (an item already there is the row already there)."""
+        if self.sweep is None:
+            return 0
+        self._last_sweep = self.pacing.monotonic()
+        try:
+            events = await self.sweep()
+        except Exception as exc:  # the sweep logs its own failures; a bug in it must not stop the feed
+            log.warning("%s: сверка не удалась: %s", self.channel, type(exc).__name__)
+            return 0
+        new = await self.save(events, None)
+        if new:
+            log.info("%s: сверка нашла %d новых событий", self.channel, new)
+        return new
+
+    def _sweep_due(self) -> bool:
+        if self.sweep is None or self._last_sweep is None:
+            return self.sweep is not None
+        return self.pacing.monotonic() - self._last_sweep >= self.reconcile_seconds
+
+    async def cursor(self) -> str | None:
+        backoff = Backoff(self.pacing)
+        while True:
+            try:
+                return await self.inbox.cursor(self.channel)
+            except StorageUnavailable as exc:
+                self.watch.failed(exc)
+                await backoff.wait()
+
+    async def run(self) -> None:
+        """Reconcile (a restart may have missed events), then read batch after batch until cancelled."""
+        cursor = await self.cursor()
+        await self.reconcile()
+        backoff = Backoff(self.pacing)
+        while True:
+            try:
+                batch = await self.source.next_batch(cursor)
+            except (
+                Exception
+            ) as exc:  # the source guards the network's answers; a bug of ours must not end intake
+                log.error("%s: чтение не удалось: %s; повтор", self.channel, type(exc).__name__, exc_info=exc)
+                batch = ChannelBatch((), cursor, failed=True)
+            if batch.events or batch.cursor != cursor:
+                await self.save(batch.events, batch.cursor)
+                cursor = batch.cursor
+            if batch.failed:
+                await backoff.wait()
+            else:
+                backoff.reset()
+            if batch.gap or self._sweep_due():
+                await self.reconcile()
+
+
+def row_handler(
+    source: ChannelSource, services: ChannelUseCases, clock: Clock
+) -> Callable[[InboxRow], Awaitable[None]]:
+    """The workers' handler of this channel's rows: the saved event as an item, T0 when it was saved."""
+
+    async def handle(row: InboxRow) -> None:
+        item = source.item(row.raw, row.received_at or clock.now(), report=False)
+        if item is not None:
+            await services.take_in(item)
+
+    return handle
+
+
+async def stop(task: asyncio.Task[None] | None) -> None:
+    if task is None:
+        return
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
