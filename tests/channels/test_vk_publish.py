@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -384,3 +385,112 @@ async def _rows_at(w: World) -> list[tuple[str, str, str]]:
         return [(r.state, "", "") for r in rows]
     finally:
         await engine.dispose()
+
+
+# --- what retries, and when -----------------------------------------------------------------------------------
+
+
+async def _queued(w: World, vk: VkEmulator, failure: str | int) -> tuple[int, int]:
+    """A comment's approved answer pressed while VK is about to fail the call with `failure`; the case and post."""
+    post = vk.add_post(GID, "Объявление")
+    await w.start()
+    await w.wait(lambda: vk.calls("groups.getLongPollServer"), "the long poll")
+    comment = vk.add_comment(GID, post.id, CITIZEN, "Когда починят фонарь?")
+    case = await approved(w, Source.VK, f"-{GID}_{comment.id}")
+    if isinstance(failure, int):
+        vk.fail_next(failure, methods=["wall.createComment"])
+    else:
+        vk.fail_next(methods=["wall.createComment"], kind=failure)  # type: ignore[arg-type]
+    await w.press(INTAKE_CHAT, OPERATOR, texts.BTN_PUBLISH_AUTO, case)
+    await w.wait(lambda: "повтор не раньше" in card_text(w, case), "the retry on the card")
+    await w.settle()
+    return case, post.id
+
+
+@pytest.mark.parametrize(
+    ("failure", "wait", "reason"),
+    [
+        (10, timedelta(seconds=30), "внутренняя ошибка ВКонтакте"),
+        ("non_json", timedelta(seconds=30), "ВКонтакте не ответил"),
+        ("truncated", timedelta(seconds=30), "ВКонтакте не ответил"),
+        (6, timedelta(seconds=1), "слишком много запросов"),
+        (9, timedelta(minutes=5), "ограничил частоту"),
+    ],
+)
+async def test_a_temporary_error_is_retried_after_its_back_off_and_posts_once(
+    w: World, vk: VkEmulator, failure: str | int, wait: timedelta, reason: str
+) -> None:
+    case, post = await _queued(w, vk, failure)
+    assert reason in card_text(w, case)
+    [(state, _link, error)] = await publication_rows(w.app)
+    assert state == "pending" and reason in error
+    pressed_at = w.clock.now()
+    async with w.app.repo.reading() as tx:
+        row = await tx.latest_publication(case)
+    assert row is not None and row.next_at == pressed_at + wait
+    assert vk.published(GID) == []
+    # Not before its time: a wake finds nothing due.
+    publisher = w.app.publisher
+    assert publisher is not None
+    w.clock.set(pressed_at + wait - timedelta(seconds=1) if wait > timedelta(seconds=1) else pressed_at)
+    publisher.wake()
+    await w.settle()
+    assert vk.published(GID) == [] and len(vk.calls("wall.createComment")) == 1
+    w.clock.set(pressed_at + wait)
+    publisher.wake()
+    await w.wait(lambda: "Ответ: https://vk.com/wall" in card_text(w, case), "posted on the retry")
+    assert len(vk.published(GID, post)) == 1
+    await w.stop()
+
+
+async def test_the_daily_quota_waits_until_local_midnight(w: World, vk: VkEmulator) -> None:
+    case, _post = await _queued(w, vk, 29)
+    assert "суточный лимит" in card_text(w, case)
+    async with w.app.repo.reading() as tx:
+        row = await tx.latest_publication(case)
+    here = w.clock.now().astimezone(w.app.calendar.tz)
+    midnight = datetime.combine(here.date() + timedelta(days=1), time(0), tzinfo=w.app.calendar.tz)
+    assert row is not None and row.next_at == midnight
+    await w.stop()
+
+
+async def test_the_24_hour_window_leaves_the_message_to_the_operator(w: World, vk: VkEmulator) -> None:
+    await w.start()
+    await w.wait(lambda: vk.calls("groups.getLongPollServer"), "the long poll")
+    message = vk.push_message(GID, CITIZEN, "Когда дадут свет?")
+    case = await approved(w, Source.VK, f"dm:{CITIZEN}:{message.conversation_message_id}")
+    vk.advance(25 * 3600)  # a day and an hour since the citizen wrote: VK refuses with 901
+    await w.press(INTAKE_CHAT, OPERATOR, texts.BTN_PUBLISH_AUTO, case)
+    await w.wait(lambda: "автоматически нельзя" in card_text(w, case), "the refusal on the card")
+    assert "больше суток" in card_text(w, case)
+    assert vk.sent_messages(GID, CITIZEN) == []
+    assert texts.BTN_PUBLISH_MANUAL in labels(w.card(INTAKE_CHAT, case))
+    await w.stop()
+
+
+@pytest.mark.parametrize("code", [212, 222, 223, 902, 943, 944, 950])
+async def test_each_refusal_vk_gives_is_left_to_the_operator(w: World, vk: VkEmulator, code: int) -> None:
+    post = vk.add_post(GID, "Объявление")
+    await w.start()
+    await w.wait(lambda: vk.calls("groups.getLongPollServer"), "the long poll")
+    comment = vk.add_comment(GID, post.id, CITIZEN, "Вопрос")
+    case = await approved(w, Source.VK, f"-{GID}_{comment.id}")
+    vk.fail_next(code, methods=["wall.createComment"])
+    await w.press(INTAKE_CHAT, OPERATOR, texts.BTN_PUBLISH_AUTO, case)
+    await w.wait(lambda: "автоматически нельзя" in card_text(w, case), "the refusal on the card")
+    await w.settle()
+    assert [r[0] for r in await publication_rows(w.app)] == ["undeliverable"]
+    assert len(vk.calls("wall.createComment")) == 1  # never retried
+    await w.stop()
+
+
+async def test_an_answer_longer_than_vk_allows_is_refused_before_any_call(w: World, vk: VkEmulator) -> None:
+    await w.start()
+    await w.wait(lambda: vk.calls("groups.getLongPollServer"), "the long poll")
+    message = vk.push_message(GID, CITIZEN, "Расскажите подробно")
+    long_answer = "Ответ. " * 1500  # 10,500 characters: more than a VK message holds
+    case = await approved(w, Source.VK, f"dm:{CITIZEN}:{message.conversation_message_id}", long_answer)
+    answer = await w.press(INTAKE_CHAT, OPERATOR, texts.BTN_PUBLISH_AUTO, case)
+    assert answer.show_alert and "9000 знаков" in (answer.text or "")
+    assert await row_count(w.app) == 0 and vk.calls("messages.send") == []
+    await w.stop()
