@@ -63,7 +63,6 @@ NOT_CONNECTED = (
 )
 ALREADY_QUEUED = "Ответ уже публикуется."
 ALREADY_PUBLISHED = "Ответ уже опубликован."
-NOT_APPROVED = "Опубликовать можно только согласованный ответ."
 NO_DRAFT = "Нет согласованного проекта ответа: публиковать нечего."
 CASE_MOVED_ON = (
     "Не опубликовано: по сообщению уже выполнено другое действие (ответ отмечен или дело закрыто)."
@@ -169,10 +168,6 @@ class PublishingUseCases(CaseUseCases):
         if self.publishers.on_queued is not None:
             self.publishers.on_queued()
         return publication
-
-    async def publication(self, case_id: int) -> Publication | None:
-        async with self.repo.reading() as tx:
-            return await tx.latest_publication(case_id)
 
     # --- the worker's side ----------------------------------------------------------------------------------
 
