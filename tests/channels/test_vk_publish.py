@@ -101,7 +101,7 @@ def w(world: World, vk: VkEmulator, database: str | None, monkeypatch: pytest.Mo
     return world
 
 
-async def approved(w: World, source: Source, key: str, draft: str = DRAFT) -> int:
+async def approved(w: World, source: Source, key: str, draft: str = DRAFT, *, info: bool = True) -> int:
     """The case of the network item `key`, once taken in, routed, informed, drafted and approved."""
     app = w.app
 
@@ -109,7 +109,9 @@ async def approved(w: World, source: Source, key: str, draft: str = DRAFT) -> in
     s = app.services
     await s.act(case, Action.ROUTE, actor(OPERATOR), payload=ActionPayload(units=("housing",)))
     await s.act(case, Action.APPROVE_ROUTING, actor(OFFICE_HEAD), payload=ActionPayload(units=("housing",)))
-    await s.act(case, Action.INFO, actor(HOUSING), payload=ActionPayload(text="Ремонт 10.12", unit="housing"))
+    if info:
+        payload = ActionPayload(text="Ремонт 10.12", unit="housing")
+        await s.act(case, Action.INFO, actor(HOUSING), payload=payload)
     await s.act(case, Action.SUBMIT, actor(OPERATOR), payload=ActionPayload(text=draft))
     await s.act(case, Action.APPROVE, actor(REGION_CURATOR))
     await w.settle()
@@ -493,4 +495,24 @@ async def test_an_answer_longer_than_vk_allows_is_refused_before_any_call(w: Wor
     answer = await w.press(INTAKE_CHAT, OPERATOR, texts.BTN_PUBLISH_AUTO, case)
     assert answer.show_alert and "9000 знаков" in (answer.text or "")
     assert await row_count(w.app) == 0 and vk.calls("messages.send") == []
+    await w.stop()
+
+
+async def test_units_still_owing_information_are_confirmed_first(w: World, vk: VkEmulator) -> None:
+    post = vk.add_post(GID, "Объявление")
+    await w.start()
+    await w.wait(lambda: vk.calls("groups.getLongPollServer"), "the long poll")
+    comment = vk.add_comment(GID, post.id, CITIZEN, "Когда уберут мусор?")
+    case = await approved(w, Source.VK, f"-{GID}_{comment.id}", info=False)
+    asked = await w.press(INTAKE_CHAT, OPERATOR, texts.BTN_PUBLISH_AUTO, case)
+    assert asked.show_alert and "Подтвердите публикацию" in (asked.text or "")
+    assert await row_count(w.app) == 0
+    card = w.card(INTAKE_CHAT, case)
+    assert labels(card) == [texts.BTN_PUBLISH_AUTO_CONFIRM, texts.BTN_CANCEL]
+    await w.press_on(card, OPERATOR, texts.BTN_PUBLISH_AUTO_CONFIRM)
+    await vk.wait_for(lambda: vk.published(GID, post.id))
+    await w.wait(lambda: "Ответ: https://vk.com/wall" in card_text(w, case), "the link on the card")
+    events = await w.events(case)
+    publish = next(e for e in events if e.action == Action.PUBLISH.value)
+    assert publish.data.get("without_info") == ["housing"]
     await w.stop()
