@@ -528,6 +528,7 @@ _WALL_KEY = re.compile(r"(-[0-9]{1,19})_([0-9]{1,19})")
 _DM_KEY = re.compile(r"dm:([0-9]{1,19}):([0-9]{1,19})")
 _POST_OF_LINK = re.compile(r"wall(-[0-9]{1,19})_([0-9]{1,19})\?reply=([0-9]{1,19})")
 _FLOOD_PAUSE = timedelta(minutes=5)
+CALL_TIMEOUT_SECONDS = 60.0  # one publishing call; past it the worker retries (safe: the idempotency key)
 _RATE_PAUSE = timedelta(seconds=1)
 
 # VK's refusals the operator answers by hand (the text is ready on the card), in Russian.
@@ -612,7 +613,12 @@ class VkPublisher:
         return None
 
     async def publish(self, answer: Answer) -> str:
-        return await asyncio.to_thread(self._publish, answer)
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self._publish, answer), CALL_TIMEOUT_SECONDS)
+        except TimeoutError:
+            # vk-api's requests have no timeout of their own; a call still under way may yet post, and the
+            # retry with the same guid / random_id then finds that post instead of making a second.
+            raise PublishLater("ВКонтакте не ответил вовремя") from None
 
     def _publish(self, answer: Answer) -> str:
         target = vk_target(answer.item_key, answer.item_link)
