@@ -72,6 +72,7 @@ AMBIGUOUS = (
     "Отклик был перезапущен во время публикации, и {network} не позволяет проверить повтор: посмотрите, появился "
     "ли ответ; если да — нажмите «Опубликовано вручную», если нет — «Опубликовать» ещё раз."
 )
+REFUSED_AT_PRESS = "Опубликовать автоматически нельзя: {reason}. Ничего не изменено."
 TOO_MANY_ATTEMPTS = "Не удалось опубликовать после {count} попыток: {reason}"
 UNEXPECTED = "неожиданная ошибка при публикации"
 
@@ -123,7 +124,8 @@ class PublishingUseCases(CaseUseCases):
             case = await tx.get_case(case_id)
             if case is None:
                 raise DomainError(NOT_FOUND, code="not_found")
-            network = channel_network(await tx.get_message(case_id))
+            message = await tx.get_message(case_id)
+            network = channel_network(message)
             latest = await tx.latest_publication(case_id)
             if latest is not None and latest.state in ACTIVE_PUBLICATION:
                 raise DomainError(ALREADY_QUEUED, code="already")
@@ -144,7 +146,6 @@ class PublishingUseCases(CaseUseCases):
             text = await tx.latest_draft(case_id, case.draft_version) if case.draft_version else None
             if not text:
                 raise DomainError(NO_DRAFT, code="invalid")
-            message = await tx.get_message(case_id)
             assert message is not None  # the network came from it
             queued = Publication(
                 id=0, case_id=case_id, network=network, item_key=message.source_id, item_link=message.link,
@@ -152,7 +153,7 @@ class PublishingUseCases(CaseUseCases):
             )  # fmt: skip
             refusal = publisher.refusal(answer_of(queued))
             if refusal:
-                raise DomainError(refusal, code="refused")
+                raise DomainError(REFUSED_AT_PRESS.format(reason=refusal), code="refused")
             publication = await tx.add_publication(queued, now)
             try:
                 # A new version: the card is redrawn without «Опубликовать», the old card's buttons are stale.
