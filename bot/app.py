@@ -37,9 +37,10 @@ from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
 from bot.settings import VK_TOKEN_ENV, ConfigError, Settings
 from bot.startup import check_setup
+from channels.telegram import ChannelConfig
 from channels.vk import VkLongPoll, VkReconciler, inbox_key, make_api
 from channels.vk_session import vk_session
-from handlers import build_routers
+from handlers import build_routers, channel_intake
 from handlers.commands import set_commands
 from storage.engine import create_engine
 from storage.inbox import Inbox
@@ -126,6 +127,10 @@ class OtklikApp:
         services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                   people=directory, reach=directory)  # fmt: skip
         dispatcher = Dispatcher(storage=MemoryStorage())
+        telegram_channel = _telegram_channel(settings)
+        if telegram_channel is not None:  # citizens' comments and messages first: they never meet the staff gate
+            dispatcher.include_router(channel_intake.router())
+            dispatcher.workflow_data["telegram_channel"] = telegram_channel
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
             services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules
@@ -282,6 +287,15 @@ class OtklikApp:
         finally:
             await runner.cleanup()
             await self.stop_polling()
+
+
+def _telegram_channel(settings: Settings) -> ChannelConfig | None:
+    tg = settings.channels.telegram
+    if not tg.enabled:
+        return None
+    if tg.group_id is None:
+        raise ConfigError("channels.telegram.group_id: не указан id группы обсуждения канала")
+    return ChannelConfig(group_id=tg.group_id, channel_id=tg.channel_id, direct_messages=tg.direct_messages)
 
 
 def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], Awaitable[list[dict[str, object]]]] | None]]:
