@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channel_reader import ChannelReader, row_handler
 from bot.channel_reader import stop as stop_reader
-from bot.check import Level, calendar_findings, chat_findings
+from bot.check import Level, calendar_findings, chat_findings, telegram_channel_findings
 from bot.delivery import Delivery
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules
@@ -105,6 +105,7 @@ class OtklikApp:
             raise ConfigError("telegram.token: не задан токен бота (задайте OTKLIK_TELEGRAM__TOKEN)")
         calendar = build_calendar(settings)
         rules = build_rules(settings)
+        telegram_channel = _telegram_channel(settings)  # before anything is opened: a bad block is one line
         directory = Directory.from_settings(settings)
         url = settings.database_url
         await upgrade(url)
@@ -127,7 +128,6 @@ class OtklikApp:
         services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                   people=directory, reach=directory)  # fmt: skip
         dispatcher = Dispatcher(storage=MemoryStorage())
-        telegram_channel = _telegram_channel(settings)
         if telegram_channel is not None:  # citizens' comments and messages first: they never meet the staff gate
             dispatcher.include_router(channel_intake.router())
             dispatcher.workflow_data["telegram_channel"] = telegram_channel
@@ -320,6 +320,7 @@ async def warn_about_setup(app: OtklikApp) -> None:
     try:
         me = await app.bot.get_me()
         findings = await chat_findings(app.bot, me, app.settings)
+        findings += await telegram_channel_findings(app.bot, me, app.settings)
     except Exception as exc:  # the Bot API answered a moment ago; a hiccup now is no reason to stop
         log.warning("чаты не проверены: %s", exc)
         findings = []
