@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,7 @@ ANSWER_LIMIT = 4096  # a Telegram message
 REPLY_GONE = "message to be replied not found"
 # Telegram's service account that posts a channel's posts into its discussion group (is_automatic_forward).
 TELEGRAM_SERVICE_USER = 777000
+_KEY = re.compile(r"(-?[0-9]{1,19}):([0-9]{1,19})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +86,11 @@ def item_key(chat_id: int, message_id: int) -> str:
 
 def parse_key(key: str) -> tuple[int, int] | None:
     """The (chat id, message id) of a Telegram natural key; None for anything else."""
-    chat, sep, message = key.partition(":")
-    try:
-        chat_id, message_id = int(chat), int(message)
-    except ValueError:
+    found = _KEY.fullmatch(key)  # ASCII digits only: int() also takes «٣», «²»
+    if found is None:
         return None
-    if not sep or not 0 < message_id <= MAX_ID or not 0 < abs(chat_id) <= MAX_ID:
+    chat_id, message_id = int(found.group(1)), int(found.group(2))
+    if not 0 < message_id <= MAX_ID or not 0 < abs(chat_id) <= MAX_ID:
         return None
     return chat_id, message_id
 
