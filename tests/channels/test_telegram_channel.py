@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 import tests.e2e.conftest as e2e
 from bot.demo import INTAKE_CHAT, OPERATOR
@@ -17,6 +18,8 @@ from bot.settings import ChannelsSettings, Settings, TelegramChannelSettings
 from channels.telegram import TEXT_LIMIT, SourceGone, TelegramPublisher, Undeliverable
 from emulators.telegram import TelegramEmulator
 from emulators.telegram.records import ChatMessage, visible_text
+from storage.inbox import InboxRow
+from storage.tables import inbox
 from tests.e2e.conftest import World, clock, emu, world
 from workflow.model import Case, InboundMessage, Network, Source
 from workflow.ports import Answer
@@ -67,6 +70,20 @@ async def no_case(world: World, key: str) -> bool:
         return await tx.find_case_by_source(Source.TELEGRAM.value, key) is None
 
 
+async def replay(world: World, chat_id: int, message_id: int) -> None:
+    """The inbox row of this message handled once more, as after a crash before it was marked done."""
+    async with world.app.engine.connect() as conn:
+        rows = (await conn.execute(select(inbox).where(inbox.c.source == "telegram"))).mappings().all()
+    row = next(
+        r
+        for r in rows
+        if r["raw"].get("message", {}).get("message_id") == message_id
+        and r["raw"]["message"]["chat"]["id"] == chat_id
+    )
+    again = InboxRow(row["id"], row["source"], row["key"], row["lane"], row["raw"], 1, row["received_at"])
+    await world.app.pool._handle(again)
+
+
 def again(emu: TelegramEmulator, msg: ChatMessage, kind: str = "message") -> None:
     """The same message delivered once more, under a new update id (an inbox replay handles it twice)."""
     raw: dict[str, Any] = {kind: emu._message_json(msg)}
@@ -86,6 +103,8 @@ async def test_a_comment_becomes_exactly_one_case_with_t0_when_otklik_first_saw_
     await world.wait(lambda: len(intake_cards(world)) == 1, "the comment's card")
     again(emu, comment)
     again(emu, comment)
+    await world.settle()
+    await replay(world, GROUP, comment.message_id)
     await world.settle()
     assert len(intake_cards(world)) == 1
     case, message = await case_of(world, f"{GROUP}:{comment.message_id}")
@@ -136,6 +155,8 @@ async def test_a_private_message_is_a_case_and_acknowledged_once(
     msg = emu.push_message(CITIZEN, CITIZEN, "Во дворе дома 12 не вывозят мусор вторую неделю")
     await emu.wait_sent(CITIZEN, 2)
     again(emu, msg)
+    await world.settle()
+    await replay(world, CITIZEN, msg.message_id)
     await world.settle()
     case, message = await case_of(world, f"{CITIZEN}:{msg.message_id}")
     acks = [m for m in emu.sent(CITIZEN) if "зарегистрировано" in visible_text(m)]
