@@ -38,7 +38,7 @@ from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
 from bot.settings import VK_TOKEN_ENV, ConfigError, Settings
 from bot.startup import check_setup
-from channels.telegram import ChannelConfig
+from channels.telegram import ChannelConfig, TelegramPublisher
 from channels.vk import VkLongPoll, VkPublisher, VkReconciler, inbox_key, make_api
 from channels.vk_session import vk_session
 from handlers import build_routers, channel_intake
@@ -130,6 +130,8 @@ class OtklikApp:
         publishers = _publishers(settings)
         services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                   people=directory, reach=directory, publishers=publishers)  # fmt: skip
+        if telegram_channel is not None:  # replies to comments and direct messages; a deleted comment shows on its card
+            publishers.register(TelegramPublisher(bot, clock, on_gone=services.take_in))
         publisher = PublicationWorker(services, clock)
         publishers.on_queued = publisher.wake
         dispatcher = Dispatcher(storage=MemoryStorage())

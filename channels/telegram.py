@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
 from aiogram import Bot
@@ -23,12 +23,13 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.types import Chat, Message, MessageOriginChannel, ReplyParameters
 
 from workflow.lifecycle import clean_text
-from workflow.model import MAX_ID, Attachment, ChannelItem, DomainError, ItemKind, Network
-from workflow.ports import Answer, Clock
+from workflow.model import MAX_ID, Attachment, ChannelItem, ItemKind, Network
+from workflow.ports import Answer, Clock, PublishFailed, PublishLater, PublishRefused
 
 log = logging.getLogger(__name__)
 
@@ -207,47 +208,55 @@ def citizen_item(
 
 # --- publishing -------------------------------------------------------------------------------------------
 
+TOO_LONG = (
+    "Ответ длиннее {limit} символов — предела сообщения Telegram: сократите его или опубликуйте вручную и "
+    "нажмите «Опубликовано вручную»."
+)
+NO_TARGET = "Не удалось понять, на какое сообщение Telegram отвечать: опубликуйте ответ вручную."
 
-class PublishUnclear(DomainError):
+
+class PublishUnclear(PublishFailed):
     """The call failed in a way that leaves open whether Telegram posted the answer (a timeout, a dropped
     connection, a 5xx): with no idempotency key a retry could post it twice, so the operator looks and decides."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, detail: str) -> None:
         super().__init__(
-            "Неясно, опубликован ли ответ в Telegram (" + reason + "): проверьте обсуждение и отметьте "
-            "«Опубликовано вручную» или опубликуйте снова.",
-            code="unclear",
+            "Неясно, опубликован ли ответ в Telegram (нет ответа от Telegram): посмотрите, появился ли он; если да — "
+            "нажмите «Опубликовано вручную», если нет — «Опубликовать» ещё раз.",
+            detail=detail,
         )
 
 
-class SourceGone(DomainError):
+class SourceGone(PublishRefused):
     """The comment was deleted: Telegram refuses the reply (400). The card shows it deleted in source."""
 
-    def __init__(self) -> None:
+    def __init__(self, detail: str) -> None:
         super().__init__(
             "Комментарий удалён в Telegram, ответить на него нельзя: ответьте под постом, упомянув автора, "
-            "и отметьте «Опубликовано вручную», или закройте обращение как снятое автором.",
-            code="source_deleted",
+            "и нажмите «Опубликовано вручную», или закройте обращение как снятое автором.",
+            detail=detail,
         )
 
 
-class Undeliverable(DomainError):
+class Undeliverable(PublishRefused):
     """The person blocked the bot, or never wrote to it (403): nothing can reach them from here."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, detail: str) -> None:
         super().__init__(
-            f"Ответ в Telegram не доставить ({reason}): свяжитесь с автором иначе и отметьте «Опубликовано "
+            f"Ответ в Telegram не доставить ({reason}): свяжитесь с автором иначе и нажмите «Опубликовано "
             "вручную».",
-            code="undeliverable",
+            detail=detail,
         )
 
 
-class NotSentYet(DomainError):
-    """Telegram refused the call before doing anything (flood control): safe to send again later."""
+class NotSentYet(PublishLater):
+    """Telegram refused the call before doing anything (flood control): safe to send again after the wait."""
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, detail: str) -> None:
         super().__init__(
-            f"Telegram просит подождать {retry_after} с; ответ будет отправлен позже.", code="retry"
+            f"Telegram просит подождать {retry_after} с; ответ будет отправлен позже.",
+            detail=detail,
+            delay=timedelta(seconds=retry_after),
         )
         self.retry_after = retry_after
 
@@ -266,38 +275,54 @@ def _forbidden_reason(exc: TelegramForbiddenError) -> str:
 
 class TelegramPublisher:
     """Posts an approved answer as a reply: to the comment in its thread (no message_thread_id: the reply lands
-    there), or to the person's message in the private chat; returns the answer's link."""
+    there), or to the person's message in the private chat; returns the answer's link.
+
+    Telegram takes no idempotency key (`idempotent` False): the publication row is "sending" before the call,
+    a claim a dead run left is the operator's to settle, and so is a failure that may have posted the answer.
+    """
 
     network = Network.TELEGRAM
+    idempotent = False
 
     def __init__(self, bot: Bot, clock: Clock, *, on_gone: OnGone | None = None) -> None:
         self.bot = bot
         self.clock = clock
         self.on_gone = on_gone  # records the deletion on the case (the channel intake use case)
 
+    def refusal(self, answer: Answer) -> str | None:
+        if parse_key(answer.item_key) is None:
+            return NO_TARGET
+        if len(answer.text) > ANSWER_LIMIT:  # Telegram counts the characters of the text sent (no markup)
+            return TOO_LONG.format(limit=ANSWER_LIMIT)
+        return None
+
     async def publish(self, answer: Answer) -> str:
         parsed = parse_key(answer.item_key)
         if parsed is None:
-            raise DomainError("Не удалось понять, на какое сообщение Telegram отвечать.", code="invalid")
+            raise PublishRefused(NO_TARGET, detail=answer.item_key[:100])
         chat_id, message_id = parsed
-        text = answer.text if len(answer.text) <= ANSWER_LIMIT else answer.text[:ANSWER_LIMIT]
         try:
             sent = await self.bot.send_message(
-                chat_id, text, parse_mode=None, reply_parameters=ReplyParameters(message_id=message_id)
+                chat_id, answer.text, parse_mode=None, reply_parameters=ReplyParameters(message_id=message_id)
             )
         except TelegramRetryAfter as exc:
-            raise NotSentYet(exc.retry_after) from None
+            raise NotSentYet(exc.retry_after, exc.message) from None
         except TelegramBadRequest as exc:
             if REPLY_GONE in exc.message:
                 await self._gone(answer.item_key)
-                raise SourceGone() from None
-            raise DomainError(f"Telegram отклонил ответ: {exc.message}", code="refused") from None
+                raise SourceGone(exc.message) from None
+            raise PublishFailed(f"Telegram отклонил ответ: {exc.message}", detail=exc.message) from None
         except TelegramForbiddenError as exc:
-            raise Undeliverable(_forbidden_reason(exc)) from None
+            raise Undeliverable(_forbidden_reason(exc), exc.message) from None
+        except TelegramUnauthorizedError as exc:
+            raise PublishFailed(
+                "Telegram не принимает токен бота: проверьте его (otklik check)",
+                detail=exc.message,
+                alert=True,
+            ) from None
         except (TimeoutError, TelegramNetworkError, TelegramServerError) as exc:
-            raise PublishUnclear(type(exc).__name__) from None
-        if chat_id > 0:
-            return f"tg://openmessage?user_id={chat_id}&message_id={sent.message_id}"
+            raise PublishUnclear(f"{type(exc).__name__}: {exc}"[:300]) from None
+        # A private chat's message has no link anyone else could open: the card then shows none.
         return message_link(sent.chat, sent.message_id, sent.message_thread_id)
 
     async def _gone(self, key: str) -> None:

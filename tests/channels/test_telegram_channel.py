@@ -243,7 +243,7 @@ async def test_the_answer_is_a_reply_in_the_thread_and_the_refusals_are_told(
         await publisher.publish(
             Answer(gone_case.id, f"{GROUP}:{gone.message_id}", "Уберут завтра.", gone_case.id)
         )
-    assert "удалён" in refused.value.message
+    assert "удалён" in refused.value.reason
     assert emu.calls("sendMessage")[-1].description == "Bad Request: message to be replied not found"
     await world.wait(
         lambda: "Комментарий удалён автором" in visible_text(world.card(INTAKE_CHAT, gone_case.id)),
@@ -254,5 +254,5 @@ async def test_the_answer_is_a_reply_in_the_thread_and_the_refusals_are_told(
     private_case, _ = await case_of(world, f"{OTHER_CITIZEN}:{private.message_id}")
     with pytest.raises(Undeliverable) as blocked:
         await publisher.publish(Answer(private_case.id, f"{OTHER_CITIZEN}:{private.message_id}", "Ответ", 1))
-    assert "заблокировал" in blocked.value.message
+    assert "заблокировал" in blocked.value.reason
     await world.stop()
