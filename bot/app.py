@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channel_reader import ChannelReader, row_handler
 from bot.channel_reader import stop as stop_reader
-from bot.check import Level, calendar_findings, chat_findings
+from bot.check import Level, calendar_findings, chat_findings, telegram_channel_findings
 from bot.delivery import Delivery
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules
@@ -38,9 +38,10 @@ from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
 from bot.settings import VK_TOKEN_ENV, ConfigError, Settings
 from bot.startup import check_setup
+from channels.telegram import ChannelConfig, TelegramPublisher
 from channels.vk import VkLongPoll, VkPublisher, VkReconciler, inbox_key, make_api
 from channels.vk_session import vk_session
-from handlers import build_routers
+from handlers import build_routers, channel_intake
 from handlers.commands import set_commands
 from storage.engine import create_engine
 from storage.inbox import Inbox
@@ -106,6 +107,7 @@ class OtklikApp:
             raise ConfigError("telegram.token: не задан токен бота (задайте OTKLIK_TELEGRAM__TOKEN)")
         calendar = build_calendar(settings)
         rules = build_rules(settings)
+        telegram_channel = _telegram_channel(settings)  # before anything is opened: a bad block is one line
         directory = Directory.from_settings(settings)
         url = settings.database_url
         await upgrade(url)
@@ -128,9 +130,14 @@ class OtklikApp:
         publishers = _publishers(settings)
         services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                   people=directory, reach=directory, publishers=publishers)  # fmt: skip
+        if telegram_channel is not None:  # replies to comments and direct messages; a deleted comment shows on its card
+            publishers.register(TelegramPublisher(bot, clock, on_gone=services.take_in))
         publisher = PublicationWorker(services, clock)
         publishers.on_queued = publisher.wake
         dispatcher = Dispatcher(storage=MemoryStorage())
+        if telegram_channel is not None:  # citizens' comments and messages first: they never meet the staff gate
+            dispatcher.include_router(channel_intake.router())
+            dispatcher.workflow_data["telegram_channel"] = telegram_channel
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
             services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules
@@ -296,6 +303,15 @@ class OtklikApp:
             await self.stop_polling()
 
 
+def _telegram_channel(settings: Settings) -> ChannelConfig | None:
+    tg = settings.channels.telegram
+    if not tg.enabled:
+        return None
+    if tg.group_id is None:
+        raise ConfigError("channels.telegram.group_id: не указан id группы обсуждения канала")
+    return ChannelConfig(group_id=tg.group_id, channel_id=tg.channel_id, direct_messages=tg.direct_messages)
+
+
 def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], Awaitable[list[dict[str, object]]]] | None]]:
     """The enabled networks' feeds, each with its reconciliation sweep (None without a service key)."""
     vk = settings.channels.vk
@@ -327,6 +343,7 @@ async def warn_about_setup(app: OtklikApp) -> None:
     try:
         me = await app.bot.get_me()
         findings = await chat_findings(app.bot, me, app.settings)
+        findings += await telegram_channel_findings(app.bot, me, app.settings)
     except Exception as exc:  # the Bot API answered a moment ago; a hiccup now is no reason to stop
         log.warning("чаты не проверены: %s", exc)
         findings = []

@@ -142,6 +142,7 @@ async def telegram_findings(settings: Settings, directory: Directory) -> list[Fi
             )
         findings += missing_chat_findings(directory)
         findings += await chat_findings(bot, me, settings)
+        findings += await telegram_channel_findings(bot, me, settings)
         return findings
     finally:
         await session.close()
@@ -212,6 +213,68 @@ async def _chat_finding(bot: Bot, me: User, key: str, chat_id: int, what: str) -
         f"или выключите режим приватности ({what})"
     )
     return fail(text) if key == "chats.intake" else warn(text)
+
+
+# --- the Telegram channel (issue 11) --------------------------------------------------------------------------
+
+
+async def telegram_channel_findings(bot: Bot, me: User, settings: Settings) -> list[Finding]:
+    """When [channels.telegram] is enabled: the channel's linked discussion group is the configured one
+    (getChat(channel).linked_chat_id), and the bot is an administrator there (it sees comments only so)."""
+    tg = settings.channels.telegram
+    if not tg.enabled:
+        return []
+    if tg.group_id is None:
+        return [fail("channels.telegram.group_id: не указан id группы обсуждения канала")]
+    findings: list[Finding] = []
+    if tg.channel_id is None:
+        findings.append(
+            warn("channels.telegram.channel_id: не указан id канала: связь канала с группой не проверена")
+        )
+    else:
+        where = f"channels.telegram.channel_id = {tg.channel_id}"
+        try:
+            channel = await bot.get_chat(tg.channel_id)
+        except TelegramNetworkError as exc:
+            findings.append(fail(f"{where}: не проверен, Bot API не отвечает: {_short(exc)}"))
+        except TelegramAPIError as exc:
+            findings.append(
+                fail(f"{where}: бот не видит канал ({exc.message}): добавьте бота в администраторы канала")
+            )
+        else:
+            if channel.linked_chat_id == tg.group_id:
+                findings.append(ok(f"канал «{channel.title}» связан с группой обсуждения {tg.group_id}"))
+            elif channel.linked_chat_id is None:
+                findings.append(
+                    fail(f"{where}: у канала «{channel.title}» нет группы обсуждения: комментарии выключены")
+                )
+            else:
+                findings.append(
+                    fail(
+                        f"{where}: группа обсуждения канала «{channel.title}» — {channel.linked_chat_id}, "
+                        f"а в настройках group_id = {tg.group_id}"
+                    )
+                )
+    where = f"channels.telegram.group_id = {tg.group_id}"
+    try:
+        member = await bot.get_chat_member(tg.group_id, me.id)
+    except TelegramNetworkError as exc:
+        findings.append(fail(f"{where}: не проверен, Bot API не отвечает: {_short(exc)}"))
+        return findings
+    except TelegramAPIError as exc:
+        findings.append(
+            fail(f"{where}: бот не может открыть группу обсуждения ({exc.message}): добавьте его туда")
+        )
+        return findings
+    if member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.CREATOR):
+        findings.append(ok(f"{where}: бот — администратор группы обсуждения и видит комментарии"))
+    else:
+        findings.append(
+            fail(
+                f"{where}: бот не администратор группы обсуждения: он не увидит комментарии — назначьте его администратором"
+            )
+        )
+    return findings
 
 
 # --- VK (issue 11) --------------------------------------------------------------------------------------------

@@ -374,7 +374,8 @@ class WorkerPool:
 
     async def _feed_update(self, row: InboxRow) -> None:
         update = Update.model_validate(row.raw, context={"bot": self.bot})
-        await self.dispatcher.feed_update(self.bot, update)
+        # When the inbox saved it: a citizen's message counts its terms from there (handlers.channel_intake).
+        await self.dispatcher.feed_update(self.bot, update, inbox_received_at=row.received_at)
 
 
 class Poller:

@@ -173,8 +173,22 @@ class VkSettings(_Section):
     wait_seconds: int = Field(default=25, ge=1, le=90)
 
 
+class TelegramChannelSettings(_Section):
+    """The district's Telegram channel (CHANNELS.md, Telegram): comments in its discussion group, and direct
+    messages to the bot, become cases; approved answers go back as replies."""
+
+    enabled: bool = False
+    # The channel (-100…): `otklik check` verifies that its linked discussion group is `group_id`.
+    channel_id: int | None = Field(default=None, ge=-(2**63 - 1), le=-1)
+    # The discussion group where comments are written; the bot must be its administrator to see them.
+    group_id: int | None = Field(default=None, ge=-(2**63 - 1), le=-1)
+    # Citizens' direct messages to the bot are taken in too (each gets an acknowledgement with its number).
+    direct_messages: bool = True
+
+
 class ChannelsSettings(_Section):
     vk: VkSettings = Field(default_factory=VkSettings)
+    telegram: TelegramChannelSettings = Field(default_factory=TelegramChannelSettings)
 
 
 class Settings(BaseSettings):

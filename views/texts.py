@@ -18,6 +18,12 @@ NOT_REGISTERED = "Вы не зарегистрированы в системе �
 ID_USER = "Ваш id: {user_id}."
 ID_STAFF = "В настройках вы: {name} — {roles}."
 ID_STRANGER = "Вас нет в настройках: чтобы работать в «Отклике», передайте этот id администратору (раздел [[staff]], telegram_id)."
+# Citizens writing to the bot (issue 11, the Telegram channel): the deep link's greeting and the acknowledgement.
+CITIZEN_GREETING = (
+    "Здравствуйте! Напишите, пожалуйста, ваше обращение одним сообщением в этот чат (можно с фото): мы "
+    "зарегистрируем его и ответим здесь же."
+)
+CITIZEN_ACK = "Ваше обращение зарегистрировано, № {case_id}. Ответ придёт в этот чат."
 ID_CHAT = "Этот чат: {chat_id}, «{title}»."
 ID_CHAT_KNOWN = "В настройках это чат: {what}."
 ID_CHAT_ROLES = "{roles}"

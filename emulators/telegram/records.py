@@ -79,6 +79,12 @@ class ChatMessage:
     video: JsonDict | None = None
     media_group_id: str | None = None  # an album's messages share it
     forward_origin: JsonDict | None = None  # a forwarded message: MessageOrigin as Telegram sends it
+    # A comment under a channel post: the id of the post's copy in the discussion group (the thread's root).
+    message_thread_id: int | None = None
+    is_automatic_forward: bool = (
+        False  # the channel post's copy that opens its thread in the discussion group
+    )
+    sender_chat_id: int | None = None  # posted on behalf of a chat (the channel); from_id 0: no "from" at all
     edits: list[MessageVersion] = field(default_factory=list)
     edit_date: int | None = None
     deleted: bool = False

@@ -102,6 +102,7 @@ CHAT_ACTIONS: Final = frozenset(
 # The update types a bot gets when allowed_updates is empty or was never set.
 _DEFAULT_EXCLUDED_UPDATES: Final = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 _BOT_STATUSES: Final = frozenset({"member", "administrator", "left", "kicked"})
+TELEGRAM_SERVICE_USER: Final = 777000  # posts a channel's posts into its discussion group
 
 
 class _SlidingWindow:
@@ -251,6 +252,10 @@ class TelegramEmulator:
         self._messages: dict[int, dict[int, ChatMessage]] = {}
         self._next_message_id: dict[int, int] = {}
         self.blocked_by: set[int] = set()
+        # Users who never opened the bot's private chat: the bot cannot write to them first (403).
+        self.not_started: set[int] = set()
+        # A channel and its discussion group name each other (getChat's linked_chat_id).
+        self.linked: dict[int, int] = {}
         self.migrated: dict[int, int] = {}
 
         self._pending: list[JsonDict] = []
@@ -408,6 +413,82 @@ class TelegramEmulator:
         """The user blocks the bot: sends to their private chat answer 403."""
         self.blocked_by.add(user_id)
 
+    def user_never_started(self, user_id: int) -> None:
+        """The user never wrote to the bot: sends to their private chat answer 403 until they do."""
+        self.not_started.add(user_id)
+
+    def add_channel(
+        self, channel_id: int, title: str, *, username: str | None = None, group_id: int | None = None
+    ) -> EmuChat:
+        """A channel with the bot as its administrator; ``group_id``: its linked discussion group (a supergroup,
+        created when unknown), where every post is copied (is_automatic_forward) and comments are written."""
+        chat = self.add_chat(channel_id, "channel", title=title, username=username)
+        self.bot_status[channel_id] = "administrator"
+        if group_id is not None:
+            if group_id not in self.chats:
+                self.add_chat(group_id, "supergroup", title=f"{title} — обсуждение")
+            self.linked[channel_id], self.linked[group_id] = group_id, channel_id
+        return chat
+
+    def post_to_channel(self, channel_id: int, text: str) -> tuple[ChatMessage, ChatMessage | None]:
+        """The channel publishes a post: a ``channel_post`` update, and its copy in the discussion group (from
+        Telegram's service account, ``is_automatic_forward``, ``forward_origin`` naming the post) as a
+        ``message`` update there. Returns the post and the copy (None without a discussion group)."""
+        channel = self.chats[channel_id]
+        post = self._new_message(channel_id, 0, from_bot=False, text=text)
+        post.plain_text, post.sender_chat_id = text, channel_id
+        if self.bot_status.get(channel_id) == "administrator":
+            self.push_update({"channel_post": self._message_json(post)})
+        group_id = self.linked.get(channel_id)
+        if group_id is None:
+            return post, None
+        self._user(TELEGRAM_SERVICE_USER)
+        copy = self._new_message(group_id, TELEGRAM_SERVICE_USER, from_bot=False, text=text)
+        copy.plain_text, copy.sender_chat_id, copy.is_automatic_forward = text, channel_id, True
+        copy.forward_origin = {
+            "type": "channel", "chat": channel.to_json(), "message_id": post.message_id, "date": post.date,
+        }  # fmt: skip
+        if self._bot_sees(self.chats[group_id], copy):
+            self.push_update({"message": self._message_json(copy)})
+        return post, copy
+
+    def comment(
+        self,
+        group_id: int,
+        user_id: int,
+        post_copy_id: int,
+        text: str | None,
+        *,
+        reply_to_message_id: int | None = None,
+        **kwargs: Any,
+    ) -> ChatMessage:
+        """A user comments under a channel post (the post's copy ``post_copy_id`` in the discussion group), or
+        answers another comment of that thread (``reply_to_message_id``)."""
+        copy = self._message(group_id, post_copy_id)
+        if not copy.is_automatic_forward:
+            raise ValueError(f"message {post_copy_id} of {group_id} is no channel post's copy")
+        return self.push_message(
+            group_id, user_id, text, reply_to_message_id=reply_to_message_id or post_copy_id,
+            message_thread_id=post_copy_id, **kwargs,
+        )  # fmt: skip
+
+    def user_edits(self, chat_id: int, message_id: int, text: str) -> ChatMessage:
+        """A user edits their message (text, or caption of a media message): an ``edited_message`` update."""
+        msg = self._message(chat_id, message_id)
+        if msg.from_bot or msg.deleted:
+            raise ValueError(f"message {message_id} of {chat_id} is not a user's message to edit")
+        msg.edits.append(
+            MessageVersion(
+                msg.text, msg.parse_mode, msg.plain_text, msg.entities, msg.reply_markup, self._clock()
+            )
+        )
+        msg.text = msg.plain_text = text
+        msg.entities = []
+        msg.edit_date = max(int(self._wall_clock()), msg.date + len(msg.edits))  # two edits: two dates
+        if self._bot_sees(self.chats[chat_id], msg):
+            self.push_update({"edited_message": self._message_json(msg)})
+        return msg
+
     def set_privacy_mode(self, enabled: bool) -> None:
         """BotFather's /setprivacy Enable (True) or Disable (False), from now on."""
         self.privacy_mode = enabled
@@ -469,6 +550,8 @@ class TelegramEmulator:
         video: str | bytes | None = None,
         media_group_id: str | None = None,
         forward_origin: JsonDict | None = None,
+        message_thread_id: int | None = None,
+        sender_chat_id: int | None = None,
     ) -> ChatMessage:
         """A user writes to the bot. ``photo``, ``document``, ``video``: a known file_id or the file's bytes
         (at most one, as in Telegram); ``text`` is then its caption. ``media_group_id``: an item of an album
@@ -481,6 +564,9 @@ class TelegramEmulator:
         msg.entities = list(entities or [])
         msg.media_group_id = media_group_id
         msg.forward_origin = dict(forward_origin) if forward_origin is not None else None
+        msg.message_thread_id, msg.sender_chat_id = message_thread_id, sender_chat_id
+        if chat.type == "private":
+            self.not_started.discard(sender.id)
         if reply_to_message_id is not None:
             self._message(chat.id, reply_to_message_id)  # must exist, as in a real client
             msg.reply_to_message_id = reply_to_message_id
@@ -777,7 +863,8 @@ class TelegramEmulator:
 
     def _user(self, user_id: int) -> EmuUser:
         if user_id not in self.users:
-            self.users[user_id] = EmuUser(user_id, f"Пользователь {user_id}")
+            name = "Telegram" if user_id == TELEGRAM_SERVICE_USER else f"Пользователь {user_id}"
+            self.users[user_id] = EmuUser(user_id, name)
         return self.users[user_id]
 
     @staticmethod
@@ -897,13 +984,16 @@ class TelegramEmulator:
         return video
 
     def _message_json(self, msg: ChatMessage, *, nested: bool = False) -> JsonDict:
-        sender = self.bot_user if msg.from_bot else self._user(msg.from_id)
-        data: JsonDict = {
-            "message_id": msg.message_id,
-            "from": sender.to_json(),
-            "chat": self.chats[msg.chat_id].to_json(),
-            "date": msg.date,
-        }
+        data: JsonDict = {"message_id": msg.message_id}
+        if msg.from_bot or msg.from_id:  # a channel's own post has no "from", only sender_chat
+            data["from"] = (self.bot_user if msg.from_bot else self._user(msg.from_id)).to_json()
+        if msg.sender_chat_id is not None:
+            data["sender_chat"] = self.chats[msg.sender_chat_id].to_json()
+        data.update(chat=self.chats[msg.chat_id].to_json(), date=msg.date)
+        if msg.message_thread_id is not None:
+            data["message_thread_id"] = msg.message_thread_id
+        if msg.is_automatic_forward:
+            data["is_automatic_forward"] = True
         media = msg.photo is not None or msg.document is not None or msg.video is not None
         if msg.forward_origin is not None:
             data["forward_origin"] = msg.forward_origin
@@ -1029,9 +1119,22 @@ class TelegramEmulator:
             raise bad_request("message to be replied not found")
         return target
 
+    def _thread_of(self, params: _Params, chat: EmuChat, reply_to: int | None) -> int | None:
+        """The thread a bot's message lands in: the one named, else the replied message's (a reply to a comment
+        or to a post's copy lands under that post, as on Telegram)."""
+        named = params.get_int("message_thread_id")
+        if named is not None:
+            return named
+        target = self._messages.get(chat.id, {}).get(reply_to) if reply_to is not None else None
+        if target is None:
+            return None
+        return target.message_id if target.is_automatic_forward else target.message_thread_id
+
     def _check_can_write(self, chat: EmuChat) -> None:
         if chat.type == "private" and chat.id in self.blocked_by:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat.type == "private" and chat.id in self.not_started:
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         status = self.bot_status.get(chat.id)
         kind = "supergroup chat" if chat.type == "supergroup" else f"{chat.type} chat"
         if status == "kicked":
@@ -1245,6 +1348,7 @@ class TelegramEmulator:
         msg = self._new_message(chat.id, self.bot_user.id, from_bot=True, text=text)
         msg.parse_mode, msg.plain_text, msg.entities = parse_mode, plain, entities
         msg.reply_markup, msg.reply_to_message_id = markup, reply_to
+        msg.message_thread_id = self._thread_of(params, chat, reply_to)
         msg.disable_notification = params.get_bool("disable_notification")
         return self._message_json(msg)
 
@@ -1287,6 +1391,7 @@ class TelegramEmulator:
             msg = self._new_message(chat.id, self.bot_user.id, from_bot=True, text=caption)
             msg.plain_text = caption.strip() if isinstance(caption, str) and caption.strip() else None
             msg.reply_to_message_id, msg.media_group_id = reply_to, group_id
+            msg.message_thread_id = self._thread_of(params, chat, reply_to)
             if kind == "photo":
                 msg.photo = self._photo_sizes(file)
             elif kind == "video":
@@ -1309,6 +1414,7 @@ class TelegramEmulator:
         msg = self._new_message(chat.id, self.bot_user.id, from_bot=True, text=caption)
         msg.parse_mode, msg.plain_text, msg.entities = parse_mode, plain, entities
         msg.reply_markup, msg.reply_to_message_id = markup, reply_to
+        msg.message_thread_id = self._thread_of(params, chat, reply_to)
         msg.disable_notification = params.get_bool("disable_notification")
         if kind == "photo":
             msg.photo = self._photo_sizes(stored)
@@ -1378,8 +1484,10 @@ class TelegramEmulator:
         else:
             # getChat never creates a chat, even when strict_chats is off
             chat = self._visible_chat(params.need_int("chat_id"))
+        linked = {"linked_chat_id": self.linked[chat.id]} if chat.id in self.linked else {}
         return {
             **chat.to_json(),
+            **linked,
             "accent_color_id": 0,
             "max_reaction_count": 11,
             "accepted_gift_types": {

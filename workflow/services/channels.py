@@ -95,6 +95,8 @@ class ChannelUseCases(CaseUseCases):
         text = ""
         if item.kind is ItemKind.DELETE:
             by_author = message.author_id is not None and item.author_id == message.author_id
+            if item.deleted_by_author is not None:  # the channel knows better (Telegram: the reply refused)
+                by_author = item.deleted_by_author
             data["by_author"] = by_author
         else:
             last = next(
