@@ -1,8 +1,10 @@
-"""`otklik demo`: the real bot against the built-in Telegram emulator, playing one working day.
+"""`otklik demo`: the real bot against the built-in Telegram and VK emulators, playing one working day.
 
-No token and no network: the emulator listens on 127.0.0.1, the database is a temporary SQLite file, and the
+No token and no network: the emulators listen on 127.0.0.1, the database is a temporary SQLite file, and the
 clock is virtual — it jumps from step to step and the real sweeper runs at every jump, so reminders and missed
-terms appear when they would. At the end it prints what every chat saw.
+terms appear when they would. The administration's VK wall and Telegram channel are connected: a citizen's
+comment becomes a case by itself and «Опубликовать» puts the approved answer under it. At the end it prints what
+every chat saw, the VK post's comments and the channel post's discussion thread.
 """
 
 from __future__ import annotations
@@ -17,17 +19,22 @@ from zoneinfo import ZoneInfo
 
 from bot.app import OtklikApp
 from bot.settings import (
+    ChannelsSettings,
     ChatSettings,
     DatabaseSettings,
     SchedulerSettings,
     Settings,
     StaffMember,
+    TelegramChannelSettings,
     TelegramSettings,
+    VkSettings,
 )
 from emulators.telegram import ChatMessage, TelegramEmulator, visible_text
+from emulators.vk import Comment, VkEmulator
 
 TZ = ZoneInfo("Asia/Novosibirsk")
 START = datetime(2026, 12, 1, 9, 30, tzinfo=TZ)  # a Tuesday
+MORNING = START.replace(hour=9, minute=0)  # the demo's clock starts here: the VK comment comes at 09:12
 # The unit's photo of the pit: any bytes do, the emulator stores them as a JPEG the bot passes on by file id.
 PIT_PHOTO = b"\xff\xd8\xff\xe0 pit at Lenina 5"
 
@@ -62,6 +69,18 @@ CHAT_TITLES = {
     HEAD.user_id: "Глава района (личный чат)",
 }
 
+# The administration's VK community and its wall post the citizen comments under.
+VK_GROUP = 201
+VK_GROUP_NAME = "Администрация Северного района"
+VK_CITIZEN = (42, "Пётр", "Смирнов")
+VK_POST = "Ремонт дорог: сообщите о ямах в комментариях, мы передадим их в ЖКХ."
+# The administration's Telegram channel and its discussion group, where comments are written.
+TG_CHANNEL = -1005000000001
+TG_GROUP = -1005000000002
+TG_CHANNEL_TITLE = "Северный район — официально"
+TG_CITIZEN = Person(7001, "Анна Смирнова", ())
+TG_POST = "Благоустройство парка «Юбилейный»: что добавить этой весной? Пишите в комментариях."
+
 
 class DemoClock:
     def __init__(self, now: datetime) -> None:
@@ -71,7 +90,9 @@ class DemoClock:
         return self.instant
 
 
-def demo_settings(api_base: str, token: str, db_path: Path) -> Settings:
+def demo_settings(
+    api_base: str, token: str, db_path: Path, *, channels: ChannelsSettings | None = None
+) -> Settings:
     return Settings(
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{db_path}"),
         telegram=TelegramSettings(token=token, api_base=api_base, rate_limits=False),
@@ -88,7 +109,17 @@ def demo_settings(api_base: str, token: str, db_path: Path) -> Settings:
             for p in PEOPLE
         ],
         scheduler=SchedulerSettings(),
+        channels=channels or ChannelsSettings(),
     )
+
+
+def demo_channels(vk: VkEmulator) -> ChannelsSettings:
+    """The VK group (its long poll, the service key's sweep) and the Telegram channel with its discussion group."""
+    return ChannelsSettings(
+        vk=VkSettings(enabled=True, group_id=VK_GROUP, token=vk.group_token(VK_GROUP),
+                      service_key=vk.service_key(), api_base=vk.base_url, wait_seconds=1),
+        telegram=TelegramChannelSettings(enabled=True, channel_id=TG_CHANNEL, group_id=TG_GROUP),
+    )  # fmt: skip
 
 
 class DemoError(Exception):
@@ -99,12 +130,23 @@ class Director:
     """Plays people: writes, replies and presses buttons in the emulator, then waits for the bot to finish."""
 
     def __init__(
-        self, emu: TelegramEmulator, app: OtklikApp, clock: DemoClock, say: Callable[[str], None]
+        self,
+        emu: TelegramEmulator,
+        app: OtklikApp,
+        clock: DemoClock,
+        say: Callable[[str], None],
+        vk: VkEmulator | None = None,
     ) -> None:
         self.emu = emu
         self.app = app
         self.clock = clock
         self.say = say
+        self.vk = vk
+
+    def _move(self, instant: datetime) -> None:
+        self.clock.instant = instant
+        if self.vk is not None:  # comments and answers are dated by the VK emulator's own clock
+            self.vk.set_time(instant.timestamp())
 
     async def at(self, hh: int, mm: int, day: int = 0) -> None:
         """Move the virtual clock forward, running the real sweeper at the new instant."""
@@ -115,10 +157,10 @@ class Director:
                 nearest = await tx.earliest_attention()
             if nearest is None or nearest > target or nearest <= self.clock.instant:
                 break
-            self.clock.instant = nearest
+            self._move(nearest)
             await self.app.sweep()
             await self.settle()
-        self.clock.instant = max(self.clock.instant, target)
+        self._move(max(self.clock.instant, target))
         await self.app.sweep()
         await self.settle()
 
@@ -127,7 +169,50 @@ class Director:
 
         Asks the bot itself, not a quiet spell of API calls: a handler slower than any pause would otherwise
         finish after the clock had moved on, and a reminder would land at another step from run to run."""
-        await self.emu.wait_for(lambda: not self.emu.pending_updates and self.app.quiet(), timeout=30)
+        while True:
+            await self.emu.wait_for(lambda: not self.emu.pending_updates and self.app.quiet(), timeout=30)
+            if self.vk is None:
+                return
+            # The VK reader saves a batch before it asks again: a long poll waiting past the last event means
+            # every event (a comment, the echo of our answer) is in the inbox, where quiet() sees it.
+            await self.vk.wait_for(self._vk_read, timeout=30)
+            if not self.emu.pending_updates and self.app.quiet():
+                return
+
+    def _vk_read(self) -> bool:
+        assert self.vk is not None
+        checks = self.vk.long_poll_checks
+        after_last = str(len(self.vk.events(VK_GROUP)) + 1)
+        return bool(checks) and checks[-1].finished_at is None and checks[-1].params.get("ts") == after_last
+
+    async def vk_comment(self, post_id: int, author: int, text: str) -> Comment:
+        """A citizen comments under the wall post in VK: nobody in Otklik does anything, the long poll brings it."""
+        assert self.vk is not None
+        user = self.vk.users[author]
+        short = f"{text[:60]}{'…' if len(text) > 60 else ''}"
+        self.say(f"  {user.first_name} {user.last_name} пишет ВКонтакте под записью: {short}")
+        comment = self.vk.add_comment(VK_GROUP, post_id, author, text)
+        await self.settle()
+        return comment
+
+    async def vk_post(self, text: str) -> int:
+        assert self.vk is not None
+        post = self.vk.add_post(VK_GROUP, text)
+        await self.settle()
+        return post.id
+
+    async def tg_post(self, text: str) -> int:
+        """The channel publishes a post; returns its copy in the discussion group (the thread's root)."""
+        _post, copy = self.emu.post_to_channel(TG_CHANNEL, text)
+        assert copy is not None
+        await self.settle()
+        return copy.message_id
+
+    async def tg_comment(self, post_copy_id: int, person: Person, text: str) -> None:
+        """A citizen comments under the channel's post (in its discussion group): the bot takes it in itself."""
+        self.say(f"  {person.name} пишет в обсуждении поста: {text[:60]}{'…' if len(text) > 60 else ''}")
+        self.emu.comment(TG_GROUP, person.user_id, post_copy_id, text)
+        await self.settle()
 
     def _cards(self, chat_id: int) -> list[ChatMessage]:
         return [m for m in self.emu.sent(chat_id) if m.from_bot and m.buttons]
@@ -211,29 +296,33 @@ class Director:
 
 async def play_day(d: Director) -> None:
     say = d.say
-    say(
-        "09:30 В ЦУР заметили комментарий в группе администрации ВКонтакте и передали его уполномоченному лицу."
-    )
+    await d.at(9, 0)
+    post = await d.vk_post(VK_POST)
+    say("09:12 Житель пишет комментарий под записью администрации ВКонтакте — Отклик сам забирает его (long poll): "
+        "карточка № 1 появляется в чате приёма без действий оператора, срок считается с 09:12.")  # fmt: skip
+    await d.at(9, 12)
+    await d.vk_comment(post, VK_CITIZEN[0],
+                       "На улице Ленина у дома 5 огромная яма, две машины уже пробили колёса. "
+                       "Когда отремонтируют? <b>Срочно</b> & без отписок!")  # fmt: skip
+    say("09:30 ЦУР передал сообщение из Одноклассников: оператор вставляет его в чат приёма; одно нажатие «От ЦУР» "
+        "регистрирует его, время выявления ЦУР бот предлагает взять из сообщения — ещё одно нажатие.")  # fmt: skip
     await d.at(9, 30)
     await d.write(INTAKE_CHAT, OPERATOR,
-                  "Пётр Смирнов, ВКонтакте: На улице Ленина у дома 5 огромная яма, две машины уже пробили колёса. "
-                  "Когда отремонтируют? <b>Срочно</b> & без отписок!")  # fmt: skip
-    say(
-        "09:30 Бот спрашивает под сообщением, откуда оно: одно нажатие «От ЦУР» регистрирует его; время выявления "
-        "ЦУР бот предлагает взять из сообщения — ещё одно нажатие."
-    )
+                  "Игорь Белов, Одноклассники: Во дворе дома 7 на улице Ленина не горят фонари, вечером темно.")  # fmt: skip
     await d.press(INTAKE_CHAT, OPERATOR, "От ЦУР")
     await d.press(INTAKE_CHAT, OPERATOR, "Как в сообщении")
-    say("09:40 Уполномоченное лицо направляет сообщение в ЖКХ; начальник управления делами согласует.")
+    say("09:40 Уполномоченное лицо направляет оба сообщения в ЖКХ; начальник управления делами согласует.")
     await d.at(9, 40)
-    await d.press(INTAKE_CHAT, OPERATOR, "Направить")
-    await d.press(INTAKE_CHAT, OPERATOR, "ЖКХ")
-    await d.press(INTAKE_CHAT, OPERATOR, "Готово")
+    for case in (1, 2):
+        await d.press(INTAKE_CHAT, OPERATOR, "Направить", case=case)
+        await d.press(INTAKE_CHAT, OPERATOR, "ЖКХ", case=case)
+        await d.press(INTAKE_CHAT, OPERATOR, "Готово", case=case)
     say("09:50 Начальник управления делами смотрит, что ждёт его: в /my — согласование направления.")
     await d.at(9, 50)
     await d.command(OFFICE_HEAD.user_id, OFFICE_HEAD, "/my")
     await d.at(9, 55)
-    await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление")
+    await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление", case=1)
+    await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление", case=2)
     say("09:58 Жалоб на дороги много — уполномоченное лицо докладывает Главе района (п.17).")
     await d.at(9, 58)
     await d.press(INTAKE_CHAT, OPERATOR, "Общественно значимое", case=1)
@@ -249,7 +338,7 @@ async def play_day(d: Director) -> None:
     await d.press(POS_CURATOR.user_id, POS_CURATOR, "Готово")
     await d.press(POS_CURATOR.user_id, POS_CURATOR, "ЖКХ")  # the responsible executor (п.14.1)
     await d.at(10, 20)
-    await d.press(HOUSING_CHAT, HOUSING, "Принять", case=2)
+    await d.press(HOUSING_CHAT, HOUSING, "Принять", case=3)
 
     say(
         "11:10 ЖКХ отвечает на напоминание (не на карточку) сведениями для ответа и фото места: бот относит ответ "
@@ -272,14 +361,40 @@ async def play_day(d: Director) -> None:
         INTAKE_CHAT, OPERATOR, "Аноним, Одноклассники: вы все там … (нецензурная брань и угрозы сотруднику)"
     )
     await d.press(INTAKE_CHAT, OPERATOR, "Одноклассники")
-    await d.press(INTAKE_CHAT, OPERATOR, "п.15", case=3)
+    await d.press(INTAKE_CHAT, OPERATOR, "п.15", case=4)
     await d.answer_prompt(INTAKE_CHAT, OPERATOR, "Нецензурные выражения и угрозы должностному лицу")
+
+    say(
+        "12:30 В Telegram-канале администрации вопрос в комментариях к посту: он тоже становится сообщением сам."
+    )
+    await d.at(12, 20)
+    thread = await d.tg_post(TG_POST)
+    await d.at(12, 30)
+    await d.tg_comment(
+        thread, TG_CITIZEN, "Поставьте, пожалуйста, скамейки у детской площадки — сесть негде."
+    )
+    await d.at(12, 40)
+    await d.press(INTAKE_CHAT, OPERATOR, "Направить", case=5)
+    await d.press(INTAKE_CHAT, OPERATOR, "ЖКХ", case=5)
+    await d.press(INTAKE_CHAT, OPERATOR, "Готово", case=5)
+    await d.at(12, 45)
+    await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление", case=5)
+    await d.at(13, 0)
+    await d.reply_to_card(HOUSING_CHAT, HOUSING, 5, "Шесть скамеек у детской площадки установим до 15 мая.")
+    await d.at(13, 10)
+    await d.reply_to_card(INTAKE_CHAT, OPERATOR, 5,
+                          "Анна, здравствуйте! Шесть скамеек у детской площадки установят до 15 мая.")  # fmt: skip
+    await d.at(13, 20)
+    await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "Согласовать", case=5)
+    say("13:25 Ответ согласован: «Опубликовать» — и он появляется ответом на комментарий в обсуждении поста.")
+    await d.at(13, 25)
+    await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=5)
 
     say("14:10 Проект ответа уходит куратору ЦУР вместе с фото от ЖКХ; куратор возвращает его на доработку.")
     await d.at(14, 10)
     await d.reply_to_card(INTAKE_CHAT, OPERATOR, 1, "Пётр, здравствуйте! Яму отремонтируют 3 декабря.")
     await d.at(14, 25)
-    await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "На доработку")
+    await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "На доработку", case=1)
     await d.answer_prompt(
         REGION_CURATOR.user_id, REGION_CURATOR, "Укажите подрядчика и пообещайте фото после ремонта."
     )
@@ -288,12 +403,12 @@ async def play_day(d: Director) -> None:
                           "Пётр, здравствуйте! Ямочный ремонт у дома 5 выполнит ООО «Дорстрой» 3 декабря; "
                           "после ремонта разместим фото.")  # fmt: skip
     await d.at(15, 5)
-    await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "Согласовать")
+    await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "Согласовать", case=1)
 
-    say("15:20 Ответ опубликован ВКонтакте.")
+    say("15:20 Оператор нажимает «Опубликовать»: ответ появляется ВКонтакте под комментарием жителя, "
+        "ссылка на него — в карточке.")  # fmt: skip
     await d.at(15, 20)
-    await d.press(INTAKE_CHAT, OPERATOR, "Опубликовано", case=1)
-    await d.answer_prompt(INTAKE_CHAT, OPERATOR, "https://vk.com/wall-123_4567?reply=8910")
+    await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=1)
     say("18:00 Конец рабочего дня.")
     await d.at(18, 0)
 
@@ -361,29 +476,96 @@ def transcript(emu: TelegramEmulator, names: dict[int, str]) -> str:
     return "\n".join(lines)
 
 
-async def demo(out: Callable[[str], None] = print) -> None:
-    clock = DemoClock(START)
+def vk_wall(vk: VkEmulator) -> str:
+    """The VK wall as a visitor sees it: each post, then its comments (an answer names the comment it answers)."""
+    group = vk.groups[VK_GROUP]
+    lines: list[str] = []
+    for post in group.posts.values():
+        title = f"ВКонтакте, запись https://vk.com/wall-{VK_GROUP}_{post.id}"
+        lines += ["", f"══ {title} " + "═" * max(0, 70 - len(title)), f"   {post.text}"]
+        comments = vk.comments(VK_GROUP, post.id)
+        if not comments:
+            lines.append("  (комментариев нет)")
+        by_id = {c.id: c for c in comments}
+        for comment in comments:
+            when = datetime.fromtimestamp(comment.date, TZ).strftime("%H:%M")
+            if comment.from_id == group.owner_id:
+                who = group.name
+            else:
+                user = vk.users[comment.from_id]
+                who = f"{user.first_name} {user.last_name}".strip()
+            note = ""
+            target = by_id.get(comment.reply_to_comment or 0)
+            if target is not None:
+                quoted = target.text.splitlines()[0] if target.text else ""
+                note = f" в ответ на «{quoted[:50]}{'…' if len(quoted) > 50 else ''}»"
+            lines.append(f"── {when} {who}{note}:")
+            lines.extend(f"   {line}" for line in comment.text.splitlines() or [""])
+    return "\n".join(lines)
+
+
+def telegram_thread(emu: TelegramEmulator, names: dict[int, str]) -> str:
+    """The channel's discussion group: the post's copy, the citizen's comment and the bot's reply in its thread."""
+    title = f"Telegram, обсуждение канала «{TG_CHANNEL_TITLE}»"
+    lines = ["", f"══ {title} " + "═" * max(0, 70 - len(title))]
+    for msg in emu.history(TG_GROUP):
+        when = datetime.fromtimestamp(msg.date, TZ).strftime("%H:%M")
+        if msg.is_automatic_forward:
+            who = f"{TG_CHANNEL_TITLE} (пост канала)"
+        else:
+            who = "Отклик" if msg.from_bot else names.get(msg.from_id, str(msg.from_id))
+        note = "" if msg.is_automatic_forward else _reply_note(emu, msg)
+        lines.append(f"── {when} {who}{note}:")
+        lines.extend(message_lines(msg))
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Played:
+    """The emulators after the day, stopped: their own records of what was posted (tests read them)."""
+
+    telegram: TelegramEmulator
+    vk: VkEmulator
+
+
+async def demo(out: Callable[[str], None] = print) -> Played:
+    clock = DemoClock(MORNING)
+    names = {p.user_id: p.name for p in (*PEOPLE, TG_CITIZEN)}
     with tempfile.TemporaryDirectory(prefix="otklik-demo-") as folder:
-        async with TelegramEmulator(wall_clock=lambda: clock.now().timestamp()) as emu:
-            for person in PEOPLE:
+        async with (
+            TelegramEmulator(wall_clock=lambda: clock.now().timestamp()) as emu,
+            VkEmulator(rate_limit=None, max_wait=1, now=MORNING.timestamp()) as vk,
+        ):
+            for person in (*PEOPLE, TG_CITIZEN):
                 first, _, last = person.name.partition(" ")
                 emu.add_user(person.user_id, first, last or None)
             for chat_id, title in CHAT_TITLES.items():
                 emu.add_chat(chat_id, None if chat_id > 0 else "supergroup", title=title)
-            app = await OtklikApp.build(
-                demo_settings(emu.base_url, emu.token, Path(folder) / "demo.sqlite3"), clock=clock
+            emu.add_channel(TG_CHANNEL, TG_CHANNEL_TITLE, group_id=TG_GROUP)
+            emu.bot_status[TG_GROUP] = "administrator"  # it must be, to see the comments
+            vk.add_group(VK_GROUP, VK_GROUP_NAME)
+            vk.add_user(*VK_CITIZEN)
+            settings = demo_settings(
+                emu.base_url, emu.token, Path(folder) / "demo.sqlite3", channels=demo_channels(vk)
             )
+            app = await OtklikApp.build(settings, clock=clock)
             polling = asyncio.create_task(app.run_polling())
             try:
                 out(
-                    "Отклик: демонстрация рабочего дня 01.12.2026 (Новосибирск) на встроенном эмуляторе Telegram."
+                    "Отклик: демонстрация рабочего дня 01.12.2026 (Новосибирск) на встроенных эмуляторах Telegram "
+                    "и ВКонтакте."
                 )
-                await play_day(Director(emu, app, clock, out))
+                director = Director(emu, app, clock, out, vk)
+                # The reader's first sweep and its first long poll: from here on, events come by long poll.
+                await vk.wait_for(lambda: vk.calls("wall.get"), timeout=30)
+                await director.settle()
+                await play_day(director)
             finally:
                 await app.stop_polling()
                 await asyncio.gather(polling, return_exceptions=True)
                 await app.close()
-            out(transcript(emu, {p.user_id: p.name for p in PEOPLE}))
+            out(transcript(emu, names) + "\n" + vk_wall(vk) + "\n" + telegram_thread(emu, names))
+    return Played(emu, vk)
 
 
 def run_demo() -> int:

@@ -1,7 +1,8 @@
-"""`otklik demo` shows what issue 10 built, in the chats' transcript (the bot's own texts, not the narration):
-intake by one press, a unit's reply to a reminder landing on its case, the unit's photo reaching the operator and
-the region curator with the draft before approval, the office head's /my listing the routing he owes; and two
-runs print the same bytes."""
+"""`otklik demo` shows what issues 10 and 11 built, in the chats' transcript (the bot's own texts, not the
+narration): intake by one press, a unit's reply to a reminder landing on its case, the unit's photo reaching the
+operator and the region curator with the draft before approval, the office head's /my listing the routing he owes;
+a VK comment and a Telegram channel comment becoming cases by themselves and their approved answers published
+under them (read back from the emulators' own records too); and two runs print the same bytes."""
 
 from __future__ import annotations
 
@@ -19,8 +20,16 @@ from bot.demo import (
     OFFICE_HEAD,
     OPERATOR,
     REGION_CURATOR,
+    TG_CHANNEL_TITLE,
+    TG_CITIZEN,
+    TG_GROUP,
+    VK_CITIZEN,
+    VK_GROUP,
+    VK_GROUP_NAME,
+    Played,
     demo,
 )
+from emulators.telegram import visible_text
 from views import texts
 from workflow.lifecycle import NoticeKind
 from workflow.rules import DEFAULT_TERMS
@@ -74,6 +83,11 @@ def term_title(term_id: str) -> str:
     return next(t.title for t in DEFAULT_TERMS if t.id == term_id)
 
 
+VK_CASE = 1  # the VK comment at 09:12, before anything else
+CURATOR_CASE = 2  # pasted by the operator at 09:30, from the ЦУР
+TG_CASE = 5  # the comment under the Telegram channel's post at 12:30
+
+
 async def play() -> list[str]:
     printed: list[str] = []
     await demo(out=printed.append)
@@ -81,8 +95,24 @@ async def play() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def transcript() -> str:
-    return asyncio.run(play())[-1]  # the narration comes first, the chats' transcript last
+def day() -> tuple[list[str], Played]:
+    printed: list[str] = []
+    played = asyncio.run(demo(out=printed.append))
+    return printed, played
+
+
+@pytest.fixture(scope="module")
+def transcript(day: tuple[list[str], Played]) -> str:
+    return day[0][-1]  # the narration comes first, the chats' transcript last
+
+
+@pytest.fixture(scope="module")
+def played(day: tuple[list[str], Played]) -> Played:
+    return day[1]
+
+
+def of_case(messages: list[Shown], case: int) -> list[Shown]:
+    return [m for m in messages if texts.NOTE_CASE.format(case_id=case) in m.body]
 
 
 def test_intake_takes_one_press(transcript: str) -> None:
@@ -93,7 +123,7 @@ def test_intake_takes_one_press(transcript: str) -> None:
     after = question.body[question.body.index(PRESSED) + 1]
     name = OPERATOR.name
     assert after == texts.INTAKE_REGISTERED.format(
-        case_id=1, source=texts.INTAKE_SOURCES["curator"], name=name
+        case_id=CURATOR_CASE, source=texts.INTAKE_SOURCES["curator"], name=name
     )
 
 
@@ -106,7 +136,7 @@ def test_a_reply_to_a_reminder_lands_on_its_case_with_its_photo(transcript: str)
     assert unit[unit.index(reply) + 1].body == [texts.DONE_BY_ACTION["info"]]
 
     intake = of(INTAKE_CHAT, seen)
-    info = bot_says(intake, notice(NoticeKind.INFO_RECEIVED))
+    info = of_case(bot_says(intake, notice(NoticeKind.INFO_RECEIVED)), VK_CASE)
     assert len(info) == 1
     caption = reply.body[0].removeprefix("[фото] ")
     assert texts.NOTE_TEXT.format(text=caption) in info[0].body
@@ -118,11 +148,11 @@ def test_a_reply_to_a_reminder_lands_on_its_case_with_its_photo(transcript: str)
 def test_the_curator_sees_the_photo_with_the_draft_before_approving(transcript: str) -> None:
     seen = chats(transcript)
     curator = of(REGION_CURATOR.user_id, seen)
-    drafts = bot_says(curator, notice(NoticeKind.DRAFT_SUBMITTED))
-    assert drafts
+    drafts = of_case(bot_says(curator, notice(NoticeKind.DRAFT_SUBMITTED)), VK_CASE)
+    assert len(drafts) == 2  # returned once, approved the second time
     for draft in drafts:
         assert curator[curator.index(draft) + 1].body == ["[фото]"]
-    approved = bot_says(of(INTAKE_CHAT, seen), notice(NoticeKind.APPROVED))
+    approved = of_case(bot_says(of(INTAKE_CHAT, seen), notice(NoticeKind.APPROVED)), VK_CASE)
     assert len(approved) == 1
     assert drafts[-1].at < approved[0].at
 
@@ -141,3 +171,63 @@ def test_the_office_heads_my_lists_the_routing_he_owes_before_he_approves(transc
 
 async def test_two_runs_print_the_same_bytes() -> None:
     assert await play() == await play()
+
+
+def vk_section(seen: dict[str, list[Shown]]) -> list[Shown]:
+    [title] = [t for t in seen if t.startswith("ВКонтакте, запись ")]
+    return seen[title]
+
+
+def test_a_vk_comment_becomes_a_card_by_itself_and_its_answer_appears_under_it(
+    transcript: str, played: Played
+) -> None:
+    seen = chats(transcript)
+    intake = of(INTAKE_CHAT, seen)
+    # The first thing in the intake chat is the bot's card: nobody typed or pressed anything for it.
+    first = intake[0]
+    assert first.who == "Отклик" and first.at == "09:12"
+    assert first.body[0] == f"Сообщение № {VK_CASE} · открытые источники"
+    assert texts.CARD_SOURCE.format(source="ВКонтакте") in first.body
+    assert texts.CARD_RECEIVED.format(at="01.12.2026 09:12") in first.body
+
+    # The emulator's own record: one community comment, in the citizen's thread, with the approved text.
+    vk = played.vk
+    [citizens] = [c for c in vk.groups[VK_GROUP].comments.values() if c.from_id == VK_CITIZEN[0]]
+    [ours] = vk.published(VK_GROUP)
+    final = "Пётр, здравствуйте! Ямочный ремонт у дома 5 выполнит ООО «Дорстрой» 3 декабря; после ремонта разместим фото."
+    assert ours.reply_to_comment == citizens.id and ours.post_id == citizens.post_id and ours.text == final
+    link = f"https://vk.com/wall-{VK_GROUP}_{ours.post_id}?reply={ours.id}"
+    assert texts.CARD_LINK_PUBLISHED.format(link=link) in first.body
+
+    # The transcript's VK section shows the thread: the citizen's comment, then the community's answer to it.
+    wall = vk_section(seen)
+    assert [(m.at, m.who) for m in wall] == [
+        ("09:12", f"{VK_CITIZEN[1]} {VK_CITIZEN[2]}"),
+        ("15:20", VK_GROUP_NAME),
+    ]
+    assert wall[1].replies_to is not None and citizens.text.startswith(wall[1].replies_to.rstrip("…"))
+    assert wall[1].body == [final]
+
+
+def test_a_telegram_channel_comment_is_a_case_answered_in_its_thread(transcript: str, played: Played) -> None:
+    seen = chats(transcript)
+    intake = of(INTAKE_CHAT, seen)
+    card = next(m for m in intake if m.body[0] == f"Сообщение № {TG_CASE} · открытые источники")
+    assert card.who == "Отклик" and card.at == "12:30"
+    assert texts.CARD_SOURCE.format(source="Telegram") in card.body
+    # Nobody in the intake chat wrote anything at 12:30: the comment came in by itself.
+    assert [m for m in intake if m.at == "12:30" and m.who != "Отклик"] == []
+
+    emu = played.telegram
+    [comment] = [m for m in emu.history(TG_GROUP) if m.from_id == TG_CITIZEN.user_id]
+    [reply] = [m for m in emu.history(TG_GROUP) if m.from_bot]
+    assert reply.reply_to_message_id == comment.message_id
+    assert reply.message_thread_id == comment.message_thread_id is not None
+    answer = "Анна, здравствуйте! Шесть скамеек у детской площадки установят до 15 мая."
+    assert visible_text(reply) == answer
+    assert any(line.startswith("Ответ: https://t.me/c/") for line in card.body)
+
+    thread = seen[f"Telegram, обсуждение канала «{TG_CHANNEL_TITLE}»"]
+    assert [m.who for m in thread] == [f"{TG_CHANNEL_TITLE} (пост канала)", TG_CITIZEN.name, "Отклик"]
+    assert thread[2].body == [answer] and thread[2].replies_to is not None
+    assert comment.text is not None and comment.text.startswith(thread[2].replies_to.rstrip("…"))
