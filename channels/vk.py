@@ -418,6 +418,10 @@ class VkLongPoll:
         note_names(events, profile_names(answer))
 
 
+class SweepFailed(Exception):
+    """The sweep could not read the wall (the reason is logged where it failed)."""
+
+
 class VkReconciler:
     """With the service key: the newest `posts` posts of the wall and the newest `comments` comments of each,
     as `wall_reply_new` events, so the items a gap lost go the same way as the long poll's."""
@@ -442,6 +446,8 @@ class VkReconciler:
     def _sweep(self) -> list[dict[str, object]]:
         owner = -self.group_id
         wall = self._call("wall.get", {"owner_id": owner, "count": self.posts})
+        if wall is None:
+            raise SweepFailed("wall.get")  # the reader counts a sweep that reached VK as a read, not this one
         events: list[dict[str, object]] = []
         for post in _items(wall):
             post_id = _int(post.get("id"))
