@@ -300,6 +300,29 @@ def render_history(view: CardView, calendar: CardCalendar, *, units: Mapping[str
     return "\n".join([title, *lines])
 
 
+# The kinds of the office head's notices about a citizens' network (bot/channel_health.py).
+CHANNEL_DOWN = "channel_down"
+CHANNEL_RESTORED = "channel_restored"
+
+
+def render_channel_health(n: Notification, calendar: CardCalendar) -> str:
+    """«ВКонтакте не читается с …» / «… чтение восстановлено»: times from the payload, local."""
+    p = n.payload
+    channel = str(p.get("channel") or "")
+    name = escape(texts.CHANNEL_NAMES.get(channel, channel))
+
+    def when(key: str) -> str:
+        raw = p.get(key)
+        try:
+            return escape(local(datetime.fromisoformat(str(raw)), calendar))
+        except ValueError:
+            return "?"
+
+    if n.kind == CHANNEL_DOWN:
+        return texts.NOTE_CHANNEL_DOWN_HTML.format(channel=name, since=when("since"))
+    return texts.NOTE_CHANNEL_RESTORED_HTML.format(channel=name, since=when("since"), until=when("until"))
+
+
 def render_notification(
     n: Notification,
     view: CardView | None,
@@ -313,6 +336,8 @@ def render_notification(
     lines: list[str] = []
     due = _due_of(n)
     title = term_title(n.term_id, rules) if n.term_id else ""
+    if n.kind in (CHANNEL_DOWN, CHANNEL_RESTORED):
+        return render_channel_health(n, calendar)
     if n.kind == DELIVERY_FAILED:
         return "\n".join(
             [texts.NOTE_DELIVERY_FAILED_HTML, *(escape(line) for line in _failure_lines(n, units))]

@@ -298,6 +298,17 @@ NOTE_FAILED_ADVICE = (
 )
 NOTE_FAILED_UNIT = "подразделение «{unit}»"
 NOTE_FAILED_UNKNOWN = "чат не из настроек"
+# A citizens' network not read for the health setting's minutes, and read again (bot/channel_health.py).
+CHANNEL_NAMES = {"vk": "ВКонтакте"}
+NOTE_CHANNEL_DOWN_HTML = (
+    "⚠️ <b>{channel} не читается с {since}</b>\n"
+    "Новые комментарии и сообщения граждан сейчас не поступают в «Отклик». Проверьте связь, ключ доступа "
+    "сообщества и настройки Long Poll / Callback API (команда otklik check)."
+)
+NOTE_CHANNEL_RESTORED_HTML = (
+    "✅ <b>{channel}: чтение восстановлено</b> (перерыв с {since} до {until})\n"
+    "Пропущенное за перерыв найдёт сверка."
+)
 # Telegram's reasons, as staff read them (the original follows in brackets).
 DELIVERY_REASONS: Mapping[str, str] = {
     "chat not found": "чат не найден (неверный идентификатор или бот не добавлен в чат)",
