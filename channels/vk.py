@@ -16,7 +16,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -513,3 +513,35 @@ def token_permissions(api: VkApi) -> set[str]:
 def service_key_works(api: VkApi, group_id: int) -> None:
     """One service-key call the sweep makes (wall.get of the community); raises as vk-api does."""
     api.method("wall.get", {"owner_id": -group_id, "count": 1})
+
+
+# The event types Otklik reads (CHANNELS.md: the Long Poll API settings must have them on).
+LONG_POLL_EVENTS = (
+    "wall_reply_new",
+    "wall_reply_edit",
+    "wall_reply_delete",
+    "wall_reply_restore",
+    "message_new",
+    "message_edit",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LongPollSettings:
+    enabled: bool
+    api_version: str
+    events_on: frozenset[str]
+
+
+def long_poll_settings(api: VkApi, group_id: int) -> LongPollSettings:
+    """groups.getLongPollSettings of the community (raises as vk-api does; an odd answer reads as «off»)."""
+    result = api.method("groups.getLongPollSettings", {"group_id": group_id})
+    if not isinstance(result, Mapping):
+        return LongPollSettings(False, "", frozenset())
+    events = result.get("events")
+    on = (
+        frozenset(k for k, v in events.items() if v in (1, True))
+        if isinstance(events, Mapping)
+        else frozenset()
+    )
+    return LongPollSettings(result.get("is_enabled") in (1, True), str(result.get("api_version") or ""), on)
