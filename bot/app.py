@@ -24,6 +24,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.channel_files import FileFetcher
 from bot.channel_health import ChannelHealth
 from bot.channel_reader import ChannelReader, callback_handler, row_handler
 from bot.channel_reader import stop as stop_reader
@@ -144,13 +145,18 @@ class OtklikApp:
 
         watch = OutageWatch(pacing=pacing, clock=clock, tell=tell_office_head)
         sources = _channel_sources(settings)
+        vk = settings.channels.vk
+        files = (
+            FileFetcher(repo, clock, max_bytes=vk.attachment_max_mb * 1_000_000, timeout=vk.attachment_timeout_seconds)
+            if vk.attachments
+            else None
+        )
         handlers: dict[str, RowHandler] = {
-            source.channel: row_handler(source, services, clock) for source, _sweep in sources
+            source.channel: row_handler(source, services, clock, files) for source, _sweep in sources
         }
         pool = WorkerPool(inbox=inbox, dispatcher=dispatcher, bot=bot, size=settings.telegram.workers,
                           pacing=pacing, watch=watch, handlers=handlers)  # fmt: skip
         poller = Poller(bot=bot, dispatcher=dispatcher, inbox=inbox, pool=pool, pacing=pacing, watch=watch)
-        vk = settings.channels.vk
         readers = tuple(
             ChannelReader(source=source, inbox=inbox, pool=pool, clock=clock, pacing=pacing, watch=watch,
                           key_of=inbox_key, sweep=sweep, reconcile_seconds=vk.reconcile_minutes * 60,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from bot.channel_files import FileFetcher
 from bot.channel_health import CHECK_SECONDS as HEALTH_CHECK_SECONDS
 from bot.channel_health import ChannelHealth
 from bot.polling import Backoff, OutageWatch, Pacing, WorkerPool
@@ -204,14 +205,23 @@ def callback_handler(
 
 
 def row_handler(
-    source: ChannelSource, services: ChannelUseCases, clock: Clock
+    source: ChannelSource, services: ChannelUseCases, clock: Clock, files: FileFetcher | None = None
 ) -> Callable[[InboxRow], Awaitable[None]]:
-    """The workers' handler of this channel's rows: the saved event as an item, T0 when it was saved."""
+    """The workers' handler of this channel's rows: the saved event as an item, T0 when it was saved; its
+    files fetched and kept first (bot/channel_files.py says why here), a failed fetch never blocking it."""
 
     async def handle(row: InboxRow) -> None:
         item = source.item(row.raw, row.received_at or clock.now(), report=False)
-        if item is not None:
-            await services.take_in(item)
+        if item is None:
+            return
+        if files is not None:
+            try:
+                await files.keep(item)
+            except StorageUnavailable:
+                raise  # the worker keeps the row and retries it
+            except Exception as exc:  # a bug in fetching must not keep a citizen's item out
+                log.error("%s: вложения %s не сохранены: %s", source.channel, item.key, exc, exc_info=exc)
+        await services.take_in(item)
 
     return handle
 

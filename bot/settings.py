@@ -183,6 +183,10 @@ class VkSettings(_Section):
     callback_port: int = Field(default=8081, ge=1, le=65535)
     # A channel not read successfully this long alerts the office head (and again when reading resumes).
     health_minutes: int = Field(default=10, ge=1, le=1440)
+    # Photos and documents (signed URLs that expire) are fetched when the item is taken in and kept.
+    attachments: bool = True
+    attachment_max_mb: int = Field(default=20, ge=1, le=50)
+    attachment_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
 
     @field_validator("callback_path")
     @classmethod
