@@ -46,7 +46,7 @@ from handlers.commands import set_commands
 from storage.engine import create_engine
 from storage.inbox import Inbox
 from storage.migrate import upgrade
-from storage.repository import SqlRepository
+from storage.repository import ChannelFile, SqlRepository
 from workflow.calendar import WorkingCalendar
 from workflow.model import Role
 from workflow.ports import Clock, Notification
@@ -122,8 +122,16 @@ class OtklikApp:
             sender = TelegramSender(bot)
         else:
             sender = TelegramSender(bot, per_second=10_000, per_chat_interval=0.0, group_per_minute=1_000_000)
+        vk = settings.channels.vk
+        files = (
+            FileFetcher(repo, clock, max_bytes=vk.attachment_max_mb * 1_000_000, timeout=vk.attachment_timeout_seconds)
+            if vk.attachments
+            else None
+        )
         delivery = Delivery(repo=repo, sender=sender, directory=directory, calendar=calendar, rules=rules,
                             clock=clock, units=settings.units)  # fmt: skip
+        if files is not None:
+            delivery.kept_files = kept_files_of(repo)
         # The directory is the domain's Reach (routing to a unit with no chat is refused before anything changes)
         # and its People (the only holder of a role is named on the terms it owes).
         services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
@@ -145,12 +153,6 @@ class OtklikApp:
 
         watch = OutageWatch(pacing=pacing, clock=clock, tell=tell_office_head)
         sources = _channel_sources(settings)
-        vk = settings.channels.vk
-        files = (
-            FileFetcher(repo, clock, max_bytes=vk.attachment_max_mb * 1_000_000, timeout=vk.attachment_timeout_seconds)
-            if vk.attachments
-            else None
-        )
         handlers: dict[str, RowHandler] = {
             source.channel: row_handler(source, services, clock, files) for source, _sweep in sources
         }
@@ -341,6 +343,14 @@ def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], 
         return [(source, None)]
     reconciler = VkReconciler(make_api(vk.service_key, vk_session(vk.api_base)), vk.group_id)
     return [(source, reconciler.sweep)]
+
+
+def kept_files_of(repo: SqlRepository) -> Callable[[str], Awaitable[list[ChannelFile]]]:
+    async def read(item_key: str) -> list[ChannelFile]:
+        async with repo.reading() as tx:
+            return await tx.channel_files(item_key)
+
+    return read
 
 
 async def warn_about_setup(app: OtklikApp) -> None:

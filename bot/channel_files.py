@@ -15,13 +15,15 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
 import aiohttp
 
 from storage.repository import ChannelFile
-from workflow.model import ChannelItem, ItemKind
+from views.cards import UNFETCHED  # a file not fetched: its name is the reason (the card shows it)
+from workflow.model import Attachment, ChannelItem, ItemKind
 from workflow.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,28 @@ class FilesRepository(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[FilesTransaction]: ...
 
 
+# A kept file's reference: the item's key and the attachment's position (delivery reads the bytes by it).
+KEPT_PREFIX = "kept:"
+
+
 def item_key(item: ChannelItem) -> str:
     return f"{item.network.value}:{item.key}"
+
+
+def with_kept(item: ChannelItem, files: Sequence[ChannelFile]) -> ChannelItem:
+    """The item with its fetched files referred to where they are kept (not by the URL that expires), and the
+    ones that could not be fetched as their reason."""
+    by_position = {f.position: f for f in files}
+    attachments = []
+    for pos, attachment in enumerate(item.attachments):
+        kept = by_position.get(pos)
+        if kept is None:
+            attachments.append(attachment)
+        elif kept.data is None:
+            attachments.append(Attachment(UNFETCHED, "", kept.error or ""))
+        else:
+            attachments.append(Attachment(kept.kind, f"{KEPT_PREFIX}{kept.item_key}#{pos}", kept.name))
+    return replace(item, attachments=tuple(attachments))
 
 
 class FileFetcher:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.channel_files import FileFetcher
+from bot.channel_files import FileFetcher, with_kept
 from bot.channel_health import CHECK_SECONDS as HEALTH_CHECK_SECONDS
 from bot.channel_health import ChannelHealth
 from bot.polling import Backoff, OutageWatch, Pacing, WorkerPool
@@ -216,7 +216,7 @@ def row_handler(
             return
         if files is not None:
             try:
-                await files.keep(item)
+                item = with_kept(item, await files.keep(item))
             except StorageUnavailable:
                 raise  # the worker keeps the row and retries it
             except Exception as exc:  # a bug in fetching must not keep a citizen's item out

@@ -217,6 +217,9 @@ def render_card(
         head.append(escape(texts.CARD_REPEAT.format(case_id=case.repeat_of)))
     if message is not None and message.attachments:
         head.append(escape(texts.CARD_ATTACHMENTS.format(count=len(message.attachments))))
+        for failed in message.attachments:
+            if failed.kind == UNFETCHED:  # a network item's file its URL no longer gave (bot/channel_files.py)
+                head.append(escape(texts.CARD_ATTACHMENT_FAILED.format(reason=failed.name or "?")))
     state, current_text = source_state(view.events, message) if message is not None else ("", None)
     if state:
         last_at = next(e.at for e in reversed(view.events) if e.action in SOURCE_EVENTS)
@@ -300,6 +303,8 @@ def render_history(view: CardView, calendar: CardCalendar, *, units: Mapping[str
     return "\n".join([title, *lines])
 
 
+# A network item's attachment that could not be fetched: its `name` is the reason (bot/channel_files.py).
+UNFETCHED = "unfetched"
 # The kinds of the office head's notices about a citizens' network (bot/channel_health.py).
 CHANNEL_DOWN = "channel_down"
 CHANNEL_RESTORED = "channel_restored"

@@ -197,6 +197,7 @@ CARD_RECEIVED_ADMIN = "Поступило в администрацию: {at}"
 CARD_POS_DUE = "Срок ответа по данным ПОС: {pos}; по Порядку: {rules}"
 CARD_REPEAT = "Повторное, предыдущее № {case_id}"
 CARD_ATTACHMENTS = "Вложений: {count}"
+CARD_ATTACHMENT_FAILED = "Вложение не удалось получить: {reason}"
 # The source state of a network item (issue 11): the last change the network reported, and when.
 CARD_SOURCE_STATE: Mapping[str, str] = {
     "source_edited:comment": "✏️ Автор изменил комментарий ({at}); ниже — новый текст",

@@ -6,21 +6,28 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import tests.e2e.conftest as e2e
 from bot.channel_files import FileFetcher
 from bot.channel_reader import row_handler
+from bot.demo import INTAKE_CHAT
+from bot.settings import ChannelsSettings, Settings, VkSettings
 from channels.vk import VkLongPoll
+from emulators.telegram import TelegramEmulator
+from emulators.telegram.records import ChatMessage, visible_text
 from emulators.vk import VkEmulator
 from storage.repository import ChannelFile, SqlRepository
 from tests.channels.test_vk_intake import CITIZEN, GID, Rig, engine
+from tests.e2e.conftest import World, clock, emu, world
 from workflow.calendar import WorkingCalendar
 from workflow.rules import DEFAULT_RULES
 from workflow.services import Services
 
-__all__ = ["engine"]
+__all__ = ["clock", "emu", "engine", "world"]  # the intake tests' engine, the e2e fixtures
 
 PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40  # a JPEG's first bytes, then 10 KB
 PDF = b"%PDF-1.7\n" + b"x" * 5000
@@ -102,3 +109,48 @@ async def test_an_expired_url_and_a_file_too_big_are_kept_as_reasons_and_the_cas
         (False, None),
     ]
     assert await rig.cases() == [(f"-{GID}_{comment.id}", "Три вложения")]
+
+
+# --- the whole app: the files go to the intake chat with the card -------------------------------------------
+
+
+async def test_otklik_run_sends_the_kept_photo_and_document_with_the_intake_card(
+    world: World, vk: VkEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = e2e.settings_for
+    token, service = vk.group_token(GID), vk.service_key()
+
+    def settings_for(telegram: TelegramEmulator, db_path: Path, *, rate_limits: bool = False) -> Settings:
+        settings = plain(telegram, db_path, rate_limits=rate_limits)
+        settings.channels = ChannelsSettings(
+            vk=VkSettings(enabled=True, group_id=GID, token=token, service_key=service, api_base=vk.base_url,
+                          wait_seconds=1)
+        )  # fmt: skip
+        return settings
+
+    monkeypatch.setattr(e2e, "settings_for", settings_for)
+    await world.start()
+    await world.wait(lambda: vk.calls("groups.getLongPollServer"), "the long poll")
+    post = vk.add_post(GID, "Благоустройство двора")
+    attachments = [
+        vk.photo_attachment(CITIZEN, PHOTO),
+        vk.doc_attachment(CITIZEN, PDF, "акт.pdf"),
+        vk.photo_attachment(CITIZEN, PHOTO[:50], expires_in=0),
+    ]
+    vk.add_comment(GID, post.id, CITIZEN, "Яма во дворе, фото и акт", attachments=attachments)
+
+    def sent() -> list[ChatMessage]:
+        return world.emu.sent(INTAKE_CHAT)
+
+    await world.wait(lambda: any(m.document for m in sent()), "the document after the card")
+    await world.settle()
+    card = next(m for m in sent() if visible_text(m).startswith("Сообщение №"))
+    text = visible_text(card)
+    assert "Вложений: 3" in text
+    assert "Вложение не удалось получить: ВКонтакте ответил 404 (ссылка устарела?)" in text
+    photos = [m for m in sent() if m.photo]
+    documents = [m for m in sent() if m.document]
+    assert len(photos) == 1 and len(documents) == 1
+    assert world.emu.uploads["photo1.jpg"].content == PHOTO
+    assert world.emu.uploads["акт.pdf"].content == PDF
+    await world.stop()
