@@ -243,7 +243,9 @@ async def vk_findings(settings: Settings) -> list[Finding]:
         return [fail(f"channels.vk.token: ВКонтакте отклонил ключ сообщества: {_short(exc)}")]
     except (requests.RequestException, ValueError) as exc:
         return [fail(f"channels.vk: API ВКонтакте не отвечает ({vk.api_base}): {_short(exc)}")]
-    missing = [name for name in NEEDED_PERMISSIONS if name not in granted]
+    # docs: the attachments of citizens' comments and messages (a setting); without them wall and messages do.
+    needed = [name for name in NEEDED_PERMISSIONS if name != "docs" or vk.attachments]
+    missing = [name for name in needed if name not in granted]
     if missing:
         findings.append(
             fail(
@@ -253,7 +255,7 @@ async def vk_findings(settings: Settings) -> list[Finding]:
         )
     else:
         findings.append(
-            ok(f"ВКонтакте: ключ сообщества {vk.group_id}, права: {', '.join(NEEDED_PERMISSIONS)}")
+            ok(f"ВКонтакте: ключ сообщества {vk.group_id}, права: {', '.join(needed)}")
         )
     if not vk.service_key:
         findings.append(

@@ -101,3 +101,10 @@ async def test_check_reads_the_long_poll_settings_and_names_the_events_switched_
     vk.revoke_token(token)
     found = await vk_long_poll_findings(settings(vk, token=token))
     assert [f.level for f in found] == [Level.FAIL] and "настройки Long Poll API не прочитаны" in found[0].text
+
+
+async def test_check_asks_for_the_docs_right_only_when_attachments_are_kept(vk: VkEmulator) -> None:
+    token = vk.group_token(GID, permissions=("wall", "messages"))
+    assert "нет прав: docs" in (await vk_findings(settings(vk, token=token)))[0].text
+    found = await vk_findings(settings(vk, token=token, attachments=False))
+    assert found[0].level is Level.OK and "права: wall, messages" in found[0].text
