@@ -221,3 +221,29 @@ def test_callback_mode_needs_its_secret_and_confirmation(monkeypatch: pytest.Mon
     monkeypatch.setenv("OTKLIK_VK_CALLBACK_SECRET", SECRET)
     with pytest.raises(ConfigError, match="OTKLIK_VK_CONFIRMATION"):
         _channel_sources(Settings(channels=ChannelsSettings(vk=vk)))
+
+
+async def test_an_accepted_event_counts_as_a_read_for_the_channel_health(rig: Rig) -> None:
+    from datetime import timedelta
+
+    from bot.channel_health import ChannelHealth
+    from storage.repository import SqlRepository
+
+    run = rig.run(sweep=False)
+    run.reader.listen = False
+    health = ChannelHealth("vk", SqlRepository(rig.engine, clock=rig.clock), rig.clock, minutes=10)
+    run.reader.health = health
+    runner, url = await serve(run.reader)
+    try:
+        assert await health.check() is None  # the watch starts now
+        rig.clock.advance(timedelta(minutes=9))
+        assert await rig.emu.connect_callback(
+            GID, url, confirmation_code=CONFIRMATION, secret=SECRET, retry_delay=0.01
+        )
+        rig.emu.add_post(GID, "Ремонт дорог")  # wall_post_new: no citizen's item, still VK reaching us
+        await rig.until(lambda: rig.emu.callback_pending(GID) == 0)
+        assert health.last_read == rig.clock.now()
+        rig.clock.advance(timedelta(minutes=9))
+        assert await health.check() is None  # 18 minutes since the start, 9 since VK last posted
+    finally:
+        await runner.cleanup()
