@@ -24,7 +24,9 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channel_reader import ChannelReader, row_handler
+from bot.channel_files import FileFetcher
+from bot.channel_health import ChannelHealth
+from bot.channel_reader import ChannelReader, callback_handler, row_handler
 from bot.channel_reader import stop as stop_reader
 from bot.check import Level, calendar_findings, chat_findings, telegram_channel_findings
 from bot.delivery import Delivery
@@ -36,7 +38,7 @@ from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, web
 from bot.publisher import PublicationWorker
 from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
-from bot.settings import VK_TOKEN_ENV, ConfigError, Settings
+from bot.settings import VK_CALLBACK_SECRET_ENV, VK_CONFIRMATION_ENV, VK_TOKEN_ENV, ConfigError, Settings
 from bot.startup import check_setup
 from channels.telegram import ChannelConfig, TelegramPublisher
 from channels.vk import VkLongPoll, VkPublisher, VkReconciler, inbox_key, make_api
@@ -46,7 +48,7 @@ from handlers.commands import set_commands
 from storage.engine import create_engine
 from storage.inbox import Inbox
 from storage.migrate import upgrade
-from storage.repository import SqlRepository
+from storage.repository import ChannelFile, SqlRepository
 from workflow.calendar import WorkingCalendar
 from workflow.model import Role
 from workflow.ports import Clock, Notification, PublisherRegistry
@@ -95,6 +97,7 @@ class OtklikApp:
     _poll: asyncio.Task[None] | None = None
     _reading: tuple[asyncio.Task[None], ...] = ()
     _halted: asyncio.Event | None = None
+    _callback_site: web.AppRunner | None = None  # the VK Callback API's own server (Telegram polling)
     digests: DigestUseCase | None = None  # the office head's daily digest; None: `[notify] digest = false`
     publisher: PublicationWorker | None = None  # approved answers out to their networks (issue 11)
 
@@ -123,8 +126,16 @@ class OtklikApp:
             sender = TelegramSender(bot)
         else:
             sender = TelegramSender(bot, per_second=10_000, per_chat_interval=0.0, group_per_minute=1_000_000)
+        vk = settings.channels.vk
+        files = (
+            FileFetcher(repo, clock, max_bytes=vk.attachment_max_mb * 1_000_000, timeout=vk.attachment_timeout_seconds)
+            if vk.attachments
+            else None
+        )
         delivery = Delivery(repo=repo, sender=sender, directory=directory, calendar=calendar, rules=rules,
                             clock=clock, units=settings.units)  # fmt: skip
+        if files is not None:
+            delivery.kept_files = kept_files_of(repo)
         # The directory is the domain's Reach (routing to a unit with no chat is refused before anything changes)
         # and its People (the only holder of a role is named on the terms it owes).
         publishers = _publishers(settings)
@@ -155,15 +166,16 @@ class OtklikApp:
         watch = OutageWatch(pacing=pacing, clock=clock, tell=tell_office_head)
         sources = _channel_sources(settings)
         handlers: dict[str, RowHandler] = {
-            source.channel: row_handler(source, services, clock) for source, _sweep in sources
+            source.channel: row_handler(source, services, clock, files) for source, _sweep in sources
         }
         pool = WorkerPool(inbox=inbox, dispatcher=dispatcher, bot=bot, size=settings.telegram.workers,
                           pacing=pacing, watch=watch, handlers=handlers)  # fmt: skip
         poller = Poller(bot=bot, dispatcher=dispatcher, inbox=inbox, pool=pool, pacing=pacing, watch=watch)
-        minutes = settings.channels.vk.reconcile_minutes
         readers = tuple(
             ChannelReader(source=source, inbox=inbox, pool=pool, clock=clock, pacing=pacing, watch=watch,
-                          key_of=inbox_key, sweep=sweep, reconcile_seconds=minutes * 60)
+                          key_of=inbox_key, sweep=sweep, reconcile_seconds=vk.reconcile_minutes * 60,
+                          health=ChannelHealth(source.channel, repo, clock, vk.health_minutes, notifier=delivery),
+                          listen=vk.mode == "longpoll")
             for source, sweep in sources
         )  # fmt: skip
         app = cls(settings=settings, engine=engine, repo=repo, calendar=calendar, rules=rules, directory=directory,
@@ -235,10 +247,32 @@ class OtklikApp:
         await self.engine.dispose()
 
     async def start_polling(self) -> None:
-        """Start the workers (on what a previous run left unfinished) and the long poll, in the background."""
+        """Start the workers (on what a previous run left unfinished) and the long poll, in the background
+        (and the VK Callback API's server when VK posts its events)."""
         await self.bot.delete_webhook(drop_pending_updates=False)
         await self._start_workers()
         self._poll = asyncio.create_task(self.poller.run(), name="getUpdates")
+        route = self.vk_callback_route()
+        if route is not None:
+            vk = self.settings.channels.vk
+            web_app = web.Application()
+            web_app.router.add_post(*route)
+            runner = web.AppRunner(web_app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, vk.callback_host, vk.callback_port).start()
+            self._callback_site = runner  # set once it listens (tests wait for it)
+            log.info("ВКонтакте: Callback API принимается на %s:%s%s", vk.callback_host, vk.callback_port,
+                     vk.callback_path)  # fmt: skip
+
+    def vk_callback_route(self) -> tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] | None:
+        """The Callback API's path and handler, when [channels.vk] mode = "callback"."""
+        vk = self.settings.channels.vk
+        if not vk.enabled or vk.mode != "callback" or vk.group_id is None:
+            return None
+        reader = next(r for r in self.readers if r.channel == VkLongPoll.channel)
+        handler = callback_handler(reader, group_id=vk.group_id, secret=vk.callback_secret,
+                                   confirmation=vk.confirmation)  # fmt: skip
+        return vk.callback_path, handler
 
     async def _start_workers(self) -> None:
         self._halted = asyncio.Event()
@@ -264,6 +298,9 @@ class OtklikApp:
         if poll is not None:
             poll.cancel()
             await asyncio.gather(poll, return_exceptions=True)
+        site, self._callback_site = self._callback_site, None
+        if site is not None:  # VK gets no «ok» now: it delivers again to the next run
+            await site.cleanup()
         reading, self._reading = self._reading, ()
         for task in reading:  # what a reader got but did not save, the network gives again from the saved cursor
             await stop_reader(task)
@@ -290,6 +327,9 @@ class OtklikApp:
             raise ConfigError("telegram.webhook_url и telegram.webhook_secret обязательны в режиме webhook")
         web_app = web.Application()
         web_app.router.add_post("/telegram", webhook_handler(self.inbox, self.pool, tg.webhook_secret))
+        route = self.vk_callback_route()
+        if route is not None:  # one web server: VK's events come in beside Telegram's
+            web_app.router.add_post(*route)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         await self._start_workers()
@@ -321,6 +361,10 @@ def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], 
         raise ConfigError("channels.vk.group_id: не указан номер сообщества ВКонтакте")
     if not vk.token:
         raise ConfigError(f"channels.vk.token: не задан ключ доступа сообщества (задайте {VK_TOKEN_ENV})")
+    if vk.mode == "callback" and not vk.callback_secret:
+        raise ConfigError(f"channels.vk.callback_secret: не задан секретный ключ Callback API ({VK_CALLBACK_SECRET_ENV})")
+    if vk.mode == "callback" and not vk.confirmation:
+        raise ConfigError(f"channels.vk.confirmation: не задана строка подтверждения Callback API ({VK_CONFIRMATION_ENV})")
     source = VkLongPoll(make_api(vk.token, vk_session(vk.api_base)), vk.group_id, wait=vk.wait_seconds)
     if not vk.service_key:
         log.warning("ВКонтакте: не задан сервисный ключ: сверки не будет, пропущенное при перерыве не найдётся")
@@ -336,6 +380,14 @@ def _publishers(settings: Settings) -> PublisherRegistry:
     if vk.enabled and vk.group_id is not None and vk.token:
         registry.register(VkPublisher(make_api(vk.token, vk_session(vk.api_base)), vk.group_id))
     return registry
+
+
+def kept_files_of(repo: SqlRepository) -> Callable[[str], Awaitable[list[ChannelFile]]]:
+    async def read(item_key: str) -> list[ChannelFile]:
+        async with repo.reading() as tx:
+            return await tx.channel_files(item_key)
+
+    return read
 
 
 async def warn_about_setup(app: OtklikApp) -> None:

@@ -11,10 +11,16 @@ channel intake use case, with T0 = when the row was saved.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from aiohttp import web
+
+from bot.channel_files import FileFetcher, with_kept
+from bot.channel_health import CHECK_SECONDS as HEALTH_CHECK_SECONDS
+from bot.channel_health import ChannelHealth
 from bot.polling import Backoff, OutageWatch, Pacing, WorkerPool
 from storage.inbox import Cursor, Inbox, InboxRow, Incoming
 from workflow.model import ChannelItem
@@ -40,6 +46,9 @@ class ChannelReader:
     key_of: KeyOf
     sweep: Sweep | None = None  # the reconciliation sweep (None: the network has no history to read)
     reconcile_seconds: float = 15 * 60
+    health: ChannelHealth | None = None  # tells the office head when the network is not read for a while
+    # False: the network posts its events to us (VK Callback API, `callback_handler`); only the sweeps run here.
+    listen: bool = True
     _last_sweep: float | None = None
 
     @property
@@ -81,6 +90,8 @@ class ChannelReader:
             log.warning("%s: сверка не удалась: %s", self.channel, type(exc).__name__)
             return 0
         new = await self.save(events, None)
+        if not self.listen and self.health is not None:
+            await self.health.read()  # pushed events may just be few: a sweep that got through is a read
         if new:
             log.info("%s: сверка нашла %d новых событий", self.channel, new)
         return new
@@ -100,7 +111,30 @@ class ChannelReader:
                 await backoff.wait()
 
     async def run(self) -> None:
-        """Reconcile (a restart may have missed events), then read batch after batch until cancelled."""
+        """Reconcile (a restart may have missed events), then read batch after batch until cancelled (with the
+        health watcher alongside)."""
+        watcher = asyncio.create_task(self.watch_health(), name=f"health-{self.channel}")
+        try:
+            if self.listen:
+                await self._read()
+            else:
+                await self._sweep_only()
+        finally:
+            await stop(watcher)
+
+    async def watch_health(self) -> None:
+        if self.health is None:
+            return
+        while True:
+            await self.health.check()
+            await self.pacing.sleep(HEALTH_CHECK_SECONDS)
+
+    async def _sweep_only(self) -> None:
+        while True:
+            await self.reconcile()
+            await self.pacing.sleep(self.reconcile_seconds)
+
+    async def _read(self) -> None:
         cursor = await self.cursor()
         await self.reconcile()
         backoff = Backoff(self.pacing)
@@ -115,6 +149,8 @@ class ChannelReader:
             if batch.events or batch.cursor != cursor:
                 await self.save(batch.events, batch.cursor)
                 cursor = batch.cursor
+            if not batch.failed and self.health is not None:
+                await self.health.read()
             if batch.failed:
                 await backoff.wait()
             else:
@@ -123,15 +159,69 @@ class ChannelReader:
                 await self.reconcile()
 
 
+def callback_handler(
+    reader: ChannelReader, *, group_id: int, secret: str, confirmation: str
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """VK's Callback API POST: `confirmation` answered with the confirmation string; any other event, its
+    `secret` checked, saved to the inbox under the long poll's keys (a repeat by `event_id` or
+    `X-Retry-Counter` is the row already there) and only then answered «ok»; 503 while the database is down,
+    so VK delivers it again."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            raw = await request.json()  # aiohttp refuses a body over its client_max_size (1 MiB) with 413
+        except (ValueError, UnicodeDecodeError):
+            log.warning("%s: Callback API: тело запроса не JSON; отклонено", reader.channel)
+            return web.Response(status=400, text="bad request")
+        if not isinstance(raw, dict):
+            log.warning("%s: Callback API: тело запроса не объект; отклонено", reader.channel)
+            return web.Response(status=400, text="bad request")
+        # Constant time: the secret is all that tells VK from anyone else posting here.
+        given = raw.pop("secret", "")
+        if not hmac.compare_digest(str(given).encode(), secret.encode()):
+            log.warning("%s: Callback API: неверный секретный ключ (с адреса %s); отклонено",
+                        reader.channel, request.remote)  # fmt: skip
+            return web.Response(status=403, text="forbidden")
+        if raw.get("group_id") != group_id:
+            log.warning("%s: Callback API: событие другого сообщества %.20r; отклонено", reader.channel,
+                        raw.get("group_id"))  # fmt: skip
+            return web.Response(status=403, text="forbidden")
+        if raw.get("type") == "confirmation":
+            return web.Response(text=confirmation)
+        row = reader.incoming(raw)
+        if row is not None:
+            try:
+                await reader.inbox.save_batch([row])
+            except StorageUnavailable as exc:
+                reader.watch.failed(exc)
+                return web.Response(status=503, text="storage unavailable")
+            reader.watch.succeeded()
+            reader.pool.wake()
+        if reader.health is not None:
+            await reader.health.read()
+        return web.Response(text="ok")
+
+    return handle
+
+
 def row_handler(
-    source: ChannelSource, services: ChannelUseCases, clock: Clock
+    source: ChannelSource, services: ChannelUseCases, clock: Clock, files: FileFetcher | None = None
 ) -> Callable[[InboxRow], Awaitable[None]]:
-    """The workers' handler of this channel's rows: the saved event as an item, T0 when it was saved."""
+    """The workers' handler of this channel's rows: the saved event as an item, T0 when it was saved; its
+    files fetched and kept first (bot/channel_files.py says why here), a failed fetch never blocking it."""
 
     async def handle(row: InboxRow) -> None:
         item = source.item(row.raw, row.received_at or clock.now(), report=False)
-        if item is not None:
-            await services.take_in(item)
+        if item is None:
+            return
+        if files is not None:
+            try:
+                item = with_kept(item, await files.keep(item))
+            except StorageUnavailable:
+                raise  # the worker keeps the row and retries it
+            except Exception as exc:  # a bug in fetching must not keep a citizen's item out
+                log.error("%s: вложения %s не сохранены: %s", source.channel, item.key, exc, exc_info=exc)
+        await services.take_in(item)
 
     return handle
 

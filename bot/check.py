@@ -42,7 +42,15 @@ from bot.startup import (
     check_sqlite,
     check_token,
 )
-from channels.vk import NEEDED_PERMISSIONS, make_api, service_key_works, token_permissions
+from channels.vk import (
+    API_VERSION,
+    LONG_POLL_EVENTS,
+    NEEDED_PERMISSIONS,
+    long_poll_settings,
+    make_api,
+    service_key_works,
+    token_permissions,
+)
 from channels.vk_session import vk_session
 from storage.engine import DEFAULT_BUSY_TIMEOUT_MS
 from storage.migrate import alembic_config, current_revision, head_revision
@@ -101,6 +109,7 @@ async def diagnose(settings: Settings, *, today: date, source: str) -> list[Find
         return [fail(f"настройки: {exc}")]
     findings += await telegram_findings(settings, directory)
     findings += await vk_findings(settings)
+    findings += await vk_long_poll_findings(settings)
     findings += await database_findings(settings)
     findings += calendar_findings(settings, today)
     return findings
@@ -297,7 +306,9 @@ async def vk_findings(settings: Settings) -> list[Finding]:
         return [fail(f"channels.vk.token: ВКонтакте отклонил ключ сообщества: {_short(exc)}")]
     except (requests.RequestException, ValueError) as exc:
         return [fail(f"channels.vk: API ВКонтакте не отвечает ({vk.api_base}): {_short(exc)}")]
-    missing = [name for name in NEEDED_PERMISSIONS if name not in granted]
+    # docs: the attachments of citizens' comments and messages (a setting); without them wall and messages do.
+    needed = [name for name in NEEDED_PERMISSIONS if name != "docs" or vk.attachments]
+    missing = [name for name in needed if name not in granted]
     if missing:
         findings.append(
             fail(
@@ -306,7 +317,9 @@ async def vk_findings(settings: Settings) -> list[Finding]:
             )
         )
     else:
-        findings.append(ok(f"ВКонтакте: ключ сообщества {vk.group_id}, права: {', '.join(NEEDED_PERMISSIONS)}"))
+        findings.append(
+            ok(f"ВКонтакте: ключ сообщества {vk.group_id}, права: {', '.join(needed)}")
+        )
     if not vk.service_key:
         findings.append(
             warn(
@@ -316,11 +329,45 @@ async def vk_findings(settings: Settings) -> list[Finding]:
         )
         return findings
     try:
-        await asyncio.to_thread(service_key_works, make_api(vk.service_key, vk_session(vk.api_base)), vk.group_id)
+        await asyncio.to_thread(
+            service_key_works, make_api(vk.service_key, vk_session(vk.api_base)), vk.group_id
+        )
     except (VkApiError, requests.RequestException, ValueError) as exc:
         findings.append(fail(f"channels.vk.service_key: сервисный ключ не работает: {_short(exc)}"))
     else:
         findings.append(ok("ВКонтакте: сервисный ключ читает стену сообщества (сверка)"))
+    return findings
+
+
+async def vk_long_poll_findings(settings: Settings) -> list[Finding]:
+    """In long-poll mode: Long Poll API is on for the community and every event type Otklik reads is enabled
+    (groups.getLongPollSettings); a type switched off is a comment or an edit that never arrives."""
+    vk = settings.channels.vk
+    if not vk.enabled or vk.mode != "longpoll" or vk.group_id is None or not vk.token:
+        return []  # the lines above already say what is missing; callback mode has its own settings page
+    try:
+        answer = await asyncio.to_thread(
+            long_poll_settings, make_api(vk.token, vk_session(vk.api_base)), vk.group_id
+        )
+    except (VkApiError, requests.RequestException, ValueError) as exc:
+        return [fail(f"channels.vk: настройки Long Poll API не прочитаны: {_short(exc)}")]
+    where = "в настройках сообщества (Работа с API → Long Poll API)"
+    if not answer.enabled:
+        return [fail(f"channels.vk: Long Poll API выключен — включите его {where}")]
+    findings: list[Finding] = []
+    off = [kind for kind in LONG_POLL_EVENTS if kind not in answer.events_on]
+    if off:
+        findings.append(
+            fail(f"channels.vk: в Long Poll API не включены события: {', '.join(off)} — включите их {where}")
+        )
+    else:
+        findings.append(ok(f"ВКонтакте: Long Poll API включён, события: {', '.join(LONG_POLL_EVENTS)}"))
+    if answer.api_version and answer.api_version != API_VERSION:
+        findings.append(
+            warn(
+                f"channels.vk: версия Long Poll API {answer.api_version}, «Отклик» читает {API_VERSION} — выберите её {where}"
+            )
+        )
     return findings
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import timedelta
@@ -32,8 +32,10 @@ from typing import TYPE_CHECKING, Protocol
 from aiogram.types import Message
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.channel_files import KEPT_PREFIX
 from bot.directory import Directory
 from bot.sender import MEDIA_KINDS, Media, Outgoing, SendFailed, SendResult, TelegramSender
+from storage.repository import ChannelFile
 from views.cards import render_card, render_history, render_notification
 from views.digest import render_digest
 from workflow.digest import DIGEST
@@ -175,6 +177,9 @@ class DeliveryTransaction(Reading, Protocol):
         ...
 
 
+KeptFiles = Callable[[str], Awaitable[Sequence[ChannelFile]]]
+
+
 class DeliveryRepository(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[DeliveryTransaction]: ...
 
@@ -211,6 +216,8 @@ class Delivery:
         self._card_locks: dict[int, asyncio.Lock] = {}
         self._changed: dict[int, None] = {}  # cases whose cards wait for a refresh, in order
         self._worker: asyncio.Task[None] | None = None
+        # Where a network item's kept files are read (bot/channel_files.py); None: no network connected.
+        self.kept_files: KeptFiles | None = None
         # A repair is due (start, a database error, sends that failed for long and work again).
         self._repair_wanted = False
         # A send failed after all the sender's retries (about a minute of failures) since the last success.
@@ -377,8 +384,26 @@ class Delivery:
             # Before the call, as refresh_cards does for the posts it plans.
             async with self.repo.transaction() as tx:
                 await tx.begin_card_post(case_id, chat_id, now)
-        await self._post_card(replace(item, edit_message_id=None), case_id, version)
+        media = await self._kept_media(view, chat_id)
+        await self._post_card(replace(item, edit_message_id=None, media=media), case_id, version)
         return None
+
+    async def _kept_media(self, view: CardView, chat_id: int) -> tuple[Media, ...]:
+        """A network item's kept files, sent with its card when it is first posted in the intake chat (the
+        operator sees the photo, not a count; its later edits keep the files where they are)."""
+        message = view.message
+        if self.kept_files is None or message is None or chat_id not in self.directory.chats_for(Role.OPERATOR):
+            return ()
+        wanted = {a.ref for a in message.attachments if a.ref.startswith(KEPT_PREFIX)}
+        if not wanted:
+            return ()
+        key = next(iter(wanted))[len(KEPT_PREFIX) :].rsplit("#", 1)[0]
+        files = await self.kept_files(key)
+        return tuple(
+            Media(f.kind, f"{KEPT_PREFIX}{f.item_key}#{f.position}", f.name, data=f.data)
+            for f in files
+            if f.data is not None and f.kind in MEDIA_KINDS
+        )[:MEDIA_LIMIT]
 
     async def _post_card(self, item: Outgoing, case_id: int, version: int) -> None:
         """Post a card already recorded as being posted: a crash from that record until the one below leaves
@@ -741,6 +766,8 @@ def media_of(notification: Notification, view: CardView | None) -> tuple[Media, 
         if not isinstance(raw, dict):
             continue
         kind_, ref, name = raw.get("kind"), raw.get("ref"), raw.get("name", "")
+        if isinstance(ref, str) and ref.startswith(KEPT_PREFIX):
+            continue  # a network item's file Otklik keeps: sent with the intake card, not by a Telegram id
         if kind_ in MEDIA_KINDS and isinstance(ref, str) and ref and ref not in media:
             media[ref] = Media(str(kind_), ref, name if isinstance(name, str) else "")
     return tuple(media.values())[:MEDIA_LIMIT]

@@ -45,6 +45,7 @@ from aiogram.methods import (
 )
 from aiogram.methods.base import TelegramType
 from aiogram.types import (
+    BufferedInputFile,
     InlineKeyboardMarkup,
     InputMediaDocument,
     InputMediaPhoto,
@@ -111,6 +112,7 @@ class Media:
     kind: str  # "photo" | "document" | "video" (MEDIA_KINDS)
     file_id: str
     name: str = ""
+    data: bytes | None = None  # the file's bytes (a network item's file kept by Otklik): uploaded, not by id
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,10 @@ def media_batches(media: Iterable[Media]) -> list[tuple[Media, ...]]:
     return batches
 
 
+def _file(m: Media) -> str | BufferedInputFile:
+    return BufferedInputFile(m.data, filename=m.name or m.kind) if m.data is not None else m.file_id
+
+
 def _media_method(batch: tuple[Media, ...], reply_to: int | None) -> Callable[[int], TelegramMethod[Any]]:
     reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
 
@@ -224,18 +230,18 @@ def _media_method(batch: tuple[Media, ...], reply_to: int | None) -> Callable[[i
         if len(batch) == 1:
             one = batch[0]
             if one.kind == "photo":
-                return SendPhoto(chat_id=chat_id, photo=one.file_id, reply_parameters=reply)
+                return SendPhoto(chat_id=chat_id, photo=_file(one), reply_parameters=reply)
             if one.kind == "video":
-                return SendVideo(chat_id=chat_id, video=one.file_id, reply_parameters=reply)
-            return SendDocument(chat_id=chat_id, document=one.file_id, reply_parameters=reply)
+                return SendVideo(chat_id=chat_id, video=_file(one), reply_parameters=reply)
+            return SendDocument(chat_id=chat_id, document=_file(one), reply_parameters=reply)
         items: list[Any] = []  # InputMediaPhoto | InputMediaVideo | InputMediaDocument
         for m in batch:
             if m.kind == "photo":
-                items.append(InputMediaPhoto(media=m.file_id))
+                items.append(InputMediaPhoto(media=_file(m)))
             elif m.kind == "video":
-                items.append(InputMediaVideo(media=m.file_id))
+                items.append(InputMediaVideo(media=_file(m)))
             else:
-                items.append(InputMediaDocument(media=m.file_id))
+                items.append(InputMediaDocument(media=_file(m)))
         return SendMediaGroup(chat_id=chat_id, media=items, reply_parameters=reply)
 
     return build

@@ -159,6 +159,8 @@ class NotifySettings(_Section):
 # The VK secrets' own environment variables (issue 11): shorter than OTKLIK_CHANNELS__VK__TOKEN, which works too.
 VK_TOKEN_ENV = "OTKLIK_VK_TOKEN"
 VK_SERVICE_KEY_ENV = "OTKLIK_VK_SERVICE_KEY"
+VK_CALLBACK_SECRET_ENV = "OTKLIK_VK_CALLBACK_SECRET"
+VK_CONFIRMATION_ENV = "OTKLIK_VK_CONFIRMATION"
 
 
 class VkSettings(_Section):
@@ -171,6 +173,27 @@ class VkSettings(_Section):
     api_base: str = "https://api.vk.com"
     reconcile_minutes: int = Field(default=15, ge=1, le=1440)
     wait_seconds: int = Field(default=25, ge=1, le=90)
+    # "callback": VK posts events to Otklik's web server instead of Otklik reading the long poll.
+    mode: Literal["longpoll", "callback"] = "longpoll"
+    callback_secret: str = ""  # the «Секретный ключ» of the Callback API settings; OTKLIK_VK_CALLBACK_SECRET
+    confirmation: str = ""  # the string the server must answer to the confirmation; OTKLIK_VK_CONFIRMATION
+    # Where the Callback API route listens (with [telegram] mode = "webhook" it is that server's route instead).
+    callback_path: str = "/vk/callback"
+    callback_host: str = "127.0.0.1"
+    callback_port: int = Field(default=8081, ge=1, le=65535)
+    # A channel not read successfully this long alerts the office head (and again when reading resumes).
+    health_minutes: int = Field(default=10, ge=1, le=1440)
+    # Photos and documents (signed URLs that expire) are fetched when the item is taken in and kept.
+    attachments: bool = True
+    attachment_max_mb: int = Field(default=20, ge=1, le=50)
+    attachment_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+
+    @field_validator("callback_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("путь должен начинаться с «/»")
+        return value
 
 
 class TelegramChannelSettings(_Section):
@@ -210,6 +233,8 @@ class Settings(BaseSettings):
         vk = self.channels.vk
         vk.token = os.environ.get(VK_TOKEN_ENV, vk.token)
         vk.service_key = os.environ.get(VK_SERVICE_KEY_ENV, vk.service_key)
+        vk.callback_secret = os.environ.get(VK_CALLBACK_SECRET_ENV, vk.callback_secret)
+        vk.confirmation = os.environ.get(VK_CONFIRMATION_ENV, vk.confirmation)
         return self
 
     @classmethod

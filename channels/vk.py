@@ -425,6 +425,10 @@ class VkLongPoll:
         note_names(events, profile_names(answer))
 
 
+class SweepFailed(Exception):
+    """The sweep could not read the wall (the reason is logged where it failed)."""
+
+
 class VkReconciler:
     """With the service key: the newest `posts` posts of the wall and the newest `comments` comments of each,
     as `wall_reply_new` events, so the items a gap lost go the same way as the long poll's."""
@@ -449,6 +453,8 @@ class VkReconciler:
     def _sweep(self) -> list[dict[str, object]]:
         owner = -self.group_id
         wall = self._call("wall.get", {"owner_id": owner, "count": self.posts})
+        if wall is None:
+            raise SweepFailed("wall.get")  # the reader counts a sweep that reached VK as a read, not this one
         events: list[dict[str, object]] = []
         for post in _items(wall):
             post_id = _int(post.get("id"))
@@ -688,3 +694,35 @@ def _classified(code: int, detail: str) -> PublishError:
     if code == 100:
         return PublishFailed(f"ВКонтакте отверг параметры запроса ({detail[:200]})", detail=detail)
     return PublishFailed(f"ошибка ВКонтакте {code} ({detail[:200]})", detail=detail)
+
+
+# The event types Otklik reads (CHANNELS.md: the Long Poll API settings must have them on).
+LONG_POLL_EVENTS = (
+    "wall_reply_new",
+    "wall_reply_edit",
+    "wall_reply_delete",
+    "wall_reply_restore",
+    "message_new",
+    "message_edit",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LongPollSettings:
+    enabled: bool
+    api_version: str
+    events_on: frozenset[str]
+
+
+def long_poll_settings(api: VkApi, group_id: int) -> LongPollSettings:
+    """groups.getLongPollSettings of the community (raises as vk-api does; an odd answer reads as «off»)."""
+    result = api.method("groups.getLongPollSettings", {"group_id": group_id})
+    if not isinstance(result, Mapping):
+        return LongPollSettings(False, "", frozenset())
+    events = result.get("events")
+    on = (
+        frozenset(k for k, v in events.items() if v in (1, True))
+        if isinstance(events, Mapping)
+        else frozenset()
+    )
+    return LongPollSettings(result.get("is_enabled") in (1, True), str(result.get("api_version") or ""), on)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,7 @@ from storage.tables import (
     card_posts,
     cards,
     cases,
+    channel_files,
     deliveries,
     drafts,
     events,
@@ -299,6 +300,22 @@ class SqlRepository:
                 await conn.execution_options(postgresql_readonly=True)
             async with conn.begin():
                 yield SqlTransaction(conn, self._clock, self._direct)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelFile:
+    """A network item's file as kept (storage.tables.channel_files); `data` None: not fetched, `error` says why."""
+
+    item_key: str
+    position: int
+    kind: str
+    name: str
+    mime: str
+    size: int
+    sha256: str
+    data: bytes | None
+    error: str | None
+    fetched_at: datetime
 
 
 class SqlTransaction:
@@ -1032,6 +1049,29 @@ class SqlTransaction:
 
     async def remove_staff(self, user_id: int) -> bool:
         return (await self._exec(delete(staff).where(staff.c.user_id == user_id))).rowcount > 0
+
+    # --- network items' files (issue 11) -----------------------------------------------------------------
+
+    async def save_channel_files(self, files: Sequence[ChannelFile]) -> int:
+        """Keep the files; a position already kept for the item is left as it is. How many were new."""
+        if not files:
+            return 0
+        rows = [
+            {"item_key": f.item_key, "position": f.position, "kind": f.kind, "name": f.name, "mime": f.mime,
+             "size": f.size, "sha256": f.sha256, "data": f.data, "error": f.error, "fetched_at": f.fetched_at}
+            for f in files
+        ]  # fmt: skip
+        stmt = self._insert(channel_files).on_conflict_do_nothing(index_elements=["item_key", "position"])
+        return len((await self._exec(stmt.returning(channel_files.c.id), rows)).all())
+
+    async def channel_files(self, item_key: str) -> list[ChannelFile]:
+        """The item's files in their attachment order."""
+        stmt = select(channel_files).where(channel_files.c.item_key == item_key).order_by(channel_files.c.position)
+        return [
+            ChannelFile(r.item_key, r.position, r.kind, r.name, r.mime, r.size, r.sha256, r.data, r.error,
+                        r.fetched_at)
+            for r in (await self._exec(stmt)).all()
+        ]  # fmt: skip
 
     # --- key/value ----------------------------------------------------------------------------------------
 

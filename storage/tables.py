@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -340,4 +341,25 @@ publications = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_publications_case_id", "case_id"),
     Index("ix_publications_state", "state", "next_at"),
+)
+
+
+# The files of a network item (issue 11): a VK photo's or document's URL is signed and expires, so the bytes are
+# fetched when the item is taken in and kept here. One row per item and attachment position (a retry of the
+# same item finds its rows); `data` NULL with `error` set: the file could not be fetched (the card says why).
+channel_files = Table(
+    "channel_files",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("item_key", String, nullable=False),  # "vk:-201_5": the network and the item's natural key
+    Column("position", Integer, nullable=False),  # the attachment's place in the item's attachments
+    Column("kind", String, nullable=False),  # "photo" | "document"
+    Column("name", CleanText, nullable=False),
+    Column("mime", String, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String, nullable=False),
+    Column("data", LargeBinary, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("fetched_at", UtcDateTime, nullable=False),
+    UniqueConstraint("item_key", "position"),
 )

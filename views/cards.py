@@ -224,6 +224,9 @@ def render_card(
         head.append(escape(texts.CARD_REPEAT.format(case_id=case.repeat_of)))
     if message is not None and message.attachments:
         head.append(escape(texts.CARD_ATTACHMENTS.format(count=len(message.attachments))))
+        for failed in message.attachments:
+            if failed.kind == UNFETCHED:  # a network item's file its URL no longer gave (bot/channel_files.py)
+                head.append(escape(texts.CARD_ATTACHMENT_FAILED.format(reason=failed.name or "?")))
     state, current_text = source_state(view.events, message) if message is not None else ("", None)
     if state:
         last_at = next(e.at for e in reversed(view.events) if e.action in SOURCE_EVENTS)
@@ -328,6 +331,31 @@ def render_history(view: CardView, calendar: CardCalendar, *, units: Mapping[str
     return "\n".join([title, *lines])
 
 
+# A network item's attachment that could not be fetched: its `name` is the reason (bot/channel_files.py).
+UNFETCHED = "unfetched"
+# The kinds of the office head's notices about a citizens' network (bot/channel_health.py).
+CHANNEL_DOWN = "channel_down"
+CHANNEL_RESTORED = "channel_restored"
+
+
+def render_channel_health(n: Notification, calendar: CardCalendar) -> str:
+    """«ВКонтакте не читается с …» / «… чтение восстановлено»: times from the payload, local."""
+    p = n.payload
+    channel = str(p.get("channel") or "")
+    name = escape(texts.CHANNEL_NAMES.get(channel, channel))
+
+    def when(key: str) -> str:
+        raw = p.get(key)
+        try:
+            return escape(local(datetime.fromisoformat(str(raw)), calendar))
+        except ValueError:
+            return "?"
+
+    if n.kind == CHANNEL_DOWN:
+        return texts.NOTE_CHANNEL_DOWN_HTML.format(channel=name, since=when("since"))
+    return texts.NOTE_CHANNEL_RESTORED_HTML.format(channel=name, since=when("since"), until=when("until"))
+
+
 def render_notification(
     n: Notification,
     view: CardView | None,
@@ -341,6 +369,8 @@ def render_notification(
     lines: list[str] = []
     due = _due_of(n)
     title = term_title(n.term_id, rules) if n.term_id else ""
+    if n.kind in (CHANNEL_DOWN, CHANNEL_RESTORED):
+        return render_channel_health(n, calendar)
     if n.kind == DELIVERY_FAILED:
         return "\n".join(
             [texts.NOTE_DELIVERY_FAILED_HTML, *(escape(line) for line in _failure_lines(n, units))]

@@ -203,6 +203,7 @@ CARD_RECEIVED_ADMIN = "Поступило в администрацию: {at}"
 CARD_POS_DUE = "Срок ответа по данным ПОС: {pos}; по Порядку: {rules}"
 CARD_REPEAT = "Повторное, предыдущее № {case_id}"
 CARD_ATTACHMENTS = "Вложений: {count}"
+CARD_ATTACHMENT_FAILED = "Вложение не удалось получить: {reason}"
 # The source state of a network item (issue 11): the last change the network reported, and when.
 CARD_SOURCE_STATE: Mapping[str, str] = {
     "source_edited:comment": "✏️ Автор изменил комментарий ({at}); ниже — новый текст",
@@ -309,6 +310,17 @@ NOTE_FAILED_ADVICE = (
 )
 NOTE_FAILED_UNIT = "подразделение «{unit}»"
 NOTE_FAILED_UNKNOWN = "чат не из настроек"
+# A citizens' network not read for the health setting's minutes, and read again (bot/channel_health.py).
+CHANNEL_NAMES = {"vk": "ВКонтакте"}
+NOTE_CHANNEL_DOWN_HTML = (
+    "⚠️ <b>{channel} не читается с {since}</b>\n"
+    "Новые комментарии и сообщения граждан сейчас не поступают в «Отклик». Проверьте связь, ключ доступа "
+    "сообщества и настройки Long Poll / Callback API (команда otklik check)."
+)
+NOTE_CHANNEL_RESTORED_HTML = (
+    "✅ <b>{channel}: чтение восстановлено</b> (перерыв с {since} до {until})\n"
+    "Пропущенное за перерыв найдёт сверка."
+)
 # Telegram's reasons, as staff read them (the original follows in brackets).
 DELIVERY_REASONS: Mapping[str, str] = {
     "chat not found": "чат не найден (неверный идентификатор или бот не добавлен в чат)",

@@ -3,6 +3,7 @@ VK emulator through the real vk-api."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -71,3 +72,39 @@ async def test_check_of_a_revoked_token_a_missing_one_and_an_unreachable_api(vk:
     no_key = await vk_findings(settings(vk, token=vk.group_token(GID)))
     assert [f.level for f in no_key] == [Level.OK, Level.WARN]
     assert await vk_findings(Settings()) == []  # not enabled: nothing to say
+
+
+async def test_check_reads_the_long_poll_settings_and_names_the_events_switched_off(vk: VkEmulator) -> None:
+    from bot.check import vk_long_poll_findings
+    from channels.vk import make_api
+    from channels.vk_session import vk_session
+
+    token = vk.group_token(GID)
+    found = await vk_long_poll_findings(settings(vk, token=token))
+    assert [(f.level, f.text) for f in found] == [
+        (
+            Level.OK,
+            "ВКонтакте: Long Poll API включён, события: wall_reply_new, wall_reply_edit, wall_reply_delete, "
+            "wall_reply_restore, message_new, message_edit",
+        )
+    ]
+    api = make_api(token, vk_session(vk.base_url))
+    await asyncio.to_thread(api.method, "groups.setLongPollSettings", {"group_id": GID, "wall_reply_edit": 0, "message_edit": 0})
+    found = await vk_long_poll_findings(settings(vk, token=token))
+    assert [f.level for f in found] == [Level.FAIL]
+    assert "не включены события: wall_reply_edit, message_edit" in found[0].text
+    await asyncio.to_thread(api.method, "groups.setLongPollSettings", {"group_id": GID, "enabled": 0})
+    found = await vk_long_poll_findings(settings(vk, token=token))
+    assert [f.level for f in found] == [Level.FAIL] and "Long Poll API выключен" in found[0].text
+    # Callback mode has no long poll to check; a refused token is one line.
+    assert await vk_long_poll_findings(settings(vk, token=token, mode="callback")) == []
+    vk.revoke_token(token)
+    found = await vk_long_poll_findings(settings(vk, token=token))
+    assert [f.level for f in found] == [Level.FAIL] and "настройки Long Poll API не прочитаны" in found[0].text
+
+
+async def test_check_asks_for_the_docs_right_only_when_attachments_are_kept(vk: VkEmulator) -> None:
+    token = vk.group_token(GID, permissions=("wall", "messages"))
+    assert "нет прав: docs" in (await vk_findings(settings(vk, token=token)))[0].text
+    found = await vk_findings(settings(vk, token=token, attachments=False))
+    assert found[0].level is Level.OK and "права: wall, messages" in found[0].text

@@ -22,6 +22,7 @@ TABLES = {
     "assignments",
     "bot_messages",
     "channel_cursors",
+    "channel_files",
     "card_posts",
     "cards",
     "cases",
