@@ -309,6 +309,10 @@ async def run_intake(n: int, *, limits: bool, pg_url: str | None, posts: int, ti
                       min(answered, default=None), timed_out, watch.cards)  # fmt: skip
 
 
+def _first_line(record: RequestRecord) -> str:
+    return re.sub(r"<[^>]+>", "", str(record.params.get("text", ""))).split("\n", 1)[0][:60]
+
+
 def _spread(values: Sequence[float]) -> str:
     if not values:
         return "n/a"
@@ -372,6 +376,7 @@ def report_intake(run: Intake) -> bool:
     rows += [
         ("messages that arrived", f"{len(sent)}: " + ", ".join(f"{k} {v}" for k, v in sorted(per_method.items()))),
         ("  per chat", "; ".join(f"{_chat_name(c)} {k}" for c, k in sorted(per_chat.items()))),
+        ("  not in the intake chat", _counted(Counter(_first_line(r) for r in sent if r.chat_id != INTAKE_CHAT))),
         ("other failed Bot API calls", _counted(Counter(f"{r.method} {r.status} {r.description or ''}"[:100]
                                                         for r in run.requests if r.status not in (200, 429, None)))),
         ("outbox rows left pending", str(run.pending_outbox)),
