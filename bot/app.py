@@ -33,11 +33,12 @@ from bot.domain_setup import build_calendar, build_rules
 from bot.events import LoggedServices
 from bot.pollerlock import PollerLock
 from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, webhook_handler
+from bot.publisher import PublicationWorker
 from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
 from bot.settings import VK_TOKEN_ENV, ConfigError, Settings
 from bot.startup import check_setup
-from channels.vk import VkLongPoll, VkReconciler, inbox_key, make_api
+from channels.vk import VkLongPoll, VkPublisher, VkReconciler, inbox_key, make_api
 from channels.vk_session import vk_session
 from handlers import build_routers
 from handlers.commands import set_commands
@@ -47,7 +48,7 @@ from storage.migrate import upgrade
 from storage.repository import SqlRepository
 from workflow.calendar import WorkingCalendar
 from workflow.model import Role
-from workflow.ports import Clock, Notification
+from workflow.ports import Clock, Notification, PublisherRegistry
 from workflow.quiet import in_working_day
 from workflow.rules import Rules
 from workflow.services import Services
@@ -94,6 +95,7 @@ class OtklikApp:
     _reading: tuple[asyncio.Task[None], ...] = ()
     _halted: asyncio.Event | None = None
     digests: DigestUseCase | None = None  # the office head's daily digest; None: `[notify] digest = false`
+    publisher: PublicationWorker | None = None  # approved answers out to their networks (issue 11)
 
     @classmethod
     async def build(
@@ -123,8 +125,11 @@ class OtklikApp:
                             clock=clock, units=settings.units)  # fmt: skip
         # The directory is the domain's Reach (routing to a unit with no chat is refused before anything changes)
         # and its People (the only holder of a role is named on the terms it owes).
+        publishers = _publishers(settings)
         services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
-                                  people=directory, reach=directory)  # fmt: skip
+                                  people=directory, reach=directory, publishers=publishers)  # fmt: skip
+        publisher = PublicationWorker(services, clock)
+        publishers.on_queued = publisher.wake
         dispatcher = Dispatcher(storage=MemoryStorage())
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
@@ -157,7 +162,7 @@ class OtklikApp:
         app = cls(settings=settings, engine=engine, repo=repo, calendar=calendar, rules=rules, directory=directory,
                   clock=clock, services=services, bot=bot, sender=sender, delivery=delivery,
                   dispatcher=dispatcher, scheduler=AsyncIOScheduler(), inbox=inbox, pacing=pacing, watch=watch,
-                  pool=pool, poller=poller, readers=readers)  # fmt: skip
+                  pool=pool, poller=poller, readers=readers, publisher=publisher)  # fmt: skip
         if settings.notify.digest:
             app.digests = DigestUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                         at=settings.notify.digest_at())  # fmt: skip
@@ -173,12 +178,15 @@ class OtklikApp:
 
     def quiet(self) -> bool:
         """Nothing in hand: no inbox row being handled or claimable, no drain running (tests wait for this)."""
-        return self.pool.quiet() and not self.delivery.busy() and not self.watch._tasks
+        publishing = self.publisher is not None and self.publisher.busy()
+        return self.pool.quiet() and not self.delivery.busy() and not self.watch._tasks and not publishing
 
     def in_flight(self) -> list[asyncio.Task[object]]:
         """The workers and the drains they woke, still running (a crash test cancels them)."""
         running: list[asyncio.Task[object]] = [*self.pool.tasks(), *self.delivery.busy()]
         running += [task for task in self._reading if not task.done()]
+        if self.publisher is not None and self.publisher.task is not None and not self.publisher.task.done():
+            running.append(self.publisher.task)
         if self._poll is not None and not self._poll.done():
             running.append(self._poll)
         current = asyncio.current_task()
@@ -232,6 +240,8 @@ class OtklikApp:
         self._reading = tuple(
             asyncio.create_task(reader.run(), name=f"channel-{reader.channel}") for reader in self.readers
         )
+        if self.publisher is not None:
+            await self.publisher.start()  # takes over what a dead run was sending
 
     async def run_polling(self) -> None:
         """Poll until `stop_polling()` (or `close()`)."""
@@ -250,6 +260,8 @@ class OtklikApp:
         reading, self._reading = self._reading, ()
         for task in reading:  # what a reader got but did not save, the network gives again from the saved cursor
             await stop_reader(task)
+        if self.publisher is not None:  # a post in flight stays «sending»: the next start posts it once
+            await self.publisher.stop()
         if self._halted is None:
             return
         await self.pool.stop(self.settings.telegram.stop_grace_seconds)
@@ -299,6 +311,15 @@ def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], 
         return [(source, None)]
     reconciler = VkReconciler(make_api(vk.service_key, vk_session(vk.api_base)), vk.group_id)
     return [(source, reconciler.sweep)]
+
+
+def _publishers(settings: Settings) -> PublisherRegistry:
+    """The networks approved answers go back to: VK when [channels.vk] is on (its community token answers)."""
+    registry = PublisherRegistry()
+    vk = settings.channels.vk
+    if vk.enabled and vk.group_id is not None and vk.token:
+        registry.register(VkPublisher(make_api(vk.token, vk_session(vk.api_base)), vk.group_id))
+    return registry
 
 
 async def warn_about_setup(app: OtklikApp) -> None:

@@ -16,18 +16,25 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import requests
 from vk_api import VkApi
 from vk_api.bot_longpoll import VkBotLongPoll
-from vk_api.exceptions import VkApiError
+from vk_api.exceptions import ApiError, Captcha, VkApiError
 
 from workflow.lifecycle import clean_text
 from workflow.model import Attachment, ChannelItem, ItemKind, Network
-from workflow.ports import ChannelBatch
+from workflow.ports import (
+    Answer,
+    ChannelBatch,
+    PublishError,
+    PublishFailed,
+    PublishLater,
+    PublishRefused,
+)
 
 log = logging.getLogger(__name__)
 # Whether the parse being made reports what it skips or cuts: the reader's parse (at save) does, the workers'
@@ -507,3 +514,171 @@ def token_permissions(api: VkApi) -> set[str]:
 def service_key_works(api: VkApi, group_id: int) -> None:
     """One service-key call the sweep makes (wall.get of the community); raises as vk-api does."""
     api.method("wall.get", {"owner_id": -group_id, "count": 1})
+
+
+# --- publishing answers back ----------------------------------------------------------------------------------
+
+# VK's limits on an answer's text: 9,000 characters in a community message (CHANNELS.md; the emulator refuses
+# more with error 914); a wall comment is limited by the 16,384 characters VK keeps of one **[?]** — no source
+# settled it below that, so the longer answer is refused before any call rather than cut.
+MESSAGE_TEXT_LIMIT = 9_000
+COMMENT_TEXT_LIMIT = 16_384
+_INT32_MAX = 2**31 - 1  # messages.send's random_id is a signed 32-bit number
+_WALL_KEY = re.compile(r"(-[0-9]{1,19})_([0-9]{1,19})")
+_DM_KEY = re.compile(r"dm:([0-9]{1,19}):([0-9]{1,19})")
+_POST_OF_LINK = re.compile(r"wall(-[0-9]{1,19})_([0-9]{1,19})\?reply=([0-9]{1,19})")
+_FLOOD_PAUSE = timedelta(minutes=5)
+_RATE_PAUSE = timedelta(seconds=1)
+
+# VK's refusals the operator answers by hand (the text is ready on the card), in Russian.
+_BY_HAND: Mapping[int, str] = {
+    212: "комментарии к записи закрыты",
+    213: "комментарии к записи закрыты",
+    222: "ВКонтакте не разрешает ссылки в этом комментарии",
+    223: "в ветке комментариев слишком много ответов",
+    901: "гражданин не разрешил сообществу писать ему (или прошло больше суток с его последнего сообщения)",
+    902: "настройки приватности гражданина не позволяют сообществу написать ему",
+    914: "сообщение слишком длинное для ВКонтакте",
+    943: "писать гражданину вне суток после его сообщения ВКонтакте разрешает только с особой отметкой",
+    944: "писать гражданину вне суток после его сообщения ВКонтакте разрешает только с особой отметкой",
+    950: "прошло больше суток с последнего сообщения гражданина: ответить сообществом уже нельзя",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WallTarget:
+    owner_id: int
+    post_id: int
+    comment_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTarget:
+    peer_id: int
+
+
+def vk_target(item_key: str, item_link: str) -> WallTarget | MessageTarget | None:
+    """What an answer goes under: the comment (its post from the item's link) or the conversation."""
+    if dm := _DM_KEY.fullmatch(item_key):
+        return MessageTarget(int(dm.group(1)))
+    wall = _WALL_KEY.fullmatch(item_key)
+    post = _POST_OF_LINK.search(item_link)
+    if wall is None or post is None:
+        return None
+    owner, comment = int(wall.group(1)), int(wall.group(2))
+    if int(post.group(1)) != owner or int(post.group(3)) != comment:
+        return None  # the link names another comment than the key: no guessing where to answer
+    return WallTarget(owner, int(post.group(2)), comment)
+
+
+def random_id_of(key: int) -> int:
+    """The publication row id as messages.send's random_id (a signed 32-bit number, checked against the whole
+    history of the conversation): the id itself while it fits."""
+    return key if key <= _INT32_MAX else key % _INT32_MAX + 1
+
+
+class VkPublisher:
+    """Answers a wall comment as the community (wall.createComment with `guid`) or a community message
+    (messages.send with `random_id`), both the publication row id: a retry after a crash posts once.
+
+    VK's errors become what CHANNELS.md says: closed comments and the 24-hour window are the operator's to
+    answer by hand; a revoked token fails and alerts; rate, flood, internal and transport errors retry later;
+    a daily quota waits until tomorrow."""
+
+    network = Network.VK
+    idempotent = True
+
+    def __init__(self, api: VkApi, group_id: int) -> None:
+        self.api = api
+        self.group_id = group_id
+        # vk-api retries error 6 by itself every 0.5 s without end; here it is the worker's retry instead.
+        api.error_handlers.pop(6, None)
+
+    def refusal(self, answer: Answer) -> str | None:
+        target = vk_target(answer.item_key, answer.item_link)
+        if target is None:
+            return "не понятно, на какой комментарий или сообщение ВКонтакте отвечать"
+        if isinstance(target, WallTarget) and target.owner_id != -self.group_id:
+            return "комментарий оставлен не на стене сообщества"
+        if not answer.text.strip():
+            return "текст ответа пуст"
+        limit, where = (
+            (MESSAGE_TEXT_LIMIT, "сообщении")
+            if isinstance(target, MessageTarget)
+            else (COMMENT_TEXT_LIMIT, "комментарии")
+        )
+        if len(answer.text) > limit:
+            return f"ответ длиннее {limit} знаков, которые ВКонтакте допускает в {where}: сократите его"
+        return None
+
+    async def publish(self, answer: Answer) -> str:
+        return await asyncio.to_thread(self._publish, answer)
+
+    def _publish(self, answer: Answer) -> str:
+        target = vk_target(answer.item_key, answer.item_link)
+        if target is None:
+            raise PublishRefused("не понятно, на какой комментарий или сообщение ВКонтакте отвечать")
+        try:
+            if isinstance(target, WallTarget):
+                return self._comment(target, answer)
+            return self._message(target, answer)
+        except ApiError as exc:
+            raise _classified(exc.code, str(exc)) from None
+        except Captcha as exc:
+            raise PublishLater("ВКонтакте просит капчу", detail=_short(exc), delay=_FLOOD_PAUSE) from None
+        except (requests.RequestException, VkApiError, ValueError, KeyError, TypeError) as exc:
+            raise PublishLater("ВКонтакте не ответил", detail=_short(exc)) from None
+
+    def _comment(self, target: WallTarget, answer: Answer) -> str:
+        result = self.api.method(
+            "wall.createComment",
+            {
+                "owner_id": target.owner_id,
+                "post_id": target.post_id,
+                "from_group": self.group_id,
+                "reply_to_comment": target.comment_id,
+                "message": answer.text,
+                "guid": str(answer.idempotency_key),
+            },
+        )
+        comment_id = _int(result.get("comment_id")) if isinstance(result, Mapping) else None
+        if comment_id is None or comment_id <= 0:
+            raise PublishLater("ВКонтакте не назвал номер комментария")  # the guid makes the retry safe
+        return f"https://vk.com/wall{target.owner_id}_{target.post_id}?reply={comment_id}"
+
+    def _message(self, target: MessageTarget, answer: Answer) -> str:
+        result = self.api.method(
+            "messages.send",
+            {
+                "peer_id": target.peer_id,
+                "message": answer.text,
+                "random_id": random_id_of(answer.idempotency_key),
+            },
+        )
+        message_id = _int(result)
+        if message_id is None or message_id <= 0:
+            raise PublishLater("ВКонтакте не назвал номер сообщения")
+        return f"https://vk.com/gim{self.group_id}?sel={target.peer_id}&msgid={message_id}"
+
+
+def _classified(code: int, detail: str) -> PublishError:
+    """A VK error code as the publication's outcome (CHANNELS.md, «Limits and errors»)."""
+    if code in _BY_HAND:
+        return PublishRefused(_BY_HAND[code], detail=detail)
+    if code == 5:
+        reason = "ключ доступа сообщества ВКонтакте недействителен (отозван): нужен новый ключ в настройках"
+        return PublishFailed(reason, detail=detail, alert=True)
+    if code in (15, 27):
+        reason = "у ключа доступа сообщества нет прав публиковать ответ: проверьте ключ в настройках"
+        return PublishFailed(reason, detail=detail, alert=True)
+    if code == 6:
+        return PublishLater("слишком много запросов к ВКонтакте в секунду", detail=detail, delay=_RATE_PAUSE)
+    if code == 9:
+        return PublishLater("ВКонтакте временно ограничил частоту действий", detail=detail, delay=_FLOOD_PAUSE)
+    if code == 10:
+        return PublishLater("внутренняя ошибка ВКонтакте", detail=detail)
+    if code == 29:
+        return PublishLater("исчерпан суточный лимит ВКонтакте", detail=detail, until_tomorrow=True)
+    if code == 100:
+        return PublishFailed(f"ВКонтакте отверг параметры запроса ({detail[:200]})", detail=detail)
+    return PublishFailed(f"ошибка ВКонтакте {code} ({detail[:200]})", detail=detail)

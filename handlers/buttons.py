@@ -24,6 +24,7 @@ from handlers.common import Prompt, drop_prompt, prompt_cancelled, prompt_key, r
 from handlers.errors import Handler, note_case
 from views import texts
 from views.callbacks import (
+    AUTO_PUBLISH,
     CASE_BUTTONS,
     CONFIRMED,
     NO_LINK,
@@ -39,6 +40,7 @@ from views.keyboards import (
     NEEDS_REASON,
     NEEDS_UNITS,
     card_keyboard,
+    confirm_auto_publish_keyboard,
     confirm_publish_keyboard,
     mask_of,
     no_link_keyboard,
@@ -49,6 +51,7 @@ from views.keyboards import (
     responsible_keyboard,
     route_keyboard,
     units_of,
+    view_keyboard,
     well_formed,
 )
 from workflow.lifecycle import Action, ActionPayload, available_actions
@@ -161,6 +164,9 @@ async def on_case(
     message = _message(query)
     chat_id = message.chat.id if message is not None else query.from_user.id
 
+    if cb.verb in AUTO_PUBLISH:
+        await _publish_auto(query, cb, services, actor, message)
+        return
     confirmed = cb.verb in CONFIRMED
     if cb.verb in NO_LINK:
         if message is not None and await prompt_cancelled(
@@ -179,12 +185,12 @@ async def on_case(
         return
     if cb.verb is CaseVerb.CANCEL:
         try:
-            case = await services.case(cb.case_id)
+            view = await services.card_view(cb.case_id)
         except DomainError as exc:
             await _refuse(query, exc.message)
             return
         await query.answer(texts.CANCELLED)
-        await _set_markup(message, card_keyboard(case, chat_roles, chat_units))
+        await _set_markup(message, view_keyboard(view, chat_roles, chat_units))
         return
     if cb.verb is CaseVerb.SET_ORDER:
         try:
@@ -231,6 +237,29 @@ async def on_case(
         bot, fsm_storage, chat_id, message, case, action, confirm=confirmed, by=query.from_user.id
     )
     await query.answer(texts.PROMPT_SENT)
+
+
+async def _publish_auto(
+    query: CallbackQuery, cb: CaseCb, services: Services, actor: Actor, message: Message | None
+) -> None:
+    """«Опубликовать»: the approved answer is queued for the item's network; the card follows (delivery)."""
+    confirmed = cb.verb is CaseVerb.PUBLISH_AUTO_CONFIRMED
+    try:
+        publication = await services.request_publication(cb.case_id, actor, cb.version, confirm=confirmed)
+    except DomainError as exc:
+        if exc.code == "confirm":  # units still owe information: publish only once confirmed (RULES.md §6)
+            try:
+                case = await services.case(cb.case_id)
+            except DomainError as gone:
+                await _refuse(query, gone.message)
+                return
+            await _refuse(query, exc.message)
+            await _set_markup(message, confirm_auto_publish_keyboard(case))
+            return
+        await _refuse(query, exc.message)
+        return
+    network = texts.NETWORK_IN.get(publication.network.value, publication.network.value)
+    await query.answer(texts.PUBLICATION_QUEUED.format(network=network))
 
 
 async def _send_prompt(

@@ -52,6 +52,7 @@ from storage.tables import (
     kv,
     messages,
     outbox,
+    publications,
     staff,
     terms,
 )
@@ -62,6 +63,7 @@ from workflow.model import (
     Case,
     Event,
     InboundMessage,
+    Network,
     Procedure,
     Role,
     Source,
@@ -73,11 +75,13 @@ from workflow.model import (
     UndoState,
 )
 from workflow.ports import (
+    SENDING,
     Clock,
     FoundCase,
     Notification,
     OutboxItem,
     OwedBy,
+    Publication,
     Retimed,
     SentRecord,
     StaleVersion,
@@ -1073,6 +1077,97 @@ class SqlTransaction:
 # --- row <-> domain -----------------------------------------------------------------------------------------
 
 
+    # --- publications (issue 11) -------------------------------------------------------------------------
+
+    async def add_publication(self, publication: Publication, at: datetime) -> Publication:
+        values = _publication_values(publication)
+        values.update(created_at=at, updated_at=at)
+        row = (await self._exec(publications.insert().values(values).returning(*publications.c))).one()
+        return _publication_from_row(row)
+
+    async def get_publication(self, publication_id: int) -> Publication | None:
+        stmt = select(publications).where(publications.c.id == publication_id)
+        row = (await self._exec(stmt)).first()
+        return _publication_from_row(row) if row is not None else None
+
+    async def latest_publication(self, case_id: int) -> Publication | None:
+        stmt = (
+            select(publications)
+            .where(publications.c.case_id == case_id)
+            .order_by(publications.c.id.desc())
+            .limit(1)
+        )
+        row = (await self._exec(stmt)).first()
+        return _publication_from_row(row) if row is not None else None
+
+    async def claim_publications(self, now: datetime, owner: str, limit: int) -> list[Publication]:
+        # One statement: PostgreSQL locks the rows it takes and skips those another claim holds; SQLite's
+        # writers are serialised by BEGIN IMMEDIATE (FOR UPDATE is not rendered there).
+        if limit <= 0:
+            return []
+        due = (
+            select(publications.c.id)
+            .where(
+                publications.c.state == "pending",
+                or_(publications.c.next_at.is_(None), publications.c.next_at <= now),
+            )
+            .order_by(publications.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(publications)
+            .where(publications.c.id.in_(due.scalar_subquery()), publications.c.state == "pending")
+            .values(state=SENDING, claimed_by=owner, attempts=publications.c.attempts + 1, updated_at=now)
+            .returning(*publications.c)
+        )
+        rows = (await self._exec(stmt)).all()
+        return sorted((_publication_from_row(r) for r in rows), key=lambda p: p.id)
+
+    async def foreign_publication_claims(self, owner: str) -> list[Publication]:
+        """Rows being sent by another run: at start (one process a database) a dead run's."""
+        stmt = select(publications).where(
+            publications.c.state == SENDING,
+            or_(publications.c.claimed_by.is_(None), publications.c.claimed_by != owner),
+        )
+        return [_publication_from_row(r) for r in await self._exec(stmt)]
+
+    async def set_publication(
+        self,
+        publication_id: int,
+        state: str,
+        at: datetime,
+        *,
+        error: str = "",
+        link: str = "",
+        next_at: datetime | None = None,
+        expect: str | None = None,
+    ) -> bool:
+        """Move a row to `state` (with `expect`: only from that state); the claim ends. False: not moved."""
+        where = [publications.c.id == publication_id]
+        if expect is not None:
+            where.append(publications.c.state == expect)
+        stmt = (
+            update(publications)
+            .where(*where)
+            .values(
+                state=state,
+                error=error.replace("\x00", "")[:_LAST_ERROR_MAX] or None,
+                link=link or None,
+                next_at=next_at,
+                claimed_by=None,
+                updated_at=at,
+            )
+        )
+        return bool((await self._exec(stmt)).rowcount)
+
+    async def next_publication_at(self) -> datetime | None:
+        """The earliest back-off instant of a pending row (None: none waits)."""
+        stmt = select(func.min(publications.c.next_at)).where(publications.c.state == "pending")
+        value: datetime | None = (await self._exec(stmt)).scalar_one_or_none()
+        return value
+
+
 def _case_values(case: Case) -> dict[str, Any]:
     return {
         "procedure": Procedure(case.procedure).value,
@@ -1252,6 +1347,47 @@ def _actor_from_row(row: Row[Any]) -> Actor:
         roles=frozenset(Role(r) for r in row.roles),
         units=frozenset(row.units),
         name=row.name,
+    )
+
+
+def _publication_values(p: Publication) -> dict[str, Any]:
+    return {
+        "case_id": p.case_id,
+        "network": p.network.value,
+        "item_key": p.item_key,
+        "item_link": p.item_link,
+        "text": p.text,
+        "kind": p.kind,
+        "state": p.state,
+        "attempts": p.attempts,
+        "error": p.error or None,
+        "link": p.link or None,
+        "requested_by": p.requested_by,
+        "requested_by_name": p.requested_by_name,
+        "confirmed": p.confirmed,
+        "next_at": p.next_at,
+    }
+
+
+def _publication_from_row(row: Row[Any]) -> Publication:
+    return Publication(
+        id=row.id,
+        case_id=row.case_id,
+        network=Network(row.network),
+        item_key=row.item_key,
+        item_link=row.item_link,
+        text=row.text,
+        state=row.state,
+        kind=row.kind,
+        attempts=row.attempts,
+        error=row.error or "",
+        link=row.link or "",
+        requested_by=row.requested_by,
+        requested_by_name=row.requested_by_name,
+        confirmed=bool(row.confirmed),
+        next_at=row.next_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 

@@ -312,3 +312,32 @@ channel_cursors = Table(
     Column("cursor", String, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# --- issue 11, publishing answers back (migration 0013) ------------------------------------------------------
+# One row per answer queued for a network: written with the «publication requested» event, claimed by the
+# publisher worker (state sending, `claimed_by`), marked with the network's answer. The row id is the network's
+# idempotency key (VK guid / random_id), so a claim a dead run left is posted again without a second copy.
+publications = Table(
+    "publications",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False),
+    Column("network", String, nullable=False),
+    Column("item_key", String, nullable=False),
+    Column("item_link", CleanText, nullable=False),
+    Column("text", CleanText, nullable=False),
+    Column("kind", String, nullable=False),  # final | interim
+    Column("state", String, nullable=False),  # pending | sending | published | failed | undeliverable
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("link", CleanText, nullable=True),
+    Column("requested_by", BigInteger, nullable=False),  # the Telegram user who pressed «Опубликовать»
+    Column("requested_by_name", CleanText, nullable=False),
+    Column("confirmed", Boolean, nullable=False),
+    Column("next_at", UtcDateTime, nullable=True),  # a pending row is not claimed before this
+    Column("claimed_by", String, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_publications_case_id", "case_id"),
+    Index("ix_publications_state", "state", "next_at"),
+)

@@ -111,6 +111,9 @@ class FakeTransaction:
     async def add_draft(self, case_id: int, version: int, text: str, author_id: int, at: datetime) -> None:
         self.s.drafts.setdefault(case_id, []).append((version, text))
 
+    async def latest_publication(self, case_id: int) -> None:
+        return None  # the fake repository queues no publications (storage tests cover them)
+
     async def latest_draft(self, case_id: int, upto: int | None = None) -> str | None:
         drafts = [d for d in self.s.drafts.get(case_id, []) if upto is None or d[0] <= upto]
         return max(enumerate(drafts), key=lambda d: (d[1][0], d[0]))[1][1] if drafts else None

@@ -75,13 +75,17 @@ class CaseVerb(StrEnum):
     # Publication confirmed although units still owe information (RULES.md §6): the link prompt, its «без ссылки».
     PUBLISH_CONFIRMED = "publish_ok"
     PUBLISH_NO_LINK_CONFIRMED = "nl_publish_ok"
+    # «Опубликовать» (issue 11): the approved answer goes to the item's network by itself; confirmed: although
+    # units still owe information.
+    PUBLISH_AUTO = "send"
+    PUBLISH_AUTO_CONFIRMED = "send_ok"
 
     @property
     def action(self) -> Action | None:
         """The use case this verb runs by itself (None for keyboard steps)."""
         if self in NO_LINK:
             return NO_LINK[self]
-        if self is CaseVerb.PUBLISH_CONFIRMED:
+        if self in (CaseVerb.PUBLISH_CONFIRMED, CaseVerb.PUBLISH_AUTO, CaseVerb.PUBLISH_AUTO_CONFIRMED):
             return Action.PUBLISH
         try:
             return Action(self.value)
@@ -94,6 +98,8 @@ NO_LINK: Mapping[CaseVerb, Action] = {
     CaseVerb.INTERIM_NO_LINK: Action.INTERIM,
     CaseVerb.PUBLISH_NO_LINK_CONFIRMED: Action.PUBLISH,
 }
+# The verbs that queue the answer for its network (workflow/services/publishing.py).
+AUTO_PUBLISH = frozenset({CaseVerb.PUBLISH_AUTO, CaseVerb.PUBLISH_AUTO_CONFIRMED})
 # The verbs whose use case runs with `ActionPayload.confirm`.
 CONFIRMED = frozenset({CaseVerb.PUBLISH_CONFIRMED, CaseVerb.PUBLISH_NO_LINK_CONFIRMED})
 

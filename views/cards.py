@@ -16,7 +16,7 @@ from views import texts
 from views.durations import DurationCalendar, remaining_text
 from views.html import TEXT_LIMIT as LIMIT
 from views.html import escape, escape_trimmed, utf16_len, visible_length
-from views.keyboards import card_keyboard, chat_actor
+from views.keyboards import chat_actor, view_keyboard
 from workflow.lifecycle import ROLE_NAMES, UNDO, Action, NoticeKind, Status, available_actions
 from workflow.model import (
     SOURCE_DELETED,
@@ -28,7 +28,14 @@ from workflow.model import (
     Role,
     Source,
 )
-from workflow.ports import DELIVERY_FAILED, Notification
+from workflow.ports import (
+    ACTIVE_PUBLICATION,
+    DELIVERY_FAILED,
+    FAILED,
+    UNDELIVERABLE,
+    Notification,
+    Publication,
+)
 from workflow.rules import Rules, RulesError
 from workflow.services.queries import CardView
 
@@ -248,6 +255,10 @@ def render_card(
         tail.append(texts.CARD_REWORK_HTML.format(reason=escape(case.rework_reason[:500])))
     if case.published_link:
         tail.append(escape(texts.CARD_LINK_PUBLISHED.format(link=case.published_link)))
+    if view.publication is not None and not case.published_link:
+        line = publication_line(view.publication, calendar, now)
+        if line:
+            tail.append(escape(line))
     hint = _reply_hint(case, chat_roles, chat_units)
     history = history_lines(view.events, calendar, units=units, procedure=case.procedure)
     after_draft: list[str] = []
@@ -256,7 +267,7 @@ def render_card(
     if hint:
         after_draft += ["", escape(hint)]
 
-    keyboard = card_keyboard(case, chat_roles, chat_units)
+    keyboard = view_keyboard(view, chat_roles, chat_units)
     message_text = message.text if message is not None else ""
     if current_text is not None:  # the citizen edited it: the card shows the text as it is now
         message_text = current_text
@@ -279,6 +290,23 @@ def render_card(
         draft_q = escape_trimmed(draft, draft_budget)
         body_q = escape_trimmed(message_text, budget - visible_length(draft_q))
     return assemble(body_q, draft_q), keyboard
+
+
+def publication_line(publication: Publication, calendar: CardCalendar, now: datetime) -> str:
+    """What the card says about the answer's way to its network: on its way, waiting to retry, failed, or to be
+    posted by hand; nothing once published (the card shows the link)."""
+    network = texts.NETWORK_IN.get(publication.network.value, publication.network.value)
+    reason = publication.error
+    if publication.state in ACTIVE_PUBLICATION:
+        if publication.next_at is not None and publication.next_at > now and reason:
+            at = due_at(publication.next_at, calendar, now)
+            return texts.CARD_PUBLICATION_RETRY.format(network=network, at=at, reason=reason)
+        return texts.CARD_PUBLICATION_PENDING.format(network=network)
+    if publication.state == FAILED:
+        return texts.CARD_PUBLICATION_FAILED.format(network=network, reason=reason)
+    if publication.state == UNDELIVERABLE:
+        return texts.CARD_PUBLICATION_UNDELIVERABLE.format(network=network, reason=reason.rstrip("."))
+    return ""
 
 
 def _reply_hint(case: Case, roles: set[Role], units: set[str]) -> str:
@@ -340,9 +368,12 @@ def render_notification(
         try:
             label = NoticeKind(n.kind).label
         except ValueError:
-            label = n.kind
+            label = texts.PUBLICATION_NOTICES.get(n.kind, n.kind)
         lines.append(texts.NOTE_NOTICE_HTML.format(label=escape(label)))
-        lines += [escape(line) for line in _notice_details(n, units)]
+        if n.kind in texts.PUBLICATION_NOTICES:
+            lines += [escape(line) for line in _publication_details(n)]
+        else:
+            lines += [escape(line) for line in _notice_details(n, units)]
         if n.kind == NoticeKind.SIGNIFICANT and view is not None and view.message is not None:
             # The head has no card of the case: the report carries the message itself.
             lines += [escape(line) for line in _message_excerpt(view.message)]
@@ -393,6 +424,21 @@ def _notice_details(n: Notification, units: Mapping[str, str]) -> list[str]:
     if isinstance(text, str) and text:
         short = text if len(text) <= NOTE_TEXT_LIMIT else text[:NOTE_TEXT_LIMIT] + texts.TRIMMED
         details.append(texts.NOTE_TEXT.format(text=short))
+    return details
+
+
+PUBLICATION_TEXT_LIMIT = 3000  # of the answer in a notice that it did not go; the card's draft has it all
+
+
+def _publication_details(n: Notification) -> list[str]:
+    """Why the answer did not go, and its text to post by hand."""
+    reason, text = n.payload.get("reason"), n.payload.get("text")
+    details: list[str] = []
+    if isinstance(reason, str) and reason:
+        details.append(texts.NOTE_PUBLICATION_REASON.format(reason=reason[:NOTE_TEXT_LIMIT]))
+    if isinstance(text, str) and text:
+        short = text if len(text) <= PUBLICATION_TEXT_LIMIT else text[:PUBLICATION_TEXT_LIMIT] + texts.TRIMMED
+        details.append(texts.NOTE_PUBLICATION_TEXT.format(text=short))
     return details
 
 

@@ -8,6 +8,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from views import texts
 from views.callbacks import (
+    AUTO_PUBLISH,
     CONFIRMED,
     MAX_UNITS,
     NO_LINK,
@@ -25,7 +26,10 @@ from views.callbacks import (
     WhichCaseCb,
 )
 from workflow.lifecycle import Action, Status, available_actions
-from workflow.model import Actor, Case, Procedure, Role
+from workflow.model import Actor, Case, Network, Procedure, Role
+from workflow.ports import ACTIVE_PUBLICATION, FAILED, Publication
+from workflow.services.publishing import channel_network
+from workflow.services.queries import CardView
 
 # Case actions asked for with a prompt (a reason or a link) before the use case runs.
 NEEDS_REASON = frozenset({Action.REWORK, Action.EXCLUDE, Action.CLOSE})  # «Закрыть» asks why first
@@ -79,11 +83,20 @@ def _label(case: Case, action: Action) -> str | None:
     return labels.get(action)
 
 
-def card_verbs(case: Case, roles: set[Role], units: set[str]) -> tuple[CaseVerb, ...]:
+def card_verbs(
+    case: Case,
+    roles: set[Role],
+    units: set[str],
+    *,
+    channel: Network | None = None,
+    publication: Publication | None = None,
+) -> tuple[CaseVerb, ...]:
     """The buttons the card shows in a chat serving `roles`/`units`, in order.
 
     The one list both the card keyboard is drawn from and every press is checked against (`offered`): forged
     button data can only do what the card in that chat offers, whatever the presser's roles elsewhere.
+    `channel`: the network the case's item came from (issue 11): «Опубликовать» goes next to «Опубликовано
+    вручную» while no publication is on its way; while one is, neither (nor the interim answer) is offered.
     """
     if Status(case.status).final:
         return ()
@@ -96,10 +109,25 @@ def card_verbs(case: Case, roles: set[Role], units: set[str]) -> tuple[CaseVerb,
             verbs.append(CaseVerb.CHANGE_ROUTING)
             if len(case.proposed_units) > 1:
                 verbs.append(CaseVerb.SET_ORDER)
+    if channel is not None and CaseVerb.PUBLISH in verbs:
+        verbs = _with_publishing(verbs, publication)
     return tuple(verbs)
 
 
-def _verb_label(case: Case, verb: CaseVerb) -> str:
+def _with_publishing(verbs: list[CaseVerb], publication: Publication | None) -> list[CaseVerb]:
+    if publication is not None and publication.state in ACTIVE_PUBLICATION:
+        return [v for v in verbs if v not in (CaseVerb.PUBLISH, CaseVerb.INTERIM)]
+    if publication is None or publication.state == FAILED:
+        at = verbs.index(CaseVerb.PUBLISH)
+        return [*verbs[:at], CaseVerb.PUBLISH_AUTO, *verbs[at:]]
+    return verbs  # undeliverable: by hand only
+
+
+def _verb_label(case: Case, verb: CaseVerb, channel: Network | None = None) -> str:
+    if verb is CaseVerb.PUBLISH_AUTO:
+        return texts.BTN_PUBLISH_AUTO
+    if verb is CaseVerb.PUBLISH and channel is not None:
+        return texts.BTN_PUBLISH_MANUAL
     if verb is CaseVerb.CHANGE_ROUTING:
         return texts.BTN_CHANGE_ROUTING
     if verb is CaseVerb.SET_ORDER:
@@ -109,17 +137,31 @@ def _verb_label(case: Case, verb: CaseVerb) -> str:
     return label
 
 
-def card_keyboard(case: Case, roles: set[Role], units: set[str]) -> InlineKeyboardMarkup | None:
+def card_keyboard(
+    case: Case,
+    roles: set[Role],
+    units: set[str],
+    *,
+    channel: Network | None = None,
+    publication: Publication | None = None,
+) -> InlineKeyboardMarkup | None:
     rows = [
         [
             InlineKeyboardButton(
-                text=_verb_label(case, verb),
+                text=_verb_label(case, verb, channel),
                 callback_data=CaseCb(verb=verb, case_id=case.id, version=case.version).pack(),
             )
         ]
-        for verb in card_verbs(case, roles, units)
+        for verb in card_verbs(case, roles, units, channel=channel, publication=publication)
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+def view_keyboard(view: CardView, roles: set[Role], units: set[str]) -> InlineKeyboardMarkup | None:
+    """The card keyboard of a case as read for its card (the item's network and its publication known)."""
+    return card_keyboard(
+        view.case, roles, units, channel=channel_network(view.message), publication=view.publication
+    )
 
 
 # --- what a press may do ----------------------------------------------------------------------------------
@@ -152,7 +194,9 @@ def offered(data: CaseButton, case: Case, roles: set[Role], units: set[str], ord
             return True  # it only redraws this chat's own card keyboard for the case as it is
         if verb in NO_LINK:
             return CaseVerb(NO_LINK[verb].value) in verbs
-        if verb is CaseVerb.PUBLISH_CONFIRMED:
+        if verb is CaseVerb.PUBLISH_CONFIRMED or verb in AUTO_PUBLISH:
+            # «Опубликовать» goes with «Опубликовано»; the use case refuses it where the item's network,
+            # or a publication on its way, says no.
             return CaseVerb.PUBLISH in verbs
         return verb in verbs
     if isinstance(data, RouteCb):
@@ -288,6 +332,18 @@ def confirm_publish_keyboard(case: Case) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [InlineKeyboardButton(text=texts.BTN_PUBLISH_CONFIRM, callback_data=ok)],
+            [InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel)],
+        ]
+    )
+
+
+def confirm_auto_publish_keyboard(case: Case) -> InlineKeyboardMarkup:
+    """«Опубликовать» although units still owe information, or go back to the card."""
+    ok = CaseCb(verb=CaseVerb.PUBLISH_AUTO_CONFIRMED, case_id=case.id, version=case.version).pack()
+    cancel = CaseCb(verb=CaseVerb.CANCEL, case_id=case.id, version=case.version).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=texts.BTN_PUBLISH_AUTO_CONFIRM, callback_data=ok)],
             [InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel)],
         ]
     )

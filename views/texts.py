@@ -255,6 +255,11 @@ HISTORY_PHRASES: Mapping[str, str] = {
     "source_edited": "автор изменил текст в источнике",
     "source_deleted": "удалено в источнике",
     "source_restored": "восстановлено в источнике",
+    # Publishing back to the network (issue 11).
+    "publication_requested": "ответ поставлен в очередь на публикацию",
+    "publication_failed": "публикация ответа не удалась",
+    "publication_undeliverable": "ответ нельзя опубликовать автоматически",
+    "publication_late": "ответ опубликован в соцсети после отметки вручную",
 }
 HISTORY_ORDER = " (очерёдность: {order})"
 HISTORY_RESPONSIBLE = "; ответственный — {unit}"
@@ -443,3 +448,25 @@ DIGEST_APPROVALS_HTML = "✅ <b>Ждут вашего решения</b> ({total
 DIGEST_TERM_LINE_HTML = "• № {case}, до {due} — {title} — {owner}"
 DIGEST_APPROVAL_LINE_HTML = "• № {case}, до {due} — {title}"
 DIGEST_MORE_HTML = "…и ещё {count}"
+
+# --- publishing answers back to the networks (issue 11) -------------------------------------------------------
+
+BTN_PUBLISH_AUTO = "Опубликовать"
+BTN_PUBLISH_MANUAL = "Опубликовано вручную"
+BTN_PUBLISH_AUTO_CONFIRM = "Опубликовать без их информации"
+# «во ВКонтакте», «в Одноклассниках»: where the answer goes.
+NETWORK_IN: Mapping[str, str] = {"vk": "во ВКонтакте", "ok": "в Одноклассниках", "telegram": "в Telegram"}
+PUBLICATION_QUEUED = "Ответ публикуется {network}; карточка покажет ссылку, когда соцсеть подтвердит."
+CARD_PUBLICATION_PENDING = "⏳ Ответ публикуется {network}…"
+CARD_PUBLICATION_RETRY = "⏳ Ответ публикуется {network}: повтор не раньше {at} ({reason})"
+CARD_PUBLICATION_FAILED = "❌ Публикация {network} не удалась: {reason}"
+CARD_PUBLICATION_UNDELIVERABLE = (
+    "✋ Опубликовать {network} автоматически нельзя: {reason}. Разместите ответ вручную (текст — в проекте "
+    "ответа ниже) и нажмите «Опубликовано вручную»."
+)
+PUBLICATION_NOTICES: Mapping[str, str] = {
+    "publication_undeliverable": "Ответ не опубликован автоматически — разместите его вручную",
+    "publication_failed": "Публикация ответа не удалась",
+}
+NOTE_PUBLICATION_REASON = "Причина: {reason}"
+NOTE_PUBLICATION_TEXT = "Текст ответа для копирования:\n{text}"

@@ -7,10 +7,10 @@ state change, its event, its terms and its notifications are committed together 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from workflow.model import (
@@ -155,6 +155,20 @@ class Reading(Protocol):
 
     async def latest_draft(self, case_id: int, upto: int | None = None) -> str | None:
         """The newest draft text, of version `upto` or earlier when given (an undone submit's draft is not)."""
+        ...
+
+    async def latest_publication(self, case_id: int) -> Publication | None:
+        """The case's newest publication row (what its card says about publishing), None before any."""
+        ...
+
+    async def get_publication(self, publication_id: int) -> Publication | None: ...
+
+    async def foreign_publication_claims(self, owner: str) -> list[Publication]:
+        """Rows «sending» for another owner than `owner`."""
+        ...
+
+    async def next_publication_at(self) -> datetime | None:
+        """The earliest back-off instant of a pending row."""
         ...
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]: ...
@@ -303,6 +317,31 @@ class Transaction(Reading, Protocol):
         """Store notifications in the outbox, skipping already-known dedup keys; returns how many were new."""
         ...
 
+    # --- publications (issue 11) --------------------------------------------------------------------------
+
+    async def add_publication(self, publication: Publication, at: datetime) -> Publication:
+        """Queue an answer (its `id` is ignored); returns it with the assigned id."""
+        ...
+
+    async def claim_publications(self, now: datetime, owner: str, limit: int) -> list[Publication]:
+        """Pending rows due at `now` (no back-off or one passed), the oldest first, now «sending» for `owner`
+        with one more attempt; a row another transaction holds is skipped."""
+        ...
+
+    async def set_publication(
+        self,
+        publication_id: int,
+        state: str,
+        at: datetime,
+        *,
+        error: str = "",
+        link: str = "",
+        next_at: datetime | None = None,
+        expect: str | None = None,
+    ) -> bool:
+        """Move a row to `state` (only from `expect` when given), its claim ended; whether it moved."""
+        ...
+
 
 class Repository(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
@@ -380,25 +419,116 @@ class ChannelSource(Protocol):
         ...
 
 
+# --- publishing answers back (issue 11) ----------------------------------------------------------------------
+
+# A publication's states: queued, being posted (claimed by a worker), posted, refused for a reason a person must
+# act on (retry allowed after a fix), or impossible through the network (answer by hand).
+PENDING, SENDING, PUBLISHED, FAILED, UNDELIVERABLE = "pending", "sending", "published", "failed", "undeliverable"
+ACTIVE_PUBLICATION = frozenset({PENDING, SENDING})
+FINAL_ANSWER, INTERIM_ANSWER = "final", "interim"
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """One approved answer queued for its network (table `publications`); its id is the idempotency key."""
+
+    id: int
+    case_id: int
+    network: Network
+    item_key: str  # the case's source id: the natural key of the item answered
+    item_link: str  # the item's own link (a VK comment's names its post)
+    text: str
+    state: str = PENDING
+    kind: str = FINAL_ANSWER
+    attempts: int = 0
+    error: str = ""  # Russian: why it failed or cannot go, or why it waits
+    link: str = ""  # the published answer's link
+    requested_by: int = 0  # who pressed «Опубликовать»: the publication is his step
+    requested_by_name: str = ""
+    confirmed: bool = False  # publish although units still owe information (RULES.md §6)
+    next_at: datetime | None = None  # not before this instant (a retry's back-off)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """An approved answer to publish under the item it answers; `idempotency_key` comes from its outbox row
+    """An approved answer to publish under the item it answers; `idempotency_key` is its publication row's id
     (VK `guid` on wall.createComment, `random_id` on messages.send), so a retry after a crash posts it once."""
 
     case_id: int
     item_key: str
     text: str
     idempotency_key: int
+    item_link: str = ""
+    kind: str = FINAL_ANSWER
+
+
+class PublishError(Exception):
+    """A publication the network did not take. `reason` is Russian and shown on the card."""
+
+    def __init__(self, reason: str, *, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail  # the network's own words, for the log
+
+
+class PublishRefused(PublishError):
+    """The network will never take it as it is (comments closed, the 24-hour window, too long): undeliverable,
+    the operator answers by hand."""
+
+
+class PublishFailed(PublishError):
+    """A person must fix something first (a revoked token, a bad parameter); `alert`: tell the office head."""
+
+    def __init__(self, reason: str, *, detail: str = "", alert: bool = False) -> None:
+        super().__init__(reason, detail=detail)
+        self.alert = alert
+
+
+class PublishLater(PublishError):
+    """Safe to try again (the idempotency key posts it once): after `delay`, or from the next local midnight
+    (`until_tomorrow`: a daily quota); no delay: the worker's own back-off."""
+
+    def __init__(
+        self, reason: str, *, detail: str = "", delay: timedelta | None = None, until_tomorrow: bool = False
+    ) -> None:
+        super().__init__(reason, detail=detail)
+        self.delay = delay
+        self.until_tomorrow = until_tomorrow
 
 
 class Publisher(Protocol):
     """Posts an approved answer to the network the item came from and returns the answer's link.
 
-    Declared for the publication step (a later change of issue 11); nothing implements it yet. A refusal the
-    operator must handle by hand (comments closed, the 24-hour window) raises DomainError with the Russian
-    reason; an ambiguous failure is not retried blindly where the network has no idempotency key.
+    `idempotent`: the network takes an idempotency key (VK), so a claim a dead run left is posted again safely;
+    without one (Telegram) such a claim is not retried blindly. `refusal` says, before any call, why the answer
+    cannot go at all (too long, an item it cannot answer), else None. `publish` raises a PublishError subclass
+    for what the network answered.
     """
 
     network: Network
+    idempotent: bool
+
+    def refusal(self, answer: Answer) -> str | None: ...
 
     async def publish(self, answer: Answer) -> str: ...
+
+
+@dataclass
+class PublisherRegistry:
+    """Which networks answers can be published to: network → its Publisher (`bot/app.py` registers one per
+    connected network: VK, the Telegram channel). `on_queued` wakes the publisher worker after a commit that
+    queued a publication (the worker's own tick finds it otherwise)."""
+
+    publishers: dict[Network, Publisher] = field(default_factory=dict)
+    on_queued: Callable[[], None] | None = None
+
+    def register(self, publisher: Publisher) -> None:
+        self.publishers[publisher.network] = publisher
+
+    def get(self, network: Network) -> Publisher | None:
+        return self.publishers.get(network)
+
+    def connected(self) -> frozenset[Network]:
+        return frozenset(self.publishers)

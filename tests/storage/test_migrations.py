@@ -33,6 +33,7 @@ TABLES = {
     "messages",
     "outbox",
     "poller_lock",
+    "publications",
     "staff",
     "terms",
 }

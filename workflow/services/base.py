@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from workflow.calendar import WorkingCalendar
-from workflow.ports import Clock, Notification, Notifier, People, Reach, Repository
+from workflow.ports import Clock, Notification, Notifier, People, PublisherRegistry, Reach, Repository
 from workflow.rules import Rules
 
 STALE_CARD = "Карточка устарела: по сообщению уже выполнено другое действие. Откройте актуальную карточку."
@@ -23,6 +23,8 @@ class UseCaseBase:
     people: People | None = None  # names the holder of a term the step did not name (RULES.md §6)
     # Which units and roles have a chat (None: no check, e.g. the simulator, which tells nobody).
     reach: Reach | None = None
+    # The networks approved answers are published to (issue 11); empty: «Опубликовать» is refused.
+    publishers: PublisherRegistry = field(default_factory=PublisherRegistry)
 
     async def _wake(self, case_ids: Sequence[int], notifications: Sequence[Notification]) -> None:
         """After a commit: delivery refreshes these cases' cards and sends what was queued."""

@@ -24,7 +24,7 @@ from workflow.model import (
     parse_id,
     valid_id,
 )
-from workflow.ports import FoundCase, OwedBy, OwedStep, Reading, TermPage
+from workflow.ports import FoundCase, OwedBy, OwedStep, Publication, Reading, TermPage
 from workflow.rules import Rules, RulesError
 from workflow.search import FIND_LIMIT, fold, link_key, looks_like_link
 from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
@@ -77,6 +77,7 @@ class CardView:
     open_terms: list[Term]
     events: list[Event]
     draft: str | None
+    publication: Publication | None = None  # the newest answer queued for the item's network (issue 11)
 
 
 class LookupKind(StrEnum):
@@ -133,6 +134,7 @@ async def read_card(tx: Reading, case_id: int) -> CardView | None:
         open_terms=terms,
         events=await tx.events(case_id),
         draft=await tx.latest_draft(case_id, case.draft_version) if case.draft_version else None,
+        publication=await tx.latest_publication(case_id),
     )
 
 
