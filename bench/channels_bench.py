@@ -3,8 +3,9 @@ emulator and the Telegram emulator on 127.0.0.1, through the real vk-api and aio
 in a temporary folder (`--pg`: a PostgreSQL database of its own). Prints figures; not part of the test run.
 
     python bench/channels_bench.py                    # everything at 1,000 items: about an hour (limits on)
-    python bench/channels_bench.py --part intake --limits off    # 1,000 comments → cards: a minute or two
-    python bench/channels_bench.py --part publish     # 1,000 answers under VK's 20 requests/s: about a minute
+    python bench/channels_bench.py --part intake --limits off    # 1,000 comments → cards: about a minute
+    python bench/channels_bench.py --part publish     # 1,000 answers under VK's 20 requests/s: ~8 min
+                                                      # (most of it taking the cases in and approving them)
     python bench/channels_bench.py --quick            # 100 items of each: a smoke run (limits on: ~4 min)
 
 Intake: N comments are written under one post at once (the VK emulator adds them in one go, so one long poll
@@ -17,12 +18,16 @@ Limits on: Telegram's own (30/s in all, 1/s per private chat, 20 a minute per gr
 sender; 1,000 cards in one group then take at least (ceil(1000 / 20) - 1) * 60 s = 49 min: that floor is
 printed beside the measure, with the floor of every message that actually arrived in each chat.
 
-Publication: N cases are taken in the same way, registered and approved through the use cases (the answer
-approved by the office head: the case is ready to publish), then «Опубликовать» is asked of each through the
-publication use case; the publication queue posts every answer under its comment with wall.createComment,
-under the VK emulator's window of 20 requests a second per token. N answers need at least (N / 20) s (the
-first 20 go at once: (ceil(N / 20) - 1) s strictly; 50 s for 1,000 is the issue's figure). Lost: a comment
-with no answer under it; duplicated: one with more than one (counted in the emulator).
+Publication: N comments are taken in the same way, then each case goes through the open-sources cycle by
+the use cases the buttons call (routed and the routing approved, the unit's information, the operator's draft,
+the ЦУР curator's approval), 4 at a time; then «Опубликовать» is pressed on each through the use case the
+button calls (request_publication), 4 at a time, and the publisher worker (bot/publisher.py) posts every answer
+under its comment with wall.createComment, under the VK emulator's window of 20 requests a second per token.
+T runs from the first press until every publication row is marked published in storage. N answers need at
+least N / 20 s (the first 20 may go at once: (ceil(N / 20) - 1) s strictly; 50 s for 1,000 is the issue's
+figure). Lost: a comment
+with no answer under it; duplicated: one with more than one; misplaced: an answer with another comment's text
+(all counted in the VK emulator).
 
 The emulators run in the benchmark's process and event loop, as in telegram_bench.py: their work counts
 against the app's latency, never in its favour.
@@ -43,24 +48,35 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from bot.app import OtklikApp
-from bot.demo import CHAT_TITLES, INTAKE_CHAT, PEOPLE, demo_settings
+from bot.demo import (
+    CHAT_TITLES,
+    HOUSING,
+    INTAKE_CHAT,
+    OFFICE_HEAD,
+    OPERATOR,
+    PEOPLE,
+    REGION_CURATOR,
+    Person,
+    demo_settings,
+)
 from bot.settings import ChannelsSettings, VkSettings
 from emulators.telegram import RequestRecord, TelegramEmulator
 from emulators.telegram.server import RATE_LIMITED_METHODS
 from emulators.vk import DEFAULT_RATE_LIMIT, VkEmulator
 from storage.engine import create_engine
-from storage.tables import cases, messages
+from storage.tables import cases, messages, publications
 from tests.support.pg import LOCAL_URL
-from workflow.model import Source
+from workflow.lifecycle import Action, ActionPayload
+from workflow.model import Actor, Role, Source
 
 GID = 201
 POST_TEXT = "Благоустройство дворов: пишите, что нужно сделать в 2027 году"
@@ -388,6 +404,174 @@ def report_intake(run: Intake) -> bool:
     return not lost and not doubled and run.pending_outbox == 0 and not run.timed_out
 
 
+# --- publication ----------------------------------------------------------------------------------------------
+
+ANSWER = "Здравствуйте! Фонарь у подъезда дома {n} установят до 15 декабря. Администрация района."
+UNIT = "housing"
+
+
+def actor(person: Person) -> Actor:
+    return Actor(user_id=person.user_id, roles=frozenset(Role(r) for r in person.roles),
+                 units=frozenset(person.units), name=person.name)  # fmt: skip
+
+
+async def approve(app: OtklikApp, case_id: int, n: int) -> None:
+    """The open-sources cycle as the buttons run it: routed to a unit and approved, the unit's information,
+    the operator's draft, the ЦУР curator's approval: the answer is ready to publish."""
+    services = app.services
+    await services.act(case_id, Action.ROUTE, actor(OPERATOR), payload=ActionPayload(units=(UNIT,)))
+    await services.act(case_id, Action.APPROVE_ROUTING, actor(OFFICE_HEAD))
+    await services.act(case_id, Action.INFO, actor(HOUSING),
+                       payload=ActionPayload(text="Фонарь установим до 15.12.", unit=UNIT))  # fmt: skip
+    await services.act(
+        case_id, Action.SUBMIT, actor(OPERATOR), payload=ActionPayload(text=ANSWER.format(n=n))
+    )
+    await services.act(case_id, Action.APPROVE, actor(REGION_CURATOR))
+
+
+async def in_batches(calls: Sequence[Callable[[], Awaitable[None]]], at_once: int) -> Counter[str]:
+    """Run the calls, `at_once` at a time (the staff pressing buttons); the failures, counted by kind."""
+    failures: Counter[str] = Counter()
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(call: Callable[[], Awaitable[None]]) -> None:
+        async with gate:
+            try:
+                await call()
+            except Exception as exc:  # a person would see one line and press again: counted, reported
+                failures[f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:120]] += 1
+
+    await asyncio.gather(*(one(call) for call in calls))
+    return failures
+
+
+@dataclass
+class Publish:
+    n: int
+    pressed: float  # seconds from the first press until the last returned
+    first_call: float  # the first and last wall.createComment answered, seconds from the first press
+    last_call: float
+    published_after: float  # every publication marked published in storage, from the first press
+    calls: Counter[str]  # the VK API calls made during publication, by method
+    errors: Counter[int]  # VK error codes answered during publication
+    answers: Counter[int]  # citizen's comment id -> the community's answers under it
+    states: Counter[str]  # publication rows by state
+    refused: Counter[str]  # presses the use case refused
+    prepare_failures: Counter[str]
+    comment_ids: list[int]
+    misplaced: int  # answers under a comment with another comment's text
+    timed_out: bool
+
+
+async def publication_states(app: OtklikApp) -> Counter[str]:
+    async with app.engine.connect() as conn:
+        rows = (
+            await conn.execute(select(publications.c.state, func.count()).group_by(publications.c.state))
+        ).all()
+        await conn.rollback()
+    return Counter({str(state): int(count) for state, count in rows})
+
+
+async def run_publish(n: int, *, pg_url: str | None, posts: int, timeout: float) -> Publish:
+    async with rig(telegram_limits=False, pg_url=pg_url, posts=posts) as r:
+        ids = write_burst(r, n)
+        watch = CardWatch(r.tg, ids, len(r.tg.requests))
+        if not await watch.wait(600):
+            raise RuntimeError("the comments were not all taken in: see the intake figures")
+        number: dict[int, int] = {}  # case id -> the comment's number in the burst (its answer's text)
+        async with r.app.repo.reading() as tx:
+            for i, cid in enumerate(ids):
+                case_id = await tx.find_case_by_source(Source.VK.value, f"-{GID}_{cid}")
+                if case_id is not None:
+                    number[case_id] = i + 1
+        case_ids = list(number)
+        print(f"  {len(case_ids)} cases taken in; approving their answers through the use cases…", flush=True)
+        prepare = await in_batches([lambda c=c: approve(r.app, c, number[c]) for c in case_ids], at_once=4)
+        await quiet(r, 300)  # the cards and notices of the approvals out first: not the VK run's cost
+        versions: dict[int, int] = {}
+        async with r.app.repo.reading() as tx:
+            for case_id in case_ids:
+                case = await tx.get_case(case_id)
+                if case is not None:
+                    versions[case_id] = case.version
+        first_call = len(r.vk.requests)
+        print(f"  {len(versions)} answers approved; «Опубликовать» on each…", flush=True)
+        operator = actor(OPERATOR)
+
+        async def press(case_id: int) -> None:
+            await r.app.services.request_publication(case_id, operator, versions[case_id])
+
+        started = time.monotonic()
+        refused = await in_batches([lambda c=c: press(c) for c in versions], at_once=4)
+        pressed = time.monotonic() - started
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        expected = len(versions) - sum(refused.values())
+        states: Counter[str] = Counter()
+        timed_out = False
+        while True:
+            states = await publication_states(r.app)
+            if states["published"] + states["failed"] + states["undeliverable"] >= expected:
+                break
+            if loop.time() >= deadline:
+                timed_out = True
+                break
+            await asyncio.sleep(0.1)
+        published_after = time.monotonic() - started
+        await quiet(r, 30)
+        during = r.vk.requests[first_call:]
+        creates = [
+            c for c in during if c.method.lower() == "wall.createcomment" and c.finished_at is not None
+        ]
+        answers: Counter[int] = Counter()
+        misplaced = 0
+        expected_text = {cid: ANSWER.format(n=i + 1) for i, cid in enumerate(ids)}
+        for c in r.vk.published(GID):
+            if c.reply_to_comment is not None:
+                answers[c.reply_to_comment] += 1
+                misplaced += c.text != expected_text.get(c.reply_to_comment)
+        return Publish(
+            n=len(versions), pressed=pressed,
+            first_call=min((c.finished_at or 0.0 for c in creates), default=started) - started,
+            last_call=max((c.finished_at or 0.0 for c in creates), default=started) - started,
+            published_after=published_after, calls=Counter(c.method for c in during),
+            errors=Counter(c.error_code for c in during if c.error_code is not None), answers=answers,
+            states=await publication_states(r.app), refused=refused, prepare_failures=prepare,
+            comment_ids=ids, misplaced=misplaced, timed_out=timed_out,
+        )  # fmt: skip
+
+
+def report_publish(run: Publish) -> bool:
+    lost = [cid for cid in run.comment_ids if run.answers[cid] == 0]
+    doubled = [cid for cid in run.comment_ids if run.answers[cid] > 1]
+    rate = DEFAULT_RATE_LIMIT
+    minimum = run.n / rate
+    strict = window_span(sum(run.calls.values()), rate, 1.0)
+    total = run.published_after
+    rows: list[tuple[str, str]] = [
+        ("answers approved and published", f"{run.n} (wall.createComment under each comment, guid = the row id)"),
+        ("VK limit (emulator)", f"{rate} requests a second per token, sliding window"),
+        ("«Опубликовать» pressed on all within", f"{run.pressed:.2f} s (4 at a time)"),
+        ("every publication confirmed after (T)", f"{total:.1f} s" + (" — TIMED OUT" if run.timed_out else "")),
+        ("  first / last wall.createComment answered", f"{run.first_call:.2f} s / {run.last_call:.2f} s"),
+        ("minimum (M)", f"{minimum:.0f} s = {run.n} / {rate} a second"
+         f" (strictly {strict:.0f} s for the {sum(run.calls.values())} calls made: the first {rate} at once)"),
+        ("T / M", f"{total / minimum:.3f} (goal: ≤ 1.10)"),
+        ("VK calls during publication", ", ".join(f"{k} {v}" for k, v in sorted(run.calls.items())) or "none"),
+        ("VK errors answered", ", ".join(f"{code}: {k}" for code, k in sorted(run.errors.items())) or "none"),
+        ("publication rows", ", ".join(f"{k} {v}" for k, v in sorted(run.states.items()))),
+        ("presses refused", _counted(run.refused)),
+        ("preparation steps that failed", _counted(run.prepare_failures)),
+        ("lost / duplicated (answers under each comment)", f"{len(lost)} / {len(doubled)}"),
+        ("answers under the wrong comment", str(run.misplaced)),
+    ]  # fmt: skip
+    print(table(rows))
+    for cid in (lost + doubled)[:10]:
+        print(f"  ! comment {cid}: {run.answers[cid]} answers under it")
+    clean = not run.refused and not run.prepare_failures and set(run.states) == {"published"}
+    return not lost and not doubled and not run.misplaced and clean and not run.timed_out
+
+
 def _counted(counts: Counter[str]) -> str:
     if not counts:
         return "none"
@@ -442,7 +626,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 and ok
             )
     if args.part in ("publish", "all"):
-        print("Publication: not measured yet (the publication queue, branch i11-vkpub, is not merged)")
+        print(f"Publication: {n} approved answers under VK's {DEFAULT_RATE_LIMIT} requests/s")
+        timeout = 3 * n / DEFAULT_RATE_LIMIT + 300
+        ok = (
+            report_publish(asyncio.run(run_publish(n, pg_url=pg_url, posts=args.posts, timeout=timeout)))
+            and ok
+        )
     return 0 if ok else 1
 
 
