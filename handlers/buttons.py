@@ -56,6 +56,7 @@ from views.keyboards import (
 )
 from workflow.lifecycle import Action, ActionPayload, available_actions
 from workflow.model import Actor, Case, DomainError, Procedure, Role
+from workflow.ports import FINAL_ANSWER, INTERIM_ANSWER
 from workflow.rules import Rules
 from workflow.services import Services
 
@@ -244,8 +245,11 @@ async def _publish_auto(
 ) -> None:
     """«Опубликовать»: the approved answer is queued for the item's network; the card follows (delivery)."""
     confirmed = cb.verb is CaseVerb.PUBLISH_AUTO_CONFIRMED
+    kind = INTERIM_ANSWER if cb.verb is CaseVerb.INTERIM_AUTO else FINAL_ANSWER
     try:
-        publication = await services.request_publication(cb.case_id, actor, cb.version, confirm=confirmed)
+        publication = await services.request_publication(
+            cb.case_id, actor, cb.version, confirm=confirmed, kind=kind
+        )
     except DomainError as exc:
         if exc.code == "confirm":  # units still owe information: publish only once confirmed (RULES.md §6)
             try:
@@ -259,7 +263,8 @@ async def _publish_auto(
         await _refuse(query, exc.message)
         return
     network = texts.NETWORK_IN.get(publication.network.value, publication.network.value)
-    await query.answer(texts.PUBLICATION_QUEUED.format(network=network))
+    queued = texts.INTERIM_QUEUED if kind == INTERIM_ANSWER else texts.PUBLICATION_QUEUED
+    await query.answer(queued.format(network=network))
 
 
 async def _send_prompt(

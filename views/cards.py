@@ -32,11 +32,14 @@ from workflow.ports import (
     ACTIVE_PUBLICATION,
     DELIVERY_FAILED,
     FAILED,
+    INTERIM_ANSWER,
+    PUBLISHED,
     UNDELIVERABLE,
     Notification,
     Publication,
 )
 from workflow.rules import Rules, RulesError
+from workflow.services.publishing import current_publication
 from workflow.services.queries import CardView
 
 HISTORY_LINES = 5
@@ -255,8 +258,9 @@ def render_card(
         tail.append(texts.CARD_REWORK_HTML.format(reason=escape(case.rework_reason[:500])))
     if case.published_link:
         tail.append(escape(texts.CARD_LINK_PUBLISHED.format(link=case.published_link)))
-    if view.publication is not None and not case.published_link:
-        line = publication_line(view.publication, calendar, now)
+    publication = current_publication(case, view.publication)
+    if publication is not None and publication.state != PUBLISHED:
+        line = publication_line(publication, calendar, now)
         if line:
             tail.append(escape(line))
     hint = _reply_hint(case, chat_roles, chat_units)
@@ -298,10 +302,13 @@ def publication_line(publication: Publication, calendar: CardCalendar, now: date
     network = texts.NETWORK_IN.get(publication.network.value, publication.network.value)
     reason = publication.error
     if publication.state in ACTIVE_PUBLICATION:
+        interim = publication.kind == INTERIM_ANSWER
         if publication.next_at is not None and publication.next_at > now and reason:
             at = due_at(publication.next_at, calendar, now)
-            return texts.CARD_PUBLICATION_RETRY.format(network=network, at=at, reason=reason)
-        return texts.CARD_PUBLICATION_PENDING.format(network=network)
+            retry = texts.CARD_INTERIM_RETRY if interim else texts.CARD_PUBLICATION_RETRY
+            return retry.format(network=network, at=at, reason=reason)
+        pending = texts.CARD_INTERIM_PENDING if interim else texts.CARD_PUBLICATION_PENDING
+        return pending.format(network=network)
     if publication.state == FAILED:
         return texts.CARD_PUBLICATION_FAILED.format(network=network, reason=reason)
     if publication.state == UNDELIVERABLE:

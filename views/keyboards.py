@@ -28,7 +28,7 @@ from views.callbacks import (
 from workflow.lifecycle import Action, Status, available_actions
 from workflow.model import Actor, Case, Network, Procedure, Role
 from workflow.ports import ACTIVE_PUBLICATION, FAILED, Publication
-from workflow.services.publishing import channel_network
+from workflow.services.publishing import channel_network, current_publication
 from workflow.services.queries import CardView
 
 # Case actions asked for with a prompt (a reason or a link) before the use case runs.
@@ -96,7 +96,8 @@ def card_verbs(
     The one list both the card keyboard is drawn from and every press is checked against (`offered`): forged
     button data can only do what the card in that chat offers, whatever the presser's roles elsewhere.
     `channel`: the network the case's item came from (issue 11): «Опубликовать» goes next to «Опубликовано
-    вручную» while no publication is on its way; while one is, neither (nor the interim answer) is offered.
+    вручную» (and «Опубликовать промежуточный» next to the interim one) while no publication is on its way;
+    while one is, none of them is offered.
     """
     if Status(case.status).final:
         return ()
@@ -110,7 +111,7 @@ def card_verbs(
             if len(case.proposed_units) > 1:
                 verbs.append(CaseVerb.SET_ORDER)
     if channel is not None and CaseVerb.PUBLISH in verbs:
-        verbs = _with_publishing(verbs, publication)
+        verbs = _with_publishing(verbs, current_publication(case, publication))
     return tuple(verbs)
 
 
@@ -118,16 +119,20 @@ def _with_publishing(verbs: list[CaseVerb], publication: Publication | None) -> 
     if publication is not None and publication.state in ACTIVE_PUBLICATION:
         return [v for v in verbs if v not in (CaseVerb.PUBLISH, CaseVerb.INTERIM)]
     if publication is None or publication.state == FAILED:
-        at = verbs.index(CaseVerb.PUBLISH)
-        return [*verbs[:at], CaseVerb.PUBLISH_AUTO, *verbs[at:]]
+        auto = {CaseVerb.PUBLISH: CaseVerb.PUBLISH_AUTO, CaseVerb.INTERIM: CaseVerb.INTERIM_AUTO}
+        return [x for v in verbs for x in ((auto[v], v) if v in auto else (v,))]
     return verbs  # undeliverable: by hand only
 
 
 def _verb_label(case: Case, verb: CaseVerb, channel: Network | None = None) -> str:
     if verb is CaseVerb.PUBLISH_AUTO:
         return texts.BTN_PUBLISH_AUTO
+    if verb is CaseVerb.INTERIM_AUTO:
+        return texts.BTN_INTERIM_AUTO
     if verb is CaseVerb.PUBLISH and channel is not None:
         return texts.BTN_PUBLISH_MANUAL
+    if verb is CaseVerb.INTERIM and channel is not None:
+        return texts.BTN_INTERIM_MANUAL
     if verb is CaseVerb.CHANGE_ROUTING:
         return texts.BTN_CHANGE_ROUTING
     if verb is CaseVerb.SET_ORDER:
@@ -194,6 +199,8 @@ def offered(data: CaseButton, case: Case, roles: set[Role], units: set[str], ord
             return True  # it only redraws this chat's own card keyboard for the case as it is
         if verb in NO_LINK:
             return CaseVerb(NO_LINK[verb].value) in verbs
+        if verb is CaseVerb.INTERIM_AUTO:
+            return CaseVerb.INTERIM in verbs
         if verb is CaseVerb.PUBLISH_CONFIRMED or verb in AUTO_PUBLISH:
             # «Опубликовать» goes with «Опубликовано»; the use case refuses it where the item's network,
             # or a publication on its way, says no.

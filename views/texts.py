@@ -460,10 +460,17 @@ DIGEST_MORE_HTML = "…и ещё {count}"
 BTN_PUBLISH_AUTO = "Опубликовать"
 BTN_PUBLISH_MANUAL = "Опубликовано вручную"
 BTN_PUBLISH_AUTO_CONFIRM = "Опубликовать без их информации"
+BTN_INTERIM_AUTO = "Опубликовать как промежуточный"
+BTN_INTERIM_MANUAL = "Промежуточный опубликован вручную"
 # «во ВКонтакте», «в Одноклассниках»: where the answer goes.
 NETWORK_IN: Mapping[str, str] = {"vk": "во ВКонтакте", "ok": "в Одноклассниках", "telegram": "в Telegram"}
 PUBLICATION_QUEUED = "Ответ публикуется {network}; карточка покажет ссылку, когда соцсеть подтвердит."
 CARD_PUBLICATION_PENDING = "⏳ Ответ публикуется {network}…"
+INTERIM_QUEUED = (
+    "Промежуточный ответ публикуется {network}; карточка покажет ссылку, когда соцсеть подтвердит."
+)
+CARD_INTERIM_PENDING = "⏳ Промежуточный ответ публикуется {network}…"
+CARD_INTERIM_RETRY = "⏳ Промежуточный ответ публикуется {network}: повтор не раньше {at} ({reason})"
 CARD_PUBLICATION_RETRY = "⏳ Ответ публикуется {network}: повтор не раньше {at} ({reason})"
 CARD_PUBLICATION_FAILED = "❌ Публикация {network} не удалась: {reason}"
 CARD_PUBLICATION_UNDELIVERABLE = (

@@ -164,7 +164,9 @@ async def test_the_press_posts_one_comment_under_the_citizens_comment(w: World, 
     comment = vk.add_comment(GID, post.id, CITIZEN, "Яма на дороге у дома 5")
     case = await approved(w, Source.VK, f"-{GID}_{comment.id}")
     card = w.card(INTAKE_CHAT, case)
-    assert labels(card)[:3] == [texts.BTN_PUBLISH_AUTO, texts.BTN_PUBLISH_MANUAL, texts.BTN_INTERIM]
+    assert labels(card)[:4] == [
+        texts.BTN_PUBLISH_AUTO, texts.BTN_PUBLISH_MANUAL, texts.BTN_INTERIM_AUTO, texts.BTN_INTERIM_MANUAL
+    ]
 
     pressed = w.button(card, texts.BTN_PUBLISH_AUTO)
     answer = await w.press_on(card, OPERATOR, texts.BTN_PUBLISH_AUTO)

@@ -15,10 +15,12 @@ from dataclasses import replace
 from datetime import datetime, time, timedelta, tzinfo
 
 from workflow.lifecycle import Action, ActionPayload, Status, transition
-from workflow.model import Actor, DomainError, Event, InboundMessage, Network, Role, Source, valid_id
+from workflow.model import Actor, Case, DomainError, Event, InboundMessage, Network, Role, Source, valid_id
 from workflow.ports import (
     ACTIVE_PUBLICATION,
     FAILED,
+    FINAL_ANSWER,
+    INTERIM_ANSWER,
     PENDING,
     PUBLISHED,
     SENDING,
@@ -77,6 +79,21 @@ TOO_MANY_ATTEMPTS = "Не удалось опубликовать после {co
 UNEXPECTED = "неожиданная ошибка при публикации"
 
 
+def answer_action(kind: str) -> Action:
+    """The step a publication of this kind is: the interim answer (п.11) or the answer itself."""
+    return Action.INTERIM if kind == INTERIM_ANSWER else Action.PUBLISH
+
+
+def current_publication(case: Case, publication: Publication | None) -> Publication | None:
+    """The publication the case's next step is about; None when it belongs to a step already taken: an
+    interim one once the interim answer is out, any once the case is answered or closed."""
+    if publication is None or Status(case.status).final:
+        return None
+    if publication.kind == INTERIM_ANSWER and case.interim:
+        return None
+    return publication
+
+
 def channel_network(message: InboundMessage | None) -> Network | None:
     """The network a case's item can be answered in: the one it was taken in from by that network's intake."""
     if message is None:
@@ -106,15 +123,26 @@ def answer_of(publication: Publication) -> Answer:
     )
 
 
+def _still_due(case: Case, publication: Publication) -> bool:
+    """Whether the publication's step can still be taken: the case approved, and for an interim answer, none
+    given yet (else it was marked by hand meanwhile)."""
+    if case.status != Status.APPROVED.value:
+        return False
+    return not (publication.kind == INTERIM_ANSWER and case.interim)
+
+
 class PublishingUseCases(CaseUseCases):
     # --- the press ------------------------------------------------------------------------------------------
 
     async def request_publication(
-        self, case_id: int, actor: Actor, version: int, *, confirm: bool = False
+        self, case_id: int, actor: Actor, version: int, *, confirm: bool = False, kind: str = FINAL_ANSWER
     ) -> Publication:
-        """Queue the approved answer of the case for its network; the same refusals as the PUBLISH step
-        (role, status, units still owing information unless `confirm`), and a stale card, a second press, a
-        case from no connected network, a text the network cannot take, each change nothing."""
+        """Queue the approved answer of the case for its network; the same refusals as its step (PUBLISH, or
+        INTERIM for `kind` interim: role, status, units still owing information unless `confirm`), and a stale
+        card, a second press, a case from no connected network, a text the network cannot take, each change
+        nothing."""
+        if kind not in (FINAL_ANSWER, INTERIM_ANSWER):
+            raise DomainError(NOT_FOUND, code="invalid")
         if not valid_id(case_id):
             raise DomainError(NOT_FOUND, code="not_found")
         if not valid_id(version):
@@ -126,14 +154,14 @@ class PublishingUseCases(CaseUseCases):
                 raise DomainError(NOT_FOUND, code="not_found")
             message = await tx.get_message(case_id)
             network = channel_network(message)
-            latest = await tx.latest_publication(case_id)
+            latest = current_publication(case, await tx.latest_publication(case_id))
             if latest is not None and latest.state in ACTIVE_PUBLICATION:
                 raise DomainError(ALREADY_QUEUED, code="already")
-            if latest is not None and latest.state == PUBLISHED:
+            if latest is not None and latest.state == PUBLISHED and latest.kind == kind:
                 raise DomainError(ALREADY_PUBLISHED, code="already")
             # The lifecycle speaks first: «уже отмечен», «недостаточно прав», units still owing information.
             transition(
-                case, Action.PUBLISH, actor, now, rules=self.rules, calendar=self.calendar,
+                case, answer_action(kind), actor, now, rules=self.rules, calendar=self.calendar,
                 payload=ActionPayload(confirm=confirm),
             )  # fmt: skip
             if version != case.version:
@@ -149,7 +177,8 @@ class PublishingUseCases(CaseUseCases):
             assert message is not None  # the network came from it
             queued = Publication(
                 id=0, case_id=case_id, network=network, item_key=message.source_id, item_link=message.link,
-                text=text, requested_by=actor.user_id, requested_by_name=actor.name, confirmed=confirm,
+                text=text, kind=kind, requested_by=actor.user_id, requested_by_name=actor.name,
+                confirmed=confirm,
             )  # fmt: skip
             refusal = publisher.refusal(answer_of(queued))
             if refusal:
@@ -161,6 +190,8 @@ class PublishingUseCases(CaseUseCases):
             except StaleVersion:
                 raise DomainError(STALE_CARD, code="stale") from None
             data: dict[str, object] = {"publication_id": publication.id, "network": network.value}
+            if kind != FINAL_ANSWER:
+                data["kind"] = kind
             if actor.name:
                 data["by"] = actor.name
             event = Event(PUBLICATION_REQUESTED, actor.user_id, Role.OPERATOR, now, data=data)
@@ -210,7 +241,7 @@ class PublishingUseCases(CaseUseCases):
             return await self._give_up(publication, FAILED, NO_PUBLISHER.format(network=network))
         async with self.repo.reading() as tx:
             case = await tx.get_case(publication.case_id)
-        if case is None or case.status != Status.APPROVED.value:
+        if case is None or not _still_due(case, publication):
             return await self._give_up(publication, FAILED, CASE_MOVED_ON, notify=False)
         answer = answer_of(publication)
         refusal = publisher.refusal(answer)
@@ -248,11 +279,11 @@ class PublishingUseCases(CaseUseCases):
                 name=publication.requested_by_name,
             )  # fmt: skip
             origin = f"publication:{publication.id}"
-            if case.status == Status.APPROVED.value:
+            if _still_due(case, publication):
                 payload = ActionPayload(link=link, confirm=True, origin=origin)
                 result = transition(
                     case,
-                    Action.PUBLISH,
+                    answer_action(publication.kind),
                     actor,
                     now,
                     rules=self.rules,

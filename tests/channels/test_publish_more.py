@@ -1,0 +1,139 @@
+"""Publication loose ends (issue 11): the interim answer (п.11) published through the network like the final
+one — the whole app on the Telegram and VK emulators, the presses through the real Dispatcher, the posts through
+the real vk-api and aiogram; SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.app import OtklikApp
+from bot.demo import INTAKE_CHAT, OPERATOR, REGION_CURATOR
+from emulators.vk import VkEmulator
+from storage.tables import publications
+from tests.channels.test_vk_publish import (
+    CITIZEN,
+    DRAFT,
+    GID,
+    actor,
+    approved,
+    card_text,
+    database,
+    vk,
+    w,
+)
+from tests.e2e.conftest import World, clock, emu, labels, world
+from views import texts
+from workflow.lifecycle import Action, ActionPayload, Status
+from workflow.model import Source
+
+__all__ = ["clock", "database", "emu", "vk", "w", "world"]  # fixtures
+
+FINAL = "Здравствуйте! Яму у дома 5 заделали 9 декабря."
+
+
+async def kinds(app: OtklikApp) -> list[tuple[str, str]]:
+    async with app.engine.connect() as conn:
+        rows = (
+            await conn.execute(select(publications.c.kind, publications.c.state).order_by(publications.c.id))
+        ).all()
+        await conn.rollback()
+    return [(r.kind, r.state) for r in rows]
+
+
+async def a_comment(w: World, vk: VkEmulator, text: str = "Яма на дороге у дома 5") -> tuple[int, int, int]:
+    """(case, post id, comment id) of a citizen's VK comment taken in and approved."""
+    post = vk.add_post(GID, "Ремонт дорог")
+    await w.start()
+    await w.wait(lambda: vk.calls("groups.getLongPollServer"), "the long poll")
+    comment = vk.add_comment(GID, post.id, CITIZEN, text)
+    case = await approved(w, Source.VK, f"-{GID}_{comment.id}")
+    return case, post.id, comment.id
+
+
+# --- 1. the interim answer through the network --------------------------------------------------------------
+
+
+async def test_the_interim_answer_is_published_then_the_final_one(w: World, vk: VkEmulator) -> None:
+    case, post, comment = await a_comment(w, vk)
+    card = w.card(INTAKE_CHAT, case)
+    assert labels(card)[:4] == [
+        texts.BTN_PUBLISH_AUTO, texts.BTN_PUBLISH_MANUAL, texts.BTN_INTERIM_AUTO, texts.BTN_INTERIM_MANUAL
+    ]  # fmt: skip
+    answer = await w.press_on(card, OPERATOR, texts.BTN_INTERIM_AUTO)
+    assert answer.text == texts.INTERIM_QUEUED.format(network="во ВКонтакте")
+    [interim] = await vk.wait_for(lambda: vk.published(GID, post))
+    assert interim.text == DRAFT and interim.reply_to_comment == comment
+    link = f"https://vk.com/wall-{GID}_{post}?reply={interim.id}"
+    await w.wait(lambda: f"Ответ: {link}" in card_text(w, case), "the interim answer's link on the card")
+    await w.settle()
+
+    done = await w.app.services.case(case)
+    assert done.status == Status.INTERIM.value and done.interim and done.published_link == link
+    step = next(e for e in await w.events(case) if e.action == Action.INTERIM.value)
+    assert step.actor_id == OPERATOR.user_id and step.data["link"] == link
+    terms = {t.term_id: t for t in await w.terms(case)}
+    assert terms["os.publish"].met is True and terms["os.final"].met is None  # the final answer is due now
+    assert await kinds(w.app) == [("interim", "published")]
+    assert texts.BTN_INTERIM_AUTO not in labels(w.card(INTAKE_CHAT, case))
+
+    # The final answer: drafted, approved, and «Опубликовать» posts it as the second comment.
+    s = w.app.services
+    await s.act(case, Action.SUBMIT, actor(OPERATOR), payload=ActionPayload(text=FINAL))
+    await s.act(case, Action.APPROVE, actor(REGION_CURATOR))
+    await w.settle()
+    card = w.card(INTAKE_CHAT, case)
+    assert labels(card)[:2] == [texts.BTN_PUBLISH_AUTO, texts.BTN_PUBLISH_MANUAL]
+    assert texts.BTN_INTERIM_AUTO not in labels(card) and texts.BTN_INTERIM_MANUAL not in labels(card)
+    assert "публикуется" not in card_text(w, case)  # the interim row is history, not the final's state
+    await w.press_on(card, OPERATOR, texts.BTN_PUBLISH_AUTO)
+    [_, final] = await vk.wait_for(lambda: (lambda p: p if len(p) == 2 else None)(vk.published(GID, post)))
+    assert final.text == FINAL and final.guid != interim.guid
+    await w.wait(lambda: f"?reply={final.id}" in card_text(w, case), "the final answer's link on the card")
+    await w.settle()
+    assert (await w.app.services.case(case)).status == Status.ANSWERED.value
+    assert await kinds(w.app) == [("interim", "published"), ("final", "published")]
+    await w.stop()
+
+
+async def test_an_interim_press_of_an_old_card_changes_nothing(w: World, vk: VkEmulator) -> None:
+    case, post, _comment = await a_comment(w, vk)
+    card = w.card(INTAKE_CHAT, case)
+    pressed = w.button(card, texts.BTN_INTERIM_AUTO)
+    await w.press_on(card, OPERATOR, texts.BTN_INTERIM_AUTO)
+    await vk.wait_for(lambda: vk.published(GID, post))
+    await w.wait(lambda: "Ответ: https://vk.com" in card_text(w, case), "the link on the card")
+    await w.settle()
+    query = w.emu.push_callback(INTAKE_CHAT, OPERATOR.user_id, card.message_id, pressed)
+    again = await w.wait(lambda: w.emu.callbacks[query].answer, "the second press answered")
+    await w.settle()
+    assert again is not None and again.show_alert and again.text
+    assert await kinds(w.app) == [("interim", "published")] and len(vk.published(GID)) == 1
+    await w.stop()
+
+
+async def test_an_interim_answer_marked_by_hand_while_queued_is_not_posted_after(
+    w: World, vk: VkEmulator
+) -> None:
+    case, post, _comment = await a_comment(w, vk)
+    vk.fail_next(6, methods=["wall.createComment"])  # too many requests: the row waits for its retry
+    await w.press(INTAKE_CHAT, OPERATOR, texts.BTN_INTERIM_AUTO, case)
+    await w.wait(lambda: "повтор не раньше" in card_text(w, case), "the retry on the card")
+    await w.settle()
+    assert "⏳ Промежуточный ответ публикуется во ВКонтакте: повтор не раньше" in card_text(w, case)
+    # The operator posts it himself and marks it; the queued row's turn comes after.
+    await w.app.services.act(case, Action.INTERIM, actor(OPERATOR), payload=ActionPayload(link=""))
+    w.clock.set(w.clock.now() + timedelta(seconds=1))
+    publisher = w.app.publisher
+    assert publisher is not None
+    publisher.wake()
+    await w.wait(lambda: "публикуется" not in card_text(w, case), "the card redrawn")
+    await w.settle()
+    assert vk.published(GID, post) == [] and len(vk.calls("wall.createComment")) == 1
+    assert await kinds(w.app) == [("interim", "failed")]
+    shown = card_text(w, case)
+    assert "❌" not in shown  # the row belongs to a step taken by hand: no failure for the operator to act on
+    assert (await w.app.services.case(case)).status == Status.INTERIM.value
+    await w.stop()
