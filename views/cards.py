@@ -159,13 +159,22 @@ def source_name(case: Case, message: InboundMessage) -> str:
     return ", ".join(names) or texts.SOURCE_NAMES.get(message.source.value, message.source.value)
 
 
+def direct_message(message: InboundMessage) -> bool:
+    """Whether the item is a message written to the administration, not a comment: VK's "dm:" keys, and
+    Telegram's "{chat_id}:{message_id}" of a private chat (a person's id is positive, a group's negative)."""
+    if message.source_id.startswith("dm:"):
+        return True
+    chat = message.source_id.split(":", 1)[0]
+    return message.source is Source.TELEGRAM and chat.isdigit()
+
+
 def source_state(events: list[Event], message: InboundMessage) -> tuple[str, str | None]:
     """The card's line about the network item's last change (edited, deleted by whom, restored) and the text
     it has now (None: as registered); ("", None) when the source never changed."""
     last = next((e for e in reversed(events) if e.action in SOURCE_EVENTS), None)
     if last is None:
         return "", None
-    what = "message" if message.source_id.startswith("dm:") else "comment"
+    what = "message" if direct_message(message) else "comment"
     key = f"{last.action}:{what}"
     if last.action == SOURCE_DELETED:
         key += ":author" if last.data.get("by_author") is True else ":moderator"

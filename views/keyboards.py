@@ -124,14 +124,15 @@ def _with_publishing(verbs: list[CaseVerb], publication: Publication | None) -> 
     return verbs  # undeliverable: by hand only
 
 
-def _verb_label(case: Case, verb: CaseVerb, channel: Network | None = None) -> str:
+def _verb_label(case: Case, verb: CaseVerb, verbs: Sequence[CaseVerb] = ()) -> str:
+    """«Опубликовано вручную» only next to «Опубликовать» (the pair tells them apart); alone, «Опубликовано»."""
     if verb is CaseVerb.PUBLISH_AUTO:
         return texts.BTN_PUBLISH_AUTO
     if verb is CaseVerb.INTERIM_AUTO:
         return texts.BTN_INTERIM_AUTO
-    if verb is CaseVerb.PUBLISH and channel is not None:
+    if verb is CaseVerb.PUBLISH and CaseVerb.PUBLISH_AUTO in verbs:
         return texts.BTN_PUBLISH_MANUAL
-    if verb is CaseVerb.INTERIM and channel is not None:
+    if verb is CaseVerb.INTERIM and CaseVerb.INTERIM_AUTO in verbs:
         return texts.BTN_INTERIM_MANUAL
     if verb is CaseVerb.CHANGE_ROUTING:
         return texts.BTN_CHANGE_ROUTING
@@ -150,14 +151,15 @@ def card_keyboard(
     channel: Network | None = None,
     publication: Publication | None = None,
 ) -> InlineKeyboardMarkup | None:
+    verbs = card_verbs(case, roles, units, channel=channel, publication=publication)
     rows = [
         [
             InlineKeyboardButton(
-                text=_verb_label(case, verb, channel),
+                text=_verb_label(case, verb, verbs),
                 callback_data=CaseCb(verb=verb, case_id=case.id, version=case.version).pack(),
             )
         ]
-        for verb in card_verbs(case, roles, units, channel=channel, publication=publication)
+        for verb in verbs
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 

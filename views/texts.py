@@ -475,7 +475,7 @@ CARD_PUBLICATION_RETRY = "⏳ Ответ публикуется {network}: по�
 CARD_PUBLICATION_FAILED = "❌ Публикация {network} не удалась: {reason}"
 CARD_PUBLICATION_UNDELIVERABLE = (
     "✋ Опубликовать {network} автоматически нельзя: {reason}. Разместите ответ вручную (текст — в проекте "
-    "ответа ниже) и нажмите «Опубликовано вручную»."
+    "ответа ниже) и нажмите «Опубликовано»."
 )
 PUBLICATION_NOTICES: Mapping[str, str] = {
     "publication_undeliverable": "Ответ не опубликован автоматически — разместите его вручную",

@@ -1,18 +1,28 @@
 """Publication loose ends (issue 11): the interim answer (п.11) published through the network like the final
-one — the whole app on the Telegram and VK emulators, the presses through the real Dispatcher, the posts through
-the real vk-api and aiogram; SQLite and PostgreSQL.
+one; the card's words (a Telegram direct message is «сообщение»; «Опубликовать» + «Опубликовано вручную» as a
+pair, «Опубликовано» alone); a Telegram publication cut short by a dead run finished in one press either way.
+The whole app on the Telegram and VK emulators, the presses through the real Dispatcher, the posts through the
+real vk-api and aiogram; SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from dataclasses import replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import OtklikApp
 from bot.demo import INTAKE_CHAT, OPERATOR, REGION_CURATOR
+from emulators.telegram import TelegramEmulator
+from emulators.telegram.records import visible_text
 from emulators.vk import VkEmulator
 from storage.tables import publications
+from tests.channels.test_telegram_channel import CITIZEN as TG_CITIZEN
+from tests.channels.test_telegram_channel import case_of, channel, intake_cards
 from tests.channels.test_vk_publish import (
     CITIZEN,
     DRAFT,
@@ -26,10 +36,13 @@ from tests.channels.test_vk_publish import (
 )
 from tests.e2e.conftest import World, clock, emu, labels, world
 from views import texts
+from views.cards import direct_message
+from views.keyboards import card_keyboard
 from workflow.lifecycle import Action, ActionPayload, Status
-from workflow.model import Source
+from workflow.model import Case, InboundMessage, Network, Procedure, Role, Source
+from workflow.ports import Publication
 
-__all__ = ["clock", "database", "emu", "vk", "w", "world"]  # fixtures
+__all__ = ["channel", "clock", "database", "emu", "vk", "w", "world"]  # fixtures
 
 FINAL = "Здравствуйте! Яму у дома 5 заделали 9 декабря."
 
@@ -137,3 +150,77 @@ async def test_an_interim_answer_marked_by_hand_while_queued_is_not_posted_after
     assert "❌" not in shown  # the row belongs to a step taken by hand: no failure for the operator to act on
     assert (await w.app.services.case(case)).status == Status.INTERIM.value
     await w.stop()
+
+
+# --- 3. the card's words ------------------------------------------------------------------------------------
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Asia/Novosibirsk"))
+APPROVED = Case(id=7, procedure=Procedure.OPEN_SOURCES, status=Status.APPROVED.value, version=9, t0=NOW)
+PAIR = [texts.BTN_PUBLISH_AUTO, texts.BTN_PUBLISH_MANUAL, texts.BTN_INTERIM_AUTO, texts.BTN_INTERIM_MANUAL]
+ALONE = [texts.BTN_PUBLISH, texts.BTN_INTERIM]
+
+
+def publication(state: str, kind: str = "final") -> Publication:
+    return Publication(id=3, case_id=7, network=Network.VK, item_key=f"-{GID}_5", item_link="", text="Ответ",
+                       state=state, kind=kind)  # fmt: skip
+
+
+def button_labels(
+    case: Case, channel: Network | None, pub: Publication | None, roles: set[Role]
+) -> list[str]:
+    keyboard = card_keyboard(case, roles, set(), channel=channel, publication=pub)
+    return [b.text for row in (keyboard.inline_keyboard if keyboard else []) for b in row]
+
+
+@pytest.mark.parametrize(
+    ("case", "channel", "pub", "expected"),
+    [
+        (APPROVED, None, None, ALONE),  # typed into the intake chat: the marks alone
+        (APPROVED, Network.VK, None, PAIR),
+        (APPROVED, Network.VK, publication("failed"), PAIR),  # after a fix, «Опубликовать» again
+        (APPROVED, Network.VK, publication("undeliverable"), ALONE),  # by hand only: «Опубликовано»
+        (APPROVED, Network.VK, publication("pending"), []),
+        (APPROVED, Network.VK, publication("sending", "interim"), []),
+        # The final draft approved after the interim answer: no second interim, the interim row is history.
+        (replace(APPROVED, interim=True), Network.VK, publication("published", "interim"), PAIR[:2]),
+        (replace(APPROVED, interim=True), None, None, ALONE[:1]),
+        (replace(APPROVED, procedure=Procedure.POS), None, None, ALONE),
+    ],
+)
+def test_the_publishing_buttons_read_as_a_pair_or_alone(
+    case: Case, channel: Network | None, pub: Publication | None, expected: list[str]
+) -> None:
+    roles = {Role.POS_CURATOR} if case.procedure is Procedure.POS else {Role.OPERATOR}
+    shown = button_labels(case, channel, pub, roles)
+    publishing = [label for label in shown if label in {*PAIR, *ALONE}]
+    assert publishing == expected
+    assert len(set(shown)) == len(shown)  # no two buttons alike
+    assert not any(re.search("[A-Za-z]", label) for label in shown)  # no English
+
+
+async def test_an_edited_telegram_direct_message_is_called_a_message(
+    world: World, channel: TelegramEmulator
+) -> None:
+    emu = channel
+    await world.start()
+    msg = emu.push_message(TG_CITIZEN, TG_CITIZEN, "Во дворе дома 12 не вывозят мусор")
+    await world.wait(lambda: len(intake_cards(world)) == 1, "the message's card")
+    case, _message = await case_of(world, f"{TG_CITIZEN}:{msg.message_id}")
+    emu.user_edits(TG_CITIZEN, msg.message_id, "Во дворе дома 12 не вывозят мусор третью неделю")
+    await world.wait(
+        lambda: "Автор изменил сообщение" in visible_text(world.card(INTAKE_CHAT, case.id)), "the edit"
+    )
+    shown = visible_text(world.card(INTAKE_CHAT, case.id))
+    assert "комментари" not in shown.lower() and "третью неделю" in shown
+    await world.stop()
+
+
+def test_which_items_are_messages() -> None:
+    def item(source: Source, key: str) -> InboundMessage:
+        return InboundMessage(source, key, Procedure.OPEN_SOURCES, "текст", NOW)
+
+    assert direct_message(item(Source.VK, "dm:42:7"))
+    assert not direct_message(item(Source.VK, f"-{GID}_5"))
+    assert direct_message(item(Source.TELEGRAM, "5001:17"))
+    assert not direct_message(item(Source.TELEGRAM, "-1002000000002:17"))
+    assert not direct_message(item(Source.INTAKE, "5001:17"))

@@ -113,7 +113,7 @@ async def test_a_deleted_comment_shows_on_the_card_and_is_left_to_the_operator(w
     notes = [visible_text(m) for m in w.emu.sent(INTAKE_CHAT) if "разместите его вручную" in visible_text(m)]
     assert len(notes) == 1 and DRAFT in notes[0]
     assert (await publication_rows(w.app))[0][0] == "undeliverable"
-    assert texts.BTN_PUBLISH_MANUAL in labels(w.card(INTAKE_CHAT, case))
+    assert texts.BTN_PUBLISH in labels(w.card(INTAKE_CHAT, case))
     assert (await w.app.services.case(case)).status == Status.APPROVED.value
     await w.stop()
 

@@ -226,9 +226,9 @@ async def test_closed_comments_leave_it_to_the_operator_with_the_text_ready(w: W
     await w.wait(lambda: "автоматически нельзя" in card_text(w, case), "the refusal on the card")
     await w.settle()
     shown = card_text(w, case)
-    assert "комментарии к записи закрыты" in shown and "Опубликовано вручную" in shown
+    assert "комментарии к записи закрыты" in shown and "нажмите «Опубликовано»." in shown
     card = w.card(INTAKE_CHAT, case)
-    assert texts.BTN_PUBLISH_MANUAL in labels(card) and texts.BTN_PUBLISH_AUTO not in labels(card)
+    assert texts.BTN_PUBLISH in labels(card) and texts.BTN_PUBLISH_AUTO not in labels(card)
     notes = [visible_text(m) for m in w.emu.sent(INTAKE_CHAT) if "разместите его вручную" in visible_text(m)]
     assert len(notes) == 1 and DRAFT in notes[0]
     assert vk.published(GID) == [] and (await publication_rows(w.app))[0][0] == "undeliverable"
@@ -468,7 +468,7 @@ async def test_the_24_hour_window_leaves_the_message_to_the_operator(w: World, v
     await w.wait(lambda: "автоматически нельзя" in card_text(w, case), "the refusal on the card")
     assert "больше суток" in card_text(w, case)
     assert vk.sent_messages(GID, CITIZEN) == []
-    assert texts.BTN_PUBLISH_MANUAL in labels(w.card(INTAKE_CHAT, case))
+    assert texts.BTN_PUBLISH in labels(w.card(INTAKE_CHAT, case))
     await w.stop()
 
 
