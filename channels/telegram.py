@@ -222,8 +222,9 @@ class PublishUnclear(PublishFailed):
     def __init__(self, detail: str) -> None:
         super().__init__(
             "Неясно, опубликован ли ответ в Telegram (нет ответа от Telegram): посмотрите, появился ли он; если да — "
-            "нажмите «Опубликовано вручную», если нет — «Опубликовать» ещё раз.",
+            "нажмите «Опубликовано вручную», если нет — «Опубликовать снова».",
             detail=detail,
+            unclear=True,
         )
 
 

@@ -59,6 +59,7 @@ from workflow.model import Actor, Case, DomainError, Procedure, Role
 from workflow.ports import FINAL_ANSWER, INTERIM_ANSWER
 from workflow.rules import Rules
 from workflow.services import Services
+from workflow.services.publishing import answer_action
 
 
 class OnlyWhatTheCardOffers(BaseMiddleware):
@@ -167,6 +168,15 @@ async def on_case(
 
     if cb.verb in AUTO_PUBLISH:
         await _publish_auto(query, cb, services, actor, message)
+        return
+    if cb.verb is CaseVerb.SEEN_PUBLISHED:
+        try:
+            publication = await services.published_by_hand(cb.case_id, actor, cb.version)
+        except DomainError as exc:
+            await _refuse(query, exc.message)
+            return
+        step = answer_action(publication.kind)
+        await query.answer(texts.DONE_BY_ACTION.get(step.value, texts.DONE))
         return
     confirmed = cb.verb in CONFIRMED
     if cb.verb in NO_LINK:

@@ -81,6 +81,8 @@ class CaseVerb(StrEnum):
     PUBLISH_AUTO_CONFIRMED = "send_ok"
     # «Опубликовать промежуточный» (п.11): the approved draft goes out as the interim answer.
     INTERIM_AUTO = "send_interim"
+    # «Опубликовано вручную» of a publication left unclear (a dead run mid-send): the operator saw it went.
+    SEEN_PUBLISHED = "seen"
 
     @property
     def action(self) -> Action | None:
@@ -91,6 +93,8 @@ class CaseVerb(StrEnum):
             return Action.PUBLISH
         if self is CaseVerb.INTERIM_AUTO:
             return Action.INTERIM
+        if self is CaseVerb.SEEN_PUBLISHED:
+            return Action.PUBLISH
         try:
             return Action(self.value)
         except ValueError:

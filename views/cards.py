@@ -34,6 +34,7 @@ from workflow.ports import (
     FAILED,
     INTERIM_ANSWER,
     PUBLISHED,
+    UNCLEAR,
     UNDELIVERABLE,
     Notification,
     Publication,
@@ -320,6 +321,8 @@ def publication_line(publication: Publication, calendar: CardCalendar, now: date
         return pending.format(network=network)
     if publication.state == FAILED:
         return texts.CARD_PUBLICATION_FAILED.format(network=network, reason=reason)
+    if publication.state == UNCLEAR:
+        return texts.CARD_PUBLICATION_UNCLEAR.format(reason=reason)
     if publication.state == UNDELIVERABLE:
         return texts.CARD_PUBLICATION_UNDELIVERABLE.format(network=network, reason=reason.rstrip("."))
     return ""

@@ -27,7 +27,7 @@ from views.callbacks import (
 )
 from workflow.lifecycle import Action, Status, available_actions
 from workflow.model import Actor, Case, Network, Procedure, Role
-from workflow.ports import ACTIVE_PUBLICATION, FAILED, Publication
+from workflow.ports import ACTIVE_PUBLICATION, FAILED, INTERIM_ANSWER, UNCLEAR, Publication
 from workflow.services.publishing import channel_network, current_publication
 from workflow.services.queries import CardView
 
@@ -118,6 +118,12 @@ def card_verbs(
 def _with_publishing(verbs: list[CaseVerb], publication: Publication | None) -> list[CaseVerb]:
     if publication is not None and publication.state in ACTIVE_PUBLICATION:
         return [v for v in verbs if v not in (CaseVerb.PUBLISH, CaseVerb.INTERIM)]
+    if publication is not None and publication.state == UNCLEAR:
+        # Nobody knows whether it went: «Опубликовать снова» or «Опубликовано вручную», each one press.
+        again = CaseVerb.INTERIM_AUTO if publication.kind == INTERIM_ANSWER else CaseVerb.PUBLISH_AUTO
+        at = verbs.index(CaseVerb.PUBLISH)
+        rest = [v for v in verbs if v not in (CaseVerb.PUBLISH, CaseVerb.INTERIM)]
+        return [*rest[:at], again, CaseVerb.SEEN_PUBLISHED, *rest[at:]]
     if publication is None or publication.state == FAILED:
         auto = {CaseVerb.PUBLISH: CaseVerb.PUBLISH_AUTO, CaseVerb.INTERIM: CaseVerb.INTERIM_AUTO}
         return [x for v in verbs for x in ((auto[v], v) if v in auto else (v,))]
@@ -126,6 +132,11 @@ def _with_publishing(verbs: list[CaseVerb], publication: Publication | None) -> 
 
 def _verb_label(case: Case, verb: CaseVerb, verbs: Sequence[CaseVerb] = ()) -> str:
     """«Опубликовано вручную» only next to «Опубликовать» (the pair tells them apart); alone, «Опубликовано»."""
+    unclear = CaseVerb.SEEN_PUBLISHED in verbs
+    if verb in (CaseVerb.PUBLISH_AUTO, CaseVerb.INTERIM_AUTO) and unclear:
+        return texts.BTN_PUBLISH_AGAIN
+    if verb is CaseVerb.SEEN_PUBLISHED:
+        return texts.BTN_INTERIM_MANUAL if CaseVerb.INTERIM_AUTO in verbs else texts.BTN_PUBLISH_MANUAL
     if verb is CaseVerb.PUBLISH_AUTO:
         return texts.BTN_PUBLISH_AUTO
     if verb is CaseVerb.INTERIM_AUTO:
@@ -203,6 +214,8 @@ def offered(data: CaseButton, case: Case, roles: set[Role], units: set[str], ord
             return CaseVerb(NO_LINK[verb].value) in verbs
         if verb is CaseVerb.INTERIM_AUTO:
             return CaseVerb.INTERIM in verbs
+        if verb is CaseVerb.SEEN_PUBLISHED:  # the use case refuses it unless a publication is left unclear
+            return CaseVerb.PUBLISH in verbs or CaseVerb.INTERIM in verbs
         if verb is CaseVerb.PUBLISH_CONFIRMED or verb in AUTO_PUBLISH:
             # «Опубликовать» goes with «Опубликовано»; the use case refuses it where the item's network,
             # or a publication on its way, says no.

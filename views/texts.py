@@ -462,6 +462,7 @@ BTN_PUBLISH_MANUAL = "Опубликовано вручную"
 BTN_PUBLISH_AUTO_CONFIRM = "Опубликовать без их информации"
 BTN_INTERIM_AUTO = "Опубликовать как промежуточный"
 BTN_INTERIM_MANUAL = "Промежуточный опубликован вручную"
+BTN_PUBLISH_AGAIN = "Опубликовать снова"
 # «во ВКонтакте», «в Одноклассниках»: where the answer goes.
 NETWORK_IN: Mapping[str, str] = {"vk": "во ВКонтакте", "ok": "в Одноклассниках", "telegram": "в Telegram"}
 PUBLICATION_QUEUED = "Ответ публикуется {network}; карточка покажет ссылку, когда соцсеть подтвердит."
@@ -473,6 +474,7 @@ CARD_INTERIM_PENDING = "⏳ Промежуточный ответ публику
 CARD_INTERIM_RETRY = "⏳ Промежуточный ответ публикуется {network}: повтор не раньше {at} ({reason})"
 CARD_PUBLICATION_RETRY = "⏳ Ответ публикуется {network}: повтор не раньше {at} ({reason})"
 CARD_PUBLICATION_FAILED = "❌ Публикация {network} не удалась: {reason}"
+CARD_PUBLICATION_UNCLEAR = "❓ {reason}"  # the reason says what to check and which button to press
 CARD_PUBLICATION_UNDELIVERABLE = (
     "✋ Опубликовать {network} автоматически нельзя: {reason}. Разместите ответ вручную (текст — в проекте "
     "ответа ниже) и нажмите «Опубликовано»."

@@ -17,30 +17,38 @@ from sqlalchemy import select
 
 from bot.app import OtklikApp
 from bot.demo import INTAKE_CHAT, OPERATOR, REGION_CURATOR
+from channels.telegram import TelegramPublisher
 from emulators.telegram import TelegramEmulator
-from emulators.telegram.records import visible_text
+from emulators.telegram.records import ChatMessage, visible_text
 from emulators.vk import VkEmulator
 from storage.tables import publications
+from tests.channels.test_telegram_channel import CHANNEL as TG_CHANNEL
 from tests.channels.test_telegram_channel import CITIZEN as TG_CITIZEN
+from tests.channels.test_telegram_channel import GROUP as TG_GROUP
 from tests.channels.test_telegram_channel import case_of, channel, intake_cards
+from tests.channels.test_telegram_channel_publish import DiesAfterTheCall
 from tests.channels.test_vk_publish import (
     CITIZEN,
     DRAFT,
     GID,
+    Killed,
+    _rows_at,
     actor,
     approved,
     card_text,
     database,
+    publication_rows,
     vk,
     w,
 )
 from tests.e2e.conftest import World, clock, emu, labels, world
 from views import texts
-from views.cards import direct_message
+from views.cards import direct_message, publication_line
 from views.keyboards import card_keyboard
+from workflow.calendar import WorkingCalendar
 from workflow.lifecycle import Action, ActionPayload, Status
 from workflow.model import Case, InboundMessage, Network, Procedure, Role, Source
-from workflow.ports import Publication
+from workflow.ports import Answer, Publication
 
 __all__ = ["channel", "clock", "database", "emu", "vk", "w", "world"]  # fixtures
 
@@ -224,3 +232,107 @@ def test_which_items_are_messages() -> None:
     assert direct_message(item(Source.TELEGRAM, "5001:17"))
     assert not direct_message(item(Source.TELEGRAM, "-1002000000002:17"))
     assert not direct_message(item(Source.INTAKE, "5001:17"))
+
+
+# --- 4. a Telegram publication cut short by a dead run ----------------------------------------------------
+
+
+class DiesBeforeTheCall(DiesAfterTheCall):
+    """The process dies with the row marked «sending», before Telegram was called: the answer did not go."""
+
+    async def publish(self, answer: Answer) -> str:
+        self.calls += 1
+        raise Killed
+
+
+async def cut_short(world: World, channel: TelegramEmulator, dies: type[DiesAfterTheCall]) -> tuple[int, int]:
+    """A comment whose approved answer (confirmed without a unit's information) was being sent to Telegram
+    when the run died; the app restarted. (case, the comment's id)."""
+    dying: list[DiesAfterTheCall] = []
+
+    def prepare(app: OtklikApp) -> None:
+        real = app.services.publishers.get(Network.TELEGRAM)
+        assert isinstance(real, TelegramPublisher)
+        dying.append(dies(real))
+        app.services.publishers.register(dying[0])  # type: ignore[arg-type]
+
+    await world.start(prepare=prepare)
+    _post, copy = channel.post_to_channel(TG_CHANNEL, "Благоустройство парка")
+    assert copy is not None
+    comment = channel.comment(TG_GROUP, TG_CITIZEN, copy.message_id, "Когда поставят скамейки?")
+    case = await approved(world, Source.TELEGRAM, f"{TG_GROUP}:{comment.message_id}", DRAFT, info=False)
+    asked = await world.press(INTAKE_CHAT, OPERATOR, texts.BTN_PUBLISH_AUTO, case)
+    assert asked.show_alert and "Информацию для ответа ещё не направили" in (asked.text or "")
+    card = world.card(INTAKE_CHAT, case)
+    query = world.emu.push_callback(
+        INTAKE_CHAT, OPERATOR.user_id, card.message_id, world.button(card, texts.BTN_PUBLISH_AUTO_CONFIRM)
+    )
+    await world.wait(lambda: world.emu.callbacks[query].answer, "the press answered")
+    app = world.app
+    await world.wait(lambda: app.publisher is not None and app.publisher.task is not None
+                     and app.publisher.task.done(), "the worker died")  # fmt: skip
+    await world.crash()
+    assert [r[0] for r in await _rows_at(world)] == ["sending"]
+    await world.start()
+    await world.wait(lambda: "❓ Отклик был перезапущен во время публикации" in tg_card(world, case), "the operator asked")
+    await world.settle()
+    return case, comment.message_id
+
+
+def tg_card(world: World, case: int) -> str:
+    return visible_text(world.card(INTAKE_CHAT, case))
+
+
+def ours(channel: TelegramEmulator) -> list[ChatMessage]:
+    return [m for m in channel.sent(TG_GROUP) if visible_text(m) == DRAFT]
+
+
+async def test_seen_in_the_thread_is_one_press(world: World, channel: TelegramEmulator) -> None:
+    case, _comment = await cut_short(world, channel, DiesAfterTheCall)
+    assert len(ours(channel)) == 1  # it did go; nothing is sent again behind the operator's back
+    shown = tg_card(world, case)
+    assert "посмотрите, появился ли ответ" in shown
+    card = world.card(INTAKE_CHAT, case)
+    assert labels(card)[:2] == [texts.BTN_PUBLISH_AGAIN, texts.BTN_PUBLISH_MANUAL]
+    assert texts.BTN_PUBLISH_AUTO not in labels(card)
+    pressed = world.button(card, texts.BTN_PUBLISH_MANUAL)
+    answer = await world.press_on(card, OPERATOR, texts.BTN_PUBLISH_MANUAL)
+    assert not answer.show_alert
+    await world.settle()
+    done = await world.app.services.case(case)
+    assert done.status == Status.ANSWERED.value  # one press, the units' confirmation carried from the first
+    step = next(e for e in await world.events(case) if e.action == Action.PUBLISH.value)
+    assert step.actor_id == OPERATOR.user_id and step.data.get("without_info") == ["housing"]
+    assert len(ours(channel)) == 1 and [r[0] for r in await publication_rows(world.app)] == ["unclear"]
+    # The old card's button again: one line, nothing changes.
+    query = world.emu.push_callback(INTAKE_CHAT, OPERATOR.user_id, card.message_id, pressed)
+    again = await world.wait(lambda: world.emu.callbacks[query].answer, "the second press answered")
+    await world.settle()
+    assert again is not None and again.show_alert and again.text
+    assert [e.action for e in await world.events(case)].count(Action.PUBLISH.value) == 1
+    await world.stop()
+
+
+async def test_not_there_is_published_again_in_one_press(world: World, channel: TelegramEmulator) -> None:
+    case, comment = await cut_short(world, channel, DiesBeforeTheCall)
+    assert ours(channel) == []
+    card = world.card(INTAKE_CHAT, case)
+    answer = await world.press_on(card, OPERATOR, texts.BTN_PUBLISH_AGAIN)
+    assert answer.text == texts.PUBLICATION_QUEUED.format(network="в Telegram")  # no second confirmation
+    [posted] = await channel.wait_for(lambda: ours(channel))
+    assert posted.reply_to_message_id == comment
+    await world.wait(lambda: "Ответ: https://t.me/c/" in tg_card(world, case), "the link on the card")
+    await world.settle()
+    assert (await world.app.services.case(case)).status == Status.ANSWERED.value
+    assert [r[0] for r in await publication_rows(world.app)] == ["unclear", "published"]
+    assert len(ours(channel)) == 1
+    await world.stop()
+
+
+def test_an_unclear_publication_reads_as_a_question_on_the_card() -> None:
+    unclear = replace(publication("unclear"), error="Неясно, опубликован ли ответ: посмотрите")
+    assert publication_line(unclear, WorkingCalendar(), NOW) == "❓ Неясно, опубликован ли ответ: посмотрите"
+    interim = publication("unclear", "interim")
+    shown = button_labels(APPROVED, Network.TELEGRAM, interim, {Role.OPERATOR})
+    assert shown[:2] == [texts.BTN_PUBLISH_AGAIN, texts.BTN_INTERIM_MANUAL]
+    assert texts.BTN_PUBLISH_AUTO not in shown and texts.BTN_PUBLISH_MANUAL not in shown

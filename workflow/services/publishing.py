@@ -24,6 +24,7 @@ from workflow.ports import (
     PENDING,
     PUBLISHED,
     SENDING,
+    UNCLEAR,
     UNDELIVERABLE,
     Answer,
     Notification,
@@ -72,8 +73,9 @@ CASE_MOVED_ON = (
 NO_PUBLISHER = "Публикация в {network} отключена в настройках."
 AMBIGUOUS = (
     "Отклик был перезапущен во время публикации, и {network} не позволяет проверить повтор: посмотрите, появился "
-    "ли ответ; если да — нажмите «Опубликовано вручную», если нет — «Опубликовать» ещё раз."
+    "ли ответ; если да — нажмите «Опубликовано вручную», если нет — «Опубликовать снова»."
 )
+NOT_UNCLEAR = "Эта кнопка устарела: публикация уже не ждёт проверки."
 REFUSED_AT_PRESS = "Опубликовать автоматически нельзя: {reason}. Ничего не изменено."
 TOO_MANY_ATTEMPTS = "Не удалось опубликовать после {count} попыток: {reason}"
 UNEXPECTED = "неожиданная ошибка при публикации"
@@ -159,6 +161,8 @@ class PublishingUseCases(CaseUseCases):
                 raise DomainError(ALREADY_QUEUED, code="already")
             if latest is not None and latest.state == PUBLISHED and latest.kind == kind:
                 raise DomainError(ALREADY_PUBLISHED, code="already")
+            if latest is not None and latest.state == UNCLEAR and latest.kind == kind:
+                confirm = confirm or latest.confirmed  # «Опубликовать снова»: what was confirmed still holds
             # The lifecycle speaks first: «уже отмечен», «недостаточно прав», units still owing information.
             transition(
                 case, answer_action(kind), actor, now, rules=self.rules, calendar=self.calendar,
@@ -201,6 +205,23 @@ class PublishingUseCases(CaseUseCases):
             self.publishers.on_queued()
         return publication
 
+    async def published_by_hand(self, case_id: int, actor: Actor, version: int) -> Publication:
+        """«Опубликовано вручную» on a publication left unclear: the operator saw the answer in the thread, and
+        its step is taken in one press, as the press of «Опубликовать» asked (confirmed there if it was)."""
+        if not valid_id(case_id):
+            raise DomainError(NOT_FOUND, code="not_found")
+        async with self.repo.reading() as tx:
+            case = await tx.get_case(case_id)
+            latest = await tx.latest_publication(case_id) if case is not None else None
+        if case is None:
+            raise DomainError(NOT_FOUND, code="not_found")
+        latest = current_publication(case, latest)
+        if latest is None or latest.state != UNCLEAR:
+            raise DomainError(NOT_UNCLEAR, code="stale")
+        payload = ActionPayload(confirm=latest.confirmed)
+        await self.act(case_id, answer_action(latest.kind), actor, expected_version=version, payload=payload)
+        return latest
+
     # --- the worker's side ----------------------------------------------------------------------------------
 
     async def claim_publications(self, owner: str, limit: int = 10) -> list[Publication]:
@@ -231,7 +252,7 @@ class PublishingUseCases(CaseUseCases):
                 )
             return
         network = NETWORK_NAMES.get(publication.network, publication.network.value)
-        await self._give_up(publication, FAILED, AMBIGUOUS.format(network=network))
+        await self._give_up(publication, UNCLEAR, AMBIGUOUS.format(network=network))
 
     async def publish_claimed(self, publication: Publication) -> Publication:
         """Post one claimed row and record what the network said; returns the row as recorded."""
@@ -252,14 +273,15 @@ class PublishingUseCases(CaseUseCases):
         except PublishRefused as exc:
             return await self._give_up(publication, UNDELIVERABLE, exc.reason)
         except PublishFailed as exc:
-            return await self._give_up(publication, FAILED, exc.reason, alert=exc.alert)
+            state = UNCLEAR if exc.unclear and not publisher.idempotent else FAILED
+            return await self._give_up(publication, state, exc.reason, alert=exc.alert)
         except PublishLater as exc:
             return await self._later(publication, exc)
         except PublishError as exc:
             return await self._give_up(publication, FAILED, exc.reason)
         except Exception:
             if not publisher.idempotent:
-                return await self._give_up(publication, FAILED, AMBIGUOUS.format(network=network))
+                return await self._give_up(publication, UNCLEAR, AMBIGUOUS.format(network=network))
             return await self._later(publication, PublishLater(UNEXPECTED))
         return await self._published(publication, link)
 
