@@ -95,6 +95,8 @@ def history_what(event: Event, units: Mapping[str, str], procedure: Procedure | 
     key = event.action
     if procedure is Procedure.POS and f"{key}:pos" in texts.HISTORY_PHRASES:
         key = f"{key}:pos"
+    if data.get("kind") == INTERIM_ANSWER and f"{key}:interim" in texts.HISTORY_PHRASES:
+        key = f"{key}:interim"
     template = texts.HISTORY_PHRASES.get(key)
     if template is None:
         return event.action

@@ -263,6 +263,7 @@ HISTORY_PHRASES: Mapping[str, str] = {
     "source_restored": "восстановлено в источнике",
     # Publishing back to the network (issue 11).
     "publication_requested": "ответ поставлен в очередь на публикацию",
+    "publication_requested:interim": "промежуточный ответ поставлен в очередь на публикацию",
     "publication_failed": "публикация ответа не удалась",
     "publication_undeliverable": "ответ нельзя опубликовать автоматически",
     "publication_late": "ответ опубликован в соцсети после отметки вручную",

@@ -99,6 +99,7 @@ async def test_the_interim_answer_is_published_then_the_final_one(w: World, vk: 
     assert terms["os.publish"].met is True and terms["os.final"].met is None  # the final answer is due now
     assert await kinds(w.app) == [("interim", "published")]
     assert texts.BTN_INTERIM_AUTO not in labels(w.card(INTAKE_CHAT, case))
+    assert "промежуточный ответ поставлен в очередь на публикацию" in card_text(w, case)
 
     # The final answer: drafted, approved, and «Опубликовать» posts it as the second comment.
     s = w.app.services
