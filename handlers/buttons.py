@@ -56,8 +56,10 @@ from views.keyboards import (
 )
 from workflow.lifecycle import Action, ActionPayload, available_actions
 from workflow.model import Actor, Case, DomainError, Procedure, Role
+from workflow.ports import FINAL_ANSWER, INTERIM_ANSWER
 from workflow.rules import Rules
 from workflow.services import Services
+from workflow.services.publishing import answer_action
 
 
 class OnlyWhatTheCardOffers(BaseMiddleware):
@@ -167,6 +169,15 @@ async def on_case(
     if cb.verb in AUTO_PUBLISH:
         await _publish_auto(query, cb, services, actor, message)
         return
+    if cb.verb is CaseVerb.SEEN_PUBLISHED:
+        try:
+            publication = await services.published_by_hand(cb.case_id, actor, cb.version)
+        except DomainError as exc:
+            await _refuse(query, exc.message)
+            return
+        step = answer_action(publication.kind)
+        await query.answer(texts.DONE_BY_ACTION.get(step.value, texts.DONE))
+        return
     confirmed = cb.verb in CONFIRMED
     if cb.verb in NO_LINK:
         if message is not None and await prompt_cancelled(
@@ -244,8 +255,11 @@ async def _publish_auto(
 ) -> None:
     """«Опубликовать»: the approved answer is queued for the item's network; the card follows (delivery)."""
     confirmed = cb.verb is CaseVerb.PUBLISH_AUTO_CONFIRMED
+    kind = INTERIM_ANSWER if cb.verb is CaseVerb.INTERIM_AUTO else FINAL_ANSWER
     try:
-        publication = await services.request_publication(cb.case_id, actor, cb.version, confirm=confirmed)
+        publication = await services.request_publication(
+            cb.case_id, actor, cb.version, confirm=confirmed, kind=kind
+        )
     except DomainError as exc:
         if exc.code == "confirm":  # units still owe information: publish only once confirmed (RULES.md §6)
             try:
@@ -259,7 +273,8 @@ async def _publish_auto(
         await _refuse(query, exc.message)
         return
     network = texts.NETWORK_IN.get(publication.network.value, publication.network.value)
-    await query.answer(texts.PUBLICATION_QUEUED.format(network=network))
+    queued = texts.INTERIM_QUEUED if kind == INTERIM_ANSWER else texts.PUBLICATION_QUEUED
+    await query.answer(queued.format(network=network))
 
 
 async def _send_prompt(

@@ -79,6 +79,10 @@ class CaseVerb(StrEnum):
     # units still owe information.
     PUBLISH_AUTO = "send"
     PUBLISH_AUTO_CONFIRMED = "send_ok"
+    # «Опубликовать промежуточный» (п.11): the approved draft goes out as the interim answer.
+    INTERIM_AUTO = "send_interim"
+    # «Опубликовано вручную» of a publication left unclear (a dead run mid-send): the operator saw it went.
+    SEEN_PUBLISHED = "seen"
 
     @property
     def action(self) -> Action | None:
@@ -86,6 +90,10 @@ class CaseVerb(StrEnum):
         if self in NO_LINK:
             return NO_LINK[self]
         if self in (CaseVerb.PUBLISH_CONFIRMED, CaseVerb.PUBLISH_AUTO, CaseVerb.PUBLISH_AUTO_CONFIRMED):
+            return Action.PUBLISH
+        if self is CaseVerb.INTERIM_AUTO:
+            return Action.INTERIM
+        if self is CaseVerb.SEEN_PUBLISHED:
             return Action.PUBLISH
         try:
             return Action(self.value)
@@ -99,7 +107,7 @@ NO_LINK: Mapping[CaseVerb, Action] = {
     CaseVerb.PUBLISH_NO_LINK_CONFIRMED: Action.PUBLISH,
 }
 # The verbs that queue the answer for its network (workflow/services/publishing.py).
-AUTO_PUBLISH = frozenset({CaseVerb.PUBLISH_AUTO, CaseVerb.PUBLISH_AUTO_CONFIRMED})
+AUTO_PUBLISH = frozenset({CaseVerb.PUBLISH_AUTO, CaseVerb.PUBLISH_AUTO_CONFIRMED, CaseVerb.INTERIM_AUTO})
 # The verbs whose use case runs with `ActionPayload.confirm`.
 CONFIRMED = frozenset({CaseVerb.PUBLISH_CONFIRMED, CaseVerb.PUBLISH_NO_LINK_CONFIRMED})
 

@@ -32,11 +32,15 @@ from workflow.ports import (
     ACTIVE_PUBLICATION,
     DELIVERY_FAILED,
     FAILED,
+    INTERIM_ANSWER,
+    PUBLISHED,
+    UNCLEAR,
     UNDELIVERABLE,
     Notification,
     Publication,
 )
 from workflow.rules import Rules, RulesError
+from workflow.services.publishing import current_publication
 from workflow.services.queries import CardView
 
 HISTORY_LINES = 5
@@ -91,6 +95,8 @@ def history_what(event: Event, units: Mapping[str, str], procedure: Procedure | 
     key = event.action
     if procedure is Procedure.POS and f"{key}:pos" in texts.HISTORY_PHRASES:
         key = f"{key}:pos"
+    if data.get("kind") == INTERIM_ANSWER and f"{key}:interim" in texts.HISTORY_PHRASES:
+        key = f"{key}:interim"
     template = texts.HISTORY_PHRASES.get(key)
     if template is None:
         return event.action
@@ -156,13 +162,22 @@ def source_name(case: Case, message: InboundMessage) -> str:
     return ", ".join(names) or texts.SOURCE_NAMES.get(message.source.value, message.source.value)
 
 
+def direct_message(message: InboundMessage) -> bool:
+    """Whether the item is a message written to the administration, not a comment: VK's "dm:" keys, and
+    Telegram's "{chat_id}:{message_id}" of a private chat (a person's id is positive, a group's negative)."""
+    if message.source_id.startswith("dm:"):
+        return True
+    chat = message.source_id.split(":", 1)[0]
+    return message.source is Source.TELEGRAM and chat.isdigit()
+
+
 def source_state(events: list[Event], message: InboundMessage) -> tuple[str, str | None]:
     """The card's line about the network item's last change (edited, deleted by whom, restored) and the text
     it has now (None: as registered); ("", None) when the source never changed."""
     last = next((e for e in reversed(events) if e.action in SOURCE_EVENTS), None)
     if last is None:
         return "", None
-    what = "message" if message.source_id.startswith("dm:") else "comment"
+    what = "message" if direct_message(message) else "comment"
     key = f"{last.action}:{what}"
     if last.action == SOURCE_DELETED:
         key += ":author" if last.data.get("by_author") is True else ":moderator"
@@ -258,8 +273,9 @@ def render_card(
         tail.append(texts.CARD_REWORK_HTML.format(reason=escape(case.rework_reason[:500])))
     if case.published_link:
         tail.append(escape(texts.CARD_LINK_PUBLISHED.format(link=case.published_link)))
-    if view.publication is not None and not case.published_link:
-        line = publication_line(view.publication, calendar, now)
+    publication = current_publication(case, view.publication)
+    if publication is not None and publication.state != PUBLISHED:
+        line = publication_line(publication, calendar, now)
         if line:
             tail.append(escape(line))
     hint = _reply_hint(case, chat_roles, chat_units)
@@ -301,12 +317,17 @@ def publication_line(publication: Publication, calendar: CardCalendar, now: date
     network = texts.NETWORK_IN.get(publication.network.value, publication.network.value)
     reason = publication.error
     if publication.state in ACTIVE_PUBLICATION:
+        interim = publication.kind == INTERIM_ANSWER
         if publication.next_at is not None and publication.next_at > now and reason:
             at = due_at(publication.next_at, calendar, now)
-            return texts.CARD_PUBLICATION_RETRY.format(network=network, at=at, reason=reason)
-        return texts.CARD_PUBLICATION_PENDING.format(network=network)
+            retry = texts.CARD_INTERIM_RETRY if interim else texts.CARD_PUBLICATION_RETRY
+            return retry.format(network=network, at=at, reason=reason)
+        pending = texts.CARD_INTERIM_PENDING if interim else texts.CARD_PUBLICATION_PENDING
+        return pending.format(network=network)
     if publication.state == FAILED:
         return texts.CARD_PUBLICATION_FAILED.format(network=network, reason=reason)
+    if publication.state == UNCLEAR:
+        return texts.CARD_PUBLICATION_UNCLEAR.format(reason=reason)
     if publication.state == UNDELIVERABLE:
         return texts.CARD_PUBLICATION_UNDELIVERABLE.format(network=network, reason=reason.rstrip("."))
     return ""

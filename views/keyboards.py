@@ -27,8 +27,8 @@ from views.callbacks import (
 )
 from workflow.lifecycle import Action, Status, available_actions
 from workflow.model import Actor, Case, Network, Procedure, Role
-from workflow.ports import ACTIVE_PUBLICATION, FAILED, Publication
-from workflow.services.publishing import channel_network
+from workflow.ports import ACTIVE_PUBLICATION, FAILED, INTERIM_ANSWER, UNCLEAR, Publication
+from workflow.services.publishing import channel_network, current_publication
 from workflow.services.queries import CardView
 
 # Case actions asked for with a prompt (a reason or a link) before the use case runs.
@@ -96,7 +96,8 @@ def card_verbs(
     The one list both the card keyboard is drawn from and every press is checked against (`offered`): forged
     button data can only do what the card in that chat offers, whatever the presser's roles elsewhere.
     `channel`: the network the case's item came from (issue 11): «Опубликовать» goes next to «Опубликовано
-    вручную» while no publication is on its way; while one is, neither (nor the interim answer) is offered.
+    вручную» (and «Опубликовать промежуточный» next to the interim one) while no publication is on its way;
+    while one is, none of them is offered.
     """
     if Status(case.status).final:
         return ()
@@ -110,24 +111,40 @@ def card_verbs(
             if len(case.proposed_units) > 1:
                 verbs.append(CaseVerb.SET_ORDER)
     if channel is not None and CaseVerb.PUBLISH in verbs:
-        verbs = _with_publishing(verbs, publication)
+        verbs = _with_publishing(verbs, current_publication(case, publication))
     return tuple(verbs)
 
 
 def _with_publishing(verbs: list[CaseVerb], publication: Publication | None) -> list[CaseVerb]:
     if publication is not None and publication.state in ACTIVE_PUBLICATION:
         return [v for v in verbs if v not in (CaseVerb.PUBLISH, CaseVerb.INTERIM)]
-    if publication is None or publication.state == FAILED:
+    if publication is not None and publication.state == UNCLEAR:
+        # Nobody knows whether it went: «Опубликовать снова» or «Опубликовано вручную», each one press.
+        again = CaseVerb.INTERIM_AUTO if publication.kind == INTERIM_ANSWER else CaseVerb.PUBLISH_AUTO
         at = verbs.index(CaseVerb.PUBLISH)
-        return [*verbs[:at], CaseVerb.PUBLISH_AUTO, *verbs[at:]]
+        rest = [v for v in verbs if v not in (CaseVerb.PUBLISH, CaseVerb.INTERIM)]
+        return [*rest[:at], again, CaseVerb.SEEN_PUBLISHED, *rest[at:]]
+    if publication is None or publication.state == FAILED:
+        auto = {CaseVerb.PUBLISH: CaseVerb.PUBLISH_AUTO, CaseVerb.INTERIM: CaseVerb.INTERIM_AUTO}
+        return [x for v in verbs for x in ((auto[v], v) if v in auto else (v,))]
     return verbs  # undeliverable: by hand only
 
 
-def _verb_label(case: Case, verb: CaseVerb, channel: Network | None = None) -> str:
+def _verb_label(case: Case, verb: CaseVerb, verbs: Sequence[CaseVerb] = ()) -> str:
+    """«Опубликовано вручную» only next to «Опубликовать» (the pair tells them apart); alone, «Опубликовано»."""
+    unclear = CaseVerb.SEEN_PUBLISHED in verbs
+    if verb in (CaseVerb.PUBLISH_AUTO, CaseVerb.INTERIM_AUTO) and unclear:
+        return texts.BTN_PUBLISH_AGAIN
+    if verb is CaseVerb.SEEN_PUBLISHED:
+        return texts.BTN_INTERIM_MANUAL if CaseVerb.INTERIM_AUTO in verbs else texts.BTN_PUBLISH_MANUAL
     if verb is CaseVerb.PUBLISH_AUTO:
         return texts.BTN_PUBLISH_AUTO
-    if verb is CaseVerb.PUBLISH and channel is not None:
+    if verb is CaseVerb.INTERIM_AUTO:
+        return texts.BTN_INTERIM_AUTO
+    if verb is CaseVerb.PUBLISH and CaseVerb.PUBLISH_AUTO in verbs:
         return texts.BTN_PUBLISH_MANUAL
+    if verb is CaseVerb.INTERIM and CaseVerb.INTERIM_AUTO in verbs:
+        return texts.BTN_INTERIM_MANUAL
     if verb is CaseVerb.CHANGE_ROUTING:
         return texts.BTN_CHANGE_ROUTING
     if verb is CaseVerb.SET_ORDER:
@@ -145,14 +162,15 @@ def card_keyboard(
     channel: Network | None = None,
     publication: Publication | None = None,
 ) -> InlineKeyboardMarkup | None:
+    verbs = card_verbs(case, roles, units, channel=channel, publication=publication)
     rows = [
         [
             InlineKeyboardButton(
-                text=_verb_label(case, verb, channel),
+                text=_verb_label(case, verb, verbs),
                 callback_data=CaseCb(verb=verb, case_id=case.id, version=case.version).pack(),
             )
         ]
-        for verb in card_verbs(case, roles, units, channel=channel, publication=publication)
+        for verb in verbs
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
@@ -194,6 +212,10 @@ def offered(data: CaseButton, case: Case, roles: set[Role], units: set[str], ord
             return True  # it only redraws this chat's own card keyboard for the case as it is
         if verb in NO_LINK:
             return CaseVerb(NO_LINK[verb].value) in verbs
+        if verb is CaseVerb.INTERIM_AUTO:
+            return CaseVerb.INTERIM in verbs
+        if verb is CaseVerb.SEEN_PUBLISHED:  # the use case refuses it unless a publication is left unclear
+            return CaseVerb.PUBLISH in verbs or CaseVerb.INTERIM in verbs
         if verb is CaseVerb.PUBLISH_CONFIRMED or verb in AUTO_PUBLISH:
             # «Опубликовать» goes with «Опубликовано»; the use case refuses it where the item's network,
             # or a publication on its way, says no.

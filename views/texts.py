@@ -264,6 +264,7 @@ HISTORY_PHRASES: Mapping[str, str] = {
     "source_restored": "восстановлено в источнике",
     # Publishing back to the network (issue 11).
     "publication_requested": "ответ поставлен в очередь на публикацию",
+    "publication_requested:interim": "промежуточный ответ поставлен в очередь на публикацию",
     "publication_failed": "публикация ответа не удалась",
     "publication_undeliverable": "ответ нельзя опубликовать автоматически",
     "publication_late": "ответ опубликован в соцсети после отметки вручную",
@@ -472,15 +473,24 @@ DIGEST_MORE_HTML = "…и ещё {count}"
 BTN_PUBLISH_AUTO = "Опубликовать"
 BTN_PUBLISH_MANUAL = "Опубликовано вручную"
 BTN_PUBLISH_AUTO_CONFIRM = "Опубликовать без их информации"
+BTN_INTERIM_AUTO = "Опубликовать как промежуточный"
+BTN_INTERIM_MANUAL = "Промежуточный опубликован вручную"
+BTN_PUBLISH_AGAIN = "Опубликовать снова"
 # «во ВКонтакте», «в Одноклассниках»: where the answer goes.
 NETWORK_IN: Mapping[str, str] = {"vk": "во ВКонтакте", "ok": "в Одноклассниках", "telegram": "в Telegram"}
 PUBLICATION_QUEUED = "Ответ публикуется {network}; карточка покажет ссылку, когда соцсеть подтвердит."
 CARD_PUBLICATION_PENDING = "⏳ Ответ публикуется {network}…"
+INTERIM_QUEUED = (
+    "Промежуточный ответ публикуется {network}; карточка покажет ссылку, когда соцсеть подтвердит."
+)
+CARD_INTERIM_PENDING = "⏳ Промежуточный ответ публикуется {network}…"
+CARD_INTERIM_RETRY = "⏳ Промежуточный ответ публикуется {network}: повтор не раньше {at} ({reason})"
 CARD_PUBLICATION_RETRY = "⏳ Ответ публикуется {network}: повтор не раньше {at} ({reason})"
 CARD_PUBLICATION_FAILED = "❌ Публикация {network} не удалась: {reason}"
+CARD_PUBLICATION_UNCLEAR = "❓ {reason}"  # the reason says what to check and which button to press
 CARD_PUBLICATION_UNDELIVERABLE = (
     "✋ Опубликовать {network} автоматически нельзя: {reason}. Разместите ответ вручную (текст — в проекте "
-    "ответа ниже) и нажмите «Опубликовано вручную»."
+    "ответа ниже) и нажмите «Опубликовано»."
 )
 PUBLICATION_NOTICES: Mapping[str, str] = {
     "publication_undeliverable": "Ответ не опубликован автоматически — разместите его вручную",

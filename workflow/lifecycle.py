@@ -1497,6 +1497,9 @@ def available_actions(case: Case, actor: Actor) -> tuple[Action, ...]:
         # «Принять» once pressed is no longer an offer: the unit has accepted (a second press says so anyway).
         if action is Action.ACCEPT and all(a.accepted for a in case.assignments if a.unit in actor.units):
             continue
+        # One interim answer a case (п.11): once given, the approved final draft is the answer itself.
+        if action is Action.INTERIM and case.interim:
+            continue
         # In ПОС only the responsible executor sends the common draft (п.14.3); co-executors give information.
         if action is Action.SUBMIT and case.procedure is POS and case.responsible_unit not in actor.units:
             continue

@@ -425,6 +425,9 @@ class ChannelSource(Protocol):
 # act on (retry allowed after a fix), or impossible through the network (answer by hand).
 PENDING, SENDING, PUBLISHED, FAILED, UNDELIVERABLE = "pending", "sending", "published", "failed", "undeliverable"
 ACTIVE_PUBLICATION = frozenset({PENDING, SENDING})
+# Cut short where the network keeps no idempotency key (a dead run mid-send, a timeout): nobody knows whether it
+# went; the operator looks and says (published by hand, or publish again).
+UNCLEAR = "unclear"
 FINAL_ANSWER, INTERIM_ANSWER = "final", "interim"
 
 
@@ -479,11 +482,13 @@ class PublishRefused(PublishError):
 
 
 class PublishFailed(PublishError):
-    """A person must fix something first (a revoked token, a bad parameter); `alert`: tell the office head."""
+    """A person must fix something first (a revoked token, a bad parameter); `alert`: tell the office head;
+    `unclear`: the call may have posted it (no idempotency key): the operator looks before anything is retried."""
 
-    def __init__(self, reason: str, *, detail: str = "", alert: bool = False) -> None:
+    def __init__(self, reason: str, *, detail: str = "", alert: bool = False, unclear: bool = False) -> None:
         super().__init__(reason, detail=detail)
         self.alert = alert
+        self.unclear = unclear
 
 
 class PublishLater(PublishError):

@@ -113,7 +113,7 @@ async def test_a_deleted_comment_shows_on_the_card_and_is_left_to_the_operator(w
     notes = [visible_text(m) for m in w.emu.sent(INTAKE_CHAT) if "разместите его вручную" in visible_text(m)]
     assert len(notes) == 1 and DRAFT in notes[0]
     assert (await publication_rows(w.app))[0][0] == "undeliverable"
-    assert texts.BTN_PUBLISH_MANUAL in labels(w.card(INTAKE_CHAT, case))
+    assert texts.BTN_PUBLISH in labels(w.card(INTAKE_CHAT, case))
     assert (await w.app.services.case(case)).status == Status.APPROVED.value
     await w.stop()
 
@@ -140,7 +140,7 @@ async def test_a_server_error_is_not_retried_blindly(w: World) -> None:
     await w.settle()
     sends = [c for c in w.emu.calls("sendMessage")[calls:] if c.chat_id == GROUP]
     assert len(sends) == 1  # one try, then the operator
-    assert (await publication_rows(w.app))[0][0] == "failed"
+    assert (await publication_rows(w.app))[0][0] == "unclear"
     await w.stop()
 
 
@@ -194,5 +194,5 @@ async def test_a_crash_after_the_call_is_left_to_the_operator_and_posted_once(w:
     await w.wait(lambda: "не позволяет проверить повтор" in card_text(w, case), "the operator asked")
     await w.settle()
     assert posted() == 1  # not posted again behind the operator's back
-    assert [r[0] for r in await publication_rows(w.app)] == ["failed"]
+    assert [r[0] for r in await publication_rows(w.app)] == ["unclear"]
     await w.stop()

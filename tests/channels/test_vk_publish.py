@@ -164,7 +164,9 @@ async def test_the_press_posts_one_comment_under_the_citizens_comment(w: World, 
     comment = vk.add_comment(GID, post.id, CITIZEN, "Яма на дороге у дома 5")
     case = await approved(w, Source.VK, f"-{GID}_{comment.id}")
     card = w.card(INTAKE_CHAT, case)
-    assert labels(card)[:3] == [texts.BTN_PUBLISH_AUTO, texts.BTN_PUBLISH_MANUAL, texts.BTN_INTERIM]
+    assert labels(card)[:4] == [
+        texts.BTN_PUBLISH_AUTO, texts.BTN_PUBLISH_MANUAL, texts.BTN_INTERIM_AUTO, texts.BTN_INTERIM_MANUAL
+    ]
 
     pressed = w.button(card, texts.BTN_PUBLISH_AUTO)
     answer = await w.press_on(card, OPERATOR, texts.BTN_PUBLISH_AUTO)
@@ -224,9 +226,9 @@ async def test_closed_comments_leave_it_to_the_operator_with_the_text_ready(w: W
     await w.wait(lambda: "автоматически нельзя" in card_text(w, case), "the refusal on the card")
     await w.settle()
     shown = card_text(w, case)
-    assert "комментарии к записи закрыты" in shown and "Опубликовано вручную" in shown
+    assert "комментарии к записи закрыты" in shown and "нажмите «Опубликовано»." in shown
     card = w.card(INTAKE_CHAT, case)
-    assert texts.BTN_PUBLISH_MANUAL in labels(card) and texts.BTN_PUBLISH_AUTO not in labels(card)
+    assert texts.BTN_PUBLISH in labels(card) and texts.BTN_PUBLISH_AUTO not in labels(card)
     notes = [visible_text(m) for m in w.emu.sent(INTAKE_CHAT) if "разместите его вручную" in visible_text(m)]
     assert len(notes) == 1 and DRAFT in notes[0]
     assert vk.published(GID) == [] and (await publication_rows(w.app))[0][0] == "undeliverable"
@@ -466,7 +468,7 @@ async def test_the_24_hour_window_leaves_the_message_to_the_operator(w: World, v
     await w.wait(lambda: "автоматически нельзя" in card_text(w, case), "the refusal on the card")
     assert "больше суток" in card_text(w, case)
     assert vk.sent_messages(GID, CITIZEN) == []
-    assert texts.BTN_PUBLISH_MANUAL in labels(w.card(INTAKE_CHAT, case))
+    assert texts.BTN_PUBLISH in labels(w.card(INTAKE_CHAT, case))
     await w.stop()
 
 

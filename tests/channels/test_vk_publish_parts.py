@@ -114,7 +114,7 @@ def test_the_card_line_for_each_state() -> None:
     assert "повтор не раньше" in publication_line(retry, cal, NOW)
     assert "не удалась: ключ" in publication_line(pub("failed", error="ключ"), cal, NOW)
     line = publication_line(pub("undeliverable", error="комментарии к записи закрыты"), cal, NOW)
-    assert "комментарии к записи закрыты" in line and "Опубликовано вручную" in line
+    assert "комментарии к записи закрыты" in line and "нажмите «Опубликовано»." in line
     assert publication_line(pub("published", link="https://vk.com/x"), cal, NOW) == ""
 
 

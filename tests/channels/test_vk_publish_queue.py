@@ -125,7 +125,7 @@ async def test_a_dead_runs_claim_is_posted_again_with_its_key_or_handed_to_the_o
     assert await t.take_over_publications("new-run") == 1
     async with t.repo.reading() as tx:
         row = await tx.latest_publication(other)
-    assert row is not None and row.state == "failed" and row.error == AMBIGUOUS.format(network="ВКонтакте")
+    assert row is not None and row.state == "unclear" and row.error == AMBIGUOUS.format(network="ВКонтакте")
     assert unkeyed.posted == [] and await t.claim_publications("new-run", 10) == []
 
 

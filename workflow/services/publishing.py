@@ -15,13 +15,16 @@ from dataclasses import replace
 from datetime import datetime, time, timedelta, tzinfo
 
 from workflow.lifecycle import Action, ActionPayload, Status, transition
-from workflow.model import Actor, DomainError, Event, InboundMessage, Network, Role, Source, valid_id
+from workflow.model import Actor, Case, DomainError, Event, InboundMessage, Network, Role, Source, valid_id
 from workflow.ports import (
     ACTIVE_PUBLICATION,
     FAILED,
+    FINAL_ANSWER,
+    INTERIM_ANSWER,
     PENDING,
     PUBLISHED,
     SENDING,
+    UNCLEAR,
     UNDELIVERABLE,
     Answer,
     Notification,
@@ -70,11 +73,27 @@ CASE_MOVED_ON = (
 NO_PUBLISHER = "Публикация в {network} отключена в настройках."
 AMBIGUOUS = (
     "Отклик был перезапущен во время публикации, и {network} не позволяет проверить повтор: посмотрите, появился "
-    "ли ответ; если да — нажмите «Опубликовано вручную», если нет — «Опубликовать» ещё раз."
+    "ли ответ; если да — нажмите «Опубликовано вручную», если нет — «Опубликовать снова»."
 )
+NOT_UNCLEAR = "Эта кнопка устарела: публикация уже не ждёт проверки."
 REFUSED_AT_PRESS = "Опубликовать автоматически нельзя: {reason}. Ничего не изменено."
 TOO_MANY_ATTEMPTS = "Не удалось опубликовать после {count} попыток: {reason}"
 UNEXPECTED = "неожиданная ошибка при публикации"
+
+
+def answer_action(kind: str) -> Action:
+    """The step a publication of this kind is: the interim answer (п.11) or the answer itself."""
+    return Action.INTERIM if kind == INTERIM_ANSWER else Action.PUBLISH
+
+
+def current_publication(case: Case, publication: Publication | None) -> Publication | None:
+    """The publication the case's next step is about; None when it belongs to a step already taken: an
+    interim one once the interim answer is out, any once the case is answered or closed."""
+    if publication is None or Status(case.status).final:
+        return None
+    if publication.kind == INTERIM_ANSWER and case.interim:
+        return None
+    return publication
 
 
 def channel_network(message: InboundMessage | None) -> Network | None:
@@ -106,15 +125,26 @@ def answer_of(publication: Publication) -> Answer:
     )
 
 
+def _still_due(case: Case, publication: Publication) -> bool:
+    """Whether the publication's step can still be taken: the case approved, and for an interim answer, none
+    given yet (else it was marked by hand meanwhile)."""
+    if case.status != Status.APPROVED.value:
+        return False
+    return not (publication.kind == INTERIM_ANSWER and case.interim)
+
+
 class PublishingUseCases(CaseUseCases):
     # --- the press ------------------------------------------------------------------------------------------
 
     async def request_publication(
-        self, case_id: int, actor: Actor, version: int, *, confirm: bool = False
+        self, case_id: int, actor: Actor, version: int, *, confirm: bool = False, kind: str = FINAL_ANSWER
     ) -> Publication:
-        """Queue the approved answer of the case for its network; the same refusals as the PUBLISH step
-        (role, status, units still owing information unless `confirm`), and a stale card, a second press, a
-        case from no connected network, a text the network cannot take, each change nothing."""
+        """Queue the approved answer of the case for its network; the same refusals as its step (PUBLISH, or
+        INTERIM for `kind` interim: role, status, units still owing information unless `confirm`), and a stale
+        card, a second press, a case from no connected network, a text the network cannot take, each change
+        nothing."""
+        if kind not in (FINAL_ANSWER, INTERIM_ANSWER):
+            raise DomainError(NOT_FOUND, code="invalid")
         if not valid_id(case_id):
             raise DomainError(NOT_FOUND, code="not_found")
         if not valid_id(version):
@@ -126,14 +156,16 @@ class PublishingUseCases(CaseUseCases):
                 raise DomainError(NOT_FOUND, code="not_found")
             message = await tx.get_message(case_id)
             network = channel_network(message)
-            latest = await tx.latest_publication(case_id)
+            latest = current_publication(case, await tx.latest_publication(case_id))
             if latest is not None and latest.state in ACTIVE_PUBLICATION:
                 raise DomainError(ALREADY_QUEUED, code="already")
-            if latest is not None and latest.state == PUBLISHED:
+            if latest is not None and latest.state == PUBLISHED and latest.kind == kind:
                 raise DomainError(ALREADY_PUBLISHED, code="already")
+            if latest is not None and latest.state == UNCLEAR and latest.kind == kind:
+                confirm = confirm or latest.confirmed  # «Опубликовать снова»: what was confirmed still holds
             # The lifecycle speaks first: «уже отмечен», «недостаточно прав», units still owing information.
             transition(
-                case, Action.PUBLISH, actor, now, rules=self.rules, calendar=self.calendar,
+                case, answer_action(kind), actor, now, rules=self.rules, calendar=self.calendar,
                 payload=ActionPayload(confirm=confirm),
             )  # fmt: skip
             if version != case.version:
@@ -149,7 +181,8 @@ class PublishingUseCases(CaseUseCases):
             assert message is not None  # the network came from it
             queued = Publication(
                 id=0, case_id=case_id, network=network, item_key=message.source_id, item_link=message.link,
-                text=text, requested_by=actor.user_id, requested_by_name=actor.name, confirmed=confirm,
+                text=text, kind=kind, requested_by=actor.user_id, requested_by_name=actor.name,
+                confirmed=confirm,
             )  # fmt: skip
             refusal = publisher.refusal(answer_of(queued))
             if refusal:
@@ -161,6 +194,8 @@ class PublishingUseCases(CaseUseCases):
             except StaleVersion:
                 raise DomainError(STALE_CARD, code="stale") from None
             data: dict[str, object] = {"publication_id": publication.id, "network": network.value}
+            if kind != FINAL_ANSWER:
+                data["kind"] = kind
             if actor.name:
                 data["by"] = actor.name
             event = Event(PUBLICATION_REQUESTED, actor.user_id, Role.OPERATOR, now, data=data)
@@ -169,6 +204,23 @@ class PublishingUseCases(CaseUseCases):
         if self.publishers.on_queued is not None:
             self.publishers.on_queued()
         return publication
+
+    async def published_by_hand(self, case_id: int, actor: Actor, version: int) -> Publication:
+        """«Опубликовано вручную» on a publication left unclear: the operator saw the answer in the thread, and
+        its step is taken in one press, as the press of «Опубликовать» asked (confirmed there if it was)."""
+        if not valid_id(case_id):
+            raise DomainError(NOT_FOUND, code="not_found")
+        async with self.repo.reading() as tx:
+            case = await tx.get_case(case_id)
+            latest = await tx.latest_publication(case_id) if case is not None else None
+        if case is None:
+            raise DomainError(NOT_FOUND, code="not_found")
+        latest = current_publication(case, latest)
+        if latest is None or latest.state != UNCLEAR:
+            raise DomainError(NOT_UNCLEAR, code="stale")
+        payload = ActionPayload(confirm=latest.confirmed)
+        await self.act(case_id, answer_action(latest.kind), actor, expected_version=version, payload=payload)
+        return latest
 
     # --- the worker's side ----------------------------------------------------------------------------------
 
@@ -200,7 +252,7 @@ class PublishingUseCases(CaseUseCases):
                 )
             return
         network = NETWORK_NAMES.get(publication.network, publication.network.value)
-        await self._give_up(publication, FAILED, AMBIGUOUS.format(network=network))
+        await self._give_up(publication, UNCLEAR, AMBIGUOUS.format(network=network))
 
     async def publish_claimed(self, publication: Publication) -> Publication:
         """Post one claimed row and record what the network said; returns the row as recorded."""
@@ -210,7 +262,7 @@ class PublishingUseCases(CaseUseCases):
             return await self._give_up(publication, FAILED, NO_PUBLISHER.format(network=network))
         async with self.repo.reading() as tx:
             case = await tx.get_case(publication.case_id)
-        if case is None or case.status != Status.APPROVED.value:
+        if case is None or not _still_due(case, publication):
             return await self._give_up(publication, FAILED, CASE_MOVED_ON, notify=False)
         answer = answer_of(publication)
         refusal = publisher.refusal(answer)
@@ -221,14 +273,15 @@ class PublishingUseCases(CaseUseCases):
         except PublishRefused as exc:
             return await self._give_up(publication, UNDELIVERABLE, exc.reason)
         except PublishFailed as exc:
-            return await self._give_up(publication, FAILED, exc.reason, alert=exc.alert)
+            state = UNCLEAR if exc.unclear and not publisher.idempotent else FAILED
+            return await self._give_up(publication, state, exc.reason, alert=exc.alert)
         except PublishLater as exc:
             return await self._later(publication, exc)
         except PublishError as exc:
             return await self._give_up(publication, FAILED, exc.reason)
         except Exception:
             if not publisher.idempotent:
-                return await self._give_up(publication, FAILED, AMBIGUOUS.format(network=network))
+                return await self._give_up(publication, UNCLEAR, AMBIGUOUS.format(network=network))
             return await self._later(publication, PublishLater(UNEXPECTED))
         return await self._published(publication, link)
 
@@ -248,11 +301,11 @@ class PublishingUseCases(CaseUseCases):
                 name=publication.requested_by_name,
             )  # fmt: skip
             origin = f"publication:{publication.id}"
-            if case.status == Status.APPROVED.value:
+            if _still_due(case, publication):
                 payload = ActionPayload(link=link, confirm=True, origin=origin)
                 result = transition(
                     case,
-                    Action.PUBLISH,
+                    answer_action(publication.kind),
                     actor,
                     now,
                     rules=self.rules,
