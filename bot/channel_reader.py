@@ -60,7 +60,10 @@ class ChannelReader:
         item = self.source.item(raw, self.clock.now())
         if item is None:
             return None
-        return Incoming(self.channel, self.key_of(item), f"{self.channel}:{item.thread}", dict(raw))
+        # One lane per item, not per thread: an item's own events (new, edit, delete, restore) stay in order,
+        # different items (a burst under one post) are handled side by side — registering is idempotent per
+        # (source, source id), so nothing orders them against each other.
+        return Incoming(self.channel, self.key_of(item), f"{self.channel}:{item.key}", dict(raw))
 
     async def save(self, events: Sequence[dict[str, object]], cursor: str | None) -> int:
         """Save the events (and the cursor) in one transaction, waiting out a storage outage; how many new."""
