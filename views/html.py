@@ -21,7 +21,8 @@ _TAG: Final = re.compile(r"<[^>]*>")
 
 def utf16_len(text: str) -> int:
     """Telegram counts text length in UTF-16 code units."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    # The codec counts in C (a lone surrogate passes through as the one unit it is).
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def visible_length(html_text: str) -> int:
@@ -99,6 +100,31 @@ def _tokens(text: str, html: bool) -> list[_Token]:
     return tokens
 
 
+# The tokens that are not one character: matched at the same places as in _HTML_TOKEN_RE (its last branch
+# only steps over one character), so the width is known without building a token per character.
+_SPECIAL_RE: Final = re.compile(r"<[^<>]*>|&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[a-zA-Z][a-zA-Z0-9]{1,31});")
+
+
+def _width(text: str, html: bool) -> int:
+    """sum(t.width for t in _tokens(text, html)), without the tokens."""
+    total = utf16_len(text)
+    if not html:
+        return total
+    for match in _SPECIAL_RE.finditer(text):
+        piece = match.group()
+        if piece[0] == "<":
+            if _TAG_NAME_RE.match(piece) is not None:
+                total -= utf16_len(piece)
+        else:
+            total -= len(piece) - _referenceutf16_len(piece)  # a reference is ASCII: len is its width
+    return total
+
+
+def _fits(text: str, limit: int, html: bool) -> bool:
+    # No token is wider than its text, so text no longer than the limit fits without being measured.
+    return utf16_len(text) <= limit or _width(text, html) <= limit
+
+
 def _advance(stack: list[_Token], token: _Token) -> None:
     """Track the open tags: push a start tag, pop through its matching end tag."""
     if token.tag is None:
@@ -144,9 +170,9 @@ def _cut(tokens: Sequence[_Token], start: int, budget: int) -> int:
 
 
 def _split(text: str, limit: int, html: bool) -> list[str]:
-    tokens = _tokens(text, html)
-    if sum(t.width for t in tokens) <= limit:
+    if _fits(text, limit, html):
         return [text]
+    tokens = _tokens(text, html)
     parts: list[str] = []
     open_tags: list[_Token] = []
     start = 0
@@ -179,9 +205,9 @@ def split_plain(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 
 
 def _trim(text: str, limit: int, html: bool) -> str:
-    tokens = _tokens(text, html)
-    if sum(t.width for t in tokens) <= limit:
+    if _fits(text, limit, html):
         return text
+    tokens = _tokens(text, html)
     end = _cut(tokens, 0, limit - utf16_len(ELLIPSIS))
     open_tags: list[_Token] = []
     for token in tokens[:end]:
