@@ -5,6 +5,10 @@ ran out, a row a wake missed), it claims pending rows and hands each to the use 
 Publisher and records the outcome (workflow/services/publishing.py). At start it takes over what a dead run
 was sending: with the network's idempotency key (VK guid / random_id = the row id) posting it again posts it
 once. One process runs per database (the poller lock), so claims need no lease.
+
+Several rows are in flight at once, each network's calls paced by its Publisher's `rate_per_second` (a VK
+token's 20 a second; Telegram's one a second, so one at a time): one row at a time, a round trip and the
+outcome's transaction each, never reached VK's rate.
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 
-from workflow.ports import Clock, StorageUnavailable
+from workflow.model import Network
+from workflow.ports import Clock, Publication, StorageUnavailable
 from workflow.services import Services
 
 log = logging.getLogger(__name__)
@@ -24,6 +32,37 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 30.0  # the worker looks for due rows at least this often
 BATCH = 10  # rows claimed at a time
 OUTAGE_PAUSE_SECONDS = 5.0  # the database is down: wait before the next claim
+
+
+class Pacer:
+    """Spaces the starts of the calls to one network, 1 / rate seconds apart: a token bucket holding a single
+    token, so no second ever holds more than `rate` starts (a burst on top of the steady rate would overrun
+    VK's sliding window and come back as error 6). Reservations are taken in order; the event loop is single
+    threaded, so no lock is needed."""
+
+    def __init__(self, rate_per_second: float, now: Callable[[], float] = time.monotonic) -> None:
+        if not rate_per_second > 0:
+            raise ValueError(f"rate_per_second must be positive, not {rate_per_second!r}")
+        self.interval = 1.0 / rate_per_second
+        self._now = now
+        self._next = -math.inf  # the earliest start of the next call
+
+    def reserve(self) -> float:
+        """Take the next slot: seconds until the call may start (0.0: now)."""
+        now = self._now()
+        start = max(now, self._next)
+        self._next = start + self.interval
+        return start - now
+
+    async def wait(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            await sleep(delay)
+
+
+def in_flight_for(rate_per_second: float) -> int:
+    """Calls to one network at once: a second's worth at its rate, one below a call a second."""
+    return max(1, math.ceil(rate_per_second))
 
 
 def owner_name() -> str:
@@ -49,6 +88,10 @@ class PublicationWorker:
         self._woken = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._busy = False
+        self._lanes: dict[Network, tuple[asyncio.Semaphore, Pacer]] = {}
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._fatal: BaseException | None = None  # what killed a row in flight, for the worker to die of
+        self._outage = False  # a row in flight found the database down
 
     async def start(self) -> None:
         """Take over a dead run's claims, then run in the background."""
@@ -62,7 +105,7 @@ class PublicationWorker:
 
     def busy(self) -> bool:
         """Claiming or posting right now, or woken and about to (tests wait for this to end)."""
-        return self._busy or self._woken.is_set()
+        return self._busy or self._woken.is_set() or bool(self._in_flight)
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -70,29 +113,85 @@ class PublicationWorker:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        tasks = [*self._in_flight, *([task] if task is not None else [])]
+        for each in tasks:
+            each.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def run_once(self) -> int:
-        """Claim the due rows and post each; how many were claimed."""
+        """Claim the due rows and post them (paced, several at once); how many were claimed."""
+        claimed = await self._claim_and_start()
+        await self._drain()
+        return claimed
+
+    async def _claim_and_start(self) -> int:
+        """Claim the due rows and start each as its network's pace allows; the calls go on in the background."""
         claimed = await self.services.claim_publications(self.owner, self.batch)
         for publication in claimed:
-            try:
-                done = await self.services.publish_claimed(publication)
-            except StorageUnavailable:
-                raise  # the row stays claimed by this run; the next start takes it over
-            except Exception:
-                log.exception("публикация № %d (дело № %d) не записана", publication.id, publication.case_id)
-                with contextlib.suppress(Exception):
-                    await self.services.release_publication(publication)
-                continue
-            log.info(
-                "публикация № %d (дело № %d, %s): %s%s",
-                done.id, done.case_id, done.network.value, done.state,
-                f" — {done.link or done.error}" if done.link or done.error else "",
-            )  # fmt: skip
+            await self._start(publication)
         return len(claimed)
+
+    async def _start(self, publication: Publication) -> None:
+        slots, pacer = self._lane(publication.network)
+        await slots.acquire()
+        try:
+            self._raise_fatal()
+            await pacer.wait()
+        except BaseException:
+            slots.release()
+            raise
+        task = asyncio.create_task(self._post(publication, slots), name=f"publication-{publication.id}")
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+
+    def _lane(self, network: Network) -> tuple[asyncio.Semaphore, Pacer]:
+        lane = self._lanes.get(network)
+        if lane is None:
+            publisher = self.services.publishers.get(network)
+            rate = publisher.rate_per_second if publisher is not None else 1.0  # the use case fails the row
+            lane = self._lanes[network] = (asyncio.Semaphore(in_flight_for(rate)), Pacer(rate))
+        return lane
+
+    async def _post(self, publication: Publication, slots: asyncio.Semaphore) -> None:
+        try:
+            done = await self.services.publish_claimed(publication)
+        except StorageUnavailable:
+            self._outage = True  # the row stays claimed by this run; the next start takes it over
+            return
+        except Exception:
+            log.exception("публикация № %d (дело № %d) не записана", publication.id, publication.case_id)
+            with contextlib.suppress(Exception):
+                await self.services.release_publication(publication)
+            return
+        finally:
+            slots.release()
+        log.info(
+            "публикация № %d (дело № %d, %s): %s%s",
+            done.id, done.case_id, done.network.value, done.state,
+            f" — {done.link or done.error}" if done.link or done.error else "",
+        )  # fmt: skip
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()  # retrieved here: an error of ours was logged in _post already
+        if exc is not None and self._fatal is None:
+            self._fatal = exc  # a BaseException (the process is going down): the worker dies with it
+            self._woken.set()
+
+    def _raise_fatal(self) -> None:
+        if self._fatal is not None:
+            raise self._fatal
+
+    async def _drain(self) -> None:
+        """Wait for every row in flight to be recorded."""
+        while self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+        self._raise_fatal()
+        if self._outage:
+            self._outage = False
+            raise StorageUnavailable("публикация не записана: база данных недоступна")
 
     async def _run(self) -> None:
         while True:
@@ -100,8 +199,10 @@ class PublicationWorker:
             self._busy = True
             pause = self.tick_seconds
             try:
-                if await self.run_once():
-                    continue  # more may be due
+                self._raise_fatal()
+                if await self._claim_and_start():
+                    continue  # more may be due; those started run on meanwhile
+                await self._drain()
                 pause = await self._until_next()
             except StorageUnavailable:
                 log.warning("публикация: база данных недоступна; повтор через %.0f с", OUTAGE_PAUSE_SECONDS)

@@ -284,6 +284,7 @@ class TelegramPublisher:
 
     network = Network.TELEGRAM
     idempotent = False
+    rate_per_second = 1.0  # one message a second per chat: answers go one at a time
 
     def __init__(self, bot: Bot, clock: Clock, *, on_gone: OnGone | None = None) -> None:
         self.bot = bot

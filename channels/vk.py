@@ -594,6 +594,7 @@ class VkPublisher:
 
     network = Network.VK
     idempotent = True
+    rate_per_second = 20.0  # a community token's limit (error 6 past it)
 
     def __init__(self, api: VkApi, group_id: int) -> None:
         self.api = api

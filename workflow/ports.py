@@ -509,11 +509,13 @@ class Publisher(Protocol):
     `idempotent`: the network takes an idempotency key (VK), so a claim a dead run left is posted again safely;
     without one (Telegram) such a claim is not retried blindly. `refusal` says, before any call, why the answer
     cannot go at all (too long, an item it cannot answer), else None. `publish` raises a PublishError subclass
-    for what the network answered.
+    for what the network answered. `rate_per_second`: at most this many calls a second to the network (the
+    publisher worker paces them; several are in flight at once only when it is above one).
     """
 
     network: Network
     idempotent: bool
+    rate_per_second: float
 
     def refusal(self, answer: Answer) -> str | None: ...
 

@@ -151,6 +151,7 @@ class DiesAfterTheCall:
         self.real = real
         self.network = real.network
         self.idempotent = real.idempotent
+        self.rate_per_second = real.rate_per_second
         self.calls = 0
 
     def refusal(self, answer: Answer) -> str | None:

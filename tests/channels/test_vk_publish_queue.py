@@ -41,6 +41,7 @@ class Recording:
 
     network: Network = Network.VK
     idempotent: bool = True
+    rate_per_second: float = 20.0
     fail: int = 0
     posted: list[Answer] = field(default_factory=list)
 
@@ -174,3 +175,51 @@ async def _back_off(s: Services, case: int) -> timedelta:
         row = await tx.latest_publication(case)
     assert row is not None and row.next_at is not None
     return row.next_at - NOW
+
+
+@dataclass
+class Gated(Recording):
+    """A network whose calls wait until the test opens the gate, counting those under way at once."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    under_way: int = 0
+    most_at_once: int = 0
+
+    async def publish(self, answer: Answer) -> str:
+        self.under_way += 1
+        self.most_at_once = max(self.most_at_once, self.under_way)
+        try:
+            await self.gate.wait()
+            return await super().publish(answer)
+        finally:
+            self.under_way -= 1
+
+
+@pytest.mark.parametrize(("rate", "at_once"), [(1000.0, 5), (1.0, 1)])
+async def test_the_worker_keeps_as_many_in_flight_as_the_rate_allows(
+    engine: AsyncEngine, rate: float, at_once: int
+) -> None:
+    clock, net = FakeClock(NOW), Gated(rate_per_second=rate)
+    s = services_on(engine, clock, net)
+    cases = [await approved_case(s, n) for n in range(1, 6)]
+    for case, version in cases:
+        await s.request_publication(case, OPERATOR, version)
+    worker = PublicationWorker(s, clock, owner="run", tick_seconds=3600)
+    run = asyncio.create_task(worker.run_once())
+    for _ in range(1000):  # the five start at once (1,000 a second: 5 ms apart); a second a call: only one
+        await asyncio.sleep(0.005)
+        if net.under_way == at_once:
+            break
+    assert net.under_way == at_once and worker.busy()
+    if at_once == 1:
+        await asyncio.sleep(0.05)
+        assert net.under_way == 1  # the second waits for the first to be recorded
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        await worker.stop()
+        return
+    net.gate.set()
+    assert await run == 5 and len(net.posted) == 5 and net.most_at_once == 5
+    for case, _ in cases:
+        assert (await s.case(case)).status == Status.ANSWERED.value
+    assert not worker.busy()
