@@ -358,7 +358,7 @@ def report_intake(run: Intake) -> bool:
     per_method = Counter(r.method for r in sent)
     last_card = max(latencies, default=0.0)
     lane = (
-        "one post: one inbox lane, handled in order" if run.posts == 1 else f"{run.posts} posts round-robin"
+        "under one post" if run.posts == 1 else f"{run.posts} posts round-robin"
     )
     rows: list[tuple[str, str]] = [
         ("comments written at once", f"{run.n} ({lane}; {CITIZENS} authors)"),
@@ -593,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limits", choices=("on", "off", "both"), default="both",
                         help="the Telegram emulator's and the sender's limits during intake")  # fmt: skip
     parser.add_argument("--posts", type=int, default=1,
-                        help="posts the burst is spread over (each post is one inbox lane; default 1)")  # fmt: skip
+                        help="posts the burst is spread over (default 1; each comment is its own inbox lane)")  # fmt: skip
     parser.add_argument(
         "--pg", action="store_true", help="PostgreSQL (a database of its own) instead of SQLite"
     )
