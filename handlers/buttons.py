@@ -7,6 +7,7 @@ the answer. The press is answered as soon as the change is committed; cards foll
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, F, Router
@@ -226,16 +227,7 @@ async def on_case(
             cb.case_id, action, actor, cb.version, payload=ActionPayload(confirm=confirmed)
         )
     except DomainError as exc:
-        if exc.code == "confirm":  # units still owe information: publish only once confirmed (RULES.md §6)
-            try:
-                case = await services.case(cb.case_id)
-            except DomainError as gone:
-                await _refuse(query, gone.message)
-                return
-            await _refuse(query, exc.message)
-            await _set_markup(message, confirm_publish_keyboard(case))
-            return
-        await _refuse(query, exc.message)
+        await _refuse_or_ask_to_confirm(query, exc, services, cb.case_id, message, confirm_publish_keyboard)
         return
     if keyboard_step:
         order = list(rules.units)
@@ -261,20 +253,32 @@ async def _publish_auto(
             cb.case_id, actor, cb.version, confirm=confirmed, kind=kind
         )
     except DomainError as exc:
-        if exc.code == "confirm":  # units still owe information: publish only once confirmed (RULES.md §6)
-            try:
-                case = await services.case(cb.case_id)
-            except DomainError as gone:
-                await _refuse(query, gone.message)
-                return
-            await _refuse(query, exc.message)
-            await _set_markup(message, confirm_auto_publish_keyboard(case))
-            return
-        await _refuse(query, exc.message)
+        await _refuse_or_ask_to_confirm(query, exc, services, cb.case_id, message, confirm_auto_publish_keyboard)
         return
     network = texts.NETWORK_IN.get(publication.network.value, publication.network.value)
     queued = texts.INTERIM_QUEUED if kind == INTERIM_ANSWER else texts.PUBLICATION_QUEUED
     await query.answer(queued.format(network=network))
+
+
+async def _refuse_or_ask_to_confirm(
+    query: CallbackQuery,
+    exc: DomainError,
+    services: Services,
+    case_id: int,
+    message: Message | None,
+    keyboard: Callable[[Case], InlineKeyboardMarkup],
+) -> None:
+    """A refused publish press; when units still owe information (RULES.md §6), the card asks to confirm."""
+    if exc.code == "confirm":
+        try:
+            case = await services.case(case_id)
+        except DomainError as gone:
+            await _refuse(query, gone.message)
+            return
+        await _refuse(query, exc.message)
+        await _set_markup(message, keyboard(case))
+        return
+    await _refuse(query, exc.message)
 
 
 async def _send_prompt(
