@@ -24,13 +24,16 @@ the driving process makes HTTP calls.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
+from emulators.control_json import PREFIX, ControlError, Handler
+from emulators.control_json import body as _body
+from emulators.control_json import guarded as _guarded
+from emulators.control_json import integer as _int
+from emulators.control_json import list_of as _list
+from emulators.control_json import string as _str
 from emulators.telegram.records import (
     ChatMessage,
     FailureKind,
@@ -41,15 +44,7 @@ from emulators.telegram.records import (
 )
 from emulators.telegram.server import TelegramEmulator
 
-PREFIX = "/_control"
 _FAILURE_KINDS: tuple[FailureKind, ...] = ("retry_after", "server_error", "bad_gateway_html", "disconnect")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class ControlError(Exception):
-    """A malformed control request: answered 400 with the reason."""
-
 
 @dataclass
 class Burst:
@@ -325,42 +320,3 @@ class Control:
             burst.error = f"{type(exc).__name__}: {exc}"
         finally:
             burst.finished_at = self.emu._clock()
-
-
-def _guarded(handler: Handler) -> Handler:
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except (ControlError, ValueError, KeyError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-
-    return guarded
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    with contextlib.suppress(ValueError):
-        body = await request.json()
-        if isinstance(body, dict):
-            return body
-    raise ControlError("the body must be a JSON object")
-
-
-def _list(body: dict[str, Any], key: str) -> list[Any]:
-    value = body.get(key)
-    if not isinstance(value, list):
-        raise ControlError(f"{key}: a JSON list")
-    return value
-
-
-def _int(body: dict[str, Any], key: str) -> int:
-    value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ControlError(f"{key}: an integer")
-    return int(value)
-
-
-def _str(body: dict[str, Any], key: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str):
-        raise ControlError(f"{key}: a string")
-    return value

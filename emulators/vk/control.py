@@ -42,24 +42,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
 from aiohttp import web
 
+from emulators.control_json import PREFIX, ControlError, Handler
+from emulators.control_json import body as _body
+from emulators.control_json import guarded as _guarded
+from emulators.control_json import integer as _int
+from emulators.control_json import list_of as _list
+from emulators.control_json import string as _str
 from emulators.vk.records import TOKEN_KINDS, Comment, FailureKind, JsonDict, Message, RequestRecord, VkError
 from emulators.vk.server import VkEmulator
 
-PREFIX = "/_control"
 _FAILURE_KINDS: tuple[str, ...] = get_args(FailureKind)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class ControlError(Exception):
-    """A malformed control request: answered 400 with the reason."""
-
 
 def comment_json(comment: Comment) -> JsonDict:
     """A comment as the driver sees it, deleted or not, with its earlier texts."""
@@ -134,7 +130,7 @@ class Control:
             ("GET", "/callback", self._callback_state),
             ("POST", "/callback/disconnect", self._disconnect_callback),
         ]
-        return [web.route(method, PREFIX + path, _guarded(handler)) for method, path, handler in table]
+        return [web.route(method, PREFIX + path, _guarded(handler, VkError, TypeError)) for method, path, handler in table]
 
     # ------------------------------------------------------------------------------------------ routes
 
@@ -433,38 +429,6 @@ class Control:
         return web.json_response({"ok": True})
 
 
-def _guarded(handler: Handler) -> Handler:
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except (ControlError, VkError, ValueError, KeyError, TypeError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-
-    return guarded
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    with contextlib.suppress(ValueError):
-        body = await request.json()
-        if isinstance(body, dict):
-            return body
-    raise ControlError("the body must be a JSON object")
-
-
-def _list(body: dict[str, Any], key: str) -> list[Any]:
-    value = body.get(key)
-    if not isinstance(value, list):
-        raise ControlError(f"{key}: a JSON list")
-    return value
-
-
-def _int(body: dict[str, Any], key: str) -> int:
-    value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ControlError(f"{key}: an integer")
-    return int(value)
-
-
 def _opt_int(body: dict[str, Any], key: str) -> int | None:
     return None if body.get(key) is None else _int(body, key)
 
@@ -474,13 +438,6 @@ def _number(body: dict[str, Any], key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ControlError(f"{key}: a number")
     return float(value)
-
-
-def _str(body: dict[str, Any], key: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str):
-        raise ControlError(f"{key}: a string")
-    return value
 
 
 def _opt_str(body: dict[str, Any], key: str) -> str | None:
