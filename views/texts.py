@@ -266,6 +266,7 @@ HISTORY_PHRASES: Mapping[str, str] = {
     "publication_requested": "ответ поставлен в очередь на публикацию",
     "publication_requested:interim": "промежуточный ответ поставлен в очередь на публикацию",
     "publication_failed": "публикация ответа не удалась",
+    "publication_unclear": "неизвестно, опубликован ли ответ: нужна проверка",
     "publication_undeliverable": "ответ нельзя опубликовать автоматически",
     "publication_late": "ответ опубликован в соцсети после отметки вручную",
 }
@@ -495,6 +496,7 @@ CARD_PUBLICATION_UNDELIVERABLE = (
 PUBLICATION_NOTICES: Mapping[str, str] = {
     "publication_undeliverable": "Ответ не опубликован автоматически — разместите его вручную",
     "publication_failed": "Публикация ответа не удалась",
+    "publication_unclear": "Неизвестно, опубликован ли ответ — проверьте обсуждение",
 }
 NOTE_PUBLICATION_REASON = "Причина: {reason}"
 NOTE_PUBLICATION_TEXT = "Текст ответа для копирования:\n{text}"

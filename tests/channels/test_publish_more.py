@@ -291,6 +291,8 @@ def ours(channel: TelegramEmulator) -> list[ChatMessage]:
 async def test_seen_in_the_thread_is_one_press(world: World, channel: TelegramEmulator) -> None:
     case, _comment = await cut_short(world, channel, DiesAfterTheCall)
     assert len(ours(channel)) == 1  # it did go; nothing is sent again behind the operator's back
+    recorded = [e.action for e in await world.events(case)]
+    assert "publication_unclear" in recorded and "publication_failed" not in recorded  # not «не удалась»
     shown = tg_card(world, case)
     assert "посмотрите, появился ли ответ" in shown
     card = world.card(INTAKE_CHAT, case)

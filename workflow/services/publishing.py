@@ -42,13 +42,20 @@ from workflow.services.cases import CaseUseCases
 PUBLICATION_REQUESTED = "publication_requested"
 PUBLICATION_FAILED = "publication_failed"
 PUBLICATION_UNDELIVERABLE = "publication_undeliverable"
+PUBLICATION_UNCLEAR = "publication_unclear"  # a network without idempotency key: it may have gone; check
 PUBLICATION_LATE = "publication_late"  # posted after the case had moved on (marked published by hand)
 PUBLICATION_EVENTS = frozenset(
-    {PUBLICATION_REQUESTED, PUBLICATION_FAILED, PUBLICATION_UNDELIVERABLE, PUBLICATION_LATE}
+    {PUBLICATION_REQUESTED, PUBLICATION_FAILED, PUBLICATION_UNDELIVERABLE, PUBLICATION_UNCLEAR, PUBLICATION_LATE}
 )
 # The notices about a publication that did not go (to the operator; a revoked token also to the office head).
 NOTICE_UNDELIVERABLE = "publication_undeliverable"
 NOTICE_FAILED = "publication_failed"
+NOTICE_UNCLEAR = "publication_unclear"
+# What a given-up row leaves: its event on the case and its notice, by the row's state.
+_GIVE_UP_EVENT = {
+    UNDELIVERABLE: (PUBLICATION_UNDELIVERABLE, NOTICE_UNDELIVERABLE),
+    UNCLEAR: (PUBLICATION_UNCLEAR, NOTICE_UNCLEAR),
+}
 
 # Where a case's item was taken in from by a network's own intake: only those can be answered there.
 CHANNEL_NETWORKS = {Source.VK: Network.VK, Source.OK: Network.OK, Source.TELEGRAM: Network.TELEGRAM}
@@ -345,8 +352,7 @@ class PublishingUseCases(CaseUseCases):
         """Failed or undeliverable: the row, an event on the case, and a notice to the operator with the text
         to post by hand (and to the office head when `alert`)."""
         now = self.clock.now()
-        action = PUBLICATION_UNDELIVERABLE if state == UNDELIVERABLE else PUBLICATION_FAILED
-        kind = NOTICE_UNDELIVERABLE if state == UNDELIVERABLE else NOTICE_FAILED
+        action, kind = _GIVE_UP_EVENT.get(state, (PUBLICATION_FAILED, NOTICE_FAILED))
         notifications: list[Notification] = []
         if notify:
             payload: dict[str, object] = {"reason": reason, "text": publication.text}
