@@ -9,6 +9,7 @@ is decided from the clock each tick (workflow/digest.py), so no job is scheduled
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -25,6 +26,10 @@ def _guarded(name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Aw
             await job()
         except Exception as exc:  # the next tick retries; nothing is marked done on failure
             log.error("%s failed: %s: %s", name, type(exc).__name__, exc)
+        except asyncio.CancelledError:
+            # A stop cancels the job in flight (scheduler.shutdown): not a failure, and not a traceback in the
+            # log. Nothing awaits this task but the scheduler, so the cancellation ends here.
+            log.debug("%s interrupted by the stop", name)
 
     return run
 
