@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.channel_files import FileFetcher
 from bot.channel_health import ChannelHealth
 from bot.channel_reader import ChannelReader, callback_handler, row_handler
-from bot.channel_reader import stop as stop_reader
 from bot.check import Level, calendar_findings, chat_findings, telegram_channel_findings
 from bot.delivery import Delivery
 from bot.directory import Directory
@@ -39,6 +38,14 @@ from bot.publisher import PublicationWorker
 from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
 from bot.settings import VK_CALLBACK_SECRET_ENV, VK_CONFIRMATION_ENV, VK_TOKEN_ENV, ConfigError, Settings
+from bot.shutdown import (
+    CANCEL_WAIT_SECONDS,
+    STOP_MARGIN_SECONDS,
+    HardStop,
+    StopSteps,
+    cancel_and_wait,
+    wait_at_most,
+)
 from bot.startup import check_setup
 from channels.telegram import ChannelConfig, TelegramPublisher
 from channels.vk import VkLongPoll, VkPublisher, VkReconciler, inbox_key, make_api
@@ -238,13 +245,17 @@ class OtklikApp:
         self.scheduler.start()
         await self.delivery.start()  # takes over a dead run's claims, drains, repairs every card
 
-    async def close(self) -> None:
-        await self.stop_polling()
+    async def close(self, steps: StopSteps | None = None) -> None:
+        steps = steps if steps is not None else StopSteps()
+        await self.stop_polling(steps)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        await self.watch.settle()
-        await self.bot.session.close()
-        await self.engine.dispose()
+        with steps.step("уведомление о базе"):  # a notice about an outage, on its way to the office head
+            await wait_at_most(self.watch.settle(), CANCEL_WAIT_SECONDS, "уведомление о базе")
+        with steps.step("сеанс Telegram"):
+            await wait_at_most(self.bot.session.close(), CANCEL_WAIT_SECONDS, "сеанс Telegram")
+        with steps.step("соединения с базой"):
+            await wait_at_most(self.engine.dispose(), CANCEL_WAIT_SECONDS, "соединения с базой")
 
     async def start_polling(self) -> None:
         """Start the workers (on what a previous run left unfinished) and the long poll, in the background
@@ -257,7 +268,7 @@ class OtklikApp:
             vk = self.settings.channels.vk
             web_app = web.Application()
             web_app.router.add_post(*route)
-            runner = web.AppRunner(web_app, access_log=None)
+            runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=CANCEL_WAIT_SECONDS)
             await runner.setup()
             await web.TCPSite(runner, vk.callback_host, vk.callback_port).start()
             self._callback_site = runner  # set once it listens (tests wait for it)
@@ -290,32 +301,35 @@ class OtklikApp:
         assert self._halted is not None
         await self._halted.wait()
 
-    async def stop_polling(self) -> None:
+    async def stop_polling(self, steps: StopSteps | None = None) -> None:
         """Stop at once: the long poll is cancelled (what it got but did not save, Telegram keeps: it was not
         confirmed), the handlers in flight get `stop_grace_seconds`, then are cancelled; their rows stay
-        unfinished and the next start handles them again."""
+        unfinished and the next start handles them again. Every wait is bounded (bot/shutdown.py)."""
+        steps = steps if steps is not None else StopSteps()
         poll, self._poll = self._poll, None
-        if poll is not None:
-            poll.cancel()
-            await asyncio.gather(poll, return_exceptions=True)
+        with steps.step("опрос Telegram"):
+            await cancel_and_wait([poll] if poll is not None else [])
         site, self._callback_site = self._callback_site, None
         if site is not None:  # VK gets no «ok» now: it delivers again to the next run
-            await site.cleanup()
+            with steps.step("приём ВКонтакте"):
+                await site.cleanup()
         reading, self._reading = self._reading, ()
-        for task in reading:  # what a reader got but did not save, the network gives again from the saved cursor
-            await stop_reader(task)
+        # What a reader got but did not save, the network gives again from the saved cursor.
+        with steps.step("чтение сетей"):
+            await cancel_and_wait(reading)
         if self.publisher is not None:  # a post in flight stays «sending»: the next start posts it once
-            await self.publisher.stop()
+            with steps.step("публикация"):
+                await self.publisher.stop()
         if self._halted is None:
             return
-        await self.pool.stop(self.settings.telegram.stop_grace_seconds)
+        with steps.step("обработчики"):
+            await self.pool.stop(self.settings.telegram.stop_grace_seconds)
         # The drains the last handlers woke: a short grace, then cut (the outbox keeps what is not sent).
         busy = self.delivery.busy()
         if busy:
-            _done, late = await asyncio.wait(busy, timeout=DRAIN_GRACE_SECONDS)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+            with steps.step("доставка"):
+                _done, late = await asyncio.wait(busy, timeout=DRAIN_GRACE_SECONDS)
+                await cancel_and_wait(late)
         self._halted.set()
         self._halted = None
 
@@ -330,7 +344,7 @@ class OtklikApp:
         route = self.vk_callback_route()
         if route is not None:  # one web server: VK's events come in beside Telegram's
             web_app.router.add_post(*route)
-        runner = web.AppRunner(web_app, access_log=None)
+        runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=CANCEL_WAIT_SECONDS)
         await runner.setup()
         await self._start_workers()
         await web.TCPSite(runner, tg.webhook_host, tg.webhook_port).start()
@@ -416,11 +430,19 @@ async def serve(settings: Settings) -> None:
         await app.close()
         raise
     stop = asyncio.Event()
+    steps: StopSteps | None = None
+    # The watchdog counts from the signal: the handlers' grace, then a short margin for the rest (bot/shutdown.py).
+    hard_stop = HardStop(settings.telegram.stop_grace_seconds + STOP_MARGIN_SECONDS, lambda: steps)
+
+    def request_stop() -> None:
+        stop.set()
+        hard_stop.arm()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, request_stop)
     try:
-        lock.start_heartbeat(on_lost=stop.set)
+        lock.start_heartbeat(on_lost=request_stop)
         await app.start_background()
         await warn_about_setup(app)
         log.info("Отклик запущен (%s)", settings.telegram.mode)
@@ -429,11 +451,15 @@ async def serve(settings: Settings) -> None:
         else:
             await app.start_polling()
             await stop.wait()
-            await app.stop_polling()
     finally:
-        await lock.release()
-        await app.close()
+        steps = StopSteps()
+        await app.stop_polling(steps)
+        with steps.step("блокировка опроса"):
+            await lock.release()
+        await app.close(steps)
+        steps.report()
         log.info("Отклик остановлен")
+    lock.raise_if_lost()
     lock.raise_if_lost()
 
 

@@ -22,6 +22,7 @@ from bot.channel_files import FileFetcher, with_kept
 from bot.channel_health import CHECK_SECONDS as HEALTH_CHECK_SECONDS
 from bot.channel_health import ChannelHealth
 from bot.polling import Backoff, OutageWatch, Pacing, WorkerPool
+from bot.shutdown import cancel_and_wait
 from storage.inbox import Cursor, Inbox, InboxRow, Incoming
 from workflow.model import ChannelItem
 from workflow.ports import ChannelBatch, ChannelSource, Clock, StorageUnavailable
@@ -230,7 +231,5 @@ def row_handler(
 
 
 async def stop(task: asyncio.Task[None] | None) -> None:
-    if task is None:
-        return
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    """Stop a reader: what it got but did not save, the network gives again from the saved cursor."""
+    await cancel_and_wait([task] if task is not None else [])

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.shutdown import cancel_and_wait, wait_at_most
 from bot.startup import StartupError
 from storage import poller_lock as rows
 from storage.poller_lock import Holder, Refused
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(seconds=60)
 HEARTBEAT_SECONDS = 15.0
+RELEASE_SECONDS = 2.0  # what freeing the lock may take in a stop
 # pg_try_advisory_lock(class, key): the class is "otkP" in ASCII; the key is the schema's hash, so two Otkliks
 # in different schemas of one database (the tests do that) do not exclude each other.
 _PG_LOCK_CLASS = 0x6F746B50
@@ -167,17 +169,16 @@ class PollerLock:
     async def release(self) -> None:
         """Stop the heartbeat and free the lock (if still ours); safe to call when it was never taken."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None
         if self._held:
             self._held = False
-            try:
-                await rows.release(self.engine, self.owner)
-            except (StorageUnavailable, SQLAlchemyError, OSError) as exc:
-                # Not freed: the next start takes it over once the heartbeat is stale.
-                log.warning("блокировка опроса не снята: %s", str(exc).splitlines()[0])
+            # Bounded: a stop must not wait out the busy timeout (nor a cancelled write's clean-up, which
+            # asyncio.wait_for would). Not freed, the lock is taken over by the next start: at once on this host
+            # (the PID is gone), elsewhere once the heartbeat is stale.
+            released = rows.release(self.engine, self.owner)
+            if not await wait_at_most(released, RELEASE_SECONDS, "блокировка опроса не снята"):
+                log.warning("блокировка опроса не снята за %.0f с: её займёт следующий запуск", RELEASE_SECONDS)
         await self._drop_advisory()
 
     def refusal(self, holder: Holder | None) -> str:

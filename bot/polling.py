@@ -27,6 +27,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramNet
 from aiogram.types import Update
 from aiohttp import web
 
+from bot.shutdown import cancel_and_wait
 from storage.inbox import Inbox, InboxRow, Incoming
 from workflow.ports import Clock, StorageUnavailable
 
@@ -259,9 +260,7 @@ class WorkerPool:
                     "остановка: %d обработчиков прерваны, их обновления будут обработаны при запуске",
                     len(late),
                 )
-                for task in late:
-                    task.cancel()
-                await asyncio.gather(*late, return_exceptions=True)
+                await cancel_and_wait(late)
         self._workers = []
 
     def crash(self) -> list[asyncio.Task[None]]:

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+from bot.shutdown import cancel_and_wait
 from workflow.model import Network
 from workflow.ports import Clock, Publication, StorageUnavailable
 from workflow.services import Services
@@ -114,9 +115,7 @@ class PublicationWorker:
     async def stop(self) -> None:
         task, self._task = self._task, None
         tasks = [*self._in_flight, *([task] if task is not None else [])]
-        for each in tasks:
-            each.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
 
     async def run_once(self) -> int:
         """Claim the due rows and post them (paced, several at once); how many were claimed."""

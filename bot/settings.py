@@ -112,7 +112,8 @@ class TelegramSettings(_Section):
     rate_limits: bool = True
     # Updates handled at once (bot/polling.py): one chat's one at a time, in order; different chats in parallel.
     workers: int = Field(default=4, ge=1, le=64)
-    # A stop lets the handlers in flight finish this long, then hands their updates back to the inbox.
+    # A stop lets the handlers in flight finish this long, then hands their updates back to the inbox; the
+    # whole stop ends within this plus bot.shutdown.STOP_MARGIN_SECONDS (a watchdog ends the process then).
     stop_grace_seconds: float = Field(default=5.0, ge=0, le=60)
 
 
