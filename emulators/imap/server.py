@@ -116,7 +116,7 @@ class ImapEmulator:
     # --- the protocol -------------------------------------------------------------------------------------
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        state = {"auth": False, "box": None}
+        state: dict[str, object] = {"auth": False, "box": None}
         try:
             writer.write(b"* OK [CAPABILITY IMAP4rev1] Otklik IMAP emulator ready" + CRLF)
             await writer.drain()
