@@ -119,9 +119,17 @@ def as_pos_mail(notice: MailNotice, row: InboxRow, clock: Clock, cuts: list[Cut]
             due = parse_due(notice.due)
         except ValueError:
             due = None
-    attachments = [Attachment(RAW_KIND, f"kept:{raw_key(row)}#0", texts.POS_MAIL_RAW_NAME.format(number=notice.number or "?"))]
+    attachments = [
+        Attachment(
+            RAW_KIND, f"kept:{raw_key(row)}#0", texts.POS_MAIL_RAW_NAME.format(number=notice.number or "?")
+        )
+    ]
     attachments += [
-        Attachment(UNFETCHED, "", texts.POS_MAIL_ATTACHMENT_CUT.format(name=c.name, size=_mb(c.size), limit=_mb(limit)))
+        Attachment(
+            UNFETCHED,
+            "",
+            texts.POS_MAIL_ATTACHMENT_CUT.format(name=c.name, size=_mb(c.size), limit=_mb(limit)),
+        )
         for c in cuts
     ]
     return PosMail(
@@ -168,7 +176,9 @@ def mail_handler(
             log.warning("ПОС-почта: письмо «%.60s» не разобрано (%s): отправлено куратору ПОС", notice.subject,
                         "; ".join(notice.problems) or "отказ при регистрации")  # fmt: skip
         elif result.outcome.created:
-            log.info("ПОС-почта: сообщение ПОС № %s зарегистрировано: № %s", notice.number, result.outcome.case.id)
+            log.info(
+                "ПОС-почта: сообщение ПОС № %s зарегистрировано: № %s", notice.number, result.outcome.case.id
+            )
         else:
             log.info("ПОС-почта: сообщение ПОС № %s уже зарегистрировано (№ %s)%s", notice.number,
                      result.outcome.case.id, ", текст другой: куратору ПОС предложен повтор" if result.notices else "")  # fmt: skip

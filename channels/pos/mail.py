@@ -76,7 +76,9 @@ class FetchedMail:
 class MailSession:
     """One logged-in connection with the folder selected."""
 
-    def __init__(self, client: aioimaplib.IMAP4, config: MailboxConfig, uidvalidity: int, exists: int) -> None:
+    def __init__(
+        self, client: aioimaplib.IMAP4, config: MailboxConfig, uidvalidity: int, exists: int
+    ) -> None:
         self.client = client
         self.config = config
         self.uidvalidity = uidvalidity
@@ -114,7 +116,9 @@ class MailSession:
 
     async def fetch(self, uid: int) -> bytes | None:
         """The whole mail, without setting \\Seen; None when it is gone (expunged meanwhile)."""
-        response = await self._call("получении письма", self.client.uid("fetch", str(uid), "(UID BODY.PEEK[])"))
+        response = await self._call(
+            "получении письма", self.client.uid("fetch", str(uid), "(UID BODY.PEEK[])")
+        )
         lines = response.lines
         for i, line in enumerate(lines[:-1]):
             if isinstance(line, bytes) and (m := _FETCH_UID.search(line)) and int(m.group(1)) == uid:
@@ -144,13 +148,18 @@ class ImapMailbox:
         try:
             if cfg.tls:
                 client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
-                    host=cfg.host, port=cfg.port, timeout=cfg.timeout, ssl_context=ssl.create_default_context()
+                    host=cfg.host,
+                    port=cfg.port,
+                    timeout=cfg.timeout,
+                    ssl_context=ssl.create_default_context(),
                 )
             else:
                 client = aioimaplib.IMAP4(host=cfg.host, port=cfg.port, timeout=cfg.timeout)
             await client.wait_hello_from_server()
         except TimeoutError:
-            raise MailboxError(f"почтовый сервер {cfg.host}:{cfg.port} не ответил за {cfg.timeout:g} с") from None
+            raise MailboxError(
+                f"почтовый сервер {cfg.host}:{cfg.port} не ответил за {cfg.timeout:g} с"
+            ) from None
         except (aioimaplib.AioImapException, OSError) as exc:
             raise MailboxError(
                 f"нет соединения с почтовым сервером {cfg.host}:{cfg.port}: {type(exc).__name__}"
@@ -160,7 +169,9 @@ class ImapMailbox:
             try:
                 await session._call("входе", client.login(cfg.user, cfg.password))
             except MailboxError:
-                raise MailboxError(f"почтовый сервер не принял вход пользователя {cfg.user} (пароль?)") from None
+                raise MailboxError(
+                    f"почтовый сервер не принял вход пользователя {cfg.user} (пароль?)"
+                ) from None
             try:
                 selected = await session._call("выборе папки", client.select(cfg.folder))
             except MailboxError:

@@ -187,7 +187,9 @@ def parse_when(value: str, tz: tzinfo) -> datetime | None:
         clock = m.group(2) or "00:00"
         clock_format = "%H:%M:%S" if clock.count(":") == 2 else "%H:%M"
         try:
-            return datetime.strptime(f"{m.group(1)} {clock}", f"{day_format} {clock_format}").replace(tzinfo=tz)
+            return datetime.strptime(f"{m.group(1)} {clock}", f"{day_format} {clock_format}").replace(
+                tzinfo=tz
+            )
         except ValueError:
             return None
     return None
@@ -213,7 +215,9 @@ def parse_mail(raw: bytes, patterns: LabelPatterns, tz: tzinfo) -> MailNotice:
     if "number" in found:
         m = NUMBER_VALUE.search(found["number"])
         number = m.group(1) if m else None
-    if number is None and (m := patterns.lines["number"].search(subject)):  # «Сообщение № 123456 …» in the subject
+    if number is None and (
+        m := patterns.lines["number"].search(subject)
+    ):  # «Сообщение № 123456 …» in the subject
         n = NUMBER_VALUE.search(m.group(1))
         number = n.group(1) if n else None
     if number is None:
@@ -260,7 +264,9 @@ def trim(raw: bytes, max_bytes: int) -> tuple[bytes, tuple[Cut, ...]]:
         name = str(part.get_filename() or "вложение")
         cuts.append(Cut(name[:200], part.get_content_type(), size))
         del part["Content-Transfer-Encoding"]
-        part.set_payload(f"[Отклик: вложение «{name}» ({size} байт) не сохранено: больше {max_bytes} байт]\n", "utf-8")
+        part.set_payload(
+            f"[Отклик: вложение «{name}» ({size} байт) не сохранено: больше {max_bytes} байт]\n", "utf-8"
+        )
         if part.get("Content-Type"):
             part.replace_header("Content-Type", 'text/plain; charset="utf-8"')
         part["X-Otklik-Cut"] = f"{size}"
@@ -272,7 +278,9 @@ def trim(raw: bytes, max_bytes: int) -> tuple[bytes, tuple[Cut, ...]]:
 def mail_key(raw: bytes) -> str:
     """The mail's inbox key: its Message-ID (the same mail read again after a UIDVALIDITY change is one row),
     or the hash of its bytes when it has none."""
-    message = email.message_from_bytes(raw[:200_000], policy=email.policy.compat32)  # the headers are at the start
+    message = email.message_from_bytes(
+        raw[:200_000], policy=email.policy.compat32
+    )  # the headers are at the start
     msgid = str(message.get("Message-ID", "") or "").strip()
     if msgid and len(msgid) <= 500:
         return f"id:{msgid}"

@@ -195,7 +195,9 @@ class ImapEmulator:
             done("BAD", f"{name} not supported")
         return True
 
-    def _uid(self, sub: str, args: list[str], box: Mailbox, writer: asyncio.StreamWriter, done: object) -> bool:
+    def _uid(
+        self, sub: str, args: list[str], box: Mailbox, writer: asyncio.StreamWriter, done: object
+    ) -> bool:
         assert callable(done)
         uids = box.uids()
         if sub == "SEARCH":
@@ -234,7 +236,9 @@ class ImapEmulator:
                 head = f"* {seq} FETCH (" + " ".join(fields)
                 if body:
                     label = "RFC822" if re.search(r"RFC822(?![.])", items) else "BODY[]"
-                    writer.write(f"{head} {label} {{{len(mail.data)}}}\r\n".encode() + mail.data + b")" + CRLF)
+                    writer.write(
+                        f"{head} {label} {{{len(mail.data)}}}\r\n".encode() + mail.data + b")" + CRLF
+                    )
                     if "BODY.PEEK[]" not in items:
                         mail.flags.add("\\Seen")  # BODY[] and RFC822 set \Seen (RFC 3501 §6.4.5)
                 else:
@@ -256,7 +260,9 @@ class ImapEmulator:
                 else:
                     raise ValueError(action)
                 if not action.endswith(".SILENT"):
-                    writer.write(f"* {seq} FETCH (UID {mail.uid} FLAGS ({' '.join(sorted(mail.flags))}))\r\n".encode())
+                    writer.write(
+                        f"* {seq} FETCH (UID {mail.uid} FLAGS ({' '.join(sorted(mail.flags))}))\r\n".encode()
+                    )
             done("OK", "UID STORE completed")
         else:
             done("BAD", f"UID {sub} not supported")

@@ -71,7 +71,9 @@ class PosMailUseCases(CaseUseCases):
             except DomainError as exc:
                 problems.append(exc.message)
         if problems or mail.number is None or not mail.text:
-            return PosMailResult(None, await self._queue(self._unparsed(mail, problems or ["нет данных"], now)))
+            return PosMailResult(
+                None, await self._queue(self._unparsed(mail, problems or ["нет данных"], now))
+            )
         klass = classify(mail.category, categories, self.rules)
         due = mail.due
         if due is not None:
