@@ -36,12 +36,11 @@ from bot.events import LoggedServices
 from bot.pollerlock import PollerLock
 from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, webhook_handler
 from bot.pos_mail import CHANNEL as POS_MAIL_CHANNEL
-from bot.pos_mail import PosMailReader, mail_handler
+from bot.pos_mail import PosMailReader, mail_handler, mailbox_config, mailbox_problem
 from bot.publisher import PublicationWorker
 from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
 from bot.settings import (
-    POS_MAIL_PASSWORD_ENV,
     VK_CALLBACK_SECRET_ENV,
     VK_CONFIRMATION_ENV,
     VK_TOKEN_ENV,
@@ -49,7 +48,7 @@ from bot.settings import (
     Settings,
 )
 from bot.startup import check_setup
-from channels.pos.mail import ImapMailbox, MailboxConfig
+from channels.pos.mail import ImapMailbox
 from channels.pos.mail_parse import LabelPatterns
 from channels.telegram import ChannelConfig, TelegramPublisher
 from channels.vk import VkLongPoll, VkPublisher, VkReconciler, inbox_key, make_api
@@ -400,18 +399,11 @@ def _pos_mail(settings: Settings, inbox: Inbox) -> PosMailReader | None:
     mail = settings.channels.pos_mail
     if not mail.enabled:
         return None
-    if not mail.host or not mail.user:
-        raise ConfigError("channels.pos_mail: не указаны host и user почтового ящика ПОС")
-    if not mail.password:
-        raise ConfigError(f"channels.pos_mail.password: не задан пароль почтового ящика ПОС ({POS_MAIL_PASSWORD_ENV})")
-    return PosMailReader(ImapMailbox(pos_mailbox_config(settings)), inbox,
+    problem = mailbox_problem(mail)
+    if problem is not None:
+        raise ConfigError(problem)
+    return PosMailReader(ImapMailbox(mailbox_config(mail)), inbox,
                          max_attachment_bytes=int(mail.attachment_max_mb * 1_000_000), batch=mail.batch)  # fmt: skip
-
-
-def pos_mailbox_config(settings: Settings) -> MailboxConfig:
-    mail = settings.channels.pos_mail
-    return MailboxConfig(host=mail.host, port=mail.port, tls=mail.tls, user=mail.user, password=mail.password,
-                         folder=mail.folder, timeout=mail.timeout_seconds)  # fmt: skip
 
 
 def _discard(handler: Callable[[InboxRow], Awaitable[object]]) -> RowHandler:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Protocol
 
-from channels.pos.mail import ImapMailbox, MailboxError, MailCursor
+from bot.settings import POS_MAIL_PASSWORD_ENV, PosMailSettings
+from channels.pos.mail import ImapMailbox, MailboxConfig, MailboxError, MailCursor
 from channels.pos.mail_parse import Cut, LabelPatterns, MailNotice, mail_key, parse_mail, trim
 from channels.pos.notice import parse_due
 from storage.inbox import Cursor, Inbox, InboxRow, Incoming
@@ -32,12 +33,26 @@ from views import texts
 from views.cards import UNFETCHED
 from workflow.model import Attachment
 from workflow.ports import Clock, StorageUnavailable
-from workflow.services.pos_mail import PosMail, PosMailResult, PosMailUseCases
+from workflow.services.pos_mail import POS_MAIL_REPEAT, PosMail, PosMailResult, PosMailUseCases
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "pos_mail"
 RAW_KIND = "mail"  # the kept raw message: listed on the card, never sent to a chat as a file
+
+
+def mailbox_config(mail: PosMailSettings) -> MailboxConfig:
+    return MailboxConfig(host=mail.host, port=mail.port, tls=mail.tls, user=mail.user, password=mail.password,
+                         folder=mail.folder, timeout=mail.timeout_seconds)  # fmt: skip
+
+
+def mailbox_problem(mail: PosMailSettings) -> str | None:
+    """What is missing in an enabled [channels.pos_mail], one line; None when it can be read."""
+    if not mail.host or not mail.user:
+        return "channels.pos_mail: не указаны host и user почтового ящика ПОС"
+    if not mail.password:
+        return f"channels.pos_mail.password: не задан пароль почтового ящика ПОС ({POS_MAIL_PASSWORD_ENV})"
+    return None
 
 
 class Wakeable(Protocol):
@@ -145,6 +160,10 @@ def raw_key(row: InboxRow) -> str:
     return f"{CHANNEL}:{hashlib.sha256(row.key.encode()).hexdigest()[:32]}"
 
 
+def _repeat(result: PosMailResult) -> bool:
+    return any(n.kind == POS_MAIL_REPEAT for n in result.notices)
+
+
 def mail_handler(
     services: PosMailUseCases,
     repo: FilesRepository,
@@ -181,7 +200,7 @@ def mail_handler(
             )
         else:
             log.info("ПОС-почта: сообщение ПОС № %s уже зарегистрировано (№ %s)%s", notice.number,
-                     result.outcome.case.id, ", текст другой: куратору ПОС предложен повтор" if result.notices else "")  # fmt: skip
+                     result.outcome.case.id, ", текст другой: куратору ПОС предложен повтор" if _repeat(result) else "")  # fmt: skip
         return result
 
     return handle
