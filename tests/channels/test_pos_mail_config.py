@@ -52,7 +52,10 @@ def test_a_category_table_naming_no_class_is_one_line_at_start(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("labels", "expected"),
     [
-        ('phone = ["Телефон("]', "channels.pos_mail.labels: phone: подпись не является регулярным выражением"),
+        (
+            'phone = ["Телефон("]',
+            "channels.pos_mail.labels: phone: подпись не является регулярным выражением",
+        ),
         ('fax = ["Факс"]', "channels.pos_mail.labels: неизвестное поле «fax»"),
         ("text = []", "channels.pos_mail.labels: text: пустой список подписей"),
     ],
@@ -87,7 +90,10 @@ async def test_check_says_the_login_works_and_the_folder_exists(emu: ImapEmulato
     [folder] = await pos_mail_findings(mail_settings(emu, folder="Архив"))
     assert folder.level is Level.FAIL and "папки «Архив» нет" in folder.text
     [missing] = await pos_mail_findings(mail_settings(emu, password=""))
-    assert missing.text == "channels.pos_mail.password: не задан пароль почтового ящика ПОС (OTKLIK_POS_MAIL_PASSWORD)"
+    assert (
+        missing.text
+        == "channels.pos_mail.password: не задан пароль почтового ящика ПОС (OTKLIK_POS_MAIL_PASSWORD)"
+    )
     [down] = await pos_mail_findings(mail_settings(emu, port=9))
     assert down.level is Level.FAIL and "нет соединения с почтовым сервером 127.0.0.1:9" in down.text
     assert await pos_mail_findings(Settings()) == []  # not enabled: nothing to say

@@ -97,7 +97,9 @@ def test_the_curators_notices_render_escaped() -> None:
     text = render_pos_mail(unparsed, DEFAULT_RULES)
     assert "не удалось разобрать" in text and "&lt;script&gt;alert(1)&lt;/script&gt; текст" in text
     assert "<script>" not in text and "&lt;b&gt;тема&lt;/b&gt;" in text and "текст сокращён" in text
-    repeat = Notification("r", 5, "pos_mail_repeat", Role.POS_CURATOR, at, payload={"number": "123456", "text": "t"})
+    repeat = Notification(
+        "r", 5, "pos_mail_repeat", Role.POS_CURATOR, at, payload={"number": "123456", "text": "t"}
+    )
     assert "сообщение № 123456 уже зарегистрировано" in render_pos_mail(repeat, DEFAULT_RULES)
     unknown = Notification("u", 5, "pos_category_unknown", Role.POS_CURATOR, at,
                            payload={"category": "Экология", "class_id": "federal_fast"})  # fmt: skip
