@@ -4,7 +4,8 @@
 the mails after the saved UID cursor one at a time, and for each one saves it in the inbox (its key is its
 Message-ID: the same mail read again is the same row), then flags it \\Seen, then saves the cursor past it —
 so a process killed at any point loses nothing and registers nothing twice: before the save the mail is read
-again, after it the row is there. Attachments over the size limit are cut out before the save (the raw JSON
+again, after it the row is there. A server that refuses the flag does not hold the cursor back (the mail is
+saved); a connection lost before the flag does, so the next poll reads the mail again and flags it. Attachments over the size limit are cut out before the save (the raw JSON
 row would otherwise carry 20 MB); what was cut is recorded on the row.
 
 `mail_handler` is the workers' handler of the saved rows: the raw message kept in `channel_files` for audit
@@ -24,7 +25,7 @@ from datetime import tzinfo
 from typing import Protocol
 
 from bot.settings import POS_MAIL_PASSWORD_ENV, PosMailSettings
-from channels.pos.mail import ImapMailbox, MailboxConfig, MailboxError, MailCursor
+from channels.pos.mail import ImapMailbox, MailboxConfig, MailboxError, MailboxRefused, MailCursor
 from channels.pos.mail_parse import Cut, LabelPatterns, MailNotice, mail_key, parse_mail, trim
 from channels.pos.notice import parse_due
 from storage.inbox import Cursor, Inbox, InboxRow, Incoming
@@ -90,7 +91,15 @@ class PosMailReader:
                     saved += 1
                     if self.pool is not None:
                         self.pool.wake()
-                    await session.mark_seen(uid)
+                    try:
+                        await session.mark_seen(uid)
+                    except MailboxRefused as exc:
+                        # Saved, so the cursor moves on anyway: a folder that refuses flags (read-only, a
+                        # quota) must not hold every later mail behind this one. A lost connection instead
+                        # ends the poll before the cursor moves, so the next poll flags it.
+                        log.warning(
+                            "ПОС-почта: письмо UID %s сохранено, но не отмечено прочитанным: %s", uid, exc
+                        )
                 last = max(last, uid)
                 mark = Cursor(CHANNEL, str(MailCursor(session.uidvalidity, last)))
                 await self.inbox.save_batch([], cursor=mark)

@@ -36,6 +36,10 @@ class MailboxError(Exception):
     """The mailbox could not be read: the reason, one Russian line."""
 
 
+class MailboxRefused(MailboxError):
+    """The server answered, with NO or BAD: the connection itself is fine."""
+
+
 @dataclass(frozen=True)
 class MailboxConfig:
     host: str
@@ -77,22 +81,37 @@ class MailSession:
     """One logged-in connection with the folder selected."""
 
     def __init__(
-        self, client: aioimaplib.IMAP4, config: MailboxConfig, uidvalidity: int, exists: int
+        self,
+        client: aioimaplib.IMAP4,
+        config: MailboxConfig,
+        lost: asyncio.Future[None],
+        uidvalidity: int = 0,
+        exists: int = 0,
     ) -> None:
         self.client = client
+        self.lost = lost  # done once the server closed the connection
         self.config = config
         self.uidvalidity = uidvalidity
         self.exists = exists
 
     async def _call(self, what: str, command: Awaitable[aioimaplib.Response]) -> aioimaplib.Response:
+        # aioimaplib notices a closed connection only through its callback: a command sent after it would
+        # wait out the whole timeout, so the loss is raced against the answer.
+        task = asyncio.ensure_future(command)
+        done, _ = await asyncio.wait({task, self.lost}, timeout=self.config.timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        if task not in done:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            if self.lost.done():
+                raise MailboxError(f"соединение с почтовым сервером потеряно ({what})")
+            raise MailboxError(f"почтовый сервер не ответил на {what} за {self.config.timeout:g} с")
         try:
-            response: aioimaplib.Response = await asyncio.wait_for(command, self.config.timeout)
-        except TimeoutError:
-            raise MailboxError(f"почтовый сервер не ответил на {what} за {self.config.timeout:g} с") from None
+            response: aioimaplib.Response = task.result()
         except (aioimaplib.AioImapException, OSError) as exc:
             raise MailboxError(f"ошибка связи с почтовым сервером ({what}): {type(exc).__name__}") from None
         if response.result != "OK":
-            raise MailboxError(f"почтовый сервер отказал в {what}: {_line(response)}")
+            raise MailboxRefused(f"почтовый сервер отказал в {what}: {_line(response)}")
         return response
 
     async def new_uids(self, cursor: MailCursor | None) -> list[int]:
@@ -145,6 +164,12 @@ class ImapMailbox:
     async def session(self) -> AsyncIterator[MailSession]:
         """Connect, log in and select the folder; log out at the end (a failed logout is no failure)."""
         cfg = self.config
+        lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_lost(exc: Exception | None) -> None:
+            if not lost.done():
+                lost.set_result(None)
+
         try:
             if cfg.tls:
                 client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
@@ -152,9 +177,12 @@ class ImapMailbox:
                     port=cfg.port,
                     timeout=cfg.timeout,
                     ssl_context=ssl.create_default_context(),
+                    conn_lost_cb=on_lost,
                 )
             else:
-                client = aioimaplib.IMAP4(host=cfg.host, port=cfg.port, timeout=cfg.timeout)
+                client = aioimaplib.IMAP4(
+                    host=cfg.host, port=cfg.port, timeout=cfg.timeout, conn_lost_cb=on_lost
+                )
             await client.wait_hello_from_server()
         except TimeoutError:
             raise MailboxError(
@@ -165,7 +193,7 @@ class ImapMailbox:
                 f"нет соединения с почтовым сервером {cfg.host}:{cfg.port}: {type(exc).__name__}"
             ) from None
         try:
-            session = MailSession(client, cfg, 0, 0)
+            session = MailSession(client, cfg, lost)
             try:
                 await session._call("входе", client.login(cfg.user, cfg.password))
             except MailboxError:
@@ -187,7 +215,8 @@ class ImapMailbox:
             yield session
         finally:
             try:
-                await asyncio.wait_for(client.logout(), cfg.timeout)
+                if not lost.done():
+                    await asyncio.wait_for(client.logout(), cfg.timeout)
             except Exception as exc:  # the connection may be gone already; the work is done or failed anyway
                 log.debug("ПОС-почта: выход не удался: %s", type(exc).__name__)
 

@@ -78,6 +78,7 @@ class ImapEmulator:
         self.logins = 0
         self.fail_fetch = False  # UID FETCH answers NO (a server in trouble)
         self.drop_after_fetch = False  # the connection is cut right after a UID FETCH answer
+        self.refuse_store = False  # UID STORE answers NO (a read-only folder, a quota)
         self._server: asyncio.base_events.Server | None = None
         self.port = 0
 
@@ -247,6 +248,9 @@ class ImapEmulator:
             if self.drop_after_fetch:
                 return False
         elif sub == "STORE":
+            if self.refuse_store:
+                done("NO", "[READ-ONLY] flags cannot be changed")
+                return True
             action, flags = args[1].upper(), set(args[2].strip("()").split())
             for seq, mail in enumerate(box.mails, start=1):
                 if mail.uid not in _uid_set(args[0], uids):

@@ -340,3 +340,42 @@ async def test_the_unseen_mails_only_at_the_first_read(world: World) -> None:
             )
             == 1
         )
+
+
+async def test_a_server_refusing_the_fetch_changes_nothing(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.emu.add_mail(plain_mail(notice_text(), msgid="<f1@pos>"))
+    world.emu.fail_fetch = True
+    with caplog.at_level(logging.WARNING):
+        assert await world.reader().poll() == 0
+    assert any("почтовый сервер отказал в получении письма" in r.getMessage() for r in caplog.records)
+    assert await world.count(inbox_table) == 0 and world.emu.seen() == []
+    assert await world.inbox.cursor(CHANNEL) is None
+    world.emu.fail_fetch = False
+    assert await world.reader().poll() == 1
+
+
+async def test_a_connection_lost_before_the_flag_reads_the_mail_again_and_flags_it(world: World) -> None:
+    world.emu.add_mail(plain_mail(notice_text(), msgid="<l1@pos>"))
+    world.emu.add_mail(plain_mail(notice_text("2323232"), msgid="<l2@pos>"))
+    world.emu.drop_after_fetch = True
+    assert await world.reader().poll() == 0  # saved, then the connection is gone: the poll ends there
+    assert await world.count(inbox_table) == 1
+    assert world.emu.seen() == [] and await world.inbox.cursor(CHANNEL) is None
+    world.emu.drop_after_fetch = False
+    assert await world.reader().poll() == 2
+    assert world.emu.seen() == [1, 2] and await world.count(inbox_table) == 2
+    await world.drain()
+    assert len(await world.pos_cases()) == 2
+
+
+async def test_a_folder_refusing_flags_does_not_hold_later_mails_back(world: World) -> None:
+    world.emu.add_mail(plain_mail(notice_text(), msgid="<s1@pos>"))
+    world.emu.refuse_store = True
+    assert await world.reader().poll() == 1
+    assert world.emu.seen() == [] and await world.inbox.cursor(CHANNEL) == "1:1"
+    world.emu.add_mail(plain_mail(notice_text("2424242"), msgid="<s2@pos>"))
+    assert await world.reader().poll() == 1  # only the new one
+    await world.drain()
+    assert len(await world.pos_cases()) == 2

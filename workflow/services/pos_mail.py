@@ -65,7 +65,7 @@ class PosMailUseCases(CaseUseCases):
         now = self.clock.now()
         problems = list(mail.problems)
         received = mail.received or mail.sent_at or mail.saved_at
-        if received is not None and not problems:
+        if not problems:
             try:
                 check_message_instant(received, now)
             except DomainError as exc:
