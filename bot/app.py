@@ -34,6 +34,8 @@ from bot.domain_setup import build_calendar, build_rules
 from bot.events import LoggedServices
 from bot.pollerlock import PollerLock
 from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, webhook_handler
+from bot.pos_mail import CHANNEL as POS_MAIL_CHANNEL
+from bot.pos_mail import PosMailReader, mail_handler, mailbox_config, mailbox_problem
 from bot.publisher import PublicationWorker
 from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
@@ -47,13 +49,15 @@ from bot.shutdown import (
     wait_at_most,
 )
 from bot.startup import check_setup
+from channels.pos.mail import ImapMailbox
+from channels.pos.mail_parse import LabelPatterns
 from channels.telegram import ChannelConfig, TelegramPublisher
 from channels.vk import VkLongPoll, VkPublisher, VkReconciler, inbox_key, make_api
 from channels.vk_session import vk_session
 from handlers import build_routers, channel_intake
 from handlers.commands import set_commands
 from storage.engine import create_engine
-from storage.inbox import Inbox
+from storage.inbox import Inbox, InboxRow
 from storage.migrate import upgrade
 from storage.repository import ChannelFile, SqlRepository
 from workflow.calendar import WorkingCalendar
@@ -107,6 +111,7 @@ class OtklikApp:
     _callback_site: web.AppRunner | None = None  # the VK Callback API's own server (Telegram polling)
     digests: DigestUseCase | None = None  # the office head's daily digest; None: `[notify] digest = false`
     publisher: PublicationWorker | None = None  # approved answers out to their networks (issue 11)
+    pos_mail: PosMailReader | None = None  # the ПОС notification mailbox (issue 12), read by a scheduler job
 
     @classmethod
     async def build(
@@ -175,6 +180,13 @@ class OtklikApp:
         handlers: dict[str, RowHandler] = {
             source.channel: row_handler(source, services, clock, files) for source, _sweep in sources
         }
+        pos_mail = _pos_mail(settings, inbox)  # ПОС notification e-mails (issue 12): None when not enabled
+        if pos_mail is not None:
+            handlers[POS_MAIL_CHANNEL] = _discard(mail_handler(
+                services, repo, clock, patterns=LabelPatterns.build(settings.channels.pos_mail.labels),
+                categories=settings.pos.categories, tz=calendar.tz,
+                max_attachment_bytes=pos_mail.max_attachment_bytes,
+            ))  # fmt: skip
         pool = WorkerPool(inbox=inbox, dispatcher=dispatcher, bot=bot, size=settings.telegram.workers,
                           pacing=pacing, watch=watch, handlers=handlers)  # fmt: skip
         poller = Poller(bot=bot, dispatcher=dispatcher, inbox=inbox, pool=pool, pacing=pacing, watch=watch)
@@ -188,7 +200,9 @@ class OtklikApp:
         app = cls(settings=settings, engine=engine, repo=repo, calendar=calendar, rules=rules, directory=directory,
                   clock=clock, services=services, bot=bot, sender=sender, delivery=delivery,
                   dispatcher=dispatcher, scheduler=AsyncIOScheduler(), inbox=inbox, pacing=pacing, watch=watch,
-                  pool=pool, poller=poller, readers=readers, publisher=publisher)  # fmt: skip
+                  pool=pool, poller=poller, readers=readers, publisher=publisher, pos_mail=pos_mail)  # fmt: skip
+        if pos_mail is not None:
+            pos_mail.pool = pool
         if settings.notify.digest:
             app.digests = DigestUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                         at=settings.notify.digest_at())  # fmt: skip
@@ -199,6 +213,8 @@ class OtklikApp:
             drain_seconds=settings.scheduler.outbox_seconds,
             purge=app.purge_inbox,
             digest=app.digest if app.digests is not None else None,
+            pos_mail=pos_mail.poll if pos_mail is not None else None,
+            pos_mail_seconds=settings.channels.pos_mail.interval_minutes * 60,
         )
         return app
 
@@ -385,6 +401,24 @@ def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], 
         return [(source, None)]
     reconciler = VkReconciler(make_api(vk.service_key, vk_session(vk.api_base)), vk.group_id)
     return [(source, reconciler.sweep)]
+
+
+def _pos_mail(settings: Settings, inbox: Inbox) -> PosMailReader | None:
+    mail = settings.channels.pos_mail
+    if not mail.enabled:
+        return None
+    problem = mailbox_problem(mail)
+    if problem is not None:
+        raise ConfigError(problem)
+    return PosMailReader(ImapMailbox(mailbox_config(mail)), inbox,
+                         max_attachment_bytes=int(mail.attachment_max_mb * 1_000_000), batch=mail.batch)  # fmt: skip
+
+
+def _discard(handler: Callable[[InboxRow], Awaitable[object]]) -> RowHandler:
+    async def run(row: InboxRow) -> None:
+        await handler(row)
+
+    return run
 
 
 def _publishers(settings: Settings) -> PublisherRegistry:

@@ -34,6 +34,7 @@ from vk_api.exceptions import VkApiError
 
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules, imported_calendar_files, read_calendar_file
+from bot.pos_mail import mailbox_config, mailbox_problem
 from bot.settings import VK_SERVICE_KEY_ENV, VK_TOKEN_ENV, ConfigError, Settings
 from bot.startup import (
     StartupError,
@@ -42,6 +43,7 @@ from bot.startup import (
     check_sqlite,
     check_token,
 )
+from channels.pos.mail import ImapMailbox, MailboxError
 from channels.vk import (
     API_VERSION,
     LONG_POLL_EVENTS,
@@ -110,6 +112,7 @@ async def diagnose(settings: Settings, *, today: date, source: str) -> list[Find
     findings += await telegram_findings(settings, directory)
     findings += await vk_findings(settings)
     findings += await vk_long_poll_findings(settings)
+    findings += await pos_mail_findings(settings)
     findings += await database_findings(settings)
     findings += calendar_findings(settings, today)
     return findings
@@ -372,6 +375,21 @@ async def vk_long_poll_findings(settings: Settings) -> list[Finding]:
 
 
 # --- the database ---------------------------------------------------------------------------------------------
+
+
+async def pos_mail_findings(settings: Settings) -> list[Finding]:
+    """When [channels.pos_mail] is enabled: the login works and the folder exists (nothing is read or flagged)."""
+    mail = settings.channels.pos_mail
+    if not mail.enabled:
+        return []
+    problem = mailbox_problem(mail)
+    if problem is not None:
+        return [fail(problem)]
+    try:
+        line = await ImapMailbox(mailbox_config(mail)).check()
+    except MailboxError as exc:
+        return [fail(f"почта ПОС ({mail.user}): {exc}")]
+    return [ok(f"почта ПОС ({mail.user}): {line}")]
 
 
 async def database_findings(settings: Settings) -> list[Finding]:

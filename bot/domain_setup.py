@@ -17,6 +17,7 @@ from workflow.calendar import (
     parse_xmlcalendar,
     shipped_calendar,
 )
+from workflow.pos_categories import unknown_classes
 from workflow.rules import Rules, RulesError
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,14 @@ def build_calendar(settings: Settings, warn: Callable[[str], None] | None = None
 
 def build_rules(settings: Settings) -> Rules:
     try:
-        return Rules.from_mapping(settings.rules, units=settings.units)
+        rules = Rules.from_mapping(settings.rules, units=settings.units)
     except RulesError as exc:
         raise ConfigError(str(exc)) from None
+    # The ПОС category table names classes of these rules: a typo is one line at start, not a wrong term later.
+    wrong = unknown_classes(settings.pos.categories, rules)
+    if wrong:
+        raise ConfigError(f"pos.categories: неизвестный класс {', '.join(wrong)} (есть: {', '.join(rules.categories)})")
+    return rules
 
 
 def import_calendar_file(settings: Settings, source: Path) -> tuple[int, Path]:

@@ -1,5 +1,5 @@
 """The periodic jobs: the term sweeper, the outbox drain, the office head's digest and the daily inbox purge,
-one interval job each.
+one interval job each (and the ПОС mailbox's poll).
 
 There are no per-deadline jobs: the database is the source of truth for terms and the sweeper asks it what is
 due. `max_instances=1` keeps sweeps from overlapping in one process; the conditional writes in storage keep two
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -42,6 +43,8 @@ def build_scheduler(
     drain_seconds: float = 2.0,
     purge: Callable[[], Awaitable[object]] | None = None,
     digest: Callable[[], Awaitable[object]] | None = None,
+    pos_mail: Callable[[], Awaitable[object]] | None = None,
+    pos_mail_seconds: float = 300.0,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
@@ -69,6 +72,18 @@ def build_scheduler(
             "interval",
             seconds=sweep_seconds,
             id="digest",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+    if pos_mail is not None:
+        # The ПОС notification mailbox (bot/pos_mail.py): IMAP has no push Otklik relies on, so it is polled.
+        scheduler.add_job(
+            _guarded("pos mail", pos_mail),
+            "interval",
+            seconds=pos_mail_seconds,
+            id="pos_mail",
+            next_run_time=datetime.now(UTC),  # at start too: mails that came while Otklik was down
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,

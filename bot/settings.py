@@ -31,6 +31,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from channels.pos.mail_parse import LabelPatterns, PatternError
 from workflow.rules import DEFAULT_UNITS
 
 _config_path: ContextVar[Path | None] = ContextVar("otklik_config_path", default=None)
@@ -210,9 +211,50 @@ class TelegramChannelSettings(_Section):
     direct_messages: bool = True
 
 
+# The ПОС mailbox's password (issue 12): kept out of config.toml.
+POS_MAIL_PASSWORD_ENV = "OTKLIK_POS_MAIL_PASSWORD"
+
+
+class PosMailSettings(_Section):
+    """The mailbox ПОС notification e-mails arrive in, read over IMAP (channels/pos/mail.py)."""
+
+    enabled: bool = False
+    host: str = ""
+    port: int = Field(default=993, ge=1, le=65535)
+    tls: bool = True  # IMAP over TLS (port 993); false only for a server on this machine or the emulator
+    user: str = ""
+    password: str = ""  # OTKLIK_POS_MAIL_PASSWORD
+    folder: str = "INBOX"
+    interval_minutes: float = Field(default=5, gt=0, le=1440)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # An attachment over this size is not kept with the message (the case says so).
+    attachment_max_mb: float = Field(default=10, gt=0, le=100)
+    # Mails read a poll at most (the rest the next poll).
+    batch: int = Field(default=50, ge=1, le=1000)
+    # Field → the label patterns (regular expressions) that start it: number, category, received, text,
+    # author, phone, author_address, location, due. A field given here replaces its default list.
+    labels: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        try:
+            LabelPatterns.build(value)
+        except PatternError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+class PosSettings(_Section):
+    """ПОС category names → term classes (workflow/pos_categories.py): {"Дороги" = "local_fast", …}."""
+
+    categories: dict[str, str] = Field(default_factory=dict)
+
+
 class ChannelsSettings(_Section):
     vk: VkSettings = Field(default_factory=VkSettings)
     telegram: TelegramChannelSettings = Field(default_factory=TelegramChannelSettings)
+    pos_mail: PosMailSettings = Field(default_factory=PosMailSettings)
 
 
 class Settings(BaseSettings):
@@ -227,6 +269,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
+    pos: PosSettings = Field(default_factory=PosSettings)
     rules: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -236,6 +279,8 @@ class Settings(BaseSettings):
         vk.service_key = os.environ.get(VK_SERVICE_KEY_ENV, vk.service_key)
         vk.callback_secret = os.environ.get(VK_CALLBACK_SECRET_ENV, vk.callback_secret)
         vk.confirmation = os.environ.get(VK_CONFIRMATION_ENV, vk.confirmation)
+        mail = self.channels.pos_mail
+        mail.password = os.environ.get(POS_MAIL_PASSWORD_ENV, mail.password)
         return self
 
     @classmethod

@@ -40,6 +40,7 @@ from workflow.ports import (
     Publication,
 )
 from workflow.rules import Rules, RulesError
+from workflow.services.pos_mail import POS_CATEGORY_UNKNOWN, POS_MAIL_REPEAT, POS_MAIL_UNPARSED
 from workflow.services.publishing import current_publication
 from workflow.services.queries import CardView
 
@@ -377,6 +378,32 @@ def render_channel_health(n: Notification, calendar: CardCalendar) -> str:
     return texts.NOTE_CHANNEL_RESTORED_HTML.format(channel=name, since=when("since"), until=when("until"))
 
 
+POS_MAIL_KINDS = frozenset({POS_MAIL_UNPARSED, POS_MAIL_REPEAT, POS_CATEGORY_UNKNOWN})
+
+
+def render_pos_mail(n: Notification, rules: Rules) -> str:
+    """The ПОС curator's notices about notification e-mails (workflow/services/pos_mail.py); all text escaped."""
+    p = n.payload
+    if n.kind == POS_MAIL_UNPARSED:
+        problems = p.get("problems")
+        lines = [f"• {escape(str(x))}" for x in problems] if isinstance(problems, list) else []
+        raw = escape(str(p.get("raw") or ""))
+        if p.get("cut"):
+            raw += escape(texts.POS_MAIL_RAW_CUT)
+        return texts.POS_MAIL_UNPARSED_HTML.format(
+            problems="\n".join(lines), subject=escape(str(p.get("subject") or "—")),
+            sender=escape(str(p.get("sender") or "—")), raw=raw,
+        )  # fmt: skip
+    if n.kind == POS_MAIL_REPEAT:
+        return texts.POS_MAIL_REPEAT_HTML.format(number=escape(str(p.get("number") or "")),
+                                                 text=escape(str(p.get("text") or "")))  # fmt: skip
+    class_id = str(p.get("class_id") or "")
+    title = rules.categories[class_id].title if class_id in rules.categories else class_id
+    return texts.POS_CATEGORY_UNKNOWN_HTML.format(
+        category=escape(str(p.get("category") or texts.POS_CATEGORY_NONE)), title=escape(title)
+    )
+
+
 def render_notification(
     n: Notification,
     view: CardView | None,
@@ -392,6 +419,8 @@ def render_notification(
     title = term_title(n.term_id, rules) if n.term_id else ""
     if n.kind in (CHANNEL_DOWN, CHANNEL_RESTORED):
         return render_channel_health(n, calendar)
+    if n.kind in POS_MAIL_KINDS:
+        return render_pos_mail(n, rules)
     if n.kind == DELIVERY_FAILED:
         return "\n".join(
             [texts.NOTE_DELIVERY_FAILED_HTML, *(escape(line) for line in _failure_lines(n, units))]

@@ -208,11 +208,13 @@ class World:
         pacing: Pacing | None = None,
         workers: int | None = None,
         prepare: Callable[[OtklikApp], None] | None = None,
+        configure: Callable[[Settings], None] | None = None,
     ) -> OtklikApp:
         """Build the app on the world's database and start long polling (and the scheduler, if asked).
 
         `sender`: replaces the built sender (e.g. one paced to an emulator's shrunk flood windows); `pacing`:
-        the app's sleep and monotonic source; `prepare`: called on the built app before polling starts.
+        the app's sleep and monotonic source; `prepare`: called on the built app before polling starts;
+        `configure`: changes the settings before the app is built (a channel switched on).
         """
         assert self._app is None, "stop the running app first"
         settings = settings_for(self.emu, self.db_path, rate_limits=rate_limits)
@@ -220,6 +222,8 @@ class World:
             settings.database.url = self.database_url
         if workers is not None:
             settings.telegram.workers = workers
+        if configure is not None:
+            configure(settings)
         app = await OtklikApp.build(settings, clock=self.clock, pacing=pacing)
         if sender is not None:
             app.sender = app.delivery.sender = sender(app.bot)
