@@ -80,3 +80,14 @@ def import_calendar_file(settings: Settings, source: Path) -> tuple[int, Path]:
     target = folder / f"ru-{year}.xml"
     shutil.copyfile(source, target)
     return year, target
+
+
+def pos_category_table(settings: Settings, rules: Rules) -> dict[str, str]:
+    """`[pos] categories`, each value checked to be a class of the rules; ConfigError names the first bad one."""
+    known = ", ".join(rules.categories)
+    for name, class_id in settings.pos.categories.items():
+        if class_id not in rules.categories:
+            raise ConfigError(
+                f"pos.categories.{name!r}: неизвестный класс сроков {class_id!r} (допустимые: {known})"
+            )
+    return dict(settings.pos.categories)
