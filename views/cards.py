@@ -40,6 +40,7 @@ from workflow.ports import (
     Publication,
 )
 from workflow.rules import Rules, RulesError
+from workflow.services.pos_import import POS_UNKNOWN_CATEGORY
 from workflow.services.publishing import current_publication
 from workflow.services.queries import CardView
 
@@ -404,6 +405,15 @@ def render_notification(
                 owner=escape(_holder_of(n, rules, units)),
                 due=escape(due_at(due, calendar, now) if due else "—"),
                 left=escape(left),
+            )
+        )
+    elif n.kind == POS_UNKNOWN_CATEGORY:
+        class_id = str(n.payload.get("class") or "")
+        category = rules.categories.get(class_id)
+        lines.append(
+            texts.NOTE_POS_UNKNOWN_CATEGORY_HTML.format(
+                name=escape(str(n.payload.get("category") or "не указана")[:NOTE_TEXT_LIMIT]),
+                title=escape(category.title if category is not None else class_id),
             )
         )
     elif n.kind == "missed":

@@ -302,6 +302,12 @@ NOTE_TEXT = "Текст: {text}"
 NOTE_AUTHOR = "Автор: {author}"
 NOTE_MESSAGE = "Сообщение: {text}"
 NOTE_LINK = "Ссылка: {link}"
+# A ПОС row whose category [pos] categories does not name (workflow/services/pos_import.py).
+NOTE_POS_UNKNOWN_CATEGORY_HTML = (
+    "⚠️ <b>Неизвестная категория ПОС: «{name}»</b>\n"
+    "Сроки посчитаны по самому строгому классу: {title}. Проверьте категорию сообщения и добавьте её в "
+    "таблицу [pos] categories настроек."
+)
 NOTE_DELIVERY_FAILED_HTML = "⚠️ <b>Бот не может писать в рабочий чат</b>"
 NOTE_FAILED_CHAT = "Чат: {who} (идентификатор {chat_id})"
 NOTE_FAILED_REASON = "Ответ Telegram: {reason}"
