@@ -30,6 +30,9 @@ from workflow.services.pos_import import ImportReport, import_items
 IMPORT_ACTOR = Actor(user_id=0, roles=frozenset({Role.SYSTEM}), name="импорт выгрузки ПОС")
 
 
+SUMMARY_REASONS = 10  # refused rows the summary line names; every one has its own line above it
+
+
 @dataclass(frozen=True)
 class ImportRun:
     report: ImportReport
@@ -72,7 +75,9 @@ def summary_lines(run: ImportRun) -> list[str]:
         f"сообщение № {case_id} в самом строгом классе сроков; куратор ПОС уведомлён"
         for line, name, case_id in report.unknown_category
     ]
-    reasons = "; ".join(f"строка {r.line}: {r.reason}" for r in report.refused)
+    reasons = "; ".join(f"строка {r.line}: {r.reason}" for r in report.refused[:SUMMARY_REASONS])
+    if len(report.refused) > SUMMARY_REASONS:
+        reasons += f"; и ещё {len(report.refused) - SUMMARY_REASONS} — см. строки выше"
     total = (
         f"Итого: зарегистрировано {len(report.registered)}, уже были {len(report.known)}, "
         f"отклонено {len(report.refused)}"

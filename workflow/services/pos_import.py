@@ -78,7 +78,7 @@ async def _import_one(cases: CaseUseCases, item: ImportItem, actor: Actor, repor
     try:
         outcome = await cases.register(message, actor)
     except DomainError as exc:
-        report.refused.append(Refusal(item.line, exc.message))
+        report.refused.append(Refusal(item.line, f"ПОС № {message.source_id}: {exc.message}"))
         return
     if outcome.created:
         report.registered.append((item.line, outcome.case.id))
