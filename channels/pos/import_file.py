@@ -17,7 +17,7 @@ import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from channels.pos.notice import parse_due
@@ -68,7 +68,10 @@ DATE_FORMATS = (
     "%d.%m.%Y",
     "%Y-%m-%d",
 )
+EXCEL_EPOCH = datetime(1899, 12, 30)
+EXCEL_SERIALS = (36_526, 73_051)  # 01.01.2000 … 01.01.2100: a bare number outside is not taken for a date
 SAMPLE_BYTES = 1 << 20  # what the encoding and the delimiter are told from
+HEADER_SEARCH_ROWS = 5  # non-empty rows the header is looked for in
 TEXT_LIMIT = 20_000  # characters of a row's text; a longer cell is not a message but a pasted file
 
 
@@ -188,11 +191,16 @@ def _rows_csv(path: Path) -> Iterator[tuple[int, list[Cell]]]:
         raise ImportFileError(f"файл не читается: {path}: {exc.strerror}") from None
     encoding = _encoding(sample)
     first = sample.decode(encoding, errors="replace").lstrip("\ufeff").splitlines()[:1]
-    delimiter = _delimiter(first[0] if first else "")
+    line = first[0] if first else ""
+    # Excel's own hint, «sep=;» on the first line, names the delimiter and is no row of the table.
+    hinted = line.lower().startswith("sep=") and len(line.strip()) == 5
+    delimiter = line.strip()[4] if hinted else _delimiter(line)
     try:
         with path.open(encoding=encoding, newline="") as handle:
             reader = csv.reader(handle, delimiter=delimiter)
             for row in reader:
+                if hinted and reader.line_num == 1:
+                    continue
                 yield reader.line_num, list(row)
     except UnicodeDecodeError:
         raise ImportFileError(f"{path}: кодировка не UTF-8 и не cp1251 дальше первого мегабайта") from None
@@ -234,6 +242,9 @@ def read_instant(cell: Cell, calendar: WorkingCalendar) -> datetime | None:
         found = cell
     elif isinstance(cell, date):
         found = datetime.combine(cell, time())
+    elif isinstance(cell, int | float) and not isinstance(cell, bool) and EXCEL_SERIALS[0] < cell < EXCEL_SERIALS[1]:
+        # A date cell that lost its date format: Excel's serial day number (days since 30.12.1899).
+        found = EXCEL_EPOCH + timedelta(seconds=round(float(cell) * 86_400))
     else:
         found = _parse_text_instant(" ".join(_text(cell).split()))
     if found is None:
@@ -344,12 +355,25 @@ def read_file(
     header: list[str] | None = None
     columns: dict[str, int] = {}
     items: list[ImportItem | Refusal] = []
+    first_refusal: ImportFileError | None = None
+    looked = 0
     for line, row in rows:
         if not any(_text(c) for c in row):
             continue  # blank rows: above the header, between rows, Excel's formatted-but-empty tail
         if header is None:
-            header = [_text(c) for c in row]
-            columns = find_columns(header, mapping)
+            # A title line or two above the header («Выгрузка сообщений за ноябрь») is passed over: the header
+            # is the first of the first rows whose columns are all found.
+            candidate = [_text(c) for c in row]
+            try:
+                columns = find_columns(candidate, mapping)
+            except ImportFileError as exc:
+                first_refusal = first_refusal or exc
+                looked += 1
+                if looked >= HEADER_SEARCH_ROWS:
+                    rows_close(rows)
+                    raise first_refusal from None
+                continue
+            header = candidate
             continue
         if len(items) >= max_rows:
             rows_close(rows)
@@ -359,7 +383,7 @@ def read_file(
             )
         items.append(_item(line, row, columns, table=table, rules=rules, calendar=calendar))
     if header is None:
-        raise ImportFileError(f"{path}: файл пуст — нет строки заголовков")
+        raise first_refusal or ImportFileError(f"{path}: файл пуст — нет строки заголовков")
     return ReadFile(items, {name: header[index] for name, index in columns.items()})
 
 

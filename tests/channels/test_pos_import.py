@@ -15,11 +15,16 @@ import pytest
 import xlsxwriter
 
 from bot.cli import main
-from bot.pos_import import import_file
+from bot.pos_import import IMPORT_ACTOR, import_file
 from bot.settings import load_settings
+from storage.engine import create_engine
+from storage.migrate import upgrade
+from storage.repository import SqlRepository
 from tests.fakes import FakeClock
 from workflow.calendar import WorkingCalendar
+from workflow.model import InboundMessage, Procedure, Source
 from workflow.rules import DEFAULT_RULES
+from workflow.services import Services
 
 NSK = ZoneInfo("Asia/Novosibirsk")
 HEADER = ["№ сообщения", "Категория", "Дата поступления", "Текст", "Автор", "Телефон", "Адрес"]
@@ -329,3 +334,56 @@ def test_the_summary_lists_unknown_categories(tmp_path: Path, capsys: pytest.Cap
     assert first.startswith("строка 2: категория «Образование» не найдена в [pos] categories")
     assert "куратор ПОС уведомлён" in first
     assert total == "Итого: зарегистрировано 1, уже были 0, отклонено 0, с неизвестной категорией 1"
+
+
+def test_a_title_above_the_header_and_excel_serial_dates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path)
+    book = tmp_path / "titled.xlsx"
+    workbook = xlsxwriter.Workbook(str(book))
+    sheet = workbook.add_worksheet()
+    sheet.write(0, 0, "Выгрузка сообщений ПОС за ноябрь 2026")  # a title line, then a blank one
+    sheet.write_row(2, 0, HEADER[:4])
+    sheet.write_row(3, 0, ["1000001", "Дороги"])
+    sheet.write_number(3, 2, 46346.4270833333)  # 20.11.2026 10:15 as a bare serial number (no date format)
+    sheet.write(3, 3, "Яма")
+    workbook.close()
+    code, out, err = run(["pos", "import", str(book), "--config", str(config)], capsys)
+    assert (code, err, out) == (0, "", "Итого: зарегистрировано 1, уже были 0, отклонено 0\n")
+    assert registered(tmp_path)["1000001"][3].startswith("2026-11-20 03:15:00")
+
+
+def test_excel_sep_hint_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path)
+    path = tmp_path / "hinted.csv"
+    path.write_bytes(("sep=,\r\n" + ",".join(HEADER[:4]) + "\r\n1000001,Дороги,20.11.2026 10:15,Яма; глубокая\r\n")
+                     .encode("cp1251"))  # fmt: skip
+    code, out, err = run(["pos", "import", str(path), "--config", str(config)], capsys)
+    assert (code, err, out) == (0, "", "Итого: зарегистрировано 1, уже были 0, отклонено 0\n")
+    assert registered(tmp_path)["1000001"][1] == "Яма; глубокая"
+
+
+async def test_a_case_a_person_classed_is_not_told_about_again(tmp_path: Path) -> None:
+    """Registered through /pos (the same key) in a class the person chose; the file's unknown name then says
+    nothing to the curator: «уже были», no notice."""
+    config = write_config(tmp_path)
+    settings = load_settings(config)
+    clock = FakeClock(datetime(2026, 11, 20, 15, 0, tzinfo=NSK))
+    await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        services = Services(repo=SqlRepository(engine, clock=clock), clock=clock,
+                            calendar=WorkingCalendar(tz="Asia/Novosibirsk"), rules=DEFAULT_RULES)  # fmt: skip
+        await services.register(
+            InboundMessage(source=Source.POS, source_id="1000001", procedure=Procedure.POS, text="Нет мест",
+                           received_at=datetime(2026, 11, 20, 10, 15, tzinfo=NSK), category="other",
+                           external_number="1000001"),
+            IMPORT_ACTOR,
+        )  # fmt: skip
+    finally:
+        await engine.dispose()
+    rows = [["1000001", "Образование", "20.11.2026 10:15", "Нет мест", "", "", ""]]
+    book = write_xlsx(tmp_path / "pos.xlsx", HEADER, rows)
+    before = snapshot(tmp_path)
+    done = await import_file(settings, book, mapping_path=None, clock=clock)
+    assert (len(done.report.known), done.report.unknown_category) == (1, [])
+    assert snapshot(tmp_path) == before

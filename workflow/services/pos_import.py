@@ -84,7 +84,9 @@ async def _import_one(cases: CaseUseCases, item: ImportItem, actor: Actor, repor
         report.registered.append((item.line, outcome.case.id))
     else:
         report.known.append((item.line, outcome.case.id))
-    if not item.category_known:
+    # A case already there is told about only while it still has the fallback class: one a person registered
+    # through /pos with a class of their choosing is not second-guessed by the file's unknown name.
+    if not item.category_known and (outcome.created or outcome.case.category == message.category):
         report.unknown_category.append((item.line, item.category_name or "", outcome.case.id))
         await _tell_unknown_category(cases, item, outcome.case.id)
 
