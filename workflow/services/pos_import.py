@@ -68,27 +68,31 @@ async def import_items(
 
 async def _import_one(cases: CaseUseCases, item: ImportItem, actor: Actor, report: ImportReport) -> None:
     message = item.message
+    # Looked up first in a read-only transaction: a re-import of a big file takes no write lock per row (on
+    # SQLite it would queue behind the running bot's writes for nothing).
     async with cases.repo.reading() as tx:
         existing = await tx.find_case_by_source(message.source.value, message.source_id)
         kept = await tx.get_message(existing) if existing is not None else None
-    if existing is not None and kept is not None and not same_text(kept.text, message.text):
-        reason = POSSIBLE_REPEAT.format(number=message.source_id, case_id=existing)
-        report.refused.append(Refusal(item.line, reason))
-        return
-    try:
-        outcome = await cases.register(message, actor)
-    except DomainError as exc:
-        report.refused.append(Refusal(item.line, f"ПОС № {message.source_id}: {exc.message}"))
-        return
-    if outcome.created:
-        report.registered.append((item.line, outcome.case.id))
+        case = await tx.get_case(existing) if existing is not None else None
+    if existing is not None and kept is not None and case is not None:
+        if not same_text(kept.text, message.text):
+            reason = POSSIBLE_REPEAT.format(number=message.source_id, case_id=existing)
+            report.refused.append(Refusal(item.line, reason))
+            return
+        created = False
     else:
-        report.known.append((item.line, outcome.case.id))
+        try:
+            outcome = await cases.register(message, actor)
+        except DomainError as exc:
+            report.refused.append(Refusal(item.line, f"ПОС № {message.source_id}: {exc.message}"))
+            return
+        case, created = outcome.case, outcome.created
+    (report.registered if created else report.known).append((item.line, case.id))
     # A case already there is told about only while it still has the fallback class: one a person registered
     # through /pos with a class of their choosing is not second-guessed by the file's unknown name.
-    if not item.category_known and (outcome.created or outcome.case.category == message.category):
-        report.unknown_category.append((item.line, item.category_name or "", outcome.case.id))
-        await _tell_unknown_category(cases, item, outcome.case.id)
+    if not item.category_known and (created or case.category == message.category):
+        report.unknown_category.append((item.line, item.category_name or "", case.id))
+        await _tell_unknown_category(cases, item, case.id)
 
 
 async def _tell_unknown_category(cases: CaseUseCases, item: ImportItem, case_id: int) -> None:
