@@ -14,16 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules, pos_category_table
 from bot.events import LoggedServices
 from bot.settings import Settings
-from channels.pos.import_file import check_mapping, load_mapping, read_file
+from bot.startup import StartupError, check_database_url
+from channels.pos.import_file import ImportFileError, check_mapping, load_mapping, read_file
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
 from workflow.model import Actor, Role
-from workflow.ports import Clock
+from workflow.ports import Clock, StorageUnavailable
 from workflow.services.pos_import import ImportReport, import_items
 
 # Who registered the rows: the system on behalf of whoever ran the command (the history says «импорт»).
@@ -53,16 +56,26 @@ async def import_file(
         path, mapping, table=table, rules=rules, calendar=calendar, max_rows=settings.pos.import_max_rows
     )
     url = settings.database_url
-    await upgrade(url)
-    engine = create_engine(url)
+    directory = Directory.from_settings(settings)
+    parsed = check_database_url(url)  # a mistyped URL or a missing SQLite folder: StartupError, one line
+    folder = Path(parsed.database or "").parent
+    if parsed.get_backend_name() == "sqlite" and parsed.database and ":memory:" not in url and not folder.is_dir():
+        raise StartupError(f"database.url: папки базы данных нет: {folder} (создайте её или исправьте путь)")
     try:
-        repo = SqlRepository(engine, clock=clock)
-        directory = Directory.from_settings(settings)
-        services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, people=directory,
-                                  reach=directory)  # fmt: skip
-        report = await import_items(services, read.items, IMPORT_ACTOR)
-    finally:
-        await engine.dispose()
+        await upgrade(url)
+        engine = create_engine(url)
+        try:
+            repo = SqlRepository(engine, clock=clock)
+            services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, people=directory,
+                                      reach=directory)  # fmt: skip
+            report = await import_items(services, read.items, IMPORT_ACTOR)
+        finally:
+            await engine.dispose()
+    except (StorageUnavailable, SQLAlchemyError, OSError) as exc:
+        # Rows registered before the failure stay registered; a second run takes up the rest (the ПОС number
+        # is the key), so the line says to run it again rather than to clean anything up.
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ImportFileError(f"база данных недоступна ({first}); повторите импорт, когда она заработает") from None
     return ImportRun(report, read.columns)
 
 

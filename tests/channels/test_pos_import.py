@@ -5,6 +5,8 @@ row or as a whole with one line and exit code 2."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import date, datetime
@@ -387,3 +389,25 @@ async def test_a_case_a_person_classed_is_not_told_about_again(tmp_path: Path) -
     done = await import_file(settings, book, mapping_path=None, clock=clock)
     assert (len(done.report.known), done.report.unknown_category) == (1, [])
     assert snapshot(tmp_path) == before
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/no/such/dir/x.sqlite3"\n', encoding="utf-8")
+    book = write_xlsx(tmp_path / "pos.xlsx", HEADER, ROWS)
+    assert_refused(*run(["pos", "import", str(book), "--config", str(config)], capsys), "папки базы данных нет")
+
+
+def test_the_console_script(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    path = write_csv(tmp_path / "pos.csv", HEADER, ROWS, sep=";", encoding="cp1251")
+    script = Path(sys.executable).with_name("otklik")
+    argv = [str(script), "pos", "import", str(path), "--config", str(config)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "Итого: зарегистрировано 3, уже были 0, отклонено 0\n"
+    (tmp_path / "bad.csv").write_text("Номер;Текст\n1;x\n", encoding="utf-8")
+    argv[3] = str(tmp_path / "bad.csv")
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr
