@@ -30,7 +30,7 @@ from bot.channel_reader import ChannelReader, callback_handler, row_handler
 from bot.check import Level, calendar_findings, chat_findings, telegram_channel_findings
 from bot.delivery import Delivery
 from bot.directory import Directory
-from bot.domain_setup import build_calendar, build_rules
+from bot.domain_setup import build_calendar, build_rules, pos_category_table
 from bot.events import LoggedServices
 from bot.pollerlock import PollerLock
 from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, webhook_handler
@@ -122,6 +122,7 @@ class OtklikApp:
             raise ConfigError("telegram.token: не задан токен бота (задайте OTKLIK_TELEGRAM__TOKEN)")
         calendar = build_calendar(settings)
         rules = build_rules(settings)
+        pos_categories = pos_category_table(settings, rules)  # a value that is no class: one line, no start
         telegram_channel = _telegram_channel(settings)  # before anything is opened: a bad block is one line
         directory = Directory.from_settings(settings)
         url = settings.database_url
@@ -163,7 +164,8 @@ class OtklikApp:
             dispatcher.workflow_data["telegram_channel"] = telegram_channel
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
-            services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules
+            services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules,
+            pos_categories=pos_categories,
         )
         inbox = Inbox(engine, clock=clock)
         pacing = pacing or Pacing()

@@ -33,7 +33,13 @@ from sqlalchemy.engine import URL
 from vk_api.exceptions import VkApiError
 
 from bot.directory import Directory
-from bot.domain_setup import build_calendar, build_rules, imported_calendar_files, read_calendar_file
+from bot.domain_setup import (
+    build_calendar,
+    build_rules,
+    imported_calendar_files,
+    pos_category_table,
+    read_calendar_file,
+)
 from bot.pos_mail import mailbox_config, mailbox_problem
 from bot.settings import VK_SERVICE_KEY_ENV, VK_TOKEN_ENV, ConfigError, Settings
 from bot.startup import (
@@ -106,7 +112,7 @@ async def diagnose(settings: Settings, *, today: date, source: str) -> list[Find
     findings = [ok(f"настройки: {source}")]
     try:
         directory = Directory.from_settings(settings)
-        build_rules(settings)
+        pos_category_table(settings, build_rules(settings))
     except ConfigError as exc:
         return [fail(f"настройки: {exc}")]
     findings += await telegram_findings(settings, directory)

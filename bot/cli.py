@@ -18,14 +18,16 @@ from datetime import date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bot.app import run_app
+from bot.app import SystemClock, run_app
 from bot.argparse_ru import Parser, russian
 from bot.check import run_check
 from bot.demo import DemoError, run_demo
 from bot.domain_setup import build_calendar, build_rules, import_calendar_file
+from bot.pos_import import run_import
 from bot.settings import ConfigError, Settings, load_settings
 from bot.simulate import ScenarioError, run_simulation
 from bot.startup import StartupError
+from channels.pos.import_file import ImportFileError
 from storage.migrate import upgrade
 from workflow.calendar import CalendarError
 from workflow.model import DomainError
@@ -139,6 +141,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return run_simulation(settings, Path(args.scenario), db=args.db, as_json=args.json)
 
 
+def cmd_pos_import(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    clock = SystemClock(build_calendar(settings).tz)
+    mapping = Path(args.mapping) if args.mapping else None
+    return run_import(settings, Path(args.file), mapping_path=mapping, clock=clock)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     return run_app(_settings(args), verbose=args.verbose)
 
@@ -233,6 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.set_defaults(handler=cmd_db_upgrade)
 
+    pos = sub.add_parser("pos", help="сообщения ПОС", description="сообщения ПОС")
+    pos_sub = pos.add_subparsers(dest="pos_command", required=True, metavar="ДЕЙСТВИЕ", title="действия")
+    pos_help = "зарегистрировать сообщения из выгрузки ПОС (XLSX или CSV); повторный импорт ничего не меняет"
+    pos_import = with_config(pos_sub.add_parser("import", help=pos_help, description=pos_help))
+    pos_import.set_defaults(handler=cmd_pos_import)
+    pos_import.add_argument("file", metavar="FILE", help="файл .xlsx или .csv")
+    pos_import.add_argument(
+        "--mapping", metavar="PATH", help="TOML: поле = \"заголовок столбца\" (по умолчанию [pos.import_columns])"
+    )
+
     sim = with_config(add("simulate", cmd_simulate, "проиграть сценарий на виртуальных часах"))
     sim.add_argument("scenario", metavar="SCENARIO.toml", help="файл сценария")
     sim.add_argument("--db", metavar="PATH", help="файл SQLite (по умолчанию — временный)")
@@ -255,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DemoError as exc:
         print(f"otklik: ошибка: демонстрация остановилась: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CliError, ConfigError, CalendarError, ScenarioError, StartupError) as exc:
+    except (CliError, ConfigError, CalendarError, ScenarioError, StartupError, ImportFileError) as exc:
         print(f"otklik: ошибка: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except DomainError as exc:

@@ -17,7 +17,6 @@ from workflow.calendar import (
     parse_xmlcalendar,
     shipped_calendar,
 )
-from workflow.pos_categories import unknown_classes
 from workflow.rules import Rules, RulesError
 
 log = logging.getLogger(__name__)
@@ -72,9 +71,7 @@ def build_rules(settings: Settings) -> Rules:
     except RulesError as exc:
         raise ConfigError(str(exc)) from None
     # The ПОС category table names classes of these rules: a typo is one line at start, not a wrong term later.
-    wrong = unknown_classes(settings.pos.categories, rules)
-    if wrong:
-        raise ConfigError(f"pos.categories: неизвестный класс {', '.join(wrong)} (есть: {', '.join(rules.categories)})")
+    pos_category_table(settings, rules)
     return rules
 
 
@@ -86,3 +83,14 @@ def import_calendar_file(settings: Settings, source: Path) -> tuple[int, Path]:
     target = folder / f"ru-{year}.xml"
     shutil.copyfile(source, target)
     return year, target
+
+
+def pos_category_table(settings: Settings, rules: Rules) -> dict[str, str]:
+    """`[pos] categories`, each value checked to be a class of the rules; ConfigError names the first bad one."""
+    known = ", ".join(rules.categories)
+    for name, class_id in settings.pos.categories.items():
+        if class_id not in rules.categories:
+            raise ConfigError(
+                f"pos.categories.{name!r}: неизвестный класс сроков {class_id!r} (допустимые: {known})"
+            )
+    return dict(settings.pos.categories)

@@ -31,6 +31,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from channels.pos.import_file import FIELDS as IMPORT_FIELDS
 from channels.pos.mail_parse import LabelPatterns, PatternError
 from workflow.rules import DEFAULT_UNITS
 
@@ -245,16 +246,32 @@ class PosMailSettings(_Section):
         return value
 
 
-class PosSettings(_Section):
-    """ПОС category names → term classes (workflow/pos_categories.py): {"Дороги" = "local_fast", …}."""
-
-    categories: dict[str, str] = Field(default_factory=dict)
-
-
 class ChannelsSettings(_Section):
     vk: VkSettings = Field(default_factory=VkSettings)
     telegram: TelegramChannelSettings = Field(default_factory=TelegramChannelSettings)
     pos_mail: PosMailSettings = Field(default_factory=PosMailSettings)
+
+
+class PosSettings(_Section):
+    """ПОС: its category names → the term classes, and the export file's columns (issue 12)."""
+
+    # «название категории ПОС» = "federal_fast" | "local_fast" | "other" (a key of [rules.pos_categories]);
+    # checked against the rules' classes when the bot or an import starts (bot/domain_setup.pos_category_table).
+    categories: dict[str, str] = Field(default_factory=dict)
+    # field → the column's header as in the file; a field not named here is guessed from the header row.
+    import_columns: dict[str, str] = Field(default_factory=dict)
+    # More data rows than this in one file: refused as a whole (split the export by dates).
+    import_max_rows: int = Field(default=20_000, ge=1, le=1_000_000)
+
+    @field_validator("import_columns")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(IMPORT_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"неизвестные поля: {', '.join(unknown)} (известные: {', '.join(IMPORT_FIELDS)})"
+            )
+        return value
 
 
 class Settings(BaseSettings):

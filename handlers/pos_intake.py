@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -144,8 +145,9 @@ async def on_notice(
     actor: Actor,
     rules: Rules,
     calendar: WorkingCalendar,
+    pos_categories: Mapping[str, str] | None = None,
 ) -> None:
-    parsed = parse_notice(message.text or "", rules, calendar)
+    parsed = parse_notice(message.text or "", rules, calendar, pos_categories)
     if parsed.received is not None:
         try:  # a notice dated 01.12.9026 or 01.12.0001: refused before anything is computed from it
             check_message_instant(parsed.received, services.clock.now())

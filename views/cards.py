@@ -39,8 +39,9 @@ from workflow.ports import (
     Notification,
     Publication,
 )
+from workflow.pos_categories import UNKNOWN_CATEGORY
 from workflow.rules import Rules, RulesError
-from workflow.services.pos_mail import POS_CATEGORY_UNKNOWN, POS_MAIL_REPEAT, POS_MAIL_UNPARSED
+from workflow.services.pos_mail import POS_MAIL_REPEAT, POS_MAIL_UNPARSED
 from workflow.services.publishing import current_publication
 from workflow.services.queries import CardView
 
@@ -378,7 +379,7 @@ def render_channel_health(n: Notification, calendar: CardCalendar) -> str:
     return texts.NOTE_CHANNEL_RESTORED_HTML.format(channel=name, since=when("since"), until=when("until"))
 
 
-POS_MAIL_KINDS = frozenset({POS_MAIL_UNPARSED, POS_MAIL_REPEAT, POS_CATEGORY_UNKNOWN})
+POS_MAIL_KINDS = frozenset({POS_MAIL_UNPARSED, POS_MAIL_REPEAT, UNKNOWN_CATEGORY})
 
 
 def render_pos_mail(n: Notification, rules: Rules) -> str:

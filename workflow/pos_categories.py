@@ -12,7 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
+from workflow.model import Role
+from workflow.ports import Notification
 from workflow.rules import Rules
 
 _SPACES = re.compile(r"\s+")
@@ -47,7 +50,18 @@ def classify(name: str | None, table: Mapping[str, str], rules: Rules) -> Catego
                 return CategoryClass(category.id, True)
     return CategoryClass(strictest(rules), False)
 
+# The ПОС curator's notice that a category name fell back to the strictest class: one kind whatever brought the
+# message in (an e-mail, an export row), once per case (the dedup key), so a re-import or a mail fetched again
+# does not tell twice.
+UNKNOWN_CATEGORY = "pos_category_unknown"
 
-def unknown_classes(table: Mapping[str, str], rules: Rules) -> list[str]:
-    """The table's values that are no class id of the rules (for the start-up check)."""
-    return sorted({v for v in table.values() if v not in rules.categories})
+
+def unknown_category_notice(case_id: int, category: str | None, class_id: str, at: datetime) -> Notification:
+    return Notification(
+        dedup_key=f"pos-category-unknown:{case_id}",
+        case_id=case_id,
+        kind=UNKNOWN_CATEGORY,
+        to_role=Role.POS_CURATOR,
+        at=at,
+        payload={"category": (category or "")[:200], "class_id": class_id},
+    )

@@ -8,10 +8,12 @@ The parser takes what it finds and leaves the rest None, so the dialogue asks on
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from workflow.calendar import WorkingCalendar
+from workflow.pos_categories import classify
 from workflow.rules import Rules
 
 # Digits are ASCII only: \d would take fullwidth and Arabic-Indic ones. The date's year is not checked here but
@@ -39,13 +41,21 @@ class Parsed:
     due_line: str | None = None  # the value of the notice's due-date line, as written; None: no such line
 
 
-def parse_notice(raw: str, rules: Rules, calendar: WorkingCalendar) -> Parsed:
-    """What a ПОС notification tells: «Сообщение № 12345678», «Категория: …», a date, «Текст: …»."""
+def parse_notice(
+    raw: str, rules: Rules, calendar: WorkingCalendar, table: Mapping[str, str] | None = None
+) -> Parsed:
+    """What a ПОС notification tells: «Сообщение № 12345678», «Категория: …», a date, «Текст: …».
+
+    The category is ПОС's name looked up in `table` ([pos] categories) first; a name it does not know is left
+    to the dialogue's question (a person is there to choose), unless it names a class itself.
+    """
     number = m.group(1) if (m := NOTICE.match(raw)) else None
     category = None
     if cm := CATEGORY_LINE.search(raw):
+        found = classify(cm.group(1), table or {}, rules)
+        category = found.class_id if found.known else None
         line = cm.group(1).strip().lower()
-        for cat in rules.categories.values():
+        for cat in rules.categories.values() if category is None else ():
             title = cat.title.lower()
             if line in (cat.id.lower(), title) or title in line or line in title:
                 category = cat.id

@@ -45,7 +45,7 @@ def test_a_category_table_naming_no_class_is_one_line_at_start(tmp_path: Path) -
     with pytest.raises(ConfigError) as caught:
         build_rules(settings)
     assert str(caught.value) == (
-        "pos.categories: неизвестный класс fast (есть: federal_fast, local_fast, other)"
+        "pos.categories.'Дороги': неизвестный класс сроков 'fast' (допустимые: federal_fast, local_fast, other)"
     )
 
 

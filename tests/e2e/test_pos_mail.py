@@ -63,7 +63,7 @@ async def test_mails_become_cases_and_notices_in_the_pos_curators_chat(
     assert "№ ПОС 4512346" in cards[1] and "категория федерального уровня" in cards[1]
     [unparsed] = [t for t in texts if "Письмо ПОС: не удалось разобрать" in t]
     assert "Сообщение без номера." in unparsed and "не найден номер сообщения ПОС" in unparsed
-    [unknown] = [t for t in texts if "Категория ПОС «Экология» не найдена" in t]
+    [unknown] = [t for t in texts if "Неизвестная категория ПОС: «Экология»" in t]
     assert "Ускоренное решение (категория федерального уровня)" in unknown
     assert imap.seen() == [1, 2, 3]
     # Restarted: nothing is read or registered again.

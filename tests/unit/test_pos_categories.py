@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflow.pos_categories import CategoryClass, classify, fold, unknown_classes
+from workflow.pos_categories import CategoryClass, classify, fold
 from workflow.rules import DEFAULT_RULES, Rules
 
 TABLE = {"Дороги": "local_fast", "Жилищно-коммунальное  хозяйство": "federal_fast", "Опечатка": "nope"}
@@ -37,7 +37,3 @@ def test_yo_is_e() -> None:
 def test_the_strictest_class_follows_the_rules() -> None:
     rules = Rules.from_mapping({"pos_categories": {"other": {"days": 5}}})
     assert classify("Неизвестная", {}, rules) == CategoryClass("other", False)
-
-
-def test_unknown_classes() -> None:
-    assert unknown_classes(TABLE, DEFAULT_RULES) == ["nope"]

@@ -19,13 +19,12 @@ from datetime import date, datetime
 from workflow.lifecycle import check_message_instant, check_pos_due, clean_text
 from workflow.model import SYSTEM_ACTOR, Attachment, DomainError, InboundMessage, Procedure, Role, Source
 from workflow.ports import Notification
-from workflow.pos_categories import classify
+from workflow.pos_categories import classify, unknown_category_notice
 from workflow.services.cases import CaseUseCases, Outcome
 
 # The notification kinds (views/cards.py renders them).
 POS_MAIL_UNPARSED = "pos_mail_unparsed"
 POS_MAIL_REPEAT = "pos_mail_repeat"
-POS_CATEGORY_UNKNOWN = "pos_category_unknown"
 RAW_SHOWN = 2500  # characters of the raw text a notice carries (a Telegram message holds 4096)
 
 
@@ -103,11 +102,7 @@ class PosMailUseCases(CaseUseCases):
                 ))  # fmt: skip
                 return PosMailResult(outcome, await self._queue(notices))
         if not klass.known and case.category == klass.class_id:
-            notices.append(Notification(
-                dedup_key=f"pos-category-unknown:{case.id}", case_id=case.id, kind=POS_CATEGORY_UNKNOWN,
-                to_role=Role.POS_CURATOR, at=now,
-                payload={"category": (mail.category or "")[:200], "class_id": klass.class_id},
-            ))  # fmt: skip
+            notices.append(unknown_category_notice(case.id, mail.category, klass.class_id, now))
         return PosMailResult(outcome, await self._queue(notices))
 
     @staticmethod
