@@ -44,7 +44,9 @@ async def emu() -> AsyncIterator[OkEmulator]:
 
 @pytest.fixture
 async def publisher(emu: OkEmulator) -> AsyncIterator[OkPublisher]:
-    api = OkApi(emu.application_key, emu.application_secret, emu.user_token(), base_url=emu.base_url, timeout=5)
+    api = OkApi(
+        emu.application_key, emu.application_secret, emu.user_token(), base_url=emu.base_url, timeout=5
+    )
     bot = OkBot(emu.bot_token(), base_url=emu.base_url, timeout=5)
     yield OkPublisher(emu.group_id, api, bot)
     await api.close()
@@ -148,7 +150,9 @@ async def test_a_message_goes_by_the_bot_api_and_a_cut_off_send_is_unclear(
     assert ok_target("mid:C3ec01.15ce", link) == ChatTarget("chat:C3ec01")
     assert ok_target(f"{TOPIC}:99", "") == CommentTarget(TOPIC, "99")
     sent = await publisher.publish(Answer(1, "mid:C3ec01.15ce", "Ответ", 3, item_link=link))
-    assert [(m.chat_id, m.text) for m in emu.sent] == [("chat:C3ec01", "Ответ")] and "chat_id=chat:C3ec01" in sent
+    assert [(m.chat_id, m.text) for m in emu.sent] == [
+        ("chat:C3ec01", "Ответ")
+    ] and "chat_id=chat:C3ec01" in sent
     emu.faults["messages"] = ["drop"]
     with pytest.raises(PublishFailed) as failed:
         await publisher.publish(Answer(2, "mid:C3ec01.15cf", "Ответ 2", 4, item_link=link))
