@@ -33,6 +33,8 @@ from bot.delivery import Delivery
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules
 from bot.events import LoggedServices
+from bot.ok_webhook import ok_webhook_handler
+from bot.ok_wiring import OkParts, ok_parts
 from bot.pollerlock import PollerLock
 from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, webhook_handler
 from bot.publisher import PublicationWorker
@@ -40,6 +42,7 @@ from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
 from bot.settings import VK_CALLBACK_SECRET_ENV, VK_CONFIRMATION_ENV, VK_TOKEN_ENV, ConfigError, Settings
 from bot.startup import check_setup
+from channels.ok import inbox_key as ok_inbox_key
 from channels.telegram import ChannelConfig, TelegramPublisher
 from channels.vk import VkLongPoll, VkPublisher, VkReconciler, inbox_key, make_api
 from channels.vk_session import vk_session
@@ -100,6 +103,7 @@ class OtklikApp:
     _callback_site: web.AppRunner | None = None  # the VK Callback API's own server (Telegram polling)
     digests: DigestUseCase | None = None  # the office head's daily digest; None: `[notify] digest = false`
     publisher: PublicationWorker | None = None  # approved answers out to their networks (issue 11)
+    ok: OkParts | None = None  # Odnoklassniki's clients (issue 12), closed with the app
 
     @classmethod
     async def build(
@@ -111,6 +115,7 @@ class OtklikApp:
         calendar = build_calendar(settings)
         rules = build_rules(settings)
         telegram_channel = _telegram_channel(settings)  # before anything is opened: a bad block is one line
+        ok = ok_parts(settings)
         directory = Directory.from_settings(settings)
         url = settings.database_url
         await upgrade(url)
@@ -139,6 +144,8 @@ class OtklikApp:
         # The directory is the domain's Reach (routing to a unit with no chat is refused before anything changes)
         # and its People (the only holder of a role is named on the terms it owes).
         publishers = _publishers(settings)
+        if ok is not None:
+            publishers.register(ok.publisher())
         services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                   people=directory, reach=directory, publishers=publishers)  # fmt: skip
         if telegram_channel is not None:  # replies to comments and direct messages; a deleted comment shows on its card
@@ -178,10 +185,19 @@ class OtklikApp:
                           listen=vk.mode == "longpoll")
             for source, sweep in sources
         )  # fmt: skip
+        if ok is not None:  # comments polled (with the includeRemoved sweep), messages by the webhook
+            pool.handlers[ok.source.channel] = row_handler(ok.source, services, clock)
+            readers += (ChannelReader(
+                source=ok.source, inbox=inbox, pool=pool, clock=clock, pacing=pacing, watch=watch, key_of=ok_inbox_key,
+                sweep=ok.comments.sweep if ok.comments is not None else None,
+                reconcile_seconds=ok.settings.reconcile_minutes * 60, listen=ok.comments is not None,
+                health=ChannelHealth(ok.source.channel, repo, clock, ok.settings.health_minutes, notifier=delivery)
+                if ok.comments is not None else None,  # messages alone may be few: no silence alarm on them
+            ),)  # fmt: skip
         app = cls(settings=settings, engine=engine, repo=repo, calendar=calendar, rules=rules, directory=directory,
                   clock=clock, services=services, bot=bot, sender=sender, delivery=delivery,
                   dispatcher=dispatcher, scheduler=AsyncIOScheduler(), inbox=inbox, pacing=pacing, watch=watch,
-                  pool=pool, poller=poller, readers=readers, publisher=publisher)  # fmt: skip
+                  pool=pool, poller=poller, readers=readers, publisher=publisher, ok=ok)  # fmt: skip
         if settings.notify.digest:
             app.digests = DigestUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                         at=settings.notify.digest_at())  # fmt: skip
@@ -244,6 +260,8 @@ class OtklikApp:
             self.scheduler.shutdown(wait=False)
         await self.watch.settle()
         await self.bot.session.close()
+        if self.ok is not None:
+            await self.ok.close()
         await self.engine.dispose()
 
     async def start_polling(self) -> None:
@@ -253,16 +271,23 @@ class OtklikApp:
         await self._start_workers()
         self._poll = asyncio.create_task(self.poller.run(), name="getUpdates")
         route = self.vk_callback_route()
-        if route is not None:
-            vk = self.settings.channels.vk
+        ok_route = self.ok_webhook_route()
+        if route is not None or ok_route is not None:
+            vk, ok = self.settings.channels.vk, self.settings.channels.ok
             web_app = web.Application()
-            web_app.router.add_post(*route)
+            for each in (route, ok_route):
+                if each is not None:
+                    web_app.router.add_post(*each)
+            # One server: VK's Callback API address when VK posts here, else OK's webhook address.
+            host, port = (vk.callback_host, vk.callback_port) if route else (ok.webhook_host, ok.webhook_port)
             runner = web.AppRunner(web_app, access_log=None)
             await runner.setup()
-            await web.TCPSite(runner, vk.callback_host, vk.callback_port).start()
+            await web.TCPSite(runner, host, port).start()
             self._callback_site = runner  # set once it listens (tests wait for it)
-            log.info("ВКонтакте: Callback API принимается на %s:%s%s", vk.callback_host, vk.callback_port,
-                     vk.callback_path)  # fmt: skip
+            log.info("события соцсетей принимаются на %s:%s (%s)", host, port,
+                     ", ".join(each[0] for each in (route, ok_route) if each))  # fmt: skip
+            if ok_route is not None and self.ok is not None:
+                await self.ok.subscribe()
 
     def vk_callback_route(self) -> tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] | None:
         """The Callback API's path and handler, when [channels.vk] mode = "callback"."""
@@ -273,6 +298,13 @@ class OtklikApp:
         handler = callback_handler(reader, group_id=vk.group_id, secret=vk.callback_secret,
                                    confirmation=vk.confirmation)  # fmt: skip
         return vk.callback_path, handler
+
+    def ok_webhook_route(self) -> tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] | None:
+        """OK's Bot API webhook path and handler, when [channels.ok] has a webhook_url and a Bot API key."""
+        if self.ok is None or self.ok.bot is None or not self.ok.settings.webhook_url:
+            return None
+        reader = next(r for r in self.readers if r.channel == self.ok.source.channel)
+        return self.ok.settings.webhook_path, ok_webhook_handler(reader, secret=self.ok.settings.webhook_secret)
 
     async def _start_workers(self) -> None:
         self._halted = asyncio.Event()
@@ -330,12 +362,17 @@ class OtklikApp:
         route = self.vk_callback_route()
         if route is not None:  # one web server: VK's events come in beside Telegram's
             web_app.router.add_post(*route)
+        ok_route = self.ok_webhook_route()
+        if ok_route is not None:  # and OK's messages
+            web_app.router.add_post(*ok_route)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         await self._start_workers()
         await web.TCPSite(runner, tg.webhook_host, tg.webhook_port).start()
         allowed = self.dispatcher.resolve_used_update_types()
         await self.bot.set_webhook(tg.webhook_url, secret_token=tg.webhook_secret, allowed_updates=allowed)
+        if ok_route is not None and self.ok is not None:
+            await self.ok.subscribe()
         try:
             await stop.wait()
         finally:

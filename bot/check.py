@@ -34,6 +34,7 @@ from vk_api.exceptions import VkApiError
 
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules, imported_calendar_files, read_calendar_file
+from bot.ok_wiring import ok_findings
 from bot.settings import VK_SERVICE_KEY_ENV, VK_TOKEN_ENV, ConfigError, Settings
 from bot.startup import (
     StartupError,
@@ -110,6 +111,7 @@ async def diagnose(settings: Settings, *, today: date, source: str) -> list[Find
     findings += await telegram_findings(settings, directory)
     findings += await vk_findings(settings)
     findings += await vk_long_poll_findings(settings)
+    findings += [{"ok": ok, "warn": warn, "fail": fail}[lvl](text) for lvl, text in await ok_findings(settings)]
     findings += await database_findings(settings)
     findings += calendar_findings(settings, today)
     return findings

@@ -47,6 +47,8 @@ def ok_webhook_handler(
                 return web.Response(status=503, text="storage unavailable")
             reader.watch.succeeded()
             reader.pool.wake()
+        if reader.health is not None:
+            await reader.health.read()
         return web.json_response({"success": True})
 
     return handle

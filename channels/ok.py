@@ -689,3 +689,19 @@ def _classified(exc: OkError) -> PublishError:
     if exc.code == 455 or "COMMENTS_DISABLED" in exc.detail.upper():
         return PublishRefused("комментарии к записи закрыты", detail=exc.detail)
     return PublishFailed(exc.reason, detail=exc.detail)
+
+
+class OkMessagesOnly:
+    """The OK channel's source when only the Bot API is configured: the webhook saves the messages (bot/
+    ok_webhook.py), nothing is polled (the reader runs with `listen` off and no sweep)."""
+
+    channel = CHANNEL
+
+    def __init__(self, group_id: str) -> None:
+        self.group_id = group_id
+
+    def item(self, raw: dict[str, object], seen_at: datetime, *, report: bool = True) -> ChannelItem | None:
+        return parse_ok_event(raw, self.group_id, seen_at=seen_at, report=report)
+
+    async def next_batch(self, cursor: str | None) -> ChannelBatch:
+        return ChannelBatch((), cursor, failed=True)  # never asked: there is no feed to read
