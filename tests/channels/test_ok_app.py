@@ -85,7 +85,9 @@ async def test_an_ok_comment_and_message_become_cards_and_a_deletion_shows(
     ok.delete(TOPIC, comment.id)
     reader = next(r for r in world.app.readers if r.channel == "ok")
     await reader.reconcile()  # the periodic sweep (every reconcile_minutes), run now
-    await world.wait(lambda: "удал" in visible_text(world.card(INTAKE_CHAT, case_id)), "the deletion on the card")
+    await world.wait(
+        lambda: "удал" in visible_text(world.card(INTAKE_CHAT, case_id)), "the deletion on the card"
+    )
     await world.settle()
     assert len(intake_cards()) == 2
     await world.stop()
