@@ -25,6 +25,11 @@ def control_routes(emu: OkEmulator) -> list[web.RouteDef]:
         emu.delete(string(fields, "topic_id"), string(fields, "comment_id"))
         return web.json_response({"ok": True})
 
+    async def edit(request: web.Request) -> web.StreamResponse:
+        fields = await body(request)
+        emu.edit(string(fields, "topic_id"), string(fields, "comment_id"), string(fields, "text"))
+        return web.json_response({"ok": True})
+
     async def message(request: web.Request) -> web.StreamResponse:
         fields = await body(request)
         event = emu.message(string(fields, "user_id"), string(fields, "chat_id"), string(fields, "text"),
@@ -40,6 +45,7 @@ def control_routes(emu: OkEmulator) -> list[web.RouteDef]:
     return [
         web.post(f"{PREFIX}/comment", guarded(comment)),
         web.post(f"{PREFIX}/delete", guarded(delete)),
+        web.post(f"{PREFIX}/edit", guarded(edit)),
         web.post(f"{PREFIX}/message", guarded(message)),
         web.get(f"{PREFIX}/answers", guarded(answers)),
     ]

@@ -181,6 +181,13 @@ class OkEmulator:
                 return
         raise KeyError(f"no comment {topic_id}:{comment_id}")
 
+    def edit(self, topic_id: str, comment_id: str, text: str) -> None:
+        for c in self.topics.get(topic_id, []):
+            if c.id == comment_id and not c.deleted:
+                c.text = text
+                return
+        raise KeyError(f"no comment {topic_id}:{comment_id}")
+
     def answers(self) -> list[tuple[str, OkComment]]:
         """The group's own comments (what addDiscussionComment published), with their topics."""
         return [(t, c) for t, cs in self.topics.items() for c in cs if c.author_type == "GROUP"]

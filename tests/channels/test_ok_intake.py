@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from bot.ok_webhook import ok_webhook_handler
 from bot.polling import OutageWatch, Pacing, WorkerPool
 from channels.ok import TEXT_LIMIT, OkApi, OkBot, OkComments, inbox_key, parse_ok_event, signature
 from emulators.ok import OkEmulator, ok_sig
-from storage.inbox import Inbox
+from storage.inbox import Cursor, Inbox, Incoming
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
 from storage.tables import inbox as inbox_table
@@ -32,6 +32,7 @@ from tests.fakes import FakeClock, RecordingNotifier
 from tests.storage.conftest import fresh_engine
 from workflow.calendar import WorkingCalendar
 from workflow.model import ItemKind
+from workflow.ports import StorageUnavailable
 from workflow.rules import DEFAULT_RULES
 from workflow.services import Services
 
@@ -87,7 +88,7 @@ class Rig:
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     runs: list[Run] = field(default_factory=list)
 
-    def run(self, *, secret: str | None = None) -> Run:
+    def run(self, *, secret: str | None = None, inbox_class: type[Inbox] = Inbox) -> Run:
         emu = self.emu
         api = OkApi(
             emu.application_key, secret or emu.application_secret, emu.user_token(), base_url=emu.base_url
@@ -96,7 +97,7 @@ class Rig:
         repo = SqlRepository(self.engine, clock=self.clock)
         services = Services(repo=repo, clock=self.clock, calendar=WorkingCalendar(), rules=DEFAULT_RULES,
                             notifier=self.notifier)  # fmt: skip
-        inbox = Inbox(self.engine, clock=self.clock)
+        inbox = inbox_class(self.engine, clock=self.clock)
         pacing = Pacing()
 
         async def tell(text: str) -> None:
@@ -323,3 +324,73 @@ def test_hostile_events_are_skipped_or_cut_never_raised(caplog: pytest.LogCaptur
     caplog.clear()
     assert parse_ok_event({"webhookType": "CHAT_SYSTEM"}, gid, seen_at=SEEN) is None
     assert caplog.records == []
+
+
+async def test_an_edit_seen_by_the_sweep_is_one_event_and_a_lost_comment_is_found(rig: Rig) -> None:
+    run = rig.run()
+    await run.start()
+    comment = rig.emu.comment(TOPIC, CITIZEN, "Яма у дома 5")
+    await rig.handled(1)
+    rig.emu.edit(TOPIC, comment.id, "Яма у дома 7")
+    await run.reader.reconcile()
+    await run.reader.reconcile()  # seen again: the same revision, the row already there
+    key = f"{TOPIC}:{comment.id}"
+
+    async def edited() -> list[str]:
+        async with run.services.repo.reading() as tx:
+            case_id = await tx.find_case_by_source("ok", key)
+            assert case_id is not None
+            return [e.text for e in await tx.events(case_id) if e.action == "source_edited"]
+
+    await rig.until(edited)
+    await rig.until(lambda: run.pool.quiet())
+    assert await edited() == ["Яма у дома 7"]
+    # A comment the poll never saw (its counter unchanged: one written and one removed between two polls)
+    # is registered by the sweep as it is now.
+    await run.stop()
+    lost = rig.emu.comment(TOPIC, CITIZEN, "Фонарь не горит")
+    rig.emu.delete(TOPIC, comment.id)
+    again = rig.run()
+    await again.pool.start()
+    await again.reader.reconcile()
+    await rig.handled(2)
+    assert (f"{TOPIC}:{lost.id}", "Фонарь не горит") in await rig.cases()
+    await again.pool.stop(1.0)
+    await again.api.close()
+    await again.bot.session.close()
+
+
+class DownOnceInbox(Inbox):
+    """The database is down for the first write: the webhook must not answer 200 for what it did not save."""
+
+    down = True
+
+    async def save_batch(self, items: Sequence[Incoming], *, cursor: Cursor | None = None) -> int:
+        if DownOnceInbox.down and items:
+            DownOnceInbox.down = False
+            raise StorageUnavailable("database is locked")
+        return await super().save_batch(items, cursor=cursor)
+
+
+async def test_a_message_the_database_could_not_take_is_answered_503_and_taken_on_oks_retry(rig: Rig) -> None:
+    DownOnceInbox.down = True
+    run = rig.run(inbox_class=DownOnceInbox)
+    await run.pool.start()
+    web_app = web.Application()
+    web_app.router.add_post("/ok/webhook", ok_webhook_handler(run.reader))
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    bot = OkBot(rig.emu.bot_token(), base_url=rig.emu.base_url)
+    try:
+        await bot.subscribe(f"http://127.0.0.1:{runner.addresses[0][1]}/ok/webhook")
+        event = rig.emu.message(CITIZEN, "chat:C3ec01", "Не вывозят мусор")
+        assert [a.status for a in await rig.emu.delivered(event)] == [503, 200]
+        await rig.handled(1)
+        assert await rig.cases() == [(event["message"]["mid"], "Не вывозят мусор")]
+    finally:
+        await bot.close()
+        await runner.cleanup()
+        await run.pool.stop(1.0)
+        await run.api.close()
+        await run.bot.session.close()
