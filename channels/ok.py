@@ -354,6 +354,7 @@ class Page:
     comments: list[Mapping[str, Any]]
     anchor: str | None
     more: bool
+    valid: bool = True  # False: no list of comments in the answer (OK's shape changed, or a proxy's junk)
 
 
 async def comments_page(api: OkApi, topic_id: str, anchor: str | None, count: int = PAGE) -> Page:
@@ -363,6 +364,12 @@ async def comments_page(api: OkApi, topic_id: str, anchor: str | None, count: in
         params["anchor"] = anchor
     result = await api.call("discussions.getComments", **params)
     comments = _list(result, "comments", "items", "discussion_comments")
+    listed = isinstance(result, list) or (
+        isinstance(result, Mapping)
+        and isinstance(_first(result, "comments", "items", "discussion_comments"), list)
+    )
+    if not listed and not (isinstance(result, Mapping) and result.get("has_more") is False):
+        return Page([], anchor, False, valid=False)
     next_anchor = _first(result, "anchor", "pagingAnchor") if isinstance(result, Mapping) else None
     more = _first(result, "has_more", "hasMore") if isinstance(result, Mapping) else None
     return Page(comments, str(next_anchor)[:500] if next_anchor else anchor, more in (True, 1, "true"))
@@ -431,13 +438,19 @@ class OkComments:
             if known and known.get("count") == count:
                 fresh[topic_id] = known
                 continue
+            valid = True
             while True:
                 page = await comments_page(self.api, topic_id, anchor)
                 events += [{"type": COMMENT, "topic_id": topic_id, "comment": dict(c)} for c in page.comments]
                 anchor = page.anchor
+                valid = page.valid
                 if not page.more or not page.comments:
                     break
-            fresh[topic_id] = {"anchor": anchor, "count": count}
+            if valid:
+                fresh[topic_id] = {"anchor": anchor, "count": count}
+            else:  # the counter is not taken as read: the next poll asks again from the same anchor
+                log.warning("Одноклассники: тема %s: ответ без списка комментариев; повтор", topic_id)
+                fresh[topic_id] = {"anchor": anchor, "count": -1}
         # A first read (no cursor) may have missed what came before: the reader's sweep looks once it starts.
         return ChannelBatch(tuple(events), json.dumps({"topics": fresh}, sort_keys=True), gap=cursor is None)
 

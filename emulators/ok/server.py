@@ -97,7 +97,8 @@ class OkEmulator:
     sent: list[SentMessage] = field(default_factory=list)
     webhook_url: str = ""
     # Tests' faults: method (or "messages") -> what to do on its next call ("drop": do it, then close the
-    # connection unanswered; "hang": close it before doing anything; an int: answer that error code).
+    # connection unanswered; "hang": close it before doing anything; "garbage": an HTML error page; "junk":
+    # JSON of the wrong shape; an int: answer that error code).
     faults: dict[str, list[str | int]] = field(default_factory=dict)
     _next_id: int = 1_000_000
     _queue: asyncio.Queue[dict[str, Any]] | None = None
@@ -310,6 +311,12 @@ class OkEmulator:
             return _error(fault, f"EMULATED : error {fault}")
         if fault == "hang":
             return _hang_up(request)
+        if fault == "garbage":  # a proxy's error page instead of OK's JSON
+            return web.Response(
+                status=502, text="<html><body>502 Bad Gateway</body></html>", content_type="text/html"
+            )
+        if fault == "junk":  # JSON, but not the shape asked for
+            return web.json_response({"topics": "many", "comments": {"a": 1}, "anchor": ["x"]})
         handler = self._methods().get(method)
         if handler is None:
             return _error(3, f"METHOD : unknown method {method}")

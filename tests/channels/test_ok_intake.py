@@ -394,3 +394,24 @@ async def test_a_message_the_database_could_not_take_is_answered_503_and_taken_o
         await run.pool.stop(1.0)
         await run.api.close()
         await run.bot.session.close()
+
+
+async def test_an_html_page_or_junk_json_from_ok_is_a_failed_read_not_a_crash(
+    emu: OkEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="channels.ok")
+    api = OkApi(emu.application_key, emu.application_secret, emu.user_token(), base_url=emu.base_url)
+    source = OkComments(api, emu.group_id, sleep=quick)
+    emu.faults["group.getStatTopics"] = ["garbage"]
+    batch = await source.next_batch('{"topics": {}}')
+    assert batch.failed and batch.cursor == '{"topics": {}}'
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "не JSON" in line and "502" in line
+    caplog.clear()
+    emu.comment(TOPIC, CITIZEN, "Яма")
+    emu.faults["discussions.getComments"] = ["junk"]
+    batch = await source.next_batch('{"topics": {}}')  # no comments in a page of the wrong shape: none taken
+    assert not batch.failed and batch.events == ()
+    batch = await source.next_batch(batch.cursor)  # the counter moved past nothing: read again, found
+    assert [e["comment"]["text"] for e in batch.events] == ["Яма"]  # type: ignore[index]
+    await api.close()
