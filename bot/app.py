@@ -34,7 +34,7 @@ from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules
 from bot.events import LoggedServices
 from bot.ok_webhook import ok_webhook_handler
-from bot.ok_wiring import OkParts, ok_parts
+from bot.ok_wiring import OkParts, ok_findings, ok_parts
 from bot.pollerlock import PollerLock
 from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, webhook_handler
 from bot.publisher import PublicationWorker
@@ -440,6 +440,9 @@ async def warn_about_setup(app: OtklikApp) -> None:
     for finding in findings:
         if finding.level is not Level.OK:
             log.warning("%s (проверка: otklik check)", finding.text)
+    for level, text in await ok_findings(app.settings):  # also renews OK's long-lived token at start
+        if level != "ok":
+            log.warning("%s (проверка: otklik check)", text)
 
 
 async def serve(settings: Settings) -> None:
