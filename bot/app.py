@@ -32,6 +32,8 @@ from bot.delivery import Delivery
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules, pos_category_table
 from bot.events import LoggedServices
+from bot.ok_webhook import ok_webhook_handler
+from bot.ok_wiring import OkParts, ok_findings, ok_parts
 from bot.pollerlock import PollerLock
 from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, webhook_handler
 from bot.pos_mail import CHANNEL as POS_MAIL_CHANNEL
@@ -49,6 +51,7 @@ from bot.shutdown import (
     wait_at_most,
 )
 from bot.startup import check_setup
+from channels.ok import inbox_key as ok_inbox_key
 from channels.pos.mail import ImapMailbox
 from channels.pos.mail_parse import LabelPatterns
 from channels.telegram import ChannelConfig, TelegramPublisher
@@ -112,6 +115,7 @@ class OtklikApp:
     digests: DigestUseCase | None = None  # the office head's daily digest; None: `[notify] digest = false`
     publisher: PublicationWorker | None = None  # approved answers out to their networks (issue 11)
     pos_mail: PosMailReader | None = None  # the ПОС notification mailbox (issue 12), read by a scheduler job
+    ok: OkParts | None = None  # Odnoklassniki's clients (issue 12), closed with the app
 
     @classmethod
     async def build(
@@ -124,6 +128,7 @@ class OtklikApp:
         rules = build_rules(settings)
         pos_categories = pos_category_table(settings, rules)  # a value that is no class: one line, no start
         telegram_channel = _telegram_channel(settings)  # before anything is opened: a bad block is one line
+        ok = ok_parts(settings)
         directory = Directory.from_settings(settings)
         url = settings.database_url
         await upgrade(url)
@@ -152,6 +157,8 @@ class OtklikApp:
         # The directory is the domain's Reach (routing to a unit with no chat is refused before anything changes)
         # and its People (the only holder of a role is named on the terms it owes).
         publishers = _publishers(settings)
+        if ok is not None:
+            publishers.register(ok.publisher())
         services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                   people=directory, reach=directory, publishers=publishers)  # fmt: skip
         if telegram_channel is not None:  # replies to comments and direct messages; a deleted comment shows on its card
@@ -199,10 +206,19 @@ class OtklikApp:
                           listen=vk.mode == "longpoll")
             for source, sweep in sources
         )  # fmt: skip
+        if ok is not None:  # comments polled (with the includeRemoved sweep), messages by the webhook
+            pool.handlers[ok.source.channel] = row_handler(ok.source, services, clock)
+            readers += (ChannelReader(
+                source=ok.source, inbox=inbox, pool=pool, clock=clock, pacing=pacing, watch=watch, key_of=ok_inbox_key,
+                sweep=ok.comments.sweep if ok.comments is not None else None,
+                reconcile_seconds=ok.settings.reconcile_minutes * 60, listen=ok.comments is not None,
+                health=ChannelHealth(ok.source.channel, repo, clock, ok.settings.health_minutes, notifier=delivery)
+                if ok.comments is not None else None,  # messages alone may be few: no silence alarm on them
+            ),)  # fmt: skip
         app = cls(settings=settings, engine=engine, repo=repo, calendar=calendar, rules=rules, directory=directory,
                   clock=clock, services=services, bot=bot, sender=sender, delivery=delivery,
                   dispatcher=dispatcher, scheduler=AsyncIOScheduler(), inbox=inbox, pacing=pacing, watch=watch,
-                  pool=pool, poller=poller, readers=readers, publisher=publisher, pos_mail=pos_mail)  # fmt: skip
+                  pool=pool, poller=poller, readers=readers, publisher=publisher, pos_mail=pos_mail, ok=ok)  # fmt: skip
         if pos_mail is not None:
             pos_mail.pool = pool
         if settings.notify.digest:
@@ -274,6 +290,9 @@ class OtklikApp:
             await wait_at_most(self.bot.session.close(), CANCEL_WAIT_SECONDS, "сеанс Telegram")
         with steps.step("соединения с базой"):
             await wait_at_most(self.engine.dispose(), CANCEL_WAIT_SECONDS, "соединения с базой")
+        if self.ok is not None:
+            with steps.step("Одноклассники"):
+                await wait_at_most(self.ok.close(), CANCEL_WAIT_SECONDS, "Одноклассники")
 
     async def start_polling(self) -> None:
         """Start the workers (on what a previous run left unfinished) and the long poll, in the background
@@ -282,16 +301,23 @@ class OtklikApp:
         await self._start_workers()
         self._poll = asyncio.create_task(self.poller.run(), name="getUpdates")
         route = self.vk_callback_route()
-        if route is not None:
-            vk = self.settings.channels.vk
+        ok_route = self.ok_webhook_route()
+        if route is not None or ok_route is not None:
+            vk, ok = self.settings.channels.vk, self.settings.channels.ok
             web_app = web.Application()
-            web_app.router.add_post(*route)
+            for each in (route, ok_route):
+                if each is not None:
+                    web_app.router.add_post(*each)
+            # One server: VK's Callback API address when VK posts here, else OK's webhook address.
+            host, port = (vk.callback_host, vk.callback_port) if route else (ok.webhook_host, ok.webhook_port)
             runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=CANCEL_WAIT_SECONDS)
             await runner.setup()
-            await web.TCPSite(runner, vk.callback_host, vk.callback_port).start()
+            await web.TCPSite(runner, host, port).start()
             self._callback_site = runner  # set once it listens (tests wait for it)
-            log.info("ВКонтакте: Callback API принимается на %s:%s%s", vk.callback_host, vk.callback_port,
-                     vk.callback_path)  # fmt: skip
+            log.info("события соцсетей принимаются на %s:%s (%s)", host, port,
+                     ", ".join(each[0] for each in (route, ok_route) if each))  # fmt: skip
+            if ok_route is not None and self.ok is not None:
+                await self.ok.subscribe()
 
     def vk_callback_route(self) -> tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] | None:
         """The Callback API's path and handler, when [channels.vk] mode = "callback"."""
@@ -302,6 +328,13 @@ class OtklikApp:
         handler = callback_handler(reader, group_id=vk.group_id, secret=vk.callback_secret,
                                    confirmation=vk.confirmation)  # fmt: skip
         return vk.callback_path, handler
+
+    def ok_webhook_route(self) -> tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] | None:
+        """OK's Bot API webhook path and handler, when [channels.ok] has a webhook_url and a Bot API key."""
+        if self.ok is None or self.ok.bot is None or not self.ok.settings.webhook_url:
+            return None
+        reader = next(r for r in self.readers if r.channel == self.ok.source.channel)
+        return self.ok.settings.webhook_path, ok_webhook_handler(reader, secret=self.ok.settings.webhook_secret)
 
     async def _start_workers(self) -> None:
         self._halted = asyncio.Event()
@@ -362,12 +395,17 @@ class OtklikApp:
         route = self.vk_callback_route()
         if route is not None:  # one web server: VK's events come in beside Telegram's
             web_app.router.add_post(*route)
+        ok_route = self.ok_webhook_route()
+        if ok_route is not None:  # and OK's messages
+            web_app.router.add_post(*ok_route)
         runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=CANCEL_WAIT_SECONDS)
         await runner.setup()
         await self._start_workers()
         await web.TCPSite(runner, tg.webhook_host, tg.webhook_port).start()
         allowed = self.dispatcher.resolve_used_update_types()
         await self.bot.set_webhook(tg.webhook_url, secret_token=tg.webhook_secret, allowed_updates=allowed)
+        if ok_route is not None and self.ok is not None:
+            await self.ok.subscribe()
         try:
             await stop.wait()
         finally:
@@ -453,6 +491,9 @@ async def warn_about_setup(app: OtklikApp) -> None:
     for finding in findings:
         if finding.level is not Level.OK:
             log.warning("%s (проверка: otklik check)", finding.text)
+    for level, text in await ok_findings(app.settings):  # also renews OK's long-lived token at start
+        if level != "ok":
+            log.warning("%s (проверка: otklik check)", text)
 
 
 async def serve(settings: Settings) -> None:

@@ -40,6 +40,7 @@ from bot.domain_setup import (
     pos_category_table,
     read_calendar_file,
 )
+from bot.ok_wiring import ok_findings
 from bot.pos_mail import mailbox_config, mailbox_problem
 from bot.settings import VK_SERVICE_KEY_ENV, VK_TOKEN_ENV, ConfigError, Settings
 from bot.startup import (
@@ -119,6 +120,7 @@ async def diagnose(settings: Settings, *, today: date, source: str) -> list[Find
     findings += await vk_findings(settings)
     findings += await vk_long_poll_findings(settings)
     findings += await pos_mail_findings(settings)
+    findings += [{"ok": ok, "warn": warn, "fail": fail}[lvl](text) for lvl, text in await ok_findings(settings)]
     findings += await database_findings(settings)
     findings += calendar_findings(settings, today)
     return findings

@@ -246,10 +246,47 @@ class PosMailSettings(_Section):
         return value
 
 
+# The OK secrets' environment variables (issue 12), as VK's.
+OK_APP_SECRET_ENV = "OTKLIK_OK_APP_SECRET"
+OK_ACCESS_TOKEN_ENV = "OTKLIK_OK_ACCESS_TOKEN"
+OK_BOT_TOKEN_ENV = "OTKLIK_OK_BOT_TOKEN"
+OK_WEBHOOK_SECRET_ENV = "OTKLIK_OK_WEBHOOK_SECRET"
+
+
+class OkSettings(_Section):
+    """An Odnoklassniki group (CHANNELS.md, OK): comments under its posts read by polling the REST API, its
+    messages posted to our webhook by the Bot API; answers go back the same way."""
+
+    enabled: bool = False
+    group_id: str = Field(default="", pattern=r"^[0-9]{0,30}$")
+    application_key: str = ""  # the registered application's public key (not a secret)
+    application_secret: str = ""  # OTKLIK_OK_APP_SECRET
+    access_token: str = ""  # an admin's long-lived token (GROUP_CONTENT, VALUABLE_ACCESS, LONG_ACCESS_TOKEN)
+    bot_token: str = ""  # the group's Bot API key (group messages); OTKLIK_OK_BOT_TOKEN
+    api_base: str = "https://api.ok.ru"
+    poll_seconds: int = Field(default=60, ge=5, le=3600)
+    reconcile_minutes: int = Field(default=15, ge=1, le=1440)
+    health_minutes: int = Field(default=30, ge=1, le=1440)
+    # The public address OK posts messages to (subscribed at start); empty: no messages, comments only.
+    webhook_url: str = ""
+    webhook_secret: str = ""  # added to the subscribed URL as ?secret=…; OTKLIK_OK_WEBHOOK_SECRET
+    webhook_path: str = "/ok/webhook"
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(default=8082, ge=1, le=65535)
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("путь должен начинаться с «/»")
+        return value
+
+
 class ChannelsSettings(_Section):
     vk: VkSettings = Field(default_factory=VkSettings)
     telegram: TelegramChannelSettings = Field(default_factory=TelegramChannelSettings)
     pos_mail: PosMailSettings = Field(default_factory=PosMailSettings)
+    ok: OkSettings = Field(default_factory=OkSettings)
 
 
 class PosSettings(_Section):
@@ -298,6 +335,11 @@ class Settings(BaseSettings):
         vk.confirmation = os.environ.get(VK_CONFIRMATION_ENV, vk.confirmation)
         mail = self.channels.pos_mail
         mail.password = os.environ.get(POS_MAIL_PASSWORD_ENV, mail.password)
+        ok = self.channels.ok
+        ok.application_secret = os.environ.get(OK_APP_SECRET_ENV, ok.application_secret)
+        ok.access_token = os.environ.get(OK_ACCESS_TOKEN_ENV, ok.access_token)
+        ok.bot_token = os.environ.get(OK_BOT_TOKEN_ENV, ok.bot_token)
+        ok.webhook_secret = os.environ.get(OK_WEBHOOK_SECRET_ENV, ok.webhook_secret)
         return self
 
     @classmethod
