@@ -33,6 +33,7 @@ from bot.delivery import Delivery
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules
 from bot.events import LoggedServices
+from bot.links import link_book
 from bot.pollerlock import PollerLock
 from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, webhook_handler
 from bot.publisher import PublicationWorker
@@ -151,8 +152,9 @@ class OtklikApp:
             dispatcher.workflow_data["telegram_channel"] = telegram_channel
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
-            services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules
-        )
+            services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules,
+            links=link_book(settings),
+        )  # fmt: skip
         inbox = Inbox(engine, clock=clock)
         pacing = pacing or Pacing()
 

@@ -258,7 +258,6 @@ class Transition:
     reopen_terms: bool = False
     undone: UndoState | None = None  # an undo: the state to put back (the case is already `case`)
 
-
     retimes: tuple[TermRetime, ...] = ()  # open terms that move with a new T0 (set_detected)
 
 
@@ -975,6 +974,8 @@ def _reopen(ctx: Context) -> Delta:
     """A closed case goes back to the status it was closed in (REOPEN_POLICY)."""
     back = Status(ctx.case.closed_from) if ctx.case.closed_from else Status.NEW
     return Delta(case=replace(ctx.case, closed_from=""), to=back)
+
+
 def _set_detected(ctx: Context) -> Delta:
     """The ЦУР detection time stated after registration (RULES.md §2: T0 = detected_at, п.10).
 
@@ -997,13 +998,20 @@ def _set_detected(ctx: Context) -> Delta:
     moved = replace(
         case, t0=detected, received_at=posted if detected != posted else None, detection_stated=True
     )
-    after = replace(ctx, case=moved)
-    retimes = []
-    for term_id in INITIAL_TERMS[OS]:
-        start = _start(after, term_id)
-        retimes.append(TermRetime(term_id, case.t0, start.started_at, start.due))
+    retimes = t0_retimes(case, moved, ctx.actor, ctx.at, rules=ctx.rules, calendar=ctx.calendar)
     data: dict[str, object] = {"detected_at": detected.isoformat(), "previous_t0": case.t0.isoformat()}
-    return Delta(case=moved, retimes=tuple(retimes), data=data)
+    return Delta(case=moved, retimes=retimes, data=data)
+
+
+def t0_retimes(
+    before: Case, moved: Case, actor: Actor, at: datetime, *, rules: Rules, calendar: Calendar
+) -> tuple[TermRetime, ...]:
+    """The T0 terms of an open-sources case recomputed from `moved.t0`. Each names the start it moves from (the
+    old T0): the use case moves only the open rows that still count from there, so a term already met or
+    missed stays history, and one re-opened since (re-routing) keeps its own instant."""
+    after = Context(moved, Action.ROUTE, actor, at, ActionPayload(), rules, calendar, None)
+    starts = (_start(after, term_id) for term_id in INITIAL_TERMS[OS])
+    return tuple(TermRetime(s.term_id, before.t0, s.started_at, s.due) for s in starts)
 
 
 _DETECTED_TOO_LATE = "Время выявления ЦУР уже не изменить: сроки направления и возврата по сообщению закрыты"
