@@ -20,9 +20,10 @@ from workflow.model import Network, parse_id
 
 # Longer is no link anyone pastes; the text around it may be long, only this much of one URL is read.
 MAX_URL = 2048
-# A link in free text: ASCII scheme and host, so «javascript:», «vk.com.evil.ru», «xn--vk» never match.
+# A link in free text: ASCII only (it ends at the first letter of Russian text that follows it without a space),
+# and the host whole, so «javascript:», «vk.com.evil.ru», «xn--vk» never match.
 _URL = re.compile(
-    r"https?://(?:www\.|m\.)?(?:vk\.com|vk\.ru|ok\.ru|t\.me|telegram\.me)(?![\w.:@-])[^\s<>\"'«»]*",
+    r"https?://(?:www\.|m\.)?(?:vk\.com|vk\.ru|ok\.ru|t\.me|telegram\.me)(?![\w.:@-])[!#-&(-;=?-~]*",
     re.IGNORECASE,
 )
 _HOSTS = {
