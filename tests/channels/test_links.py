@@ -85,7 +85,9 @@ def test_hostile_links_are_nothing(url: str) -> None:
 
 def test_keys_are_the_channels_own() -> None:
     """The link a channel writes on the card parses back into the key it stores the item under."""
-    assert parse_link(comment_link(-123, 456, 789), BOOK) == ItemLink(VK, "-123_789", comment_link(-123, 456, 789))
+    assert parse_link(comment_link(-123, 456, 789), BOOK) == ItemLink(
+        VK, "-123_789", comment_link(-123, 456, 789)
+    )
     link = parse_link("https://t.me/rayon_official/15?comment=301", BOOK)
     assert link is not None and link.key == item_key(G, 301)
 
