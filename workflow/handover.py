@@ -15,12 +15,19 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from workflow.lifecycle import ROLE_NAMES, Status, Transition, check_detected, t0_retimes
+from workflow.lifecycle import (
+    CARD_NUMBER_LIMIT,
+    CURATOR_LIMIT,
+    ROLE_NAMES,
+    Status,
+    Transition,
+    check_detected,
+    clean_text,
+    t0_retimes,
+)
 from workflow.model import HANDED_OVER, Actor, Case, DomainError, Event, Procedure, Role, TermRetime
 from workflow.rules import Calendar, Rules
 
-CARD_NUMBER_LIMIT = 64
-CURATOR_LIMIT = 200
 # The roles a hand-over is posted in: the operator puts the curator's card in the intake chat, or he does himself.
 _ROLES = (Role.OPERATOR, Role.REGION_CURATOR)
 
@@ -66,8 +73,8 @@ def attach(
     moved = replace(
         case,
         handed_over=True,
-        cur_number=handover.card_number.strip()[:CARD_NUMBER_LIMIT],
-        cur_curator=handover.curator.strip()[:CURATOR_LIMIT],
+        cur_number=clean_text(handover.card_number)[:CARD_NUMBER_LIMIT],
+        cur_curator=clean_text(handover.curator)[:CURATOR_LIMIT],
         version=case.version + 1,
     )
     data: dict[str, object] = {"card_number": moved.cur_number, "curator": moved.cur_curator}

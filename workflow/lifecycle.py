@@ -325,6 +325,8 @@ ROUTE_TERM: Mapping[Procedure, str] = {OS: "os.route", POS: "pos.route"}
 # across 7,000 years without holidays (26 s of a frozen bot); one of year 0001 crashed the calendar.
 EARLIEST_MESSAGE = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_LEEWAY = timedelta(days=1)
+CARD_NUMBER_LIMIT = 64  # a ЦУР IM card's number as kept on the case
+CURATOR_LIMIT = 200  # the name of who handed it over
 POS_DUE_HORIZON_DAYS = 366  # a ПОС due date further than this after the arrival is a mistyped year
 REGISTER_ROLES: Mapping[Procedure, tuple[Role, ...]] = {
     OS: (Role.OPERATOR, Role.REGION_CURATOR, Role.SYSTEM),
@@ -1326,6 +1328,8 @@ def open_case(
         handed_over=message.handed_over or message.source is Source.REGION_CURATOR,
         pos_due=message.pos_due,
         detection_stated=detected is not None,
+        cur_number=message.cur_number[:CARD_NUMBER_LIMIT],
+        cur_curator=message.cur_curator[:CURATOR_LIMIT],
     )
     if message.pos_due is not None:
         case = replace(case, rules_answer_due=rules.due("pos.answer", case.t0, calendar, category=category))

@@ -126,6 +126,9 @@ class InboundMessage:
     # Source.REGION_CURATOR. The region curator then hears how it ends (RULES.md §6).
     handed_over: bool = False
     author_id: int | None = None  # the network's id of the author (a VK user), when the channel gave one
+    # A ЦУР hand-over: the IM card's own number and who handed it over (kept on the case, Case.cur_*).
+    cur_number: str = ""
+    cur_curator: str = ""
 
     @property
     def t0(self) -> datetime:

@@ -158,7 +158,7 @@ async def test_an_item_otklik_does_not_have_registers_as_today(services: Service
     outcome = await hand_over(services, clock, card(), key="-123_999")
     assert not outcome.attached and outcome.created
     assert await services.registered(Source.INTAKE, "-1001:55") == outcome.case.id
-    assert (outcome.case.t0, outcome.case.handed_over, outcome.case.cur_number) == (DETECTED, True, "")
+    assert (outcome.case.t0, outcome.case.handed_over, outcome.case.cur_number) == (DETECTED, True, "12345")
 
 
 async def test_the_same_hand_over_again_changes_nothing_and_a_second_one_is_refused(

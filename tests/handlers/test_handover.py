@@ -132,3 +132,16 @@ async def test_a_link_to_a_network_not_connected_registers_and_says_so(h: Harnes
         "Сеть «Одноклассники» не подключена к «Отклику»: сообщение зарегистрировано по пересланному тексту.",
     ]
     assert await h.services.registered(Source.INTAKE, f"{INTAKE}:{msg.message_id}") == 1
+    assert (await h.services.case(1)).handed_over
+
+
+async def test_a_new_case_keeps_the_im_card_number_and_shows_it(h: Harness) -> None:
+    """No case has the item: registered exactly as today, with the IM card's number on the card."""
+    msg = await h.send(
+        INTAKE, OPERATOR, f"Инцидент № 777\n{LINK}\nВыявлено: 02.03.2026 09:40\nКуратор: Петров"
+    )
+    assert visible_text(h.answer_to(msg)).startswith("Зарегистрировано: сообщение № 1 · от куратора ЦУР")
+    case = await h.services.case(1)
+    assert (case.t0, case.cur_number, case.cur_curator) == (at(9, 40), "777", "Петров")
+    shown = visible_text(await h.card(INTAKE, 1))
+    assert "Карточка ЦУР № 777" in shown and "Передал: Петров" in shown

@@ -7,7 +7,7 @@ set of terms, T0 at the ЦУР detection time); otherwise it is registered as a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from workflow.handover import HandOver, attach
 from workflow.model import Actor, Case, DomainError, InboundMessage, Network
@@ -51,6 +51,7 @@ class HandOverUseCases(CaseUseCases):
         """
         case_id = await self.case_of_item(*item) if item is not None else None
         if case_id is None:
+            message = replace(message, cur_number=handover.card_number, cur_curator=handover.curator)
             outcome: Outcome = await self.register(message, actor)
             return HandOverOutcome(case=outcome.case, attached=False, created=outcome.created)
         now = self.clock.now()
