@@ -25,9 +25,10 @@ from workflow.services import HandOverOutcome, Services
 log = logging.getLogger(__name__)
 
 # «Инцидент № 12345», «Номер инцидента: 12345», «Карточка инцидента № ИМ-12345»: the IM card's own number.
+# A marker (№, «:», «#») is required after «инцидент», so «два инцидента 5 дней» names no number.
 _CARD_NUMBER = re.compile(
-    r"(?:инцидент[а-я]*|номер\s+инцидента|карточк[а-я]*\s+инцидента)\s*(?:№|n|#|:)?\s*:?\s*№?\s*"
-    r"([A-Za-zА-Яа-я]{0,4}-?[0-9]{1,20})",
+    r"(?:(?:карточка\s+)?инцидента?\s*(?:№|#|:\s*№?)|номер\s+инцидента\s*:?\s*№?)\s*"
+    r"((?:[A-Za-zА-Яа-я]{1,4}-)?[0-9]{1,20})(?![0-9])",
     re.IGNORECASE,
 )
 _CURATOR = re.compile(
