@@ -24,6 +24,11 @@ Recognised without asking where the form allows:
 - a link to a network, a post forwarded from a Telegram channel, the region curator's own forward or post only
   hint: chit-chat carries links too, so the question still comes, with the recognised choice first and marked.
 
+A hand-over of an item a channel already took in (issue 12): with the link book configured (`links`), the card
+at once and the «От ЦУР» press first try to attach to the item's case (handlers/handover.py): one case, T0 at the
+ЦУР detection time, «Присоединено к сообщению № N (срок пересчитан от ЦУР: …)»; a finished case is said so and
+nothing is registered; otherwise the message is registered as below.
+
 The detection time (RULES.md §2, п.10: open-source terms count from when ЦУР detected the message): «От ЦУР»
 without a «Выявлено» line registers at once with T0 = the post time, so registration never waits, and the edited
 question asks once «Когда ЦУР выявил сообщение?» with a button «Как в сообщении: ЧЧ:ММ». A reply to it with
