@@ -3,10 +3,12 @@ hand-over of a VK comment the channel already took in attaches to its case — o
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import pytest
 
+from bot.events import LoggedServices
 from tests.engine.conftest import actor, all_terms, at, events, open_terms, os_message, snapshot
 from tests.fakes import FakeClock
 from workflow.calendar import WorkingCalendar
@@ -22,6 +24,7 @@ from workflow.model import (
     Role,
     Source,
 )
+from workflow.ports import Repository
 from workflow.rules import DEFAULT_RULES
 from workflow.services import HandOverOutcome, Services
 
@@ -174,3 +177,15 @@ async def test_the_same_hand_over_again_changes_nothing_and_a_second_one_is_refu
         await hand_over(services, clock, card(at(2026, 12, 1, 9, 0), message_id=56))
     assert refused.value.code == "already_done"
     assert await snapshot(services.repo, [case_id]) == before
+
+
+async def test_the_administrator_reads_one_line_per_attached_hand_over(
+    repo: Repository, clock: FakeClock, calendar: WorkingCalendar, caplog: pytest.LogCaptureFixture
+) -> None:
+    logged = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=DEFAULT_RULES)
+    case_id = await take_in(logged, clock, comment())
+    with caplog.at_level(logging.INFO, logger="otklik.events"):
+        await hand_over(logged, clock, card())
+        await hand_over(logged, clock, card())  # a replay: no second line
+    lines = [r.getMessage() for r in caplog.records if "передача ЦУР" in r.getMessage()]
+    assert lines == [f"№ {case_id}: присоединена передача ЦУР, T0 {DETECTED.isoformat()} — operator, id 100"]
