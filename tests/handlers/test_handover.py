@@ -145,3 +145,30 @@ async def test_a_new_case_keeps_the_im_card_number_and_shows_it(h: Harness) -> N
     assert (case.t0, case.cur_number, case.cur_curator) == (at(9, 40), "777", "Петров")
     shown = visible_text(await h.card(INTAKE, 1))
     assert "Карточка ЦУР № 777" in shown and "Передал: Петров" in shown
+
+
+async def test_a_telegram_channel_comment_link_finds_the_comment_taken_in(h: Harness) -> None:
+    """t.me/<channel>/<post>?comment=<id> names the channel; the comment lives in its discussion group."""
+    group = -1009876543210
+    h.dp.workflow_data["links"] = LinkBook(
+        connected=frozenset({Network.TELEGRAM}),
+        telegram_usernames=frozenset({"rayon_official"}),
+        telegram_channel_id=-1001234567890,
+        telegram_group_id=group,
+    )
+    item = ChannelItem(network=Network.TELEGRAM, key=f"{group}:301", kind=ItemKind.NEW, seen_at=h.clock.now(),
+                       text="Когда починят свет?", author="Анна", author_id=501,
+                       link="https://t.me/rayon_official/15?comment=301")  # fmt: skip
+    taken = await h.services.take_in(item)
+    assert taken is not None
+    await h.delivery.settle()
+    h.clock.advance(timedelta(minutes=10))
+    msg = await h.send(
+        INTAKE,
+        OPERATOR,
+        "Инцидент № 9\nhttps://t.me/rayon_official/15?comment=301\nВыявлено: 02.03.2026 09:55",
+    )
+    assert visible_text(h.answer_to(msg)) == (
+        f"Присоединено к сообщению № {taken.case.id} (срок пересчитан от ЦУР: выявлено 02.03.2026 09:55)"
+    )
+    assert await all_cases(h) == [taken.case.id]
