@@ -348,7 +348,8 @@ async def on_intake(
                 services, inbound, actor, message, _searchable(message), detected, links, directory
             )
         except DomainError as exc:
-            if exc.code == "closed":  # the item's case is finished: said so, not reopened, nothing new
+            # The item's case is finished, or handed over already: said so, nothing reopened, nothing new.
+            if exc.code in ("closed", "already_done"):
                 await message.reply(exc.message, parse_mode=None)
                 return
             refused = exc.message
@@ -486,7 +487,7 @@ async def _hand_over(
         )
     except DomainError as exc:
         await query.answer(exc.message, show_alert=True)
-        if exc.code == "closed":
+        if exc.code in ("closed", "already_done"):
             await _edit(question, exc.message)
         return
     outcome = merged.outcome

@@ -172,3 +172,17 @@ async def test_a_telegram_channel_comment_link_finds_the_comment_taken_in(h: Har
         f"Присоединено к сообщению № {taken.case.id} (срок пересчитан от ЦУР: выявлено 02.03.2026 09:55)"
     )
     assert await all_cases(h) == [taken.case.id]
+
+
+async def test_a_second_hand_over_of_the_same_comment_says_so_and_changes_nothing(h: Harness) -> None:
+    case_id = await take_in(h)
+    h.clock.advance(timedelta(minutes=20))
+    await h.send(INTAKE, OPERATOR, f"Инцидент № 1\n{LINK}\nВыявлено: 02.03.2026 09:40")
+    version = (await h.services.case(case_id)).version
+    msg = await h.send(INTAKE, OPERATOR, f"Инцидент № 2\n{LINK}\nВыявлено: 02.03.2026 09:30")
+    answer = h.answer_to(msg)
+    assert visible_text(answer) == f"Сообщение № {case_id} уже передано куратором ЦУР: ничего не изменено"
+    assert answer.buttons == []
+    case = await h.services.case(case_id)
+    assert (case.version, case.t0, case.cur_number) == (version, at(9, 40), "1")
+    assert await all_cases(h) == [case_id]
