@@ -186,3 +186,17 @@ async def test_a_second_hand_over_of_the_same_comment_says_so_and_changes_nothin
     case = await h.services.case(case_id)
     assert (case.version, case.t0, case.cur_number) == (version, at(9, 40), "1")
     assert await all_cases(h) == [case_id]
+
+
+async def test_the_press_on_a_finished_cases_link_says_so_in_the_question(h: Harness) -> None:
+    case_id = await take_in(h)
+    head = Actor(user_id=OFFICE_HEAD, roles=frozenset({Role.OFFICE_HEAD}), name="Начальник")
+    await h.services.act(case_id, Action.CLOSE, head, payload=ActionPayload(reason="Дубль"))
+    msg = await h.send(INTAKE, CURATOR, f"Передаю: {LINK}")
+    question = h.answer_to(msg)
+    toast = await h.press(
+        INTAKE, CURATOR, question.message_id, button(question, "✅ " + texts.BTN_INTAKE["curator"])
+    )
+    assert toast is not None and toast.startswith(f"Это сообщение уже есть: № {case_id}")
+    assert visible_text(h.emu.message(INTAKE, question.message_id)) == toast
+    assert await all_cases(h) == [case_id]
