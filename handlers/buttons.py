@@ -253,9 +253,7 @@ async def _publish_auto(
             cb.case_id, actor, cb.version, confirm=confirmed, kind=kind
         )
     except DomainError as exc:
-        await _refuse_or_ask_to_confirm(
-            query, exc, services, cb.case_id, message, confirm_auto_publish_keyboard
-        )
+        await _refuse_or_ask_to_confirm(query, exc, services, cb.case_id, message, confirm_auto_publish_keyboard)
         return
     network = texts.NETWORK_IN.get(publication.network.value, publication.network.value)
     queued = texts.INTERIM_QUEUED if kind == INTERIM_ANSWER else texts.PUBLICATION_QUEUED

@@ -176,8 +176,8 @@ class Case:
     )
     drafted_by: str = ""  # the name of the person who sent the current draft: he holds its rework
     closed_from: str = ""  # a closed case: the status it was closed in (a reopen returns it there)
-    # Open sources: a ЦУР hand-over attached to an item Otklik took in itself (workflow/handover.py): the IM
-    # card's own number and who handed it over, shown on the card.
+    # Open sources, a ЦУР hand-over (registered, or attached to an item Otklik took in itself: workflow/handover.py):
+    # the IM card's own number and who handed it over, shown on the card.
     cur_number: str = ""
     cur_curator: str = ""
 

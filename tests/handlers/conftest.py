@@ -178,12 +178,7 @@ async def harness_on(engine: AsyncEngine) -> AsyncIterator[Harness]:
             units=dict(rules.units),
         )
         services = Services(
-            repo=repo,
-            clock=clock,
-            calendar=calendar,
-            rules=rules,
-            notifier=delivery,
-            people=directory,
+            repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery, people=directory,
             reach=directory,
         )
         dp = Dispatcher(storage=MemoryStorage())
