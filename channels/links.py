@@ -95,7 +95,10 @@ def parse_link(url: str, book: LinkBook) -> ItemLink | None:
     network = _HOSTS.get(host)
     if network is None:
         return None
-    query = parse_qs(parts.query, max_num_fields=20)
+    try:
+        query = parse_qs(parts.query, max_num_fields=20)
+    except ValueError:  # more fields than any real link has
+        return None
     if network is Network.VK:
         key = _vk_key(parts.path, query)
     elif network is Network.OK:

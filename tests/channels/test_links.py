@@ -76,6 +76,7 @@ def test_links_to_keys(url: str, expected: tuple[Network, str | None]) -> None:
         "https://xn--vk-xxx.com/wall-1_2?reply=3",
         "https://vk.com/wall-1_2?reply=3" + "a" * MAX_URL,
         "https://vk.com/wall-123_456?reply=٣",  # not ASCII digits
+        "https://vk.com/wall-1_2?" + "a=1&" * 30 + "reply=3",  # more query fields than a link has
         "",
     ],
 )
