@@ -32,6 +32,7 @@ from bot.delivery import Delivery
 from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules, pos_category_table
 from bot.events import LoggedServices
+from bot.links import link_book
 from bot.ok_webhook import ok_webhook_handler
 from bot.ok_wiring import OkParts, ok_findings, ok_parts
 from bot.pollerlock import PollerLock
@@ -172,8 +173,8 @@ class OtklikApp:
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
             services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules,
-            pos_categories=pos_categories,
-        )
+            pos_categories=pos_categories, links=link_book(settings),
+        )  # fmt: skip
         inbox = Inbox(engine, clock=clock)
         pacing = pacing or Pacing()
 

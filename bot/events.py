@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from workflow.handover import HandOver
 from workflow.lifecycle import Action
-from workflow.model import Actor
-from workflow.services import Services
+from workflow.model import Actor, InboundMessage, Network
+from workflow.services import HandOverOutcome, Services
 from workflow.services.cases import Outcome
 
 log = logging.getLogger("otklik.events")
@@ -46,4 +47,19 @@ class LoggedServices(Services):
             label = action.label if isinstance(action, Action) else str(action)
             who = _who(actor) if isinstance(actor, Actor) else "?"
             log.info("№ %d: «%s» — %s; статус %s", outcome.case.id, label, who, outcome.case.status)
+        return outcome
+
+    async def hand_over(
+        self,
+        message: InboundMessage,
+        actor: Actor,
+        handover: HandOver,
+        *,
+        item: tuple[Network, str] | None,
+        origin: str,
+    ) -> HandOverOutcome:
+        outcome = await super().hand_over(message, actor, handover, item=item, origin=origin)
+        if outcome.attached and outcome.created:
+            moved = f", T0 {outcome.case.t0.isoformat()}" if outcome.moved else ", T0 не изменён"
+            log.info("№ %d: присоединена передача ЦУР%s — %s", outcome.case.id, moved, _who(actor))
         return outcome

@@ -208,8 +208,17 @@ class TelegramChannelSettings(_Section):
     channel_id: int | None = Field(default=None, ge=-(2**63 - 1), le=-1)
     # The discussion group where comments are written; the bot must be its administrator to see them.
     group_id: int | None = Field(default=None, ge=-(2**63 - 1), le=-1)
+    # The channel's public name: a ЦУР hand-over's t.me/<username>/<post>?comment=<id> link finds its comment.
+    username: str = ""
     # Citizens' direct messages to the bot are taken in too (each gets an acknowledgement with its number).
     direct_messages: bool = True
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if value and not re.fullmatch(r"@?[A-Za-z][A-Za-z0-9_]{3,31}", value):
+            raise ValueError("ожидается имя канала, например rayon_official (без ссылки)")
+        return value
 
 
 # The ПОС mailbox's password (issue 12): kept out of config.toml.

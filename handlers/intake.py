@@ -24,6 +24,11 @@ Recognised without asking where the form allows:
 - a link to a network, a post forwarded from a Telegram channel, the region curator's own forward or post only
   hint: chit-chat carries links too, so the question still comes, with the recognised choice first and marked.
 
+A hand-over of an item a channel already took in (issue 12): with the link book configured (`links`), the card
+at once and the «От ЦУР» press first try to attach to the item's case (handlers/handover.py): one case, T0 at the
+ЦУР detection time, «Присоединено к сообщению № N (срок пересчитан от ЦУР: …)»; a finished case is said so and
+nothing is registered; otherwise the message is registered as below.
+
 The detection time (RULES.md §2, п.10: open-source terms count from when ЦУР detected the message): «От ЦУР»
 without a «Выявлено» line registers at once with T0 = the post time, so registration never waits, and the edited
 question asks once «Когда ЦУР выявил сообщение?» with a button «Как в сообщении: ЧЧ:ММ». A reply to it with
@@ -50,8 +55,10 @@ from aiogram.types import (
     MessageOriginUser,
 )
 
+from channels.links import LinkBook
 from handlers.common import run_action
 from handlers.errors import note_case
+from handlers.handover import hand_over, merged_line
 from handlers.middlewares import StaffDirectory
 from handlers.replies import attachments_of
 from views import texts
@@ -68,6 +75,7 @@ from workflow.lifecycle import (
 )
 from workflow.model import (
     Actor,
+    Case,
     DomainError,
     InboundMessage,
     Network,
@@ -325,13 +333,41 @@ async def on_intake(
     actor: Actor,
     calendar: WorkingCalendar,
     directory: StaffDirectory,
+    links: LinkBook | None = None,
 ) -> None:
     if not actor.roles & _REGISTRARS:
         return  # staff talking in the chat, not handing a message over
     text = message.text or message.caption or ""
     detected = detected_in(text, calendar.tz)
     refused = ""
-    if detected is not None:
+    if detected is not None and links is not None:
+        # The card may be about an item a channel already took in: attached to its case, or registered.
+        inbound = _inbound(message, IntakeChoice.CURATOR, directory, detected)
+        try:
+            merged = await hand_over(
+                services, inbound, actor, message, _searchable(message), detected, links, directory
+            )
+        except DomainError as exc:
+            # The item's case is finished, or handed over already: said so, nothing reopened, nothing new.
+            if exc.code in ("closed", "already_done"):
+                await message.reply(exc.message, parse_mode=None)
+                return
+            refused = exc.message
+        else:
+            note_case(merged.outcome.case.id)
+            if merged.outcome.created:
+                case = merged.outcome.case
+                done = (
+                    merged_line(merged.outcome, calendar.tz)
+                    if merged.outcome.attached
+                    else texts.INTAKE_REGISTERED_AT_ONCE.format(
+                        case_id=case.id, at=_local(case.t0, calendar.tz)
+                    )
+                )
+                lines = [done, merged.not_connected] if merged.not_connected else [done]
+                await message.reply("\n".join(lines), parse_mode=None)
+            return
+    elif detected is not None:
         # A ЦУР IM card with its detection time: unambiguous, registered at once as handed over.
         try:
             outcome = await services.register(
@@ -371,6 +407,7 @@ async def on_choice(
     chat_roles: set[Role],
     calendar: WorkingCalendar,
     directory: StaffDirectory,
+    links: LinkBook | None = None,
 ) -> None:
     question = query.message if isinstance(query.message, Message) else None
     if question is None:  # too old for Telegram to show (InaccessibleMessage)
@@ -413,7 +450,67 @@ async def on_choice(
     if not (original.text or original.caption or attachments_of(original)):
         await query.answer(texts.INTAKE_NOTHING, show_alert=True)
         return
+    if choice is IntakeChoice.CURATOR and links is not None:
+        await _hand_over(query, question, original, services, actor, calendar, directory, links)
+        return
     await _register(query, question, original, choice, services, actor, calendar, directory)
+
+
+def _stated_detection(original: Message, services: Services, calendar: WorkingCalendar) -> datetime | None:
+    """The card's «Выявлено» time when the domain would take it; a refused one is left for the prompt."""
+    stated = detected_in(original.text or original.caption or "", calendar.tz)
+    if stated is None:
+        return None
+    try:
+        check_detected(stated, original.date, services.clock.now())
+    except DomainError:
+        return None
+    return stated
+
+
+async def _hand_over(
+    query: CallbackQuery,
+    question: Message,
+    original: Message,
+    services: Services,
+    actor: Actor,
+    calendar: WorkingCalendar,
+    directory: StaffDirectory,
+    links: LinkBook,
+) -> None:
+    """«От ЦУР»: attached to the case of the item a channel already took in, or registered as `_register` does."""
+    detected = _stated_detection(original, services, calendar)
+    inbound = _inbound(original, IntakeChoice.CURATOR, directory, detected)
+    try:
+        merged = await hand_over(
+            services, inbound, actor, original, _searchable(original), detected, links, directory
+        )
+    except DomainError as exc:
+        await query.answer(exc.message, show_alert=True)
+        if exc.code in ("closed", "already_done"):
+            await _edit(question, exc.message)
+        return
+    outcome = merged.outcome
+    note_case(outcome.case.id)
+    if not outcome.attached:
+        await _registered(
+            query,
+            question,
+            inbound,
+            outcome.case,
+            outcome.created,
+            IntakeChoice.CURATOR,
+            actor,
+            calendar,
+            merged.not_connected,
+        )
+        return
+    if not outcome.created:
+        await query.answer(texts.INTAKE_ALREADY.format(case_id=outcome.case.id), show_alert=True)
+        return
+    line = merged_line(outcome, calendar.tz)
+    await query.answer(line)
+    await _edit(question, f"{line} ({_name(actor)})")
 
 
 async def _register(
@@ -426,25 +523,31 @@ async def _register(
     calendar: WorkingCalendar,
     directory: StaffDirectory,
 ) -> None:
-    detected: datetime | None = None
-    if choice is IntakeChoice.CURATOR:
-        # A «Выявлено» line the card-at-once path refused (it would be refused again) is left for the prompt.
-        stated = detected_in(original.text or original.caption or "", calendar.tz)
-        try:
-            if stated is not None:
-                check_detected(stated, original.date, services.clock.now())
-                detected = stated
-        except DomainError:
-            detected = None
+    # A «Выявлено» line the card-at-once path refused (it would be refused again) is left for the prompt.
+    detected = _stated_detection(original, services, calendar) if choice is IntakeChoice.CURATOR else None
     inbound = _inbound(original, choice, directory, detected)
     try:
         outcome = await services.register(inbound, actor)
     except DomainError as exc:
         await query.answer(exc.message, show_alert=True)
         return
-    case = outcome.case
-    note_case(case.id)
-    if not outcome.created:  # pressed at the same moment by someone else
+    note_case(outcome.case.id)
+    await _registered(query, question, inbound, outcome.case, outcome.created, choice, actor, calendar)
+
+
+async def _registered(
+    query: CallbackQuery,
+    question: Message,
+    inbound: InboundMessage,
+    case: Case,
+    created: bool,
+    choice: IntakeChoice,
+    actor: Actor,
+    calendar: WorkingCalendar,
+    note: str = "",
+) -> None:
+    """The answer to a press that registered the message (`note`: a line to add, e.g. a network not connected)."""
+    if not created:  # pressed at the same moment by someone else
         await query.answer(texts.INTAKE_ALREADY.format(case_id=case.id), show_alert=True)
         return
     await query.answer(texts.REGISTERED.format(case_id=case.id))
@@ -452,6 +555,8 @@ async def _register(
     if choice is IntakeChoice.CURATOR and inbound.network is not None:
         source = f"{source}, {texts.NETWORK_NAMES[inbound.network.value]}"
     done = texts.INTAKE_REGISTERED.format(case_id=case.id, source=source, name=_name(actor))
+    if note:
+        done = f"{done}\n{note}"
     if choice is IntakeChoice.CURATOR and not case.detection_stated:
         posted = _local(case.t0, calendar.tz, "%H:%M")
         await _edit(question, f"{done}\n{texts.INTAKE_ASK_DETECTED}", detected_keyboard(case.id, posted))

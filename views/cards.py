@@ -226,6 +226,10 @@ def render_card(
             head.append(escape(texts.CARD_AUTHOR.format(author=message.author)))
         if message.link:
             head.append(escape(texts.CARD_LINK.format(link=message.link)))
+    if case.cur_number:
+        head.append(escape(texts.CARD_CUR_CARD.format(number=case.cur_number)))
+    if case.cur_curator:
+        head.append(escape(texts.CARD_CUR_CURATOR.format(curator=case.cur_curator)))
     if case.category:
         title = rules.categories[case.category].title if case.category in rules.categories else case.category
         head.append(escape(texts.CARD_CATEGORY.format(category=title)))

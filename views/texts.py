@@ -126,6 +126,10 @@ INTAKE_BAD_DETECTED = (
     "Не понял время. Ответьте временем ЧЧ:ММ или ДД.ММ ЧЧ:ММ, например 09:40 или 01.12 09:40."
 )
 INTAKE_DETECTED_DONE = "Время выявления ЦУР уже указано: {at}"
+# A ЦУР hand-over of an item a channel already took in (issue 12): attached to its case, not a second case.
+INTAKE_MERGED = "Присоединено к сообщению № {case_id} (срок пересчитан от ЦУР: выявлено {at})"
+INTAKE_MERGED_KEPT = "Присоединено к сообщению № {case_id} (время выявления ЦУР не указано: срок не изменён)"
+INTAKE_NOT_CONNECTED = "Сеть «{network}» не подключена к «Отклику»: сообщение зарегистрировано по пересланному тексту."
 # Where the message came from, as the question shows the choice made.
 INTAKE_SOURCES: Mapping[str, str] = {
     "vk": "ВКонтакте",
@@ -200,6 +204,8 @@ CARD_CATEGORY = "Категория: {category}"
 CARD_RECEIVED = "Поступило: {at}"
 CARD_DETECTED = "Выявлено ЦУР: {at}"
 CARD_RECEIVED_ADMIN = "Поступило в администрацию: {at}"
+CARD_CUR_CARD = "Карточка ЦУР № {number}"
+CARD_CUR_CURATOR = "Передал: {curator}"
 CARD_POS_DUE = "Срок ответа по данным ПОС: {pos}; по Порядку: {rules}"
 CARD_REPEAT = "Повторное, предыдущее № {case_id}"
 CARD_ATTACHMENTS = "Вложений: {count}"
@@ -258,6 +264,7 @@ HISTORY_PHRASES: Mapping[str, str] = {
     "close": "закрыто",
     "reopen": "работа по сообщению возобновлена",
     "set_detected": "указано время выявления ЦУР",
+    "handed_over": "передано куратором ЦУР (присоединено к уже поступившему)",
     # The network item's own changes (issue 11), recorded by Отклик as the network reports them.
     "source_edited": "автор изменил текст в источнике",
     "source_deleted": "удалено в источнике",

@@ -258,7 +258,6 @@ class Transition:
     reopen_terms: bool = False
     undone: UndoState | None = None  # an undo: the state to put back (the case is already `case`)
 
-
     retimes: tuple[TermRetime, ...] = ()  # open terms that move with a new T0 (set_detected)
 
 
@@ -326,6 +325,8 @@ ROUTE_TERM: Mapping[Procedure, str] = {OS: "os.route", POS: "pos.route"}
 # across 7,000 years without holidays (26 s of a frozen bot); one of year 0001 crashed the calendar.
 EARLIEST_MESSAGE = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_LEEWAY = timedelta(days=1)
+CARD_NUMBER_LIMIT = 64  # a ЦУР IM card's number as kept on the case
+CURATOR_LIMIT = 200  # the name of who handed it over
 POS_DUE_HORIZON_DAYS = 366  # a ПОС due date further than this after the arrival is a mistyped year
 REGISTER_ROLES: Mapping[Procedure, tuple[Role, ...]] = {
     OS: (Role.OPERATOR, Role.REGION_CURATOR, Role.SYSTEM),
@@ -975,6 +976,8 @@ def _reopen(ctx: Context) -> Delta:
     """A closed case goes back to the status it was closed in (REOPEN_POLICY)."""
     back = Status(ctx.case.closed_from) if ctx.case.closed_from else Status.NEW
     return Delta(case=replace(ctx.case, closed_from=""), to=back)
+
+
 def _set_detected(ctx: Context) -> Delta:
     """The ЦУР detection time stated after registration (RULES.md §2: T0 = detected_at, п.10).
 
@@ -997,13 +1000,20 @@ def _set_detected(ctx: Context) -> Delta:
     moved = replace(
         case, t0=detected, received_at=posted if detected != posted else None, detection_stated=True
     )
-    after = replace(ctx, case=moved)
-    retimes = []
-    for term_id in INITIAL_TERMS[OS]:
-        start = _start(after, term_id)
-        retimes.append(TermRetime(term_id, case.t0, start.started_at, start.due))
+    retimes = t0_retimes(case, moved, ctx.actor, ctx.at, rules=ctx.rules, calendar=ctx.calendar)
     data: dict[str, object] = {"detected_at": detected.isoformat(), "previous_t0": case.t0.isoformat()}
-    return Delta(case=moved, retimes=tuple(retimes), data=data)
+    return Delta(case=moved, retimes=retimes, data=data)
+
+
+def t0_retimes(
+    before: Case, moved: Case, actor: Actor, at: datetime, *, rules: Rules, calendar: Calendar
+) -> tuple[TermRetime, ...]:
+    """The T0 terms of an open-sources case recomputed from `moved.t0`. Each names the start it moves from (the
+    old T0): the use case moves only the open rows that still count from there, so a term already met or
+    missed stays history, and one re-opened since (re-routing) keeps its own instant."""
+    after = Context(moved, Action.ROUTE, actor, at, ActionPayload(), rules, calendar, None)
+    starts = (_start(after, term_id) for term_id in INITIAL_TERMS[OS])
+    return tuple(TermRetime(s.term_id, before.t0, s.started_at, s.due) for s in starts)
 
 
 _DETECTED_TOO_LATE = "Время выявления ЦУР уже не изменить: сроки направления и возврата по сообщению закрыты"
@@ -1318,6 +1328,8 @@ def open_case(
         handed_over=message.handed_over or message.source is Source.REGION_CURATOR,
         pos_due=message.pos_due,
         detection_stated=detected is not None,
+        cur_number=message.cur_number[:CARD_NUMBER_LIMIT],
+        cur_curator=message.cur_curator[:CURATOR_LIMIT],
     )
     if message.pos_due is not None:
         case = replace(case, rules_answer_due=rules.due("pos.answer", case.t0, calendar, category=category))

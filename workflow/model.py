@@ -126,6 +126,9 @@ class InboundMessage:
     # Source.REGION_CURATOR. The region curator then hears how it ends (RULES.md §6).
     handed_over: bool = False
     author_id: int | None = None  # the network's id of the author (a VK user), when the channel gave one
+    # A ЦУР hand-over: the IM card's own number and who handed it over (kept on the case, Case.cur_*).
+    cur_number: str = ""
+    cur_curator: str = ""
 
     @property
     def t0(self) -> datetime:
@@ -173,6 +176,10 @@ class Case:
     )
     drafted_by: str = ""  # the name of the person who sent the current draft: he holds its rework
     closed_from: str = ""  # a closed case: the status it was closed in (a reopen returns it there)
+    # Open sources, a ЦУР hand-over (registered, or attached to an item Otklik took in itself: workflow/handover.py):
+    # the IM card's own number and who handed it over, shown on the card.
+    cur_number: str = ""
+    cur_curator: str = ""
 
     def assignment(self, unit: str) -> Assignment | None:
         return next((a for a in self.assignments if a.unit == unit), None)
@@ -316,6 +323,8 @@ SOURCE_EDITED = "source_edited"
 SOURCE_DELETED = "source_deleted"
 SOURCE_RESTORED = "source_restored"
 SOURCE_EVENTS = frozenset({SOURCE_EDITED, SOURCE_DELETED, SOURCE_RESTORED})
+# A ЦУР hand-over attached to the case of an item already taken in (workflow/handover.py).
+HANDED_OVER = "handed_over"
 
 
 class ItemKind(StrEnum):

@@ -9,20 +9,23 @@ from __future__ import annotations
 from workflow.services.base import NOT_FOUND, STALE_CARD
 from workflow.services.cases import Outcome
 from workflow.services.channels import ChannelUseCases
+from workflow.services.handover import HandOverOutcome, HandOverUseCases
 from workflow.services.pos_mail import PosMailUseCases
 from workflow.services.publishing import PublishingUseCases
 from workflow.services.queries import QueryUseCases
 from workflow.services.sweep import MISSED, SweepUseCases, next_attention, reminder_points
 
 
-class Services(PublishingUseCases, ChannelUseCases, PosMailUseCases, SweepUseCases, QueryUseCases):
-    """All use cases over one repository, clock, calendar, rules and notifier (the channels' and ПОС mail's over the cases')."""
+class Services(PublishingUseCases, ChannelUseCases, HandOverUseCases, PosMailUseCases, SweepUseCases, QueryUseCases):
+    """All use cases over one repository, clock, calendar, rules and notifier (the channels', the hand-overs'
+    and ПОС mail's over the cases')."""
 
 
 __all__ = [
     "MISSED",
     "NOT_FOUND",
     "STALE_CARD",
+    "HandOverOutcome",
     "Outcome",
     "Services",
     "next_attention",

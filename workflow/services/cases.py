@@ -94,6 +94,8 @@ class CaseUseCases(UseCaseBase):
             author=clean_text(message.author),
             link=clean_text(message.link),
             external_number=clean_text(message.external_number),
+            cur_number=clean_text(message.cur_number),
+            cur_curator=clean_text(message.cur_curator),
         )
         try:
             return await self._register(message, actor, repeat_of)
