@@ -32,6 +32,7 @@ from storage.migrate import upgrade
 from workflow.calendar import CalendarError
 from workflow.model import DomainError
 from workflow.rules import RulesError
+from workflow.screening import screen
 
 EXIT_USAGE = 2
 DEFAULT_CONFIG = Path("config.toml")
@@ -73,6 +74,43 @@ def _parse_instant(value: str, what: str) -> datetime:
 
 def _print_json(obj: object) -> None:
     print(json.dumps(obj, ensure_ascii=False))
+
+
+def _screen_text(line: str) -> str:
+    """A line is plain text, or JSON Lines {"text": ...}; anything else JSON-looking is taken as plain text."""
+    if line.startswith("{"):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            return line
+        text = obj.get("text") if isinstance(obj, dict) else None
+        if isinstance(text, str):
+            return text
+    return line
+
+
+_FLAG_RU = {"obscenity": "нецензурная брань", "insult": "оскорбление", "threat": "угроза", "harm": "намерение причинить вред"}
+
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    try:
+        if args.file is None:
+            lines = sys.stdin.read().splitlines()
+        else:
+            lines = Path(args.file).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise CliError(f"не удалось прочитать файл {args.file}: нет такого файла или нет доступа") from exc
+    for line in lines:
+        found = screen(_screen_text(line))
+        if args.json:
+            print(json.dumps(found.as_json(), ensure_ascii=False))
+            continue
+        verdict = "исключить (п.15): " + ", ".join(_FLAG_RU[f] for f in found.flags) if found.exclude else "в работу"
+        if found.significant:
+            verdict += "; общественно значимое"
+        words = ", ".join(sorted({m.text for m in found.matches if m.flag != "significant"}))
+        print(verdict + (f" — «{words}»" if words else ""))
+    return 0
 
 
 def cmd_term(args: argparse.Namespace) -> int:
@@ -251,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     pos_import.add_argument(
         "--mapping", metavar="PATH", help="TOML: поле = \"заголовок столбца\" (по умолчанию [pos.import_columns])"
     )
+    scr = add("screen", cmd_screen, "проверить сообщения по п.15/п.17: брань, оскорбления, угрозы, значимость")
+    scr.add_argument("file", nargs="?", metavar="FILE", help="по сообщению на строку (текст или JSON Lines); без него — stdin")
+    scr.add_argument("--json", action="store_true", help="по объекту JSON на строку")
 
     sim = with_config(add("simulate", cmd_simulate, "проиграть сценарий на виртуальных часах"))
     sim.add_argument("scenario", metavar="SCENARIO.toml", help="файл сценария")
