@@ -1,6 +1,6 @@
 """Messages screened per second on one core, against a floor: a plain lowercase + one regex pass.
 
-Run: PYTHONPATH=. .venv/bin/python bench/screening_bench.py
+Run: .venv/bin/python bench/screening_bench.py
 Corpus: tests/data/screening/messages.jsonl when present (not yet written), else the table texts of
 tests/unit/test_screening.py. Repeats until at least 2 s have passed.
 """
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from pathlib import Path
 
-from workflow.screening import screen
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from workflow.screening import screen  # noqa: E402
 
 
 def corpus() -> list[str]:
