@@ -45,7 +45,9 @@ def run_check_answer(file: str | None, *, procedure: str, repeat: bool, as_json:
         try:
             data = Path(file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            print(f"otklik: ошибка: не удалось прочитать файл {file}: {exc.__class__.__name__}", file=sys.stderr)
+            print(
+                f"otklik: ошибка: не удалось прочитать файл {file}: {exc.__class__.__name__}", file=sys.stderr
+            )
             return EXIT_UNREADABLE
     number = 0
     for line in data.splitlines():

@@ -241,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(handler=cmd_db_upgrade)
 
     chk = add("check-answer", cmd_check_answer, "проверить черновики ответов: по одному на строку")
-    chk.add_argument("file", nargs="?", metavar="FILE", help="текст или JSON Lines; без него — стандартный ввод")
+    chk.add_argument(
+        "file", nargs="?", metavar="FILE", help="текст или JSON Lines; без него — стандартный ввод"
+    )
     chk.add_argument("--procedure", choices=["open_sources", "pos"], default="open_sources", help="порядок")
     chk.add_argument("--repeat", action="store_true", help="повторное обращение")
     chk.add_argument("--json", action="store_true", help="по объекту JSON на строку")

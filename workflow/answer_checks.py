@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from workflow.model import Procedure
@@ -49,7 +49,7 @@ class Finding:
     text: str
 
 
-@lru_cache(maxsize=None)
+@cache
 def _words(name: str) -> tuple[str, ...]:
     """One packaged list, lowercase, comments and blanks dropped; cached: the lists never change at run time."""
     raw = resources.files("workflow").joinpath("data", "answers", f"{name}.txt").read_text(encoding="utf-8")
