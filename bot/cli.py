@@ -210,6 +210,13 @@ def _warn(message: str) -> None:
     print(f"внимание: {message}", file=sys.stderr)
 
 
+def cmd_check_answer(args: argparse.Namespace) -> int:
+    """Answer checks for drafts, one per line (plain text or JSON Lines); see bot/check_answer.py."""
+    from bot.check_answer import run_check_answer
+
+    return run_check_answer(args.file, procedure=args.procedure, repeat=args.repeat, as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parsers; built inside `russian()` so argparse's own words come out in Russian."""
     parser = Parser(
@@ -292,6 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     scr = add("screen", cmd_screen, "проверить сообщения по п.15/п.17: брань, оскорбления, угрозы, значимость")
     scr.add_argument("file", nargs="?", metavar="FILE", help="по сообщению на строку (текст или JSON Lines); без него — stdin")
     scr.add_argument("--json", action="store_true", help="по объекту JSON на строку")
+    chk = add("check-answer", cmd_check_answer, "проверить черновики ответов: по одному на строку")
+    chk.add_argument(
+        "file", nargs="?", metavar="FILE", help="текст или JSON Lines; без него — стандартный ввод"
+    )
+    chk.add_argument("--procedure", choices=["open_sources", "pos"], default="open_sources", help="порядок")
+    chk.add_argument("--repeat", action="store_true", help="повторное обращение")
+    chk.add_argument("--json", action="store_true", help="по объекту JSON на строку")
 
     sim = with_config(add("simulate", cmd_simulate, "проиграть сценарий на виртуальных часах"))
     sim.add_argument("scenario", metavar="SCENARIO.toml", help="файл сценария")
