@@ -13,7 +13,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workflow.answer_checks import check  # noqa: E402
+from workflow.answer_checks import check
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "screening" / "drafts.jsonl"
 
