@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,8 @@ from bot.settings import (
     ChannelsSettings,
     ChatSettings,
     DatabaseSettings,
+    PosMailSettings,
+    PosSettings,
     SchedulerSettings,
     Settings,
     StaffMember,
@@ -29,6 +32,7 @@ from bot.settings import (
     TelegramSettings,
     VkSettings,
 )
+from emulators.imap import ImapEmulator
 from emulators.telegram import ChatMessage, TelegramEmulator, visible_text
 from emulators.vk import Comment, VkEmulator
 
@@ -73,12 +77,16 @@ CHAT_TITLES = {
 VK_GROUP = 201
 VK_GROUP_NAME = "Администрация Северного района"
 VK_CITIZEN = (42, "Пётр", "Смирнов")
+VK_NEIGHBOUR = (43, "Лидия", "Козлова")  # her comment is later handed over by the ЦУР too
 VK_POST = "Ремонт дорог: сообщите о ямах в комментариях, мы передадим их в ЖКХ."
 # The administration's Telegram channel and its discussion group, where comments are written.
 TG_CHANNEL = -1005000000001
 TG_GROUP = -1005000000002
 TG_CHANNEL_TITLE = "Северный район — официально"
 TG_CITIZEN = Person(7001, "Анна Смирнова", ())
+# The ПОС notification mailbox (the IMAP emulator) and the ПОС categories the district maps to term classes.
+POS_MAIL_USER, POS_MAIL_PASSWORD = "pos@severny.example", "demo-pos-secret"
+POS_CATEGORIES = {"Дороги": "local_fast", "Благоустройство": "local_fast", "Мусор": "federal_fast"}
 TG_POST = "Благоустройство парка «Юбилейный»: что добавить этой весной? Пишите в комментариях."
 
 
@@ -110,12 +118,16 @@ def demo_settings(
         ],
         scheduler=SchedulerSettings(),
         channels=channels or ChannelsSettings(),
+        pos=PosSettings(categories=POS_CATEGORIES),
     )
 
 
-def demo_channels(vk: VkEmulator) -> ChannelsSettings:
-    """The VK group (its long poll, the service key's sweep) and the Telegram channel with its discussion group."""
+def demo_channels(vk: VkEmulator, imap: ImapEmulator) -> ChannelsSettings:
+    """The VK group (its long poll, the service key's sweep), the Telegram channel with its discussion group and
+    the ПОС notification mailbox (plain IMAP: the emulator is on this machine)."""
     return ChannelsSettings(
+        pos_mail=PosMailSettings(enabled=True, host="127.0.0.1", port=imap.port, tls=False,
+                                 user=POS_MAIL_USER, password=POS_MAIL_PASSWORD),
         vk=VkSettings(enabled=True, group_id=VK_GROUP, token=vk.group_token(VK_GROUP),
                       service_key=vk.service_key(), api_base=vk.base_url, wait_seconds=1),
         telegram=TelegramChannelSettings(enabled=True, channel_id=TG_CHANNEL, group_id=TG_GROUP),
@@ -136,7 +148,9 @@ class Director:
         clock: DemoClock,
         say: Callable[[str], None],
         vk: VkEmulator | None = None,
+        imap: ImapEmulator | None = None,
     ) -> None:
+        self.imap = imap
         self.emu = emu
         self.app = app
         self.clock = clock
@@ -194,6 +208,21 @@ class Director:
         comment = self.vk.add_comment(VK_GROUP, post_id, author, text)
         await self.settle()
         return comment
+
+    async def pos_mail(self, number: str, category: str, received: str, author: str, text: str) -> None:
+        """ПОС sends its notification e-mail; the mailbox is read by the app's own poll job, run here at the
+        moment the scheduler would run it (the demo's clock is virtual, the job's timer is not)."""
+        assert self.imap is not None and self.app.pos_mail is not None
+        self.say(f"  В почтовый ящик ПОС приходит уведомление о сообщении № {number} (категория «{category}»)")
+        mail = EmailMessage()
+        mail["Subject"] = f"Новое сообщение ПОС № {number}"
+        mail["From"] = "noreply@pos.gosuslugi.ru"
+        mail["Message-ID"] = f"<{number}@pos.gosuslugi.ru>"
+        mail.set_content(f"Номер сообщения: {number}\nКатегория: {category}\nДата поступления: {received}\n"
+                         f"Заявитель: {author}\nТекст сообщения: {text}\n")  # fmt: skip
+        self.imap.add_mail(mail.as_bytes())
+        await self.app.pos_mail.poll()
+        await self.settle()
 
     async def vk_post(self, text: str) -> int:
         assert self.vk is not None
@@ -409,6 +438,24 @@ async def play_day(d: Director) -> None:
         "ссылка на него — в карточке.")  # fmt: skip
     await d.at(15, 20)
     await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=1)
+
+    say("15:30 Ещё один комментарий ВКонтакте: Отклик забирает его сам (сообщение № 6, срок от 15:30).")
+    await d.at(15, 30)
+    merged = await d.vk_comment(post, VK_NEIGHBOUR[0],
+                                "У остановки «Школа» на Садовой не убран снег, люди идут по проезжей части.")  # fmt: skip
+    say("15:45 Куратор ЦУР передаёт тот же комментарий карточкой из ИМ (выявлен ЦУР в 15:10, раньше Отклика): "
+        "оператор вставляет её в чат приёма — она присоединяется к сообщению № 6, второго дела нет, "
+        "сроки пересчитаны от времени выявления ЦУР.")  # fmt: skip
+    await d.at(15, 45)
+    await d.write(INTAKE_CHAT, OPERATOR,
+                  f"Инцидент № 48213\nКомментарий: https://vk.com/wall-{VK_GROUP}_{post}?reply={merged.id}\n"
+                  "Выявлено: 01.12.2026 15:10\nКуратор: Андрей Соколов")  # fmt: skip
+    say("16:05 ПОС присылает уведомление на почту: Отклик сам читает ящик и регистрирует сообщение ПОС; "
+        "категория «Дороги» по таблице [pos] — ускоренное решение (район и ЦУР НСО), срок 14 дней; "
+        "карточка — у куратора ПОС.")  # fmt: skip
+    await d.at(16, 5)
+    await d.pos_mail("4519876", "Дороги", "01.12.2026 16:01", "Фёдоров А. В.",
+                     "На перекрёстке ул. Мира и ул. Садовой не работает светофор.")  # fmt: skip
     say("18:00 Конец рабочего дня.")
     await d.at(18, 0)
 
@@ -536,6 +583,8 @@ async def demo(out: Callable[[str], None] = print) -> Played:
             TelegramEmulator(wall_clock=lambda: clock.now().timestamp()) as emu,
             VkEmulator(rate_limit=None, max_wait=1, now=MORNING.timestamp()) as vk,
         ):
+            imap = ImapEmulator(POS_MAIL_USER, POS_MAIL_PASSWORD)
+            await imap.start()
             for person in (*PEOPLE, TG_CITIZEN):
                 first, _, last = person.name.partition(" ")
                 emu.add_user(person.user_id, first, last or None)
@@ -545,8 +594,9 @@ async def demo(out: Callable[[str], None] = print) -> Played:
             emu.bot_status[TG_GROUP] = "administrator"  # it must be, to see the comments
             vk.add_group(VK_GROUP, VK_GROUP_NAME)
             vk.add_user(*VK_CITIZEN)
+            vk.add_user(*VK_NEIGHBOUR)
             settings = demo_settings(
-                emu.base_url, emu.token, Path(folder) / "demo.sqlite3", channels=demo_channels(vk)
+                emu.base_url, emu.token, Path(folder) / "demo.sqlite3", channels=demo_channels(vk, imap)
             )
             app = await OtklikApp.build(settings, clock=clock)
             polling = asyncio.create_task(app.run_polling())
@@ -555,7 +605,7 @@ async def demo(out: Callable[[str], None] = print) -> Played:
                     "Отклик: демонстрация рабочего дня 01.12.2026 (Новосибирск) на встроенных эмуляторах Telegram "
                     "и ВКонтакте."
                 )
-                director = Director(emu, app, clock, out, vk)
+                director = Director(emu, app, clock, out, vk, imap)
                 # The reader's first sweep and its first long poll: from here on, events come by long poll.
                 await vk.wait_for(lambda: vk.calls("wall.get"), timeout=30)
                 await director.settle()
@@ -564,6 +614,7 @@ async def demo(out: Callable[[str], None] = print) -> Played:
                 await app.stop_polling()
                 await asyncio.gather(polling, return_exceptions=True)
                 await app.close()
+                await imap.stop()
             out(transcript(emu, names) + "\n" + vk_wall(vk) + "\n" + telegram_thread(emu, names))
     return Played(emu, vk)
 
