@@ -1,10 +1,12 @@
-"""`otklik demo`: the real bot against the built-in Telegram and VK emulators, playing one working day.
+"""`otklik demo`: the real bot against the built-in Telegram, VK, OK and IMAP emulators, playing one working day.
 
 No token and no network: the emulators listen on 127.0.0.1, the database is a temporary SQLite file, and the
 clock is virtual — it jumps from step to step and the real sweeper runs at every jump, so reminders and missed
 terms appear when they would. The administration's VK wall and Telegram channel are connected: a citizen's
-comment becomes a case by itself and «Опубликовать» puts the approved answer under it. At the end it prints what
-every chat saw, the VK post's comments and the channel post's discussion thread.
+comment becomes a case by itself and «Опубликовать» puts the approved answer under it; so does the OK group's
+topic. A ЦУР IM card of a VK comment already taken in attaches to its case, and a ПОС notification e-mail in the
+mailbox becomes a ПОС case. At the end it prints what every chat saw, the VK post's comments, the channel post's
+discussion thread and the OK topic.
 """
 
 from __future__ import annotations
@@ -688,8 +690,8 @@ async def demo(out: Callable[[str], None] = print) -> Played:
             polling = asyncio.create_task(app.run_polling())
             try:
                 out(
-                    "Отклик: демонстрация рабочего дня 01.12.2026 (Новосибирск) на встроенных эмуляторах Telegram "
-                    "и ВКонтакте."
+                    "Отклик: демонстрация рабочего дня 01.12.2026 (Новосибирск) на встроенных эмуляторах Telegram, "
+                    "ВКонтакте, Одноклассников и почтового ящика ПОС."
                 )
                 director = Director(emu, app, clock, out, vk, imap, ok)
                 # The reader's first sweep and its first long poll: from here on, events come by long poll.
