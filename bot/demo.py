@@ -307,7 +307,8 @@ class Director:
         await self.settle()
 
     async def write(self, chat_id: int, person: Person, text: str) -> None:
-        self.say(f"  {person.name} пишет: {text[:70]}{'…' if len(text) > 70 else ''}")
+        line = text.replace("\n", " / ")  # a pasted card's lines, on one narration line
+        self.say(f"  {person.name} пишет: {line[:70]}{'…' if len(line) > 70 else ''}")
         self.emu.push_message(chat_id, person.user_id, text)
         await self.settle()
 
