@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
             "проверить настройки: токен, чаты, базу данных, календарь (код выхода 2 — есть проблемы)",
         )
     )
-    add("demo", cmd_demo, "показать рабочий день на встроенном эмуляторе Telegram, без токена и сети")
+    add("demo", cmd_demo, "показать рабочий день на встроенных эмуляторах сетей и почты ПОС, без токена и сети")
 
     term = with_config(add("term", cmd_term, "рассчитать срок по Порядку"))
     term.add_argument("term_id", metavar="TERM_ID", help="например os.publish, pos.answer")

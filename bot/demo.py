@@ -1,10 +1,12 @@
-"""`otklik demo`: the real bot against the built-in Telegram and VK emulators, playing one working day.
+"""`otklik demo`: the real bot against the built-in Telegram, VK, OK and IMAP emulators, playing one working day.
 
 No token and no network: the emulators listen on 127.0.0.1, the database is a temporary SQLite file, and the
 clock is virtual — it jumps from step to step and the real sweeper runs at every jump, so reminders and missed
 terms appear when they would. The administration's VK wall and Telegram channel are connected: a citizen's
-comment becomes a case by itself and «Опубликовать» puts the approved answer under it. At the end it prints what
-every chat saw, the VK post's comments and the channel post's discussion thread.
+comment becomes a case by itself and «Опубликовать» puts the approved answer under it; so does the OK group's
+topic. A ЦУР IM card of a VK comment already taken in attaches to its case, and a ПОС notification e-mail in the
+mailbox becomes a ПОС case. At the end it prints what every chat saw, the VK post's comments, the channel post's
+discussion thread and the OK topic.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,6 +25,9 @@ from bot.settings import (
     ChannelsSettings,
     ChatSettings,
     DatabaseSettings,
+    OkSettings,
+    PosMailSettings,
+    PosSettings,
     SchedulerSettings,
     Settings,
     StaffMember,
@@ -29,8 +35,12 @@ from bot.settings import (
     TelegramSettings,
     VkSettings,
 )
+from emulators.imap import ImapEmulator
+from emulators.ok import OkEmulator
+from emulators.ok.server import OkComment
 from emulators.telegram import ChatMessage, TelegramEmulator, visible_text
 from emulators.vk import Comment, VkEmulator
+from workflow.model import Source
 
 TZ = ZoneInfo("Asia/Novosibirsk")
 START = datetime(2026, 12, 1, 9, 30, tzinfo=TZ)  # a Tuesday
@@ -73,12 +83,22 @@ CHAT_TITLES = {
 VK_GROUP = 201
 VK_GROUP_NAME = "Администрация Северного района"
 VK_CITIZEN = (42, "Пётр", "Смирнов")
+VK_NEIGHBOUR = (43, "Лидия", "Козлова")  # her comment is later handed over by the ЦУР too
 VK_POST = "Ремонт дорог: сообщите о ямах в комментариях, мы передадим их в ЖКХ."
 # The administration's Telegram channel and its discussion group, where comments are written.
 TG_CHANNEL = -1005000000001
 TG_GROUP = -1005000000002
 TG_CHANNEL_TITLE = "Северный район — официально"
 TG_CITIZEN = Person(7001, "Анна Смирнова", ())
+# The administration's Odnoklassniki group: its topic (a post) the citizens comment under, and the demo's keys.
+OK_GROUP = "70000000000001"
+OK_GROUP_NAME = "Администрация Северного района (Одноклассники)"
+OK_TOPIC = "155000000001"
+OK_CITIZEN = ("577123", "Галина Лебедева")
+OK_TOPIC_TEXT = "Зимнее содержание дворов: напишите в комментариях, где не убран снег."
+# The ПОС notification mailbox (the IMAP emulator) and the ПОС categories the district maps to term classes.
+POS_MAIL_USER, POS_MAIL_PASSWORD = "pos@severny.example", "demo-pos-secret"
+POS_CATEGORIES = {"Дороги": "local_fast", "Благоустройство": "local_fast", "Мусор": "federal_fast"}
 TG_POST = "Благоустройство парка «Юбилейный»: что добавить этой весной? Пишите в комментариях."
 
 
@@ -110,12 +130,20 @@ def demo_settings(
         ],
         scheduler=SchedulerSettings(),
         channels=channels or ChannelsSettings(),
+        pos=PosSettings(categories=POS_CATEGORIES),
     )
 
 
-def demo_channels(vk: VkEmulator) -> ChannelsSettings:
-    """The VK group (its long poll, the service key's sweep) and the Telegram channel with its discussion group."""
+def demo_channels(vk: VkEmulator, imap: ImapEmulator, ok: OkEmulator) -> ChannelsSettings:
+    """The VK group (its long poll, the service key's sweep), the Telegram channel with its discussion group,
+    the OK group's comments (polled through fb.do at the shortest interval allowed; no webhook: comments only)
+    and the ПОС notification mailbox (plain IMAP: the emulator is on this machine)."""
     return ChannelsSettings(
+        ok=OkSettings(enabled=True, group_id=ok.group_id, application_key=ok.application_key,
+                      application_secret=ok.application_secret, access_token=ok.user_token(),
+                      api_base=ok.base_url, poll_seconds=5),
+        pos_mail=PosMailSettings(enabled=True, host="127.0.0.1", port=imap.port, tls=False,
+                                 user=POS_MAIL_USER, password=POS_MAIL_PASSWORD),
         vk=VkSettings(enabled=True, group_id=VK_GROUP, token=vk.group_token(VK_GROUP),
                       service_key=vk.service_key(), api_base=vk.base_url, wait_seconds=1),
         telegram=TelegramChannelSettings(enabled=True, channel_id=TG_CHANNEL, group_id=TG_GROUP),
@@ -136,7 +164,11 @@ class Director:
         clock: DemoClock,
         say: Callable[[str], None],
         vk: VkEmulator | None = None,
+        imap: ImapEmulator | None = None,
+        ok: OkEmulator | None = None,
     ) -> None:
+        self.imap = imap
+        self.ok = ok
         self.emu = emu
         self.app = app
         self.clock = clock
@@ -147,6 +179,8 @@ class Director:
         self.clock.instant = instant
         if self.vk is not None:  # comments and answers are dated by the VK emulator's own clock
             self.vk.set_time(instant.timestamp())
+        if self.ok is not None:  # and OK's by its own
+            self.ok.now = instant.timestamp()
 
     async def at(self, hh: int, mm: int, day: int = 0) -> None:
         """Move the virtual clock forward, running the real sweeper at the new instant."""
@@ -195,6 +229,41 @@ class Director:
         await self.settle()
         return comment
 
+    async def pos_mail(self, number: str, category: str, received: str, author: str, text: str) -> None:
+        """ПОС sends its notification e-mail; the mailbox is read by the app's own poll job, run here at the
+        moment the scheduler would run it (the demo's clock is virtual, the job's timer is not)."""
+        assert self.imap is not None and self.app.pos_mail is not None
+        self.say(
+            f"  В почтовый ящик ПОС приходит уведомление о сообщении № {number} (категория «{category}»)"
+        )
+        mail = EmailMessage()
+        mail["Subject"] = f"Новое сообщение ПОС № {number}"
+        mail["From"] = "noreply@pos.gosuslugi.ru"
+        mail["Message-ID"] = f"<{number}@pos.gosuslugi.ru>"
+        mail.set_content(f"Номер сообщения: {number}\nКатегория: {category}\nДата поступления: {received}\n"
+                         f"Заявитель: {author}\nТекст сообщения: {text}\n")  # fmt: skip
+        self.imap.add_mail(mail.as_bytes())
+        await self.app.pos_mail.poll()
+        await self.settle()
+
+    async def ok_comment(self, author: tuple[str, str], text: str) -> OkComment:
+        """A citizen comments under the group's topic in OK: the app's poll of fb.do brings it (every 5 s of real
+        time); the demo waits until its case exists, then until the app is quiet."""
+        assert self.ok is not None
+        self.say(
+            f"  {author[1]} пишет в Одноклассниках под темой группы: {text[:60]}{'…' if len(text) > 60 else ''}"
+        )
+        comment = self.ok.comment(OK_TOPIC, author[0], text, name=author[1])
+        key = f"{OK_TOPIC}:{comment.id}"
+        async with asyncio.timeout(30):
+            while True:
+                async with self.app.repo.reading() as tx:
+                    if await tx.find_case_by_source(Source.OK.value, key) is not None:
+                        break
+                await asyncio.sleep(0.05)
+        await self.settle()
+        return comment
+
     async def vk_post(self, text: str) -> int:
         assert self.vk is not None
         post = self.vk.add_post(VK_GROUP, text)
@@ -238,7 +307,8 @@ class Director:
         await self.settle()
 
     async def write(self, chat_id: int, person: Person, text: str) -> None:
-        self.say(f"  {person.name} пишет: {text[:70]}{'…' if len(text) > 70 else ''}")
+        line = text.replace("\n", " / ")  # a pasted card's lines, on one narration line
+        self.say(f"  {person.name} пишет: {line[:70]}{'…' if len(line) > 70 else ''}")
         self.emu.push_message(chat_id, person.user_id, text)
         await self.settle()
 
@@ -409,6 +479,46 @@ async def play_day(d: Director) -> None:
         "ссылка на него — в карточке.")  # fmt: skip
     await d.at(15, 20)
     await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=1)
+
+    say("15:30 Ещё один комментарий ВКонтакте: Отклик забирает его сам (сообщение № 6, срок от 15:30).")
+    await d.at(15, 30)
+    merged = await d.vk_comment(post, VK_NEIGHBOUR[0],
+                                "У остановки «Школа» на Садовой не убран снег, люди идут по проезжей части.")  # fmt: skip
+    say("15:45 Куратор ЦУР передаёт тот же комментарий карточкой из ИМ (выявлен ЦУР в 15:10, раньше Отклика): "
+        "оператор вставляет её в чат приёма — она присоединяется к сообщению № 6, второго дела нет, "
+        "сроки пересчитаны от времени выявления ЦУР.")  # fmt: skip
+    await d.at(15, 45)
+    await d.write(INTAKE_CHAT, OPERATOR,
+                  f"Инцидент № 48213\nКомментарий: https://vk.com/wall-{VK_GROUP}_{post}?reply={merged.id}\n"
+                  "Выявлено: 01.12.2026 15:10\nКуратор: Андрей Соколов")  # fmt: skip
+    say("16:05 ПОС присылает уведомление на почту: Отклик сам читает ящик и регистрирует сообщение ПОС; "
+        "категория «Дороги» по таблице [pos] — ускоренное решение (район и ЦУР НСО), срок 14 дней; "
+        "карточка — у куратора ПОС.")  # fmt: skip
+    await d.at(16, 5)
+    await d.pos_mail("4519876", "Дороги", "01.12.2026 16:01", "Фёдоров А. В.",
+                     "На перекрёстке ул. Мира и ул. Садовой не работает светофор.")  # fmt: skip
+    say("16:20 Жительница пишет комментарий в Одноклассниках под темой группы — Отклик сам забирает его (опрос API "
+        "Одноклассников): карточка № 8 появляется в чате приёма без действий оператора.")  # fmt: skip
+    await d.at(16, 20)
+    await d.ok_comment(OK_CITIZEN, "Во дворе дома 3 на улице Гагарина не чистят снег, не пройти к подъезду.")
+    await d.at(16, 30)
+    await d.press(INTAKE_CHAT, OPERATOR, "Направить", case=8)
+    await d.press(INTAKE_CHAT, OPERATOR, "ЖКХ", case=8)
+    await d.press(INTAKE_CHAT, OPERATOR, "Готово", case=8)
+    await d.at(16, 35)
+    await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление", case=8)
+    await d.at(16, 50)
+    await d.reply_to_card(
+        HOUSING_CHAT, HOUSING, 8, "Двор дома 3 по ул. Гагарина очистим от снега завтра до 12:00."
+    )
+    await d.at(17, 0)
+    await d.reply_to_card(INTAKE_CHAT, OPERATOR, 8,
+                          "Галина, здравствуйте! Двор дома 3 по улице Гагарина очистят от снега завтра до 12:00.")  # fmt: skip
+    await d.at(17, 10)
+    await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "Согласовать", case=8)
+    say("17:15 «Опубликовать»: ответ группы появляется в Одноклассниках под комментарием жительницы.")
+    await d.at(17, 15)
+    await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=8)
     say("18:00 Конец рабочего дня.")
     await d.at(18, 0)
 
@@ -504,6 +614,28 @@ def vk_wall(vk: VkEmulator) -> str:
     return "\n".join(lines)
 
 
+def ok_topic(ok: OkEmulator) -> str:
+    """The OK group's topic as a visitor sees it: the citizens' comments and the group's answers to them."""
+    title = f"Одноклассники, тема https://ok.ru/group/{OK_GROUP}/topic/{OK_TOPIC}"
+    lines = ["", f"══ {title} " + "═" * max(0, 70 - len(title)), f"   {OK_TOPIC_TEXT}"]
+    comments = ok.topics.get(OK_TOPIC, [])
+    if not comments:
+        lines.append("  (комментариев нет)")
+    by_id = {c.id: c for c in comments}
+    for comment in comments:
+        # The emulator dates comments in UTC («YYYY-MM-DD HH:MM:SS»), as OK's API does.
+        written = datetime.strptime(comment.date, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo("UTC"))
+        who = OK_GROUP_NAME if comment.author_type == "GROUP" else comment.author_name
+        note = ""
+        target = by_id.get(comment.reply_to_comment_id)
+        if target is not None:
+            quoted = target.text.splitlines()[0] if target.text else ""
+            note = f" в ответ на «{quoted[:50]}{'…' if len(quoted) > 50 else ''}»"
+        lines.append(f"── {written.astimezone(TZ).strftime('%H:%M')} {who}{note}:")
+        lines.extend(f"   {line}" for line in comment.text.splitlines() or [""])
+    return "\n".join(lines)
+
+
 def telegram_thread(emu: TelegramEmulator, names: dict[int, str]) -> str:
     """The channel's discussion group: the post's copy, the citizen's comment and the bot's reply in its thread."""
     title = f"Telegram, обсуждение канала «{TG_CHANNEL_TITLE}»"
@@ -526,6 +658,7 @@ class Played:
 
     telegram: TelegramEmulator
     vk: VkEmulator
+    ok: OkEmulator
 
 
 async def demo(out: Callable[[str], None] = print) -> Played:
@@ -536,6 +669,11 @@ async def demo(out: Callable[[str], None] = print) -> Played:
             TelegramEmulator(wall_clock=lambda: clock.now().timestamp()) as emu,
             VkEmulator(rate_limit=None, max_wait=1, now=MORNING.timestamp()) as vk,
         ):
+            ok = OkEmulator(now=MORNING.timestamp())
+            await ok.start()
+            ok.add_topic(OK_TOPIC)
+            imap = ImapEmulator(POS_MAIL_USER, POS_MAIL_PASSWORD)
+            await imap.start()
             for person in (*PEOPLE, TG_CITIZEN):
                 first, _, last = person.name.partition(" ")
                 emu.add_user(person.user_id, first, last or None)
@@ -545,17 +683,18 @@ async def demo(out: Callable[[str], None] = print) -> Played:
             emu.bot_status[TG_GROUP] = "administrator"  # it must be, to see the comments
             vk.add_group(VK_GROUP, VK_GROUP_NAME)
             vk.add_user(*VK_CITIZEN)
+            vk.add_user(*VK_NEIGHBOUR)
             settings = demo_settings(
-                emu.base_url, emu.token, Path(folder) / "demo.sqlite3", channels=demo_channels(vk)
+                emu.base_url, emu.token, Path(folder) / "demo.sqlite3", channels=demo_channels(vk, imap, ok)
             )
             app = await OtklikApp.build(settings, clock=clock)
             polling = asyncio.create_task(app.run_polling())
             try:
                 out(
-                    "Отклик: демонстрация рабочего дня 01.12.2026 (Новосибирск) на встроенных эмуляторах Telegram "
-                    "и ВКонтакте."
+                    "Отклик: демонстрация рабочего дня 01.12.2026 (Новосибирск) на встроенных эмуляторах Telegram, "
+                    "ВКонтакте, Одноклассников и почтового ящика ПОС."
                 )
-                director = Director(emu, app, clock, out, vk)
+                director = Director(emu, app, clock, out, vk, imap, ok)
                 # The reader's first sweep and its first long poll: from here on, events come by long poll.
                 await vk.wait_for(lambda: vk.calls("wall.get"), timeout=30)
                 await director.settle()
@@ -564,8 +703,11 @@ async def demo(out: Callable[[str], None] = print) -> Played:
                 await app.stop_polling()
                 await asyncio.gather(polling, return_exceptions=True)
                 await app.close()
-            out(transcript(emu, names) + "\n" + vk_wall(vk) + "\n" + telegram_thread(emu, names))
-    return Played(emu, vk)
+                await imap.stop()
+                await ok.stop()
+            out(transcript(emu, names) + "\n" + vk_wall(vk) + "\n" + telegram_thread(emu, names) + "\n"
+                + ok_topic(ok))  # fmt: skip
+    return Played(emu, vk, ok)
 
 
 def run_demo() -> int:

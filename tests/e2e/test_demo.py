@@ -2,7 +2,10 @@
 narration): intake by one press, a unit's reply to a reminder landing on its case, the unit's photo reaching the
 operator and the region curator with the draft before approval, the office head's /my listing the routing he owes;
 a VK comment and a Telegram channel comment becoming cases by themselves and their approved answers published
-under them (read back from the emulators' own records too); and two runs print the same bytes."""
+under them (read back from the emulators' own records too); issue 12's sources: an Odnoklassniki comment taken
+in by the poll and answered under it in OK, a ЦУР IM card merging with the VK comment already taken in (one
+case, the term moved to the ЦУР detection time) and a ПОС e-mail becoming a local_fast case in the ПОС curator's
+chat; and two runs print the same bytes."""
 
 from __future__ import annotations
 
@@ -18,7 +21,12 @@ from bot.demo import (
     HOUSING_CHAT,
     INTAKE_CHAT,
     OFFICE_HEAD,
+    OK_CITIZEN,
+    OK_GROUP,
+    OK_GROUP_NAME,
+    OK_TOPIC,
     OPERATOR,
+    POS_CURATOR,
     REGION_CURATOR,
     TG_CHANNEL_TITLE,
     TG_CITIZEN,
@@ -26,6 +34,7 @@ from bot.demo import (
     VK_CITIZEN,
     VK_GROUP,
     VK_GROUP_NAME,
+    VK_NEIGHBOUR,
     Played,
     demo,
 )
@@ -86,6 +95,9 @@ def term_title(term_id: str) -> str:
 VK_CASE = 1  # the VK comment at 09:12, before anything else
 CURATOR_CASE = 2  # pasted by the operator at 09:30, from the ЦУР
 TG_CASE = 5  # the comment under the Telegram channel's post at 12:30
+MERGED_CASE = 6  # the VK comment at 15:30 the ЦУР hands over at 15:45
+POS_MAIL_CASE = 7  # the ПОС e-mail at 16:05
+OK_CASE = 8  # the Odnoklassniki comment at 16:20
 
 
 async def play() -> list[str]:
@@ -204,6 +216,7 @@ def test_a_vk_comment_becomes_a_card_by_itself_and_its_answer_appears_under_it(
     assert [(m.at, m.who) for m in wall] == [
         ("09:12", f"{VK_CITIZEN[1]} {VK_CITIZEN[2]}"),
         ("15:20", VK_GROUP_NAME),
+        ("15:30", f"{VK_NEIGHBOUR[1]} {VK_NEIGHBOUR[2]}"),  # handed over by the ЦУР later, not answered today
     ]
     assert wall[1].replies_to is not None and citizens.text.startswith(wall[1].replies_to.rstrip("…"))
     assert wall[1].body == [final]
@@ -231,3 +244,61 @@ def test_a_telegram_channel_comment_is_a_case_answered_in_its_thread(transcript:
     assert [m.who for m in thread] == [f"{TG_CHANNEL_TITLE} (пост канала)", TG_CITIZEN.name, "Отклик"]
     assert thread[2].body == [answer] and thread[2].replies_to is not None
     assert comment.text is not None and comment.text.startswith(thread[2].replies_to.rstrip("…"))
+
+
+def test_an_ok_comment_becomes_a_card_by_itself_and_its_answer_appears_under_it_in_ok(
+    transcript: str, played: Played
+) -> None:
+    seen = chats(transcript)
+    intake = of(INTAKE_CHAT, seen)
+    card = next(m for m in intake if m.body[0] == f"Сообщение № {OK_CASE} · открытые источники")
+    assert card.who == "Отклик" and card.at == "16:20"
+    assert texts.CARD_SOURCE.format(source="Одноклассники") in card.body
+    assert [m for m in intake if m.at == "16:20" and m.who != "Отклик"] == []  # nobody typed it in
+
+    # The emulator's own record: one group comment, answering the citizen's, with the approved text.
+    ok = played.ok
+    [citizens] = [c for c in ok.topics[OK_TOPIC] if c.author_id == OK_CITIZEN[0]]
+    [(topic, ours)] = ok.answers()
+    answer = "Галина, здравствуйте! Двор дома 3 по улице Гагарина очистят от снега завтра до 12:00."
+    assert (topic, ours.reply_to_comment_id, ours.text) == (OK_TOPIC, citizens.id, answer)
+    link = f"https://ok.ru/group/{OK_GROUP}/topic/{OK_TOPIC}?comment={ours.id}"
+    assert texts.CARD_LINK_PUBLISHED.format(link=link) in card.body
+
+    shown = seen[f"Одноклассники, тема https://ok.ru/group/{OK_GROUP}/topic/{OK_TOPIC}"]
+    assert [(m.at, m.who) for m in shown] == [("16:20", OK_CITIZEN[1]), ("17:15", OK_GROUP_NAME)]
+    assert shown[1].body == [answer] and shown[1].replies_to is not None
+    assert citizens.text.startswith(shown[1].replies_to.rstrip("…"))
+
+
+def test_a_cur_hand_over_merges_with_its_vk_comment_and_moves_the_term(transcript: str) -> None:
+    intake = of(INTAKE_CHAT, chats(transcript))
+    cards = [m for m in intake if m.body[0] == f"Сообщение № {MERGED_CASE} · открытые источники"]
+    assert cards and cards[0].at == "15:30" and cards[0].who == "Отклик"  # taken in from VK by itself
+    pasted = next(m for m in intake if m.who == OPERATOR.name and m.body[0] == "Инцидент № 48213")
+    answer = intake[intake.index(pasted) + 1]
+    assert answer.who == "Отклик" and answer.at == "15:45"
+    assert answer.body == [
+        f"Присоединено к сообщению № {MERGED_CASE} (срок пересчитан от ЦУР: выявлено 01.12.2026 15:10)"
+    ]
+    # One case: no card of a case after it until the ПОС mail's, and the card names the IM card.
+    assert not [m for m in intake if m.body[0].startswith(f"Сообщение № {MERGED_CASE + 1} ")]
+    card = "\n".join(cards[0].body)
+    assert "Карточка ЦУР № 48213" in card and "Выявлено ЦУР: 01.12.2026 15:10" in card
+    # The routing term, 1 h from T0, now runs from 15:10 (due 16:10), not from 15:30.
+    missed = [m for m in intake if m.body[0].startswith("❗ Срок пропущен: Направление в подразделение")
+              and texts.NOTE_CASE.format(case_id=MERGED_CASE) in m.body]  # fmt: skip
+    assert [m.at for m in missed] == ["16:10"] and "до 01.12 16:10" in missed[0].body[0]
+
+
+def test_a_pos_mail_becomes_a_local_fast_case_in_the_pos_curators_chat(transcript: str) -> None:
+    seen = chats(transcript)
+    pos = of(POS_CURATOR.user_id, seen)
+    [card] = [m for m in pos if m.body[0] == f"Сообщение № {POS_MAIL_CASE} · ПОС"]
+    assert card.who == "Отклик" and card.at == "16:05"
+    assert "№ ПОС 4519876" in card.body and "Поступило: 01.12.2026 16:01" in card.body
+    assert "Категория: Ускоренное решение (категория района и ЦУР НСО)" in card.body
+    # local_fast: 14 days for the answer in ПОС (01.12 → 15.12), not the federal class's.
+    assert any(line.startswith("• Размещение ответа в ПОС") and "до 15.12 " in line for line in card.body)
+    # Nobody forwarded it: the ПОС curator wrote nothing in the afternoon.
+    assert [m for m in pos if m.who == POS_CURATOR.name and m.at >= "16:00"] == []
