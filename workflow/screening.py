@@ -10,6 +10,7 @@ the throughput far above the goal (a lemmatiser would cost a dictionary load and
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -83,15 +84,19 @@ class _Lists:
     weak: frozenset[str]
     official_exact: frozenset[str]
     official_stems: tuple[str, ...]
+    other_exact: frozenset[str]
     other_stems: tuple[str, ...]
     violent: frozenset[str]
     threats: re.Pattern[str]
+    harms: re.Pattern[str]
+    idioms: re.Pattern[str]
     significant: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
 def _lists() -> _Lists:
     official = _lines("targets_official.txt")
+    other = _lines("targets_other.txt")
     return _Lists(
         obscene=re.compile("|".join(f"(?:{p})" for p in _lines("obscenity.txt"))),
         latin=re.compile("|".join(f"(?:{p})" for p in _lines("obscenity_latin.txt"))),
@@ -101,9 +106,12 @@ def _lists() -> _Lists:
         weak=frozenset(_lines("insult_weak.txt")),
         official_exact=frozenset(w[1:] for w in official if w.startswith("=")),
         official_stems=tuple(w for w in official if not w.startswith("=")),
-        other_stems=tuple(_lines("targets_other.txt")),
+        other_exact=frozenset(w[1:] for w in other if w.startswith("=")),
+        other_stems=tuple(w for w in other if not w.startswith("=")),
         violent=frozenset(_lines("violent_verbs.txt")),
         threats=re.compile("|".join(f"(?:{p})" for p in _lines("threat_phrases.txt"))),
+        harms=re.compile("|".join(f"(?:{p})" for p in _lines("harm_phrases.txt"))),
+        idioms=re.compile("|".join(f"(?:{p})" for p in _lines("violence_idioms.txt"))),
         significant=re.compile("|".join(f"(?:{p})" for p in _lines("significant.txt"))),
     )
 
@@ -174,7 +182,8 @@ def _insults(text: str) -> list[str]:
     found: list[str] = []
     for sentence in _SENTENCE.split(text):
         words = _WORD.findall(sentence)
-        strong = [w for w in words if w.startswith(lists.strong)]
+        # «мы не быдло», «я не идиот»: a negated word describes nobody.
+        strong = [w for i, w in enumerate(words) if w.startswith(lists.strong) and (i == 0 or words[i - 1] != "не")]
         found.extend(strong)
         weak = [w for w in words if w in lists.weak]
         if weak and _targets_official(words):
@@ -182,21 +191,37 @@ def _insults(text: str) -> list[str]:
     return found
 
 
+def _is_official(word: str) -> bool:
+    lists = _lists()
+    return word in lists.official_exact or word.startswith(lists.official_stems)
+
+
+def _is_other(word: str) -> bool:
+    lists = _lists()
+    return word in lists.other_exact or word.startswith(lists.other_stems)
+
+
+def _nearest(words: list[str], i: int, test: Callable[[str], bool]) -> int | None:
+    distances = [abs(j - i) for j, w in enumerate(words) if j != i and test(w)]
+    return min(distances) if distances else None
+
+
 def _violence(text: str) -> tuple[list[str], list[str]]:
     """Threats (to an official, the family, their property, or nobody named — the message is addressed to the
-    administration) and harm (the same verbs aimed at third parties)."""
+    administration) and harm (the same verbs aimed at third parties). A verb goes to whichever kind of target is
+    nearest in its sentence: «собак перестреляю, раз администрация не может» is about the dogs."""
     lists = _lists()
     threats = [m.group() for m in lists.threats.finditer(text)]
-    harm: list[str] = []
+    harm = [m.group() for m in lists.harms.finditer(text)]
+    text = lists.idioms.sub(" ", text)
     for sentence in _SENTENCE.split(text):
         words = _WORD.findall(sentence)
         for i, word in enumerate(words):
             if word not in lists.violent:
                 continue
-            around = words[max(0, i - 4): i + 5]
-            if _targets_official(around):
-                threats.append(word)
-            elif any(w.startswith(lists.other_stems) for w in around):
+            official = _nearest(words, i, _is_official)
+            other = _nearest(words, i, _is_other)
+            if other is not None and (official is None or other < official):
                 harm.append(word)
             else:
                 threats.append(word)
