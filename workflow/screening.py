@@ -101,7 +101,8 @@ def _lists() -> _Lists:
         obscene=re.compile("|".join(f"(?:{p})" for p in _lines("obscenity.txt"))),
         latin=re.compile("|".join(f"(?:{p})" for p in _lines("obscenity_latin.txt"))),
         exceptions=tuple(_lines("obscenity_exceptions.txt")),
-        masked=tuple(_lines("obscenity_masked.txt")),
+        # Collapsed like the words they are compared with («ох*енно» → «ох*ено»).
+        masked=tuple(_REPEAT.sub(r"\1", w) for w in _lines("obscenity_masked.txt")),
         strong=tuple(_lines("insult_strong.txt")),
         weak=frozenset(_lines("insult_weak.txt")),
         official_exact=frozenset(w[1:] for w in official if w.startswith("=")),
