@@ -192,20 +192,28 @@ def callback_handler(
             return web.Response(status=403, text="forbidden")
         if raw.get("type") == "confirmation":
             return web.Response(text=confirmation)
-        row = reader.incoming(raw)
-        if row is not None:
-            try:
-                await reader.inbox.save_batch([row])
-            except StorageUnavailable as exc:
-                reader.watch.failed(exc)
-                return web.Response(status=503, text="storage unavailable")
-            reader.watch.succeeded()
-            reader.pool.wake()
-        if reader.health is not None:
-            await reader.health.read()
-        return web.Response(text="ok")
+        refused = await save_pushed(reader, raw)
+        return refused if refused is not None else web.Response(text="ok")
 
     return handle
+
+
+async def save_pushed(reader: ChannelReader, raw: dict[str, object]) -> web.Response | None:
+    """A network's pushed event (VK Callback API, OK webhook) into the inbox before the network hears «ok»:
+    503 while the database is down (the network delivers it again), None when saved or not a citizen's item
+    (the parser logged why), and the channel counted as read."""
+    row = reader.incoming(raw)
+    if row is not None:
+        try:
+            await reader.inbox.save_batch([row])
+        except StorageUnavailable as exc:
+            reader.watch.failed(exc)
+            return web.Response(status=503, text="storage unavailable")
+        reader.watch.succeeded()
+        reader.pool.wake()
+    if reader.health is not None:
+        await reader.health.read()
+    return None
 
 
 def row_handler(

@@ -15,8 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.channel_reader import ChannelReader
-from workflow.ports import StorageUnavailable
+from bot.channel_reader import ChannelReader, save_pushed
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +35,8 @@ def ok_webhook_handler(
         if not isinstance(raw, dict):
             log.warning("Одноклассники: webhook: тело запроса не объект; отклонено")
             return web.Response(status=400, text="bad request")
-        row = reader.incoming(
-            raw
-        )  # None: no citizen's item (the parser logged why); answered 200 all the same
-        if row is not None:
-            try:
-                await reader.inbox.save_batch([row])
-            except StorageUnavailable as exc:
-                reader.watch.failed(exc)
-                return web.Response(status=503, text="storage unavailable")
-            reader.watch.succeeded()
-            reader.pool.wake()
-        if reader.health is not None:
-            await reader.health.read()
-        return web.json_response({"success": True})
+        # Not a citizen's item (the parser logged why): answered 200 all the same, or OK delivers it again.
+        refused = await save_pushed(reader, raw)
+        return refused if refused is not None else web.json_response({"success": True})
 
     return handle
