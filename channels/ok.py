@@ -271,15 +271,11 @@ def reason_of(code: int, message: str) -> str:
 Session = Callable[[], aiohttp.ClientSession]
 
 
-@dataclass
-class OkApi:
-    """fb.do calls, signed. Every call also renews the long-lived token (OK keeps it 30 days from the last)."""
+class _LazySession:
+    """One aiohttp session per client, opened at the first call (the clients are built before the loop runs);
+    `timeout` is the client's own field."""
 
-    application_key: str
-    application_secret: str
-    access_token: str
-    base_url: str = API_BASE
-    timeout: float = CALL_TIMEOUT_SECONDS
+    timeout: float
     _session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
@@ -290,6 +286,17 @@ class OkApi:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+@dataclass
+class OkApi(_LazySession):
+    """fb.do calls, signed. Every call also renews the long-lived token (OK keeps it 30 days from the last)."""
+
+    application_key: str
+    application_secret: str
+    access_token: str
+    base_url: str = API_BASE
+    timeout: float = CALL_TIMEOUT_SECONDS
 
     def signed(self, method: str, params: Mapping[str, object]) -> dict[str, str]:
         values = {k: _param(v) for k, v in params.items()}
@@ -494,22 +501,12 @@ async def keep_alive(api: OkApi) -> str:
 
 
 @dataclass
-class OkBot:
+class OkBot(_LazySession):
     """The group's Bot API key: subscribe our webhook, send a message."""
 
     token: str
     base_url: str = API_BASE
     timeout: float = CALL_TIMEOUT_SECONDS
-    _session: aiohttp.ClientSession | None = None
-
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     async def post(self, path: str, payload: Mapping[str, object]) -> Mapping[str, Any]:
         try:
