@@ -38,11 +38,17 @@ from workflow.model import (
     UndoState,
 )
 from workflow.rules import DEFAULT_UNDO_WINDOW, Anchor, Calendar, Rules
+from workflow.screening import Findings
 
 DRAFT_LIMIT = 20_000  # characters of a draft answer or of a unit's information
 REASON_LIMIT = 4_000  # characters of a reason or a comment
 LINK_LIMIT = 2_000
 REGISTER = "register"  # Event.action of registration (open_case)
+SCREEN_PENDING = "pending"  # Case.screening: findings wait for a person's decision
+SCREEN_KEPT = "kept"  # Case.screening: a person decided to keep the message in work
+SCREENING = "screening"  # the registration event's data key of the screening findings
+SCREEN_MATCHES = 12  # triggering words kept per message (a 100 KB text of abuse keeps a dozen)
+SCREEN_MATCH_LIMIT = 60  # characters of one triggering word or phrase as kept
 
 OS = Procedure.OPEN_SOURCES
 POS = Procedure.POS
@@ -106,6 +112,8 @@ class Action(StrEnum):
     CLOSE = "close"
     REOPEN = "reopen"
     SET_DETECTED = "set_detected"  # open sources: the ЦУР detection time stated after registration (п.10)
+    # п.15 / п.17 screening flagged the message at intake; a person decided to keep it in work (issue 13).
+    SCREEN_KEEP = "screen_keep"
 
     @property
     def label(self) -> str:
@@ -129,6 +137,7 @@ _ACTION_LABELS: Mapping[Action, str] = {
     Action.CLOSE: "Закрыть",
     Action.REOPEN: "Возобновить",
     Action.SET_DETECTED: "Указано время выявления ЦУР",
+    Action.SCREEN_KEEP: "Не исключать",
 }
 
 # "Недостаточно прав: <what> может только <who>".
@@ -149,6 +158,7 @@ _ACTION_PHRASES: Mapping[Action, str] = {
     Action.CLOSE: "закрыть сообщение",
     Action.REOPEN: "возобновить работу по закрытому сообщению",
     Action.SET_DETECTED: "указать время выявления сообщения ЦУР",
+    Action.SCREEN_KEEP: "снять предупреждение проверки текста",
 }
 
 ROLE_NAMES: Mapping[Role, str] = {
@@ -405,6 +415,10 @@ def _check_already(case: Case, action: Action, status: Status) -> None:
         message = "Промежуточный ответ уже дан"
     if message is None and action is Action.SET_DETECTED and (case.detection_stated or case.received_at):
         message = "Время выявления ЦУР уже указано"
+    if message is None and action is Action.SCREEN_KEEP and case.screening == SCREEN_KEPT:
+        message = "Уже решено не исключать"
+    if message is None and action is Action.SCREEN_KEEP and case.screening != SCREEN_PENDING:
+        raise _wrong_status_text("Проверка п.15 ничего не нашла в этом сообщении: решать нечего")
     if message is not None:
         raise _already(message)
 
@@ -893,7 +907,9 @@ def _submit(ctx: Context) -> Delta:
             )
         case = _with_assignment(case, replace(assignment, accepted=True))
         data["unit"] = assignment.unit
-    case = replace(case, draft_version=case.draft_version + 1, rework_reason="", drafted_by=ctx.actor.name)
+    case = replace(
+        case, draft_version=case.draft_version + 1, rework_reason="", drafted_by=ctx.actor.name, draft_held=False
+    )
     approver = ACTION_ROLES[(case.procedure, Action.APPROVE)][0]
     notice = Notice(NoticeKind.DRAFT_SUBMITTED, approver, payload=dict(data))
     return Delta(case=case, notices=(notice,), data=data)
@@ -965,6 +981,11 @@ def _to_region_curator(ctx: Context, kind: NoticeKind, payload: dict[str, object
 
 def _significant(ctx: Context) -> Delta:
     return Delta(case=replace(ctx.case, significant=True))
+
+
+def _screen_keep(ctx: Context) -> Delta:
+    """A person read the flagged message and keeps it in work; the findings stay in the registration event."""
+    return Delta(case=replace(ctx.case, screening=SCREEN_KEPT), data={"screening": SCREEN_KEPT})
 
 
 def _close(ctx: Context) -> Delta:
@@ -1115,6 +1136,7 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
              effect=_close))
     add(OS, (_S.CLOSED,), Action.REOPEN,
         Step(_OFFICE_HEAD, reason="required", notify=((_N.CASE_REOPENED, "units"),), effect=_reopen))
+    add(OS, OS_OPEN, Action.SCREEN_KEEP, Step(_OPERATOR, effect=_screen_keep))
     # While every T0 term is still open: before the routing is approved (see _set_detected).
     add(OS, (_S.NEW, _S.ROUTING_PROPOSED), Action.SET_DETECTED,
         Step((_R.OPERATOR, _R.REGION_CURATOR), effect=_set_detected))
@@ -1150,6 +1172,7 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
     add(POS, POS_OPEN, Action.EXCLUDE,
         Step(_POS_CURATOR, _S.EXCLUDED, close_all=True, reason="required",
              notify=((_N.CASE_CLOSED, "units"),)))
+    add(POS, POS_OPEN, Action.SCREEN_KEEP, Step(_POS_CURATOR, effect=_screen_keep))
     add(POS, POS_OPEN, Action.CLOSE,
         Step(_OFFICE_HEAD, _S.CLOSED, close_all=True, reason="required", notify=((_N.CASE_CLOSED, "units"),),
              effect=_close))
@@ -1294,8 +1317,13 @@ def open_case(
     calendar: Calendar,
     actor: Actor = SYSTEM_ACTOR,
     repeat_of: int | None = None,
+    screening: Findings | None = None,
 ) -> Transition:
     """Register a message as a new case (a repeat message too: the same cycle, `repeat_of` set).
+
+    `screening`: what workflow.screening found in the text (None: not screened). Findings are kept in the
+    registration event's data; flags make the case wait for a person's decision (Case.screening), a
+    significant topic makes the card suggest the report to the head.
 
     T0 is `message.t0`: the ЦУР detection time of an open-sources message when given, else `received_at`; the
     initial terms (INITIAL_TERMS) count from it. A ПОС due date from ПОС caps pos.answer when stricter.
@@ -1330,6 +1358,8 @@ def open_case(
         detection_stated=detected is not None,
         cur_number=message.cur_number[:CARD_NUMBER_LIMIT],
         cur_curator=message.cur_curator[:CURATOR_LIMIT],
+        screening=SCREEN_PENDING if screening is not None and screening.flags else "",
+        suggest_significant=screening is not None and screening.significant,
     )
     if message.pos_due is not None:
         case = replace(case, rules_answer_due=rules.due("pos.answer", case.t0, calendar, category=category))
@@ -1351,6 +1381,8 @@ def open_case(
         info["handed_over"] = True
     if message.pos_due is not None:
         info["pos_due"] = message.pos_due.isoformat()
+    if screening is not None and (screening.flags or screening.significant):
+        info[SCREENING] = screening_data(screening)
     data: dict[str, object] = {"to": Status.NEW.value, **info}
     if actor.name and role is not Role.SYSTEM:
         data["by"] = actor.name  # history lines name the person, not only the role
@@ -1359,6 +1391,14 @@ def open_case(
         NoticeKind.REGISTERED, Role.OPERATOR if procedure is OS else Role.POS_CURATOR, payload=info
     )
     return Transition(case=case, events=(event,), starts=starts, notices=(notice,))
+
+
+def screening_data(findings: Findings) -> dict[str, object]:
+    """Screening findings as event data: flags, significance and the triggering words (bounded)."""
+    matches = [
+        {"flag": m.flag, "text": m.text[:SCREEN_MATCH_LIMIT]} for m in findings.matches[:SCREEN_MATCHES]
+    ]
+    return {"flags": list(findings.flags), "significant": findings.significant, "matches": matches}
 
 
 def registering_role(actor: Actor, procedure: Procedure) -> Role:
@@ -1514,6 +1554,9 @@ def available_actions(case: Case, actor: Actor) -> tuple[Action, ...]:
             continue
         # In ПОС only the responsible executor sends the common draft (п.14.3); co-executors give information.
         if action is Action.SUBMIT and case.procedure is POS and case.responsible_unit not in actor.units:
+            continue
+        # «Не исключать» answers the screening's warning, once (Case.screening).
+        if action is Action.SCREEN_KEEP and case.screening != SCREEN_PENDING:
             continue
         # The detection time is asked for once, of a hand-over registered without it (handlers.intake).
         if action is Action.SET_DETECTED and (

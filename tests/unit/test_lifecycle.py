@@ -825,6 +825,19 @@ REFUSALS: list[Any] = [
     pytest.param(os_case(S.NEW, handed_over=True), A.SET_DETECTED, OPERATOR,
         {"detected_at": datetime(2026, 3, 2, 9, 0)}, "invalid", "Время выявления ЦУР: укажите часовой пояс",
         id="detected-naive"),
+    # «Не исключать» answers the screening's warning at intake (issue 13), once, by who routes the message
+    pytest.param(os_case(S.NEW, screening="pending"), A.SCREEN_KEEP, HOUSING_OFFICIAL, {}, "forbidden",
+        "Недостаточно прав: снять предупреждение проверки текста может только уполномоченное лицо",
+        id="screen-keep-by-unit"),
+    pytest.param(os_case(S.NEW, screening="kept"), A.SCREEN_KEEP, OPERATOR, {}, "already_done",
+        "Уже решено не исключать", id="screen-keep-twice"),
+    pytest.param(os_case(S.NEW), A.SCREEN_KEEP, OPERATOR, {}, "wrong_status",
+        "Проверка п.15 ничего не нашла", id="screen-keep-nothing-found"),
+    pytest.param(os_case(S.EXCLUDED, screening="pending"), A.SCREEN_KEEP, OPERATOR, {}, "wrong_status",
+        f"{WRONG} «Исключено из обработки»", id="screen-keep-excluded"),
+    pytest.param(pos_case(S.NEW, screening="pending"), A.SCREEN_KEEP, OPERATOR, {}, "forbidden",
+        "Недостаточно прав: снять предупреждение проверки текста может только куратор ПОС",
+        id="screen-keep-pos-by-operator"),
 ]  # fmt: skip
 
 

@@ -13,12 +13,16 @@ from workflow.services.handover import HandOverOutcome, HandOverUseCases
 from workflow.services.pos_mail import PosMailUseCases
 from workflow.services.publishing import PublishingUseCases
 from workflow.services.queries import QueryUseCases
+from workflow.services.review import ReviewUseCases
 from workflow.services.sweep import MISSED, SweepUseCases, next_attention, reminder_points
 
 
-class Services(PublishingUseCases, ChannelUseCases, HandOverUseCases, PosMailUseCases, SweepUseCases, QueryUseCases):
-    """All use cases over one repository, clock, calendar, rules and notifier (the channels', the hand-overs'
-    and ПОС mail's over the cases')."""
+class Services(
+    ReviewUseCases, PublishingUseCases, ChannelUseCases, HandOverUseCases, PosMailUseCases, SweepUseCases,
+    QueryUseCases,
+):
+    """All use cases over one repository, clock, calendar, rules and notifier (the channels', the hand-overs',
+    ПОС mail's and the checks' answers over the cases')."""
 
 
 __all__ = [

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from workflow.calendar import WorkingCalendar
 from workflow.ports import Clock, Notification, Notifier, People, PublisherRegistry, Reach, Repository
 from workflow.rules import Rules
+from workflow.screening import Findings, screen
 
 STALE_CARD = "Карточка устарела: по сообщению уже выполнено другое действие. Откройте актуальную карточку."
 NOT_FOUND = "Сообщение не найдено."
@@ -25,6 +26,8 @@ class UseCaseBase:
     reach: Reach | None = None
     # The networks approved answers are published to (issue 11); empty: «Опубликовать» is refused.
     publishers: PublisherRegistry = field(default_factory=PublisherRegistry)
+    # п.15 / п.17 screening of every registered text (workflow.screening); tests give one that fails.
+    screener: Callable[[str], Findings] = screen
 
     async def _wake(self, case_ids: Sequence[int], notifications: Sequence[Notification]) -> None:
         """After a commit: delivery refreshes these cases' cards and sends what was queued."""

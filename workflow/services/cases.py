@@ -7,10 +7,14 @@ between commit and delivery loses nothing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
+from workflow.answer_checks import Finding
+from workflow.draft_review import hold, with_checks
+from workflow.draft_review import review as review_draft
 from workflow.lifecycle import (
     Action,
     ActionPayload,
@@ -44,10 +48,12 @@ from workflow.ports import (
     StaleVersion,
     Transaction,
 )
+from workflow.screening import Findings
 from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
 from workflow.services.sweep import MISSED, attention_points, next_attention, term_notifications
 
 ORIGIN = "origin"  # the event data key of ActionPayload.origin
+log = logging.getLogger(__name__)
 _Term = TypeVar("_Term", TermStart, TermHandover)
 
 
@@ -78,6 +84,7 @@ class Outcome:
     notifications: tuple[Notification, ...] = ()
     created: bool = True
     replayed: bool = False  # the same origin was applied before: nothing changed, nothing to answer
+    held: tuple[Finding, ...] = ()  # a submit the answer checks held (draft_review.hold): not submitted
 
 
 class CaseUseCases(UseCaseBase):
@@ -97,8 +104,9 @@ class CaseUseCases(UseCaseBase):
             cur_number=clean_text(message.cur_number),
             cur_curator=clean_text(message.cur_curator),
         )
+        findings = self._screened(message)
         try:
-            return await self._register(message, actor, repeat_of)
+            return await self._register(message, actor, repeat_of, findings)
         except DomainError:
             raise
         except Exception:
@@ -111,7 +119,18 @@ class CaseUseCases(UseCaseBase):
                 raise
             return Outcome(case=case, created=False)
 
-    async def _register(self, message: InboundMessage, actor: Actor, repeat_of: int | None) -> Outcome:
+    def _screened(self, message: InboundMessage) -> Findings | None:
+        """п.15 / п.17 screening of the text; a failure in it never blocks registration (no findings, one line)."""
+        try:
+            return self.screener(message.text)
+        except Exception as exc:
+            log.error("screening failed for %s:%s, registered without findings: %r", message.source.value,
+                      message.source_id[:80], exc)  # fmt: skip
+            return None
+
+    async def _register(
+        self, message: InboundMessage, actor: Actor, repeat_of: int | None, findings: Findings | None = None
+    ) -> Outcome:
         now = self.clock.now()
         async with self.repo.transaction() as tx:
             existing = await tx.find_case_by_source(message.source.value, message.source_id)
@@ -122,8 +141,9 @@ class CaseUseCases(UseCaseBase):
             if repeat_of is not None and (not valid_id(repeat_of) or await tx.get_case(repeat_of) is None):
                 raise DomainError(f"Предыдущее сообщение № {repeat_of} не найдено.", code="invalid")
             opened = open_case(
-                message, 0, now, actor=actor, rules=self.rules, calendar=self.calendar, repeat_of=repeat_of
-            )
+                message, 0, now, actor=actor, rules=self.rules, calendar=self.calendar, repeat_of=repeat_of,
+                screening=findings,
+            )  # fmt: skip
             case = await tx.add_case(opened.case, message)
             notifications = await self._write(tx, case, opened, now, actor)
         await self._wake([case.id], notifications)
@@ -139,8 +159,13 @@ class CaseUseCases(UseCaseBase):
         *,
         expected_version: int | None = None,
         payload: ActionPayload | None = None,
+        review: bool = False,
     ) -> Outcome:
-        """Apply one action to a case. `expected_version` comes from the card the person pressed."""
+        """Apply one action to a case. `expected_version` comes from the card the person pressed.
+
+        A submit's event records the answer checks' findings of its draft; with `review` (the submitter's own
+        reply) a draft with findings is held instead, unless `payload.confirm` says «send anyway».
+        """
         if not valid_id(case_id):  # an id from outside beyond 64 bits: refused before SQL
             raise DomainError(NOT_FOUND, code="not_found")
         if expected_version is not None and not valid_id(expected_version):
@@ -160,9 +185,21 @@ class CaseUseCases(UseCaseBase):
             if expected_version is not None and expected_version != case.version:
                 raise DomainError(STALE_CARD, code="stale")
             self._check_reach(case, action, result)
-            result, notifications = await self._commit(tx, case, result, now, actor, origin, undoable=True)
+            held: tuple[Finding, ...] = ()
+            if action is Action.SUBMIT:
+                findings = review_draft(
+                    case, await tx.get_message(case_id), result.draft_text or "", payload.attachments if payload else ()
+                )
+                confirmed = payload is not None and payload.confirm
+                if review and findings and not confirmed:
+                    result, held = hold(case, result, findings), findings
+                else:
+                    result = with_checks(result, findings, anyway=confirmed)
+            result, notifications = await self._commit(
+                tx, case, result, now, actor, origin, undoable=not held
+            )
         await self._wake([result.case.id], notifications)
-        return Outcome(case=result.case, notifications=notifications)
+        return Outcome(case=result.case, notifications=notifications, held=held)
 
     async def undo(self, case_id: int, actor: Actor, *, origin: str = "") -> Outcome:
         """Undo the case's last action for its author, within the undo window, while nothing followed it.
