@@ -170,6 +170,9 @@ async def on_case(
     if cb.verb in AUTO_PUBLISH:
         await _publish_auto(query, cb, services, actor, message)
         return
+    if cb.verb in (CaseVerb.SCREEN_EXCLUDE, CaseVerb.SUBMIT_ANYWAY, CaseVerb.FIX_DRAFT):
+        await _answer_check(query, cb, services, actor, message)
+        return
     if cb.verb is CaseVerb.SEEN_PUBLISHED:
         try:
             publication = await services.published_by_hand(cb.case_id, actor, cb.version)
@@ -240,6 +243,30 @@ async def on_case(
         bot, fsm_storage, chat_id, message, case, action, confirm=confirmed, by=query.from_user.id
     )
     await query.answer(texts.PROMPT_SENT)
+
+
+async def _answer_check(
+    query: CallbackQuery, cb: CaseCb, services: Services, actor: Actor, message: Message | None
+) -> None:
+    """One tap on what Otklik's checks found: exclude with the findings as the reason, or send a held draft
+    anyway, or withdraw it to correct it (workflow/services/review.py). The held draft's question loses its
+    buttons once answered."""
+    try:
+        if cb.verb is CaseVerb.SCREEN_EXCLUDE:
+            await services.exclude_screened(cb.case_id, actor, cb.version)
+            answer = texts.DONE_BY_ACTION[Action.EXCLUDE.value]
+        elif cb.verb is CaseVerb.SUBMIT_ANYWAY:
+            await services.submit_held(cb.case_id, actor, cb.version)
+            answer = texts.DONE_BY_ACTION[Action.SUBMIT.value]
+        else:
+            await services.withdraw_held(cb.case_id, actor, cb.version)
+            answer = texts.DRAFT_WITHDRAWN.format(case_id=cb.case_id)
+    except DomainError as exc:
+        await _refuse(query, exc.message)
+        return
+    await query.answer(answer)
+    if cb.verb is not CaseVerb.SCREEN_EXCLUDE:
+        await _set_markup(message, None)
 
 
 async def _publish_auto(

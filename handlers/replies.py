@@ -20,7 +20,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from handlers.common import DeliveryPort, find_prompt, prompt_cancelled, prompt_key, run_action
 from views import texts
 from views.callbacks import WhichCaseCb, canonical
-from views.keyboards import which_case_keyboard
+from views.html import escape
+from views.keyboards import held_draft_keyboard, which_case_keyboard
 from workflow.lifecycle import Action, ActionPayload, Status, available_actions
 from workflow.model import Actor, Attachment, Case, DomainError, Procedure, Role
 from workflow.services import Services
@@ -122,7 +123,7 @@ async def on_reply(
     case = await services.case(case_id) if case_id is not None else None
     if case is None:
         return  # a reply to some other bot message (an answer, a question): nothing to do
-    answer = await apply_reply(message, case, services, actor, chat_units, refuse_empty=True)
+    answer, _held = await apply_reply(message, case, services, actor, chat_units, refuse_empty=True)
     if answer:
         await message.reply(answer, parse_mode=None)
 
@@ -135,24 +136,49 @@ async def apply_reply(
     chat_units: set[str],
     *,
     refuse_empty: bool,
-) -> str:
-    """Take `message` as a reply to the case's card: the Russian answer ("" when there is nothing to say)."""
+) -> tuple[str, bool]:
+    """Take `message` as a reply to the case's card: the Russian answer ("" when there is nothing to say), and
+    whether it was a draft the answer checks held (its findings and buttons are sent under `message`)."""
     if not may_see(case, actor):
-        return texts.REPLY_NOT_VISIBLE.format(case_id=case.id)
+        return texts.REPLY_NOT_VISIBLE.format(case_id=case.id), False
     text = message.text or message.caption or ""
     files = attachments_of(message)
     origin = _origin(message)
     if not text.strip() and not files:
-        return texts.REPLY_TEXT_EMPTY if refuse_empty else ""
+        return (texts.REPLY_TEXT_EMPTY if refuse_empty else ""), False
     action, unit = _reply_action(case, actor, chat_units)
     if action is None and await services.applied(case.id, origin):
-        return ""  # this very reply handled again (inbox): it moved the case on already; nothing to say
+        return "", False  # this very reply handled again (inbox): it moved the case on already; nothing to say
     if action is None:
         reason = texts.REPLY_NO_ACTION.format(status=Status(case.status).label)
-        return texts.REPLY_NOT_EXPECTED.format(reason=reason)
+        return texts.REPLY_NOT_EXPECTED.format(reason=reason), False
     payload = ActionPayload(text=text, unit=unit, attachments=files, origin=origin)
+    if action is Action.SUBMIT:
+        return await _submit_reviewed(message, case, services, actor, payload)
     _done, answer = await run_action(services, case.id, action, actor, version=None, payload=payload)
-    return answer
+    return answer, False
+
+
+async def _submit_reviewed(
+    message: Message, case: Case, services: Services, actor: Actor, payload: ActionPayload
+) -> tuple[str, bool]:
+    """The submitter's draft goes through the answer checks: with findings it is held (saved, nothing else moves)
+    and the findings go under the reply with «Отправить всё равно» / «Исправить» (issue 13, item 5)."""
+    try:
+        outcome = await services.act(case.id, Action.SUBMIT, actor, payload=payload, review=True)
+    except DomainError as exc:
+        return exc.message, False
+    if outcome.replayed:
+        return "", False
+    if not outcome.held:
+        return texts.DONE_BY_ACTION[Action.SUBMIT.value], False
+    findings = "\n".join(escape(texts.CARD_CHECK.format(text=f.text)) for f in outcome.held)
+    await message.reply(
+        texts.DRAFT_HELD_HTML.format(case_id=case.id, findings=findings),
+        reply_markup=held_draft_keyboard(outcome.case),
+        parse_mode="HTML",
+    )
+    return "", True
 
 
 def _reply_action(case: Case, actor: Actor, chat_units: set[str]) -> tuple[Action | None, str | None]:
@@ -260,9 +286,9 @@ async def on_which(
     except DomainError as exc:
         await query.answer(exc.message, show_alert=True)
         return
-    answer = await apply_reply(original, case, services, actor, chat_units, refuse_empty=True)
+    answer, held = await apply_reply(original, case, services, actor, chat_units, refuse_empty=True)
     if not await services.applied(case.id, origin):
         await query.answer(answer or texts.UNKNOWN_BUTTON, show_alert=True)  # refused: the question stays
         return
-    await query.answer(answer or texts.WHICH_ALREADY)
+    await query.answer(texts.DRAFT_HELD_TOAST if held else answer or texts.WHICH_ALREADY)
     await question.edit_text(texts.WHICH_APPLIED.format(case_id=case.id), reply_markup=None, parse_mode=None)

@@ -83,6 +83,12 @@ class CaseVerb(StrEnum):
     INTERIM_AUTO = "send_interim"
     # «Опубликовано вручную» of a publication left unclear (a dead run mid-send): the operator saw it went.
     SEEN_PUBLISHED = "seen"
+    # Otklik's checks (issue 13): «Исключить (п.15)» with the findings as the reason, «Не исключать»; under a
+    # draft the answer checks held, «Отправить всё равно» and «Исправить».
+    SCREEN_EXCLUDE = "x_screen"
+    SCREEN_KEEP = Action.SCREEN_KEEP.value
+    SUBMIT_ANYWAY = "submit_ok"
+    FIX_DRAFT = "fix"
 
     @property
     def action(self) -> Action | None:
@@ -95,6 +101,10 @@ class CaseVerb(StrEnum):
             return Action.INTERIM
         if self is CaseVerb.SEEN_PUBLISHED:
             return Action.PUBLISH
+        if self is CaseVerb.SCREEN_EXCLUDE:
+            return Action.EXCLUDE
+        if self in (CaseVerb.SUBMIT_ANYWAY, CaseVerb.FIX_DRAFT):
+            return Action.SUBMIT
         try:
             return Action(self.value)
         except ValueError:
@@ -108,6 +118,8 @@ NO_LINK: Mapping[CaseVerb, Action] = {
 }
 # The verbs that queue the answer for its network (workflow/services/publishing.py).
 AUTO_PUBLISH = frozenset({CaseVerb.PUBLISH_AUTO, CaseVerb.PUBLISH_AUTO_CONFIRMED, CaseVerb.INTERIM_AUTO})
+# The answers to a held draft (workflow/draft_review.py): offered where the draft may be submitted.
+HELD_DRAFT = frozenset({CaseVerb.SUBMIT_ANYWAY, CaseVerb.FIX_DRAFT})
 # The verbs whose use case runs with `ActionPayload.confirm`.
 CONFIRMED = frozenset({CaseVerb.PUBLISH_CONFIRMED, CaseVerb.PUBLISH_NO_LINK_CONFIRMED})
 

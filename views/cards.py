@@ -17,7 +17,19 @@ from views.durations import DurationCalendar, remaining_text
 from views.html import TEXT_LIMIT as LIMIT
 from views.html import escape, escape_trimmed, utf16_len, visible_length
 from views.keyboards import chat_actor, view_keyboard
-from workflow.lifecycle import ROLE_NAMES, UNDO, Action, NoticeKind, Status, available_actions
+from workflow.draft_review import DRAFT_HELD, checks_of, submitted_checks
+from workflow.intake_review import ground_line, point, quoted, screen_note
+from workflow.lifecycle import (
+    REGISTER,
+    ROLE_NAMES,
+    SCREEN_KEPT,
+    SCREEN_PENDING,
+    UNDO,
+    Action,
+    NoticeKind,
+    Status,
+    available_actions,
+)
 from workflow.model import (
     SOURCE_DELETED,
     SOURCE_EVENTS,
@@ -111,7 +123,46 @@ def history_what(event: Event, units: Mapping[str, str], procedure: Procedure | 
     routed = data.get("units")
     if isinstance(responsible, str) and isinstance(routed, list) and len(routed) > 1:
         what += texts.HISTORY_RESPONSIBLE.format(unit=units.get(responsible, responsible))
+    note = screen_note([event]) if event.action == REGISTER else None
+    if note is not None and note.flagged:
+        grounds = "; ".join(ground_line(flag, words) for flag, words in note.grounds)
+        what += texts.HISTORY_SCREENED.format(point=point(procedure or Procedure.OPEN_SOURCES), grounds=grounds)
+    if event.action == Action.SUBMIT and data.get("anyway") is True:
+        what += texts.HISTORY_SENT_ANYWAY
     return what
+
+
+def check_lines(view: CardView) -> list[str]:
+    """What Otklik's checks say on the card (issue 13): the screening's warning or its decision, a suggested
+    report to the head, a draft held by the answer checks. Plain text, to be escaped."""
+    case = view.case
+    if Status(case.status).final:
+        return []
+    lines: list[str] = []
+    note = screen_note(view.events)
+    where = point(case.procedure)
+    if note is not None and case.screening == SCREEN_PENDING:
+        lines += [texts.CARD_SCREEN_WARNING.format(point=where, ground=ground_line(f, w)) for f, w in note.grounds]
+    elif case.screening == SCREEN_KEPT:
+        lines.append(texts.CARD_SCREEN_KEPT.format(point=where))
+    if note is not None and note.significant and case.suggest_significant and not case.significant:
+        template = texts.CARD_SCREEN_SIGNIFICANT if case.procedure is Procedure.POS else texts.CARD_SCREEN_SIGNIFICANT_OS
+        lines.append(template.format(words=quoted(note.significant)))
+    if case.draft_held:
+        held = next((e for e in reversed(view.events) if e.action == DRAFT_HELD), None)
+        found = "; ".join(f.text.rstrip(".") for f in checks_of(held))
+        lines.append(texts.CARD_DRAFT_HELD.format(findings=found))
+    return lines
+
+
+def approval_checks(view: CardView) -> list[str]:
+    """«Проверка проекта ответа:» and its findings, on the card of a draft waiting for approval (HTML)."""
+    if view.case.status != Status.ON_APPROVAL.value:
+        return []
+    found = submitted_checks(view.events)
+    if not found:
+        return []
+    return [texts.CARD_CHECKS_HTML, *(escape(texts.CARD_CHECK.format(text=f.text)) for f in found)]
 
 
 def history_who(event: Event, units: Mapping[str, str]) -> str:
@@ -254,6 +305,7 @@ def render_card(
         head.append(escape(state.format(at=local(last_at, calendar))))
 
     tail: list[str] = ["", texts.CARD_STATUS_HTML.format(status=escape(Status(case.status).label))]
+    tail += [escape(line) for line in check_lines(view)]
     if case.significant:
         tail.append(escape(texts.CARD_SIGNIFICANT))
     if case.assignments:
@@ -289,6 +341,9 @@ def render_card(
     after_draft: list[str] = []
     if history:
         after_draft += ["", texts.CARD_HISTORY_HTML, *history]
+    checks = approval_checks(view)
+    if checks:  # last, right above «Согласовать»
+        after_draft += ["", *checks]
     if hint:
         after_draft += ["", escape(hint)]
 

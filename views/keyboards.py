@@ -10,6 +10,7 @@ from views import texts
 from views.callbacks import (
     AUTO_PUBLISH,
     CONFIRMED,
+    HELD_DRAFT,
     MAX_UNITS,
     NO_LINK,
     CaseButton,
@@ -25,7 +26,8 @@ from views.callbacks import (
     RouteCb,
     WhichCaseCb,
 )
-from workflow.lifecycle import Action, Status, available_actions
+from workflow.intake_review import point
+from workflow.lifecycle import SCREEN_PENDING, Action, Status, available_actions
 from workflow.model import Actor, Case, Network, Procedure, Role
 from workflow.ports import ACTIVE_PUBLICATION, FAILED, INTERIM_ANSWER, UNCLEAR, Publication
 from workflow.services.publishing import channel_network, current_publication
@@ -52,6 +54,7 @@ _BUTTON_ORDER: list[Action] = [
     Action.SUBMIT,
     Action.RETURN,
     Action.EXCLUDE,
+    Action.SCREEN_KEEP,
     Action.SIGNIFICANT,
     Action.CLOSE,
     Action.SET_DETECTED,  # no button: answered in the intake chat (handlers.intake)
@@ -78,6 +81,7 @@ def _label(case: Case, action: Action) -> str | None:
         Action.PUBLISH: texts.BTN_PUBLISH,
         Action.INTERIM: texts.BTN_INTERIM,
         Action.CLOSE: texts.BTN_CLOSE,  # asks for the reason first: one click never ends a case
+        Action.SCREEN_KEEP: texts.BTN_SCREEN_KEEP,
     }
     # INFO / SUBMIT come as replies to the card; REOPEN is a command (a closed card has no buttons).
     return labels.get(action)
@@ -112,8 +116,24 @@ def card_verbs(
                 verbs.append(CaseVerb.SET_ORDER)
     if channel is not None and CaseVerb.PUBLISH in verbs:
         verbs = _with_publishing(verbs, current_publication(case, publication))
-    return tuple(verbs)
+    return tuple(_with_checks(case, verbs))
 
+
+def _with_checks(case: Case, verbs: list[CaseVerb]) -> list[CaseVerb]:
+    """What the screening found goes first (issue 13): a significant topic puts the report to the head on top;
+    a warning, «Исключить (п.15)» (one tap, the findings are the reason) and «Не исключать» right after it."""
+    top: list[CaseVerb] = []
+    if _suggests_report(case) and CaseVerb.SIGNIFICANT in verbs:
+        top.append(CaseVerb.SIGNIFICANT)
+    if case.screening == SCREEN_PENDING and CaseVerb.EXCLUDE in verbs:
+        top.append(CaseVerb.SCREEN_EXCLUDE)
+        if CaseVerb.SCREEN_KEEP in verbs:
+            top.append(CaseVerb.SCREEN_KEEP)
+    return [*top, *(v for v in verbs if v not in top)]
+
+
+def _suggests_report(case: Case) -> bool:
+    return case.suggest_significant and not case.significant
 
 def _with_publishing(verbs: list[CaseVerb], publication: Publication | None) -> list[CaseVerb]:
     if publication is not None and publication.state in ACTIVE_PUBLICATION:
@@ -149,6 +169,10 @@ def _verb_label(case: Case, verb: CaseVerb, verbs: Sequence[CaseVerb] = ()) -> s
         return texts.BTN_CHANGE_ROUTING
     if verb is CaseVerb.SET_ORDER:
         return texts.BTN_SET_ORDER
+    if verb is CaseVerb.SCREEN_EXCLUDE:
+        return texts.BTN_SCREEN_EXCLUDE.format(point=point(case.procedure))
+    if verb is CaseVerb.SIGNIFICANT and _suggests_report(case):
+        return texts.BTN_SIGNIFICANT_SUGGESTED
     label = _label(case, Action(verb.value))
     assert label is not None  # card_verbs lists labelled actions only
     return label
@@ -216,6 +240,8 @@ def offered(data: CaseButton, case: Case, roles: set[Role], units: set[str], ord
             return CaseVerb.INTERIM in verbs
         if verb is CaseVerb.SEEN_PUBLISHED:  # the use case refuses it unless a publication is left unclear
             return CaseVerb.PUBLISH in verbs or CaseVerb.INTERIM in verbs
+        if verb in HELD_DRAFT:  # the use case answers for the held draft itself
+            return case.draft_held and Action.SUBMIT in available_actions(case, chat_actor(roles, units))
         if verb is CaseVerb.PUBLISH_CONFIRMED or verb in AUTO_PUBLISH:
             # «Опубликовать» goes with «Опубликовано»; the use case refuses it where the item's network,
             # or a publication on its way, says no.
@@ -367,6 +393,18 @@ def confirm_auto_publish_keyboard(case: Case) -> InlineKeyboardMarkup:
         inline_keyboard=[
             [InlineKeyboardButton(text=texts.BTN_PUBLISH_AUTO_CONFIRM, callback_data=ok)],
             [InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel)],
+        ]
+    )
+
+
+def held_draft_keyboard(case: Case) -> InlineKeyboardMarkup:
+    """Under the answer checks' findings of a held draft: send it anyway, or correct it."""
+    anyway = CaseCb(verb=CaseVerb.SUBMIT_ANYWAY, case_id=case.id, version=case.version).pack()
+    fix = CaseCb(verb=CaseVerb.FIX_DRAFT, case_id=case.id, version=case.version).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=texts.BTN_SUBMIT_ANYWAY, callback_data=anyway)],
+            [InlineKeyboardButton(text=texts.BTN_FIX_DRAFT, callback_data=fix)],
         ]
     )
 

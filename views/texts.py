@@ -98,6 +98,7 @@ DONE_BY_ACTION: Mapping[str, str] = {
     "close": "Закрыто",
     "reopen": "Работа по сообщению возобновлена",
     "set_detected": "Время выявления ЦУР записано",
+    "screen_keep": "Записано: не исключать — сообщение остаётся в работе",
 }
 UNDONE = "Последнее действие по сообщению № {case_id} отменено. Статус: «{status}»."
 REGISTERED = "Зарегистрировано: сообщение № {case_id}"
@@ -264,6 +265,10 @@ HISTORY_PHRASES: Mapping[str, str] = {
     "close": "закрыто",
     "reopen": "работа по сообщению возобновлена",
     "set_detected": "указано время выявления ЦУР",
+    # Otklik's checks (issue 13): the decision on the screening's warning, the answer checks' hold of a draft.
+    "screen_keep": "решено не исключать: предупреждение проверки снято",
+    "draft_held": "проект ответа задержан проверкой",
+    "draft_withdrawn": "задержанный проект ответа отозван на исправление",
     "handed_over": "передано куратором ЦУР (присоединено к уже поступившему)",
     # The network item's own changes (issue 11), recorded by Отклик as the network reports them.
     "source_edited": "автор изменил текст в источнике",
@@ -484,6 +489,30 @@ BTN_PUBLISH_AUTO_CONFIRM = "Опубликовать без их информа�
 BTN_INTERIM_AUTO = "Опубликовать как промежуточный"
 BTN_INTERIM_MANUAL = "Промежуточный опубликован вручную"
 BTN_PUBLISH_AGAIN = "Опубликовать снова"
+
+# --- Otklik's checks (issue 13): the screening at intake, the answer checks at submit ----------------------------
+
+BTN_SCREEN_EXCLUDE = "Исключить ({point})"
+BTN_SCREEN_KEEP = "Не исключать"
+BTN_SIGNIFICANT_SUGGESTED = "❗ Доложить Главе"
+BTN_SUBMIT_ANYWAY = "Отправить всё равно"
+BTN_FIX_DRAFT = "Исправить"
+CARD_SCREEN_WARNING = "⚠ Возможно, {point}: {ground}"
+CARD_SCREEN_KEPT = "Проверка {point}: решено не исключать"
+CARD_SCREEN_SIGNIFICANT = "❗ Возможно, общественно значимое: {words}"
+CARD_SCREEN_SIGNIFICANT_OS = "❗ Возможно, общественно значимое (п.17): {words} — доложите Главе района"
+CARD_DRAFT_HELD = "⏸ Проект ответа задержан проверкой: {findings}"
+CARD_CHECKS_HTML = "<b>Проверка проекта ответа:</b>"
+CARD_CHECK = "• {text}"
+HISTORY_SCREENED = "; проверка {point}: {grounds}"
+HISTORY_SENT_ANYWAY = " — отправлен, несмотря на замечания проверки"
+DRAFT_HELD_HTML = (
+    "<b>Проект ответа по сообщению № {case_id} не отправлен</b> — проверка нашла:\n{findings}\n\n"
+    "«Отправить всё равно» — направить его на согласование как есть; «Исправить» — прислать исправленный "
+    "проект ответом на карточку."
+)
+DRAFT_HELD_TOAST = "Проект не отправлен: проверка нашла замечания"
+DRAFT_WITHDRAWN = "Проект отозван. Пришлите исправленный проект ответом на карточку № {case_id}."
 # «во ВКонтакте», «в Одноклассниках»: where the answer goes.
 NETWORK_IN: Mapping[str, str] = {"vk": "во ВКонтакте", "ok": "в Одноклассниках", "telegram": "в Telegram"}
 PUBLICATION_QUEUED = "Ответ публикуется {network}; карточка покажет ссылку, когда соцсеть подтвердит."

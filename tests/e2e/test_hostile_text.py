@@ -30,7 +30,7 @@ HOSTILE = (
 FILLER = "Яма <у> дома & *5* 🚗 "  # tags, an entity-like ampersand, Markdown and a character outside the BMP
 LONG = HOSTILE + "\n" + (FILLER * 600)[: 10_000 - len(HOSTILE) - 1]
 INFO = "<u>Ремонт</u> & <pre>3 декабря</pre> *жирно* </b>"
-DRAFT = "Здравствуйте! <b>Ремонт</b> & вывоз — " + "<тег> & *звезда* " * 300
+DRAFT = "Здравствуйте! <b>Ремонт</b> 3 декабря & вывоз — " + "<тег> & *звезда* " * 300
 REASON = "Нет <адреса> & *срока*; </i> <script>"
 
 

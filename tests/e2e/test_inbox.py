@@ -290,7 +290,7 @@ async def test_the_same_update_handled_twice_changes_nothing_and_sends_nothing_t
     sent_before = {chat: len(w.emu.sent(chat)) for chat in (INTAKE_CHAT, HOUSING_CHAT, REGION_CHAT)}
     assert await w.reply_to_card(HOUSING_CHAT, HOUSING, case, "Дерево убрано") == "Информация направлена"
     assert len(w.emu.sent(HOUSING_CHAT)) == sent_before[HOUSING_CHAT] + 1  # one answer to the reply
-    assert await w.reply_to_card(INTAKE_CHAT, OPERATOR, case, "Проект: дерево убрано") == (
+    assert await w.reply_to_card(INTAKE_CHAT, OPERATOR, case, "Здравствуйте! Дерево на ул. Мира убрали сегодня.") == (
         "Проект направлен на согласование"
     )
     assert await count(w, drafts) == 1

@@ -190,7 +190,7 @@ async def test_a_prompt_asked_before_a_restart_is_not_answered_in_silence(world:
     case = await w.register_os("Сообщение: яма во дворе")
     await w.route_os(case, "housing")
     assert (
-        await w.reply_to_card(INTAKE_CHAT, OPERATOR, case, "Проект ответа")
+        await w.reply_to_card(INTAKE_CHAT, OPERATOR, case, "Здравствуйте! Яму во дворе отремонтируют 3 декабря.")
         == "Проект направлен на согласование"
     )
     assert (

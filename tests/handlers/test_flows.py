@@ -133,7 +133,7 @@ async def test_publish_link_given_by_reply(h: Harness) -> None:
     office = await h.card(OFFICE, case_id)
     await h.press(OFFICE, OFFICE_HEAD, office.message_id, button(office, texts.BTN_APPROVE_ROUTING))
     card = await h.card(INTAKE, case_id)
-    await h.send(INTAKE, OPERATOR, "Проект", reply_to=card.message_id)
+    await h.send(INTAKE, OPERATOR, "Здравствуйте! Ремонт 5 марта.", reply_to=card.message_id)
     region = await h.card(REGION, case_id)
     await h.press(REGION, CURATOR, region.message_id, button(region, texts.BTN_APPROVE))
     await h.press(INTAKE, OPERATOR, card.message_id, button(card, texts.BTN_INTERIM))
@@ -234,7 +234,7 @@ async def test_hostile_text_is_shown_exactly_and_cards_fit(h: Harness) -> None:
     await route_to(h, long_id, h.rules.units["housing"])
     office = await h.card(OFFICE, long_id)
     await h.press(OFFICE, OFFICE_HEAD, office.message_id, button(office, texts.BTN_APPROVE_ROUTING))
-    await h.send(INTAKE, OPERATOR, "Ответ & " * 2_000, reply_to=long_card.message_id)
+    await h.send(INTAKE, OPERATOR, "Здравствуйте! Ремонт 5 марта. " + "Ответ & " * 2_000, reply_to=long_card.message_id)
     region = await h.card(REGION, long_id)
     assert len(visible_text(region).encode("utf-16-le")) // 2 <= 4096
     assert "Ответ & Ответ" in visible_text(region)

@@ -238,7 +238,7 @@ async def test_a_units_photo_reaches_the_operator_and_the_curator_as_a_photo(h: 
     assert all("Вложений" not in visible_text(m) for m in intake)
 
     # A reply to the photo lands on the case too: the operator's draft.
-    await h.send(INTAKE, OPERATOR, "Здравствуйте! Свет дадут к 15:00.", reply_to=photos[0].message_id)
+    await h.send(INTAKE, OPERATOR, "Здравствуйте! Свет дадут сегодня к 15:00.", reply_to=photos[0].message_id)
     assert (await h.services.case(case_id)).status == Status.ON_APPROVAL
 
     # The curator sees the unit's photo with the draft, before approving.
@@ -276,7 +276,7 @@ async def test_an_album_reaches_the_operator_as_an_album(h: Harness) -> None:
         assert msg.photo is not None
         ids.append(msg.photo[-1]["file_id"])
     intake_card = await h.card(INTAKE, case_id)
-    await h.send(INTAKE, OPERATOR, "Здравствуйте! Свет дадут к 15:00.", reply_to=intake_card.message_id)
+    await h.send(INTAKE, OPERATOR, "Здравствуйте! Свет дадут сегодня к 15:00.", reply_to=intake_card.message_id)
     album = [m for m in h.emu.sent(REGION) if m.photo is not None]
     assert [m.photo[-1]["file_id"] for m in album if m.photo] == ids
     assert len({m.media_group_id for m in album}) == 1 and album[0].media_group_id is not None
