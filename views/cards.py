@@ -129,6 +129,9 @@ def history_what(event: Event, units: Mapping[str, str], procedure: Procedure | 
         what += texts.HISTORY_SCREENED.format(point=point(procedure or Procedure.OPEN_SOURCES), grounds=grounds)
     if event.action == Action.SUBMIT and data.get("anyway") is True:
         what += texts.HISTORY_SENT_ANYWAY
+    found = checks_of(event) if event.action == DRAFT_HELD else ()
+    if found:
+        what += ": " + "; ".join(f.text[:1].lower() + f.text[1:].rstrip(".") for f in found)
     return what
 
 
