@@ -12,6 +12,7 @@ discussion thread and the OK topic.
 from __future__ import annotations
 
 import asyncio
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from emulators.ok import OkEmulator
 from emulators.ok.server import OkComment
 from emulators.telegram import ChatMessage, TelegramEmulator, visible_text
 from emulators.vk import Comment, VkEmulator
+from views import texts
 from workflow.model import Source
 
 TZ = ZoneInfo("Asia/Novosibirsk")
@@ -300,6 +302,23 @@ class Director:
                         return msg, str(button["callback_data"])
         raise DemoError(f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» нет кнопки «{label}»")
 
+    def case_showing(self, chat_id: int, snippet: str) -> int:
+        """The number of the case whose newest card in the chat shows `snippet` (numbers are not hard-coded)."""
+        for msg in reversed(self._cards(chat_id)):
+            shown = visible_text(msg)
+            found = re.match(r"Сообщение № (\d+) ", shown)
+            if found is not None and snippet in shown:
+                return int(found[1])
+        raise DemoError(f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» нет карточки с текстом «{snippet}»")
+
+    def card_line(self, chat_id: int, case: int, start: str) -> str:
+        """The line of the case's card that starts with `start`, as shown now (for the narration)."""
+        for msg in reversed(self._cards_of(chat_id, case)):
+            line = next((x for x in visible_text(msg).splitlines() if x.startswith(start)), None)
+            if line is not None:
+                return line
+        raise DemoError(f"на карточке № {case} нет строки «{start}…»")
+
     async def press(self, chat_id: int, person: Person, label: str, case: int | None = None) -> None:
         msg, data = self._find_button(chat_id, label, case)
         self.say(f"  {person.name} нажимает «{label}»")
@@ -519,8 +538,44 @@ async def play_day(d: Director) -> None:
     say("17:15 «Опубликовать»: ответ группы появляется в Одноклассниках под комментарием жительницы.")
     await d.at(17, 15)
     await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=8)
+    await checks_block(d)
     say("18:00 Конец рабочего дня.")
     await d.at(18, 0)
+
+
+async def checks_block(d: Director) -> None:
+    """17:20–17:35, issue 13: the screening flags an abusive message at intake and one tap excludes it; the answer
+    checks hold a draft without a greeting, the operator presses «Исправить» and sends a corrected one."""
+    say = d.say
+    say("17:20 Оператор вставляет в чат приёма комментарий с угрозой: Отклик сам проверяет текст (п.15) — на "
+        "карточке предупреждение со словами, которые его вызвали, и «Исключить (п.15)» одним нажатием.")  # fmt: skip
+    await d.at(17, 20)
+    await d.write(INTAKE_CHAT, OPERATOR, "Виктор Жуков, ВКонтакте: Если к утру не уберёте снег на улице Садовой, "
+                                         "я главе района голову оторву!")  # fmt: skip
+    await d.press(INTAKE_CHAT, OPERATOR, texts.BTN_INTAKE["vk"])
+    abusive = d.case_showing(INTAKE_CHAT, "голову оторву")
+    say(f"  На карточке № {abusive}: {d.card_line(INTAKE_CHAT, abusive, '⚠')}")
+    await d.at(17, 22)
+    await d.press(INTAKE_CHAT, OPERATOR, "Исключить (п.15)", case=abusive)
+
+    say("17:25 Сообщение о фонаре направлено в ЖКХ; проект ответа без приветствия проверка задерживает и "
+        "показывает замечание — оператор нажимает «Исправить» и присылает исправленный проект.")  # fmt: skip
+    await d.at(17, 25)
+    await d.write(INTAKE_CHAT, OPERATOR,
+                  "Нина Белова, ВКонтакте: Во дворе дома 9 на улице Садовой не горит фонарь, вечером темно.")  # fmt: skip
+    await d.press(INTAKE_CHAT, OPERATOR, texts.BTN_INTAKE["vk"])
+    lamp = d.case_showing(INTAKE_CHAT, "не горит фонарь")
+    await d.press(INTAKE_CHAT, OPERATOR, "Направить", case=lamp)
+    await d.press(INTAKE_CHAT, OPERATOR, "ЖКХ", case=lamp)
+    await d.press(INTAKE_CHAT, OPERATOR, "Готово", case=lamp)
+    await d.at(17, 27)
+    await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление", case=lamp)
+    await d.at(17, 30)
+    await d.reply_to_card(INTAKE_CHAT, OPERATOR, lamp, "Фонарь во дворе дома 9 заменят 2 декабря.")
+    await d.press(INTAKE_CHAT, OPERATOR, texts.BTN_FIX_DRAFT)
+    await d.at(17, 33)
+    await d.reply_to_card(INTAKE_CHAT, OPERATOR, lamp,
+                          "Нина, здравствуйте! Фонарь во дворе дома 9 заменят 2 декабря.")  # fmt: skip
 
 
 def media_label(msg: ChatMessage) -> str:

@@ -302,3 +302,49 @@ def test_a_pos_mail_becomes_a_local_fast_case_in_the_pos_curators_chat(transcrip
     assert any(line.startswith("• Размещение ответа в ПОС") and "до 15.12 " in line for line in card.body)
     # Nobody forwarded it: the ПОС curator wrote nothing in the afternoon.
     assert [m for m in pos if m.who == POS_CURATOR.name and m.at >= "16:00"] == []
+
+
+def card_showing(messages: list[Shown], snippet: str) -> tuple[int, Shown]:
+    """The case number and the (final) card of the message whose text shows `snippet`."""
+    card = next(m for m in messages if m.who == "Отклик" and m.body[0].startswith("Сообщение № ") and snippet in m.text)
+    found = re.match(r"Сообщение № (\d+) ", card.body[0])
+    assert found is not None
+    return int(found[1]), card
+
+
+def test_an_abusive_message_is_flagged_at_intake_and_excluded_with_one_tap(
+    day: tuple[list[str], Played], transcript: str
+) -> None:
+    intake = of(INTAKE_CHAT, chats(transcript))
+    case, card = card_showing(intake, "голову оторву")
+    assert card.at == "17:20" and "Статус: Исключено из обработки" in card.body
+    history = [line for line in card.body if line.startswith("01.12.2026 ")]
+    assert history[0].endswith("зарегистрировано; проверка п.15: угроза должностному лицу — «оторву»")
+    assert history[1].endswith(
+        "исключено из обработки: п.15: угроза должностному лицу — «оторву» (по проверке текста, подтверждено)"
+    )
+    assert len(history) == 2  # one tap: no prompt for a reason, nothing else in between
+    prompts = [m for m in intake if m.who == "Отклик" and m.body[0].startswith(f"Сообщение № {case}: ")]
+    assert prompts == []
+    # The card showed the warning before the tap (the narration reads it off the card).
+    assert f"  На карточке № {case}: ⚠ Возможно, п.15: угроза должностному лицу — «оторву»" in day[0]
+
+
+def test_a_draft_without_greeting_is_sent_back_with_the_finding_and_corrected(transcript: str) -> None:
+    intake = of(INTAKE_CHAT, chats(transcript))
+    case, card = card_showing(intake, "не горит фонарь")
+    held = next(m for m in intake if m.who == "Отклик" and m.body[0].startswith(f"Проект ответа по сообщению № {case}"))
+    assert held.body[1] == "• Нет приветствия или обращения к автору в начале ответа."
+    assert f"[{texts.BTN_SUBMIT_ANYWAY}]" in held.body and f"[{texts.BTN_FIX_DRAFT}]" in held.body
+    assert held.body[held.body.index(PRESSED) + 1 :][-1] != f"[{texts.BTN_FIX_DRAFT}]"  # answered: buttons gone
+    drafts = [m for m in intake if m.who == OPERATOR.name and m.replies_to and m.replies_to.startswith(
+        f"Сообщение № {case} ")]  # fmt: skip
+    assert [d.body[0] for d in drafts] == [
+        "Фонарь во дворе дома 9 заменят 2 декабря.",
+        "Нина, здравствуйте! Фонарь во дворе дома 9 заменят 2 декабря.",
+    ]
+    assert intake[intake.index(drafts[1]) + 1].body == [texts.DONE_BY_ACTION["submit"]]
+    history = "\n".join(card.body)
+    assert "проект ответа задержан проверкой: нет приветствия или обращения к автору в начале ответа" in history
+    assert "задержанный проект ответа отозван на исправление" in history
+    assert "Проект ответа (версия 1):\nНина, здравствуйте!" in history  # only the corrected draft was submitted
