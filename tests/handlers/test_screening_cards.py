@@ -9,10 +9,22 @@ import logging
 import pytest
 
 from emulators.telegram.records import visible_text
-from tests.handlers.conftest import HEAD_CHAT, INTAKE, OFFICE, OFFICE_HEAD, OPERATOR, Harness, button, labels
+from tests.handlers.conftest import (
+    HEAD_CHAT,
+    INTAKE,
+    OFFICE,
+    OFFICE_HEAD,
+    OPERATOR,
+    POS_CHAT,
+    POS_CURATOR,
+    Harness,
+    button,
+    labels,
+)
 from views import texts
 from views.callbacks import CaseCb, CaseVerb
 from workflow.lifecycle import Status
+from workflow.model import InboundMessage, Procedure, Source
 from workflow.screening import Findings
 from workflow.services import STALE_CARD
 
@@ -112,3 +124,20 @@ async def test_a_failing_screening_registers_the_message_without_findings(
     lines = [r for r in caplog.records if r.name == "workflow.services.cases"]
     assert len(lines) == 1 and "screening failed" in lines[0].getMessage()
     assert "\n" not in lines[0].getMessage()
+
+
+async def test_a_pos_message_is_flagged_under_point_17_and_excluded_by_the_pos_curator(h: Harness) -> None:
+    curator = h.dp.workflow_data["directory"].actor(POS_CURATOR)
+    message = InboundMessage(
+        Source.POS, "4512001", Procedure.POS, THREAT, h.clock.now(), category="local_fast", external_number="4512001"
+    )
+    case_id = (await h.services.register(message, curator)).case.id
+    await h.delivery.settle()
+    card = await h.card(POS_CHAT, case_id)
+    assert "⚠ Возможно, п.17: угроза должностному лицу — «оторву»" in visible_text(card)
+    assert labels(card)[:2] == ["Исключить (п.17)", "Не исключать"]
+    answer = await h.press(POS_CHAT, POS_CURATOR, card.message_id, button(card, "Исключить (п.17)"))
+    assert answer == "Исключено из обработки"
+    view = await h.services.card_view(case_id)
+    assert view.case.status == Status.EXCLUDED.value
+    assert view.events[-1].data["reason"].startswith("п.17: угроза должностному лицу — «оторву»")

@@ -17,7 +17,7 @@ from tests.handlers.conftest import (
     labels,
 )
 from views import texts
-from workflow.lifecycle import Status
+from workflow.lifecycle import Action, ActionPayload, Status
 from workflow.services import STALE_CARD, Services
 
 NO_GREETING = "Яму у дома 5 отремонтируем."
@@ -121,3 +121,21 @@ async def test_a_held_draft_is_replaced_by_the_next_reply(h: Harness) -> None:
     case = await h.services.case(case_id)
     assert (case.draft_held, case.draft_version) == (False, 1)
     assert "Проверка проекта ответа" not in visible_text(await h.card(REGION, case_id))
+
+
+async def test_the_same_reply_handled_twice_holds_once(h: Harness) -> None:
+    """A re-handled update (the inbox) must not hold the draft twice or answer twice."""
+    case_id = await routed(h)
+    operator = h.dp.workflow_data["directory"].actor(OPERATOR)
+    payload = ActionPayload(text=NO_GREETING, origin="telegram:-1001:777")
+    first = await h.services.act(case_id, Action.SUBMIT, operator, payload=payload, review=True)
+    again = await h.services.act(case_id, Action.SUBMIT, operator, payload=payload, review=True)
+    assert [f.code for f in first.held] == ["no_greeting"] and not first.replayed
+    assert again.replayed and again.held == () and again.case.version == first.case.version
+    view = await h.services.card_view(case_id)
+    assert [e.action for e in view.events].count("draft_held") == 1
+    # Without review (another path: the simulator, a script) the draft goes, its findings recorded for the curator.
+    done = await h.services.act(case_id, Action.SUBMIT, operator, payload=ActionPayload(text=NO_GREETING))
+    assert done.case.status == Status.ON_APPROVAL.value and not done.held
+    submitted = (await h.services.card_view(case_id)).events[-1]
+    assert submitted.data["checks"] == [{"code": "no_greeting", "text": FINDING}] and "anyway" not in submitted.data
