@@ -113,7 +113,7 @@ async def test_a_failing_screening_registers_the_message_without_findings(
     h: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(text: str) -> Findings:
-        raise RuntimeError("word list missing")
+        raise RuntimeError("word list\nmissing")
 
     h.services.screener = broken
     with caplog.at_level(logging.ERROR, logger="workflow.services.cases"):

@@ -124,8 +124,9 @@ class CaseUseCases(UseCaseBase):
         try:
             return self.screener(message.text)
         except Exception as exc:
-            log.error("screening failed for %s:%s, registered without findings: %r", message.source.value,
-                      message.source_id[:80], exc)  # fmt: skip
+            why = " ".join(str(exc).split())[:200]  # one line whatever the exception says
+            log.error("screening failed for %s:%s, registered without findings: %s: %s", message.source.value,
+                      message.source_id[:80], type(exc).__name__, why)  # fmt: skip
             return None
 
     async def _register(
