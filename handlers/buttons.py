@@ -21,7 +21,15 @@ from aiogram.types import (
     TelegramObject,
 )
 
-from handlers.common import Prompt, drop_prompt, prompt_cancelled, prompt_key, run_action, save_prompt
+from handlers.common import (
+    DeliveryPort,
+    Prompt,
+    drop_prompt,
+    prompt_cancelled,
+    prompt_key,
+    run_action,
+    save_prompt,
+)
 from handlers.errors import Handler, note_case
 from views import texts
 from views.callbacks import (
@@ -162,6 +170,7 @@ async def on_case(
     chat_units: set[str],
     rules: Rules,
     fsm_storage: BaseStorage,
+    delivery: DeliveryPort,
 ) -> None:
     cb = callback_data
     message = _message(query)
@@ -171,7 +180,7 @@ async def on_case(
         await _publish_auto(query, cb, services, actor, message)
         return
     if cb.verb in (CaseVerb.SCREEN_EXCLUDE, CaseVerb.SUBMIT_ANYWAY, CaseVerb.FIX_DRAFT):
-        await _answer_check(query, cb, services, actor, message)
+        await _answer_check(query, cb, services, actor, message, delivery)
         return
     if cb.verb is CaseVerb.SEEN_PUBLISHED:
         try:
@@ -246,11 +255,16 @@ async def on_case(
 
 
 async def _answer_check(
-    query: CallbackQuery, cb: CaseCb, services: Services, actor: Actor, message: Message | None
+    query: CallbackQuery,
+    cb: CaseCb,
+    services: Services,
+    actor: Actor,
+    message: Message | None,
+    delivery: DeliveryPort,
 ) -> None:
     """One tap on what Otklik's checks found: exclude with the findings as the reason, or send a held draft
     anyway, or withdraw it to correct it (workflow/services/review.py). The held draft's question loses its
-    buttons once answered."""
+    buttons once answered (a card's keyboard is delivery's to redraw)."""
     try:
         if cb.verb is CaseVerb.SCREEN_EXCLUDE:
             await services.exclude_screened(cb.case_id, actor, cb.version)
@@ -265,7 +279,7 @@ async def _answer_check(
         await _refuse(query, exc.message)
         return
     await query.answer(answer)
-    if cb.verb is not CaseVerb.SCREEN_EXCLUDE:
+    if message is not None and await delivery.case_for_card(message.chat.id, message.message_id) is None:
         await _set_markup(message, None)
 
 

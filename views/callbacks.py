@@ -118,8 +118,6 @@ NO_LINK: Mapping[CaseVerb, Action] = {
 }
 # The verbs that queue the answer for its network (workflow/services/publishing.py).
 AUTO_PUBLISH = frozenset({CaseVerb.PUBLISH_AUTO, CaseVerb.PUBLISH_AUTO_CONFIRMED, CaseVerb.INTERIM_AUTO})
-# The answers to a held draft (workflow/draft_review.py): offered where the draft may be submitted.
-HELD_DRAFT = frozenset({CaseVerb.SUBMIT_ANYWAY, CaseVerb.FIX_DRAFT})
 # The verbs whose use case runs with `ActionPayload.confirm`.
 CONFIRMED = frozenset({CaseVerb.PUBLISH_CONFIRMED, CaseVerb.PUBLISH_NO_LINK_CONFIRMED})
 

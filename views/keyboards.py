@@ -10,7 +10,6 @@ from views import texts
 from views.callbacks import (
     AUTO_PUBLISH,
     CONFIRMED,
-    HELD_DRAFT,
     MAX_UNITS,
     NO_LINK,
     CaseButton,
@@ -106,7 +105,11 @@ def card_verbs(
     if Status(case.status).final:
         return ()
     verbs: list[CaseVerb] = []
-    for action in sorted(available_actions(case, chat_actor(roles, units)), key=_BUTTON_ORDER.index):
+    actions = available_actions(case, chat_actor(roles, units))
+    if case.draft_held and Action.SUBMIT in actions:
+        # A draft the answer checks held waits for its submitter: the card answers it too (a lost reply).
+        verbs += [CaseVerb.SUBMIT_ANYWAY, CaseVerb.FIX_DRAFT]
+    for action in sorted(actions, key=_BUTTON_ORDER.index):
         if _label(case, action) is None:
             continue
         verbs.append(CaseVerb(action.value))
@@ -171,6 +174,10 @@ def _verb_label(case: Case, verb: CaseVerb, verbs: Sequence[CaseVerb] = ()) -> s
         return texts.BTN_SET_ORDER
     if verb is CaseVerb.SCREEN_EXCLUDE:
         return texts.BTN_SCREEN_EXCLUDE.format(point=point(case.procedure))
+    if verb is CaseVerb.SUBMIT_ANYWAY:
+        return texts.BTN_SUBMIT_ANYWAY
+    if verb is CaseVerb.FIX_DRAFT:
+        return texts.BTN_FIX_DRAFT
     if verb is CaseVerb.SIGNIFICANT and _suggests_report(case):
         return texts.BTN_SIGNIFICANT_SUGGESTED
     label = _label(case, Action(verb.value))
@@ -240,8 +247,6 @@ def offered(data: CaseButton, case: Case, roles: set[Role], units: set[str], ord
             return CaseVerb.INTERIM in verbs
         if verb is CaseVerb.SEEN_PUBLISHED:  # the use case refuses it unless a publication is left unclear
             return CaseVerb.PUBLISH in verbs or CaseVerb.INTERIM in verbs
-        if verb in HELD_DRAFT:  # the use case answers for the held draft itself
-            return case.draft_held and Action.SUBMIT in available_actions(case, chat_actor(roles, units))
         if verb is CaseVerb.PUBLISH_CONFIRMED or verb in AUTO_PUBLISH:
             # «Опубликовать» goes with «Опубликовано»; the use case refuses it where the item's network,
             # or a publication on its way, says no.

@@ -139,3 +139,17 @@ async def test_the_same_reply_handled_twice_holds_once(h: Harness) -> None:
     assert done.case.status == Status.ON_APPROVAL.value and not done.held
     submitted = (await h.services.card_view(case_id)).events[-1]
     assert submitted.data["checks"] == [{"code": "no_greeting", "text": FINDING}] and "anyway" not in submitted.data
+
+
+async def test_the_card_answers_a_held_draft_too(h: Harness) -> None:
+    """The reply with the findings may be lost (a crash before it went): the card itself offers both answers."""
+    case_id = await routed(h)
+    await submit(h, case_id, NO_GREETING)
+    card = await h.card(INTAKE, case_id)
+    assert labels(card)[:2] == [texts.BTN_SUBMIT_ANYWAY, texts.BTN_FIX_DRAFT]
+    assert texts.BTN_SUBMIT_ANYWAY not in labels(await h.card(OFFICE, case_id))  # only where it may be submitted
+    answer = await h.press(INTAKE, OPERATOR, card.message_id, button(card, texts.BTN_SUBMIT_ANYWAY))
+    assert answer == texts.DONE_BY_ACTION["submit"]
+    card = await h.card(INTAKE, case_id)
+    assert card.buttons and texts.BTN_SUBMIT_ANYWAY not in labels(card)  # redrawn for the new state, not wiped
+    assert (await h.services.case(case_id)).status == Status.ON_APPROVAL.value
