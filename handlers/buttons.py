@@ -44,6 +44,7 @@ from views.callbacks import (
     RouteCb,
     canonical,
 )
+from views.html import escape
 from views.keyboards import (
     NEEDS_LINK,
     NEEDS_REASON,
@@ -268,18 +269,26 @@ async def _answer_check(
     try:
         if cb.verb is CaseVerb.SCREEN_EXCLUDE:
             await services.exclude_screened(cb.case_id, actor, cb.version)
-            answer = texts.DONE_BY_ACTION[Action.EXCLUDE.value]
+            answer, outcome = texts.DONE_BY_ACTION[Action.EXCLUDE.value], ""
         elif cb.verb is CaseVerb.SUBMIT_ANYWAY:
             await services.submit_held(cb.case_id, actor, cb.version)
-            answer = texts.DONE_BY_ACTION[Action.SUBMIT.value]
+            answer, outcome = texts.DONE_BY_ACTION[Action.SUBMIT.value], texts.DRAFT_SENT_ANYWAY_LINE
         else:
             await services.withdraw_held(cb.case_id, actor, cb.version)
-            answer = texts.DRAFT_WITHDRAWN.format(case_id=cb.case_id)
+            answer, outcome = texts.DRAFT_WITHDRAWN.format(case_id=cb.case_id), texts.DRAFT_WITHDRAWN_LINE
     except DomainError as exc:
         await _refuse(query, exc.message)
         return
     await query.answer(answer)
     if message is not None and await delivery.case_for_card(message.chat.id, message.message_id) is None:
+        await _answered(message, outcome)
+
+
+async def _answered(message: Message, outcome: str) -> None:
+    """The held draft's question, answered: its buttons go and a line says what was done."""
+    try:
+        await message.edit_text(f"{message.html_text}\n\n{escape(outcome)}", reply_markup=None, parse_mode="HTML")
+    except Exception:  # not modified, too old to edit: at least the buttons go
         await _set_markup(message, None)
 
 

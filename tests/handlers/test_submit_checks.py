@@ -70,7 +70,10 @@ async def test_a_draft_without_greeting_is_held_and_sent_anyway_after_a_restart(
     assert await h.press(INTAKE, OPERATOR, held.message_id, anyway) == texts.DONE_BY_ACTION["submit"]
     case = await fresh.case(case_id)
     assert (case.status, case.draft_held, case.draft_version) == (Status.ON_APPROVAL.value, False, 1)
-    assert h.emu.message(INTAKE, held.message_id).buttons == []  # the question is answered
+    answered = h.emu.message(INTAKE, held.message_id)
+    assert answered.buttons == [] and visible_text(answered).endswith(texts.DRAFT_SENT_ANYWAY_LINE)
+    assert visible_text(answered).startswith(f"Проект ответа по сообщению № {case_id} не отправлен")
+    assert answered.text is not None and "<b>Проект ответа" in answered.text  # its own formatting kept
 
     region = await h.card(REGION, case_id)
     text = visible_text(region)
@@ -92,6 +95,7 @@ async def test_fix_withdraws_the_held_draft_and_a_corrected_one_goes_straight(h:
     assert refused is not None and refused.startswith("Недостаточно прав")
 
     assert await h.press(INTAKE, OPERATOR, held.message_id, fix) == texts.DRAFT_WITHDRAWN.format(case_id=case_id)
+    assert visible_text(h.emu.message(INTAKE, held.message_id)).endswith(texts.DRAFT_WITHDRAWN_LINE)
     case = await h.services.case(case_id)
     assert (case.status, case.draft_held) == (Status.IN_UNITS.value, False)
     shown = visible_text(await h.card(INTAKE, case_id))
