@@ -23,6 +23,7 @@ from tests.handlers.conftest import (
 )
 from views import texts
 from views.callbacks import CaseCb, CaseVerb
+from workflow.intake_review import screen_note
 from workflow.lifecycle import Status
 from workflow.model import InboundMessage, Procedure, Source
 from workflow.screening import Findings
@@ -47,7 +48,8 @@ async def test_a_threat_is_flagged_and_excluded_with_one_tap(h: Harness) -> None
     view = await h.services.card_view(case_id)
     [excluded] = [e for e in view.events if e.action == "exclude"]
     assert excluded.data["reason"] == "п.15: угроза должностному лицу — «оторву» (по проверке текста, подтверждено)"
-    assert view.events[0].data["screening"]["flags"] == ["threat"]  # the findings, in the registration
+    note = screen_note(view.events)  # the findings, in the registration event
+    assert note is not None and note.grounds == (("threat", ("оторву",)),)
     shown = visible_text(await h.card(INTAKE, case_id))
     assert "исключено из обработки: п.15: угроза должностному лицу" in shown and card.message_id
 
@@ -140,4 +142,4 @@ async def test_a_pos_message_is_flagged_under_point_17_and_excluded_by_the_pos_c
     assert answer == "Исключено из обработки"
     view = await h.services.card_view(case_id)
     assert view.case.status == Status.EXCLUDED.value
-    assert view.events[-1].data["reason"].startswith("п.17: угроза должностному лицу — «оторву»")
+    assert str(view.events[-1].data["reason"]).startswith("п.17: угроза должностному лицу — «оторву»")

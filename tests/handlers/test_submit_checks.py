@@ -17,6 +17,7 @@ from tests.handlers.conftest import (
     labels,
 )
 from views import texts
+from workflow.draft_review import checks_of
 from workflow.lifecycle import Action, ActionPayload, Status
 from workflow.services import STALE_CARD, Services
 
@@ -119,7 +120,7 @@ async def test_a_held_draft_is_replaced_by_the_next_reply(h: Harness) -> None:
     await submit(h, case_id, "Ты подожди, разберёмся")  # held again, with its own findings
     view = await h.services.card_view(case_id)
     held = [e for e in view.events if e.action == "draft_held"]
-    assert len(held) == 2 and {c["code"] for c in held[-1].data["checks"]} >= {"no_greeting", "familiar"}
+    assert len(held) == 2 and {f.code for f in checks_of(held[-1])} >= {"no_greeting", "familiar"}
     answer = await submit(h, case_id, GREETED)
     assert visible_text(answer) == texts.DONE_BY_ACTION["submit"]
     case = await h.services.case(case_id)
