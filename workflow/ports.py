@@ -142,6 +142,18 @@ class TermPage:
     total: int
 
 
+@dataclass(frozen=True, slots=True)
+class AccessEntry:
+    """One view of a case's personal data (issue 14): who, holding which roles, where, what was shown, when."""
+
+    case_id: int
+    user_id: int
+    roles: frozenset[str]
+    chat_id: int | None
+    what: str  # "card" | "find" | "export"
+    at: datetime
+
+
 class Reading(Protocol):
     """A read-only transaction: on SQLite it never takes the write lock, so a read never waits behind a sweep."""
 
@@ -315,6 +327,12 @@ class Transaction(Reading, Protocol):
 
     async def enqueue(self, notifications: Sequence[Notification]) -> int:
         """Store notifications in the outbox, skipping already-known dedup keys; returns how many were new."""
+        ...
+
+    # --- personal data (issue 14) -------------------------------------------------------------------------
+
+    async def record_access(self, entries: Sequence[AccessEntry]) -> None:
+        """Append views of cases' personal data to the access log."""
         ...
 
     # --- publications (issue 11) --------------------------------------------------------------------------
