@@ -11,6 +11,7 @@ no copy and explains `pg_dump` instead.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -27,6 +28,15 @@ PG_DUMP_HELP = (
     "после этого укажите новую базу в database.url и запустите otklik run. Подробнее — в README, раздел "
     "«Резервные копии и восстановление»."
 )
+
+
+_UNWRITABLE = "нет прав на запись в эту папку, она только для чтения или на диске нет места"
+_REASONS = {
+    errno.EACCES: "нет прав на запись в эту папку",
+    errno.EPERM: "нет прав на запись в эту папку",
+    errno.ENOSPC: "на диске нет места",
+    errno.EROFS: "папка на диске только для чтения",
+}
 
 
 class BackupError(Exception):
@@ -75,7 +85,7 @@ def backup_sqlite(source: Path, target: Path) -> BackupDone:
         raise
     except (sqlite3.Error, OSError) as exc:
         partial.unlink(missing_ok=True)
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        reason = _REASONS.get(exc.errno or 0, _UNWRITABLE) if isinstance(exc, OSError) else _UNWRITABLE
         raise BackupError(f"не удалось записать копию в {target}: {reason}") from None
     return BackupDone(target, target.stat().st_size, int(cases))
 
