@@ -251,7 +251,7 @@ def _add_personal_data(sub: Any, with_config: Callable[[argparse.ArgumentParser]
     export = database(pd_sub.add_parser("export", help=export_help, description=export_help))
     export.set_defaults(handler=cmd_pd_export)
     export.add_argument("--author", required=True, metavar="ID", help=author_help)
-    erase_help = "удалить персональные данные автора из всех его сообщений; отмечается в истории"
+    erase_help = "удалить персональные данные автора из его сообщений, работа с которыми закончена; отмечается в истории"
     erase = database(pd_sub.add_parser("erase", help=erase_help, description=erase_help))
     erase.set_defaults(handler=cmd_pd_erase)
     erase.add_argument("--author", required=True, metavar="ID", help=author_help)

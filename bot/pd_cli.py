@@ -2,7 +2,8 @@
 (152-ФЗ ст. 14 — what is kept about him and who saw it; ст. 21 — erasure), issue 14.
 
 The author is named as workflow.retention.author_matches reads it: the network's id of the author, or the name
-as the message gives it, whole. Each run is recorded as an event on every case it touched (`pd_exported`,
+as the message gives it, whole. An erasure leaves the cases still in work whole and says so: their answer is
+being prepared from the message (the office head may close one first). Each run is recorded as an event on every case it touched (`pd_exported`,
 `pd_erased`) in the transaction that reads or erases, so nothing is handed out or erased unrecorded; an
 author with no message kept changes nothing and is one Russian line (exit code 2).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -82,20 +83,32 @@ def run_pd_export(settings: Settings, *, author: str, db: str | None, clock: Clo
     return 0
 
 
+def _numbers(ids: Sequence[int]) -> str:
+    return ", ".join(f"№ {i}" for i in ids)
+
+
+def _still_open(ids: Sequence[int]) -> str:
+    return (f"{_numbers(ids)} ещё в работе — их данные не удалены (без текста сообщения ответ не подготовить): "
+            "закройте их (/close N причина) или дождитесь ответа и повторите команду")  # fmt: skip
+
+
 def run_pd_erase(settings: Settings, *, author: str, db: str | None, clock: Clock | None = None) -> int:
-    """Erase the author's personal data from every case of his, whatever its status; say which cases."""
+    """Erase the author's personal data from every case of his whose handling ended; say which cases, and which
+    are still in work (those are left whole: their answer is being prepared from the message)."""
     query, now_of = _author(author), clock or SystemClock(build_calendar(settings).tz)
 
-    async def work(pd: PersonalData) -> list[int]:
+    async def work(pd: PersonalData) -> tuple[list[int], tuple[int, ...]]:
         found = await pd.cases_of_author(query)
         if not found.case_ids:
             raise _unknown(query)
-        erased = await pd.erase(found.case_ids, at=now_of.now(), actor=PD_ACTOR, reason=BY_REQUEST)
+        if not found.ended_ids:
+            raise PdError(f"у автора «{query}» {_still_open(found.open_ids)}; ничего не изменено")
+        erased = await pd.erase(found.ended_ids, at=now_of.now(), actor=PD_ACTOR, reason=BY_REQUEST)
         if not erased:  # erased meanwhile by the retention job
             raise _unknown(query)
-        return erased
+        return erased, found.open_ids
 
-    erased = asyncio.run(_with_pd(settings, db, now_of, work))
-    numbers = ", ".join(f"№ {i}" for i in erased)
-    print(f"Персональные данные автора «{query}» удалены из сообщений: {numbers}. Отметка — в истории каждого.")
+    erased, still_open = asyncio.run(_with_pd(settings, db, now_of, work))
+    line = f"Персональные данные автора «{query}» удалены из сообщений: {_numbers(erased)}. Отметка — в истории каждого."
+    print(line + (f" Сообщения {_still_open(still_open)}." if still_open else ""))
     return 0

@@ -26,7 +26,7 @@ from storage.tables import access_log, cases, channel_files, drafts, events, mes
 from storage.types import UtcDateTime
 from workflow.lifecycle import FINAL_STATUSES
 from workflow.model import Actor, Event, Procedure, Role
-from workflow.ports import AccessEntry
+from workflow.ports import ACTIVE_PUBLICATION, AccessEntry
 from workflow.retention import ERASED_TEXT, PD_ERASED, PD_EXPORTED, EndedCase, author_matches
 
 # A kept file's attachment ref (bot/channel_files.KEPT_PREFIX, tested equal): "kept:<item_key>#<position>".
@@ -40,10 +40,15 @@ ERASE_BATCH = 200  # cases erased in one transaction (SQLite's one writer is not
 
 @dataclass(frozen=True, slots=True)
 class AuthorCases:
-    """The cases whose messages `otklik pd … --author` names, not yet erased."""
+    """The cases whose messages `otklik pd … --author` names, not yet erased; `open_ids`: those still in work."""
 
     query: str
     case_ids: tuple[int, ...]
+    open_ids: tuple[int, ...] = ()
+
+    @property
+    def ended_ids(self) -> tuple[int, ...]:
+        return tuple(i for i in self.case_ids if i not in self.open_ids)
 
 
 def _kept(ref: str) -> tuple[str, int] | None:
@@ -90,12 +95,14 @@ class PersonalData:
     async def cases_of_author(self, query: str) -> AuthorCases:
         """The not yet erased cases whose message is the named author's (workflow.retention.author_matches)."""
         stmt = (
-            select(messages.c.case_id, messages.c.author, messages.c.extra)
+            select(messages.c.case_id, messages.c.author, messages.c.extra, cases.c.status)
             .join(cases, cases.c.id == messages.c.case_id)
             .where(cases.c.erased_at.is_(None))
             .order_by(messages.c.case_id)
         )
         found: list[int] = []
+        still_open: list[int] = []
+        final = {s.value for s in FINAL_STATUSES}
         async with self.repo.reading() as tx:
             result = await tx.connection.stream(stmt)
             async for row in result:
@@ -103,7 +110,9 @@ class PersonalData:
                 author_id = extra.get("author_id")
                 if author_matches(query, row.author, author_id if isinstance(author_id, int) else None):
                     found.append(row.case_id)
-        return AuthorCases(query, tuple(found))
+                    if row.status not in final:
+                        still_open.append(row.case_id)
+        return AuthorCases(query, tuple(found), tuple(still_open))
 
     async def erase(self, case_ids: Iterable[int], *, at: datetime, actor: Actor, reason: str) -> list[int]:
         """Erase the cases' personal data (those not erased yet), each with a `pd_erased` event; the erased ids."""
@@ -158,8 +167,11 @@ class PersonalData:
         if items:
             await conn.execute(delete(channel_files).where(channel_files.c.item_key.in_(sorted(items))))
         await conn.execute(update(drafts).where(drafts.c.case_id.in_(todo)).values(text=""))
+        # An answer still on its way to the network goes out as approved; a finished one is emptied.
         await conn.execute(
-            update(publications).where(publications.c.case_id.in_(todo)).values(text="", item_link="")
+            update(publications)
+            .where(publications.c.case_id.in_(todo), publications.c.state.notin_(sorted(ACTIVE_PUBLICATION)))
+            .values(text="", item_link="")
         )
         await conn.execute(update(events).where(events.c.case_id.in_(todo)).values(text=""))
         for table, column in ((events, events.c.data), (outbox, outbox.c.payload)):

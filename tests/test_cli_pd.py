@@ -1,8 +1,9 @@
 """`otklik pd export --author ID` and `otklik pd erase --author ID` on an SQLite file (issue 14 item 5).
 
 The export is one JSON object with everything kept about the author's cases (and who viewed them), recorded as
-an event on each; the erasure empties the personal data and records itself; an unknown author, an author
-already erased, an empty --author and a missing --db file are one Russian line, exit code 2, nothing changed.
+an event on each; the erasure empties the personal data of the cases whose handling ended and records itself,
+and names the ones still in work; an unknown author, an author already erased or with cases in work alone, an
+empty --author and a missing --db file are one Russian line, exit code 2, nothing changed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import create_engine
 from storage.migrate import upgrade
@@ -21,6 +23,7 @@ from tests.engine.conftest import actor, at, os_message, pos_message
 from tests.fakes import FakeClock
 from tests.test_cli import assert_refused, run
 from workflow.calendar import WorkingCalendar
+from workflow.lifecycle import Action, ActionPayload
 from workflow.model import Role
 from workflow.retention import ERASED_TEXT, PD_ERASED, PD_EXPORTED
 from workflow.rules import DEFAULT_RULES
@@ -30,13 +33,27 @@ VK_TEXT = "Я живу на ул. Ленина, 5; яма у подъезда, �
 POS_AUTHOR = "Иванова Анна Петровна, тел. 8 913 111-11-11, адрес: ул. Садовая, 12"
 
 
+def _services(engine: AsyncEngine) -> Services:
+    clock = FakeClock(at(2026, 12, 1, 9, 40))
+    return Services(repo=SqlRepository(engine, clock=clock), clock=clock, calendar=WorkingCalendar(),
+                    rules=DEFAULT_RULES)  # fmt: skip
+
+
+async def _close(path: Path, case_id: int) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        payload = ActionPayload(reason="по запросу автора")
+        await _services(engine).act(case_id, Action.CLOSE, actor(Role.OFFICE_HEAD), payload=payload)
+    finally:
+        await engine.dispose()
+
+
 async def _fill(path: Path) -> dict[str, int]:
+    """Two messages of VK user 555 (the first closed, the second still new), another author's, a ПОС one."""
     url = f"sqlite+aiosqlite:///{path}"
     await upgrade(url)
     engine = create_engine(url)
-    clock = FakeClock(at(2026, 12, 1, 9, 40))
-    services = Services(repo=SqlRepository(engine, clock=clock), clock=clock, calendar=WorkingCalendar(),
-                        rules=DEFAULT_RULES)  # fmt: skip
+    services = _services(engine)
     operator, pos = actor(Role.OPERATOR), actor(Role.POS_CURATOR)
     try:
         ids = {
@@ -48,6 +65,7 @@ async def _fill(path: Path) -> dict[str, int]:
         await services.record_views([ids["vk1"]], actor(Role.OFFICE_HEAD), chat_id=-1002, what="card")
     finally:
         await engine.dispose()
+    await _close(path, ids["vk1"])
     return ids
 
 
@@ -80,7 +98,7 @@ def test_export_by_network_id_is_everything_about_the_author_and_recorded(
     first = exported["cases"][0]
     assert first["message"]["text"] == VK_TEXT and first["message"]["author"] == "Пётр Смирнов"
     assert first["message"]["author_id"] == 555
-    assert [e["action"] for e in first["events"]] == ["register"]
+    assert [e["action"] for e in first["events"]] == ["register", "close"]
     # Who saw it (152-ФЗ ст. 14): the office head's view; the export's own line is written with it.
     assert [(a["user_id"], a["what"]) for a in first["access"]] == [(actor(Role.OFFICE_HEAD).user_id, "card")]
     assert actions(path, ids["vk1"])[-1] == actions(path, ids["vk2"])[-1] == PD_EXPORTED
@@ -100,21 +118,29 @@ def test_export_by_name_reaches_the_pos_author_alone(
     assert case["case"] == ids["pos"] and case["message"]["author"] == POS_AUTHOR
 
 
-def test_erase_empties_the_authors_cases_and_records_it(
+def test_erase_empties_the_ended_cases_leaves_those_in_work_and_records_it(
     db: tuple[Path, dict[str, int]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     path, ids = db
+    vk1, vk2 = ids["vk1"], ids["vk2"]
     code, out, err = run(["pd", "erase", "--author", "555", "--db", str(path)], capsys)
     assert (code, err) == (0, "")
-    assert out == (f"Персональные данные автора «555» удалены из сообщений: № {ids['vk1']}, № {ids['vk2']}. "
-                   "Отметка — в истории каждого.\n")  # fmt: skip
+    assert out.startswith(f"Персональные данные автора «555» удалены из сообщений: № {vk1}. Отметка — в истории "
+                          f"каждого. Сообщения № {vk2} ещё в работе — их данные не удалены")  # fmt: skip
     with sqlite3.connect(path) as conn:
         rows = dict(conn.execute("SELECT case_id, text || '|' || author FROM messages").fetchall())
         erased = {r[0] for r in conn.execute("SELECT id FROM cases WHERE erased_at IS NOT NULL")}
-    assert rows[ids["vk1"]] == rows[ids["vk2"]] == f"{ERASED_TEXT}|"
-    assert rows[ids["other"]] != f"{ERASED_TEXT}|" and erased == {ids["vk1"], ids["vk2"]}
-    assert actions(path, ids["vk1"]) == ["register", PD_ERASED]
-    # Asked again: nothing of his is kept any more — one line, nothing changed.
+    assert rows[vk1] == f"{ERASED_TEXT}|" and erased == {vk1}
+    assert rows[vk2] != f"{ERASED_TEXT}|" and rows[ids["other"]] != f"{ERASED_TEXT}|"
+    assert actions(path, vk1) == ["register", "close", PD_ERASED]
+    # Asked again with only the case in work left: one line, nothing changed.
+    before = dump(path)
+    assert_refused(*run(["pd", "erase", "--author", "555", "--db", str(path)], capsys), f"№ {vk2} ещё в работе")
+    assert dump(path) == before
+    # Closed, it goes too; then nothing of his is kept any more.
+    asyncio.run(_close(path, vk2))
+    assert run(["pd", "erase", "--author", "555", "--db", str(path)], capsys)[0] == 0
+    assert actions(path, vk2) == ["register", "close", PD_ERASED]
     before = dump(path)
     assert_refused(*run(["pd", "erase", "--author", "555", "--db", str(path)], capsys), "«555» не найден")
     assert_refused(*run(["pd", "export", "--author", "555", "--db", str(path)], capsys), "не найден")
