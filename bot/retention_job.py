@@ -13,7 +13,7 @@ from datetime import tzinfo
 from storage.personal_data import PersonalData
 from workflow.model import Actor, Role
 from workflow.ports import Clock
-from workflow.retention import BY_RETENTION, RetentionPolicy, candidates_ended_before, due_for_erasure
+from workflow.retention import BY_RETENTION, RetentionPolicy, candidate_bounds, due_for_erasure
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +26,10 @@ async def erase_due(pd: PersonalData, clock: Clock, policy: RetentionPolicy, tz:
     if not policy.enabled:
         return []
     now = clock.now()
-    before = candidates_ended_before(now, policy, tz)
+    bounds = candidate_bounds(now, policy, tz)
     erased: list[int] = []
     after_id = 0
-    while page := await pd.ended_cases(before, after_id=after_id):  # pages by id: never stuck on cases not due
+    while page := await pd.ended_cases(bounds, after_id=after_id):  # pages by id: never stuck on cases not due
         due = due_for_erasure(page, now, policy, tz)
         if due:
             erased += await pd.erase(due, at=now, actor=RETENTION_ACTOR, reason=BY_RETENTION)

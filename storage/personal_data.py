@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from storage.repository import SqlRepository, SqlTransaction
 from storage.tables import access_log, cases, channel_files, drafts, events, messages, outbox, publications
 from storage.types import UtcDateTime
-from workflow.lifecycle import FINAL_STATUSES
+from workflow.lifecycle import FINAL_STATUSES, Status
 from workflow.model import Actor, Event, Procedure, Role
 from workflow.ports import ACTIVE_PUBLICATION, AccessEntry
-from workflow.retention import ERASED_TEXT, PD_ERASED, PD_EXPORTED, EndedCase, author_matches
+from workflow.retention import ERASED_TEXT, PD_ERASED, PD_EXPORTED, CandidateBounds, EndedCase, author_matches
 
 # A kept file's attachment ref (bot/channel_files.KEPT_PREFIX, tested equal): "kept:<item_key>#<position>".
 KEPT_REF = "kept:"
@@ -72,9 +72,13 @@ class PersonalData:
     def __init__(self, repo: SqlRepository) -> None:
         self.repo = repo
 
-    async def ended_cases(self, before: datetime, *, after_id: int = 0, limit: int = 5_000) -> list[EndedCase]:
-        """Cases in a final status, not erased, whose last event is before `before`, by id past `after_id`."""
+    async def ended_cases(
+        self, bounds: CandidateBounds, *, after_id: int = 0, limit: int = 5_000
+    ) -> list[EndedCase]:
+        """Cases in a final status, not erased, whose last event is before their kind's bound, by id past
+        `after_id` (workflow.retention.candidate_bounds: about the cases due, not every ended one)."""
         last = func.max(events.c.at, type_=UtcDateTime())
+        excluded = cases.c.status == Status.EXCLUDED.value
         stmt = (
             select(cases.c.id, cases.c.procedure, cases.c.status, last.label("last_at"))
             .join(events, events.c.case_id == cases.c.id)
@@ -84,7 +88,13 @@ class PersonalData:
                 cases.c.status.in_([s.value for s in FINAL_STATUSES]),
             )
             .group_by(cases.c.id, cases.c.procedure, cases.c.status)
-            .having(last < before)
+            .having(
+                or_(
+                    and_(excluded, last < bounds.excluded),
+                    and_(~excluded, cases.c.procedure == Procedure.POS.value, last < bounds.pos),
+                    and_(~excluded, cases.c.procedure == Procedure.OPEN_SOURCES.value, last < bounds.open_sources),
+                )
+            )
             .order_by(cases.c.id)
             .limit(limit)
         )

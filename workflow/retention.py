@@ -45,10 +45,6 @@ class RetentionPolicy:
             return self.excluded_months
         return self.pos_months if procedure is Procedure.POS else self.open_sources_months
 
-    @property
-    def shortest_months(self) -> int:
-        return min(self.open_sources_months, self.pos_months, self.excluded_months)
-
 
 @dataclass(frozen=True, slots=True)
 class EndedCase:
@@ -94,13 +90,28 @@ def due_for_erasure(
     return due
 
 
-def candidates_ended_before(now: datetime, policy: RetentionPolicy, tz: tzinfo) -> datetime:
-    """An instant no case ended after can be due at `now`: storage lists only cases ended before it.
+@dataclass(frozen=True, slots=True)
+class CandidateBounds:
+    """Per kind of case, an instant no case of that kind ended after can be due at `now`: storage lists only
+    cases ended before their kind's bound, so an hourly run reads about what is due, not every ended case."""
 
-    The shortest period back from `now`, plus the most a clamped month end moves a due instant (31 January
-    plus a month is 28 February: three days) and a day to spare.
-    """
-    return add_months(now, -policy.shortest_months, tz) + timedelta(days=4)
+    open_sources: datetime
+    pos: datetime
+    excluded: datetime
+
+
+def candidate_bounds(now: datetime, policy: RetentionPolicy, tz: tzinfo) -> CandidateBounds:
+    """Each kind's period back from `now`, plus the most a clamped month end moves a due instant (31 January
+    plus a month is 28 February: three days) and a day to spare; `due_for_erasure` has the last word."""
+
+    def bound(months: int) -> datetime:
+        return add_months(now, -months, tz) + timedelta(days=4)
+
+    return CandidateBounds(
+        open_sources=bound(policy.open_sources_months),
+        pos=bound(policy.pos_months),
+        excluded=bound(policy.excluded_months),
+    )
 
 
 def author_matches(query: str, author: str, author_id: int | None) -> bool:

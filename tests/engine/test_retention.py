@@ -24,11 +24,12 @@ from workflow.model import Attachment, Procedure, Role
 from workflow.retention import (
     ERASED_TEXT,
     PD_ERASED,
+    CandidateBounds,
     EndedCase,
     RetentionPolicy,
     add_months,
     author_matches,
-    candidates_ended_before,
+    candidate_bounds,
     due_for_erasure,
     erase_at,
 )
@@ -72,21 +73,31 @@ def test_erase_at(
         second = timedelta(seconds=1)
         assert due_for_erasure([case], expected, policy, NSK) == [1]
         assert due_for_erasure([case], expected - second, policy, NSK) == []
-        assert case.last_event_at < candidates_ended_before(expected, policy, NSK)
+        assert case.last_event_at < bound_of(case, candidate_bounds(expected, policy, NSK))
         assert due_for_erasure([case], expected, RetentionPolicy(enabled=False), NSK) == []
 
 
+def bound_of(case: EndedCase, bounds: CandidateBounds) -> datetime:
+    """The bound storage compares the case's last event with (storage.personal_data.ended_cases)."""
+    if case.status == "excluded":
+        return bounds.excluded
+    return bounds.pos if case.procedure is POS else bounds.open_sources
+
+
 def test_storage_candidates_never_miss_a_due_case() -> None:
-    """Every day of two years and periods of 1–3 months: the candidate bound lets every due case through."""
-    for months in (1, 2, 3):
+    """Every day of two years, each kind, periods of 1–13 months: the kind's bound lets every due case through,
+    and keeps out what is more than a few days from due."""
+    for months in (1, 2, 3, 12, 13):
         policy = RetentionPolicy(months, months + 1, months + 2)
-        day = at(2027, 1, 1, 12)
-        while day < at(2029, 1, 1, 0):
-            case = EndedCase(1, OS, "excluded", day)
-            due = erase_at(case, policy, NSK)
-            assert due is not None
-            assert day < candidates_ended_before(due, policy, NSK)
-            day += timedelta(days=1)
+        for procedure, status in ((OS, "answered"), (POS, "closed"), (OS, "excluded"), (POS, "excluded")):
+            day = at(2027, 1, 1, 12)
+            while day < at(2029, 1, 1, 0):
+                case = EndedCase(1, procedure, status, day)
+                due = erase_at(case, policy, NSK)
+                assert due is not None
+                bound = bound_of(case, candidate_bounds(due, policy, NSK))
+                assert day < bound <= day + timedelta(days=8)
+                day += timedelta(days=1)
 
 
 def test_add_months_goes_backwards_too() -> None:
