@@ -19,7 +19,7 @@ from views.html import escape
 from workflow.calendar import CalendarError, WorkingCalendar
 from workflow.lifecycle import REGISTER_ROLES, ROLE_NAMES, Action, ActionPayload, Status
 from workflow.model import Actor, DomainError, Procedure, Role, parse_id
-from workflow.ports import FoundCase
+from workflow.ports import VIEW_CARD, VIEW_FIND, FoundCase
 from workflow.rules import Rules, RulesError
 from workflow.search import FIND_LIMIT
 from workflow.services import Services
@@ -32,7 +32,6 @@ LIST_LIMIT = 30
 SNIPPET_CHARS = 60  # the beginning of a message's text on a /case choice or /find line
 _LEFT_HORIZON = timedelta(days=400)  # /term says how long is left only for a due within about a year of now
 _POS_REGISTRARS = frozenset(REGISTER_ROLES[Procedure.POS]) - {Role.SYSTEM}
-CARD, FIND = "card", "find"  # what the access log says was shown: the card with the message, a list's lines
 
 
 def router() -> Router:
@@ -164,12 +163,12 @@ async def on_case(
             escape(texts.CASE_CHOICE_LINE.format(line=found_line(f), case_id=f.case_id)) for f in lookup.found
         ]
         title = texts.CASE_CHOICE_TITLE_HTML.format(value=escape(_snippet(argument.strip(), 80)))
-        await services.record_views([f.case_id for f in lookup.found], actor, chat_id=message.chat.id, what=FIND)
+        await services.record_views([f.case_id for f in lookup.found], actor, chat_id=message.chat.id, what=VIEW_FIND)
         await message.answer("\n".join([title, *lines]), parse_mode="HTML")
         return
     case_id = lookup.found[0].case_id
     note_case(case_id)
-    await services.record_views([case_id], actor, chat_id=message.chat.id, what=CARD)
+    await services.record_views([case_id], actor, chat_id=message.chat.id, what=VIEW_CARD)
     await delivery.show_card(message.chat.id, case_id, history=True)
 
 
@@ -196,7 +195,7 @@ async def on_find(
     lines = [escape(texts.FIND_LINE.format(line=found_line(f), case_id=f.case_id)) for f in result.found]
     if result.more:
         lines.append(escape(texts.FIND_MORE.format(count=len(result.found))))
-    await services.record_views([f.case_id for f in result.found], actor, chat_id=message.chat.id, what=FIND)
+    await services.record_views([f.case_id for f in result.found], actor, chat_id=message.chat.id, what=VIEW_FIND)
     await message.answer("\n".join([texts.FIND_TITLE_HTML, *lines]), parse_mode="HTML")
 
 

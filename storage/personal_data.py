@@ -26,7 +26,7 @@ from storage.tables import access_log, cases, channel_files, drafts, events, mes
 from storage.types import UtcDateTime
 from workflow.lifecycle import FINAL_STATUSES, Status
 from workflow.model import Actor, Event, Procedure, Role
-from workflow.ports import ACTIVE_PUBLICATION, AccessEntry
+from workflow.ports import ACTIVE_PUBLICATION, VIEW_EXPORT, AccessEntry
 from workflow.retention import ERASED_TEXT, PD_ERASED, PD_EXPORTED, CandidateBounds, EndedCase, author_matches
 
 # A kept file's attachment ref (bot/channel_files.KEPT_PREFIX, tested equal): "kept:<item_key>#<position>".
@@ -204,28 +204,19 @@ class PersonalData:
         """Everything kept about the cases, as JSON-ready objects; the export is recorded (event, access log)
         in the same transaction, so nothing is handed out unrecorded."""
         out: list[dict[str, object]] = []
+        shown: list[int] = []
         role = min(actor.roles) if actor.roles else Role.SYSTEM
+        roles = frozenset(r.value for r in actor.roles)
         async with self.repo.transaction() as tx:
             for case_id in case_ids:
                 item = await self._case_json(tx, case_id)
                 if item is None:
                     continue
                 out.append(item)
+                shown.append(case_id)
                 data: dict[str, object] = {"by": actor.name} if actor.name else {}
                 await tx.append_event(case_id, Event(PD_EXPORTED, actor.user_id, role, at, "", data))
-            await tx.record_access(
-                [
-                    AccessEntry(
-                        int(str(i["case"])),
-                        actor.user_id,
-                        frozenset(r.value for r in actor.roles),
-                        None,
-                        "export",
-                        at,
-                    )
-                    for i in out
-                ]
-            )
+            await tx.record_access([AccessEntry(i, actor.user_id, roles, None, VIEW_EXPORT, at) for i in shown])
         return out
 
     async def _case_json(self, tx: SqlTransaction, case_id: int) -> dict[str, object] | None:

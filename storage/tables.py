@@ -378,7 +378,7 @@ access_log = Table(
     Column("user_id", BigInteger, nullable=False),  # Telegram user id; 0: the system (`otklik pd export`)
     Column("roles", String, nullable=False),  # the viewer's roles, comma-separated, sorted
     Column("chat_id", BigInteger, nullable=True),  # the chat it was shown in; NULL: not in Telegram
-    Column("what", String, nullable=False),  # "card" | "find" | "export"
+    Column("what", String, nullable=False),  # workflow.ports.VIEW_*: "card" | "find" | "choice" | "export"
     Column("at", UtcDateTime, nullable=False),
     Index("ix_access_log_case", "case_id", "at"),
 )

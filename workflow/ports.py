@@ -142,6 +142,11 @@ class TermPage:
     total: int
 
 
+# What an access-log line says was shown (AccessEntry.what): a card with the message (/case), lines with the
+# message's beginning (/find, a /case choice, the «which case?» question under a plain reply), an export.
+VIEW_CARD, VIEW_FIND, VIEW_CHOICE, VIEW_EXPORT = "card", "find", "choice", "export"
+
+
 @dataclass(frozen=True, slots=True)
 class AccessEntry:
     """One view of a case's personal data (issue 14): who, holding which roles, where, what was shown, when."""
@@ -150,7 +155,7 @@ class AccessEntry:
     user_id: int
     roles: frozenset[str]
     chat_id: int | None
-    what: str  # "card" | "find" | "export"
+    what: str  # VIEW_CARD | VIEW_FIND | VIEW_CHOICE | VIEW_EXPORT
     at: datetime
 
 

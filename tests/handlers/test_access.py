@@ -128,3 +128,10 @@ async def test_find_by_role_and_chat_and_logged(h: Harness, cases: dict[str, int
         + [(c, HEAD, HEAD, "find") for c in everything]
         + [(cases["housing"], HOUSING_MAN, HOUSING_MAN, "find"), (cases["housing"], OFFICE_HEAD, HOUSING_CHAT, "find")]
     )
+
+
+async def test_the_which_case_question_is_logged_as_a_view(h: Harness, cases: dict[str, int]) -> None:
+    """A unit's plain message asks which case it is about with buttons showing the messages' beginnings."""
+    await h.send(HOUSING_CHAT, HOUSING_MAN, "Свет дадут к 15:00")
+    assert visible_text(h.emu.sent(HOUSING_CHAT)[-1]) == texts.WHICH_CASE
+    assert await views(h) == [(cases["housing"], HOUSING_MAN, HOUSING_CHAT, "choice")]
