@@ -125,7 +125,8 @@ class PersonalData:
         return AuthorCases(query, tuple(found), tuple(still_open))
 
     async def erase(self, case_ids: Iterable[int], *, at: datetime, actor: Actor, reason: str) -> list[int]:
-        """Erase the cases' personal data (those not erased yet), each with a `pd_erased` event; the erased ids."""
+        """Erase the personal data of those of the cases that are ended and not erased yet, each with a
+        `pd_erased` event; the erased ids."""
         ids = list(dict.fromkeys(case_ids))
         erased: list[int] = []
         for start in range(0, len(ids), ERASE_BATCH):
@@ -137,10 +138,12 @@ class PersonalData:
         self, tx: SqlTransaction, ids: list[int], at: datetime, actor: Actor, reason: str
     ) -> list[int]:
         conn = tx.connection
-        # Marked first: a second erasure running at once waits for this one and then finds nothing to do.
+        # Marked first: a second erasure running at once waits for this one and then finds nothing to do. Only a
+        # case still ended: one reopened since it was listed is in work again and keeps its data.
+        final = [s.value for s in FINAL_STATUSES]
         marked = await conn.execute(
             update(cases)
-            .where(cases.c.id.in_(ids), cases.c.erased_at.is_(None))
+            .where(cases.c.id.in_(ids), cases.c.erased_at.is_(None), cases.c.status.in_(final))
             .values(erased_at=at)
             .returning(cases.c.id)
         )

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.channel_files import KEPT_PREFIX
-from bot.retention_job import erase_due
+from bot.retention_job import RETENTION_ACTOR, erase_due
 from storage.personal_data import KEPT_REF, PersonalData
 from storage.repository import ChannelFile, SqlRepository
 from storage.tables import access_log, channel_files
@@ -215,6 +215,9 @@ async def test_erased_exactly_when_due_with_the_figures_unchanged(
         assert after[case_id]["events"][:-1] == before[case_id]["events"]
     assert after[still_open] == before[still_open]
     assert [f.case_id for f in (await services.find("Ленина", OFFICE_HEAD)).found] == [still_open]
+    # A case in work is never erased, even if asked for by id (one reopened after it was listed).
+    assert await pd.erase([still_open], at=clock.now(), actor=RETENTION_ACTOR, reason="retention") == []
+    assert await _figures(repo, still_open) == before[still_open]
     await db.close(repo)
 
 
