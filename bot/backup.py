@@ -72,13 +72,19 @@ def backup_sqlite(source: Path, target: Path) -> BackupDone:
             try:
                 src.backup(dst, pages=-1)  # one step: one snapshot, whatever the bot writes meanwhile
                 check = dst.execute("PRAGMA integrity_check").fetchone()
-                cases = dst.execute("SELECT count(*) FROM cases").fetchone()[0] if "cases" in _tables_of(dst) else 0
+                cases = (
+                    dst.execute("SELECT count(*) FROM cases").fetchone()[0]
+                    if "cases" in _tables_of(dst)
+                    else 0
+                )
             finally:
                 dst.close()
         finally:
             src.close()
         if check is None or check[0] != "ok":
-            raise BackupError(f"копия не прошла проверку целостности ({check}); исходная база цела, повторите")
+            raise BackupError(
+                f"копия не прошла проверку целостности ({check}); исходная база цела, повторите"
+            )
         os.replace(partial, target)
     except BackupError:
         partial.unlink(missing_ok=True)
@@ -96,5 +102,7 @@ def run_backup(settings: Settings, target: str, *, db: str | None) -> int:
         raise BackupError(PG_DUMP_HELP)
     done = backup_sqlite(Path(url.database or ""), Path(target))
     megabytes = done.size / 1024 / 1024
-    print(f"Резервная копия записана: {done.path} ({megabytes:.1f} МБ, сообщений: {done.cases}); проверка целостности пройдена.")
+    print(
+        f"Резервная копия записана: {done.path} ({megabytes:.1f} МБ, сообщений: {done.cases}); проверка целостности пройдена."
+    )
     return 0

@@ -27,5 +27,7 @@ def chosen_database(settings: Settings, db: str | None) -> URL:
         if not name or ":memory:" in name:
             raise StartupError("database.url: база SQLite в памяти — с ней этой команде работать не с чем")
         if not Path(name).is_file():
-            raise StartupError(f"database.url: файла базы данных нет: {name} (бот ещё ни разу не запускался?)")
+            raise StartupError(
+                f"database.url: файла базы данных нет: {name} (бот ещё ни разу не запускался?)"
+            )
     return url

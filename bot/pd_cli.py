@@ -48,7 +48,9 @@ def _author(value: str) -> str:
 
 
 def _unknown(author: str) -> PdError:
-    return PdError(f"автор «{author}» не найден: сообщений с ним нет или его данные уже удалены; ничего не изменено")
+    return PdError(
+        f"автор «{author}» не найден: сообщений с ним нет или его данные уже удалены; ничего не изменено"
+    )
 
 
 async def _with_pd(

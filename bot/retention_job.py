@@ -29,7 +29,9 @@ async def erase_due(pd: PersonalData, clock: Clock, policy: RetentionPolicy, tz:
     bounds = candidate_bounds(now, policy, tz)
     erased: list[int] = []
     after_id = 0
-    while page := await pd.ended_cases(bounds, after_id=after_id):  # pages by id: never stuck on cases not due
+    while page := await pd.ended_cases(
+        bounds, after_id=after_id
+    ):  # pages by id: never stuck on cases not due
         due = due_for_erasure(page, now, policy, tz)
         if due:
             erased += await pd.erase(due, at=now, actor=RETENTION_ACTOR, reason=BY_RETENTION)

@@ -92,7 +92,11 @@ class PersonalData:
                 or_(
                     and_(excluded, last < bounds.excluded),
                     and_(~excluded, cases.c.procedure == Procedure.POS.value, last < bounds.pos),
-                    and_(~excluded, cases.c.procedure == Procedure.OPEN_SOURCES.value, last < bounds.open_sources),
+                    and_(
+                        ~excluded,
+                        cases.c.procedure == Procedure.OPEN_SOURCES.value,
+                        last < bounds.open_sources,
+                    ),
                 )
             )
             .order_by(cases.c.id)
@@ -219,7 +223,9 @@ class PersonalData:
                 shown.append(case_id)
                 data: dict[str, object] = {"by": actor.name} if actor.name else {}
                 await tx.append_event(case_id, Event(PD_EXPORTED, actor.user_id, role, at, "", data))
-            await tx.record_access([AccessEntry(i, actor.user_id, roles, None, VIEW_EXPORT, at) for i in shown])
+            await tx.record_access(
+                [AccessEntry(i, actor.user_id, roles, None, VIEW_EXPORT, at) for i in shown]
+            )
         return out
 
     async def _case_json(self, tx: SqlTransaction, case_id: int) -> dict[str, object] | None:

@@ -57,7 +57,9 @@ async def _fill(path: Path) -> dict[str, int]:
     operator, pos = actor(Role.OPERATOR), actor(Role.POS_CURATOR)
     try:
         ids = {
-            "vk1": (await services.register(os_message("wall-1_1", text=VK_TEXT, author_id=555), operator)).case.id,
+            "vk1": (
+                await services.register(os_message("wall-1_1", text=VK_TEXT, author_id=555), operator)
+            ).case.id,
             "vk2": (await services.register(os_message("wall-1_2", author_id=555), operator)).case.id,
             "other": (await services.register(os_message("wall-1_3", author_id=777), operator)).case.id,
             "pos": (await services.register(pos_message(author=POS_AUTHOR), pos)).case.id,
@@ -77,13 +79,17 @@ def db(tmp_path: Path) -> tuple[Path, dict[str, int]]:
 
 def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
     with sqlite3.connect(path) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        tables = [
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+        ]
         return {t: conn.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables}
 
 
 def actions(path: Path, case_id: int) -> list[str]:
     with sqlite3.connect(path) as conn:
-        return [r[0] for r in conn.execute("SELECT action FROM events WHERE case_id = ? ORDER BY id", (case_id,))]
+        return [
+            r[0] for r in conn.execute("SELECT action FROM events WHERE case_id = ? ORDER BY id", (case_id,))
+        ]
 
 
 def test_export_by_network_id_is_everything_about_the_author_and_recorded(
@@ -104,7 +110,9 @@ def test_export_by_network_id_is_everything_about_the_author_and_recorded(
     assert actions(path, ids["vk1"])[-1] == actions(path, ids["vk2"])[-1] == PD_EXPORTED
     assert actions(path, ids["other"]) == ["register"]
     with sqlite3.connect(path) as conn:
-        logged = conn.execute("SELECT case_id, what FROM access_log WHERE what = 'export' ORDER BY case_id").fetchall()
+        logged = conn.execute(
+            "SELECT case_id, what FROM access_log WHERE what = 'export' ORDER BY case_id"
+        ).fetchall()
     assert logged == [(ids["vk1"], "export"), (ids["vk2"], "export")]
 
 
@@ -135,7 +143,9 @@ def test_erase_empties_the_ended_cases_leaves_those_in_work_and_records_it(
     assert actions(path, vk1) == ["register", "close", PD_ERASED]
     # Asked again with only the case in work left: one line, nothing changed.
     before = dump(path)
-    assert_refused(*run(["pd", "erase", "--author", "555", "--db", str(path)], capsys), f"№ {vk2} ещё в работе")
+    assert_refused(
+        *run(["pd", "erase", "--author", "555", "--db", str(path)], capsys), f"№ {vk2} ещё в работе"
+    )
     assert dump(path) == before
     # Closed, it goes too; then nothing of his is kept any more.
     asyncio.run(_close(path, vk2))
@@ -156,7 +166,10 @@ def test_erase_empties_the_ended_cases_leaves_those_in_work_and_records_it(
     ],
 )
 def test_unknown_or_empty_author_changes_nothing(
-    db: tuple[Path, dict[str, int]], capsys: pytest.CaptureFixture[str], argv: list[str], words: tuple[str, ...]
+    db: tuple[Path, dict[str, int]],
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    words: tuple[str, ...],
 ) -> None:
     path, _ids = db
     before = dump(path)
@@ -164,7 +177,11 @@ def test_unknown_or_empty_author_changes_nothing(
     assert dump(path) == before
 
 
-def test_a_missing_db_file_is_one_line_and_not_created(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_db_file_is_one_line_and_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     missing = tmp_path / "нет.sqlite3"
-    assert_refused(*run(["pd", "erase", "--author", "1", "--db", str(missing)], capsys), "файла базы данных нет")
+    assert_refused(
+        *run(["pd", "erase", "--author", "1", "--db", str(missing)], capsys), "файла базы данных нет"
+    )
     assert not missing.exists()

@@ -110,7 +110,9 @@ def test_an_unwritable_or_taken_path_is_one_line_and_nothing_written(
         locked.chmod(0o700)
 
 
-def test_postgresql_is_explained_not_copied(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_postgresql_is_explained_not_copied(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OTKLIK_DATABASE__URL", "postgresql+asyncpg://otklik@localhost/otklik")
     assert main(["backup", "/nonexistent/copy.dump"]) == 2
     out, err = capsys.readouterr()

@@ -69,7 +69,9 @@ def test_erase_at(
 ) -> None:
     case = EndedCase(1, procedure, status, last)
     assert erase_at(case, policy, NSK) == expected
-    if expected is not None:  # due at the instant itself, not a second before; storage lists it as a candidate
+    if (
+        expected is not None
+    ):  # due at the instant itself, not a second before; storage lists it as a candidate
         second = timedelta(seconds=1)
         assert due_for_erasure([case], expected, policy, NSK) == [1]
         assert due_for_erasure([case], expected - second, policy, NSK) == []
@@ -148,7 +150,9 @@ async def _figures(repo: SqlRepository, case_id: int) -> dict[str, Any]:
 
 async def _files(repo: SqlRepository) -> int:
     async with repo.reading() as tx:
-        return int((await tx.connection.execute(select(func.count()).select_from(channel_files))).scalar_one())
+        return int(
+            (await tx.connection.execute(select(func.count()).select_from(channel_files))).scalar_one()
+        )
 
 
 @pytest.mark.parametrize("db", ["sqlite", "pg"], indirect=True)
@@ -198,8 +202,17 @@ async def test_erased_exactly_when_due_with_the_figures_unchanged(
         history = await tx.events(answered)
         draft = await tx.latest_draft(answered)
     assert gone is not None and kept is not None
-    assert (gone.text, gone.author, gone.author_id, gone.link, gone.attachments) == (ERASED_TEXT, "", None, "", ())
-    assert (gone.source_id, gone.source) == (message.source_id, message.source)  # a re-delivery is still known
+    assert (gone.text, gone.author, gone.author_id, gone.link, gone.attachments) == (
+        ERASED_TEXT,
+        "",
+        None,
+        "",
+        (),
+    )
+    assert (gone.source_id, gone.source) == (
+        message.source_id,
+        message.source,
+    )  # a re-delivery is still known
     assert kept.author_id == 555 and kept.text == message.text
     assert await _files(repo) == 0
     assert draft == "" and DRAFT not in {e.text for e in history}

@@ -98,9 +98,20 @@ SEES = [
 ]
 
 
-IDS = ["housing-private", "education-private", "office-head-private", "curator-private", "pos-curator-private",
-       "operator-private", "head-private", "office-head-office-chat", "housing-in-housing-chat",
-       "office-head-in-housing-chat", "office-head-in-education-chat", "housing-in-education-chat"]
+IDS = [
+    "housing-private",
+    "education-private",
+    "office-head-private",
+    "curator-private",
+    "pos-curator-private",
+    "operator-private",
+    "head-private",
+    "office-head-office-chat",
+    "housing-in-housing-chat",
+    "office-head-in-housing-chat",
+    "office-head-in-education-chat",
+    "housing-in-education-chat",
+]
 
 
 @pytest.mark.parametrize(("chat", "who", "expected"), SEES, ids=IDS)
@@ -111,7 +122,9 @@ async def test_case_by_role_and_chat(
     shown = {name for name, case_id in cases.items() if await shows(h, chat, who, case_id)}
     assert shown == expected
     logged = (await views(h))[len(before) :]
-    assert logged == [(cases[name], who, chat, "card") for name in ("housing", "education", "new") if name in shown]
+    assert logged == [
+        (cases[name], who, chat, "card") for name in ("housing", "education", "new") if name in shown
+    ]
 
 
 async def test_find_by_role_and_chat_and_logged(h: Harness, cases: dict[str, int]) -> None:
@@ -126,7 +139,10 @@ async def test_find_by_role_and_chat_and_logged(h: Harness, cases: dict[str, int
     assert sorted(logged) == sorted(
         [(c, OFFICE_HEAD, OFFICE_HEAD, "find") for c in everything]
         + [(c, HEAD, HEAD, "find") for c in everything]
-        + [(cases["housing"], HOUSING_MAN, HOUSING_MAN, "find"), (cases["housing"], OFFICE_HEAD, HOUSING_CHAT, "find")]
+        + [
+            (cases["housing"], HOUSING_MAN, HOUSING_MAN, "find"),
+            (cases["housing"], OFFICE_HEAD, HOUSING_CHAT, "find"),
+        ]
     )
 
 
