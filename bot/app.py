@@ -40,6 +40,7 @@ from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, web
 from bot.pos_mail import CHANNEL as POS_MAIL_CHANNEL
 from bot.pos_mail import PosMailReader, mail_handler, mailbox_config, mailbox_problem
 from bot.publisher import PublicationWorker
+from bot.retention_job import erase_due
 from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
 from bot.settings import VK_CALLBACK_SECRET_ENV, VK_CONFIRMATION_ENV, VK_TOKEN_ENV, ConfigError, Settings
@@ -63,6 +64,7 @@ from handlers.commands import set_commands
 from storage.engine import create_engine
 from storage.inbox import Inbox, InboxRow
 from storage.migrate import upgrade
+from storage.personal_data import PersonalData
 from storage.repository import ChannelFile, SqlRepository
 from workflow.calendar import WorkingCalendar
 from workflow.model import Role
@@ -234,6 +236,7 @@ class OtklikApp:
             digest=app.digest if app.digests is not None else None,
             pos_mail=pos_mail.poll if pos_mail is not None else None,
             pos_mail_seconds=settings.channels.pos_mail.interval_minutes * 60,
+            retention=app.erase_personal_data if settings.retention.enabled else None,  # issue 14 (helper D)
         )
         return app
 
@@ -257,6 +260,11 @@ class OtklikApp:
         """The daily job: done inbox rows older than the retention go."""
         days = self.settings.scheduler.inbox_retention_days
         return await self.inbox.purge(timedelta(days=days))
+
+    async def erase_personal_data(self) -> list[int]:
+        """The hourly job (issue 14): personal data past `[retention]` erased (bot/retention_job.py)."""
+        policy = self.settings.retention.policy()
+        return await erase_due(PersonalData(self.repo), self.clock, policy, self.calendar.tz)
 
     async def sweep(self) -> list[Notification]:
         """One sweeper tick: alerts into the outbox; delivery, woken by the commit, refreshes and sends."""

@@ -17,12 +17,15 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from bot.app import SystemClock, run_app
 from bot.argparse_ru import Parser, russian
+from bot.backup import BackupError, run_backup
 from bot.check import run_check
 from bot.demo import DemoError, run_demo
 from bot.domain_setup import build_calendar, build_rules, import_calendar_file
+from bot.pd_cli import PdError, run_pd_erase, run_pd_export
 from bot.pos_import import run_import
 from bot.settings import ConfigError, Settings, load_settings
 from bot.simulate import ScenarioError, run_simulation
@@ -217,6 +220,47 @@ def cmd_check_answer(args: argparse.Namespace) -> int:
     return run_check_answer(args.file, procedure=args.procedure, repeat=args.repeat, as_json=args.json)
 
 
+# --- issue 14, personal data and backups (helper D) ----------------------------------------------------------
+
+
+def cmd_pd_export(args: argparse.Namespace) -> int:
+    return run_pd_export(_settings(args), author=args.author, db=args.db)
+
+
+def cmd_pd_erase(args: argparse.Namespace) -> int:
+    return run_pd_erase(_settings(args), author=args.author, db=args.db)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    return run_backup(_settings(args), args.path, db=args.db)
+
+
+def _add_personal_data(sub: Any, with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
+    """`otklik pd export|erase --author ID` and `otklik backup PATH`, each with --config or --db."""
+
+    def database(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        with_config(command)
+        command.add_argument("--db", metavar="PATH", help="файл SQLite вместо базы из настроек")
+        return command
+
+    pd = sub.add_parser("pd", help="персональные данные авторов сообщений", description="персональные данные "
+                        "авторов сообщений: выгрузка и удаление по запросу гражданина (152-ФЗ)")  # fmt: skip
+    pd_sub = pd.add_subparsers(dest="pd_command", required=True, metavar="ДЕЙСТВИЕ", title="действия")
+    author_help = "id автора в соцсети или имя, как в сообщении (целиком)"
+    export_help = "выгрузить в JSON всё, что хранится об авторе (и кто это видел); отмечается в истории"
+    export = database(pd_sub.add_parser("export", help=export_help, description=export_help))
+    export.set_defaults(handler=cmd_pd_export)
+    export.add_argument("--author", required=True, metavar="ID", help=author_help)
+    erase_help = "удалить персональные данные автора из его сообщений, работа с которыми закончена; отмечается в истории"
+    erase = database(pd_sub.add_parser("erase", help=erase_help, description=erase_help))
+    erase.set_defaults(handler=cmd_pd_erase)
+    erase.add_argument("--author", required=True, metavar="ID", help=author_help)
+    backup_help = "резервная копия базы SQLite (можно при работающем боте); для PostgreSQL — как сделать pg_dump"
+    backup = database(sub.add_parser("backup", help=backup_help, description=backup_help))
+    backup.set_defaults(handler=cmd_backup)
+    backup.add_argument("path", metavar="PATH", help="файл копии (не должен существовать)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parsers; built inside `russian()` so argparse's own words come out in Russian."""
     parser = Parser(
@@ -307,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--repeat", action="store_true", help="повторное обращение")
     chk.add_argument("--json", action="store_true", help="по объекту JSON на строку")
 
+    _add_personal_data(sub, with_config)  # issue 14 (helper D)
+
     sim = with_config(add("simulate", cmd_simulate, "проиграть сценарий на виртуальных часах"))
     sim.add_argument("scenario", metavar="SCENARIO.toml", help="файл сценария")
     sim.add_argument("--db", metavar="PATH", help="файл SQLite (по умолчанию — временный)")
@@ -334,6 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except DomainError as exc:
         print(f"otklik: ошибка: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except (PdError, BackupError) as exc:  # issue 14 (helper D): personal data and backups
+        print(f"otklik: ошибка: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -1,5 +1,5 @@
 """The periodic jobs: the term sweeper, the outbox drain, the office head's digest and the daily inbox purge,
-one interval job each (and the ПОС mailbox's poll).
+one interval job each (and the ПОС mailbox's poll, and the hourly erasure of personal data past retention).
 
 There are no per-deadline jobs: the database is the source of truth for terms and the sweeper asks it what is
 due. `max_instances=1` keeps sweeps from overlapping in one process; the conditional writes in storage keep two
@@ -45,6 +45,7 @@ def build_scheduler(
     digest: Callable[[], Awaitable[object]] | None = None,
     pos_mail: Callable[[], Awaitable[object]] | None = None,
     pos_mail_seconds: float = 300.0,
+    retention: Callable[[], Awaitable[object]] | None = None,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
@@ -84,6 +85,19 @@ def build_scheduler(
             seconds=pos_mail_seconds,
             id="pos_mail",
             next_run_time=datetime.now(UTC),  # at start too: mails that came while Otklik was down
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+    if retention is not None:
+        # Issue 14 (helper D): personal data past their retention period erased (bot/retention_job.py), hourly
+        # and at start, so a bot that was down when a case fell due erases it as soon as it is up again.
+        scheduler.add_job(
+            _guarded("retention", retention),
+            "interval",
+            hours=1,
+            id="retention",
+            next_run_time=datetime.now(UTC),
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,

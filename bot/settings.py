@@ -33,6 +33,7 @@ from pydantic_settings import (
 
 from channels.pos.import_file import FIELDS as IMPORT_FIELDS
 from channels.pos.mail_parse import LabelPatterns, PatternError
+from workflow.retention import RetentionPolicy
 from workflow.rules import DEFAULT_UNITS
 
 _config_path: ContextVar[Path | None] = ContextVar("otklik_config_path", default=None)
@@ -320,6 +321,24 @@ class PosSettings(_Section):
         return value
 
 
+# --- issue 14, personal data (helper D) ----------------------------------------------------------------------
+class RetentionSettings(_Section):
+    # Months after a case's handling ended until its citizen's personal data are erased (workflow/retention.py);
+    # the reasoning for the defaults is in config.example.toml.
+    enabled: bool = True
+    open_sources_months: int = Field(default=12, ge=1, le=1200)
+    pos_months: int = Field(default=60, ge=1, le=1200)
+    excluded_months: int = Field(default=3, ge=1, le=1200)
+
+    def policy(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            open_sources_months=self.open_sources_months,
+            pos_months=self.pos_months,
+            excluded_months=self.excluded_months,
+            enabled=self.enabled,
+        )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OTKLIK_", env_nested_delimiter="__", extra="forbid")
 
@@ -333,6 +352,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     pos: PosSettings = Field(default_factory=PosSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)  # issue 14 (helper D)
     rules: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

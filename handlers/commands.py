@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from aiogram import Bot, Router
+from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Message
 
@@ -18,11 +19,12 @@ from views.html import escape
 from workflow.calendar import CalendarError, WorkingCalendar
 from workflow.lifecycle import REGISTER_ROLES, ROLE_NAMES, Action, ActionPayload, Status
 from workflow.model import Actor, DomainError, Procedure, Role, parse_id
-from workflow.ports import FoundCase
+from workflow.ports import VIEW_CARD, VIEW_FIND, FoundCase
 from workflow.rules import Rules, RulesError
 from workflow.search import FIND_LIMIT
 from workflow.services import Services
 from workflow.services.queries import FindRefusal, LookupKind
+from workflow.visibility import audience
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +133,25 @@ def found_line(found: FoundCase) -> str:
     return texts.FOUND_LINE.format(case_id=found.case_id, status=status, text=_snippet(found.text))
 
 
+def _audience(message: Message, actor: Actor, chat_roles: set[Role], chat_units: set[str]) -> Actor:
+    """Whom an answer in this chat shows cases to (workflow.visibility.audience): a group sees what it may."""
+    return audience(actor, chat_roles, chat_units, private=message.chat.type == ChatType.PRIVATE)
+
+
 async def on_case(
-    message: Message, command: CommandObject, services: Services, actor: Actor, delivery: DeliveryPort
+    message: Message,
+    command: CommandObject,
+    services: Services,
+    actor: Actor,
+    delivery: DeliveryPort,
+    chat_roles: set[Role],
+    chat_units: set[str],
 ) -> None:
-    """/case N, /case 4512345 (ПОС), /case https://vk.com/wall-1_2: the card with its history, or a choice."""
+    """/case N, /case 4512345 (ПОС), /case https://vk.com/wall-1_2: the card with its history, or a choice.
+
+    What is shown is recorded in the access log first (a view of the citizen's personal data, issue 14)."""
     argument = command.args or ""
-    lookup = await services.lookup(argument, actor)
+    lookup = await services.lookup(argument, _audience(message, actor, chat_roles, chat_units))
     if lookup.kind is LookupKind.USAGE:
         await message.answer(texts.CASE_USAGE, parse_mode=None)
         return
@@ -148,16 +163,26 @@ async def on_case(
             escape(texts.CASE_CHOICE_LINE.format(line=found_line(f), case_id=f.case_id)) for f in lookup.found
         ]
         title = texts.CASE_CHOICE_TITLE_HTML.format(value=escape(_snippet(argument.strip(), 80)))
+        await services.record_views([f.case_id for f in lookup.found], actor, chat_id=message.chat.id, what=VIEW_FIND)
         await message.answer("\n".join([title, *lines]), parse_mode="HTML")
         return
     case_id = lookup.found[0].case_id
     note_case(case_id)
+    await services.record_views([case_id], actor, chat_id=message.chat.id, what=VIEW_CARD)
     await delivery.show_card(message.chat.id, case_id, history=True)
 
 
-async def on_find(message: Message, command: CommandObject, services: Services, actor: Actor) -> None:
-    """/find ТЕКСТ: open and recent cases the person may see whose message contains the text."""
-    result = await services.find(command.args or "", actor)
+async def on_find(
+    message: Message,
+    command: CommandObject,
+    services: Services,
+    actor: Actor,
+    chat_roles: set[Role],
+    chat_units: set[str],
+) -> None:
+    """/find ТЕКСТ: open and recent cases the person (and the group he asks in) may see whose message contains
+    the text; the lines shown are recorded in the access log first."""
+    result = await services.find(command.args or "", _audience(message, actor, chat_roles, chat_units))
     if result.refusal is FindRefusal.LONG:
         await message.answer(texts.FIND_TOO_LONG.format(limit=FIND_LIMIT), parse_mode=None)
         return
@@ -170,6 +195,7 @@ async def on_find(message: Message, command: CommandObject, services: Services, 
     lines = [escape(texts.FIND_LINE.format(line=found_line(f), case_id=f.case_id)) for f in result.found]
     if result.more:
         lines.append(escape(texts.FIND_MORE.format(count=len(result.found))))
+    await services.record_views([f.case_id for f in result.found], actor, chat_id=message.chat.id, what=VIEW_FIND)
     await message.answer("\n".join([texts.FIND_TITLE_HTML, *lines]), parse_mode="HTML")
 
 

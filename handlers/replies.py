@@ -24,6 +24,7 @@ from views.html import escape
 from views.keyboards import held_draft_keyboard, which_case_keyboard
 from workflow.lifecycle import Action, ActionPayload, Status, available_actions
 from workflow.model import Actor, Attachment, Case, DomainError, Procedure, Role
+from workflow.ports import VIEW_CHOICE
 from workflow.services import Services
 from workflow.visibility import UNIT_ROLES, may_see
 
@@ -236,6 +237,8 @@ async def on_plain(message: Message, services: Services, actor: Actor, chat_unit
     for case in cases:
         view = await services.card_view(case.id)
         choices.append((case.id, view.message.text if view.message is not None else ""))
+    # The buttons show the messages' beginnings: a view of personal data, logged first (issue 14).
+    await services.record_views([c for c, _ in choices], actor, chat_id=message.chat.id, what=VIEW_CHOICE)
     await message.reply(texts.WHICH_CASE, reply_markup=which_case_keyboard(choices), parse_mode=None)
 
 

@@ -41,6 +41,7 @@ from storage import codec, direct
 from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
 from storage.tables import (
+    access_log,
     assignments,
     bot_messages,
     card_posts,
@@ -77,6 +78,7 @@ from workflow.model import (
 )
 from workflow.ports import (
     SENDING,
+    AccessEntry,
     Clock,
     FoundCase,
     Notification,
@@ -1129,6 +1131,21 @@ class SqlTransaction:
         stmt = select(publications).where(publications.c.id == publication_id)
         row = (await self._exec(stmt)).first()
         return _publication_from_row(row) if row is not None else None
+
+    # --- personal data (issue 14; the rest is storage/personal_data.py) -------------------------------------
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The transaction's connection, for storage modules with statements of their own (personal_data)."""
+        return self._conn
+
+    async def record_access(self, entries: Sequence[AccessEntry]) -> None:
+        if entries:
+            await self._exec(access_log.insert(), [
+                {"case_id": e.case_id, "user_id": e.user_id, "roles": ",".join(sorted(e.roles)),
+                 "chat_id": e.chat_id, "what": e.what, "at": e.at}
+                for e in entries
+            ])  # fmt: skip
 
     async def latest_publication(self, case_id: int) -> Publication | None:
         stmt = (

@@ -56,6 +56,8 @@ cases = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     # 0010: the published link as compared (workflow.search.link_key), for /case with a link; NULL = none.
     Column("published_key", String, nullable=True),
+    # 0016: when the case's personal data were erased (storage/personal_data.py); NULL: kept.
+    Column("erased_at", UtcDateTime, nullable=True),
     Index("ix_cases_status", "status"),
     Index("ix_cases_published_key", "published_key"),
 )
@@ -362,4 +364,21 @@ channel_files = Table(
     Column("error", Text, nullable=True),
     Column("fetched_at", UtcDateTime, nullable=False),
     UniqueConstraint("item_key", "position"),
+)
+
+
+# --- issue 14, personal data (migration 0016) ------------------------------------------------------------------
+# Every view of a case's personal data (its card with the message, a /find line with its text, an export): who,
+# holding which roles, in which chat, what was shown, when. Append-only; the case row outlives its erasure.
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False),
+    Column("user_id", BigInteger, nullable=False),  # Telegram user id; 0: the system (`otklik pd export`)
+    Column("roles", String, nullable=False),  # the viewer's roles, comma-separated, sorted
+    Column("chat_id", BigInteger, nullable=True),  # the chat it was shown in; NULL: not in Telegram
+    Column("what", String, nullable=False),  # workflow.ports.VIEW_*: "card" | "find" | "choice" | "export"
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_access_log_case", "case_id", "at"),
 )

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from workflow.model import Case, Event, InboundMessage, Term, TermHandover, TermHolder, TermStart, TermStop
 from workflow.ports import (
+    AccessEntry,
     FoundCase,
     Notification,
     OutboxItem,
@@ -58,6 +59,7 @@ class _State:
     sources: dict[tuple[str, str], int] = field(default_factory=dict)
     events: dict[int, list[Event]] = field(default_factory=dict)
     drafts: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    access: list[AccessEntry] = field(default_factory=list)
     terms: dict[int, Term] = field(default_factory=dict)
     attention: dict[int, datetime | None] = field(default_factory=dict)
     outbox: dict[int, OutboxItem] = field(default_factory=dict)
@@ -110,6 +112,9 @@ class FakeTransaction:
 
     async def add_draft(self, case_id: int, version: int, text: str, author_id: int, at: datetime) -> None:
         self.s.drafts.setdefault(case_id, []).append((version, text))
+
+    async def record_access(self, entries: Sequence[AccessEntry]) -> None:
+        self.s.access.extend(entries)
 
     async def latest_publication(self, case_id: int) -> None:
         return None  # the fake repository queues no publications (storage tests cover them)

@@ -281,6 +281,9 @@ HISTORY_PHRASES: Mapping[str, str] = {
     "publication_unclear": "неизвестно, опубликован ли ответ: нужна проверка",
     "publication_undeliverable": "ответ нельзя опубликовать автоматически",
     "publication_late": "ответ опубликован в соцсети после отметки вручную",
+    # Personal data (issue 14): erased after the retention period or on request, exported on request.
+    "pd_erased": "персональные данные автора удалены",
+    "pd_exported": "персональные данные автора выгружены по его запросу",
 }
 HISTORY_ORDER = " (очерёдность: {order})"
 HISTORY_RESPONSIBLE = "; ответственный — {unit}"

@@ -142,6 +142,23 @@ class TermPage:
     total: int
 
 
+# What an access-log line says was shown (AccessEntry.what): a card with the message (/case), lines with the
+# message's beginning (/find, a /case choice, the «which case?» question under a plain reply), an export.
+VIEW_CARD, VIEW_FIND, VIEW_CHOICE, VIEW_EXPORT = "card", "find", "choice", "export"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEntry:
+    """One view of a case's personal data (issue 14): who, holding which roles, where, what was shown, when."""
+
+    case_id: int
+    user_id: int
+    roles: frozenset[str]
+    chat_id: int | None
+    what: str  # VIEW_CARD | VIEW_FIND | VIEW_CHOICE | VIEW_EXPORT
+    at: datetime
+
+
 class Reading(Protocol):
     """A read-only transaction: on SQLite it never takes the write lock, so a read never waits behind a sweep."""
 
@@ -315,6 +332,12 @@ class Transaction(Reading, Protocol):
 
     async def enqueue(self, notifications: Sequence[Notification]) -> int:
         """Store notifications in the outbox, skipping already-known dedup keys; returns how many were new."""
+        ...
+
+    # --- personal data (issue 14) -------------------------------------------------------------------------
+
+    async def record_access(self, entries: Sequence[AccessEntry]) -> None:
+        """Append views of cases' personal data to the access log."""
         ...
 
     # --- publications (issue 11) --------------------------------------------------------------------------

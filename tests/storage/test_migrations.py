@@ -19,6 +19,7 @@ from storage.tables import metadata
 from tests.storage.conftest import require_pg
 
 TABLES = {
+    "access_log",
     "assignments",
     "bot_messages",
     "channel_cursors",

@@ -24,7 +24,7 @@ from workflow.model import (
     parse_id,
     valid_id,
 )
-from workflow.ports import FoundCase, OwedBy, OwedStep, Publication, Reading, TermPage
+from workflow.ports import AccessEntry, FoundCase, OwedBy, OwedStep, Publication, Reading, TermPage
 from workflow.rules import Rules, RulesError
 from workflow.search import FIND_LIMIT, fold, link_key, looks_like_link
 from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
@@ -238,6 +238,19 @@ class QueryUseCases(UseCaseBase):
             )
         visible = _visible(found, actor)  # the SQL filter already did; the rule has the last word
         return FindResult(FindRefusal.NONE, visible[:FIND_RESULTS], more=len(visible) > FIND_RESULTS)
+
+    async def record_views(
+        self, case_ids: Iterable[int], actor: Actor, *, chat_id: int | None, what: str
+    ) -> None:
+        """Log that `actor` is being shown these cases' personal data (issue 14), before they are shown."""
+        ids = list(dict.fromkeys(case_ids))
+        if not ids:
+            return
+        now = self.clock.now()
+        roles = frozenset(r.value for r in actor.roles)
+        entries = [AccessEntry(i, actor.user_id, roles, chat_id, what, now) for i in ids]
+        async with self.repo.transaction() as tx:
+            await tx.record_access(entries)
 
     async def check(
         self,
