@@ -1,0 +1,148 @@
+"""Lists of open terms (/my, a queue, /overdue, a unit's /overdue): one statement each, whatever is open.
+
+A list is the union of the ways a term can be on it ("ways"): owed by one of the person's roles, owed by a unit
+role in one of his units, owed by a unit role with no unit in a case assigned to one of his units, completed by
+a step of his own; overdue in a case assigned or proposed to a unit. Each way is a select over open terms that a
+partial index of migration 0017 answers (storage/tables.py), so one statement reads
+
+* the page: each way's first `limit` terms by (due, case_id, id), merged, the first `limit` of them;
+* the count: the distinct term ids of every way (a term may be on a list by two ways),
+
+in one round trip. Both cost what the person's own terms cost; the other open cases are never walked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    any_,
+    cast,
+    func,
+    not_,
+    select,
+    union,
+    union_all,
+)
+
+from storage.tables import assignments, cases, has_proposal, terms
+from workflow.ports import OwedBy
+
+_ORDER = (terms.c.due, terms.c.case_id, terms.c.id)
+
+
+@dataclass(frozen=True)
+class Way:
+    """Open terms of `source` (terms, or terms joined to what decides) that satisfy `where`."""
+
+    where: ColumnElement[bool]
+    source: FromClause = terms
+
+
+def owed_ways(owed: OwedBy) -> list[Way]:
+    """The ways a person owes an open term (workflow.ports.OwedBy)."""
+    ways: list[Way] = []
+    if owed.roles:
+        ways.append(Way(terms.c.owner.in_(sorted(r.value for r in owed.roles))))  # ix_terms_open_owner
+    if owed.unit_roles and owed.units:
+        unit_roles, units = sorted(r.value for r in owed.unit_roles), sorted(owed.units)
+        ways.append(Way(and_(terms.c.unit.in_(units), terms.c.owner.in_(unit_roles))))  # ix_terms_open_unit
+        # A unit role's common term (no unit): owed by the units the case is assigned to. The planner walks
+        # whichever is smaller: these terms (ix_terms_open_unit, unit IS NULL) or the units' assignments.
+        ways.append(
+            Way(
+                and_(terms.c.unit.is_(None), terms.c.owner.in_(unit_roles), assignments.c.unit.in_(units)),
+                terms.join(assignments, assignments.c.case_id == terms.c.case_id),
+            )
+        )
+    for step in owed.steps:  # the cases in the step's status (ix_cases_status), then their open terms
+        ways.append(
+            Way(
+                and_(
+                    cases.c.status == step.status,
+                    cases.c.procedure == step.procedure,
+                    terms.c.term_id.in_(sorted(step.term_ids)),
+                ),
+                terms.join(cases, cases.c.id == terms.c.case_id),
+            )
+        )
+    return ways
+
+
+def unit_overdue_ways(
+    now: datetime, units: frozenset[str], dialect: str, proposed: ColumnElement[bool]
+) -> list[Way]:
+    """Open terms past due of the cases assigned to one of `units` (ix_assignments_unit, then ix_terms_open_case)
+    or proposed to one (`proposed`: the dialect's test of the `cases` row's state, made only on the few cases
+    with a proposal, ix_cases_proposed).
+
+    The proposed cases are read first and their ids handed to the terms' index: no planner knows how few cases
+    have a proposal (no statistics cover a JSON predicate), and left to itself it walks every overdue term.
+    PostgreSQL gets them as one array (an InitPlan; `= ANY` of it is an index condition), SQLite as an IN list.
+    """
+    names = sorted(units)
+    due = terms.c.due <= now
+    proposed_ids = select(cases.c.id).where(has_proposal(dialect), proposed)
+    if dialect == "postgresql":
+        ids = select(func.array_agg(cases.c.id)).where(has_proposal(dialect), proposed).scalar_subquery()
+        in_proposal = terms.c.case_id == any_(cast(ids, ARRAY(BigInteger)))  # «= ANY (array)», not a subquery
+    else:
+        in_proposal = terms.c.case_id.in_(proposed_ids)
+    return [
+        Way(
+            and_(assignments.c.unit.in_(names), due),
+            terms.join(assignments, assignments.c.case_id == terms.c.case_id),
+        ),
+        Way(and_(in_proposal, due)),
+    ]
+
+
+def _of(way: Way, excluded: ColumnElement[bool] | None, *columns: Any) -> Select[Any]:
+    where = and_(terms.c.closed_at.is_(None), way.where)
+    if excluded is not None:
+        where = and_(where, not_(excluded))
+    return select(*columns).select_from(way.source).where(where)
+
+
+def _every_id(ways: Sequence[Way], excluded: ColumnElement[bool] | None) -> Any:
+    """The distinct ids of the list's terms, as a subquery."""
+    ids = [_of(way, excluded, terms.c.id) for way in ways]
+    return (union(*ids) if len(ids) > 1 else ids[0]).subquery()
+
+
+def count_statement(ways: Sequence[Way], excluded: ColumnElement[bool] | None = None) -> Select[Any]:
+    return select(func.count()).select_from(_every_id(ways, excluded))
+
+
+def page_statement(
+    ways: Sequence[Way], limit: int, excluded: ColumnElement[bool] | None = None, *, walked: bool = True
+) -> Select[Any]:
+    """The first `limit` terms of the list, each row with the list's `total` (no row: the list is empty).
+
+    `excluded`: terms left off every way (a return-only term that lapsed). `walked`: each way's index gives its
+    terms in due order, so the page takes each way's first `limit` and stops there (a list of any length, such
+    as /overdue); otherwise the ways' rows are read once (the few a unit's cases have), counted and sorted.
+    """
+    if not ways or limit <= 0:
+        raise ValueError("a page needs at least one way and one row")
+    if not walked:
+        rows = [_of(way, excluded, *_ORDER) for way in ways]
+        listed = (union(*rows) if len(rows) > 1 else rows[0]).cte("listed")
+        first = select(listed.c.id).order_by(listed.c.due, listed.c.case_id, listed.c.id).limit(limit)
+        total = select(func.count()).select_from(listed).scalar_subquery()
+        return select(terms, total.label("total")).where(terms.c.id.in_(first)).order_by(*_ORDER)
+    firsts = [_of(way, excluded, *_ORDER).order_by(*_ORDER).limit(limit).subquery() for way in ways]
+    page_ids = (
+        union_all(*(select(first.c.id) for first in firsts)) if len(firsts) > 1 else select(firsts[0].c.id)
+    )
+    total = count_statement(ways, excluded).scalar_subquery()
+    return select(terms, total.label("total")).where(terms.c.id.in_(page_ids)).order_by(*_ORDER).limit(limit)
