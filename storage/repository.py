@@ -621,7 +621,7 @@ class SqlTransaction:
     async def owed_terms(
         self, owed: OwedBy, limit: int, *, silent: frozenset[str] = frozenset(), now: datetime | None = None
     ) -> TermPage:
-        ways = term_lists.owed_ways(owed)
+        ways = term_lists.owed_ways(owed, self._dialect)
         lapsed = None
         if silent and now is not None:  # a return-only term past due lapsed into acceptance
             lapsed = and_(terms.c.term_id.in_(sorted(silent)), terms.c.due < now)
@@ -634,16 +634,11 @@ class SqlTransaction:
         return await self._term_page([term_lists.Way(terms.c.due <= now)], limit, _silent(silent))
 
     async def _term_page(
-        self,
-        ways: list[term_lists.Way],
-        limit: int,
-        excluded: ColumnElement[bool] | None = None,
-        *,
-        walked: bool = True,
+        self, ways: list[term_lists.Way], limit: int, excluded: ColumnElement[bool] | None = None
     ) -> TermPage:
         if not ways or limit <= 0:
             return TermPage(terms=(), total=0 if not ways else await self._count(ways, excluded))
-        rows = (await self._exec(term_lists.page_statement(ways, limit, excluded, walked=walked))).all()
+        rows = (await self._exec(term_lists.page_statement(ways, limit, excluded))).all()
         return TermPage(terms=tuple(_term_from_row(row) for row in rows), total=rows[0].total if rows else 0)
 
     async def _count(self, ways: list[term_lists.Way], excluded: ColumnElement[bool] | None) -> int:
@@ -733,7 +728,7 @@ class SqlTransaction:
         self, now: datetime, limit: int, units: frozenset[str], *, silent: frozenset[str] = frozenset()
     ) -> TermPage:
         ways = term_lists.unit_overdue_ways(now, units, self._dialect, self._proposed_to(units))
-        return await self._term_page(ways, limit, _silent(silent), walked=False)
+        return await self._term_page(ways, limit, _silent(silent))
 
     async def record_sent(self, term_row_id: int, key: str, next_attention: datetime | None) -> bool:
         params: dict[str, object]

@@ -170,11 +170,15 @@ Index(
     postgresql_where=terms.c.closed_at.is_(None),
 )
 
-# Lists of open terms by due instant (/my, /overdue): the walk in due order skips every closed term.
+# Lists of open terms by due instant (/overdue, the digest's): the walk in due order skips every closed term.
+# 0017: with id and term_id, so a page is in (due, case_id, id) order and a count (which leaves the return-only
+# terms off) reads the index alone.
 Index(
     "ix_terms_open_due",
     terms.c.due,
     terms.c.case_id,
+    terms.c.id,
+    terms.c.term_id,
     sqlite_where=terms.c.closed_at.is_(None),
     postgresql_where=terms.c.closed_at.is_(None),
 )

@@ -42,13 +42,15 @@ _ORDER = (terms.c.due, terms.c.case_id, terms.c.id)
 
 @dataclass(frozen=True)
 class Way:
-    """Open terms of `source` (terms, or terms joined to what decides) that satisfy `where`."""
+    """Open terms of `source` (terms, or terms joined to what decides) that satisfy `where`; `joined`: found by
+    way of other rows (a unit's cases), not walked by an index in due order."""
 
     where: ColumnElement[bool]
     source: FromClause = terms
+    joined: bool = False
 
 
-def owed_ways(owed: OwedBy) -> list[Way]:
+def owed_ways(owed: OwedBy, dialect: str) -> list[Way]:
     """The ways a person owes an open term (workflow.ports.OwedBy)."""
     ways: list[Way] = []
     if owed.roles:
@@ -56,25 +58,21 @@ def owed_ways(owed: OwedBy) -> list[Way]:
     if owed.unit_roles and owed.units:
         unit_roles, units = sorted(r.value for r in owed.unit_roles), sorted(owed.units)
         ways.append(Way(and_(terms.c.unit.in_(units), terms.c.owner.in_(unit_roles))))  # ix_terms_open_unit
-        # A unit role's common term (no unit): owed by the units the case is assigned to. The planner walks
-        # whichever is smaller: these terms (ix_terms_open_unit, unit IS NULL) or the units' assignments.
+        # A unit role's common term (no unit): owed by the units the case is assigned to. The planner joins the
+        # units' cases (ix_assignments_unit, ix_terms_open_case) or these terms (ix_terms_open_unit) to the
+        # assignments' key, whichever it finds cheaper; read once for page and count (joined).
         ways.append(
             Way(
                 and_(terms.c.unit.is_(None), terms.c.owner.in_(unit_roles), assignments.c.unit.in_(units)),
                 terms.join(assignments, assignments.c.case_id == terms.c.case_id),
+                joined=True,
             )
         )
     for step in owed.steps:  # the cases in the step's status (ix_cases_status), then their open terms
-        ways.append(
-            Way(
-                and_(
-                    cases.c.status == step.status,
-                    cases.c.procedure == step.procedure,
-                    terms.c.term_id.in_(sorted(step.term_ids)),
-                ),
-                terms.join(cases, cases.c.id == terms.c.case_id),
-            )
+        in_step = _case_in(
+            cases.c.id, and_(cases.c.status == step.status, cases.c.procedure == step.procedure), dialect
         )
+        ways.append(Way(and_(in_step, terms.c.term_id.in_(sorted(step.term_ids))), joined=True))
     return ways
 
 
@@ -83,27 +81,31 @@ def unit_overdue_ways(
 ) -> list[Way]:
     """Open terms past due of the cases assigned to one of `units` (ix_assignments_unit, then ix_terms_open_case)
     or proposed to one (`proposed`: the dialect's test of the `cases` row's state, made only on the few cases
-    with a proposal, ix_cases_proposed).
-
-    The proposed cases are read first and their ids handed to the terms' index: no planner knows how few cases
-    have a proposal (no statistics cover a JSON predicate), and left to itself it walks every overdue term.
-    PostgreSQL gets them as one array (an InitPlan; `= ANY` of it is an index condition), SQLite as an IN list.
-    """
-    names = sorted(units)
+    with a proposal, ix_cases_proposed)."""
     due = terms.c.due <= now
-    proposed_ids = select(cases.c.id).where(has_proposal(dialect), proposed)
-    if dialect == "postgresql":
-        ids = select(func.array_agg(cases.c.id)).where(has_proposal(dialect), proposed).scalar_subquery()
-        in_proposal = terms.c.case_id == any_(cast(ids, ARRAY(BigInteger)))  # «= ANY (array)», not a subquery
-    else:
-        in_proposal = terms.c.case_id.in_(proposed_ids)
+    in_proposal = _case_in(cases.c.id, and_(has_proposal(dialect), proposed), dialect)
     return [
         Way(
-            and_(assignments.c.unit.in_(names), due),
+            and_(assignments.c.unit.in_(sorted(units)), due),
             terms.join(assignments, assignments.c.case_id == terms.c.case_id),
+            joined=True,
         ),
-        Way(and_(in_proposal, due)),
+        Way(and_(in_proposal, due), joined=True),
     ]
+
+
+def _case_in(case_id: ColumnElement[int], where: ColumnElement[bool], dialect: str) -> ColumnElement[bool]:
+    """The term's case is one of the `case_id`s of the rows that satisfy `where`, which are read first and handed
+    to the terms' index.
+
+    Left to itself a planner joins a few cases to every open term when it misjudges how few they are (no
+    statistics cover a JSON predicate; the generic plan of a prepared statement knows no unit): PostgreSQL gets
+    the ids as one array (an InitPlan; `= ANY` of it is an index condition), SQLite as an IN list.
+    """
+    if dialect == "postgresql":
+        ids = select(func.array_agg(case_id)).where(where).scalar_subquery()
+        return terms.c.case_id == any_(cast(ids, ARRAY(BigInteger)))  # «= ANY (array)», not a subquery
+    return terms.c.case_id.in_(select(case_id).where(where))
 
 
 def _of(way: Way, excluded: ColumnElement[bool] | None, *columns: Any) -> Select[Any]:
@@ -124,17 +126,19 @@ def count_statement(ways: Sequence[Way], excluded: ColumnElement[bool] | None = 
 
 
 def page_statement(
-    ways: Sequence[Way], limit: int, excluded: ColumnElement[bool] | None = None, *, walked: bool = True
+    ways: Sequence[Way], limit: int, excluded: ColumnElement[bool] | None = None
 ) -> Select[Any]:
     """The first `limit` terms of the list, each row with the list's `total` (no row: the list is empty).
 
-    `excluded`: terms left off every way (a return-only term that lapsed). `walked`: each way's index gives its
-    terms in due order, so the page takes each way's first `limit` and stops there (a list of any length, such
-    as /overdue); otherwise the ways' rows are read once (the few a unit's cases have), counted and sorted.
+    `excluded`: terms left off every way (a return-only term that lapsed). When every way reads terms alone, its
+    index gives them in due order: the page takes each way's first `limit` and stops there, and the count reads
+    the indexes (a list of any length: /overdue, a queue). When a way is a join (a unit's cases, a step's), the
+    planner would rather walk every open term in due order than sort the few the join finds: the ways' rows are
+    read once (a CTE), counted and sorted.
     """
     if not ways or limit <= 0:
         raise ValueError("a page needs at least one way and one row")
-    if not walked:
+    if any(way.joined for way in ways):
         rows = [_of(way, excluded, *_ORDER) for way in ways]
         listed = (union(*rows) if len(rows) > 1 else rows[0]).cte("listed")
         first = select(listed.c.id).order_by(listed.c.due, listed.c.case_id, listed.c.id).limit(limit)

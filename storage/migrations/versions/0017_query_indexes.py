@@ -5,7 +5,7 @@ Revises: 0014
 Create Date: 2026-12-03
 
 Written by hand and frozen: it must not import storage.tables. Indexes only (no table or row changes), so it
-may be re-chained after other revisions unchanged. storage/term_lists.py says which list uses which.
+may be re-chained after other revisions unchanged; ix_terms_open_due (0003) is rebuilt wider. storage/term_lists.py says which list uses which.
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ _HAS_PROPOSAL_PG = (
 
 
 def upgrade() -> None:
+    # ix_terms_open_due (0003) widened: id and term_id, for the order of a page and an index-only count.
+    op.drop_index("ix_terms_open_due", table_name="terms")
+    op.create_index(
+        "ix_terms_open_due", "terms", ["due", "case_id", "id", "term_id"],
+        sqlite_where=_OPEN, postgresql_where=_OPEN,
+    )  # fmt: skip
     op.create_index(
         "ix_terms_open_owner", "terms", ["owner", "due", "case_id", "id", "term_id"],
         sqlite_where=_OPEN, postgresql_where=_OPEN,
@@ -55,3 +61,7 @@ def downgrade() -> None:
     op.drop_index("ix_terms_open_case", table_name="terms")
     op.drop_index("ix_terms_open_unit", table_name="terms")
     op.drop_index("ix_terms_open_owner", table_name="terms")
+    op.drop_index("ix_terms_open_due", table_name="terms")
+    op.create_index(
+        "ix_terms_open_due", "terms", ["due", "case_id"], sqlite_where=_OPEN, postgresql_where=_OPEN
+    )
