@@ -7,7 +7,8 @@
 The database holds `--others` open cases of everyone and `--owed` cases owed by one executor of one unit
 (tests/support/bulk.py: half by the term's unit, half by the case's assignment), one open term a case, closed
 terms beside them and a case in a thousand with its routing proposed. Timed, each in its own read transaction as
-the use cases read: /my of that executor, the operator's queue (/my of an operator), /overdue, the unit's
+the use cases read: /my of that executor, a coordinator's /my (approved ПОС answers to post, held by the
+ПОС curator), the operator's queue (/my of an operator), /overdue, the unit's
 /overdue and a card: this branch's queries on a database at its head revision, and main's queries (kept below as
 they were at 46857b1) on a second database with the same rows at main's revision (without 0017's indexes), the
 runs alternating between the two. It prints the median and p90 in ms, the ratio, and whether the two answered the
@@ -42,15 +43,17 @@ from storage.tables import assignments, cases, terms
 from tests.support.bulk import MINE, NOW, Filled, fill
 from tests.support.pg import LOCAL_URL
 from tests.support.scratch import scratch_schema
-from workflow.model import Role
+from workflow.model import Actor, Role
 from workflow.ports import OwedBy, TermPage
 from workflow.rules import DEFAULT_RULES
-from workflow.services.queries import read_card
+from workflow.services.queries import owed_by, owed_steps, read_card
 
 PAGE = 30  # handlers/commands.py LIST_LIMIT
 SILENT = DEFAULT_RULES.return_only_terms
 EXECUTOR = OwedBy(roles=frozenset(), unit_roles=frozenset({Role.EXECUTOR}), units=frozenset({MINE}))
 OPERATOR = OwedBy(roles=frozenset({Role.OPERATOR}), unit_roles=frozenset(), units=frozenset())
+_COORDINATOR = Actor(1, frozenset({Role.COORDINATOR}))
+COORDINATOR = owed_by(_COORDINATOR, owed_steps(_COORDINATOR, DEFAULT_RULES))
 
 Query = Callable[[SqlTransaction], Awaitable[Any]]
 # Main's schema: the revision 0017 (this branch's indexes) revises.
@@ -115,6 +118,11 @@ def queries(filled: Filled) -> list[tuple[str, Query, Query]]:
             f"/my ({len(filled.mine):,} owed)",
             lambda tx: tx.owed_terms(EXECUTOR, PAGE, silent=SILENT, now=NOW),
             lambda tx: main_owed(tx, EXECUTOR, PAGE, NOW),
+        ),
+        (
+            "coordinator's /my",  # a step's way: the approved ПОС answers to post
+            lambda tx: tx.owed_terms(COORDINATOR, PAGE, silent=SILENT, now=NOW),
+            lambda tx: main_owed(tx, COORDINATOR, PAGE, NOW),
         ),
         (
             "operator's queue",

@@ -2,7 +2,7 @@
 operator's queue, /overdue and a unit's /overdue, and a card, on SQLite and PostgreSQL.
 
 The rows are written straight into the tables (tests/support/bulk.py), and what each list must show is computed
-there from the rows written, not by SQL. The old read side answered /my from the first 10,000 open cases.
+from the rows written, not by SQL. A coordinator's /my (the posting of approved ПОС answers) is checked too. The old read side answered /my from the first 10,000 open cases.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from workflow.calendar import WorkingCalendar
 from workflow.model import Actor, Role
 from workflow.ports import OwedBy
 from workflow.rules import DEFAULT_RULES
-from workflow.services.queries import QueryUseCases
+from workflow.services.queries import QueryUseCases, owed_steps
 
 pytestmark = pytest.mark.bulk
 
@@ -73,6 +73,19 @@ async def test_lists_are_right_among_100k_other_open_cases(filled: tuple[QueryUs
         )
     assert [t.id for t in queue.terms] == ids(rows.by_due(rows.operator))
     assert queue.total == len(rows.operator)
+
+    # The coordinator owes the posting of approved ПОС answers, whose term the ПОС curator holds (a step's way).
+    coordinator = Actor(user_id=8, roles=frozenset({Role.COORDINATOR}))
+    steps = {
+        (st.procedure, st.status, t) for st in owed_steps(coordinator, DEFAULT_RULES) for t in st.term_ids
+    }
+    posting = rows.by_due(
+        [r for r in rows.open_terms if (*rows.status_of_case[r["case_id"]], r["term_id"]) in steps]
+    )
+    owed = await queries.my_terms(coordinator, PAGE)
+    assert len(posting) > PAGE
+    assert [t.id for t in owed.page.terms] == ids(posting)
+    assert owed.page.total == len(posting)
 
     card = await queries.card_view(rows.a_case)
     assert card.case.id == rows.a_case and card.message is not None

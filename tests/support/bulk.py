@@ -27,9 +27,9 @@ NOW = datetime(2025, 3, 3, 5, 0, tzinfo=UTC)
 MINE = "target"  # the unit of the person whose /my is asked
 CHUNK = 5_000
 HISTORY_EVERY = 3  # one case in so many has a closed term as well
-PROPOSAL_EVERY = (
-    1_000  # one other case in so many has its routing proposed (every second one to MINE as well)
-)
+# One other case in so many has its routing proposed (every second one to MINE as well).
+PROPOSAL_EVERY = 1_000
+APPROVED_EVERY = 300  # of the ПОС cases whose answer the curator holds, one in so many is approved (to post)
 
 # (procedure, status, term id, owner, the term carries the unit): what the other cases' open terms look like.
 _OTHER_TERMS: tuple[tuple[Procedure, str, str, Role, bool], ...] = (
@@ -98,6 +98,7 @@ class Filled:
     operator: list[dict[str, Any]] = field(default_factory=list)  # open terms the operator role holds
     open_terms: list[dict[str, Any]] = field(default_factory=list)  # every open term
     units_of_case: dict[int, frozenset[str]] = field(default_factory=dict)  # assigned or proposed
+    status_of_case: dict[int, tuple[str, str]] = field(default_factory=dict)  # (procedure, status)
     a_case: int = 0  # a case of MINE, for a card read
 
     def overdue_of(self, unit: str, now: datetime) -> list[dict[str, Any]]:
@@ -171,11 +172,14 @@ async def fill(engine: AsyncEngine, *, others: int, mine: int, units: int = 40, 
             add_term(case_id, "os.route", Role.OFFICE_HEAD, None, closed=False)
         else:
             procedure, status, term_id, owner, carries = _OTHER_TERMS[which % len(_OTHER_TERMS)]
+            if term_id == "pos.answer" and which % APPROVED_EVERY != 5:  # approval is a short stay
+                status = "in_work"
             unit = f"u{which % units:02d}"
             row = add_term(case_id, term_id, owner, unit if carries else None, closed=False)
             if owner is Role.OPERATOR:
                 filled.operator.append(row)
         case_rows.append(case_row(case_id, procedure, status, proposed))
+        filled.status_of_case[case_id] = (procedure.value, status)
         filled.units_of_case[case_id] = frozenset({unit, *proposed} - {""})
         if unit:
             assignment = assignment_templates.get(unit)
