@@ -8,6 +8,8 @@ partial index of migration 0017 answers (storage/tables.py), so one statement re
 * the page: each way's first `limit` terms by (due, case_id, id), merged, the first `limit` of them;
 * the count: the distinct term ids of every way (a term may be on a list by two ways),
 
+the ways that are joins (through a unit's cases) read once for both (see `_parts`),
+
 in one round trip. Both cost what the person's own terms cost; the other open cases are never walked.
 """
 
@@ -115,14 +117,44 @@ def _of(way: Way, excluded: ColumnElement[bool] | None, *columns: Any) -> Select
     return select(*columns).select_from(way.source).where(where)
 
 
-def _every_id(ways: Sequence[Way], excluded: ColumnElement[bool] | None) -> Any:
-    """The distinct ids of the list's terms, as a subquery."""
-    ids = [_of(way, excluded, terms.c.id) for way in ways]
-    return (union(*ids) if len(ids) > 1 else ids[0]).subquery()
+def _parts(
+    ways: Sequence[Way], excluded: ColumnElement[bool] | None, limit: int
+) -> tuple[list[Select[Any]], list[Select[Any]]]:
+    """Each way's share of the page (its first `limit` ids by due) and of the count (all its ids).
+
+    A way that reads terms alone is walked by its index in due order, so its share of the page stops at `limit`
+    rows and its count reads the index (a list of any length: /overdue, a queue). The ways that are joins (a
+    unit's cases, a step's) find few rows, but a planner asked for their first rows by due would rather walk
+    every open term in due order: their rows are read once (a CTE), counted and sorted.
+    """
+    pages: list[Select[Any]] = []
+    ids: list[Select[Any]] = []
+    for way in ways:
+        if not way.joined:
+            first = _of(way, excluded, *_ORDER).order_by(*_ORDER).limit(limit).subquery()
+            pages.append(select(first.c.id))
+            ids.append(_of(way, excluded, terms.c.id))
+    joined = [_of(way, excluded, *_ORDER) for way in ways if way.joined]
+    if joined:
+        listed = (union(*joined) if len(joined) > 1 else joined[0]).cte("listed")
+        first = (
+            select(listed.c.id).order_by(listed.c.due, listed.c.case_id, listed.c.id).limit(limit).subquery()
+        )
+        pages.append(select(first.c.id))
+        ids.append(select(listed.c.id))
+    return pages, ids
+
+
+def _count(ids: list[Select[Any]]) -> Select[Any]:
+    """How many distinct terms (a term may be on a list by two ways)."""
+    every = (union(*ids) if len(ids) > 1 else ids[0]).subquery()
+    return select(func.count()).select_from(every)
 
 
 def count_statement(ways: Sequence[Way], excluded: ColumnElement[bool] | None = None) -> Select[Any]:
-    return select(func.count()).select_from(_every_id(ways, excluded))
+    if not ways:
+        raise ValueError("a list needs at least one way")
+    return _count(_parts(ways, excluded, 1)[1])
 
 
 def page_statement(
@@ -130,23 +162,11 @@ def page_statement(
 ) -> Select[Any]:
     """The first `limit` terms of the list, each row with the list's `total` (no row: the list is empty).
 
-    `excluded`: terms left off every way (a return-only term that lapsed). When every way reads terms alone, its
-    index gives them in due order: the page takes each way's first `limit` and stops there, and the count reads
-    the indexes (a list of any length: /overdue, a queue). When a way is a join (a unit's cases, a step's), the
-    planner would rather walk every open term in due order than sort the few the join finds: the ways' rows are
-    read once (a CTE), counted and sorted.
+    `excluded`: terms left off every way (a return-only term that lapsed).
     """
     if not ways or limit <= 0:
         raise ValueError("a page needs at least one way and one row")
-    if any(way.joined for way in ways):
-        rows = [_of(way, excluded, *_ORDER) for way in ways]
-        listed = (union(*rows) if len(rows) > 1 else rows[0]).cte("listed")
-        first = select(listed.c.id).order_by(listed.c.due, listed.c.case_id, listed.c.id).limit(limit)
-        total = select(func.count()).select_from(listed).scalar_subquery()
-        return select(terms, total.label("total")).where(terms.c.id.in_(first)).order_by(*_ORDER)
-    firsts = [_of(way, excluded, *_ORDER).order_by(*_ORDER).limit(limit).subquery() for way in ways]
-    page_ids = (
-        union_all(*(select(first.c.id) for first in firsts)) if len(firsts) > 1 else select(firsts[0].c.id)
-    )
-    total = count_statement(ways, excluded).scalar_subquery()
+    pages, ids = _parts(ways, excluded, limit)
+    page_ids = union_all(*pages) if len(pages) > 1 else pages[0]
+    total = _count(ids).scalar_subquery()
     return select(terms, total.label("total")).where(terms.c.id.in_(page_ids)).order_by(*_ORDER).limit(limit)

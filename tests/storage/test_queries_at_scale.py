@@ -74,6 +74,13 @@ async def test_lists_are_right_among_100k_other_open_cases(filled: tuple[QueryUs
     assert [t.id for t in queue.terms] == ids(rows.by_due(rows.operator))
     assert queue.total == len(rows.operator)
 
+    # Both: an operator who is an executor of MINE as well (walked and joined ways in one list).
+    both = await queries.my_terms(
+        Actor(user_id=9, roles=frozenset({Role.OPERATOR, Role.EXECUTOR}), units=frozenset({MINE})), PAGE
+    )
+    assert [t.id for t in both.page.terms] == ids(rows.by_due(rows.operator + rows.mine))
+    assert both.page.total == len(rows.operator) + OWED
+
     # The coordinator owes the posting of approved ПОС answers, whose term the ПОС curator holds (a step's way).
     coordinator = Actor(user_id=8, roles=frozenset({Role.COORDINATOR}))
     steps = {
