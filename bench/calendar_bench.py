@@ -4,7 +4,8 @@ Run `python bench/calendar_bench.py` (100,000 starts; about 7 minutes, nearly al
 `--n 5000` for a quick look). Each start is a random aware instant between 2020-01-01 and 2027-12-01 in
 Asia/Novosibirsk (seeded); both libraries add 9 working hours (os.publish) and 7 working days (os.final,
 pos.final) to it. Every call is timed on its own and the median is printed, with the ratio and how often
-the two answers agree.
+the two answers agree. Then `add_working`'s fast path against its general path (`add_working_reference`, the
+path every call took before issue 16) on the same starts: the medians, and whether every answer is the same.
 
 businesstimedelta is given the same schedule (09:00-18:00 Mon-Fri, lunch 13:00-14:00) and, as a HolidayRule,
 every weekday the shipped production calendar marks as a day off. It has no notion of a working day count,
@@ -116,6 +117,17 @@ def main() -> int:
         )
         print(f"{name:24} {ours_us:10.2f} {peer_us:21.2f} {peer_us / ours_us:7.0f}x  {agree}{note}")
         ok = ok and ours_us < 10 and peer_us >= 10 * ours_us and not unexplained
+
+    fast_us, fast_results = timed(lambda s: cal.add_working(s, 540), starts)
+    general_us, general_results = timed(lambda s: cal.add_working_reference(s, 540), starts)
+    same = sum(a == b for a, b in zip(fast_results, general_results, strict=True))
+    print(
+        f"add_working's fast path against its general path (add_working_reference), +9 working hours: "
+        f"{fast_us:.2f} us against {general_us:.2f} us ({general_us / fast_us:.1f}x), {same}/{args.n} the same"
+    )
+    fast_ok = fast_us < 2.5 and same == args.n
+    print(f"requirement (fast path < 2.5 us median, the same answers): {'met' if fast_ok else 'NOT met'}")
+    ok = ok and fast_ok
 
     print(
         "businesstimedelta cannot express: working Saturdays (t=3: its WorkDayRule takes whole weekdays), "

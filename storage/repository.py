@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    ColumnElement,
     CursorResult,
     Dialect,
     Executable,
@@ -37,7 +38,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import Table
 
-from storage import codec, direct
+from storage import codec, direct, term_lists
 from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
 from storage.tables import (
@@ -622,46 +623,33 @@ class SqlTransaction:
     async def owed_terms(
         self, owed: OwedBy, limit: int, *, silent: frozenset[str] = frozenset(), now: datetime | None = None
     ) -> TermPage:
-        unit_case = exists().where(
-            assignments.c.case_id == terms.c.case_id, assignments.c.unit.in_(sorted(owed.units))
-        )
-        whose = or_(
-            terms.c.owner.in_(sorted(r.value for r in owed.roles)),
-            and_(
-                terms.c.owner.in_(sorted(r.value for r in owed.unit_roles)),
-                or_(terms.c.unit.in_(sorted(owed.units)), and_(terms.c.unit.is_(None), unit_case)),
-            ),
-        )
-        for step in owed.steps:  # terms the person's own step would complete, whoever holds them
-            in_step = exists().where(
-                cases.c.id == terms.c.case_id,
-                cases.c.procedure == step.procedure,
-                cases.c.status == step.status,
-            )
-            whose = or_(whose, and_(terms.c.term_id.in_(sorted(step.term_ids)), in_step))
-        where = and_(terms.c.closed_at.is_(None), whose)
+        ways = term_lists.owed_ways(owed, self._dialect)
+        lapsed = None
         if silent and now is not None:  # a return-only term past due lapsed into acceptance
-            where = and_(where, ~and_(terms.c.term_id.in_(sorted(silent)), terms.c.due < now))
-        return await self._term_page(where, limit)
+            lapsed = and_(terms.c.term_id.in_(sorted(silent)), terms.c.due < now)
+        return await self._term_page(ways, limit, lapsed)
 
     async def overdue_terms(
         self, now: datetime, limit: int, *, silent: frozenset[str] = frozenset()
     ) -> TermPage:
-        where = and_(terms.c.closed_at.is_(None), terms.c.due <= now)
-        if silent:
-            where = and_(where, terms.c.term_id.not_in(sorted(silent)))
-        return await self._term_page(where, limit)
-
-    async def _term_page(self, where: Any, limit: int) -> TermPage:
         # ix_terms_open_due walks open terms in due order, so the page costs its own rows plus the filter.
-        rows = await self._exec(
-            select(terms).where(where).order_by(terms.c.due, terms.c.case_id, terms.c.id).limit(limit)
-        )
-        page = tuple(_term_from_row(row) for row in rows)
-        total = len(page)
-        if total == limit:
-            total = (await self._exec(select(func.count()).select_from(terms).where(where))).scalar_one()
-        return TermPage(terms=page, total=total)
+        return await self._term_page([term_lists.Way(terms.c.due <= now)], limit, _silent(silent))
+
+    async def _term_page(
+        self, ways: list[term_lists.Way], limit: int, excluded: ColumnElement[bool] | None = None
+    ) -> TermPage:
+        if not ways or limit <= 0:
+            return TermPage(terms=(), total=0 if not ways else await self._count(ways, excluded))
+        if self._dialect == "postgresql" and any(way.joined for way in ways):
+            # A generic plan of the prepared statement (from its sixth run on) knows neither the units nor the
+            # instant and joins the wrong way round: 3x slower at 100k open cases (bench/queries_bench.py).
+            await self._exec(_CUSTOM_PLANS)
+        rows = (await self._exec(term_lists.page_statement(ways, limit, excluded))).all()
+        return TermPage(terms=tuple(_term_from_row(row) for row in rows), total=rows[0].total if rows else 0)
+
+    async def _count(self, ways: list[term_lists.Way], excluded: ColumnElement[bool] | None) -> int:
+        total: int = (await self._exec(term_lists.count_statement(ways, excluded))).scalar_one()
+        return total
 
     async def earliest_attention(self) -> datetime | None:
         stmt = select(func.min(terms.c.next_attention)).where(terms.c.closed_at.is_(None))
@@ -673,14 +661,16 @@ class SqlTransaction:
     def _seen_by_units(self, units: frozenset[str]) -> Any:
         """The `cases` row in scope is assigned or proposed to one of `units` (workflow.visibility): the
         assignments' primary key, and the short proposed_units list inside the case's state."""
-        names = sorted(units)
+        assigned = exists().where(assignments.c.case_id == cases.c.id, assignments.c.unit.in_(sorted(units)))
+        return or_(assigned, self._proposed_to(units))
+
+    def _proposed_to(self, units: frozenset[str]) -> ColumnElement[bool]:
+        """The `cases` row in scope has routing proposed to one of `units` (in its state's proposed_units)."""
         if self._dialect == "postgresql":
             proposed = func.json_array_elements_text(cases.c.state["proposed_units"]).table_valued("value")
         else:
             proposed = func.json_each(cases.c.state, "$.proposed_units").table_valued("value")
-        assigned = exists().where(assignments.c.case_id == cases.c.id, assignments.c.unit.in_(names))
-        in_proposal = exists(select(proposed.c.value).where(proposed.c.value.in_(names)))
-        return or_(assigned, in_proposal)
+        return exists(select(proposed.c.value).where(proposed.c.value.in_(sorted(units))))
 
     async def _found(self, where: Any, limit: int) -> list[FoundCase]:
         stmt = (
@@ -743,11 +733,8 @@ class SqlTransaction:
     async def overdue_terms_of_units(
         self, now: datetime, limit: int, units: frozenset[str], *, silent: frozenset[str] = frozenset()
     ) -> TermPage:
-        seen = exists().where(cases.c.id == terms.c.case_id, self._seen_by_units(units))
-        where = and_(terms.c.closed_at.is_(None), terms.c.due <= now, seen)
-        if silent:
-            where = and_(where, terms.c.term_id.not_in(sorted(silent)))
-        return await self._term_page(where, limit)
+        ways = term_lists.unit_overdue_ways(now, units, self._dialect, self._proposed_to(units))
+        return await self._term_page(ways, limit, _silent(silent))
 
     async def record_sent(self, term_row_id: int, key: str, next_attention: datetime | None) -> bool:
         params: dict[str, object]
@@ -1110,10 +1097,8 @@ class SqlTransaction:
     async def terms_due_between(
         self, after: datetime, until: datetime, limit: int, *, silent: frozenset[str] = frozenset()
     ) -> TermPage:
-        where = and_(terms.c.closed_at.is_(None), terms.c.due > after, terms.c.due <= until)
-        if silent:
-            where = and_(where, terms.c.term_id.not_in(sorted(silent)))
-        return await self._term_page(where, limit)
+        way = term_lists.Way(and_(terms.c.due > after, terms.c.due <= until))  # ix_terms_open_due
+        return await self._term_page([way], limit, _silent(silent))
 
 
 # --- row <-> domain -----------------------------------------------------------------------------------------
@@ -1330,6 +1315,14 @@ def _term_from_row(row: Row[Any]) -> Term:
         note=row.note or "",
         person=row.person or "",
     )
+
+
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")  # PostgreSQL, until the transaction ends
+
+
+def _silent(silent: frozenset[str]) -> ColumnElement[bool] | None:
+    """The return-only terms a list of what is overdue leaves off (they lapse into acceptance, no one owes them)."""
+    return terms.c.term_id.in_(sorted(silent)) if silent else None
 
 
 def _same(value: Any) -> Any:

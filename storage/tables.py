@@ -22,7 +22,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
+from sqlalchemy.sql.elements import TextClause
 
 from storage.types import CleanText, UtcDateTime
 
@@ -62,6 +64,30 @@ cases = Table(
     Index("ix_cases_published_key", "published_key"),
 )
 
+# 0017: the cases with a routing proposal (a handful at any time): a unit's /overdue shows them to the proposed
+# units. The predicate is written out as text, the same in the index and in the query (storage/term_lists.py),
+# since a partial index serves a query only when the query states its predicate with the same literals. On
+# PostgreSQL json_array_length raises on a non-array, which CASE keeps it from ever seeing.
+_HAS_PROPOSAL = {
+    "sqlite": "json_array_length(state, '$.proposed_units') > 0",
+    "postgresql": (
+        "CASE WHEN json_typeof(state -> 'proposed_units') = 'array' "
+        "THEN json_array_length(state -> 'proposed_units') ELSE 0 END > 0"
+    ),
+}
+Index(
+    "ix_cases_proposed",
+    cases.c.id,
+    sqlite_where=text(_HAS_PROPOSAL["sqlite"]),
+    postgresql_where=text(_HAS_PROPOSAL["postgresql"]),
+)
+
+
+def has_proposal(dialect: str) -> TextClause:
+    """The `cases` row in scope has routing proposed to some unit (ix_cases_proposed's predicate)."""
+    return text(_HAS_PROPOSAL[dialect])
+
+
 messages = Table(
     "messages",
     metadata,
@@ -100,6 +126,7 @@ assignments = Table(
     Column("info_given", Boolean, nullable=False),
     Column("extra", JSON, nullable=False),  # Assignment fields added after this schema
     PrimaryKeyConstraint("case_id", "unit"),
+    Index("ix_assignments_unit", "unit", "case_id"),  # 0017: a unit's cases (unit-role terms, /overdue)
 )
 
 drafts = Table(
@@ -145,14 +172,41 @@ Index(
     postgresql_where=terms.c.closed_at.is_(None),
 )
 
-# Lists of open terms by due instant (/my, /overdue): the walk in due order skips every closed term.
+# Lists of open terms by due instant (/overdue, the digest's): the walk in due order skips every closed term.
+# 0017: with id and term_id, so a page is in (due, case_id, id) order and a count (which leaves the return-only
+# terms off) reads the index alone.
 Index(
     "ix_terms_open_due",
     terms.c.due,
     terms.c.case_id,
+    terms.c.id,
+    terms.c.term_id,
     sqlite_where=terms.c.closed_at.is_(None),
     postgresql_where=terms.c.closed_at.is_(None),
 )
+
+# 0017: the ways onto a list of open terms (storage/term_lists.py), each walked in (due, case_id, id) order and
+# counted from the index alone (term_id: the return-only terms a list leaves off). By owner: /my by role, a queue.
+Index(
+    "ix_terms_open_owner",
+    terms.c.owner, terms.c.due, terms.c.case_id, terms.c.id, terms.c.term_id,
+    sqlite_where=terms.c.closed_at.is_(None),
+    postgresql_where=terms.c.closed_at.is_(None),
+)  # fmt: skip
+# By unit and owner: a unit role's terms of a unit, and (unit IS NULL) its common terms.
+Index(
+    "ix_terms_open_unit",
+    terms.c.unit, terms.c.owner, terms.c.due, terms.c.case_id, terms.c.id, terms.c.term_id,
+    sqlite_where=terms.c.closed_at.is_(None),
+    postgresql_where=terms.c.closed_at.is_(None),
+)  # fmt: skip
+# By case: the open terms of the cases a unit is assigned (its common terms, its /overdue), of a step's cases.
+Index(
+    "ix_terms_open_case",
+    terms.c.case_id, terms.c.owner, terms.c.unit, terms.c.due, terms.c.id, terms.c.term_id,
+    sqlite_where=terms.c.closed_at.is_(None),
+    postgresql_where=terms.c.closed_at.is_(None),
+)  # fmt: skip
 
 events = Table(
     "events",

@@ -24,7 +24,7 @@ import xml.etree.ElementTree as ET
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -283,6 +283,8 @@ _MAX_REACH_YEARS = 50  # how far a term may run past the year it starts in befor
 
 
 _FLOAT_EXACT_S = 2**32  # below this many seconds (year 2106) a float timestamp resolves microseconds exactly
+# tzinfo types whose utcoffset() is never None: an aware datetime in them needs no _aware check.
+_ALWAYS_AWARE = frozenset({ZoneInfo, timezone})
 
 
 def _aware(at: datetime) -> datetime:
@@ -340,8 +342,8 @@ class _Span:
     """Consecutive years' tables merged into flat lists for bisect; immutable once built."""
 
     __slots__ = (
-        "closings", "cum_after", "cum_before", "days", "end_us", "first_us", "first_year", "last_year",
-        "ord0", "total", "win_end", "win_start", "working_before",
+        "closings", "cum_after", "cum_before", "days", "end_us", "first_us", "first_year", "float_exact",
+        "last_year", "offset", "ord0", "total", "win_end", "win_start", "working_before",
     )  # fmt: skip
 
     def __init__(self, first_year: int, tables: list[_YearTable]) -> None:
@@ -367,6 +369,12 @@ class _Span:
             working_ordinals.extend(table.working_ordinals)
             self.closings.extend(table.closings)
         self.total = total
+        # offset[j] = C(x) - x inside window j (cum_before - win_start): C(x) = min(x + offset[j], cum_after[j]),
+        # and the instant where C reaches t in window k is t - offset[k] (the fast path of add_working).
+        self.offset = [before - start for before, start in zip(self.cum_before, self.win_start, strict=True)]
+        # Every instant of the span converts through float timestamps exactly (_micros, _instant).
+        limit = _FLOAT_EXACT_S * 1_000_000
+        self.float_exact = -limit < self.first_us and self.end_us < limit
         # working_before[i]: how many working days come before day i of the span (i = ordinal - ord0).
         days = self.days = date(self.last_year + 1, 1, 1).toordinal() - self.ord0
         self.working_before = [0] * (days + 1)
@@ -595,6 +603,35 @@ class WorkingCalendar:
         A start outside working time counts from the next window; a result that fills a window exactly is that
         window's end (18:00, not 09:00 the next day). minutes=0 gives `next_working_instant(start)`; negative
         minutes count backwards, as `subtract_working`.
+
+        The fast path (a term's due, a reminder point: positive minutes from a start in a zone that always has
+        an offset, within the span used last) is two bisects and arithmetic on the span's tables; anything else
+        takes `add_working_reference`, which gives the same instant (tests/unit/test_calendar_properties.py).
+        """
+        span = self._span
+        if span is not None and span.float_exact and type(start.tzinfo) in _ALWAYS_AWARE:
+            if type(minutes) is int:
+                m = minutes * _US_PER_MINUTE
+            else:  # = _minutes_us; a reminder point is a fraction of a term
+                m = round(minutes * _US_PER_MINUTE) if type(minutes) is float and isfinite(minutes) else -1
+            x = round(start.timestamp() * 1e6)  # = _micros(start): the span's instants are float-exact
+            if m > 0 and span.first_us <= x < span.end_us:
+                j = bisect_right(span.win_start, x) - 1
+                worked = 0
+                if j >= 0:
+                    worked = x + span.offset[j]
+                    if worked > span.cum_after[j]:
+                        worked = span.cum_after[j]
+                target = worked + m
+                if target <= span.total:
+                    k = bisect_left(span.cum_after, target)
+                    return datetime.fromtimestamp((target - span.offset[k]) / 1e6, self._tz)  # = self._out
+        return self.add_working_reference(start, minutes)
+
+    def add_working_reference(self, start: datetime, minutes: int | float) -> datetime:
+        """`add_working` by the general path: any zone, any minutes, a span widened as far as the term runs.
+
+        The reference the fast path is held to; callers use `add_working`.
         """
         x, m = _micros(start), _minutes_us(minutes)
         if m < 0:

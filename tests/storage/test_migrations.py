@@ -284,3 +284,48 @@ async def test_bigint_ids_migration_keeps_the_rows_and_lets_ids_pass_2_31(engine
         assert {t for _, t in types} == {"bigint"}, types
         assert len(types) == 17  # at 0006: its sixteen and inbox.id (0005 creates it BIGINT)
         assert set(sequences) == {"bigint"} and len(sequences) == 8
+
+
+QUERY_INDEXES = {  # 0017 (issue 16): name -> a piece of its predicate ("" = not partial)
+    "ix_terms_open_owner": "closed_at IS NULL",
+    "ix_terms_open_unit": "closed_at IS NULL",
+    "ix_terms_open_case": "closed_at IS NULL",
+    "ix_terms_open_due": "closed_at IS NULL",
+    "ix_assignments_unit": "",
+    "ix_cases_proposed": "proposed_units",
+}
+
+
+async def _index_definitions(engine: AsyncEngine) -> dict[str, str]:
+    async with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            rows = await conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index'"))
+        else:
+            rows = await conn.execute(
+                text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+            )
+        return {name: sql or "" for name, sql in rows}
+
+
+async def test_query_indexes_are_partial_and_go_with_a_downgrade(engine: AsyncEngine) -> None:
+    """The lists' indexes (0017) are partial where tables.py says, so the planners can use them; a downgrade
+    drops them and gives ix_terms_open_due back its 0003 columns."""
+    await upgrade(engine)
+    found = await _index_definitions(engine)
+    for name, predicate in QUERY_INDEXES.items():
+        where = found[name].partition(" WHERE ")[2]
+        assert (predicate in where) if predicate else not where, (name, found[name])
+    assert "term_id" in found["ix_terms_open_due"]
+
+    def downgrade(conn: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "-1")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(downgrade)
+    before = await _index_definitions(engine)
+    assert not set(QUERY_INDEXES) - {"ix_terms_open_due"} & set(before)
+    assert "term_id" not in before["ix_terms_open_due"] and "closed_at IS NULL" in before["ix_terms_open_due"]
+    await upgrade(engine)
+    assert await _index_definitions(engine) == found

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -136,3 +136,55 @@ def test_calendar_days_and_days_before_land_on_working_days(s: datetime, n: int)
 def _dates(first: date, stop: date) -> list[date]:
     """first, first + 1 day, ... up to but excluding stop."""
     return [first + timedelta(days=i) for i in range((stop - first).days)]
+
+
+# --- add_working's fast path against the general path it must agree with (issue 16) ---
+
+FAST_ZONES = [*ZONES, UTC, timezone(timedelta(hours=5, minutes=30))]  # ZoneInfo and fixed-offset timezones
+fast_instants = (
+    st.datetimes(  # as far into the shipped years as a term backwards or forwards stays within them
+        min_value=datetime(2020, 1, 20),
+        max_value=datetime(2027, 11, 1),
+        timezones=st.sampled_from(FAST_ZONES),
+    )
+)  # imaginary (DST gap) instants included: both paths must read them alike
+durations = st.one_of(
+    st.integers(min_value=-9 * 60 * 5, max_value=9 * 60 * 30),  # up to 30 working days, backwards too
+    st.floats(min_value=0, max_value=9 * 60 * 20, allow_nan=False),  # reminder points: fractions of a term
+)
+# A fresh calendar has no span yet, a used one has the span of its last query (maybe another year's).
+any_calendar = st.one_of(
+    calendars, st.builds(WorkingCalendar), st.builds(WorkingCalendar, tz=st.just("Europe/Berlin"))
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(any_calendar, st.lists(st.tuples(fast_instants, durations), min_size=1, max_size=4))
+def test_the_fast_path_agrees_with_the_reference(
+    cal: WorkingCalendar, calls: list[tuple[datetime, int | float]]
+) -> None:
+    for start, m in calls:  # several calls on one calendar: the span left by one is the next one's fast path
+        fast, reference = cal.add_working(start, m), cal.add_working_reference(start, m)
+        assert fast == reference
+        assert (fast.isoformat(), fast.fold, fast.tzinfo) == (
+            reference.isoformat(),
+            reference.fold,
+            reference.tzinfo,
+        )
+
+
+def test_the_fast_path_is_taken_for_a_term_within_the_span(monkeypatch: pytest.MonkeyPatch) -> None:
+    cal = WorkingCalendar()
+    start = datetime(2025, 3, 4, 16, 30, tzinfo=cal.tz)
+    assert cal.add_working(start, 540) == datetime(
+        2025, 3, 5, 17, 30, tzinfo=cal.tz
+    )  # builds the span (lunch off)
+
+    def refuse(*_: object) -> datetime:
+        raise AssertionError("took the general path")
+
+    monkeypatch.setattr(cal, "add_working_reference", refuse)
+    assert cal.add_working(start, 540) == datetime(2025, 3, 5, 17, 30, tzinfo=cal.tz)
+    assert cal.add_working(start.astimezone(UTC), 60) == datetime(2025, 3, 4, 17, 30, tzinfo=cal.tz)
+    with pytest.raises(AssertionError, match="general path"):
+        cal.add_working(start, -60)  # backwards: the general path
