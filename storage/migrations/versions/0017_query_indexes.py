@@ -1,7 +1,7 @@
 """The read side at any number of open cases (issue 16): indexes for the ways onto /my, queues and /overdue.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-03
 
 Written by hand and frozen: it must not import storage.tables. Indexes only (no table or row changes), so it
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
