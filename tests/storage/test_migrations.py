@@ -21,11 +21,13 @@ from tests.storage.conftest import require_pg
 TABLES = {
     "assignments",
     "bot_messages",
+    "case_signatures",
     "channel_cursors",
     "channel_files",
     "card_posts",
     "cards",
     "cases",
+    "clusters",
     "deliveries",
     "drafts",
     "events",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from workflow.calendar import WorkingCalendar
 from workflow.ports import Clock, Notification, Notifier, People, PublisherRegistry, Reach, Repository
 from workflow.rules import Rules
+from workflow.services.clusters import SpikeSettings
 
 STALE_CARD = "Карточка устарела: по сообщению уже выполнено другое действие. Откройте актуальную карточку."
 NOT_FOUND = "Сообщение не найдено."
@@ -25,6 +26,8 @@ class UseCaseBase:
     reach: Reach | None = None
     # The networks approved answers are published to (issue 11); empty: «Опубликовать» is refused.
     publishers: PublisherRegistry = field(default_factory=PublisherRegistry)
+    # `[screening]`: the activity spike window and the repeat lookup (issue 13).
+    spikes: SpikeSettings = field(default_factory=SpikeSettings)
 
     async def _wake(self, case_ids: Sequence[int], notifications: Sequence[Notification]) -> None:
         """After a commit: delivery refreshes these cases' cards and sends what was queued."""

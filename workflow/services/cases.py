@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
+from workflow.clusters import signature
 from workflow.lifecycle import (
     Action,
     ActionPayload,
@@ -45,6 +46,7 @@ from workflow.ports import (
     Transaction,
 )
 from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
+from workflow.services.clusters import author_key, cluster_case, signed_at, suggest_repeat, with_suggestion
 from workflow.services.sweep import MISSED, attention_points, next_attention, term_notifications
 
 ORIGIN = "origin"  # the event data key of ActionPayload.origin
@@ -124,8 +126,18 @@ class CaseUseCases(UseCaseBase):
             opened = open_case(
                 message, 0, now, actor=actor, rules=self.rules, calendar=self.calendar, repeat_of=repeat_of
             )
+            # Issue 13: compared with earlier messages (a repeat to offer) and with its window (a spike).
+            sign, at = signature(message.text), signed_at(message, now)
+            if repeat_of is None:
+                earlier = await suggest_repeat(tx, message.procedure, sign, author_key(message), at, self.spikes)
+                if earlier is not None:
+                    opened = with_suggestion(opened, earlier)
             case = await tx.add_case(opened.case, message)
             notifications = await self._write(tx, case, opened, now, actor)
+            spikes = await cluster_case(tx, case, message, sign, at, now, self.spikes)
+            if spikes:
+                await tx.enqueue(spikes)
+                notifications = (*notifications, *spikes)
         await self._wake([case.id], notifications)
         return Outcome(case=case, notifications=notifications)
 
