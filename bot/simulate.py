@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.domain_setup import build_calendar, build_rules
+from bot.domain_setup import build_calendar, build_rules, build_spikes
 from bot.settings import Settings
 from storage.engine import create_engine
 from storage.migrate import upgrade
@@ -328,6 +328,7 @@ async def simulate(settings: Settings, steps: list[ScenarioStep], db_path: Path)
             clock=clock,
             calendar=calendar,
             rules=build_rules(settings),
+            spikes=build_spikes(settings),
         )
         return await Simulator(services, clock, settings.units).run(steps)
     finally:

@@ -299,6 +299,15 @@ NOTE_REMINDER_HTML = "⏰ <b>Напоминание:</b> {title} — {owner}, д
 NOTE_MISSED_HTML = "❗ <b>Срок пропущен:</b> {title} — {owner}, срок был до {due}"
 NOTE_NOTICE_HTML = "🔔 <b>{label}</b>"
 NOTE_CASE = "Сообщение № {case_id}"
+# The head's report of a spike of similar messages (п.17, workflow/services/clusters.py).
+NOTE_SPIKE_HTML = (
+    "🚨 <b>Повышенная социальная активность (п.17)</b>: {count} похожих сообщений за {window}"
+)
+NOTE_SPIKE_GREW_HTML = "🚨 <b>Повышенная социальная активность</b>: ещё одно похожее сообщение, всего {count}"
+NOTE_SPIKE_ADDRESS = "Адрес: {address}"
+NOTE_SPIKE_TOPIC = "Тема: {topic}"
+NOTE_SPIKE_CASE = "• № {case_id} · {at} · {text}"
+NOTE_SPIKE_MORE = "…и ещё {count}"
 NOTE_REASON = "Причина: {reason}"
 NOTE_COMMENT = "Комментарий: {reason}"
 NOTE_UNIT = "Подразделение: {unit}"
