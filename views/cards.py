@@ -112,6 +112,9 @@ def history_what(event: Event, units: Mapping[str, str], procedure: Procedure | 
     routed = data.get("units")
     if isinstance(responsible, str) and isinstance(routed, list) and len(routed) > 1:
         what += texts.HISTORY_RESPONSIBLE.format(unit=units.get(responsible, responsible))
+    earlier = data.get("repeat_of")
+    if event.action == Action.LINK_REPEAT and isinstance(earlier, int):
+        what += texts.HISTORY_REPEAT_OF.format(case_id=earlier)
     return what
 
 
@@ -244,6 +247,8 @@ def render_card(
         head.append(escape(texts.CARD_POS_DUE.format(pos=pos_due, rules=by_rules)))
     if case.repeat_of is not None:
         head.append(escape(texts.CARD_REPEAT.format(case_id=case.repeat_of)))
+    elif case.repeat_suggested is not None and not Status(case.status).final:
+        head.append(escape(texts.CARD_REPEAT_SUGGESTED.format(case_id=case.repeat_suggested)))
     if message is not None and message.attachments:
         head.append(escape(texts.CARD_ATTACHMENTS.format(count=len(message.attachments))))
         for failed in message.attachments:

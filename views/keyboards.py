@@ -50,6 +50,7 @@ _BUTTON_ORDER: list[Action] = [
     Action.INTERIM,
     Action.INFO,
     Action.SUBMIT,
+    Action.LINK_REPEAT,
     Action.RETURN,
     Action.EXCLUDE,
     Action.SIGNIFICANT,
@@ -79,6 +80,8 @@ def _label(case: Case, action: Action) -> str | None:
         Action.INTERIM: texts.BTN_INTERIM,
         Action.CLOSE: texts.BTN_CLOSE,  # asks for the reason first: one click never ends a case
     }
+    if action is Action.LINK_REPEAT and case.repeat_suggested is not None:
+        return texts.BTN_LINK_REPEAT.format(case_id=case.repeat_suggested)
     # INFO / SUBMIT come as replies to the card; REOPEN is a command (a closed card has no buttons).
     return labels.get(action)
 

@@ -98,6 +98,7 @@ DONE_BY_ACTION: Mapping[str, str] = {
     "close": "Закрыто",
     "reopen": "Работа по сообщению возобновлена",
     "set_detected": "Время выявления ЦУР записано",
+    "link_repeat": "Отмечено как повторное",
 }
 UNDONE = "Последнее действие по сообщению № {case_id} отменено. Статус: «{status}»."
 REGISTERED = "Зарегистрировано: сообщение № {case_id}"
@@ -144,6 +145,7 @@ INTAKE_SOURCES: Mapping[str, str] = {
 BTN_ROUTE = "Направить в подразделение"
 BTN_RETURN = "Не наша компетенция — вернуть куратору"
 BTN_EXCLUDE_OS = "Не подлежит ответу (п.15)"
+BTN_LINK_REPEAT = "Повторное к № {case_id}"
 BTN_EXCLUDE_POS = "Не подлежит ответу (п.17)"
 BTN_SIGNIFICANT = "Общественно значимое — доложить Главе района"
 BTN_APPROVE_ROUTING = "Согласовать направление"
@@ -208,6 +210,7 @@ CARD_CUR_CARD = "Карточка ЦУР № {number}"
 CARD_CUR_CURATOR = "Передал: {curator}"
 CARD_POS_DUE = "Срок ответа по данным ПОС: {pos}; по Порядку: {rules}"
 CARD_REPEAT = "Повторное, предыдущее № {case_id}"
+CARD_REPEAT_SUGGESTED = "Возможно, повторное к № {case_id}: тот же автор или почти тот же текст"
 CARD_ATTACHMENTS = "Вложений: {count}"
 CARD_ATTACHMENT_FAILED = "Вложение не удалось получить: {reason}"
 # The source state of a network item (issue 11): the last change the network reported, and when.
@@ -264,6 +267,7 @@ HISTORY_PHRASES: Mapping[str, str] = {
     "close": "закрыто",
     "reopen": "работа по сообщению возобновлена",
     "set_detected": "указано время выявления ЦУР",
+    "link_repeat": "отмечено как повторное",
     "handed_over": "передано куратором ЦУР (присоединено к уже поступившему)",
     # The network item's own changes (issue 11), recorded by Отклик as the network reports them.
     "source_edited": "автор изменил текст в источнике",
@@ -278,6 +282,7 @@ HISTORY_PHRASES: Mapping[str, str] = {
     "publication_late": "ответ опубликован в соцсети после отметки вручную",
 }
 HISTORY_ORDER = " (очерёдность: {order})"
+HISTORY_REPEAT_OF = " к № {case_id}"
 HISTORY_RESPONSIBLE = "; ответственный — {unit}"
 CARD_HINT_REPLY = "Ответьте на карточку текстом или файлами, чтобы направить {what}."
 CARD_HINT_INFO = "информацию для ответа"
