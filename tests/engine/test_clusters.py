@@ -4,8 +4,13 @@ a restart, and a repeat is suggested by author or by text (item 4)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
+
+from bot.cli import main
 from tests.engine.conftest import Database, actor, make_services, os_message, outbox, pos_message
 from tests.fakes import FakeClock
 from workflow.calendar import WorkingCalendar
@@ -141,3 +146,30 @@ async def test_a_repeat_is_suggested_by_author_or_by_text(
     async with repo.reading() as tx:
         case = await tx.get_case(late)
     assert case is not None and case.repeat_suggested is None
+
+
+def test_simulate_emits_the_spike_report_to_the_head(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    steps = "".join(
+        f'\n[[step]]\nat = "2026-12-01T{hhmm}:00+07:00"\ncase = "{label}"\ndo = "register"\n'
+        f'as = "operator"\ntext = "{text}"\n'
+        for hhmm, label, text in zip(
+            ("17:40", "17:45", "17:50", "17:55", "18:00", "18:05"), "ABCDEF", PIPE[:6], strict=True
+        )
+    )
+    scenario = tmp_path / "spike.toml"
+    scenario.write_text(steps, encoding="utf-8")
+    assert main(["simulate", str(scenario), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    spikes = [json.loads(x) for x in out.splitlines() if '"activity_spike' in x]
+    assert [(s["type"], s["kind"], s["to"], s["at"]) for s in spikes] == [
+        ("notify", SPIKE, "head", "2026-12-01T18:00:00+07:00"),
+        ("notify", SPIKE_GREW, "head", "2026-12-01T18:05:00+07:00"),
+    ]
+    assert spikes[0]["cases"] == ["A", "B", "C", "D", "E"] and spikes[0]["count"] == 5
+    assert spikes[1]["case"] == "F" and spikes[1]["cases"] == ["F"]
+    assert main(["simulate", str(scenario)]) == 0
+    human = capsys.readouterr().out
+    assert "Глава района: повышенная социальная активность (п.17): 5 сообщений — A, B, C, D, E" in human
