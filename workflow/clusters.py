@@ -257,16 +257,22 @@ def peak(times: Iterable[datetime], window: Window) -> int:
 
 
 def topic(texts: Iterable[str], limit: int = 4) -> list[str]:
-    """The words most of the messages share, as first written: the cluster's subject for the head's report."""
+    """The words most of the messages share, as first written: the cluster's subject for the head's report.
+
+    By how many messages have the word, then by where it first appeared (the same order on every run)."""
     seen: Counter[str] = Counter()
-    shown: dict[str, str] = {}
+    shown: dict[str, str] = {}  # stem -> the word as first met; dicts keep that order
     count = 0
     for text in texts:
         count += 1
-        for word, s in words(text[:MAX_CHARS]):
+        found = words(text[:MAX_CHARS])
+        for word, s in found:
             shown.setdefault(s, word)
-        seen.update({s for _, s in words(text[:MAX_CHARS])})
-    common = [s for s, n in seen.most_common() if n >= max(2, (count + 1) // 2)]
+        seen.update(list(dict.fromkeys(s for _, s in found)))  # each message counts a word once
+    order = {s: i for i, s in enumerate(shown)}
+    common = sorted(
+        (s for s, n in seen.items() if n >= max(2, (count + 1) // 2)), key=lambda s: (-seen[s], order[s])
+    )
     return [shown[s] for s in common[:limit]]
 
 

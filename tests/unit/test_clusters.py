@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from views.cards import render_notification
+from workflow.calendar import WorkingCalendar
 from workflow.clusters import (
     Earlier,
     Recent,
@@ -23,6 +26,11 @@ from workflow.clusters import (
     stem,
     topic,
 )
+from workflow.model import Role
+from workflow.ports import Notification
+from workflow.quiet import silent
+from workflow.rules import DEFAULT_RULES
+from workflow.services.clusters import SPIKE, SPIKE_GREW
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 WINDOW = Window(threshold=5, minutes=120, cap=500)
@@ -214,3 +222,29 @@ def test_peak_is_the_best_window_by_brute_force(minutes: list[int]) -> None:
     times = [T0 + timedelta(minutes=m) for m in minutes]
     brute = max((sum(1 for t in times if start <= t <= start + WINDOW.span) for start in times), default=0)
     assert peak(times, WINDOW) == brute
+
+
+def test_the_spike_report_rings_at_night_its_growth_does_not() -> None:
+    night = datetime(2026, 12, 1, 23, 0, tzinfo=ZoneInfo("Asia/Novosibirsk"))
+    calendar = WorkingCalendar()
+    assert silent(SPIKE, Role.HEAD, night, calendar) is False
+    assert silent(SPIKE_GREW, Role.HEAD, night, calendar) is True
+
+
+def test_the_spike_report_is_rendered_escaped_and_within_the_limit() -> None:
+    cases = [{"id": 100 + i, "at": T0.isoformat(), "text": f"<b>Труба</b> & вода {i}" * 5} for i in range(20)]
+    payload = {"count": 25, "minutes": 120, "address": "ул. Октябрьская, 14", "topic": ["труба", "вода"],
+               "cases": cases, "more": 5}  # fmt: skip
+    n = Notification("k", None, SPIKE, Role.HEAD, T0, payload=payload)
+    text = render_notification(n, None, calendar=WorkingCalendar(), rules=DEFAULT_RULES, units={}, now=T0)
+    lines = text.splitlines()
+    assert lines[0] == "🚨 <b>Повышенная социальная активность (п.17)</b>: 25 похожих сообщений за 2 ч"
+    assert lines[1:3] == ["Адрес: ул. Октябрьская, 14", "Тема: труба, вода"]
+    assert lines[3].startswith("• № 100 · 17:00 · &lt;b&gt;Труба&lt;/b&gt; &amp; вода 0")
+    assert lines[-1] == "…и ещё 5" and len(lines) == 24
+    broken = Notification(
+        "k", None, SPIKE, Role.HEAD, T0, payload={"cases": "x", "count": "y", "minutes": None}
+    )
+    assert render_notification(
+        broken, None, calendar=WorkingCalendar(), rules=DEFAULT_RULES, units={}, now=T0
+    )
