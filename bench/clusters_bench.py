@@ -1,11 +1,12 @@
 """Clustering and repeat lookups (issue 13): the cost of one new message at the sizes the design caps.
 
-Run: .venv/bin/python bench/clusters_bench.py [--repeat N]
+Run: .venv/bin/python bench/clusters_bench.py [--repeat N] [--pg [URL]]
 Prints median and p90 over N runs (default 200) of:
 - the pure part: signature of the new message + `place` against a full window of 500 recent messages;
 - the same through SQLite in one transaction: `cluster_case` with 500 signatures in the window (read, compare,
   write the signature and the membership);
 - the repeat lookup over 2,000 recent cases: pure `repeat_of`, and `suggest_repeat` through SQLite.
+With --pg the stored figures are measured on PostgreSQL too, in a throwaway schema (tests/support/scratch.py).
 Texts come from the labelled screening corpus (tests/data/screening/messages.jsonl), so stems are realistic.
 """
 
@@ -32,6 +33,8 @@ from storage.engine import create_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.repository import SqlRepository  # noqa: E402
 from storage.tables import case_signatures, cases, messages  # noqa: E402
+from tests.support.pg import LOCAL_URL  # noqa: E402
+from tests.support.scratch import scratch_schema  # noqa: E402
 from workflow.clusters import Earlier, Recent, Window, place, repeat_of, signature  # noqa: E402
 from workflow.model import Case, InboundMessage, Procedure, Source  # noqa: E402
 from workflow.services.clusters import SpikeSettings, cluster_case, suggest_repeat  # noqa: E402
@@ -97,18 +100,27 @@ def pure(texts: list[str], repeat: int) -> None:
     )
 
 
-async def stored(texts: list[str], repeat: int) -> None:
+async def stored(texts: list[str], repeat: int, pg_url: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="otklik-clusters-") as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}"
         await upgrade(url)
         engine = create_engine(url)
         try:
-            await _stored(engine, texts, repeat)
+            await _stored(engine, texts, repeat, "sqlite")
+        finally:
+            await engine.dispose()
+    if pg_url is None:
+        return
+    async with scratch_schema(pg_url, "otklik_clusters_bench") as connect_args:
+        engine = create_engine(pg_url, connect_args=connect_args)
+        try:
+            await upgrade(engine)
+            await _stored(engine, texts, repeat, "postgresql")
         finally:
             await engine.dispose()
 
 
-async def _stored(engine: AsyncEngine, texts: list[str], repeat: int) -> None:
+async def _stored(engine: AsyncEngine, texts: list[str], repeat: int, name: str) -> None:
     total = REPEATS + repeat + 1
     # 2,000 cases over the last 28 days, of which the newest 500 fall within the two-hour window.
     rows = []
@@ -155,7 +167,7 @@ async def _stored(engine: AsyncEngine, texts: list[str], repeat: int) -> None:
         async with repo.transaction() as tx:
             await cluster_case(tx, case, message, signature(new_text), NOW, NOW, settings)
 
-    figures(f"sqlite: cluster_case with {WINDOW.cap} in the window (one transaction)",
+    figures(f"{name}: cluster_case with {WINDOW.cap} in the window (one transaction)",
             await timed_async(one_cluster, repeat))  # fmt: skip
 
     async def one_repeat() -> None:
@@ -163,7 +175,7 @@ async def _stored(engine: AsyncEngine, texts: list[str], repeat: int) -> None:
             await suggest_repeat(tx, Procedure.OPEN_SOURCES, signature(new_text), "vk:999999", NOW, settings)
 
     figures(
-        f"sqlite: suggest_repeat over {REPEATS:,} recent cases (30 days)",
+        f"{name}: suggest_repeat over {REPEATS:,} recent cases (30 days)",
         await timed_async(one_repeat, repeat),
     )
 
@@ -171,13 +183,16 @@ async def _stored(engine: AsyncEngine, texts: list[str], repeat: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument(
+        "--pg", nargs="?", const=LOCAL_URL, default=None, metavar="URL", help="PostgreSQL too"
+    )
     args = parser.parse_args()
     texts = corpus()
     print(
         f"corpus: {len(texts)} messages; window {WINDOW.threshold} within {WINDOW.minutes} min, cap {WINDOW.cap}"
     )
     pure(texts, args.repeat)
-    asyncio.run(stored(texts, args.repeat))
+    asyncio.run(stored(texts, args.repeat, args.pg))
 
 
 if __name__ == "__main__":
