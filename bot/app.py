@@ -30,7 +30,7 @@ from bot.channel_reader import ChannelReader, callback_handler, row_handler
 from bot.check import Level, calendar_findings, chat_findings, telegram_channel_findings
 from bot.delivery import Delivery
 from bot.directory import Directory
-from bot.domain_setup import build_calendar, build_rules, pos_category_table
+from bot.domain_setup import build_calendar, build_rules, build_spikes, pos_category_table
 from bot.events import LoggedServices
 from bot.links import link_book
 from bot.ok_webhook import ok_webhook_handler
@@ -163,7 +163,8 @@ class OtklikApp:
         if ok is not None:
             publishers.register(ok.publisher())
         services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
-                                  people=directory, reach=directory, publishers=publishers)  # fmt: skip
+                                  people=directory, reach=directory, publishers=publishers,
+                                  spikes=build_spikes(settings))  # fmt: skip
         if telegram_channel is not None:  # replies to comments and direct messages; a deleted comment shows on its card
             publishers.register(TelegramPublisher(bot, clock, on_gone=services.take_in))
         publisher = PublicationWorker(services, clock)

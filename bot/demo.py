@@ -86,6 +86,29 @@ VK_GROUP = 201
 VK_GROUP_NAME = "Администрация Северного района"
 VK_CITIZEN = (42, "Пётр", "Смирнов")
 VK_NEIGHBOUR = (43, "Лидия", "Козлова")  # her comment is later handed over by the ЦУР too
+# Six residents of one house write about the same burst pipe within a quarter of an hour (17:40–17:55): a spike
+# of similar messages, reported to the head at once (п.17, issue 13).
+SPIKE_ADDRESS = "ул. Октябрьская, 14"
+SPIKE_COMMENTS = (
+    (
+        (44, "Ирина", "Морозова"),
+        40,
+        "Ул. Октябрьская, 14: с утра прорвало трубу, вода заливает двор и подвал.",
+    ),
+    (
+        (45, "Олег", "Павлов"),
+        43,
+        "На Октябрьской 14 вода из трубы хлещет уже час, когда приедет аварийная служба?",
+    ),
+    ((46, "Светлана", "Егорова"), 46, "Октябрьская, 14 — двор затоплен, дети не могут пройти в школу."),
+    ((47, "Николай", "Зайцев"), 49, "У дома 14 на улице Октябрьской прорыв трубы, на асфальте лёд."),
+    ((48, "Татьяна", "Соловьёва"), 52, "Жители дома ул. Октябрьская, 14 третий час без холодной воды!"),
+    (
+        (49, "Виктор", "Николаев"),
+        55,
+        "Октябрьская, 14: вода уже в подвале, затопит щитовую — останемся без света.",
+    ),
+)
 VK_POST = "Ремонт дорог: сообщите о ямах в комментариях, мы передадим их в ЖКХ."
 # The administration's Telegram channel and its discussion group, where comments are written.
 TG_CHANNEL = -1005000000001
@@ -539,6 +562,7 @@ async def play_day(d: Director) -> None:
     await d.at(17, 15)
     await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=8)
     await checks_block(d)
+    await spike_block(d, post)
     say("18:00 Конец рабочего дня.")
     await d.at(18, 0)
 
@@ -576,6 +600,23 @@ async def checks_block(d: Director) -> None:
     await d.at(17, 33)
     await d.reply_to_card(INTAKE_CHAT, OPERATOR, lamp,
                           "Нина, здравствуйте! Фонарь во дворе дома 9 заменят 2 декабря.")  # fmt: skip
+async def spike_block(d: Director, post: int) -> None:
+    """17:40–17:55: six comments about one address; the fifth makes a spike, the head is told at once (п.17)."""
+    d.say(f"17:40 Жители пишут ВКонтакте об одной аварии ({SPIKE_ADDRESS}): шесть комментариев за 15 минут. "
+          "Отклик собирает похожие сообщения в группу; на пятом за два часа Глава района сразу получает доклад "
+          "со списком сообщений, о шестом — отдельное уведомление.")  # fmt: skip
+    numbers: list[int] = []
+    for (user, _first, _last), minute, text in SPIKE_COMMENTS:
+        await d.at(17, minute)
+        comment = await d.vk_comment(post, user, text)
+        async with d.app.repo.reading() as tx:
+            case_id = await tx.find_case_by_source(Source.VK.value, f"-{VK_GROUP}_{comment.id}")
+        if case_id is None:
+            raise DemoError(f"комментарий ВКонтакте в 17:{minute} не стал сообщением")
+        numbers.append(case_id)
+    d.say(
+        f"17:55 Сообщения № {', '.join(map(str, numbers))} — в докладе Главе района; карточки — в чате приёма."
+    )
 
 
 def media_label(msg: ChatMessage) -> str:
@@ -739,6 +780,8 @@ async def demo(out: Callable[[str], None] = print) -> Played:
             vk.add_group(VK_GROUP, VK_GROUP_NAME)
             vk.add_user(*VK_CITIZEN)
             vk.add_user(*VK_NEIGHBOUR)
+            for citizen, _minute, _text in SPIKE_COMMENTS:
+                vk.add_user(*citizen)
             settings = demo_settings(
                 emu.base_url, emu.token, Path(folder) / "demo.sqlite3", channels=demo_channels(vk, imap, ok)
             )

@@ -17,7 +17,9 @@ from workflow.calendar import (
     parse_xmlcalendar,
     shipped_calendar,
 )
+from workflow.clusters import Window
 from workflow.rules import Rules, RulesError
+from workflow.services.clusters import SpikeSettings
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,13 @@ def build_calendar(settings: Settings, warn: Callable[[str], None] | None = None
         overrides=overrides,
         warn=warn or log.warning,
     )
+
+
+def build_spikes(settings: Settings) -> SpikeSettings:
+    """`[screening]` as the use cases take it: the spike window and the repeat lookup."""
+    screening = settings.screening
+    window = Window(threshold=screening.spike_threshold, minutes=screening.spike_window_minutes)
+    return SpikeSettings(window=window, repeat_days=screening.repeat_days)
 
 
 def build_rules(settings: Settings) -> Rules:

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.directory import Directory
-from bot.domain_setup import build_calendar, build_rules, pos_category_table
+from bot.domain_setup import build_calendar, build_rules, build_spikes, pos_category_table
 from bot.events import LoggedServices
 from bot.settings import Settings
 from bot.startup import StartupError, check_database_url
@@ -67,7 +67,7 @@ async def import_file(
         try:
             repo = SqlRepository(engine, clock=clock)
             services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, people=directory,
-                                      reach=directory)  # fmt: skip
+                                      reach=directory, spikes=build_spikes(settings))  # fmt: skip
             report = await import_items(services, read.items, IMPORT_ACTOR)
         finally:
             await engine.dispose()

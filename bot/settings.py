@@ -337,6 +337,20 @@ class RetentionSettings(_Section):
             excluded_months=self.excluded_months,
             enabled=self.enabled,
         )
+# --- [screening]: activity spikes and repeats (issue 13) ------------------------------------------------------
+
+
+class ScreeningSettings(_Section):
+    spike_threshold: int = Field(default=5, ge=2, le=1000)
+    spike_window_minutes: int = Field(default=120, ge=5, le=1440)
+    repeat_days: int = Field(default=30, ge=1, le=366)
+
+    @field_validator("spike_threshold", "spike_window_minutes", "repeat_days", mode="before")
+    @classmethod
+    def _not_a_flag(cls, value: object) -> object:
+        if isinstance(value, bool):  # pydantic would read true as 1
+            raise ValueError("ожидается целое число")
+        return value
 
 
 class Settings(BaseSettings):
@@ -353,6 +367,7 @@ class Settings(BaseSettings):
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     pos: PosSettings = Field(default_factory=PosSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)  # issue 14 (helper D)
+    screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
     rules: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

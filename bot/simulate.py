@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.domain_setup import build_calendar, build_rules
+from bot.domain_setup import build_calendar, build_rules, build_spikes
 from bot.settings import Settings
 from storage.engine import create_engine
 from storage.migrate import upgrade
@@ -27,6 +27,7 @@ from workflow.lifecycle import ROLE_NAMES, Action, ActionPayload, NoticeKind
 from workflow.model import Actor, DomainError, InboundMessage, Procedure, Role, Source
 from workflow.ports import Notification
 from workflow.services import Services
+from workflow.services.clusters import SPIKE, SPIKE_GREW
 
 ACTIONS = (
     "register", "route", "approve_routing", "return", "info", "accept", "decline", "submit", "approve",
@@ -312,6 +313,11 @@ class Simulator:
             data = {"at": local.isoformat(), "type": "notify", "case": self.replay.label_of(n.case_id),
                     "kind": n.kind, "term": n.term_id, "to": n.to_role.value, "unit": n.unit,
                     "point": point}  # fmt: skip
+            if n.kind in (SPIKE, SPIKE_GREW):  # the head's report names the cases of the cluster it lists
+                listed = n.payload.get("cases")
+                ids = [c.get("id") for c in listed if isinstance(c, dict)] if isinstance(listed, list) else []
+                data["cases"] = [self.replay.label_of(i) for i in ids if isinstance(i, int)]
+                data["count"] = n.payload.get("count")
             self.replay.lines.append(Line(n.at, data))
 
 
@@ -328,6 +334,7 @@ async def simulate(settings: Settings, steps: list[ScenarioStep], db_path: Path)
             clock=clock,
             calendar=calendar,
             rules=build_rules(settings),
+            spikes=build_spikes(settings),
         )
         return await Simulator(services, clock, settings.units).run(steps)
     finally:
@@ -343,7 +350,12 @@ def _database(db: str | None) -> Iterator[Path]:
         yield Path(folder) / "simulation.sqlite3"
 
 
-_KIND_NAMES = {"reminder": "напоминание о сроке", "missed": "срок пропущен"}
+_KIND_NAMES = {
+    "reminder": "напоминание о сроке",
+    "missed": "срок пропущен",
+    SPIKE: "повышенная социальная активность (п.17)",
+    SPIKE_GREW: "ещё одно похожее сообщение к докладу о повышенной активности",
+}
 _EVENT_NAMES = {"register": "регистрация", "repeat": "регистрация повторного сообщения"}
 
 
@@ -360,6 +372,9 @@ def render_line(line: Line, tz: Any, units: Mapping[str, str] | None = None) -> 
     point = data.get("point")
     share = f", {point[1:]} %" if isinstance(point, str) and point[1:].isdigit() else ""
     term = f" ({data['term']}{share})" if data["term"] else ""
+    cases = data.get("cases")
+    if data["kind"] == SPIKE and isinstance(cases, list):
+        term = f": {data.get('count')} сообщений — {', '.join(str(c) for c in cases)}"
     return f"{when}  [{data['case']}] → {ROLE_NAMES[Role(data['to'])]}{whose}: {kind}{term}"
 
 

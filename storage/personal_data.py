@@ -22,7 +22,17 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from storage.repository import SqlRepository, SqlTransaction
-from storage.tables import access_log, cases, channel_files, drafts, events, messages, outbox, publications
+from storage.tables import (
+    access_log,
+    case_signatures,
+    cases,
+    channel_files,
+    drafts,
+    events,
+    messages,
+    outbox,
+    publications,
+)
 from storage.types import UtcDateTime
 from workflow.lifecycle import FINAL_STATUSES, Status
 from workflow.model import Actor, Event, Procedure, Role
@@ -184,6 +194,13 @@ class PersonalData:
         if items:
             await conn.execute(delete(channel_files).where(channel_files.c.item_key.in_(sorted(items))))
         await conn.execute(update(drafts).where(drafts.c.case_id.in_(todo)).values(text=""))
+        # Clustering's copy of the message (issue 13): its stems, address and author key go; the cluster stays,
+        # so a spike already reported still counts the case.
+        await conn.execute(
+            update(case_signatures)
+            .where(case_signatures.c.case_id.in_(todo))
+            .values(stems="", address=None, author=None)
+        )
         # An answer still on its way to the network goes out as approved; a finished one is emptied.
         await conn.execute(
             update(publications)

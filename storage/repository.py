@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import Table
 
 from storage import codec, direct, term_lists
+from storage.clusters import ClusterStatements
 from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
 from storage.tables import (
@@ -321,7 +322,7 @@ class ChannelFile:
     fetched_at: datetime
 
 
-class SqlTransaction:
+class SqlTransaction(ClusterStatements):
     def __init__(
         self, conn: AsyncConnection, clock: Clock, sqlite_direct: _SqliteDirect | None = None
     ) -> None:

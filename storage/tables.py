@@ -436,3 +436,31 @@ access_log = Table(
     Column("at", UtcDateTime, nullable=False),
     Index("ix_access_log_case", "case_id", "at"),
 )
+
+# --- issue 13, similar-message clusters and repeats (migration 0018) -----------------------------------------
+# A cluster of similar open-source messages (workflow/clusters.py). `reported_at`: when the head's «повышенная
+# социальная активность» report was queued (NULL: not yet); set with a conditional write, so it goes once.
+clusters = Table(
+    "clusters",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("reported_at", UtcDateTime, nullable=True),
+)
+
+# One row per registered message: what clustering and repeat suggestions compare, computed once at
+# registration, so a new message is compared with the window without re-reading and re-stemming its texts.
+case_signatures = Table(
+    "case_signatures",
+    metadata,
+    Column("case_id", Id, ForeignKey("cases.id"), primary_key=True, autoincrement=False),
+    Column("procedure", String, nullable=False),
+    Column("at", UtcDateTime, nullable=False),  # when the message came (received, at most the registration)
+    Column("stems", Text, nullable=False),  # sorted pseudo-stems, space-separated
+    Column("address", String, nullable=True),  # "октябрь 14"; NULL: none named
+    Column("author", String, nullable=True),  # "vk:42": network and author id; NULL: not known
+    Column("cluster_id", Id, ForeignKey("clusters.id"), nullable=True),
+    Index("ix_case_signatures_procedure_at", "procedure", "at"),
+    Index("ix_case_signatures_author_at", "author", "at"),
+    Index("ix_case_signatures_cluster_id", "cluster_id"),
+)

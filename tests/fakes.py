@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 from workflow.model import Case, Event, InboundMessage, Term, TermHandover, TermHolder, TermStart, TermStop
 from workflow.ports import (
     AccessEntry,
+    ClusterRow,
     FoundCase,
     Notification,
     OutboxItem,
     OwedBy,
     Retimed,
     SentRecord,
+    SignatureRow,
     StaleVersion,
     TermPage,
 )
@@ -67,6 +69,10 @@ class _State:
     claims: dict[int, tuple[datetime, str]] = field(default_factory=dict)  # outbox id -> (until, owner)
     kv: dict[str, str] = field(default_factory=dict)
     event_ids: int = 0
+    signatures: dict[int, tuple[str, SignatureRow]] = field(
+        default_factory=dict
+    )  # case id -> (procedure, row)
+    clusters: dict[int, ClusterRow] = field(default_factory=dict)
 
 
 class FakeTransaction:
@@ -398,6 +404,54 @@ class FakeTransaction:
 
     async def cases(self, *, open_only: bool = True, limit: int = 200) -> list[Case]:
         return list(self.s.cases.values())[:limit]
+
+    # --- clusters and repeats ---------------------------------------------------------------------------------
+
+    async def add_signature(self, procedure: str, row: SignatureRow) -> None:
+        if row.case_id in self.s.signatures:
+            raise ValueError(f"case {row.case_id} has a signature already")
+        self.s.signatures[row.case_id] = (procedure, replace(row, cluster_id=None))
+
+    def _newest(self, rows: Iterable[SignatureRow]) -> list[SignatureRow]:
+        return sorted(rows, key=lambda r: (r.at, r.case_id), reverse=True)
+
+    async def recent_signatures(
+        self, procedure: str, since: datetime, until: datetime, limit: int
+    ) -> list[SignatureRow]:
+        rows = (r for p, r in self.s.signatures.values() if p == procedure and since <= r.at <= until)
+        return self._newest(rows)[:limit]
+
+    async def latest_by_author(self, procedure: str, author: str, since: datetime) -> SignatureRow | None:
+        rows = (
+            r
+            for p, r in self.s.signatures.values()
+            if p == procedure and r.author == author and r.at >= since
+        )
+        return next(iter(self._newest(rows)), None)
+
+    async def new_cluster(self, started_at: datetime) -> int:
+        cluster_id = len(self.s.clusters) + 1
+        self.s.clusters[cluster_id] = ClusterRow(cluster_id, started_at)
+        return cluster_id
+
+    async def join_cluster(self, cluster_id: int, case_ids: Sequence[int]) -> None:
+        for case_id in case_ids:
+            procedure, row = self.s.signatures[case_id]
+            self.s.signatures[case_id] = (procedure, replace(row, cluster_id=cluster_id))
+
+    async def cluster(self, cluster_id: int) -> ClusterRow | None:
+        return self.s.clusters.get(cluster_id)
+
+    async def cluster_members(self, cluster_id: int) -> list[SignatureRow]:
+        rows = [r for _, r in self.s.signatures.values() if r.cluster_id == cluster_id]
+        return sorted(rows, key=lambda r: (r.at, r.case_id))
+
+    async def mark_cluster_reported(self, cluster_id: int, at: datetime) -> bool:
+        row = self.s.clusters[cluster_id]
+        if row.reported_at is not None:
+            return False
+        self.s.clusters[cluster_id] = replace(row, reported_at=at)
+        return True
 
 
 class FakeRepository:

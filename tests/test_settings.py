@@ -48,6 +48,13 @@ def test_relative_paths_are_read_from_the_config_folder(tmp_path: Path) -> None:
         ('[[staff]]\nroles = ["operator"]\n', "staff.0.telegram_id: обязательный ключ не указан"),
         ("[scheduler]\nsweep_seconds = 0\n", "scheduler.sweep_seconds: слишком маленькое значение"),
         ("[database\n", "не читается как TOML"),
+        ("[screening]\nspike_threshold = 1\n", "screening.spike_threshold: слишком маленькое значение"),
+        (
+            "[screening]\nspike_window_minutes = 5000\n",
+            "screening.spike_window_minutes: слишком большое значение",
+        ),
+        ('[screening]\nrepeat_days = "месяц"\n', "screening.repeat_days: ожидается целое число"),
+        ("[screening]\nrepeat_days = true\n", "screening.repeat_days: ожидается целое число"),
     ],
 )
 def test_a_broken_key_is_named_in_one_russian_line(tmp_path: Path, text: str, expected: str) -> None:

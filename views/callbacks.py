@@ -67,6 +67,7 @@ class CaseVerb(StrEnum):
     EXCLUDE = Action.EXCLUDE.value
     SIGNIFICANT = Action.SIGNIFICANT.value
     CLOSE = Action.CLOSE.value  # office head: asks for the reason, then closes
+    LINK_REPEAT = Action.LINK_REPEAT.value  # «Повторное к № N»: the suggested earlier case, one press
     CHANGE_ROUTING = "change"  # office head: open the unit toggles to change the proposed routing
     SET_ORDER = "order"  # office head: open the order of officials (п.12.1) for the proposed units
     CANCEL = "cancel"  # close the toggles, back to the card's keyboard

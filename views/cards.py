@@ -53,6 +53,7 @@ from workflow.ports import (
 )
 from workflow.pos_categories import UNKNOWN_CATEGORY
 from workflow.rules import Rules, RulesError
+from workflow.services.clusters import SPIKE, SPIKE_GREW
 from workflow.services.pos_mail import POS_MAIL_REPEAT, POS_MAIL_UNPARSED
 from workflow.services.publishing import current_publication
 from workflow.services.queries import CardView
@@ -132,6 +133,9 @@ def history_what(event: Event, units: Mapping[str, str], procedure: Procedure | 
     found = checks_of(event) if event.action == DRAFT_HELD else ()
     if found:
         what += ": " + "; ".join(f.text[:1].lower() + f.text[1:].rstrip(".") for f in found)
+    earlier = data.get("repeat_of")
+    if event.action == Action.LINK_REPEAT and isinstance(earlier, int):
+        what += texts.HISTORY_REPEAT_OF.format(case_id=earlier)
     return what
 
 
@@ -297,6 +301,8 @@ def render_card(
         head.append(escape(texts.CARD_POS_DUE.format(pos=pos_due, rules=by_rules)))
     if case.repeat_of is not None:
         head.append(escape(texts.CARD_REPEAT.format(case_id=case.repeat_of)))
+    elif case.repeat_suggested is not None and not Status(case.status).final:
+        head.append(escape(texts.CARD_REPEAT_SUGGESTED.format(case_id=case.repeat_suggested)))
     if message is not None and message.attachments:
         head.append(escape(texts.CARD_ATTACHMENTS.format(count=len(message.attachments))))
         for failed in message.attachments:
@@ -441,6 +447,46 @@ def render_channel_health(n: Notification, calendar: CardCalendar) -> str:
     return texts.NOTE_CHANNEL_RESTORED_HTML.format(channel=name, since=when("since"), until=when("until"))
 
 
+def _window_text(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} ч" if hours and not rest else f"{minutes} мин"
+
+
+def render_spike(n: Notification, calendar: CardCalendar) -> str:
+    """The head's report of a cluster of similar messages: how many over which window, the address and subject,
+    each case listed (number, time, the start of its text); a «grew» notice lists the new member."""
+    p = n.payload
+    raw_count, raw_minutes = p.get("count"), p.get("minutes")
+    count = raw_count if isinstance(raw_count, int) else 0
+    minutes = raw_minutes if isinstance(raw_minutes, int) else 0
+    if n.kind == SPIKE:
+        lines = [texts.NOTE_SPIKE_HTML.format(count=count, window=escape(_window_text(minutes)))]
+    else:
+        lines = [texts.NOTE_SPIKE_GREW_HTML.format(count=count)]
+    address, subject = p.get("address"), p.get("topic")
+    if isinstance(address, str) and address:
+        lines.append(escape(texts.NOTE_SPIKE_ADDRESS.format(address=address)))
+    if isinstance(subject, list) and subject:
+        lines.append(escape(texts.NOTE_SPIKE_TOPIC.format(topic=", ".join(str(w) for w in subject))))
+    listed = p.get("cases")
+    for item in listed if isinstance(listed, list) else []:
+        if not isinstance(item, dict):
+            continue
+        try:
+            when = datetime.fromisoformat(str(item.get("at"))).astimezone(calendar.tz).strftime("%H:%M")
+        except ValueError:
+            when = "?"
+        line = texts.NOTE_SPIKE_CASE.format(case_id=item.get("id"), at=when, text=str(item.get("text") or ""))
+        lines.append(escape(line))
+    more = p.get("more")
+    if isinstance(more, int) and more > 0:
+        lines.append(escape(texts.NOTE_SPIKE_MORE.format(count=more)))
+    text = "\n".join(lines)
+    if visible_length(text) > LIMIT:
+        text = lines[0]
+    return text
+
+
 POS_MAIL_KINDS = frozenset({POS_MAIL_UNPARSED, POS_MAIL_REPEAT, UNKNOWN_CATEGORY})
 
 
@@ -484,6 +530,8 @@ def render_notification(
         return render_channel_health(n, calendar)
     if n.kind in POS_MAIL_KINDS:
         return render_pos_mail(n, rules)
+    if n.kind in (SPIKE, SPIKE_GREW):
+        return render_spike(n, calendar)
     if n.kind == DELIVERY_FAILED:
         return "\n".join(
             [texts.NOTE_DELIVERY_FAILED_HTML, *(escape(line) for line in _failure_lines(n, units))]

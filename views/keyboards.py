@@ -51,6 +51,7 @@ _BUTTON_ORDER: list[Action] = [
     Action.INTERIM,
     Action.INFO,
     Action.SUBMIT,
+    Action.LINK_REPEAT,
     Action.RETURN,
     Action.EXCLUDE,
     Action.SCREEN_KEEP,
@@ -82,6 +83,8 @@ def _label(case: Case, action: Action) -> str | None:
         Action.CLOSE: texts.BTN_CLOSE,  # asks for the reason first: one click never ends a case
         Action.SCREEN_KEEP: texts.BTN_SCREEN_KEEP,
     }
+    if action is Action.LINK_REPEAT and case.repeat_suggested is not None:
+        return texts.BTN_LINK_REPEAT.format(case_id=case.repeat_suggested)
     # INFO / SUBMIT come as replies to the card; REOPEN is a command (a closed card has no buttons).
     return labels.get(action)
 

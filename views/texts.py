@@ -99,6 +99,7 @@ DONE_BY_ACTION: Mapping[str, str] = {
     "reopen": "Работа по сообщению возобновлена",
     "set_detected": "Время выявления ЦУР записано",
     "screen_keep": "Записано: не исключать — сообщение остаётся в работе",
+    "link_repeat": "Отмечено как повторное",
 }
 UNDONE = "Последнее действие по сообщению № {case_id} отменено. Статус: «{status}»."
 REGISTERED = "Зарегистрировано: сообщение № {case_id}"
@@ -145,6 +146,7 @@ INTAKE_SOURCES: Mapping[str, str] = {
 BTN_ROUTE = "Направить в подразделение"
 BTN_RETURN = "Не наша компетенция — вернуть куратору"
 BTN_EXCLUDE_OS = "Не подлежит ответу (п.15)"
+BTN_LINK_REPEAT = "Повторное к № {case_id}"
 BTN_EXCLUDE_POS = "Не подлежит ответу (п.17)"
 BTN_SIGNIFICANT = "Общественно значимое — доложить Главе района"
 BTN_APPROVE_ROUTING = "Согласовать направление"
@@ -209,6 +211,7 @@ CARD_CUR_CARD = "Карточка ЦУР № {number}"
 CARD_CUR_CURATOR = "Передал: {curator}"
 CARD_POS_DUE = "Срок ответа по данным ПОС: {pos}; по Порядку: {rules}"
 CARD_REPEAT = "Повторное, предыдущее № {case_id}"
+CARD_REPEAT_SUGGESTED = "Возможно, повторное к № {case_id}: тот же автор или почти тот же текст"
 CARD_ATTACHMENTS = "Вложений: {count}"
 CARD_ATTACHMENT_FAILED = "Вложение не удалось получить: {reason}"
 # The source state of a network item (issue 11): the last change the network reported, and when.
@@ -269,6 +272,7 @@ HISTORY_PHRASES: Mapping[str, str] = {
     "screen_keep": "решено не исключать: предупреждение проверки снято",
     "draft_held": "проект ответа задержан проверкой",
     "draft_withdrawn": "задержанный проект ответа отозван на исправление",
+    "link_repeat": "отмечено как повторное",
     "handed_over": "передано куратором ЦУР (присоединено к уже поступившему)",
     # The network item's own changes (issue 11), recorded by Отклик as the network reports them.
     "source_edited": "автор изменил текст в источнике",
@@ -286,6 +290,7 @@ HISTORY_PHRASES: Mapping[str, str] = {
     "pd_exported": "персональные данные автора выгружены по его запросу",
 }
 HISTORY_ORDER = " (очерёдность: {order})"
+HISTORY_REPEAT_OF = " к № {case_id}"
 HISTORY_RESPONSIBLE = "; ответственный — {unit}"
 CARD_HINT_REPLY = "Ответьте на карточку текстом или файлами, чтобы направить {what}."
 CARD_HINT_INFO = "информацию для ответа"
@@ -307,6 +312,15 @@ NOTE_REMINDER_HTML = "⏰ <b>Напоминание:</b> {title} — {owner}, д
 NOTE_MISSED_HTML = "❗ <b>Срок пропущен:</b> {title} — {owner}, срок был до {due}"
 NOTE_NOTICE_HTML = "🔔 <b>{label}</b>"
 NOTE_CASE = "Сообщение № {case_id}"
+# The head's report of a spike of similar messages (п.17, workflow/services/clusters.py).
+NOTE_SPIKE_HTML = (
+    "🚨 <b>Повышенная социальная активность (п.17)</b>: {count} похожих сообщений за {window}"
+)
+NOTE_SPIKE_GREW_HTML = "🚨 <b>Повышенная социальная активность</b>: ещё одно похожее сообщение, всего {count}"
+NOTE_SPIKE_ADDRESS = "Адрес: {address}"
+NOTE_SPIKE_TOPIC = "Тема: {topic}"
+NOTE_SPIKE_CASE = "• № {case_id} · {at} · {text}"
+NOTE_SPIKE_MORE = "…и ещё {count}"
 NOTE_REASON = "Причина: {reason}"
 NOTE_COMMENT = "Комментарий: {reason}"
 NOTE_UNIT = "Подразделение: {unit}"

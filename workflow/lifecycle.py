@@ -114,6 +114,9 @@ class Action(StrEnum):
     SET_DETECTED = "set_detected"  # open sources: the ЦУР detection time stated after registration (п.10)
     # п.15 / п.17 screening flagged the message at intake; a person decided to keep it in work (issue 13).
     SCREEN_KEEP = "screen_keep"
+    # The suggested earlier case (Case.repeat_suggested: same author or nearly the same text) confirmed as the
+    # one this message repeats (issue 13 item 4): `repeat_of` is set, as a repeat registered as such has it.
+    LINK_REPEAT = "link_repeat"
 
     @property
     def label(self) -> str:
@@ -138,6 +141,7 @@ _ACTION_LABELS: Mapping[Action, str] = {
     Action.REOPEN: "Возобновить",
     Action.SET_DETECTED: "Указано время выявления ЦУР",
     Action.SCREEN_KEEP: "Не исключать",
+    Action.LINK_REPEAT: "Отмечено как повторное",
 }
 
 # "Недостаточно прав: <what> может только <who>".
@@ -159,6 +163,7 @@ _ACTION_PHRASES: Mapping[Action, str] = {
     Action.REOPEN: "возобновить работу по закрытому сообщению",
     Action.SET_DETECTED: "указать время выявления сообщения ЦУР",
     Action.SCREEN_KEEP: "снять предупреждение проверки текста",
+    Action.LINK_REPEAT: "отметить сообщение как повторное",
 }
 
 ROLE_NAMES: Mapping[Role, str] = {
@@ -419,6 +424,8 @@ def _check_already(case: Case, action: Action, status: Status) -> None:
         message = "Уже решено не исключать"
     if message is None and action is Action.SCREEN_KEEP and case.screening != SCREEN_PENDING:
         raise _wrong_status_text("Проверка п.15 ничего не нашла в этом сообщении: решать нечего")
+    if message is None and action is Action.LINK_REPEAT and case.repeat_of is not None:
+        message = f"Уже отмечено как повторное к № {case.repeat_of}"
     if message is not None:
         raise _already(message)
 
@@ -986,6 +993,12 @@ def _significant(ctx: Context) -> Delta:
 def _screen_keep(ctx: Context) -> Delta:
     """A person read the flagged message and keeps it in work; the findings stay in the registration event."""
     return Delta(case=replace(ctx.case, screening=SCREEN_KEPT), data={"screening": SCREEN_KEPT})
+def _link_repeat(ctx: Context) -> Delta:
+    """The suggested earlier case becomes the one this message repeats (its answer must name measures)."""
+    earlier = ctx.case.repeat_suggested
+    if earlier is None:
+        raise _invalid("Предыдущее сообщение для этого не предложено: повторное отмечают при регистрации")
+    return Delta(case=replace(ctx.case, repeat_of=earlier), data={"repeat_of": earlier})
 
 
 def _close(ctx: Context) -> Delta:
@@ -1137,6 +1150,7 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
     add(OS, (_S.CLOSED,), Action.REOPEN,
         Step(_OFFICE_HEAD, reason="required", notify=((_N.CASE_REOPENED, "units"),), effect=_reopen))
     add(OS, OS_OPEN, Action.SCREEN_KEEP, Step(_OPERATOR, effect=_screen_keep))
+    add(OS, OS_OPEN, Action.LINK_REPEAT, Step(_OPERATOR, effect=_link_repeat))
     # While every T0 term is still open: before the routing is approved (see _set_detected).
     add(OS, (_S.NEW, _S.ROUTING_PROPOSED), Action.SET_DETECTED,
         Step((_R.OPERATOR, _R.REGION_CURATOR), effect=_set_detected))
@@ -1178,6 +1192,7 @@ def _build() -> dict[tuple[Procedure, Status, Action], Step]:
              effect=_close))
     add(POS, (_S.CLOSED,), Action.REOPEN,
         Step(_OFFICE_HEAD, reason="required", notify=((_N.CASE_REOPENED, "units"),), effect=_reopen))
+    add(POS, POS_OPEN, Action.LINK_REPEAT, Step(_POS_CURATOR, effect=_link_repeat))
     return t
 # fmt: on
 
@@ -1562,6 +1577,9 @@ def available_actions(case: Case, actor: Actor) -> tuple[Action, ...]:
         if action is Action.SET_DETECTED and (
             not case.handed_over or case.detection_stated or case.received_at is not None
         ):
+            continue
+        # «Повторное к № N» only where an earlier case was suggested and nothing is linked yet.
+        if action is Action.LINK_REPEAT and (case.repeat_suggested is None or case.repeat_of is not None):
             continue
         found.append(action)
     return tuple(found)

@@ -159,6 +159,9 @@ class Case:
     assignments: tuple[Assignment, ...] = ()
     proposed_units: tuple[str, ...] = ()
     repeat_of: int | None = None
+    # An earlier case this one may repeat (the same author or nearly the same text, workflow/clusters.py): offered
+    # on the card as «Повторное к № N»; a person links it (Action.LINK_REPEAT), which sets `repeat_of`.
+    repeat_suggested: int | None = None
     interim: bool = False  # an interim answer was given; the final answer is pending
     draft_version: int = 0
     rework_reason: str = ""

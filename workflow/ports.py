@@ -157,6 +157,27 @@ class AccessEntry:
     chat_id: int | None
     what: str  # VIEW_CARD | VIEW_FIND | VIEW_CHOICE | VIEW_EXPORT
     at: datetime
+@dataclass(frozen=True, slots=True)
+class SignatureRow:
+    """A registered message as clustering and repeats compare it (workflow/clusters.py), table
+    `case_signatures`: when it came, its stems (space-separated), address key and author ("" unknown), and the
+    cluster it is in."""
+
+    case_id: int
+    at: datetime
+    stems: str
+    address: str = ""
+    author: str = ""
+    cluster_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRow:
+    """A cluster of similar messages (table `clusters`): reported to the head at `reported_at` (None: not yet)."""
+
+    id: int
+    started_at: datetime
+    reported_at: datetime | None = None
 
 
 class Reading(Protocol):
@@ -338,6 +359,40 @@ class Transaction(Reading, Protocol):
 
     async def record_access(self, entries: Sequence[AccessEntry]) -> None:
         """Append views of cases' personal data to the access log."""
+        ...
+
+    # --- similar-message clusters and repeats (issue 13) -----------------------------------------------------
+
+    async def add_signature(self, procedure: str, row: SignatureRow) -> None:
+        """Keep a registered message's signature (its `cluster_id` is ignored: see `join_cluster`)."""
+        ...
+
+    async def recent_signatures(
+        self, procedure: str, since: datetime, until: datetime, limit: int
+    ) -> list[SignatureRow]:
+        """The signatures of `procedure` from `since` to `until` (inclusive), the newest `limit` first."""
+        ...
+
+    async def latest_by_author(self, procedure: str, author: str, since: datetime) -> SignatureRow | None:
+        """The newest signature of `procedure` by `author` at or after `since`."""
+        ...
+
+    async def new_cluster(self, started_at: datetime) -> int:
+        """A new, unreported cluster; its id."""
+        ...
+
+    async def join_cluster(self, cluster_id: int, case_ids: Sequence[int]) -> None:
+        """Put these cases' signatures into the cluster."""
+        ...
+
+    async def cluster(self, cluster_id: int) -> ClusterRow | None: ...
+
+    async def cluster_members(self, cluster_id: int) -> list[SignatureRow]:
+        """The cluster's signatures, the oldest first."""
+        ...
+
+    async def mark_cluster_reported(self, cluster_id: int, at: datetime) -> bool:
+        """Mark the cluster reported if it is not yet; whether this call did (only one caller ever does)."""
         ...
 
     # --- publications (issue 11) --------------------------------------------------------------------------

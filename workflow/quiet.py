@@ -13,9 +13,13 @@ from datetime import datetime
 
 from workflow.calendar import WorkingCalendar
 from workflow.model import Role
+from workflow.services.clusters import SPIKE
 
-# (notification kind, recipient role) that ring whenever they come.
-LOUD_ALWAYS: frozenset[tuple[str, Role]] = frozenset({("significant", Role.HEAD), ("missed", Role.HEAD)})
+# (notification kind, recipient role) that ring whenever they come; the head's report of a spike of similar
+# messages too (п.17: «повышенная социальная активность», an immediate report as well).
+LOUD_ALWAYS: frozenset[tuple[str, Role]] = frozenset(
+    {("significant", Role.HEAD), ("missed", Role.HEAD), (SPIKE, Role.HEAD)}
+)
 
 
 def in_working_day(at: datetime, calendar: WorkingCalendar) -> bool:

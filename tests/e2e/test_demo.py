@@ -17,6 +17,7 @@ import pytest
 
 from bot.demo import (
     CHAT_TITLES,
+    HEAD,
     HOUSING,
     HOUSING_CHAT,
     INTAKE_CHAT,
@@ -28,6 +29,8 @@ from bot.demo import (
     OPERATOR,
     POS_CURATOR,
     REGION_CURATOR,
+    SPIKE_ADDRESS,
+    SPIKE_COMMENTS,
     TG_CHANNEL_TITLE,
     TG_CITIZEN,
     TG_GROUP,
@@ -217,6 +220,8 @@ def test_a_vk_comment_becomes_a_card_by_itself_and_its_answer_appears_under_it(
         ("09:12", f"{VK_CITIZEN[1]} {VK_CITIZEN[2]}"),
         ("15:20", VK_GROUP_NAME),
         ("15:30", f"{VK_NEIGHBOUR[1]} {VK_NEIGHBOUR[2]}"),  # handed over by the ЦУР later, not answered today
+        # The six comments about one address at 17:40–17:55 (the head's spike report), not answered today.
+        *((f"17:{minute}", f"{first} {last}") for (_id, first, last), minute, _text in SPIKE_COMMENTS),
     ]
     assert wall[1].replies_to is not None and citizens.text.startswith(wall[1].replies_to.rstrip("…"))
     assert wall[1].body == [final]
@@ -348,3 +353,29 @@ def test_a_draft_without_greeting_is_sent_back_with_the_finding_and_corrected(tr
     assert "проект ответа задержан проверкой: нет приветствия или обращения к автору в начале ответа" in history
     assert "задержанный проект ответа отозван на исправление" in history
     assert "Проект ответа (версия 1):\nНина, здравствуйте!" in history  # only the corrected draft was submitted
+def test_six_comments_about_one_address_are_reported_to_the_head_once_then_the_sixth(transcript: str) -> None:
+    seen = chats(transcript)
+    intake = of(INTAKE_CHAT, seen)
+    # The case numbers as the intake chat's cards show them: each comment's card, taken in by itself.
+    numbers: list[int] = []
+    for _citizen, minute, text in SPIKE_COMMENTS:
+        [card] = [m for m in intake if m.who == "Отклик" and m.at == f"17:{minute}" and text in m.body]
+        numbers.append(int(card.body[0].removeprefix("Сообщение № ").split(" ")[0]))
+    head = [m for m in of(HEAD.user_id, seen) if m.body and m.body[0].startswith("🚨 ")]
+    assert [m.at for m in head] == ["17:52", "17:55"]  # at the fifth comment, then the sixth: nothing twice
+    report, grew = head
+    assert report.body[0] == texts.NOTE_SPIKE_HTML.format(count=5, window="2 ч").replace("<b>", "").replace(
+        "</b>", ""
+    )
+    assert (
+        texts.NOTE_SPIKE_ADDRESS.format(address=SPIKE_ADDRESS[0].upper() + SPIKE_ADDRESS[1:]) in report.body
+    )
+    listed = [line for line in report.body if line.startswith("• № ")]
+    assert listed == [
+        texts.NOTE_SPIKE_CASE.format(case_id=n, at=f"17:{minute}", text=text)
+        for n, (_c, minute, text) in zip(numbers[:5], SPIKE_COMMENTS[:5], strict=True)
+    ]
+    assert "всего 6" in grew.body[0]
+    assert [line for line in grew.body if line.startswith("• № ")] == [
+        texts.NOTE_SPIKE_CASE.format(case_id=numbers[5], at="17:55", text=SPIKE_COMMENTS[5][2])
+    ]

@@ -14,7 +14,7 @@ from bot.channel_files import KEPT_PREFIX
 from bot.retention_job import RETENTION_ACTOR, erase_due
 from storage.personal_data import KEPT_REF, PersonalData
 from storage.repository import ChannelFile, SqlRepository
-from storage.tables import access_log, channel_files
+from storage.tables import access_log, case_signatures, channel_files
 from tests.engine.conftest import NSK, Database, actor, at, make_services
 from tests.engine.flows import DRAFT, Do, os_approved, os_msg, pos_msg, register, run
 from tests.fakes import FakeClock
@@ -155,6 +155,13 @@ async def _files(repo: SqlRepository) -> int:
         )
 
 
+async def _signatures(repo: SqlRepository) -> dict[int, tuple[str, str | None, str | None]]:
+    """Clustering's copy of each open-source message (issue 13): stems, address, author key."""
+    async with repo.reading() as tx:
+        rows = (await tx.connection.execute(select(case_signatures))).all()
+    return {r.case_id: (r.stems, r.address, r.author) for r in rows}
+
+
 @pytest.mark.parametrize("db", ["sqlite", "pg"], indirect=True)
 async def test_erased_exactly_when_due_with_the_figures_unchanged(
     db: Database, clock: FakeClock, calendar: WorkingCalendar
@@ -215,6 +222,9 @@ async def test_erased_exactly_when_due_with_the_figures_unchanged(
     )  # a re-delivery is still known
     assert kept.author_id == 555 and kept.text == message.text
     assert await _files(repo) == 0
+    signatures = await _signatures(repo)
+    assert signatures[answered] == signatures[excluded] == ("", None, None)
+    assert signatures[still_open][2] == "vk:555"  # the case in work keeps its signature
     assert draft == "" and DRAFT not in {e.text for e in history}
     assert all(e.text == "" for e in history)
     erasure = history[-1]

@@ -368,6 +368,19 @@ def pos_case(status: Status, *units: str, responsible: str | None = None, **fiel
     return Case(1, POS, status.value, 5, T0, category=category, assignments=assignments, **fields)
 
 
+def test_link_repeat_sets_the_suggested_earlier_case(cal: WorkingCalendar) -> None:
+    case = os_case(S.IN_UNITS, "housing", repeat_suggested=7)
+    assert A.LINK_REPEAT in available_actions(case, OPERATOR)
+    assert A.LINK_REPEAT not in available_actions(os_case(S.IN_UNITS, "housing"), OPERATOR)
+    result = act(case, A.LINK_REPEAT, OPERATOR, at(3, 2, 10, 10), cal)
+    assert result.case.repeat_of == 7 and result.case.status == S.IN_UNITS.value
+    assert result.events[0].data["repeat_of"] == 7
+    assert (result.starts, result.stops, result.notices) == ((), (), ())  # no term, nobody told
+    assert A.LINK_REPEAT not in available_actions(result.case, OPERATOR)
+    ours = pos_case(S.IN_WORK, "housing", repeat_suggested=3)
+    assert act(ours, A.LINK_REPEAT, POS_CURATOR, at(3, 2, 10, 10), cal).case.repeat_of == 3
+
+
 def test_os_return_not_our_competence(cal: WorkingCalendar) -> None:
     result = act(
         os_case(S.NEW), A.RETURN, OPERATOR, at(3, 2, 10, 20), cal, reason="Вопрос федеральной трассы"
@@ -838,6 +851,16 @@ REFUSALS: list[Any] = [
     pytest.param(pos_case(S.NEW, screening="pending"), A.SCREEN_KEEP, OPERATOR, {}, "forbidden",
         "Недостаточно прав: снять предупреждение проверки текста может только куратор ПОС",
         id="screen-keep-pos-by-operator"),
+    # a suggested repeat linked (link_repeat, issue 13)
+    pytest.param(os_case(S.NEW, repeat_suggested=7), A.LINK_REPEAT, HOUSING_OFFICIAL, {}, "forbidden",
+        "Недостаточно прав: отметить сообщение как повторное может только уполномоченное лицо управления делами",
+        id="repeat-by-unit"),
+    pytest.param(os_case(S.NEW), A.LINK_REPEAT, OPERATOR, {}, "invalid",
+        "Предыдущее сообщение для этого не предложено", id="repeat-not-suggested"),
+    pytest.param(os_case(S.NEW, repeat_suggested=7, repeat_of=7), A.LINK_REPEAT, OPERATOR, {}, "already_done",
+        "Уже отмечено как повторное к № 7", id="repeat-twice"),
+    pytest.param(os_case(S.ANSWERED, repeat_suggested=7), A.LINK_REPEAT, OPERATOR, {}, "wrong_status",
+        "Действие недоступно в статусе «Ответ дан»", id="repeat-answered"),
 ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from workflow.calendar import WorkingCalendar
 from workflow.ports import Clock, Notification, Notifier, People, PublisherRegistry, Reach, Repository
 from workflow.rules import Rules
 from workflow.screening import Findings, screen
+from workflow.services.clusters import SpikeSettings
 
 STALE_CARD = "Карточка устарела: по сообщению уже выполнено другое действие. Откройте актуальную карточку."
 NOT_FOUND = "Сообщение не найдено."
@@ -28,6 +29,8 @@ class UseCaseBase:
     publishers: PublisherRegistry = field(default_factory=PublisherRegistry)
     # п.15 / п.17 screening of every registered text (workflow.screening); tests give one that fails.
     screener: Callable[[str], Findings] = screen
+    # `[screening]`: the activity spike window and the repeat lookup (issue 13).
+    spikes: SpikeSettings = field(default_factory=SpikeSettings)
 
     async def _wake(self, case_ids: Sequence[int], notifications: Sequence[Notification]) -> None:
         """After a commit: delivery refreshes these cases' cards and sends what was queued."""

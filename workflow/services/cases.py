@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from workflow.answer_checks import Finding
+from workflow.clusters import signature
 from workflow.draft_review import hold, with_checks
 from workflow.draft_review import review as review_draft
 from workflow.lifecycle import (
@@ -50,6 +51,7 @@ from workflow.ports import (
 )
 from workflow.screening import Findings
 from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
+from workflow.services.clusters import author_key, cluster_case, signed_at, suggest_repeat, with_suggestion
 from workflow.services.sweep import MISSED, attention_points, next_attention, term_notifications
 
 ORIGIN = "origin"  # the event data key of ActionPayload.origin
@@ -145,8 +147,18 @@ class CaseUseCases(UseCaseBase):
                 message, 0, now, actor=actor, rules=self.rules, calendar=self.calendar, repeat_of=repeat_of,
                 screening=findings,
             )  # fmt: skip
+            # Issue 13: compared with earlier messages (a repeat to offer) and with its window (a spike).
+            sign, at = signature(message.text), signed_at(message, now)
+            if repeat_of is None:
+                earlier = await suggest_repeat(tx, message.procedure, sign, author_key(message), at, self.spikes)
+                if earlier is not None:
+                    opened = with_suggestion(opened, earlier)
             case = await tx.add_case(opened.case, message)
             notifications = await self._write(tx, case, opened, now, actor)
+            spikes = await cluster_case(tx, case, message, sign, at, now, self.spikes)
+            if spikes:
+                await tx.enqueue(spikes)
+                notifications = (*notifications, *spikes)
         await self._wake([case.id], notifications)
         return Outcome(case=case, notifications=notifications)
 

@@ -1,0 +1,167 @@
+"""Clusters and repeats at registration (issue 13 items 3-4), inside the registration's own transaction.
+
+Every registered message keeps its signature (workflow/clusters.py). An open-source message is compared with
+the messages of its window and joins a cluster of similar ones; the first time a cluster has `threshold`
+members within one window, the head is told at once (`activity_spike`, п.17: «повышенная социальная
+активность»), listing its cases. Each member that joins after that is one more notice (`activity_spike_grew`,
+one per new member, so the head sees each as it comes, not a digest later). The cluster's `reported_at` is
+set with a conditional write in the same transaction as the notice is queued: the report goes once, across
+restarts and concurrent registrations.
+
+A message by the same author (network and author id), or with nearly the same text, as a case of the last
+`repeat_days` is offered on its card as «Повторное к № N» (`Case.repeat_suggested`; Action.LINK_REPEAT links it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from workflow.clusters import (
+    Earlier,
+    Recent,
+    Signature,
+    Window,
+    find_address,
+    peak,
+    place,
+    repeat_of,
+    topic,
+)
+from workflow.lifecycle import Transition
+from workflow.model import Case, InboundMessage, Procedure, Role
+from workflow.ports import Notification, SignatureRow, Transaction
+
+SPIKE = "activity_spike"
+SPIKE_GREW = "activity_spike_grew"
+LISTED = 20  # cases a report lists; the rest are counted
+SHORT = 150  # characters of each listed case's text
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeSettings:
+    """`[screening]`: the spike window and the repeat lookup (`repeat_scan`: at most so many recent cases are
+    compared by text; the author's own last case is always found, by index)."""
+
+    window: Window = field(default_factory=Window)
+    repeat_days: int = 30
+    repeat_scan: int = 2_000
+
+
+def author_key(message: InboundMessage) -> str:
+    """ "vk:42": the network and the author's id there; "" when the channel gave no id."""
+    if message.author_id is None:
+        return ""
+    network = message.network.value if message.network is not None else message.source.value
+    return f"{network}:{message.author_id}"
+
+
+def signed_at(message: InboundMessage, now: datetime) -> datetime:
+    """When the message counts as come for the window: when it reached us, never after its registration."""
+    return min(message.received_at, now)
+
+
+async def suggest_repeat(
+    tx: Transaction, procedure: Procedure, new: Signature, author: str, at: datetime, settings: SpikeSettings
+) -> int | None:
+    """The earlier case of the last `repeat_days` this message may repeat, or None."""
+    since = at - timedelta(days=settings.repeat_days)
+    rows = await tx.recent_signatures(procedure.value, since, at, settings.repeat_scan)
+    if author:
+        own = await tx.latest_by_author(procedure.value, author, since)
+        if own is not None:
+            rows.append(own)
+    earlier = [Earlier(r.case_id, r.at, r.author, Signature.from_stored(r.stems, r.address)) for r in rows]
+    return repeat_of(new, author, earlier)
+
+
+def with_suggestion(opened: Transition, earlier: int) -> Transition:
+    """The registration with its repeat suggestion: on the case (the card offers it) and in its event."""
+    case = replace(opened.case, repeat_suggested=earlier)
+    events = tuple(replace(e, data={**e.data, "repeat_suggested": earlier}) for e in opened.events)
+    return replace(opened, case=case, events=events)
+
+
+async def cluster_case(
+    tx: Transaction,
+    case: Case,
+    message: InboundMessage,
+    new: Signature,
+    at: datetime,
+    now: datetime,
+    settings: SpikeSettings,
+) -> tuple[Notification, ...]:
+    """Keep the new case's signature and, for an open-source case, put it in its cluster; the head's notices."""
+    author = author_key(message)
+    await tx.add_signature(case.procedure.value, SignatureRow(case.id, at, new.stored(), new.address, author))
+    if case.procedure is not Procedure.OPEN_SOURCES:
+        return ()
+    window = settings.window
+    rows = await tx.recent_signatures(
+        case.procedure.value, at - window.span, at + window.span, window.cap + 1
+    )
+    recent = [
+        Recent(r.case_id, r.at, Signature.from_stored(r.stems, r.address), r.cluster_id)
+        for r in rows
+        if r.case_id != case.id
+    ]
+    placed = place(new, at, recent, window)
+    if placed is None:
+        return ()
+    cluster_id = placed.join if placed.join is not None else await tx.new_cluster(at)
+    added = (*placed.pull, case.id)
+    await tx.join_cluster(cluster_id, added)
+    cluster = await tx.cluster(cluster_id)
+    assert cluster is not None
+    members = await tx.cluster_members(cluster_id)
+    if cluster.reported_at is None:
+        if peak((m.at for m in members), window) < window.threshold:
+            return ()
+        if not await tx.mark_cluster_reported(cluster_id, now):
+            return ()  # another registration reported it just now
+        report = await _report(tx, cluster_id, members, members, window)
+        return (
+            Notification(
+                dedup_key=f"cluster:{cluster_id}:spike", case_id=None, kind=SPIKE, to_role=Role.HEAD, at=now,
+                payload=report,
+            ),
+        )  # fmt: skip
+    grew: list[Notification] = []
+    for case_id in added:
+        joined = [m for m in members if m.case_id == case_id]
+        report = await _report(tx, cluster_id, members, joined, window)
+        grew.append(
+            Notification(
+                dedup_key=f"cluster:{cluster_id}:grew:{case_id}", case_id=case_id, kind=SPIKE_GREW,
+                to_role=Role.HEAD, at=now, payload=report,
+            )
+        )  # fmt: skip
+    return tuple(grew)
+
+
+async def _report(
+    tx: Transaction,
+    cluster_id: int,
+    members: list[SignatureRow],
+    listed: list[SignatureRow],
+    window: Window,
+) -> dict[str, object]:
+    """What the head reads: how many, over which window, the address and subject, and the cases listed."""
+    texts: list[tuple[SignatureRow, str]] = []
+    for member in listed[:LISTED]:
+        message = await tx.get_message(member.case_id)
+        texts.append((member, message.text if message is not None else ""))
+    address = next((a.shown for _, t in texts if (a := find_address(t)) is not None), "")
+    cases = [
+        {"id": m.case_id, "at": m.at.isoformat(), "text": t if len(t) <= SHORT else t[:SHORT].rstrip() + "…"}
+        for m, t in texts
+    ]
+    return {
+        "cluster": cluster_id,
+        "count": len(members),
+        "minutes": window.minutes,
+        "address": address,
+        "topic": topic(t for _, t in texts),
+        "cases": cases,
+        "more": max(0, len(listed) - LISTED),
+    }
