@@ -1,0 +1,302 @@
+"""The п.18 report read from the database: every figure aggregated in SQL, the same on SQLite and PostgreSQL.
+
+The definitions are workflow/reports.py's (`compute_report` is the reference this must agree with). Nothing here
+loads cases or terms as objects: counts are GROUP BY queries, the medians and 90th percentiles are picked by
+window functions (ROW_NUMBER over each group's sorted durations, only the ranks needed come back), the cases per
+week are one GROUP BY over a CASE of the week boundaries. What comes back to Python is a few hundred grouped
+rows, the reworks by case and the bounded list of missed terms.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.tables import assignments, cases, events, messages, terms
+from workflow.reports import (
+    ANSWER_TERMS,
+    EXCLUDED,
+    NOT_ANSWERED_STATUSES,
+    RETURN_ACTIONS,
+    RETURNED,
+    REWORK_ACTIONS,
+    SHORTCOMINGS_LIMIT,
+    CaseCount,
+    CaseFigures,
+    Period,
+    Report,
+    Shortcoming,
+    TermFigures,
+    week_starts,
+)
+
+
+def _seconds(dialect: str) -> ColumnElement[Any]:
+    """A closed term's time from start to close, in seconds (a float)."""
+    if dialect == "sqlite":  # instants are stored as naive UTC text; julianday reads it
+        return (func.julianday(terms.c.closed_at) - func.julianday(terms.c.started_at)) * 86400.0
+    return cast(func.extract("epoch", terms.c.closed_at - terms.c.started_at), Float)
+
+
+def _counted(
+    period: Period, return_only: frozenset[str], units: frozenset[str] | None
+) -> ColumnElement[bool]:
+    """The terms the period counts: due in it, not return-only, not cancelled; of `units` when narrowed."""
+    where = and_(
+        terms.c.due >= period.start,
+        terms.c.due < period.end,
+        or_(terms.c.closed_at.is_(None), terms.c.met.is_not(None)),
+    )
+    if return_only:
+        where = and_(where, terms.c.term_id.not_in(sorted(return_only)))
+    if units is not None:
+        where = and_(where, terms.c.unit.in_(sorted(units)))
+    return where
+
+
+def _case_visible(units: frozenset[str] | None) -> ColumnElement[bool]:
+    if units is None:
+        return true()
+    return exists().where(assignments.c.case_id == cases.c.id, assignments.c.unit.in_(sorted(units)))
+
+
+def _flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.sum(case((condition, 1), else_=0))
+
+
+_GROUPS = ("unit", "person", "term_id")
+
+
+class _Acc:
+    __slots__ = ("met", "missed", "terms")
+
+    def __init__(self) -> None:
+        self.terms = self.met = self.missed = 0
+
+
+async def _term_counts(
+    conn: AsyncConnection, where: ColumnElement[bool], now: datetime
+) -> dict[str, dict[str, _Acc]]:
+    """One scan: counts by (unit, person, term id), folded into each grouping here (a few hundred rows)."""
+    missed = or_(terms.c.met == false(), and_(terms.c.closed_at.is_(None), terms.c.due < now))
+    stmt = (
+        select(
+            terms.c.unit,
+            terms.c.person,
+            terms.c.term_id,
+            func.count().label("n"),
+            _flag(terms.c.met == true()).label("met"),
+            _flag(missed).label("missed"),
+        )
+        .where(where)
+        .group_by(terms.c.unit, terms.c.person, terms.c.term_id)
+    )
+    found: dict[str, dict[str, _Acc]] = {"": {}, **{g: {} for g in _GROUPS}}
+    for row in await conn.execute(stmt):
+        keys = {"": "", "unit": row.unit, "person": row.person or None, "term_id": row.term_id}
+        for grouping, key in keys.items():
+            if key is None:
+                continue
+            acc = found[grouping].setdefault(key, _Acc())
+            acc.terms += int(row.n)
+            acc.met += int(row.met or 0)
+            acc.missed += int(row.missed or 0)
+    return found
+
+
+async def _percentiles(
+    conn: AsyncConnection, where: ColumnElement[bool], grouping: str
+) -> dict[str, tuple[float, float]]:
+    """(median, p90) seconds of the closed counted terms per group, the ranks picked in SQL."""
+    seconds = _seconds(conn.dialect.name)
+    key: ColumnElement[Any] = literal_column("''") if grouping == "" else terms.c[grouping]
+    closed = and_(where, terms.c.closed_at.is_not(None))
+    if grouping == "person":
+        closed = and_(closed, terms.c.person.is_not(None), terms.c.person != "")
+    elif grouping == "unit":
+        closed = and_(closed, terms.c.unit.is_not(None))
+    partition = None if grouping == "" else key
+    ranked = (
+        select(
+            key.label("k"),
+            seconds.label("s"),
+            func.row_number().over(partition_by=partition, order_by=seconds).label("rn"),
+            func.count().over(partition_by=partition).label("n"),
+        )
+        .where(closed)
+        .subquery()
+    )
+    n = cast(ranked.c.n, Integer)
+    stmt = select(ranked.c.k, ranked.c.rn, ranked.c.n, ranked.c.s).where(
+        or_(ranked.c.rn == (n + 1) // 2, ranked.c.rn == (n + 2) // 2, ranked.c.rn == (9 * n + 9) // 10)
+    )
+    picked: dict[str, dict[int, float]] = {}
+    sizes: dict[str, int] = {}
+    for row in await conn.execute(stmt):
+        picked.setdefault(str(row.k), {})[int(row.rn)] = float(row.s)
+        sizes[str(row.k)] = int(row.n)
+    result: dict[str, tuple[float, float]] = {}
+    for k, ranks in picked.items():
+        size = sizes[k]
+        lo, hi = (size + 1) // 2, (size + 2) // 2
+        result[k] = (float(round((ranks[lo] + ranks[hi]) / 2)), float(round(ranks[(9 * size + 9) // 10])))
+    return result
+
+
+def _figures(accs: dict[str, _Acc], spans: dict[str, tuple[float, float]]) -> tuple[TermFigures, ...]:
+    return tuple(
+        TermFigures(
+            key=k,
+            terms=a.terms,
+            met=a.met,
+            missed=a.missed,
+            median_seconds=spans[k][0] if k in spans else None,
+            p90_seconds=spans[k][1] if k in spans else None,
+        )
+        for k, a in sorted(accs.items())
+    )
+
+
+async def _case_figures(conn: AsyncConnection, in_period: ColumnElement[bool]) -> CaseFigures:
+    answer = and_(terms.c.case_id == cases.c.id, terms.c.term_id.in_(sorted(ANSWER_TERMS)))
+    done = exists().where(answer, terms.c.closed_at.is_not(None), terms.c.met.is_not(None))
+    late = exists().where(answer, terms.c.met == false())
+    answered = and_(cases.c.status.not_in(sorted(NOT_ANSWERED_STATUSES)), done)
+    stmt = select(
+        func.count().label("registered"),
+        _flag(answered).label("answered"),
+        _flag(and_(answered, not_(late))).label("on_time"),
+        _flag(cases.c.status == EXCLUDED).label("excluded"),
+        _flag(cases.c.status == RETURNED).label("returned"),
+    ).where(in_period)
+    row = (await conn.execute(stmt)).one()
+    return CaseFigures(
+        registered=int(row.registered),
+        answered=int(row.answered or 0),
+        answered_on_time=int(row.on_time or 0),
+        excluded=int(row.excluded or 0),
+        returned=int(row.returned or 0),
+    )
+
+
+async def _count_by(
+    conn: AsyncConnection, column: ColumnElement[Any], in_period: ColumnElement[bool]
+) -> dict[str, int]:
+    stmt = (
+        select(column.label("k"), func.count().label("n"))
+        .select_from(cases.join(messages, messages.c.case_id == cases.c.id))
+        .where(in_period, column.is_not(None))
+        .group_by(column)
+    )
+    return dict(sorted((str(row.k), int(row.n)) for row in await conn.execute(stmt)))
+
+
+async def _per_week(
+    conn: AsyncConnection, period: Period, in_period: ColumnElement[bool]
+) -> tuple[tuple[date, int], ...]:
+    mondays = week_starts(period)
+    bounds = [datetime.combine(m, time(0), tzinfo=period.start.tzinfo) for m in mondays[1:]]
+    week: ColumnElement[Any] = (
+        case(*((cases.c.t0 < bound, index) for index, bound in enumerate(bounds)), else_=len(bounds))
+        if bounds
+        else literal(0)
+    )
+    stmt = select(week.label("w"), func.count().label("n")).where(in_period).group_by(week)
+    counts = {int(row.w): int(row.n) for row in await conn.execute(stmt)}
+    return tuple((monday, counts.get(i, 0)) for i, monday in enumerate(mondays))
+
+
+async def _reworks(
+    conn: AsyncConnection, period: Period, units: frozenset[str] | None
+) -> tuple[CaseCount, ...]:
+    wanted = sorted(REWORK_ACTIONS | RETURN_ACTIONS)
+    where = and_(events.c.at >= period.start, events.c.at < period.end, events.c.action.in_(wanted))
+    if units is not None:
+        where = and_(
+            where,
+            exists().where(assignments.c.case_id == events.c.case_id, assignments.c.unit.in_(sorted(units))),
+        )
+    stmt = (
+        select(
+            events.c.case_id,
+            _flag(events.c.action.in_(sorted(REWORK_ACTIONS))).label("reworks"),
+            _flag(events.c.action.in_(sorted(RETURN_ACTIONS))).label("returns"),
+        )
+        .where(where)
+        .group_by(events.c.case_id)
+        .order_by(events.c.case_id)
+    )
+    return tuple(CaseCount(int(r.case_id), int(r.reworks), int(r.returns)) for r in await conn.execute(stmt))
+
+
+async def _shortcomings(
+    conn: AsyncConnection, where: ColumnElement[bool], now: datetime
+) -> tuple[Shortcoming, ...]:
+    missed = or_(terms.c.met == false(), and_(terms.c.closed_at.is_(None), terms.c.due < now))
+    stmt = (
+        select(terms.c.case_id, terms.c.term_id, terms.c.unit, terms.c.person, terms.c.due, terms.c.closed_at)
+        .where(where, missed)
+        .order_by(terms.c.due, terms.c.case_id, terms.c.term_id, func.coalesce(terms.c.unit, ""))
+        .limit(SHORTCOMINGS_LIMIT)
+    )
+    found = [
+        Shortcoming(int(r.case_id), r.term_id, r.unit, r.person or "", r.due, r.closed_at)
+        for r in await conn.execute(stmt)
+    ]
+    # The order the reference gives (string order of ids in Python, whatever the database's collation).
+    return tuple(sorted(found, key=lambda s: (s.due, s.case_id, s.term_id, s.unit or "")))
+
+
+async def read_report(
+    conn: AsyncConnection,
+    period: Period,
+    now: datetime,
+    *,
+    return_only: frozenset[str] = frozenset(),
+    units: frozenset[str] | None = None,
+) -> Report:
+    """The report of `period` as the database holds it at `now`, in the caller's (read) transaction."""
+    where = _counted(period, return_only, units)
+    counts = await _term_counts(conn, where, now)
+    spans = {g: await _percentiles(conn, where, g) for g in ("", *_GROUPS)}
+    in_period = and_(cases.c.t0 >= period.start, cases.c.t0 < period.end, _case_visible(units))
+    network = messages.c.extra["network"].as_string()
+    reworks = await _reworks(conn, period, units)
+    total = _figures(counts[""], spans[""])
+    return Report(
+        period=period,
+        read_at=now,
+        cases=await _case_figures(conn, in_period),
+        total=total[0] if total else TermFigures(key=""),
+        by_unit=_figures(counts["unit"], spans["unit"]),
+        by_person=_figures(counts["person"], spans["person"]),
+        by_term=_figures(counts["term_id"], spans["term_id"]),
+        by_source=await _count_by(conn, messages.c.source, in_period),
+        by_network=await _count_by(conn, network, in_period),
+        by_category=await _count_by(conn, cases.c.category, in_period),
+        per_week=await _per_week(conn, period, in_period),
+        reworks=sum(c.reworks for c in reworks),
+        returns=sum(c.returns for c in reworks),
+        rework_cases=reworks,
+        shortcomings=await _shortcomings(conn, where, now),
+        units=units,
+    )
