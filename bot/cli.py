@@ -1,5 +1,5 @@
 """`otklik` command line: run the bot, check the set-up, the demo, the term calculator, the calendar, the
-database, the simulator.
+database, the simulator, the п.18 report.
 
 Every failure a user can cause (a bad date, a broken config, an unknown term, a mistyped option) ends with one
 Russian line on stderr and exit code 2, never a traceback. Without `--config`, `./config.toml` is read when it
@@ -27,6 +27,7 @@ from bot.demo import DemoError, run_demo
 from bot.domain_setup import build_calendar, build_rules, import_calendar_file
 from bot.pd_cli import PdError, run_pd_erase, run_pd_export
 from bot.pos_import import run_import
+from bot.reports import ReportCliError, run_report
 from bot.settings import ConfigError, Settings, load_settings
 from bot.simulate import ScenarioError, run_simulation
 from bot.startup import StartupError
@@ -92,7 +93,12 @@ def _screen_text(line: str) -> str:
     return line
 
 
-_FLAG_RU = {"obscenity": "нецензурная брань", "insult": "оскорбление", "threat": "угроза", "harm": "намерение причинить вред"}
+_FLAG_RU = {
+    "obscenity": "нецензурная брань",
+    "insult": "оскорбление",
+    "threat": "угроза",
+    "harm": "намерение причинить вред",
+}
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
@@ -108,7 +114,11 @@ def cmd_screen(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(found.as_json(), ensure_ascii=False))
             continue
-        verdict = "исключить (п.15): " + ", ".join(_FLAG_RU[f] for f in found.flags) if found.exclude else "в работу"
+        verdict = (
+            "исключить (п.15): " + ", ".join(_FLAG_RU[f] for f in found.flags)
+            if found.exclude
+            else "в работу"
+        )
         if found.significant:
             verdict += "; общественно значимое"
         words = ", ".join(sorted({m.text for m in found.matches if m.flag != "significant"}))
@@ -187,6 +197,12 @@ def cmd_pos_import(args: argparse.Namespace) -> int:
     clock = SystemClock(build_calendar(settings).tz)
     mapping = Path(args.mapping) if args.mapping else None
     return run_import(settings, Path(args.file), mapping_path=mapping, clock=clock)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The п.18 report of a period (bot/reports.py); `--db` reads that SQLite file instead of the config's."""
+    return run_report(_settings(args), first=args.from_, last=args.to, db=args.db, as_json=args.json, xlsx=args.xlsx,
+                      png=args.png)  # fmt: skip
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -298,7 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
             "проверить настройки: токен, чаты, базу данных, календарь (код выхода 2 — есть проблемы)",
         )
     )
-    add("demo", cmd_demo, "показать рабочий день на встроенных эмуляторах сетей и почты ПОС, без токена и сети")
+    add(
+        "demo",
+        cmd_demo,
+        "показать рабочий день на встроенных эмуляторах сетей и почты ПОС, без токена и сети",
+    )
 
     term = with_config(add("term", cmd_term, "рассчитать срок по Порядку"))
     term.add_argument("term_id", metavar="TERM_ID", help="например os.publish, pos.answer")
@@ -338,10 +358,19 @@ def build_parser() -> argparse.ArgumentParser:
     pos_import.set_defaults(handler=cmd_pos_import)
     pos_import.add_argument("file", metavar="FILE", help="файл .xlsx или .csv")
     pos_import.add_argument(
-        "--mapping", metavar="PATH", help="TOML: поле = \"заголовок столбца\" (по умолчанию [pos.import_columns])"
+        "--mapping",
+        metavar="PATH",
+        help='TOML: поле = "заголовок столбца" (по умолчанию [pos.import_columns])',
     )
-    scr = add("screen", cmd_screen, "проверить сообщения по п.15/п.17: брань, оскорбления, угрозы, значимость")
-    scr.add_argument("file", nargs="?", metavar="FILE", help="по сообщению на строку (текст или JSON Lines); без него — stdin")
+    scr = add(
+        "screen", cmd_screen, "проверить сообщения по п.15/п.17: брань, оскорбления, угрозы, значимость"
+    )
+    scr.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE",
+        help="по сообщению на строку (текст или JSON Lines); без него — stdin",
+    )
     scr.add_argument("--json", action="store_true", help="по объекту JSON на строку")
     chk = add("check-answer", cmd_check_answer, "проверить черновики ответов: по одному на строку")
     chk.add_argument(
@@ -352,6 +381,19 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--json", action="store_true", help="по объекту JSON на строку")
 
     _add_personal_data(sub, with_config)  # issue 14 (helper D)
+    rep = add("report", cmd_report, "отчёт о соблюдении сроков (п. 18) за период: сводка, JSON, XLSX, PNG")
+    rep.add_argument("--from", dest="from_", required=True, metavar="ГГГГ-ММ-ДД", help="первый день периода")
+    rep.add_argument(
+        "--to", required=True, metavar="ГГГГ-ММ-ДД", help="последний день периода (включительно)"
+    )
+    source = rep.add_mutually_exclusive_group()
+    source.add_argument(
+        "--config", metavar="PATH", help="файл настроек; без него — ./config.toml, если он есть"
+    )
+    source.add_argument("--db", metavar="PATH", help="файл базы SQLite вместо базы из настроек")
+    rep.add_argument("--json", action="store_true", help="отчёт одним объектом JSON")
+    rep.add_argument("--xlsx", metavar="PATH", help="записать книгу Excel с диаграммами")
+    rep.add_argument("--png", metavar="DIR", help="записать диаграмму PNG в эту папку")
 
     sim = with_config(add("simulate", cmd_simulate, "проиграть сценарий на виртуальных часах"))
     sim.add_argument("scenario", metavar="SCENARIO.toml", help="файл сценария")
@@ -375,7 +417,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DemoError as exc:
         print(f"otklik: ошибка: демонстрация остановилась: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CliError, ConfigError, CalendarError, ScenarioError, StartupError, ImportFileError) as exc:
+    except (
+        CliError,
+        ConfigError,
+        CalendarError,
+        ScenarioError,
+        StartupError,
+        ImportFileError,
+        ReportCliError,
+    ) as exc:
         print(f"otklik: ошибка: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except DomainError as exc:

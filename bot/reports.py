@@ -1,0 +1,157 @@
+"""The п.18 report outside Telegram's handlers: `otklik report` on the command line, and the files (chart and
+workbook) the weekly report carries.
+
+`otklik report --from YYYY-MM-DD --to YYYY-MM-DD [--config PATH | --db PATH] [--json] [--xlsx PATH] [--png DIR]`
+reads the figures (storage/reports.py) and writes nothing to the database. Bad input (the end before the start, a
+date that does not exist, a database that is not there, a path that cannot be written) is one Russian line and
+exit code 2; a period with no data is an honest empty report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.app import SystemClock
+from bot.domain_setup import build_calendar, build_rules
+from bot.sender import Media
+from bot.settings import Settings
+from storage.engine import create_engine
+from storage.repository import SqlRepository
+from views.charts import report_png
+from views.report_text import ReportNames, render_summary, render_summary_plain
+from views.xlsx import workbook_bytes
+from workflow.ports import StorageUnavailable
+from workflow.reports import Report, parse_day, period_between, report_json
+from workflow.services.reporting import ReportingUseCase
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ReportCliError(Exception):
+    """One Russian line for the command line (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    summary_html: str
+    png: bytes
+    xlsx: bytes
+    stem: str  # «otchet-2026-11-30-2026-12-06»: the files' name without the extension
+
+
+def file_stem(report: Report) -> str:
+    return f"otchet-{report.period.first.isoformat()}-{report.period.last.isoformat()}"
+
+
+def render_report(report: Report, names: ReportNames) -> RenderedReport:
+    """The summary, the chart and the workbook of one report."""
+    return RenderedReport(
+        summary_html=render_summary(report, names),
+        png=report_png(report, names),
+        xlsx=workbook_bytes(report, names),
+        stem=file_stem(report),
+    )
+
+
+def report_media(rendered: RenderedReport) -> tuple[Media, ...]:
+    """The chart and the workbook as files the sender uploads (bot/sender.py, Media with bytes)."""
+    return (
+        Media("photo", "", f"{rendered.stem}.png", data=rendered.png),
+        Media("document", "", f"{rendered.stem}.xlsx", data=rendered.xlsx),
+    )
+
+
+# --- `otklik report` -------------------------------------------------------------------------------------
+
+
+def _database_url(settings: Settings, db: str | None) -> str:
+    if db is None:
+        url = settings.database_url
+        prefix = "sqlite+aiosqlite:///"
+        if url.startswith(prefix) and not Path(url[len(prefix) :]).is_file():
+            raise ReportCliError(f"базы данных нет: {url[len(prefix) :]} (бот ещё не запускался?)")
+        return url
+    path = Path(db)
+    if not path.is_file():
+        raise ReportCliError(f"файл базы данных не найден: {db}")
+    return f"sqlite+aiosqlite:///{path.resolve()}"
+
+
+def _writable_file(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ReportCliError(f"не удаётся записать файл {path}: нет такой папки или нет прав на запись")
+
+
+def _writable_dir(path: Path) -> None:
+    if not path.is_dir() or not os.access(path, os.W_OK):
+        raise ReportCliError(f"не удаётся записать в папку {path}: её нет или нет прав на запись")
+
+
+def _write(path: Path, data: bytes) -> None:
+    """All or nothing: a temporary file beside the target, renamed over it."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ReportCliError(f"не удаётся записать файл {path}: {exc.strerror or exc}") from None
+
+
+async def _read(settings: Settings, url: str, first: date, last: date) -> Report:
+    calendar = build_calendar(settings)
+    engine = create_engine(url)
+    try:
+        repo = SqlRepository(engine, clock=SystemClock(calendar.tz))
+        use_case = ReportingUseCase(repo=repo, clock=SystemClock(calendar.tz), calendar=calendar,
+                                    rules=build_rules(settings))  # fmt: skip
+        try:
+            return await use_case.between(first, last)
+        except StorageUnavailable as exc:
+            raise ReportCliError(f"база данных недоступна: {exc}") from None
+        except SQLAlchemyError:
+            raise ReportCliError("не удалось прочитать базу данных: она не подготовлена (otklik db upgrade) "
+                                 "или это не база Отклика") from None  # fmt: skip
+    finally:
+        await engine.dispose()
+
+
+def run_report(
+    settings: Settings,
+    *,
+    first: str,
+    last: str,
+    db: str | None = None,
+    as_json: bool = False,
+    xlsx: str | None = None,
+    png: str | None = None,
+) -> int:
+    first_day, last_day = parse_day(first), parse_day(last)
+    period_between(first_day, last_day, build_calendar(settings).tz)  # the period's own errors come first
+    xlsx_path = Path(xlsx) if xlsx else None
+    png_dir = Path(png) if png else None
+    if xlsx_path is not None:
+        _writable_file(xlsx_path)
+    if png_dir is not None:
+        _writable_dir(png_dir)
+    url = _database_url(settings, db)
+    report = asyncio.run(_read(settings, url, first_day, last_day))
+    names = ReportNames.of(build_rules(settings), settings.units)
+    if xlsx_path is not None:
+        _write(xlsx_path, workbook_bytes(report, names))
+    if png_dir is not None:
+        _write(png_dir / f"{file_stem(report)}.png", report_png(report, names))
+    if as_json:
+        print(json.dumps(report_json(report), ensure_ascii=False))
+    else:
+        print(render_summary_plain(report, names))
+    return 0
