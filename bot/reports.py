@@ -72,17 +72,34 @@ def report_media(rendered: RenderedReport) -> tuple[Media, ...]:
 # --- `otklik report` -------------------------------------------------------------------------------------
 
 
+_SQLITE = "sqlite+aiosqlite:///"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _sqlite_file(path: Path, shown: str) -> None:
+    """A SQLite database file that is there: opening anything else would create or convert it."""
+    if not path.is_file():
+        raise ReportCliError(f"файл базы данных не найден: {shown}")
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise ReportCliError(
+            f"не удаётся прочитать файл базы данных {shown}: {exc.strerror or exc}"
+        ) from None
+    if header != _SQLITE_HEADER:
+        raise ReportCliError(f"это не база данных SQLite: {shown}; она не подготовлена (otklik db upgrade)")
+
+
 def _database_url(settings: Settings, db: str | None) -> str:
     if db is None:
         url = settings.database_url
-        prefix = "sqlite+aiosqlite:///"
-        if url.startswith(prefix) and not Path(url[len(prefix) :]).is_file():
-            raise ReportCliError(f"базы данных нет: {url[len(prefix) :]} (бот ещё не запускался?)")
+        if url.startswith(_SQLITE) and ":memory:" not in url:
+            _sqlite_file(Path(url[len(_SQLITE) :]), url[len(_SQLITE) :])
         return url
     path = Path(db)
-    if not path.is_file():
-        raise ReportCliError(f"файл базы данных не найден: {db}")
-    return f"sqlite+aiosqlite:///{path.resolve()}"
+    _sqlite_file(path, db)
+    return f"{_SQLITE}{path.resolve()}"
 
 
 def _writable_file(path: Path) -> None:
