@@ -1,10 +1,10 @@
 """The п.18 report read from the database: every figure aggregated in SQL, the same on SQLite and PostgreSQL.
 
 The definitions are workflow/reports.py's (`compute_report` is the reference this must agree with). Nothing here
-loads cases or terms as objects: counts are GROUP BY queries, the medians and 90th percentiles are picked by
-window functions (ROW_NUMBER over each group's sorted durations, only the ranks needed come back), the cases per
-week are one GROUP BY over a CASE of the week boundaries. What comes back to Python is a few hundred grouped
-rows, the reworks by case and the bounded list of missed terms.
+loads cases or terms as objects: the terms are one GROUP BY scan (by unit, person, term id and whole minutes to
+close; the medians and 90th percentiles come from those minute counts), the cases are GROUP BY counts, the cases
+per week one GROUP BY over a CASE of the week boundaries. What comes back to Python is grouped rows, streamed,
+the reworks by case and the bounded list of missed terms.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Float,
     Integer,
     and_,
     case,
@@ -23,7 +22,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    literal_column,
     not_,
     or_,
     select,
@@ -46,15 +44,19 @@ from workflow.reports import (
     Report,
     Shortcoming,
     TermFigures,
+    histogram_percentiles,
     week_starts,
 )
 
 
-def _seconds(dialect: str) -> ColumnElement[Any]:
-    """A closed term's time from start to close, in seconds (a float)."""
-    if dialect == "sqlite":  # instants are stored as naive UTC text; julianday reads it
-        return (func.julianday(terms.c.closed_at) - func.julianday(terms.c.started_at)) * 86400.0
-    return cast(func.extract("epoch", terms.c.closed_at - terms.c.started_at), Float)
+def _minutes(dialect: str) -> ColumnElement[Any]:
+    """A closed term's whole minutes from start to close, cut down (workflow.reports.minutes_between)."""
+    if dialect == "sqlite":
+        # Instants are naive UTC text; julianday reads them as a day count (a double, ~50 µs precise), so a
+        # hair is added before cutting down: an exact 30 minutes never comes out as 29.
+        days = func.julianday(terms.c.closed_at) - func.julianday(terms.c.started_at)
+        return cast(days * 1440.0 + 1e-6, Integer)
+    return cast(func.floor(func.extract("epoch", terms.c.closed_at - terms.c.started_at) / 60), Integer)
 
 
 def _counted(
@@ -87,93 +89,66 @@ _GROUPS = ("unit", "person", "term_id")
 
 
 class _Acc:
-    __slots__ = ("met", "missed", "terms")
+    """One group's counts and its durations counted by whole minute."""
+
+    __slots__ = ("met", "minutes", "missed", "terms")
 
     def __init__(self) -> None:
         self.terms = self.met = self.missed = 0
+        self.minutes: dict[int, int] = {}
+
+    def figures(self, key: str) -> TermFigures:
+        median, top = histogram_percentiles(self.minutes)
+        return TermFigures(key=key, terms=self.terms, met=self.met, missed=self.missed, median_minutes=median,
+                           p90_minutes=top)  # fmt: skip
 
 
-async def _term_counts(
+async def _term_groups(
     conn: AsyncConnection, where: ColumnElement[bool], now: datetime
 ) -> dict[str, dict[str, _Acc]]:
-    """One scan: counts by (unit, person, term id), folded into each grouping here (a few hundred rows)."""
+    """One scan of the counted terms, grouped in SQL by (unit, person, term id, whole minutes to close): a row
+    per combination, folded here into the whole, by unit, by person and by term id. The medians and 90th
+    percentiles come from the minute counts, so no group's durations are ever sorted or held one by one."""
     missed = or_(terms.c.met == false(), and_(terms.c.closed_at.is_(None), terms.c.due < now))
+    minutes = _minutes(conn.dialect.name).label("minutes")
     stmt = (
         select(
             terms.c.unit,
             terms.c.person,
             terms.c.term_id,
+            minutes,
             func.count().label("n"),
             _flag(terms.c.met == true()).label("met"),
             _flag(missed).label("missed"),
         )
         .where(where)
-        .group_by(terms.c.unit, terms.c.person, terms.c.term_id)
+        .group_by(terms.c.unit, terms.c.person, terms.c.term_id, minutes)
     )
     found: dict[str, dict[str, _Acc]] = {"": {}, **{g: {} for g in _GROUPS}}
-    for row in await conn.execute(stmt):
-        keys = {"": "", "unit": row.unit, "person": row.person or None, "term_id": row.term_id}
-        for grouping, key in keys.items():
+    result = await conn.stream(stmt)
+    async for row in result:
+        n, met, miss, took = int(row.n), int(row.met or 0), int(row.missed or 0), row.minutes
+        for grouping, key in (
+            ("", ""),
+            ("unit", row.unit),
+            ("person", row.person or None),
+            ("term_id", row.term_id),
+        ):
             if key is None:
                 continue
-            acc = found[grouping].setdefault(key, _Acc())
-            acc.terms += int(row.n)
-            acc.met += int(row.met or 0)
-            acc.missed += int(row.missed or 0)
+            acc = found[grouping].get(key)
+            if acc is None:
+                acc = found[grouping][key] = _Acc()
+            acc.terms += n
+            acc.met += met
+            acc.missed += miss
+            if took is not None:
+                acc.minutes[int(took)] = acc.minutes.get(int(took), 0) + n
     return found
 
 
-async def _percentiles(
-    conn: AsyncConnection, where: ColumnElement[bool], grouping: str
-) -> dict[str, tuple[float, float]]:
-    """(median, p90) seconds of the closed counted terms per group, the ranks picked in SQL."""
-    seconds = _seconds(conn.dialect.name)
-    key: ColumnElement[Any] = literal_column("''") if grouping == "" else terms.c[grouping]
-    closed = and_(where, terms.c.closed_at.is_not(None))
-    if grouping == "person":
-        closed = and_(closed, terms.c.person.is_not(None), terms.c.person != "")
-    elif grouping == "unit":
-        closed = and_(closed, terms.c.unit.is_not(None))
-    partition = None if grouping == "" else key
-    ranked = (
-        select(
-            key.label("k"),
-            seconds.label("s"),
-            func.row_number().over(partition_by=partition, order_by=seconds).label("rn"),
-            func.count().over(partition_by=partition).label("n"),
-        )
-        .where(closed)
-        .subquery()
-    )
-    n = cast(ranked.c.n, Integer)
-    stmt = select(ranked.c.k, ranked.c.rn, ranked.c.n, ranked.c.s).where(
-        or_(ranked.c.rn == (n + 1) // 2, ranked.c.rn == (n + 2) // 2, ranked.c.rn == (9 * n + 9) // 10)
-    )
-    picked: dict[str, dict[int, float]] = {}
-    sizes: dict[str, int] = {}
-    for row in await conn.execute(stmt):
-        picked.setdefault(str(row.k), {})[int(row.rn)] = float(row.s)
-        sizes[str(row.k)] = int(row.n)
-    result: dict[str, tuple[float, float]] = {}
-    for k, ranks in picked.items():
-        size = sizes[k]
-        lo, hi = (size + 1) // 2, (size + 2) // 2
-        result[k] = (float(round((ranks[lo] + ranks[hi]) / 2)), float(round(ranks[(9 * size + 9) // 10])))
-    return result
-
-
-def _figures(accs: dict[str, _Acc], spans: dict[str, tuple[float, float]]) -> tuple[TermFigures, ...]:
-    return tuple(
-        TermFigures(
-            key=k,
-            terms=a.terms,
-            met=a.met,
-            missed=a.missed,
-            median_seconds=spans[k][0] if k in spans else None,
-            p90_seconds=spans[k][1] if k in spans else None,
-        )
-        for k, a in sorted(accs.items())
-    )
+def _figures(accs: dict[str, _Acc]) -> tuple[TermFigures, ...]:
+    return tuple(acc.figures(key) for key, acc in sorted(accs.items()))
 
 
 async def _case_figures(conn: AsyncConnection, in_period: ColumnElement[bool]) -> CaseFigures:
@@ -276,20 +251,19 @@ async def read_report(
 ) -> Report:
     """The report of `period` as the database holds it at `now`, in the caller's (read) transaction."""
     where = _counted(period, return_only, units)
-    counts = await _term_counts(conn, where, now)
-    spans = {g: await _percentiles(conn, where, g) for g in ("", *_GROUPS)}
+    groups = await _term_groups(conn, where, now)
     in_period = and_(cases.c.t0 >= period.start, cases.c.t0 < period.end, _case_visible(units))
     network = messages.c.extra["network"].as_string()
     reworks = await _reworks(conn, period, units)
-    total = _figures(counts[""], spans[""])
+    total = _figures(groups[""])
     return Report(
         period=period,
         read_at=now,
         cases=await _case_figures(conn, in_period),
         total=total[0] if total else TermFigures(key=""),
-        by_unit=_figures(counts["unit"], spans["unit"]),
-        by_person=_figures(counts["person"], spans["person"]),
-        by_term=_figures(counts["term_id"], spans["term_id"]),
+        by_unit=_figures(groups["unit"]),
+        by_person=_figures(groups["person"]),
+        by_term=_figures(groups["term_id"]),
         by_source=await _count_by(conn, messages.c.source, in_period),
         by_network=await _count_by(conn, network, in_period),
         by_category=await _count_by(conn, cases.c.category, in_period),

@@ -130,7 +130,9 @@ INTAKE_DETECTED_DONE = "Время выявления ЦУР уже указан
 # A ЦУР hand-over of an item a channel already took in (issue 12): attached to its case, not a second case.
 INTAKE_MERGED = "Присоединено к сообщению № {case_id} (срок пересчитан от ЦУР: выявлено {at})"
 INTAKE_MERGED_KEPT = "Присоединено к сообщению № {case_id} (время выявления ЦУР не указано: срок не изменён)"
-INTAKE_NOT_CONNECTED = "Сеть «{network}» не подключена к «Отклику»: сообщение зарегистрировано по пересланному тексту."
+INTAKE_NOT_CONNECTED = (
+    "Сеть «{network}» не подключена к «Отклику»: сообщение зарегистрировано по пересланному тексту."
+)
 # Where the message came from, as the question shows the choice made.
 INTAKE_SOURCES: Mapping[str, str] = {
     "vk": "ВКонтакте",

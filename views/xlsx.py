@@ -46,8 +46,8 @@ class _Formats:
         self.bold = book.add_format({"bold": True})
 
 
-def _hours(seconds: float | None) -> float | None:
-    return round(seconds / 3600, 2) if seconds is not None else None
+def _hours(minutes: float | None) -> float | None:
+    return round(minutes / 60, 2) if minutes is not None else None
 
 
 def _local(at: datetime | None, report: Report) -> datetime | None:
@@ -88,8 +88,8 @@ def _figure_row(f: TermFigures) -> list[Any]:
         f.missed,
         f.pending,
         f.on_time_share,
-        _hours(f.median_seconds),
-        _hours(f.p90_seconds),
+        _hours(f.median_minutes),
+        _hours(f.p90_minutes),
     ]
 
 
@@ -128,8 +128,8 @@ def _summary(book: Workbook, fmt: _Formats, report: Report, names: ReportNames) 
         ("Нарушено", t.missed, None),
         ("Ещё идут", t.pending, None),
         ("Доля сроков, соблюдённых в срок", t.on_time_share, fmt.share),
-        ("Медиана времени исполнения, ч", _hours(t.median_seconds), fmt.hours),
-        ("90-й процентиль времени исполнения, ч", _hours(t.p90_seconds), fmt.hours),
+        ("Медиана времени исполнения, ч", _hours(t.median_minutes), fmt.hours),
+        ("90-й процентиль времени исполнения, ч", _hours(t.p90_minutes), fmt.hours),
         ("Доработок проектов", report.reworks, None),
         ("Возвратов (не компетенция, куратору ЦУР)", report.returns, None),
     ]

@@ -7,9 +7,10 @@ records, the reference the SQL is checked against):
   (RULES.md §6: their lapse is no miss) and cancelled ones (closed neither met nor missed) do not count.
 - A counted term is met (closed met), missed (closed missed, or still open past due at the report's instant)
   or pending (open, not yet due). The share on time is met / (met + missed); None when nothing is decided.
-- Time to answer: from a term's start to its close, for closed counted terms, in whole seconds; the median (the
-  mean of the two middle values for an even count) and the 90th percentile by nearest rank (the value at rank
-  ceil(0.9·n)), rounded to whole seconds.
+- Time to answer: from a term's start to its close, for closed counted terms, in whole minutes (cut down); the
+  median (the mean of the two middle values for an even count) and the 90th percentile by nearest rank (the
+  value at rank ceil(0.9·n)). Whole minutes let the database count durations (GROUP BY) instead of sorting
+  every term of a year: the percentiles come from those counts (`histogram_percentiles`).
 - Cases count in a period when their T0 falls in it: registered; answered (an answer term, os.publish or
   pos.answer, is done and the case was not excluded or returned); answered on time (answered, and no answer
   term of the case missed); excluded;
@@ -188,8 +189,8 @@ class TermFigures:
     terms: int = 0
     met: int = 0
     missed: int = 0
-    median_seconds: float | None = None
-    p90_seconds: float | None = None
+    median_minutes: float | None = None
+    p90_minutes: int | None = None
 
     @property
     def pending(self) -> int:
@@ -288,25 +289,45 @@ class EventRecord:
     at: datetime
 
 
-def figures(key: str, items: Sequence[tuple[Outcome, float | None]]) -> TermFigures:
-    """Figures of one group from (outcome, seconds to close or None) pairs."""
-    durations = [d for _o, d in items if d is not None]
+def minutes_between(start: datetime, end: datetime) -> int:
+    """Whole minutes from `start` to `end`, cut down."""
+    return int((end - start).total_seconds() // 60)
+
+
+def histogram_percentiles(counts: Mapping[int, int]) -> tuple[float | None, int | None]:
+    """(median, p90) of the values counted in `counts` (value -> how many), as `median` and `p90` define them."""
+    n = sum(counts.values())
+    if not n:
+        return None, None
+    lo, hi, top = (*median_ranks(n), p90_rank(n))
+    found: dict[int, int] = {}
+    seen = 0
+    for value in sorted(counts):
+        first, seen = seen + 1, seen + counts[value]
+        for rank in (lo, hi, top):
+            if first <= rank <= seen:
+                found[rank] = value
+        if seen >= max(lo, hi, top):
+            break
+    return (found[lo] + found[hi]) / 2, found[top]
+
+
+def figures(key: str, items: Sequence[tuple[Outcome, int | None]]) -> TermFigures:
+    """Figures of one group from (outcome, minutes to close or None) pairs."""
+    durations = [float(d) for _o, d in items if d is not None]
+    top = p90(durations)
     return TermFigures(
         key=key,
         terms=len(items),
         met=sum(1 for o, _d in items if o is Outcome.MET),
         missed=sum(1 for o, _d in items if o is Outcome.MISSED),
-        median_seconds=_rounded(median(durations)),
-        p90_seconds=_rounded(p90(durations)),
+        median_minutes=median(durations),
+        p90_minutes=int(top) if top is not None else None,
     )
 
 
-def _rounded(value: float | None) -> float | None:
-    return float(round(value)) if value is not None else None
-
-
-def _grouped(rows: Iterable[tuple[str, Outcome, float | None]]) -> tuple[TermFigures, ...]:
-    groups: dict[str, list[tuple[Outcome, float | None]]] = {}
+def _grouped(rows: Iterable[tuple[str, Outcome, int | None]]) -> tuple[TermFigures, ...]:
+    groups: dict[str, list[tuple[Outcome, int | None]]] = {}
     for key, outcome, seconds in rows:
         groups.setdefault(key, []).append((outcome, seconds))
     return tuple(figures(key, groups[key]) for key in sorted(groups))
@@ -333,7 +354,7 @@ def compute_report(
     all_cases = {c.case_id: c for c in cases}
     visible = {i for i, c in all_cases.items() if units is None or not units.isdisjoint(c.units)}
     in_period = [all_cases[i] for i in sorted(visible) if period.start <= all_cases[i].t0 < period.end]
-    counted: list[tuple[TermRecord, Outcome, float | None]] = []
+    counted: list[tuple[TermRecord, Outcome, int | None]] = []
     answer: dict[int, list[TermRecord]] = {}
     for term in terms:
         if term.term_id in ANSWER_TERMS and term.case_id in visible:
@@ -345,8 +366,8 @@ def compute_report(
         outcome = term_outcome(term.met, term.closed_at, term.due, now)
         if outcome is None:
             continue
-        seconds = (term.closed_at - term.started_at).total_seconds() if term.closed_at is not None else None
-        counted.append((term, outcome, seconds))
+        took = minutes_between(term.started_at, term.closed_at) if term.closed_at is not None else None
+        counted.append((term, outcome, took))
     answered = on_time = 0
     for case in in_period:
         rows = answer.get(case.case_id, [])

@@ -46,7 +46,11 @@ async def test_sql_equals_the_reference_on_a_random_month(engine: AsyncEngine) -
         for term_id in rng.sample(["os.route", "os.unit_info", "os.publish", "os.return", "pos.answer"], 3):
             due = t0 + timedelta(minutes=rng.choice([30, 60, 120, 540]))  # equal durations: ties in the ranks
             closed = rng.random() < 0.7
-            closed_at = t0 + timedelta(minutes=rng.choice([10, 30, 60, 120, 600])) if closed else None
+            closed_at = (
+                t0 + timedelta(minutes=rng.choice([10, 30, 60, 120, 600]), seconds=rng.choice([0, 1, 59.5]))
+                if closed
+                else None
+            )
             met = None if not closed or rng.random() < 0.1 else closed_at is not None and closed_at <= due
             term_records.append(
                 TermRecord(

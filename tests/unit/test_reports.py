@@ -14,7 +14,9 @@ from workflow.reports import (
     PeriodError,
     TermRecord,
     compute_report,
+    histogram_percentiles,
     median,
+    minutes_between,
     month_of,
     p90,
     parse_period,
@@ -84,15 +86,15 @@ def test_totals_counted_by_hand() -> None:
     # Counted: terms 1, 2, 3, 9, 4, 7; met 1, 3, 9; missed 2, 4; pending 7.
     assert (r.total.terms, r.total.met, r.total.missed, r.total.pending) == (6, 3, 2, 1)
     assert r.total.on_time_share == 0.6
-    # Closed counted terms: 1800, 10800, 28800, 3600 s -> sorted 1800, 3600, 10800, 28800.
-    assert r.total.median_seconds == 7200.0  # (3600 + 10800) / 2
-    assert r.total.p90_seconds == 28800.0  # rank ceil(3.6) = 4
+    # Closed counted terms: 30, 180, 480, 60 min -> sorted 30, 60, 180, 480.
+    assert r.total.median_minutes == 120.0  # (60 + 180) / 2
+    assert r.total.p90_minutes == 480  # rank ceil(3.6) = 4
 
 
 def test_by_unit_person_term() -> None:
     r = report()
-    units = {f.key: (f.terms, f.met, f.missed, f.on_time_share, f.median_seconds) for f in r.by_unit}
-    assert units == {"education": (2, 1, 0, 1.0, 3600.0), "housing": (2, 0, 2, 0.0, 10800.0)}
+    units = {f.key: (f.terms, f.met, f.missed, f.on_time_share, f.median_minutes) for f in r.by_unit}
+    assert units == {"education": (2, 1, 0, 1.0, 60.0), "housing": (2, 0, 2, 0.0, 180.0)}
     people = {f.key: (f.terms, f.met, f.missed) for f in r.by_person}
     assert people == {"Иванов": (2, 2, 0), "Петров": (2, 0, 2), "Сидорова": (2, 1, 0)}
     by_term = {f.key: (f.terms, f.met, f.missed) for f in r.by_term}
@@ -150,7 +152,7 @@ def test_json_shape() -> None:
 
 def test_empty_period_is_an_honest_empty_report() -> None:
     r = compute_report(week_of(date(2026, 1, 14), TZ), NOW, TERMS, CASES, EVENTS, return_only=RETURN_ONLY)
-    assert r.empty and r.total.on_time_share is None and r.total.median_seconds is None
+    assert r.empty and r.total.on_time_share is None and r.total.median_minutes is None
     assert report_json(r)["by_unit"] == []
 
 
@@ -183,3 +185,20 @@ def test_bad_periods_say_so(arg: str) -> None:
 def test_end_before_start() -> None:
     with pytest.raises(PeriodError, match="раньше начала"):
         period_between(date(2026, 12, 2), date(2026, 12, 1), TZ)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[7], [1, 2], [3, 3, 3, 1], [5, 1, 9, 9, 2, 2, 2, 40, 11, 11, 11], list(range(100)), [0, 0, 1] * 7],
+)
+def test_percentiles_from_counts_equal_the_sorted_list(values: list[int]) -> None:
+    counts: dict[int, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    floats = [float(v) for v in values]
+    assert histogram_percentiles(counts) == (median(floats), p90(floats))
+
+
+def test_minutes_are_cut_down() -> None:
+    assert minutes_between(at("2026-11-30 09:00"), at("2026-11-30 09:30:59")) == 30
+    assert histogram_percentiles({}) == (None, None)
