@@ -86,6 +86,7 @@ def _flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:
 
 
 _GROUPS = ("unit", "person", "term_id")
+_PARTITION = 10_000  # grouped rows fetched at a time
 
 
 class _Acc:
@@ -96,6 +97,13 @@ class _Acc:
     def __init__(self) -> None:
         self.terms = self.met = self.missed = 0
         self.minutes: dict[int, int] = {}
+
+    def add(self, n: int, met: int, missed: int, minutes: int | None) -> None:
+        self.terms += n
+        self.met += met
+        self.missed += missed
+        if minutes is not None:
+            self.minutes[minutes] = self.minutes.get(minutes, 0) + n
 
     def figures(self, key: str) -> TermFigures:
         median, top = histogram_percentiles(self.minutes)
@@ -124,26 +132,22 @@ async def _term_groups(
         .where(where)
         .group_by(terms.c.unit, terms.c.person, terms.c.term_id, minutes)
     )
-    found: dict[str, dict[str, _Acc]] = {"": {}, **{g: {} for g in _GROUPS}}
+    whole = _Acc()
+    by_unit: dict[str, _Acc] = {}
+    by_person: dict[str, _Acc] = {}
+    by_term: dict[str, _Acc] = {}
     result = await conn.stream(stmt)
-    async for row in result:
-        n, met, miss, took = int(row.n), int(row.met or 0), int(row.missed or 0), row.minutes
-        for grouping, key in (
-            ("", ""),
-            ("unit", row.unit),
-            ("person", row.person or None),
-            ("term_id", row.term_id),
-        ):
-            if key is None:
-                continue
-            acc = found[grouping].get(key)
-            if acc is None:
-                acc = found[grouping][key] = _Acc()
-            acc.terms += n
-            acc.met += met
-            acc.missed += miss
-            if took is not None:
-                acc.minutes[int(took)] = acc.minutes.get(int(took), 0) + n
+    async for rows in result.partitions(_PARTITION):  # streamed; each batch folded without an await per row
+        for unit, person, term_id, took, n, met, miss in rows:
+            for acc in (
+                whole,
+                None if unit is None else by_unit.get(unit) or by_unit.setdefault(unit, _Acc()),
+                by_person.get(person) or by_person.setdefault(person, _Acc()) if person else None,
+                by_term.get(term_id) or by_term.setdefault(term_id, _Acc()),
+            ):
+                if acc is not None:
+                    acc.add(n, met or 0, miss or 0, took)
+    found = {"": {"": whole}, "unit": by_unit, "person": by_person, "term_id": by_term}
     return found
 
 
