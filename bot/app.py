@@ -73,6 +73,7 @@ from workflow.quiet import in_working_day
 from workflow.rules import Rules
 from workflow.services import Services
 from workflow.services.digest import DigestUseCase
+from workflow.services.reporting import ReportingUseCase
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,9 @@ class OtklikApp:
             sender = TelegramSender(bot, per_second=10_000, per_chat_interval=0.0, group_per_minute=1_000_000)
         vk = settings.channels.vk
         files = (
-            FileFetcher(repo, clock, max_bytes=vk.attachment_max_mb * 1_000_000, timeout=vk.attachment_timeout_seconds)
+            FileFetcher(
+                repo, clock, max_bytes=vk.attachment_max_mb * 1_000_000, timeout=vk.attachment_timeout_seconds
+            )
             if vk.attachments
             else None
         )
@@ -164,18 +167,23 @@ class OtklikApp:
             publishers.register(ok.publisher())
         services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                   people=directory, reach=directory, publishers=publishers)  # fmt: skip
-        if telegram_channel is not None:  # replies to comments and direct messages; a deleted comment shows on its card
+        if (
+            telegram_channel is not None
+        ):  # replies to comments and direct messages; a deleted comment shows on its card
             publishers.register(TelegramPublisher(bot, clock, on_gone=services.take_in))
         publisher = PublicationWorker(services, clock)
         publishers.on_queued = publisher.wake
         dispatcher = Dispatcher(storage=MemoryStorage())
-        if telegram_channel is not None:  # citizens' comments and messages first: they never meet the staff gate
+        if (
+            telegram_channel is not None
+        ):  # citizens' comments and messages first: they never meet the staff gate
             dispatcher.include_router(channel_intake.router())
             dispatcher.workflow_data["telegram_channel"] = telegram_channel
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
             services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules,
             pos_categories=pos_categories, links=link_book(settings),
+            reporting=ReportingUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules),
         )  # fmt: skip
         inbox = Inbox(engine, clock=clock)
         pacing = pacing or Pacing()
@@ -343,7 +351,9 @@ class OtklikApp:
         if self.ok is None or self.ok.bot is None or not self.ok.settings.webhook_url:
             return None
         reader = next(r for r in self.readers if r.channel == self.ok.source.channel)
-        return self.ok.settings.webhook_path, ok_webhook_handler(reader, secret=self.ok.settings.webhook_secret)
+        return self.ok.settings.webhook_path, ok_webhook_handler(
+            reader, secret=self.ok.settings.webhook_secret
+        )
 
     async def _start_workers(self) -> None:
         self._halted = asyncio.Event()
@@ -431,7 +441,9 @@ def _telegram_channel(settings: Settings) -> ChannelConfig | None:
     return ChannelConfig(group_id=tg.group_id, channel_id=tg.channel_id, direct_messages=tg.direct_messages)
 
 
-def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], Awaitable[list[dict[str, object]]]] | None]]:
+def _channel_sources(
+    settings: Settings,
+) -> list[tuple[VkLongPoll, Callable[[], Awaitable[list[dict[str, object]]]] | None]]:
     """The enabled networks' feeds, each with its reconciliation sweep (None without a service key)."""
     vk = settings.channels.vk
     if not vk.enabled:
@@ -441,12 +453,18 @@ def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], 
     if not vk.token:
         raise ConfigError(f"channels.vk.token: не задан ключ доступа сообщества (задайте {VK_TOKEN_ENV})")
     if vk.mode == "callback" and not vk.callback_secret:
-        raise ConfigError(f"channels.vk.callback_secret: не задан секретный ключ Callback API ({VK_CALLBACK_SECRET_ENV})")
+        raise ConfigError(
+            f"channels.vk.callback_secret: не задан секретный ключ Callback API ({VK_CALLBACK_SECRET_ENV})"
+        )
     if vk.mode == "callback" and not vk.confirmation:
-        raise ConfigError(f"channels.vk.confirmation: не задана строка подтверждения Callback API ({VK_CONFIRMATION_ENV})")
+        raise ConfigError(
+            f"channels.vk.confirmation: не задана строка подтверждения Callback API ({VK_CONFIRMATION_ENV})"
+        )
     source = VkLongPoll(make_api(vk.token, vk_session(vk.api_base)), vk.group_id, wait=vk.wait_seconds)
     if not vk.service_key:
-        log.warning("ВКонтакте: не задан сервисный ключ: сверки не будет, пропущенное при перерыве не найдётся")
+        log.warning(
+            "ВКонтакте: не задан сервисный ключ: сверки не будет, пропущенное при перерыве не найдётся"
+        )
         return [(source, None)]
     reconciler = VkReconciler(make_api(vk.service_key, vk_session(vk.api_base)), vk.group_id)
     return [(source, reconciler.sweep)]

@@ -392,7 +392,11 @@ class Delivery:
         """A network item's kept files, sent with its card when it is first posted in the intake chat (the
         operator sees the photo, not a count; its later edits keep the files where they are)."""
         message = view.message
-        if self.kept_files is None or message is None or chat_id not in self.directory.chats_for(Role.OPERATOR):
+        if (
+            self.kept_files is None
+            or message is None
+            or chat_id not in self.directory.chats_for(Role.OPERATOR)
+        ):
             return ()
         wanted = {a.ref for a in message.attachments if a.ref.startswith(KEPT_PREFIX)}
         if not wanted:

@@ -26,7 +26,7 @@ from bot.settings import Settings
 from storage.engine import create_engine
 from storage.repository import SqlRepository
 from views.charts import report_png
-from views.report_text import ReportNames, render_summary, render_summary_plain
+from views.report_text import ReportNames, file_stem, render_summary, render_summary_plain
 from views.xlsx import workbook_bytes
 from workflow.ports import StorageUnavailable
 from workflow.reports import Report, parse_day, period_between, report_json
@@ -45,10 +45,6 @@ class RenderedReport:
     png: bytes
     xlsx: bytes
     stem: str  # «otchet-2026-11-30-2026-12-06»: the files' name without the extension
-
-
-def file_stem(report: Report) -> str:
-    return f"otchet-{report.period.first.isoformat()}-{report.period.last.isoformat()}"
 
 
 def render_report(report: Report, names: ReportNames) -> RenderedReport:

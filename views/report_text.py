@@ -58,6 +58,11 @@ class ReportNames:
         return self.categories.get(key, key)
 
 
+def file_stem(report: Report) -> str:
+    """The report's files' name without the extension: «otchet-2026-11-30-2026-12-06»."""
+    return f"otchet-{report.period.first.isoformat()}-{report.period.last.isoformat()}"
+
+
 def escape(text: str) -> str:
     """As views.html.escape (aiogram's HTML quoting) without importing aiogram: the command line and the
     workbook need none of it, and it is half the memory of a report's process."""

@@ -39,6 +39,10 @@ class ReportRepository(Protocol):
     def reading(self) -> AbstractAsyncContextManager[ReportReading]: ...
 
 
+def may_report(actor: Actor) -> bool:
+    return bool(actor.roles & REPORT_ROLES) or bool(actor.roles & UNIT_ROLES and actor.units)
+
+
 def report_scope(actor: Actor) -> frozenset[str] | None:
     """The units `actor`'s report covers; None: the whole district. DomainError: no report for him."""
     if actor.roles & REPORT_ROLES:
