@@ -40,6 +40,7 @@ from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, web
 from bot.pos_mail import CHANNEL as POS_MAIL_CHANNEL
 from bot.pos_mail import PosMailReader, mail_handler, mailbox_config, mailbox_problem
 from bot.publisher import PublicationWorker
+from bot.report_files import WeeklyReportFiles
 from bot.retention_job import erase_due
 from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
@@ -66,14 +67,15 @@ from storage.inbox import Inbox, InboxRow
 from storage.migrate import upgrade
 from storage.personal_data import PersonalData
 from storage.repository import ChannelFile, SqlRepository
+from views.report_text import ReportNames
 from workflow.calendar import WorkingCalendar
 from workflow.model import Role
 from workflow.ports import Clock, Notification, PublisherRegistry
 from workflow.quiet import in_working_day
 from workflow.rules import Rules
 from workflow.services import Services
-from workflow.services.digest import DigestUseCase
-from workflow.services.reporting import ReportingUseCase
+from workflow.services.digest import DigestUseCase, MorningDigestUseCase
+from workflow.services.reporting import ReportingUseCase, WeeklyReportUseCase
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,9 @@ class OtklikApp:
     publisher: PublicationWorker | None = None  # approved answers out to their networks (issue 11)
     pos_mail: PosMailReader | None = None  # the ПОС notification mailbox (issue 12), read by a scheduler job
     ok: OkParts | None = None  # Odnoklassniki's clients (issue 12), closed with the app
+    # Issue 14: the weekly п.18 report and each person's morning digest; None: turned off in [notify].
+    weekly: WeeklyReportUseCase | None = None
+    mornings: MorningDigestUseCase | None = None
 
     @classmethod
     async def build(
@@ -150,9 +155,7 @@ class OtklikApp:
             sender = TelegramSender(bot, per_second=10_000, per_chat_interval=0.0, group_per_minute=1_000_000)
         vk = settings.channels.vk
         files = (
-            FileFetcher(
-                repo, clock, max_bytes=vk.attachment_max_mb * 1_000_000, timeout=vk.attachment_timeout_seconds
-            )
+            FileFetcher(repo, clock, max_bytes=vk.attachment_max_mb * 1_000_000, timeout=vk.attachment_timeout_seconds)
             if vk.attachments
             else None
         )
@@ -167,23 +170,21 @@ class OtklikApp:
             publishers.register(ok.publisher())
         services = LoggedServices(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                   people=directory, reach=directory, publishers=publishers)  # fmt: skip
-        if (
-            telegram_channel is not None
-        ):  # replies to comments and direct messages; a deleted comment shows on its card
+        if telegram_channel is not None:  # replies to comments and direct messages; a deleted comment shows on its card
             publishers.register(TelegramPublisher(bot, clock, on_gone=services.take_in))
         publisher = PublicationWorker(services, clock)
         publishers.on_queued = publisher.wake
         dispatcher = Dispatcher(storage=MemoryStorage())
-        if (
-            telegram_channel is not None
-        ):  # citizens' comments and messages first: they never meet the staff gate
+        # /report and the weekly report's files (issue 14)
+        reporting = ReportingUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules)
+        delivery.weekly_report = WeeklyReportFiles(reporting, ReportNames.of(rules))
+        if telegram_channel is not None:  # citizens' comments and messages first: they never meet the staff gate
             dispatcher.include_router(channel_intake.router())
             dispatcher.workflow_data["telegram_channel"] = telegram_channel
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
             services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules,
-            pos_categories=pos_categories, links=link_book(settings),
-            reporting=ReportingUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules),
+            pos_categories=pos_categories, links=link_book(settings), reporting=reporting,
         )  # fmt: skip
         inbox = Inbox(engine, clock=clock)
         pacing = pacing or Pacing()
@@ -232,6 +233,13 @@ class OtklikApp:
                   pool=pool, poller=poller, readers=readers, publisher=publisher, pos_mail=pos_mail, ok=ok)  # fmt: skip
         if pos_mail is not None:
             pos_mail.pool = pool
+        if settings.notify.weekly_report:  # issue 14
+            app.weekly = WeeklyReportUseCase(repo=repo, clock=clock, calendar=calendar, notifier=delivery,
+                                             at=settings.notify.weekly_report_at())  # fmt: skip
+        if settings.notify.morning:
+            app.mornings = MorningDigestUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules,
+                                                staff=tuple(directory.staff.values()), notifier=delivery,
+                                                at=settings.notify.morning_at())  # fmt: skip
         if settings.notify.digest:
             app.digests = DigestUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                         at=settings.notify.digest_at())  # fmt: skip
@@ -245,6 +253,8 @@ class OtklikApp:
             pos_mail=pos_mail.poll if pos_mail is not None else None,
             pos_mail_seconds=settings.channels.pos_mail.interval_minutes * 60,
             retention=app.erase_personal_data if settings.retention.enabled else None,  # issue 14 (helper D)
+            weekly_report=app.weekly.run if app.weekly is not None else None,
+            morning=app.mornings.run if app.mornings is not None else None,
         )
         return app
 
@@ -351,9 +361,7 @@ class OtklikApp:
         if self.ok is None or self.ok.bot is None or not self.ok.settings.webhook_url:
             return None
         reader = next(r for r in self.readers if r.channel == self.ok.source.channel)
-        return self.ok.settings.webhook_path, ok_webhook_handler(
-            reader, secret=self.ok.settings.webhook_secret
-        )
+        return self.ok.settings.webhook_path, ok_webhook_handler(reader, secret=self.ok.settings.webhook_secret)
 
     async def _start_workers(self) -> None:
         self._halted = asyncio.Event()
@@ -441,9 +449,7 @@ def _telegram_channel(settings: Settings) -> ChannelConfig | None:
     return ChannelConfig(group_id=tg.group_id, channel_id=tg.channel_id, direct_messages=tg.direct_messages)
 
 
-def _channel_sources(
-    settings: Settings,
-) -> list[tuple[VkLongPoll, Callable[[], Awaitable[list[dict[str, object]]]] | None]]:
+def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], Awaitable[list[dict[str, object]]]] | None]]:
     """The enabled networks' feeds, each with its reconciliation sweep (None without a service key)."""
     vk = settings.channels.vk
     if not vk.enabled:
@@ -453,18 +459,12 @@ def _channel_sources(
     if not vk.token:
         raise ConfigError(f"channels.vk.token: не задан ключ доступа сообщества (задайте {VK_TOKEN_ENV})")
     if vk.mode == "callback" and not vk.callback_secret:
-        raise ConfigError(
-            f"channels.vk.callback_secret: не задан секретный ключ Callback API ({VK_CALLBACK_SECRET_ENV})"
-        )
+        raise ConfigError(f"channels.vk.callback_secret: не задан секретный ключ Callback API ({VK_CALLBACK_SECRET_ENV})")
     if vk.mode == "callback" and not vk.confirmation:
-        raise ConfigError(
-            f"channels.vk.confirmation: не задана строка подтверждения Callback API ({VK_CONFIRMATION_ENV})"
-        )
+        raise ConfigError(f"channels.vk.confirmation: не задана строка подтверждения Callback API ({VK_CONFIRMATION_ENV})")
     source = VkLongPoll(make_api(vk.token, vk_session(vk.api_base)), vk.group_id, wait=vk.wait_seconds)
     if not vk.service_key:
-        log.warning(
-            "ВКонтакте: не задан сервисный ключ: сверки не будет, пропущенное при перерыве не найдётся"
-        )
+        log.warning("ВКонтакте: не задан сервисный ключ: сверки не будет, пропущенное при перерыве не найдётся")
         return [(source, None)]
     reconciler = VkReconciler(make_api(vk.service_key, vk_session(vk.api_base)), vk.group_id)
     return [(source, reconciler.sweep)]

@@ -93,12 +93,7 @@ def _screen_text(line: str) -> str:
     return line
 
 
-_FLAG_RU = {
-    "obscenity": "нецензурная брань",
-    "insult": "оскорбление",
-    "threat": "угроза",
-    "harm": "намерение причинить вред",
-}
+_FLAG_RU = {"obscenity": "нецензурная брань", "insult": "оскорбление", "threat": "угроза", "harm": "намерение причинить вред"}
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
@@ -114,11 +109,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(found.as_json(), ensure_ascii=False))
             continue
-        verdict = (
-            "исключить (п.15): " + ", ".join(_FLAG_RU[f] for f in found.flags)
-            if found.exclude
-            else "в работу"
-        )
+        verdict = "исключить (п.15): " + ", ".join(_FLAG_RU[f] for f in found.flags) if found.exclude else "в работу"
         if found.significant:
             verdict += "; общественно значимое"
         words = ", ".join(sorted({m.text for m in found.matches if m.flag != "significant"}))
@@ -314,11 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
             "проверить настройки: токен, чаты, базу данных, календарь (код выхода 2 — есть проблемы)",
         )
     )
-    add(
-        "demo",
-        cmd_demo,
-        "показать рабочий день на встроенных эмуляторах сетей и почты ПОС, без токена и сети",
-    )
+    add("demo", cmd_demo, "показать рабочий день на встроенных эмуляторах сетей и почты ПОС, без токена и сети")
 
     term = with_config(add("term", cmd_term, "рассчитать срок по Порядку"))
     term.add_argument("term_id", metavar="TERM_ID", help="например os.publish, pos.answer")
@@ -358,19 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     pos_import.set_defaults(handler=cmd_pos_import)
     pos_import.add_argument("file", metavar="FILE", help="файл .xlsx или .csv")
     pos_import.add_argument(
-        "--mapping",
-        metavar="PATH",
-        help='TOML: поле = "заголовок столбца" (по умолчанию [pos.import_columns])',
+        "--mapping", metavar="PATH", help="TOML: поле = \"заголовок столбца\" (по умолчанию [pos.import_columns])"
     )
-    scr = add(
-        "screen", cmd_screen, "проверить сообщения по п.15/п.17: брань, оскорбления, угрозы, значимость"
-    )
-    scr.add_argument(
-        "file",
-        nargs="?",
-        metavar="FILE",
-        help="по сообщению на строку (текст или JSON Lines); без него — stdin",
-    )
+    scr = add("screen", cmd_screen, "проверить сообщения по п.15/п.17: брань, оскорбления, угрозы, значимость")
+    scr.add_argument("file", nargs="?", metavar="FILE", help="по сообщению на строку (текст или JSON Lines); без него — stdin")
     scr.add_argument("--json", action="store_true", help="по объекту JSON на строку")
     chk = add("check-answer", cmd_check_answer, "проверить черновики ответов: по одному на строку")
     chk.add_argument(
@@ -383,13 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_personal_data(sub, with_config)  # issue 14 (helper D)
     rep = add("report", cmd_report, "отчёт о соблюдении сроков (п. 18) за период: сводка, JSON, XLSX, PNG")
     rep.add_argument("--from", dest="from_", required=True, metavar="ГГГГ-ММ-ДД", help="первый день периода")
-    rep.add_argument(
-        "--to", required=True, metavar="ГГГГ-ММ-ДД", help="последний день периода (включительно)"
-    )
+    rep.add_argument("--to", required=True, metavar="ГГГГ-ММ-ДД", help="последний день периода (включительно)")
     source = rep.add_mutually_exclusive_group()
-    source.add_argument(
-        "--config", metavar="PATH", help="файл настроек; без него — ./config.toml, если он есть"
-    )
+    source.add_argument("--config", metavar="PATH", help="файл настроек; без него — ./config.toml, если он есть")
     source.add_argument("--db", metavar="PATH", help="файл базы SQLite вместо базы из настроек")
     rep.add_argument("--json", action="store_true", help="отчёт одним объектом JSON")
     rep.add_argument("--xlsx", metavar="PATH", help="записать книгу Excel с диаграммами")
@@ -417,15 +391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DemoError as exc:
         print(f"otklik: ошибка: демонстрация остановилась: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (
-        CliError,
-        ConfigError,
-        CalendarError,
-        ScenarioError,
-        StartupError,
-        ImportFileError,
-        ReportCliError,
-    ) as exc:
+    except (CliError, ConfigError, CalendarError, ScenarioError, StartupError, ImportFileError,
+            ReportCliError) as exc:  # fmt: skip
         print(f"otklik: ошибка: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except DomainError as exc:

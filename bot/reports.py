@@ -1,5 +1,4 @@
-"""The п.18 report outside Telegram's handlers: `otklik report` on the command line, and the files (chart and
-workbook) the weekly report carries.
+"""`otklik report`: the п.18 report of a period on the command line.
 
 `otklik report --from YYYY-MM-DD --to YYYY-MM-DD [--config PATH | --db PATH] [--json] [--xlsx PATH] [--png DIR]`
 reads the figures (storage/reports.py) and writes nothing to the database. Bad input (the end before the start, a
@@ -13,7 +12,6 @@ import asyncio
 import json
 import os
 import tempfile
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -21,51 +19,19 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import SystemClock
 from bot.domain_setup import build_calendar, build_rules
-from bot.sender import Media
 from bot.settings import Settings
 from storage.engine import create_engine
 from storage.repository import SqlRepository
 from views.charts import report_png
-from views.report_text import ReportNames, file_stem, render_summary, render_summary_plain
+from views.report_text import ReportNames, file_stem, render_summary_plain
 from views.xlsx import workbook_bytes
 from workflow.ports import StorageUnavailable
 from workflow.reports import Report, parse_day, period_between, report_json
 from workflow.services.reporting import ReportingUseCase
 
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
 
 class ReportCliError(Exception):
     """One Russian line for the command line (exit code 2)."""
-
-
-@dataclass(frozen=True)
-class RenderedReport:
-    summary_html: str
-    png: bytes
-    xlsx: bytes
-    stem: str  # «otchet-2026-11-30-2026-12-06»: the files' name without the extension
-
-
-def render_report(report: Report, names: ReportNames) -> RenderedReport:
-    """The summary, the chart and the workbook of one report."""
-    return RenderedReport(
-        summary_html=render_summary(report, names),
-        png=report_png(report, names),
-        xlsx=workbook_bytes(report, names),
-        stem=file_stem(report),
-    )
-
-
-def report_media(rendered: RenderedReport) -> tuple[Media, ...]:
-    """The chart and the workbook as files the sender uploads (bot/sender.py, Media with bytes)."""
-    return (
-        Media("photo", "", f"{rendered.stem}.png", data=rendered.png),
-        Media("document", "", f"{rendered.stem}.xlsx", data=rendered.xlsx),
-    )
-
-
-# --- `otklik report` -------------------------------------------------------------------------------------
 
 
 _SQLITE = "sqlite+aiosqlite:///"

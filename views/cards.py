@@ -300,9 +300,7 @@ def render_card(
     if message is not None and message.attachments:
         head.append(escape(texts.CARD_ATTACHMENTS.format(count=len(message.attachments))))
         for failed in message.attachments:
-            if (
-                failed.kind == UNFETCHED
-            ):  # a network item's file its URL no longer gave (bot/channel_files.py)
+            if failed.kind == UNFETCHED:  # a network item's file its URL no longer gave (bot/channel_files.py)
                 head.append(escape(texts.CARD_ATTACHMENT_FAILED.format(reason=failed.name or "?")))
     state, current_text = source_state(view.events, message) if message is not None else ("", None)
     if state:

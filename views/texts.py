@@ -130,9 +130,7 @@ INTAKE_DETECTED_DONE = "Время выявления ЦУР уже указан
 # A ЦУР hand-over of an item a channel already took in (issue 12): attached to its case, not a second case.
 INTAKE_MERGED = "Присоединено к сообщению № {case_id} (срок пересчитан от ЦУР: выявлено {at})"
 INTAKE_MERGED_KEPT = "Присоединено к сообщению № {case_id} (время выявления ЦУР не указано: срок не изменён)"
-INTAKE_NOT_CONNECTED = (
-    "Сеть «{network}» не подключена к «Отклику»: сообщение зарегистрировано по пересланному тексту."
-)
+INTAKE_NOT_CONNECTED = "Сеть «{network}» не подключена к «Отклику»: сообщение зарегистрировано по пересланному тексту."
 # Where the message came from, as the question shows the choice made.
 INTAKE_SOURCES: Mapping[str, str] = {
     "vk": "ВКонтакте",
@@ -487,6 +485,13 @@ DIGEST_APPROVALS_HTML = "✅ <b>Ждут вашего решения</b> ({total
 DIGEST_TERM_LINE_HTML = "• № {case}, до {due} — {title} — {owner}"
 DIGEST_APPROVAL_LINE_HTML = "• № {case}, до {due} — {title}"
 DIGEST_MORE_HTML = "…и ещё {count}"
+# Each person's morning digest (issue 14): his own terms due today and overdue.
+MORNING_TITLE_HTML = "☀️ <b>Ваши сроки на {day}</b>"
+MORNING_DUE_TODAY_HTML = "⏳ <b>Сегодня</b> ({total}):"
+MORNING_OVERDUE_HTML = "❗ <b>Просрочено</b> ({total}):"
+# The weekly п.18 report (issue 14): its summary heads the chart and the workbook.
+WEEKLY_REPORT_TITLE_HTML = "📊 <b>Еженедельный отчёт о соблюдении сроков</b>"
+WEEKLY_REPORT_UNAVAILABLE = "Еженедельный отчёт за {period} не удалось подготовить: {reason}"
 
 # --- publishing answers back to the networks (issue 11) -------------------------------------------------------
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Protocol
 
 from workflow.calendar import WorkingCalendar
 from workflow.model import Actor, DomainError, Role
-from workflow.ports import Clock
+from workflow.ports import Clock, Notification, Notifier
 from workflow.reports import Period, Report, parse_period, period_between
 from workflow.rules import Rules
+from workflow.services.digest import DigestReading, DigestRepository, queue_once
 from workflow.visibility import UNIT_ROLES
+from workflow.weekly import DEFAULT_TIME as WEEKLY_TIME
+from workflow.weekly import weekly_due, weekly_notifications
 
 # Who sees the whole district's report (issue 14): the head, the office head, the curators.
 REPORT_ROLES = frozenset({Role.HEAD, Role.OFFICE_HEAD, Role.REGION_CURATOR, Role.POS_CURATOR})
@@ -73,3 +76,34 @@ class ReportingUseCase:
         units = report_scope(actor)
         period = parse_period(arg, self.clock.now(), self.calendar.tz)
         return await self.of_period(period, units)
+
+
+# --- the weekly п.18 report (workflow/weekly.py) ---------------------------------------------------------------
+
+WEEKLY_DECIDED_KEY = "weekly_report:decided"
+
+
+@dataclass
+class WeeklyReportUseCase:
+    """Last week's report to the head and the office head, queued once (the digest's way: workflow.services.digest
+    .queue_once); delivery reads the week's figures and attaches the chart and the workbook."""
+
+    repo: DigestRepository
+    clock: Clock
+    calendar: WorkingCalendar
+    notifier: Notifier | None = None
+    at: time = WEEKLY_TIME
+
+    async def run(self) -> list[Notification]:
+        now = self.clock.now()
+        due = weekly_due(now, self.calendar, self.at)
+        if due is None:
+            return []
+
+        async def read(_tx: DigestReading) -> list[Notification]:
+            return weekly_notifications(due, now)
+
+        queued = await queue_once(self.repo, WEEKLY_DECIDED_KEY, due.week.first.isoformat(), read)
+        if queued and self.notifier is not None:
+            await self.notifier.wake([], queued)
+        return queued
