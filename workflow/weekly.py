@@ -1,13 +1,14 @@
 """The weekly п.18 report to the head and the office head: which week's report is due at an instant. Pure.
 
-The report of a week (Monday to Sunday, local time) is due on the next week's first working day at the configured
-local time (Monday 09:00 by default; on a holiday Monday, the next working day), and stays due until that week
-ends, so a bot that was down at the time sends it when it is back. The use case records the week decided and the
+The report of a week (Monday to Sunday, local time) is due on the first working day after it at the configured
+local time (Monday 09:00 by default; on a holiday Monday, the next working day), and stays due until the week of
+that day ends, so a bot that was down at the time sends it when it is back. The use case records the week decided and the
 outbox rows carry the week in their dedup keys (workflow/services/reporting.py): once, across restarts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -19,6 +20,7 @@ from workflow.reports import Period, week_of
 WEEKLY_REPORT = "weekly_report"  # the notification kind
 DEFAULT_TIME = time(9, 0)
 RECIPIENTS = (Role.HEAD, Role.OFFICE_HEAD)
+_LOOKAHEAD_DAYS = 31  # longer than any run of days off
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,39 +34,49 @@ class WeeklyDue:
         return f"{WEEKLY_REPORT}:{role.value}:{self.week.first.isoformat()}"
 
 
-def first_working_day(monday: date, calendar: WorkingCalendar) -> date | None:
-    """The week's first working day (None: a week with none, the New Year holidays)."""
-    for offset in range(7):
-        day = monday + timedelta(days=offset)
+def first_working_day(start: date, calendar: WorkingCalendar) -> date | None:
+    """The first working day on or after `start`, within a month (None: a broken calendar)."""
+    for offset in range(_LOOKAHEAD_DAYS):
+        day = start + timedelta(days=offset)
         if calendar.is_working(day):
             return day
     return None
 
 
-def weekly_due(now: datetime, calendar: WorkingCalendar, at: time = DEFAULT_TIME) -> WeeklyDue | None:
-    """The report due at `now`: last week's, from this week's first working day at `at` until the week ends."""
+def due_at(week: Period, calendar: WorkingCalendar, at: time = DEFAULT_TIME) -> datetime | None:
+    """When the report of `week` is due: the first working day after it, at `at` local time."""
+    day = first_working_day(week.last + timedelta(days=1), calendar)
+    return datetime.combine(day, at, tzinfo=calendar.tz) if day is not None else None
+
+
+def weekly_due(now: datetime, calendar: WorkingCalendar, at: time = DEFAULT_TIME) -> tuple[WeeklyDue, ...]:
+    """The reports due at `now`, the oldest first: each week's from its due instant until the end of the week that
+    instant falls in. Usually last week's alone, from Monday 09:00 (Tuesday on a holiday Monday); after a week
+    with no working day at all (the New Year holidays) the week before it too, on the same morning."""
     today = now.astimezone(calendar.tz).date()
     monday = today - timedelta(days=today.weekday())
-    day = first_working_day(monday, calendar)
-    if day is None:
-        return None
-    instant = datetime.combine(day, at, tzinfo=calendar.tz)
-    if now < instant:
-        return None
-    return WeeklyDue(week=week_of(monday - timedelta(days=7), calendar.tz), at=instant)
+    this_week = datetime.combine(monday, time(0), tzinfo=calendar.tz)
+    found = []
+    for back in (2, 1):
+        week = week_of(monday - timedelta(days=7 * back), calendar.tz)
+        instant = due_at(week, calendar, at)
+        if instant is not None and this_week <= instant <= now:
+            found.append(WeeklyDue(week=week, at=instant))
+    return tuple(found)
 
 
-def weekly_notifications(due: WeeklyDue, now: datetime) -> list[Notification]:
-    """One outbox row per recipient; the week's figures are read when it is delivered (bot/reports.py)."""
-    payload: dict[str, object] = {"from": due.week.first.isoformat(), "to": due.week.last.isoformat()}
+def weekly_notifications(due: Sequence[WeeklyDue], now: datetime) -> list[Notification]:
+    """One outbox row per week and recipient; the week's figures are read when it is delivered
+    (bot/report_files.py)."""
     return [
         Notification(
-            dedup_key=due.dedup_key(role),
+            dedup_key=d.dedup_key(role),
             case_id=None,
             kind=WEEKLY_REPORT,
             to_role=role,
             at=now,
-            payload=dict(payload),
+            payload={"from": d.week.first.isoformat(), "to": d.week.last.isoformat()},
         )
+        for d in due
         for role in RECIPIENTS
     ]

@@ -97,13 +97,14 @@ class WeeklyReportUseCase:
     async def run(self) -> list[Notification]:
         now = self.clock.now()
         due = weekly_due(now, self.calendar, self.at)
-        if due is None:
+        if not due:
             return []
 
         async def read(_tx: DigestReading) -> list[Notification]:
             return weekly_notifications(due, now)
 
-        queued = await queue_once(self.repo, WEEKLY_DECIDED_KEY, due.week.first.isoformat(), read)
+        # The newest week due marks them all: an older one is never due again once a newer one was decided.
+        queued = await queue_once(self.repo, WEEKLY_DECIDED_KEY, due[-1].week.first.isoformat(), read)
         if queued and self.notifier is not None:
             await self.notifier.wake([], queued)
         return queued
