@@ -213,7 +213,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return run_demo()
+    return run_demo(args.db)
 
 
 def _warn(message: str) -> None:
@@ -305,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
             "проверить настройки: токен, чаты, базу данных, календарь (код выхода 2 — есть проблемы)",
         )
     )
-    add("demo", cmd_demo, "показать рабочий день на встроенных эмуляторах сетей и почты ПОС, без токена и сети")
+    demo = add("demo", cmd_demo, "показать рабочий день на встроенных эмуляторах сетей и почты ПОС, без токена и сети")
+    demo.add_argument("--db", metavar="PATH", help="сохранить базу демонстрации в этот файл (для otklik report)")
 
     term = with_config(add("term", cmd_term, "рассчитать срок по Порядку"))
     term.add_argument("term_id", metavar="TERM_ID", help="например os.publish, pos.answer")

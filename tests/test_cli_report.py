@@ -146,3 +146,10 @@ def test_not_a_database(
     junk.write_bytes(b"")  # an empty file: SQLite opens it, there are no tables
     assert_refused(*run([*ARGS, "--db", str(junk)], capsys), "не подготовлена")
     assert junk.read_bytes() == b""
+
+
+def test_demo_db_to_a_folder_is_refused_before_the_day(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["demo", "--db", str(tmp_path)], capsys)
+    assert code == 2 and out == "" and "не удаётся записать базу" in err and err.count("\n") == 1
