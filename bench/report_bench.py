@@ -183,7 +183,8 @@ async def measure(url: str, search_path: str | None, what: str) -> dict[str, Any
     rules = Rules.default()
     tz = ZoneInfo("Asia/Novosibirsk")
     connect_args = {"server_settings": {"search_path": search_path}} if search_path else {}
-    engine = create_engine(url, connect_args=connect_args)
+    # As `otklik report` opens it: no memory map (a mapped file counts its whole size into RSS, bot/reports.py).
+    engine = create_engine(url, connect_args=connect_args, sqlite_mmap_bytes=0)
     started = time.perf_counter()
     try:
         async with engine.connect() as conn:

@@ -81,14 +81,23 @@ def _write(path: Path, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as out:
             out.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary new file would be, not mkstemp's 0600
         os.replace(tmp, path)
     except OSError as exc:
         raise ReportCliError(f"не удаётся записать файл {path}: {exc.strerror or exc}") from None
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 async def _read(settings: Settings, url: str, first: date, last: date) -> Report:
     calendar = build_calendar(settings)
-    engine = create_engine(url)
+    # No memory map: a year's database mapped whole counted its size into the process's memory (245 MB instead
+    # of 85 MB for 100,000 cases), at no gain in speed for one pass over it.
+    engine = create_engine(url, sqlite_mmap_bytes=0)
     try:
         repo = SqlRepository(engine, clock=SystemClock(calendar.tz))
         use_case = ReportingUseCase(repo=repo, clock=SystemClock(calendar.tz), calendar=calendar,

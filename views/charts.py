@@ -4,6 +4,7 @@ by unit and the cases registered per week."""
 from __future__ import annotations
 
 import io
+import threading
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -13,6 +14,9 @@ from workflow.reports import Report
 
 _DPI = 110
 _LABEL_CHARS = 28  # a unit's name on the axis, shortened beyond this
+# Charts are drawn in worker threads (handlers/reports.py, bot/report_files.py); matplotlib's font cache and text
+# layout are not safe to share between threads drawing at once, so one chart is drawn at a time.
+_DRAWING = threading.Lock()
 
 
 def _short(text: str) -> str:
@@ -43,9 +47,10 @@ def _draw(fig: Figure, report: Report, names: ReportNames) -> None:
 
 def report_png(report: Report, names: ReportNames) -> bytes:
     """The chart as PNG bytes."""
-    fig = Figure(figsize=(8, 7), dpi=_DPI)  # no pyplot: no global figure state, no display
-    FigureCanvasAgg(fig)
-    _draw(fig, report, names)
-    out = io.BytesIO()
-    fig.savefig(out, format="png")
-    return out.getvalue()
+    with _DRAWING:
+        fig = Figure(figsize=(8, 7), dpi=_DPI)  # no pyplot: no global figure state, no display
+        FigureCanvasAgg(fig)
+        _draw(fig, report, names)
+        out = io.BytesIO()
+        fig.savefig(out, format="png")
+        return out.getvalue()
