@@ -38,6 +38,7 @@ from bot.sender import MEDIA_KINDS, Media, Outgoing, SendFailed, SendResult, Tel
 from storage.repository import ChannelFile
 from views.cards import render_card, render_history, render_notification
 from views.digest import render_digest, render_morning
+from views.texts import WEEKLY_REPORT_UNAVAILABLE
 from workflow.digest import DIGEST, MORNING
 from workflow.lifecycle import Action, NoticeKind
 from workflow.model import Case, Role
@@ -635,8 +636,12 @@ class Delivery:
         elif notification.kind == MORNING:
             text = render_morning(notification.payload, calendar=self.calendar, rules=self.rules, units=self.units,
                                   now=now)  # fmt: skip
-        elif notification.kind == WEEKLY_REPORT and self.weekly_report is not None and chats:
-            text, media = await self.weekly_report(notification)
+        elif notification.kind == WEEKLY_REPORT:
+            if chats and self.weekly_report is not None:  # (no chat: nothing is read, the row is done above)
+                text, media = await self.weekly_report(notification)
+            else:
+                text = WEEKLY_REPORT_UNAVAILABLE.format(first=notification.payload.get("from", "—"),
+                                                        last=notification.payload.get("to", "—"))  # fmt: skip
         else:
             text = render_notification(
                 notification, view, calendar=self.calendar, rules=self.rules, units=self.units, now=now

@@ -491,7 +491,7 @@ MORNING_DUE_TODAY_HTML = "⏳ <b>Сегодня</b> ({total}):"
 MORNING_OVERDUE_HTML = "❗ <b>Просрочено</b> ({total}):"
 # The weekly п.18 report (issue 14): its summary heads the chart and the workbook.
 WEEKLY_REPORT_TITLE_HTML = "📊 <b>Еженедельный отчёт о соблюдении сроков</b>"
-WEEKLY_REPORT_UNAVAILABLE = "Еженедельный отчёт за {period} не удалось подготовить: {reason}"
+WEEKLY_REPORT_UNAVAILABLE = "Еженедельный отчёт за {first} — {last}: отчёты в этом запуске не подключены."
 
 # --- publishing answers back to the networks (issue 11) -------------------------------------------------------
 
