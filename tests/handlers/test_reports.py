@@ -10,6 +10,7 @@ import openpyxl
 
 from tests.handlers.conftest import (
     CURATOR,
+    HOUSING_CHAT,
     HOUSING_MAN,
     OFFICE_HEAD,
     OPERATOR,
@@ -91,3 +92,10 @@ async def test_an_empty_month_is_an_honest_empty_report(h: Harness) -> None:
     summary = h.emu.sent(OFFICE_HEAD)[-3].plain_text or ""
     assert "За период нет ни сообщений, ни сроков." in summary
     assert h.emu.sent(OFFICE_HEAD)[-1].document is not None
+
+
+async def test_in_a_units_chat_the_report_is_the_units_whoever_asks(h: Harness) -> None:
+    await _ready(h)
+    await h.send(HOUSING_CHAT, OFFICE_HEAD, "/report неделя")
+    summary = h.emu.sent(HOUSING_CHAT)[-3].plain_text or ""
+    assert "ЖКХ" in summary.splitlines()[0] and "Сроков: 2; соблюдено: 0; нарушено: 2" in summary
