@@ -40,6 +40,7 @@ from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, web
 from bot.pos_mail import CHANNEL as POS_MAIL_CHANNEL
 from bot.pos_mail import PosMailReader, mail_handler, mailbox_config, mailbox_problem
 from bot.publisher import PublicationWorker
+from bot.report_files import WeeklyReportFiles
 from bot.retention_job import erase_due
 from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
@@ -66,13 +67,15 @@ from storage.inbox import Inbox, InboxRow
 from storage.migrate import upgrade
 from storage.personal_data import PersonalData
 from storage.repository import ChannelFile, SqlRepository
+from views.report_text import ReportNames
 from workflow.calendar import WorkingCalendar
 from workflow.model import Role
 from workflow.ports import Clock, Notification, PublisherRegistry
 from workflow.quiet import in_working_day
 from workflow.rules import Rules
 from workflow.services import Services
-from workflow.services.digest import DigestUseCase
+from workflow.services.digest import DigestUseCase, MorningDigestUseCase
+from workflow.services.reporting import ReportingUseCase, WeeklyReportUseCase
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,9 @@ class OtklikApp:
     publisher: PublicationWorker | None = None  # approved answers out to their networks (issue 11)
     pos_mail: PosMailReader | None = None  # the ПОС notification mailbox (issue 12), read by a scheduler job
     ok: OkParts | None = None  # Odnoklassniki's clients (issue 12), closed with the app
+    # Issue 14: the weekly п.18 report and each person's morning digest; None: turned off in [notify].
+    weekly: WeeklyReportUseCase | None = None
+    mornings: MorningDigestUseCase | None = None
 
     @classmethod
     async def build(
@@ -170,13 +176,16 @@ class OtklikApp:
         publisher = PublicationWorker(services, clock)
         publishers.on_queued = publisher.wake
         dispatcher = Dispatcher(storage=MemoryStorage())
+        # /report and the weekly report's files (issue 14)
+        reporting = ReportingUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules)
+        delivery.weekly_report = WeeklyReportFiles(reporting, ReportNames.of(rules))
         if telegram_channel is not None:  # citizens' comments and messages first: they never meet the staff gate
             dispatcher.include_router(channel_intake.router())
             dispatcher.workflow_data["telegram_channel"] = telegram_channel
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
             services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules,
-            pos_categories=pos_categories, links=link_book(settings),
+            pos_categories=pos_categories, links=link_book(settings), reporting=reporting,
         )  # fmt: skip
         inbox = Inbox(engine, clock=clock)
         pacing = pacing or Pacing()
@@ -225,6 +234,13 @@ class OtklikApp:
                   pool=pool, poller=poller, readers=readers, publisher=publisher, pos_mail=pos_mail, ok=ok)  # fmt: skip
         if pos_mail is not None:
             pos_mail.pool = pool
+        if settings.notify.weekly_report:  # issue 14
+            app.weekly = WeeklyReportUseCase(repo=repo, clock=clock, calendar=calendar, notifier=delivery,
+                                             at=settings.notify.weekly_report_at())  # fmt: skip
+        if settings.notify.morning:
+            app.mornings = MorningDigestUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules,
+                                                staff=tuple(directory.staff.values()), notifier=delivery,
+                                                at=settings.notify.morning_at())  # fmt: skip
         if settings.notify.digest:
             app.digests = DigestUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules, notifier=delivery,
                                         at=settings.notify.digest_at())  # fmt: skip
@@ -238,6 +254,8 @@ class OtklikApp:
             pos_mail=pos_mail.poll if pos_mail is not None else None,
             pos_mail_seconds=settings.channels.pos_mail.interval_minutes * 60,
             retention=app.erase_personal_data if settings.retention.enabled else None,  # issue 14 (helper D)
+            weekly_report=app.weekly.run if app.weekly is not None else None,
+            morning=app.mornings.run if app.mornings is not None else None,
         )
         return app
 

@@ -1,5 +1,5 @@
 """`otklik` command line: run the bot, check the set-up, the demo, the term calculator, the calendar, the
-database, the simulator.
+database, the simulator, the п.18 report.
 
 Every failure a user can cause (a bad date, a broken config, an unknown term, a mistyped option) ends with one
 Russian line on stderr and exit code 2, never a traceback. Without `--config`, `./config.toml` is read when it
@@ -27,6 +27,7 @@ from bot.demo import DemoError, run_demo
 from bot.domain_setup import build_calendar, build_rules, import_calendar_file
 from bot.pd_cli import PdError, run_pd_erase, run_pd_export
 from bot.pos_import import run_import
+from bot.reports import ReportCliError, run_report
 from bot.settings import ConfigError, Settings, load_settings
 from bot.simulate import ScenarioError, run_simulation
 from bot.startup import StartupError
@@ -189,6 +190,12 @@ def cmd_pos_import(args: argparse.Namespace) -> int:
     return run_import(settings, Path(args.file), mapping_path=mapping, clock=clock)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """The п.18 report of a period (bot/reports.py); `--db` reads that SQLite file instead of the config's."""
+    return run_report(_settings(args), first=args.from_, last=args.to, db=args.db, as_json=args.json, xlsx=args.xlsx,
+                      png=args.png)  # fmt: skip
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     return run_app(_settings(args), verbose=args.verbose)
 
@@ -206,7 +213,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return run_demo()
+    return run_demo(args.db)
 
 
 def _warn(message: str) -> None:
@@ -298,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
             "проверить настройки: токен, чаты, базу данных, календарь (код выхода 2 — есть проблемы)",
         )
     )
-    add("demo", cmd_demo, "показать рабочий день на встроенных эмуляторах сетей и почты ПОС, без токена и сети")
+    demo = add("demo", cmd_demo, "показать рабочий день на встроенных эмуляторах сетей и почты ПОС, без токена и сети")
+    demo.add_argument("--db", metavar="PATH", help="сохранить базу демонстрации в этот файл (для otklik report)")
 
     term = with_config(add("term", cmd_term, "рассчитать срок по Порядку"))
     term.add_argument("term_id", metavar="TERM_ID", help="например os.publish, pos.answer")
@@ -352,6 +360,15 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--json", action="store_true", help="по объекту JSON на строку")
 
     _add_personal_data(sub, with_config)  # issue 14 (helper D)
+    rep = add("report", cmd_report, "отчёт о соблюдении сроков (п. 18) за период: сводка, JSON, XLSX, PNG")
+    rep.add_argument("--from", dest="from_", required=True, metavar="ГГГГ-ММ-ДД", help="первый день периода")
+    rep.add_argument("--to", required=True, metavar="ГГГГ-ММ-ДД", help="последний день периода (включительно)")
+    source = rep.add_mutually_exclusive_group()
+    source.add_argument("--config", metavar="PATH", help="файл настроек; без него — ./config.toml, если он есть")
+    source.add_argument("--db", metavar="PATH", help="файл базы SQLite вместо базы из настроек")
+    rep.add_argument("--json", action="store_true", help="отчёт одним объектом JSON")
+    rep.add_argument("--xlsx", metavar="PATH", help="записать книгу Excel с диаграммами")
+    rep.add_argument("--png", metavar="DIR", help="записать диаграмму PNG в эту папку")
 
     sim = with_config(add("simulate", cmd_simulate, "проиграть сценарий на виртуальных часах"))
     sim.add_argument("scenario", metavar="SCENARIO.toml", help="файл сценария")
@@ -375,7 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DemoError as exc:
         print(f"otklik: ошибка: демонстрация остановилась: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CliError, ConfigError, CalendarError, ScenarioError, StartupError, ImportFileError) as exc:
+    except (CliError, ConfigError, CalendarError, ScenarioError, StartupError, ImportFileError,
+            ReportCliError) as exc:  # fmt: skip
         print(f"otklik: ошибка: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except DomainError as exc:

@@ -37,14 +37,16 @@ from bot.directory import Directory
 from bot.sender import MEDIA_KINDS, Media, Outgoing, SendFailed, SendResult, TelegramSender
 from storage.repository import ChannelFile
 from views.cards import render_card, render_history, render_notification
-from views.digest import render_digest
-from workflow.digest import DIGEST
+from views.digest import render_digest, render_morning
+from views.texts import WEEKLY_REPORT_UNAVAILABLE
+from workflow.digest import DIGEST, MORNING
 from workflow.lifecycle import Action, NoticeKind
 from workflow.model import Case, Role
 from workflow.ports import DELIVERY_FAILED, Clock, Notification, OutboxItem, Reading, StorageUnavailable
 from workflow.quiet import in_working_day, silent
 from workflow.rules import Rules
 from workflow.services.queries import CardView, read_card
+from workflow.weekly import WEEKLY_REPORT
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -75,6 +77,10 @@ _SAID_BY_THE_CARD = frozenset(
         NoticeKind.APPROVED,
     }
 )
+
+
+# The weekly report's text and files for one of its outbox rows (bot/reports.py WeeklyReportFiles).
+WeeklyReport = Callable[[Notification], Awaitable[tuple[str, tuple[Media, ...]]]]
 
 
 class DeliveryTransaction(Reading, Protocol):
@@ -218,6 +224,8 @@ class Delivery:
         self._worker: asyncio.Task[None] | None = None
         # Where a network item's kept files are read (bot/channel_files.py); None: no network connected.
         self.kept_files: KeptFiles | None = None
+        # The weekly п.18 report's text and files, read when it is delivered (bot/reports.py); None: none.
+        self.weekly_report: WeeklyReport | None = None
         # A repair is due (start, a database error, sends that failed for long and work again).
         self._repair_wanted = False
         # A send failed after all the sender's retries (about a minute of failures) since the last success.
@@ -600,6 +608,9 @@ class Delivery:
         chats = self.directory.notice_chats(notification.to_role, notification.unit, case=case)
         if notification.kind == DELIVERY_FAILED:
             chats = self._failure_chats(notification)
+        if notification.kind == MORNING:  # a person's own digest: his private chat with the bot
+            person = notification.payload.get("user_id")
+            chats = [person] if isinstance(person, int) else []
         posted: dict[int, int | None] = {}
         if case is not None:
             # A notice goes under the case's card. The card may not be there yet: the handler that queued the
@@ -618,14 +629,23 @@ class Delivery:
             # every later notification (a drain takes the oldest pending rows). It is done, with a warning.
             log.warning("no chat for %s (%s): notification %s not delivered to anyone", notification.to_role,
                         notification.unit or "-", notification.dedup_key)  # fmt: skip
+        media = media_of(notification, view)
         if notification.kind == DIGEST:  # the office head's daily digest: its payload is its content
             text = render_digest(notification.payload, calendar=self.calendar, rules=self.rules, units=self.units,
                                  now=now)  # fmt: skip
+        elif notification.kind == MORNING:
+            text = render_morning(notification.payload, calendar=self.calendar, rules=self.rules, units=self.units,
+                                  now=now)  # fmt: skip
+        elif notification.kind == WEEKLY_REPORT:
+            if chats and self.weekly_report is not None:  # (no chat: nothing is read, the row is done above)
+                text, media = await self.weekly_report(notification)
+            else:
+                text = WEEKLY_REPORT_UNAVAILABLE.format(first=notification.payload.get("from", "—"),
+                                                        last=notification.payload.get("to", "—"))  # fmt: skip
         else:
             text = render_notification(
                 notification, view, calendar=self.calendar, rules=self.rules, units=self.units, now=now
             )
-        media = media_of(notification, view)
         quiet = silent(notification.kind, notification.to_role, now, self.calendar)
         complete = True
         for chat_id in chats:
@@ -643,6 +663,13 @@ class Delivery:
             try:
                 result = await self.sender.send(item)
             except SendFailed as exc:
+                if exc.permanent and notification.kind == MORNING:
+                    # A person who never opened the bot's chat: his digest is not worth a retry for ever nor a
+                    # report to the office head (his working chats get the notices); it is done, with a warning.
+                    log.warning("утренняя сводка не доставлена в чат %s: %s", chat_id, exc.reason)
+                    async with self.repo.transaction() as tx:
+                        await tx.record_delivery(outbox_id, chat_id, 0, now)
+                    continue
                 complete = False
                 self._send_failed(exc)
                 async with self.repo.transaction() as tx:

@@ -5,14 +5,16 @@ clock is virtual — it jumps from step to step and the real sweeper runs at eve
 terms appear when they would. The administration's VK wall and Telegram channel are connected: a citizen's
 comment becomes a case by itself and «Опубликовать» puts the approved answer under it; so does the OK group's
 topic. A ЦУР IM card of a VK comment already taken in attaches to its case, and a ПОС notification e-mail in the
-mailbox becomes a ПОС case. At the end it prints what every chat saw, the VK post's comments, the channel post's
-discussion thread and the OK topic.
+mailbox becomes a ПОС case. At 18:05 the head asks for the week's п.18 report (/report неделя). At the end it
+prints what every chat saw, the VK post's comments, the channel post's discussion thread and the OK topic.
+`otklik demo --db PATH` keeps the day's database there, for `otklik report --db PATH`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -565,6 +567,11 @@ async def play_day(d: Director) -> None:
     await spike_block(d, post)
     say("18:00 Конец рабочего дня.")
     await d.at(18, 0)
+    # --- issue 14: the п.18 report ---
+    say("18:05 Глава района запрашивает отчёт о соблюдении сроков за неделю: сводка, диаграмма и файл Excel "
+        "(в понедельник в 09:00 такой же отчёт за прошлую неделю приходит ему сам).")  # fmt: skip
+    await d.at(18, 5)
+    await d.command(HEAD.user_id, HEAD, "/report неделя")
 
 
 async def checks_block(d: Director) -> None:
@@ -757,7 +764,7 @@ class Played:
     ok: OkEmulator
 
 
-async def demo(out: Callable[[str], None] = print) -> Played:
+async def demo(out: Callable[[str], None] = print, keep_db: Path | None = None) -> Played:
     clock = DemoClock(MORNING)
     names = {p.user_id: p.name for p in (*PEOPLE, TG_CITIZEN)}
     with tempfile.TemporaryDirectory(prefix="otklik-demo-") as folder:
@@ -803,11 +810,23 @@ async def demo(out: Callable[[str], None] = print) -> Played:
                 await app.close()
                 await imap.stop()
                 await ok.stop()
+            if keep_db is not None:  # after the close: every connection gone, the WAL folded into the file
+                _keep(Path(folder) / "demo.sqlite3", keep_db)
             out(transcript(emu, names) + "\n" + vk_wall(vk) + "\n" + telegram_thread(emu, names) + "\n"
                 + ok_topic(ok))  # fmt: skip
     return Played(emu, vk, ok)
 
 
-def run_demo() -> int:
-    asyncio.run(demo())
+def _keep(database: Path, target: Path) -> None:
+    try:
+        shutil.copyfile(database, target)
+    except OSError as exc:
+        raise DemoError(f"не удалось сохранить базу в {target}: {exc.strerror or exc}") from None
+
+
+def run_demo(db: str | None = None) -> int:
+    target = Path(db) if db else None
+    if target is not None and (target.is_dir() or not target.parent.is_dir()):
+        raise DemoError(f"не удаётся записать базу в {target}: нет такой папки или это папка")
+    asyncio.run(demo(keep_db=target))
     return 0

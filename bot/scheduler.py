@@ -46,6 +46,8 @@ def build_scheduler(
     pos_mail: Callable[[], Awaitable[object]] | None = None,
     pos_mail_seconds: float = 300.0,
     retention: Callable[[], Awaitable[object]] | None = None,
+    weekly_report: Callable[[], Awaitable[object]] | None = None,
+    morning: Callable[[], Awaitable[object]] | None = None,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
@@ -77,6 +79,18 @@ def build_scheduler(
             coalesce=True,
             misfire_grace_time=None,
         )
+    # --- issue 14: the weekly п.18 report and the morning digests tick as the digest does (due from the clock) ---
+    for name, job in (("weekly_report", weekly_report), ("morning", morning)):
+        if job is not None:
+            scheduler.add_job(
+                _guarded(name, job),
+                "interval",
+                seconds=sweep_seconds,
+                id=name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
     if pos_mail is not None:
         # The ПОС notification mailbox (bot/pos_mail.py): IMAP has no push Otklik relies on, so it is polled.
         scheduler.add_job(

@@ -159,6 +159,27 @@ class NotifySettings(_Section):
     def digest_at(self) -> time:
         return time.fromisoformat(self.digest_time)
 
+    # --- issue 14: the weekly п.18 report (workflow/weekly.py) and each person's morning digest ---------------
+    # The report of the past week to the head and the office head: on the week's first working day at this time.
+    weekly_report: bool = True
+    weekly_report_time: str = "09:00"
+    # Each person's own terms due today and overdue, on working days at this time, only when there are some.
+    morning: bool = True
+    morning_time: str = "08:30"
+
+    @field_validator("weekly_report_time", "morning_time")
+    @classmethod
+    def _report_hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"ожидается время ЧЧ:ММ, получено {value!r}")
+        return value
+
+    def weekly_report_at(self) -> time:
+        return time.fromisoformat(self.weekly_report_time)
+
+    def morning_at(self) -> time:
+        return time.fromisoformat(self.morning_time)
+
 
 # The VK secrets' own environment variables (issue 11): shorter than OTKLIK_CHANNELS__VK__TOKEN, which works too.
 VK_TOKEN_ENV = "OTKLIK_VK_TOKEN"

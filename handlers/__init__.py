@@ -1,7 +1,7 @@
 """aiogram routers: parse an update, call one use case, render the reply.
 
 Handlers take their dependencies from the Dispatcher's workflow data: `services`, `directory`, `delivery`,
-`calendar`, `rules` (and aiogram's own `bot`, `state`, `fsm_storage`); the middleware adds `actor`,
+`calendar`, `rules`, `reporting` (and aiogram's own `bot`, `state`, `fsm_storage`); the middleware adds `actor`,
 `chat_roles` and `chat_units`.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import buttons, cancel, commands, ids, intake, pos_intake, replies
+from handlers import buttons, cancel, commands, ids, intake, pos_intake, replies, reports
 from handlers.errors import GuardHandlers
 from handlers.middlewares import IdentifyPresser
 
@@ -28,6 +28,7 @@ def build_routers() -> list[Router]:
     root.include_routers(
         ids.router(),  # /id for anyone and a stranger's /start: before the staff's own /start
         commands.router(),
+        reports.router(),
         cancel.router(),  # before the dialogue's steps: /cancel is never an answer
         pos_intake.router(),
         buttons.router(),

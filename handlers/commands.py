@@ -24,6 +24,7 @@ from workflow.rules import Rules, RulesError
 from workflow.search import FIND_LIMIT
 from workflow.services import Services
 from workflow.services.queries import FindRefusal, LookupKind
+from workflow.services.reporting import may_report
 from workflow.visibility import audience
 
 log = logging.getLogger(__name__)
@@ -346,6 +347,8 @@ def commands_for(actor: Actor | None) -> list[BotCommand]:
             names.append("pos")
         if Role.OFFICE_HEAD in actor.roles:
             names += ["close", "reopen"]
+        if may_report(actor):
+            names.append("report")
         names.append("cancel")
     return [BotCommand(command=n, description=texts.COMMAND_DESCRIPTIONS[n]) for n in names]
 

@@ -42,6 +42,7 @@ from storage import codec, direct, term_lists
 from storage.clusters import ClusterStatements
 from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
+from storage.reports import read_report
 from storage.tables import (
     access_log,
     assignments,
@@ -92,6 +93,7 @@ from workflow.ports import (
     StaleVersion,
     TermPage,
 )
+from workflow.reports import Period, Report
 from workflow.search import like_pattern, link_key, search_text
 
 if TYPE_CHECKING:
@@ -1074,6 +1076,13 @@ class SqlTransaction(ClusterStatements):
         await self._exec(
             insert.on_conflict_do_update(index_elements=[kv.c.key], set_={"value": insert.excluded.value})
         )
+
+    # --- the п.18 report (issue 14; storage/reports.py aggregates it in SQL) --------------------------------
+
+    async def report(
+        self, period: Period, now: datetime, *, return_only: frozenset[str], units: frozenset[str] | None
+    ) -> Report:
+        return await read_report(self._conn, period, now, return_only=return_only, units=units)
 
     # --- the office head's digest (workflow/services/digest.py) -------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The office head's daily digest as Telegram HTML, from the payload the digest was queued with.
+"""The office head's daily digest and each person's morning digest as Telegram HTML, from the payload each was
+queued with.
 
 Everything from configuration or people (unit names, persons) is escaped here. The text never exceeds
 Telegram's 4096 visible characters: each list stops where the budget ends and names the rest «…и ещё N».
@@ -117,6 +118,22 @@ def render_digest(
         ("overdue", texts.DIGEST_OVERDUE_HTML, False),
         ("approvals", texts.DIGEST_APPROVALS_HTML, True),
     ]
+    _add_sections(lines, payload, sections, calendar=calendar, rules=rules, units=units, now=read_at)
+    return "\n".join(lines)
+
+
+def _add_sections(
+    lines: list[str],
+    payload: Mapping[str, object],
+    sections: list[tuple[str, str, bool]],
+    *,
+    calendar: CardCalendar,
+    rules: Rules,
+    units: Mapping[str, str],
+    now: datetime,
+) -> None:
+    """The term lists of a digest, appended to `lines` within Telegram's budget: (payload key, header, lines
+    without an owner)."""
     used = sum(visible_length(line) + 1 for line in lines)
     for index, (key, header, approval) in enumerate(sections):
         page = payload.get(key)
@@ -129,9 +146,7 @@ def render_digest(
         reserve = _SECTION_RESERVE * (len(sections) - index)  # this list's tail and the lists after it
         shown = 0
         for item in items:
-            line = _term_line(
-                item, approval=approval, calendar=calendar, rules=rules, units=units, now=read_at
-            )
+            line = _term_line(item, approval=approval, calendar=calendar, rules=rules, units=units, now=now)
             if line is None:
                 continue
             cost = visible_length(line) + 1
@@ -145,4 +160,26 @@ def render_digest(
             block.append(more)
             used += visible_length(more) + 1
         lines += block
+
+
+def render_morning(
+    payload: Mapping[str, object],
+    *,
+    calendar: CardCalendar,
+    rules: Rules,
+    units: Mapping[str, str],
+    now: datetime,
+) -> str:
+    """A person's morning digest: his terms due today, then those overdue (no owner: they are his)."""
+    try:
+        day = date.fromisoformat(str(payload.get("day"))).strftime("%d.%m.%Y")
+    except ValueError:
+        day = "—"
+    read_at = _instant(payload.get("read_at")) or now
+    lines = [texts.MORNING_TITLE_HTML.format(day=escape(day))]
+    sections = [
+        ("due_today", texts.MORNING_DUE_TODAY_HTML, True),
+        ("overdue", texts.MORNING_OVERDUE_HTML, True),
+    ]
+    _add_sections(lines, payload, sections, calendar=calendar, rules=rules, units=units, now=read_at)
     return "\n".join(lines)

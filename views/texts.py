@@ -371,6 +371,7 @@ HELP_COMMON = (
     "/case N — карточка сообщения с историей: по номеру сообщения, номеру ПОС или ссылке на сообщение\n"
     "/find ТЕКСТ — поиск по тексту, автору, ссылке и номеру ПОС среди открытых и недавно закрытых сообщений\n"
     "/overdue — просроченные сроки\n"
+    "/report [неделя|месяц|ГГГГ-ММ] — отчёт о соблюдении сроков (п. 18): сводка, диаграмма и файл Excel\n"
     "/undo N — отменить своё последнее действие по сообщению № N (в течение нескольких минут)\n"
     "/term СРОК [ВРЕМЯ] [КАТЕГОРИЯ] — калькулятор срока, например /term os.publish 2026-12-01T10:00\n"
     "/cancel — отменить начатый ввод: регистрацию ПОС, причину или ссылку\n"
@@ -419,6 +420,7 @@ COMMAND_DESCRIPTIONS: Mapping[str, str] = {
     "undo": "Отменить своё последнее действие: /undo N",
     "close": "Закрыть сообщение: /close N причина",
     "reopen": "Возобновить закрытое сообщение: /reopen N причина",
+    "report": "Отчёт о сроках: /report неделя, месяц или ГГГГ-ММ",
 }
 MY_EMPTY = "У вас нет открытых сроков."
 MY_TITLE_HTML = "<b>Мои сроки</b>"
@@ -497,6 +499,13 @@ DIGEST_APPROVALS_HTML = "✅ <b>Ждут вашего решения</b> ({total
 DIGEST_TERM_LINE_HTML = "• № {case}, до {due} — {title} — {owner}"
 DIGEST_APPROVAL_LINE_HTML = "• № {case}, до {due} — {title}"
 DIGEST_MORE_HTML = "…и ещё {count}"
+# Each person's morning digest (issue 14): his own terms due today and overdue.
+MORNING_TITLE_HTML = "☀️ <b>Ваши сроки на {day}</b>"
+MORNING_DUE_TODAY_HTML = "⏳ <b>Сегодня</b> ({total}):"
+MORNING_OVERDUE_HTML = "❗ <b>Просрочено</b> ({total}):"
+# The weekly п.18 report (issue 14): its summary heads the chart and the workbook.
+WEEKLY_REPORT_TITLE_HTML = "📊 <b>Еженедельный отчёт о соблюдении сроков</b>"
+WEEKLY_REPORT_UNAVAILABLE = "Еженедельный отчёт за {first} — {last}: отчёты в этом запуске не подключены."
 
 # --- publishing answers back to the networks (issue 11) -------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The office head's daily digest: which digest is due at an instant, and what it says. Pure.
+"""The office head's daily digest, and each person's morning digest: which is due at an instant, what it says.
+Pure.
 
 Having stopped getting every card (issue 10, item 7), the office head still hears the state of things once a
 working day at a configured local time. Which digest is due is a function of `now` and the production calendar
@@ -9,12 +10,12 @@ digest time, so the first working day after a weekend or holidays covers all the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from workflow.calendar import WorkingCalendar
-from workflow.model import Role, Term
+from workflow.model import Actor, Role, Term
 from workflow.ports import Notification, TermPage
 
 DIGEST = "digest"  # the notification kind
@@ -115,5 +116,39 @@ def digest_notification(due: DigestDue, content: DigestContent, now: datetime) -
             "due_today": _page(content.due_today),
             "overdue": _page(content.overdue),
             "approvals": _page(content.approvals),
+        },
+    )
+
+
+# --- the morning digest (issue 14): each person's own terms of the day ------------------------------------------
+
+MORNING = "morning"  # the notification kind
+DEFAULT_MORNING_TIME = time(8, 30)
+# Open terms read per person (the earliest due first): what is overdue and due today is at the head of the list.
+MORNING_READ = 200
+
+
+def morning_notification(
+    actor: Actor, day: date, owed: Sequence[Term], now: datetime, calendar: WorkingCalendar
+) -> Notification | None:
+    """What `actor` owes today and what is overdue, as an outbox row to his own chat; None when neither."""
+    end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=calendar.tz)
+    overdue = [t for t in owed if t.due < now]
+    today = [t for t in owed if now <= t.due < end_of_day]
+    if not overdue and not today:
+        return None
+    role = next((r for r in Role if r in actor.roles and r is not Role.SYSTEM), Role.OPERATOR)
+    return Notification(
+        dedup_key=f"{MORNING}:{actor.user_id}:{day.isoformat()}",
+        case_id=None,
+        kind=MORNING,
+        to_role=role,
+        at=now,
+        payload={
+            "user_id": actor.user_id,
+            "day": day.isoformat(),
+            "read_at": now.isoformat(),
+            "due_today": _page(TermPage(tuple(today[:LIST_LIMIT]), len(today))),
+            "overdue": _page(TermPage(tuple(overdue[:LIST_LIMIT]), len(overdue))),
         },
     )

@@ -1,18 +1,20 @@
-"""`otklik demo` shows what issues 10 and 11 built, in the chats' transcript (the bot's own texts, not the
+"""`otklik demo` shows what issues 10, 11 and 14 built, in the chats' transcript (the bot's own texts, not the
 narration): intake by one press, a unit's reply to a reminder landing on its case, the unit's photo reaching the
 operator and the region curator with the draft before approval, the office head's /my listing the routing he owes;
 a VK comment and a Telegram channel comment becoming cases by themselves and their approved answers published
 under them (read back from the emulators' own records too); issue 12's sources: an Odnoklassniki comment taken
 in by the poll and answered under it in OK, a ЦУР IM card merging with the VK comment already taken in (one
 case, the term moved to the ЦУР detection time) and a ПОС e-mail becoming a local_fast case in the ПОС curator's
-chat; and two runs print the same bytes."""
+chat; the head's п.18 report of the week at the day's end (issue 14); and two runs print the same bytes."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 from dataclasses import dataclass
 
+import openpyxl
 import pytest
 
 from bot.demo import (
@@ -353,6 +355,8 @@ def test_a_draft_without_greeting_is_sent_back_with_the_finding_and_corrected(tr
     assert "проект ответа задержан проверкой: нет приветствия или обращения к автору в начале ответа" in history
     assert "задержанный проект ответа отозван на исправление" in history
     assert "Проект ответа (версия 1):\nНина, здравствуйте!" in history  # only the corrected draft was submitted
+
+
 def test_six_comments_about_one_address_are_reported_to_the_head_once_then_the_sixth(transcript: str) -> None:
     seen = chats(transcript)
     intake = of(INTAKE_CHAT, seen)
@@ -379,3 +383,22 @@ def test_six_comments_about_one_address_are_reported_to_the_head_once_then_the_s
     assert [line for line in grew.body if line.startswith("• № ")] == [
         texts.NOTE_SPIKE_CASE.format(case_id=numbers[5], at="17:55", text=SPIKE_COMMENTS[5][2])
     ]
+
+
+def test_the_day_ends_with_the_heads_weekly_report(transcript: str, played: Played) -> None:
+    """Issue 14: at 18:05 the head asks for the week's п.18 report and gets the summary, the chart and the
+    workbook; the workbook's figures are the summary's."""
+    head = of(HEAD.user_id, chats(transcript))
+    asked = next(m for m in head if m.who == HEAD.name and m.body == ["/report неделя"])
+    summary, chart, book = head[head.index(asked) + 1 : head.index(asked) + 4]
+    assert asked.at == summary.at == "18:05"
+    assert summary.body[:2] == ["Отчёт о соблюдении сроков (п. 18)", "Период: 30.11.2026 — 06.12.2026"]
+    registered = int(re.search(r"Сообщений: (\d+);", summary.text)[1])  # type: ignore[index]
+    assert registered == max(int(n) for n in re.findall(r"Сообщение № (\d+) ·", transcript))  # every case of the day
+    assert chart.body == ["[фото]"] and book.body == ["[документ otchet-2026-11-30-2026-12-06.xlsx]"]
+    [document] = [m.document for m in played.telegram.sent(HEAD.user_id) if m.document]
+    assert document is not None
+    workbook = openpyxl.load_workbook(io.BytesIO(played.telegram.files[document["file_id"]].content))
+    figures = {row[0]: row[1] for row in workbook["Сводка"].iter_rows(min_row=6, max_col=2, values_only=True)}
+    assert figures["Зарегистрировано сообщений"] == registered
+    assert len(workbook["Сводка"]._charts) == 2

@@ -84,9 +84,11 @@ async def test_set_commands_per_person(h: Harness) -> None:
         "term",
         "undo",
         "pos",
+        "report",
         "cancel",
     ]
     office_head = [c.command for c in commands_for(directory.actor(OFFICE_HEAD))]
-    assert office_head[-3:] == ["close", "reopen", "cancel"]  # POSDLG: /cancel is last for everyone
+    assert office_head[-4:] == ["close", "reopen", "report", "cancel"]  # POSDLG: /cancel is last for everyone
     assert "pos" not in [c.command for c in commands_for(directory.actor(OPERATOR))]
+    assert "report" not in [c.command for c in commands_for(directory.actor(OPERATOR))]  # issue 14: no right
     assert [c["command"] for c in h.emu.get_commands()] == ["start", "help", "id"]

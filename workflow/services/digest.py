@@ -9,7 +9,7 @@ of that day read nothing but the marker.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -17,16 +17,20 @@ from typing import Protocol
 
 from workflow.calendar import WorkingCalendar
 from workflow.digest import (
+    DEFAULT_MORNING_TIME,
     DEFAULT_TIME,
     LIST_LIMIT,
+    MORNING_READ,
     DigestContent,
     DigestDue,
     digest_due,
     digest_notification,
+    morning_notification,
 )
-from workflow.model import Role
+from workflow.model import Actor, Role
 from workflow.ports import Clock, Notification, Notifier, OwedBy, Reading, TermPage
 from workflow.rules import Rules
+from workflow.services.queries import owed_by, owed_steps
 
 # The key/value entry holding the last digest day decided (sent or found with nothing to say).
 DECIDED_KEY = "digest:office_head:decided"
@@ -97,24 +101,78 @@ class DigestUseCase:
         due = digest_due(now, self.calendar, self.at)
         if due is None:
             return None
-        day = due.day.isoformat()
-        async with self.repo.reading() as tx:
-            if _decided(await tx.kv_get(DECIDED_KEY), day):
-                return None
+
+        async def read(tx: DigestReading) -> list[Notification]:
             content = await read_digest(tx, due, now, self.calendar, self.rules)
-        digest = digest_notification(due, content, now) if content.worth_sending else None
-        async with self.repo.transaction() as wtx:
-            if _decided(await wtx.kv_get(DECIDED_KEY), day):  # another tick decided meanwhile
-                return None
-            queued = await wtx.enqueue([digest]) if digest is not None else 0
-            await wtx.kv_set(DECIDED_KEY, day)
-        if digest is None or not queued:
-            return None
-        if self.notifier is not None:
-            await self.notifier.wake([], [digest])
-        return digest
+            return [digest_notification(due, content, now)] if content.worth_sending else []
+
+        queued = await queue_once(self.repo, DECIDED_KEY, due.day.isoformat(), read)
+        if queued and self.notifier is not None:
+            await self.notifier.wake([], queued)
+        return queued[0] if queued else None
 
 
-def _decided(stored: str | None, day: str) -> bool:
-    # ISO dates order as strings; a day at or before the one decided is never decided again.
-    return stored is not None and stored >= day
+async def queue_once(
+    repo: DigestRepository,
+    key: str,
+    mark: str,
+    read: Callable[[DigestReading], Awaitable[list[Notification]]],
+) -> list[Notification]:
+    """Decide `mark` (an ISO date: a day, a week's Monday) once: read what to queue, queue it and record `mark`
+    under `key` in one transaction; nothing when `mark` (or a later one) is already recorded. The outbox rows'
+    own dedup keys stop a double too. Returns what was queued (nothing also when `read` found nothing to say,
+    which is recorded as decided as well, so later ticks read nothing but the marker)."""
+    async with repo.reading() as tx:
+        if _decided(await tx.kv_get(key), mark):
+            return []
+        notifications = await read(tx)
+    async with repo.transaction() as wtx:
+        if _decided(await wtx.kv_get(key), mark):  # another tick decided meanwhile
+            return []
+        queued = await wtx.enqueue(notifications) if notifications else 0
+        await wtx.kv_set(key, mark)
+    return notifications if queued else []
+
+
+def _decided(stored: str | None, mark: str) -> bool:
+    # ISO dates order as strings; a mark at or before the one decided is never decided again.
+    return stored is not None and stored >= mark
+
+
+# --- the morning digest (issue 14) ----------------------------------------------------------------------------
+
+MORNING_DECIDED_KEY = "digest:morning:decided"
+
+
+@dataclass
+class MorningDigestUseCase:
+    """Each person's morning digest (workflow.digest.morning_notification), decided once a working day."""
+
+    repo: DigestRepository
+    clock: Clock
+    calendar: WorkingCalendar
+    rules: Rules
+    staff: Sequence[Actor]
+    notifier: Notifier | None = None
+    at: time = DEFAULT_MORNING_TIME
+
+    async def run(self) -> list[Notification]:
+        now = self.clock.now()
+        due = digest_due(now, self.calendar, self.at)  # the same days and hours rule as the office head's
+        if due is None:
+            return []
+
+        async def read(tx: DigestReading) -> list[Notification]:
+            found: list[Notification] = []
+            for actor in self.staff:
+                owed = owed_by(actor, owed_steps(actor, self.rules))
+                page = await tx.owed_terms(owed, MORNING_READ, silent=self.rules.return_only_terms, now=now)
+                notification = morning_notification(actor, due.day, page.terms, now, self.calendar)
+                if notification is not None:
+                    found.append(notification)
+            return found
+
+        queued = await queue_once(self.repo, MORNING_DECIDED_KEY, due.day.isoformat(), read)
+        if queued and self.notifier is not None:
+            await self.notifier.wake([], queued)
+        return queued
