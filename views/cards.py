@@ -454,7 +454,7 @@ def _window_text(minutes: int) -> str:
 
 def render_spike(n: Notification, calendar: CardCalendar) -> str:
     """The head's report of a cluster of similar messages: how many over which window, the address and subject,
-    each case listed (number, time, the start of its text); a «grew» notice lists the new member."""
+    each case listed (number, time, the start of its text); a «grew» notice lists the members that joined since the last one."""
     p = n.payload
     raw_count, raw_minutes = p.get("count"), p.get("minutes")
     count = raw_count if isinstance(raw_count, int) else 0
@@ -462,7 +462,10 @@ def render_spike(n: Notification, calendar: CardCalendar) -> str:
     if n.kind == SPIKE:
         lines = [texts.NOTE_SPIKE_HTML.format(count=count, window=escape(_window_text(minutes)))]
     else:
-        lines = [texts.NOTE_SPIKE_GREW_HTML.format(count=count)]
+        listed_now, more = p.get("cases"), p.get("more")
+        new = (len(listed_now) if isinstance(listed_now, list) else 0) + (more if isinstance(more, int) else 0)
+        grew = texts.NOTE_SPIKE_GREW_MANY_HTML if new > 1 else texts.NOTE_SPIKE_GREW_HTML
+        lines = [grew.format(count=count, new=new)]
     address, subject = p.get("address"), p.get("topic")
     if isinstance(address, str) and address:
         lines.append(escape(texts.NOTE_SPIKE_ADDRESS.format(address=address)))

@@ -78,6 +78,15 @@ def _term_line(
     return texts.DIGEST_TERM_LINE_HTML.format(case=case, due=when, title=title, owner=escape(who))
 
 
+def _day_and_read_at(payload: Mapping[str, object], now: datetime) -> tuple[str, datetime]:
+    """The digest's day as «ДД.ММ.ГГГГ» («—» if unreadable) and the instant its figures were read at."""
+    try:
+        day = date.fromisoformat(str(payload.get("day"))).strftime("%d.%m.%Y")
+    except ValueError:
+        day = "—"
+    return day, _instant(payload.get("read_at")) or now
+
+
 def render_digest(
     payload: Mapping[str, object],
     *,
@@ -87,11 +96,7 @@ def render_digest(
     now: datetime,
 ) -> str:
     """The digest: new cases by procedure, open ones by status, today's terms, overdue ones, his approvals."""
-    try:
-        day = date.fromisoformat(str(payload.get("day"))).strftime("%d.%m.%Y")
-    except ValueError:
-        day = "—"
-    read_at = _instant(payload.get("read_at")) or now
+    day, read_at = _day_and_read_at(payload, now)
     since_at = _instant(payload.get("since"))
     since = escape(due_at(since_at, calendar, read_at)) if since_at is not None else "—"
     lines = [texts.DIGEST_TITLE_HTML.format(day=escape(day)), ""]
@@ -171,11 +176,7 @@ def render_morning(
     now: datetime,
 ) -> str:
     """A person's morning digest: his terms due today, then those overdue (no owner: they are his)."""
-    try:
-        day = date.fromisoformat(str(payload.get("day"))).strftime("%d.%m.%Y")
-    except ValueError:
-        day = "—"
-    read_at = _instant(payload.get("read_at")) or now
+    day, read_at = _day_and_read_at(payload, now)
     lines = [texts.MORNING_TITLE_HTML.format(day=escape(day))]
     sections = [
         ("due_today", texts.MORNING_DUE_TODAY_HTML, True),

@@ -317,6 +317,7 @@ NOTE_SPIKE_HTML = (
     "🚨 <b>Повышенная социальная активность (п.17)</b>: {count} похожих сообщений за {window}"
 )
 NOTE_SPIKE_GREW_HTML = "🚨 <b>Повышенная социальная активность</b>: ещё одно похожее сообщение, всего {count}"
+NOTE_SPIKE_GREW_MANY_HTML = "🚨 <b>Повышенная социальная активность</b>: ещё похожих сообщений: {new}, всего {count}"
 NOTE_SPIKE_ADDRESS = "Адрес: {address}"
 NOTE_SPIKE_TOPIC = "Тема: {topic}"
 NOTE_SPIKE_CASE = "• № {case_id} · {at} · {text}"

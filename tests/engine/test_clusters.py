@@ -1,6 +1,6 @@
 """Activity spikes (issue 13 item 3) through the registration use case, on every repository: the head is told
-once when a cluster crosses the threshold, each later member is one «grew» notice, nothing is told twice after
-a restart, and a repeat is suggested by author or by text (item 4)."""
+once when a cluster crosses the threshold, then at the next member and at each doubling (a storm is a few
+«grew» notices, not one per comment), nothing is told twice after a restart, and a repeat is suggested by author or by text (item 4)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from workflow.clusters import Window
 from workflow.model import Network, Role
 from workflow.ports import Repository
 from workflow.services import Services
-from workflow.services.clusters import SPIKE, SPIKE_GREW, SpikeSettings
+from workflow.services.clusters import SPIKE, SPIKE_GREW, SpikeSettings, milestones
 
 PIPE = [
     "На ул. Октябрьская, 14 прорвало трубу, вода во дворе",
@@ -77,6 +77,27 @@ async def test_a_cluster_crossing_the_threshold_is_reported_once_and_then_grows(
     assert [(k, c) for k, c, _ in notices] == [(SPIKE, None), (SPIKE_GREW, sixth)]
     grew = notices[1][2]
     assert grew["count"] == 6 and [c["id"] for c in grew["cases"]] == [sixth]  # type: ignore[union-attr]
+
+
+def test_the_milestones_after_the_report() -> None:
+    assert milestones(5, 4) == [] and milestones(5, 6) == [6]
+    assert milestones(5, 45) == [6, 10, 20, 40]
+    assert milestones(2, 9) == [3, 4, 8]
+
+
+async def test_a_storm_is_a_few_notices_each_with_the_members_since_the_last(
+    repo: Repository, clock: FakeClock, calendar: WorkingCalendar
+) -> None:
+    services = spiky(repo, clock, calendar)
+    ids = [await comment(services, clock, n, PIPE[n % len(PIPE)], minutes=1) for n in range(45)]
+    notices = await head_notices(repo)
+    assert [(k, p["count"]) for k, _, p in notices] == [
+        (SPIKE, 5), (SPIKE_GREW, 6), (SPIKE_GREW, 10), (SPIKE_GREW, 20), (SPIKE_GREW, 40)
+    ]  # fmt: skip
+    listed = [[c["id"] for c in p["cases"]] for _, _, p in notices]  # type: ignore[attr-defined]
+    assert listed[1] == [ids[5]] and listed[2] == ids[6:10] and listed[3] == ids[10:20]
+    assert listed[4] == ids[20:40] and notices[4][2]["more"] == 0  # 20 joined: all listed
+    assert [c for _, c, _ in notices[1:]] == [ids[5], ids[9], ids[19], ids[39]]  # on the card that crossed it
 
 
 async def test_a_restart_reports_nothing_again(

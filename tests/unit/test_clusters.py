@@ -248,3 +248,19 @@ def test_the_spike_report_is_rendered_escaped_and_within_the_limit() -> None:
     assert render_notification(
         broken, None, calendar=WorkingCalendar(), rules=DEFAULT_RULES, units={}, now=T0
     )
+
+
+@pytest.mark.parametrize(
+    ("listed", "more", "first"),
+    [
+        (1, 0, "🚨 <b>Повышенная социальная активность</b>: ещё одно похожее сообщение, всего 6"),
+        (4, 0, "🚨 <b>Повышенная социальная активность</b>: ещё похожих сообщений: 4, всего 6"),
+        (20, 3, "🚨 <b>Повышенная социальная активность</b>: ещё похожих сообщений: 23, всего 6"),
+    ],
+)
+def test_a_growth_notice_counts_the_members_since_the_last(listed: int, more: int, first: str) -> None:
+    cases = [{"id": 100 + i, "at": T0.isoformat(), "text": "Труба"} for i in range(listed)]
+    payload = {"count": 6, "minutes": 120, "cases": cases, "more": more}
+    n = Notification("k", 100, SPIKE_GREW, Role.HEAD, T0, payload=payload)
+    text = render_notification(n, None, calendar=WorkingCalendar(), rules=DEFAULT_RULES, units={}, now=T0)
+    assert text.splitlines()[0] == first

@@ -3,8 +3,9 @@
 Every registered message keeps its signature (workflow/clusters.py). An open-source message is compared with
 the messages of its window and joins a cluster of similar ones; the first time a cluster has `threshold`
 members within one window, the head is told at once (`activity_spike`, п.17: «повышенная социальная
-активность»), listing its cases. Each member that joins after that is one more notice (`activity_spike_grew`,
-one per new member, so the head sees each as it comes, not a digest later). The cluster's `reported_at` is
+активность»), listing its cases. After that the head hears again (`activity_spike_grew`) at the next member
+and then at each doubling of the threshold (`milestones`), with the members that joined since: at once, but a
+storm of a thousand comments is a dozen notices, not a thousand. The cluster's `reported_at` is
 set with a conditional write in the same transaction as the notice is queued: the report goes once, across
 restarts and concurrent registrations.
 
@@ -126,17 +127,32 @@ async def cluster_case(
                 payload=report,
             ),
         )  # fmt: skip
-    grew: list[Notification] = []
-    for case_id in added:
-        joined = [m for m in members if m.case_id == case_id]
-        report = await _report(tx, cluster_id, members, joined, window)
-        grew.append(
-            Notification(
-                dedup_key=f"cluster:{cluster_id}:grew:{case_id}", case_id=case_id, kind=SPIKE_GREW,
-                to_role=Role.HEAD, at=now, payload=report,
-            )
-        )  # fmt: skip
-    return tuple(grew)
+    # A storm must not bury the head in notices (nor hold back his chat at Telegram's 1 message a second):
+    # after the report, the head is told when the cluster reaches the next milestone, with the members that
+    # joined since the last one.
+    size, before = len(members), len(members) - len(added)
+    crossed = [m for m in milestones(window.threshold, size) if before < m <= size]
+    if not crossed:
+        return ()
+    since = max((m for m in milestones(window.threshold, before) if m <= before), default=window.threshold)
+    joined = members[since:]
+    report = await _report(tx, cluster_id, members, joined, window)
+    return (
+        Notification(
+            dedup_key=f"cluster:{cluster_id}:grew:{crossed[-1]}", case_id=case.id, kind=SPIKE_GREW,
+            to_role=Role.HEAD, at=now, payload=report,
+        ),
+    )  # fmt: skip
+
+
+def milestones(threshold: int, up_to: int) -> list[int]:
+    """The cluster sizes after the report at which the head hears again: one more than the threshold, then each
+    doubling of it (5: 6, 10, 20, 40, …), so a storm of n messages is O(log n) notices."""
+    found, size = [threshold + 1], 2 * threshold
+    while size <= up_to:
+        found.append(size)
+        size *= 2
+    return [m for m in found if m <= up_to]
 
 
 async def _report(
