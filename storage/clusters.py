@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, Row, insert, select, update
+from sqlalchemy import Executable, Row, func, insert, select, update
 from sqlalchemy.engine import CursorResult
 
 from storage.tables import case_signatures, clusters
@@ -77,9 +77,26 @@ class ClusterStatements:
         row = (await self._exec(select(clusters).where(clusters.c.id == cluster_id))).one_or_none()
         return None if row is None else ClusterRow(row.id, row.started_at, row.reported_at)
 
-    async def cluster_members(self, cluster_id: int) -> list[SignatureRow]:
-        stmt = select(case_signatures).where(_c.cluster_id == cluster_id).order_by(_c.at, _c.case_id)
+    async def cluster_members(
+        self,
+        cluster_id: int,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[SignatureRow]:
+        stmt = select(case_signatures).where(_c.cluster_id == cluster_id)
+        if since is not None:
+            stmt = stmt.where(_c.at >= since)
+        if until is not None:
+            stmt = stmt.where(_c.at <= until)
+        stmt = stmt.order_by(_c.at, _c.case_id).offset(offset).limit(limit)
         return [_row(r) for r in (await self._exec(stmt)).all()]
+
+    async def cluster_size(self, cluster_id: int) -> int:
+        stmt = select(func.count()).select_from(case_signatures).where(_c.cluster_id == cluster_id)
+        return int((await self._exec(stmt)).scalar_one())
 
     async def mark_cluster_reported(self, cluster_id: int, at: datetime) -> bool:
         stmt = (

@@ -442,9 +442,27 @@ class FakeTransaction:
     async def cluster(self, cluster_id: int) -> ClusterRow | None:
         return self.s.clusters.get(cluster_id)
 
-    async def cluster_members(self, cluster_id: int) -> list[SignatureRow]:
-        rows = [r for _, r in self.s.signatures.values() if r.cluster_id == cluster_id]
-        return sorted(rows, key=lambda r: (r.at, r.case_id))
+    async def cluster_members(
+        self,
+        cluster_id: int,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[SignatureRow]:
+        rows = [
+            r
+            for _, r in self.s.signatures.values()
+            if r.cluster_id == cluster_id
+            and (since is None or r.at >= since)
+            and (until is None or r.at <= until)
+        ]
+        ordered = sorted(rows, key=lambda r: (r.at, r.case_id))[offset:]
+        return ordered if limit is None else ordered[:limit]
+
+    async def cluster_size(self, cluster_id: int) -> int:
+        return sum(1 for _, r in self.s.signatures.values() if r.cluster_id == cluster_id)
 
     async def mark_cluster_reported(self, cluster_id: int, at: datetime) -> bool:
         row = self.s.clusters[cluster_id]

@@ -387,8 +387,21 @@ class Transaction(Reading, Protocol):
 
     async def cluster(self, cluster_id: int) -> ClusterRow | None: ...
 
-    async def cluster_members(self, cluster_id: int) -> list[SignatureRow]:
-        """The cluster's signatures, the oldest first."""
+    async def cluster_members(
+        self,
+        cluster_id: int,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[SignatureRow]:
+        """The cluster's signatures (those from `since` to `until`, inclusive), the oldest first, from the
+        `offset`-th, at most `limit`."""
+        ...
+
+    async def cluster_size(self, cluster_id: int) -> int:
+        """How many signatures the cluster has."""
         ...
 
     async def mark_cluster_reported(self, cluster_id: int, at: datetime) -> bool:
