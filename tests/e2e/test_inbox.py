@@ -177,6 +177,9 @@ async def test_a_locked_file_loses_nothing_and_confirms_nothing_meanwhile(world:
     await w.wait(lambda: confirmed_beyond(w, more[-1]), "everything confirmed once saved")
     await w.settle()
     assert await count(w, messages) == 8
+    # The «back» note follows the backlog it counts: wait for it rather than assume settle() saw it queued.
+    await w.wait(lambda: len(outage_notes(w)) >= 2, "the note that the database is back")
+    await w.settle()
     notes = outage_notes(w)
     assert len(notes) == 2, notes
     assert notes[0].startswith("⚠️ База данных недоступна с 09:30") and notes[1].startswith("✅")
