@@ -22,10 +22,9 @@ import asyncio
 import os
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,13 +35,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storage.engine import create_engine
 from storage.migrate import alembic_config, upgrade
 from storage.repository import SqlRepository, SqlTransaction, _term_from_row
 from storage.tables import assignments, cases, terms
 from tests.support.bulk import MINE, NOW, Filled, fill
 from tests.support.pg import LOCAL_URL
-from tests.support.scratch import scratch_schema
+from tests.support.scratch import scratch_engine, sqlite_file_engine
 from workflow.model import Actor, Role
 from workflow.ports import OwedBy, TermPage
 from workflow.rules import DEFAULT_RULES
@@ -213,24 +211,12 @@ class _Clock:
         return NOW
 
 
-@asynccontextmanager
-async def sqlite_engine() -> AsyncIterator[AsyncEngine]:
-    with tempfile.TemporaryDirectory() as folder:
-        engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'queries.sqlite3'}")
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
+def sqlite_engine() -> AbstractAsyncContextManager[AsyncEngine]:
+    return sqlite_file_engine("queries.sqlite3")
 
 
-@asynccontextmanager
-async def pg_engine(url: str) -> AsyncIterator[AsyncEngine]:
-    async with scratch_schema(url, "otklik_bench") as connect_args:
-        engine = create_engine(url, connect_args=connect_args)
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
+def pg_engine(url: str) -> AbstractAsyncContextManager[AsyncEngine]:
+    return scratch_engine(url, "otklik_bench")
 
 
 async def main() -> int:

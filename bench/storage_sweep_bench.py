@@ -17,10 +17,9 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository, SqlTransaction
 from storage.tables import cases, terms
-from tests.support.scratch import scratch_schema
+from tests.support.scratch import scratch_engine, sqlite_file_engine
 
 NOW = datetime(2025, 3, 3, 5, 0, tzinfo=UTC)
 CHUNK = 10_000
@@ -156,24 +154,12 @@ async def compare(label: str, factory: Callable[[], Any], sizes: list[int], due:
         print(f"{'':<10} plan: {plans[i]}")
 
 
-@asynccontextmanager
-async def sqlite_engine() -> AsyncIterator[AsyncEngine]:
-    with tempfile.TemporaryDirectory() as folder:
-        engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}")
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
+def sqlite_engine() -> AbstractAsyncContextManager[AsyncEngine]:
+    return sqlite_file_engine("bench.sqlite3")
 
 
-@asynccontextmanager
-async def pg_engine(url: str) -> AsyncIterator[AsyncEngine]:
-    async with scratch_schema(url, "otklik_bench") as connect_args:
-        engine = create_engine(url, connect_args=connect_args)
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
+def pg_engine(url: str) -> AbstractAsyncContextManager[AsyncEngine]:
+    return scratch_engine(url, "otklik_bench")
 
 
 async def main() -> None:
@@ -199,10 +185,10 @@ async def main() -> None:
             await compare(label, factory, args.sizes, due, args.repeat)
 
 
-if __name__ == "__main__":
-    asyncio.run(main())
-
-
 class _UtcClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import create_engine
 
@@ -31,3 +34,25 @@ async def scratch_schema(url: str, prefix: str = "otklik_scratch") -> AsyncItera
                 await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     finally:
         await admin.dispose()
+
+
+@asynccontextmanager
+async def sqlite_file_engine(name: str = "bench.sqlite3") -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh SQLite file in a temporary folder, disposed and deleted afterwards."""
+    with tempfile.TemporaryDirectory(prefix="otklik-") as folder:
+        engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / name}")
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
+
+
+@asynccontextmanager
+async def scratch_engine(url: str, prefix: str = "otklik_scratch") -> AsyncIterator[AsyncEngine]:
+    """An engine confined to a throwaway schema (`scratch_schema`), disposed before the schema goes."""
+    async with scratch_schema(url, prefix) as connect_args:
+        engine = create_engine(url, connect_args=connect_args)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
