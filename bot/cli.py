@@ -9,7 +9,6 @@ exists (the file `otklik run` and `otklik check` are meant to find in the folder
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -17,26 +16,15 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.app import SystemClock, run_app
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
 from bot.argparse_ru import Parser, russian
-from bot.backup import BackupError, run_backup
-from bot.check import run_check
-from bot.demo import DemoError, run_demo
-from bot.domain_setup import build_calendar, build_rules, import_calendar_file
-from bot.pd_cli import PdError, run_pd_erase, run_pd_export
-from bot.pos_import import run_import
-from bot.reports import ReportCliError, run_report
-from bot.settings import ConfigError, Settings, load_settings
-from bot.simulate import ScenarioError, run_simulation
-from bot.startup import StartupError
-from channels.pos.import_file import ImportFileError
-from storage.migrate import upgrade
-from workflow.calendar import CalendarError
-from workflow.model import DomainError
-from workflow.rules import RulesError
-from workflow.screening import screen
+
+# Each command imports what it needs when it runs (aiogram, SQLAlchemy, pydantic are heavy): `otklik --version`
+# and `otklik … --help` build the parsers only (issue 16).
 
 EXIT_USAGE = 2
 DEFAULT_CONFIG = Path("config.toml")
@@ -54,6 +42,8 @@ def config_path(args: argparse.Namespace) -> Path | None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from bot.settings import load_settings
+
     return load_settings(config_path(args))
 
 
@@ -97,6 +87,8 @@ _FLAG_RU = {"obscenity": "нецензурная брань", "insult": "оск�
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
+    from workflow.screening import screen
+
     try:
         if args.file is None:
             lines = sys.stdin.read().splitlines()
@@ -118,6 +110,8 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
 
 def cmd_term(args: argparse.Namespace) -> int:
+    from bot.domain_setup import build_calendar, build_rules
+    from workflow.rules import RulesError
 
     settings = _settings(args)
     calendar = build_calendar(settings, warn=_warn)
@@ -142,6 +136,7 @@ def cmd_term(args: argparse.Namespace) -> int:
 
 
 def cmd_calendar_day(args: argparse.Namespace) -> int:
+    from bot.domain_setup import build_calendar
 
     try:
         day = date.fromisoformat(args.date)
@@ -164,6 +159,7 @@ def cmd_calendar_day(args: argparse.Namespace) -> int:
 
 
 def cmd_calendar_import(args: argparse.Namespace) -> int:
+    from bot.domain_setup import import_calendar_file
 
     settings = _settings(args)
     year, target = import_calendar_file(settings, Path(args.file))
@@ -172,6 +168,10 @@ def cmd_calendar_import(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from storage.migrate import upgrade
+
     settings = _settings(args)
     asyncio.run(upgrade(settings.database_url))
     print("База данных обновлена до последней версии схемы.")
@@ -179,11 +179,17 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from bot.simulate import run_simulation
+
     settings = _settings(args)
     return run_simulation(settings, Path(args.scenario), db=args.db, as_json=args.json)
 
 
 def cmd_pos_import(args: argparse.Namespace) -> int:
+    from bot.app import SystemClock
+    from bot.domain_setup import build_calendar
+    from bot.pos_import import run_import
+
     settings = _settings(args)
     clock = SystemClock(build_calendar(settings).tz)
     mapping = Path(args.mapping) if args.mapping else None
@@ -192,15 +198,24 @@ def cmd_pos_import(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """The п.18 report of a period (bot/reports.py); `--db` reads that SQLite file instead of the config's."""
+    from bot.reports import run_report
+
     return run_report(_settings(args), first=args.from_, last=args.to, db=args.db, as_json=args.json, xlsx=args.xlsx,
                       png=args.png)  # fmt: skip
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import run_app
+
     return run_app(_settings(args), verbose=args.verbose)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.check import run_check
+    from bot.settings import ConfigError, load_settings
+
     path = config_path(args)
     try:
         settings = load_settings(path)
@@ -213,6 +228,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
     return run_demo(args.db)
 
 
@@ -231,14 +248,20 @@ def cmd_check_answer(args: argparse.Namespace) -> int:
 
 
 def cmd_pd_export(args: argparse.Namespace) -> int:
+    from bot.pd_cli import run_pd_export
+
     return run_pd_export(_settings(args), author=args.author, db=args.db)
 
 
 def cmd_pd_erase(args: argparse.Namespace) -> int:
+    from bot.pd_cli import run_pd_erase
+
     return run_pd_erase(_settings(args), author=args.author, db=args.db)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from bot.backup import run_backup
+
     return run_backup(_settings(args), args.path, db=args.db)
 
 
@@ -382,6 +405,38 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         return build_parser().parse_args(argv)
 
 
+# The errors a user can cause, by module: (module, class name, how its line is taken). A module the command never
+# imported raised nothing, so only the modules already loaded are looked at (nothing is imported to check).
+_USER_ERRORS: tuple[tuple[str, str, str], ...] = (
+    ("bot.demo", "DemoError", "demo"),
+    ("bot.settings", "ConfigError", "str"),
+    ("workflow.calendar", "CalendarError", "str"),
+    ("bot.simulate", "ScenarioError", "str"),
+    ("bot.startup", "StartupError", "str"),
+    ("channels.pos.import_file", "ImportFileError", "str"),
+    ("bot.reports", "ReportCliError", "str"),
+    ("workflow.model", "DomainError", "message"),
+    ("bot.pd_cli", "PdError", "str"),  # issue 14 (helper D): personal data and backups
+    ("bot.backup", "BackupError", "str"),
+)
+
+
+def _user_error(exc: Exception) -> str | None:
+    """The one line for an error a user caused, or None for a bug (raised on, with its traceback)."""
+    if isinstance(exc, CliError):
+        return str(exc)
+    for module_name, class_name, how in _USER_ERRORS:
+        module = sys.modules.get(module_name)
+        cls = getattr(module, class_name, None) if module is not None else None
+        if isinstance(cls, type) and isinstance(exc, cls):
+            if how == "demo":
+                return f"демонстрация остановилась: {exc}"
+            if how == "message":
+                return str(getattr(exc, "message", exc))
+            return str(exc)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse_args(argv)
@@ -389,19 +444,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return done.code if isinstance(done.code, int) else EXIT_USAGE
     try:
         code: int = args.handler(args)
-    except DemoError as exc:
-        print(f"otklik: ошибка: демонстрация остановилась: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (CliError, ConfigError, CalendarError, ScenarioError, StartupError, ImportFileError,
-            ReportCliError) as exc:  # fmt: skip
-        print(f"otklik: ошибка: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except DomainError as exc:
-        print(f"otklik: ошибка: {exc.message}", file=sys.stderr)
-        return EXIT_USAGE
-    except (PdError, BackupError) as exc:  # issue 14 (helper D): personal data and backups
-        print(f"otklik: ошибка: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -409,6 +451,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Python would complain again while flushing stdout at exit, so stdout is pointed at /dev/null.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
+    except Exception as exc:
+        message = _user_error(exc)
+        if message is None:
+            raise
+        print(f"otklik: ошибка: {message}", file=sys.stderr)
+        return EXIT_USAGE
     return code
 
 

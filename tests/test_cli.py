@@ -308,3 +308,33 @@ def test_config_toml_in_the_current_folder_is_the_default(
     other.write_text("", encoding="utf-8")
     argv = ["calendar", "day", "2026-12-31", "--json", "--config", str(other)]
     assert json.loads(run(argv, capsys)[1])["working"] is False
+
+
+def test_every_user_error_the_cli_maps_exists() -> None:
+    """The CLI names the user errors of modules it imports lazily (bot/cli.py _USER_ERRORS): each must exist."""
+    import importlib
+
+    from bot import cli
+
+    for module_name, class_name, _how in cli._USER_ERRORS:
+        cls = getattr(importlib.import_module(module_name), class_name)
+        assert isinstance(cls, type) and issubclass(cls, Exception), (module_name, class_name)
+
+
+def test_version_imports_no_framework() -> None:
+    """`otklik --version` builds the parsers only: aiogram, SQLAlchemy and pydantic stay unimported (issue 16)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('aiogram', 'sqlalchemy', 'pydantic', 'pydantic_settings', 'apscheduler')"
+        " if m in sys.modules)\n"
+        "print('heavy:' + ','.join(heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.splitlines()[-1] == "heavy:", done.stdout
