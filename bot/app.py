@@ -67,6 +67,7 @@ from storage.inbox import Inbox, InboxRow
 from storage.migrate import upgrade
 from storage.personal_data import PersonalData
 from storage.repository import ChannelFile, SqlRepository
+from views.privacy import Privacy
 from views.report_text import ReportNames
 from workflow.calendar import WorkingCalendar
 from workflow.model import Role
@@ -159,8 +160,10 @@ class OtklikApp:
             if vk.attachments
             else None
         )
+        # Cards and notices in a foreign messenger show no author's identity when asked (issue 15 item 4).
+        privacy = Privacy.for_messenger(settings.staff_messenger, settings.privacy.mask_personal_data)
         delivery = Delivery(repo=repo, sender=sender, directory=directory, calendar=calendar, rules=rules,
-                            clock=clock, units=settings.units)  # fmt: skip
+                            clock=clock, units=settings.units, privacy=privacy)  # fmt: skip
         if files is not None:
             delivery.kept_files = kept_files_of(repo)
         # The directory is the domain's Reach (routing to a unit with no chat is refused before anything changes)
@@ -185,7 +188,7 @@ class OtklikApp:
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
             services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules,
-            pos_categories=pos_categories, links=link_book(settings), reporting=reporting,
+            pos_categories=pos_categories, links=link_book(settings), reporting=reporting, privacy=privacy,
         )  # fmt: skip
         inbox = Inbox(engine, clock=clock)
         pacing = pacing or Pacing()

@@ -63,6 +63,7 @@ from channels.vk import (
 from channels.vk_session import vk_session
 from storage.engine import DEFAULT_BUSY_TIMEOUT_MS
 from storage.migrate import alembic_config, current_revision, head_revision
+from views.privacy import FOREIGN_MESSENGERS
 from workflow.calendar import CalendarError, shipped_calendar
 
 # From this day of the year on, terms started today can end next year: its calendar must be there by then.
@@ -123,7 +124,27 @@ async def diagnose(settings: Settings, *, today: date, source: str) -> list[Find
     findings += [{"ok": ok, "warn": warn, "fail": fail}[lvl](text) for lvl, text in await ok_findings(settings)]
     findings += await database_findings(settings)
     findings += calendar_findings(settings, today)
+    findings += privacy_findings(settings)
     return findings
+
+
+# --- personal data in a foreign messenger (issue 15 item 4) ---------------------------------------------------
+
+
+def privacy_findings(settings: Settings) -> list[Finding]:
+    """A warning when the staff messenger is a foreign one and the cards show citizens' personal data."""
+    kind = settings.staff_messenger
+    if kind not in FOREIGN_MESSENGERS:
+        return []
+    if settings.privacy.mask_personal_data:
+        return [ok("персональные данные авторов в Telegram скрыты (privacy.mask_personal_data = true)")]
+    return [
+        warn(
+            "персональные данные авторов (имя, id, телефон, адрес) уходят в Telegram — иностранный мессенджер "
+            "(149-ФЗ ст. 10 ч. 8): если запрет касается администрации, задайте privacy.mask_personal_data = true "
+            "или перейдите на MAX"
+        )
+    ]
 
 
 # --- Telegram -------------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from bot.sender import MEDIA_KINDS, Media, Outgoing, SendFailed, SendResult, Tel
 from storage.repository import ChannelFile
 from views.cards import render_card, render_history, render_notification
 from views.digest import render_digest, render_morning
+from views.privacy import NO_MASKING, Privacy
 from views.texts import WEEKLY_REPORT_UNAVAILABLE
 from workflow.digest import DIGEST, MORNING
 from workflow.lifecycle import Action, NoticeKind
@@ -206,8 +207,11 @@ class Delivery:
         rules: Rules,
         clock: Clock,
         units: Mapping[str, str],
+        privacy: Privacy = NO_MASKING,
     ) -> None:
         self.repo = repo
+        # What the staff messenger may show of citizens' personal data (issue 15, views/privacy.py).
+        self.privacy = privacy
         self.sender = sender
         self.directory = directory
         self.calendar = calendar
@@ -362,7 +366,8 @@ class Delivery:
         case_id = view.case.id
         roles, units = self.directory.roles_of_chat(chat_id)
         text, keyboard = render_card(
-            view, roles, units, calendar=self.calendar, rules=self.rules, units=self.units, now=now
+            view, roles, units, calendar=self.calendar, rules=self.rules, units=self.units, now=now,
+            privacy=self.privacy,
         )
         item = Outgoing(
             key=f"card:{case_id}:{chat_id}",
@@ -544,7 +549,8 @@ class Delivery:
             return
         roles, units = self.directory.roles_of_chat(chat_id)
         text, keyboard = render_card(
-            view, roles, units, calendar=self.calendar, rules=self.rules, units=self.units, now=now
+            view, roles, units, calendar=self.calendar, rules=self.rules, units=self.units, now=now,
+            privacy=self.privacy,
         )
         shown = await self.sender.send(Outgoing(key=f"show:{case_id}:{chat_id}", chat_id=chat_id, text=text,
                                                 reply_markup=keyboard))  # fmt: skip
@@ -554,7 +560,7 @@ class Delivery:
                 Outgoing(
                     key=f"history:{case_id}:{chat_id}",
                     chat_id=chat_id,
-                    text=render_history(view, self.calendar, units=self.units),
+                    text=render_history(view, self.calendar, units=self.units, privacy=self.privacy),
                 )
             )
             await self._remember_sent(case_id, lines, "history")
@@ -644,7 +650,8 @@ class Delivery:
                                                         last=notification.payload.get("to", "—"))  # fmt: skip
         else:
             text = render_notification(
-                notification, view, calendar=self.calendar, rules=self.rules, units=self.units, now=now
+                notification, view, calendar=self.calendar, rules=self.rules, units=self.units, now=now,
+                privacy=self.privacy,
             )
         quiet = silent(notification.kind, notification.to_role, now, self.calendar)
         complete = True

@@ -358,6 +358,16 @@ class RetentionSettings(_Section):
             excluded_months=self.excluded_months,
             enabled=self.enabled,
         )
+
+
+# --- [privacy]: citizens' personal data in a foreign staff messenger (issue 15 item 4) --------------------------
+class PrivacySettings(_Section):
+    # true: cards and notices in a foreign staff messenger (Telegram) show no author's identity (views/privacy.py);
+    # the database, MAX, `otklik pd export` and the reports keep everything. false: as before, and `otklik check`
+    # warns (149-ФЗ art. 10 part 8).
+    mask_personal_data: bool = False
+
+
 # --- [screening]: activity spikes and repeats (issue 13) ------------------------------------------------------
 
 
@@ -389,6 +399,7 @@ class Settings(BaseSettings):
     pos: PosSettings = Field(default_factory=PosSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)  # issue 14 (helper D)
     screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)  # issue 15 item 4
     rules: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -424,6 +435,12 @@ class Settings(BaseSettings):
 
     # The folder of the config file: relative paths in config are read from there.
     _config_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def staff_messenger(self) -> str:
+        """The staff messenger's kind: "telegram" unless `[messenger] kind` (issue 15 item 1) names another."""
+        messenger = getattr(self, "messenger", None)
+        return str(getattr(messenger, "kind", "telegram"))
 
     @property
     def config_dir(self) -> Path:

@@ -16,6 +16,7 @@ from handlers.errors import note_case
 from views import texts
 from views.cards import local, owner_name, time_left
 from views.html import escape
+from views.privacy import NO_MASKING, Privacy
 from workflow.calendar import CalendarError, WorkingCalendar
 from workflow.lifecycle import REGISTER_ROLES, ROLE_NAMES, Action, ActionPayload, Status
 from workflow.model import Actor, DomainError, Procedure, Role, parse_id
@@ -147,6 +148,7 @@ async def on_case(
     delivery: DeliveryPort,
     chat_roles: set[Role],
     chat_units: set[str],
+    privacy: Privacy = NO_MASKING,
 ) -> None:
     """/case N, /case 4512345 (ПОС), /case https://vk.com/wall-1_2: the card with its history, or a choice.
 
@@ -161,7 +163,8 @@ async def on_case(
         return
     if len(lookup.found) > 1:  # a number that is a case number and a ПОС number, a shared link: no guess
         lines = [
-            escape(texts.CASE_CHOICE_LINE.format(line=found_line(f), case_id=f.case_id)) for f in lookup.found
+            escape(texts.CASE_CHOICE_LINE.format(line=found_line(privacy.found(f)), case_id=f.case_id))
+            for f in lookup.found
         ]
         title = texts.CASE_CHOICE_TITLE_HTML.format(value=escape(_snippet(argument.strip(), 80)))
         await services.record_views([f.case_id for f in lookup.found], actor, chat_id=message.chat.id, what=VIEW_FIND)
@@ -180,6 +183,7 @@ async def on_find(
     actor: Actor,
     chat_roles: set[Role],
     chat_units: set[str],
+    privacy: Privacy = NO_MASKING,
 ) -> None:
     """/find ТЕКСТ: open and recent cases the person (and the group he asks in) may see whose message contains
     the text; the lines shown are recorded in the access log first."""
@@ -193,7 +197,9 @@ async def on_find(
     if not result.found:
         await message.answer(texts.FIND_NOTHING, parse_mode=None)
         return
-    lines = [escape(texts.FIND_LINE.format(line=found_line(f), case_id=f.case_id)) for f in result.found]
+    lines = [
+        escape(texts.FIND_LINE.format(line=found_line(privacy.found(f)), case_id=f.case_id)) for f in result.found
+    ]
     if result.more:
         lines.append(escape(texts.FIND_MORE.format(count=len(result.found))))
     await services.record_views([f.case_id for f in result.found], actor, chat_id=message.chat.id, what=VIEW_FIND)

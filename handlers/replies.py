@@ -22,6 +22,7 @@ from views import texts
 from views.callbacks import WhichCaseCb, canonical
 from views.html import escape
 from views.keyboards import held_draft_keyboard, which_case_keyboard
+from views.privacy import NO_MASKING, Privacy
 from workflow.lifecycle import Action, ActionPayload, Status, available_actions
 from workflow.model import Actor, Attachment, Case, DomainError, Procedure, Role
 from workflow.ports import VIEW_CHOICE
@@ -229,14 +230,16 @@ async def waiting_cases(services: Services, actor: Actor, chat_units: set[str]) 
     return found
 
 
-async def on_plain(message: Message, services: Services, actor: Actor, chat_units: set[str]) -> None:
+async def on_plain(
+    message: Message, services: Services, actor: Actor, chat_units: set[str], privacy: Privacy = NO_MASKING
+) -> None:
     cases = await waiting_cases(services, actor, chat_units)
     if not cases:
         return  # chatter: nothing waits for this unit
     choices = []
     for case in cases:
         view = await services.card_view(case.id)
-        choices.append((case.id, view.message.text if view.message is not None else ""))
+        choices.append((case.id, privacy.text(view.message.text, view.message) if view.message is not None else ""))
     # The buttons show the messages' beginnings: a view of personal data, logged first (issue 14).
     await services.record_views([c for c, _ in choices], actor, chat_id=message.chat.id, what=VIEW_CHOICE)
     await message.reply(texts.WHICH_CASE, reply_markup=which_case_keyboard(choices), parse_mode=None)

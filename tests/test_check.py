@@ -34,7 +34,9 @@ class Rig:
     folder: Path
     db: Path
 
-    def config(self, *, token: str | None = None, api_base: str | None = None, **chats: int) -> Path:
+    def config(
+        self, *, token: str | None = None, api_base: str | None = None, masked: bool | None = True, **chats: int
+    ) -> Path:
         values = {"intake": INTAKE, "office_head": OFFICE, "region_curator": REGION, "pos_curator": POS,
                   "head": HEAD, **chats}  # fmt: skip
         lines = [
@@ -48,6 +50,8 @@ class Rig:
             "[chats.units]",
             *(f"{unit} = {chat}" for unit, chat in UNIT_CHATS.items()),
         ]
+        if masked is not None:  # None: no [privacy] section at all (the default, false)
+            lines += ["[privacy]", f"mask_personal_data = {str(masked).lower()}"]
         path = self.folder / "config.toml"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
@@ -237,3 +241,20 @@ async def test_the_console_script_finds_config_toml_in_its_folder(rig: Rig) -> N
     rig.config(token=WRONG_TOKEN)
     done = await check()
     assert done.returncode == 2 and "Unauthorized" in done.stdout and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("masked", [False, None])
+async def test_personal_data_in_telegram_is_warned_about(rig: Rig, masked: bool | None) -> None:
+    """Issue 15 item 4: Telegram is a foreign messenger; with masking off (or not set) check warns in one line
+    naming 149-ФЗ ст. 10 ч. 8, and the set-up still passes (a warning is no problem for the exit code)."""
+    code, lines = await rig.check(rig.config(masked=masked))
+    assert code == 0, lines
+    warned = [line for line in lines if "149-ФЗ ст. 10 ч. 8" in line]
+    assert len(warned) == 1 and warned[0].startswith("⚠"), lines
+    assert "privacy.mask_personal_data = true" in warned[0] and "\n" not in warned[0]
+
+
+async def test_masked_personal_data_is_a_green_line(rig: Rig) -> None:
+    code, lines = await rig.check(rig.config(masked=True))
+    assert code == 0 and not any("149-ФЗ" in line for line in lines), lines
+    assert "✓ персональные данные авторов в Telegram скрыты (privacy.mask_personal_data = true)" in lines

@@ -17,6 +17,7 @@ from views.durations import DurationCalendar, remaining_text
 from views.html import TEXT_LIMIT as LIMIT
 from views.html import escape, escape_trimmed, utf16_len, visible_length
 from views.keyboards import chat_actor, view_keyboard
+from views.privacy import NO_MASKING, Privacy
 from workflow.draft_review import DRAFT_HELD, checks_of, submitted_checks
 from workflow.intake_review import ground_line, point, quoted, screen_note
 from workflow.lifecycle import (
@@ -268,8 +269,11 @@ def render_card(
     rules: Rules,
     units: Mapping[str, str],
     now: datetime,
+    privacy: Privacy = NO_MASKING,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The card as `chat_roles`/`chat_units` see it: HTML text (≤ 4096) and the chat's buttons."""
+    """The card as `chat_roles`/`chat_units` see it: HTML text (≤ 4096) and the chat's buttons; with `privacy`
+    masking, no author's identity (views/privacy.py)."""
+    view = privacy.view(view)
     case, message = view.case, view.message
     head: list[str] = [
         texts.CARD_TITLE_HTML.format(
@@ -413,8 +417,15 @@ def _reply_hint(case: Case, roles: set[Role], units: set[str]) -> str:
     return ""
 
 
-def render_history(view: CardView, calendar: CardCalendar, *, units: Mapping[str, str] | None = None) -> str:
+def render_history(
+    view: CardView,
+    calendar: CardCalendar,
+    *,
+    units: Mapping[str, str] | None = None,
+    privacy: Privacy = NO_MASKING,
+) -> str:
     """The whole audit trail of a case (for /case N), trimmed to the newest lines that fit one message."""
+    view = privacy.view(view)
     title = texts.HISTORY_TITLE_HTML.format(case_id=view.case.id)
     lines = history_lines(view.events, calendar, limit=None, units=units, procedure=view.case.procedure)
     while lines and visible_length("\n".join([title, *lines])) > LIMIT:
@@ -524,8 +535,12 @@ def render_notification(
     rules: Rules,
     units: Mapping[str, str],
     now: datetime,
+    privacy: Privacy = NO_MASKING,
 ) -> str:
-    """A reminder, a missed-term alert or a notice of a lifecycle step, as HTML (≤ 4096)."""
+    """A reminder, a missed-term alert or a notice of a lifecycle step, as HTML (≤ 4096); with `privacy`
+    masking, no author's identity (views/privacy.py)."""
+    n = privacy.notification(n, view)
+    view = privacy.view_or_none(view)
     lines: list[str] = []
     due = _due_of(n)
     title = term_title(n.term_id, rules) if n.term_id else ""
