@@ -62,7 +62,7 @@ NO_MASKING = Privacy()
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _HANDLE = re.compile(r"@\w+|\bid\d+|\bclub\d+|ok\.ru/profile/\d+", re.IGNORECASE)
-_PHONE = re.compile(r"(?<![\w])\+?\d[\d\s().\-‐–]{5,}\d(?![\w])")
+_PHONE = re.compile(r"(?<![\w.])\+?\d[\d\s()\-‐–]{5,}\d(?!\w|\.\d)")
 _PHONE_DIGITS = 7
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _PROFILE = re.compile(
