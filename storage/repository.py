@@ -680,6 +680,7 @@ class SqlTransaction(ClusterStatements):
             select(
                 cases.c.id, cases.c.procedure, cases.c.status, cases.c.state,
                 func.substr(messages.c.text, 1, _FOUND_TEXT).label("text"), messages.c.external_number,
+                messages.c.author,
             )
             .select_from(cases.join(messages, messages.c.case_id == cases.c.id))
             .where(where)
@@ -695,7 +696,7 @@ class SqlTransaction(ClusterStatements):
             found.append(
                 FoundCase(
                     case_id=row.id, procedure=row.procedure, status=row.status, text=row.text or "",
-                    external_number=row.external_number, units=frozenset(units),
+                    external_number=row.external_number, units=frozenset(units), author=row.author or "",
                 )
             )  # fmt: skip
         return found

@@ -263,7 +263,7 @@ class FakeTransaction:
                 FoundCase(
                     case_id=case_id, procedure=case.procedure.value, status=case.status,
                     text=message.text[:200], external_number=message.external_number,
-                    units=frozenset(case.units) | frozenset(case.proposed_units),
+                    units=frozenset(case.units) | frozenset(case.proposed_units), author=message.author,
                 )
             )  # fmt: skip
         return found

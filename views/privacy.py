@@ -49,7 +49,10 @@ class Privacy:
         return masked_notification(n, view) if self.mask else n
 
     def found(self, found: FoundCase) -> FoundCase:
-        return replace(found, text=mask_text(found.text)) if self.mask else found
+        if not self.mask:
+            return found
+        words, handles = identity_of(found.author)
+        return replace(found, text=mask_text(found.text, words, handles), author=mask_name(found.author))
 
     def text(self, text: str, message: InboundMessage | None = None) -> str:
         """A citizen's text (an e-mail, a message) as this messenger may show it."""
@@ -102,11 +105,15 @@ def _name_part(author: str) -> str:
 
 def identity(message: InboundMessage) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(the author's name words, his handles and ids), to be masked wherever they occur."""
-    author = message.author
-    words = tuple(w for w in _WORD.findall(_name_part(author)) if len(w) >= 2)
-    handles = [h for h in _HANDLE.findall(author)]
-    if message.author_id is not None:
-        handles.append(str(abs(message.author_id)))
+    return identity_of(message.author, message.author_id)
+
+
+def identity_of(author: str, author_id: int | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    words = tuple(_WORD.findall(_name_part(author)))
+    handles = _HANDLE.findall(author)
+    handles += [digits for h in handles if (digits := re.sub(r"\D", "", h))]  # «id5» also as the bare 5
+    if author_id is not None:
+        handles.append(str(abs(author_id)))
     return words, tuple(dict.fromkeys(handles))
 
 

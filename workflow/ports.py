@@ -132,6 +132,7 @@ class FoundCase:
     text: str
     external_number: str
     units: frozenset[str]
+    author: str = ""  # whose message: what a masked line must not show (views/privacy.py, issue 15)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,17 @@ TEXT = (
     "Звоните +7 (913) 555-12-34 или пишите petr.smirnov@mail.ru. Смирнову П. никто не ответил."
 )
 # What must never reach a foreign messenger about this author, and what must stay.
-SECRETS = ("Пётр", "Смирнов", "5551234", "555-12-34", "(913)", "petr.smirnov", "mail.ru", "Октябрьская, 14", "кв. 7")
+SECRETS = (
+    "Пётр",
+    "Смирнов",
+    "5551234",
+    "555-12-34",
+    "(913)",
+    "petr.smirnov",
+    "mail.ru",
+    "Октябрьская, 14",
+    "кв. 7",
+)
 KEPT = ("третий день нет воды", "Здравствуйте")
 
 
@@ -54,7 +64,9 @@ def message(link: str = "https://vk.com/wall-77_10?reply=42") -> InboundMessage:
 def card_view(draft: str | None = None, *, link: str = "https://vk.com/wall-77_10?reply=42") -> CardView:
     inbound = message(link)
     opened = open_case(inbound, 0, NOW, rules=RULES, calendar=CAL, actor=OPERATOR)
-    edited = Event(SOURCE_EDITED, 0, Role.OPERATOR, NOW + timedelta(minutes=5), text=TEXT + " Тел. 89135551234")
+    edited = Event(
+        SOURCE_EDITED, 0, Role.OPERATOR, NOW + timedelta(minutes=5), text=TEXT + " Тел. 89135551234"
+    )
     return CardView(case=replace(opened.case, id=7), message=inbound, open_terms=[],
                     events=[*opened.events, edited], draft=draft)  # fmt: skip
 
@@ -86,7 +98,9 @@ def test_the_masking_applies_to_a_foreign_messenger_only() -> None:
 
 
 def test_a_masked_card_shows_no_identity_but_the_message_and_the_post_link() -> None:
-    view = card_view(draft="Уважаемый Пётр Сергеевич! Бригада выехала, справки по телефону 8 (383) 222-33-44.")
+    view = card_view(
+        draft="Уважаемый Пётр Сергеевич! Бригада выехала, справки по телефону 8 (383) 222-33-44."
+    )
     plain = card(view, NO_MASKING)
     assert set(leaked(plain)) == set(SECRETS)  # the control: every secret is on the card without masking
     masked = card(view, MASKED)
@@ -111,7 +125,15 @@ def test_case_history_and_find_lines_are_masked() -> None:
     view = card_view()
     history = render_history(view, CAL, units=dict(RULES.units), privacy=MASKED)
     assert leaked(history) == []
-    found = FoundCase(7, "open_sources", "registered", TEXT, "", frozenset())
+    found = FoundCase(
+        7,
+        "open_sources",
+        "registered",
+        "Пётр пишет: " + TEXT,
+        "",
+        frozenset(),
+        author=f"Пётр Смирнов (id{AUTHOR_ID})",
+    )
     assert set(leaked(found_line(found))) >= {"Пётр", "Смирнов"}
     line = found_line(MASKED.found(found))
     assert leaked(line) == [], line
@@ -119,7 +141,9 @@ def test_case_history_and_find_lines_are_masked() -> None:
 
 
 def test_the_heads_report_of_a_significant_message_is_masked() -> None:
-    n = Notification("s:7", 7, NoticeKind.SIGNIFICANT.value, Role.HEAD, NOW, payload={"reason": "Смирнов опасен"})
+    n = Notification(
+        "s:7", 7, NoticeKind.SIGNIFICANT.value, Role.HEAD, NOW, payload={"reason": "Смирнов опасен"}
+    )
     view = card_view()
     assert set(leaked(notice(n, view, NO_MASKING))) >= {"Пётр", "Смирнов", "5551234"}
     masked = notice(n, view, MASKED)
@@ -140,7 +164,9 @@ def test_pos_mail_notices_quote_the_letter_masked() -> None:
     unparsed = Notification("u", None, POS_MAIL_UNPARSED, Role.POS_CURATOR, NOW,
                             payload={"problems": ["нет номера"], "subject": "ПОС", "sender": "pos@gosuslugi.ru",
                                      "raw": raw})  # fmt: skip
-    repeat = Notification("r", None, POS_MAIL_REPEAT, Role.POS_CURATOR, NOW, payload={"number": "45", "text": raw})
+    repeat = Notification(
+        "r", None, POS_MAIL_REPEAT, Role.POS_CURATOR, NOW, payload={"number": "45", "text": raw}
+    )
     for n in (unparsed, repeat):
         masked = notice(n, None, MASKED)
         assert leaked(masked) == [], masked
@@ -206,7 +232,22 @@ def test_random_authors_never_show(
     view = CardView(case=replace(opened.case, id=9), message=inbound, open_terms=[], events=list(opened.events),
                     draft=f"Уважаемый(ая) {first} {last}, яму засыплют.")  # fmt: skip
     shown = visible(card(view, MASKED)) + visible(render_history(view, CAL, privacy=MASKED))
-    shown += found_line(MASKED.found(FoundCase(9, "open_sources", "registered", text, "", frozenset())))
-    for secret in (first, last, str(user_id), phone, digits[-4:], "yandex", f"Садовая, {house}", f"кв. {flat}"):
+    shown += found_line(
+        MASKED.found(
+            FoundCase(
+                9, "open_sources", "registered", text, "", frozenset(), author=f"{first} {last} (id{user_id})"
+            )
+        )
+    )
+    for secret in (
+        first,
+        last,
+        str(user_id),
+        phone,
+        digits[-4:],
+        "yandex",
+        f"Садовая, {house}",
+        f"кв. {flat}",
+    ):
         assert not re.search(rf"(?<![\w]){re.escape(secret)}(?![\w])", shown, re.IGNORECASE), (secret, shown)
     assert f"Автор: {first[0]}***" in shown and "яма" in shown
