@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import threading
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from views.report_text import ReportNames
 from workflow.reports import Report
+
+if TYPE_CHECKING:  # matplotlib (with numpy, PIL, fontTools: about 55 MB) is imported when a chart is drawn
+    from matplotlib.figure import Figure
 
 _DPI = 110
 _LABEL_CHARS = 28  # a unit's name on the axis, shortened beyond this
@@ -48,6 +49,9 @@ def _draw(fig: Figure, report: Report, names: ReportNames) -> None:
 def report_png(report: Report, names: ReportNames) -> bytes:
     """The chart as PNG bytes."""
     with _DRAWING:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
         fig = Figure(figsize=(8, 7), dpi=_DPI)  # no pyplot: no global figure state, no display
         FigureCanvasAgg(fig)
         _draw(fig, report, names)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
-
-import xlsxwriter
-from xlsxwriter.workbook import Workbook
-from xlsxwriter.worksheet import Worksheet
+from typing import TYPE_CHECKING, Any
 
 from views.report_text import ReportNames
 from workflow.reports import Report, TermFigures
+
+if TYPE_CHECKING:  # xlsxwriter is imported when a workbook is written, not by `otklik run` at start
+    from xlsxwriter.workbook import Workbook
+    from xlsxwriter.worksheet import Worksheet
 
 SUMMARY = "Сводка"
 UNITS = "Подразделения"
@@ -173,6 +173,8 @@ def _summary(book: Workbook, fmt: _Formats, report: Report, names: ReportNames) 
 def workbook_bytes(report: Report, names: ReportNames) -> bytes:
     """The whole workbook, built in memory (a year's report is a few hundred kilobytes)."""
     out = io.BytesIO()
+    import xlsxwriter
+
     book = xlsxwriter.Workbook(out, {"in_memory": True, "default_date_format": "dd.mm.yyyy hh:mm"})
     fmt = _Formats(book)
     _summary(book, fmt, report, names)
