@@ -76,10 +76,10 @@ _BARE_ID = re.compile(r"(?<![\w/])id\d{3,}\b", re.IGNORECASE)
 _FLAT = re.compile(r"\b(?:кв\.?|квартир[аеуы]|комн\.?|комнат[аеуы])\s*№?\s*\d+\w?", re.IGNORECASE)
 _NAME = r"[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?"
 _INTRODUCED = re.compile(
-    r"(?P<lead>(?i:меня зовут|с уважением|ф\.?\s?и\.?\s?о\.?(?: заявителя)?|заявитель|я)[\s,:—\-]+)"
-    rf"(?P<name>{_NAME}(?:\s+{_NAME}){{0,2}})"
+    r"(?P<lead>(?<!\w)(?i:меня зовут|с уважением|автор(?: сообщения)?|ф\.?\s?и\.?\s?о\.?(?: заявителя)?|заявитель|я)[\s,:—\-]+)"
+    rf"(?P<name>{_NAME}(?:[ \t]+{_NAME}){{0,2}})"
 )
-_INITIALS = re.compile(rf"{_NAME}\s+[А-ЯЁ]\.\s?(?:[А-ЯЁ]\.)?|[А-ЯЁ]\.\s?(?:[А-ЯЁ]\.\s?)?{_NAME}")
+_INITIALS = re.compile(rf"{_NAME}[ \t]+[А-ЯЁ]\.[ \t]?(?:[А-ЯЁ]\.)?|[А-ЯЁ]\.[ \t]?(?:[А-ЯЁ]\.[ \t]?)?{_NAME}")
 # Links that lead to the author himself: a profile, a dialogue with the administration.
 _PERSONAL_LINK = re.compile(
     r"vk\.com/id\d+|ok\.ru/profile/|tg://user|[?&]sel=|/messages|/im\b|/gim\d+", re.IGNORECASE

@@ -201,6 +201,17 @@ def test_masking_rules() -> None:
     assert mask_text("Я, Смирнова Анна, прошу") == f"Я, {MASK}, прошу"
     assert mask_text("С уважением, Анна Смирнова") == f"С уважением, {MASK}"
     assert mask_text("пишет Иванов И. И. из села") == f"пишет {MASK} из села"
+    assert mask_text("Автор: Анна Смирнова\nЯма") == f"Автор: {MASK}\nЯма"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400), st.lists(st.text(min_size=1, max_size=12), max_size=3))
+def test_masking_any_text_never_fails_and_is_stable(text: str, words: list[str]) -> None:
+    """Whatever a citizen writes (and whatever the author's name is), masking gives a text and a second pass
+    changes nothing the first did not."""
+    once = mask_text(text, words)
+    assert isinstance(once, str)
+    assert mask_text(once, words).count(MASK) >= once.count(MASK)
 
 
 NAMES = st.sampled_from(["Пётр", "Анна", "Ольга", "Сергей", "Наталья", "Ибрагим", "Ян", "Юлия", "Алексей"])
