@@ -62,6 +62,11 @@ async def test_a_masked_deployment_shows_no_authors_identity(
     case = await w.register_os(CITIZEN)
     await w.at(w.local(9, 35))
     await w.route_os(case, "housing")
+    # A unit's plain message (no reply): the bot asks which case it is about, with the messages' beginnings.
+    plain = await w.write(HOUSING_CHAT, HOUSING, "Бригада выехала")
+    [question] = await w.wait(lambda: w.bot_replies_to(HOUSING_CHAT, plain.message_id), "which case")
+    label = question.buttons[0][0]["text"]
+    assert label.startswith(f"№ {case}") and ("Пётр" not in label) is masked, label
     await w.reply_to_card(HOUSING_CHAT, HOUSING, case, INFO)
     await w.write(OFFICE_CHAT, OFFICE_HEAD, f"/case {case}")
     await w.write(OFFICE_CHAT, OFFICE_HEAD, "/find горячей воды")
