@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     CursorResult,
     Dialect,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    column,
     delete,
     exists,
     false,
@@ -59,6 +61,7 @@ from storage.tables import (
     outbox,
     publications,
     staff,
+    term_points,
     terms,
 )
 from storage.types import NaiveDatetimeError, NulCharacterError
@@ -83,10 +86,12 @@ from workflow.ports import (
     SENDING,
     AccessEntry,
     Clock,
+    DueTerm,
     FoundCase,
     Notification,
     OutboxItem,
     OwedBy,
+    Point,
     Publication,
     Retimed,
     SentRecord,
@@ -222,6 +227,45 @@ _NEEDING_ATTENTION_SQLITE = (
     "SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person FROM terms"
     " WHERE closed_at IS NULL AND next_attention <= ? ORDER BY next_attention, id LIMIT ?"
 )
+# The sweep's read (issue 16): the due terms as _NEEDING_ATTENTION_SQLITE selects them, each with its stored points
+# (term_points, by its primary key) and whether each point is at or before now; a due term with no stored point
+# comes back once with NULLs (its points are computed by the sweep, workflow/services/sweep.py).
+_DUE_TERMS_SQLITE = (
+    "SELECT t.id, t.case_id, t.term_id, t.owner, t.unit, t.started_at, t.due, t.sent, t.person,"
+    " p.key, p.at <= ?1, p.at"
+    " FROM (SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person, next_attention FROM terms"
+    " WHERE closed_at IS NULL AND next_attention <= ?1 ORDER BY next_attention, id LIMIT ?2) AS t"
+    " LEFT JOIN term_points AS p ON p.term_row_id = t.id"
+    " ORDER BY t.next_attention, t.id, p.n"
+)
+# PostgreSQL: the same, the terms locked for this transaction and those another holds skipped (as
+# _NEEDING_ATTENTION), in a CTE so that the lock is on the terms alone.
+_DUE_TERMS_PG = (
+    text(
+        "WITH t AS (SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person, next_attention"
+        " FROM terms WHERE closed_at IS NULL AND next_attention <= :now ORDER BY next_attention, id"
+        " LIMIT :limit FOR UPDATE SKIP LOCKED)"
+        " SELECT t.id, t.case_id, t.term_id, t.owner, t.unit, t.started_at, t.due, t.sent, t.person,"
+        " p.key, p.at <= :now AS passed, p.at"
+        " FROM t LEFT JOIN term_points AS p ON p.term_row_id = t.id"
+        " ORDER BY t.next_attention, t.id, p.n"
+    )
+    .bindparams(bindparam("now", type_=terms.c.due.type), bindparam("limit"))
+    .columns(
+        terms.c.id, terms.c.case_id, terms.c.term_id, terms.c.owner, terms.c.unit, terms.c.started_at,
+        terms.c.due, terms.c.sent, terms.c.person, term_points.c.key, column("passed", Boolean()),
+        term_points.c.at,
+    )
+)  # fmt: skip
+# A sweep's winners' points that it sent: the ids in one JSON parameter, as the conditional write's rows.
+_DROP_SWEPT_SQLITE = (
+    "DELETE FROM term_points WHERE term_row_id IN (SELECT value FROM json_each(?)) AND at <= ?"
+)
+_DROP_SWEPT_PG = text(
+    "DELETE FROM term_points USING jsonb_array_elements_text(CAST(:ids AS jsonb)) AS v(id)"
+    " WHERE term_points.term_row_id = CAST(v.id AS bigint) AND term_points.at <= :swept"
+).bindparams(bindparam("swept", type_=term_points.c.at.type))
+_POINT_KEYS = ("term_row_id", "n", "key", "at")
 _CASE_KEYS = (*CASE_COLUMNS[1:], "state", "created_at", "updated_at", "published_key")
 _MESSAGE_KEYS = ("case_id", *MESSAGE_COLUMNS, "extra", "search", "link_key")
 _EVENT_KEYS = ("case_id", "action", "actor_id", "actor_role", "at", "text", "data", "undo")
@@ -244,6 +288,7 @@ class _SqliteDirect:
         self.message = direct.Insert(messages, _MESSAGE_KEYS, dialect)
         self.event = direct.Insert(events, _EVENT_KEYS, dialect)
         self.term = direct.Insert(terms, _TERM_KEYS, dialect, returning="id")
+        self.point = direct.Insert(term_points, _POINT_KEYS, dialect)
         self.outbox = direct.Insert(
             outbox, _OUTBOX_KEYS, dialect, suffix=" ON CONFLICT (dedup_key) DO NOTHING"
         )
@@ -487,11 +532,11 @@ class SqlTransaction(ClusterStatements):
         return term_row_id
 
     async def open_terms(
-        self, case_id: int, starts: Sequence[tuple[TermStart, datetime | None]]
+        self, case_id: int, starts: Sequence[tuple[TermStart, Sequence[Point]]]
     ) -> list[int]:
         if not starts:
             return []
-        rows = [_term_values(case_id, start, next_attention) for start, next_attention in starts]
+        rows = [_term_values(case_id, start, points[0][1] if points else None) for start, points in starts]
         if (fast := self._direct) is not None:
             ids: list[int] = []
             for chunk in _chunks(rows, fast.term.max_rows):
@@ -499,8 +544,34 @@ class SqlTransaction(ClusterStatements):
                 ids += sorted(
                     row[0] for row in await self._fetch(fast.term.sql(len(chunk)), fast.term.params(chunk))
                 )
-            return ids
-        return list((await self._exec(_INSERT_TERMS, rows)).scalars())
+        else:
+            ids = list((await self._exec(_INSERT_TERMS, rows)).scalars())
+        await self._insert_points(list(zip(ids, (points for _, points in starts), strict=True)))
+        return ids
+
+    async def _insert_points(self, items: Sequence[tuple[int, Sequence[Point]]]) -> None:
+        """Store these terms' points (none stored yet), each in its order."""
+        rows = [
+            {"term_row_id": row_id, "n": n, "key": key, "at": at}
+            for row_id, points in items
+            for n, (key, at) in enumerate(points)
+        ]
+        if not rows:
+            return
+        if (fast := self._direct) is not None:
+            for chunk in _chunks(rows, fast.point.max_rows):
+                await self._fetch(fast.point.sql(len(chunk)), fast.point.params(chunk))
+            return
+        await self._exec(term_points.insert(), rows)
+
+    async def _drop_points(self, term_row_ids: Sequence[int]) -> None:
+        if term_row_ids:
+            ids = sorted(set(term_row_ids))
+            await self._exec(delete(term_points).where(term_points.c.term_row_id.in_(ids)))
+
+    async def _replace_points(self, items: Sequence[tuple[int, Sequence[Point]]]) -> None:
+        await self._drop_points([row_id for row_id, _ in items])
+        await self._insert_points(items)
 
     async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
         """Close matching open terms (see `Transaction.close_terms` for what `met` becomes)."""
@@ -531,6 +602,7 @@ class SqlTransaction(ClusterStatements):
                 .returning(*terms.c)
             )
             closed.extend(_term_from_row(row) for row in await self._exec(stmt))
+        await self._drop_points([term.id for term in closed])  # a closed term keeps no point
         return sorted(closed, key=lambda t: t.id)
 
     async def hand_over_terms(self, case_id: int, handovers: Sequence[TermHandover]) -> None:
@@ -555,25 +627,31 @@ class SqlTransaction(ClusterStatements):
         self,
         case_id: int,
         *,
-        reopen: Sequence[tuple[int, datetime | None]],
+        reopen: Sequence[tuple[int, Sequence[Point]]],
         cancel: Sequence[int],
         holders: Sequence[TermHolder],
         at: datetime,
         by: int,
     ) -> None:
         if cancel:
+            await self._drop_points(cancel)
             past_due = sql_case((terms.c.due < at, false()), else_=null())  # a miss is history (RULES.md §6)
             await self._exec(
                 update(terms)
                 .where(terms.c.case_id == case_id, terms.c.id.in_(list(cancel)), terms.c.closed_at.is_(None))
                 .values(closed_at=at, met=past_due, closed_by=by, next_attention=None)
             )
-        for row_id, attention in reopen:
-            await self._exec(
+        reopened: list[tuple[int, Sequence[Point]]] = []
+        for row_id, points in reopen:
+            attention = points[0][1] if points else None
+            result = await self._exec(
                 update(terms)
                 .where(terms.c.case_id == case_id, terms.c.id == row_id, terms.c.closed_at.is_not(None))
                 .values(closed_at=None, met=None, closed_by=None, next_attention=attention)
             )
+            if result.rowcount:
+                reopened.append((row_id, points))
+        await self._replace_points(reopened)
         for holder in holders:
             await self._exec(
                 update(terms)
@@ -582,15 +660,19 @@ class SqlTransaction(ClusterStatements):
             )
 
     async def retime_terms(self, case_id: int, items: Sequence[Retimed]) -> None:
+        moved: list[tuple[int, Sequence[Point]]] = []
         for item in items:
+            attention = item.points[0][1] if item.points else None
             stmt = (
                 update(terms)
                 .where(
                     terms.c.id == item.term_row_id, terms.c.case_id == case_id, terms.c.closed_at.is_(None)
                 )
-                .values(started_at=item.started_at, due=item.due, next_attention=item.next_attention)
+                .values(started_at=item.started_at, due=item.due, next_attention=attention)
             )
-            await self._exec(stmt)
+            if (await self._exec(stmt)).rowcount:
+                moved.append((item.term_row_id, item.points))
+        await self._replace_points(moved)
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]:
         stmt = select(terms).where(terms.c.case_id == case_id).order_by(terms.c.id)
@@ -653,6 +735,49 @@ class SqlTransaction(ClusterStatements):
     async def _count(self, ways: list[term_lists.Way], excluded: ColumnElement[bool] | None) -> int:
         total: int = (await self._exec(term_lists.count_statement(ways, excluded))).scalar_one()
         return total
+
+    async def due_terms(self, now: datetime, limit: int = 10_000) -> list[DueTerm]:
+        if self._direct is not None:
+            rows: Iterable[Sequence[Any]] = await self._fetch(
+                _DUE_TERMS_SQLITE, (direct.instant_text(now), limit)
+            )
+            instant: Callable[[Any], Any] = direct.instant_from_text
+        else:
+            rows = await self._exec(_DUE_TERMS_PG, {"now": now, "limit": limit})
+            instant = _same
+        found: list[DueTerm] = []
+        row_id = None
+        passed: list[str] = []
+        next_at: Any = None
+        known = False
+        term: Term | None = None
+        for row in rows:
+            if row[0] != row_id:
+                if term is not None:
+                    found.append(DueTerm(term, tuple(passed), instant(next_at), known))
+                row_id, case_id, term_id, owner, unit, started_at, due, sent, person = row[:9]
+                term = Term(
+                    id=row_id,
+                    case_id=case_id,
+                    term_id=term_id,
+                    owner=Role(owner),
+                    unit=unit,
+                    started_at=instant(started_at),
+                    due=instant(due),
+                    sent=frozenset(key for key in sent.split(",") if key),
+                    person=person or "",
+                )
+                passed, next_at, known = [], None, row[9] is not None
+            key, is_passed, at = row[9:]
+            if key is None:
+                continue
+            if is_passed:
+                passed.append(key)
+            elif next_at is None:
+                next_at = at
+        if term is not None:
+            found.append(DueTerm(term, tuple(passed), instant(next_at), known))
+        return found
 
     async def earliest_attention(self) -> datetime | None:
         stmt = select(func.min(terms.c.next_attention)).where(terms.c.closed_at.is_(None))
@@ -758,9 +883,27 @@ class SqlTransaction(ClusterStatements):
         }
         return (await self._exec(_RECORD_SENT, params)).rowcount > 0
 
-    async def record_sent_many(self, items: Sequence[SentRecord]) -> set[int]:
+    async def record_sent_many(
+        self, items: Sequence[SentRecord], *, swept: datetime | None = None
+    ) -> set[int]:
         if not items:
             return set()
+        won = await self._record_sent_many(items)
+        if not won:
+            return won
+        if swept is not None:
+            ids = _json(sorted(won))
+            if self._direct is not None:
+                await self._fetch(_DROP_SWEPT_SQLITE, (ids, direct.instant_text(swept)))
+            else:
+                await self._exec(_DROP_SWEPT_PG, {"ids": ids, "swept": swept})
+        replaced: list[tuple[int, Sequence[Point]]] = [
+            (r.term_row_id, r.points) for r in items if r.points is not None and r.term_row_id in won
+        ]
+        await self._replace_points(replaced)
+        return won
+
+    async def _record_sent_many(self, items: Sequence[SentRecord]) -> set[int]:
         instant_text = _instant_text(self._conn.dialect)
         rows: list[dict[str, object]] = []
         for record in items:

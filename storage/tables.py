@@ -172,6 +172,20 @@ Index(
     postgresql_where=terms.c.closed_at.is_(None),
 )
 
+# 0020: the points of an open term not sent yet (its reminders and its miss, in their order `n`), computed once
+# when the term opens, is re-timed or reopened (workflow/services/sweep.py `reminder_points`): the sweep reads the
+# due terms by next_attention and takes their points from here, with no calendar work. The primary key is the
+# way from a term to its points; a sent point is deleted, a closed term's points are too.
+term_points = Table(
+    "term_points",
+    metadata,
+    Column("term_row_id", Id, ForeignKey("terms.id"), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("key", String, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("term_row_id", "n"),
+)
+
 # Lists of open terms by due instant (/overdue, the digest's): the walk in due order skips every closed term.
 # 0017: with id and term_id, so a page is in (due, case_id, id) order and a count (which leaves the return-only
 # terms off) reads the index alone.

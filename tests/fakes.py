@@ -17,10 +17,12 @@ from workflow.model import Case, Event, InboundMessage, Term, TermHandover, Term
 from workflow.ports import (
     AccessEntry,
     ClusterRow,
+    DueTerm,
     FoundCase,
     Notification,
     OutboxItem,
     OwedBy,
+    Point,
     Retimed,
     SentRecord,
     SignatureRow,
@@ -64,6 +66,8 @@ class _State:
     access: list[AccessEntry] = field(default_factory=list)
     terms: dict[int, Term] = field(default_factory=dict)
     attention: dict[int, datetime | None] = field(default_factory=dict)
+    # Each open term's points not sent yet, in time order (storage's term_points); none stored: unknown.
+    points: dict[int, list[Point]] = field(default_factory=dict)
     outbox: dict[int, OutboxItem] = field(default_factory=dict)
     outbox_keys: set[str] = field(default_factory=set)
     claims: dict[int, tuple[datetime, str]] = field(default_factory=dict)  # outbox id -> (until, owner)
@@ -146,9 +150,19 @@ class FakeTransaction:
         return term_id
 
     async def open_terms(
-        self, case_id: int, starts: Sequence[tuple[TermStart, datetime | None]]
+        self, case_id: int, starts: Sequence[tuple[TermStart, Sequence[Point]]]
     ) -> list[int]:
-        return [await self.open_term(case_id, start, next_attention) for start, next_attention in starts]
+        ids = []
+        for start, points in starts:
+            ids.append(await self.open_term(case_id, start, points[0][1] if points else None))
+            self._set_points(ids[-1], points)
+        return ids
+
+    def _set_points(self, term_row_id: int, points: Sequence[Point]) -> None:
+        if points:
+            self.s.points[term_row_id] = list(points)
+        else:
+            self.s.points.pop(term_row_id, None)
 
     async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
         closed = []
@@ -171,6 +185,7 @@ class FakeTransaction:
                 done = replace(term, closed_at=at, met=met)
                 self.s.terms[term.id] = done
                 self.s.attention[term.id] = None
+                self.s.points.pop(term.id, None)
                 closed.append(done)
         return closed
 
@@ -187,7 +202,7 @@ class FakeTransaction:
         self,
         case_id: int,
         *,
-        reopen: Sequence[tuple[int, datetime | None]],
+        reopen: Sequence[tuple[int, Sequence[Point]]],
         cancel: Sequence[int],
         holders: Sequence[TermHolder],
         at: datetime,
@@ -198,11 +213,13 @@ class FakeTransaction:
             if term is not None and term.case_id == case_id and term.closed_at is None:
                 self.s.terms[row_id] = replace(term, closed_at=at, met=False if term.due < at else None)
                 self.s.attention[row_id] = None
-        for row_id, attention in reopen:
+                self.s.points.pop(row_id, None)
+        for row_id, points in reopen:
             term = self.s.terms.get(row_id)
             if term is not None and term.case_id == case_id and term.closed_at is not None:
                 self.s.terms[row_id] = replace(term, closed_at=None, met=None)
-                self.s.attention[row_id] = attention
+                self.s.attention[row_id] = points[0][1] if points else None
+                self._set_points(row_id, points)
         for h in holders:
             term = self.s.terms.get(h.row_id)
             if term is not None and term.case_id == case_id and term.closed_at is None:
@@ -214,7 +231,8 @@ class FakeTransaction:
             if term.case_id != case_id or term.closed_at is not None:
                 continue
             self.s.terms[term.id] = replace(term, started_at=item.started_at, due=item.due)
-            self.s.attention[term.id] = item.next_attention
+            self.s.attention[term.id] = item.points[0][1] if item.points else None
+            self._set_points(term.id, item.points)
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]:
         return [
@@ -328,6 +346,15 @@ class FakeTransaction:
         ]
         return sorted(due, key=lambda t: (self.s.attention[t.id] or t.due, t.id))[:limit]
 
+    async def due_terms(self, now: datetime, limit: int = 10_000) -> list[DueTerm]:
+        due = []
+        for term in await self.terms_needing_attention(now, limit):
+            points = self.s.points.get(term.id, [])
+            passed = tuple(key for key, at in points if at <= now)
+            next_at = next((at for _, at in points if at > now), None)
+            due.append(DueTerm(term, passed, next_at, known=bool(points)))
+        return due
+
     async def earliest_attention(self) -> datetime | None:
         pending = [
             at for i, at in self.s.attention.items() if at is not None and self.s.terms[i].closed_at is None
@@ -343,7 +370,9 @@ class FakeTransaction:
         self.s.attention[term_row_id] = next_attention
         return True
 
-    async def record_sent_many(self, items: Sequence[SentRecord]) -> set[int]:
+    async def record_sent_many(
+        self, items: Sequence[SentRecord], *, swept: datetime | None = None
+    ) -> set[int]:
         won: set[int] = set()
         for record in items:
             if any("," in key for key in record.keys):
@@ -353,6 +382,10 @@ class FakeTransaction:
                 continue  # closed meanwhile, or another sweep recorded something first
             self.s.terms[term.id] = replace(term, sent=term.sent.union(record.keys))
             self.s.attention[term.id] = record.next_attention
+            if swept is not None:
+                self._set_points(term.id, [p for p in self.s.points.get(term.id, []) if p[1] > swept])
+            if record.points is not None:
+                self._set_points(term.id, record.points)
             won.add(term.id)
         return won
 

@@ -65,24 +65,49 @@ class OutboxItem:
     delivered_at: datetime | None = None
 
 
+# A reminder or miss point of a term: its key ("r50", "missed") and its instant (workflow.services.sweep).
+Point = tuple[str, datetime]
+
+
 @dataclass(frozen=True, slots=True)
 class SentRecord:
-    """One term's part of `Transaction.record_sent_many`: the keys to add to the sent keys `seen` when read."""
+    """One term's part of `Transaction.record_sent_many`: the keys to add to the sent keys `seen` when read.
+
+    `points`: the term's points not sent yet after this record, to be stored in place of the stored ones (a term
+    whose points were not stored: `DueTerm.known` False); None keeps the stored ones.
+    """
 
     term_row_id: int
     seen: frozenset[str]
     keys: tuple[str, ...]
     next_attention: datetime | None
+    points: tuple[Point, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Retimed:
-    """One open term's part of `Transaction.retime_terms`: its new start and due and next attention instant."""
+    """One open term's part of `Transaction.retime_terms`: its new start and due and its points not sent yet,
+    in time order (the first is its next attention instant)."""
 
     term_row_id: int
     started_at: datetime
     due: datetime
-    next_attention: datetime | None
+    points: tuple[Point, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DueTerm:
+    """An open term that fell due (`Transaction.due_terms`), with its stored points split at the sweep's now.
+
+    `passed`: the keys of its stored points at or before now, in order; `next_at`: the instant of its first
+    stored point after now. `known` False: the term has no stored point although it needs attention (opened
+    before points were stored, migration 0020): the sweep computes its points with the calendar.
+    """
+
+    term: Term
+    passed: tuple[str, ...]
+    next_at: datetime | None
+    known: bool
 
 
 class StaleVersion(Exception):
@@ -294,9 +319,10 @@ class Transaction(Reading, Protocol):
     ) -> None: ...
 
     async def open_terms(
-        self, case_id: int, starts: Sequence[tuple[TermStart, datetime | None]]
+        self, case_id: int, starts: Sequence[tuple[TermStart, Sequence[Point]]]
     ) -> list[int]:
-        """Open several terms, each with its first attention instant, with one statement; their ids in order."""
+        """Open several terms, each with its points in time order (the first is its next attention instant, none:
+        it needs none), with one statement for the terms and one for the points; their ids in order."""
         ...
 
     async def close_terms(self, case_id: int, stops: Sequence[TermStop], at: datetime, by: int) -> list[Term]:
@@ -316,7 +342,7 @@ class Transaction(Reading, Protocol):
         self,
         case_id: int,
         *,
-        reopen: Sequence[tuple[int, datetime | None]],
+        reopen: Sequence[tuple[int, Sequence[Point]]],
         cancel: Sequence[int],
         holders: Sequence[TermHolder],
         at: datetime,
@@ -324,12 +350,14 @@ class Transaction(Reading, Protocol):
     ) -> None:
         """An undo or a reopen, by term row: `cancel` closes these open rows as cancelled (a row already past
         due is stored missed: misses are history); `reopen` opens these closed rows again (met and closing
-        cleared, the sent keys kept) with their next attention instant; `holders` sets the owner, unit and
-        person of these rows where they are still open."""
+        cleared, the sent keys kept) with their points not sent yet, in time order (the first is the next
+        attention instant); `holders` sets the owner, unit and person of these rows where they are still open.
+        A closed or cancelled term keeps no stored point."""
         ...
 
     async def retime_terms(self, case_id: int, items: Sequence[Retimed]) -> None:
-        """Move open terms of the case (by row id) to a new start, due and next attention; sent keys stay."""
+        """Move open terms of the case (by row id) to a new start, due and points (which replace the stored
+        ones; the first is the next attention instant); sent keys stay."""
         ...
 
     async def terms_needing_attention(self, now: datetime, limit: int = 10_000) -> list[Term]:
@@ -342,13 +370,22 @@ class Transaction(Reading, Protocol):
         """
         ...
 
-    async def record_sent_many(self, items: Sequence[SentRecord]) -> set[int]:
+    async def due_terms(self, now: datetime, limit: int = 10_000) -> list[DueTerm]:
+        """The open terms whose next attention instant is at or before `now`, as `terms_needing_attention`
+        selects and locks them, each with its stored points split at `now` (`DueTerm`): no calendar work."""
+        ...
+
+    async def record_sent_many(
+        self, items: Sequence[SentRecord], *, swept: datetime | None = None
+    ) -> set[int]:
         """Add each term's `keys` to its sent keys and move its attention point, with one conditional write.
 
         A term's write wins only if the term is still open and its stored sent keys are still `record.seen`
         (no other sweep recorded anything for it since it was read); the ids of the winners come back, and
         a loser is left as the winner wrote it. A record with no keys only moves the attention point. Keys
-        must not contain a comma; a term appears at most once.
+        must not contain a comma; a term appears at most once. With `swept`, each winner's stored points at
+        or before it are deleted (they are the keys it sent); a winner's record with `points` has its stored
+        points replaced by them.
         """
         ...
 

@@ -39,6 +39,7 @@ TABLES = {
     "poller_lock",
     "publications",
     "staff",
+    "term_points",
     "terms",
 }
 

@@ -32,7 +32,7 @@ from workflow.model import (
     TermStart,
     TermStop,
 )
-from workflow.ports import Notification, SentRecord, StaleVersion
+from workflow.ports import Notification, Retimed, SentRecord, StaleVersion
 
 T0 = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)  # 09:00 in Novosibirsk
 NSK = timezone(timedelta(hours=7))
@@ -524,8 +524,8 @@ async def test_open_terms_and_append_events_write_in_order(repo: SqlRepository) 
         ids = await tx.open_terms(
             case.id,
             [
-                (start("os.route", due), T0 + timedelta(minutes=30)),
-                (start("os.unit_info", due, unit="x"), due),
+                (start("os.route", due), [("r50", T0 + timedelta(minutes=30)), ("missed", due)]),
+                (start("os.unit_info", due, unit="x"), [("missed", due)]),
             ],
         )
         single = await tx.open_term(case.id, start("os.draft", due), due)
@@ -547,7 +547,7 @@ async def test_record_sent_many_is_a_conditional_write_per_term(repo: SqlReposit
     case = await add(repo)
     later = T0 + timedelta(minutes=48)
     async with repo.transaction() as tx:
-        a, b, c, d = await tx.open_terms(case.id, [(start(term_id), T0) for term_id in "abcd"])
+        a, b, c, d = await tx.open_terms(case.id, [(start(term_id), [("missed", T0)]) for term_id in "abcd"])
         await tx.close_terms(case.id, [TermStop("d")], T0, by=1)
         assert await tx.record_sent_many([]) == set()
         won = await tx.record_sent_many(
@@ -577,10 +577,74 @@ async def test_record_sent_many_is_a_conditional_write_per_term(repo: SqlReposit
             await tx.record_sent_many([SentRecord(b, frozenset(), (), datetime(2025, 3, 3, 9, 0))])
 
 
+async def test_due_terms_come_with_their_stored_points_split_at_now(repo: SqlRepository) -> None:
+    """Points stored when terms open are what the sweep reads; its conditional write drops the ones it sent,
+    re-timing and reopening replace them, closing drops them; a term with none stored comes back unknown."""
+    case = await add(repo)
+    due = T0 + timedelta(hours=2)
+    r50, r80 = T0 + timedelta(hours=1), T0 + timedelta(minutes=96)
+    async with repo.transaction() as tx:
+        a, b, silent = await tx.open_terms(
+            case.id,
+            [
+                (start("os.route", due), [("r50", r50), ("r80", r80), ("missed", due)]),
+                (start("os.draft", due), [("missed", due)]),
+                (start("os.return", due), []),
+            ],
+        )
+        old = await tx.open_term(case.id, start("os.publish", due), r50)  # opened before 0020: no points
+        assert await tx.due_terms(T0) == []
+        found = await tx.due_terms(r80)
+        assert [(d.term.id, d.passed, d.next_at, d.known) for d in found] == [
+            (a, ("r50", "r80"), due, True),
+            (old, (), None, False),
+        ]
+        assert found[0].term == (await tx.terms(case.id))[0]
+        won = await tx.record_sent_many(
+            [
+                SentRecord(a, frozenset(), ("r50", "r80"), due),
+                SentRecord(old, frozenset(), ("r50",), due, points=(("missed", due),)),
+            ],
+            swept=r80,
+        )
+        assert won == {a, old}
+        assert await tx.due_terms(r80) == []
+        found = await tx.due_terms(due)
+        assert [(d.term.id, d.passed, d.next_at, d.known) for d in found] == [
+            (a, ("missed",), None, True),
+            (b, ("missed",), None, True),
+            (old, ("missed",), None, True),
+        ]
+        assert found[0].term.sent == frozenset({"r50", "r80"})
+        # Re-timed: the new points replace the stored ones; closed: none left; reopened: stored again.
+        later = due + timedelta(hours=5)
+        await tx.retime_terms(
+            case.id, [Retimed(b, T0, later, (("r50", due + timedelta(hours=1)), ("missed", later)))]
+        )
+        assert [(d.term.id, d.passed) for d in await tx.due_terms(due)] == [
+            (a, ("missed",)),
+            (old, ("missed",)),
+        ]
+        assert [(d.term.id, d.passed, d.next_at) for d in await tx.due_terms(later) if d.term.id == b] == [
+            (b, ("r50", "missed"), None)
+        ]
+        await tx.close_terms(case.id, [TermStop("os.route"), TermStop("os.return")], due, by=1)
+        assert [d.term.id for d in await tx.due_terms(later)] == [old, b]  # by attention time
+        await tx.restore_terms(
+            case.id, reopen=[(a, [("missed", later)]), (silent, [])], cancel=[old], holders=(), at=due, by=1
+        )
+        found = await tx.due_terms(later)
+        assert [(d.term.id, d.passed, d.known) for d in found] == [
+            (b, ("r50", "missed"), True),
+            (a, ("missed",), True),
+        ]
+        assert silent in {t.id for t in await tx.terms(case.id)}  # open again, with nothing to remind
+
+
 async def test_overlapping_sweeps_record_many_once(repo: SqlRepository) -> None:
     case = await add(repo)
     async with repo.transaction() as tx:
-        ids = await tx.open_terms(case.id, [(start(str(n)), T0) for n in range(5)])
+        ids = await tx.open_terms(case.id, [(start(str(n)), [("missed", T0)]) for n in range(5)])
 
     async def sweep() -> set[int]:
         async with repo.transaction() as tx:

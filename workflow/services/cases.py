@@ -44,6 +44,7 @@ from workflow.model import (
 )
 from workflow.ports import (
     Notification,
+    Point,
     Reading,
     Retimed,
     StaleVersion,
@@ -52,7 +53,7 @@ from workflow.ports import (
 from workflow.screening import Findings
 from workflow.services.base import NOT_FOUND, STALE_CARD, UseCaseBase
 from workflow.services.clusters import author_key, cluster_case, signed_at, suggest_repeat, with_suggestion
-from workflow.services.sweep import MISSED, attention_points, next_attention, term_notifications
+from workflow.services.sweep import MISSED, attention_points, term_notifications
 
 ORIGIN = "origin"  # the event data key of ActionPayload.origin
 log = logging.getLogger(__name__)
@@ -326,8 +327,7 @@ class CaseUseCases(UseCaseBase):
             await tx.retime_terms(case.id, await self._retimed(tx, case.id, result))
         if result.starts:
             named = [self._named(s) for s in result.starts]
-            points = (attention_points(s, self.rules, self.calendar) for s in named)
-            starts = [(s, next((at for _, at in p), None)) for s, p in zip(named, points, strict=True)]
+            starts = [(s, attention_points(s, self.rules, self.calendar)) for s in named]
             opened += await tx.open_terms(case.id, starts)
         events = result.events
         if before is not None and events:
@@ -350,8 +350,9 @@ class CaseUseCases(UseCaseBase):
         person = self.people.sole_holder(term.owner, unit)
         return replace(term, person=person) if person else term
 
-    def _attention(self, term: Term) -> datetime | None:
-        return next_attention(attention_points(term, self.rules, self.calendar), term.sent)
+    def _unsent(self, term: Term) -> list[Point]:
+        """The term's points not sent yet, in time order (the first is its next attention instant)."""
+        return [p for p in attention_points(term, self.rules, self.calendar) if p[0] not in term.sent]
 
     async def _put_back(
         self, tx: Transaction, case_id: int, state: UndoState, now: datetime, actor: Actor
@@ -361,7 +362,7 @@ class CaseUseCases(UseCaseBase):
         rows = {t.id: t for t in await tx.terms(case_id, open_only=False)}
         cancel = [i for i in state.opened if i in rows and rows[i].closed_at is None]
         reopen = [
-            (i, self._attention(rows[i])) for i in state.closed if i in rows and rows[i].closed_at is not None
+            (i, self._unsent(rows[i])) for i in state.closed if i in rows and rows[i].closed_at is not None
         ]
         await tx.restore_terms(
             case_id, reopen=reopen, cancel=cancel, holders=state.holders, at=now, by=actor.user_id
@@ -378,7 +379,7 @@ class CaseUseCases(UseCaseBase):
             for i in close.undo.closed
             if i in rows and rows[i].closed_at is not None and rows[i].met is None
         ]
-        reopen = [(t.id, self._attention(t)) for t in again]
+        reopen = [(t.id, self._unsent(t)) for t in again]
         await tx.restore_terms(case_id, reopen=reopen, cancel=(), holders=(), at=now, by=actor.user_id)
         return [t.id for t in again]
 
@@ -396,10 +397,8 @@ class CaseUseCases(UseCaseBase):
             )
             if retime is None:
                 continue
-            points = attention_points(
-                replace(term, started_at=retime.started_at, due=retime.due), self.rules, self.calendar
-            )
-            moved.append(Retimed(term.id, retime.started_at, retime.due, next_attention(points, term.sent)))
+            points = self._unsent(replace(term, started_at=retime.started_at, due=retime.due))
+            moved.append(Retimed(term.id, retime.started_at, retime.due, tuple(points)))
         return moved
 
     @staticmethod

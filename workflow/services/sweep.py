@@ -1,7 +1,9 @@
 """The sweeper's use case: reminders and misses of every term that fell due, recorded once and queued.
 
-Reminder points are pure functions of the term and the calendar (`reminder_points`); the database keeps each
-open term's next attention instant, so a sweep reads only what is due.
+Reminder points are pure functions of the term and the calendar (`reminder_points`), computed when a term opens,
+is re-timed or reopened (workflow/services/cases.py) and stored with it; the database keeps each open term's
+next attention instant, so a sweep reads only what is due, and takes the due points as stored: no calendar work
+(a term opened before points were stored has them computed on its first sweep).
 """
 
 from __future__ import annotations
@@ -106,17 +108,24 @@ class SweepUseCases(UseCaseBase):
         async with self.repo.transaction() as tx:
             records: list[SentRecord] = []
             to_send: list[tuple[Term, str]] = []
-            for term in await tx.terms_needing_attention(now):
-                points = attention_points(term, self.rules, self.calendar)
-                passed = tuple(key for key, at in points if at <= now and key not in term.sent)
-                # No passed point: the stored attention point is stale (e.g. fractions changed in config).
-                after = next_attention(points, term.sent.union(passed))
-                records.append(SentRecord(term.id, term.sent, passed, after))
+            for due in await tx.due_terms(now):
+                term = due.term
+                if due.known:
+                    # The stored points (computed when the term opened or moved) split at now: no calendar.
+                    passed = due.passed
+                    records.append(SentRecord(term.id, term.sent, passed, due.next_at))
+                else:
+                    # No point stored (a term opened before they were): computed once now, and stored.
+                    points = attention_points(term, self.rules, self.calendar)
+                    passed = tuple(key for key, at in points if at <= now and key not in term.sent)
+                    done = term.sent.union(passed)
+                    rest = tuple(point for point in points if point[0] not in done)
+                    records.append(SentRecord(term.id, term.sent, passed, next_attention(points, done), rest))
                 if passed:
                     to_send.append((term, passed[-1]))
             # One conditional write for the whole sweep is the lock: a term whose write another sweep won
             # (it recorded something for the term since we read it) is left to that sweep.
-            won = await tx.record_sent_many(records) if records else set()
+            won = await tx.record_sent_many(records, swept=now) if records else set()
             for term, key in to_send:
                 if term.id in won:
                     queued.extend(term_notifications(term, key, now, self.rules))
