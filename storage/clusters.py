@@ -37,6 +37,13 @@ _POSTINGS_SQLITE = (
     " AND at <= ? ORDER BY at DESC, case_id DESC LIMIT ?)"
 )
 _CANDIDATES_SQLITE: dict[int, str] = {}
+# The registration's other cluster statements on SQLite (one driver hop each instead of SQLAlchemy's four).
+_LATEST_BY_AUTHOR_SQLITE = (
+    f"SELECT {_COLUMNS_SQLITE} FROM case_signatures WHERE author = ? AND at >= ? AND procedure = ?"
+    " ORDER BY at DESC, case_id DESC LIMIT 1"
+)
+_CLUSTER_SQLITE = "SELECT id, started_at, reported_at FROM clusters WHERE id = ?"
+_CLUSTER_SIZE_SQLITE = "SELECT count(*) FROM case_signatures WHERE cluster_id = ?"
 
 
 def terms_of(stems: str, address: str) -> list[str]:
@@ -68,10 +75,14 @@ class _SqliteInserts:
 _INSERTS: list[_SqliteInserts] = []  # built once (SQLite's processors do not depend on the engine)
 
 
+def _instant(text: str) -> datetime:
+    """A stored SQLite instant (never NULL here) as direct.instant_from_text reads it."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 def _sqlite_row(row: tuple[Any, ...]) -> SignatureRow:
     case_id, at, stems, address, author, cluster_id = row
-    instant = datetime.fromisoformat(at).replace(tzinfo=UTC)  # as direct.instant_from_text, never NULL here
-    return SignatureRow(case_id, instant, stems, address or "", author or "", cluster_id)
+    return SignatureRow(case_id, _instant(at), stems, address or "", author or "", cluster_id)
 
 
 def _row(row: Row[Any]) -> SignatureRow:
@@ -176,6 +187,9 @@ class ClusterStatements:
         return [_row(r) for r in (await self._exec(stmt)).all()]
 
     async def latest_by_author(self, procedure: str, author: str, since: datetime) -> SignatureRow | None:
+        if self._dialect == "sqlite":
+            rows = await self._fetch(_LATEST_BY_AUTHOR_SQLITE, (author, direct.instant_text(since), procedure))
+            return _sqlite_row(rows[0]) if rows else None
         stmt = (
             select(case_signatures)
             .where(_c.author == author, _c.at >= since, _c.procedure == procedure)
@@ -191,12 +205,22 @@ class ClusterStatements:
         return cluster_id
 
     async def join_cluster(self, cluster_id: int, case_ids: Sequence[int]) -> None:
-        if case_ids:
+        if case_ids and self._dialect == "sqlite":
+            marks = ", ".join("?" for _ in case_ids)
+            sql = f"UPDATE case_signatures SET cluster_id = ? WHERE case_id IN ({marks})"
+            await self._fetch(sql, (cluster_id, *case_ids))
+        elif case_ids:
             await self._exec(
                 update(case_signatures).where(_c.case_id.in_(list(case_ids))).values(cluster_id=cluster_id)
             )
 
     async def cluster(self, cluster_id: int) -> ClusterRow | None:
+        if self._dialect == "sqlite":
+            found = await self._fetch(_CLUSTER_SQLITE, (cluster_id,))
+            if not found:
+                return None
+            ((key, started, reported),) = found
+            return ClusterRow(key, _instant(started), None if reported is None else _instant(reported))
         row = (await self._exec(select(clusters).where(clusters.c.id == cluster_id))).one_or_none()
         return None if row is None else ClusterRow(row.id, row.started_at, row.reported_at)
 
@@ -218,6 +242,9 @@ class ClusterStatements:
         return [_row(r) for r in (await self._exec(stmt)).all()]
 
     async def cluster_size(self, cluster_id: int) -> int:
+        if self._dialect == "sqlite":
+            ((count,),) = await self._fetch(_CLUSTER_SIZE_SQLITE, (cluster_id,))
+            return int(count)
         stmt = select(func.count()).select_from(case_signatures).where(_c.cluster_id == cluster_id)
         return int((await self._exec(stmt)).scalar_one())
 
