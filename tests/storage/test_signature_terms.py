@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.migrate import upgrade
 from storage.repository import SqlRepository, SqlTransaction
-from storage.tables import cases
+from storage.tables import case_signatures, cases, signature_terms
 from tests.fakes import FakeRepository
 from tests.storage.conftest import SettableClock, fresh_engine
 from workflow.clusters import Earlier, Recent, Signature, near_same, place, repeat_of, similar
@@ -159,3 +160,39 @@ async def test_a_crowded_window_neither_hides_a_match_nor_is_read(store: Reposit
     recent = [Recent(r.case_id, r.at, _signature(r), r.cluster_id) for r in found]
     placed = place(new, at, recent, WINDOW)
     assert placed is not None and placed.pull == (1, 2, 3) and placed.join is None
+
+
+async def test_migration_0019_indexes_the_signatures_kept_before_it(engine: AsyncEngine) -> None:
+    await upgrade(engine, "0018")
+    kept = [
+        SignatureRow(1, T0, "вод горяч отключ", "ленин 5", "vk:1"),
+        SignatureRow(2, T0 + timedelta(minutes=1), "ям", "", ""),
+        SignatureRow(3, T0 + timedelta(minutes=2), "", "", ""),  # an erased one: nothing to index
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(cases),
+            [
+                {"id": r.case_id, "procedure": OS, "status": "new", "version": 1, "t0": r.at, "state": {},
+                 "created_at": r.at, "updated_at": r.at}
+                for r in kept
+            ],
+        )  # fmt: skip
+        await conn.execute(
+            insert(case_signatures),
+            [
+                {"case_id": r.case_id, "procedure": OS, "at": r.at, "stems": r.stems, "address": r.address or None,
+                 "author": r.author or None}
+                for r in kept
+            ],
+        )  # fmt: skip
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(signature_terms))).all()
+    assert sorted((r.case_id, r.term, r.procedure, r.at) for r in rows) == sorted(
+        [(1, t, OS, T0) for t in ("вод", "горяч", "отключ", "@ленин 5")] + [(2, "ям", OS, kept[1].at)]
+    )
+    repo = SqlRepository(engine, clock=SettableClock(T0))
+    async with repo.reading() as tx:
+        found = await tx.similar_candidates(OS, "отключ", "", T0, T0 + timedelta(hours=1), per_term=10, limit=10)
+    assert [r.case_id for r in found] == [1]
