@@ -3,9 +3,11 @@
 Run: .venv/bin/python bench/clusters_bench.py [--repeat N] [--pg [URL]]
 Prints median and p90 over N runs (default 200) of:
 - the pure part: signature of the new message + `place` against a full window of 500 recent messages;
-- the same through SQLite in one transaction: `cluster_case` with 500 signatures in the window (read, compare,
-  write the signature and the membership);
+- the same through SQLite in one transaction: `cluster_case` with 500 signatures in the window (look up the
+  candidates by `signature_terms`, compare, write the signature, its terms and the membership);
 - the repeat lookup over 2,000 recent cases: pure `repeat_of`, and `suggest_repeat` through SQLite.
+The stored signatures are written with their index rows (`signature_terms`, issue 16), as registration writes
+them; the lookups read the candidates sharing a term, at most `SpikeSettings.per_term` per term.
 With --pg the stored figures are measured on PostgreSQL too, in a throwaway schema (tests/support/scratch.py).
 Texts come from the labelled screening corpus (tests/data/screening/messages.jsonl), so stems are realistic.
 """
@@ -29,10 +31,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
+from storage.clusters import terms_of  # noqa: E402
 from storage.engine import create_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.repository import SqlRepository  # noqa: E402
-from storage.tables import case_signatures, cases, messages  # noqa: E402
+from storage.tables import case_signatures, cases, messages, signature_terms  # noqa: E402
 from tests.support.pg import LOCAL_URL  # noqa: E402
 from tests.support.scratch import scratch_schema  # noqa: E402
 from workflow.clusters import Earlier, Recent, Window, place, repeat_of, signature  # noqa: E402
@@ -153,6 +156,14 @@ async def _stored(engine: AsyncEngine, texts: list[str], repeat: int, name: str)
                 for i, at, s in rows[repeat + 1 :]
             ],
         )  # fmt: skip
+        await conn.execute(
+            insert(signature_terms),
+            [
+                {"case_id": i, "term": term, "procedure": "open_sources", "at": at}
+                for i, at, s in rows[repeat + 1 :]
+                for term in terms_of(s.stored(), s.address)
+            ],
+        )  # fmt: skip
     repo = SqlRepository(engine, clock=Clock())
     settings = SpikeSettings(window=WINDOW)
     spare = iter(rows[: repeat + 1])  # cases without a signature yet: one per timed registration
@@ -189,7 +200,8 @@ def main() -> None:
     args = parser.parse_args()
     texts = corpus()
     print(
-        f"corpus: {len(texts)} messages; window {WINDOW.threshold} within {WINDOW.minutes} min, cap {WINDOW.cap}"
+        f"corpus: {len(texts)} messages; window {WINDOW.threshold} within {WINDOW.minutes} min, cap {WINDOW.cap};"
+        f" repeat scan {SpikeSettings().repeat_scan}, {SpikeSettings().per_term} per term"
     )
     pure(texts, args.repeat)
     asyncio.run(stored(texts, args.repeat, args.pg))

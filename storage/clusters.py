@@ -1,23 +1,88 @@
-"""The SQL of similar-message clusters and repeat lookups (issue 13): tables `clusters` and `case_signatures`.
+"""The SQL of similar-message clusters and repeat lookups (issues 13, 16): tables `clusters`, `case_signatures`
+and their stem and address index `signature_terms`.
 
-A mixin of `storage.repository.SqlTransaction`: each method is one indexed statement, so comparing a new
-message with its window (at most `Window.cap` rows by `ix_case_signatures_procedure_at`) or finding an author's
-last message (`ix_case_signatures_author_at`) costs the same whatever the database holds.
+A mixin of `storage.repository.SqlTransaction`: each method is one indexed statement (or a few), so comparing a
+new message with its window or its repeat span costs the same whatever the database holds. A new message reads
+only the signatures that share a term with it (`similar_candidates`): for each of its stems and its address,
+the newest `per_term` postings within the time bound (one backward range of `ix_signature_terms_procedure_term_at`
+each, which also bounds a stop-word-like stem that half the window shares), and of those signatures the newest
+`limit`. On SQLite the hot statements go straight through the driver (storage/direct.py): the same SQL
+parameters and stored bytes, without SQLAlchemy's per-row decoding.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Executable, Row, func, insert, select, update
+from sqlalchemy import Executable, Row, func, insert, select, union_all, update
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.tables import case_signatures, clusters
+from storage import direct
+from storage.tables import case_signatures, clusters, signature_terms
 from workflow.ports import ClusterRow, SignatureRow
 
 _c = case_signatures.c
+_t = signature_terms.c
+# Terms per candidate statement: SQLite allows 500 terms in a compound SELECT; a longer message (a few hundred
+# distinct stems) is looked up in several statements.
+TERMS_PER_STATEMENT = 200
+_SIGNATURE_KEYS = ("case_id", "procedure", "at", "stems", "address", "author")
+_TERM_KEYS = ("case_id", "term", "procedure", "at")
+_COLUMNS_SQLITE = "case_id, at, stems, address, author, cluster_id"
+_POSTINGS_SQLITE = (
+    "SELECT case_id FROM (SELECT case_id FROM signature_terms WHERE procedure = ? AND term = ? AND at >= ?"
+    " AND at <= ? ORDER BY at DESC, case_id DESC LIMIT ?)"
+)
+_CANDIDATES_SQLITE: dict[int, str] = {}
+# The registration's other cluster statements on SQLite (one driver hop each instead of SQLAlchemy's four).
+_LATEST_BY_AUTHOR_SQLITE = (
+    f"SELECT {_COLUMNS_SQLITE} FROM case_signatures WHERE author = ? AND at >= ? AND procedure = ?"
+    " ORDER BY at DESC, case_id DESC LIMIT 1"
+)
+_CLUSTER_SQLITE = "SELECT id, started_at, reported_at FROM clusters WHERE id = ?"
+_CLUSTER_SIZE_SQLITE = "SELECT count(*) FROM case_signatures WHERE cluster_id = ?"
+
+
+def terms_of(stems: str, address: str) -> list[str]:
+    """The index terms of a signature: each distinct stem, and "@" + the address key when it names one."""
+    found = sorted(set(stems.split()))
+    if address:
+        found.append("@" + address)
+    return found
+
+
+def _candidates_sqlite(terms: int) -> str:
+    sql = _CANDIDATES_SQLITE.get(terms)
+    if sql is None:
+        sql = (
+            f"SELECT {_COLUMNS_SQLITE} FROM case_signatures WHERE case_id IN ("
+            + " UNION ALL ".join([_POSTINGS_SQLITE] * terms)
+            + ") ORDER BY at DESC, case_id DESC LIMIT ?"
+        )
+        _CANDIDATES_SQLITE[terms] = sql
+    return sql
+
+
+class _SqliteInserts:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.signature = direct.Insert(case_signatures, _SIGNATURE_KEYS, conn.dialect)
+        self.term = direct.Insert(signature_terms, _TERM_KEYS, conn.dialect)
+
+
+_INSERTS: list[_SqliteInserts] = []  # built once (SQLite's processors do not depend on the engine)
+
+
+def _instant(text: str) -> datetime:
+    """A stored SQLite instant (never NULL here) as direct.instant_from_text reads it."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _sqlite_row(row: tuple[Any, ...]) -> SignatureRow:
+    case_id, at, stems, address, author, cluster_id = row
+    return SignatureRow(case_id, _instant(at), stems, address or "", author or "", cluster_id)
 
 
 def _row(row: Row[Any]) -> SignatureRow:
@@ -30,16 +95,85 @@ def _row(row: Row[Any]) -> SignatureRow:
 class ClusterStatements:
     """The cluster and signature part of a transaction (ports.Transaction)."""
 
+    _conn: AsyncConnection
+    _dialect: str
+
     async def _exec(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
         raise NotImplementedError  # the transaction's own
 
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError  # the transaction's own (SQLite)
+
     async def add_signature(self, procedure: str, row: SignatureRow) -> None:
-        await self._exec(
-            insert(case_signatures).values(
-                case_id=row.case_id, procedure=procedure, at=row.at, stems=row.stems,
-                address=row.address or None, author=row.author or None,
-            )
-        )  # fmt: skip
+        values = {
+            "case_id": row.case_id, "procedure": procedure, "at": row.at, "stems": row.stems,
+            "address": row.address or None, "author": row.author or None,
+        }  # fmt: skip
+        terms = [
+            {"case_id": row.case_id, "term": term, "procedure": procedure, "at": row.at}
+            for term in terms_of(row.stems, row.address)
+        ]
+        if self._dialect == "sqlite":
+            if not _INSERTS:
+                _INSERTS.append(_SqliteInserts(self._conn))
+            fast = _INSERTS[0]
+            await self._fetch(fast.signature.sql(1), fast.signature.params([values]))
+            for start in range(0, len(terms), fast.term.max_rows):
+                chunk = terms[start : start + fast.term.max_rows]
+                await self._fetch(fast.term.sql(len(chunk)), fast.term.params(chunk))
+            return
+        await self._exec(insert(case_signatures).values(values))
+        if terms:
+            await self._exec(insert(signature_terms), terms)
+
+    async def similar_candidates(
+        self,
+        procedure: str,
+        stems: str,
+        address: str,
+        since: datetime,
+        until: datetime,
+        *,
+        per_term: int,
+        limit: int,
+    ) -> list[SignatureRow]:
+        terms = terms_of(stems, address)
+        found: dict[int, SignatureRow] = {}
+        for start in range(0, len(terms), TERMS_PER_STATEMENT):
+            chunk = terms[start : start + TERMS_PER_STATEMENT]
+            for row in await self._candidates(procedure, chunk, since, until, per_term, limit):
+                found[row.case_id] = row
+        newest = sorted(found.values(), key=lambda r: (r.at, r.case_id), reverse=True)
+        return newest[:limit]
+
+    async def _candidates(
+        self, procedure: str, terms: Sequence[str], since: datetime, until: datetime, per_term: int, limit: int
+    ) -> list[SignatureRow]:
+        if not terms or limit <= 0 or per_term <= 0:
+            return []
+        if self._dialect == "sqlite":
+            low, high = direct.instant_text(since), direct.instant_text(until)
+            params: list[Any] = []
+            for term in terms:
+                params.extend((procedure, term, low, high, per_term))
+            params.append(limit)
+            return [_sqlite_row(r) for r in await self._fetch(_candidates_sqlite(len(terms)), params)]
+        postings = [
+            select(_t.case_id)
+            .where(_t.procedure == procedure, _t.term == term, _t.at >= since, _t.at <= until)
+            .order_by(_t.at.desc(), _t.case_id.desc())
+            .limit(per_term)
+            .subquery()
+            for term in terms
+        ]
+        shared = union_all(*(select(p.c.case_id) for p in postings))
+        stmt = (
+            select(case_signatures)
+            .where(_c.case_id.in_(shared))
+            .order_by(_c.at.desc(), _c.case_id.desc())
+            .limit(limit)
+        )
+        return [_row(r) for r in (await self._exec(stmt)).all()]
 
     async def recent_signatures(
         self, procedure: str, since: datetime, until: datetime, limit: int
@@ -53,6 +187,9 @@ class ClusterStatements:
         return [_row(r) for r in (await self._exec(stmt)).all()]
 
     async def latest_by_author(self, procedure: str, author: str, since: datetime) -> SignatureRow | None:
+        if self._dialect == "sqlite":
+            rows = await self._fetch(_LATEST_BY_AUTHOR_SQLITE, (author, direct.instant_text(since), procedure))
+            return _sqlite_row(rows[0]) if rows else None
         stmt = (
             select(case_signatures)
             .where(_c.author == author, _c.at >= since, _c.procedure == procedure)
@@ -68,12 +205,22 @@ class ClusterStatements:
         return cluster_id
 
     async def join_cluster(self, cluster_id: int, case_ids: Sequence[int]) -> None:
-        if case_ids:
+        if case_ids and self._dialect == "sqlite":
+            marks = ", ".join("?" for _ in case_ids)
+            sql = f"UPDATE case_signatures SET cluster_id = ? WHERE case_id IN ({marks})"
+            await self._fetch(sql, (cluster_id, *case_ids))
+        elif case_ids:
             await self._exec(
                 update(case_signatures).where(_c.case_id.in_(list(case_ids))).values(cluster_id=cluster_id)
             )
 
     async def cluster(self, cluster_id: int) -> ClusterRow | None:
+        if self._dialect == "sqlite":
+            found = await self._fetch(_CLUSTER_SQLITE, (cluster_id,))
+            if not found:
+                return None
+            ((key, started, reported),) = found
+            return ClusterRow(key, _instant(started), None if reported is None else _instant(reported))
         row = (await self._exec(select(clusters).where(clusters.c.id == cluster_id))).one_or_none()
         return None if row is None else ClusterRow(row.id, row.started_at, row.reported_at)
 
@@ -95,6 +242,9 @@ class ClusterStatements:
         return [_row(r) for r in (await self._exec(stmt)).all()]
 
     async def cluster_size(self, cluster_id: int) -> int:
+        if self._dialect == "sqlite":
+            ((count,),) = await self._fetch(_CLUSTER_SIZE_SQLITE, (cluster_id,))
+            return int(count)
         stmt = select(func.count()).select_from(case_signatures).where(_c.cluster_id == cluster_id)
         return int((await self._exec(stmt)).scalar_one())
 

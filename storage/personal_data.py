@@ -32,6 +32,7 @@ from storage.tables import (
     messages,
     outbox,
     publications,
+    signature_terms,
 )
 from storage.types import UtcDateTime
 from workflow.lifecycle import FINAL_STATUSES, Status
@@ -194,8 +195,9 @@ class PersonalData:
         if items:
             await conn.execute(delete(channel_files).where(channel_files.c.item_key.in_(sorted(items))))
         await conn.execute(update(drafts).where(drafts.c.case_id.in_(todo)).values(text=""))
-        # Clustering's copy of the message (issue 13): its stems, address and author key go; the cluster stays,
-        # so a spike already reported still counts the case.
+        # Clustering's copy of the message (issue 13): its stems, address and author key go, and their index rows
+        # (issue 16); the cluster stays, so a spike already reported still counts the case.
+        await conn.execute(delete(signature_terms).where(signature_terms.c.case_id.in_(todo)))
         await conn.execute(
             update(case_signatures)
             .where(case_signatures.c.case_id.in_(todo))

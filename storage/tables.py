@@ -478,3 +478,17 @@ case_signatures = Table(
     Index("ix_case_signatures_author_at", "author", "at"),
     Index("ix_case_signatures_cluster_id", "cluster_id"),
 )
+
+# --- issue 16, the stem and address index of signatures (migration 0019) ---------------------------------------
+# One row per distinct stem of a signature and one for its address ("@" + the key), with the signature's
+# procedure and instant: a new message reads only the signatures that share a term with it, newest first
+# (storage/clusters.py). Written with the signature; an erased case's rows go with its stems.
+signature_terms = Table(
+    "signature_terms",
+    metadata,
+    Column("case_id", Id, ForeignKey("case_signatures.case_id"), primary_key=True, autoincrement=False),
+    Column("term", String, primary_key=True),
+    Column("procedure", String, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_signature_terms_procedure_term_at", "procedure", "term", "at", "case_id"),
+)

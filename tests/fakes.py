@@ -454,6 +454,29 @@ class FakeTransaction:
         rows = (r for p, r in self.s.signatures.values() if p == procedure and since <= r.at <= until)
         return self._newest(rows)[:limit]
 
+    async def similar_candidates(
+        self,
+        procedure: str,
+        stems: str,
+        address: str,
+        since: datetime,
+        until: datetime,
+        *,
+        per_term: int,
+        limit: int,
+    ) -> list[SignatureRow]:
+        window = self._newest(
+            r for p, r in self.s.signatures.values() if p == procedure and since <= r.at <= until
+        )
+        terms = set(stems.split()) | ({"@" + address} if address else set())
+        found: dict[int, SignatureRow] = {}
+        for term in terms:
+            having = [
+                r for r in window if (term[1:] == r.address if term.startswith("@") else term in r.stems.split())
+            ]
+            found.update((r.case_id, r) for r in having[:per_term])
+        return self._newest(found.values())[:limit]
+
     async def latest_by_author(self, procedure: str, author: str, since: datetime) -> SignatureRow | None:
         rows = (
             r

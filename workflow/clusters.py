@@ -187,12 +187,12 @@ def near_same(a: Signature, b: Signature) -> bool:
 @dataclass(frozen=True, slots=True)
 class Window:
     """When a cluster is a spike: `threshold` similar messages within `minutes`; at most `cap` recent messages
-    are compared with a new one (the newest), so a storm of messages stays cheap (200: a storm's cluster is
-    still found and grows, at about 4 ms a registration on SQLite)."""
+    are compared with a new one (the newest). The stored lookup hands `place` only the window's messages that
+    share a stem or the address with the new one (issue 16), so `cap` bounds those candidates, not the window."""
 
     threshold: int = 5
     minutes: int = 120
-    cap: int = 200
+    cap: int = 500
 
     @property
     def span(self) -> timedelta:

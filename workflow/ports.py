@@ -411,6 +411,22 @@ class Transaction(Reading, Protocol):
         """The signatures of `procedure` from `since` to `until` (inclusive), the newest `limit` first."""
         ...
 
+    async def similar_candidates(
+        self,
+        procedure: str,
+        stems: str,
+        address: str,
+        since: datetime,
+        until: datetime,
+        *,
+        per_term: int,
+        limit: int,
+    ) -> list[SignatureRow]:
+        """The signatures of `procedure` from `since` to `until` (inclusive) that share at least one of `stems`
+        (space-separated) or the `address` key: for each such term the newest `per_term` signatures having it,
+        and of all those the newest `limit`, newest first. What clustering and repeats compare (issue 16)."""
+        ...
+
     async def latest_by_author(self, procedure: str, author: str, since: datetime) -> SignatureRow | None:
         """The newest signature of `procedure` by `author` at or after `since`."""
         ...

@@ -14,7 +14,7 @@ from bot.channel_files import KEPT_PREFIX
 from bot.retention_job import RETENTION_ACTOR, erase_due
 from storage.personal_data import KEPT_REF, PersonalData
 from storage.repository import ChannelFile, SqlRepository
-from storage.tables import access_log, case_signatures, channel_files
+from storage.tables import access_log, case_signatures, channel_files, signature_terms
 from tests.engine.conftest import NSK, Database, actor, at, make_services
 from tests.engine.flows import DRAFT, Do, os_approved, os_msg, pos_msg, register, run
 from tests.fakes import FakeClock
@@ -162,6 +162,16 @@ async def _signatures(repo: SqlRepository) -> dict[int, tuple[str, str | None, s
     return {r.case_id: (r.stems, r.address, r.author) for r in rows}
 
 
+async def _signature_terms(repo: SqlRepository) -> dict[int, set[str]]:
+    """The stem and address index of the signatures (issue 16): each case's terms."""
+    async with repo.reading() as tx:
+        rows = (await tx.connection.execute(select(signature_terms))).all()
+    found: dict[int, set[str]] = {}
+    for r in rows:
+        found.setdefault(r.case_id, set()).add(r.term)
+    return found
+
+
 @pytest.mark.parametrize("db", ["sqlite", "pg"], indirect=True)
 async def test_erased_exactly_when_due_with_the_figures_unchanged(
     db: Database, clock: FakeClock, calendar: WorkingCalendar
@@ -225,6 +235,11 @@ async def test_erased_exactly_when_due_with_the_figures_unchanged(
     signatures = await _signatures(repo)
     assert signatures[answered] == signatures[excluded] == ("", None, None)
     assert signatures[still_open][2] == "vk:555"  # the case in work keeps its signature
+    indexed = await _signature_terms(repo)
+    assert answered not in indexed and excluded not in indexed  # nor is an erased text's index left
+    assert indexed[still_open] == set(signatures[still_open][0].split()) | (
+        {"@" + signatures[still_open][1]} if signatures[still_open][1] else set()
+    )
     assert draft == "" and DRAFT not in {e.text for e in history}
     assert all(e.text == "" for e in history)
     erasure = history[-1]

@@ -38,6 +38,7 @@ TABLES = {
     "outbox",
     "poller_lock",
     "publications",
+    "signature_terms",
     "staff",
     "term_points",
     "terms",

@@ -41,14 +41,17 @@ SHORT = 150  # characters of each listed case's text
 
 @dataclass(frozen=True, slots=True)
 class SpikeSettings:
-    """`[screening]`: the spike window and the repeat lookup (`repeat_scan`: at most so many recent cases are
-    compared by text; the author's own last case is always found, by index). Both scans run in every
-    registration's transaction: reading 2,000 signatures cost 22 ms on SQLite, and 1,000 registrations 40 s
-    (tests/e2e/test_process.py), so the scans are kept short; a stem index is the way to compare more."""
+    """`[screening]`: the spike window and the repeat lookup. Both run in every registration's transaction and
+    read only candidates (issue 16): the signatures sharing a stem or the address with the new message
+    (`Transaction.similar_candidates`), for each term its newest `per_term` within the span, so a stem that
+    most messages share (a storm, a stop word the list misses) reads `per_term` rows, not the window.
+    `repeat_scan`: at most so many candidates of the last `repeat_days` are compared by text (the author's own
+    last case is always found, by index); `Window.cap` bounds the window's candidates likewise."""
 
     window: Window = field(default_factory=Window)
     repeat_days: int = 30
-    repeat_scan: int = 200
+    repeat_scan: int = 2_000
+    per_term: int = 100
 
 
 def author_key(message: InboundMessage) -> str:
@@ -69,7 +72,10 @@ async def suggest_repeat(
 ) -> int | None:
     """The earlier case of the last `repeat_days` this message may repeat, or None."""
     since = at - timedelta(days=settings.repeat_days)
-    rows = await tx.recent_signatures(procedure.value, since, at, settings.repeat_scan)
+    # A repeat by text shares at least NEAR_SHARED stems: its candidates share one (the address does not count).
+    rows = await tx.similar_candidates(
+        procedure.value, new.stored(), "", since, at, per_term=settings.per_term, limit=settings.repeat_scan
+    )
     if author:
         own = await tx.latest_by_author(procedure.value, author, since)
         if own is not None:
@@ -100,9 +106,11 @@ async def cluster_case(
     if case.procedure is not Procedure.OPEN_SOURCES:
         return ()
     window = settings.window
-    rows = await tx.recent_signatures(
-        case.procedure.value, at - window.span, at + window.span, window.cap + 1
-    )
+    # A similar message shares the address or at least SHARED stems: only those sharing one are read.
+    rows = await tx.similar_candidates(
+        case.procedure.value, new.stored(), new.address, at - window.span, at + window.span,
+        per_term=settings.per_term, limit=window.cap + 1,
+    )  # fmt: skip
     recent = [
         Recent(r.case_id, r.at, Signature.from_stored(r.stems, r.address), r.cluster_id)
         for r in rows
