@@ -1,7 +1,7 @@
 """Sweeps that do no calendar work (issue 16): each open term's reminder and miss instants, stored.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-04
 
 Written by hand and frozen: it must not import storage.tables. `term_points` holds the points of an open term
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0018"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
