@@ -210,13 +210,17 @@ class SqliteWriter:
             while pending:
                 job = pending.popleft()
                 self.jobs_run += 1
+                # A job alone in its transaction needs no savepoint: its failure rolls the transaction back.
+                alone = not done and not pending
                 try:
-                    raw.execute("SAVEPOINT job")
+                    if not alone:
+                        raw.execute("SAVEPOINT job")
                     result = job.run(conn, raw)
-                    raw.execute("RELEASE job")
+                    if not alone:
+                        raw.execute("RELEASE job")
                 except BaseException as exc:
                     outcomes.append((job, None, exc))
-                    if not _undo_job(raw):
+                    if alone or not _undo_job(raw):
                         # SQLite rolled the whole transaction back (a full disk, an I/O error): the jobs run
                         # before this one lost their work too. The ones still waiting get a new transaction.
                         lost = exc
