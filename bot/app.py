@@ -67,6 +67,7 @@ from storage.inbox import Inbox, InboxRow
 from storage.migrate import upgrade
 from storage.personal_data import PersonalData
 from storage.repository import ChannelFile, SqlRepository
+from storage.writer import stop_writer
 from views.privacy import Privacy
 from views.report_text import ReportNames
 from workflow.calendar import WorkingCalendar
@@ -320,6 +321,8 @@ class OtklikApp:
         with steps.step("сеанс Telegram"):
             await wait_at_most(self.bot.session.close(), CANCEL_WAIT_SECONDS, "сеанс Telegram")
         with steps.step("соединения с базой"):
+            # The SQLite writer first: the writes queued on it commit before its connection closes.
+            await wait_at_most(stop_writer(self.engine), CANCEL_WAIT_SECONDS, "запись в базу")
             await wait_at_most(self.engine.dispose(), CANCEL_WAIT_SECONDS, "соединения с базой")
         if self.ok is not None:
             with steps.step("Одноклассники"):

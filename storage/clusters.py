@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Executable, Row, func, insert, select, union_all, update
+from sqlalchemy import Dialect, Executable, Row, func, insert, select, union_all, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import direct
 from storage.tables import case_signatures, clusters, signature_terms
@@ -67,9 +66,9 @@ def _candidates_sqlite(terms: int) -> str:
 
 
 class _SqliteInserts:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.signature = direct.Insert(case_signatures, _SIGNATURE_KEYS, conn.dialect)
-        self.term = direct.Insert(signature_terms, _TERM_KEYS, conn.dialect)
+    def __init__(self, dialect: Dialect) -> None:
+        self.signature = direct.Insert(case_signatures, _SIGNATURE_KEYS, dialect)
+        self.term = direct.Insert(signature_terms, _TERM_KEYS, dialect)
 
 
 _INSERTS: list[_SqliteInserts] = []  # built once (SQLite's processors do not depend on the engine)
@@ -95,7 +94,7 @@ def _row(row: Row[Any]) -> SignatureRow:
 class ClusterStatements:
     """The cluster and signature part of a transaction (ports.Transaction)."""
 
-    _conn: AsyncConnection
+    _sa_dialect: Dialect
     _dialect: str
 
     async def _exec(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
@@ -115,7 +114,7 @@ class ClusterStatements:
         ]
         if self._dialect == "sqlite":
             if not _INSERTS:
-                _INSERTS.append(_SqliteInserts(self._conn))
+                _INSERTS.append(_SqliteInserts(self._sa_dialect))
             fast = _INSERTS[0]
             await self._fetch(fast.signature.sql(1), fast.signature.params([values]))
             for start in range(0, len(terms), fast.term.max_rows):

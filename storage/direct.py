@@ -117,3 +117,25 @@ async def fetchall(driver: Any, sql: str, params: Sequence[Any]) -> list[tuple[A
     except sqlite3.Error as exc:
         raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from None
     return [tuple(row) for row in rows]
+
+
+def executemany_now(raw: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+    """`executemany` on a stdlib sqlite3 connection in the calling thread (the writer's, storage/writer.py)."""
+    try:
+        cursor = raw.executemany(sql, rows)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, rows, exc, sqlite3.Error) from None
+    count = cursor.rowcount
+    cursor.close()
+    return count
+
+
+def fetchall_now(raw: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """`fetchall` on a stdlib sqlite3 connection in the calling thread (the writer's, storage/writer.py)."""
+    try:
+        cursor = raw.execute(sql, params)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from None
+    cursor.close()
+    return rows

@@ -8,13 +8,16 @@ import functools
 import json
 import logging
 import sqlite3
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolResetState
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +33,43 @@ DEFAULT_SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 _json_dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
 
+@dataclass(frozen=True, slots=True)
+class SqliteSettings:
+    """What `create_engine` made of a SQLite URL: the file, and the PRAGMAs every connection on it gets."""
+
+    url: URL
+    busy_timeout_ms: int
+    mmap_bytes: int
+    writer: bool = True
+
+    @property
+    def shared(self) -> bool:
+        """Whether another connection on this URL sees the same database (a file, not `:memory:`)."""
+        database = self.url.database or ""
+        return database not in ("", ":memory:") and "mode=memory" not in database
+
+
+# The SQLite settings of each engine `create_engine` made, for the writer's own connection (storage/writer.py).
+_SQLITE_SETTINGS: weakref.WeakKeyDictionary[Engine, SqliteSettings] = weakref.WeakKeyDictionary()
+
+
+def sqlite_settings(engine: AsyncEngine) -> SqliteSettings | None:
+    """The SQLite settings of an engine from `create_engine` (None: PostgreSQL, or made elsewhere)."""
+    return _SQLITE_SETTINGS.get(engine.sync_engine)
+
+
 def create_engine(
     url: str | URL,
     *,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     sqlite_mmap_bytes: int = DEFAULT_SQLITE_MMAP_BYTES,
+    sqlite_writer: bool = True,
     **kwargs: Any,
 ) -> AsyncEngine:
     """An async engine for `sqlite+aiosqlite:///path` or `postgresql+asyncpg://...`.
 
-    `busy_timeout_ms` and `sqlite_mmap_bytes` (0 turns memory-mapped reads off) apply to SQLite only.
+    `busy_timeout_ms`, `sqlite_mmap_bytes` (0 turns memory-mapped reads off) and `sqlite_writer` (False: use
+    cases' writes go through the engine's pooled connections, not storage/writer.py) apply to SQLite only.
     Extra keyword arguments go to SQLAlchemy's `create_async_engine` (e.g. `connect_args`).
     """
     sa_url = make_url(url)
@@ -54,6 +84,9 @@ def create_engine(
         kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(sa_url, json_serializer=_json_dumps, **kwargs)
         _configure_sqlite(engine.sync_engine, busy_timeout_ms, sqlite_mmap_bytes)
+        _SQLITE_SETTINGS[engine.sync_engine] = SqliteSettings(
+            sa_url, busy_timeout_ms, sqlite_mmap_bytes, sqlite_writer
+        )
         return engine
     if backend == "postgresql":
         if driver != "asyncpg":
@@ -67,20 +100,41 @@ def create_engine(
     )
 
 
+def sync_sqlite_engine(settings: SqliteSettings) -> Engine:
+    """A synchronous engine (stdlib sqlite3 through `sqlite+pysqlite`) on the same file as an async one.
+
+    Same PRAGMAs, same JSON serializer and the same column types, so its statements store the same bytes. No
+    pool and no BEGIN of its own: its one user (storage/writer.py) begins and commits on the raw connection.
+    """
+    engine = create_sync_engine(
+        settings.url.set(drivername="sqlite+pysqlite"), json_serializer=_json_dumps, poolclass=NullPool
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        _sqlite_pragmas(dbapi_connection, settings.busy_timeout_ms, settings.mmap_bytes)
+
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, busy_timeout_ms: int, mmap_bytes: int) -> None:
+    # Take BEGIN from the sqlite3 driver (it skips BEGIN before SELECT and DDL); "begin" below emits it.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer and vice versa
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
+        cursor.execute("PRAGMA foreign_keys=ON")  # off by default, per connection
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA mmap_size={int(mmap_bytes)}")
+    finally:
+        cursor.close()
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int, mmap_bytes: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-        # Take BEGIN from the sqlite3 driver (it skips BEGIN before SELECT and DDL); "begin" below emits it.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer and vice versa
-            cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
-            cursor.execute("PRAGMA foreign_keys=ON")  # off by default, per connection
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            cursor.execute(f"PRAGMA mmap_size={int(mmap_bytes)}")
-        finally:
-            cursor.close()
+        _sqlite_pragmas(dbapi_connection, busy_timeout_ms, mmap_bytes)
 
     @event.listens_for(engine, "reset")
     def _on_reset(dbapi_connection: Any, _record: ConnectionPoolEntry, state: PoolResetState) -> None:

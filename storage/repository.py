@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    Connection,
     CursorResult,
     Dialect,
     Executable,
@@ -42,7 +44,7 @@ from sqlalchemy.sql.schema import Table
 
 from storage import codec, direct, term_lists
 from storage.clusters import ClusterStatements
-from storage.engine import SQLITE_BEGIN
+from storage.engine import SQLITE_BEGIN, sqlite_settings
 from storage.outage import translated
 from storage.reports import read_report
 from storage.tables import (
@@ -65,6 +67,7 @@ from storage.tables import (
     terms,
 )
 from storage.types import NaiveDatetimeError, NulCharacterError
+from storage.writer import run_write
 from workflow.model import (
     Actor,
     Assignment,
@@ -103,6 +106,8 @@ from workflow.search import like_pattern, link_key, search_text
 
 if TYPE_CHECKING:
     from workflow.ports import Repository, Transaction
+
+_T = TypeVar("_T")
 
 # Case fields with their own columns (queryable) or table; every other field goes to `cases.state`.
 CASE_COLUMNS = ("id", "procedure", "status", "version", "t0", "category", "repeat_of")
@@ -325,6 +330,27 @@ class SqlRepository:
         self.engine = engine
         self._clock = clock
         self._direct = _SqliteDirect(engine.dialect) if engine.dialect.name == "sqlite" else None
+        settings = sqlite_settings(engine)
+        # SQLite on a file: writes through the engine's one writer thread (storage/writer.py). An in-memory
+        # database is private to its connection, so there writes stay on the engine's own.
+        self._writes_through_writer = settings is not None and settings.shared and settings.writer
+
+    async def write(self, body: Callable[[Transaction], Awaitable[_T]]) -> _T:
+        """Run `body` in one writing transaction; its result once committed (workflow.ports.Repository).
+
+        SQLite: in the writer's thread, group-committed with the writes waiting with it; `body` must await
+        nothing but the transaction (a body that suspends fails loudly). Elsewhere: `transaction()`.
+        """
+        if not self._writes_through_writer:
+            async with self.transaction() as tx:
+                return await body(tx)
+        clock, fast = self._clock, self._direct
+
+        def run(conn: Connection, raw: sqlite3.Connection) -> Awaitable[_T]:
+            return body(SqlTransaction.on_writer(conn, raw, clock, fast))
+
+        async with translated():
+            return await run_write(self.engine, run)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
@@ -373,16 +399,42 @@ class SqlTransaction(ClusterStatements):
     def __init__(
         self, conn: AsyncConnection, clock: Clock, sqlite_direct: _SqliteDirect | None = None
     ) -> None:
-        self._conn = conn
+        self._conn: AsyncConnection | None = conn
+        self._sync: Connection | None = None
+        self._sa_dialect: Dialect = conn.dialect
         self._clock = clock
         self._dialect = conn.dialect.name
         self._direct = sqlite_direct if self._dialect == "sqlite" else None
         self._driver: Any = None
+        self._raw: sqlite3.Connection | None = None
+
+    @classmethod
+    def on_writer(
+        cls, conn: Connection, raw: sqlite3.Connection, clock: Clock, sqlite_direct: _SqliteDirect | None
+    ) -> SqlTransaction:
+        """A transaction in the SQLite writer's thread (storage/writer.py), on its synchronous connection.
+
+        Its `async def` methods never suspend there: statements run at once on `conn` (SQLAlchemy on the
+        stdlib driver, the same SQL and type processing as the async engine) and the hot ones on `raw`.
+        """
+        tx = cls.__new__(cls)
+        tx._conn = None
+        tx._sync = conn
+        tx._sa_dialect = conn.dialect
+        tx._clock = clock
+        tx._dialect = conn.dialect.name
+        tx._direct = sqlite_direct
+        tx._driver = None
+        tx._raw = raw
+        return tx
 
     # --- plumbing ------------------------------------------------------------------------------------------
 
     async def _exec(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
         try:
+            if self._sync is not None:
+                return self._sync.execute(stmt, params)
+            assert self._conn is not None
             return await self._conn.execute(stmt, params)
         except StatementError as exc:
             # SQLAlchemy wraps errors raised while binding; surface ours as themselves, they are the message.
@@ -393,12 +445,25 @@ class SqlTransaction(ClusterStatements):
     async def _driver_connection(self) -> Any:
         """SQLite: the aiosqlite connection under this transaction's connection (storage/direct.py)."""
         if self._driver is None:
-            self._driver = (await self._conn.get_raw_connection()).driver_connection
+            self._driver = (await self._async_conn().get_raw_connection()).driver_connection
         return self._driver
+
+    def _async_conn(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("this transaction runs in the SQLite writer's thread: it has no async connection")
+        return self._conn
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """SQLite: one statement straight through the driver connection, in this transaction."""
+        if self._raw is not None:
+            return direct.fetchall_now(self._raw, sql, params)
         return await direct.fetchall(await self._driver_connection(), sql, params)
+
+    async def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """SQLite: one statement for each row straight through the driver connection; the rows it changed."""
+        if self._raw is not None:
+            return direct.executemany_now(self._raw, sql, rows)
+        return await direct.executemany(await self._driver_connection(), sql, rows)
 
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """The dialect's INSERT, which has ON CONFLICT on both."""
@@ -904,7 +969,7 @@ class SqlTransaction(ClusterStatements):
         return won
 
     async def _record_sent_many(self, items: Sequence[SentRecord]) -> set[int]:
-        instant_text = _instant_text(self._conn.dialect)
+        instant_text = _instant_text(self._sa_dialect)
         rows: list[dict[str, object]] = []
         for record in items:
             if any("," in key for key in record.keys):
@@ -931,13 +996,10 @@ class SqlTransaction(ClusterStatements):
         if not unique:
             return 0
         if (fast := self._direct) is not None:
-            driver = await self._driver_connection()
-            return await direct.executemany(
-                driver,
-                fast.outbox.sql(1),
-                [fast.outbox.row(_notification_values(n)) for n in unique.values()],
+            return await self._executemany(
+                fast.outbox.sql(1), [fast.outbox.row(_notification_values(n)) for n in unique.values()]
             )
-        instant_text = _instant_text(self._conn.dialect)
+        instant_text = _instant_text(self._sa_dialect)
         rows = [
             {
                 "k": n.dedup_key,
@@ -1226,7 +1288,7 @@ class SqlTransaction(ClusterStatements):
     async def report(
         self, period: Period, now: datetime, *, return_only: frozenset[str], units: frozenset[str] | None
     ) -> Report:
-        return await read_report(self._conn, period, now, return_only=return_only, units=units)
+        return await read_report(self._async_conn(), period, now, return_only=return_only, units=units)
 
     # --- the office head's digest (workflow/services/digest.py) -------------------------------------------
 
@@ -1276,7 +1338,7 @@ class SqlTransaction(ClusterStatements):
     @property
     def connection(self) -> AsyncConnection:
         """The transaction's connection, for storage modules with statements of their own (personal_data)."""
-        return self._conn
+        return self._async_conn()
 
     async def record_access(self, entries: Sequence[AccessEntry]) -> None:
         if entries:

@@ -8,10 +8,11 @@ against real SQLite with the same assertions.
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from workflow.model import Case, Event, InboundMessage, Term, TermHandover, TermHolder, TermStart, TermStop
 from workflow.ports import (
@@ -30,6 +31,8 @@ from workflow.ports import (
     TermPage,
 )
 from workflow.search import link_key, search_text
+
+_T = TypeVar("_T")
 
 
 class FakeClock:
@@ -546,3 +549,7 @@ class FakeRepository:
         except BaseException:
             self.state = snapshot
             raise
+
+    async def write(self, body: Callable[[FakeTransaction], Awaitable[_T]]) -> _T:
+        async with self.transaction() as tx:
+            return await body(tx)

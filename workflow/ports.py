@@ -1,17 +1,17 @@
 """Ports: what the use cases need from the outside world, as Protocols.
 
 `storage/` implements `Repository` (SQLite or PostgreSQL), `bot/` implements `Clock` and the delivery side of
-the outbox (its own Protocol: claiming rows, cards per chat, deliveries). Tests use fakes. Every write of one use case happens inside one `Repository.transaction()`, so a
+the outbox (its own Protocol: claiming rows, cards per chat, deliveries). Tests use fakes. Every write of one use case happens inside one `Repository.transaction()` (or `Repository.write`), so a
 state change, its event, its terms and its notifications are committed together or not at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from workflow.model import (
     Case,
@@ -26,6 +26,8 @@ from workflow.model import (
     TermStart,
     TermStop,
 )
+
+_T = TypeVar("_T")
 
 
 class Clock(Protocol):
@@ -490,6 +492,15 @@ class Transaction(Reading, Protocol):
 
 class Repository(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+    async def write(self, body: Callable[[Transaction], Awaitable[_T]]) -> _T:
+        """Run `body` in one writing transaction and return its result once that is committed (durable first).
+
+        `body` awaits nothing but the transaction's own methods: on SQLite it runs to its end in the writer's
+        thread, group-committed with other writes (storage/writer.py). Its exception rolls back only its own
+        work and reaches the caller as raised.
+        """
+        ...
 
     def reading(self) -> AbstractAsyncContextManager[Reading]: ...
 

@@ -7,9 +7,10 @@ Reminder points are hand-checked (working time 09–13, 14–18, Asia/Novosibirs
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import pytest
 
@@ -20,6 +21,8 @@ from workflow.calendar import WorkingCalendar
 from workflow.model import Role
 from workflow.ports import Notification, Repository, Transaction
 from workflow.services import Services
+
+_T = TypeVar("_T")
 
 OP, RC, OH, H, PC, EX = R.OPERATOR, R.REGION_CURATOR, R.OFFICE_HEAD, R.HEAD, R.POS_CURATOR, R.EXECUTOR
 
@@ -265,6 +268,10 @@ class _CrashingRepository:
                 yield tx
             finally:
                 tx.enqueue = original  # type: ignore[method-assign]
+
+    async def write(self, body: Callable[[Transaction], Awaitable[_T]]) -> _T:
+        async with self.transaction() as tx:
+            return await body(tx)
 
 
 async def test_restart_loses_and_repeats_nothing(

@@ -136,7 +136,9 @@ class CaseUseCases(UseCaseBase):
         self, message: InboundMessage, actor: Actor, repeat_of: int | None, findings: Findings | None = None
     ) -> Outcome:
         now = self.clock.now()
-        async with self.repo.transaction() as tx:
+
+        # The whole transaction is one closure (Repository.write): on SQLite it runs in the writer's thread.
+        async def body(tx: Transaction) -> Outcome:
             existing = await tx.find_case_by_source(message.source.value, message.source_id)
             if existing is not None:
                 case = await tx.get_case(existing)
@@ -160,8 +162,12 @@ class CaseUseCases(UseCaseBase):
             if spikes:
                 await tx.enqueue(spikes)
                 notifications = (*notifications, *spikes)
-        await self._wake([case.id], notifications)
-        return Outcome(case=case, notifications=notifications)
+            return Outcome(case=case, notifications=notifications)
+
+        outcome = await self.repo.write(body)
+        if outcome.created:
+            await self._wake([outcome.case.id], outcome.notifications)
+        return outcome
 
     # --- every other action ----------------------------------------------------------------------------
 
@@ -185,7 +191,8 @@ class CaseUseCases(UseCaseBase):
         if expected_version is not None and not valid_id(expected_version):
             raise DomainError(STALE_CARD, code="stale")
         now = self.clock.now()
-        async with self.repo.transaction() as tx:
+
+        async def body(tx: Transaction) -> Outcome:
             case = await tx.get_case(case_id)
             if case is None:
                 raise DomainError(NOT_FOUND, code="not_found")
@@ -212,8 +219,12 @@ class CaseUseCases(UseCaseBase):
             result, notifications = await self._commit(
                 tx, case, result, now, actor, origin, undoable=not held
             )
-        await self._wake([result.case.id], notifications)
-        return Outcome(case=result.case, notifications=notifications, held=held)
+            return Outcome(case=result.case, notifications=notifications, held=held)
+
+        outcome = await self.repo.write(body)
+        if not outcome.replayed:
+            await self._wake([outcome.case.id], outcome.notifications)
+        return outcome
 
     async def undo(self, case_id: int, actor: Actor, *, origin: str = "") -> Outcome:
         """Undo the case's last action for its author, within the undo window, while nothing followed it.

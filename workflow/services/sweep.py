@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from workflow.calendar import WorkingCalendar
 from workflow.model import Term, TermStart
-from workflow.ports import Notification, SentRecord
+from workflow.ports import Notification, SentRecord, Transaction
 from workflow.rules import Rules
 from workflow.services.base import UseCaseBase
 
@@ -104,8 +104,10 @@ class SweepUseCases(UseCaseBase):
         skipped: after downtime the person hears the newest news, not a burst of stale reminders.
         """
         now = self.clock.now()
-        queued: list[Notification] = []
-        async with self.repo.transaction() as tx:
+
+        # One closure (Repository.write): on SQLite the writer's thread runs it, between registrations.
+        async def body(tx: Transaction) -> list[Notification]:
+            queued: list[Notification] = []
             records: list[SentRecord] = []
             to_send: list[tuple[Term, str]] = []
             for due in await tx.due_terms(now):
@@ -133,6 +135,9 @@ class SweepUseCases(UseCaseBase):
             # commit together or not at all.
             if queued:
                 await tx.enqueue(queued)
+            return queued
+
+        queued = await self.repo.write(body)
         if queued:
             await self._wake(sorted({n.case_id for n in queued if n.case_id is not None}), queued)
         return queued
