@@ -577,10 +577,15 @@ class MaxEmulator:
             "sender": sender.to_json(),
             "recipient": recipient,
             "timestamp": msg.timestamp,
-            "body": {"mid": msg.mid, "seq": msg.seq, "text": msg.text, "attachments": list(msg.attachments)},
+            "body": {
+                "mid": msg.mid,
+                "seq": msg.seq,
+                "text": msg.plain_text,
+                "attachments": list(msg.attachments),
+            },
         }
         if msg.format == "html":
-            data["body"]["markup"] = []  # the platform sends its own markup list; the text is kept as given
+            data["body"]["markup"] = _markup(msg.text)
         if msg.reply_to_mid is not None:
             target = self._by_mid[msg.reply_to_mid]
             target_sender = self.bot_user if target.from_bot else self._user(target.from_id)
@@ -588,7 +593,7 @@ class MaxEmulator:
                 "type": "reply",
                 "sender": target_sender.to_json(),
                 "chat_id": chat.chat_id,
-                "message": {"mid": target.mid, "seq": target.seq, "text": target.text,
+                "message": {"mid": target.mid, "seq": target.seq, "text": target.plain_text,
                             "attachments": list(target.attachments)},
             }  # fmt: skip
         return data
@@ -637,6 +642,25 @@ class MaxEmulator:
     def _notify(self) -> None:
         self._changed_event.set()
         self._changed_event = asyncio.Event()
+
+
+_MARKUP_TYPES = {"bold": "strong", "italic": "emphasized", "underline": "underline", "strikethrough": "strikethrough",
+                 "code": "monospaced", "pre": "monospaced", "text_link": "link"}  # fmt: skip
+
+
+def _markup(source: str) -> list[JsonDict]:
+    """The formatting of an HTML text as MAX reports it beside the plain text: ``{type, from, length}``."""
+    _plain, entities = parse_html(source)
+    found: list[JsonDict] = []
+    for entity in entities:
+        kind = _MARKUP_TYPES.get(str(entity.get("type")))
+        if kind is None:
+            continue
+        item: JsonDict = {"type": kind, "from": entity["offset"], "length": entity["length"]}
+        if kind == "link":
+            item["url"] = entity.get("url")
+        found.append(item)
+    return found
 
 
 def _int(value: str, name: str) -> int:
