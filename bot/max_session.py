@@ -72,6 +72,7 @@ from bot.max_convert import JsonDict, KeyboardRefused
 log = logging.getLogger(__name__)
 
 MAX_API_URL = "https://platform-api.max.ru"
+MAX_REQUESTS_PER_SECOND = 30  # the platform API's limit for one bot
 RETRY_AFTER_SECONDS = 1  # MAX's 429 names no wait [?]; its limit is per second
 REQUEST_TIMEOUT = 30.0
 
@@ -84,6 +85,20 @@ class MidStore(Protocol):
     async def remember(self, rows: list[tuple[int, int, str]]) -> None: ...
 
     async def mid_of(self, chat_id: int, message_id: int) -> str | None: ...
+
+
+class _NoMids:
+    """For a session that sends nothing (`otklik check`, the start's GET /me): no message ids to keep."""
+
+    async def remember(self, rows: list[tuple[int, int, str]]) -> None:
+        if rows:
+            raise RuntimeError("this MAX session keeps no message ids")
+
+    async def mid_of(self, chat_id: int, message_id: int) -> str | None:
+        return None
+
+
+NO_MIDS: MidStore = _NoMids()
 
 
 class MaxSession(BaseSession):
@@ -308,6 +323,9 @@ class MaxSession(BaseSession):
 
     async def _get_chat_member(self, bot: Bot, method: GetChatMember, timeout: int | None) -> Any:
         bot_id = await self._bot_id_of(bot, method)
+        if int(method.chat_id) > 0:  # a user's dialog with the bot: both are in it
+            user = {"id": int(method.user_id), "is_bot": int(method.user_id) == bot_id, "first_name": "?"}
+            return _MEMBER.validate_python({"status": "member", "user": user}, context={"bot": bot})
         if int(method.user_id) == bot_id:
             raw = await self._call(bot, method, "GET", f"/chats/{method.chat_id}/members/me")
         else:
@@ -401,4 +419,4 @@ _ROUTES: dict[type[TelegramMethod[Any]], Any] = {
     SendMediaGroup: MaxSession._send_files,
 }
 
-__all__ = ["MAX_API_URL", "MaxBot", "MaxSession", "MidStore"]
+__all__ = ["MAX_API_URL", "MAX_REQUESTS_PER_SECOND", "NO_MIDS", "MaxBot", "MaxSession", "MidStore"]
