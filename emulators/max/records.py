@@ -100,6 +100,7 @@ class MaxMessage:
     plain_text: str = ""
     attachments: list[JsonDict] = field(default_factory=list)
     reply_to_mid: str | None = None
+    reply_to_message_id: int | None = None  # the replied-to message's seq (the Telegram emulator's name)
     edits: list[MessageVersion] = field(default_factory=list)
     deleted: bool = False
     notify: bool = True

@@ -206,7 +206,7 @@ class MaxEmulator:
         if reply_to_message_id is not None:
             reply_mid = self._by_seq(chat.chat_id, reply_to_message_id).mid
         msg = self._new_message(chat, user.user_id, from_bot=False, text=text or "", fmt=None)
-        msg.reply_to_mid = reply_mid
+        msg.reply_to_mid, msg.reply_to_message_id = reply_mid, reply_to_message_id
         if chat.bot_status == "active":
             self.push_update({"update_type": "message_created", "timestamp": msg.timestamp,
                               "message": self._message_json(msg), "user_locale": "ru"})  # fmt: skip
@@ -381,7 +381,7 @@ class MaxEmulator:
             target = self._by_mid.get(str(link.get("mid")))
             if target is None or target.chat_id != chat.chat_id:
                 raise _bad("link.mid: message not found in this chat")
-            msg.reply_to_mid = target.mid
+            msg.reply_to_mid, msg.reply_to_message_id = target.mid, target.seq
         return {"message": self._message_json(msg)}
 
     async def _edit_message(self, request: web.Request, body: JsonDict) -> JsonDict:
