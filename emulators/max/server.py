@@ -101,6 +101,7 @@ class MaxEmulator:
         self._pending: list[tuple[int, JsonDict]] = []
         self._next_position = 1
         self.confirmed_marker = 0  # every update before this position is confirmed
+        self._stream: list[tuple[int, JsonDict]] = []  # every update ever queued
         self._updates_event = asyncio.Event()
         self._changed_event = asyncio.Event()
 
@@ -241,9 +242,23 @@ class MaxEmulator:
         position = self._next_position
         self._next_position += 1
         self._pending.append((position, dict(raw)))
+        self._stream.append((position, dict(raw)))
         self._updates_event.set()
         self._notify()
         return position
+
+    @property
+    def next_position(self) -> int:
+        """The position the next queued update will get."""
+        return self._next_position
+
+    def rewind(self, position: int) -> None:
+        """Deliver again from ``position`` on: what a client that died before asking with the next marker gets
+        when it asks without one (the platform had not heard the updates were received)."""
+        self._pending = [(pos, upd) for pos, upd in self._stream if pos >= position]
+        self.confirmed_marker = min(self.confirmed_marker, position)
+        self._updates_event.set()
+        self._notify()
 
     @property
     def pending_updates(self) -> list[JsonDict]:
