@@ -33,6 +33,8 @@ from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules, build_spikes, pos_category_table
 from bot.events import LoggedServices
 from bot.links import link_book
+from bot.max_convert import TEXT_LIMIT as MAX_TEXT_LIMIT
+from bot.max_session import MAX_REQUESTS_PER_SECOND, MaxBot, MaxSession
 from bot.ok_webhook import ok_webhook_handler
 from bot.ok_wiring import OkParts, ok_findings, ok_parts
 from bot.pollerlock import PollerLock
@@ -64,6 +66,7 @@ from handlers import build_routers, channel_intake
 from handlers.commands import set_commands
 from storage.engine import create_engine
 from storage.inbox import Inbox, InboxRow
+from storage.max_messages import MaxMessageMap
 from storage.migrate import upgrade
 from storage.personal_data import PersonalData
 from storage.repository import ChannelFile, SqlRepository
@@ -133,7 +136,10 @@ class OtklikApp:
         cls, settings: Settings, *, clock: Clock | None = None, pacing: Pacing | None = None
     ) -> OtklikApp:
         """`pacing`: how the app waits between retries (tests pass a fake sleep and monotonic source)."""
-        if not settings.telegram.token:
+        on_max = settings.messenger.kind == "max"
+        if on_max:
+            check_max_settings(settings)
+        elif not settings.telegram.token:
             raise ConfigError("telegram.token: не задан токен бота (задайте OTKLIK_TELEGRAM__TOKEN)")
         calendar = build_calendar(settings)
         rules = build_rules(settings)
@@ -146,15 +152,18 @@ class OtklikApp:
         engine = create_engine(url)
         clock = clock or SystemClock(calendar.tz)
         repo = SqlRepository(engine, clock=clock)
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_base))
-        session.middleware(FloodWaitMiddleware())  # handlers' own calls wait out a 429 like the sender's
-        bot = Bot(
-            settings.telegram.token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML)
-        )
-        if settings.telegram.rate_limits:
-            sender = TelegramSender(bot)
+        if on_max:  # issue 15: the same aiogram Bot, its calls carried to MAX (bot/max_session.py)
+            bot, sender = _max_bot(settings, engine)
         else:
-            sender = TelegramSender(bot, per_second=10_000, per_chat_interval=0.0, group_per_minute=1_000_000)
+            session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_base))
+            session.middleware(FloodWaitMiddleware())  # handlers' own calls wait out a 429 like the sender's
+            bot = Bot(
+                settings.telegram.token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML)
+            )
+            if settings.telegram.rate_limits:
+                sender = TelegramSender(bot)
+            else:
+                sender = TelegramSender(bot, per_second=10_000, per_chat_interval=0.0, group_per_minute=1_000_000)
         vk = settings.channels.vk
         files = (
             FileFetcher(repo, clock, max_bytes=vk.attachment_max_mb * 1_000_000, timeout=vk.attachment_timeout_seconds)
@@ -445,6 +454,33 @@ class OtklikApp:
         finally:
             await runner.cleanup()
             await self.stop_polling()
+
+
+def check_max_settings(settings: Settings) -> None:
+    """`[messenger] kind = "max"`: the token is set, and nothing asks for what only Telegram has."""
+    if not settings.messenger.max_token:
+        raise ConfigError("messenger.max_token: не задан токен бота MAX (задайте OTKLIK_MESSENGER__MAX_TOKEN)")
+    if settings.telegram.mode != "polling":
+        raise ConfigError(
+            'messenger.kind = "max": бот MAX опрашивает платформу сам, telegram.mode = "webhook" для него '
+            "не поддерживается"
+        )
+    if settings.channels.telegram.enabled:
+        raise ConfigError('channels.telegram: канал Telegram читает бот Telegram, а messenger.kind = "max"')
+
+
+def _max_bot(settings: Settings, engine: AsyncEngine) -> tuple[Bot, TelegramSender]:
+    """The MAX bot (issue 15): message ids kept in max_messages; MAX's limits in the sender (30 requests a
+    second in all, no per-chat rule documented [?], 4,000 characters a message)."""
+    m = settings.messenger
+    session = MaxSession(m.max_token, MaxMessageMap(engine), api_url=m.max_api_base)
+    session.middleware(FloodWaitMiddleware())
+    bot = MaxBot(session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    per_second = MAX_REQUESTS_PER_SECOND if m.max_rate_limits else 10_000
+    sender = TelegramSender(
+        bot, per_second=per_second, per_chat_interval=0.0, group_per_minute=1_000_000, text_limit=MAX_TEXT_LIMIT
+    )
+    return bot, sender
 
 
 def _telegram_channel(settings: Settings) -> ChannelConfig | None:

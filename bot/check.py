@@ -40,6 +40,7 @@ from bot.domain_setup import (
     pos_category_table,
     read_calendar_file,
 )
+from bot.max_session import NO_MIDS, MaxBot, MaxSession
 from bot.ok_wiring import ok_findings
 from bot.pos_mail import mailbox_config, mailbox_problem
 from bot.settings import VK_SERVICE_KEY_ENV, VK_TOKEN_ENV, ConfigError, Settings
@@ -117,7 +118,10 @@ async def diagnose(settings: Settings, *, today: date, source: str) -> list[Find
         pos_category_table(settings, build_rules(settings))
     except ConfigError as exc:
         return [fail(f"настройки: {exc}")]
-    findings += await telegram_findings(settings, directory)
+    if settings.messenger.kind == "max":  # issue 15
+        findings += await max_findings(settings, directory)
+    else:
+        findings += await telegram_findings(settings, directory)
     findings += await vk_findings(settings)
     findings += await vk_long_poll_findings(settings)
     findings += await pos_mail_findings(settings)
@@ -184,6 +188,33 @@ async def telegram_findings(settings: Settings, directory: Directory) -> list[Fi
         findings += missing_chat_findings(directory)
         findings += await chat_findings(bot, me, settings)
         findings += await telegram_channel_findings(bot, me, settings)
+        return findings
+    finally:
+        await session.close()
+
+
+# --- MAX (issue 15) -------------------------------------------------------------------------------------------
+
+
+async def max_findings(settings: Settings, directory: Directory) -> list[Finding]:
+    """The MAX token (GET /me) and, for each configured group, the bot's membership and rights."""
+    m = settings.messenger
+    if not m.max_token:
+        return [fail("messenger.max_token: не задан токен бота MAX (задайте OTKLIK_MESSENGER__MAX_TOKEN)")]
+    session = MaxSession(m.max_token, NO_MIDS, api_url=m.max_api_base, timeout=API_TIMEOUT_SECONDS)
+    bot = MaxBot(session)
+    try:
+        try:
+            me = await bot.get_me()
+        except (TelegramUnauthorizedError, TelegramNotFound):
+            return [fail("messenger.max_token: MAX не принимает токен; проверьте его в кабинете бота")]
+        except (TelegramAPIError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return [fail(f"messenger.max_api_base: MAX Bot API {m.max_api_base} не отвечает: {_short(exc)}")]
+        findings = [ok(f"messenger.max_token: бот MAX @{me.username} (id {me.id}) принимает токен")]
+        if settings.channels.telegram.enabled:
+            findings.append(fail('channels.telegram: канал Telegram читает бот Telegram, а messenger.kind = "max"'))
+        findings += missing_chat_findings(directory)
+        findings += await chat_findings(bot, me, settings)
         return findings
     finally:
         await session.close()

@@ -54,7 +54,7 @@ from aiogram.types import (
     ReplyParameters,
 )
 
-from views.html import split_html, split_plain, trim_html, trim_plain
+from views.html import TEXT_LIMIT, split_html, split_plain, trim_html, trim_plain
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
@@ -300,16 +300,19 @@ class TelegramSender:
         max_flood_wait: float = 3600.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        text_limit: int = TEXT_LIMIT,
     ) -> None:
         """``max_attempts`` bounds the tries of one message against errors (5xx, network); a 429 is not an
         error but an instruction, so flood waits are bounded separately by ``max_flood_wait`` seconds.
         ``per_second`` is counted over ``global_window`` and ``group_per_minute`` over ``group_window``
-        (1 s and 60 s as on Telegram; shorter in tests)."""
+        (1 s and 60 s as on Telegram; shorter in tests). ``text_limit``: the characters of one message (4,096 on
+        Telegram, 4,000 on MAX); a longer text is split, a longer edit shortened."""
         if per_second <= 0 or global_window <= 0 or per_chat_interval < 0 or group_per_minute < 1:
             raise ValueError("rate limits must be positive")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._bot = bot
+        self._text_limit = text_limit
         global_limit = max(1, int(per_second * global_window))
         self._global = _Window(global_limit, global_limit / per_second)
         self._per_chat_interval = per_chat_interval
@@ -383,7 +386,10 @@ class TelegramSender:
 
     async def _send_pieces(self, item: Outgoing, chat_id: int) -> SendResult:
         # Blank text splits into no pieces; send it whole so Telegram's refusal reaches the caller.
-        pieces = (split_html(item.text) if _is_html(item) else split_plain(item.text)) or [item.text]
+        limit = self._text_limit
+        pieces = (split_html(item.text, limit) if _is_html(item) else split_plain(item.text, limit)) or [
+            item.text
+        ]
         message_ids: list[int] = []
         attempts = 0
         for number, piece in enumerate(pieces):
@@ -422,7 +428,8 @@ class TelegramSender:
     async def _edit(self, item: Outgoing, chat_id: int) -> SendResult:
         assert item.edit_message_id is not None
         message_id = item.edit_message_id
-        text = trim_html(item.text) if _is_html(item) else trim_plain(item.text)
+        limit = self._text_limit
+        text = trim_html(item.text, limit) if _is_html(item) else trim_plain(item.text, limit)
 
         def build(target: int) -> EditMessageText:
             return EditMessageText(

@@ -120,6 +120,20 @@ class TelegramSettings(_Section):
     stop_grace_seconds: float = Field(default=5.0, ge=0, le=60)
 
 
+MAX_API_URL = "https://platform-api.max.ru"
+
+
+class MessengerSettings(_Section):
+    """The staff's messenger (issue 15): Telegram (`[telegram]`) or MAX (the keys below)."""
+
+    kind: Literal["telegram", "max"] = "telegram"
+    # The MAX bot's token (business.max.ru → the bot → «Интеграция»); better OTKLIK_MESSENGER__MAX_TOKEN.
+    max_token: str = ""
+    max_api_base: str = MAX_API_URL
+    # MAX's own limit: 30 requests a second to the platform API (no per-chat rule is documented [?]).
+    max_rate_limits: bool = True
+
+
 class ChatSettings(_Section):
     intake: int | None = None
     region_curator: int | None = None
@@ -390,6 +404,7 @@ class Settings(BaseSettings):
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    messenger: MessengerSettings = Field(default_factory=MessengerSettings)  # issue 15
     chats: ChatSettings = Field(default_factory=ChatSettings)
     units: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_UNITS))
     staff: list[StaffMember] = Field(default_factory=list)
@@ -438,9 +453,8 @@ class Settings(BaseSettings):
 
     @property
     def staff_messenger(self) -> str:
-        """The staff messenger's kind: "telegram" unless `[messenger] kind` (issue 15 item 1) names another."""
-        messenger = getattr(self, "messenger", None)
-        return str(getattr(messenger, "kind", "telegram"))
+        """The staff messenger's kind (`[messenger] kind`): "telegram" (foreign: masking applies) or "max"."""
+        return self.messenger.kind
 
     @property
     def config_dir(self) -> Path:

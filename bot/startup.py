@@ -35,6 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from bot.max_session import NO_MIDS, MaxBot, MaxSession
 from bot.settings import Settings
 from storage.engine import DEFAULT_BUSY_TIMEOUT_MS, create_engine
 
@@ -56,13 +57,23 @@ class StartupError(Exception):
 
 async def check_setup(settings: Settings, *, sleep: Sleep = asyncio.sleep) -> None:
     """Every check, cheapest first; returns once the Bot API has accepted the token."""
-    check_token(settings.telegram.token)
+    on_max = settings.messenger.kind == "max"
+    if on_max:
+        if not settings.messenger.max_token:
+            raise StartupError(
+                "messenger.max_token: не задан токен бота MAX (задайте OTKLIK_MESSENGER__MAX_TOKEN)"
+            )
+    else:
+        check_token(settings.telegram.token)
     url = check_database_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         await asyncio.to_thread(check_sqlite, url, DEFAULT_BUSY_TIMEOUT_MS / 1000)
     else:
         await check_postgres(url)
-    await wait_for_bot_api(settings.telegram.token, settings.telegram.api_base, sleep=sleep)
+    if on_max:
+        await wait_for_max_api(settings.messenger.max_token, settings.messenger.max_api_base, sleep=sleep)
+    else:
+        await wait_for_bot_api(settings.telegram.token, settings.telegram.api_base, sleep=sleep)
 
 
 # --- the token ------------------------------------------------------------------------------------------------
@@ -88,7 +99,21 @@ async def wait_for_bot_api(token: str, api_base: str, *, sleep: Sleep = asyncio.
         await session.close()
 
 
-async def retry_get_me(get_me: Callable[[], Awaitable[object]], api_base: str, *, sleep: Sleep) -> None:
+async def wait_for_max_api(token: str, api_base: str, *, sleep: Sleep = asyncio.sleep) -> None:
+    """GET /me of the MAX Bot API until it answers (issue 15): a refused token is fatal."""
+    session = MaxSession(token, NO_MIDS, api_url=api_base)
+    bot = MaxBot(session)
+    try:
+        await retry_get_me(bot.get_me, api_base, sleep=sleep,
+                           refused="messenger.max_token: MAX не принимает токен; проверьте его в кабинете бота")  # fmt: skip
+    finally:
+        await session.close()
+
+
+async def retry_get_me(
+    get_me: Callable[[], Awaitable[object]], api_base: str, *, sleep: Sleep,
+    refused: str = "telegram.token: Telegram не принимает токен (Unauthorized); проверьте его у @BotFather",
+) -> None:  # fmt: skip
     delay = FIRST_RETRY_SECONDS
     attempt = 1
     while True:
@@ -96,9 +121,7 @@ async def retry_get_me(get_me: Callable[[], Awaitable[object]], api_base: str, *
             await get_me()
             return
         except (TelegramUnauthorizedError, TelegramNotFound):
-            raise StartupError(
-                "telegram.token: Telegram не принимает токен (Unauthorized); проверьте его у @BotFather"
-            ) from None
+            raise StartupError(refused) from None
         except TelegramRetryAfter as exc:
             wait = float(exc.retry_after)
             why = f"просит подождать {exc.retry_after} с"

@@ -492,3 +492,17 @@ signature_terms = Table(
     Column("at", UtcDateTime, nullable=False),
     Index("ix_signature_terms_procedure_term_at", "procedure", "term", "at", "case_id"),
 )
+
+
+# --- issue 15, MAX as the staff messenger (migration 0021) ---------------------------------------------------
+# aiogram names a message by an integer id in its chat, MAX by a string `mid`: the MAX session (bot/max_session.py)
+# hands aiogram the message's `seq` and keeps here which `mid` it stands for, so a card posted before a restart
+# is still edited, and a message replied to, after it. Written before the id is handed to aiogram.
+max_messages = Table(
+    "max_messages",
+    metadata,
+    Column("chat_id", BigInteger, nullable=False),  # the chat as aiogram sees it: a group's id, a user's id
+    Column("message_id", BigInteger, nullable=False),  # the message's `seq`
+    Column("mid", String, nullable=False),
+    PrimaryKeyConstraint("chat_id", "message_id"),
+)

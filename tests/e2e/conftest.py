@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -43,11 +43,13 @@ from bot.sender import TelegramSender
 from bot.settings import (
     ChatSettings,
     DatabaseSettings,
+    MessengerSettings,
     SchedulerSettings,
     Settings,
     StaffMember,
     TelegramSettings,
 )
+from emulators.max import MaxEmulator
 from emulators.telegram import CallbackAnswer, ChatMessage, RateLimits, TelegramEmulator, visible_text
 from storage.tables import deliveries
 from tests.fakes import FakeClock
@@ -97,9 +99,14 @@ _CARD_TITLE = re.compile(r"Сообщение № \d+ ·")
 
 
 def settings_for(emu: TelegramEmulator, db_path: Path, *, rate_limits: bool = False) -> Settings:
+    messenger = MessengerSettings()
+    if isinstance(emu, MaxEmulator):  # issue 15: the staff on MAX
+        messenger = MessengerSettings(kind="max", max_token=emu.token, max_api_base=emu.base_url,
+                                      max_rate_limits=rate_limits)  # fmt: skip
     return Settings(
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{db_path}"),
         telegram=TelegramSettings(token=emu.token, api_base=emu.base_url, rate_limits=rate_limits),
+        messenger=messenger,
         chats=ChatSettings(
             intake=INTAKE_CHAT,
             office_head=OFFICE_CHAT,
@@ -325,6 +332,8 @@ class World:
             for button in row:
                 if button.get("text") == label and "callback_data" in button:
                     return str(button["callback_data"])
+                if button.get("text") == label and button.get("type") == "callback":  # a MAX button
+                    return str(button["payload"])
         raise AssertionError(f"{chat_title(msg.chat_id)}: no button «{label}» in {labels(msg)}")
 
     async def press(self, chat_id: int, person: Person, label: str, case_id: int) -> CallbackAnswer:
@@ -335,6 +344,13 @@ class World:
     async def press_on(self, msg: ChatMessage, person: Person, label: str) -> CallbackAnswer:
         data = self.button(msg, label)
         query_id = self.emu.push_callback(msg.chat_id, person.user_id, msg.message_id, data)
+        if isinstance(self.emu, MaxEmulator):
+            # MAX has no empty answer (Telegram's «stop the spinner»): a press answered without a text leaves no
+            # answer at all, so the press is over when everything is handled.
+            await self.settle()
+            got = self.emu.callbacks[query_id].answer
+            text = got.text if got is not None else None
+            return CallbackAnswer(query_id, text, show_alert=False, url=None, cache_time=0, answered_at=0.0)
         answer = await self.wait(lambda: self.emu.callbacks[query_id].answer, f"an answer to «{label}»")
         await self.settle()
         assert answer is not None
@@ -474,9 +490,34 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
+async def make_max_emulator(clock: FakeClock) -> MaxEmulator:
+    """The MAX emulator with the same people and chats (issue 15): a group per group chat, a dialog per person."""
+    emu = MaxEmulator(wall_clock=lambda: clock.now().timestamp(), rate_limit=None)
+    await emu.start()
+    for person in PEOPLE:
+        first, _, last = person.name.partition(" ")
+        emu.add_user(person.user_id, first, last or None)
+    for chat_id, title in CHAT_TITLES.items():
+        emu.add_chat(chat_id, title=title)
+    return emu
+
+
 @pytest.fixture
-async def emu(clock: FakeClock) -> AsyncIterator[TelegramEmulator]:
-    emulator = await make_emulator(clock)
+def messenger(request: pytest.FixtureRequest) -> str:
+    """The staff's messenger of the test: "telegram" unless a test asks for more with
+    ``@pytest.mark.parametrize("messenger", ["telegram", "max"], indirect=True)``."""
+    return str(getattr(request, "param", "telegram"))
+
+
+@pytest.fixture
+async def emu(clock: FakeClock, messenger: str) -> AsyncIterator[TelegramEmulator]:
+    # The MAX emulator stands in for the Telegram one by the same test-facing names (sent, history, push_message,
+    # push_callback, callbacks, wait_for, pending_updates, stop); its messages have the same visible fields.
+    emulator = (
+        cast(TelegramEmulator, await make_max_emulator(clock))
+        if messenger == "max"
+        else await make_emulator(clock)
+    )
     try:
         yield emulator
     finally:

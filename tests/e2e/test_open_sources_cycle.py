@@ -8,6 +8,8 @@ role that acted; and at the end every term is closed, met on time.
 
 from __future__ import annotations
 
+import pytest
+
 from emulators.telegram import visible_text
 from tests.e2e.conftest import (
     HEAD,
@@ -50,6 +52,7 @@ def note_labels(world: World, chat_id: int, case_id: int) -> list[str]:
     return [n.label for n in world.notes(chat_id, case_id)]
 
 
+@pytest.mark.parametrize("messenger", ["telegram", "max"], indirect=True)
 async def test_open_source_cycle_through_polling(world: World) -> None:
     await world.start()
     w = world

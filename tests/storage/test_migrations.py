@@ -34,6 +34,7 @@ TABLES = {
     "events",
     "inbox",
     "kv",
+    "max_messages",
     "messages",
     "outbox",
     "poller_lock",
