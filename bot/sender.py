@@ -250,9 +250,11 @@ def _media_method(batch: tuple[Media, ...], reply_to: int | None) -> Callable[[i
 class _Window:
     """At most ``limit`` requests per ``period`` seconds.
 
-    A request holds its place from when it starts until ``period`` after its answer arrives. Telegram counts
-    a request when it arrives, which lies between the two, so however the network delays requests, the server
-    never sees more than ``limit`` in any ``period``.
+    A request holds its place from when it is granted (``in_flight``) until it is sent, and then for ``period``
+    from the moment it was sent (``done``): the round trip does not count, so a chat's next message can go
+    ``period`` after the previous one left, not ``period`` after its answer came back. Telegram counts a
+    request when it arrives, a moment after it was sent; requests sent ``period`` apart arrive about as far
+    apart.
     """
 
     def __init__(self, limit: int, period: float) -> None:
@@ -298,20 +300,26 @@ class TelegramSender:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         max_flood_wait: float = 3600.0,
+        send_margin: float = 0.03,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         """``max_attempts`` bounds the tries of one message against errors (5xx, network); a 429 is not an
         error but an instruction, so flood waits are bounded separately by ``max_flood_wait`` seconds.
         ``per_second`` is counted over ``global_window`` and ``group_per_minute`` over ``group_window``
-        (1 s and 60 s as on Telegram; shorter in tests)."""
+        (1 s and 60 s as on Telegram; shorter in tests). A window counts a request from when it is sent for its
+        period plus ``send_margin`` seconds: room for requests that reach Telegram in another order or spacing
+        than they left (a loaded event loop, the network)."""
         if per_second <= 0 or global_window <= 0 or per_chat_interval < 0 or group_per_minute < 1:
             raise ValueError("rate limits must be positive")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if send_margin < 0:
+            raise ValueError("send_margin must not be negative")
+        self._margin = send_margin
         self._bot = bot
         global_limit = max(1, int(per_second * global_window))
-        self._global = _Window(global_limit, global_limit / per_second)
+        self._global = _Window(global_limit, global_limit / per_second + send_margin)
         self._per_chat_interval = per_chat_interval
         self._group_per_minute = group_per_minute
         self._group_window = group_window
@@ -323,7 +331,7 @@ class TelegramSender:
         self._sleep = sleep
         self._chats: dict[int, _ChatState] = {}
         self._migrated: dict[int, int] = {}  # group id → supergroup id, learnt from Telegram's answers
-        self._released = asyncio.Event()
+        self._released = asyncio.Event()  # set (and replaced) whenever a granted place is used or given back
         self._record_window = asyncio.Lock()  # see Outgoing.recorded
 
     # ------------------------------------------------------------------------------------------- public
@@ -450,11 +458,16 @@ class TelegramSender:
             windows = await self._acquire(chat_id)
             attempts += 1
             marked = _IN_SENDER.set(True)
+            sent = False
             try:
                 if recorded is None:
-                    return await self._bot(build(chat_id)), chat_id, attempts
+                    method = build(chat_id)
+                    sent = self._sent(windows)
+                    return await self._bot(method), chat_id, attempts
                 async with self._record_window:
-                    answer = await self._bot(build(chat_id))
+                    method = build(chat_id)
+                    sent = self._sent(windows)  # counted from here, not from the wait for the window
+                    answer = await self._bot(method)
                     if isinstance(answer, Message):
                         await recorded(answer)
                     return answer, chat_id, attempts
@@ -496,7 +509,8 @@ class TelegramSender:
                 raise SendFailed(item, exc.message, attempts=attempts, permanent=True, cause=exc) from exc
             finally:
                 _IN_SENDER.reset(marked)
-                self._release(windows)
+                if not sent:  # cancelled before the call: the place goes back unused
+                    self._give_back(windows)
             if delay > 0:
                 await self._sleep(delay)
 
@@ -505,9 +519,9 @@ class TelegramSender:
     def _chat(self, chat_id: int) -> _ChatState:
         state = self._chats.get(chat_id)
         if state is None:
-            windows = [_Window(1, self._per_chat_interval)]
+            windows = [_Window(1, self._per_chat_interval + self._margin if self._per_chat_interval else 0.0)]
             if chat_id < 0:
-                windows.append(_Window(self._group_per_minute, self._group_window))
+                windows.append(_Window(self._group_per_minute, self._group_window + self._margin))
             state = self._chats[chat_id] = _ChatState(windows)
         return state
 
@@ -528,11 +542,21 @@ class TelegramSender:
                 released = self._released
                 await released.wait()
 
-    def _release(self, windows: list[_Window]) -> None:
+    def _sent(self, windows: list[_Window]) -> bool:
+        """The request granted these places is being sent now: from now on each counts it for its period."""
         now = self._clock()
         for window in windows:
             window.in_flight -= 1
             window.done.append(now)
+        self._wake_waiters()
+        return True
+
+    def _give_back(self, windows: list[_Window]) -> None:
+        for window in windows:
+            window.in_flight -= 1
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
         self._released.set()
         self._released = asyncio.Event()
 

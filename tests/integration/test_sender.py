@@ -341,6 +341,9 @@ async def test_pacing_keeps_global_per_chat_and_group_limits() -> None:
                 per_chat_interval=0.1,
                 group_per_minute=3,
                 group_window=0.4,
+                # Windows count from the send: the first requests open their connections and may reach the
+                # emulator later than the next ones, by more than the default margin on a loaded machine.
+                send_margin=0.1,
             )
             items = [Outgoing(f"p{chat}-{n}", chat, f"№{n}") for n in range(4) for chat in range(1, 9)]
             items += [Outgoing(f"g{n}", GROUP, f"№{n}") for n in range(6)]
@@ -361,7 +364,9 @@ async def test_telegram_default_limits_are_kept_without_a_429() -> None:
     async with TelegramEmulator(rate_limits=True) as emu:
         client = emu.create_bot()
         try:
-            sender = TelegramSender(client)
+            # The first 30 go at once over new connections; on a loaded machine the last of them can reach the
+            # emulator tens of milliseconds after it left, so the windows (counted from the send) keep 0.1 s more.
+            sender = TelegramSender(client, send_margin=0.1)
             items = [Outgoing(f"d{n}", CITIZEN, f"№{n}") for n in range(3)]
             items += [Outgoing(f"c{chat}", chat, "Уведомление") for chat in range(1000, 1045)]
             loop = asyncio.get_running_loop()
