@@ -596,6 +596,7 @@ class Delivery:
             async def run_lane(chat_id: int, lane: _Lane) -> None:
                 while lane.parts and not errors:
                     row = lane.parts.popleft()
+                    self.sender.waiting(chat_id, len(lane.parts))  # the global budget goes to the longest lanes
                     try:
                         if not await self._deliver_to(row, chat_id):
                             row.complete = False

@@ -281,7 +281,12 @@ class _ChatState:
     def __init__(self, windows: list[_Window]) -> None:
         self.lock = asyncio.Lock()  # FIFO: keeps a chat's messages in order
         self.windows = windows
-        self.users = 0
+        self.users = 0  # sends under way or waiting for the lock
+        self.queued = 0  # more messages the caller holds for the chat (TelegramSender.waiting)
+
+    @property
+    def backlog(self) -> int:
+        return self.users + self.queued
 
 
 class TelegramSender:
@@ -333,6 +338,9 @@ class TelegramSender:
         self._migrated: dict[int, int] = {}  # group id → supergroup id, learnt from Telegram's answers
         self._released = asyncio.Event()  # set (and replaced) whenever a granted place is used or given back
         self._record_window = asyncio.Lock()  # see Outgoing.recorded
+        # Chats waiting for a place in the full global window, in the order they asked (see _acquire).
+        self._contenders: list[tuple[_ChatState, asyncio.Future[None]]] = []
+        self._dispatcher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------------------------------- public
 
@@ -350,6 +358,11 @@ class TelegramSender:
             state.users -= 1
             self._forget_idle_chats()
 
+    def waiting(self, chat_id: int, count: int) -> None:
+        """How many more messages the caller holds for this chat beyond the ones it is sending (its queue for
+        the chat): when the global window is full its places go to the chats with the most."""
+        self._chat(self._migrated.get(chat_id, chat_id)).queued = max(0, count)
+
     async def send_many(self, items: Iterable[Outgoing]) -> list[SendResult | SendFailed]:
         """Deliver items concurrently across chats and in order within each chat.
 
@@ -365,6 +378,7 @@ class TelegramSender:
 
         async def run_chat(indices: list[int]) -> None:
             for position, index in enumerate(indices):
+                self.waiting(batch[index].chat_id, len(indices) - position - 1)
                 try:
                     results[index] = await self.send(batch[index])
                 except SendFailed as failure:
@@ -526,21 +540,75 @@ class TelegramSender:
         return state
 
     async def _acquire(self, chat_id: int) -> list[_Window]:
-        """Wait until the chat's windows and the global one all have room; take a place in each."""
-        windows = [self._global, *self._chat(chat_id).windows]
+        """Wait until the chat's windows and the global one all have room; take a place in each.
+
+        The chat's own windows first (a chat sends one request at a time), then a place in the global window:
+        when it is full, the places that free up go to the chats with the most messages waiting (the sends
+        under way, and those the caller holds for the chat: `waiting`), not to whichever asked first, so the chat that needs the longest at its
+        own pace is never the one kept waiting.
+        """
+        state = self._chat(chat_id)
+        await self._wait_for(state.windows)
+        if not self._contenders and self._global.delay(self._clock()) == 0:
+            self._global.in_flight += 1
+        else:
+            granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            contender = (state, granted)
+            self._contenders.append(contender)
+            if self._dispatcher is None or self._dispatcher.done():
+                self._dispatcher = asyncio.create_task(self._dispatch())
+            try:
+                await granted
+            except asyncio.CancelledError:
+                if granted.done() and not granted.cancelled():
+                    self._global.in_flight -= 1  # granted, but not to be used
+                    self._wake_waiters()
+                elif contender in self._contenders:
+                    self._contenders.remove(contender)
+                if not self._contenders and self._dispatcher is not None:
+                    self._dispatcher.cancel()
+                raise
+        try:
+            await self._wait_for(state.windows)  # (still free unless a migrated group shares them)
+        except asyncio.CancelledError:
+            self._global.in_flight -= 1
+            self._wake_waiters()
+            raise
+        for window in state.windows:
+            window.in_flight += 1
+        return [self._global, *state.windows]
+
+    async def _wait_for(self, windows: list[_Window]) -> None:
         while True:
             now = self._clock()
             delays = [window.delay(now) for window in windows]
             if all(delay == 0 for delay in delays):
-                for window in windows:
-                    window.in_flight += 1
-                return windows
+                return
             timed = [delay for delay in delays if delay]
             if timed:
                 await self._sleep(max(timed))
-            else:  # every place is held by a request in flight: wait for one to finish
+            else:  # every place is held by a request not yet sent: wait for one to go
                 released = self._released
                 await released.wait()
+
+    async def _dispatch(self) -> None:
+        """Hand the global window's places, as they free up, to the waiting chat with the most messages."""
+        while self._contenders:
+            delay = self._global.delay(self._clock())
+            if delay is None:
+                released = self._released
+                await released.wait()
+                continue
+            if delay > 0:
+                await self._sleep(delay)
+                continue
+            # max keeps the first of equals: among chats as busy, the one that asked first.
+            contender = max(self._contenders, key=lambda c: c[0].backlog)
+            self._contenders.remove(contender)
+            granted = contender[1]
+            if not granted.done():
+                self._global.in_flight += 1
+                granted.set_result(None)
 
     def _sent(self, windows: list[_Window]) -> bool:
         """The request granted these places is being sent now: from now on each counts it for its period."""
