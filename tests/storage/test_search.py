@@ -171,9 +171,9 @@ async def test_overdue_of_units_and_the_coordinators_posting_terms(store: Reposi
     late = T0 + timedelta(hours=1)
     async with store.transaction() as tx:
         for case in (housing, education):
-            await tx.open_terms(case.id, [(TermStart("os.publish", late, Role.OPERATOR, T0), None)])
+            await tx.open_terms(case.id, [(TermStart("os.publish", late, Role.OPERATOR, T0), ())])
         for case in (approved, on_approval):
-            await tx.open_terms(case.id, [(TermStart("pos.answer", late, Role.POS_CURATOR, T0), None)])
+            await tx.open_terms(case.id, [(TermStart("pos.answer", late, Role.POS_CURATOR, T0), ())])
     now = late + timedelta(minutes=1)
     async with store.reading() as tx:
         mine = await tx.overdue_terms_of_units(now, 10, frozenset({"housing"}))
