@@ -87,13 +87,11 @@ class Limits:
     chat_interval: float = 1.0  # private chats: one message per this many seconds; the sender: every chat
     group_count: int = 20
     group_window: float = 60.0
-    send_margin: float = 0.0  # the sender's own, not Telegram's
 
     def describe(self) -> str:
         return (
             f"{self.global_count}/{self.global_window:g} s in all, 1/{self.chat_interval:g} s per private chat, "
             f"{self.group_count}/{self.group_window:g} s per group"
-            + (f"; sender's margin {self.send_margin:g} s" if self.send_margin else "")
         )
 
     def emulator(self) -> RateLimits:
@@ -114,7 +112,6 @@ class Limits:
             per_chat_interval=self.chat_interval,
             group_per_minute=self.group_count,
             group_window=self.group_window,
-            send_margin=self.send_margin,
         )
 
 
@@ -431,9 +428,6 @@ def report_limits_on(run: Run, limits: Limits) -> bool:
     per_method = Counter(r.method.lower() for r in sent)
     bounds = minimum(per_chat, limits)
     least = bounds[0].span
-    # The largest bound one chat's own window sets (the global window aside): what no scheduler can beat
-    # even with an unlimited global budget.
-    chat_bound = max((b for b in bounds if b.name != "all chats"), key=lambda b: b.span, default=None)
     paced = sender_minimum(per_chat, limits)
     last_card = max((recs[0].received_at for recs in by_case.values() if recs), default=run.started)
     last_message = max((r.received_at for r in sent), default=run.started)
@@ -458,14 +452,8 @@ def report_limits_on(run: Run, limits: Limits) -> bool:
         ("  next bounds", "; ".join(f"{b.name} {b.span:.1f} s" for b in bounds[1:4])),
         ("  how", "per window of C per W s (all chats; each chat): n messages span >= (ceil(n/C) - 1) * W; M = the largest"),
         ("T / M", f"{total / least:.2f}" if least > 0 else "n/a (minimum is 0)"),
-        ("per-chat minimum (largest one-chat bound)",
-         f"{chat_bound.span:.1f} s — {chat_bound.name} ({chat_bound.messages} messages); "
-         f"T / it {total / chat_bound.span:.2f}" if chat_bound is not None and chat_bound.span > 0 else "n/a"),
         ("minimum under the sender's own pacing", f"{paced:.1f} s (it also keeps 1/{limits.chat_interval:g} s in groups)"),
-        ("429 answers from the emulator", str(too_many) + (" (" + "; ".join(
-            f"{_chat_name(c)} {k}" for c, k in sorted(Counter(r.chat_id for r in run.requests if r.status == 429
-                                                               and r.chat_id is not None).items())) + ")"
-                                                           if too_many else "")),
+        ("429 answers from the emulator", str(too_many)),
         ("other failed requests", ", ".join(f"{k}: {v}" for k, v in other_failures.items()) or "none"),
         ("outbox rows left pending", str(run.pending_outbox)),
         *failure_rows(run),
@@ -535,8 +523,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "(Telegram: 1)")  # fmt: skip
     parser.add_argument("--curator-chat", choices=("private", "group"), default="private",
                         help="the ПОС curator's chat: a private chat (as in config.example.toml) or a group")  # fmt: skip
-    parser.add_argument("--send-margin", type=float, default=0.0, metavar="SECONDS",
-                        help="the sender's margin on every window, counted from a request's send (default 0)")  # fmt: skip
     parser.add_argument(
         "--timeout", type=float, default=0.0, help="give up after this many seconds (0: automatic)"
     )
@@ -554,8 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ok = True
     if args.limits in ("on", "both"):
         count, window = args.group_limit
-        limits = Limits(chat_interval=args.chat_interval, group_count=count, group_window=window,
-                        send_margin=args.send_margin)  # fmt: skip
+        limits = Limits(chat_interval=args.chat_interval, group_count=count, group_window=window)
         if limits == TELEGRAM:
             print("Limits ON — Telegram's own limits.")
         else:

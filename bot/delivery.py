@@ -4,8 +4,7 @@ Cards are edited in place (one card message per chat per case, remembered in sto
 from the outbox, resolved to chats through the Directory, and recorded per recipient chat as they go out, so a
 crash in the middle of a notification resends it only to the chats that have not got it. Telegram gives no
 idempotency key, so the one window left is between Telegram's answer and our record of it: at most one
-duplicate in each chat that had a notice in flight (each chat has its own lane, see `Delivery.drain`), never a
-loss.
+duplicate to one chat, never a loss.
 
 A card is recorded as "being posted" before its sendMessage and recorded as posted in the transaction right
 after the answer. A crash between the two leaves the "being posted" row: the card is posted once more (it may
@@ -24,11 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from aiogram.types import Message
@@ -52,6 +50,8 @@ from workflow.services.queries import CardView, read_card
 from workflow.weekly import WEEKLY_REPORT
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from workflow.calendar import WorkingCalendar
 
 log = logging.getLogger(__name__)
@@ -238,8 +238,6 @@ class Delivery:
         self._failure_reported: dict[int, datetime] = {}
         # A failure report was queued during this drain: it goes out in the same drain.
         self._report_queued = False
-        # New rows were committed (`wake`): a drain under way claims them beside its busy lanes.
-        self._outbox_grew = asyncio.Event()
 
     # --- start-up ------------------------------------------------------------------------------------------
 
@@ -263,8 +261,6 @@ class Delivery:
     async def wake(self, case_ids: Sequence[int], notifications: Sequence[Notification] = ()) -> None:
         """After a commit: refresh these cases' cards, then send the outbox, in the background (no waiting)."""
         self._changed.update(dict.fromkeys(case_ids))
-        if notifications:
-            self._outbox_grew.set()
         self._kick()
 
     def request_repair(self) -> None:
@@ -576,104 +572,26 @@ class Delivery:
         another process draining at once takes other rows, never these. What this drain claimed and did not
         complete (a failed send, an exception) is released when it ends, so the next drain retries it at once;
         a process that dies holding rows leaves them to its lease's expiry.
-
-        Each destination chat has its own lane: a claimed row is split into one part per chat it goes to, and
-        each chat's parts go out in claim order while the chats proceed side by side, so a private chat paced
-        at one message a second holds back no other chat. A row is done once every part of it went out. While
-        its lanes work the drain claims more (up to `limit` rows in progress) when the last claim was full or
-        `wake` reported new rows, so a chat that is free gets its notices without waiting for the slow ones.
         """
         async with self._drain_lock:
             done = 0
             held: dict[int, None] = {}  # claimed by this drain and not completed, in claim order
-            rows: dict[int, _Row] = {}  # rows with parts still to go, by outbox id
-            lanes: dict[int, _Lane] = {}  # destination chat -> its parts, in claim order
-            progress = asyncio.Event()  # a part finished (a row may be done, room for more claims)
-            errors: list[BaseException] = []
-
-            async def finish(row: _Row) -> None:
-                nonlocal done
-                if row.complete:
-                    async with self.repo.transaction() as tx:
-                        await tx.mark_delivered(row.outbox_id, row.now)
-                    del held[row.outbox_id]
-                    done += 1
-
-            async def run_lane(chat_id: int, lane: _Lane) -> None:
-                while lane.parts and not errors:
-                    row = lane.parts.popleft()
-                    self.sender.waiting(chat_id, len(lane.parts))  # the global budget goes to the longest lanes
-                    try:
-                        if not await self._deliver_to(row, chat_id):
-                            row.complete = False
-                        row.waiting.discard(chat_id)
-                        if not row.waiting:
-                            del rows[row.outbox_id]
-                            await finish(row)
-                    except Exception as exc:
-                        errors.append(exc)
-                    finally:
-                        progress.set()
-                del lanes[chat_id]
-
             try:
-                more = True  # the last claim was full, or new rows were reported: claim again
-                while True:
-                    self._outbox_grew.clear()
-                    if more and not errors and len(rows) < limit:
-                        batch = min(CLAIM_BATCH, limit - len(rows))
-                        async with self.repo.transaction() as tx:
-                            items = await tx.claim_outbox(self.clock.now(), self._owner, CLAIM_LEASE, batch)
-                        # A row already in a lane (its lease ran out while it waited there) is not taken twice.
-                        items = [item for item in items if item.id not in held]
-                        held.update(dict.fromkeys(item.id for item in items))
-                        for item in items:
-                            row = await self._plan(item.id, item.notification)
-                            if not row.waiting:
-                                await finish(row)
-                                continue
-                            rows[row.outbox_id] = row
-                            for chat_id in row.chats:
-                                lane = lanes.get(chat_id)
-                                if lane is None:
-                                    lane = lanes[chat_id] = _Lane()
-                                    lane.parts.append(row)
-                                    lane.task = asyncio.create_task(run_lane(chat_id, lane))
-                                else:
-                                    lane.parts.append(row)
-                        more = len(items) == batch or self._report_queued
-                        self._report_queued = False  # a report queued meanwhile goes out in this drain
-                        if more and len(rows) < limit:
-                            continue
-                    if not lanes:  # (then no row is in progress: there is room to claim)
-                        if errors or not (more or self._outbox_grew.is_set()):
-                            break
-                        more = True
-                        continue
-                    progress.clear()
-                    grew = asyncio.ensure_future(self._outbox_grew.wait())
-                    moved = asyncio.ensure_future(progress.wait())
-                    try:
-                        await asyncio.wait((grew, moved), return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        grew.cancel()
-                        moved.cancel()
-                    more = more or self._outbox_grew.is_set() or self._report_queued
+                while done + len(held) < limit:
+                    batch = min(CLAIM_BATCH, limit - done - len(held))
+                    async with self.repo.transaction() as tx:
+                        items = await tx.claim_outbox(self.clock.now(), self._owner, CLAIM_LEASE, batch)
+                    held.update(dict.fromkeys(item.id for item in items))
+                    for item in items:
+                        if await self._deliver(item.id, item.notification):
+                            del held[item.id]
+                            done += 1
+                    if len(items) < batch and not self._report_queued:
+                        break
+                    self._report_queued = False  # a failure report queued meanwhile goes out in this drain
             finally:
-                running = [lane.task for lane in lanes.values() if lane.task is not None]
-                if running:
-                    # Out of the loop by an exception or a cancellation (a stop, a crash): the lanes are cut
-                    # where they stand, as one drain's send was before lanes. A notice whose answer came and was
-                    # not recorded goes out again: at most one duplicate in each chat that had one in flight.
-                    errors.append(asyncio.CancelledError())
-                    for task in running:
-                        task.cancel()
-                    await asyncio.gather(*running, return_exceptions=True)
                 if held:
                     await self._release(list(held))
-            for error in errors:
-                if not isinstance(error, asyncio.CancelledError):
-                    raise error
         if self._repair_wanted:
             self._kick()  # the scheduler's drain is what retries a repair that failed
         return done
@@ -687,24 +605,11 @@ class Delivery:
             log.exception("releasing outbox claims %s failed; they expire in %s", outbox_ids, CLAIM_LEASE)
 
     async def _deliver(self, outbox_id: int, notification: Notification) -> bool:
-        """Deliver one row to every chat it goes to, one chat after another (the drain runs chats in lanes)."""
-        row = await self._plan(outbox_id, notification)
-        for chat_id in row.chats:
-            if not await self._deliver_to(row, chat_id):
-                row.complete = False
-        if row.complete:
-            async with self.repo.transaction() as tx:
-                await tx.mark_delivered(outbox_id, row.now)
-        return row.complete
-
-    async def _plan(self, outbox_id: int, notification: Notification) -> _Row:
-        """Everything one row's parts share: the chats it still goes to, its text and files (no sends)."""
         now = self.clock.now()
         async with self.repo.reading() as tx:
             view = await read_card(tx, notification.case_id) if notification.case_id is not None else None
             already = await tx.deliveries(outbox_id)
             cards = await tx.cards(notification.case_id) if notification.case_id is not None else {}
-            posted = {} if notification.case_id is None else await tx.posted_versions(notification.case_id)
         case = view.case if view is not None else None
         chats = self.directory.notice_chats(notification.to_role, notification.unit, case=case)
         if notification.kind == DELIVERY_FAILED:
@@ -712,6 +617,18 @@ class Delivery:
         if notification.kind == MORNING:  # a person's own digest: his private chat with the bot
             person = notification.payload.get("user_id")
             chats = [person] if isinstance(person, int) else []
+        posted: dict[int, int | None] = {}
+        if case is not None:
+            # A notice goes under the case's card. The card may not be there yet: the handler that queued the
+            # notice is still posting it (the drain woken by the commit runs alongside), or posting it failed
+            # before a restart. Post it first (waiting for a post in progress), so the notice never comes
+            # before its card or stands apart from it.
+            missing = [c for c in chats if c not in cards and c in self.directory.card_chats(case)]
+            if missing:
+                await self.refresh_cards(case.id, only_missing=missing)
+            async with self.repo.reading() as tx:
+                cards = await tx.cards(case.id)
+                posted = await tx.posted_versions(case.id)
         if not chats:
             # Nobody to tell: an executor's term on a ПОС case no executor has yet, a role with no chat in config.
             # Kept, it would stay pending for ever, and enough of them at the head of the outbox would hold back
@@ -736,84 +653,64 @@ class Delivery:
                 notification, view, calendar=self.calendar, rules=self.rules, units=self.units, now=now,
                 privacy=self.privacy,
             )
-        todo = [chat_id for chat_id in dict.fromkeys(chats) if chat_id not in already]
-        return _Row(
-            outbox_id=outbox_id,
-            notification=notification,
-            case=case,
-            chats=todo,
-            waiting=set(todo),
-            cards=cards,
-            posted=posted,
-            text=text,
-            media=media,
-            quiet=silent(notification.kind, notification.to_role, now, self.calendar),
-            now=now,
-        )
-
-    async def _deliver_to(self, row: _Row, chat_id: int) -> bool:
-        """One row's part for one chat: the case's card first if the chat should hold it and does not, then
-        the notice under it, recorded right after Telegram's answer. False: it failed and stays pending."""
-        notification, now, case = row.notification, row.now, row.case
-        outbox_id = row.outbox_id
-        cards, posted = row.cards, row.posted
-        if case is not None and chat_id not in cards and chat_id in self.directory.card_chats(case):
-            # A notice goes under the case's card. The card may not be there yet: the handler that queued the
-            # notice is still posting it (the drain woken by the commit runs alongside), or posting it failed
-            # before a restart. Post it first (waiting for a post in progress), so the notice never comes
-            # before its card or stands apart from it. In this chat's lane: the other chats do not wait for it.
-            await self.refresh_cards(case.id, only_missing=[chat_id])
-            async with self.repo.reading() as tx:
-                cards = await tx.cards(case.id)
-                posted = await tx.posted_versions(case.id)
-        if not row.media and _said_by_the_card(notification, posted.get(chat_id)):
-            # The card was posted for this very change, just now, with sound: it is the notice. Not when the
-            # notice carries files (a unit's photos with the draft): the card does not, so the notice goes.
-            async with self.repo.transaction() as tx:
-                await tx.record_delivery(outbox_id, chat_id, cards.get(chat_id), now)
-            return True
-        item = Outgoing(key=notification.dedup_key, chat_id=chat_id, text=row.text,
-                        reply_to_message_id=cards.get(chat_id), media=row.media,
-                        disable_notification=row.quiet)  # fmt: skip
-        try:
-            result = await self.sender.send(item)
-        except SendFailed as exc:
-            if exc.permanent and notification.kind == MORNING:
-                # A person who never opened the bot's chat: his digest is not worth a retry for ever nor a
-                # report to the office head (his working chats get the notices); it is done, with a warning.
-                log.warning("утренняя сводка не доставлена в чат %s: %s", chat_id, exc.reason)
+        quiet = silent(notification.kind, notification.to_role, now, self.calendar)
+        complete = True
+        for chat_id in chats:
+            if chat_id in already:
+                continue
+            if not media and _said_by_the_card(notification, posted.get(chat_id)):
+                # The card was posted for this very change, just now, with sound: it is the notice. Not when the
+                # notice carries files (a unit's photos with the draft): the card does not, so the notice goes.
                 async with self.repo.transaction() as tx:
-                    await tx.record_delivery(outbox_id, chat_id, 0, now)
-                return True
-            self._send_failed(exc)
+                    await tx.record_delivery(outbox_id, chat_id, cards.get(chat_id), now)
+                continue
+            item = Outgoing(key=notification.dedup_key, chat_id=chat_id, text=text,
+                            reply_to_message_id=cards.get(chat_id), media=media,
+                            disable_notification=quiet)  # fmt: skip
+            try:
+                result = await self.sender.send(item)
+            except SendFailed as exc:
+                if exc.permanent and notification.kind == MORNING:
+                    # A person who never opened the bot's chat: his digest is not worth a retry for ever nor a
+                    # report to the office head (his working chats get the notices); it is done, with a warning.
+                    log.warning("утренняя сводка не доставлена в чат %s: %s", chat_id, exc.reason)
+                    async with self.repo.transaction() as tx:
+                        await tx.record_delivery(outbox_id, chat_id, 0, now)
+                    continue
+                complete = False
+                self._send_failed(exc)
+                async with self.repo.transaction() as tx:
+                    await tx.mark_failed(outbox_id, str(exc))
+                log.error(
+                    "№ %s: не доставлено «%s» (%s) в чат %s: %s", notification.case_id or "-",
+                    notification.kind, notification.dedup_key, chat_id, exc,
+                )  # fmt: skip
+                if exc.permanent and notification.kind != DELIVERY_FAILED:
+                    await self._report_failure(chat_id, exc.reason, notification.case_id)
+                continue
+            self._send_worked()
+            for refused in result.media_refused:
+                log.error("notification %s to chat %s: a file not delivered: %s", notification.dedup_key,
+                          chat_id, refused)  # fmt: skip
+            log.info("№ %s: отправлено «%s»%s → %s, чат %s", notification.case_id or "-", notification.kind,
+                     f" ({notification.term_id})" if notification.term_id else "", notification.to_role.value,
+                     chat_id)  # fmt: skip
+            # Right after the answer, before the next send: a crash between the two resends this notice to
+            # this one chat (at most one duplicate), and never more than that. Every message it took (the
+            # pieces of the text, the files) is recorded as being about the case in the same transaction, so a
+            # reply to any of them lands on the case.
             async with self.repo.transaction() as tx:
-                await tx.mark_failed(outbox_id, str(exc))
-            log.error(
-                "№ %s: не доставлено «%s» (%s) в чат %s: %s", notification.case_id or "-",
-                notification.kind, notification.dedup_key, chat_id, exc,
-            )  # fmt: skip
-            if exc.permanent and notification.kind != DELIVERY_FAILED:
-                await self._report_failure(chat_id, exc.reason, notification.case_id)
-            return False
-        self._send_worked()
-        for refused in result.media_refused:
-            log.error("notification %s to chat %s: a file not delivered: %s", notification.dedup_key,
-                      chat_id, refused)  # fmt: skip
-        log.info("№ %s: отправлено «%s»%s → %s, чат %s", notification.case_id or "-", notification.kind,
-                 f" ({notification.term_id})" if notification.term_id else "", notification.to_role.value,
-                 chat_id)  # fmt: skip
-        # Right after the answer, before this chat's next send: a crash between the two resends this notice to
-        # this one chat (at most one duplicate), and never more than that. Every message it took (the pieces of
-        # the text, the files) is recorded as being about the case in the same transaction, so a reply to any
-        # of them lands on the case.
-        async with self.repo.transaction() as tx:
-            first = result.message_ids[0] if result.message_ids else 0
-            await tx.record_delivery(outbox_id, chat_id, first, now)
-            if notification.case_id is not None:
-                await tx.remember_messages(
-                    notification.case_id, result.chat_id, result.message_ids, notification.kind, now
+                await tx.record_delivery(
+                    outbox_id, chat_id, result.message_ids[0] if result.message_ids else 0, now
                 )
-        return True
+                if notification.case_id is not None:
+                    await tx.remember_messages(
+                        notification.case_id, result.chat_id, result.message_ids, notification.kind, now
+                    )
+        if complete:
+            async with self.repo.transaction() as tx:
+                await tx.mark_delivered(outbox_id, now)
+        return complete
 
     # --- failed deliveries ---------------------------------------------------------------------------------
 
@@ -861,32 +758,6 @@ class Delivery:
         """Where a failure report goes: its recipient's chats, never the refused chat itself."""
         refused = report.payload.get("chat_id")
         return [c for c in self.directory.chats_for(report.to_role) if c != refused]
-
-
-@dataclass
-class _Row:
-    """One claimed outbox row on its way out: what its parts share, and the chats it still waits for."""
-
-    outbox_id: int
-    notification: Notification
-    case: Case | None
-    chats: list[int]  # the chats it goes to and has not reached yet, in the Directory's order
-    waiting: set[int]  # of those, the ones whose part is not over
-    cards: dict[int, int]  # the case's card messages when the row was planned
-    posted: dict[int, int | None]
-    text: str
-    media: tuple[Media, ...]
-    quiet: bool
-    now: datetime
-    complete: bool = True  # no part failed so far
-
-
-@dataclass
-class _Lane:
-    """One destination chat's parts, sent in claim order by one task."""
-
-    parts: deque[_Row] = field(default_factory=deque)
-    task: asyncio.Task[None] | None = None
 
 
 def _said_by_the_card(notification: Notification, posted_version: int | None) -> bool:

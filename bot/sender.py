@@ -250,11 +250,9 @@ def _media_method(batch: tuple[Media, ...], reply_to: int | None) -> Callable[[i
 class _Window:
     """At most ``limit`` requests per ``period`` seconds.
 
-    A request holds its place from when it is granted (``in_flight``) until it is sent, and then for ``period``
-    from the moment it was sent (``done``): the round trip does not count, so a chat's next message can go
-    ``period`` after the previous one left, not ``period`` after its answer came back. Telegram counts a
-    request when it arrives, a moment after it was sent; requests sent ``period`` apart arrive about as far
-    apart.
+    A request holds its place from when it starts until ``period`` after its answer arrives. Telegram counts
+    a request when it arrives, which lies between the two, so however the network delays requests, the server
+    never sees more than ``limit`` in any ``period``.
     """
 
     def __init__(self, limit: int, period: float) -> None:
@@ -281,12 +279,7 @@ class _ChatState:
     def __init__(self, windows: list[_Window]) -> None:
         self.lock = asyncio.Lock()  # FIFO: keeps a chat's messages in order
         self.windows = windows
-        self.users = 0  # sends under way or waiting for the lock
-        self.queued = 0  # more messages the caller holds for the chat (TelegramSender.waiting)
-
-    @property
-    def backlog(self) -> int:
-        return self.users + self.queued
+        self.users = 0
 
 
 class TelegramSender:
@@ -305,7 +298,6 @@ class TelegramSender:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         max_flood_wait: float = 3600.0,
-        send_margin: float = 0.03,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         text_limit: int = TEXT_LIMIT,
@@ -314,20 +306,15 @@ class TelegramSender:
         error but an instruction, so flood waits are bounded separately by ``max_flood_wait`` seconds.
         ``per_second`` is counted over ``global_window`` and ``group_per_minute`` over ``group_window``
         (1 s and 60 s as on Telegram; shorter in tests). ``text_limit``: the characters of one message (4,096 on
-        Telegram, 4,000 on MAX); a longer text is split, a longer edit shortened. A window counts a request from
-        when it is sent for its period plus ``send_margin`` seconds: room for requests that reach the server in
-        another order or spacing than they left (a loaded event loop, the network)."""
+        Telegram, 4,000 on MAX); a longer text is split, a longer edit shortened."""
         if per_second <= 0 or global_window <= 0 or per_chat_interval < 0 or group_per_minute < 1:
             raise ValueError("rate limits must be positive")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if send_margin < 0:
-            raise ValueError("send_margin must not be negative")
-        self._margin = send_margin
         self._bot = bot
         self._text_limit = text_limit
         global_limit = max(1, int(per_second * global_window))
-        self._global = _Window(global_limit, global_limit / per_second + send_margin)
+        self._global = _Window(global_limit, global_limit / per_second)
         self._per_chat_interval = per_chat_interval
         self._group_per_minute = group_per_minute
         self._group_window = group_window
@@ -339,11 +326,8 @@ class TelegramSender:
         self._sleep = sleep
         self._chats: dict[int, _ChatState] = {}
         self._migrated: dict[int, int] = {}  # group id → supergroup id, learnt from Telegram's answers
-        self._released = asyncio.Event()  # set (and replaced) whenever a granted place is used or given back
+        self._released = asyncio.Event()
         self._record_window = asyncio.Lock()  # see Outgoing.recorded
-        # Chats waiting for a place in the full global window, in the order they asked (see _acquire).
-        self._contenders: list[tuple[_ChatState, asyncio.Future[None]]] = []
-        self._dispatcher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------------------------------- public
 
@@ -361,11 +345,6 @@ class TelegramSender:
             state.users -= 1
             self._forget_idle_chats()
 
-    def waiting(self, chat_id: int, count: int) -> None:
-        """How many more messages the caller holds for this chat beyond the ones it is sending (its queue for
-        the chat): when the global window is full its places go to the chats with the most."""
-        self._chat(self._migrated.get(chat_id, chat_id)).queued = max(0, count)
-
     async def send_many(self, items: Iterable[Outgoing]) -> list[SendResult | SendFailed]:
         """Deliver items concurrently across chats and in order within each chat.
 
@@ -381,7 +360,6 @@ class TelegramSender:
 
         async def run_chat(indices: list[int]) -> None:
             for position, index in enumerate(indices):
-                self.waiting(batch[index].chat_id, len(indices) - position - 1)
                 try:
                     results[index] = await self.send(batch[index])
                 except SendFailed as failure:
@@ -479,16 +457,11 @@ class TelegramSender:
             windows = await self._acquire(chat_id)
             attempts += 1
             marked = _IN_SENDER.set(True)
-            sent = False
             try:
                 if recorded is None:
-                    method = build(chat_id)
-                    sent = self._sent(windows)
-                    return await self._bot(method), chat_id, attempts
+                    return await self._bot(build(chat_id)), chat_id, attempts
                 async with self._record_window:
-                    method = build(chat_id)
-                    sent = self._sent(windows)  # counted from here, not from the wait for the window
-                    answer = await self._bot(method)
+                    answer = await self._bot(build(chat_id))
                     if isinstance(answer, Message):
                         await recorded(answer)
                     return answer, chat_id, attempts
@@ -530,8 +503,7 @@ class TelegramSender:
                 raise SendFailed(item, exc.message, attempts=attempts, permanent=True, cause=exc) from exc
             finally:
                 _IN_SENDER.reset(marked)
-                if not sent:  # cancelled before the call: the place goes back unused
-                    self._give_back(windows)
+                self._release(windows)
             if delay > 0:
                 await self._sleep(delay)
 
@@ -540,98 +512,34 @@ class TelegramSender:
     def _chat(self, chat_id: int) -> _ChatState:
         state = self._chats.get(chat_id)
         if state is None:
-            windows = [_Window(1, self._per_chat_interval + self._margin if self._per_chat_interval else 0.0)]
+            windows = [_Window(1, self._per_chat_interval)]
             if chat_id < 0:
-                windows.append(_Window(self._group_per_minute, self._group_window + self._margin))
+                windows.append(_Window(self._group_per_minute, self._group_window))
             state = self._chats[chat_id] = _ChatState(windows)
         return state
 
     async def _acquire(self, chat_id: int) -> list[_Window]:
-        """Wait until the chat's windows and the global one all have room; take a place in each.
-
-        The chat's own windows first (a chat sends one request at a time), then a place in the global window:
-        when it is full, the places that free up go to the chats with the most messages waiting (the sends
-        under way, and those the caller holds for the chat: `waiting`), not to whichever asked first, so the chat that needs the longest at its
-        own pace is never the one kept waiting.
-        """
-        state = self._chat(chat_id)
-        await self._wait_for(state.windows)
-        if not self._contenders and self._global.delay(self._clock()) == 0:
-            self._global.in_flight += 1
-        else:
-            granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            contender = (state, granted)
-            self._contenders.append(contender)
-            if self._dispatcher is None or self._dispatcher.done():
-                self._dispatcher = asyncio.create_task(self._dispatch())
-            try:
-                await granted
-            except asyncio.CancelledError:
-                if granted.done() and not granted.cancelled():
-                    self._global.in_flight -= 1  # granted, but not to be used
-                    self._wake_waiters()
-                elif contender in self._contenders:
-                    self._contenders.remove(contender)
-                if not self._contenders and self._dispatcher is not None:
-                    self._dispatcher.cancel()
-                raise
-        try:
-            await self._wait_for(state.windows)  # (still free unless a migrated group shares them)
-        except asyncio.CancelledError:
-            self._global.in_flight -= 1
-            self._wake_waiters()
-            raise
-        for window in state.windows:
-            window.in_flight += 1
-        return [self._global, *state.windows]
-
-    async def _wait_for(self, windows: list[_Window]) -> None:
+        """Wait until the chat's windows and the global one all have room; take a place in each."""
+        windows = [self._global, *self._chat(chat_id).windows]
         while True:
             now = self._clock()
             delays = [window.delay(now) for window in windows]
             if all(delay == 0 for delay in delays):
-                return
+                for window in windows:
+                    window.in_flight += 1
+                return windows
             timed = [delay for delay in delays if delay]
             if timed:
                 await self._sleep(max(timed))
-            else:  # every place is held by a request not yet sent: wait for one to go
+            else:  # every place is held by a request in flight: wait for one to finish
                 released = self._released
                 await released.wait()
 
-    async def _dispatch(self) -> None:
-        """Hand the global window's places, as they free up, to the waiting chat with the most messages."""
-        while self._contenders:
-            delay = self._global.delay(self._clock())
-            if delay is None:
-                released = self._released
-                await released.wait()
-                continue
-            if delay > 0:
-                await self._sleep(delay)
-                continue
-            # max keeps the first of equals: among chats as busy, the one that asked first.
-            contender = max(self._contenders, key=lambda c: c[0].backlog)
-            self._contenders.remove(contender)
-            granted = contender[1]
-            if not granted.done():
-                self._global.in_flight += 1
-                granted.set_result(None)
-
-    def _sent(self, windows: list[_Window]) -> bool:
-        """The request granted these places is being sent now: from now on each counts it for its period."""
+    def _release(self, windows: list[_Window]) -> None:
         now = self._clock()
         for window in windows:
             window.in_flight -= 1
             window.done.append(now)
-        self._wake_waiters()
-        return True
-
-    def _give_back(self, windows: list[_Window]) -> None:
-        for window in windows:
-            window.in_flight -= 1
-        self._wake_waiters()
-
-    def _wake_waiters(self) -> None:
         self._released.set()
         self._released = asyncio.Event()
 

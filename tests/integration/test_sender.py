@@ -341,9 +341,6 @@ async def test_pacing_keeps_global_per_chat_and_group_limits() -> None:
                 per_chat_interval=0.1,
                 group_per_minute=3,
                 group_window=0.4,
-                # Windows count from the send: the first requests open their connections and may reach the
-                # emulator later than the next ones, by more than the default margin on a loaded machine.
-                send_margin=0.1,
             )
             items = [Outgoing(f"p{chat}-{n}", chat, f"№{n}") for n in range(4) for chat in range(1, 9)]
             items += [Outgoing(f"g{n}", GROUP, f"№{n}") for n in range(6)]
@@ -364,9 +361,7 @@ async def test_telegram_default_limits_are_kept_without_a_429() -> None:
     async with TelegramEmulator(rate_limits=True) as emu:
         client = emu.create_bot()
         try:
-            # The first 30 go at once over new connections; on a loaded machine the last of them can reach the
-            # emulator tens of milliseconds after it left, so the windows (counted from the send) keep 0.1 s more.
-            sender = TelegramSender(client, send_margin=0.1)
+            sender = TelegramSender(client)
             items = [Outgoing(f"d{n}", CITIZEN, f"№{n}") for n in range(3)]
             items += [Outgoing(f"c{chat}", chat, "Уведомление") for chat in range(1000, 1045)]
             loop = asyncio.get_running_loop()
@@ -413,21 +408,3 @@ async def test_recorded_posts_go_one_at_a_time_across_chats_and_others_do_not_wa
     await asyncio.gather(one, two)
     assert texts(emu, second) == ["B"]
     assert [chat for chat, _ in seen] == [first, second]
-
-
-# ------------------------------------------------------------- the global window's places (issue 16 item 5)
-
-
-async def test_a_full_global_window_serves_the_chat_with_the_most_waiting_first(
-    emu: TelegramEmulator, bot: Bot
-) -> None:
-    """One place per 0.25 s in all (real time: a chat's next message asks once the previous one is answered,
-    well within that). The chat with four messages gets the places while it has more waiting than the chat
-    with one; at a tie the one that asked first goes. First come, first served would send B1 second."""
-    sender = TelegramSender(bot, per_second=4, global_window=0.25, per_chat_interval=0, send_margin=0)
-    items = [Outgoing(f"a{n}", CITIZEN, f"A{n}") for n in range(1, 5)] + [Outgoing("b1", GROUP, "B1")]
-    results = await sender.send_many(items)
-    assert all(isinstance(r, SendResult) for r in results)
-    sent = [r for r in emu.calls("sendMessage") if r.ok]
-    assert [str(r.params.get("text")) for r in sent] == ["A1", "A2", "A3", "B1", "A4"]
-    assert min(b.received_at - a.received_at for a, b in itertools.pairwise(sent)) >= 0.2
