@@ -514,7 +514,12 @@ async def main() -> None:
           f" SQLite writer {'off' if args.no_writer else 'on'}")  # fmt: skip
     for label, factory in targets:
         rate, rows = await bench_register(factory, messages, args.profile, args.concurrency, spikes)
-        verdict = "ok" if rate >= 2_000 or label != "sqlite" else "BELOW GOAL (2,000/s)"
+        if label == "sqlite":
+            verdict = "ok" if rate >= 2_000 else "BELOW GOAL (2,000/s)"
+        elif args.concurrency < 16:
+            verdict = "the goal, 1,000/s, is for 16 at once: --concurrency 16"
+        else:
+            verdict = "ok" if rate >= 1_000 else "BELOW GOAL (1,000/s with 16 at once)"
         print(
             f"{label}: register {messages:,} messages through Services: {rate:,.0f} messages/s  [{verdict}]"
         )
