@@ -74,6 +74,21 @@ class MaxChat:
 
 
 @dataclass(frozen=True)
+class MaxFile:
+    """A file uploaded through ``POST /uploads`` (the bot's) or sent by a user, as the emulator keeps it."""
+
+    type: str  # "image" | "file" | "video" | "audio": the attachment type it goes as
+    name: str
+    data: bytes
+    token: str  # what a message's ``attachments[].payload.token`` names it by
+    key: str  # its download path's last part: ``GET /files/{key}``
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True)
 class MessageVersion:
     """A message's content before an edit."""
 
@@ -104,6 +119,7 @@ class MaxMessage:
     edits: list[MessageVersion] = field(default_factory=list)
     deleted: bool = False
     notify: bool = True
+    files: list[MaxFile] = field(default_factory=list)  # its image/file/video/audio attachments, in order
 
     @property
     def message_id(self) -> int:

@@ -3,7 +3,8 @@
 The bot's side speaks the platform's REST API: ``GET /me``; ``POST /messages?chat_id=|user_id=``, ``PUT`` and
 ``DELETE /messages?message_id=``, ``GET /messages/{mid}``; ``POST /answers?callback_id=``; ``GET /updates`` with
 its ``marker``; ``GET /chats``, ``/chats/{id}``, ``/chats/{id}/members``, ``/chats/{id}/members/me``;
-``POST /chats/{id}/actions``. The token goes in the ``Authorization`` header (or the older ``access_token``
+``POST /chats/{id}/actions``; files: ``POST /uploads`` and the upload URL it names, ``GET /files/{key}``
+(emulators/max/uploads.py). The token goes in the ``Authorization`` header (or the older ``access_token``
 query parameter); a wrong one is answered 401. More than 30 requests in a second: 429. Text over 4,000
 characters: 400. Errors are JSON ``{"code", "message"}``.
 
@@ -29,7 +30,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from emulators.max.records import (
     BUTTONS_LIMIT,
@@ -47,6 +48,7 @@ from emulators.max.records import (
     MessageVersion,
     RequestRecord,
 )
+from emulators.max.uploads import DEFAULT_UPLOAD_LIMIT, UploadStore
 from emulators.telegram.html import HtmlParseError, parse_html
 
 DEFAULT_TOKEN = "max-emulator-token"
@@ -78,8 +80,11 @@ class MaxEmulator:
         rate_limit: int | None = REQUESTS_PER_SECOND,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        upload_limit: int = DEFAULT_UPLOAD_LIMIT,
+        not_ready_sends: int = 1,
     ) -> None:
-        """``rate_limit``: requests a second before 429 (None: no limit)."""
+        """``rate_limit``: requests a second before 429 (None: no limit). ``upload_limit``: bytes a file;
+        ``not_ready_sends``: messages naming a new upload answered attachment.not.ready (emulators/max/uploads.py)."""
         self.token = token
         self.host = host
         self.port = port
@@ -96,6 +101,7 @@ class MaxEmulator:
         self.callbacks: dict[str, CallbackRecord] = {}
         self.chat_actions: list[tuple[int, str]] = []
         self.requests: list[RequestRecord] = []
+        self.uploads = UploadStore(limit=upload_limit, not_ready_sends=not_ready_sends)
 
         # Long polling: (position, update) not yet confirmed by a marker past them.
         self._pending: list[tuple[int, JsonDict]] = []
@@ -131,9 +137,11 @@ class MaxEmulator:
             ("GET", "/chats/{chat_id}/members", self._get_members),
             ("GET", "/chats/{chat_id}/members/me", self._get_my_membership),
             ("POST", "/chats/{chat_id}/actions", self._chat_action),
+            ("POST", "/uploads", self._open_upload),
         ]
         for verb, path, route in table:
             app.router.add_route(verb, path, self._wrap(verb, path, route))
+        self._add_file_routes(app)
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
@@ -388,8 +396,9 @@ class MaxEmulator:
         if chat.bot_status != "active":
             raise MaxApiError(403, "chat.denied", "The bot is not a member of this chat")
         text, fmt, attachments = self._content(body, require=True)
+        attachments, files = self.uploads.resolve(attachments, self.base_url)
         msg = self._new_message(chat, self.bot_user.user_id, from_bot=True, text=text, fmt=fmt)
-        msg.attachments = attachments
+        msg.attachments, msg.files = attachments, files
         msg.notify = bool(body.get("notify", True))
         link = body.get("link")
         if isinstance(link, dict) and link.get("type") == "reply":
@@ -489,6 +498,86 @@ class MaxEmulator:
         chat = self._chat(_int(request.match_info["chat_id"], "chat_id"))
         self.chat_actions.append((chat.chat_id, str(body.get("action", ""))))
         return {"success": True}
+
+    # ---------------------------------------------------------------------- files (emulators/max/uploads.py)
+
+    async def _open_upload(self, request: web.Request, body: JsonDict) -> JsonDict:
+        slot_id, token = self.uploads.open_slot(request.query.get("type", ""))
+        answer: JsonDict = {"url": f"{self.base_url}/upload/{slot_id}"}
+        if token is not None:
+            answer["token"] = token
+        return answer
+
+    def _add_file_routes(self, app: web.Application) -> None:
+        """The upload URLs and the file storage: not the API (no token, no rate limit), as on the platform."""
+        app.router.add_post("/upload/{slot}", self._receive_upload)
+        app.router.add_get("/files/{key}", self._download)
+
+    async def _receive_upload(self, request: web.Request) -> web.StreamResponse:
+        record = RequestRecord(method="POST /upload", received_at=self._clock(), params=dict(request.query))
+        self.requests.append(record)
+        try:
+            name, data = await self._read_upload(request)
+            record.body = {"name": name, "size": len(data)}
+            answer = self.uploads.receive(request.match_info["slot"], name, data)
+            record.status = 200
+            return web.json_response(answer, dumps=_dumps)
+        except MaxApiError as error:
+            record.status, record.code = error.status, error.code
+            return web.json_response(error.to_json(), status=error.status, dumps=_dumps)
+        finally:
+            record.finished_at = self._clock()
+            self._notify()
+
+    async def _read_upload(self, request: web.Request) -> tuple[str, bytes]:
+        """The multipart field ``data``: its file name and bytes, read no further than one byte past the limit
+        (a larger file is refused without holding it all)."""
+        if not request.content_type.startswith("multipart/"):
+            raise _bad("the file goes as the multipart/form-data field `data`")
+        reader = await request.multipart()
+        while True:
+            part = await reader.next()
+            if part is None:
+                raise _bad("the multipart field `data` is missing")
+            if isinstance(part, BodyPartReader) and part.name == "data":
+                break
+        chunks: list[bytes] = []
+        size = 0
+        while size <= self.uploads.limit:
+            chunk = await part.read_chunk(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return part.filename or "file", b"".join(chunks)
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        file = self.uploads.download(request.match_info["key"])
+        self._notify()
+        if file is None:
+            return web.json_response({"code": "not.found", "message": "File not found"}, status=404)
+        return web.Response(body=file.data, content_type="application/octet-stream",
+                            headers={"Content-Disposition": f'attachment; filename="{file.key}"'})  # fmt: skip
+
+    def push_file(self, chat_id: int, user_id: int, name: str, data: bytes, *, kind: str = "file",
+                  caption: str | None = None, reply_to_message_id: int | None = None) -> MaxMessage:  # fmt: skip
+        """A user sends a file (``kind`` "file") or a photo ("image"), with a caption or as a reply, in a group
+        (``chat_id`` < 0) or to the bot (``chat_id`` = the user's id); its ``payload.url`` is served here."""
+        user = self._user(user_id)
+        chat = self._dialog(user_id) if chat_id > 0 else self._chat(chat_id)
+        if chat.type != "dialog":
+            chat.members.setdefault(user_id, False)
+        reply_mid = None
+        if reply_to_message_id is not None:
+            reply_mid = self._by_seq(chat.chat_id, reply_to_message_id).mid
+        file = self.uploads.add(kind, name, data)
+        msg = self._new_message(chat, user.user_id, from_bot=False, text=caption or "", fmt=None)
+        msg.attachments, msg.files = [self.uploads.attachment_json(file, self.base_url)], [file]
+        msg.reply_to_mid, msg.reply_to_message_id = reply_mid, reply_to_message_id
+        if chat.bot_status == "active":
+            self.push_update({"update_type": "message_created", "timestamp": msg.timestamp,
+                              "message": self._message_json(msg), "user_locale": "ru"})  # fmt: skip
+        return msg
 
     # ------------------------------------------------------------------------------------------ helpers
 
