@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 from aiogram.types import ForceReply, InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
@@ -21,6 +22,9 @@ TEXT_LIMIT = 4000  # characters a message
 BUTTONS_LIMIT = 210
 ROWS_LIMIT = 30
 ROW_BUTTONS_LIMIT = 7
+
+# MAX's error code for a message naming an upload it is still processing [?]: the session sends it again.
+NOT_READY_CODE = "attachment.not.ready"
 
 # Update types turned into aiogram updates; any other is logged once and skipped (confirmed with the next poll).
 KNOWN_UPDATES = frozenset({"message_created", "message_callback", "bot_started"})
@@ -124,11 +128,13 @@ def message_json(message: JsonDict, bot_id: int, *, nested: bool = False) -> Jso
         if not url:
             continue
         unique = str(payload.get("token") or payload.get("photo_id") or url)
+        size = attachment.get("size") if isinstance(attachment.get("size"), int) else None
         if attachment.get("type") == "image" and "photo" not in data:
             data["photo"] = [{"file_id": url, "file_unique_id": unique[:64], "width": 0, "height": 0}]
         elif attachment.get("type") in ("file", "audio") and "document" not in data:
-            data["document"] = {"file_id": url, "file_unique_id": unique[:64],
-                                "file_name": attachment.get("filename") or "file"}  # fmt: skip
+            name = str(attachment.get("filename") or "file")
+            data["document"] = {"file_id": file_id_of(str(url), name), "file_unique_id": unique[:64],
+                                "file_name": name, "file_size": size}  # fmt: skip
         elif attachment.get("type") == "video" and "video" not in data:
             data["video"] = {
                 "file_id": url,
@@ -146,6 +152,18 @@ def message_json(message: JsonDict, bot_id: int, *, nested: bool = False) -> Jso
     if keyboard is not None:
         data["reply_markup"] = keyboard_markup_json(keyboard)
     return data
+
+
+def file_id_of(url: str, name: str) -> str:
+    """A MAX file's id for aiogram: its URL, with its name in the fragment (never sent in a request), so the
+    file sent again by this id is uploaded under its own name."""
+    return f"{url}#name={quote(name, safe='')}"
+
+
+def file_name_of(file_id: str) -> str | None:
+    """The name file_id_of put in a file id, if any."""
+    names = parse_qs(urlsplit(file_id).fragment).get("name")
+    return names[0] if names else None
 
 
 def mids_of(message: JsonDict, bot_id: int) -> list[tuple[int, int, str]]:

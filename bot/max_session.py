@@ -8,8 +8,14 @@ method Otklik uses is translated to MAX's REST call, and MAX's answers and updat
   staff member answers it with MAX's «Ответить» (a reply), which the handlers already recognise.
 - Per-chat command lists (``SetMyCommands`` with a scope): MAX keeps one list for the bot [?]; skipped.
 - Webhooks (``DeleteWebhook``): Otklik polls; nothing to delete.
-- Sending files (photos, documents, albums): MAX uploads files in two steps (``POST /uploads``), not done yet:
-  the caption goes with a line naming each file left out.
+
+Files (sendPhoto, sendDocument, sendVideo, sendMediaGroup): each is uploaded in MAX's two steps (``POST
+/uploads``, then the bytes to the URL it names) and the message goes once, with every file's token, the caption
+and the keyboard. All uploads come first, so a file MAX refuses (too large) sends nothing. Right after an upload
+MAX may answer ``attachment.not.ready``: the message is tried again after a short pause, a few times, then the
+call fails as a server error (nothing was sent; the sender retries it). A file someone sent in MAX becomes
+aiogram's photo or document whose ``file_id`` is its URL (bot/max_convert.py): ``bot.download`` fetches it, and
+sending that ``file_id`` again fetches and uploads it again (MAX re-sends files by token only [?]).
 
 Message ids: aiogram gets the message's ``seq``; which ``mid`` it stands for is written to the database
 (storage/max_messages.py) before the id is handed over, so an edit days later, after restarts, finds it.
@@ -21,9 +27,11 @@ dead run never confirmed is delivered again, with the same update ids (bot/max_c
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
@@ -33,6 +41,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramNotFound,
@@ -61,7 +70,7 @@ from aiogram.methods import (
     SetMyCommands,
     TelegramMethod,
 )
-from aiogram.types import ChatFullInfo, File, Message, Update, User
+from aiogram.types import ChatFullInfo, File, InputFile, Message, MessageEntity, ReplyParameters, Update, User
 from aiogram.types.chat_member_union import ChatMemberUnion
 from aiogram.utils.text_decorations import html_decoration
 from pydantic import TypeAdapter
@@ -75,6 +84,8 @@ MAX_API_URL = "https://platform-api.max.ru"
 MAX_REQUESTS_PER_SECOND = 30  # the platform API's limit for one bot
 RETRY_AFTER_SECONDS = 1  # MAX's 429 names no wait [?]; its limit is per second
 REQUEST_TIMEOUT = 30.0
+NOT_READY_TRIES = 5  # sends of a message whose files MAX is still processing, before the call fails
+NOT_READY_PAUSE = 0.5  # seconds before the second send, doubled for each next one [?]: MAX names no wait
 
 _MEMBER: TypeAdapter[ChatMemberUnion] = TypeAdapter(ChatMemberUnion)
 
@@ -105,9 +116,14 @@ class MaxSession(BaseSession):
     """The transport of a MaxBot: ``MaxBot(MaxSession(token, mids, api_url=...))``."""
 
     def __init__(
-        self, token: str, mids: MidStore, *, api_url: str = MAX_API_URL, timeout: float = REQUEST_TIMEOUT
-    ) -> None:
+        self, token: str, mids: MidStore, *, api_url: str = MAX_API_URL, timeout: float = REQUEST_TIMEOUT,
+        not_ready_tries: int = NOT_READY_TRIES, sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:  # fmt: skip
         super().__init__(api=TelegramAPIServer(base=f"{api_url}/{{method}}", file="{path}"), timeout=timeout)
+        if not_ready_tries < 1:
+            raise ValueError("not_ready_tries must be at least 1")
+        self._not_ready_tries = not_ready_tries
+        self._sleep = sleep
         self._token = token
         self._url = api_url.rstrip("/")
         self._mids = mids
@@ -165,26 +181,7 @@ class MaxSession(BaseSession):
                 status, text = response.status, await response.text()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TelegramNetworkError(method, f"MAX: {type(exc).__name__}: {exc}") from exc
-        try:
-            data = json.loads(text) if text else {}
-        except ValueError:
-            data = {}
-        if not isinstance(data, dict):
-            data = {}
-        if status < 400:
-            return data
-        message = f"MAX {status} {data.get('code', '')}: {data.get('message', text[:200])}".strip()
-        if status == 429:
-            raise TelegramRetryAfter(method, message, RETRY_AFTER_SECONDS)
-        if status == 401:
-            raise TelegramUnauthorizedError(method, message)
-        if status == 403:
-            raise TelegramForbiddenError(method, message)
-        if status == 404:
-            raise TelegramNotFound(method, message)
-        if status >= 500:
-            raise TelegramServerError(method, message)
-        raise TelegramBadRequest(method, message)
+        return _parsed(method, status, text)
 
     async def _bot_id_of(self, bot: Bot, method: TelegramMethod[Any]) -> int:
         if self._bot_id is None:
@@ -260,16 +257,25 @@ class MaxSession(BaseSession):
             body["attachments"] = [keyboard]
         if method.disable_notification:
             body["notify"] = False
-        reply = method.reply_parameters
-        reply_to = reply.message_id if reply is not None else method.reply_to_message_id
-        if reply_to is not None:
-            mid = await self._mids.mid_of(int(method.chat_id), int(reply_to))
-            if mid is not None:
-                body["link"] = {"type": "reply", "mid": mid}
-            elif reply is None or not reply.allow_sending_without_reply:
-                raise TelegramBadRequest(method, f"MAX: сообщение {reply_to} для ответа неизвестно")
+        await self._link_reply(
+            method, method.chat_id, body, method.reply_parameters, method.reply_to_message_id
+        )
         data = await self._call(bot, method, "POST", "/messages", params=_target(method.chat_id), body=body)
         return await self._message(bot, method, data.get("message") or {})
+
+    async def _link_reply(
+        self, method: TelegramMethod[Any], chat_id: int | str, body: JsonDict, reply: ReplyParameters | None,
+        reply_to_message_id: int | None,
+    ) -> None:  # fmt: skip
+        """The reply's ``link`` in a message's body, from the mid the replied-to message id stands for."""
+        reply_to = reply.message_id if reply is not None else reply_to_message_id
+        if reply_to is None:
+            return
+        mid = await self._mids.mid_of(int(chat_id), int(reply_to))
+        if mid is not None:
+            body["link"] = {"type": "reply", "mid": mid}
+        elif reply is None or not reply.allow_sending_without_reply:
+            raise TelegramBadRequest(method, f"MAX: сообщение {reply_to} для ответа неизвестно")
 
     async def _edit_text(self, bot: Bot, method: EditMessageText, timeout: int | None) -> Message | bool:
         if method.chat_id is None or method.message_id is None:
@@ -360,20 +366,118 @@ class MaxSession(BaseSession):
     async def _send_files(
         self, bot: Bot, method: SendPhoto | SendDocument | SendVideo | SendMediaGroup, timeout: int | None
     ) -> Message | list[Message]:
-        """Files are not carried yet (MAX's two-step upload): the caption and a line per file left out."""
+        """One MAX message with every file, the captions and the keyboard (an album is one message, too)."""
+        call: TelegramMethod[Any] = method  # one type for the errors (mypy cannot infer it from the union)
+        items: list[_Item]
         if isinstance(method, SendMediaGroup):
-            items = [(m.caption or "", getattr(m.media, "filename", None) or "файл") for m in method.media]
+            items = [_Item(_MAX_TYPES[m.type], m.media, m.caption, m.parse_mode, m.caption_entities)
+                     for m in method.media]  # fmt: skip
+            markup = None
         else:
-            file = getattr(
-                method, {SendPhoto: "photo", SendDocument: "document", SendVideo: "video"}[type(method)]
-            )
-            items = [(method.caption or "", getattr(file, "filename", None) or "файл")]
-        lines = [caption for caption, _ in items if caption]
-        lines += [f"(вложение «{html_decoration.quote(name)}» в MAX не передано)" for _, name in items]
-        send = SendMessage(chat_id=method.chat_id, text="\n".join(lines), parse_mode="HTML",
-                           reply_parameters=method.reply_parameters)  # fmt: skip
-        message = await self._send_message(bot, send, timeout)
+            field, kind = _FILE_FIELDS[type(method)]
+            file = getattr(method, field)
+            items = [_Item(kind, file, method.caption, method.parse_mode, method.caption_entities)]
+            markup = method.reply_markup
+        try:
+            keyboard = convert.keyboard_attachment(markup)
+        except KeyboardRefused as exc:
+            raise TelegramBadRequest(call, str(exc)) from None
+        body = self._captions(bot, items)
+        await self._link_reply(
+            method, method.chat_id, body, method.reply_parameters, method.reply_to_message_id
+        )
+        # Every file is uploaded before the message goes: if MAX refuses one, the chat stays as it was.
+        attachments = [await self._upload(bot, call, item) for item in items]
+        body["attachments"] = attachments + ([keyboard] if keyboard is not None else [])
+        if method.disable_notification:
+            body["notify"] = False
+        data = await self._post_when_ready(bot, call, method.chat_id, body)
+        message = await self._message(bot, call, data.get("message") or {})
         return [message] if isinstance(method, SendMediaGroup) else message
+
+    def _captions(self, bot: Bot, items: list[_Item]) -> JsonDict:
+        """The message's text: the one caption as it is, several as lines of HTML (an album's captions)."""
+        bodies = [self._text(bot, i.caption, i.parse_mode, i.entities) for i in items if i.caption]
+        if len(bodies) <= 1:
+            return bodies[0] if bodies else {}
+        if all("format" not in b for b in bodies):
+            return {"text": "\n".join(b["text"] for b in bodies)}
+        lines = [b["text"] if b.get("format") == "html" else html_decoration.quote(b["text"]) for b in bodies]
+        return {"text": "\n".join(lines), "format": "html"}  # Otklik's captions are HTML or plain
+
+    async def _upload(self, bot: Bot, method: TelegramMethod[Any], item: _Item) -> JsonDict:
+        """MAX's two steps for one file: a URL from ``POST /uploads``, the bytes to it; the attachment."""
+        name, data = await self._file_bytes(bot, method, item.file)
+        slot = await self._call(bot, method, "POST", "/uploads", params={"type": item.kind})
+        url = slot.get("url")
+        if not isinstance(url, str) or not url:
+            raise TelegramServerError(method, "MAX: POST /uploads не дал адреса для загрузки")
+        form = aiohttp.FormData(quote_fields=False)  # the name as UTF-8, as browsers and curl send it [?]
+        form.add_field("data", data, filename=name, content_type="application/octet-stream")
+        try:
+            async with self._client().post(
+                url, data=form, headers={"Authorization": self._token},
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as response:  # fmt: skip
+                status, text = response.status, await response.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TelegramNetworkError(
+                method, f"MAX: загрузка «{name}»: {type(exc).__name__}: {exc}"
+            ) from exc
+        if status == 413:
+            raise TelegramEntityTooLarge(method, f"MAX: файл «{name}» ({len(data)} байт) слишком большой")
+        answer = _parsed(method, status, text)
+        photos = answer.get("photos")
+        from_photos = (
+            [p.get("token") for p in photos.values() if isinstance(p, dict)]
+            if isinstance(photos, dict)
+            else []
+        )
+        token = slot.get("token") or answer.get("token") or next((t for t in from_photos if t), None)
+        if not isinstance(token, str) or not token:
+            raise TelegramServerError(method, f"MAX: загрузка «{name}» не дала токена файла")
+        return {"type": item.kind, "payload": {"token": token}}
+
+    async def _file_bytes(
+        self, bot: Bot, method: TelegramMethod[Any], file: InputFile | str
+    ) -> tuple[str, bytes]:
+        """A file's name and bytes: an aiogram InputFile read, or a file someone sent in MAX fetched by its URL."""
+        if isinstance(file, InputFile):
+            return file.filename or "file", b"".join([chunk async for chunk in file.read(bot)])
+        if not file.startswith(("http://", "https://")):
+            raise TelegramBadRequest(
+                method, "MAX: такого файла в MAX нет (file_id из Telegram в MAX не действует)"
+            )
+        try:
+            data = b"".join([chunk async for chunk in self.stream_content(file, timeout=int(self.timeout))])
+        except aiohttp.ClientResponseError as exc:
+            raise TelegramBadRequest(method, f"MAX: файл по ссылке не получен: {exc.status}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TelegramNetworkError(
+                method, f"MAX: файл по ссылке не получен: {type(exc).__name__}"
+            ) from exc
+        return convert.file_name_of(file) or "file", data
+
+    async def _post_when_ready(
+        self, bot: Bot, method: TelegramMethod[Any], chat_id: int | str, body: JsonDict
+    ) -> JsonDict:
+        """``POST /messages`` with files, sent again while MAX answers that it is still processing them."""
+        params = _target(chat_id)
+        pause = NOT_READY_PAUSE
+        for attempt in range(1, self._not_ready_tries + 1):
+            try:
+                return await self._call(bot, method, "POST", "/messages", params=params, body=body)
+            except TelegramBadRequest as exc:
+                if convert.NOT_READY_CODE not in exc.message:
+                    raise
+                if attempt == self._not_ready_tries:
+                    raise TelegramServerError(
+                        method,
+                        f"MAX: файлы ещё обрабатываются после {attempt} попыток (attachment.not.ready)",
+                    ) from exc
+            await self._sleep(pause)
+            pause *= 2
+        raise AssertionError("unreachable")  # the loop returns or raises
 
 
 class MaxBot(Bot):
@@ -390,6 +494,51 @@ class MaxBot(Bot):
         if known is None:
             raise RuntimeError("MAX: id бота ещё не известен (нужен запрос GET /me)")
         return known
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One file of a send: its MAX attachment type, the file, and its caption."""
+
+    kind: str  # "image" | "file" | "video" | "audio"
+    file: InputFile | str
+    caption: str | None
+    parse_mode: str | Default | None
+    entities: list[MessageEntity] | None
+
+
+_FILE_FIELDS: dict[type[TelegramMethod[Any]], tuple[str, str]] = {
+    SendPhoto: ("photo", "image"),
+    SendDocument: ("document", "file"),
+    SendVideo: ("video", "video"),
+}
+_MAX_TYPES = {"photo": "image", "document": "file", "video": "video", "audio": "audio"}
+
+
+def _parsed(method: TelegramMethod[Any], status: int, text: str) -> JsonDict:
+    """A MAX answer's JSON object, or the aiogram error its status stands for."""
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    if status < 400:
+        return data
+    message = f"MAX {status} {data.get('code', '')}: {data.get('message', text[:200])}".strip()
+    if status == 429:
+        raise TelegramRetryAfter(method, message, RETRY_AFTER_SECONDS)
+    if status == 401:
+        raise TelegramUnauthorizedError(method, message)
+    if status == 403:
+        raise TelegramForbiddenError(method, message)
+    if status == 404:
+        raise TelegramNotFound(method, message)
+    if status == 413:
+        raise TelegramEntityTooLarge(method, message)
+    if status >= 500:
+        raise TelegramServerError(method, message)
+    raise TelegramBadRequest(method, message)
 
 
 def _target(chat_id: int | str) -> JsonDict:
