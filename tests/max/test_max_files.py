@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import openpyxl
 import pytest
 from aiogram.client.default import DefaultBotProperties
@@ -223,3 +224,31 @@ async def test_a_staff_members_photo_and_document_are_kept_downloaded_and_sent_o
     _text, photo_again, act_again = emu.sent(ANNA)
     assert [(f.type, f.data) for f in photo_again.files] == [("image", photo)]
     assert [(f.type, f.name, f.data) for f in act_again.files] == [("file", "Акт № 3.pdf", b"%PDF act")]
+
+
+async def test_a_video_takes_its_token_from_the_upload_url_answer(emu: MaxEmulator, bot: MaxBot) -> None:
+    await bot.send_video(GROUP, BufferedInputFile(b"\x00\x00\x00\x18ftypmp42", "обход.mp4"), caption="Обход")
+    [message] = emu.sent(GROUP)
+    assert [(f.type, f.name) for f in message.files] == [
+        ("video", "обход.mp4")
+    ] and message.plain_text == "Обход"
+
+
+async def test_the_emulator_refuses_an_unknown_token_and_a_second_file_by_one_url(emu: MaxEmulator) -> None:
+    auth = {"Authorization": emu.token}
+    async with aiohttp.ClientSession() as http:
+        body = {"text": "x", "attachments": [{"type": "file", "payload": {"token": "tok.999.forged"}}]}
+        async with http.post(
+            f"{emu.base_url}/messages", params={"chat_id": GROUP}, json=body, headers=auth
+        ) as r:
+            assert r.status == 400 and "unknown token" in (await r.json())["message"]
+        async with http.post(f"{emu.base_url}/uploads", params={"type": "file"}, headers=auth) as r:
+            url = (await r.json())["url"]
+        for expected in (200, 400):  # one file per upload URL, as on the platform
+            form = aiohttp.FormData()
+            form.add_field("data", b"first", filename="a.txt")
+            async with http.post(url, data=form) as r:
+                assert r.status == expected
+        async with http.post(f"{emu.base_url}/uploads", params={"type": "sticker"}, headers=auth) as r:
+            assert r.status == 400
+    assert emu.sent(GROUP) == []
