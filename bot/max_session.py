@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import mimetypes
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -412,8 +413,13 @@ class MaxSession(BaseSession):
         url = slot.get("url")
         if not isinstance(url, str) or not url:
             raise TelegramServerError(method, "MAX: POST /uploads не дал адреса для загрузки")
-        form = aiohttp.FormData(quote_fields=False)  # the name as UTF-8, as browsers and curl send it [?]
-        form.add_field("data", data, filename=name, content_type="application/octet-stream")
+        # The name as UTF-8, as browsers and curl send it [?]. MAX's storages take an image or a file as the
+        # field `data`, a video or audio as `file`, each with a content type of its kind, and answer 415 to
+        # anything else (aiogram-max's notes from the live API [?]).
+        form = aiohttp.FormData(quote_fields=False)
+        form.add_field(
+            _UPLOAD_FIELDS[item.kind], data, filename=name, content_type=_content_type(name, item.kind)
+        )
         try:
             async with self._client().post(
                 url, data=form, headers={"Authorization": self._token},
@@ -426,7 +432,13 @@ class MaxSession(BaseSession):
             ) from exc
         if status == 413:
             raise TelegramEntityTooLarge(method, f"MAX: файл «{name}» ({len(data)} байт) слишком большой")
-        answer = _parsed(method, status, text)
+        answer = _parsed(
+            method, status, text
+        )  # video and audio: `<retval>1</retval>`, no JSON (the token came)
+        if answer.get("error_code") or answer.get("error_data"):  # a refusal with 200 [?]
+            raise TelegramBadRequest(
+                method, f"MAX: файл «{name}» не принят: {answer.get('error_data') or answer}"
+            )
         photos = answer.get("photos")
         from_photos = (
             [p.get("token") for p in photos.values() if isinstance(p, dict)]
@@ -513,6 +525,17 @@ _FILE_FIELDS: dict[type[TelegramMethod[Any]], tuple[str, str]] = {
     SendVideo: ("video", "video"),
 }
 _MAX_TYPES = {"photo": "image", "document": "file", "video": "video", "audio": "audio"}
+_UPLOAD_FIELDS = {"image": "data", "file": "data", "video": "file", "audio": "file"}
+_FALLBACK_TYPES = {"image": "image/jpeg", "file": "application/octet-stream", "video": "video/mp4",
+                   "audio": "audio/mpeg"}  # fmt: skip
+
+
+def _content_type(name: str, kind: str) -> str:
+    """The upload's content type: from the file's name when it names one of the kind, else the kind's usual."""
+    guessed = mimetypes.guess_type(name)[0]
+    if guessed is not None and (kind == "file" or guessed.startswith(f"{kind}/")):
+        return guessed
+    return _FALLBACK_TYPES[kind]
 
 
 def _parsed(method: TelegramMethod[Any], status: int, text: str) -> JsonDict:

@@ -517,10 +517,13 @@ class MaxEmulator:
         record = RequestRecord(method="POST /upload", received_at=self._clock(), params=dict(request.query))
         self.requests.append(record)
         try:
-            name, data = await self._read_upload(request)
-            record.body = {"name": name, "size": len(data)}
-            answer = self.uploads.receive(request.match_info["slot"], name, data)
+            slot = request.match_info["slot"]
+            name, content_type, data = await self._read_upload(request, self.uploads.field_of(slot))
+            record.body = {"name": name, "content_type": content_type, "size": len(data)}
+            answer = self.uploads.receive(slot, name, content_type, data)
             record.status = 200
+            if isinstance(answer, str):
+                return web.Response(text=answer, content_type="text/xml")
             return web.json_response(answer, dumps=_dumps)
         except MaxApiError as error:
             record.status, record.code = error.status, error.code
@@ -529,17 +532,17 @@ class MaxEmulator:
             record.finished_at = self._clock()
             self._notify()
 
-    async def _read_upload(self, request: web.Request) -> tuple[str, bytes]:
-        """The multipart field ``data``: its file name and bytes, read no further than one byte past the limit
-        (a larger file is refused without holding it all)."""
+    async def _read_upload(self, request: web.Request, field: str) -> tuple[str, str, bytes]:
+        """The multipart field with the file: its name, content type and bytes, read no further than one byte
+        past the limit (a larger file is refused without holding it all). Another field: 415, as on MAX."""
         if not request.content_type.startswith("multipart/"):
-            raise _bad("the file goes as the multipart/form-data field `data`")
+            raise _bad(f"the file goes as the multipart/form-data field `{field}`")
         reader = await request.multipart()
         while True:
             part = await reader.next()
             if part is None:
-                raise _bad("the multipart field `data` is missing")
-            if isinstance(part, BodyPartReader) and part.name == "data":
+                raise MaxApiError(415, "unsupported.media.type", f"the multipart field `{field}` is missing")
+            if isinstance(part, BodyPartReader) and part.name == field:
                 break
         chunks: list[bytes] = []
         size = 0
@@ -549,7 +552,8 @@ class MaxEmulator:
                 break
             chunks.append(chunk)
             size += len(chunk)
-        return part.filename or "file", b"".join(chunks)
+        content_type = part.headers.get("Content-Type", "application/octet-stream")
+        return part.filename or "file", content_type, b"".join(chunks)
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
         file = self.uploads.download(request.match_info["key"])

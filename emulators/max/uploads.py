@@ -1,9 +1,11 @@
 """The MAX emulator's files: ``POST /uploads`` and the upload URL it names, tokens, ``attachment.not.ready``.
 
 The platform's two steps (dev.max.ru, «Загрузка файлов»): ``POST /uploads?type=image|file|video|audio`` answers
-``{"url"}`` (and, for video and audio, the ``token`` already); the client POSTs the bytes to that URL as the
-multipart field ``data``; the answer names the token: ``{"photos": {key: {"token"}}}`` for an image,
-``{"token", "fileId"}`` for a file, ``{"retval"}`` for video and audio. One file per URL. A message then names
+``{"url"}`` (and, for video and audio, the ``token`` already); the client POSTs the bytes to that URL as a
+multipart field: ``data`` for an image or a file, ``file`` for video and audio, with a content type of the kind
+(``image/…``, ``video/…``, ``audio/…``; a file any), else 415 (aiogram-max's notes from the live API [?]). The
+answer names the token: ``{"photos": {key: {"token"}}}`` for an image, ``{"token", "fileId"}`` for a file, and
+``<retval>1</retval>`` (not JSON) for video and audio. One file per URL. A message then names
 the file by ``attachments: [{"type", "payload": {"token"}}]``. Right after an upload the platform may still be
 processing the file and answers such a message ``400 attachment.not.ready``; here the first ``not_ready_sends``
 messages naming a new upload get that answer, so the client's retry is exercised.
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from emulators.max.records import JsonDict, MaxApiError, MaxFile
 
 FILE_TYPES = frozenset({"image", "file", "video", "audio"})
+UPLOAD_FIELDS = {"image": "data", "file": "data", "video": "file", "audio": "file"}
 DEFAULT_UPLOAD_LIMIT = 50 * 1024 * 1024  # bytes a file; the platform's own cap is far higher [?]
 NOT_READY_CODE = "attachment.not.ready"  # the code of the platform's answer [?]: what clients match on
 
@@ -59,13 +62,22 @@ class UploadStore:
         self._slots[slot_id] = _Slot(kind, token)
         return slot_id, token
 
-    def receive(self, slot_id: str, name: str, data: bytes) -> JsonDict:
+    def field_of(self, slot_id: str) -> str:
+        """The multipart field a slot's URL reads the file from."""
+        slot = self._slots.get(slot_id)
+        if slot is None:
+            raise MaxApiError(404, "not.found", "Upload URL not found")
+        return UPLOAD_FIELDS[slot.type]
+
+    def receive(self, slot_id: str, name: str, content_type: str, data: bytes) -> JsonDict | str:
         """The bytes POSTed to a slot's URL; the answer naming the token (see the module's docstring)."""
         slot = self._slots.get(slot_id)
         if slot is None:
             raise MaxApiError(404, "not.found", "Upload URL not found")
         if slot.used:
             raise MaxApiError(400, "upload.used", "Only one file can be uploaded by this URL")
+        if slot.type != "file" and not content_type.startswith(f"{slot.type}/"):
+            raise MaxApiError(415, "unsupported.media.type", f"A {slot.type} upload takes {slot.type}/*")
         if len(data) > self.limit:
             raise MaxApiError(413, "file.too.large", f"File is larger than {self.limit} bytes")
         if not data:
@@ -78,7 +90,7 @@ class UploadStore:
             return {"photos": {digest: {"token": file.token}}}
         if slot.type == "file":
             return {"token": file.token, "fileId": self._number(file)}
-        return {"retval": "ok"}
+        return "<retval>1</retval>"
 
     def resolve(self, attachments: list[JsonDict], base_url: str) -> tuple[list[JsonDict], list[MaxFile]]:
         """A message's attachments with each file's token replaced by the attachment MAX shows (url, name,

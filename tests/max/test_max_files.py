@@ -234,7 +234,9 @@ async def test_a_video_takes_its_token_from_the_upload_url_answer(emu: MaxEmulat
     ] and message.plain_text == "Обход"
 
 
-async def test_the_emulator_refuses_an_unknown_token_and_a_second_file_by_one_url(emu: MaxEmulator) -> None:
+async def test_the_emulator_refuses_an_unknown_token_a_second_file_by_one_url_and_a_wrong_field(
+    emu: MaxEmulator,
+) -> None:
     auth = {"Authorization": emu.token}
     async with aiohttp.ClientSession() as http:
         body = {"text": "x", "attachments": [{"type": "file", "payload": {"token": "tok.999.forged"}}]}
@@ -251,4 +253,15 @@ async def test_the_emulator_refuses_an_unknown_token_and_a_second_file_by_one_ur
                 assert r.status == expected
         async with http.post(f"{emu.base_url}/uploads", params={"type": "sticker"}, headers=auth) as r:
             assert r.status == 400
+        # each storage takes its own field and content type, as on the platform
+        for kind, field, content_type in (
+            ("image", "data", "application/pdf"),
+            ("video", "data", "video/mp4"),
+        ):
+            async with http.post(f"{emu.base_url}/uploads", params={"type": kind}, headers=auth) as r:
+                url = (await r.json())["url"]
+            form = aiohttp.FormData()
+            form.add_field(field, b"bytes", filename="x", content_type=content_type)
+            async with http.post(url, data=form) as r:
+                assert r.status == 415, (kind, field, content_type)
     assert emu.sent(GROUP) == []
