@@ -15,7 +15,8 @@ and the keyboard. All uploads come first, so a file MAX refuses (too large) send
 MAX may answer ``attachment.not.ready``: the message is tried again after a short pause, a few times, then the
 call fails as a server error (nothing was sent; the sender retries it). A file someone sent in MAX becomes
 aiogram's photo or document whose ``file_id`` is its URL (bot/max_convert.py): ``bot.download`` fetches it, and
-sending that ``file_id`` again fetches and uploads it again (MAX re-sends files by token only [?]).
+sending that ``file_id`` again fetches and uploads it again (MAX would take an image by its URL, a file only
+by a token [?]: one way for both).
 
 Message ids: aiogram gets the message's ``seq``; which ``mid`` it stands for is written to the database
 (storage/max_messages.py) before the id is handed over, so an edit days later, after restarts, finds it.
