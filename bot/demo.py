@@ -131,6 +131,9 @@ POS_CATEGORIES = {"Дороги": "local_fast", "Благоустройство"
 TG_POST = "Благоустройство парка «Юбилейный»: что добавить этой весной? Пишите в комментариях."
 
 
+DAY_MINUTES = 24 * 60
+
+
 class DemoClock:
     def __init__(self, now: datetime) -> None:
         self.instant = now
@@ -167,15 +170,18 @@ def demo_channels(vk: VkEmulator, imap: ImapEmulator, ok: OkEmulator, *, telegra
     """The VK group (its long poll, the service key's sweep), the Telegram channel with its discussion group
     (only with the staff in Telegram: its bot reads the channel), the OK group's comments (polled through fb.do
     at the shortest interval allowed; no webhook: comments only) and the ПОС notification mailbox (plain IMAP:
-    the emulator is on this machine)."""
+    the emulator is on this machine). The outage watch gets a whole day: the demo's clock jumps by minutes
+    or hours between steps while the networks are read in real time (OK's poll every 5 s), so «no read for 30
+    minutes» came true or not by how fast the machine was, and two runs printed different days."""
     return ChannelsSettings(
         ok=OkSettings(enabled=True, group_id=ok.group_id, application_key=ok.application_key,
                       application_secret=ok.application_secret, access_token=ok.user_token(),
-                      api_base=ok.base_url, poll_seconds=5),
+                      api_base=ok.base_url, poll_seconds=5, health_minutes=DAY_MINUTES),
         pos_mail=PosMailSettings(enabled=True, host="127.0.0.1", port=imap.port, tls=False,
                                  user=POS_MAIL_USER, password=POS_MAIL_PASSWORD),
         vk=VkSettings(enabled=True, group_id=VK_GROUP, token=vk.group_token(VK_GROUP),
-                      service_key=vk.service_key(), api_base=vk.base_url, wait_seconds=1),
+                      service_key=vk.service_key(), api_base=vk.base_url, wait_seconds=1,
+                      health_minutes=DAY_MINUTES),
         telegram=TelegramChannelSettings(enabled=telegram, channel_id=TG_CHANNEL, group_id=TG_GROUP),
     )  # fmt: skip
 
