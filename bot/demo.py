@@ -8,6 +8,12 @@ topic. A ЦУР IM card of a VK comment already taken in attaches to its case, a
 mailbox becomes a ПОС case. At 18:05 the head asks for the week's п.18 report (/report неделя). At the end it
 prints what every chat saw, the VK post's comments, the channel post's discussion thread and the OK topic.
 `otklik demo --db PATH` keeps the day's database there, for `otklik report --db PATH`.
+
+`otklik demo --messenger max` (issue 15) plays the same day with the staff in MAX's emulator, through the same
+bot and MAX's adapter (bot/max_session.py): the same scenes, cards, buttons and transcript format (the staff's
+side is read through bot/demo_staff.py). The Telegram channel's scene cannot exist there (its bot is the staff's
+Telegram bot, and `[channels.telegram]` is refused with MAX): one narration line says so, and the later cases'
+numbers are one lower. Files go as MAX's adapter sends them today: a line naming each one.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from bot.settings import (
     ChannelsSettings,
     ChatSettings,
     DatabaseSettings,
+    MessengerSettings,
     OkSettings,
     PosMailSettings,
     PosSettings,
@@ -37,6 +44,7 @@ from bot.settings import (
     Settings,
     StaffMember,
     TelegramChannelSettings,
+    TelegramSettings,
     VkSettings,
 )
 from emulators.imap import ImapEmulator
@@ -142,12 +150,15 @@ class DemoClock:
         return self.instant
 
 
-def demo_settings(staff: StaffChats, db_path: Path, *, channels: ChannelsSettings | None = None) -> Settings:
-    telegram, messenger = staff.settings()
+def demo_settings(
+    api_base: str, token: str, db_path: Path, *, channels: ChannelsSettings | None = None,
+    messenger: MessengerSettings | None = None,
+) -> Settings:
+    """The demo's set-up; `messenger`: the staff's (Telegram's `api_base` and `token` unless it says MAX)."""
     return Settings(
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{db_path}"),
-        telegram=telegram,
-        messenger=messenger,
+        telegram=TelegramSettings(token=token, api_base=api_base, rate_limits=False),
+        messenger=messenger or MessengerSettings(),
         chats=ChatSettings(
             intake=INTAKE_CHAT,
             office_head=OFFICE_HEAD.user_id,
@@ -840,7 +851,9 @@ async def demo(
             for citizen, _minute, _text in SPIKE_COMMENTS:
                 vk.add_user(*citizen)
             channels = demo_channels(vk, imap, ok, telegram=tg is not None)
-            settings = demo_settings(staff, Path(folder) / "demo.sqlite3", channels=channels)
+            api_base, token, staff_messenger = staff.connection()
+            settings = demo_settings(api_base, token, Path(folder) / "demo.sqlite3", channels=channels,
+                                     messenger=staff_messenger)  # fmt: skip
             app = await OtklikApp.build(settings, clock=clock)
             polling = asyncio.create_task(app.run_polling())
             try:

@@ -80,7 +80,9 @@ class StaffChats(Protocol):
 
     async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T: ...
 
-    def settings(self) -> tuple[TelegramSettings, MessengerSettings]: ...
+    def connection(self) -> tuple[str, str, MessengerSettings]:
+        """The Telegram API's base and token the app is given, and the staff's messenger settings."""
+        ...
 
 
 def _media_label(msg: ChatMessage) -> str:
@@ -149,9 +151,8 @@ class TelegramStaff:
     async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
         return await self.emu.wait_for(predicate, timeout=timeout)
 
-    def settings(self) -> tuple[TelegramSettings, MessengerSettings]:
-        telegram = TelegramSettings(token=self.emu.token, api_base=self.emu.base_url, rate_limits=False)
-        return telegram, MessengerSettings()
+    def connection(self) -> tuple[str, str, MessengerSettings]:
+        return self.emu.base_url, self.emu.token, MessengerSettings()
 
 
 def _max_buttons(rows: list[list[dict[str, Any]]]) -> tuple[tuple[Button, ...], ...]:
@@ -238,8 +239,9 @@ class MaxStaff:
     async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
         return await self.emu.wait_for(predicate, timeout=timeout)
 
-    def settings(self) -> tuple[TelegramSettings, MessengerSettings]:
+    def connection(self) -> tuple[str, str, MessengerSettings]:
+        """No Telegram at all: no token (the app asks for none on MAX), Telegram's address left as configured."""
         messenger = MessengerSettings(
             kind="max", max_token=self.emu.token, max_api_base=self.emu.base_url, max_rate_limits=False
         )
-        return TelegramSettings(), messenger
+        return TelegramSettings().api_base, "", messenger
