@@ -230,7 +230,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return run_demo(args.db)
+    return run_demo(args.db, messenger=args.messenger)
 
 
 def _warn(message: str) -> None:
@@ -330,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo = add("demo", cmd_demo, "показать рабочий день на встроенных эмуляторах сетей и почты ПОС, без токена и сети")
     demo.add_argument("--db", metavar="PATH", help="сохранить базу демонстрации в этот файл (для otklik report)")
+    demo.add_argument("--messenger", choices=("telegram", "max"), default="telegram",
+                      help="мессенджер сотрудников: telegram (по умолчанию) или max")  # fmt: skip
 
     term = with_config(add("term", cmd_term, "рассчитать срок по Порядку"))
     term.add_argument("term_id", metavar="TERM_ID", help="например os.publish, pos.answer")

@@ -367,7 +367,7 @@ class Delivery:
         roles, units = self.directory.roles_of_chat(chat_id)
         text, keyboard = render_card(
             view, roles, units, calendar=self.calendar, rules=self.rules, units=self.units, now=now,
-            privacy=self.privacy,
+            privacy=self.privacy, text_limit=self.sender.text_limit,
         )
         item = Outgoing(
             key=f"card:{case_id}:{chat_id}",
@@ -550,7 +550,7 @@ class Delivery:
         roles, units = self.directory.roles_of_chat(chat_id)
         text, keyboard = render_card(
             view, roles, units, calendar=self.calendar, rules=self.rules, units=self.units, now=now,
-            privacy=self.privacy,
+            privacy=self.privacy, text_limit=self.sender.text_limit,
         )
         shown = await self.sender.send(Outgoing(key=f"show:{case_id}:{chat_id}", chat_id=chat_id, text=text,
                                                 reply_markup=keyboard))  # fmt: skip
@@ -560,7 +560,8 @@ class Delivery:
                 Outgoing(
                     key=f"history:{case_id}:{chat_id}",
                     chat_id=chat_id,
-                    text=render_history(view, self.calendar, units=self.units, privacy=self.privacy),
+                    text=render_history(view, self.calendar, units=self.units, privacy=self.privacy,
+                                        text_limit=self.sender.text_limit),
                 )
             )
             await self._remember_sent(case_id, lines, "history")
@@ -638,10 +639,10 @@ class Delivery:
         media = media_of(notification, view)
         if notification.kind == DIGEST:  # the office head's daily digest: its payload is its content
             text = render_digest(notification.payload, calendar=self.calendar, rules=self.rules, units=self.units,
-                                 now=now)  # fmt: skip
+                                 now=now, text_limit=self.sender.text_limit)  # fmt: skip
         elif notification.kind == MORNING:
             text = render_morning(notification.payload, calendar=self.calendar, rules=self.rules, units=self.units,
-                                  now=now)  # fmt: skip
+                                  now=now, text_limit=self.sender.text_limit)  # fmt: skip
         elif notification.kind == WEEKLY_REPORT:
             if chats and self.weekly_report is not None:  # (no chat: nothing is read, the row is done above)
                 text, media = await self.weekly_report(notification)
@@ -651,7 +652,7 @@ class Delivery:
         else:
             text = render_notification(
                 notification, view, calendar=self.calendar, rules=self.rules, units=self.units, now=now,
-                privacy=self.privacy,
+                privacy=self.privacy, text_limit=self.sender.text_limit,
             )
         quiet = silent(notification.kind, notification.to_role, now, self.calendar)
         complete = True

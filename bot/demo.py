@@ -8,15 +8,22 @@ topic. A ЦУР IM card of a VK comment already taken in attaches to its case, a
 mailbox becomes a ПОС case. At 18:05 the head asks for the week's п.18 report (/report неделя). At the end it
 prints what every chat saw, the VK post's comments, the channel post's discussion thread and the OK topic.
 `otklik demo --db PATH` keeps the day's database there, for `otklik report --db PATH`.
+
+`otklik demo --messenger max` (issue 15) plays the same day with the staff in MAX's emulator, through the same
+bot and MAX's adapter (bot/max_session.py): the same scenes, cards, buttons and transcript format (the staff's
+side is read through bot/demo_staff.py). The Telegram channel's scene cannot exist there (its bot is the staff's
+Telegram bot, and `[channels.telegram]` is refused with MAX): one narration line says so, and the later cases'
+numbers are one lower. Files go as MAX's adapter sends them today: a line naming each one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -24,10 +31,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.app import OtklikApp
+from bot.demo_staff import MESSENGER_NAMES, Button, MaxStaff, Messenger, Seen, StaffChats, TelegramStaff
 from bot.settings import (
     ChannelsSettings,
     ChatSettings,
     DatabaseSettings,
+    MessengerSettings,
     OkSettings,
     PosMailSettings,
     PosSettings,
@@ -39,9 +48,10 @@ from bot.settings import (
     VkSettings,
 )
 from emulators.imap import ImapEmulator
+from emulators.max import MaxEmulator
 from emulators.ok import OkEmulator
 from emulators.ok.server import OkComment
-from emulators.telegram import ChatMessage, TelegramEmulator, visible_text
+from emulators.telegram import TelegramEmulator
 from emulators.vk import Comment, VkEmulator
 from views import texts
 from workflow.model import Source
@@ -129,6 +139,9 @@ POS_CATEGORIES = {"Дороги": "local_fast", "Благоустройство"
 TG_POST = "Благоустройство парка «Юбилейный»: что добавить этой весной? Пишите в комментариях."
 
 
+DAY_MINUTES = 24 * 60
+
+
 class DemoClock:
     def __init__(self, now: datetime) -> None:
         self.instant = now
@@ -138,11 +151,14 @@ class DemoClock:
 
 
 def demo_settings(
-    api_base: str, token: str, db_path: Path, *, channels: ChannelsSettings | None = None
+    api_base: str, token: str, db_path: Path, *, channels: ChannelsSettings | None = None,
+    messenger: MessengerSettings | None = None,
 ) -> Settings:
+    """The demo's set-up; `messenger`: the staff's (Telegram's `api_base` and `token` unless it says MAX)."""
     return Settings(
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{db_path}"),
         telegram=TelegramSettings(token=token, api_base=api_base, rate_limits=False),
+        messenger=messenger or MessengerSettings(),
         chats=ChatSettings(
             intake=INTAKE_CHAT,
             office_head=OFFICE_HEAD.user_id,
@@ -161,19 +177,23 @@ def demo_settings(
     )
 
 
-def demo_channels(vk: VkEmulator, imap: ImapEmulator, ok: OkEmulator) -> ChannelsSettings:
-    """The VK group (its long poll, the service key's sweep), the Telegram channel with its discussion group,
-    the OK group's comments (polled through fb.do at the shortest interval allowed; no webhook: comments only)
-    and the ПОС notification mailbox (plain IMAP: the emulator is on this machine)."""
+def demo_channels(vk: VkEmulator, imap: ImapEmulator, ok: OkEmulator, *, telegram: bool = True) -> ChannelsSettings:
+    """The VK group (its long poll, the service key's sweep), the Telegram channel with its discussion group
+    (only with the staff in Telegram: its bot reads the channel), the OK group's comments (polled through fb.do
+    at the shortest interval allowed; no webhook: comments only) and the ПОС notification mailbox (plain IMAP:
+    the emulator is on this machine). The outage watch gets a whole day: the demo's clock jumps by minutes
+    or hours between steps while the networks are read in real time (OK's poll every 5 s), so «no read for 30
+    minutes» came true or not by how fast the machine was, and two runs printed different days."""
     return ChannelsSettings(
         ok=OkSettings(enabled=True, group_id=ok.group_id, application_key=ok.application_key,
                       application_secret=ok.application_secret, access_token=ok.user_token(),
-                      api_base=ok.base_url, poll_seconds=5),
+                      api_base=ok.base_url, poll_seconds=5, health_minutes=DAY_MINUTES),
         pos_mail=PosMailSettings(enabled=True, host="127.0.0.1", port=imap.port, tls=False,
                                  user=POS_MAIL_USER, password=POS_MAIL_PASSWORD),
         vk=VkSettings(enabled=True, group_id=VK_GROUP, token=vk.group_token(VK_GROUP),
-                      service_key=vk.service_key(), api_base=vk.base_url, wait_seconds=1),
-        telegram=TelegramChannelSettings(enabled=True, channel_id=TG_CHANNEL, group_id=TG_GROUP),
+                      service_key=vk.service_key(), api_base=vk.base_url, wait_seconds=1,
+                      health_minutes=DAY_MINUTES),
+        telegram=TelegramChannelSettings(enabled=telegram, channel_id=TG_CHANNEL, group_id=TG_GROUP),
     )  # fmt: skip
 
 
@@ -186,17 +206,19 @@ class Director:
 
     def __init__(
         self,
-        emu: TelegramEmulator,
+        staff: StaffChats,
         app: OtklikApp,
         clock: DemoClock,
         say: Callable[[str], None],
         vk: VkEmulator | None = None,
         imap: ImapEmulator | None = None,
         ok: OkEmulator | None = None,
+        channel: TelegramEmulator | None = None,
     ) -> None:
         self.imap = imap
         self.ok = ok
-        self.emu = emu
+        self.staff = staff
+        self.channel = channel  # the Telegram emulator with the administration's channel, when the staff are there
         self.app = app
         self.clock = clock
         self.say = say
@@ -231,13 +253,13 @@ class Director:
         Asks the bot itself, not a quiet spell of API calls: a handler slower than any pause would otherwise
         finish after the clock had moved on, and a reminder would land at another step from run to run."""
         while True:
-            await self.emu.wait_for(lambda: not self.emu.pending_updates and self.app.quiet(), timeout=30)
+            await self.staff.wait_for(lambda: not self.staff.has_pending_updates and self.app.quiet(), timeout=30)
             if self.vk is None:
                 return
             # The VK reader saves a batch before it asks again: a long poll waiting past the last event means
             # every event (a comment, the echo of our answer) is in the inbox, where quiet() sees it.
             await self.vk.wait_for(self._vk_read, timeout=30)
-            if not self.emu.pending_updates and self.app.quiet():
+            if not self.staff.has_pending_updates and self.app.quiet():
                 return
 
     def _vk_read(self) -> bool:
@@ -299,7 +321,8 @@ class Director:
 
     async def tg_post(self, text: str) -> int:
         """The channel publishes a post; returns its copy in the discussion group (the thread's root)."""
-        _post, copy = self.emu.post_to_channel(TG_CHANNEL, text)
+        assert self.channel is not None
+        _post, copy = self.channel.post_to_channel(TG_CHANNEL, text)
         assert copy is not None
         await self.settle()
         return copy.message_id
@@ -307,39 +330,47 @@ class Director:
     async def tg_comment(self, post_copy_id: int, person: Person, text: str) -> None:
         """A citizen comments under the channel's post (in its discussion group): the bot takes it in itself."""
         self.say(f"  {person.name} пишет в обсуждении поста: {text[:60]}{'…' if len(text) > 60 else ''}")
-        self.emu.comment(TG_GROUP, person.user_id, post_copy_id, text)
+        assert self.channel is not None
+        self.channel.comment(TG_GROUP, person.user_id, post_copy_id, text)
         await self.settle()
 
-    def _cards(self, chat_id: int) -> list[ChatMessage]:
-        return [m for m in self.emu.sent(chat_id) if m.from_bot and m.buttons]
+    def _cards(self, chat_id: int) -> list[Seen]:
+        return [m for m in self.staff.sent(chat_id) if m.buttons]
 
-    def _cards_of(self, chat_id: int, case: int | None) -> list[ChatMessage]:
+    def _cards_of(self, chat_id: int, case: int | None) -> list[Seen]:
         cards = self._cards(chat_id)
         if case is None:
             return cards
-        return [m for m in cards if visible_text(m).startswith(f"Сообщение № {case} ")]
+        return [m for m in cards if m.text.startswith(f"Сообщение № {case} ")]
 
-    def _find_button(self, chat_id: int, label: str, case: int | None = None) -> tuple[ChatMessage, str]:
+    def _find_button(self, chat_id: int, label: str, case: int | None = None) -> tuple[Seen, str]:
         for msg in reversed(self._cards_of(chat_id, case)):
             for row in msg.buttons:
                 for button in row:
-                    if label in str(button.get("text", "")) and "callback_data" in button:
-                        return msg, str(button["callback_data"])
+                    if label in button.text and button.data is not None:
+                        return msg, button.data
         raise DemoError(f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» нет кнопки «{label}»")
 
     def case_showing(self, chat_id: int, snippet: str) -> int:
         """The number of the case whose newest card in the chat shows `snippet` (numbers are not hard-coded)."""
         for msg in reversed(self._cards(chat_id)):
-            shown = visible_text(msg)
+            shown = msg.text
             found = re.match(r"Сообщение № (\d+) ", shown)
             if found is not None and snippet in shown:
                 return int(found[1])
         raise DemoError(f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» нет карточки с текстом «{snippet}»")
 
+    def next_case(self) -> int:
+        """The number the next case will get: one past the highest any chat's card shows (every case has a
+        card somewhere), so the narration names it without hard-coding how many came before."""
+        seen = [int(found[1]) for chat_id in CHAT_TITLES for m in self.staff.sent(chat_id)
+                if (found := re.match(r"Сообщение № (\d+) · ", m.text)) is not None]  # fmt: skip
+        return max(seen, default=0) + 1
+
     def card_line(self, chat_id: int, case: int, start: str) -> str:
         """The line of the case's card that starts with `start`, as shown now (for the narration)."""
         for msg in reversed(self._cards_of(chat_id, case)):
-            line = next((x for x in visible_text(msg).splitlines() if x.startswith(start)), None)
+            line = next((x for x in msg.text.splitlines() if x.startswith(start)), None)
             if line is not None:
                 return line
         raise DemoError(f"на карточке № {case} нет строки «{start}…»")
@@ -347,13 +378,13 @@ class Director:
     async def press(self, chat_id: int, person: Person, label: str, case: int | None = None) -> None:
         msg, data = self._find_button(chat_id, label, case)
         self.say(f"  {person.name} нажимает «{label}»")
-        self.emu.push_callback(chat_id, person.user_id, msg.message_id, data)
+        self.staff.push_callback(chat_id, person.user_id, msg.message_id, data)
         await self.settle()
 
     async def write(self, chat_id: int, person: Person, text: str) -> None:
         line = text.replace("\n", " / ")  # a pasted card's lines, on one narration line
         self.say(f"  {person.name} пишет: {line[:70]}{'…' if len(line) > 70 else ''}")
-        self.emu.push_message(chat_id, person.user_id, text)
+        self.staff.push_message(chat_id, person.user_id, text)
         await self.settle()
 
     async def reply_to_card(self, chat_id: int, person: Person, case: int, text: str) -> None:
@@ -361,7 +392,7 @@ class Director:
         if not cards:
             raise DemoError(f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» нет карточки сообщения № {case}")
         self.say(f"  {person.name} отвечает на карточку № {case}: {text[:60]}{'…' if len(text) > 60 else ''}")
-        self.emu.push_message(chat_id, person.user_id, text, reply_to_message_id=cards[-1].message_id)
+        self.staff.push_message(chat_id, person.user_id, text, reply_to=cards[-1].message_id)
         await self.settle()
 
     async def reply_to_notice(
@@ -371,40 +402,35 @@ class Director:
         given (the text is then its caption)."""
         notices = [
             m
-            for m in self.emu.sent(chat_id)
-            if m.from_bot
-            and not m.buttons
-            and visible_text(m).startswith(("🔔", "⏰"))
-            and f"Сообщение № {case}" in visible_text(m).splitlines()
+            for m in self.staff.sent(chat_id)
+            if not m.buttons and m.text.startswith(("🔔", "⏰")) and f"Сообщение № {case}" in m.text.splitlines()
         ]
         if not notices:
             raise DemoError(
                 f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» нет уведомления о сообщении № {case}"
             )
-        first_line = visible_text(notices[-1]).splitlines()[0]
+        first_line = notices[-1].text.splitlines()[0]
         media = "[фото] " if photo is not None else ""
         self.say(
             f"  {person.name} отвечает на «{first_line[:40]}…»: {media}{text[:50]}{'…' if len(text) > 50 else ''}"
         )
-        self.emu.push_message(
-            chat_id, person.user_id, text, reply_to_message_id=notices[-1].message_id, photo=photo
-        )
+        self.staff.push_message(chat_id, person.user_id, text, reply_to=notices[-1].message_id, photo=photo)
         await self.settle()
 
     async def command(self, chat_id: int, person: Person, text: str) -> None:
         self.say(f"  {person.name} отправляет команду {text}")
-        self.emu.push_message(chat_id, person.user_id, text)
+        self.staff.push_message(chat_id, person.user_id, text)
         await self.settle()
 
     async def answer_prompt(self, chat_id: int, person: Person, text: str) -> None:
         """Reply to the bot's latest prompt (a ForceReply asking for a reason or a link)."""
         prompts = [
-            m for m in self.emu.sent(chat_id) if m.from_bot and "ответом на это сообщение" in visible_text(m)
+            m for m in self.staff.sent(chat_id) if "ответом на это сообщение" in m.text
         ]
         if not prompts:
             raise DemoError(f"в чате «{CHAT_TITLES.get(chat_id, chat_id)}» бот ничего не спросил")
         self.say(f"  {person.name} отвечает: {text}")
-        self.emu.push_message(chat_id, person.user_id, text, reply_to_message_id=prompts[-1].message_id)
+        self.staff.push_message(chat_id, person.user_id, text, reply_to=prompts[-1].message_id)
         await self.settle()
 
 
@@ -478,31 +504,7 @@ async def play_day(d: Director) -> None:
     await d.press(INTAKE_CHAT, OPERATOR, "п.15", case=4)
     await d.answer_prompt(INTAKE_CHAT, OPERATOR, "Нецензурные выражения и угрозы должностному лицу")
 
-    say(
-        "12:30 В Telegram-канале администрации вопрос в комментариях к посту: он тоже становится сообщением сам."
-    )
-    await d.at(12, 20)
-    thread = await d.tg_post(TG_POST)
-    await d.at(12, 30)
-    await d.tg_comment(
-        thread, TG_CITIZEN, "Поставьте, пожалуйста, скамейки у детской площадки — сесть негде."
-    )
-    await d.at(12, 40)
-    await d.press(INTAKE_CHAT, OPERATOR, "Направить", case=5)
-    await d.press(INTAKE_CHAT, OPERATOR, "ЖКХ", case=5)
-    await d.press(INTAKE_CHAT, OPERATOR, "Готово", case=5)
-    await d.at(12, 45)
-    await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление", case=5)
-    await d.at(13, 0)
-    await d.reply_to_card(HOUSING_CHAT, HOUSING, 5, "Шесть скамеек у детской площадки установим до 15 мая.")
-    await d.at(13, 10)
-    await d.reply_to_card(INTAKE_CHAT, OPERATOR, 5,
-                          "Анна, здравствуйте! Шесть скамеек у детской площадки установят до 15 мая.")  # fmt: skip
-    await d.at(13, 20)
-    await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "Согласовать", case=5)
-    say("13:25 Ответ согласован: «Опубликовать» — и он появляется ответом на комментарий в обсуждении поста.")
-    await d.at(13, 25)
-    await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=5)
+    await telegram_channel_block(d)
 
     say("14:10 Проект ответа уходит куратору ЦУР вместе с фото от ЖКХ; куратор возвращает его на доработку.")
     await d.at(14, 10)
@@ -524,12 +526,13 @@ async def play_day(d: Director) -> None:
     await d.at(15, 20)
     await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=1)
 
-    say("15:30 Ещё один комментарий ВКонтакте: Отклик забирает его сам (сообщение № 6, срок от 15:30).")
+    merged_case = d.next_case()
+    say(f"15:30 Ещё один комментарий ВКонтакте: Отклик забирает его сам (сообщение № {merged_case}, срок от 15:30).")
     await d.at(15, 30)
     merged = await d.vk_comment(post, VK_NEIGHBOUR[0],
                                 "У остановки «Школа» на Садовой не убран снег, люди идут по проезжей части.")  # fmt: skip
     say("15:45 Куратор ЦУР передаёт тот же комментарий карточкой из ИМ (выявлен ЦУР в 15:10, раньше Отклика): "
-        "оператор вставляет её в чат приёма — она присоединяется к сообщению № 6, второго дела нет, "
+        f"оператор вставляет её в чат приёма — она присоединяется к сообщению № {merged_case}, второго дела нет, "
         "сроки пересчитаны от времени выявления ЦУР.")  # fmt: skip
     await d.at(15, 45)
     await d.write(INTAKE_CHAT, OPERATOR,
@@ -541,28 +544,29 @@ async def play_day(d: Director) -> None:
     await d.at(16, 5)
     await d.pos_mail("4519876", "Дороги", "01.12.2026 16:01", "Фёдоров А. В.",
                      "На перекрёстке ул. Мира и ул. Садовой не работает светофор.")  # fmt: skip
+    ok_case = d.next_case()
     say("16:20 Жительница пишет комментарий в Одноклассниках под темой группы — Отклик сам забирает его (опрос API "
-        "Одноклассников): карточка № 8 появляется в чате приёма без действий оператора.")  # fmt: skip
+        f"Одноклассников): карточка № {ok_case} появляется в чате приёма без действий оператора.")  # fmt: skip
     await d.at(16, 20)
     await d.ok_comment(OK_CITIZEN, "Во дворе дома 3 на улице Гагарина не чистят снег, не пройти к подъезду.")
     await d.at(16, 30)
-    await d.press(INTAKE_CHAT, OPERATOR, "Направить", case=8)
-    await d.press(INTAKE_CHAT, OPERATOR, "ЖКХ", case=8)
-    await d.press(INTAKE_CHAT, OPERATOR, "Готово", case=8)
+    await d.press(INTAKE_CHAT, OPERATOR, "Направить", case=ok_case)
+    await d.press(INTAKE_CHAT, OPERATOR, "ЖКХ", case=ok_case)
+    await d.press(INTAKE_CHAT, OPERATOR, "Готово", case=ok_case)
     await d.at(16, 35)
-    await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление", case=8)
+    await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление", case=ok_case)
     await d.at(16, 50)
     await d.reply_to_card(
-        HOUSING_CHAT, HOUSING, 8, "Двор дома 3 по ул. Гагарина очистим от снега завтра до 12:00."
+        HOUSING_CHAT, HOUSING, ok_case, "Двор дома 3 по ул. Гагарина очистим от снега завтра до 12:00."
     )
     await d.at(17, 0)
-    await d.reply_to_card(INTAKE_CHAT, OPERATOR, 8,
+    await d.reply_to_card(INTAKE_CHAT, OPERATOR, ok_case,
                           "Галина, здравствуйте! Двор дома 3 по улице Гагарина очистят от снега завтра до 12:00.")  # fmt: skip
     await d.at(17, 10)
-    await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "Согласовать", case=8)
+    await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "Согласовать", case=ok_case)
     say("17:15 «Опубликовать»: ответ группы появляется в Одноклассниках под комментарием жительницы.")
     await d.at(17, 15)
-    await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=8)
+    await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=ok_case)
     await checks_block(d)
     await spike_block(d, post)
     say("18:00 Конец рабочего дня.")
@@ -572,6 +576,44 @@ async def play_day(d: Director) -> None:
         "(в понедельник в 09:00 такой же отчёт за прошлую неделю приходит ему сам).")  # fmt: skip
     await d.at(18, 5)
     await d.command(HEAD.user_id, HEAD, "/report неделя")
+
+
+async def telegram_channel_block(d: Director) -> None:
+    """12:20–13:25: a comment under the administration's Telegram channel post becomes a case by itself and its
+    approved answer goes into the post's thread. Its bot is the staff's Telegram bot: with the staff in MAX
+    (`[channels.telegram]` is refused there) the scene is one line saying so. MAX's own citizens' channel
+    (channels/max.py, another change) would play its scene here, in this slot."""
+    say = d.say
+    if d.channel is None:
+        say("12:30 Сцены с Telegram-каналом администрации нет: канал Telegram читает бот Telegram, а сотрудники "
+            "работают в MAX — [channels.telegram] вместе с messenger.kind = \"max\" не включается.")  # fmt: skip
+        return
+    say(
+        "12:30 В Telegram-канале администрации вопрос в комментариях к посту: он тоже становится сообщением сам."
+    )
+    await d.at(12, 20)
+    thread = await d.tg_post(TG_POST)
+    case = d.next_case()
+    await d.at(12, 30)
+    await d.tg_comment(
+        thread, TG_CITIZEN, "Поставьте, пожалуйста, скамейки у детской площадки — сесть негде."
+    )
+    await d.at(12, 40)
+    await d.press(INTAKE_CHAT, OPERATOR, "Направить", case=case)
+    await d.press(INTAKE_CHAT, OPERATOR, "ЖКХ", case=case)
+    await d.press(INTAKE_CHAT, OPERATOR, "Готово", case=case)
+    await d.at(12, 45)
+    await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление", case=case)
+    await d.at(13, 0)
+    await d.reply_to_card(HOUSING_CHAT, HOUSING, case, "Шесть скамеек у детской площадки установим до 15 мая.")
+    await d.at(13, 10)
+    await d.reply_to_card(INTAKE_CHAT, OPERATOR, case,
+                          "Анна, здравствуйте! Шесть скамеек у детской площадки установят до 15 мая.")  # fmt: skip
+    await d.at(13, 20)
+    await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "Согласовать", case=case)
+    say("13:25 Ответ согласован: «Опубликовать» — и он появляется ответом на комментарий в обсуждении поста.")
+    await d.at(13, 25)
+    await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=case)
 
 
 async def checks_block(d: Director) -> None:
@@ -626,44 +668,32 @@ async def spike_block(d: Director, post: int) -> None:
     )
 
 
-def media_label(msg: ChatMessage) -> str:
-    """How the transcript shows a message's file: Telegram shows the file, a transcript can only name it."""
-    if msg.photo:
-        return "[фото]"
-    if msg.document:
-        return f"[документ {msg.document.get('file_name', '')}]".replace(" ]", "]")
-    if msg.video:
-        return "[видео]"
-    return ""
+def _buttons_lines(rows: tuple[tuple[Button, ...], ...]) -> list[str]:
+    return ["   " + " ".join(f"[{b.text}]" for b in row) for row in rows]
 
 
-def message_lines(msg: ChatMessage) -> list[str]:
+def message_lines(msg: Seen) -> list[str]:
     """The message as its reader sees it (the caption after the file's label), then its buttons."""
-    text = visible_text(msg) if msg.from_bot else (msg.text or "")
-    label = media_label(msg)
-    lines = text.splitlines() or [""]
-    if label:
-        lines[0] = f"{label} {lines[0]}".rstrip()
-    lines = [f"   {line}" for line in lines]
-    for row in msg.buttons:
-        lines.append("   " + " ".join(f"[{b.get('text', '')}]" for b in row))
-    return lines
+    lines = msg.text.splitlines() or [""]
+    if msg.media:
+        lines[0] = f"{msg.media} {lines[0]}".rstrip()
+    return [f"   {line}" for line in lines] + _buttons_lines(msg.buttons)
 
 
-def _reply_note(emu: TelegramEmulator, msg: ChatMessage) -> str:
+def _reply_note(staff: StaffChats, msg: Seen) -> str:
     """« в ответ на «…»» for a reply, so the reader sees what was answered: the card, a notice, a prompt."""
-    if msg.reply_to_message_id is None:
+    if msg.reply_to is None:
         return ""
-    target = emu.message(msg.chat_id, msg.reply_to_message_id)
-    first = ((visible_text(target) if target.from_bot else target.text) or media_label(target)).splitlines()
+    target = staff.message(msg.chat_id, msg.reply_to)
+    first = (target.text or target.media).splitlines()
     quoted = first[0] if first else ""
     return f" в ответ на «{quoted[:50]}{'…' if len(quoted) > 50 else ''}»"
 
 
-def transcript(emu: TelegramEmulator, names: dict[int, str]) -> str:
+def transcript(staff: StaffChats, names: dict[int, str]) -> str:
     lines: list[str] = []
     for chat_id, title in CHAT_TITLES.items():
-        messages = emu.history(chat_id)
+        messages = staff.history(chat_id)
         lines.append("")
         lines.append(f"══ {title} " + "═" * max(0, 70 - len(title)))
         if not messages:
@@ -671,20 +701,19 @@ def transcript(emu: TelegramEmulator, names: dict[int, str]) -> str:
         for msg in messages:
             when = datetime.fromtimestamp(msg.date, TZ).strftime("%H:%M")
             who = "Отклик" if msg.from_bot else names.get(msg.from_id, str(msg.from_id))
-            title = visible_text(msg).split("\n", 1)[0]
+            title = msg.text.split("\n", 1)[0]
             is_card = title.startswith("Сообщение № ") and " · " in title
-            if msg.edits and not is_card:
+            if msg.versions and not is_card:
                 # A question answered by a press is edited into its answer: show what was asked on the way.
                 lines.append(f"── {when} {who}:")
-                for version in msg.edits:
-                    lines.extend(f"   {line}" for line in visible_text(version).splitlines())
-                    for row in (version.reply_markup or {}).get("inline_keyboard", []):
-                        lines.append("   " + " ".join(f"[{b.get('text', '')}]" for b in row))
+                for version in msg.versions:
+                    lines.extend(f"   {line}" for line in version.text.splitlines())
+                    lines.extend(_buttons_lines(version.buttons))
                     lines.append("   ⇒ после нажатия:")
                 lines.extend(message_lines(msg))
                 continue
-            edited = " (карточка обновлялась)" if msg.edits else ""
-            lines.append(f"── {when} {who}{edited}{'' if msg.from_bot else _reply_note(emu, msg)}:")
+            edited = " (карточка обновлялась)" if msg.versions else ""
+            lines.append(f"── {when} {who}{edited}{'' if msg.from_bot else _reply_note(staff, msg)}:")
             lines.extend(message_lines(msg))
     return "\n".join(lines)
 
@@ -739,17 +768,18 @@ def ok_topic(ok: OkEmulator) -> str:
     return "\n".join(lines)
 
 
-def telegram_thread(emu: TelegramEmulator, names: dict[int, str]) -> str:
+def telegram_thread(staff: TelegramStaff, names: dict[int, str]) -> str:
     """The channel's discussion group: the post's copy, the citizen's comment and the bot's reply in its thread."""
     title = f"Telegram, обсуждение канала «{TG_CHANNEL_TITLE}»"
     lines = ["", f"══ {title} " + "═" * max(0, 70 - len(title))]
-    for msg in emu.history(TG_GROUP):
+    for raw in staff.emu.history(TG_GROUP):
+        msg = staff.seen(raw)
         when = datetime.fromtimestamp(msg.date, TZ).strftime("%H:%M")
-        if msg.is_automatic_forward:
+        if raw.is_automatic_forward:
             who = f"{TG_CHANNEL_TITLE} (пост канала)"
         else:
             who = "Отклик" if msg.from_bot else names.get(msg.from_id, str(msg.from_id))
-        note = "" if msg.is_automatic_forward else _reply_note(emu, msg)
+        note = "" if raw.is_automatic_forward else _reply_note(staff, msg)
         lines.append(f"── {when} {who}{note}:")
         lines.extend(message_lines(msg))
     return "\n".join(lines)
@@ -757,49 +787,82 @@ def telegram_thread(emu: TelegramEmulator, names: dict[int, str]) -> str:
 
 @dataclass(frozen=True)
 class Played:
-    """The emulators after the day, stopped: their own records of what was posted (tests read them)."""
+    """The emulators after the day, stopped: their own records of what was posted (tests read them). `telegram`
+    is the staff's emulator on Telegram (with the channel), None on MAX; `max` the other way round."""
 
-    telegram: TelegramEmulator
+    messenger: Messenger
+    staff: StaffChats
+    telegram: TelegramEmulator | None
+    max: MaxEmulator | None
     vk: VkEmulator
     ok: OkEmulator
 
 
-async def demo(out: Callable[[str], None] = print, keep_db: Path | None = None) -> Played:
+@contextlib.asynccontextmanager
+async def staff_emulator(messenger: Messenger, clock: DemoClock) -> AsyncIterator[StaffChats]:
+    """The staff's messenger emulator with the demo's people and chats; on Telegram also the administration's
+    channel and its discussion group (the bot must be an administrator there to see the comments)."""
+    if messenger == "max":
+        async with MaxEmulator(wall_clock=lambda: clock.now().timestamp(), rate_limit=None) as max_emu:
+            staff: StaffChats = MaxStaff(max_emu)
+            _seat(staff)
+            yield staff
+        return
+    async with TelegramEmulator(wall_clock=lambda: clock.now().timestamp()) as emu:
+        staff = TelegramStaff(emu)
+        _seat(staff)
+        emu.add_user(TG_CITIZEN.user_id, *_split_name(TG_CITIZEN.name))
+        emu.add_channel(TG_CHANNEL, TG_CHANNEL_TITLE, group_id=TG_GROUP)
+        emu.bot_status[TG_GROUP] = "administrator"
+        yield staff
+
+
+def _split_name(name: str) -> tuple[str, str | None]:
+    first, _, last = name.partition(" ")
+    return first, last or None
+
+
+def _seat(staff: StaffChats) -> None:
+    for person in PEOPLE:
+        staff.add_user(person.user_id, *_split_name(person.name))
+    for chat_id, title in CHAT_TITLES.items():
+        staff.add_chat(chat_id, title)
+
+
+async def demo(
+    out: Callable[[str], None] = print, keep_db: Path | None = None, messenger: Messenger = "telegram"
+) -> Played:
     clock = DemoClock(MORNING)
     names = {p.user_id: p.name for p in (*PEOPLE, TG_CITIZEN)}
     with tempfile.TemporaryDirectory(prefix="otklik-demo-") as folder:
         async with (
-            TelegramEmulator(wall_clock=lambda: clock.now().timestamp()) as emu,
+            staff_emulator(messenger, clock) as staff,
             VkEmulator(rate_limit=None, max_wait=1, now=MORNING.timestamp()) as vk,
         ):
+            tg = staff if isinstance(staff, TelegramStaff) else None
             ok = OkEmulator(now=MORNING.timestamp())
             await ok.start()
             ok.add_topic(OK_TOPIC)
             imap = ImapEmulator(POS_MAIL_USER, POS_MAIL_PASSWORD)
             await imap.start()
-            for person in (*PEOPLE, TG_CITIZEN):
-                first, _, last = person.name.partition(" ")
-                emu.add_user(person.user_id, first, last or None)
-            for chat_id, title in CHAT_TITLES.items():
-                emu.add_chat(chat_id, None if chat_id > 0 else "supergroup", title=title)
-            emu.add_channel(TG_CHANNEL, TG_CHANNEL_TITLE, group_id=TG_GROUP)
-            emu.bot_status[TG_GROUP] = "administrator"  # it must be, to see the comments
             vk.add_group(VK_GROUP, VK_GROUP_NAME)
             vk.add_user(*VK_CITIZEN)
             vk.add_user(*VK_NEIGHBOUR)
             for citizen, _minute, _text in SPIKE_COMMENTS:
                 vk.add_user(*citizen)
-            settings = demo_settings(
-                emu.base_url, emu.token, Path(folder) / "demo.sqlite3", channels=demo_channels(vk, imap, ok)
-            )
+            channels = demo_channels(vk, imap, ok, telegram=tg is not None)
+            api_base, token, staff_messenger = staff.connection()
+            settings = demo_settings(api_base, token, Path(folder) / "demo.sqlite3", channels=channels,
+                                     messenger=staff_messenger)  # fmt: skip
             app = await OtklikApp.build(settings, clock=clock)
             polling = asyncio.create_task(app.run_polling())
             try:
                 out(
-                    "Отклик: демонстрация рабочего дня 01.12.2026 (Новосибирск) на встроенных эмуляторах Telegram, "
+                    "Отклик: демонстрация рабочего дня 01.12.2026 (Новосибирск) на встроенных эмуляторах "
+                    f"{MESSENGER_NAMES[messenger]}{' (сотрудники)' if tg is None else ''}, "
                     "ВКонтакте, Одноклассников и почтового ящика ПОС."
                 )
-                director = Director(emu, app, clock, out, vk, imap, ok)
+                director = Director(staff, app, clock, out, vk, imap, ok, channel=tg.emu if tg else None)
                 # The reader's first sweep and its first long poll: from here on, events come by long poll.
                 await vk.wait_for(lambda: vk.calls("wall.get"), timeout=30)
                 await director.settle()
@@ -812,9 +875,11 @@ async def demo(out: Callable[[str], None] = print, keep_db: Path | None = None) 
                 await ok.stop()
             if keep_db is not None:  # after the close: every connection gone, the WAL folded into the file
                 _keep(Path(folder) / "demo.sqlite3", keep_db)
-            out(transcript(emu, names) + "\n" + vk_wall(vk) + "\n" + telegram_thread(emu, names) + "\n"
-                + ok_topic(ok))  # fmt: skip
-    return Played(emu, vk, ok)
+            thread = telegram_thread(tg, names) + "\n" if tg is not None else ""
+            out(transcript(staff, names) + "\n" + vk_wall(vk) + "\n" + thread + ok_topic(ok))
+    return Played(
+        messenger, staff, tg.emu if tg else None, staff.emu if isinstance(staff, MaxStaff) else None, vk, ok
+    )
 
 
 def _keep(database: Path, target: Path) -> None:
@@ -824,9 +889,9 @@ def _keep(database: Path, target: Path) -> None:
         raise DemoError(f"не удалось сохранить базу в {target}: {exc.strerror or exc}") from None
 
 
-def run_demo(db: str | None = None) -> int:
+def run_demo(db: str | None = None, messenger: Messenger = "telegram") -> int:
     target = Path(db) if db else None
     if target is not None and (target.is_dir() or not target.parent.is_dir()):
         raise DemoError(f"не удаётся записать базу в {target}: нет такой папки или это папка")
-    asyncio.run(demo(keep_db=target))
+    asyncio.run(demo(keep_db=target, messenger=messenger))
     return 0

@@ -331,6 +331,11 @@ class TelegramSender:
 
     # ------------------------------------------------------------------------------------------- public
 
+    @property
+    def text_limit(self) -> int:
+        """The visible characters of one message on this sender's messenger: what views/ fit cards into."""
+        return self._text_limit
+
     async def send(self, item: Outgoing) -> SendResult:
         """Deliver one item (all pieces of a long text, in order) or raise SendFailed."""
         chat_id = self._migrated.get(item.chat_id, item.chat_id)

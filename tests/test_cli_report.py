@@ -153,3 +153,8 @@ def test_demo_db_to_a_folder_is_refused_before_the_day(
 ) -> None:
     code, out, err = run(["demo", "--db", str(tmp_path)], capsys)
     assert code == 2 and out == "" and "не удаётся записать базу" in err and err.count("\n") == 1
+
+
+def test_demo_with_an_unknown_messenger_is_refused_in_russian(capsys: pytest.CaptureFixture[str]) -> None:
+    assert_refused(*run(["demo", "--messenger", "vk"], capsys), "--messenger", "нет такого варианта: 'vk'",
+                   "'telegram', 'max'")  # fmt: skip

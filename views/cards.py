@@ -1,7 +1,8 @@
 """Case cards and notification texts, in Telegram HTML.
 
 Everything that came from a person (citizen text, author, link, drafts, reasons, unit names from config) is
-escaped here and nowhere else; the card is trimmed so it never exceeds Telegram's 4096 characters.
+escaped here and nowhere else; the card is trimmed so it never exceeds the messenger's limit: `text_limit`,
+Telegram's 4,096 characters unless the sender says otherwise (MAX: 4,000), taken from the sender by bot/delivery.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from views import texts
 from views.durations import DurationCalendar, remaining_text
-from views.html import TEXT_LIMIT as LIMIT
-from views.html import escape, escape_trimmed, utf16_len, visible_length
+from views.html import TEXT_LIMIT, escape, escape_trimmed, utf16_len, visible_length
 from views.keyboards import chat_actor, view_keyboard
 from views.privacy import NO_MASKING, Privacy
 from workflow.draft_review import DRAFT_HELD, checks_of, submitted_checks
@@ -270,9 +270,10 @@ def render_card(
     units: Mapping[str, str],
     now: datetime,
     privacy: Privacy = NO_MASKING,
+    text_limit: int = TEXT_LIMIT,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The card as `chat_roles`/`chat_units` see it: HTML text (≤ 4096) and the chat's buttons; with `privacy`
-    masking, no author's identity (views/privacy.py)."""
+    """The card as `chat_roles`/`chat_units` see it: HTML text (≤ `text_limit` visible characters) and the
+    chat's buttons; with `privacy` masking, no author's identity (views/privacy.py)."""
     view = privacy.view(view)
     case, message = view.case, view.message
     head: list[str] = [
@@ -374,7 +375,7 @@ def render_card(
         parts += after_draft
         return "\n".join(parts)
 
-    budget = max(0, LIMIT - visible_length(assemble("", "")) - 2)
+    budget = max(0, text_limit - visible_length(assemble("", "")) - 2)
     body_q, draft_q = escape(message_text), escape(draft)
     body_len, draft_len = utf16_len(message_text), utf16_len(draft)
     if body_len + draft_len > budget:
@@ -423,12 +424,13 @@ def render_history(
     *,
     units: Mapping[str, str] | None = None,
     privacy: Privacy = NO_MASKING,
+    text_limit: int = TEXT_LIMIT,
 ) -> str:
     """The whole audit trail of a case (for /case N), trimmed to the newest lines that fit one message."""
     view = privacy.view(view)
     title = texts.HISTORY_TITLE_HTML.format(case_id=view.case.id)
     lines = history_lines(view.events, calendar, limit=None, units=units, procedure=view.case.procedure)
-    while lines and visible_length("\n".join([title, *lines])) > LIMIT:
+    while lines and visible_length("\n".join([title, *lines])) > text_limit:
         lines = lines[1:]
     return "\n".join([title, *lines])
 
@@ -463,7 +465,7 @@ def _window_text(minutes: int) -> str:
     return f"{hours} ч" if hours and not rest else f"{minutes} мин"
 
 
-def render_spike(n: Notification, calendar: CardCalendar) -> str:
+def render_spike(n: Notification, calendar: CardCalendar, text_limit: int = TEXT_LIMIT) -> str:
     """The head's report of a cluster of similar messages: how many over which window, the address and subject,
     each case listed (number, time, the start of its text); a «grew» notice lists the members that joined since the last one."""
     p = n.payload
@@ -496,7 +498,7 @@ def render_spike(n: Notification, calendar: CardCalendar) -> str:
     if isinstance(more, int) and more > 0:
         lines.append(escape(texts.NOTE_SPIKE_MORE.format(count=more)))
     text = "\n".join(lines)
-    if visible_length(text) > LIMIT:
+    if visible_length(text) > text_limit:
         text = lines[0]
     return text
 
@@ -536,9 +538,10 @@ def render_notification(
     units: Mapping[str, str],
     now: datetime,
     privacy: Privacy = NO_MASKING,
+    text_limit: int = TEXT_LIMIT,
 ) -> str:
-    """A reminder, a missed-term alert or a notice of a lifecycle step, as HTML (≤ 4096); with `privacy`
-    masking, no author's identity (views/privacy.py)."""
+    """A reminder, a missed-term alert or a notice of a lifecycle step, as HTML (≤ `text_limit` visible
+    characters); with `privacy` masking, no author's identity (views/privacy.py)."""
     n = privacy.notification(n, view)
     view = privacy.view_or_none(view)
     lines: list[str] = []
@@ -549,7 +552,7 @@ def render_notification(
     if n.kind in POS_MAIL_KINDS:
         return render_pos_mail(n, rules)
     if n.kind in (SPIKE, SPIKE_GREW):
-        return render_spike(n, calendar)
+        return render_spike(n, calendar, text_limit)
     if n.kind == DELIVERY_FAILED:
         return "\n".join(
             [texts.NOTE_DELIVERY_FAILED_HTML, *(escape(line) for line in _failure_lines(n, units))]
@@ -589,8 +592,8 @@ def render_notification(
     if n.case_id is not None:
         lines.append(escape(texts.NOTE_CASE.format(case_id=n.case_id)))
     text = "\n".join(lines)
-    if visible_length(text) > LIMIT:
-        text = lines[0] if visible_length(lines[0]) <= LIMIT else escape(texts.TRIMMED)
+    if visible_length(text) > text_limit:
+        text = lines[0] if visible_length(lines[0]) <= text_limit else escape(texts.TRIMMED)
     return text
 
 

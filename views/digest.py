@@ -94,6 +94,7 @@ def render_digest(
     rules: Rules,
     units: Mapping[str, str],
     now: datetime,
+    text_limit: int = TEXT_LIMIT,
 ) -> str:
     """The digest: new cases by procedure, open ones by status, today's terms, overdue ones, his approvals."""
     day, read_at = _day_and_read_at(payload, now)
@@ -123,7 +124,8 @@ def render_digest(
         ("overdue", texts.DIGEST_OVERDUE_HTML, False),
         ("approvals", texts.DIGEST_APPROVALS_HTML, True),
     ]
-    _add_sections(lines, payload, sections, calendar=calendar, rules=rules, units=units, now=read_at)
+    _add_sections(lines, payload, sections, calendar=calendar, rules=rules, units=units, now=read_at,
+                  text_limit=text_limit)  # fmt: skip
     return "\n".join(lines)
 
 
@@ -136,8 +138,9 @@ def _add_sections(
     rules: Rules,
     units: Mapping[str, str],
     now: datetime,
+    text_limit: int,
 ) -> None:
-    """The term lists of a digest, appended to `lines` within Telegram's budget: (payload key, header, lines
+    """The term lists of a digest, appended to `lines` within the messenger's budget (`text_limit`): (payload key, header, lines
     without an owner)."""
     used = sum(visible_length(line) + 1 for line in lines)
     for index, (key, header, approval) in enumerate(sections):
@@ -155,7 +158,7 @@ def _add_sections(
             if line is None:
                 continue
             cost = visible_length(line) + 1
-            if used + cost + reserve > TEXT_LIMIT:
+            if used + cost + reserve > text_limit:
                 break
             block.append(line)
             used += cost
@@ -174,6 +177,7 @@ def render_morning(
     rules: Rules,
     units: Mapping[str, str],
     now: datetime,
+    text_limit: int = TEXT_LIMIT,
 ) -> str:
     """A person's morning digest: his terms due today, then those overdue (no owner: they are his)."""
     day, read_at = _day_and_read_at(payload, now)
@@ -182,5 +186,6 @@ def render_morning(
         ("due_today", texts.MORNING_DUE_TODAY_HTML, True),
         ("overdue", texts.MORNING_OVERDUE_HTML, True),
     ]
-    _add_sections(lines, payload, sections, calendar=calendar, rules=rules, units=units, now=read_at)
+    _add_sections(lines, payload, sections, calendar=calendar, rules=rules, units=units, now=read_at,
+                  text_limit=text_limit)  # fmt: skip
     return "\n".join(lines)

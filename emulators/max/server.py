@@ -205,8 +205,10 @@ class MaxEmulator:
             self._failures.append((status, code, message))
 
     def push_message(self, chat_id: int, user_id: int, text: str | None = None,
-                     reply_to_message_id: int | None = None) -> MaxMessage:  # fmt: skip
-        """A user writes in a group (``chat_id`` < 0) or to the bot (``chat_id`` = the user's id)."""
+                     reply_to_message_id: int | None = None,
+                     attachments: list[JsonDict] | None = None) -> MaxMessage:  # fmt: skip
+        """A user writes in a group (``chat_id`` < 0) or to the bot (``chat_id`` = the user's id);
+        ``attachments`` as MAX delivers them (an image: ``{"type": "image", "payload": {"url", "token"}}``)."""
         user = self._user(user_id)
         chat = self._dialog(user_id) if chat_id > 0 else self._chat(chat_id)
         if chat.type != "dialog":
@@ -216,6 +218,7 @@ class MaxEmulator:
             reply_mid = self._by_seq(chat.chat_id, reply_to_message_id).mid
         msg = self._new_message(chat, user.user_id, from_bot=False, text=text or "", fmt=None)
         msg.reply_to_mid, msg.reply_to_message_id = reply_mid, reply_to_message_id
+        msg.attachments = list(attachments or [])
         if chat.bot_status == "active":
             self.push_update({"update_type": "message_created", "timestamp": msg.timestamp,
                               "message": self._message_json(msg), "user_locale": "ru"})  # fmt: skip

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from emulators.max import MaxEmulator
+from emulators.max import TEXT_LIMIT, MaxEmulator
 from storage.tables import inbox
 from tests.e2e.conftest import HOUSING_CHAT, INTAKE_CHAT, OFFICE_CHAT, OPERATOR, World
 from views import texts
@@ -87,3 +87,26 @@ async def test_a_long_text_goes_in_pieces_within_4000_characters(world: World) -
     case = await w.register_os(long_text)
     assert all(len(m.plain_text) <= 4000 for m in emu.sent(INTAKE_CHAT))
     assert w.cards(INTAKE_CHAT, case)
+
+
+async def test_a_card_of_a_10000_character_message_fits_4000_and_keeps_its_buttons(world: World) -> None:
+    """views/ cut the card to the sender's limit (MAX: 4,000), not Telegram's 4,096: one message, the citizen's text
+    ending in «…», the buttons under it; cut to 4,096 the card would go in two pieces, the buttons on the second.
+    (A 10,000-character text is what the networks' readers keep; the intake chat is the shortest way to one.)"""
+    w = world
+    await w.start()
+    text = "Пётр Смирнов: " + "".join(f"яма {i} у дома 5 по ул. Ленина. " for i in range(400))[: 10_000 - 14]
+    assert len(text) == 10_000
+    case = await w.register_os(text)
+    card = w.card(INTAKE_CHAT, case)  # exactly one message starts with the title: the card was not split
+    assert TEXT_LIMIT - 10 <= len(card.plain_text) <= TEXT_LIMIT  # filled up to MAX's limit, not beyond
+    body = card.plain_text.split("\n\n")[1]
+    assert body.endswith(texts.TRIMMED) and text.startswith(body.removesuffix(texts.TRIMMED))
+    assert any(b.get("text") == "Направить в подразделение" for row in card.buttons for b in row)
+
+    await w.route_os(case, "housing")  # edited in place, and posted to the unit: both cut the same way
+    card = w.card(INTAKE_CHAT, case)
+    assert card.edits and len(card.plain_text) <= TEXT_LIMIT and card.buttons
+    unit_card = w.card(HOUSING_CHAT, case)
+    assert len(unit_card.plain_text) <= TEXT_LIMIT and unit_card.buttons
+    assert unit_card.plain_text.split("\n\n")[1].endswith(texts.TRIMMED)
