@@ -219,15 +219,14 @@ class MaxStaff:
     def push_message(
         self, chat_id: int, user_id: int, text: str, *, reply_to: int | None = None, photo: bytes | None = None
     ) -> None:
-        attachments: list[dict[str, Any]] = []
-        if photo is not None:
-            # A person's photo reaches the bot as an image attachment with its URL (MAX keeps the file); the
-            # bot passes it on by that URL and never fetches it here, so no file server is needed.
-            self._photos += 1
-            attachments.append({"type": "image", "payload": {"photo_id": self._photos,
-                                                             "token": f"demo-photo-{self._photos}",
-                                                             "url": f"{self.emu.base_url}/files/demo-{self._photos}.jpg"}})  # fmt: skip
-        self.emu.push_message(chat_id, user_id, text, reply_to_message_id=reply_to, attachments=attachments)
+        if photo is None:
+            self.emu.push_message(chat_id, user_id, text, reply_to_message_id=reply_to)
+            return
+        # A person's photo: the emulator keeps the file and serves its payload.url, as MAX does, so the bot
+        # fetches it and uploads it again when it passes the photo on.
+        self._photos += 1
+        self.emu.push_file(chat_id, user_id, f"demo-{self._photos}.jpg", photo, kind="image", caption=text,
+                           reply_to_message_id=reply_to)  # fmt: skip
 
     def push_callback(self, chat_id: int, user_id: int, message_id: int, data: str) -> None:
         self.emu.push_callback(chat_id, user_id, message_id, data)
