@@ -35,14 +35,17 @@ def update_id_of(raw: JsonDict) -> int:
     inbox keeps it once. From the message's mid or the callback's id (an edit: the mid and the edit's time, so
     two edits of one message are two updates); else from the whole update."""
     kind = str(raw.get("update_type", ""))
-    message = raw.get("message") or {}
+    found = raw.get("message")
+    message: JsonDict = found if isinstance(found, dict) else {}
+    inner = message.get("body")
+    body: JsonDict = inner if isinstance(inner, dict) else {}
     key: str
     if kind == "message_callback":
         key = str((raw.get("callback") or {}).get("callback_id", ""))
-    elif kind == "message_created" and (message.get("body") or {}).get("mid"):
-        key = str(message["body"]["mid"])
-    elif kind == "message_edited" and (message.get("body") or {}).get("mid"):
-        key = f"{message['body']['mid']}\n{raw.get('timestamp', '')}"
+    elif kind == "message_created" and body.get("mid"):
+        key = str(body["mid"])
+    elif kind == "message_edited" and body.get("mid"):
+        key = f"{body['mid']}\n{raw.get('timestamp', '')}"
     else:
         key = json.dumps(raw, sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(f"{kind}\n{key}".encode()).digest()

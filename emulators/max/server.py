@@ -420,14 +420,16 @@ class MaxEmulator:
         if chat.bot_status != "active":
             raise MaxApiError(403, "chat.denied", "The bot is not a member of this chat")
         text, fmt, attachments = self._content(body, require=True)
-        msg = self._new_message(chat, self.bot_user.user_id, from_bot=True, text=text, fmt=fmt)
-        msg.attachments = attachments
-        msg.notify = bool(body.get("notify", True))
         link = body.get("link")
-        if isinstance(link, dict) and link.get("type") == "reply":
+        target: MaxMessage | None = None
+        if isinstance(link, dict) and link.get("type") == "reply":  # checked before anything is posted
             target = self._by_mid.get(str(link.get("mid")))
             if target is None or target.chat_id != chat.chat_id or target.deleted:
                 raise _bad("link.mid: message not found in this chat")
+        msg = self._new_message(chat, self.bot_user.user_id, from_bot=True, text=text, fmt=fmt)
+        msg.attachments = attachments
+        msg.notify = bool(body.get("notify", True))
+        if target is not None:
             msg.reply_to_mid, msg.reply_to_message_id = target.mid, target.seq
         return {"message": self._message_json(msg)}
 
