@@ -297,6 +297,7 @@ def member_json(raw: JsonDict) -> JsonDict:
             "can_post_stories": False,
             "can_edit_stories": False,
             "can_delete_stories": False,
+            "can_send_welcome_messages": False,  # required by aiogram 3.31's ChatMemberAdministrator
             "can_pin_messages": "pin_message" in granted,
         }
     return {"status": "member", "user": user}
