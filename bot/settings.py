@@ -501,6 +501,12 @@ def max_channel_problem(settings: Settings) -> str | None:
     if not mx.enabled:
         return None
     if settings.messenger.kind == "max":
+        chats = settings.chats
+        staff_chats = {chats.intake, chats.region_curator, chats.pos_curator, chats.office_head, chats.head,
+                       chats.coordinator, *chats.units.values()}  # fmt: skip
+        if mx.group_id is not None and mx.group_id in staff_chats:
+            # Every message there would be taken for a citizen's, and the staff's routers would not see it.
+            return f"channels.max.group_id: {mx.group_id} — чат сотрудников из [chats], а не группа для граждан"
         if mx.token and mx.token != settings.messenger.max_token:
             # Both MAX bots would share the message-id map (a dialog is named by the user's id in both).
             return ('channels.max.token: при messenger.kind = "max" граждане пишут боту сотрудников; '

@@ -49,6 +49,7 @@ __all__ = ["clock", "emu", "world"]
 
 CITIZEN = 8001
 OTHER_CITIZEN = 8002
+GROUP = -70001  # the administration's MAX group for citizens
 DRAFT = "Здравствуйте! Крыльцо дома 3 отремонтируют до 20 декабря."
 ON_MAX = pytest.mark.parametrize("messenger", ["max"], indirect=True)
 
@@ -380,6 +381,28 @@ async def test_b_a_kill_between_receiving_and_confirming_and_only_the_citizens_r
     await world.stop()
 
 
+async def test_b_the_administrations_max_group_is_read_and_answered_in(
+    world: World, citizens: MaxEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mx = citizens
+    mx.add_chat(GROUP, title="Жители Северного района", members=(CITIZEN, OTHER_CITIZEN), bot_admin=True)
+    with_max_channel(monkeypatch, MaxChannelSettings(enabled=True, token=mx.token, api_base=mx.base_url,
+                                                     group_id=GROUP))  # fmt: skip
+    await world.start()
+    question = mx.push_message(GROUP, CITIZEN, "Когда уберут снег во дворе дома 4?")
+    mx.push_message(GROUP, OTHER_CITIZEN, "/help")  # a command: nobody's case
+    await world.wait(lambda: len(intake_cards(world)) == 1, "the group message's card")
+    await settle_both(world, mx)
+    assert mx.sent(GROUP) == []  # no acknowledgement in a group: the card alone
+    case = await approved(world, Source.MAX, f"{GROUP}:{question.message_id}", DRAFT)
+    await world.press(INTAKE_CHAT, OPERATOR, texts.BTN_PUBLISH_AUTO, case)
+    [ours] = await mx.wait_for(lambda: [m for m in mx.sent(GROUP) if m.plain_text == DRAFT])
+    assert ours.reply_to_message_id == question.message_id
+    await settle_both(world, mx)
+    assert len(intake_cards(world)) == 1
+    await world.stop()
+
+
 async def test_b_settings_are_refused_in_one_line(tmp_path: Path) -> None:
     settings = Settings(channels=ChannelsSettings(max=MaxChannelSettings(enabled=True)))
     settings.telegram.token = "1:x"
@@ -390,6 +413,10 @@ async def test_b_settings_are_refused_in_one_line(tmp_path: Path) -> None:
         channels=ChannelsSettings(max=MaxChannelSettings(enabled=True, token="other")),
     )
     with pytest.raises(ConfigError, match="отдельный бот MAX для граждан не поддерживается"):
+        await OtklikApp.build(on_max)
+    on_max.channels.max.token = ""
+    on_max.channels.max.group_id = on_max.chats.intake = -301
+    with pytest.raises(ConfigError, match="чат сотрудников из \\[chats\\], а не группа для граждан"):
         await OtklikApp.build(on_max)
 
 
