@@ -85,6 +85,10 @@ MAX = Messenger(
     sent_link=_no_link,
     reply_gone=_reply_gone,
     forbidden_reason=_forbidden_reason,
+    gone_hint=(
+        "Сообщение удалено в MAX, ответить на него нельзя: напишите автору вручную и нажмите «Опубликовано "
+        "вручную», или закройте обращение как снятое автором."
+    ),
 )
 
 

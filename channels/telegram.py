@@ -59,6 +59,7 @@ class Messenger:
     sent_link: Callable[[Message], str]
     reply_gone: Callable[[str], bool]
     forbidden_reason: Callable[[str], str]
+    gone_hint: str = ""  # what the operator does when the message answered is gone ("": Telegram's comment text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,9 +252,10 @@ class PublishUnclear(PublishFailed):
 class SourceGone(PublishRefused):
     """The comment was deleted: Telegram refuses the reply (400). The card shows it deleted in source."""
 
-    def __init__(self, detail: str, name: str = "Telegram") -> None:
+    def __init__(self, detail: str, name: str = "Telegram", hint: str = "") -> None:
         super().__init__(
-            f"Комментарий удалён в {name}, ответить на него нельзя: ответьте под постом, упомянув автора, "
+            hint
+            or f"Комментарий удалён в {name}, ответить на него нельзя: ответьте под постом, упомянув автора, "
             "и нажмите «Опубликовано», или закройте обращение как снятое автором.",
             detail=detail,
         )
@@ -356,7 +358,7 @@ class TelegramPublisher:
         except TelegramBadRequest as exc:
             if self.via.reply_gone(exc.message):
                 await self._gone(answer.item_key)
-                raise SourceGone(exc.message, name) from None
+                raise SourceGone(exc.message, name, self.via.gone_hint) from None
             raise PublishFailed(f"{name} отклонил ответ: {exc.message}", detail=exc.message) from None
         except (TelegramForbiddenError, TelegramNotFound) as exc:  # MAX: a dialog that is gone is a 404
             raise Undeliverable(self.via.forbidden_reason(exc.message), exc.message, name) from None

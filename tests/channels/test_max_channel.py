@@ -275,6 +275,7 @@ async def test_a_stopped_bot_and_a_deleted_message_are_on_the_card_with_the_text
     await world.wait(lambda: "автор остановил бота" in card_text(world, first), "the stopped bot on the card")
     await world.press(INTAKE_CHAT, OPERATOR, texts.BTN_PUBLISH_AUTO, second)
     await world.wait(lambda: "удалён автором" in card_text(world, second), "the deletion on the card")
+    await world.wait(lambda: "Сообщение удалено в MAX" in card_text(world, second), "what to do, on the card")
     await world.settle()
     assert [row[0] for row in await publication_rows(world.app)] == ["undeliverable", "undeliverable"]
     assert [m for m in mx.sent(CITIZEN) + mx.sent(OTHER_CITIZEN) if m.plain_text == DRAFT] == []
