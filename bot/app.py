@@ -12,6 +12,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
@@ -38,7 +39,7 @@ from bot.max_session import MAX_REQUESTS_PER_SECOND, MaxBot, MaxSession
 from bot.ok_webhook import ok_webhook_handler
 from bot.ok_wiring import OkParts, ok_findings, ok_parts
 from bot.pollerlock import PollerLock
-from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, webhook_handler
+from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, dispatch_handler, webhook_handler
 from bot.pos_mail import CHANNEL as POS_MAIL_CHANNEL
 from bot.pos_mail import PosMailReader, mail_handler, mailbox_config, mailbox_problem
 from bot.publisher import PublicationWorker
@@ -46,7 +47,14 @@ from bot.report_files import WeeklyReportFiles
 from bot.retention_job import erase_due
 from bot.scheduler import build_scheduler
 from bot.sender import FloodWaitMiddleware, Outgoing, TelegramSender
-from bot.settings import VK_CALLBACK_SECRET_ENV, VK_CONFIRMATION_ENV, VK_TOKEN_ENV, ConfigError, Settings
+from bot.settings import (
+    VK_CALLBACK_SECRET_ENV,
+    VK_CONFIRMATION_ENV,
+    VK_TOKEN_ENV,
+    ConfigError,
+    Settings,
+    max_channel_problem,
+)
 from bot.shutdown import (
     CANCEL_WAIT_SECONDS,
     STOP_MARGIN_SECONDS,
@@ -56,6 +64,7 @@ from bot.shutdown import (
     wait_at_most,
 )
 from bot.startup import check_setup
+from channels.max import MaxChannelConfig, MaxPublisher
 from channels.ok import inbox_key as ok_inbox_key
 from channels.pos.mail import ImapMailbox
 from channels.pos.mail_parse import LabelPatterns
@@ -86,6 +95,8 @@ log = logging.getLogger(__name__)
 
 # How long a stop waits for the drains the last handlers woke, after the workers' own grace.
 DRAIN_GRACE_SECONDS = 2.0
+# The inbox source of the citizens' own MAX bot's updates (the staff on Telegram): its update ids are its own.
+MAX_CITIZENS_SOURCE = "max"
 
 
 class SystemClock:
@@ -96,6 +107,17 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(self.tz)
+
+
+@dataclass
+class MaxCitizens:
+    """The citizens' own MAX bot, when the staff work in Telegram (issue 15 item 3, deployment «b»): its long
+    poll into the same inbox under its own source, and a dispatcher with the citizens' intake router alone."""
+
+    bot: MaxBot
+    dispatcher: Dispatcher
+    poller: Poller
+    task: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -130,6 +152,7 @@ class OtklikApp:
     # Issue 14: the weekly п.18 report and each person's morning digest; None: turned off in [notify].
     weekly: WeeklyReportUseCase | None = None
     mornings: MorningDigestUseCase | None = None
+    max_citizens: MaxCitizens | None = None  # the citizens' own MAX bot (issue 15 item 3), staff on Telegram
 
     @classmethod
     async def build(
@@ -145,6 +168,7 @@ class OtklikApp:
         rules = build_rules(settings)
         pos_categories = pos_category_table(settings, rules)  # a value that is no class: one line, no start
         telegram_channel = _telegram_channel(settings)  # before anything is opened: a bad block is one line
+        max_channel = _max_channel(settings)
         ok = ok_parts(settings)
         directory = Directory.from_settings(settings)
         url = settings.database_url
@@ -186,6 +210,10 @@ class OtklikApp:
                                   spikes=build_spikes(settings))  # fmt: skip
         if telegram_channel is not None:  # replies to comments and direct messages; a deleted comment shows on its card
             publishers.register(TelegramPublisher(bot, clock, on_gone=services.take_in))
+        citizens_bot: MaxBot | None = None
+        if max_channel is not None:  # the staff's MAX bot, or the citizens' own, answers in the citizen's dialog
+            citizens_bot = cast(MaxBot, bot) if on_max else _max_citizens_bot(settings, engine)
+            publishers.register(MaxPublisher(citizens_bot, clock, on_gone=services.take_in))
         publisher = PublicationWorker(services, clock)
         publishers.on_queued = publisher.wake
         dispatcher = Dispatcher(storage=MemoryStorage())
@@ -194,7 +222,10 @@ class OtklikApp:
         delivery.weekly_report = WeeklyReportFiles(reporting, ReportNames.of(rules))
         if telegram_channel is not None:  # citizens' comments and messages first: they never meet the staff gate
             dispatcher.include_router(channel_intake.router())
-            dispatcher.workflow_data["telegram_channel"] = telegram_channel
+            dispatcher.workflow_data["citizen_channel"] = telegram_channel
+        elif max_channel is not None and on_max:  # deployment «a»: a stranger writing to the staff's MAX bot
+            dispatcher.include_router(channel_intake.router())
+            dispatcher.workflow_data["citizen_channel"] = max_channel
         dispatcher.include_routers(*build_routers())
         dispatcher.workflow_data.update(
             services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules,
@@ -225,6 +256,16 @@ class OtklikApp:
         pool = WorkerPool(inbox=inbox, dispatcher=dispatcher, bot=bot, size=settings.telegram.workers,
                           pacing=pacing, watch=watch, handlers=handlers)  # fmt: skip
         poller = Poller(bot=bot, dispatcher=dispatcher, inbox=inbox, pool=pool, pacing=pacing, watch=watch)
+        max_citizens: MaxCitizens | None = None
+        if max_channel is not None and not on_max and citizens_bot is not None:  # deployment «b»
+            citizens = Dispatcher(storage=MemoryStorage())
+            citizens.include_router(channel_intake.router())
+            citizens.workflow_data.update(services=services, directory=directory, citizen_channel=max_channel)
+            pool.handlers[MAX_CITIZENS_SOURCE] = dispatch_handler(citizens, citizens_bot)
+            max_citizens = MaxCitizens(citizens_bot, citizens, Poller(
+                bot=citizens_bot, dispatcher=citizens, inbox=inbox, pool=pool, pacing=pacing, watch=watch,
+                source=MAX_CITIZENS_SOURCE,
+            ))  # fmt: skip
         readers = tuple(
             ChannelReader(source=source, inbox=inbox, pool=pool, clock=clock, pacing=pacing, watch=watch,
                           key_of=inbox_key, sweep=sweep, reconcile_seconds=vk.reconcile_minutes * 60,
@@ -244,7 +285,8 @@ class OtklikApp:
         app = cls(settings=settings, engine=engine, repo=repo, calendar=calendar, rules=rules, directory=directory,
                   clock=clock, services=services, bot=bot, sender=sender, delivery=delivery,
                   dispatcher=dispatcher, scheduler=AsyncIOScheduler(), inbox=inbox, pacing=pacing, watch=watch,
-                  pool=pool, poller=poller, readers=readers, publisher=publisher, pos_mail=pos_mail, ok=ok)  # fmt: skip
+                  pool=pool, poller=poller, readers=readers, publisher=publisher, pos_mail=pos_mail, ok=ok,
+                  max_citizens=max_citizens)  # fmt: skip
         if pos_mail is not None:
             pos_mail.pool = pool
         if settings.notify.weekly_report:  # issue 14
@@ -285,6 +327,9 @@ class OtklikApp:
             running.append(self.publisher.task)
         if self._poll is not None and not self._poll.done():
             running.append(self._poll)
+        citizens = self.max_citizens
+        if citizens is not None and citizens.task is not None and not citizens.task.done():
+            running.append(citizens.task)
         current = asyncio.current_task()
         return [task for task in running if task is not current]
 
@@ -329,6 +374,9 @@ class OtklikApp:
             await wait_at_most(self.watch.settle(), CANCEL_WAIT_SECONDS, "уведомление о базе")
         with steps.step("сеанс Telegram"):
             await wait_at_most(self.bot.session.close(), CANCEL_WAIT_SECONDS, "сеанс Telegram")
+        if self.max_citizens is not None:
+            with steps.step("сеанс MAX для граждан"):
+                await wait_at_most(self.max_citizens.bot.session.close(), CANCEL_WAIT_SECONDS, "сеанс MAX")
         with steps.step("соединения с базой"):
             # The SQLite writer first: the writes queued on it commit before its connection closes.
             await wait_at_most(stop_writer(self.engine), CANCEL_WAIT_SECONDS, "запись в базу")
@@ -386,6 +434,8 @@ class OtklikApp:
         self._reading = tuple(
             asyncio.create_task(reader.run(), name=f"channel-{reader.channel}") for reader in self.readers
         )
+        if self.max_citizens is not None:  # what it got but did not save, MAX gives again (no marker sent)
+            self.max_citizens.task = asyncio.create_task(self.max_citizens.poller.run(), name="max-citizens")
         if self.publisher is not None:
             await self.publisher.start()  # takes over what a dead run was sending
 
@@ -408,6 +458,9 @@ class OtklikApp:
             with steps.step("приём ВКонтакте"):
                 await site.cleanup()
         reading, self._reading = self._reading, ()
+        if self.max_citizens is not None and self.max_citizens.task is not None:
+            reading += (self.max_citizens.task,)
+            self.max_citizens.task = None
         # What a reader got but did not save, the network gives again from the saved cursor.
         with steps.step("чтение сетей"):
             await cancel_and_wait(reading)
@@ -481,6 +534,26 @@ def _max_bot(settings: Settings, engine: AsyncEngine) -> tuple[Bot, TelegramSend
         bot, per_second=per_second, per_chat_interval=0.0, group_per_minute=1_000_000, text_limit=MAX_TEXT_LIMIT
     )
     return bot, sender
+
+
+def _max_channel(settings: Settings) -> MaxChannelConfig | None:
+    mx = settings.channels.max
+    problem = max_channel_problem(settings)
+    if problem is not None:
+        raise ConfigError(problem)
+    if not mx.enabled:
+        return None
+    own_bot = settings.messenger.kind != "max"  # no staff router behind it: «Начать» is greeted
+    return MaxChannelConfig(group_id=mx.group_id, direct_messages=mx.direct_messages, greet_any_start=own_bot)
+
+
+def _max_citizens_bot(settings: Settings, engine: AsyncEngine) -> MaxBot:
+    """The citizens' own MAX bot (the staff on Telegram): its message ids kept in max_messages, as the staff's
+    would be; its calls (acknowledgements, answers one at a time) stay far below MAX's 30 a second."""
+    mx = settings.channels.max
+    session = MaxSession(mx.token, MaxMessageMap(engine), api_url=mx.api_base)
+    session.middleware(FloodWaitMiddleware())
+    return MaxBot(session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
 def _telegram_channel(settings: Settings) -> ChannelConfig | None:

@@ -43,7 +43,7 @@ from bot.domain_setup import (
 from bot.max_session import NO_MIDS, MaxBot, MaxSession
 from bot.ok_wiring import ok_findings
 from bot.pos_mail import mailbox_config, mailbox_problem
-from bot.settings import VK_SERVICE_KEY_ENV, VK_TOKEN_ENV, ConfigError, Settings
+from bot.settings import VK_SERVICE_KEY_ENV, VK_TOKEN_ENV, ConfigError, Settings, max_channel_problem
 from bot.startup import (
     StartupError,
     check_database_url,
@@ -122,6 +122,7 @@ async def diagnose(settings: Settings, *, today: date, source: str) -> list[Find
         findings += await max_findings(settings, directory)
     else:
         findings += await telegram_findings(settings, directory)
+    findings += await max_channel_findings(settings)
     findings += await vk_findings(settings)
     findings += await vk_long_poll_findings(settings)
     findings += await pos_mail_findings(settings)
@@ -215,6 +216,38 @@ async def max_findings(settings: Settings, directory: Directory) -> list[Finding
             findings.append(fail('channels.telegram: канал Telegram читает бот Telegram, а messenger.kind = "max"'))
         findings += missing_chat_findings(directory)
         findings += await chat_findings(bot, me, settings)
+        return findings
+    finally:
+        await session.close()
+
+
+async def max_channel_findings(settings: Settings) -> list[Finding]:
+    """`[channels.max]` (issue 15 item 3): the citizens' MAX bot takes its token (GET /me), and reads the group
+    named for citizens. With the staff on MAX and no token of its own it is the staff's bot, checked above."""
+    mx = settings.channels.max
+    if not mx.enabled:
+        return []
+    problem = max_channel_problem(settings)
+    if problem is not None:
+        return [fail(problem)]
+    shared = settings.messenger.kind == "max"
+    token, base = (settings.messenger.max_token, settings.messenger.max_api_base) if shared else (mx.token, mx.api_base)
+    if shared and not token:
+        return []  # the staff's token is missing: max_findings said so
+    session = MaxSession(token, NO_MIDS, api_url=base, timeout=API_TIMEOUT_SECONDS)
+    bot = MaxBot(session)
+    try:
+        try:
+            me = await bot.get_me()
+        except (TelegramUnauthorizedError, TelegramNotFound):
+            return [fail("channels.max.token: MAX не принимает токен бота для граждан; проверьте его в кабинете бота")]
+        except (TelegramAPIError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return [fail(f"channels.max.api_base: MAX Bot API {base} не отвечает: {_short(exc)}")]
+        whose = "бот сотрудников" if shared else "бот"
+        findings = [ok(f"channels.max: обращения граждан принимает {whose} MAX @{me.username} (id {me.id})")]
+        if mx.group_id is not None:
+            findings.append(await _chat_finding(bot, me, "channels.max.group_id", mx.group_id,
+                                                "группа MAX, сообщения в которой — обращения граждан"))  # fmt: skip
         return findings
     finally:
         await session.close()

@@ -27,7 +27,7 @@ ROW_BUTTONS_LIMIT = 7
 NOT_READY_CODE = "attachment.not.ready"
 
 # Update types turned into aiogram updates; any other is logged once and skipped (confirmed with the next poll).
-KNOWN_UPDATES = frozenset({"message_created", "message_callback", "bot_started"})
+KNOWN_UPDATES = frozenset({"message_created", "message_edited", "message_callback", "bot_started"})
 
 
 class KeyboardRefused(ValueError):
@@ -36,14 +36,20 @@ class KeyboardRefused(ValueError):
 
 def update_id_of(raw: JsonDict) -> int:
     """A stable id for a MAX update (MAX gives none): the same update delivered again gets the same id, so the
-    inbox keeps it once. From the message's mid or the callback's id; else from the whole update."""
+    inbox keeps it once. From the message's mid or the callback's id (an edit: the mid and the edit's time, so
+    two edits of one message are two updates); else from the whole update."""
     kind = str(raw.get("update_type", ""))
-    message = raw.get("message") or {}
+    found = raw.get("message")
+    message: JsonDict = found if isinstance(found, dict) else {}
+    inner = message.get("body")
+    body: JsonDict = inner if isinstance(inner, dict) else {}
     key: str
     if kind == "message_callback":
         key = str((raw.get("callback") or {}).get("callback_id", ""))
-    elif kind == "message_created" and (message.get("body") or {}).get("mid"):
-        key = str(message["body"]["mid"])
+    elif kind == "message_created" and body.get("mid"):
+        key = str(body["mid"])
+    elif kind == "message_edited" and body.get("mid"):
+        key = f"{body['mid']}\n{raw.get('timestamp', '')}"
     else:
         key = json.dumps(raw, sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(f"{kind}\n{key}".encode()).digest()
@@ -182,6 +188,10 @@ def update_json(raw: JsonDict, bot_id: int) -> JsonDict | None:
     update_id = update_id_of(raw)
     if kind == "message_created" and isinstance(raw.get("message"), dict):
         return {"update_id": update_id, "message": message_json(raw["message"], bot_id)}
+    if kind == "message_edited" and isinstance(raw.get("message"), dict):  # Telegram's edited_message
+        edited = message_json(raw["message"], bot_id)
+        edited["edit_date"] = int(raw.get("timestamp") or 0) // 1000
+        return {"update_id": update_id, "edited_message": edited}
     if kind == "message_callback":
         callback = raw.get("callback") or {}
         clicker = user_json(callback.get("user"))
@@ -305,6 +315,7 @@ def member_json(raw: JsonDict) -> JsonDict:
             "can_post_stories": False,
             "can_edit_stories": False,
             "can_delete_stories": False,
+            "can_send_welcome_messages": False,  # required by aiogram 3.31's ChatMemberAdministrator
             "can_pin_messages": "pin_message" in granted,
         }
     return {"status": "member", "user": user}

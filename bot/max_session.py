@@ -229,7 +229,11 @@ class MaxSession(BaseSession):
         updates: list[Update] = []
         mids: list[tuple[int, int, str]] = []
         for raw in data.get("updates") or []:
-            converted = convert.update_json(raw, bot_id) if isinstance(raw, dict) else None
+            try:
+                converted = convert.update_json(raw, bot_id) if isinstance(raw, dict) else None
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field of the wrong shape
+                log.warning("MAX: событие «%s» не разобрано и пропущено: %s", raw.get("update_type"), exc)
+                continue
             if converted is None:
                 kind = raw.get("update_type") if isinstance(raw, dict) else type(raw).__name__
                 log.info("MAX: событие «%s» пропущено: Отклик его не обрабатывает", kind)

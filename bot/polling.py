@@ -159,8 +159,8 @@ def lane_of(raw: Mapping[str, Any]) -> str | None:
     return None
 
 
-def incoming(raw: dict[str, Any]) -> Incoming:
-    return Incoming(SOURCE, str(raw["update_id"]), lane_of(raw), raw)
+def incoming(raw: dict[str, Any], source: str = SOURCE) -> Incoming:
+    return Incoming(source, str(raw["update_id"]), lane_of(raw), raw)
 
 
 def _raw(update: Update) -> dict[str, Any]:
@@ -372,16 +372,30 @@ class WorkerPool:
             self.handling -= 1
 
     async def _feed_update(self, row: InboxRow) -> None:
-        update = Update.model_validate(row.raw, context={"bot": self.bot})
-        # When the inbox saved it: a citizen's message counts its terms from there (handlers.channel_intake).
-        await self.dispatcher.feed_update(self.bot, update, inbox_received_at=row.received_at)
+        await feed_row(self.dispatcher, self.bot, row)
+
+
+async def feed_row(dispatcher: Dispatcher, bot: Bot, row: InboxRow) -> None:
+    """An inbox row of updates through a dispatcher: the staff bot's, or the citizens' MAX bot's (bot/app.py)."""
+    update = Update.model_validate(row.raw, context={"bot": bot})
+    # When the inbox saved it: a citizen's message counts its terms from there (handlers.channel_intake).
+    await dispatcher.feed_update(bot, update, inbox_received_at=row.received_at)
+
+
+def dispatch_handler(dispatcher: Dispatcher, bot: Bot) -> RowHandler:
+    async def handle(row: InboxRow) -> None:
+        await feed_row(dispatcher, bot, row)
+
+    return handle
 
 
 class Poller:
-    """Long polling whose offset confirms only what the inbox holds."""
+    """Long polling whose offset confirms only what the inbox holds. `source`: the inbox rows' source (a second
+    bot, the citizens' MAX bot, keeps its own: its update ids are its own numbering)."""
 
     def __init__(self, *, bot: Bot, dispatcher: Dispatcher, inbox: Inbox, pool: WorkerPool, pacing: Pacing,
-                 watch: OutageWatch, timeout: int = POLL_TIMEOUT) -> None:  # fmt: skip
+                 watch: OutageWatch, timeout: int = POLL_TIMEOUT, source: str = SOURCE) -> None:  # fmt: skip
+        self.source = source
         self.bot = bot
         self.dispatcher = dispatcher
         self.inbox = inbox
@@ -412,7 +426,7 @@ class Poller:
 
     async def save(self, raws: list[dict[str, Any]]) -> None:
         """Write the batch, waiting out an outage (not confirming meanwhile); then wake the workers."""
-        batch = [incoming(raw) for raw in raws]
+        batch = [incoming(raw, self.source) for raw in raws]
         backoff = Backoff(self.pacing)
         while True:
             try:

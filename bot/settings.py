@@ -257,6 +257,25 @@ class TelegramChannelSettings(_Section):
         return value
 
 
+# The citizens' MAX bot's token (issue 15 item 3), when it is not the staff's MAX bot.
+MAX_CHANNEL_TOKEN_ENV = "OTKLIK_CHANNELS__MAX__TOKEN"
+
+
+class MaxChannelSettings(_Section):
+    """The administration's MAX bot as a citizens' channel (channels/max.py): a citizen's dialog with it (and
+    the administration's MAX group, when named) becomes a case; the approved answer goes back as a reply.
+
+    With `[messenger] kind = "max"` and no token here, the staff's MAX bot serves citizens too (whoever is not
+    in the staff directory is a citizen); with the staff on Telegram, `token` names a MAX bot of its own."""
+
+    enabled: bool = False
+    token: str = ""  # a separate MAX bot for citizens; better OTKLIK_CHANNELS__MAX__TOKEN
+    api_base: str = MAX_API_URL
+    # A MAX group chat of the administration whose members' messages are cases (the bot must read it).
+    group_id: int | None = Field(default=None, ge=-(2**63 - 1), le=-1)
+    direct_messages: bool = True
+
+
 # The ПОС mailbox's password (issue 12): kept out of config.toml.
 POS_MAIL_PASSWORD_ENV = "OTKLIK_POS_MAIL_PASSWORD"
 
@@ -330,6 +349,7 @@ class OkSettings(_Section):
 class ChannelsSettings(_Section):
     vk: VkSettings = Field(default_factory=VkSettings)
     telegram: TelegramChannelSettings = Field(default_factory=TelegramChannelSettings)
+    max: MaxChannelSettings = Field(default_factory=MaxChannelSettings)  # issue 15 item 3
     pos_mail: PosMailSettings = Field(default_factory=PosMailSettings)
     ok: OkSettings = Field(default_factory=OkSettings)
 
@@ -473,6 +493,28 @@ class Settings(BaseSettings):
         """A path from config, relative to the config file's folder."""
         path = Path(relative).expanduser()
         return path if path.is_absolute() else self.config_dir / path
+
+
+def max_channel_problem(settings: Settings) -> str | None:
+    """Why `[channels.max]` cannot run as configured, in one Russian line; None when it can (or is off)."""
+    mx = settings.channels.max
+    if not mx.enabled:
+        return None
+    if settings.messenger.kind == "max":
+        chats = settings.chats
+        staff_chats = {chats.intake, chats.region_curator, chats.pos_curator, chats.office_head, chats.head,
+                       chats.coordinator, *chats.units.values()}  # fmt: skip
+        if mx.group_id is not None and mx.group_id in staff_chats:
+            # Every message there would be taken for a citizen's, and the staff's routers would not see it.
+            return f"channels.max.group_id: {mx.group_id} — чат сотрудников из [chats], а не группа для граждан"
+        if mx.token and mx.token != settings.messenger.max_token:
+            # Both MAX bots would share the message-id map (a dialog is named by the user's id in both).
+            return ('channels.max.token: при messenger.kind = "max" граждане пишут боту сотрудников; '
+                    "отдельный бот MAX для граждан не поддерживается — уберите token")  # fmt: skip
+        return None
+    if not mx.token:
+        return f"channels.max.token: не задан токен бота MAX для граждан (задайте {MAX_CHANNEL_TOKEN_ENV})"
+    return None
 
 
 def load_settings(path: str | Path | None = None) -> Settings:

@@ -2,7 +2,8 @@
 
 `citizen_item` turns one aiogram Message (a comment in the discussion group, or a private message) into the
 domain's `ChannelItem` (pure, never raises); `TelegramPublisher` replies to the comment or to the person with the
-approved answer. Telegram has no idempotency key: the caller marks its row "sending" before `publish`, and an
+approved answer. Both serve MAX too (issue 15, channels/max.py): the Messages MaxSession hands aiogram look like
+Telegram's, and what differs (the network, the links, the limit, MAX's error texts) is a `Messenger`. Telegram has no idempotency key: the caller marks its row "sending" before `publish`, and an
 ambiguous failure (`PublishUnclear`) is for the operator to settle, never retried blindly.
 """
 
@@ -21,6 +22,7 @@ from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
+    TelegramNotFound,
     TelegramRetryAfter,
     TelegramServerError,
     TelegramUnauthorizedError,
@@ -44,12 +46,33 @@ _KEY = re.compile(r"(-?[0-9]{1,19}):([0-9]{1,19})")
 
 
 @dataclass(frozen=True, slots=True)
+class Messenger:
+    """What differs between the messengers whose citizens' messages come as aiogram Messages: Telegram here, MAX
+    in channels/max.py. `item_link`: a citizen's message's public link ("" when none exists); `sent_link`: the
+    published answer's; `reply_gone`: the error text of a reply to a deleted message; `forbidden_reason`: why a
+    403 leaves the person unreachable, in Russian."""
+
+    network: Network
+    name: str  # in log lines and the card's Russian lines: «Telegram», «MAX»
+    answer_limit: int
+    item_link: Callable[[Message, int | None], str]
+    sent_link: Callable[[Message], str]
+    reply_gone: Callable[[str], bool]
+    forbidden_reason: Callable[[str], str]
+    gone_hint: str = ""  # what the operator does when the message answered is gone ("": Telegram's comment text)
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelConfig:
     """What the handlers need of `[channels.telegram]`."""
 
     group_id: int
     channel_id: int | None = None
     direct_messages: bool = True
+
+    @property
+    def via(self) -> Messenger:
+        return TELEGRAM
 
 
 class Where(Enum):
@@ -157,12 +180,11 @@ def _attachments(message: Message) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
-def _text(message: Message, *, report: bool) -> str:
+def _text(message: Message, *, name: str) -> str:
     raw = message.text if message.text is not None else message.caption
     text = clean_text(raw or "")
     if len(text) > TEXT_LIMIT:
-        if report:
-            log.warning("Telegram: текст сообщения длиной %d символов сокращён до %d", len(text), TEXT_LIMIT)
+        log.warning("%s: текст сообщения длиной %d символов сокращён до %d", name, len(text), TEXT_LIMIT)
         text = text[:TEXT_LIMIT]
     return text
 
@@ -175,23 +197,22 @@ def _stamp(value: datetime | int | None) -> int:
 
 
 def citizen_item(
-    message: Message, where: Where, seen_at: datetime, *, edited: bool = False
+    message: Message, where: Where, seen_at: datetime, *, edited: bool = False, via: Messenger | None = None
 ) -> ChannelItem | None:
     """The message as the domain's item: new, or (an edited_message) an edit; None when it carries nothing
-    (a sticker, a poll) — logged once."""
-    text = _text(message, report=True)
+    (a sticker, a poll) — logged once. `via`: the messenger it came by (Telegram unless told)."""
+    via = via or TELEGRAM
+    text = _text(message, name=via.name)
     attachments = _attachments(message)
     if not text and not attachments:
-        log.info(
-            "Telegram: сообщение %s:%s без текста и вложений пропущено", message.chat.id, message.message_id
-        )
+        log.info("%s: сообщение %s:%s без текста и вложений пропущено", via.name, message.chat.id, message.message_id)
         return None
     author, author_id = _author(message)
     thread = message.message_thread_id if where is Where.COMMENT else None
-    link = message_link(message.chat, message.message_id, thread, _post_of(message) if thread else None)
+    link = via.item_link(message, thread)
     revision = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
     return ChannelItem(
-        network=Network.TELEGRAM,
+        network=via.network,
         key=item_key(message.chat.id, message.message_id),
         kind=ItemKind.EDIT if edited else ItemKind.NEW,
         seen_at=seen_at,
@@ -209,19 +230,19 @@ def citizen_item(
 # --- publishing -------------------------------------------------------------------------------------------
 
 TOO_LONG = (
-    "Ответ длиннее {limit} символов — предела сообщения Telegram: сократите его или опубликуйте вручную и "
+    "Ответ длиннее {limit} символов — предела сообщения {name}: сократите его или опубликуйте вручную и "
     "нажмите «Опубликовано вручную»."
 )
-NO_TARGET = "Не удалось понять, на какое сообщение Telegram отвечать: опубликуйте ответ вручную."
+NO_TARGET = "Не удалось понять, на какое сообщение {name} отвечать: опубликуйте ответ вручную."
 
 
 class PublishUnclear(PublishFailed):
     """The call failed in a way that leaves open whether Telegram posted the answer (a timeout, a dropped
     connection, a 5xx): with no idempotency key a retry could post it twice, so the operator looks and decides."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, name: str = "Telegram") -> None:
         super().__init__(
-            "Неясно, опубликован ли ответ в Telegram (нет ответа от Telegram): посмотрите, появился ли он; если да — "
+            f"Неясно, опубликован ли ответ в {name} (нет ответа от {name}): посмотрите, появился ли он; если да — "
             "нажмите «Опубликовано вручную», если нет — «Опубликовать снова».",
             detail=detail,
             unclear=True,
@@ -231,9 +252,10 @@ class PublishUnclear(PublishFailed):
 class SourceGone(PublishRefused):
     """The comment was deleted: Telegram refuses the reply (400). The card shows it deleted in source."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, name: str = "Telegram", hint: str = "") -> None:
         super().__init__(
-            "Комментарий удалён в Telegram, ответить на него нельзя: ответьте под постом, упомянув автора, "
+            hint
+            or f"Комментарий удалён в {name}, ответить на него нельзя: ответьте под постом, упомянув автора, "
             "и нажмите «Опубликовано», или закройте обращение как снятое автором.",
             detail=detail,
         )
@@ -242,9 +264,9 @@ class SourceGone(PublishRefused):
 class Undeliverable(PublishRefused):
     """The person blocked the bot, or never wrote to it (403): nothing can reach them from here."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, name: str = "Telegram") -> None:
         super().__init__(
-            f"Ответ в Telegram не доставить ({reason}): свяжитесь с автором иначе и нажмите «Опубликовано "
+            f"Ответ в {name} не доставить ({reason}): свяжитесь с автором иначе и нажмите «Опубликовано "
             "вручную».",
             detail=detail,
         )
@@ -253,9 +275,9 @@ class Undeliverable(PublishRefused):
 class NotSentYet(PublishLater):
     """Telegram refused the call before doing anything (flood control): safe to send again after the wait."""
 
-    def __init__(self, retry_after: int, detail: str) -> None:
+    def __init__(self, retry_after: int, detail: str, name: str = "Telegram") -> None:
         super().__init__(
-            f"Telegram просит подождать {retry_after} с; ответ будет отправлен позже.",
+            f"{name} просит подождать {retry_after} с; ответ будет отправлен позже.",
             detail=detail,
             delay=timedelta(seconds=retry_after),
         )
@@ -265,13 +287,32 @@ class NotSentYet(PublishLater):
 OnGone = Callable[[ChannelItem], Awaitable[object]]
 
 
-def _forbidden_reason(exc: TelegramForbiddenError) -> str:
-    text = exc.message.lower()
+def _forbidden_reason(message: str) -> str:
+    text = message.lower()
     if "blocked" in text:
         return "автор заблокировал бота"
     if "initiate" in text:
         return "автор не начинал диалог с ботом"
     return "Telegram запрещает боту писать автору"
+
+
+def _item_link(message: Message, thread: int | None) -> str:
+    return message_link(message.chat, message.message_id, thread, _post_of(message) if thread else None)
+
+
+def _sent_link(sent: Message) -> str:
+    return message_link(sent.chat, sent.message_id, sent.message_thread_id)
+
+
+TELEGRAM = Messenger(
+    network=Network.TELEGRAM,
+    name="Telegram",
+    answer_limit=ANSWER_LIMIT,
+    item_link=_item_link,
+    sent_link=_sent_link,
+    reply_gone=lambda text: REPLY_GONE in text,
+    forbidden_reason=_forbidden_reason,
+)
 
 
 class TelegramPublisher:
@@ -282,59 +323,64 @@ class TelegramPublisher:
     a claim a dead run left is the operator's to settle, and so is a failure that may have posted the answer.
     """
 
-    network = Network.TELEGRAM
     idempotent = False
     rate_per_second = 1.0  # one message a second per chat: answers go one at a time
 
-    def __init__(self, bot: Bot, clock: Clock, *, on_gone: OnGone | None = None) -> None:
+    def __init__(
+        self, bot: Bot, clock: Clock, *, on_gone: OnGone | None = None, via: Messenger | None = None
+    ) -> None:
         self.bot = bot
         self.clock = clock
         self.on_gone = on_gone  # records the deletion on the case (the channel intake use case)
+        self.via = via or TELEGRAM
+        self.network = self.via.network
 
     def refusal(self, answer: Answer) -> str | None:
+        name, limit = self.via.name, self.via.answer_limit
         if parse_key(answer.item_key) is None:
-            return NO_TARGET
-        if len(answer.text) > ANSWER_LIMIT:  # Telegram counts the characters of the text sent (no markup)
-            return TOO_LONG.format(limit=ANSWER_LIMIT)
+            return NO_TARGET.format(name=name)
+        if len(answer.text) > limit:  # the messenger counts the characters of the text sent (no markup)
+            return TOO_LONG.format(limit=limit, name=name)
         return None
 
     async def publish(self, answer: Answer) -> str:
+        name = self.via.name
         parsed = parse_key(answer.item_key)
         if parsed is None:
-            raise PublishRefused(NO_TARGET, detail=answer.item_key[:100])
+            raise PublishRefused(NO_TARGET.format(name=name), detail=answer.item_key[:100])
         chat_id, message_id = parsed
         try:
             sent = await self.bot.send_message(
                 chat_id, answer.text, parse_mode=None, reply_parameters=ReplyParameters(message_id=message_id)
             )
         except TelegramRetryAfter as exc:
-            raise NotSentYet(exc.retry_after, exc.message) from None
+            raise NotSentYet(exc.retry_after, exc.message, name) from None
         except TelegramBadRequest as exc:
-            if REPLY_GONE in exc.message:
+            if self.via.reply_gone(exc.message):
                 await self._gone(answer.item_key)
-                raise SourceGone(exc.message) from None
-            raise PublishFailed(f"Telegram отклонил ответ: {exc.message}", detail=exc.message) from None
-        except TelegramForbiddenError as exc:
-            raise Undeliverable(_forbidden_reason(exc), exc.message) from None
+                raise SourceGone(exc.message, name, self.via.gone_hint) from None
+            raise PublishFailed(f"{name} отклонил ответ: {exc.message}", detail=exc.message) from None
+        except (TelegramForbiddenError, TelegramNotFound) as exc:  # MAX: a dialog that is gone is a 404
+            raise Undeliverable(self.via.forbidden_reason(exc.message), exc.message, name) from None
         except TelegramUnauthorizedError as exc:
             raise PublishFailed(
-                "Telegram не принимает токен бота: проверьте его (otklik check)",
+                f"{name} не принимает токен бота: проверьте его (otklik check)",
                 detail=exc.message,
                 alert=True,
             ) from None
         except (TimeoutError, TelegramNetworkError, TelegramServerError) as exc:
-            raise PublishUnclear(f"{type(exc).__name__}: {exc}"[:300]) from None
+            raise PublishUnclear(f"{type(exc).__name__}: {exc}"[:300], name) from None
         # A private chat's message has no link anyone else could open: the card then shows none.
-        return message_link(sent.chat, sent.message_id, sent.message_thread_id)
+        return self.via.sent_link(sent)
 
     async def _gone(self, key: str) -> None:
         # Telegram does not say who deleted it; staff moderating the group know their own deletions, so the
         # card says the author withdrew it, and the operator decides.
         if self.on_gone is None:
             return
-        item = ChannelItem(network=Network.TELEGRAM, key=key, kind=ItemKind.DELETE, seen_at=self.clock.now(),
+        item = ChannelItem(network=self.network, key=key, kind=ItemKind.DELETE, seen_at=self.clock.now(),
                            revision="reply-refused", deleted_by_author=True)  # fmt: skip
         try:
             await self.on_gone(item)
         except Exception as exc:  # the operator is told by the refusal anyway
-            log.warning("Telegram: удаление комментария %s не отмечено: %s", key, type(exc).__name__)
+            log.warning("%s: удаление сообщения %s не отмечено: %s", self.via.name, key, type(exc).__name__)

@@ -16,6 +16,7 @@ SOURCE_NAMES: Mapping[str, str] = {
     "vk": "ВКонтакте",
     "ok": "Одноклассники",
     "telegram": "Telegram",
+    "max": "MAX",
     "region_curator": "Куратор ЦУР",
     "pos": "ПОС",
     "manual": "Вручную",

@@ -187,6 +187,7 @@ SOURCE_NAMES: Mapping[str, str] = {
     "vk": "ВКонтакте",
     "ok": "Одноклассники",
     "telegram": "Telegram",
+    "max": "MAX",
     "region_curator": "от куратора ЦУР",
     "pos": "ПОС",
     "manual": "вручную",
@@ -196,6 +197,7 @@ NETWORK_NAMES: Mapping[str, str] = {
     "vk": "ВКонтакте",
     "ok": "Одноклассники",
     "telegram": "Telegram",
+    "max": "MAX",
     "other": "другой источник",
 }
 CARD_SOURCE = "Источник: {source}"
@@ -543,7 +545,9 @@ DRAFT_WITHDRAWN_LINE = "→ Отозван на исправление: приш
 DRAFT_HELD_TOAST = "Проект не отправлен: проверка нашла замечания"
 DRAFT_WITHDRAWN = "Проект отозван. Пришлите исправленный проект ответом на карточку № {case_id}."
 # «во ВКонтакте», «в Одноклассниках»: where the answer goes.
-NETWORK_IN: Mapping[str, str] = {"vk": "во ВКонтакте", "ok": "в Одноклассниках", "telegram": "в Telegram"}
+NETWORK_IN: Mapping[str, str] = {
+    "vk": "во ВКонтакте", "ok": "в Одноклассниках", "telegram": "в Telegram", "max": "в MAX"
+}
 PUBLICATION_QUEUED = "Ответ публикуется {network}; карточка покажет ссылку, когда соцсеть подтвердит."
 CARD_PUBLICATION_PENDING = "⏳ Ответ публикуется {network}…"
 INTERIM_QUEUED = (

@@ -15,8 +15,8 @@ from importlib import resources
 from workflow.model import Procedure
 
 # Per-network text limits. VK wall comments: 16,384 characters is the figure in the brief, not confirmed from
-# VK docs here [?]; OK comment 3,000; Telegram message 4,096. ПОС has no known limit, so it is skipped.
-LIMITS: dict[str, int] = {"vk": 16_384, "ok": 3_000, "telegram": 4_096}
+# VK docs here [?]; OK comment 3,000; Telegram message 4,096; MAX message 4,000 (dev.max.ru). ПОС has no known limit, so it is skipped.
+LIMITS: dict[str, int] = {"vk": 16_384, "ok": 3_000, "telegram": 4_096, "max": 4_000}
 
 TEXTS: dict[str, str] = {
     "no_greeting": "Нет приветствия или обращения к автору в начале ответа.",

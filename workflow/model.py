@@ -55,6 +55,7 @@ class Source(StrEnum):
     VK = "vk"
     OK = "ok"
     TELEGRAM = "telegram"
+    MAX = "max"  # a citizen's dialog with the administration's MAX bot (issue 15)
     REGION_CURATOR = "region_curator"
     POS = "pos"
     MANUAL = "manual"
@@ -69,6 +70,7 @@ class Network(StrEnum):
     VK = "vk"
     OK = "ok"
     TELEGRAM = "telegram"
+    MAX = "max"  # the national messenger (issue 15): not one of п.4's three, connected like them
     OTHER = "other"  # a page or a messenger outside п.4's three networks
 
 

@@ -14,7 +14,8 @@ it answers from the first unconfirmed update, so a client that died before askin
 the same updates again.
 
 The test side mirrors TelegramEmulator's names: ``add_user``, ``add_chat``, ``push_message``, ``push_callback``,
-``push_update``, ``sent``, ``history``, ``message``, ``callback_answers``, ``calls``, ``wait_for``, ``wait_sent``.
+``push_update``, ``sent``, ``history``, ``message``, ``callback_answers``, ``calls``, ``wait_for``, ``wait_sent``;
+a citizen's side: ``user_edits``, ``user_deletes``, ``block_bot`` (as the Telegram emulator's).
 A message is named by its ``seq`` (its ``message_id``) within its chat there; the bot's side names it by ``mid``.
 """
 
@@ -224,6 +225,37 @@ class MaxEmulator:
                               "message": self._message_json(msg), "user_locale": "ru"})  # fmt: skip
         return msg
 
+    def user_edits(self, chat_id: int, message_id: int, text: str) -> MaxMessage:
+        """The author edits his message (its seq); the bot gets ``message_edited`` with the new body."""
+        real = self._dialog(chat_id).chat_id if 0 < chat_id < DIALOG_BASE else chat_id
+        msg = self._by_seq(real, message_id)
+        if msg.from_bot or msg.deleted:
+            raise ValueError("only a user's message still there can be edited by its user")
+        msg.edits.append(
+            MessageVersion(msg.text, msg.format, msg.plain_text, list(msg.attachments), self._clock())
+        )
+        msg.text, msg.format, msg.plain_text = text, None, text
+        if self.chats[real].bot_status == "active":
+            self.push_update({"update_type": "message_edited", "timestamp": self._now_ms(),
+                              "message": self._message_json(msg)})  # fmt: skip
+        return msg
+
+    def user_deletes(self, chat_id: int, message_id: int) -> None:
+        """The author deletes his message; the bot gets ``message_removed`` (which Otklik does not read [?]),
+        and a reply to it is refused."""
+        real = self._dialog(chat_id).chat_id if 0 < chat_id < DIALOG_BASE else chat_id
+        msg = self._by_seq(real, message_id)
+        msg.deleted = True
+        self.push_update({"update_type": "message_removed", "timestamp": self._now_ms(), "message_id": msg.mid,
+                          "chat_id": real, "user_id": msg.from_id})  # fmt: skip
+
+    def block_bot(self, user_id: int) -> None:
+        """The user stops the bot in his dialog: ``bot_stopped``, and messages to him are refused (403)."""
+        chat = self._dialog(user_id)
+        chat.bot_status = "removed"
+        self.push_update({"update_type": "bot_stopped", "timestamp": self._now_ms(), "chat_id": chat.chat_id,
+                          "user": self._user(user_id).to_json()})  # fmt: skip
+
     def push_callback(self, chat_id: int, user_id: int, message_id: int, data: str) -> str:
         """A user presses a callback button under the message ``message_id`` (its seq); returns callback_id."""
         user = self._user(user_id)
@@ -399,15 +431,17 @@ class MaxEmulator:
         if chat.bot_status != "active":
             raise MaxApiError(403, "chat.denied", "The bot is not a member of this chat")
         text, fmt, attachments = self._content(body, require=True)
+        link = body.get("link")
+        target: MaxMessage | None = None
+        if isinstance(link, dict) and link.get("type") == "reply":  # checked before anything is posted
+            target = self._by_mid.get(str(link.get("mid")))
+            if target is None or target.chat_id != chat.chat_id or target.deleted:
+                raise _bad("link.mid: message not found in this chat")
         attachments, files = self.uploads.resolve(attachments, self.base_url)
         msg = self._new_message(chat, self.bot_user.user_id, from_bot=True, text=text, fmt=fmt)
         msg.attachments, msg.files = attachments, files
         msg.notify = bool(body.get("notify", True))
-        link = body.get("link")
-        if isinstance(link, dict) and link.get("type") == "reply":
-            target = self._by_mid.get(str(link.get("mid")))
-            if target is None or target.chat_id != chat.chat_id:
-                raise _bad("link.mid: message not found in this chat")
+        if target is not None:
             msg.reply_to_mid, msg.reply_to_message_id = target.mid, target.seq
         return {"message": self._message_json(msg)}
 

@@ -25,7 +25,7 @@ from workflow.services.cases import ORIGIN, CaseUseCases, Outcome, _applied
 
 _ACTIONS = {ItemKind.EDIT: SOURCE_EDITED, ItemKind.DELETE: SOURCE_DELETED, ItemKind.RESTORE: SOURCE_RESTORED}
 # Where each connected network's items are registered from.
-SOURCES = {Network.VK: Source.VK, Network.OK: Source.OK, Network.TELEGRAM: Source.TELEGRAM}
+SOURCES = {Network.VK: Source.VK, Network.OK: Source.OK, Network.TELEGRAM: Source.TELEGRAM, Network.MAX: Source.MAX}
 
 
 def is_source_event(event: Event) -> bool:

@@ -58,13 +58,17 @@ _GIVE_UP_EVENT = {
 }
 
 # Where a case's item was taken in from by a network's own intake: only those can be answered there.
-CHANNEL_NETWORKS = {Source.VK: Network.VK, Source.OK: Network.OK, Source.TELEGRAM: Network.TELEGRAM}
+CHANNEL_NETWORKS = {
+    Source.VK: Network.VK, Source.OK: Network.OK, Source.TELEGRAM: Network.TELEGRAM, Source.MAX: Network.MAX
+}
 
 RETRY_FIRST = timedelta(seconds=30)  # the back-off of a temporary error doubles from here
 RETRY_MAX = timedelta(minutes=30)
 MAX_ATTEMPTS = 20  # temporary errors this many times in a row: failed, a person looks
 
-NETWORK_NAMES = {Network.VK: "ВКонтакте", Network.OK: "Одноклассники", Network.TELEGRAM: "Telegram"}
+NETWORK_NAMES = {
+    Network.VK: "ВКонтакте", Network.OK: "Одноклассники", Network.TELEGRAM: "Telegram", Network.MAX: "MAX"
+}
 NOT_FROM_NETWORK = (
     "Это сообщение поступило не из подключённой соцсети: опубликуйте ответ вручную и нажмите «Опубликовано»."
 )
