@@ -220,7 +220,8 @@ class Placement:
 
 def in_window(at: datetime, recent: Sequence[Recent], window: Window) -> list[Recent]:
     """The recent messages within the window of `at` (either side), the newest `cap` of them."""
-    near = [r for r in recent if abs(r.at - at) <= window.span]
+    span = window.span
+    near = [r for r in recent if abs(r.at - at) <= span]
     near.sort(key=lambda r: (r.at, r.case_id), reverse=True)
     return near[: window.cap]
 
@@ -231,7 +232,20 @@ def place(new: Signature, at: datetime, recent: Sequence[Recent], window: Window
     Among the clusters of its similar messages it joins the one with most of them (the newest on a tie);
     clusters are never merged, so a report once sent stays about the messages it listed.
     """
-    matches = [r for r in in_window(at, recent, window) if similar(new, r.signature)]
+    # `similar`, with the stems compared once per distinct stem set: a storm is many messages in the same words.
+    overlaps: dict[frozenset[str], bool] = {}
+    matches = []
+    for r in in_window(at, recent, window):
+        theirs = r.signature
+        if new.address and new.address == theirs.address:
+            matches.append(r)
+            continue
+        alike = overlaps.get(theirs.stems)
+        if alike is None:
+            share, shared = jaccard(new.stems, theirs.stems)
+            alike = overlaps[theirs.stems] = shared >= SHARED and share >= JACCARD
+        if alike:
+            matches.append(r)
     if not matches:
         return None
     votes: Counter[int] = Counter()
@@ -299,9 +313,17 @@ def repeat_of(new: Signature, author: str, earlier: Sequence[Earlier]) -> int | 
         if same is not None:
             return same.case_id
     best: tuple[float, int] | None = None
+    shares: dict[
+        frozenset[str], float | None
+    ] = {}  # each distinct stem set scored once (near_same: stems only)
     for e in ordered:
-        if near_same(new, e.signature):
-            share = jaccard(new.stems, e.signature.stems)[0]
-            if best is None or share > best[0]:
-                best = (share, e.case_id)
+        stems = e.signature.stems
+        if stems in shares:
+            share = shares[stems]
+        else:
+            share = shares[stems] = jaccard(new.stems, stems)[0] if near_same(new, e.signature) else None
+        if share is not None and (best is None or share > best[0]):
+            best = (share, e.case_id)
+            if share >= 1.0:
+                break  # the same stems: none later (older) can beat it, a tie keeps the newest
     return best[1] if best is not None else None
