@@ -87,12 +87,20 @@ NEAR_JACCARD = 0.6  # a repeat by text: nearly the same words
 NEAR_SHARED = 3
 
 
+# The endings by length, longest first: a word has one ending of each length, so the first length whose ending is
+# known and leaves enough letters is the cut `_ENDINGS`' order makes (a set lookup per length, not ~100 endswith).
+_ENDINGS_BY_LENGTH = tuple(
+    (size, frozenset(e for e in _ENDINGS if len(e) == size))
+    for size in sorted({len(e) for e in _ENDINGS}, reverse=True)
+)
+
+
 def stem(word: str) -> str:
     """A pseudo-stem: the word lower-cased, ё as е, its longest known ending cut while MIN_STEM letters stay."""
     word = word.lower().replace("ё", "е")
-    for ending in _ENDINGS:
-        if word.endswith(ending) and len(word) - len(ending) >= (MIN_STEM if len(ending) > 1 else 2):
-            return word[: -len(ending)]
+    for size, endings in _ENDINGS_BY_LENGTH:
+        if len(word) - size >= (MIN_STEM if size > 1 else 2) and word[-size:] in endings:
+            return word[:-size]
     return word
 
 
