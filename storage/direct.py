@@ -79,6 +79,10 @@ class Insert:
         self._sql: dict[int, str] = {}
         self.max_rows = max(1, _MAX_VARIABLES // len(self.keys))
 
+    def processor(self, key: str) -> Processor:
+        """The conversion of `key`'s parameters (None: passed as is)."""
+        return self._processors[self.keys.index(key)]
+
     def sql(self, rows: int) -> str:
         sql = self._sql.get(rows)
         if sql is None:

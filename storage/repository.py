@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -280,6 +280,10 @@ _TERM_KEYS = (
 )  # fmt: skip
 
 
+# Values codec.encode_mapping keeps as they are (exactly these types: an Enum member or a subclass is converted).
+_PLAIN_JSON = frozenset({str, int, float, bool, type(None)})
+
+
 def _json(value: object) -> str:
     # As the engine's JSON serializer (storage/engine.py): Cyrillic stays readable.
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -297,6 +301,31 @@ class _SqliteDirect:
         self.outbox = direct.Insert(
             outbox, _OUTBOX_KEYS, dialect, suffix=" ON CONFLICT (dedup_key) DO NOTHING"
         )
+        # `outbox_rows` converts only these two columns; any other column with a conversion: the generic rows.
+        converted = {key for key in _OUTBOX_KEYS if self.outbox.processor(key) is not None}
+        self.payload_text = self.outbox.processor("payload") if converted <= {"at", "payload"} else None
+
+    def outbox_rows(self, notifications: Iterable[Notification]) -> list[tuple[Any, ...]]:
+        """The parameters of `outbox.sql(1)` for each notification: `outbox.row(_notification_values(n))`, the same
+        values, built per batch (a sweep queues a thousand). Its notifications share one instant, converted once;
+        a payload of plain JSON values (a sweep's are) needs no codec pass, which would hand it back as it is."""
+        payload_text = self.payload_text
+        if payload_text is None:
+            return [self.outbox.row(_notification_values(n)) for n in notifications]
+        instants: dict[datetime, str | None] = {}
+        rows: list[tuple[Any, ...]] = []
+        for n in notifications:
+            at = instants.get(n.at)
+            if at is None:
+                at = instants[n.at] = direct.instant_text(n.at)
+            payload: Mapping[Any, Any] = n.payload
+            if not all(type(key) is str and type(value) in _PLAIN_JSON for key, value in payload.items()):
+                payload = codec.encode_mapping(payload, where="Notification.payload")
+            rows.append(
+                (n.dedup_key, n.case_id, n.kind, Role(n.to_role).value, n.unit, n.term_id, at,
+                 payload_text(payload), 0)
+            )  # fmt: skip
+        return rows
 
 
 _INSTANT_TEXT: dict[str, Callable[[datetime | None], str | None]] = {}
@@ -996,9 +1025,7 @@ class SqlTransaction(ClusterStatements):
         if not unique:
             return 0
         if (fast := self._direct) is not None:
-            return await self._executemany(
-                fast.outbox.sql(1), [fast.outbox.row(_notification_values(n)) for n in unique.values()]
-            )
+            return await self._executemany(fast.outbox.sql(1), fast.outbox_rows(unique.values()))
         instant_text = _instant_text(self._sa_dialect)
         rows = [
             {
