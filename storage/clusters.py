@@ -138,6 +138,8 @@ class ClusterStatements:
         limit: int,
     ) -> list[SignatureRow]:
         terms = terms_of(stems, address)
+        if len(terms) <= TERMS_PER_STATEMENT:  # one statement: its rows come newest first, at most `limit`
+            return await self._candidates(procedure, terms, since, until, per_term, limit)
         found: dict[int, SignatureRow] = {}
         for start in range(0, len(terms), TERMS_PER_STATEMENT):
             chunk = terms[start : start + TERMS_PER_STATEMENT]
