@@ -321,9 +321,7 @@ def repeat_of(new: Signature, author: str, earlier: Sequence[Earlier]) -> int | 
         if same is not None:
             return same.case_id
     best: tuple[float, int] | None = None
-    shares: dict[
-        frozenset[str], float | None
-    ] = {}  # each distinct stem set scored once (near_same: stems only)
+    shares: dict[frozenset[str], float | None] = {}  # each distinct stem set scored once (near_same: stems only)
     for e in ordered:
         stems = e.signature.stems
         if stems in shares:

@@ -67,11 +67,7 @@ def checks_of(event: Event | None) -> tuple[Finding, ...]:
         return ()
     found: list[Finding] = []
     for item in raw:
-        if (
-            isinstance(item, Mapping)
-            and isinstance(item.get("code"), str)
-            and isinstance(item.get("text"), str)
-        ):
+        if isinstance(item, Mapping) and isinstance(item.get("code"), str) and isinstance(item.get("text"), str):
             found.append(Finding(str(item["code"]), str(item["text"])))
     return tuple(found)
 
@@ -81,15 +77,9 @@ def _attachments(data: object) -> tuple[Attachment, ...]:
         return ()
     found: list[Attachment] = []
     for item in data:
-        if (
-            isinstance(item, Mapping)
-            and isinstance(item.get("kind"), str)
-            and isinstance(item.get("ref"), str)
-        ):
+        if isinstance(item, Mapping) and isinstance(item.get("kind"), str) and isinstance(item.get("ref"), str):
             name = item.get("name")
-            found.append(
-                Attachment(str(item["kind"]), str(item["ref"]), name if isinstance(name, str) else "")
-            )
+            found.append(Attachment(str(item["kind"]), str(item["ref"]), name if isinstance(name, str) else ""))
     return tuple(found)
 
 

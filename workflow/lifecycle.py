@@ -915,11 +915,7 @@ def _submit(ctx: Context) -> Delta:
         case = _with_assignment(case, replace(assignment, accepted=True))
         data["unit"] = assignment.unit
     case = replace(
-        case,
-        draft_version=case.draft_version + 1,
-        rework_reason="",
-        drafted_by=ctx.actor.name,
-        draft_held=False,
+        case, draft_version=case.draft_version + 1, rework_reason="", drafted_by=ctx.actor.name, draft_held=False
     )
     approver = ACTION_ROLES[(case.procedure, Action.APPROVE)][0]
     notice = Notice(NoticeKind.DRAFT_SUBMITTED, approver, payload=dict(data))
@@ -997,8 +993,6 @@ def _significant(ctx: Context) -> Delta:
 def _screen_keep(ctx: Context) -> Delta:
     """A person read the flagged message and keeps it in work; the findings stay in the registration event."""
     return Delta(case=replace(ctx.case, screening=SCREEN_KEPT), data={"screening": SCREEN_KEPT})
-
-
 def _link_repeat(ctx: Context) -> Delta:
     """The suggested earlier case becomes the one this message repeats (its answer must name measures)."""
     earlier = ctx.case.repeat_suggested

@@ -186,9 +186,7 @@ class Case:
     # п.15 / п.17 screening at intake (issue 13; the findings are in the registration event's data): "pending"
     # while the card asks a person to decide, "kept" once decided not to exclude; "" when nothing was found.
     screening: str = ""
-    suggest_significant: bool = (
-        False  # screening saw a socially significant topic: the card suggests the report
-    )
+    suggest_significant: bool = False  # screening saw a socially significant topic: the card suggests the report
     # A submitted draft the answer checks held (workflow/draft_review.py): its text and findings are in the
     # latest «draft_held» event until it is sent anyway, replaced by another draft, or withdrawn.
     draft_held: bool = False

@@ -185,8 +185,6 @@ class AccessEntry:
     chat_id: int | None
     what: str  # VIEW_CARD | VIEW_FIND | VIEW_CHOICE | VIEW_EXPORT
     at: datetime
-
-
 @dataclass(frozen=True, slots=True)
 class SignatureRow:
     """A registered message as clustering and repeats compare it (workflow/clusters.py), table
@@ -581,13 +579,7 @@ class ChannelSource(Protocol):
 
 # A publication's states: queued, being posted (claimed by a worker), posted, refused for a reason a person must
 # act on (retry allowed after a fix), or impossible through the network (answer by hand).
-PENDING, SENDING, PUBLISHED, FAILED, UNDELIVERABLE = (
-    "pending",
-    "sending",
-    "published",
-    "failed",
-    "undeliverable",
-)
+PENDING, SENDING, PUBLISHED, FAILED, UNDELIVERABLE = "pending", "sending", "published", "failed", "undeliverable"
 ACTIVE_PUBLICATION = frozenset({PENDING, SENDING})
 # Cut short where the network keeps no idempotency key (a dead run mid-send, a timeout): nobody knows whether it
 # went; the operator looks and says (published by hand, or publish again).

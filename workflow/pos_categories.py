@@ -50,7 +50,6 @@ def classify(name: str | None, table: Mapping[str, str], rules: Rules) -> Catego
                 return CategoryClass(category.id, True)
     return CategoryClass(strictest(rules), False)
 
-
 # The ПОС curator's notice that a category name fell back to the strictest class: one kind whatever brought the
 # message in (an e-mail, an export row), once per case (the dedup key), so a re-import or a mail fetched again
 # does not tell twice.

@@ -52,41 +52,10 @@ class Findings:
 # Latin and digit look-alikes used to disguise Cyrillic letters.
 _LOOKALIKE = str.maketrans(
     {
-        "a": "а",
-        "e": "е",
-        "o": "о",
-        "p": "р",
-        "c": "с",
-        "x": "х",
-        "y": "у",
-        "k": "к",
-        "m": "м",
-        "t": "т",
-        "h": "н",
-        "3": "з",
-        "0": "о",
-        "6": "б",
-        "4": "ч",
-        "@": "а",
-        "u": "и",
-        "n": "п",
-        "r": "г",
-        "i": "и",
-        "і": "и",
-        "ї": "и",
-        "ë": "е",
-        "ё": "е",
-        "$": "с",
-        "l": "л",
-        "d": "д",
-        "z": "з",
-        "s": "с",
-        "v": "в",
-        "j": "й",
-        "g": "г",
-        "f": "ф",
-        "w": "ш",
-        "q": "я",
+        "a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "k": "к", "m": "м",
+        "t": "т", "h": "н", "3": "з", "0": "о", "6": "б", "4": "ч", "@": "а", "u": "и", "n": "п",
+        "r": "г", "i": "и", "і": "и", "ї": "и", "ë": "е", "ё": "е", "$": "с", "l": "л", "d": "д",
+        "z": "з", "s": "с", "v": "в", "j": "й", "g": "г", "f": "ф", "w": "ш", "q": "я",
     }
 )
 _CYR = re.compile(r"[а-яё]")
@@ -183,11 +152,7 @@ def _masked(word: str) -> bool:
     if letters < 2:
         return False
     pattern = re.compile(
-        "".join(
-            "[а-я]{1,2}" if part.startswith("*") else re.escape(part)
-            for part in re.split(r"(\*+)", word)
-            if part
-        )
+        "".join("[а-я]{1,2}" if part.startswith("*") else re.escape(part) for part in re.split(r"(\*+)", word) if part)
     )
     return any(pattern.fullmatch(full) for full in _lists().masked)
 
@@ -219,9 +184,7 @@ def _insults(text: str) -> list[str]:
     for sentence in _SENTENCE.split(text):
         words = _WORD.findall(sentence)
         # «мы не быдло», «я не идиот»: a negated word describes nobody.
-        strong = [
-            w for i, w in enumerate(words) if w.startswith(lists.strong) and (i == 0 or words[i - 1] != "не")
-        ]
+        strong = [w for i, w in enumerate(words) if w.startswith(lists.strong) and (i == 0 or words[i - 1] != "не")]
         found.extend(strong)
         weak = [w for w in words if w in lists.weak]
         if weak and _targets_official(words):

@@ -36,9 +36,7 @@ def may_see(case: Case, actor: Actor) -> bool:
     return may_see_units((*case.units, *case.proposed_units), actor)
 
 
-def audience(
-    actor: Actor, chat_roles: Collection[Role], chat_units: Collection[str], *, private: bool
-) -> Actor:
+def audience(actor: Actor, chat_roles: Collection[Role], chat_units: Collection[str], *, private: bool) -> Actor:
     """Who sees what `actor` asks for in this chat, as an Actor for `seen_units` and `may_see` (never for acting).
 
     A private chat: the person. A chat serving an office role (the intake, the office head's, the head's, the

@@ -18,12 +18,7 @@ from workflow.services.sweep import MISSED, SweepUseCases, next_attention, remin
 
 
 class Services(
-    ReviewUseCases,
-    PublishingUseCases,
-    ChannelUseCases,
-    HandOverUseCases,
-    PosMailUseCases,
-    SweepUseCases,
+    ReviewUseCases, PublishingUseCases, ChannelUseCases, HandOverUseCases, PosMailUseCases, SweepUseCases,
     QueryUseCases,
 ):
     """All use cases over one repository, clock, calendar, rules and notifier (the channels', the hand-overs',

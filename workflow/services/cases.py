@@ -153,9 +153,7 @@ class CaseUseCases(UseCaseBase):
             # Issue 13: compared with earlier messages (a repeat to offer) and with its window (a spike).
             sign, at = signature(message.text), signed_at(message, now)
             if repeat_of is None:
-                earlier = await suggest_repeat(
-                    tx, message.procedure, sign, author_key(message), at, self.spikes
-                )
+                earlier = await suggest_repeat(tx, message.procedure, sign, author_key(message), at, self.spikes)
                 if earlier is not None:
                     opened = with_suggestion(opened, earlier)
             case = await tx.add_case(opened.case, message)
@@ -211,10 +209,7 @@ class CaseUseCases(UseCaseBase):
             held: tuple[Finding, ...] = ()
             if action is Action.SUBMIT:
                 findings = review_draft(
-                    case,
-                    await tx.get_message(case_id),
-                    result.draft_text or "",
-                    payload.attachments if payload else (),
+                    case, await tx.get_message(case_id), result.draft_text or "", payload.attachments if payload else ()
                 )
                 confirmed = payload is not None and payload.confirm
                 if review and findings and not confirmed:

@@ -148,9 +148,7 @@ async def cluster_case(
             return ()
         if not await tx.mark_cluster_reported(cluster_id, now):
             return ()  # another registration reported it just now
-        report = await _report(
-            tx, cluster_id, await tx.cluster_size(cluster_id), members, len(members), window
-        )
+        report = await _report(tx, cluster_id, await tx.cluster_size(cluster_id), members, len(members), window)
         return (
             Notification(
                 dedup_key=f"cluster:{cluster_id}:spike", case_id=None, kind=SPIKE, to_role=Role.HEAD, at=now,

@@ -19,9 +19,7 @@ from workflow.pos_categories import unknown_category_notice
 from workflow.services.cases import CaseUseCases
 
 # The notice kind the ПОС curator gets for a row of an unknown category (views/cards.py renders it).
-POSSIBLE_REPEAT = (
-    "возможно, повтор: ПОС № {number} уже зарегистрирован (сообщение № {case_id}) с другим текстом"
-)
+POSSIBLE_REPEAT = "возможно, повтор: ПОС № {number} уже зарегистрирован (сообщение № {case_id}) с другим текстом"
 
 
 @dataclass(frozen=True)
@@ -98,9 +96,7 @@ async def _import_one(cases: CaseUseCases, item: ImportItem, actor: Actor, repor
 
 async def _tell_unknown_category(cases: CaseUseCases, item: ImportItem, case_id: int) -> None:
     """The ПОС curator hears which name fell back to which class; queued again on a re-import, kept once."""
-    notice = unknown_category_notice(
-        case_id, item.category_name, item.message.category or "", cases.clock.now()
-    )
+    notice = unknown_category_notice(case_id, item.category_name, item.message.category or "", cases.clock.now())
     async with cases.repo.transaction() as tx:
         queued = await tx.enqueue([notice])
     if queued:

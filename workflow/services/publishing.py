@@ -45,13 +45,7 @@ PUBLICATION_UNDELIVERABLE = "publication_undeliverable"
 PUBLICATION_UNCLEAR = "publication_unclear"  # a network without idempotency key: it may have gone; check
 PUBLICATION_LATE = "publication_late"  # posted after the case had moved on (marked published by hand)
 PUBLICATION_EVENTS = frozenset(
-    {
-        PUBLICATION_REQUESTED,
-        PUBLICATION_FAILED,
-        PUBLICATION_UNDELIVERABLE,
-        PUBLICATION_UNCLEAR,
-        PUBLICATION_LATE,
-    }
+    {PUBLICATION_REQUESTED, PUBLICATION_FAILED, PUBLICATION_UNDELIVERABLE, PUBLICATION_UNCLEAR, PUBLICATION_LATE}
 )
 # The notices about a publication that did not go (to the operator; a revoked token also to the office head).
 NOTICE_UNDELIVERABLE = "publication_undeliverable"
