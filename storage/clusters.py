@@ -13,7 +13,7 @@ parameters and stored bytes, without SQLAlchemy's per-row decoding.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Dialect, Executable, Row, func, insert, select, union_all, update
@@ -75,8 +75,9 @@ _INSERTS: list[_SqliteInserts] = []  # built once (SQLite's processors do not de
 
 
 def _instant(text: str) -> datetime:
-    """A stored SQLite instant (never NULL here) as direct.instant_from_text reads it."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    """A stored SQLite instant (never NULL here) as direct.instant_from_text reads it (the same instant, tzinfo
+    `UTC`): parsing the offset costs a tenth of `.replace(tzinfo=...)`, and a registration reads hundreds."""
+    return datetime.fromisoformat(text + "+00:00")
 
 
 def _sqlite_row(row: tuple[Any, ...]) -> SignatureRow:
@@ -137,6 +138,8 @@ class ClusterStatements:
         limit: int,
     ) -> list[SignatureRow]:
         terms = terms_of(stems, address)
+        if len(terms) <= TERMS_PER_STATEMENT:  # one statement: its rows come newest first, at most `limit`
+            return await self._candidates(procedure, terms, since, until, per_term, limit)
         found: dict[int, SignatureRow] = {}
         for start in range(0, len(terms), TERMS_PER_STATEMENT):
             chunk = terms[start : start + TERMS_PER_STATEMENT]

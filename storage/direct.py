@@ -46,7 +46,9 @@ def instant_text(value: datetime | None) -> str | None:
 
 def instant_from_text(text: str | None) -> datetime | None:
     """A stored SQLite `UtcDateTime` back as an aware UTC instant (the inverse of `instant_text`)."""
-    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
+    # The offset parsed with the text (tzinfo is `UTC` itself): a tenth of the cost of `.replace(tzinfo=UTC)`,
+    # which a sweep pays for thousands of instants.
+    return None if text is None else datetime.fromisoformat(text + "+00:00")
 
 
 def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
@@ -76,6 +78,10 @@ class Insert:
         self._tail = suffix + (f" RETURNING {quote(returning)}" if returning else "")
         self._sql: dict[int, str] = {}
         self.max_rows = max(1, _MAX_VARIABLES // len(self.keys))
+
+    def processor(self, key: str) -> Processor:
+        """The conversion of `key`'s parameters (None: passed as is)."""
+        return self._processors[self.keys.index(key)]
 
     def sql(self, rows: int) -> str:
         sql = self._sql.get(rows)

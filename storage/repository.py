@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -280,6 +280,19 @@ _TERM_KEYS = (
 )  # fmt: skip
 
 
+# Values codec.encode_mapping keeps as they are (exactly these types: an Enum member or a subclass is converted).
+_PLAIN_JSON = frozenset({str, int, float, bool, type(None)})
+
+
+def _payload(n: Notification) -> Mapping[str, Any]:
+    """`codec.encode_mapping(n.payload)`: the payload itself when every key is text and every value plain JSON
+    (what encode_mapping would hand back unchanged, in the same order)."""
+    payload = n.payload
+    if all(type(key) is str and type(value) in _PLAIN_JSON for key, value in payload.items()):
+        return payload
+    return codec.encode_mapping(payload, where="Notification.payload")
+
+
 def _json(value: object) -> str:
     # As the engine's JSON serializer (storage/engine.py): Cyrillic stays readable.
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -297,6 +310,28 @@ class _SqliteDirect:
         self.outbox = direct.Insert(
             outbox, _OUTBOX_KEYS, dialect, suffix=" ON CONFLICT (dedup_key) DO NOTHING"
         )
+        # `outbox_rows` converts only these two columns; any other column with a conversion: the generic rows.
+        converted = {key for key in _OUTBOX_KEYS if self.outbox.processor(key) is not None}
+        self.payload_text = self.outbox.processor("payload") if converted <= {"at", "payload"} else None
+
+    def outbox_rows(self, notifications: Iterable[Notification]) -> list[tuple[Any, ...]]:
+        """The parameters of `outbox.sql(1)` for each notification: `outbox.row(_notification_values(n))`, the same
+        values, built per batch (a sweep queues a thousand). Its notifications share one instant, converted once;
+        a payload of plain JSON values (a sweep's are) needs no codec pass, which would hand it back as it is."""
+        payload_text = self.payload_text
+        if payload_text is None:
+            return [self.outbox.row(_notification_values(n)) for n in notifications]
+        instants: dict[datetime, str | None] = {}
+        rows: list[tuple[Any, ...]] = []
+        for n in notifications:
+            at = instants.get(n.at)
+            if at is None:
+                at = instants[n.at] = direct.instant_text(n.at)
+            rows.append(
+                (n.dedup_key, n.case_id, n.kind, Role(n.to_role).value, n.unit, n.term_id, at,
+                 payload_text(_payload(n)), 0)
+            )  # fmt: skip
+        return rows
 
 
 _INSTANT_TEXT: dict[str, Callable[[datetime | None], str | None]] = {}
@@ -816,20 +851,29 @@ class SqlTransaction(ClusterStatements):
         next_at: Any = None
         known = False
         term: Term | None = None
+        # A thousand due terms hold a few distinct roles and sent lists: each is converted once.
+        roles: dict[str, Role] = {}
+        sent_keys: dict[str, frozenset[str]] = {}
         for row in rows:
             if row[0] != row_id:
                 if term is not None:
                     found.append(DueTerm(term, tuple(passed), instant(next_at), known))
                 row_id, case_id, term_id, owner, unit, started_at, due, sent, person = row[:9]
+                role = roles.get(owner)
+                if role is None:
+                    role = roles[owner] = Role(owner)
+                keys = sent_keys.get(sent)
+                if keys is None:
+                    keys = sent_keys[sent] = frozenset(key for key in sent.split(",") if key)
                 term = Term(
                     id=row_id,
                     case_id=case_id,
                     term_id=term_id,
-                    owner=Role(owner),
+                    owner=role,
                     unit=unit,
                     started_at=instant(started_at),
                     due=instant(due),
-                    sent=frozenset(key for key in sent.split(",") if key),
+                    sent=keys,
                     person=person or "",
                 )
                 passed, next_at, known = [], None, row[9] is not None
@@ -970,17 +1014,23 @@ class SqlTransaction(ClusterStatements):
 
     async def _record_sent_many(self, items: Sequence[SentRecord]) -> set[int]:
         instant_text = _instant_text(self._sa_dialect)
+        instants: dict[datetime | None, str | None] = {None: None}  # terms opened alike share their points
         rows: list[dict[str, object]] = []
         for record in items:
             if any("," in key for key in record.keys):
                 raise ValueError(f"term keys {record.keys!r} must not contain a comma")
+            after = record.next_attention
+            if after in instants:
+                next_text = instants[after]
+            else:
+                next_text = instants[after] = instant_text(after)
             rows.append(
                 {
                     "id": record.term_row_id,
                     # The stored text is "," followed by "key," for each sent key: its length.
                     "seen": 1 + sum(len(key) + 1 for key in record.seen),
                     "suffix": "".join(f"{key}," for key in record.keys),
-                    "next": instant_text(record.next_attention),
+                    "next": next_text,
                 }
             )
         if self._direct is not None:
@@ -996,23 +1046,18 @@ class SqlTransaction(ClusterStatements):
         if not unique:
             return 0
         if (fast := self._direct) is not None:
-            return await self._executemany(
-                fast.outbox.sql(1), [fast.outbox.row(_notification_values(n)) for n in unique.values()]
-            )
+            return await self._executemany(fast.outbox.sql(1), fast.outbox_rows(unique.values()))
         instant_text = _instant_text(self._sa_dialect)
-        rows = [
-            {
-                "k": n.dedup_key,
-                "c": n.case_id,
-                "kind": n.kind,
-                "r": Role(n.to_role).value,
-                "u": n.unit,
-                "t": n.term_id,
-                "at": instant_text(n.at),
-                "p": codec.encode_mapping(n.payload, where="Notification.payload"),
-            }
-            for n in unique.values()
-        ]
+        instants: dict[datetime, str | None] = {}  # a sweep's notifications share one instant
+        rows = []
+        for n in unique.values():
+            at = instants.get(n.at)
+            if at is None:
+                at = instants[n.at] = instant_text(n.at)
+            rows.append(
+                {"k": n.dedup_key, "c": n.case_id, "kind": n.kind, "r": Role(n.to_role).value, "u": n.unit,
+                 "t": n.term_id, "at": at, "p": _payload(n)}
+            )  # fmt: skip
         return len((await self._exec(_ENQUEUE_PG, {"rows": _json(rows)})).all())
 
     async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:

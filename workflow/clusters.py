@@ -87,12 +87,20 @@ NEAR_JACCARD = 0.6  # a repeat by text: nearly the same words
 NEAR_SHARED = 3
 
 
+# The endings by length, longest first: a word has one ending of each length, so the first length whose ending is
+# known and leaves enough letters is the cut `_ENDINGS`' order makes (a set lookup per length, not ~100 endswith).
+_ENDINGS_BY_LENGTH = tuple(
+    (size, frozenset(e for e in _ENDINGS if len(e) == size))
+    for size in sorted({len(e) for e in _ENDINGS}, reverse=True)
+)
+
+
 def stem(word: str) -> str:
     """A pseudo-stem: the word lower-cased, ё as е, its longest known ending cut while MIN_STEM letters stay."""
     word = word.lower().replace("ё", "е")
-    for ending in _ENDINGS:
-        if word.endswith(ending) and len(word) - len(ending) >= (MIN_STEM if len(ending) > 1 else 2):
-            return word[: -len(ending)]
+    for size, endings in _ENDINGS_BY_LENGTH:
+        if len(word) - size >= (MIN_STEM if size > 1 else 2) and word[-size:] in endings:
+            return word[:-size]
     return word
 
 
@@ -220,7 +228,8 @@ class Placement:
 
 def in_window(at: datetime, recent: Sequence[Recent], window: Window) -> list[Recent]:
     """The recent messages within the window of `at` (either side), the newest `cap` of them."""
-    near = [r for r in recent if abs(r.at - at) <= window.span]
+    span = window.span
+    near = [r for r in recent if abs(r.at - at) <= span]
     near.sort(key=lambda r: (r.at, r.case_id), reverse=True)
     return near[: window.cap]
 
@@ -231,7 +240,20 @@ def place(new: Signature, at: datetime, recent: Sequence[Recent], window: Window
     Among the clusters of its similar messages it joins the one with most of them (the newest on a tie);
     clusters are never merged, so a report once sent stays about the messages it listed.
     """
-    matches = [r for r in in_window(at, recent, window) if similar(new, r.signature)]
+    # `similar`, with the stems compared once per distinct stem set: a storm is many messages in the same words.
+    overlaps: dict[frozenset[str], bool] = {}
+    matches = []
+    for r in in_window(at, recent, window):
+        theirs = r.signature
+        if new.address and new.address == theirs.address:
+            matches.append(r)
+            continue
+        alike = overlaps.get(theirs.stems)
+        if alike is None:
+            share, shared = jaccard(new.stems, theirs.stems)
+            alike = overlaps[theirs.stems] = shared >= SHARED and share >= JACCARD
+        if alike:
+            matches.append(r)
     if not matches:
         return None
     votes: Counter[int] = Counter()
@@ -299,9 +321,15 @@ def repeat_of(new: Signature, author: str, earlier: Sequence[Earlier]) -> int | 
         if same is not None:
             return same.case_id
     best: tuple[float, int] | None = None
+    shares: dict[frozenset[str], float | None] = {}  # each distinct stem set scored once (near_same: stems only)
     for e in ordered:
-        if near_same(new, e.signature):
-            share = jaccard(new.stems, e.signature.stems)[0]
-            if best is None or share > best[0]:
-                best = (share, e.case_id)
+        stems = e.signature.stems
+        if stems in shares:
+            share = shares[stems]
+        else:
+            share = shares[stems] = jaccard(new.stems, stems)[0] if near_same(new, e.signature) else None
+        if share is not None and (best is None or share > best[0]):
+            best = (share, e.case_id)
+            if share >= 1.0:
+                break  # the same stems: none later (older) can beat it, a tie keeps the newest
     return best[1] if best is not None else None

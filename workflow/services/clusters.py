@@ -72,16 +72,35 @@ async def suggest_repeat(
 ) -> int | None:
     """The earlier case of the last `repeat_days` this message may repeat, or None."""
     since = at - timedelta(days=settings.repeat_days)
+    if author:
+        # The author's own newest case of the span is the answer whatever the text candidates are (repeat_of
+        # prefers the newest by the same author, and no candidate of theirs is newer): they are not read.
+        own = await tx.latest_by_author(procedure.value, author, since)
+        if own is not None:
+            return own.case_id
     # A repeat by text shares at least NEAR_SHARED stems: its candidates share one (the address does not count).
     rows = await tx.similar_candidates(
         procedure.value, new.stored(), "", since, at, per_term=settings.per_term, limit=settings.repeat_scan
     )
-    if author:
-        own = await tx.latest_by_author(procedure.value, author, since)
-        if own is not None:
-            rows.append(own)
-    earlier = [Earlier(r.case_id, r.at, r.author, Signature.from_stored(r.stems, r.address)) for r in rows]
+    signatures = _Signatures()
+    earlier = [Earlier(r.case_id, r.at, r.author, signatures.of(r)) for r in rows]
     return repeat_of(new, author, earlier)
+
+
+class _Signatures:
+    """Stored signatures parsed with each distinct stem text split once: in a storm most candidates carry the
+    same stems (their address may differ), and the comparisons then meet the same stem set again."""
+
+    __slots__ = ("_stems",)
+
+    def __init__(self) -> None:
+        self._stems: dict[str, frozenset[str]] = {}
+
+    def of(self, row: SignatureRow) -> Signature:
+        stems = self._stems.get(row.stems)
+        if stems is None:
+            stems = self._stems[row.stems] = Signature.from_stored(row.stems, "").stems
+        return Signature(stems, row.address or "")
 
 
 def with_suggestion(opened: Transition, earlier: int) -> Transition:
@@ -111,11 +130,8 @@ async def cluster_case(
         case.procedure.value, new.stored(), new.address, at - window.span, at + window.span,
         per_term=settings.per_term, limit=window.cap + 1,
     )  # fmt: skip
-    recent = [
-        Recent(r.case_id, r.at, Signature.from_stored(r.stems, r.address), r.cluster_id)
-        for r in rows
-        if r.case_id != case.id
-    ]
+    signatures = _Signatures()
+    recent = [Recent(r.case_id, r.at, signatures.of(r), r.cluster_id) for r in rows if r.case_id != case.id]
     placed = place(new, at, recent, window)
     if placed is None:
         return ()
