@@ -32,9 +32,18 @@ ALLOWED: Mapping[str, frozenset[str]] = {
 WORKFLOW_THIRD_PARTY = frozenset({"holidays"})
 
 
+def parse(source: str) -> ast.Module:
+    """`ast.parse`, once more if CPython 3.11 raises its spurious «AST constructor recursion depth mismatch»
+    (python/cpython#106905, seen in threaded programs; here once in a long run, never alone): not our code's fault."""
+    try:
+        return ast.parse(source)
+    except SystemError:
+        return ast.parse(source)
+
+
 def imported_modules(source: str) -> Iterator[tuple[int, str]]:
     """(line, top-level module) of every absolute import in `source`; relative imports stay in the package."""
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(parse(source)):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield node.lineno, alias.name.split(".")[0]
