@@ -15,6 +15,8 @@ from typing import Any
 
 from aiogram.types import ForceReply, InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
+from views.layout import KeyboardLimits
+
 JsonDict = dict[str, Any]
 
 TEXT_LIMIT = 4000  # characters a message
@@ -24,6 +26,8 @@ ROW_BUTTONS_LIMIT = 7
 
 # Update types turned into aiogram updates; any other is logged once and skipped (confirmed with the next poll).
 KNOWN_UPDATES = frozenset({"message_created", "message_callback", "bot_started"})
+# What views/ lay keyboards out in on MAX (the sender hands it over): the adapter refuses anything beyond.
+KEYBOARD_LIMITS = KeyboardLimits(rows=ROWS_LIMIT, per_row=ROW_BUTTONS_LIMIT, total=BUTTONS_LIMIT)
 
 
 class KeyboardRefused(ValueError):
