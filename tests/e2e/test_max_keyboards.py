@@ -1,6 +1,6 @@
 """A regional deployment's 60 units on MAX (issue 15): the unit toggles fit MAX's 30 rows × 7 and 210 buttons
 and page with «Ещё ▸» / «◂ Назад», through the real MaxSession and aiogram against the MAX emulator; a forged
-page is refused in Russian and changes nothing."""
+page is refused in Russian and changes nothing, and so does a page of a keyboard the card has moved past."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tests.e2e.conftest import INTAKE_CHAT, OPERATOR, World
 from views import texts
 from views.callbacks import RouteCb
 from workflow.rules import DEFAULT_UNITS
+from workflow.services.base import STALE_CARD
 
 pytestmark = pytest.mark.parametrize("messenger", ["max"], indirect=True)
 
@@ -55,6 +56,7 @@ async def test_sixty_units_page_on_max_and_a_forged_page_changes_nothing(world: 
     within_max(card)
     seen += unit_labels(card)
     pages = 1
+    more_first = w.button(card, texts.BTN_PAGE_MORE)
     while any(b["text"] == texts.BTN_PAGE_MORE for row in card.buttons for b in row):
         await w.press(INTAKE_CHAT, OPERATOR, texts.BTN_PAGE_MORE, case_id)
         card = w.card(INTAKE_CHAT, case_id)
@@ -91,3 +93,13 @@ async def test_sixty_units_page_on_max_and_a_forged_page_changes_nothing(world: 
     answer = await w.press(INTAKE_CHAT, OPERATOR, texts.BTN_DONE, case_id)
     assert answer.text == "Направление предложено"
     assert set((await w.app.services.case(case_id)).proposed_units) == {next(iter(UNITS)), list(UNITS)[-1]}
+
+    # A second press of «Ещё ▸» drawn before the routing: the card has moved on, the old page is not redrawn.
+    card = w.card(INTAKE_CHAT, case_id)
+    before = (card.buttons, len(card.edits), await w.events(case_id))
+    query = emu.push_callback(INTAKE_CHAT, OPERATOR.user_id, card.message_id, more_first)
+    await w.settle()
+    got = emu.callbacks[query].answer
+    assert got is not None and got.text == STALE_CARD
+    card = w.card(INTAKE_CHAT, case_id)
+    assert (card.buttons, len(card.edits), await w.events(case_id)) == before
