@@ -4,7 +4,7 @@ The sender knows its messenger's limits (`KeyboardLimits`; Telegram's here, MAX'
 bot/delivery and the handlers hand them to views/ as they hand over the text limit. A keyboard that would not
 fit one button a row is packed two or three to a row where the labels are short enough to stay readable (a
 label is never cut: two units must never look the same); if it still does not fit, it is paged: «◂ Назад» /
-«Ещё ▸» buttons whose data (the caller's, signed like any other) redraw it at the neighbouring page.
+«Ещё ▸» buttons whose data (the caller's, parsed and checked like any other) redraw it at the neighbouring page.
 """
 
 from __future__ import annotations

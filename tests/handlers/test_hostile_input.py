@@ -159,6 +159,22 @@ async def test_non_canonical_numbers_in_buttons_are_not_ours(h: Harness) -> None
     assert await snapshot(h) == before
 
 
+async def test_a_page_the_unit_toggles_do_not_have_is_refused_and_changes_nothing(h: Harness) -> None:
+    """Six units fit one page on Telegram: a toggle, a page turn or «Готово» naming page 1 is not ours."""
+    case_id = await register_os(h)
+    card = await h.card(INTAKE, case_id)
+    assert await h.press(INTAKE, OPERATOR, card.message_id, button(card, texts.BTN_ROUTE)) == texts.CHOOSE_UNITS
+    card = await h.card(INTAKE, case_id)
+    shown = labels(card)
+    assert texts.BTN_PAGE_MORE not in shown and texts.BTN_DONE in shown
+    before = await snapshot(h)
+    for done in (False, True):
+        forged = RouteCb(case_id=case_id, version=1, mask=1, page=1, done=done).pack()
+        assert await h.press(INTAKE, OPERATOR, card.message_id, forged) == texts.UNKNOWN_PAGE, done
+    assert labels(await h.card(INTAKE, case_id)) == shown
+    assert await snapshot(h) == before
+
+
 _FIELD = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
     st.sampled_from(
