@@ -34,6 +34,7 @@ from bot.directory import Directory
 from bot.domain_setup import build_calendar, build_rules, build_spikes, pos_category_table
 from bot.events import LoggedServices
 from bot.links import link_book
+from bot.max_convert import KEYBOARD_LIMITS as MAX_KEYBOARD_LIMITS
 from bot.max_convert import TEXT_LIMIT as MAX_TEXT_LIMIT
 from bot.max_session import MAX_REQUESTS_PER_SECOND, MaxBot, MaxSession
 from bot.ok_webhook import ok_webhook_handler
@@ -230,6 +231,7 @@ class OtklikApp:
         dispatcher.workflow_data.update(
             services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules,
             pos_categories=pos_categories, links=link_book(settings), reporting=reporting, privacy=privacy,
+            keyboard_limits=sender.keyboard_limits,
         )  # fmt: skip
         inbox = Inbox(engine, clock=clock)
         pacing = pacing or Pacing()
@@ -531,7 +533,8 @@ def _max_bot(settings: Settings, engine: AsyncEngine) -> tuple[Bot, TelegramSend
     bot = MaxBot(session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     per_second = MAX_REQUESTS_PER_SECOND if m.max_rate_limits else 10_000
     sender = TelegramSender(
-        bot, per_second=per_second, per_chat_interval=0.0, group_per_minute=1_000_000, text_limit=MAX_TEXT_LIMIT
+        bot, per_second=per_second, per_chat_interval=0.0, group_per_minute=1_000_000, text_limit=MAX_TEXT_LIMIT,
+        keyboard_limits=MAX_KEYBOARD_LIMITS,
     )
     return bot, sender
 

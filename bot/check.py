@@ -64,6 +64,7 @@ from channels.vk import (
 from channels.vk_session import vk_session
 from storage.engine import DEFAULT_BUSY_TIMEOUT_MS
 from storage.migrate import alembic_config, current_revision, head_revision
+from views.callbacks import MAX_UNITS
 from views.privacy import FOREIGN_MESSENGERS
 from workflow.calendar import CalendarError, shipped_calendar
 
@@ -130,7 +131,25 @@ async def diagnose(settings: Settings, *, today: date, source: str) -> list[Find
     findings += await database_findings(settings)
     findings += calendar_findings(settings, today)
     findings += privacy_findings(settings)
+    findings += unit_findings(settings)
     return findings
+
+
+# --- units the keyboards can show ------------------------------------------------------------------------------
+
+
+def unit_findings(settings: Settings) -> list[Finding]:
+    """A warning when more units are configured than a unit toggle's data can name (views/callbacks.MAX_UNITS):
+    the keyboards show the first ones only, a case cannot be sent to the others by a button."""
+    if len(settings.units) <= MAX_UNITS:
+        return []
+    rest = ", ".join(list(settings.units)[MAX_UNITS:])
+    return [
+        warn(
+            f"units: задано {len(settings.units)} подразделений, кнопки выбора показывают первые {MAX_UNITS}: "
+            f"в {rest} сообщение кнопками не направить"
+        )
+    ]
 
 
 # --- personal data in a foreign messenger (issue 15 item 4) ---------------------------------------------------

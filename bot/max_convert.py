@@ -16,6 +16,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from aiogram.types import ForceReply, InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
+from views.layout import KeyboardLimits
+
 JsonDict = dict[str, Any]
 
 TEXT_LIMIT = 4000  # characters a message
@@ -28,6 +30,8 @@ NOT_READY_CODE = "attachment.not.ready"
 
 # Update types turned into aiogram updates; any other is logged once and skipped (confirmed with the next poll).
 KNOWN_UPDATES = frozenset({"message_created", "message_edited", "message_callback", "bot_started"})
+# What views/ lay keyboards out in on MAX (the sender hands it over): the adapter refuses anything beyond.
+KEYBOARD_LIMITS = KeyboardLimits(rows=ROWS_LIMIT, per_row=ROW_BUTTONS_LIMIT, total=BUTTONS_LIMIT)
 
 
 class KeyboardRefused(ValueError):

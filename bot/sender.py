@@ -55,6 +55,7 @@ from aiogram.types import (
 )
 
 from views.html import TEXT_LIMIT, split_html, split_plain, trim_html, trim_plain
+from views.layout import TELEGRAM_KEYBOARD, KeyboardLimits
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
@@ -301,18 +302,21 @@ class TelegramSender:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         text_limit: int = TEXT_LIMIT,
+        keyboard_limits: KeyboardLimits = TELEGRAM_KEYBOARD,
     ) -> None:
         """``max_attempts`` bounds the tries of one message against errors (5xx, network); a 429 is not an
         error but an instruction, so flood waits are bounded separately by ``max_flood_wait`` seconds.
         ``per_second`` is counted over ``global_window`` and ``group_per_minute`` over ``group_window``
         (1 s and 60 s as on Telegram; shorter in tests). ``text_limit``: the characters of one message (4,096 on
-        Telegram, 4,000 on MAX); a longer text is split, a longer edit shortened."""
+        Telegram, 4,000 on MAX); a longer text is split, a longer edit shortened. ``keyboard_limits``: the rows,
+        buttons a row and buttons of one inline keyboard (Telegram's unless told: MAX has its own)."""
         if per_second <= 0 or global_window <= 0 or per_chat_interval < 0 or group_per_minute < 1:
             raise ValueError("rate limits must be positive")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._bot = bot
         self._text_limit = text_limit
+        self._keyboard_limits = keyboard_limits
         global_limit = max(1, int(per_second * global_window))
         self._global = _Window(global_limit, global_limit / per_second)
         self._per_chat_interval = per_chat_interval
@@ -335,6 +339,11 @@ class TelegramSender:
     def text_limit(self) -> int:
         """The visible characters of one message on this sender's messenger: what views/ fit cards into."""
         return self._text_limit
+
+    @property
+    def keyboard_limits(self) -> KeyboardLimits:
+        """The inline keyboard limits of this sender's messenger: what views/ lay long lists of buttons out in."""
+        return self._keyboard_limits
 
     async def send(self, item: Outgoing) -> SendResult:
         """Deliver one item (all pieces of a long text, in order) or raise SendFailed."""

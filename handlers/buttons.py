@@ -64,6 +64,7 @@ from views.keyboards import (
     view_keyboard,
     well_formed,
 )
+from views.layout import KeyboardLimits
 from workflow.lifecycle import Action, ActionPayload, available_actions
 from workflow.model import Actor, Case, DomainError, Procedure, Role
 from workflow.ports import FINAL_ANSWER, INTERIM_ANSWER
@@ -172,6 +173,7 @@ async def on_case(
     rules: Rules,
     fsm_storage: BaseStorage,
     delivery: DeliveryPort,
+    keyboard_limits: KeyboardLimits,
 ) -> None:
     cb = callback_data
     message = _message(query)
@@ -245,7 +247,8 @@ async def on_case(
     if keyboard_step:
         order = list(rules.units)
         await query.answer(texts.CHOOSE_UNITS)
-        await _set_markup(message, route_keyboard(case, _initial_mask(case, order), rules.units))
+        keyboard = route_keyboard(case, _initial_mask(case, order), rules.units, keyboard_limits)
+        await _set_markup(message, keyboard)  # page 0 is always there
         return
     if confirmed:
         await _set_markup(message, card_keyboard(case, chat_roles, chat_units))
@@ -368,7 +371,10 @@ async def on_route(
     actor: Actor,
     chat_roles: set[Role],
     rules: Rules,
+    keyboard_limits: KeyboardLimits,
 ) -> None:
+    """A unit toggled, or a page of the toggles turned (at `cb.page`); «Готово»: the routing, or for several
+    ПОС units the responsible choice (at `cb.page`). A page the keyboard does not have changes nothing."""
     cb = callback_data
     selected = units_of(cb.mask, list(rules.units))
     if selected is None:
@@ -383,12 +389,23 @@ async def on_route(
         return
     message = _message(query)
     if not cb.done:
+        keyboard = route_keyboard(case, cb.mask, rules.units, keyboard_limits, cb.page)
+        if keyboard is None:
+            await _refuse(query, texts.UNKNOWN_PAGE)
+            return
         await query.answer()
-        await _set_markup(message, route_keyboard(case, cb.mask, rules.units))
+        await _set_markup(message, keyboard)
         return
     if case.procedure is Procedure.POS and len(selected) > 1:
+        keyboard = responsible_keyboard(case, cb.mask, rules.units, keyboard_limits, cb.page)
+        if keyboard is None:
+            await _refuse(query, texts.UNKNOWN_PAGE)
+            return
         await query.answer(texts.CHOOSE_RESPONSIBLE)
-        await _set_markup(message, responsible_keyboard(case, cb.mask, rules.units))
+        await _set_markup(message, keyboard)
+        return
+    if cb.page != 0:  # «Готово» is drawn at page 0 only
+        await _refuse(query, texts.UNKNOWN_PAGE)
         return
     payload = ActionPayload(units=selected)
     done, answer = await run_action(services, case.id, action, actor, version=cb.version, payload=payload)

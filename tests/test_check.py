@@ -258,3 +258,16 @@ async def test_masked_personal_data_is_a_green_line(rig: Rig) -> None:
     code, lines = await rig.check(rig.config(masked=True))
     assert code == 0 and not any("149-ФЗ" in line for line in lines), lines
     assert "✓ персональные данные авторов в Telegram скрыты (privacy.mask_personal_data = true)" in lines
+
+
+def test_more_units_than_a_toggle_can_name_is_a_warning_naming_the_ones_left_out() -> None:
+    from bot.check import Level, unit_findings
+    from bot.settings import Settings
+    from views.callbacks import MAX_UNITS
+
+    fits = Settings(units={f"u{n}": f"Поселение {n}" for n in range(MAX_UNITS)})
+    assert unit_findings(fits) == []
+    over = Settings(units={f"u{n}": f"Поселение {n}" for n in range(MAX_UNITS + 2)})
+    [finding] = unit_findings(over)
+    assert finding.level is Level.WARN
+    assert f"u{MAX_UNITS}, u{MAX_UNITS + 1}" in finding.text and f"u{MAX_UNITS - 1}," not in finding.text

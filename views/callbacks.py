@@ -20,7 +20,10 @@ from pydantic import BeforeValidator, Field
 from workflow.lifecycle import Action
 from workflow.model import MAX_ID
 
-MAX_UNITS = 30  # a mask of 30 bits stays a short decimal in 64 bytes of callback data
+# A regional deployment's units (issue 16): a mask of 60 bits is at most 19 decimal digits, so a unit toggle
+# stays within Telegram's 64 bytes of callback data for any case id and version below 10**17.
+MAX_UNITS = 60
+MAX_PAGES = 100  # pages of a paged keyboard (views/layout.py): 60 units never need more than 60
 
 _ASCII_INT = re.compile(r"0|[1-9][0-9]{0,19}")  # what `pack` writes: no sign, no "_", no leading zeros
 
@@ -46,6 +49,7 @@ Id = Annotated[int, BeforeValidator(_ascii_int), Field(ge=1, le=MAX_ID)]
 Mask = Annotated[int, BeforeValidator(_ascii_int), Field(ge=0, lt=1 << MAX_UNITS)]
 UnitIndex = Annotated[int, BeforeValidator(_ascii_int), Field(ge=0, lt=MAX_UNITS)]
 Flag = Annotated[bool, BeforeValidator(_bit)]
+Page = Annotated[int, BeforeValidator(_ascii_int), Field(ge=0, lt=MAX_PAGES)]
 # Dot-separated unit indexes, each unit at most once (checked by `keyboards.order_of`).
 Seq = Annotated[
     str, Field(max_length=3 * MAX_UNITS, pattern=r"^(?:(?:0|[1-9][0-9]?)(?:\.(?:0|[1-9][0-9]?))*)?$")
@@ -129,10 +133,14 @@ class CaseCb(CallbackData, prefix="c1"):
     version: Id
 
 
-class RouteCb(CallbackData, prefix="r1"):
+class RouteCb(CallbackData, prefix="r2"):
+    """The unit toggles (not `done`) at `page` of their keyboard; «Готово» (`done`) at `page` 0, or the ПОС
+    responsible choice it opens at `page` (its «Ещё ▸» / «◂ Назад»). r1 had no page: an r1 button is unknown."""
+
     case_id: Id
     version: Id
     mask: Mask
+    page: Page
     done: Flag
 
 

@@ -25,6 +25,7 @@ from views.callbacks import (
     RouteCb,
     WhichCaseCb,
 )
+from views.layout import TELEGRAM_KEYBOARD, Item, KeyboardLimits, Row, laid_out, page_count
 from workflow.intake_review import point
 from workflow.lifecycle import SCREEN_PENDING, Action, Status, available_actions
 from workflow.model import Actor, Case, Network, Procedure, Role
@@ -289,24 +290,54 @@ def units_of(mask: int, order: Sequence[str]) -> tuple[str, ...] | None:
     return tuple(unit for i, unit in enumerate(order[:MAX_UNITS]) if mask >> i & 1)
 
 
-def route_keyboard(case: Case, mask: int, units: Mapping[str, str]) -> InlineKeyboardMarkup:
+def _unit_item(name: str, chosen: bool, data: str) -> Item:
+    label = texts.BTN_SELECTED.format(name=name) if chosen else name
+    widest = len(texts.BTN_SELECTED.format(name=name))  # laid out as if chosen: a toggle never moves a button
+    return Item(InlineKeyboardButton(text=label, callback_data=data), widest)
+
+
+def _route_items(case: Case, mask: int, units: Mapping[str, str], page: int) -> list[Item]:
     order = list(units)[:MAX_UNITS]
-    rows: list[list[InlineKeyboardButton]] = []
-    for i, unit in enumerate(order):
-        name = units[unit]
-        chosen = bool(mask >> i & 1)
-        data = RouteCb(case_id=case.id, version=case.version, mask=mask ^ (1 << i), done=False).pack()
-        label = texts.BTN_SELECTED.format(name=name) if chosen else name
-        rows.append([InlineKeyboardButton(text=label, callback_data=data)])
-    done = RouteCb(case_id=case.id, version=case.version, mask=mask, done=True).pack()
+    return [
+        _unit_item(
+            units[unit],
+            bool(mask >> i & 1),
+            RouteCb(case_id=case.id, version=case.version, mask=mask ^ (1 << i), page=page, done=False).pack(),
+        )
+        for i, unit in enumerate(order)
+    ]
+
+
+def _route_tail(case: Case, mask: int) -> list[Row]:
+    done = RouteCb(case_id=case.id, version=case.version, mask=mask, page=0, done=True).pack()
     cancel = CaseCb(verb=CaseVerb.CANCEL, case_id=case.id, version=case.version).pack()
-    rows.append(
+    return [
         [
             InlineKeyboardButton(text=texts.BTN_DONE, callback_data=done),
             InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel),
         ]
+    ]
+
+
+def route_pages(case: Case, mask: int, units: Mapping[str, str], limits: KeyboardLimits) -> int:
+    """How many pages the unit toggles take on this messenger (a press naming another page is not ours)."""
+    return page_count(_route_items(case, mask, units, 0), _route_tail(case, mask), limits)
+
+
+def route_keyboard(
+    case: Case, mask: int, units: Mapping[str, str], limits: KeyboardLimits = TELEGRAM_KEYBOARD, page: int = 0
+) -> InlineKeyboardMarkup | None:
+    """The unit toggles, within the messenger's `limits` (packed, then paged); None for a page it lacks."""
+    if not 0 <= page < route_pages(case, mask, units, limits):  # before any data is drawn for it
+        return None
+    rows = laid_out(
+        _route_items(case, mask, units, page),
+        _route_tail(case, mask),
+        limits,
+        page=page,
+        to_page=lambda n: RouteCb(case_id=case.id, version=case.version, mask=mask, page=n, done=False).pack(),
     )
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows is not None else None
 
 
 # --- the order of officials (open sources п.12.1) ------------------------------------------------------------
@@ -358,17 +389,36 @@ def order_keyboard(case: Case, chosen: Sequence[str], units: Mapping[str, str]) 
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def responsible_keyboard(case: Case, mask: int, units: Mapping[str, str]) -> InlineKeyboardMarkup:
+def _responsible_parts(case: Case, mask: int, units: Mapping[str, str]) -> tuple[list[Item], list[Row]]:
     order = list(units)[:MAX_UNITS]
-    rows: list[list[InlineKeyboardButton]] = []
+    items = []
     for i, unit in enumerate(order):
         if mask >> i & 1:
             data = ResponsibleCb(case_id=case.id, version=case.version, mask=mask, responsible=i).pack()
             label = texts.BTN_RESPONSIBLE.format(name=units[unit])
-            rows.append([InlineKeyboardButton(text=label, callback_data=data)])
+            items.append(Item(InlineKeyboardButton(text=label, callback_data=data), len(label)))
     cancel = CaseCb(verb=CaseVerb.CANCEL, case_id=case.id, version=case.version).pack()
-    rows.append([InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel)])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return items, [[InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=cancel)]]
+
+
+def responsible_pages(case: Case, mask: int, units: Mapping[str, str], limits: KeyboardLimits) -> int:
+    return page_count(*_responsible_parts(case, mask, units), limits)
+
+
+def responsible_keyboard(
+    case: Case, mask: int, units: Mapping[str, str], limits: KeyboardLimits = TELEGRAM_KEYBOARD, page: int = 0
+) -> InlineKeyboardMarkup | None:
+    """The ПОС responsible among the chosen units, within `limits`; its pages are «Готово» of the toggles
+    at that page (RouteCb done). None for a page it lacks."""
+    items, tail = _responsible_parts(case, mask, units)
+    rows = laid_out(
+        items,
+        tail,
+        limits,
+        page=page,
+        to_page=lambda n: RouteCb(case_id=case.id, version=case.version, mask=mask, page=n, done=True).pack(),
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows is not None else None
 
 
 def no_link_keyboard(

@@ -184,7 +184,8 @@ async def harness_on(engine: AsyncEngine) -> AsyncIterator[Harness]:
         dp = Dispatcher(storage=MemoryStorage())
         dp.include_routers(*build_routers())
         dp.workflow_data.update(
-            services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules
+            services=services, directory=directory, delivery=delivery, calendar=calendar, rules=rules,
+            keyboard_limits=sender.keyboard_limits,
         )
         try:
             yield Harness(emu, bot, dp, services, delivery, clock, repo, rules, calendar)

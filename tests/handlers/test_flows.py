@@ -162,11 +162,13 @@ async def test_refusals_of_buttons(h: Harness) -> None:
         "zzz",
         "c1:approve:abc:1",
         "c1:nonsense:1:1",
-        "r1:1:1:99999999:1",
+        "r2:1:1:99999999:0:1",
+        "r2:1:1:1:100:0",  # a page no keyboard has: out of range, not parsed
         "p1:1:1:1:7",
         "c1:route:999:1",
         # A button drawn by an older build (the unversioned layout) is unknown, not misread.
         f"c:route:{case_id}:1",
+        f"r1:{case_id}:1:1:0",  # the unit toggles before they had pages
     ):
         answer = await h.press(INTAKE, OPERATOR, card.message_id, data)
         assert answer in (texts.UNKNOWN_BUTTON, "Сообщение не найдено."), data
@@ -174,7 +176,7 @@ async def test_refusals_of_buttons(h: Harness) -> None:
     assert await route_to(h, case_id, h.rules.units["housing"]) == "Направление предложено"
     # Old buttons of version 1: a second «Доложить» on an old card is stale, a route toggle too.
     assert await h.press(INTAKE, OPERATOR, card.message_id, significant) == STALE_CARD
-    old_toggle = RouteCb(case_id=case_id, version=1, mask=1, done=False).pack()
+    old_toggle = RouteCb(case_id=case_id, version=1, mask=1, page=0, done=False).pack()
     assert await h.press(INTAKE, OPERATOR, card.message_id, old_toggle) == STALE_CARD
     # Second press of a done action.
     fresh = await h.card(INTAKE, case_id)
@@ -191,7 +193,7 @@ async def test_refusals_of_buttons(h: Harness) -> None:
     assert answer is not None and answer.startswith("Недостаточно прав")
     # Done with nothing selected: the domain's own words.
     await h.press(INTAKE, OPERATOR, fresh.message_id, button(fresh, texts.BTN_ROUTE))
-    empty = RouteCb(case_id=case_id, version=case.version, mask=0, done=True).pack()
+    empty = RouteCb(case_id=case_id, version=case.version, mask=0, page=0, done=True).pack()
     assert await h.press(INTAKE, OPERATOR, fresh.message_id, empty) == "Выберите хотя бы одно подразделение"
     assert (
         await h.press(INTAKE, OPERATOR, fresh.message_id, button(fresh, texts.BTN_CANCEL)) == texts.CANCELLED

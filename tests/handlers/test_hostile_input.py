@@ -130,7 +130,7 @@ async def test_button_ids_at_every_limit_are_refused_before_sql(hh: Harness, fie
         ids: dict[str, object] = {"case_id": case_id, "version": 1, field: value}
         for data in (
             f"c1:significant:{ids['case_id']}:{ids['version']}",
-            f"r1:{ids['case_id']}:{ids['version']}:1:1",
+            f"r2:{ids['case_id']}:{ids['version']}:1:0:1",
             f"o1:{ids['case_id']}:{ids['version']}:0:0",
             f"p1:{ids['case_id']}:{ids['version']}:3:0",
         ):
@@ -151,8 +151,27 @@ async def test_non_canonical_numbers_in_buttons_are_not_ours(h: Harness) -> None
         for data in (f"c1:significant:{case_id}:{forged}", f"c1:significant:{forged}:1"):
             assert await h.press(INTAKE, OPERATOR, card.message_id, data) == texts.UNKNOWN_BUTTON, data
     for flag in ("yes", "true", "on", "2"):
-        data = f"r1:{case_id}:1:1:{flag}"
+        data = f"r2:{case_id}:1:1:0:{flag}"
         assert await h.press(INTAKE, OPERATOR, card.message_id, data) == texts.UNKNOWN_BUTTON, data
+    for page in ("01", "+1", "-1", "²", "100"):
+        data = f"r2:{case_id}:1:1:{page}:0"
+        assert await h.press(INTAKE, OPERATOR, card.message_id, data) == texts.UNKNOWN_BUTTON, data
+    assert await snapshot(h) == before
+
+
+async def test_a_page_the_unit_toggles_do_not_have_is_refused_and_changes_nothing(h: Harness) -> None:
+    """Six units fit one page on Telegram: a toggle, a page turn or «Готово» naming page 1 is not ours."""
+    case_id = await register_os(h)
+    card = await h.card(INTAKE, case_id)
+    assert await h.press(INTAKE, OPERATOR, card.message_id, button(card, texts.BTN_ROUTE)) == texts.CHOOSE_UNITS
+    card = await h.card(INTAKE, case_id)
+    shown = labels(card)
+    assert texts.BTN_PAGE_MORE not in shown and texts.BTN_DONE in shown
+    before = await snapshot(h)
+    for done in (False, True):
+        forged = RouteCb(case_id=case_id, version=1, mask=1, page=1, done=done).pack()
+        assert await h.press(INTAKE, OPERATOR, card.message_id, forged) == texts.UNKNOWN_PAGE, done
+    assert labels(await h.card(INTAKE, case_id)) == shown
     assert await snapshot(h) == before
 
 
@@ -242,7 +261,7 @@ async def test_forged_verbs_not_on_the_card_change_nothing(hh: Harness) -> None:
         # A reopen is no button of any card (a closed card has none): a command only.
         (OFFICE, OFFICE_HEAD, office, f"c1:reopen:{case_id}:{v}", {texts.UNKNOWN_BUTTON}),
         # The operator's route in a private chat, where no card has buttons (the domain would accept it).
-        (OPERATOR, OPERATOR, intake, RouteCb(case_id=case_id, version=v, mask=1, done=True).pack(),
+        (OPERATOR, OPERATOR, intake, RouteCb(case_id=case_id, version=v, mask=1, page=0, done=True).pack(),
          {texts.NOT_OFFERED}),
         (OPERATOR, OPERATOR, intake, f"c1:significant:{case_id}:{v}", {texts.NOT_OFFERED}),
         # A ПОС responsible choice on an open-sources case.

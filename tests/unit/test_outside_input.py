@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from views.callbacks import CaseCb, CaseVerb, OrderCb, ResponsibleCb, RouteCb
+from views.callbacks import MAX_UNITS, CaseCb, CaseVerb, OrderCb, ResponsibleCb, RouteCb
 from workflow.calendar import WorkingCalendar
 from workflow.lifecycle import check_message_instant
 from workflow.model import MAX_ID, DomainError, parse_id
@@ -49,12 +49,16 @@ def test_parse_id(raw: str, expected: int | None) -> None:
         "c1:route:01:1",
         "c1:route: 1:1",
         "c1:reopen:1:1",  # a command only: no button has it
-        "r1:1:1:-1:0",
-        f"r1:1:1:{1 << 30}:0",
-        "r1:1:1:1:yes",
+        "r2:1:1:-1:0:0",
+        f"r2:1:1:{1 << MAX_UNITS}:0:0",
+        "r2:1:1:1:0:yes",
+        "r2:1:1:1:-1:0",
+        "r2:1:1:1:100:0",
+        "r2:1:1:1:01:0",
+        "r1:1:1:1:0",  # the layout before pages
         "o1:1:1:1..2:0",
         "o1:1:1:١:0",
-        "p1:1:1:1:30",
+        f"p1:1:1:1:{MAX_UNITS}",
         "c1:route:" + "9" * 5000 + ":1",
     ],
 )
@@ -67,9 +71,9 @@ def test_button_data_out_of_range_or_not_canonical_does_not_parse(data: str) -> 
 def test_button_data_in_range_round_trips() -> None:
     for cb in (
         CaseCb(verb=CaseVerb.ROUTE, case_id=MAX_ID, version=MAX_ID),
-        RouteCb(case_id=1, version=1, mask=(1 << 30) - 1, done=True),
+        RouteCb(case_id=1, version=1, mask=(1 << MAX_UNITS) - 1, page=99, done=True),
         OrderCb(case_id=2**31, version=3, seq="0.12.29", done=False),
-        ResponsibleCb(case_id=5, version=1, mask=3, responsible=29),
+        ResponsibleCb(case_id=5, version=1, mask=3, responsible=MAX_UNITS - 1),
     ):
         assert type(cb).unpack(cb.pack()) == cb
 
