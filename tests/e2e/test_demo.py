@@ -43,7 +43,7 @@ from bot.demo import (
     Played,
     demo,
 )
-from emulators.telegram import visible_text
+from emulators.staff import visible_text
 from views import texts
 from workflow.lifecycle import NoticeKind
 from workflow.rules import DEFAULT_TERMS
