@@ -19,8 +19,9 @@ JsonDict = dict[str, Any]
 # button press, ask for updates, post a file.
 CallKind = Literal["send", "edit", "delete", "answer", "poll", "send_file"]
 # A failure injected into the next requests of a kind: the platform's "too many requests" (Telegram: 429 with
-# retry_after; MAX: 429, which names no wait) or a server error (500).
-FailureKind = Literal["flood", "server_error"]
+# retry_after; MAX: 429, which names no wait), a server error (500), a proxy's HTML 502 page, or the connection
+# dropped before the request is served (nothing happened; the call's status is 0).
+FailureKind = Literal["flood", "server_error", "bad_gateway", "disconnect"]
 # Formatting kinds a person sees (Telegram's entity types; MAX's markup mapped to them).
 FORMATTING = frozenset({"bold", "italic", "underline", "strikethrough", "code", "pre", "link"})
 

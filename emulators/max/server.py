@@ -79,6 +79,10 @@ class _Failure:
     code: str
     message: str
     methods: frozenset[str] | None  # None: any request but GET /updates
+    kind: str = "error"  # "error" (a JSON answer), "bad_gateway" (an HTML 502 page), "disconnect"
+
+
+_BAD_GATEWAY = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 
 
 def _bad(message: str, code: str = "proto.payload") -> MaxApiError:
@@ -213,12 +217,14 @@ class MaxEmulator:
         return self._dialog(user_id).chat_id
 
     def fail_next(self, count: int = 1, *, status: int = 429, code: str = "too.many.requests",
-                  message: str = "Too many requests", methods: Iterable[str] | None = None) -> None:  # fmt: skip
+                  message: str = "Too many requests", methods: Iterable[str] | None = None,
+                  kind: str = "error") -> None:  # fmt: skip
         """The next ``count`` bot requests (of ``methods``, "VERB /path"; any but ``GET /updates`` when None)
-        are answered with this error."""
+        are answered with this error; ``kind`` "bad_gateway": a proxy's HTML 502 page instead, "disconnect": the
+        connection dropped before the request is served (its record's status is 0)."""
         wanted = frozenset(methods) if methods is not None else None
         for _ in range(count):
-            self._failures.append(_Failure(status, code, message, wanted))
+            self._failures.append(_Failure(status, code, message, wanted, kind))
 
     def fail_next_of(self, kinds: Sequence[CallKind], count: int = 1, failure: StaffFailure = "flood", *,
                      retry_after: int = 1) -> None:  # fmt: skip
@@ -227,8 +233,10 @@ class MaxEmulator:
         methods = [m for kind in kinds for m in CALL_KINDS[kind]]
         if failure == "flood":
             self.fail_next(count, methods=methods)
-        else:
+        elif failure == "server_error":
             self.fail_next(count, status=500, code="internal.error", message="Internal error", methods=methods)
+        else:
+            self.fail_next(count, status=502, methods=methods, kind=failure)
 
     def push_message(self, chat_id: int, user_id: int, text: str | None = None,
                      reply_to_message_id: int | None = None) -> MaxMessage:  # fmt: skip
@@ -384,6 +392,14 @@ class MaxEmulator:
                     elif "chat_id" in request.match_info:
                         record.chat_id = int(request.match_info["chat_id"])
                 failure = self._take_failure(record.method)
+                if failure is not None and failure.kind == "disconnect":
+                    record.status = 0
+                    if request.transport is not None:
+                        request.transport.abort()
+                    raise asyncio.CancelledError
+                if failure is not None and failure.kind == "bad_gateway":
+                    record.status = 502
+                    return web.Response(status=502, text=_BAD_GATEWAY, content_type="text/html")
                 if failure is not None:
                     raise MaxApiError(failure.status, failure.code, failure.message)
                 if path != "/updates":

@@ -718,8 +718,10 @@ class TelegramEmulator:
         methods = [m for kind in kinds for m in CALL_KINDS[kind]]
         if failure == "flood":
             self.fail_next(count, "retry_after", retry_after=retry_after, methods=methods)
-        else:
+        elif failure == "server_error":
             self.fail_next(count, "server_error", status=500, methods=methods)
+        else:
+            self.fail_next(count, "bad_gateway_html" if failure == "bad_gateway" else "disconnect", methods=methods)
 
     def get_commands(self, scope: JsonDict | None = None, language_code: str = "") -> list[JsonDict]:
         return list(self.commands.get((self._scope_key(scope), language_code), []))
