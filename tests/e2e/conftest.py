@@ -381,15 +381,22 @@ class World:
         data = self.button(msg, label)
         emu = self.emu
         query_id = emu.push_callback(msg.chat_id, person.user_id, msg.message_id, data)
-        if isinstance(emu, TelegramEmulator):
-            answer = await self.wait(lambda: emu.callbacks[query_id].answer, f"an answer to «{label}»")
-            await self.settle()
-            return Answer(answer.text, answer.show_alert)
-        # MAX has no empty answer (Telegram's «stop the spinner»): a press answered without a text leaves no
-        # answer at all, so the press is over when everything is handled; and one kind of notice.
-        await self.settle()
+        await self.answered([query_id], f"an answer to «{label}»")
         got = emu.callbacks[query_id].answer
-        return Answer(got.text if got is not None else None, None)
+        if isinstance(emu, TelegramEmulator):
+            telegram = emu.callbacks[query_id].answer
+            assert telegram is not None
+            return Answer(telegram.text, telegram.show_alert)
+        return Answer(got.text if got is not None else None, None)  # MAX: one kind of notice
+
+    async def answered(self, query_ids: Iterable[str], what: str = "every press answered") -> None:
+        """Until every press is answered and everything it started is handled. MAX has no empty answer
+        (Telegram's «stop the spinner»): a press answered without a text leaves no answer at all there, so on MAX
+        a press is over when everything is handled."""
+        emu, queries = self.emu, list(query_ids)
+        if isinstance(emu, TelegramEmulator):
+            await self.wait(lambda: all(emu.callbacks[q].answer for q in queries), what)
+        await self.settle()
 
     async def write(self, chat_id: int, person: Person, text: str) -> StaffMessage:
         msg = self.emu.push_message(chat_id, person.user_id, text)
