@@ -407,7 +407,7 @@ class Poller:
 
     async def run(self) -> None:
         allowed = self.dispatcher.resolve_used_update_types()
-        network = Backoff(self.pacing)
+        network, storage = Backoff(self.pacing), Backoff(self.pacing)
         while True:
             try:
                 updates = await self.bot.get_updates(
@@ -417,7 +417,15 @@ class Poller:
                 log.warning("getUpdates: %s; повтор с паузой", _short(exc))
                 await network.wait()
                 continue
+            except StorageUnavailable as exc:
+                # A transport that writes while it polls (MAX keeps each message's mid: bot/max_session.py) met
+                # the database down. Nothing of the batch is confirmed, so the same updates come again: an
+                # outage like a failed save, not the end of polling.
+                self.watch.failed(exc)
+                await storage.wait()
+                continue
             network.reset()
+            storage.reset()
             if not updates:
                 continue
             await self.save([_raw(u) for u in updates])

@@ -120,6 +120,7 @@ class MaxMessage:
     deleted: bool = False
     notify: bool = True
     files: list[MaxFile] = field(default_factory=list)  # its image/file/video/audio attachments, in order
+    markup: list[JsonDict] = field(default_factory=list)  # MAX's {type, from, length} of the HTML text
 
     @property
     def message_id(self) -> int:
@@ -134,6 +135,30 @@ class MaxMessage:
                 rows: list[list[JsonDict]] = attachment.get("payload", {}).get("buttons", [])
                 return rows
         return []
+
+    def callback_data(self, label: str) -> str | None:
+        """The payload of the callback button ``label`` (None: no such button)."""
+        for row in self.buttons:
+            for button in row:
+                if button.get("text") == label and button.get("type") == "callback":
+                    return str(button["payload"])
+        return None
+
+    @property
+    def formatting(self) -> list[str]:
+        """The kinds of formatting a person sees, in order, in the neutral words of emulators/staff.py (the
+        Telegram entity types): the markup MAX reports beside the plain text, mapped back."""
+        return [_NEUTRAL.get(str(item["type"]), str(item["type"])) for item in self.markup]
+
+    @property
+    def silent(self) -> bool:
+        """Delivered without a notification (``notify: false``)."""
+        return not self.notify
+
+
+# MAX's markup types in the neutral words of emulators/staff.py.
+_NEUTRAL = {"strong": "bold", "emphasized": "italic", "monospaced": "code", "link": "link",
+            "underline": "underline", "strikethrough": "strikethrough"}  # fmt: skip
 
 
 def visible_text(msg: MaxMessage | MessageVersion) -> str:
@@ -168,7 +193,7 @@ class CallbackRecord:
 class RequestRecord:
     method: str  # "POST /messages", "GET /updates", ...
     received_at: float
-    status: int = 0
+    status: int | None = None  # None while in flight
     code: str | None = None
     chat_id: int | None = None
     params: JsonDict = field(default_factory=dict)
@@ -178,6 +203,15 @@ class RequestRecord:
     @property
     def ok(self) -> bool:
         return self.status == 200
+
+    @property
+    def shown(self) -> list[object]:
+        """What the call asks MAX to show a person: text, attachments (a keyboard), a press's notification, the
+        new body an answer carries."""
+        if not isinstance(self.body, dict):
+            return []
+        return [self.body[key] for key in ("text", "attachments", "notification", "message")
+                if self.body.get(key) is not None]  # fmt: skip
 
 
 class MaxApiError(Exception):

@@ -28,7 +28,8 @@ import json
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, web
@@ -50,6 +51,8 @@ from emulators.max.records import (
     RequestRecord,
 )
 from emulators.max.uploads import DEFAULT_UPLOAD_LIMIT, UploadStore
+from emulators.staff import CallKind
+from emulators.staff import FailureKind as StaffFailure
 from emulators.telegram.html import HtmlParseError, parse_html
 
 DEFAULT_TOKEN = "max-emulator-token"
@@ -58,8 +61,31 @@ DIALOG_BASE = 10_000_000_000  # a dialog's chat id is this plus the user's id: n
 POLL_TIMEOUT_MAX = 90  # seconds, as the platform caps ``timeout``
 LIMIT_MAX = 1000
 
+# The neutral kinds of request (emulators/staff.py) and the platform's calls of each. MAX's files go in two
+# steps (POST /uploads, then a message); the adapter does not upload yet (bot/max_session.py), so none.
+CALL_KINDS: dict[CallKind, frozenset[str]] = {
+    "send": frozenset({"POST /messages"}),
+    "edit": frozenset({"PUT /messages"}),
+    "delete": frozenset({"DELETE /messages"}),
+    "answer": frozenset({"POST /answers"}),
+    "poll": frozenset({"GET /updates"}),
+    "send_file": frozenset({"POST /uploads"}),
+}
+
 T = TypeVar("T")
 Route = Callable[[web.Request, JsonDict], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    status: int
+    code: str
+    message: str
+    methods: frozenset[str] | None  # None: any request but GET /updates
+    kind: str = "error"  # "error" (a JSON answer), "bad_gateway" (an HTML 502 page), "disconnect"
+
+
+_BAD_GATEWAY = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 
 
 def _bad(message: str, code: str = "proto.payload") -> MaxApiError:
@@ -113,7 +139,7 @@ class MaxEmulator:
         self._changed_event = asyncio.Event()
 
         self._window: deque[float] = deque()
-        self._failures: deque[tuple[int, str, str]] = deque()
+        self._failures: deque[_Failure] = deque()
         self._ids = itertools.count(1)
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -200,10 +226,26 @@ class MaxEmulator:
         return self._dialog(user_id).chat_id
 
     def fail_next(self, count: int = 1, *, status: int = 429, code: str = "too.many.requests",
-                  message: str = "Too many requests") -> None:  # fmt: skip
-        """The next ``count`` bot requests (other than ``GET /updates``) are answered with this error."""
+                  message: str = "Too many requests", methods: Iterable[str] | None = None,
+                  kind: str = "error") -> None:  # fmt: skip
+        """The next ``count`` bot requests (of ``methods``, "VERB /path"; any but ``GET /updates`` when None)
+        are answered with this error; ``kind`` "bad_gateway": a proxy's HTML 502 page instead, "disconnect": the
+        connection dropped before the request is served (its record's status is 0)."""
+        wanted = frozenset(methods) if methods is not None else None
         for _ in range(count):
-            self._failures.append((status, code, message))
+            self._failures.append(_Failure(status, code, message, wanted, kind))
+
+    def fail_next_of(self, kinds: Sequence[CallKind], count: int = 1, failure: StaffFailure = "flood", *,
+                     retry_after: int = 1) -> None:  # fmt: skip
+        """``fail_next`` in neutral words (emulators/staff.py). MAX's 429 names no wait: ``retry_after`` is
+        not the platform's to say, and is not used."""
+        methods = [m for kind in kinds for m in CALL_KINDS[kind]]
+        if failure == "flood":
+            self.fail_next(count, methods=methods)
+        elif failure == "server_error":
+            self.fail_next(count, status=500, code="internal.error", message="Internal error", methods=methods)
+        else:
+            self.fail_next(count, status=502, methods=methods, kind=failure)
 
     def push_message(self, chat_id: int, user_id: int, text: str | None = None,
                      reply_to_message_id: int | None = None,
@@ -328,6 +370,21 @@ class MaxEmulator:
     def callback_answers(self) -> dict[str, CallbackAnswer]:
         return {cid: rec.answer for cid, rec in self.callbacks.items() if rec.answer is not None}
 
+    @property
+    def text_limit(self) -> int:
+        return TEXT_LIMIT
+
+    def text_length(self, text: str) -> int:
+        """MAX counts characters (code points)."""
+        return len(text)
+
+    def calls_of(self, kind: CallKind | None = None) -> list[RequestRecord]:
+        """The request log of one neutral kind (emulators/staff.py), e.g. "send": ``POST /messages``."""
+        if kind is None:
+            return list(self.requests)
+        wanted = CALL_KINDS[kind]
+        return [r for r in self.requests if r.method in wanted]
+
     def calls(self, method: str | None = None) -> list[RequestRecord]:
         """The request log, optionally of one "VERB /path" (e.g. "POST /messages")."""
         if method is None:
@@ -373,13 +430,23 @@ class MaxEmulator:
                 with contextlib.suppress(ValueError):
                     if "chat_id" in request.query:
                         record.chat_id = int(request.query["chat_id"])
+                    elif "user_id" in request.query:  # a person's dialog, named as Otklik names it
+                        record.chat_id = int(request.query["user_id"])
                     elif "chat_id" in request.match_info:
                         record.chat_id = int(request.match_info["chat_id"])
+                failure = self._take_failure(record.method)
+                if failure is not None and failure.kind == "disconnect":
+                    record.status = 0
+                    if request.transport is not None:
+                        request.transport.abort()
+                    raise asyncio.CancelledError
+                if failure is not None and failure.kind == "bad_gateway":
+                    record.status = 502
+                    return web.Response(status=502, text=_BAD_GATEWAY, content_type="text/html")
+                if failure is not None:
+                    raise MaxApiError(failure.status, failure.code, failure.message)
                 if path != "/updates":
                     self._check_rate()
-                    if self._failures:
-                        status, code, message = self._failures.popleft()
-                        raise MaxApiError(status, code, message)
                 body: JsonDict = {}
                 if request.can_read_body:
                     try:
@@ -401,6 +468,13 @@ class MaxEmulator:
                 self._notify()
 
         return handle
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        for failure in self._failures:
+            if method in failure.methods if failure.methods is not None else method != "GET /updates":
+                self._failures.remove(failure)
+                return failure
+        return None
 
     def _check_rate(self) -> None:
         if self.rate_limit is None:
@@ -688,6 +762,7 @@ class MaxEmulator:
         )
         if "text" in body:
             msg.text, msg.format, msg.plain_text = text, fmt, self._plain(text, fmt)
+            msg.markup = _markup(text) if fmt == "html" else []
         if "attachments" in body and body["attachments"] is not None:
             msg.attachments = attachments  # an empty list takes the keyboard away; absent keeps it
 
@@ -708,6 +783,7 @@ class MaxEmulator:
         msg = MaxMessage(
             chat.chat_id, mid, seq, from_id, from_bot, self._now_ms(), text, fmt, self._plain(text, fmt)
         )
+        msg.markup = _markup(text) if fmt == "html" else []
         self._messages.setdefault(chat.chat_id, {})[seq] = msg
         self._by_mid[mid] = msg
         return msg
@@ -730,7 +806,7 @@ class MaxEmulator:
             },
         }
         if msg.format == "html":
-            data["body"]["markup"] = _markup(msg.text)
+            data["body"]["markup"] = list(msg.markup)
         if msg.reply_to_mid is not None:
             target = self._by_mid[msg.reply_to_mid]
             target_sender = self.bot_user if target.from_bot else self._user(target.from_id)

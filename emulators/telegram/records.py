@@ -100,6 +100,24 @@ class ChatMessage:
         rows: list[list[JsonDict]] = self.reply_markup.get("inline_keyboard", [])
         return rows
 
+    def callback_data(self, label: str) -> str | None:
+        """The data of the callback button ``label`` (None: no such button)."""
+        for row in self.buttons:
+            for button in row:
+                if button.get("text") == label and "callback_data" in button:
+                    return str(button["callback_data"])
+        return None
+
+    @property
+    def formatting(self) -> list[str]:
+        """The kinds of formatting a person sees, in order (emulators/staff.py): the entities' types."""
+        return [str(e.get("type")) for e in self.entities]
+
+    @property
+    def silent(self) -> bool:
+        """Delivered without sound (disable_notification)."""
+        return self.disable_notification
+
 
 def visible_text(msg: ChatMessage | MessageVersion) -> str:
     """The text (or caption) exactly as the user sees it: HTML tags dropped, entities unescaped.
@@ -153,6 +171,14 @@ class RequestRecord:
     @property
     def ok(self) -> bool:
         return self.status == 200
+
+    @property
+    def shown(self) -> list[object]:
+        """What the call asks Telegram to show a person: text, caption, keyboard, an album's items."""
+        return [self.params[key] for key in _SHOWN if self.params.get(key) is not None]
+
+
+_SHOWN = ("text", "caption", "reply_markup", "media")
 
 
 @dataclass(frozen=True)

@@ -36,14 +36,16 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from aiohttp import web
 
-from emulators.telegram.html import HtmlParseError, parse_html
+from emulators.staff import CallKind
+from emulators.staff import FailureKind as StaffFailure
+from emulators.telegram.html import HtmlParseError, parse_html, utf16_len
 from emulators.telegram.records import (
     ApiError,
     CallbackAnswer,
@@ -84,6 +86,15 @@ RATE_LIMITED_METHODS: Final = frozenset(
         "editmessagereplymarkup",
     }
 )
+# The neutral kinds of request (emulators/staff.py) and the Bot API methods of each, lower-cased.
+CALL_KINDS: Final[dict[CallKind, frozenset[str]]] = {
+    "send": frozenset({"sendmessage"}),
+    "edit": frozenset({"editmessagetext", "editmessagereplymarkup"}),
+    "delete": frozenset({"deletemessage"}),
+    "answer": frozenset({"answercallbackquery"}),
+    "poll": frozenset({"getupdates"}),
+    "send_file": frozenset({"sendphoto", "senddocument", "sendvideo", "sendmediagroup"}),
+}
 CHAT_ACTIONS: Final = frozenset(
     {
         "typing",
@@ -685,6 +696,32 @@ class TelegramEmulator:
             return list(self.requests)
         wanted = method.lower()
         return [r for r in self.requests if r.method.lower() == wanted]
+
+    @property
+    def text_limit(self) -> int:
+        return MAX_TEXT_LENGTH
+
+    def text_length(self, text: str) -> int:
+        """Telegram counts a text's UTF-16 code units."""
+        return utf16_len(text)
+
+    def calls_of(self, kind: CallKind | None = None) -> list[RequestRecord]:
+        """The request log of one neutral kind (emulators/staff.py), e.g. "send": sendMessage."""
+        if kind is None:
+            return list(self.requests)
+        wanted = CALL_KINDS[kind]
+        return [r for r in self.requests if r.method.lower() in wanted]
+
+    def fail_next_of(self, kinds: Sequence[CallKind], count: int = 1, failure: StaffFailure = "flood", *,
+                     retry_after: int = 1) -> None:  # fmt: skip
+        """``fail_next`` in neutral words (emulators/staff.py): a flood is a 429 with ``retry_after``."""
+        methods = [m for kind in kinds for m in CALL_KINDS[kind]]
+        if failure == "flood":
+            self.fail_next(count, "retry_after", retry_after=retry_after, methods=methods)
+        elif failure == "server_error":
+            self.fail_next(count, "server_error", status=500, methods=methods)
+        else:
+            self.fail_next(count, "bad_gateway_html" if failure == "bad_gateway" else "disconnect", methods=methods)
 
     def get_commands(self, scope: JsonDict | None = None, language_code: str = "") -> list[JsonDict]:
         return list(self.commands.get((self._scope_key(scope), language_code), []))

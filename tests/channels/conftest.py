@@ -2,7 +2,15 @@
 storage-level tests here import tests/storage's own fixtures in their module; the `world` tests take the e2e
 World's fixtures in their module and its `messenger` from here."""
 
-from tests.e2e.conftest import messenger  # the e2e World's staff messenger, for the tests that take `world`
+import pytest
+
 from tests.engine.conftest import calendar, clock, db, notifier, repo, services
+
+
+@pytest.fixture
+def messenger() -> str:
+    """The e2e World's staff messenger for the tests that take `world`: Telegram only. These tests are about the
+    citizens' networks (VK, OK, the Telegram channel), not the staff's messenger, which tests/e2e runs on both."""
+    return "telegram"
 
 __all__ = ["calendar", "clock", "db", "messenger", "notifier", "repo", "services"]

@@ -12,7 +12,7 @@ import asyncio
 from collections import Counter
 
 from bot.app import OtklikApp
-from emulators.telegram import visible_text
+from emulators.staff import visible_text
 from tests.e2e.conftest import (
     HEAD,
     HOUSING_CHAT,
@@ -204,7 +204,7 @@ async def test_two_processes_sweeping_at_once_send_once(world: World) -> None:
     try:
         w.clock.set(w.local(10, 0))  # half of os.route: one reminder to the operator
         # The first process's send meets a flood wait, as happens; the second reads the same pending row.
-        w.emu.fail_next(1, "retry_after", retry_after=1, methods=["sendMessage"])
+        w.emu.fail_next_of(["send"], 1, "flood")
         await asyncio.gather(w.app.sweep(), other.sweep())
         await w.settle()
     finally:

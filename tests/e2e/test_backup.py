@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from emulators.telegram import visible_text
+from emulators.staff import visible_text
 from tests.e2e.conftest import OFFICE_CHAT, OFFICE_HEAD, OPERATOR, World
 from workflow.model import Actor, InboundMessage, Procedure, Role, Source
 

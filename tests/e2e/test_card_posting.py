@@ -28,6 +28,7 @@ from tests.e2e.conftest import (
     OPERATOR,
     World,
     card_status,
+    max_fails,
 )
 
 Stall = Literal["before", "after", "fail"] | None
@@ -247,6 +248,9 @@ async def test_a_card_deleted_in_telegram_is_posted_anew(world: World) -> None:
     assert len(w.cards(INTAKE_CHAT, case)) == 1  # the new card edited in place, not posted a third time
 
 
+@max_fails("on MAX the office card is tried three times before the notice (an edit there is two requests, PUT "
+           "and GET, and the drains interleave otherwise), so the three injected failures miss the notice, which "
+           "then goes to the office head without its card")
 async def test_a_card_lost_to_a_minute_of_failing_sends_is_repaired_without_a_notice(world: World) -> None:
     """The office head gets no notice of a routing to approve, only its card (NOTIFY: the card is the notice):
     the repair is what brings it back, and with it no notice either."""
@@ -261,10 +265,10 @@ async def test_a_card_lost_to_a_minute_of_failing_sends_is_repaired_without_a_no
     await w.press(INTAKE_CHAT, OPERATOR, "Направить в подразделение", case)
     await w.press(INTAKE_CHAT, OPERATOR, w.rules.units["housing"], case)
     # The office card, the office card again (the notice's drain posts its card first) and the notice.
-    w.emu.fail_next(3, "server_error", methods=["sendMessage"])
+    w.emu.fail_next_of(["send"], 3, "server_error")
     assert (await w.press(INTAKE_CHAT, OPERATOR, "Готово", case)).text == "Направление предложено"
     assert w.cards(OFFICE_CHAT, case) == [] and await w.pending_outbox() == 1
-    assert sum(r.status == 500 for r in w.emu.calls("sendMessage")) == 3  # each of the three met a failure
+    assert sum(r.status == 500 for r in w.emu.calls_of("send")) == 3  # each of the three met a failure
 
     # Telegram is back; the scheduler's next drain sends the notice (its card first), then the repair runs.
     await w.app.delivery.drain()

@@ -48,7 +48,7 @@ from bot.demo import (
     demo,
 )
 from bot.demo_staff import MESSENGERS, Messenger
-from emulators.telegram import visible_text
+from emulators.staff import visible_text
 from views import texts
 from workflow.lifecycle import NoticeKind
 from workflow.rules import DEFAULT_TERMS

@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import time
 
 from bot.app import OtklikApp
-from emulators.telegram import ChatMessage, visible_text
+from emulators.staff import StaffMessage, visible_text
 from tests.e2e.conftest import INTAKE_CHAT, OFFICE_CHAT, OPERATOR, RULES, World, settings_for
 
 DIGEST_MARK = "📋 Сводка на "
 
 
-def digests(world: World) -> list[ChatMessage]:
+def digests(world: World) -> list[StaffMessage]:
     return [m for m in world.emu.sent(OFFICE_CHAT) if visible_text(m).startswith(DIGEST_MARK)]
 
 
@@ -47,7 +47,7 @@ async def test_one_digest_at_nine_with_the_state_of_things_none_on_saturday(worl
     await tick(world, 9, 0, day=1)
     [digest] = digests(world)
     assert len(world.emu.sent(OFFICE_CHAT)) == before + 1  # the digest and nothing else
-    assert not digest.disable_notification  # 09:00 on a working day rings
+    assert not digest.silent  # 09:00 on a working day rings
     text = visible_text(digest)
     assert text.splitlines()[0] == "📋 Сводка на 02.12.2026"
     assert "Новых сообщений с 01.12 09:00: 2" in text and "• открытые источники — 2" in text
@@ -115,7 +115,7 @@ async def test_a_digest_before_the_working_day_comes_silently(world: World) -> N
     await world.register_os("На ул. Ленина у дома 5 яма на дороге. Когда отремонтируют?")
     await tick(world, 8, 0, day=1)
     [digest] = digests(world)
-    assert digest.disable_notification  # 08:00 is before the working day: no sound (workflow/quiet.py)
+    assert digest.silent  # 08:00 is before the working day: no sound (workflow/quiet.py)
 
 
 async def test_digest_false_turns_it_off(world: World) -> None:

@@ -2,7 +2,8 @@
 a citizen's message, a unit's information, a draft and a rework reason.
 
 Each appears in every card exactly as written (what the emulator's HTML parser shows the user), trimmed with
-«…» only where it cannot fit; no card or card version exceeds Telegram's 4096 characters; no handler fails.
+«…» only where it cannot fit; no card or card version exceeds the messenger's limit (Telegram's 4096 UTF-16 units,
+MAX's 4,000 characters); no handler fails.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 
 import pytest
 
-from emulators.telegram import ChatMessage, MessageVersion, utf16_len, visible_text
+from emulators.staff import StaffMessage, StaffVersion, visible_text
 from tests.e2e.conftest import (
     HOUSING,
     HOUSING_CHAT,
@@ -21,6 +22,7 @@ from tests.e2e.conftest import (
     REGION_CHAT,
     REGION_CURATOR,
     World,
+    max_fails,
 )
 
 HOSTILE = (
@@ -34,7 +36,7 @@ DRAFT = "Здравствуйте! <b>Ремонт</b> 3 декабря & выв
 REASON = "Нет <адреса> & *срока*; </i> <script>"
 
 
-def versions(msg: ChatMessage) -> list[ChatMessage | MessageVersion]:
+def versions(msg: StaffMessage) -> list[StaffMessage | StaffVersion]:
     return [*msg.edits, msg]
 
 
@@ -42,15 +44,18 @@ def check_fits(world: World, case_id: int) -> None:
     for chat_id in (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT, REGION_CHAT):
         for card in world.cards(chat_id, case_id):
             for version in versions(card):
-                assert utf16_len(visible_text(version)) <= 4096, f"chat {chat_id}: a card over 4096"
+                length, limit = world.emu.text_length(visible_text(version)), world.emu.text_limit
+                assert length <= limit, f"chat {chat_id}: a card over {limit}"
 
 
-def body(card: ChatMessage) -> str:
+def body(card: StaffMessage) -> str:
     """The citizen's text on the card: between the header and the status line."""
     text = visible_text(card)
     return text.split("\n\n", 1)[1].split("\n\nСтатус:", 1)[0]
 
 
+@max_fails("cards are sized to Telegram's 4096 (views/cards.py): on MAX a long card goes in two pieces, the "
+           "keyboard on the second; sizing cards to MAX's 4,000 is another helper's work (issue 15)")
 async def test_hostile_text_is_shown_exactly_and_every_card_fits(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -61,7 +66,7 @@ async def test_hostile_text_is_shown_exactly_and_every_card_fits(
     short = await w.register_os(HOSTILE)
     assert body(w.card(INTAKE_CHAT, short)) == HOSTILE
     assert not w.cards(OFFICE_CHAT, short)  # NOTIFY: the office head gets a card once a routing waits for him
-    assert not [e for e in w.card(INTAKE_CHAT, short).entities if e["type"] != "bold"]  # only the card's own
+    assert not [e for e in w.card(INTAKE_CHAT, short).formatting if e != "bold"]  # only the card's own
 
     case = await w.register_os(LONG)
     async with w.app.repo.transaction() as tx:
@@ -106,6 +111,6 @@ async def test_hostile_text_is_shown_exactly_and_every_card_fits(
 
     # Nothing failed on the way: no handler error, no refused request, nothing left in the outbox.
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
-    refused = [r for r in w.emu.calls() if r.status not in (200, None)]
-    assert refused == [], [(r.method, r.description) for r in refused]
+    refused = [r for r in w.emu.calls_of() if r.status not in (200, None)]
+    assert refused == [], [(r.method, r.status) for r in refused]
     assert await w.pending_outbox() == 0

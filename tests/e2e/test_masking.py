@@ -14,6 +14,7 @@ import pytest
 from bot.cli import main
 from bot.settings import Settings
 from tests.e2e.conftest import HOUSING, HOUSING_CHAT, OFFICE_CHAT, OFFICE_HEAD, World
+from views.privacy import FOREIGN_MESSENGERS
 from workflow.services.queries import read_card
 
 AUTHOR = "Пётр Смирнов"
@@ -37,13 +38,8 @@ def readable(value: object) -> str:
 
 
 def sent_texts(world: World) -> list[str]:
-    """Everything the bot asked Telegram to show: texts, captions, toasts and button labels, of every call."""
-    return [
-        readable(call.params[key])
-        for call in world.emu.calls()
-        for key in ("text", "caption", "reply_markup", "media")
-        if call.params.get(key) is not None
-    ]
+    """Everything the bot asked the messenger to show: texts, captions, toasts and button labels, of every call."""
+    return [readable(value) for call in world.emu.calls_of() for value in call.shown]
 
 
 def leaked(world: World) -> set[str]:
@@ -59,6 +55,8 @@ async def test_a_masked_deployment_shows_no_authors_identity(
 
     await world.start(configure=configure)
     w = world
+    # The setting is for a foreign messenger (Telegram); MAX, a Russian one, shows the identity with or without it.
+    hidden = masked and w.messenger in FOREIGN_MESSENGERS
     case = await w.register_os(CITIZEN)
     await w.at(w.local(9, 35))
     await w.route_os(case, "housing")
@@ -66,7 +64,7 @@ async def test_a_masked_deployment_shows_no_authors_identity(
     plain = await w.write(HOUSING_CHAT, HOUSING, "Бригада выехала")
     [question] = await w.wait(lambda: w.bot_replies_to(HOUSING_CHAT, plain.message_id), "which case")
     label = question.buttons[0][0]["text"]
-    assert label.startswith(f"№ {case}") and ("Пётр" not in label) is masked, label
+    assert label.startswith(f"№ {case}") and ("Пётр" not in label) is hidden, label
     await w.reply_to_card(HOUSING_CHAT, HOUSING, case, INFO)
     await w.write(OFFICE_CHAT, OFFICE_HEAD, f"/case {case}")
     await w.write(OFFICE_CHAT, OFFICE_HEAD, "/find горячей воды")
@@ -77,7 +75,7 @@ async def test_a_masked_deployment_shows_no_authors_identity(
     office = [m.plain_text or "" for m in w.emu.sent(OFFICE_CHAT)]
     assert any(t.startswith("Найдено") and f"№ {case}" in t for t in office), office  # /find answered
     assert any(t.startswith(f"История сообщения № {case}") for t in office), office  # /case answered
-    if masked:
+    if hidden:
         assert leaked(w) == set(), [t for t in sent_texts(w) if any(s in t for s in SECRETS)]
         assert "Автор: П***" in card.plain_text
     else:

@@ -10,14 +10,14 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.settings import Settings
-from emulators.telegram import ChatMessage, visible_text
+from emulators.staff import StaffMessage, visible_text
 from storage.tables import outbox
 from tests.e2e.conftest import HEAD_CHAT, INTAKE_CHAT, OFFICE_CHAT, OFFICE_HEAD, OPERATOR, RULES, TZ, World
 
 MARK = "☀️ Ваши сроки на "
 
 
-def mornings(world: World, chat_id: int) -> list[ChatMessage]:
+def mornings(world: World, chat_id: int) -> list[StaffMessage]:
     return [m for m in world.emu.sent(chat_id) if visible_text(m).startswith(MARK)]
 
 

@@ -9,7 +9,7 @@ closed by the final draft.
 
 from __future__ import annotations
 
-from emulators.telegram import visible_text
+from emulators.staff import visible_text
 from tests.e2e.conftest import (
     HEAD,
     HOUSING,

@@ -12,7 +12,7 @@ import pytest
 
 from bot.settings import PosMailSettings, PosSettings, Settings
 from emulators.imap import ImapEmulator
-from emulators.telegram import visible_text
+from emulators.staff import visible_text
 from tests.e2e.conftest import POS_CHAT, World
 
 USER, PASSWORD = "pos@nsk.example", "s3cret"

@@ -10,6 +10,10 @@ post, and the losses show without the limits (a handler is in flight for millise
 them). bench/crash_bench.py runs the 1,000-message version and can turn the emulator's limits on.
 
 Select them with `-m process`; `OTKLIK_CRASH_SEED` changes the kill moments (the seed is in every failure).
+
+Telegram only (issue 15): the MAX emulator has no process of its own (`python -m emulators.max`) nor the control
+API (bursts at a pace, history, request log) these drive; the in-process e2e suite runs the same crashes, stops
+and outages on MAX (tests/e2e/test_restart.py, test_inbox.py, test_card_posting.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The emulator in a process of its own (`python -m emulators.telegram`): its control API does what the crash
 tests rely on: bursts at an exact pace, the chats' history, the request log, flood limits, and it goes away
-with the process that started it."""
+with the process that started it. (The Telegram emulator's own test: MAX's has no process or control API.)"""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
-"""Telegram's flood control plus a storm of injected failures while a dozen cases are registered and routed.
+"""The messenger's flood control plus a storm of injected failures while a dozen cases are registered and routed.
 
-The emulator enforces Telegram's limits — 30 messages a second in all, 1 a second per private chat, 20 a minute
-per group — with the windows shrunk 20 times so the test takes seconds, not minutes, and the app's sender is
-paced to the same windows. On top of that: a burst of 429s with retry_after, 5xx answers (JSON and a proxy's
-HTML page) and dropped connections, on the sender's methods and on getUpdates.
+On Telegram the emulator enforces Telegram's limits — 30 messages a second in all, 1 a second per private chat,
+20 a minute per group — with the windows shrunk 20 times so the test takes seconds, not minutes, and the app's
+sender is paced to the same windows. On MAX it enforces MAX's own: 30 requests a second in all (every request but
+the long poll, answers and reads included), and the app runs with its own MAX pacing. On top of that: a burst of
+429s (with retry_after on Telegram; MAX's names no wait), 5xx answers (JSON and a proxy's HTML page) and dropped
+connections, on the sender's requests and on the long poll.
 
 At the end every card and every notification arrived exactly once, in order within each chat, and the outbox
 has nothing pending.
@@ -20,7 +22,9 @@ import pytest
 from aiogram import Bot
 
 from bot.sender import TelegramSender
-from emulators.telegram import RateLimits, TelegramEmulator
+from emulators.max import REQUESTS_PER_SECOND
+from emulators.staff import CallKind, StaffEmulator
+from emulators.telegram import RateLimits
 from tests.e2e.conftest import (
     HOUSING,
     HOUSING_CHAT,
@@ -33,6 +37,7 @@ from tests.e2e.conftest import (
     World,
     card_status,
     make_emulator,
+    make_max_emulator,
 )
 from tests.fakes import FakeClock
 
@@ -48,7 +53,7 @@ LIMITS = RateLimits(
 CASES = 12
 UNIT_CHATS = {"housing": HOUSING_CHAT, "social": SOCIAL_CHAT}
 CHATS = (INTAKE_CHAT, OFFICE_CHAT, HOUSING_CHAT, SOCIAL_CHAT)
-SENDER_METHODS = ["sendMessage", "editMessageText"]
+SENDER_KINDS: list[CallKind] = ["send", "edit"]
 
 
 def paced_sender(bot: Bot) -> TelegramSender:
@@ -65,8 +70,12 @@ def paced_sender(bot: Bot) -> TelegramSender:
 
 
 @pytest.fixture
-async def flooded(clock: FakeClock, tmp_path: Path) -> AsyncIterator[World]:
-    emu: TelegramEmulator = await make_emulator(clock, rate_limits=LIMITS)
+async def flooded(clock: FakeClock, tmp_path: Path, messenger: str) -> AsyncIterator[World]:
+    emu: StaffEmulator = (
+        await make_max_emulator(clock, rate_limit=REQUESTS_PER_SECOND)
+        if messenger == "max"
+        else await make_emulator(clock, rate_limits=LIMITS)
+    )
     world = World(emu, clock, tmp_path / "otklik.sqlite3")
     world.timeout = 30.0
     try:
@@ -77,14 +86,14 @@ async def flooded(clock: FakeClock, tmp_path: Path) -> AsyncIterator[World]:
         await emu.stop()
 
 
-def storm(emu: TelegramEmulator) -> None:
+def storm(emu: StaffEmulator) -> None:
     """Failures in the order they will meet the calls: floods first, then errors, interleaved."""
     for _ in range(3):
-        emu.fail_next(2, "retry_after", retry_after=1, methods=SENDER_METHODS)
-        emu.fail_next(1, "server_error", status=500, methods=SENDER_METHODS)
-        emu.fail_next(1, "disconnect", methods=SENDER_METHODS)
-        emu.fail_next(1, "bad_gateway_html", methods=SENDER_METHODS)
-    emu.fail_next(1, "disconnect", methods=["getUpdates"])  # polling backs off (a second) and goes on
+        emu.fail_next_of(SENDER_KINDS, 2, "flood", retry_after=1)
+        emu.fail_next_of(SENDER_KINDS, 1, "server_error")
+        emu.fail_next_of(SENDER_KINDS, 1, "disconnect")
+        emu.fail_next_of(SENDER_KINDS, 1, "bad_gateway")
+    emu.fail_next_of(["poll"], 1, "disconnect")  # polling backs off (a second) and goes on
 
 
 async def press_all(world: World, presses: list[tuple[int, int, str]]) -> None:
@@ -95,15 +104,15 @@ async def press_all(world: World, presses: list[tuple[int, int, str]]) -> None:
         card = world.card(chat_id, case_id)
         data = world.button(card, label)
         queries.append(world.emu.push_callback(chat_id, people[chat_id].user_id, card.message_id, data))
-    await world.wait(lambda: all(world.emu.callbacks[q].answer for q in queries), "every press answered")
-    await world.settle()
+    await world.answered(queries)
 
 
 async def test_flood_control_and_failures_lose_nothing_and_repeat_nothing(flooded: World) -> None:
     w = flooded
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await w.start(rate_limits=True, sender=paced_sender)
+    # Telegram's windows are shrunk, so its sender is paced to them; MAX's 30 a second is real, and the app's own.
+    await w.start(rate_limits=True, sender=paced_sender if w.messenger == "telegram" else None)
     storm(w.emu)
 
     # A dozen ЦУР cards handed over at once: each states its detection time, so it registers at once (INTAKE).
@@ -173,7 +182,7 @@ async def test_flood_control_and_failures_lose_nothing_and_repeat_nothing(floode
         assert by_message == sorted(by_message), f"chat {chat_id}: notifications out of order"
 
     # The storm did hit, and was weathered.
-    calls = w.emu.calls()
+    calls = w.emu.calls_of()
     assert sum(1 for r in calls if r.status == 429) >= 6
     assert sum(1 for r in calls if r.status is not None and r.status >= 500) >= 6
     assert sum(1 for r in calls if r.status == 0) >= 4  # dropped connections

@@ -4,7 +4,7 @@ the draft, the region curator's chat as a photo (the same file id), before anyon
 
 from __future__ import annotations
 
-from emulators.telegram import visible_text
+from emulators.staff import visible_text
 from tests.e2e.conftest import (
     HOUSING,
     HOUSING_CHAT,
@@ -12,12 +12,14 @@ from tests.e2e.conftest import (
     OPERATOR,
     REGION_CHAT,
     World,
+    telegram_only,
 )
 
 INFO = "Свет дадут к 15:00, фото с подстанции прилагаем."
 DRAFT = "Здравствуйте! Электроснабжение восстановят к 15:00."
 
 
+@telegram_only("MAX files go in two steps (POST /uploads), which bot/max_session.py does not do yet")
 async def test_a_photo_given_by_reply_to_a_notice_reaches_the_curator(world: World) -> None:
     w = world
     await w.start()

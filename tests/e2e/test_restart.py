@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from emulators.telegram import visible_text
+from emulators.staff import visible_text
 from tests.e2e.conftest import (
     HOUSING,
     HOUSING_CHAT,
@@ -50,10 +50,10 @@ async def test_a_stop_waits_for_the_update_being_handled(world: World) -> None:
 
     # The next registration (a ЦУР card, registered at once) meets a flood wait while answering or posting its
     # card: the handler is mid-way when we stop.
-    w.emu.fail_next(1, "retry_after", retry_after=1, methods=["sendMessage"])
+    w.emu.fail_next_of(["send"], 1, "flood")
     msg = w.emu.push_message(INTAKE_CHAT, OPERATOR.user_id, f"Второе сообщение: нет воды{DETECTED_LINE}")
     await w.wait(
-        lambda: any(r.status == 429 for r in w.emu.calls("sendMessage")), "the handler in a flood wait"
+        lambda: any(r.status == 429 for r in w.emu.calls_of("send")), "the handler in a flood wait"
     )
     assert not w.emu.pending_updates  # Telegram has been told the update was taken
     await w.stop()
@@ -100,13 +100,13 @@ async def test_a_crash_in_the_middle_of_a_cycle_loses_nothing_and_repeats_nothin
     await w.at(w.local(10, 5))
     # Two 429s: the first two sendMessage calls are the handler's own reply and the card post, in either
     # order (the reply gives up on a wait that long; the sender waits it out), so the card is in a flood wait.
-    w.emu.fail_next(2, "retry_after", retry_after=60, methods=["sendMessage"])
+    w.emu.fail_next_of(["send"], 2, "flood", retry_after=60)
     intake_card = w.card(INTAKE_CHAT, case)
     w.emu.push_message(
         INTAKE_CHAT, OPERATOR.user_id, "Пётр, здравствуйте! Ремонт 3 декабря.", intake_card.message_id
     )
     await w.wait(
-        lambda: sum(r.status == 429 for r in w.emu.calls("sendMessage")) == 2, "the card post in a flood wait"
+        lambda: sum(r.status == 429 for r in w.emu.calls_of("send")) == 2, "the card post in a flood wait"
     )
     assert await w.pending_outbox() == 1  # the notice to the curator, committed with the draft
     await w.crash()

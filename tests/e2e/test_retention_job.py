@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from emulators.telegram import visible_text
+from emulators.staff import visible_text
 from storage.tables import access_log
 from tests.e2e.conftest import OFFICE_CHAT, OFFICE_HEAD, World, settings_for
 from workflow.retention import ERASED_TEXT, PD_ERASED

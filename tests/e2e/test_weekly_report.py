@@ -9,13 +9,13 @@ from datetime import datetime
 
 import openpyxl
 
-from emulators.telegram import ChatMessage, visible_text
-from tests.e2e.conftest import HEAD_CHAT, OFFICE_CHAT, TZ, World
+from emulators.staff import StaffMessage, visible_text
+from tests.e2e.conftest import HEAD_CHAT, OFFICE_CHAT, TZ, World, telegram_only
 
 TITLE = "📊 Еженедельный отчёт о соблюдении сроков"
 
 
-def reports(world: World, chat_id: int) -> list[ChatMessage]:
+def reports(world: World, chat_id: int) -> list[StaffMessage]:
     return [m for m in world.emu.sent(chat_id) if visible_text(m).startswith(TITLE)]
 
 
@@ -27,6 +27,7 @@ async def tick(world: World, when: datetime) -> None:
     await world.settle()
 
 
+@telegram_only("the chart and the workbook are files: MAX files go in two steps (POST /uploads), which bot/max_session.py does not do yet")
 async def test_monday_nine_once_with_chart_and_workbook(world: World) -> None:
     await world.start()
     case_id = await world.register_os("На ул. Ленина у дома 5 яма на дороге. Когда отремонтируют?")
