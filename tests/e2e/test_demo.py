@@ -257,7 +257,7 @@ def test_a_vk_comment_becomes_a_card_by_itself_and_its_answer_appears_under_it(
 
 def test_a_telegram_channel_comment_is_a_case_answered_in_its_thread(transcript: str, played: Played) -> None:
     if played.telegram is None:
-        pytest.skip("staff on MAX: no Telegram channel (test_on_max_the_channel_scene_is_one_line_saying_why)")
+        pytest.skip("staff on MAX: no Telegram channel (test_on_max_the_channel_scene_is_one_line_saying_the_max_scene_plays_instead)")
     seen = chats(transcript)
     intake = of(INTAKE_CHAT, seen)
     card = next(m for m in intake if m.body[0] == f"Сообщение № {TG_CASE} · открытые источники")
