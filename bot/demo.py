@@ -12,8 +12,10 @@ prints what every chat saw, the VK post's comments, the channel post's discussio
 `otklik demo --messenger max` (issue 15) plays the same day with the staff in MAX's emulator, through the same
 bot and MAX's adapter (bot/max_session.py): the same scenes, cards, buttons and transcript format (the staff's
 side is read through bot/demo_staff.py). The Telegram channel's scene cannot exist there (its bot is the staff's
-Telegram bot, and `[channels.telegram]` is refused with MAX): one narration line says so, and the later cases'
-numbers are one lower. Files go as MAX's adapter sends them today: a line naming each one.
+Telegram bot, and `[channels.telegram]` is refused with MAX): one narration line says so, and in its slot MAX
+plays a citizens' scene of its own: `[channels.max]` is on for the staff's own MAX bot (whoever is not in the
+staff directory and writes to it in a dialog is a citizen), a resident writes to it, is acknowledged with the
+case number, and the approved answer goes back into the dialog (printed at the end beside the other networks).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from bot.settings import (
     ChannelsSettings,
     ChatSettings,
     DatabaseSettings,
+    MaxChannelSettings,
     MessengerSettings,
     OkSettings,
     PosMailSettings,
@@ -127,6 +130,8 @@ TG_CHANNEL = -1005000000001
 TG_GROUP = -1005000000002
 TG_CHANNEL_TITLE = "Северный район — официально"
 TG_CITIZEN = Person(7001, "Анна Смирнова", ())
+# The resident who writes to the administration's MAX bot in his dialog with it (the demo on MAX only).
+MAX_CITIZEN = Person(7002, "Алексей Григорьев", ())
 # The administration's Odnoklassniki group: its topic (a post) the citizens comment under, and the demo's keys.
 OK_GROUP = "70000000000001"
 OK_GROUP_NAME = "Администрация Северного района (Одноклассники)"
@@ -179,7 +184,8 @@ def demo_settings(
 
 def demo_channels(vk: VkEmulator, imap: ImapEmulator, ok: OkEmulator, *, telegram: bool = True) -> ChannelsSettings:
     """The VK group (its long poll, the service key's sweep), the Telegram channel with its discussion group
-    (only with the staff in Telegram: its bot reads the channel), the OK group's comments (polled through fb.do
+    (only with the staff in Telegram: its bot reads the channel) or else the citizens' dialogs with the staff's
+    own MAX bot (deployment (a) of `[channels.max]`: no token of its own), the OK group's comments (polled through fb.do
     at the shortest interval allowed; no webhook: comments only) and the ПОС notification mailbox (plain IMAP:
     the emulator is on this machine). The outage watch gets a whole day: the demo's clock jumps by minutes
     or hours between steps while the networks are read in real time (OK's poll every 5 s), so «no read for 30
@@ -194,6 +200,7 @@ def demo_channels(vk: VkEmulator, imap: ImapEmulator, ok: OkEmulator, *, telegra
                       service_key=vk.service_key(), api_base=vk.base_url, wait_seconds=1,
                       health_minutes=DAY_MINUTES),
         telegram=TelegramChannelSettings(enabled=telegram, channel_id=TG_CHANNEL, group_id=TG_GROUP),
+        max=MaxChannelSettings(enabled=not telegram),
     )  # fmt: skip
 
 
@@ -332,6 +339,12 @@ class Director:
         self.say(f"  {person.name} пишет в обсуждении поста: {text[:60]}{'…' if len(text) > 60 else ''}")
         assert self.channel is not None
         self.channel.comment(TG_GROUP, person.user_id, post_copy_id, text)
+        await self.settle()
+
+    async def max_dialog(self, person: Person, text: str) -> None:
+        """A resident writes to the administration's MAX bot in his dialog with it: the bot takes it in itself."""
+        self.say(f"  {person.name} пишет боту администрации в MAX: {text[:60]}{'…' if len(text) > 60 else ''}")
+        self.staff.push_message(person.user_id, person.user_id, text)
         await self.settle()
 
     def _cards(self, chat_id: int) -> list[Seen]:
@@ -581,12 +594,26 @@ async def play_day(d: Director) -> None:
 async def telegram_channel_block(d: Director) -> None:
     """12:20–13:25: a comment under the administration's Telegram channel post becomes a case by itself and its
     approved answer goes into the post's thread. Its bot is the staff's Telegram bot: with the staff in MAX
-    (`[channels.telegram]` is refused there) the scene is one line saying so. MAX's own citizens' channel
-    (channels/max.py, another change) would play its scene here, in this slot."""
+    (`[channels.telegram]` is refused there) one line says so and MAX's citizens' scene plays in this slot."""
     say = d.say
     if d.channel is None:
+        case = d.next_case()
         say("12:30 Сцены с Telegram-каналом администрации нет: канал Telegram читает бот Telegram, а сотрудники "
-            "работают в MAX — [channels.telegram] вместе с messenger.kind = \"max\" не включается.")  # fmt: skip
+            "работают в MAX — вместо неё житель пишет боту администрации в MAX, и его сообщение само становится "
+            f"сообщением № {case}: карточка — в чате приёма, жителю — ответ с номером.")  # fmt: skip
+        await d.at(12, 30)
+        await d.max_dialog(MAX_CITIZEN, "Здравствуйте! На детской площадке у дома 11 на улице Мира сломаны "
+                                        "качели, торчит железный прут — дети могут пораниться.")  # fmt: skip
+        if d.case_showing(INTAKE_CHAT, "сломаны качели") != case:
+            raise DemoError(f"сообщение жителя в MAX не стало сообщением № {case}")
+        await short_cycle(d, case,
+                          "Сломанные качели у дома 11 по ул. Мира демонтируем 2 декабря, новые поставим до 10 декабря.",
+                          "Алексей, здравствуйте! Сломанные качели у дома 11 по улице Мира уберут 2 декабря, "
+                          "новые установят до 10 декабря.")  # fmt: skip
+        say("13:25 Ответ согласован: «Опубликовать» — и он приходит жителю в диалог с ботом MAX, ответом на его "
+            "сообщение.")  # fmt: skip
+        await d.at(13, 25)
+        await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=case)
         return
     say(
         "12:30 В Telegram-канале администрации вопрос в комментариях к посту: он тоже становится сообщением сам."
@@ -598,6 +625,16 @@ async def telegram_channel_block(d: Director) -> None:
     await d.tg_comment(
         thread, TG_CITIZEN, "Поставьте, пожалуйста, скамейки у детской площадки — сесть негде."
     )
+    await short_cycle(d, case, "Шесть скамеек у детской площадки установим до 15 мая.",
+                      "Анна, здравствуйте! Шесть скамеек у детской площадки установят до 15 мая.")  # fmt: skip
+    say("13:25 Ответ согласован: «Опубликовать» — и он появляется ответом на комментарий в обсуждении поста.")
+    await d.at(13, 25)
+    await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=case)
+
+
+async def short_cycle(d: Director, case: int, information: str, draft: str) -> None:
+    """12:40–13:20, the channel scenes' cycle: routed to the housing unit, its information, the operator's draft,
+    the ЦУР curator's approval."""
     await d.at(12, 40)
     await d.press(INTAKE_CHAT, OPERATOR, "Направить", case=case)
     await d.press(INTAKE_CHAT, OPERATOR, "ЖКХ", case=case)
@@ -605,15 +642,11 @@ async def telegram_channel_block(d: Director) -> None:
     await d.at(12, 45)
     await d.press(OFFICE_HEAD.user_id, OFFICE_HEAD, "Согласовать направление", case=case)
     await d.at(13, 0)
-    await d.reply_to_card(HOUSING_CHAT, HOUSING, case, "Шесть скамеек у детской площадки установим до 15 мая.")
+    await d.reply_to_card(HOUSING_CHAT, HOUSING, case, information)
     await d.at(13, 10)
-    await d.reply_to_card(INTAKE_CHAT, OPERATOR, case,
-                          "Анна, здравствуйте! Шесть скамеек у детской площадки установят до 15 мая.")  # fmt: skip
+    await d.reply_to_card(INTAKE_CHAT, OPERATOR, case, draft)
     await d.at(13, 20)
     await d.press(REGION_CURATOR.user_id, REGION_CURATOR, "Согласовать", case=case)
-    say("13:25 Ответ согласован: «Опубликовать» — и он появляется ответом на комментарий в обсуждении поста.")
-    await d.at(13, 25)
-    await d.press(INTAKE_CHAT, OPERATOR, "Опубликовать", case=case)
 
 
 async def checks_block(d: Director) -> None:
@@ -785,6 +818,19 @@ def telegram_thread(staff: TelegramStaff, names: dict[int, str]) -> str:
     return "\n".join(lines)
 
 
+def max_thread(staff: MaxStaff, names: dict[int, str]) -> str:
+    """The resident's dialog with the administration's MAX bot: his message, the acknowledgement with the case
+    number and the published answer, each reply naming what it answers."""
+    title = f"MAX, диалог жителя ({MAX_CITIZEN.name}) с ботом администрации"
+    lines = ["", f"══ {title} " + "═" * max(0, 70 - len(title))]
+    for msg in staff.history(MAX_CITIZEN.user_id):
+        when = datetime.fromtimestamp(msg.date, TZ).strftime("%H:%M")
+        who = "Отклик" if msg.from_bot else names.get(msg.from_id, str(msg.from_id))
+        lines.append(f"── {when} {who}{_reply_note(staff, msg)}:")
+        lines.extend(message_lines(msg))
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Played:
     """The emulators after the day, stopped: their own records of what was posted (tests read them). `telegram`
@@ -806,6 +852,7 @@ async def staff_emulator(messenger: Messenger, clock: DemoClock) -> AsyncIterato
         async with MaxEmulator(wall_clock=lambda: clock.now().timestamp(), rate_limit=None) as max_emu:
             staff: StaffChats = MaxStaff(max_emu)
             _seat(staff)
+            max_emu.add_user(MAX_CITIZEN.user_id, *_split_name(MAX_CITIZEN.name))
             yield staff
         return
     async with TelegramEmulator(wall_clock=lambda: clock.now().timestamp()) as emu:
@@ -833,7 +880,7 @@ async def demo(
     out: Callable[[str], None] = print, keep_db: Path | None = None, messenger: Messenger = "telegram"
 ) -> Played:
     clock = DemoClock(MORNING)
-    names = {p.user_id: p.name for p in (*PEOPLE, TG_CITIZEN)}
+    names = {p.user_id: p.name for p in (*PEOPLE, TG_CITIZEN, MAX_CITIZEN)}
     with tempfile.TemporaryDirectory(prefix="otklik-demo-") as folder:
         async with (
             staff_emulator(messenger, clock) as staff,
@@ -875,7 +922,11 @@ async def demo(
                 await ok.stop()
             if keep_db is not None:  # after the close: every connection gone, the WAL folded into the file
                 _keep(Path(folder) / "demo.sqlite3", keep_db)
-            thread = telegram_thread(tg, names) + "\n" if tg is not None else ""
+            if tg is not None:
+                thread = telegram_thread(tg, names) + "\n"
+            else:
+                assert isinstance(staff, MaxStaff)
+                thread = max_thread(staff, names) + "\n"
             out(transcript(staff, names) + "\n" + vk_wall(vk) + "\n" + thread + ok_topic(ok))
     return Played(
         messenger, staff, tg.emu if tg else None, staff.emu if isinstance(staff, MaxStaff) else None, vk, ok

@@ -8,8 +8,8 @@ case, the term moved to the ЦУР detection time) and a ПОС e-mail becoming 
 chat; the head's п.18 report of the week at the day's end (issue 14); and two runs print the same bytes.
 
 Every test runs on both staff messengers (issue 15 item 5: `otklik demo --messenger max`): the same scenes in
-MAX's emulator, except the Telegram channel's, which on MAX is one line saying why. Files: MAX's adapter does not
-upload them yet, so where a file is shown the test accepts the file or the adapter's line naming it."""
+MAX's emulator, except the Telegram channel's: on MAX one line says why and a resident's dialog with the
+administration's MAX bot plays in its slot (issue 15 item 3), its case taking the channel case's number."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from bot.demo import (
     HOUSING,
     HOUSING_CHAT,
     INTAKE_CHAT,
+    MAX_CITIZEN,
     OFFICE_HEAD,
     OK_CITIZEN,
     OK_GROUP,
@@ -104,19 +105,19 @@ def term_title(term_id: str) -> str:
 
 VK_CASE = 1  # the VK comment at 09:12, before anything else
 CURATOR_CASE = 2  # pasted by the operator at 09:30, from the ЦУР
-TG_CASE = 5  # the comment under the Telegram channel's post at 12:30 (no such case with the staff on MAX)
+TG_CASE = 5  # the comment under the Telegram channel's post at 12:30, or on MAX the resident's dialog message
 
 
 @dataclass(frozen=True)
 class Later:
-    """The numbers of the afternoon's cases: one lower on MAX, where the Telegram channel's case does not exist."""
+    """The numbers of the afternoon's cases: the same on MAX, where the MAX dialog's case takes the channel's."""
 
     merged: int  # the VK comment at 15:30 the ЦУР hands over at 15:45
     pos_mail: int  # the ПОС e-mail at 16:05
     ok: int  # the Odnoklassniki comment at 16:20
 
 
-LATER: dict[Messenger, Later] = {"telegram": Later(6, 7, 8), "max": Later(5, 6, 7)}
+LATER: dict[Messenger, Later] = {"telegram": Later(6, 7, 8), "max": Later(6, 7, 8)}
 
 
 async def play(messenger: Messenger) -> list[str]:
@@ -256,7 +257,7 @@ def test_a_vk_comment_becomes_a_card_by_itself_and_its_answer_appears_under_it(
 
 def test_a_telegram_channel_comment_is_a_case_answered_in_its_thread(transcript: str, played: Played) -> None:
     if played.telegram is None:
-        pytest.skip("staff on MAX: no Telegram channel (test_on_max_the_channel_scene_is_one_line_saying_why)")
+        pytest.skip("staff on MAX: no Telegram channel (test_on_max_the_channel_scene_is_one_line_saying_the_max_scene_plays_instead)")
     seen = chats(transcript)
     intake = of(INTAKE_CHAT, seen)
     card = next(m for m in intake if m.body[0] == f"Сообщение № {TG_CASE} · открытые источники")
@@ -280,19 +281,61 @@ def test_a_telegram_channel_comment_is_a_case_answered_in_its_thread(transcript:
     assert comment.text is not None and comment.text.startswith(thread[2].replies_to.rstrip("…"))
 
 
-def test_on_max_the_channel_scene_is_one_line_saying_why(day: tuple[list[str], Played], transcript: str) -> None:
+def test_on_max_the_channel_scene_is_one_line_saying_the_max_scene_plays_instead(
+    day: tuple[list[str], Played], transcript: str
+) -> None:
     printed, played = day
     if played.messenger != "max":
         pytest.skip("staff on Telegram: the channel scene plays")
     said = [line for line in printed if "Telegram-канал" in line]
     assert said == ["12:30 Сцены с Telegram-каналом администрации нет: канал Telegram читает бот Telegram, а "
-                    'сотрудники работают в MAX — [channels.telegram] вместе с messenger.kind = "max" не включается.']
+                    "сотрудники работают в MAX — вместо неё житель пишет боту администрации в MAX, и его "
+                    f"сообщение само становится сообщением № {TG_CASE}: карточка — в чате приёма, жителю — "
+                    "ответ с номером."]  # fmt: skip
     seen = chats(transcript)
     assert not [title for title in seen if title.startswith("Telegram, обсуждение")]
     intake = of(INTAKE_CHAT, seen)
     assert not [m for m in intake if texts.CARD_SOURCE.format(source="Telegram") in m.body]
-    # The day's other cases follow without a gap: the VK comment handed over at 15:45 is the fifth.
-    assert [m.at for m in intake if m.body[0] == "Сообщение № 5 · открытые источники"] == ["15:30"]
+    # The day's other cases follow without a gap: the VK comment handed over at 15:45 is the sixth.
+    assert [m.at for m in intake if m.body[0] == "Сообщение № 6 · открытые источники"] == ["15:30"]
+
+
+MAX_ANSWER = ("Алексей, здравствуйте! Сломанные качели у дома 11 по улице Мира уберут 2 декабря, новые установят "
+              "до 10 декабря.")  # fmt: skip
+
+
+def test_on_max_a_residents_dialog_is_a_case_acknowledged_and_answered_in_the_dialog(
+    transcript: str, played: Played
+) -> None:
+    if played.max is None:
+        pytest.skip("staff on Telegram: no MAX bot")
+    seen = chats(transcript)
+    intake = of(INTAKE_CHAT, seen)
+    [card] = [m for m in intake if m.who == "Отклик" and texts.CARD_SOURCE.format(source="MAX") in m.body]
+    found = re.match(r"Сообщение № (\d+) · открытые источники$", card.body[0])
+    assert found is not None and card.at == "12:30"
+    case = int(found[1])
+    assert case == TG_CASE  # the slot's case, between the п.15 one at 12:00 and the afternoon's
+    assert f"Автор: {MAX_CITIZEN.name} (id{MAX_CITIZEN.user_id})" in card.body
+    assert "Статус: Ответ дан" in card.body
+    assert [m for m in intake if m.at == "12:30" and m.who != "Отклик"] == []  # nobody typed it in
+
+    # The emulator's own record of the dialog: the resident's message, the acknowledgement with the number as a
+    # reply to it, and the approved answer exactly once, a reply to it too.
+    mx = played.max
+    dialog = mx.history(MAX_CITIZEN.user_id)
+    [written] = [m for m in dialog if not m.from_bot]
+    assert written.from_id == MAX_CITIZEN.user_id and "сломаны качели" in written.text
+    ours = [m for m in dialog if m.from_bot]
+    assert [m.plain_text for m in ours] == [texts.CITIZEN_ACK.format(case_id=case), MAX_ANSWER]
+    assert [m.reply_to_message_id for m in ours] == [written.message_id, written.message_id]
+
+    shown = seen[f"MAX, диалог жителя ({MAX_CITIZEN.name}) с ботом администрации"]
+    assert [(m.at, m.who) for m in shown] == [("12:30", MAX_CITIZEN.name), ("12:30", "Отклик"), ("13:25", "Отклик")]
+    assert shown[1].body == [texts.CITIZEN_ACK.format(case_id=case)]
+    assert shown[2].body == [MAX_ANSWER]
+    for reply in shown[1:]:
+        assert reply.replies_to is not None and written.text.startswith(reply.replies_to.rstrip("…"))
 
 
 def test_an_ok_comment_becomes_a_card_by_itself_and_its_answer_appears_under_it_in_ok(
