@@ -10,6 +10,7 @@ kinds ("bold", "link", …) instead of Telegram's entities or MAX's markup. Both
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -24,6 +25,20 @@ CallKind = Literal["send", "edit", "delete", "answer", "poll", "send_file"]
 FailureKind = Literal["flood", "server_error", "bad_gateway", "disconnect"]
 # Formatting kinds a person sees (Telegram's entity types; MAX's markup mapped to them).
 FORMATTING = frozenset({"bold", "italic", "underline", "strikethrough", "code", "pre", "link"})
+
+
+# What kind of file a message carries, as a person sees it.
+FileKind = Literal["photo", "document", "video"]
+
+
+@dataclass(frozen=True)
+class ShownFile:
+    """A file on a message: its kind, its name and its bytes (Telegram keeps one file id for a file passed on;
+    MAX uploads it again under a new token, so tests compare bytes)."""
+
+    kind: FileKind
+    name: str
+    data: bytes
 
 
 class StaffVersion(Protocol):
@@ -118,8 +133,16 @@ class StaffEmulator(Protocol):
     def history(self, chat_id: int) -> Sequence[StaffMessage]: ...
     def message(self, chat_id: int, message_id: int) -> StaffMessage: ...
     def push_message(
-        self, chat_id: int, user_id: int, text: str | None = None, reply_to_message_id: int | None = None
-    ) -> StaffMessage: ...
+        self, chat_id: int, user_id: int, text: str | None = None, reply_to_message_id: int | None = None,
+        photo: bytes | None = None,
+    ) -> StaffMessage:
+        """A person writes; with ``photo`` they send a photo and ``text`` is its caption."""
+        ...
+
+    def files_of(self, msg: StaffMessage) -> list[ShownFile]:
+        """The files a message carries, in order (a Telegram photo once, at its largest size)."""
+        ...
+
     def push_callback(self, chat_id: int, user_id: int, message_id: int, data: str) -> str: ...
     def calls_of(self, kind: CallKind | None = None) -> Sequence[StaffCall]: ...
     def fail_next_of(

@@ -51,7 +51,7 @@ from emulators.max.records import (
     RequestRecord,
 )
 from emulators.max.uploads import DEFAULT_UPLOAD_LIMIT, UploadStore
-from emulators.staff import CallKind
+from emulators.staff import CallKind, FileKind, ShownFile, StaffMessage
 from emulators.staff import FailureKind as StaffFailure
 from emulators.telegram.html import HtmlParseError, parse_html
 
@@ -248,10 +248,14 @@ class MaxEmulator:
             self.fail_next(count, status=502, methods=methods, kind=failure)
 
     def push_message(self, chat_id: int, user_id: int, text: str | None = None,
-                     reply_to_message_id: int | None = None,
+                     reply_to_message_id: int | None = None, photo: bytes | None = None,
                      attachments: list[JsonDict] | None = None) -> MaxMessage:  # fmt: skip
         """A user writes in a group (``chat_id`` < 0) or to the bot (``chat_id`` = the user's id);
-        ``attachments`` as MAX delivers them (an image: ``{"type": "image", "payload": {"url", "token"}}``)."""
+        ``attachments`` as MAX delivers them (an image: ``{"type": "image", "payload": {"url", "token"}}``);
+        ``photo``: the user sends a photo the emulator keeps and serves (``push_file``), ``text`` its caption."""
+        if photo is not None:
+            return self.push_file(chat_id, user_id, "photo.jpg", photo, kind="image", caption=text,
+                                  reply_to_message_id=reply_to_message_id)  # fmt: skip
         user = self._user(user_id)
         chat = self._dialog(user_id) if chat_id > 0 else self._chat(chat_id)
         if chat.type != "dialog":
@@ -349,6 +353,13 @@ class MaxEmulator:
     def pending_updates(self) -> list[JsonDict]:
         """Updates not yet confirmed by a marker past them."""
         return [update for _, update in self._pending]
+
+    def files_of(self, msg: StaffMessage) -> list[ShownFile]:
+        """The files a message carries (tests/e2e: the neutral form; MAX's image is a photo, its file a
+        document)."""
+        assert isinstance(msg, MaxMessage)
+        kinds: dict[str, FileKind] = {"image": "photo", "file": "document", "video": "video"}
+        return [ShownFile(kinds[f.type], f.name, f.data) for f in msg.files if f.type in kinds]
 
     def sent(self, chat_id: int) -> list[MaxMessage]:
         """The bot's messages now in the chat (deleted ones excluded), oldest first; a positive id: the dialog."""

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from aiohttp import web
 
-from emulators.staff import CallKind
+from emulators.staff import CallKind, FileKind, ShownFile, StaffMessage
 from emulators.staff import FailureKind as StaffFailure
 from emulators.telegram.html import HtmlParseError, parse_html, utf16_len
 from emulators.telegram.records import (
@@ -670,6 +670,20 @@ class TelegramEmulator:
     def pending_updates(self) -> list[JsonDict]:
         """Updates not yet confirmed by a getUpdates offset."""
         return list(self._pending)
+
+    def files_of(self, msg: StaffMessage) -> list[ShownFile]:
+        """The files a message carries (tests/e2e: the neutral form of photo, document and video)."""
+        assert isinstance(msg, ChatMessage)
+        found: list[ShownFile] = []
+        if msg.photo:
+            stored = self.files[str(msg.photo[-1]["file_id"])]
+            found.append(ShownFile("photo", stored.filename or "photo.jpg", stored.content))
+        others: tuple[tuple[FileKind, JsonDict | None], ...] = (("document", msg.document), ("video", msg.video))
+        for kind, item in others:
+            if item:
+                stored = self.files[str(item["file_id"])]
+                found.append(ShownFile(kind, stored.filename or str(item.get("file_name", "")), stored.content))
+        return found
 
     def sent(self, chat_id: int) -> list[ChatMessage]:
         """The bot's messages currently in the chat (deleted ones excluded), oldest first."""

@@ -22,7 +22,6 @@ from tests.e2e.conftest import (
     REGION_CHAT,
     REGION_CURATOR,
     World,
-    max_fails,
 )
 
 HOSTILE = (
@@ -54,8 +53,6 @@ def body(card: StaffMessage) -> str:
     return text.split("\n\n", 1)[1].split("\n\nСтатус:", 1)[0]
 
 
-@max_fails("cards are sized to Telegram's 4096 (views/cards.py): on MAX a long card goes in two pieces, the "
-           "keyboard on the second; sizing cards to MAX's 4,000 is another helper's work (issue 15)")
 async def test_hostile_text_is_shown_exactly_and_every_card_fits(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime
 import openpyxl
 
 from emulators.staff import StaffMessage, visible_text
-from tests.e2e.conftest import HEAD_CHAT, OFFICE_CHAT, TZ, World, telegram_only
+from tests.e2e.conftest import HEAD_CHAT, OFFICE_CHAT, TZ, World
 
 TITLE = "📊 Еженедельный отчёт о соблюдении сроков"
 
@@ -27,7 +27,6 @@ async def tick(world: World, when: datetime) -> None:
     await world.settle()
 
 
-@telegram_only("the chart and the workbook are files: MAX files go in two steps (POST /uploads), which bot/max_session.py does not do yet")
 async def test_monday_nine_once_with_chart_and_workbook(world: World) -> None:
     await world.start()
     case_id = await world.register_os("На ул. Ленина у дома 5 яма на дороге. Когда отремонтируют?")
@@ -41,12 +40,11 @@ async def test_monday_nine_once_with_chart_and_workbook(world: World) -> None:
         # The operator's routing of case 1 was due on Tuesday and is still open: a missed term, by number.
         assert f"№ {case_id}: Направление в подразделение (os.route)" in text
         chart, book = [m for m in world.emu.sent(chat) if m.reply_to_message_id == summary.message_id]
-        assert (
-            chart.photo
-            and book.document
-            and book.document["file_name"] == "otchet-2026-11-30-2026-12-06.xlsx"
-        )
-        workbook = openpyxl.load_workbook(io.BytesIO(world.emu.files[book.document["file_id"]].content))
+        [(chart_kind, _, png)] = [(f.kind, f.name, f.data) for f in world.emu.files_of(chart)]
+        [(book_kind, book_name, xlsx)] = [(f.kind, f.name, f.data) for f in world.emu.files_of(book)]
+        assert (chart_kind, book_kind) == ("photo", "document") and png.startswith(b"\x89PNG")
+        assert book_name == "otchet-2026-11-30-2026-12-06.xlsx"
+        workbook = openpyxl.load_workbook(io.BytesIO(xlsx))
         missed = list(workbook["Нарушения сроков"].iter_rows(min_row=2, values_only=True))
         assert case_id in [row[0] for row in missed]
     # More ticks the same week and a restart: nothing more.
