@@ -612,7 +612,6 @@ class VkPublisher:
         # The pace itself is kept here, where the call is made and answered (channels/vk_window.py says why):
         # the worker's pacer spaces the rows it starts, and only this one can never earn error 6.
         self.window = AnsweredWindow(int(self.rate_per_second))
-        self._executor: ThreadPoolExecutor | None = None  # its own threads: a call waiting for its slot holds one
 
     @staticmethod
     def _prepare(api: VkApi) -> None:
@@ -646,9 +645,7 @@ class VkPublisher:
 
     async def publish(self, answer: Answer) -> str:
         try:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.window.count, thread_name_prefix="vk-publish")
-            call = asyncio.get_running_loop().run_in_executor(self._executor, self._publish, answer)
+            call = asyncio.get_running_loop().run_in_executor(_publishing_threads(), self._publish, answer)
             return await asyncio.wait_for(call, CALL_TIMEOUT_SECONDS)
         except TimeoutError:
             # vk-api's requests have no timeout of their own; a call still under way may yet post, and the
@@ -701,6 +698,20 @@ class VkPublisher:
         if message_id is None or message_id <= 0:
             raise PublishLater("ВКонтакте не назвал номер сообщения")
         return f"https://vk.com/gim{self.group_id}?sel={target.peer_id}&msgid={message_id}"
+
+
+_THREADS: ThreadPoolExecutor | None = None
+_THREADS_LOCK = threading.Lock()
+
+
+def _publishing_threads() -> ThreadPoolExecutor:
+    """The threads VK publishing calls run in, one set per process: a call waiting for its slot holds its
+    thread, which must not be one of asyncio's default few (the sweeps use those)."""
+    global _THREADS
+    with _THREADS_LOCK:
+        if _THREADS is None:
+            _THREADS = ThreadPoolExecutor(REQUESTS_PER_SECOND, thread_name_prefix="vk-publish")
+        return _THREADS
 
 
 def _clone(api: VkApi) -> VkApi:
