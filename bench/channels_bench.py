@@ -55,6 +55,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.app import OtklikApp
 from bot.demo import (
@@ -72,7 +73,7 @@ from bot.settings import ChannelsSettings, VkSettings
 from emulators.telegram import RequestRecord, TelegramEmulator
 from emulators.telegram.server import RATE_LIMITED_METHODS
 from emulators.vk import DEFAULT_RATE_LIMIT, VkEmulator
-from storage.engine import create_engine
+from storage.engine import SQLITE_BEGIN, create_engine
 from storage.tables import cases, messages, publications
 from tests.support.pg import LOCAL_URL
 from workflow.lifecycle import Action, ActionPayload
@@ -137,6 +138,20 @@ async def database(pg_url: str | None, folder: Path) -> AsyncIterator[str]:
                 await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     finally:
         await admin.dispose()
+
+
+@contextlib.asynccontextmanager
+async def read_only(app: OtklikApp) -> AsyncIterator[AsyncConnection]:
+    """A read that takes no write lock: the engine begins IMMEDIATE by default on SQLite, and the figures are
+    polled every 0.1 s: as writes they would queue with the app's own and slow what they measure (and under
+    load, fail with «database is locked»)."""
+    async with app.engine.connect() as conn:
+        if app.engine.dialect.name == "sqlite":
+            await conn.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        try:
+            yield conn
+        finally:
+            await conn.rollback()
 
 
 @dataclass
@@ -286,9 +301,8 @@ async def stages(r: Rig, wall_started: float) -> Stages:
         .join(cases, cases.c.id == messages.c.case_id)
         .where(messages.c.source == Source.VK.value)
     )
-    async with r.app.engine.connect() as conn:
+    async with read_only(r.app) as conn:
         rows = (await conn.execute(query)).all()
-        await conn.rollback()
     found = Stages()
     for source_id, saved, registered in rows:
         key = str(source_id)
@@ -464,11 +478,10 @@ class Publish:
 
 
 async def publication_states(app: OtklikApp) -> Counter[str]:
-    async with app.engine.connect() as conn:
+    async with read_only(app) as conn:
         rows = (
             await conn.execute(select(publications.c.state, func.count()).group_by(publications.c.state))
         ).all()
-        await conn.rollback()
     return Counter({str(state): int(count) for state, count in rows})
 
 

@@ -16,6 +16,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -25,6 +26,8 @@ from vk_api import VkApi
 from vk_api.bot_longpoll import VkBotLongPoll
 from vk_api.exceptions import ApiError, Captcha, VkApiError
 
+from channels.vk_session import VkApiSession
+from channels.vk_window import AnsweredWindow
 from workflow.lifecycle import clean_text
 from workflow.model import Attachment, ChannelItem, ItemKind, Network
 from workflow.ports import (
@@ -599,8 +602,29 @@ class VkPublisher:
     def __init__(self, api: VkApi, group_id: int) -> None:
         self.api = api
         self.group_id = group_id
+        self._prepare(api)
+        # One client per thread: `VkApi.method` holds a lock across its pause and its whole HTTP round trip, so
+        # calls through one client go one after another, each a round trip plus RPS_DELAY, well under VK's 20
+        # a second. The worker paces the calls to VK's rate (bot/publisher.py, Pacer); each thread's own client
+        # (and requests session, which is not to be shared between threads) lets them overlap.
+        self._local = threading.local()
+        self._local.api = api
+        # The pace itself is kept here, where the call is made and answered (channels/vk_window.py says why):
+        # the worker's pacer spaces the rows it starts, and only this one can never earn error 6.
+        self.window = AnsweredWindow(int(self.rate_per_second))
+
+    @staticmethod
+    def _prepare(api: VkApi) -> None:
         # vk-api retries error 6 by itself every 0.5 s without end; here it is the worker's retry instead.
         api.error_handlers.pop(6, None)
+        api.RPS_DELAY = 0  # the worker's pacer keeps the rate; vk-api's pause would only add to it
+
+    def _client(self) -> VkApi:
+        api: VkApi | None = getattr(self._local, "api", None)
+        if api is None:
+            api = self._local.api = _clone(self.api)
+            self._prepare(api)
+        return api
 
     def refusal(self, answer: Answer) -> str | None:
         target = vk_target(answer.item_key, answer.item_link)
@@ -621,7 +645,8 @@ class VkPublisher:
 
     async def publish(self, answer: Answer) -> str:
         try:
-            return await asyncio.wait_for(asyncio.to_thread(self._publish, answer), CALL_TIMEOUT_SECONDS)
+            call = asyncio.get_running_loop().run_in_executor(_publishing_threads(), self._publish, answer)
+            return await asyncio.wait_for(call, CALL_TIMEOUT_SECONDS)
         except TimeoutError:
             # vk-api's requests have no timeout of their own; a call still under way may yet post, and the
             # retry with the same guid / random_id then finds that post instead of making a second.
@@ -632,9 +657,10 @@ class VkPublisher:
         if target is None:
             raise PublishRefused("не понятно, на какой комментарий или сообщение ВКонтакте отвечать")
         try:
-            if isinstance(target, WallTarget):
-                return self._comment(target, answer)
-            return self._message(target, answer)
+            with self.window.slot():
+                if isinstance(target, WallTarget):
+                    return self._comment(target, answer)
+                return self._message(target, answer)
         except ApiError as exc:
             raise _classified(exc.code, str(exc)) from None
         except Captcha as exc:
@@ -643,7 +669,7 @@ class VkPublisher:
             raise PublishLater("ВКонтакте не ответил", detail=_short(exc)) from None
 
     def _comment(self, target: WallTarget, answer: Answer) -> str:
-        result = self.api.method(
+        result = self._client().method(
             "wall.createComment",
             {
                 "owner_id": target.owner_id,
@@ -660,7 +686,7 @@ class VkPublisher:
         return f"https://vk.com/wall{target.owner_id}_{target.post_id}?reply={comment_id}"
 
     def _message(self, target: MessageTarget, answer: Answer) -> str:
-        result = self.api.method(
+        result = self._client().method(
             "messages.send",
             {
                 "peer_id": target.peer_id,
@@ -672,6 +698,28 @@ class VkPublisher:
         if message_id is None or message_id <= 0:
             raise PublishLater("ВКонтакте не назвал номер сообщения")
         return f"https://vk.com/gim{self.group_id}?sel={target.peer_id}&msgid={message_id}"
+
+
+_THREADS: ThreadPoolExecutor | None = None
+_THREADS_LOCK = threading.Lock()
+
+
+def _publishing_threads() -> ThreadPoolExecutor:
+    """The threads VK publishing calls run in, one set per process: a call waiting for its slot holds its
+    thread, which must not be one of asyncio's default few (the sweeps use those)."""
+    global _THREADS
+    with _THREADS_LOCK:
+        if _THREADS is None:
+            _THREADS = ThreadPoolExecutor(REQUESTS_PER_SECOND, thread_name_prefix="vk-publish")
+        return _THREADS
+
+
+def _clone(api: VkApi) -> VkApi:
+    """Another client with `api`'s token, version and API base, on a session of its own."""
+    session: requests.Session = (
+        VkApiSession(api.http.api_base) if isinstance(api.http, VkApiSession) else requests.Session()
+    )
+    return VkApi(token=api.token["access_token"], session=session, api_version=api.api_version)
 
 
 def _classified(code: int, detail: str) -> PublishError:
