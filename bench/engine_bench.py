@@ -140,7 +140,7 @@ Rows = list[tuple[str, dict[str, Any]]]
 
 async def bench_register(
     factory: EngineFactory, count: int, profile: bool, concurrency: int = 1, spikes: SpikeSettings | None = None
-) -> tuple[float, Rows]:
+) -> tuple[float, Rows, str]:
     """Registrations per second, the rows the last registration wrote (for the floor), and its round trips."""
     clock = Clock(NOW)
     async with factory() as engine:
