@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, literal, select, text, update
+from sqlalchemy import delete, event, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -140,12 +140,15 @@ Rows = list[tuple[str, dict[str, Any]]]
 
 async def bench_register(
     factory: EngineFactory, count: int, profile: bool, concurrency: int = 1, spikes: SpikeSettings | None = None
-) -> tuple[float, Rows]:
-    """Registrations per second, and the rows the last registration wrote (for the floor)."""
+) -> tuple[float, Rows, str]:
+    """Registrations per second, the rows the last registration wrote (for the floor), and its round trips."""
     clock = Clock(NOW)
     async with factory() as engine:
         services = services_for(engine, clock, spikes)
-        await services.register(message(-1, NOW), OPERATOR)  # warm-up: connection, statement cache
+        counter = RoundTrips(engine)
+        with counter:  # warm-up (connection, statement cache), and the first message of its window
+            await services.register(message(-1, NOW), OPERATOR)
+        first = counter.summary()
         profiler = cProfile.Profile() if profile else None
         numbers = iter(range(count))
 
@@ -167,9 +170,55 @@ async def bench_register(
             last = (await conn.execute(text("SELECT max(id) FROM cases"))).scalar_one()
             rows = await written_rows(conn, last)
         assert stored == count + 1, stored
+        counter.reset()
+        with counter:  # one more message of the storm, counted after the timed run
+            clock.instant = NOW + timedelta(seconds=count)
+            assert (await services.register(message(count, clock.instant), OPERATOR)).created
+        storm = counter.summary()
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-    return count / elapsed, rows
+    return count / elapsed, rows, f"first message {first}; a message in the storm {storm}"
+
+
+class RoundTrips:
+    """What one registration asks of the database, load-independently: the statements SQLAlchemy sends
+    (`before_cursor_execute`; an executemany is one, asyncpg pipelines it), the BEGIN and COMMIT of its
+    transactions and the pings of the connections it checks out (pool_pre_ping), counted while in `with`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.sync = engine.sync_engine
+        self.counts = dict.fromkeys(("statements", "begin", "commit", "ping"), 0)
+        self.pinging = bool(self.sync.pool._pre_ping)
+
+    def reset(self) -> None:
+        self.counts = dict.fromkeys(self.counts, 0)
+
+    def _hit(self, key: str) -> Callable[..., None]:
+        def count(*_args: Any, **_kwargs: Any) -> None:
+            self.counts[key] += 1
+
+        return count
+
+    def __enter__(self) -> RoundTrips:
+        self._hooks = [
+            (self.sync, "before_cursor_execute", self._hit("statements")),
+            (self.sync, "begin", self._hit("begin")),
+            (self.sync, "commit", self._hit("commit")),
+            (self.sync.pool, "checkout", self._hit("ping")),
+        ]
+        for target, name, hook in self._hooks:
+            event.listen(target, name, hook)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for target, name, hook in self._hooks:
+            event.remove(target, name, hook)
+
+    def summary(self) -> str:
+        c = self.counts
+        pings = c["ping"] if self.pinging else 0
+        trips = c["statements"] + c["begin"] + c["commit"] + pings
+        return f"{c['statements']} statements, {trips} round trips ({c['begin']} BEGIN, {c['commit']} COMMIT, {pings} ping)"
 
 
 async def written_rows(conn: Any, case_id: int) -> Rows:
@@ -513,7 +562,7 @@ async def main() -> None:
     print(f"registrations: concurrency {args.concurrency}, clusters {'off' if args.no_clusters else 'on'},"
           f" SQLite writer {'off' if args.no_writer else 'on'}")  # fmt: skip
     for label, factory in targets:
-        rate, rows = await bench_register(factory, messages, args.profile, args.concurrency, spikes)
+        rate, rows, trips = await bench_register(factory, messages, args.profile, args.concurrency, spikes)
         if label == "sqlite":
             verdict = "ok" if rate >= 2_000 else "BELOW GOAL (2,000/s)"
         elif args.concurrency < 16:
@@ -523,6 +572,8 @@ async def main() -> None:
         print(
             f"{label}: register {messages:,} messages through Services: {rate:,.0f} messages/s  [{verdict}]"
         )
+        if label == "postgresql":
+            print(f"postgresql per registration: {trips}")
         if label == "sqlite":
             floor = await bench_floor(messages, rows)
             ratio = floor / rate

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Dialect, Executable, Row, func, insert, select, union_all, update
+from sqlalchemy import Dialect, Executable, Row, func, insert, literal, select, true, union_all, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import CursorResult
 
 from storage import direct
@@ -122,9 +123,22 @@ class ClusterStatements:
                 chunk = terms[start : start + fast.term.max_rows]
                 await self._fetch(fast.term.sql(len(chunk)), fast.term.params(chunk))
             return
-        await self._exec(insert(case_signatures).values(values))
-        if terms:
-            await self._exec(insert(signature_terms), terms)
+        if not terms:
+            await self._exec(insert(case_signatures).values(values))
+            return
+        # PostgreSQL, one round trip: the signature in a CTE, its terms inserted from an array beside it.
+        signature = (
+            insert(case_signatures).values(values).returning(_c.case_id, _c.procedure, _c.at).cte("signature")
+        )
+        names = [t["term"] for t in terms]
+        array = literal(names, type_=postgresql.ARRAY(_t.term.type))
+        term = func.unnest(array).table_valued("term").render_derived(name="t")
+        postings = select(signature.c.case_id, term.c.term, signature.c.procedure, signature.c.at)
+        await self._exec(
+            insert(signature_terms)
+            .from_select(["case_id", "term", "procedure", "at"], postings.select_from(signature).join(term, true()))
+            .add_cte(signature)
+        )
 
     async def similar_candidates(
         self,

@@ -26,6 +26,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal,
     null,
     or_,
     select,
@@ -523,6 +524,9 @@ class SqlTransaction(ClusterStatements):
             ((case_id,),) = await self._fetch(fast.case.sql(1), fast.case.params([values]))
             row = {"case_id": case_id, **_message_values(message)}
             await self._fetch(fast.message.sql(1), fast.message.params([row]))
+        elif self._dialect == "postgresql":
+            # One round trip: the case's row in a CTE, its message inserted from the id the CTE returns.
+            case_id = (await self._exec(_case_and_message_pg(values, _message_values(message)))).scalar_one()
         else:
             case_id = (await self._exec(_INSERT_CASE, values)).scalar_one()
             await self._exec(_INSERT_MESSAGE, {"case_id": case_id, **_message_values(message)})
@@ -1487,6 +1491,18 @@ class SqlTransaction(ClusterStatements):
         stmt = select(func.min(publications.c.next_at)).where(publications.c.state == "pending")
         value: datetime | None = (await self._exec(stmt)).scalar_one_or_none()
         return value
+
+
+def _case_and_message_pg(case_values: dict[str, Any], message_values: dict[str, Any]) -> Executable:
+    """PostgreSQL: `WITH new_case AS (INSERT INTO cases ... RETURNING id) INSERT INTO messages ... SELECT`, the
+    case's id back. Each message value is bound with its column's type: the same processing (JSON, instants,
+    the NUL and naive-instant checks) as `_INSERT_MESSAGE`, so the same stored values."""
+    new_case = cases.insert().values(case_values).returning(cases.c.id).cte("new_case")
+    names = list(message_values)
+    row = select(new_case.c.id, *(literal(message_values[k], type_=messages.c[k].type) for k in names))
+    return (
+        messages.insert().from_select(["case_id", *names], row).add_cte(new_case).returning(messages.c.case_id)
+    )
 
 
 def _case_values(case: Case) -> dict[str, Any]:

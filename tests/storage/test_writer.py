@@ -140,8 +140,16 @@ def test_example_scenarios_store_the_same_bytes_with_and_without_the_writer(
 async def random_workload(path: Path, *, writer: bool, seed: int) -> list[str]:
     """Registrations (repeats, duplicates, similar texts) and actions of every kind by every role, many refused;
     what each returned or raised."""
-    rng = random.Random(seed)
     engine = await migrated(path, writer=writer)
+    try:
+        return await workload_on(engine, seed)
+    finally:
+        await engine.dispose()
+
+
+async def workload_on(engine: AsyncEngine, seed: int) -> list[str]:
+    """`random_workload` on a migrated engine of either dialect (tests/storage/test_pg_round_trips.py)."""
+    rng = random.Random(seed)
     clock = SettableClock(START)
     services = Services(
         repo=SqlRepository(engine, clock=clock), clock=clock, calendar=WorkingCalendar(), rules=DEFAULT_RULES
@@ -155,39 +163,36 @@ async def random_workload(path: Path, *, writer: bool, seed: int) -> list[str]:
     ]
     said: list[str] = []
     case_ids: list[int] = []
-    try:
-        for step in range(250):
-            clock.advance(timedelta(minutes=rng.randint(1, 90)))
-            try:
-                if not case_ids or rng.random() < 0.35:
-                    n = rng.randint(0, 40)
-                    repeat_of = rng.choice([None, None, None, 999_999, *case_ids[-3:]])
-                    msg = message(n, rng.choice(texts).format(n=n))
-                    outcome = await services.register(msg, rng.choice(actors), repeat_of=repeat_of)
-                    case_ids.append(outcome.case.id)
+    for step in range(250):
+        clock.advance(timedelta(minutes=rng.randint(1, 90)))
+        try:
+            if not case_ids or rng.random() < 0.35:
+                n = rng.randint(0, 40)
+                repeat_of = rng.choice([None, None, None, 999_999, *case_ids[-3:]])
+                msg = message(n, rng.choice(texts).format(n=n))
+                outcome = await services.register(msg, rng.choice(actors), repeat_of=repeat_of)
+                case_ids.append(outcome.case.id)
+            else:
+                payload = ActionPayload(
+                    text="Проект ответа: яму заделают до пятницы.", reason="причина",
+                    units=tuple(rng.sample(UNITS, k=rng.randint(1, 2))), link="https://vk.com/wall-1_1",
+                    origin=rng.choice(["", f"tg:1:{step}", "tg:1:1"]),
+                )  # fmt: skip
+                case_id, action = rng.choice(case_ids), rng.choice(list(Action))
+                for who in rng.sample(actors, len(actors)):  # the first role allowed to act
+                    try:
+                        outcome = await services.act(case_id, action, who, payload=payload)
+                        break
+                    except DomainError as exc:
+                        if exc.code != "forbidden":
+                            raise
                 else:
-                    payload = ActionPayload(
-                        text="Проект ответа: яму заделают до пятницы.", reason="причина",
-                        units=tuple(rng.sample(UNITS, k=rng.randint(1, 2))), link="https://vk.com/wall-1_1",
-                        origin=rng.choice(["", f"tg:1:{step}", "tg:1:1"]),
-                    )  # fmt: skip
-                    case_id, action = rng.choice(case_ids), rng.choice(list(Action))
-                    for who in rng.sample(actors, len(actors)):  # the first role allowed to act
-                        try:
-                            outcome = await services.act(case_id, action, who, payload=payload)
-                            break
-                        except DomainError as exc:
-                            if exc.code != "forbidden":
-                                raise
-                    else:
-                        raise DomainError("nobody may", code="forbidden")
-                said.append(f"{step} ok {outcome.case.id} v{outcome.case.version} {outcome.case.status}"
-                            f" {outcome.created} {outcome.replayed} {len(outcome.notifications)}")  # fmt: skip
-            except DomainError as exc:
-                said.append(f"{step} refused {exc.code}")
-        await services.sweep()
-    finally:
-        await engine.dispose()
+                    raise DomainError("nobody may", code="forbidden")
+            said.append(f"{step} ok {outcome.case.id} v{outcome.case.version} {outcome.case.status}"
+                        f" {outcome.created} {outcome.replayed} {len(outcome.notifications)}")  # fmt: skip
+        except DomainError as exc:
+            said.append(f"{step} refused {exc.code}")
+    await services.sweep()
     return said
 
 
