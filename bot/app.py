@@ -12,6 +12,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
@@ -60,8 +61,6 @@ from channels.ok import inbox_key as ok_inbox_key
 from channels.pos.mail import ImapMailbox
 from channels.pos.mail_parse import LabelPatterns
 from channels.telegram import ChannelConfig, TelegramPublisher
-from channels.vk import VkLongPoll, VkPublisher, VkReconciler, inbox_key, make_api
-from channels.vk_session import vk_session
 from handlers import build_routers, channel_intake
 from handlers.commands import set_commands
 from storage.engine import create_engine
@@ -74,13 +73,16 @@ from storage.writer import stop_writer
 from views.privacy import Privacy
 from views.report_text import ReportNames
 from workflow.calendar import WorkingCalendar
-from workflow.model import Role
+from workflow.model import ChannelItem, Role
 from workflow.ports import Clock, Notification, PublisherRegistry
 from workflow.quiet import in_working_day
 from workflow.rules import Rules
 from workflow.services import Services
 from workflow.services.digest import DigestUseCase, MorningDigestUseCase
 from workflow.services.reporting import ReportingUseCase, WeeklyReportUseCase
+
+if TYPE_CHECKING:
+    from channels.vk import VkLongPoll
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +229,7 @@ class OtklikApp:
         poller = Poller(bot=bot, dispatcher=dispatcher, inbox=inbox, pool=pool, pacing=pacing, watch=watch)
         readers = tuple(
             ChannelReader(source=source, inbox=inbox, pool=pool, clock=clock, pacing=pacing, watch=watch,
-                          key_of=inbox_key, sweep=sweep, reconcile_seconds=vk.reconcile_minutes * 60,
+                          key_of=_vk_inbox_key(), sweep=sweep, reconcile_seconds=vk.reconcile_minutes * 60,
                           health=ChannelHealth(source.channel, repo, clock, vk.health_minutes, notifier=delivery),
                           listen=vk.mode == "longpoll")
             for source, sweep in sources
@@ -367,7 +369,9 @@ class OtklikApp:
         vk = self.settings.channels.vk
         if not vk.enabled or vk.mode != "callback" or vk.group_id is None:
             return None
-        reader = next(r for r in self.readers if r.channel == VkLongPoll.channel)
+        from channels.vk import CHANNEL as VK_CHANNEL
+
+        reader = next(r for r in self.readers if r.channel == VK_CHANNEL)
         handler = callback_handler(reader, group_id=vk.group_id, secret=vk.callback_secret,
                                    confirmation=vk.confirmation)  # fmt: skip
         return vk.callback_path, handler
@@ -497,6 +501,10 @@ def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], 
     vk = settings.channels.vk
     if not vk.enabled:
         return []
+    # VK's client stack (vk_api, requests, urllib3: ~4 MiB) is imported only when VK is on (issue 16).
+    from channels.vk import VkLongPoll, VkReconciler, make_api
+    from channels.vk_session import vk_session
+
     if vk.group_id is None:
         raise ConfigError("channels.vk.group_id: не указан номер сообщества ВКонтакте")
     if not vk.token:
@@ -511,6 +519,12 @@ def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], 
         return [(source, None)]
     reconciler = VkReconciler(make_api(vk.service_key, vk_session(vk.api_base)), vk.group_id)
     return [(source, reconciler.sweep)]
+
+
+def _vk_inbox_key() -> Callable[[ChannelItem], str]:
+    from channels.vk import inbox_key
+
+    return inbox_key
 
 
 def _pos_mail(settings: Settings, inbox: Inbox) -> PosMailReader | None:
@@ -536,6 +550,9 @@ def _publishers(settings: Settings) -> PublisherRegistry:
     registry = PublisherRegistry()
     vk = settings.channels.vk
     if vk.enabled and vk.group_id is not None and vk.token:
+        from channels.vk import VkPublisher, make_api
+        from channels.vk_session import vk_session
+
         registry.register(VkPublisher(make_api(vk.token, vk_session(vk.api_base)), vk.group_id))
     return registry
 
