@@ -133,7 +133,7 @@ def measure_bot(folder: Path, *, quiet_for: float, bound: float) -> tuple[Idle, 
     with Rig(folder) as rig:
         for _ in range(2):
             began = time.monotonic()
-            proc = rig.start()
+            proc = rig.start(timeout=180)  # a loaded machine takes a while to import aiogram
             ready = time.monotonic() - began
             memory, settled = settle(proc.pid, quiet_for=quiet_for, bound=bound)
             if not proc.alive:
