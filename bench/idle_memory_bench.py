@@ -170,8 +170,8 @@ def run_traced(folder: Path, *, quiet_for: float, bound: float) -> str:
     """A restart under tracemalloc (the first start migrates), settled like the others, then SIGUSR1: the
     process writes its snapshot's top allocation sites."""
     with TracedRig(folder) as rig:
-        rig.start(timeout=180).stop(timeout=30)
-        proc = rig.start(timeout=180)
+        rig.start(timeout=600).stop(timeout=30)  # tracemalloc makes the start-up imports several times slower
+        proc = rig.start(timeout=600)
         settle(proc.pid, quiet_for=quiet_for, bound=bound)
         proc.popen.send_signal(signal.SIGUSR1)
         rig.wait(lambda: "modules, top-level" in (rig.report.read_text(encoding="utf-8") if rig.report.exists()

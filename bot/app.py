@@ -21,7 +21,6 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -60,8 +59,7 @@ from bot.startup import check_setup
 from channels.ok import inbox_key as ok_inbox_key
 from channels.pos.mail import ImapMailbox
 from channels.pos.mail_parse import LabelPatterns
-from channels.telegram import ChannelConfig, TelegramPublisher
-from handlers import build_routers, channel_intake
+from handlers import build_routers
 from handlers.commands import set_commands
 from storage.engine import create_engine
 from storage.inbox import Inbox, InboxRow
@@ -82,6 +80,9 @@ from workflow.services.digest import DigestUseCase, MorningDigestUseCase
 from workflow.services.reporting import ReportingUseCase, WeeklyReportUseCase
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
+    from channels.telegram import ChannelConfig
     from channels.vk import VkLongPoll
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,9 @@ class OtklikApp:
                                   people=directory, reach=directory, publishers=publishers,
                                   spikes=build_spikes(settings))  # fmt: skip
         if telegram_channel is not None:  # replies to comments and direct messages; a deleted comment shows on its card
+            # The Telegram channel's parts are imported only when it is on (issue 16).
+            from channels.telegram import TelegramPublisher
+
             publishers.register(TelegramPublisher(bot, clock, on_gone=services.take_in))
         publisher = PublicationWorker(services, clock)
         publishers.on_queued = publisher.wake
@@ -195,6 +199,8 @@ class OtklikApp:
         reporting = ReportingUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules)
         delivery.weekly_report = WeeklyReportFiles(reporting, ReportNames.of(rules))
         if telegram_channel is not None:  # citizens' comments and messages first: they never meet the staff gate
+            from handlers import channel_intake
+
             dispatcher.include_router(channel_intake.router())
             dispatcher.workflow_data["telegram_channel"] = telegram_channel
         dispatcher.include_routers(*build_routers())
@@ -348,6 +354,8 @@ class OtklikApp:
         route = self.vk_callback_route()
         ok_route = self.ok_webhook_route()
         if route is not None or ok_route is not None:
+            from aiohttp import web  # aiohttp's server side only where events are posted to us (issue 16)
+
             vk, ok = self.settings.channels.vk, self.settings.channels.ok
             web_app = web.Application()
             for each in (route, ok_route):
@@ -437,6 +445,8 @@ class OtklikApp:
         tg = self.settings.telegram
         if not tg.webhook_url or not tg.webhook_secret:
             raise ConfigError("telegram.webhook_url и telegram.webhook_secret обязательны в режиме webhook")
+        from aiohttp import web
+
         web_app = web.Application()
         web_app.router.add_post("/telegram", webhook_handler(self.inbox, self.pool, tg.webhook_secret))
         route = self.vk_callback_route()
@@ -493,6 +503,8 @@ def _telegram_channel(settings: Settings) -> ChannelConfig | None:
         return None
     if tg.group_id is None:
         raise ConfigError("channels.telegram.group_id: не указан id группы обсуждения канала")
+    from channels.telegram import ChannelConfig
+
     return ChannelConfig(group_id=tg.group_id, channel_id=tg.channel_id, direct_messages=tg.direct_messages)
 
 
