@@ -12,7 +12,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
@@ -21,7 +21,6 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -65,14 +64,10 @@ from bot.shutdown import (
     wait_at_most,
 )
 from bot.startup import check_setup
-from channels.max import MaxChannelConfig, MaxPublisher
 from channels.ok import inbox_key as ok_inbox_key
 from channels.pos.mail import ImapMailbox
 from channels.pos.mail_parse import LabelPatterns
-from channels.telegram import ChannelConfig, TelegramPublisher
-from channels.vk import VkLongPoll, VkPublisher, VkReconciler, inbox_key, make_api
-from channels.vk_session import vk_session
-from handlers import build_routers, channel_intake
+from handlers import build_routers
 from handlers.commands import set_commands
 from storage.engine import create_engine
 from storage.inbox import Inbox, InboxRow
@@ -84,13 +79,20 @@ from storage.writer import stop_writer
 from views.privacy import Privacy
 from views.report_text import ReportNames
 from workflow.calendar import WorkingCalendar
-from workflow.model import Role
+from workflow.model import ChannelItem, Role
 from workflow.ports import Clock, Notification, PublisherRegistry
 from workflow.quiet import in_working_day
 from workflow.rules import Rules
 from workflow.services import Services
 from workflow.services.digest import DigestUseCase, MorningDigestUseCase
 from workflow.services.reporting import ReportingUseCase, WeeklyReportUseCase
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from channels.max import MaxChannelConfig
+    from channels.telegram import ChannelConfig
+    from channels.vk import VkLongPoll
 
 log = logging.getLogger(__name__)
 
@@ -210,9 +212,14 @@ class OtklikApp:
                                   people=directory, reach=directory, publishers=publishers,
                                   spikes=build_spikes(settings))  # fmt: skip
         if telegram_channel is not None:  # replies to comments and direct messages; a deleted comment shows on its card
+            # The Telegram channel's parts are imported only when it is on (issue 16).
+            from channels.telegram import TelegramPublisher
+
             publishers.register(TelegramPublisher(bot, clock, on_gone=services.take_in))
         citizens_bot: MaxBot | None = None
         if max_channel is not None:  # the staff's MAX bot, or the citizens' own, answers in the citizen's dialog
+            from channels.max import MaxPublisher
+
             citizens_bot = cast(MaxBot, bot) if on_max else _max_citizens_bot(settings, engine)
             publishers.register(MaxPublisher(citizens_bot, clock, on_gone=services.take_in))
         publisher = PublicationWorker(services, clock)
@@ -221,6 +228,8 @@ class OtklikApp:
         # /report and the weekly report's files (issue 14)
         reporting = ReportingUseCase(repo=repo, clock=clock, calendar=calendar, rules=rules)
         delivery.weekly_report = WeeklyReportFiles(reporting, ReportNames.of(rules))
+        if telegram_channel is not None or max_channel is not None:  # imported only when a channel is on
+            from handlers import channel_intake
         if telegram_channel is not None:  # citizens' comments and messages first: they never meet the staff gate
             dispatcher.include_router(channel_intake.router())
             dispatcher.workflow_data["citizen_channel"] = telegram_channel
@@ -270,7 +279,7 @@ class OtklikApp:
             ))  # fmt: skip
         readers = tuple(
             ChannelReader(source=source, inbox=inbox, pool=pool, clock=clock, pacing=pacing, watch=watch,
-                          key_of=inbox_key, sweep=sweep, reconcile_seconds=vk.reconcile_minutes * 60,
+                          key_of=_vk_inbox_key(), sweep=sweep, reconcile_seconds=vk.reconcile_minutes * 60,
                           health=ChannelHealth(source.channel, repo, clock, vk.health_minutes, notifier=delivery),
                           listen=vk.mode == "longpoll")
             for source, sweep in sources
@@ -396,6 +405,8 @@ class OtklikApp:
         route = self.vk_callback_route()
         ok_route = self.ok_webhook_route()
         if route is not None or ok_route is not None:
+            from aiohttp import web  # aiohttp's server side only where events are posted to us (issue 16)
+
             vk, ok = self.settings.channels.vk, self.settings.channels.ok
             web_app = web.Application()
             for each in (route, ok_route):
@@ -417,7 +428,9 @@ class OtklikApp:
         vk = self.settings.channels.vk
         if not vk.enabled or vk.mode != "callback" or vk.group_id is None:
             return None
-        reader = next(r for r in self.readers if r.channel == VkLongPoll.channel)
+        from channels.vk import CHANNEL as VK_CHANNEL
+
+        reader = next(r for r in self.readers if r.channel == VK_CHANNEL)
         handler = callback_handler(reader, group_id=vk.group_id, secret=vk.callback_secret,
                                    confirmation=vk.confirmation)  # fmt: skip
         return vk.callback_path, handler
@@ -488,6 +501,8 @@ class OtklikApp:
         tg = self.settings.telegram
         if not tg.webhook_url or not tg.webhook_secret:
             raise ConfigError("telegram.webhook_url и telegram.webhook_secret обязательны в режиме webhook")
+        from aiohttp import web
+
         web_app = web.Application()
         web_app.router.add_post("/telegram", webhook_handler(self.inbox, self.pool, tg.webhook_secret))
         route = self.vk_callback_route()
@@ -547,6 +562,8 @@ def _max_channel(settings: Settings) -> MaxChannelConfig | None:
     if not mx.enabled:
         return None
     own_bot = settings.messenger.kind != "max"  # no staff router behind it: «Начать» is greeted
+    from channels.max import MaxChannelConfig
+
     return MaxChannelConfig(group_id=mx.group_id, direct_messages=mx.direct_messages, greet_any_start=own_bot)
 
 
@@ -565,6 +582,8 @@ def _telegram_channel(settings: Settings) -> ChannelConfig | None:
         return None
     if tg.group_id is None:
         raise ConfigError("channels.telegram.group_id: не указан id группы обсуждения канала")
+    from channels.telegram import ChannelConfig
+
     return ChannelConfig(group_id=tg.group_id, channel_id=tg.channel_id, direct_messages=tg.direct_messages)
 
 
@@ -573,6 +592,10 @@ def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], 
     vk = settings.channels.vk
     if not vk.enabled:
         return []
+    # VK's client stack (vk_api, requests, urllib3: ~4 MiB) is imported only when VK is on (issue 16).
+    from channels.vk import VkLongPoll, VkReconciler, make_api
+    from channels.vk_session import vk_session
+
     if vk.group_id is None:
         raise ConfigError("channels.vk.group_id: не указан номер сообщества ВКонтакте")
     if not vk.token:
@@ -587,6 +610,12 @@ def _channel_sources(settings: Settings) -> list[tuple[VkLongPoll, Callable[[], 
         return [(source, None)]
     reconciler = VkReconciler(make_api(vk.service_key, vk_session(vk.api_base)), vk.group_id)
     return [(source, reconciler.sweep)]
+
+
+def _vk_inbox_key() -> Callable[[ChannelItem], str]:
+    from channels.vk import inbox_key
+
+    return inbox_key
 
 
 def _pos_mail(settings: Settings, inbox: Inbox) -> PosMailReader | None:
@@ -612,6 +641,9 @@ def _publishers(settings: Settings) -> PublisherRegistry:
     registry = PublisherRegistry()
     vk = settings.channels.vk
     if vk.enabled and vk.group_id is not None and vk.token:
+        from channels.vk import VkPublisher, make_api
+        from channels.vk_session import vk_session
+
         registry.register(VkPublisher(make_api(vk.token, vk_session(vk.api_base)), vk.group_id))
     return registry
 

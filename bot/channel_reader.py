@@ -15,8 +15,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from bot.channel_files import FileFetcher, with_kept
 from bot.channel_health import CHECK_SECONDS as HEALTH_CHECK_SECONDS
@@ -27,6 +26,9 @@ from storage.inbox import Cursor, Inbox, InboxRow, Incoming
 from workflow.model import ChannelItem
 from workflow.ports import ChannelBatch, ChannelSource, Clock, StorageUnavailable
 from workflow.services.channels import ChannelUseCases
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +172,7 @@ def callback_handler(
     `secret` checked, saved to the inbox under the long poll's keys (a repeat by `event_id` or
     `X-Retry-Counter` is the row already there) and only then answered «ok»; 503 while the database is down,
     so VK delivers it again."""
+    from aiohttp import web  # aiohttp's server side only where a webhook is served (issue 16)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
@@ -202,6 +205,8 @@ async def save_pushed(reader: ChannelReader, raw: dict[str, object]) -> web.Resp
     """A network's pushed event (VK Callback API, OK webhook) into the inbox before the network hears «ok»:
     503 while the database is down (the network delivers it again), None when saved or not a citizen's item
     (the parser logged why), and the channel counted as read."""
+    from aiohttp import web
+
     row = reader.incoming(raw)
     if row is not None:
         try:

@@ -16,7 +16,6 @@ from enum import Enum
 from pathlib import Path
 
 import aiohttp
-import requests
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -28,9 +27,7 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.types import User
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL
-from vk_api.exceptions import VkApiError
 
 from bot.directory import Directory
 from bot.domain_setup import (
@@ -51,22 +48,13 @@ from bot.startup import (
     check_sqlite,
     check_token,
 )
-from channels.pos.mail import ImapMailbox, MailboxError
-from channels.vk import (
-    API_VERSION,
-    LONG_POLL_EVENTS,
-    NEEDED_PERMISSIONS,
-    long_poll_settings,
-    make_api,
-    service_key_works,
-    token_permissions,
-)
-from channels.vk_session import vk_session
 from storage.engine import DEFAULT_BUSY_TIMEOUT_MS
-from storage.migrate import alembic_config, current_revision, head_revision
 from views.callbacks import MAX_UNITS
 from views.privacy import FOREIGN_MESSENGERS
 from workflow.calendar import CalendarError, shipped_calendar
+
+# `otklik run` imports this module for the chat and calendar findings it warns about at start; VK's client stack
+# (vk_api, requests), the IMAP client and Alembic are imported by the findings that need them (issue 16).
 
 # From this day of the year on, terms started today can end next year: its calendar must be there by then.
 NEXT_YEAR_NEEDED_FROM = (11, 1)
@@ -414,6 +402,12 @@ async def vk_findings(settings: Settings) -> list[Finding]:
         return [fail("channels.vk.group_id: не указан номер сообщества ВКонтакте")]
     if not vk.token:
         return [fail(f"channels.vk.token: не задан ключ доступа сообщества (задайте {VK_TOKEN_ENV})")]
+    import requests
+    from vk_api.exceptions import VkApiError
+
+    from channels.vk import NEEDED_PERMISSIONS, make_api, service_key_works, token_permissions
+    from channels.vk_session import vk_session
+
     findings: list[Finding] = []
     try:
         granted = await asyncio.to_thread(token_permissions, make_api(vk.token, vk_session(vk.api_base)))
@@ -460,6 +454,12 @@ async def vk_long_poll_findings(settings: Settings) -> list[Finding]:
     vk = settings.channels.vk
     if not vk.enabled or vk.mode != "longpoll" or vk.group_id is None or not vk.token:
         return []  # the lines above already say what is missing; callback mode has its own settings page
+    import requests
+    from vk_api.exceptions import VkApiError
+
+    from channels.vk import API_VERSION, LONG_POLL_EVENTS, long_poll_settings, make_api
+    from channels.vk_session import vk_session
+
     try:
         answer = await asyncio.to_thread(
             long_poll_settings, make_api(vk.token, vk_session(vk.api_base)), vk.group_id
@@ -497,6 +497,8 @@ async def pos_mail_findings(settings: Settings) -> list[Finding]:
     problem = mailbox_problem(mail)
     if problem is not None:
         return [fail(problem)]
+    from channels.pos.mail import ImapMailbox, MailboxError
+
     try:
         line = await ImapMailbox(mailbox_config(mail)).check()
     except MailboxError as exc:
@@ -505,6 +507,10 @@ async def pos_mail_findings(settings: Settings) -> list[Finding]:
 
 
 async def database_findings(settings: Settings) -> list[Finding]:
+    from alembic.script import ScriptDirectory
+
+    from storage.migrate import alembic_config, current_revision, head_revision
+
     try:
         url = check_database_url(settings.database_url)
         if url.get_backend_name() == "sqlite":

@@ -12,10 +12,12 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from bot.channel_reader import ChannelReader, save_pushed
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 def ok_webhook_handler(
     reader: ChannelReader, *, secret: str = ""
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    from aiohttp import web  # aiohttp's server side only where a webhook is served (issue 16)
+
     async def handle(request: web.Request) -> web.StreamResponse:
         if secret and not hmac.compare_digest(request.query.get("secret", "").encode(), secret.encode()):
             log.warning("Одноклассники: webhook: неверный секрет (с адреса %s); отклонено", request.remote)

@@ -20,16 +20,18 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramNetworkError
 from aiogram.types import Update
-from aiohttp import web
 
 from bot.shutdown import cancel_and_wait
 from storage.inbox import Inbox, InboxRow, Incoming
 from workflow.ports import Clock, StorageUnavailable
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -452,6 +454,7 @@ def webhook_handler(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Telegram's POST: the secret checked, the update written to the inbox, and only then 200 (503 when the
     database is down, so Telegram delivers it again later)."""
+    from aiohttp import web  # aiohttp's server side only where a webhook is served (issue 16)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         # Constant time: the secret is all that tells Telegram from anyone else posting here.

@@ -31,9 +31,11 @@ from importlib import resources
 from itertools import pairwise
 from math import isfinite
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
+if TYPE_CHECKING:
+    import holidays
 
 __all__ = [
     "DEFAULT_WEEK",
@@ -224,6 +226,8 @@ def fallback_year(year: int) -> dict[date, DayKind]:
     hour shorter (December 31 precedes January 1). The decrees' shortened working Saturdays are not known to
     `holidays`: they come out full WORKING days.
     """
+    import holidays  # ~2.6 MiB resident: only for a year without calendar data (issue 16)
+
     # English names are stable across the package's locales: they tell what the package moved itself.
     known = holidays.country_holidays("RU", years=year, language="en_US")
     off = {day for day in known if day.year == year}
@@ -250,6 +254,8 @@ def fallback_year(year: int) -> dict[date, DayKind]:
 @cache
 def _package_years() -> tuple[int, int]:
     """The years `holidays` knows Russian holidays for (1991-2100 in the pinned version)."""
+    import holidays
+
     known = holidays.country_holidays("RU")
     return int(known.start_year), int(known.end_year)
 
