@@ -8,9 +8,10 @@ from tests.engine.conftest import calendar, clock, db, notifier, repo, services
 
 
 @pytest.fixture
-def messenger() -> str:
-    """The e2e World's staff messenger for the tests that take `world`: Telegram only. These tests are about the
-    citizens' networks (VK, OK, the Telegram channel), not the staff's messenger, which tests/e2e runs on both."""
-    return "telegram"
+def messenger(request: pytest.FixtureRequest) -> str:
+    """The e2e World's staff messenger for the tests that take `world`: Telegram unless a test asks for MAX
+    (``indirect=True``). These tests are about the citizens' networks (VK, OK, the Telegram channel, MAX), not
+    the staff's messenger, which tests/e2e runs on both."""
+    return str(getattr(request, "param", "telegram"))
 
 __all__ = ["calendar", "clock", "db", "messenger", "notifier", "repo", "services"]
