@@ -21,7 +21,6 @@ for), and refreshes each case under the case's card lock: never alongside a post
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
@@ -64,8 +63,6 @@ CLAIM_LEASE = timedelta(minutes=5)
 CLAIM_BATCH = 20
 # Open cases a repair reads at a time (two indexed queries a page): memory stays flat however many there are.
 REPAIR_PAGE = 200
-# Changed cases the worker checks at a time for cards that do not show their version yet (four queries).
-REFRESH_BATCH = 200
 # What makes a repair worth its walk: the database failed (a card refresh or its record may be lost).
 _STORAGE_ERRORS = (StorageUnavailable, SQLAlchemyError, OSError)
 # A chat Telegram refuses (not found, bot kicked or blocked) is reported to the office head at most this often.
@@ -148,14 +145,6 @@ class DeliveryTransaction(Reading, Protocol):
         """Chats where the case's card is recorded as being posted."""
         ...
 
-    async def card_posts_of(self, case_ids: Sequence[int]) -> dict[int, set[int]]:
-        """`card_posts` for many cases in one query (every case asked for is a key)."""
-        ...
-
-    async def cases_of(self, case_ids: Sequence[int]) -> dict[int, Case]:
-        """The cases by id, in a fixed number of queries however many (unknown ids are left out)."""
-        ...
-
     async def unfinished_card_posts(self, after: tuple[int, int] | None, limit: int) -> list[tuple[int, int]]:
         """(case id, chat id) of the "being posted" records after `after`, by that pair; a page of `limit`."""
         ...
@@ -235,11 +224,7 @@ class Delivery:
         # Who holds the outbox rows this Delivery claims: unique per instance, so per process.
         self._owner = f"delivery-{uuid.uuid4()}"
         self._card_locks: dict[int, asyncio.Lock] = {}
-        # Cases whose cards wait for a refresh, in order: (the wake's number, redraw). Redraw: edit every card
-        # even where it shows the case's version (a term notice came: the time left changed, not the version).
-        # The number tells the worker whether a case it found current was woken again since it looked.
-        self._changed: dict[int, tuple[int, bool]] = {}
-        self._wakes = 0
+        self._changed: dict[int, None] = {}  # cases whose cards wait for a refresh, in order
         self._worker: asyncio.Task[None] | None = None
         # Where a network item's kept files are read (bot/channel_files.py); None: no network connected.
         self.kept_files: KeptFiles | None = None
@@ -274,17 +259,8 @@ class Delivery:
     # --- the one wake-up path after a commit ---------------------------------------------------------------
 
     async def wake(self, case_ids: Sequence[int], notifications: Sequence[Notification] = ()) -> None:
-        """After a commit: refresh these cases' cards, then send the outbox, in the background (no waiting).
-
-        A card already showing the case's version is left alone, unless a term notice about the case came with
-        the wake: a sweep's reminder or miss changes the terms' time left on the card, not the case's version.
-        """
-        timed = {n.case_id for n in notifications if n.kind in _TERM_NOTICES and n.case_id is not None}
-        self._wakes += 1
-        for case_id in case_ids:
-            redraw = case_id in timed or (case_id in self._changed and self._changed[case_id][1])
-            self._changed.pop(case_id, None)  # to the end: the order is that of the latest wake
-            self._changed[case_id] = (self._wakes, redraw)
+        """After a commit: refresh these cases' cards, then send the outbox, in the background (no waiting)."""
+        self._changed.update(dict.fromkeys(case_ids))
         self._kick()
 
     def request_repair(self) -> None:
@@ -302,27 +278,13 @@ class Delivery:
         while True:
             woken = bool(self._changed)
             while self._changed:
-                batch = dict(itertools.islice(self._changed.items(), REFRESH_BATCH))
+                case_id = next(iter(self._changed))
+                del self._changed[case_id]
                 try:
-                    stale = await self._stale_of({case_id: redraw for case_id, (_, redraw) in batch.items()})
-                except Exception as exc:  # the database: the repair (due now) walks these cases too
-                    log.exception("reading the cards of %d changed cases failed", len(batch))
+                    await self.refresh_cards(case_id)
+                except Exception as exc:  # the change is committed; the next refresh or a repair redoes it
+                    log.exception("refreshing the cards of case %s failed", case_id)
                     self._repair_wanted |= isinstance(exc, _STORAGE_ERRORS)
-                    stale = []
-                for case_id, entry in batch.items():
-                    # Found current (or unreadable): done, unless woken again since the read.
-                    if case_id not in stale and self._changed.get(case_id) == entry:
-                        del self._changed[case_id]
-                for case_id in stale:
-                    # Taken off only now: wakes meanwhile were folded in, and one after this comes back.
-                    if case_id not in self._changed:
-                        continue
-                    entry = self._changed.pop(case_id)
-                    try:
-                        await self.refresh_cards(case_id, force=entry[1])
-                    except Exception as exc:  # the change is committed; the next refresh or a repair redoes it
-                        log.exception("refreshing the cards of case %s failed", case_id)
-                        self._repair_wanted |= isinstance(exc, _STORAGE_ERRORS)
             if steps is None and self._repair_wanted and not repaired:
                 repaired = True
                 self._repair_wanted = False
@@ -357,42 +319,9 @@ class Delivery:
     def _card_lock(self, case_id: int) -> asyncio.Lock:
         return self._card_locks.setdefault(case_id, asyncio.Lock())
 
-    async def _stale_of(self, batch: Mapping[int, bool]) -> list[int]:
-        """The cases of the batch (in its order) with a card to post or edit, read in one transaction of four
-        queries for the whole batch: a card missing where it should be, a post cut short, a card showing an
-        older (or unknown) version, or a redraw asked for (True in the batch).
+    async def refresh_cards(self, case_id: int, *, only_missing: Collection[int] | None = None) -> None:
+        """Post the case's card where it is missing and edit it where it stands.
 
-        Read outside the card locks, so only a hint: `refresh_cards` decides again under the lock. A case left
-        out here is one whose every card showed its version at the read; a change after it wakes it again.
-        """
-        ids = list(batch)
-        async with self.repo.reading() as tx:
-            cases = await tx.cases_of(ids)
-            shown = await tx.card_versions(ids)
-            posting = await tx.card_posts_of(ids)
-        stale: list[int] = []
-        for case_id in ids:
-            case = cases.get(case_id)
-            if case is None:
-                continue
-            have = shown.get(case_id, {})
-            if (
-                batch[case_id]
-                or posting.get(case_id)
-                or any(v is None or v < case.version for v in have.values())
-                or any(chat_id not in have for chat_id in self.directory.card_chats(case))
-            ):
-                stale.append(case_id)
-        return stale
-
-    async def refresh_cards(
-        self, case_id: int, *, only_missing: Collection[int] | None = None, force: bool = False
-    ) -> None:
-        """Post the case's card where it is missing and edit it where it does not show the case's version yet.
-
-        A card recorded as showing the current version is not edited: the edit would change nothing (Telegram
-        answers "message is not modified"), yet it costs a place in the chat's flood window. `force`: edit it
-        all the same (the card's time-dependent lines, such as the time left, are to be redrawn).
         `only_missing`: just post the card in those of these chats that should have it and do not.
         """
         async with self._card_lock(case_id):
@@ -401,7 +330,6 @@ class Delivery:
             async with self.repo.reading() as tx:
                 view = await read_card(tx, case_id)
                 existing = await tx.cards(case_id)
-                shown = (await tx.card_versions([case_id])).get(case_id, {})
                 posting = await tx.card_posts(case_id)
             if view is None:
                 return
@@ -410,10 +338,6 @@ class Delivery:
             chats = list(dict.fromkeys([*self.directory.card_chats(view.case), *existing, *posting]))
             if only_missing is not None:
                 chats = [c for c in chats if c in only_missing and c not in existing]
-            elif not force:
-                # NULL: a card from before the version was recorded, not known to be current: edited.
-                version = view.case.version
-                chats = [c for c in chats if c not in existing or c in posting or (shown.get(c) or 0) < version]
             # Every post is recorded as being posted before any call, in one transaction for all the chats.
             if posts := [chat_id for chat_id in chats if chat_id not in existing]:
                 async with self.repo.transaction() as tx:
@@ -847,10 +771,6 @@ def _said_by_the_card(notification: Notification, posted_version: int | None) ->
         return False
     return "of" not in notification.payload  # a place in the order of officials is not on the card
 
-
-# The sweep's term notices (workflow/services/sweep.py term_notifications): they change what a card says
-# about time left without a new version of the case, so the cards of their cases are redrawn.
-_TERM_NOTICES = frozenset({"reminder", "missed"})
 
 # Files a notice carries, at most this many (two albums): a case with more names the rest in its history.
 MEDIA_LIMIT = 20

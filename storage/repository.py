@@ -1230,24 +1230,6 @@ class SqlTransaction(ClusterStatements):
             found[row.case_id][row.chat_id] = row.shown_version
         return found
 
-    async def card_posts_of(self, case_ids: Sequence[int]) -> dict[int, set[int]]:
-        found: dict[int, set[int]] = {case_id: set() for case_id in case_ids}
-        if not case_ids:
-            return found
-        stmt = select(card_posts.c.case_id, card_posts.c.chat_id).where(card_posts.c.case_id.in_(list(case_ids)))
-        for row in await self._exec(stmt):
-            found[row.case_id].add(row.chat_id)
-        return found
-
-    async def cases_of(self, case_ids: Sequence[int]) -> dict[int, Case]:
-        # Two statements for any number of cases (the rows, then their assignments): a batch of card refreshes
-        # decides what to edit without a round trip per case.
-        if not case_ids:
-            return {}
-        rows = (await self._exec(select(cases).where(cases.c.id.in_(list(case_ids))))).all()
-        by_case = await self._assignments([row.id for row in rows])
-        return {row.id: _case_from_row(row, by_case.get(row.id, ())) for row in rows}
-
     async def posted_versions(self, case_id: int) -> dict[int, int | None]:
         stmt = select(cards.c.chat_id, cards.c.posted_version).where(cards.c.case_id == case_id)
         return {row.chat_id: row.posted_version for row in await self._exec(stmt)}

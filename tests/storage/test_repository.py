@@ -966,19 +966,6 @@ async def test_card_shown_moves_forward_on_the_recorded_message_only(repo: SqlRe
         assert await tx.card_versions([]) == {}
 
 
-async def test_cases_and_card_posts_of_a_batch(repo: SqlRepository) -> None:
-    first = await add(repo, "a")
-    second = await add(repo, "b")
-    async with repo.transaction() as tx:
-        await tx.begin_card_post(first.id, -1002, T0)
-        await tx.begin_card_post(first.id, 7, T0)
-    async with repo.transaction() as tx:
-        found = await tx.cases_of([second.id, first.id, second.id + 100])
-        assert found == {first.id: await tx.get_case(first.id), second.id: await tx.get_case(second.id)}
-        assert await tx.card_posts_of([first.id, second.id]) == {first.id: {-1002, 7}, second.id: set()}
-        assert await tx.cases_of([]) == {} and await tx.card_posts_of([]) == {}
-
-
 async def test_open_cases_page_by_id(repo: SqlRepository) -> None:
     made = [await add(repo, f"m{i}") for i in range(5)]
     async with repo.transaction() as tx:
