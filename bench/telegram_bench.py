@@ -25,8 +25,10 @@ sender is given the same limits (it also keeps `--chat-interval` in groups). Mea
 registration: until every card is in its unit chat, and until the last message of the run arrived (T). The
 minimum (M) is the largest of the lower bounds Telegram's windows set for the messages that actually arrived
 (sendMessage and editMessageText answered 200, from the emulator's request log, every chat): n messages
-through a window of C per W seconds span at least (ceil(n / C) - 1) * W seconds. Also checked: every case has
-exactly one card in its unit chat and none in the others, remembered in storage; the outbox is empty; 429s.
+through a window of C per W seconds span at least (ceil(n / C) - 1) * W seconds; the per-chat minimum is the
+largest of these bounds over single chats (the global window aside), with T against it. Also checked: every
+case has exactly one card in its unit chat and none in the others, remembered in storage; the outbox is empty;
+429s; every request made, by method and answer.
 
 Limits off: the time from a registration's return to the arrival at the emulator (its request log time) of the
 sendMessage that posted the case's card into its unit chat: median, p99 (nearest rank) and max over N cases,
@@ -428,6 +430,9 @@ def report_limits_on(run: Run, limits: Limits) -> bool:
     per_method = Counter(r.method.lower() for r in sent)
     bounds = minimum(per_chat, limits)
     least = bounds[0].span
+    # The largest bound one chat's own window sets (the global window aside): what no scheduler can beat even
+    # with an unlimited global budget (issue 16: "the per-chat minimum").
+    chat_bound = max((b for b in bounds if b.name != "all chats"), key=lambda b: b.span, default=None)
     paced = sender_minimum(per_chat, limits)
     last_card = max((recs[0].received_at for recs in by_case.values() if recs), default=run.started)
     last_message = max((r.received_at for r in sent), default=run.started)
@@ -437,6 +442,7 @@ def report_limits_on(run: Run, limits: Limits) -> bool:
     units_alone = max((b.span for b in bounds if b.name.startswith("unit chat")), default=0.0)
     total = last_message - run.started
     too_many = sum(1 for r in run.requests if r.status == 429)
+    requests = [r for r in run.requests if r.method.lower() != "getupdates"]
     other_failures = Counter(f"{r.method} {r.status}" for r in run.requests if r.status not in (200, 429))
     n = len(run.cases)
     rows = [
@@ -452,8 +458,16 @@ def report_limits_on(run: Run, limits: Limits) -> bool:
         ("  next bounds", "; ".join(f"{b.name} {b.span:.1f} s" for b in bounds[1:4])),
         ("  how", "per window of C per W s (all chats; each chat): n messages span >= (ceil(n/C) - 1) * W; M = the largest"),
         ("T / M", f"{total / least:.2f}" if least > 0 else "n/a (minimum is 0)"),
+        ("per-chat minimum (largest one-chat bound)",
+         f"{chat_bound.span:.1f} s — {chat_bound.name} ({chat_bound.messages} messages); "
+         f"T / it {total / chat_bound.span:.2f}" if chat_bound is not None and chat_bound.span > 0 else "n/a"),
         ("minimum under the sender's own pacing", f"{paced:.1f} s (it also keeps 1/{limits.chat_interval:g} s in groups)"),
-        ("429 answers from the emulator", str(too_many)),
+        ("429 answers from the emulator", str(too_many) + (" (" + "; ".join(
+            f"{_chat_name(c)} {k}" for c, k in sorted(Counter(r.chat_id for r in run.requests if r.status == 429
+                                                               and r.chat_id is not None).items())) + ")"
+                                                           if too_many else "")),
+        ("requests made (every answer)", f"{len(requests)}: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(Counter(f"{r.method} {r.status}" for r in requests).items()))),
         ("other failed requests", ", ".join(f"{k}: {v}" for k, v in other_failures.items()) or "none"),
         ("outbox rows left pending", str(run.pending_outbox)),
         *failure_rows(run),
