@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from bot.settings import MessengerSettings, TelegramSettings
 from emulators.max import MaxEmulator, MaxMessage
 from emulators.max import MessageVersion as MaxVersion
+from emulators.staff import StaffEmulator, StaffMessage
 from emulators.telegram import ChatMessage, TelegramEmulator, visible_text
 
 Messenger = Literal["telegram", "max"]
@@ -101,31 +102,14 @@ def _telegram_buttons(rows: list[list[dict[str, Any]]]) -> tuple[tuple[Button, .
     )
 
 
-class TelegramStaff:
-    """The staff in Telegram's emulator (the demo's default)."""
+class _Staff:
+    """What the demo asks alike of either emulator, through their shared test face (emulators/staff.py); a
+    subclass reads one of its messages into a `Seen`."""
 
-    kind: Messenger = "telegram"
+    emu: StaffEmulator
 
-    def __init__(self, emu: TelegramEmulator) -> None:
-        self.emu = emu
-
-    def add_user(self, user_id: int, first_name: str, last_name: str | None) -> None:
-        self.emu.add_user(user_id, first_name, last_name)
-
-    def add_chat(self, chat_id: int, title: str) -> None:
-        self.emu.add_chat(chat_id, None if chat_id > 0 else "supergroup", title=title)
-
-    def seen(self, msg: ChatMessage) -> Seen:
-        versions = tuple(
-            Version(visible_text(v), _telegram_buttons((v.reply_markup or {}).get("inline_keyboard", [])))
-            for v in msg.edits
-        )
-        return Seen(
-            chat_id=msg.chat_id, message_id=msg.message_id, date=msg.date, from_bot=msg.from_bot,
-            from_id=msg.from_id, text=visible_text(msg) if msg.from_bot else (msg.text or ""),
-            media=_media_label(msg), buttons=_telegram_buttons(msg.buttons), versions=versions,
-            reply_to=msg.reply_to_message_id,
-        )  # fmt: skip
+    def seen(self, msg: StaffMessage) -> Seen:
+        raise NotImplementedError
 
     def history(self, chat_id: int) -> list[Seen]:
         return [self.seen(m) for m in self.emu.history(chat_id)]
@@ -139,6 +123,8 @@ class TelegramStaff:
     def push_message(
         self, chat_id: int, user_id: int, text: str, *, reply_to: int | None = None, photo: bytes | None = None
     ) -> None:
+        # MAX's emulator keeps a photo as a file it serves by payload.url, as MAX does: the bot fetches it and
+        # uploads it again when it passes it on.
         self.emu.push_message(chat_id, user_id, text, reply_to_message_id=reply_to, photo=photo)
 
     def push_callback(self, chat_id: int, user_id: int, message_id: int, data: str) -> None:
@@ -150,6 +136,36 @@ class TelegramStaff:
 
     async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
         return await self.emu.wait_for(predicate, timeout=timeout)
+
+
+class TelegramStaff(_Staff):
+    """The staff in Telegram's emulator (the demo's default)."""
+
+    kind: Messenger = "telegram"
+
+    emu: TelegramEmulator
+
+    def __init__(self, emu: TelegramEmulator) -> None:
+        self.emu = emu
+
+    def add_user(self, user_id: int, first_name: str, last_name: str | None) -> None:
+        self.emu.add_user(user_id, first_name, last_name)
+
+    def add_chat(self, chat_id: int, title: str) -> None:
+        self.emu.add_chat(chat_id, None if chat_id > 0 else "supergroup", title=title)
+
+    def seen(self, msg: StaffMessage) -> Seen:
+        assert isinstance(msg, ChatMessage)
+        versions = tuple(
+            Version(visible_text(v), _telegram_buttons((v.reply_markup or {}).get("inline_keyboard", [])))
+            for v in msg.edits
+        )
+        return Seen(
+            chat_id=msg.chat_id, message_id=msg.message_id, date=msg.date, from_bot=msg.from_bot,
+            from_id=msg.from_id, text=visible_text(msg) if msg.from_bot else (msg.text or ""),
+            media=_media_label(msg), buttons=_telegram_buttons(msg.buttons), versions=versions,
+            reply_to=msg.reply_to_message_id,
+        )  # fmt: skip
 
     def connection(self) -> tuple[str, str, MessengerSettings]:
         return self.emu.base_url, self.emu.token, MessengerSettings()
@@ -184,14 +200,15 @@ def _max_media_label(msg: MaxMessage) -> str:
     return ""
 
 
-class MaxStaff:
+class MaxStaff(_Staff):
     """The staff in MAX's emulator (`otklik demo --messenger max`), through the real MaxSession."""
 
     kind: Messenger = "max"
 
+    emu: MaxEmulator
+
     def __init__(self, emu: MaxEmulator) -> None:
         self.emu = emu
-        self._photos = 0
 
     def add_user(self, user_id: int, first_name: str, last_name: str | None) -> None:
         self.emu.add_user(user_id, first_name, last_name)
@@ -199,44 +216,14 @@ class MaxStaff:
     def add_chat(self, chat_id: int, title: str) -> None:
         self.emu.add_chat(chat_id, title=title)
 
-    def seen(self, msg: MaxMessage) -> Seen:
+    def seen(self, msg: StaffMessage) -> Seen:
+        assert isinstance(msg, MaxMessage)
         versions = tuple(Version(v.plain_text, _max_version_buttons(v)) for v in msg.edits)
         return Seen(
             chat_id=msg.chat_id, message_id=msg.message_id, date=msg.timestamp // 1000, from_bot=msg.from_bot,
             from_id=msg.from_id, text=msg.plain_text if msg.from_bot else msg.text, media=_max_media_label(msg),
             buttons=_max_buttons(msg.buttons), versions=versions, reply_to=msg.reply_to_message_id,
         )  # fmt: skip
-
-    def history(self, chat_id: int) -> list[Seen]:
-        return [self.seen(m) for m in self.emu.history(chat_id)]
-
-    def sent(self, chat_id: int) -> list[Seen]:
-        return [self.seen(m) for m in self.emu.sent(chat_id)]
-
-    def message(self, chat_id: int, message_id: int) -> Seen:
-        return self.seen(self.emu.message(chat_id, message_id))
-
-    def push_message(
-        self, chat_id: int, user_id: int, text: str, *, reply_to: int | None = None, photo: bytes | None = None
-    ) -> None:
-        if photo is None:
-            self.emu.push_message(chat_id, user_id, text, reply_to_message_id=reply_to)
-            return
-        # A person's photo: the emulator keeps the file and serves its payload.url, as MAX does, so the bot
-        # fetches it and uploads it again when it passes the photo on.
-        self._photos += 1
-        self.emu.push_file(chat_id, user_id, f"demo-{self._photos}.jpg", photo, kind="image", caption=text,
-                           reply_to_message_id=reply_to)  # fmt: skip
-
-    def push_callback(self, chat_id: int, user_id: int, message_id: int, data: str) -> None:
-        self.emu.push_callback(chat_id, user_id, message_id, data)
-
-    @property
-    def has_pending_updates(self) -> bool:
-        return bool(self.emu.pending_updates)
-
-    async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
-        return await self.emu.wait_for(predicate, timeout=timeout)
 
     def connection(self) -> tuple[str, str, MessengerSettings]:
         """No Telegram at all: no token (the app asks for none on MAX), Telegram's address left as configured."""
