@@ -9,7 +9,8 @@ import json
 import logging
 import sqlite3
 import weakref
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, event
@@ -41,6 +42,8 @@ class SqliteSettings:
     busy_timeout_ms: int
     mmap_bytes: int
     writer: bool = True
+    # `on_sqlite_connect`'s hooks, run on every new connection to the file: the pool's and the writer's.
+    connect_hooks: list[Callable[[Any], None]] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def shared(self) -> bool:
@@ -56,6 +59,17 @@ _SQLITE_SETTINGS: weakref.WeakKeyDictionary[Engine, SqliteSettings] = weakref.We
 def sqlite_settings(engine: AsyncEngine) -> SqliteSettings | None:
     """The SQLite settings of an engine from `create_engine` (None: PostgreSQL, or made elsewhere)."""
     return _SQLITE_SETTINGS.get(engine.sync_engine)
+
+
+def on_sqlite_connect(engine: AsyncEngine, hook: Callable[[Any], None]) -> Callable[[], None]:
+    """Run `hook(dbapi_connection)` on every connection opened from now on to this SQLite engine's file, the
+    pool's and the writer's alike (storage/writer.py has a connection of its own, which a listener on the
+    engine's pool never sees); returns what removes the hook. Tests stand a full disk up with it (a page limit)."""
+    settings = sqlite_settings(engine)
+    if settings is None:
+        raise ValueError("on_sqlite_connect needs an engine from create_engine on SQLite")
+    settings.connect_hooks.append(hook)
+    return lambda: settings.connect_hooks.remove(hook)
 
 
 def create_engine(
@@ -83,10 +97,9 @@ def create_engine(
         # _on_reset): the unconditional rollback was one more hop to the connection's thread per transaction.
         kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(sa_url, json_serializer=_json_dumps, **kwargs)
-        _configure_sqlite(engine.sync_engine, busy_timeout_ms, sqlite_mmap_bytes)
-        _SQLITE_SETTINGS[engine.sync_engine] = SqliteSettings(
-            sa_url, busy_timeout_ms, sqlite_mmap_bytes, sqlite_writer
-        )
+        settings = SqliteSettings(sa_url, busy_timeout_ms, sqlite_mmap_bytes, sqlite_writer)
+        _configure_sqlite(engine.sync_engine, settings)
+        _SQLITE_SETTINGS[engine.sync_engine] = settings
         return engine
     if backend == "postgresql":
         if driver != "asyncpg":
@@ -113,6 +126,8 @@ def sync_sqlite_engine(settings: SqliteSettings) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         _sqlite_pragmas(dbapi_connection, settings.busy_timeout_ms, settings.mmap_bytes)
+        for hook in list(settings.connect_hooks):
+            hook(dbapi_connection)
 
     return engine
 
@@ -131,10 +146,12 @@ def _sqlite_pragmas(dbapi_connection: Any, busy_timeout_ms: int, mmap_bytes: int
         cursor.close()
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int, mmap_bytes: int) -> None:
+def _configure_sqlite(engine: Engine, settings: SqliteSettings) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-        _sqlite_pragmas(dbapi_connection, busy_timeout_ms, mmap_bytes)
+        _sqlite_pragmas(dbapi_connection, settings.busy_timeout_ms, settings.mmap_bytes)
+        for hook in list(settings.connect_hooks):
+            hook(dbapi_connection)
 
     @event.listens_for(engine, "reset")
     def _on_reset(dbapi_connection: Any, _record: ConnectionPoolEntry, state: PoolResetState) -> None:

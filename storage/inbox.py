@@ -2,8 +2,11 @@
 
 One row per (source, key). A whole getUpdates batch is written in one short transaction with insert-or-ignore
 on the key, so an update Telegram delivers again (its confirmation was lost in a crash) is not stored twice.
-Workers claim the oldest pending row of a lane (a chat) nobody is handling, and mark it done or failed; at start
-every claim is released, so whatever a dead process held is handled again. A network's batch (VK long poll) is
+Workers claim the oldest pending rows of lanes (chats) nobody is handling, several at once, and mark each done or
+failed; at start every claim is released, so whatever a dead process held is handled again. On a SQLite file every
+write goes through the engine's one writer (storage/writer.py), group-committed with the use cases' writes: a
+write of its own would wait for SQLite's write lock against the writer, which a burst of comments holds nearly all
+the time (busy_timeout sleeps of up to 100 ms each). A network's batch (VK long poll) is
 written with its cursor in the same transaction (`channel_cursors`), so a crash before the write re-reads the
 batch and one after it reads on from the cursor: nothing lost, nothing twice. Every method raises
 StorageUnavailable when the database is down (storage/outage.py), so callers wait and retry.
@@ -12,24 +15,29 @@ StorageUnavailable when the database is down (storage/outage.py), so callers wai
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
 from storage.tables import channel_cursors, inbox
+from storage.writer import write_with
 from workflow.ports import Clock
 
 log = logging.getLogger(__name__)
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 _ERROR_MAX = 2000
+# Candidates read per row wanted by `claim`: rows of a lane already taken are skipped, so read a few more.
+_CANDIDATES_PER_ROW = 4
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,11 @@ class Inbox:
         self.engine = engine
         self.clock = clock
 
+    async def _write(self, work: Callable[[Connection], _T]) -> _T:
+        """Run `work` in one writing transaction: on the SQLite writer's thread, or on a pooled connection."""
+        async with translated():
+            return await write_with(self.engine, work)
+
     def _insert(self) -> Any:
         if self.engine.dialect.name == "postgresql":
             return postgresql.insert(inbox).on_conflict_do_nothing(index_elements=["source", "key"])
@@ -92,11 +105,15 @@ class Inbox:
              "state": PENDING, "attempts": 0}
             for i in items
         ]  # fmt: skip
-        async with translated(), self.engine.begin() as conn:
-            new = (await conn.execute(self._insert().returning(inbox.c.id), rows)).all() if rows else []
-            if cursor is not None:
-                await conn.execute(self._upsert_cursor(cursor, now))
-        return len(new)
+        insert, upsert = self._insert(), None if cursor is None else self._upsert_cursor(cursor, now)
+
+        def save(conn: Connection) -> int:
+            new = conn.execute(insert.returning(inbox.c.id), rows).all() if rows else []
+            if upsert is not None:
+                conn.execute(upsert)
+            return len(new)
+
+        return await self._write(save)
 
     async def cursor(self, channel: str) -> str | None:
         """The cursor saved for `channel`; None before its first batch."""
@@ -110,11 +127,19 @@ class Inbox:
         return None if value is None else str(value)
 
     async def claim(self, owner: str, busy_lanes: Collection[str] = ()) -> InboxRow | None:
-        """The oldest pending, unclaimed row whose lane is not in `busy_lanes`, claimed by `owner`.
+        """The oldest pending, unclaimed row whose lane is not in `busy_lanes`, claimed by `owner` (`claim_many`)."""
+        rows = await self.claim_many(owner, busy_lanes, limit=1)
+        return rows[0] if rows else None
+
+    async def claim_many(self, owner: str, busy_lanes: Collection[str] = (), *, limit: int) -> list[InboxRow]:
+        """Up to `limit` of the oldest pending, unclaimed rows, claimed by `owner` in one transaction: the first
+        pending row of each lane not in `busy_lanes`, at most one per lane (rows with no lane: any number).
 
         The caller passes the lanes its workers are handling: with the id order, one chat's updates are handled
         one at a time, in the order they arrived (one poller per database: bot/pollerlock.py).
         """
+        if limit < 1:
+            return []
         stmt = (
             select(
                 inbox.c.id,
@@ -127,38 +152,52 @@ class Inbox:
             )
             .where(inbox.c.state == PENDING, inbox.c.claimed_by.is_(None))
             .order_by(inbox.c.id)
-            .limit(1)
+            .limit(limit if limit == 1 else limit * _CANDIDATES_PER_ROW)
         )
         if busy_lanes:
             stmt = stmt.where(inbox.c.lane.is_(None) | inbox.c.lane.not_in(list(busy_lanes)))
-        async with translated(), self.engine.begin() as conn:
-            found = (await conn.execute(stmt)).first()
-            if found is None:
-                return None
-            taken = await conn.execute(
-                update(inbox)
-                .where(inbox.c.id == found.id, inbox.c.claimed_by.is_(None), inbox.c.state == PENDING)
-                .values(claimed_by=owner, attempts=inbox.c.attempts + 1)
-            )
-            if taken.rowcount != 1:
-                return None  # another process took it in between (PostgreSQL); the caller asks again
-        return InboxRow(
-            found.id,
-            found.source,
-            found.key,
-            found.lane,
-            dict(found.raw),
-            found.attempts + 1,
-            found.received_at,
-        )
+
+        def take(conn: Connection) -> list[Any]:
+            chosen, lanes = [], set()
+            for found in conn.execute(stmt):
+                # A lane's later rows wait for its first: skipping them keeps its order.
+                if found.lane is not None and found.lane in lanes:
+                    continue
+                if found.lane is not None:
+                    lanes.add(found.lane)
+                chosen.append(found)
+                if len(chosen) == limit:
+                    break
+            if not chosen:
+                return []
+            # Conditional: on PostgreSQL another process may have taken a row in between; it is left out.
+            taken = {
+                r.id
+                for r in conn.execute(
+                    update(inbox)
+                    .where(
+                        inbox.c.id.in_([r.id for r in chosen]),
+                        inbox.c.claimed_by.is_(None),
+                        inbox.c.state == PENDING,
+                    )
+                    .values(claimed_by=owner, attempts=inbox.c.attempts + 1)
+                    .returning(inbox.c.id)
+                )
+            }
+            return [r for r in chosen if r.id in taken]
+
+        return [
+            InboxRow(r.id, r.source, r.key, r.lane, dict(r.raw), r.attempts + 1, r.received_at)
+            for r in await self._write(take)
+        ]
 
     async def mark_done(self, row_id: int) -> None:
-        async with translated(), self.engine.begin() as conn:
-            await conn.execute(
-                update(inbox)
-                .where(inbox.c.id == row_id)
-                .values(state=DONE, claimed_by=None, done_at=self.clock.now(), last_error=None)
-            )
+        stmt = (
+            update(inbox)
+            .where(inbox.c.id == row_id)
+            .values(state=DONE, claimed_by=None, done_at=self.clock.now(), last_error=None)
+        )
+        await self._write(lambda conn: conn.execute(stmt))
 
     async def release(self, row_id: int, *, error: str | None = None, count: bool = True) -> None:
         """Give the row back for another try. `count=False`: the try does not count (storage was down)."""
@@ -167,29 +206,26 @@ class Inbox:
             values["last_error"] = error[:_ERROR_MAX]
         if not count:
             values["attempts"] = inbox.c.attempts - 1
-        async with translated(), self.engine.begin() as conn:
-            await conn.execute(update(inbox).where(inbox.c.id == row_id).values(**values))
+        stmt = update(inbox).where(inbox.c.id == row_id).values(**values)
+        await self._write(lambda conn: conn.execute(stmt))
 
     async def mark_failed(self, row_id: int, error: str) -> None:
         """Give up on a poison update: it is never handled again (the error stays for the administrator)."""
-        async with translated(), self.engine.begin() as conn:
-            await conn.execute(
-                update(inbox)
-                .where(inbox.c.id == row_id)
-                .values(
-                    state=FAILED, claimed_by=None, last_error=error[:_ERROR_MAX], done_at=self.clock.now()
-                )
-            )
+        stmt = (
+            update(inbox)
+            .where(inbox.c.id == row_id)
+            .values(state=FAILED, claimed_by=None, last_error=error[:_ERROR_MAX], done_at=self.clock.now())
+        )
+        await self._write(lambda conn: conn.execute(stmt))
 
     async def release_claims(self) -> int:
         """At start: every claim is a dead run's, so every unfinished row is handled again."""
-        async with translated(), self.engine.begin() as conn:
-            result = await conn.execute(
-                update(inbox)
-                .where(inbox.c.state == PENDING, inbox.c.claimed_by.is_not(None))
-                .values(claimed_by=None)
-            )
-        return int(result.rowcount or 0)
+        stmt = (
+            update(inbox)
+            .where(inbox.c.state == PENDING, inbox.c.claimed_by.is_not(None))
+            .values(claimed_by=None)
+        )
+        return await self._write(lambda conn: int(conn.execute(stmt).rowcount or 0))
 
     async def pending(self) -> int:
         """Rows not yet handled (claimed or not)."""
@@ -203,8 +239,5 @@ class Inbox:
     async def purge(self, older_than: timedelta) -> int:
         """Delete done rows finished more than `older_than` ago (failed ones stay for the administrator)."""
         cutoff: datetime = self.clock.now() - older_than
-        async with translated(), self.engine.begin() as conn:
-            result = await conn.execute(
-                delete(inbox).where(and_(inbox.c.state == DONE, inbox.c.done_at < cutoff))
-            )
-        return int(result.rowcount or 0)
+        stmt = delete(inbox).where(and_(inbox.c.state == DONE, inbox.c.done_at < cutoff))
+        return await self._write(lambda conn: int(conn.execute(stmt).rowcount or 0))

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
 from storage.tables import max_messages
+from storage.writer import write_with
 
 
 class MaxMessageMap:
@@ -32,8 +33,9 @@ class MaxMessageMap:
         stmt = stmt.on_conflict_do_update(
             index_elements=["chat_id", "message_id"], set_={"mid": stmt.excluded.mid}
         )
-        async with translated(), self.engine.begin() as conn:
-            await conn.execute(stmt, values)
+        # On SQLite through the file's writer: MAX answers are recorded while a burst's cards go out.
+        async with translated():
+            await write_with(self.engine, lambda conn: conn.execute(stmt, values))
 
     async def mid_of(self, chat_id: int, message_id: int) -> str | None:
         """The mid the message id stands for in the chat; None when it was never handed out."""

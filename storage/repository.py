@@ -45,7 +45,7 @@ from sqlalchemy.sql.schema import Table
 
 from storage import codec, direct, term_lists
 from storage.clusters import ClusterStatements
-from storage.engine import SQLITE_BEGIN, sqlite_settings
+from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
 from storage.reports import read_report
 from storage.tables import (
@@ -68,7 +68,7 @@ from storage.tables import (
     terms,
 )
 from storage.types import NaiveDatetimeError, NulCharacterError
-from storage.writer import run_write
+from storage.writer import exclusive_turn, run_write, writes_through_writer
 from workflow.model import (
     Actor,
     Assignment,
@@ -366,10 +366,9 @@ class SqlRepository:
         self.engine = engine
         self._clock = clock
         self._direct = _SqliteDirect(engine.dialect) if engine.dialect.name == "sqlite" else None
-        settings = sqlite_settings(engine)
         # SQLite on a file: writes through the engine's one writer thread (storage/writer.py). An in-memory
         # database is private to its connection, so there writes stay on the engine's own.
-        self._writes_through_writer = settings is not None and settings.shared and settings.writer
+        self._writes_through_writer = writes_through_writer(engine)
 
     async def write(self, body: Callable[[Transaction], Awaitable[_T]]) -> _T:
         """Run `body` in one writing transaction; its result once committed (workflow.ports.Repository).
@@ -396,7 +395,12 @@ class SqlRepository:
         """
         # Driver errors meaning "storage is down" (locked, full, read-only, server gone) leave as
         # StorageUnavailable, whether from the connect, a statement or the commit (storage/outage.py).
-        async with translated(), self.engine.connect() as conn, conn.begin():
+        if not self._writes_through_writer:
+            async with translated(), self.engine.connect() as conn, conn.begin():
+                yield SqlTransaction(conn, self._clock, self._direct)
+            return
+        # The file's writer hands it over first (storage/writer.py): no contention for its lock.
+        async with translated(), exclusive_turn(self.engine), self.engine.connect() as conn, conn.begin():
             yield SqlTransaction(conn, self._clock, self._direct)
 
     @asynccontextmanager

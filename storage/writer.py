@@ -12,6 +12,12 @@ still commit) and commits once. Only after the COMMIT is each caller answered (d
 a failing COMMIT fails every job of the batch. Reads stay on the async engine's pooled connections (WAL: they
 never wait for the writer).
 
+Transactions on the engine's own pooled connections (`SqlRepository.transaction`, whose body may await other
+things) take a turn of the file from the writer (`exclusive_turn`): the writer hands it over between two batches
+and waits until that transaction has ended. Without the turn, the two would contend for SQLite's write lock, and
+a contended BEGIN IMMEDIATE waits in SQLite's busy handler, sleeping up to 100 ms a time: under a burst of
+registrations both sides spent most of their time asleep.
+
 Lifecycle: a writer starts with the first write on an engine and stops when the engine is disposed; jobs queued
 by then still run, a write after that starts a new writer. A caller cancelled while its job runs does not stop
 the job: it runs to its end in the thread (committed or not), only its result is dropped.
@@ -21,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import sqlite3
 import threading
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, event
@@ -74,6 +81,35 @@ class _Job(Generic[_T]):
         )
 
 
+class _Turn:
+    """A turn of the file for a transaction on a pooled connection: granted by the writer's thread between two
+    batches, which then waits until `released` is set."""
+
+    __slots__ = ("granted", "loop", "released")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.granted: asyncio.Future[None] = loop.create_future()
+        self.released = threading.Event()
+
+    def grant(self) -> None:  # in the event loop
+        if self.granted.done():  # its caller gave up waiting (cancelled): nothing to hand over
+            self.released.set()
+        else:
+            self.granted.set_result(None)
+
+    def fail(self, exc: BaseException) -> None:  # in the event loop
+        if not self.granted.done():
+            self.granted.set_exception(exc)
+
+
+class NestedWrite(RuntimeError):
+    """A write on the file while this task holds its turn: it would wait for itself (a bug)."""
+
+
+# Set while a task holds a turn of some writer's file (a write or turn of its own would deadlock).
+_HOLDING: contextvars.ContextVar[SqliteWriter | None] = contextvars.ContextVar("otklik_sqlite_turn", default=None)
+
 Outcome = tuple[_Job[Any], Any, BaseException | None]
 
 
@@ -103,7 +139,7 @@ class SqliteWriter:
     def __init__(self, settings: SqliteSettings, *, batch_cap: int = BATCH_CAP) -> None:
         self._settings = settings
         self._batch_cap = batch_cap
-        self._jobs: deque[_Job[Any]] = deque()
+        self._jobs: deque[_Job[Any] | _Turn] = deque()
         self._ready = threading.Condition(threading.Lock())
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -114,7 +150,7 @@ class SqliteWriter:
     def closed(self) -> bool:
         return self._closed
 
-    def _submit(self, job: _Job[Any]) -> bool:
+    def _submit(self, job: _Job[Any] | _Turn) -> bool:
         with self._ready:
             if self._closed:
                 return False
@@ -163,8 +199,21 @@ class SqliteWriter:
                         self._ready.wait()
                     if not self._jobs:
                         return  # closed, and nothing is left
-                    batch = [self._jobs.popleft() for _ in range(min(len(self._jobs), self._batch_cap))]
-                self._run_batch(conn, raw, batch)
+                    head = self._jobs[0]
+                    if isinstance(head, _Turn):
+                        self._jobs.popleft()
+                    else:
+                        batch: list[_Job[Any]] = []
+                        while self._jobs and len(batch) < self._batch_cap:
+                            job = self._jobs[0]
+                            if isinstance(job, _Turn):
+                                break  # its turn comes after this batch, in the order it asked
+                            batch.append(job)
+                            self._jobs.popleft()
+                if isinstance(head, _Turn):
+                    self._hand_over(head)
+                else:
+                    self._run_batch(conn, raw, batch)
         except BaseException as exc:  # a bug in the writer itself: fail everything rather than drop it
             log.exception("SQLite writer failed")
             self._close_failing(exc)
@@ -178,13 +227,25 @@ class SqliteWriter:
             if engine is not None:
                 engine.dispose()
 
+    def _hand_over(self, turn: _Turn) -> None:
+        """Let the turn's transaction have the file, and wait until it has ended."""
+        try:
+            turn.loop.call_soon_threadsafe(turn.grant)
+        except RuntimeError:  # its loop is closed: nobody is waiting any more
+            return
+        turn.released.wait()
+
     def _close_failing(self, exc: BaseException) -> None:
         with self._ready:
             self._closed = True
             left = list(self._jobs)
             self._jobs.clear()
         _forget(self)
-        _answer([(job, None, _unavailable(exc)) for job in left])
+        error = _unavailable(exc)
+        _answer([(job, None, error) for job in left if isinstance(job, _Job)])
+        for turn in (t for t in left if isinstance(t, _Turn)):
+            with contextlib.suppress(RuntimeError):
+                turn.loop.call_soon_threadsafe(turn.fail, error)
 
     def _run_batch(self, conn: Connection, raw: sqlite3.Connection, jobs: list[_Job[Any]]) -> None:
         outcomes: list[Outcome] = []
@@ -298,6 +359,7 @@ def writer_for(engine: AsyncEngine) -> SqliteWriter:
 
 async def run_write(engine: AsyncEngine, body: Body[_T]) -> _T:
     """Run `body` on the engine's writer (`SqliteWriter.run`), starting one if none runs."""
+    _refuse_nested()
     for _ in range(
         3
     ):  # a writer closing just now (a dispose, a failed open) takes nothing more: the next one
@@ -306,6 +368,60 @@ async def run_write(engine: AsyncEngine, body: Body[_T]) -> _T:
         if writer._submit(job):
             return await job.future
     raise StorageUnavailable("SQLite writer stopped")
+
+
+@contextlib.asynccontextmanager
+async def exclusive_turn(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Hold the file for a transaction on the engine's pooled connections: the writer hands it over after the
+    batch it is running and waits, so the transaction's BEGIN IMMEDIATE never contends with the writer."""
+    _refuse_nested()
+    loop = asyncio.get_running_loop()
+    for _ in range(3):  # as run_write: a writer closing just now takes nothing more
+        writer = writer_for(engine)
+        turn = _Turn(loop)
+        if writer._submit(turn):
+            break
+    else:
+        raise StorageUnavailable("SQLite writer stopped")
+    try:
+        await turn.granted
+    except BaseException:
+        turn.released.set()  # cancelled or failed while waiting: a grant coming later is handed straight back
+        raise
+    holding = _HOLDING.set(writer)
+    try:
+        yield
+    finally:
+        _HOLDING.reset(holding)
+        turn.released.set()
+
+
+def writes_through_writer(engine: AsyncEngine) -> bool:
+    """Whether the engine's writes go through its writer: a SQLite file (an in-memory database is private to its
+    connection, and `create_engine(sqlite_writer=False)` turns the writer off)."""
+    settings = sqlite_settings(engine)
+    return settings is not None and settings.shared and settings.writer
+
+
+async def write_with(engine: AsyncEngine, work: Callable[[Connection], _T]) -> _T:
+    """Run `work` (SQLAlchemy Core on a synchronous connection) in one writing transaction: on the writer's
+    thread where the engine has one, else on a pooled connection (`run_sync`). Callers wrap it in
+    storage.outage.translated, as every write."""
+    if writes_through_writer(engine):
+
+        async def body(conn: Connection, _raw: sqlite3.Connection) -> _T:
+            return work(conn)
+
+        return await run_write(engine, body)
+    async with engine.begin() as conn:
+        return await conn.run_sync(work)
+
+
+def _refuse_nested() -> None:
+    if _HOLDING.get() is not None:
+        raise NestedWrite(
+            "a write on the SQLite file inside a transaction that holds it would wait for itself"
+        )
 
 
 def current_writer(engine: AsyncEngine) -> SqliteWriter | None:

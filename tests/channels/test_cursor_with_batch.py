@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from storage.inbox import Cursor, Inbox, Incoming
 from storage.repository import SqlRepository
@@ -36,19 +35,20 @@ async def test_the_cursor_is_saved_with_the_batch_and_moves_on(box: Inbox, clock
     assert row is not None and row.received_at == clock.now()  # the moment Otklik first saw it
 
 
-async def test_a_failed_write_keeps_neither_rows_nor_cursor(box: Inbox) -> None:
+class _Killed:
+    """Stands for the cursor's statement: executing it fails, after the batch's rows were inserted."""
+
+    def _execute_on_connection(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed between the rows and the cursor")
+
+
+async def test_a_failed_write_keeps_neither_rows_nor_cursor(
+    box: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await box.save_batch([_vk("-1_4:new")], cursor=Cursor("vk", "10"))
-
-    def fail_on_cursor(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if "channel_cursors" in statement:
-            raise RuntimeError("killed between the rows and the cursor")
-
-    sync_engine = box.engine.sync_engine
-    event.listen(sync_engine, "before_cursor_execute", fail_on_cursor)
-    try:
-        with pytest.raises(RuntimeError):
+    with monkeypatch.context() as patch:
+        patch.setattr(box, "_upsert_cursor", lambda cursor, now: _Killed())
+        with pytest.raises(RuntimeError, match="killed between"):
             await box.save_batch([_vk("-1_5:new")], cursor=Cursor("vk", "12"))
-    finally:
-        event.remove(sync_engine, "before_cursor_execute", fail_on_cursor)
     assert await box.cursor("vk") == "10"
     assert await box.pending() == 1  # the row of the failed batch went with it: the batch is read again

@@ -17,12 +17,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from bot.app import OtklikApp
 from bot.polling import MAX_DELAY, Pacing
 from emulators.staff import visible_text
-from storage.engine import create_engine
+from storage.engine import create_engine, on_sqlite_connect
 from storage.inbox import InboxRow
 from storage.tables import drafts, inbox, messages
 from tests.e2e.conftest import (
@@ -95,10 +95,10 @@ def outage_notes(w: World) -> list[str]:
 def short_busy_timeout(app: OtklikApp) -> None:
     """A locked file answers «database is locked» after 50 ms instead of 10 s (the retries are the test)."""
 
-    def on_connect(dbapi_connection: Any, _record: object) -> None:
+    def on_connect(dbapi_connection: Any) -> None:
         dbapi_connection.cursor().execute("PRAGMA busy_timeout=50")
 
-    event.listen(app.engine.sync_engine, "connect", on_connect)
+    on_sqlite_connect(app.engine, on_connect)
 
 
 async def test_an_update_is_in_the_inbox_before_its_offset_is_asked(world: World) -> None:
@@ -193,14 +193,14 @@ async def test_a_full_disk_loses_nothing_once_space_is_back(world: World) -> Non
     full = [False]
 
     def limit_pages(app: OtklikApp) -> None:
-        def on_connect(dbapi_connection: Any, _record: object) -> None:
+        def on_connect(dbapi_connection: Any) -> None:
             if full[0]:
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA page_count")
                 pages = cursor.fetchone()[0]
                 cursor.execute(f"PRAGMA max_page_count={pages}")
 
-        event.listen(app.engine.sync_engine, "connect", on_connect)
+        on_sqlite_connect(app.engine, on_connect)  # the writer's connection too
 
     app = await w.start(pacing=ft.pacing(), prepare=limit_pages)
     await w.settle()

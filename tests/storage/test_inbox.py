@@ -8,10 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
-from storage.engine import create_engine
+from storage.engine import create_engine, on_sqlite_connect
 from storage.inbox import DONE, FAILED, Inbox, Incoming
 from storage.migrate import upgrade
 from storage.repository import SqlRepository
@@ -131,14 +130,15 @@ async def test_a_full_sqlite_file_is_storage_unavailable(tmp_path: Path, clock: 
         pages = sqlite3.connect(path).execute("PRAGMA page_count").fetchone()[0]
         await engine.dispose()  # the limit is per connection: new pooled connections get it below
 
-        def limit(dbapi_connection: object, _record: object) -> None:
+        def limit(dbapi_connection: object) -> None:
             dbapi_connection.cursor().execute(f"PRAGMA max_page_count={pages}")  # type: ignore[attr-defined]
 
-        event.listen(engine.sync_engine, "connect", limit)
+        # Every connection, the writer's too (it is the one that writes the batch): the disk is full for all.
+        remove = on_sqlite_connect(engine, limit)
         big = [Incoming("telegram", str(i), "a", {"text": "ж" * 4000}) for i in range(50)]
         with pytest.raises(StorageUnavailable):
             await box.save_batch(big)
-        event.remove(engine.sync_engine, "connect", limit)
+        remove()
         await engine.dispose()
         assert await box.save_batch(big) == 50
     finally:

@@ -23,7 +23,7 @@ from bot.cli import main
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository, SqlTransaction
-from storage.writer import SuspendedWrite, current_writer, stop_writer
+from storage.writer import NestedWrite, SuspendedWrite, current_writer, stop_writer
 from tests.storage.conftest import SettableClock
 from workflow.calendar import WorkingCalendar
 from workflow.lifecycle import Action, ActionPayload
@@ -411,3 +411,75 @@ async def test_in_memory_sqlite_and_disabled_writer_use_the_pooled_connections(t
         assert current_writer(engine) is None and await kv(repo, "k") == "v"
     finally:
         await engine.dispose()
+
+
+# --- transactions on the pooled connections take their turn --------------------------------------------------
+
+
+async def test_a_pooled_transaction_waits_for_the_batch_then_holds_the_file_alone(tmp_path: Path) -> None:
+    """With a busy_timeout of 50 ms, a transaction that had to contend for SQLite's lock with a batch holding it
+    for longer would fail as locked; it takes its turn instead, after the batch, and the writer's next jobs wait
+    for it (they see what it wrote)."""
+    engine = await migrated(tmp_path / "turn.sqlite3", busy_timeout_ms=50)
+    repo = SqlRepository(engine, clock=SettableClock(START))
+    try:
+        gate = Gate()
+        held = await gate.hold(repo)
+        order: list[str] = []
+
+        async def pooled() -> None:
+            async with repo.transaction() as tx:
+                order.append("turn")
+                await asyncio.sleep(0.2)  # longer than busy_timeout: the writer is not contending meanwhile
+                await tx.kv_set("pooled", "committed")
+
+        async def after(tx: SqlTransaction) -> str | None:
+            order.append("after")
+            return await tx.kv_get("pooled")
+
+        turn = asyncio.create_task(pooled())
+        await queued(2)
+        later = asyncio.create_task(repo.write(after))
+        await queued(2)
+        await asyncio.sleep(0.1)  # past busy_timeout while the gate holds the lock
+        assert order == []
+        gate.opened.set()
+        assert await held == "gate"
+        await turn
+        assert await later == "committed"  # queued after the turn, it ran after it
+        assert order == ["turn", "after"]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_write_inside_a_pooled_transaction_fails_at_once_instead_of_waiting_for_itself(
+    repo: SqlRepository,
+) -> None:
+    with pytest.raises(NestedWrite):
+        async with repo.transaction() as tx:
+            await tx.kv_set("outer", "rolled back")
+            await repo.write(setting("inner", "never"))
+    assert await kv(repo, "outer") is None and await kv(repo, "inner") is None
+    await repo.write(setting("next", "fine"))  # the file was handed back
+    assert await kv(repo, "next") == "fine"
+
+
+async def test_a_transaction_cancelled_while_waiting_for_its_turn_gives_the_turn_straight_back(
+    repo: SqlRepository,
+) -> None:
+    gate = Gate()
+    held = await gate.hold(repo)
+
+    async def pooled() -> None:
+        async with repo.transaction() as tx:
+            await tx.kv_set("cancelled", "never")
+
+    waiting = asyncio.create_task(pooled())
+    await queued(2)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    gate.opened.set()
+    assert await held == "gate"
+    await asyncio.wait_for(repo.write(setting("after", "ran")), 10)  # the writer did not wait for a dead turn
+    assert await kv(repo, "after") == "ran" and await kv(repo, "cancelled") is None
