@@ -20,6 +20,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.memory import MemoryStorage
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -39,7 +40,16 @@ from bot.max_session import MAX_REQUESTS_PER_SECOND, MaxBot, MaxSession
 from bot.ok_webhook import ok_webhook_handler
 from bot.ok_wiring import OkParts, ok_findings, ok_parts
 from bot.pollerlock import PollerLock
-from bot.polling import OutageWatch, Pacing, Poller, RowHandler, WorkerPool, dispatch_handler, webhook_handler
+from bot.polling import (
+    Backoff,
+    OutageWatch,
+    Pacing,
+    Poller,
+    RowHandler,
+    WorkerPool,
+    dispatch_handler,
+    webhook_handler,
+)
 from bot.pos_mail import CHANNEL as POS_MAIL_CHANNEL
 from bot.pos_mail import PosMailReader, mail_handler, mailbox_config, mailbox_problem
 from bot.publisher import PublicationWorker
@@ -444,6 +454,7 @@ class OtklikApp:
 
     async def _start_workers(self) -> None:
         self._halted = asyncio.Event()
+        await self._known_max_identities()
         await self.pool.start()
         # The networks' readers feed the same workers: started with them (polling or webhook), stopped first.
         self._reading = tuple(
@@ -453,6 +464,20 @@ class OtklikApp:
             self.max_citizens.task = asyncio.create_task(self.max_citizens.poller.run(), name="max-citizens")
         if self.publisher is not None:
             await self.publisher.start()  # takes over what a dead run was sending
+
+    async def _known_max_identities(self) -> None:
+        """A MAX bot's own id comes from ``GET /me`` (bot/max_session.py), and the handlers need it (a reply to
+        the bot, a press on its card): before the workers take a row left from a previous run, ask for it, or
+        every such row would fail for want of it and count its tries. Waits out MAX being unreachable."""
+        citizens = self.max_citizens.bot if self.max_citizens is not None else None
+        for bot in (b for b in (self.bot, citizens) if isinstance(b, MaxBot)):
+            backoff = Backoff(self.pacing)
+            while bot.max_session.bot_id is None:
+                try:
+                    await bot.get_me()
+                except TelegramAPIError as exc:
+                    log.warning("MAX: не удалось узнать id бота (GET /me): %s; повтор", exc)
+                    await backoff.wait()
 
     async def run_polling(self) -> None:
         """Poll until `stop_polling()` (or `close()`)."""
