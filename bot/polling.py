@@ -17,6 +17,7 @@ import hmac
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -207,6 +208,8 @@ class WorkerPool:
         self.owner = f"worker-{uuid.uuid4()}"
         self.busy_lanes: set[str] = set()
         self.holding: dict[int, InboxRow] = {}  # row id -> row, by the workers that hold them
+        # Claimed together with another worker's row and not yet taken by a worker (in `holding` already).
+        self._claimed: deque[InboxRow] = deque()
         self.handling = 0  # handlers running now (a test checks it never exceeds `size`)
         self.peak = 0
         self._claim_lock = asyncio.Lock()
@@ -232,6 +235,12 @@ class WorkerPool:
         if released:
             log.info("входящие: %d необработанных обновлений прошлого запуска обрабатываются снова", released)
         self._stopping = False
+        # Rows a stopped run had claimed for its workers were released above with the rest.
+        for row in self._claimed:
+            self.holding.pop(row.id, None)
+            if row.lane is not None:
+                self.busy_lanes.discard(row.lane)
+        self._claimed.clear()
         self._workers = [
             asyncio.create_task(self._run(n), name=f"inbox-worker-{n}") for n in range(self.size)
         ]
@@ -273,16 +282,25 @@ class WorkerPool:
     # --- the workers -------------------------------------------------------------------------------------
 
     async def _claim(self) -> InboxRow | None:
+        """The next row for a worker: one claimed with an earlier one, or up to a row per free worker claimed
+        in one transaction (a burst costs a claim per `size` rows, not one per row)."""
         async with self._claim_lock:
+            if self._claimed:
+                return self._claimed.popleft()
             generation = self._generation
-            row = await self.inbox.claim(self.owner, self.busy_lanes)
-            if row is None:
+            free = self.size - len(self.holding)
+            rows = await self.inbox.claim_many(self.owner, self.busy_lanes, limit=max(free, 1))
+            if not rows:
                 self._empty_at = generation
                 return None
-            self.holding[row.id] = row
-            if row.lane is not None:
-                self.busy_lanes.add(row.lane)
-            return row
+            for row in rows:
+                self.holding[row.id] = row
+                if row.lane is not None:
+                    self.busy_lanes.add(row.lane)
+            self._claimed.extend(rows[1:])
+            if self._claimed:
+                self._wake.set()  # the idle workers take the others
+            return rows[0]
 
     async def _run(self, number: int) -> None:
         backoff = Backoff(self.pacing)
