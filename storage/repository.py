@@ -370,7 +370,7 @@ class SqlRepository:
         # database is private to its connection, so there writes stay on the engine's own.
         self._writes_through_writer = writes_through_writer(engine)
 
-    async def write(self, body: Callable[[Transaction], Awaitable[_T]]) -> _T:
+    async def write(self, body: Callable[[Transaction], Awaitable[_T]], *, urgent: bool = False) -> _T:
         """Run `body` in one writing transaction; its result once committed (workflow.ports.Repository).
 
         SQLite: in the writer's thread, group-committed with the writes waiting with it; `body` must await
@@ -385,7 +385,7 @@ class SqlRepository:
             return body(SqlTransaction.on_writer(conn, raw, clock, fast))
 
         async with translated():
-            return await run_write(self.engine, run)
+            return await run_write(self.engine, run, urgent=urgent)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:

@@ -140,6 +140,9 @@ class SqliteWriter:
         self._settings = settings
         self._batch_cap = batch_cap
         self._jobs: deque[_Job[Any] | _Turn] = deque()
+        # Jobs someone is waiting on with a window held (a card's record, bot/sender.py): they go first, and a
+        # batch under way commits early for them (the rest of it runs in the next transaction).
+        self._urgent: deque[_Job[Any]] = deque()
         self._ready = threading.Condition(threading.Lock())
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -150,11 +153,14 @@ class SqliteWriter:
     def closed(self) -> bool:
         return self._closed
 
-    def _submit(self, job: _Job[Any] | _Turn) -> bool:
+    def _submit(self, job: _Job[Any] | _Turn, *, urgent: bool = False) -> bool:
         with self._ready:
             if self._closed:
                 return False
-            self._jobs.append(job)
+            if urgent and isinstance(job, _Job):
+                self._urgent.append(job)
+            else:
+                self._jobs.append(job)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._serve, name="otklik-sqlite-writer", daemon=True)
                 self._thread.start()
@@ -195,15 +201,17 @@ class SqliteWriter:
                 return
             while True:
                 with self._ready:
-                    while not self._jobs and not self._closed:
+                    while not self._jobs and not self._urgent and not self._closed:
                         self._ready.wait()
-                    if not self._jobs:
+                    if not self._jobs and not self._urgent:
                         return  # closed, and nothing is left
-                    head = self._jobs[0]
-                    if isinstance(head, _Turn):
+                    head = None if self._urgent else self._jobs[0]
+                    batch: list[_Job[Any]] = []
+                    if head is None:
+                        batch = [self._urgent.popleft() for _ in range(min(len(self._urgent), self._batch_cap))]
+                    elif isinstance(head, _Turn):
                         self._jobs.popleft()
                     else:
-                        batch: list[_Job[Any]] = []
                         while self._jobs and len(batch) < self._batch_cap:
                             job = self._jobs[0]
                             if isinstance(job, _Turn):
@@ -213,7 +221,7 @@ class SqliteWriter:
                 if isinstance(head, _Turn):
                     self._hand_over(head)
                 else:
-                    self._run_batch(conn, raw, batch)
+                    self._run_batch(conn, raw, batch, yielding=head is not None)
         except BaseException as exc:  # a bug in the writer itself: fail everything rather than drop it
             log.exception("SQLite writer failed")
             self._close_failing(exc)
@@ -238,8 +246,9 @@ class SqliteWriter:
     def _close_failing(self, exc: BaseException) -> None:
         with self._ready:
             self._closed = True
-            left = list(self._jobs)
+            left = [*self._urgent, *self._jobs]
             self._jobs.clear()
+            self._urgent.clear()
         _forget(self)
         error = _unavailable(exc)
         _answer([(job, None, error) for job in left if isinstance(job, _Job)])
@@ -247,17 +256,23 @@ class SqliteWriter:
             with contextlib.suppress(RuntimeError):
                 turn.loop.call_soon_threadsafe(turn.fail, error)
 
-    def _run_batch(self, conn: Connection, raw: sqlite3.Connection, jobs: list[_Job[Any]]) -> None:
+    def _run_batch(
+        self, conn: Connection, raw: sqlite3.Connection, jobs: list[_Job[Any]], *, yielding: bool = False
+    ) -> None:
         outcomes: list[Outcome] = []
         try:
-            self._transactions(conn, raw, deque(jobs), outcomes)
+            self._transactions(conn, raw, deque(jobs), outcomes, yielding=yielding)
         finally:
             _answer(outcomes)
 
     def _transactions(
-        self, conn: Connection, raw: sqlite3.Connection, pending: deque[_Job[Any]], outcomes: list[Outcome]
+        self, conn: Connection, raw: sqlite3.Connection, pending: deque[_Job[Any]], outcomes: list[Outcome],
+        *, yielding: bool = False,
     ) -> None:
-        """Run the jobs in one transaction (more only when SQLite dropped one); each job's outcome is added."""
+        """Run the jobs in one transaction (more only when SQLite dropped one); each job's outcome is added.
+
+        `yielding`: when an urgent job arrives meanwhile, commit what ran and give the rest back to the front
+        of the queue (the urgent job runs next, then they do)."""
         while pending:
             self.batches += 1
             try:
@@ -288,6 +303,8 @@ class SqliteWriter:
                         break
                     continue
                 done.append((job, result))
+                if yielding and pending and self._urgent:  # (a length read: no lock needed to look)
+                    break
             if lost is not None:
                 _rollback(raw)
                 outcomes += [(job, None, _unavailable(lost)) for job, _ in done]
@@ -299,6 +316,10 @@ class SqliteWriter:
                 outcomes += [(job, None, _wrapped("COMMIT", exc)) for job, _ in done]
                 continue
             outcomes += [(job, result, None) for job, result in done]
+            if pending and yielding and self._urgent:
+                with self._ready:
+                    self._jobs.extendleft(reversed(pending))
+                return
 
 
 def _undo_job(raw: sqlite3.Connection) -> bool:
@@ -357,15 +378,16 @@ def writer_for(engine: AsyncEngine) -> SqliteWriter:
         return writer
 
 
-async def run_write(engine: AsyncEngine, body: Body[_T]) -> _T:
-    """Run `body` on the engine's writer (`SqliteWriter.run`), starting one if none runs."""
+async def run_write(engine: AsyncEngine, body: Body[_T], *, urgent: bool = False) -> _T:
+    """Run `body` on the engine's writer (`SqliteWriter.run`), starting one if none runs. `urgent`: before the
+    jobs waiting, the batch under way committing early for it (a caller holding a window open till it ends)."""
     _refuse_nested()
     for _ in range(
         3
     ):  # a writer closing just now (a dispose, a failed open) takes nothing more: the next one
         writer = writer_for(engine)
         job: _Job[_T] = _Job(body, asyncio.get_running_loop())
-        if writer._submit(job):
+        if writer._submit(job, urgent=urgent):
             return await job.future
     raise StorageUnavailable("SQLite writer stopped")
 

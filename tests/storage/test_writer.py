@@ -483,3 +483,35 @@ async def test_a_transaction_cancelled_while_waiting_for_its_turn_gives_the_turn
     assert await held == "gate"
     await asyncio.wait_for(repo.write(setting("after", "ran")), 10)  # the writer did not wait for a dead turn
     assert await kv(repo, "after") == "ran" and await kv(repo, "cancelled") is None
+
+
+async def test_an_urgent_write_runs_next_and_a_batch_under_way_commits_early_for_it(repo: SqlRepository) -> None:
+    order: list[str] = []
+
+    def noting(name: str) -> Callable[[SqlTransaction], Awaitable[None]]:
+        async def body(tx: SqlTransaction) -> None:
+            order.append(name)
+            await tx.kv_set(name, "written")
+
+        return body
+
+    first, second = Gate(), Gate()
+    held = await first.hold(repo)
+
+    async def second_gate(tx: SqlTransaction) -> str:
+        order.append("second")
+        return await second.body(tx)
+
+    batch = [asyncio.create_task(repo.write(second_gate))]
+    batch += [asyncio.create_task(repo.write(noting(name))) for name in ("a", "b")]
+    await queued(3)
+    first.opened.set()  # the next batch takes «second», «a» and «b»; «second» holds it
+    assert await held == "gate"
+    assert await asyncio.to_thread(second.entered.wait, 10)
+    urgent = asyncio.create_task(repo.write(noting("urgent"), urgent=True))
+    await queued(1)
+    second.opened.set()
+    await asyncio.gather(urgent, *batch)
+    assert order == ["second", "urgent", "a", "b"]  # the batch committed after «second», then gave way
+    for name in ("a", "b", "urgent"):
+        assert await kv(repo, name) == "written"
