@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
@@ -157,6 +157,9 @@ class OtklikApp:
     _poll: asyncio.Task[None] | None = None
     _reading: tuple[asyncio.Task[None], ...] = ()
     _halted: asyncio.Event | None = None
+    # Starting and stopping one at a time: a stop that comes while the start is under way (a signal, a test's
+    # teardown) waits for it, then stops all it started, rather than leave a long poll started after the stop.
+    _lifecycle: asyncio.Lock = field(default_factory=asyncio.Lock)
     _callback_site: web.AppRunner | None = None  # the VK Callback API's own server (Telegram polling)
     digests: DigestUseCase | None = None  # the office head's daily digest; None: `[notify] digest = false`
     publisher: PublicationWorker | None = None  # approved answers out to their networks (issue 11)
@@ -409,6 +412,10 @@ class OtklikApp:
     async def start_polling(self) -> None:
         """Start the workers (on what a previous run left unfinished) and the long poll, in the background
         (and the VK Callback API's server when VK posts its events)."""
+        async with self._lifecycle:
+            await self._start_polling()
+
+    async def _start_polling(self) -> None:
         await self.bot.delete_webhook(drop_pending_updates=False)
         await self._start_workers()
         self._poll = asyncio.create_task(self.poller.run(), name="getUpdates")
@@ -482,14 +489,19 @@ class OtklikApp:
     async def run_polling(self) -> None:
         """Poll until `stop_polling()` (or `close()`)."""
         await self.start_polling()
-        assert self._halted is not None
-        await self._halted.wait()
+        halted = self._halted
+        if halted is not None:  # (None: stopped already, the stop having waited for the start)
+            await halted.wait()
 
     async def stop_polling(self, steps: StopSteps | None = None) -> None:
         """Stop at once: the long poll is cancelled (what it got but did not save, Telegram keeps: it was not
         confirmed), the handlers in flight get `stop_grace_seconds`, then are cancelled; their rows stay
         unfinished and the next start handles them again. Every wait is bounded (bot/shutdown.py)."""
         steps = steps if steps is not None else StopSteps()
+        async with self._lifecycle:
+            await self._stop_polling(steps)
+
+    async def _stop_polling(self, steps: StopSteps) -> None:
         poll, self._poll = self._poll, None
         with steps.step("опрос Telegram"):
             await cancel_and_wait([poll] if poll is not None else [])
