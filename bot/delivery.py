@@ -21,13 +21,14 @@ for), and refreshes each case under the case's card lock: never alongside a post
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from aiogram.types import Message
 from sqlalchemy.exc import SQLAlchemyError
@@ -55,12 +56,17 @@ if TYPE_CHECKING:
     from workflow.calendar import WorkingCalendar
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # A drain's lease on the outbox rows it claims, from the claim: long enough for a batch of sends through flood
 # waits and retries. A lease that ran out before its row was sent lets another process send it too.
 CLAIM_LEASE = timedelta(minutes=5)
 # Rows claimed at a time: a small batch keeps the last row of it well within the lease.
 CLAIM_BATCH = 20
+# Cases whose cards are refreshed at once: one case's reads and writes wait for storage while another's card is
+# on its way to Telegram (their writes group-commit on SQLite). The sender keeps each chat's posts in order and
+# one post with its record at a time (bot/sender.py), so this changes no guarantee of a crash.
+CARD_REFRESHES = 8
 # Open cases a repair reads at a time (two indexed queries a page): memory stays flat however many there are.
 REPAIR_PAGE = 200
 # What makes a repair worth its walk: the database failed (a card refresh or its record may be lost).
@@ -190,6 +196,12 @@ KeptFiles = Callable[[str], Awaitable[Sequence[ChannelFile]]]
 class DeliveryRepository(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[DeliveryTransaction]: ...
 
+    # One writing transaction run as a whole (SQLite: on the file's writer, group-committed with the others):
+    # the hot bookkeeping of a card or a notice, whose body awaits nothing but its transaction. The body is
+    # given the repository's own transaction, which is a DeliveryTransaction too (the bodies here say so).
+    # `urgent`: a window is held open until it ends (SQLite: it goes before the writes waiting).
+    async def write(self, body: Callable[[Any], Awaitable[_T]], *, urgent: bool = False) -> _T: ...
+
     def reading(self) -> AbstractAsyncContextManager[DeliveryTransaction]: ...
 
 
@@ -225,6 +237,7 @@ class Delivery:
         self._owner = f"delivery-{uuid.uuid4()}"
         self._card_locks: dict[int, asyncio.Lock] = {}
         self._changed: dict[int, None] = {}  # cases whose cards wait for a refresh, in order
+        self._drain_wanted = False  # woken since the worker's drain began
         self._worker: asyncio.Task[None] | None = None
         # Where a network item's kept files are read (bot/channel_files.py); None: no network connected.
         self.kept_files: KeptFiles | None = None
@@ -261,6 +274,8 @@ class Delivery:
     async def wake(self, case_ids: Sequence[int], notifications: Sequence[Notification] = ()) -> None:
         """After a commit: refresh these cases' cards, then send the outbox, in the background (no waiting)."""
         self._changed.update(dict.fromkeys(case_ids))
+        # A drain under way may have claimed its last rows before this commit: the worker drains once more.
+        self._drain_wanted = True
         self._kick()
 
     def request_repair(self) -> None:
@@ -276,20 +291,14 @@ class Delivery:
         repaired = False  # one repair per run of the worker: one that fails waits for the next wake or drain
         steps: AsyncIterator[int] | None = None  # the repair under way, a step per turn of the loop
         while True:
-            woken = bool(self._changed)
-            while self._changed:
-                case_id = next(iter(self._changed))
-                del self._changed[case_id]
-                try:
-                    await self.refresh_cards(case_id)
-                except Exception as exc:  # the change is committed; the next refresh or a repair redoes it
-                    log.exception("refreshing the cards of case %s failed", case_id)
-                    self._repair_wanted |= isinstance(exc, _STORAGE_ERRORS)
+            woken = bool(self._changed) or self._drain_wanted
+            self._drain_wanted = False
             if steps is None and self._repair_wanted and not repaired:
                 repaired = True
                 self._repair_wanted = False
                 steps = self._repair_steps()
             if steps is not None:
+                await self._refresh_changed()
                 try:
                     await anext(steps)
                 except StopAsyncIteration:
@@ -299,13 +308,39 @@ class Delivery:
                     steps = None
                     self._repair_wanted = True
             if steps is None or woken:  # a wake in the middle of a repair wants its notices now
-                try:
-                    await self.drain()
-                except Exception as exc:  # the rows stay pending; the scheduler's drain retries them
-                    log.exception("draining the outbox failed")
-                    self._repair_wanted |= isinstance(exc, _STORAGE_ERRORS)
-            if not self._changed and steps is None and not (self._repair_wanted and not repaired):
+                # The notices alongside the cards: a burst's cards do not wait behind the drain of its notices,
+                # nor the notices behind its cards (a notice whose card is still being posted waits for that
+                # post under the card's lock, in `_deliver`).
+                await asyncio.gather(self._refresh_changed(), self._drain_logged())
+            if (
+                not self._changed
+                and not self._drain_wanted
+                and steps is None
+                and not (self._repair_wanted and not repaired)
+            ):
                 return
+
+    async def _refresh_changed(self) -> None:
+        """Refresh the changed cases' cards, up to CARD_REFRESHES at a time, until none is left."""
+
+        async def refresher() -> None:
+            while self._changed:
+                case_id = next(iter(self._changed))
+                del self._changed[case_id]
+                try:
+                    await self.refresh_cards(case_id)
+                except Exception as exc:  # the change is committed; the next refresh or a repair redoes it
+                    log.exception("refreshing the cards of case %s failed", case_id)
+                    self._repair_wanted |= isinstance(exc, _STORAGE_ERRORS)
+
+        await asyncio.gather(*(refresher() for _ in range(min(CARD_REFRESHES, len(self._changed)))))
+
+    async def _drain_logged(self) -> None:
+        try:
+            await self.drain()
+        except Exception as exc:  # the rows stay pending; the scheduler's drain retries them
+            log.exception("draining the outbox failed")
+            self._repair_wanted |= isinstance(exc, _STORAGE_ERRORS)
 
     def busy(self) -> list[asyncio.Task[None]]:
         """The background work `wake` started and that is still running."""
@@ -340,9 +375,12 @@ class Delivery:
                 chats = [c for c in chats if c in only_missing and c not in existing]
             # Every post is recorded as being posted before any call, in one transaction for all the chats.
             if posts := [chat_id for chat_id in chats if chat_id not in existing]:
-                async with self.repo.transaction() as tx:
+
+                async def begin_posts(tx: DeliveryTransaction) -> None:
                     for chat_id in posts:
                         await tx.begin_card_post(case_id, chat_id, now)
+
+                await self.repo.write(begin_posts)
             # The chats are independent: a card held back by one chat's flood limit must not hold back the
             # others (one item per chat, so each chat's order stays that of the refreshes, which the lock orders).
             results = await asyncio.gather(
@@ -352,9 +390,13 @@ class Delivery:
             # The versions the edited cards show, in one transaction (a lost one only costs a repair an edit).
             edited = [(chat_id, r) for chat_id, r in zip(chats, results, strict=True) if isinstance(r, int)]
             if edited:
-                async with self.repo.transaction() as tx:
+                version = view.case.version
+
+                async def shown(tx: DeliveryTransaction) -> None:
                     for chat_id, message_id in edited:
-                        await tx.card_shown(case_id, chat_id, message_id, view.case.version)
+                        await tx.card_shown(case_id, chat_id, message_id, version)
+
+                await self.repo.write(shown)
             for failure in results:
                 if isinstance(failure, BaseException):
                     raise failure
@@ -427,10 +469,12 @@ class Delivery:
         async def record(message: Message) -> None:
             # Right after Telegram's answer, inside the sender's one-at-a-time window: the message recorded,
             # the "being posted" record gone (under the old id too, when a group became a supergroup).
-            async with self.repo.transaction() as tx:
+            async def posted(tx: DeliveryTransaction) -> None:
                 await tx.set_card(case_id, message.chat.id, message.message_id, version)
                 if message.chat.id != chat_id:
                     await tx.end_card_post(case_id, chat_id)
+
+            await self.repo.write(posted, urgent=True)  # the sender's window waits for it
 
         try:
             await self.sender.send(replace(item, recorded=record))
@@ -580,8 +624,9 @@ class Delivery:
             try:
                 while done + len(held) < limit:
                     batch = min(CLAIM_BATCH, limit - done - len(held))
-                    async with self.repo.transaction() as tx:
-                        items = await tx.claim_outbox(self.clock.now(), self._owner, CLAIM_LEASE, batch)
+                    items = await self.repo.write(
+                        functools.partial(_claim, now=self.clock.now(), owner=self._owner, limit=batch)
+                    )
                     held.update(dict.fromkeys(item.id for item in items))
                     for item in items:
                         if await self._deliver(item.id, item.notification):
@@ -607,11 +652,18 @@ class Delivery:
 
     async def _deliver(self, outbox_id: int, notification: Notification) -> bool:
         now = self.clock.now()
+        case_id = notification.case_id
+        # The whole card view only where it is used (a text to render, files of the case): a notice the card
+        # already says, the commonest in a burst, needs the case alone.
+        view: CardView | None = None
         async with self.repo.reading() as tx:
-            view = await read_card(tx, notification.case_id) if notification.case_id is not None else None
+            if case_id is not None and notification.kind in MEDIA_FROM_THE_CASE:
+                view = await read_card(tx, case_id)
+                case = view.case if view is not None else None
+            else:
+                case = await tx.get_case(case_id) if case_id is not None else None
             already = await tx.deliveries(outbox_id)
-            cards = await tx.cards(notification.case_id) if notification.case_id is not None else {}
-        case = view.case if view is not None else None
+            cards = await tx.cards(case_id) if case_id is not None else {}
         chats = self.directory.notice_chats(notification.to_role, notification.unit, case=case)
         if notification.kind == DELIVERY_FAILED:
             chats = self._failure_chats(notification)
@@ -637,6 +689,28 @@ class Delivery:
             log.warning("no chat for %s (%s): notification %s not delivered to anyone", notification.to_role,
                         notification.unit or "-", notification.dedup_key)  # fmt: skip
         media = media_of(notification, view)
+        chats = [chat_id for chat_id in chats if chat_id not in already]
+        # The card was posted for this very change, just now, with sound: it is the notice. Not when the notice
+        # carries files (a unit's photos with the draft): the card does not, so the notice goes.
+        said = [] if media else [c for c in chats if _said_by_the_card(notification, posted.get(c))]
+        chats = [chat_id for chat_id in chats if chat_id not in said]
+        if said or not chats:
+            # In one transaction, and with the row's completion when nothing is left to send (a burst's
+            # «registered» notices are all this: one write each, not one per chat and one more).
+            finished = not chats
+
+            async def said_by_cards(tx: DeliveryTransaction) -> None:
+                for chat_id in said:
+                    await tx.record_delivery(outbox_id, chat_id, cards.get(chat_id), now)
+                if finished:
+                    await tx.mark_delivered(outbox_id, now)
+
+            await self.repo.write(said_by_cards)
+            if finished:
+                return True
+        if view is None and case is not None:
+            async with self.repo.reading() as tx:
+                view = await read_card(tx, case.id)
         if notification.kind == DIGEST:  # the office head's daily digest: its payload is its content
             text = render_digest(notification.payload, calendar=self.calendar, rules=self.rules, units=self.units,
                                  now=now, text_limit=self.sender.text_limit)  # fmt: skip
@@ -657,14 +731,6 @@ class Delivery:
         quiet = silent(notification.kind, notification.to_role, now, self.calendar)
         complete = True
         for chat_id in chats:
-            if chat_id in already:
-                continue
-            if not media and _said_by_the_card(notification, posted.get(chat_id)):
-                # The card was posted for this very change, just now, with sound: it is the notice. Not when the
-                # notice carries files (a unit's photos with the draft): the card does not, so the notice goes.
-                async with self.repo.transaction() as tx:
-                    await tx.record_delivery(outbox_id, chat_id, cards.get(chat_id), now)
-                continue
             item = Outgoing(key=notification.dedup_key, chat_id=chat_id, text=text,
                             reply_to_message_id=cards.get(chat_id), media=media,
                             disable_notification=quiet)  # fmt: skip
@@ -700,7 +766,7 @@ class Delivery:
             # this one chat (at most one duplicate), and never more than that. Every message it took (the
             # pieces of the text, the files) is recorded as being about the case in the same transaction, so a
             # reply to any of them lands on the case.
-            async with self.repo.transaction() as tx:
+            async def delivered(tx: DeliveryTransaction, chat_id: int = chat_id, result: SendResult = result) -> None:
                 await tx.record_delivery(
                     outbox_id, chat_id, result.message_ids[0] if result.message_ids else 0, now
                 )
@@ -708,9 +774,10 @@ class Delivery:
                     await tx.remember_messages(
                         notification.case_id, result.chat_id, result.message_ids, notification.kind, now
                     )
+
+            await self.repo.write(delivered)
         if complete:
-            async with self.repo.transaction() as tx:
-                await tx.mark_delivered(outbox_id, now)
+            await self.repo.write(lambda tx: tx.mark_delivered(outbox_id, now))
         return complete
 
     # --- failed deliveries ---------------------------------------------------------------------------------
@@ -761,6 +828,10 @@ class Delivery:
         return [c for c in self.directory.chats_for(report.to_role) if c != refused]
 
 
+async def _claim(tx: DeliveryTransaction, *, now: datetime, owner: str, limit: int) -> list[OutboxItem]:
+    return await tx.claim_outbox(now, owner, CLAIM_LEASE, limit)
+
+
 def _said_by_the_card(notification: Notification, posted_version: int | None) -> bool:
     """Whether the chat's card was posted at (or after) the change the notice is about, and the notice says
     nothing more than the card: then the card is the notice."""
@@ -778,6 +849,10 @@ MEDIA_LIMIT = 20
 _EVIDENCE_ACTIONS = frozenset({Action.INFO.value, Action.SUBMIT.value})
 
 
+# The notices whose files `media_of` takes from the case's card view (its events, the citizen's message).
+MEDIA_FROM_THE_CASE = frozenset({NoticeKind.DRAFT_SUBMITTED, NoticeKind.ROUTED, NoticeKind.SIGNIFICANT})
+
+
 def media_of(notification: Notification, view: CardView | None) -> tuple[Media, ...]:
     """The files that travel with a notice, as media (not a count): the information a unit gave with its files
     (INFO_RECEIVED carries them), every file given with information or a draft for a draft to approve (the
@@ -785,6 +860,7 @@ def media_of(notification: Notification, view: CardView | None) -> tuple[Media, 
     and for the head's report."""
     found: list[object] = []
     kind = notification.kind
+    # (The kinds whose files come from the view are MEDIA_FROM_THE_CASE.)
     if kind == NoticeKind.DRAFT_SUBMITTED and view is not None:
         for event in view.events:
             if event.action in _EVIDENCE_ACTIONS:
