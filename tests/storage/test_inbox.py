@@ -59,6 +59,22 @@ async def test_claims_go_in_id_order_and_skip_busy_lanes(box: Inbox) -> None:
     assert nxt is not None and nxt.key == "2"
 
 
+async def test_claim_many_takes_the_first_row_of_each_free_lane_and_any_laneless_row(box: Inbox) -> None:
+    await box.save_batch(
+        [_item(1, "a"), _item(2, "a"), _item(3, "b"), _item(4, None), _item(5, "c"), _item(6, None), _item(7, "d")]
+    )
+    taken = await box.claim_many("w", busy_lanes={"c"}, limit=4)
+    # Lane "a" gives its first row only (its second waits for it); "c" is busy; the limit stops before "d".
+    assert [r.key for r in taken] == ["1", "3", "4", "6"]
+    assert all(r.attempts == 1 for r in taken)
+    rest = await box.claim_many("w", busy_lanes={"a", "b", "c"}, limit=10)
+    assert [r.key for r in rest] == ["7"]  # the claimed rows are not handed out again
+    assert await box.claim_many("w", busy_lanes={"a", "b", "c", "d"}, limit=10) == []
+    await box.mark_done(taken[0].id)
+    assert [r.key for r in await box.claim_many("w", busy_lanes={"b", "c", "d"}, limit=10)] == ["2"]
+    assert await box.claim_many("w", limit=0) == []
+
+
 async def test_done_failed_and_released_rows(box: Inbox) -> None:
     await box.save_batch([_item(1), _item(2, "x"), _item(3, "y")])
     one, two, three = [await box.claim("w") for _ in range(3)]
