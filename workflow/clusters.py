@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
 
@@ -263,7 +263,10 @@ class Placement:
 def in_window(at: datetime, recent: Sequence[_Compared], window: Window) -> list[_Compared]:
     """The recent messages within the window of `at` (either side), the newest `cap` of them."""
     span = window.span
-    near = [r for r in recent if abs(r.at - at) <= span]
+    # `r.at - at` as Python computes it (by the wall clock when both share a tzinfo, else in UTC), with the UTC
+    # side taken once: stored instants are UTC, and a difference across zones asks both for their offsets.
+    zone, at_utc = at.tzinfo, at.astimezone(UTC)
+    near = [r for r in recent if abs(r.at - (at if r.at.tzinfo is zone else at_utc)) <= span]
     near.sort(key=lambda r: (r.at, r.case_id), reverse=True)
     return near[: window.cap]
 
