@@ -293,12 +293,15 @@ def place(new: Signature, at: datetime, recent: Sequence[Compared], window: Wind
             matches.append(r)
     if not matches:
         return None
-    votes: Counter[int] = Counter()
-    newest: dict[int, datetime] = {}
+    votes: dict[int, int] = {}
+    newest: dict[int, datetime] = {}  # each cluster's newest match (the first of equal instants)
     for r in matches:
-        if r.cluster_id is not None:
-            votes[r.cluster_id] += 1
-            newest[r.cluster_id] = max(newest.get(r.cluster_id, r.at), r.at)
+        cluster = r.cluster_id
+        if cluster is not None:
+            votes[cluster] = votes.get(cluster, 0) + 1
+            seen = newest.get(cluster)
+            if seen is None or r.at > seen:
+                newest[cluster] = r.at
     join = max(votes, key=lambda c: (votes[c], newest[c], c)) if votes else None
     pull = tuple(sorted(r.case_id for r in matches if r.cluster_id is None))
     return Placement(join=join, pull=pull)
