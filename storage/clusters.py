@@ -81,9 +81,25 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text + "+00:00")
 
 
+# SignatureRow is frozen: its __init__ sets each field through object.__setattr__, most of what a candidate row
+# cost, and a registration reads a few hundred. A stored row is built here by setting its slots directly (what
+# that __init__ does, without its per-field lookups); tests/storage/test_signature_terms.py compares the rows.
+_SIGNATURE_SLOTS = tuple(
+    getattr(SignatureRow, name).__set__ for name in ("case_id", "at", "stems", "address", "author", "cluster_id")
+)
+
+
 def _sqlite_row(row: tuple[Any, ...]) -> SignatureRow:
     case_id, at, stems, address, author, cluster_id = row
-    return SignatureRow(case_id, _instant(at), stems, address or "", author or "", cluster_id)
+    built: SignatureRow = object.__new__(SignatureRow)
+    set_case, set_at, set_stems, set_address, set_author, set_cluster = _SIGNATURE_SLOTS
+    set_case(built, case_id)
+    set_at(built, _instant(at))
+    set_stems(built, stems)
+    set_address(built, address or "")
+    set_author(built, author or "")
+    set_cluster(built, cluster_id)
+    return built
 
 
 def _row(row: Row[Any]) -> SignatureRow:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Dialect, Table
@@ -41,7 +42,8 @@ def instant_text(value: datetime | None) -> str | None:
         raise NaiveDatetimeError(
             f"naive datetime {value.isoformat()} refused: storage needs a timezone-aware instant"
         )
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    # The UTC instant's isoformat ends in "+00:00": cutting it is a third cheaper than a naive copy first.
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
 
 
 def instant_from_text(text: str | None) -> datetime | None:
@@ -73,6 +75,10 @@ class Insert:
         quote = dialect.identifier_preparer.quote
         self.keys = tuple(keys)
         self._processors = tuple(bind_processor(table.c[key].type, dialect) for key in self.keys)
+        # A row's values taken at once (itemgetter), then only the converted columns converted: a registration
+        # builds some twenty rows, a sweep a thousand.
+        self._values = itemgetter(*self.keys) if len(self.keys) > 1 else lambda row: (row[self.keys[0]],)
+        self._converted = tuple((i, p) for i, p in enumerate(self._processors) if p is not None)
         self._head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in self.keys)}) VALUES "
         self._group = "(" + ", ".join("?" for _ in self.keys) + ")"
         self._tail = suffix + (f" RETURNING {quote(returning)}" if returning else "")
@@ -95,14 +101,19 @@ class Insert:
 
     def params(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """The parameters of `sql(len(rows))`, converted."""
-        return [value for row in rows for value in self.row(row)]
+        if len(rows) == 1:
+            return self._row(rows[0])
+        return [value for row in rows for value in self._row(row)]
 
     def row(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         """One row's parameters (of `sql(1)`), converted."""
-        return tuple(
-            row[key] if process is None else process(row[key])
-            for key, process in zip(self.keys, self._processors, strict=True)
-        )
+        return tuple(self._row(row))
+
+    def _row(self, row: Mapping[str, Any]) -> list[Any]:
+        values = list(self._values(row))
+        for index, process in self._converted:
+            values[index] = process(values[index])
+        return values
 
 
 async def executemany(driver: Any, sql: str, rows: Sequence[Sequence[Any]]) -> int:

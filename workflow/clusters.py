@@ -16,7 +16,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
 
 
 def _listed(text: str) -> list[str]:
@@ -157,6 +158,22 @@ class Signature:
         return cls(frozenset(stems.split()), address or "")
 
 
+_STORED: dict[tuple[str, str], Signature] = {}
+_STORED_CAP = 8_192  # distinct stored signatures kept; past it the cache starts again (it only saves parsing)
+
+
+def stored_signature(stems: str, address: str | None) -> Signature:
+    """`Signature.from_stored`, one shared object per (stems, address): a registration compares a few hundred
+    stored signatures, and in a storm most carry the same words. A Signature is immutable, so sharing is safe."""
+    key = (stems, address or "")
+    found = _STORED.get(key)
+    if found is None:
+        if len(_STORED) >= _STORED_CAP:
+            _STORED.clear()
+        found = _STORED[key] = Signature.from_stored(stems, address)
+    return found
+
+
 # Beyond this a message is no citizen's note; its start says what it is about.
 MAX_CHARS = 5_000
 
@@ -207,6 +224,23 @@ class Window:
         return timedelta(minutes=self.minutes)
 
 
+class Compared(Protocol):
+    """What `place` reads of a message of the window: a `Recent`, or a stored row (workflow.ports.SignatureRow)
+    as it is, so a registration builds no second object per row it compares."""
+
+    @property
+    def case_id(self) -> int: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def signature(self) -> Signature: ...
+    @property
+    def cluster_id(self) -> int | None: ...
+
+
+_Compared = TypeVar("_Compared", bound=Compared)
+
+
 @dataclass(frozen=True, slots=True)
 class Recent:
     """A message of the window: its case, when it came, its signature and the cluster it is in (None: none)."""
@@ -226,15 +260,18 @@ class Placement:
     pull: tuple[int, ...] = ()
 
 
-def in_window(at: datetime, recent: Sequence[Recent], window: Window) -> list[Recent]:
+def in_window(at: datetime, recent: Sequence[_Compared], window: Window) -> list[_Compared]:
     """The recent messages within the window of `at` (either side), the newest `cap` of them."""
     span = window.span
-    near = [r for r in recent if abs(r.at - at) <= span]
+    # `r.at - at` as Python computes it (by the wall clock when both share a tzinfo, else in UTC), with the UTC
+    # side taken once: stored instants are UTC, and a difference across zones asks both for their offsets.
+    zone, at_utc = at.tzinfo, at.astimezone(UTC)
+    near = [r for r in recent if abs(r.at - (at if r.at.tzinfo is zone else at_utc)) <= span]
     near.sort(key=lambda r: (r.at, r.case_id), reverse=True)
     return near[: window.cap]
 
 
-def place(new: Signature, at: datetime, recent: Sequence[Recent], window: Window) -> Placement | None:
+def place(new: Signature, at: datetime, recent: Sequence[Compared], window: Window) -> Placement | None:
     """The cluster a new message joins, or None when nothing in its window is similar to it.
 
     Among the clusters of its similar messages it joins the one with most of them (the newest on a tie);
@@ -256,12 +293,15 @@ def place(new: Signature, at: datetime, recent: Sequence[Recent], window: Window
             matches.append(r)
     if not matches:
         return None
-    votes: Counter[int] = Counter()
-    newest: dict[int, datetime] = {}
+    votes: dict[int, int] = {}
+    newest: dict[int, datetime] = {}  # each cluster's newest match (the first of equal instants)
     for r in matches:
-        if r.cluster_id is not None:
-            votes[r.cluster_id] += 1
-            newest[r.cluster_id] = max(newest.get(r.cluster_id, r.at), r.at)
+        cluster = r.cluster_id
+        if cluster is not None:
+            votes[cluster] = votes.get(cluster, 0) + 1
+            seen = newest.get(cluster)
+            if seen is None or r.at > seen:
+                newest[cluster] = r.at
     join = max(votes, key=lambda c: (votes[c], newest[c], c)) if votes else None
     pull = tuple(sorted(r.case_id for r in matches if r.cluster_id is None))
     return Placement(join=join, pull=pull)
@@ -302,6 +342,19 @@ def topic(texts: Iterable[str], limit: int = 4) -> list[str]:
 # --- repeats ------------------------------------------------------------------------------------------------
 
 
+class Prior(Protocol):
+    """What `repeat_of` reads of an earlier message: an `Earlier`, or a stored row as it is."""
+
+    @property
+    def case_id(self) -> int: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def author(self) -> str: ...
+    @property
+    def signature(self) -> Signature: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Earlier:
     """A case of the last `repeat_days`: who wrote it (network + author id, "" unknown) and its signature."""
@@ -312,7 +365,7 @@ class Earlier:
     signature: Signature
 
 
-def repeat_of(new: Signature, author: str, earlier: Sequence[Earlier]) -> int | None:
+def repeat_of(new: Signature, author: str, earlier: Sequence[Prior]) -> int | None:
     """The earlier case a new message repeats: the newest by the same author, else the one nearest in text
     among those nearly the same; None for none."""
     ordered = sorted(earlier, key=lambda e: (e.at, e.case_id), reverse=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
+from workflow.clusters import Signature, stored_signature
 from workflow.model import (
     Case,
     ChannelItem,
@@ -197,6 +198,12 @@ class SignatureRow:
     address: str = ""
     author: str = ""
     cluster_id: int | None = None
+
+    @property
+    def signature(self) -> Signature:
+        """The row's signature as `place` and `repeat_of` compare it (one shared object per stems and address:
+        a registration compares hundreds of rows, in a storm mostly the same words)."""
+        return stored_signature(self.stems, self.address)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from views.cards import render_notification
@@ -17,6 +17,7 @@ from workflow.clusters import (
     Signature,
     Window,
     find_address,
+    in_window,
     near_same,
     peak,
     place,
@@ -27,7 +28,7 @@ from workflow.clusters import (
     topic,
 )
 from workflow.model import Role
-from workflow.ports import Notification
+from workflow.ports import Notification, SignatureRow
 from workflow.quiet import silent
 from workflow.rules import DEFAULT_RULES
 from workflow.services.clusters import SPIKE, SPIKE_GREW
@@ -264,3 +265,63 @@ def test_a_growth_notice_counts_the_members_since_the_last(listed: int, more: in
     n = Notification("k", 100, SPIKE_GREW, Role.HEAD, T0, payload=payload)
     text = render_notification(n, None, calendar=WorkingCalendar(), rules=DEFAULT_RULES, units={}, now=T0)
     assert text.splitlines()[0] == first
+
+
+# --- stored rows compared as they are (issue 16) ----------------------------------------------------------------
+
+_STEMS = ["труб", "прорвал", "вод", "снег", "двор", "ям", "дорог"]
+_rows = st.lists(
+    st.builds(
+        SignatureRow,
+        case_id=st.integers(1, 60),
+        at=st.integers(-200, 200).map(lambda m: T0 + timedelta(minutes=m)),
+        stems=st.sets(st.sampled_from(_STEMS), max_size=5).map(lambda s: " ".join(sorted(s))),
+        address=st.sampled_from(["", "ленин 5", "октябрьск 14"]),
+        author=st.sampled_from(["", "vk:1", "vk:2"]),
+        cluster_id=st.sampled_from([None, 1, 2, 3]),
+    ),
+    max_size=40,
+    unique_by=lambda r: r.case_id,
+)
+
+
+@given(_rows, st.sets(st.sampled_from(_STEMS), min_size=1, max_size=5), st.sampled_from(["", "ленин 5"]),
+       st.sampled_from(["", "vk:1"]), st.sampled_from([ZoneInfo("Asia/Novosibirsk"), UTC]))  # fmt: skip
+@settings(max_examples=300, deadline=None)
+def test_place_and_repeat_of_decide_on_stored_rows_as_on_their_own_objects(
+    rows: list[SignatureRow], stems: set[str], address: str, author: str, zone: ZoneInfo
+) -> None:
+    new, at = Signature(frozenset(stems), address), T0.astimezone(zone)
+    recents = [Recent(r.case_id, r.at, Signature.from_stored(r.stems, r.address), r.cluster_id) for r in rows]
+    earliers = [Earlier(r.case_id, r.at, r.author, Signature.from_stored(r.stems, r.address)) for r in rows]
+    window = Window(cap=25)
+    assert place(new, at, rows, window) == place(new, at, recents, window)
+    assert repeat_of(new, author, rows) == repeat_of(new, author, earliers)
+
+
+def test_a_stored_signature_is_parsed_once_and_shared() -> None:
+    row = SignatureRow(1, T0, "вод прорвал труб", "ленин 5")
+    assert row.signature == Signature.from_stored("вод прорвал труб", "ленин 5")
+    assert SignatureRow(2, T0, "вод прорвал труб", "ленин 5").signature is row.signature
+    assert SignatureRow(3, T0, "вод прорвал труб").signature == Signature(frozenset({"вод", "прорвал", "труб"}))
+
+
+_BERLIN = ZoneInfo("Europe/Berlin")
+_SHIFT = datetime(2026, 3, 29, 1, 0, tzinfo=UTC)  # Berlin's clocks go from 02:00 to 03:00
+
+
+@given(st.lists(st.tuples(st.integers(-300, 300), st.booleans()), max_size=30), st.integers(-200, 200),
+       st.sampled_from([_BERLIN, UTC, ZoneInfo("Asia/Novosibirsk")]))  # fmt: skip
+@example([(-20, True), (-20, False)], 90, _BERLIN)  # 01:40 CET and 04:30 CEST: 2 h 50 min apart by the clock
+def test_the_window_is_the_messages_within_its_span_as_python_subtracts_them(
+    offsets: list[tuple[int, bool]], minutes: int, zone: ZoneInfo
+) -> None:
+    # Instants in the new message's zone are subtracted by the wall clock, others in UTC: the window keeps that.
+    at = (_SHIFT + timedelta(minutes=minutes)).astimezone(zone)
+    rows = [
+        Recent(i, (_SHIFT + timedelta(minutes=m)).astimezone(_BERLIN if local else UTC), PIPE)
+        for i, (m, local) in enumerate(offsets)
+    ]
+    window = Window(minutes=120, cap=20)
+    expected = sorted((r for r in rows if abs(r.at - at) <= window.span), key=lambda r: (r.at, r.case_id))
+    assert in_window(at, rows, window) == expected[::-1][: window.cap]

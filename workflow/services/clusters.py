@@ -18,17 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from workflow.clusters import (
-    Earlier,
-    Recent,
-    Signature,
-    Window,
-    find_address,
-    peak,
-    place,
-    repeat_of,
-    topic,
-)
+from workflow.clusters import Signature, Window, find_address, peak, place, repeat_of, topic
 from workflow.lifecycle import Transition
 from workflow.model import Case, InboundMessage, Procedure, Role
 from workflow.ports import Notification, SignatureRow, Transaction
@@ -82,25 +72,8 @@ async def suggest_repeat(
     rows = await tx.similar_candidates(
         procedure.value, new.stored(), "", since, at, per_term=settings.per_term, limit=settings.repeat_scan
     )
-    signatures = _Signatures()
-    earlier = [Earlier(r.case_id, r.at, r.author, signatures.of(r)) for r in rows]
-    return repeat_of(new, author, earlier)
-
-
-class _Signatures:
-    """Stored signatures parsed with each distinct stem text split once: in a storm most candidates carry the
-    same stems (their address may differ), and the comparisons then meet the same stem set again."""
-
-    __slots__ = ("_stems",)
-
-    def __init__(self) -> None:
-        self._stems: dict[str, frozenset[str]] = {}
-
-    def of(self, row: SignatureRow) -> Signature:
-        stems = self._stems.get(row.stems)
-        if stems is None:
-            stems = self._stems[row.stems] = Signature.from_stored(row.stems, "").stems
-        return Signature(stems, row.address or "")
+    # The rows as they are (their `signature` is parsed once per distinct stems and address, process-wide).
+    return repeat_of(new, author, rows)
 
 
 def with_suggestion(opened: Transition, earlier: int) -> Transition:
@@ -130,9 +103,7 @@ async def cluster_case(
         case.procedure.value, new.stored(), new.address, at - window.span, at + window.span,
         per_term=settings.per_term, limit=window.cap + 1,
     )  # fmt: skip
-    signatures = _Signatures()
-    recent = [Recent(r.case_id, r.at, signatures.of(r), r.cluster_id) for r in rows if r.case_id != case.id]
-    placed = place(new, at, recent, window)
+    placed = place(new, at, [r for r in rows if r.case_id != case.id], window)
     if placed is None:
         return ()
     cluster_id = placed.join if placed.join is not None else await tx.new_cluster(at)
