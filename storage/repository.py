@@ -299,6 +299,41 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# What JSONEncoder(ensure_ascii=False) quotes text with (the C function where there is one).
+_quote = json.encoder.encode_basestring
+
+
+def _plain_object_text(mapping: Mapping[Any, Any], quoted: dict[str, str]) -> str | None:
+    """`_json(mapping)` for text keys and values that are text, None, a bool or an int; None for any other.
+
+    A sweep encodes a thousand payloads of a few keys whose texts repeat: json.dumps built an encoder for each
+    (about as much as the sweep's own SQL); here each distinct text is quoted once (`quoted`, per batch) and
+    the rest is joins. tests/storage/test_sweep_text.py holds it equal to `_json`.
+    """
+    parts: list[str] = []
+    for key, value in mapping.items():
+        if type(key) is not str:
+            return None
+        name = quoted.get(key)
+        if name is None:
+            name = quoted[key] = _quote(key)
+        kind = type(value)
+        if kind is str:
+            text = quoted.get(value)
+            if text is None:
+                text = quoted[value] = _quote(value)
+        elif value is None:
+            text = "null"
+        elif kind is bool:
+            text = "true" if value else "false"
+        elif kind is int:
+            text = int.__repr__(value)
+        else:
+            return None
+        parts.append(f"{name}:{text}")
+    return "{" + ",".join(parts) + "}"
+
+
 class _SqliteDirect:
     """SQLite's hot inserts and the instant conversions (storage/direct.py), built once per engine."""
 
@@ -314,6 +349,12 @@ class _SqliteDirect:
         # `outbox_rows` converts only these two columns; any other column with a conversion: the generic rows.
         converted = {key for key in _OUTBOX_KEYS if self.outbox.processor(key) is not None}
         self.payload_text = self.outbox.processor("payload") if converted <= {"at", "payload"} else None
+        # `_plain_object_text` writes the serializer's text only if the engine's serializer is storage/engine.py's
+        # (json.dumps, Cyrillic kept, no spaces): checked once on a probe, else every payload goes through it.
+        probe = {"текст": 'a"\\\n\u2028\x7f/', "n": None, "b": True, "f": False, "i": -7}
+        self.plain_text = self.payload_text is not None and self.payload_text(probe) == _plain_object_text(
+            probe, {}
+        )
 
     def outbox_rows(self, notifications: Iterable[Notification]) -> list[tuple[Any, ...]]:
         """The parameters of `outbox.sql(1)` for each notification: `outbox.row(_notification_values(n))`, the same
@@ -323,16 +364,54 @@ class _SqliteDirect:
         if payload_text is None:
             return [self.outbox.row(_notification_values(n)) for n in notifications]
         instants: dict[datetime, str | None] = {}
+        roles: dict[Role | str, str] = {}
+        quoted: dict[str, str] = {}
+        plain = self.plain_text
         rows: list[tuple[Any, ...]] = []
         for n in notifications:
             at = instants.get(n.at)
             if at is None:
                 at = instants[n.at] = direct.instant_text(n.at)
-            rows.append(
-                (n.dedup_key, n.case_id, n.kind, Role(n.to_role).value, n.unit, n.term_id, at,
-                 payload_text(_payload(n)), 0)
-            )  # fmt: skip
+            role = roles.get(n.to_role)
+            if role is None:
+                role = roles[n.to_role] = Role(n.to_role).value
+            payload = _plain_object_text(n.payload, quoted) if plain else None
+            if payload is None:
+                payload = payload_text(_payload(n))
+            rows.append((n.dedup_key, n.case_id, n.kind, role, n.unit, n.term_id, at, payload, 0))
         return rows
+
+
+def _pg_outbox_rows(dialect: Dialect, notifications: Iterable[Notification]) -> str:
+    """_ENQUEUE_PG's parameter: `_json` of the rows {k, c, kind, r, u, t, at, p}, each built as its text."""
+    instant_text = _instant_text(dialect)
+    instants: dict[datetime, str | None] = {}  # a sweep's notifications share one instant
+    roles: dict[Role | str, str] = {}
+    quoted: dict[str, str] = {}
+    texts: list[str] = []
+    for n in notifications:
+        at = instants.get(n.at)
+        if at is None:
+            at = instants[n.at] = instant_text(n.at)
+        role = roles.get(n.to_role)
+        if role is None:
+            role = roles[n.to_role] = Role(n.to_role).value
+        row = {
+            "k": n.dedup_key,
+            "c": n.case_id,
+            "kind": n.kind,
+            "r": role,
+            "u": n.unit,
+            "t": n.term_id,
+            "at": at,
+        }
+        head = _plain_object_text(row, quoted)
+        payload = _plain_object_text(n.payload, quoted)
+        if head is None or payload is None:
+            texts.append(_json({**row, "p": _payload(n)}))
+        else:  # "p" last, as the row's own key order would put it
+            texts.append(f'{head[:-1]},"p":{payload}}}')
+    return "[" + ",".join(texts) + "]"
 
 
 _INSTANT_TEXT: dict[str, Callable[[datetime | None], str | None]] = {}
@@ -1018,28 +1097,32 @@ class SqlTransaction(ClusterStatements):
 
     async def _record_sent_many(self, items: Sequence[SentRecord]) -> set[int]:
         instant_text = _instant_text(self._sa_dialect)
-        instants: dict[datetime | None, str | None] = {None: None}  # terms opened alike share their points
-        rows: list[dict[str, object]] = []
+        # A sweep's thousand records hold a few distinct key lists and instants: each is converted once, and
+        # each row's JSON is written as text (the parameter of `_json` of the rows {id, seen, suffix, next}).
+        instants: dict[datetime | None, str] = {None: "null"}
+        lengths: dict[frozenset[str], int] = {}
+        suffixes: dict[tuple[str, ...], str] = {}
+        rows: list[str] = []
         for record in items:
-            if any("," in key for key in record.keys):
-                raise ValueError(f"term keys {record.keys!r} must not contain a comma")
+            suffix = suffixes.get(record.keys)
+            if suffix is None:
+                if any("," in key for key in record.keys):
+                    raise ValueError(f"term keys {record.keys!r} must not contain a comma")
+                suffix = suffixes[record.keys] = _quote("".join(f"{key}," for key in record.keys))
+            seen = lengths.get(record.seen)
+            if seen is None:
+                # The stored text is "," followed by "key," for each sent key: its length.
+                seen = lengths[record.seen] = 1 + sum(len(key) + 1 for key in record.seen)
             after = record.next_attention
-            if after in instants:
-                next_text = instants[after]
-            else:
-                next_text = instants[after] = instant_text(after)
-            rows.append(
-                {
-                    "id": record.term_row_id,
-                    # The stored text is "," followed by "key," for each sent key: its length.
-                    "seen": 1 + sum(len(key) + 1 for key in record.seen),
-                    "suffix": "".join(f"{key}," for key in record.keys),
-                    "next": next_text,
-                }
-            )
+            next_text = instants.get(after)
+            if next_text is None:
+                converted = instant_text(after)
+                next_text = instants[after] = "null" if converted is None else _quote(converted)
+            rows.append(f'{{"id":{record.term_row_id:d},"seen":{seen},"suffix":{suffix},"next":{next_text}}}')
+        param = "[" + ",".join(rows) + "]"
         if self._direct is not None:
-            return {row[0] for row in await self._fetch(_RECORD_SENT_MANY_SQLITE, (_json(rows),))}
-        return set((await self._exec(_RECORD_SENT_MANY_PG, {"rows": _json(rows)})).scalars())
+            return {row[0] for row in await self._fetch(_RECORD_SENT_MANY_SQLITE, (param,))}
+        return set((await self._exec(_RECORD_SENT_MANY_PG, {"rows": param})).scalars())
 
     # --- outbox ------------------------------------------------------------------------------------------
 
@@ -1051,18 +1134,11 @@ class SqlTransaction(ClusterStatements):
             return 0
         if (fast := self._direct) is not None:
             return await self._executemany(fast.outbox.sql(1), fast.outbox_rows(unique.values()))
-        instant_text = _instant_text(self._sa_dialect)
-        instants: dict[datetime, str | None] = {}  # a sweep's notifications share one instant
-        rows = []
-        for n in unique.values():
-            at = instants.get(n.at)
-            if at is None:
-                at = instants[n.at] = instant_text(n.at)
-            rows.append(
-                {"k": n.dedup_key, "c": n.case_id, "kind": n.kind, "r": Role(n.to_role).value, "u": n.unit,
-                 "t": n.term_id, "at": at, "p": _payload(n)}
-            )  # fmt: skip
-        return len((await self._exec(_ENQUEUE_PG, {"rows": _json(rows)})).all())
+        return len(
+            (
+                await self._exec(_ENQUEUE_PG, {"rows": _pg_outbox_rows(self._sa_dialect, unique.values())})
+            ).all()
+        )
 
     async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:
         stmt = select(outbox).where(outbox.c.delivered_at.is_(None)).order_by(outbox.c.id).limit(limit)
