@@ -233,34 +233,42 @@ _NEEDING_ATTENTION_SQLITE = (
     "SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person FROM terms"
     " WHERE closed_at IS NULL AND next_attention <= ? ORDER BY next_attention, id LIMIT ?"
 )
-# The sweep's read (issue 16): the due terms as _NEEDING_ATTENTION_SQLITE selects them, each with its stored points
-# (term_points, by its primary key) and whether each point is at or before now; a due term with no stored point
-# comes back once with NULLs (its points are computed by the sweep, workflow/services/sweep.py).
+# The sweep's read (issue 16): the due terms as _NEEDING_ATTENTION_SQLITE selects them, one row each, with what
+# their stored points (term_points, by its primary key) say at now: the keys of those at or before now, the
+# instant of the first after now (both in the points' order) and whether the term has any (a due term with none
+# has its points computed by the sweep, workflow/services/sweep.py). The walk of ix_terms_attention is the
+# order, so nothing is sorted: a join with the points and its sort cost as much as the rest of the sweep's SQL
+# and three rows a term to read back. An aggregate's order is SQLite's choice: each key comes with its position
+# ([[n, key], ...]) and `_passed_keys` puts them in order.
 _DUE_TERMS_SQLITE = (
-    "SELECT t.id, t.case_id, t.term_id, t.owner, t.unit, t.started_at, t.due, t.sent, t.person,"
-    " p.key, p.at <= ?1, p.at"
-    " FROM (SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person, next_attention FROM terms"
-    " WHERE closed_at IS NULL AND next_attention <= ?1 ORDER BY next_attention, id LIMIT ?2) AS t"
-    " LEFT JOIN term_points AS p ON p.term_row_id = t.id"
-    " ORDER BY t.next_attention, t.id, p.n"
+    "SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person,"
+    " (SELECT json_group_array(json_array(p.n, p.key)) FROM term_points AS p WHERE p.term_row_id = terms.id"
+    " AND p.at <= ?1),"
+    " (SELECT p.at FROM term_points AS p WHERE p.term_row_id = terms.id AND p.at > ?1 ORDER BY p.n LIMIT 1),"
+    " EXISTS (SELECT 1 FROM term_points AS p WHERE p.term_row_id = terms.id)"
+    " FROM terms WHERE closed_at IS NULL AND next_attention <= ?1 ORDER BY next_attention, id LIMIT ?2"
 )
 # PostgreSQL: the same, the terms locked for this transaction and those another holds skipped (as
-# _NEEDING_ATTENTION), in a CTE so that the lock is on the terms alone.
+# _NEEDING_ATTENTION), in a CTE so that the lock is on the terms alone; array_agg takes the points' order.
 _DUE_TERMS_PG = (
     text(
         "WITH t AS (SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person, next_attention"
         " FROM terms WHERE closed_at IS NULL AND next_attention <= :now ORDER BY next_attention, id"
         " LIMIT :limit FOR UPDATE SKIP LOCKED)"
         " SELECT t.id, t.case_id, t.term_id, t.owner, t.unit, t.started_at, t.due, t.sent, t.person,"
-        " p.key, p.at <= :now AS passed, p.at"
-        " FROM t LEFT JOIN term_points AS p ON p.term_row_id = t.id"
-        " ORDER BY t.next_attention, t.id, p.n"
+        " (SELECT array_agg(p.key ORDER BY p.n) FROM term_points AS p WHERE p.term_row_id = t.id"
+        " AND p.at <= :now) AS passed,"
+        " (SELECT p.at FROM term_points AS p WHERE p.term_row_id = t.id AND p.at > :now ORDER BY p.n LIMIT 1)"
+        " AS next_at,"
+        " EXISTS (SELECT 1 FROM term_points AS p WHERE p.term_row_id = t.id) AS known"
+        " FROM t ORDER BY t.next_attention, t.id"
     )
     .bindparams(bindparam("now", type_=terms.c.due.type), bindparam("limit"))
     .columns(
         terms.c.id, terms.c.case_id, terms.c.term_id, terms.c.owner, terms.c.unit, terms.c.started_at,
-        terms.c.due, terms.c.sent, terms.c.person, term_points.c.key, column("passed", Boolean()),
-        term_points.c.at,
+        terms.c.due, terms.c.sent, terms.c.person, column("passed", postgresql.ARRAY(Text())),
+        column("next_at", term_points.c.at.type),
+        column("known", Boolean()),
     )
 )  # fmt: skip
 # A sweep's winners' points that it sent: the ids in one JSON parameter, as the conditional write's rows.
@@ -920,55 +928,50 @@ class SqlTransaction(ClusterStatements):
         return total
 
     async def due_terms(self, now: datetime, limit: int = 10_000) -> list[DueTerm]:
+        ordered: Callable[[Any], tuple[str, ...]] = _pg_keys
         if self._direct is not None:
             rows: Iterable[Sequence[Any]] = await self._fetch(
                 _DUE_TERMS_SQLITE, (direct.instant_text(now), limit)
             )
             instant: Callable[[Any], Any] = direct.instant_from_text
+            # A thousand due terms hold a few distinct lists of passed points: each is parsed once.
+            texts: dict[str | None, tuple[str, ...]] = {None: ()}
+
+            def parsed(passed: str | None) -> tuple[str, ...]:
+                keys = texts.get(passed)
+                if keys is None:
+                    assert passed is not None
+                    keys = texts[passed] = _passed_keys(passed)
+                return keys
+
+            ordered = parsed
         else:
             rows = await self._exec(_DUE_TERMS_PG, {"now": now, "limit": limit})
             instant = _same
         found: list[DueTerm] = []
-        row_id = None
-        passed: list[str] = []
-        next_at: Any = None
-        known = False
-        term: Term | None = None
-        # A thousand due terms hold a few distinct roles and sent lists: each is converted once.
+        # ... and a few distinct roles and sent lists: each is converted once.
         roles: dict[str, Role] = {}
         sent_keys: dict[str, frozenset[str]] = {}
         for row in rows:
-            if row[0] != row_id:
-                if term is not None:
-                    found.append(DueTerm(term, tuple(passed), instant(next_at), known))
-                row_id, case_id, term_id, owner, unit, started_at, due, sent, person = row[:9]
-                role = roles.get(owner)
-                if role is None:
-                    role = roles[owner] = Role(owner)
-                keys = sent_keys.get(sent)
-                if keys is None:
-                    keys = sent_keys[sent] = frozenset(key for key in sent.split(",") if key)
-                term = Term(
-                    id=row_id,
-                    case_id=case_id,
-                    term_id=term_id,
-                    owner=role,
-                    unit=unit,
-                    started_at=instant(started_at),
-                    due=instant(due),
-                    sent=keys,
-                    person=person or "",
-                )
-                passed, next_at, known = [], None, row[9] is not None
-            key, is_passed, at = row[9:]
-            if key is None:
-                continue
-            if is_passed:
-                passed.append(key)
-            elif next_at is None:
-                next_at = at
-        if term is not None:
-            found.append(DueTerm(term, tuple(passed), instant(next_at), known))
+            row_id, case_id, term_id, owner, unit, started_at, due, sent, person, passed, next_at, known = row
+            role = roles.get(owner)
+            if role is None:
+                role = roles[owner] = Role(owner)
+            keys = sent_keys.get(sent)
+            if keys is None:
+                keys = sent_keys[sent] = frozenset(key for key in sent.split(",") if key)
+            term = Term(
+                id=row_id,
+                case_id=case_id,
+                term_id=term_id,
+                owner=role,
+                unit=unit,
+                started_at=instant(started_at),
+                due=instant(due),
+                sent=keys,
+                person=person or "",
+            )
+            found.append(DueTerm(term, ordered(passed), instant(next_at), bool(known)))
         return found
 
     async def earliest_attention(self) -> datetime | None:
@@ -1680,6 +1683,19 @@ def _silent(silent: frozenset[str]) -> ColumnElement[bool] | None:
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _passed_keys(text: str) -> tuple[str, ...]:
+    """_DUE_TERMS_SQLITE's [[n, key], ...] (in any order) as the keys in the points' order."""
+    items: list[list[Any]] = json.loads(text)
+    if len(items) > 1:
+        items.sort()  # by n, the primary key's: no two alike
+    return tuple(key for _, key in items)
+
+
+def _pg_keys(passed: list[str] | None) -> tuple[str, ...]:
+    """_DUE_TERMS_PG's array of passed keys, in the points' order already."""
+    return () if passed is None else tuple(passed)
 
 
 def _chunks(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:

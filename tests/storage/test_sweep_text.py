@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.repository import _json, _pg_outbox_rows, _plain_object_text, _SqliteDirect
+from storage.repository import _json, _passed_keys, _pg_outbox_rows, _plain_object_text, _SqliteDirect
 from tests.storage.strategies import texts
 from workflow.model import Role
 from workflow.ports import Notification
@@ -90,3 +90,9 @@ _PG = create_async_engine("postgresql+asyncpg://postgres@127.0.0.1/none")  # nev
 def test_pg_outbox_rows_are_the_rows_json(items: list[Notification]) -> None:
     dialect = _PG.dialect  # the engine's: instants as asyncpg is handed them, in ISO 8601
     assert _pg_outbox_rows(dialect, items) == _old_pg_rows(dialect, items)
+
+
+def test_passed_points_come_in_their_order_whatever_order_sqlite_aggregates_them_in() -> None:
+    assert _passed_keys('[[0,"r50"]]') == ("r50",)
+    assert _passed_keys('[[10,"missed"],[2,"r80"],[0,"r50"]]') == ("r50", "r80", "missed")  # n, not text
+    assert _passed_keys('[[1,"a,b"],[0,"к:\\""]]') == ('к:"', "a,b")  # keys as stored, whatever they hold
