@@ -432,12 +432,11 @@ _FLOOR_PG_READ = (
     " FROM terms WHERE closed_at IS NULL AND next_attention <= $1 ORDER BY next_attention, id"
     " LIMIT $2 FOR UPDATE SKIP LOCKED)"
     " SELECT t.id, t.case_id, t.term_id, t.owner, t.unit, t.started_at, t.due, t.sent, t.person,"
-    " (SELECT array_agg(p.key ORDER BY p.n) FROM term_points AS p WHERE p.term_row_id = t.id"
-    " AND p.at <= $1) AS passed,"
-    " (SELECT p.at FROM term_points AS p WHERE p.term_row_id = t.id AND p.at > $1 ORDER BY p.n LIMIT 1)"
-    " AS next_at,"
-    " EXISTS (SELECT 1 FROM term_points AS p WHERE p.term_row_id = t.id) AS known"
-    " FROM t ORDER BY t.next_attention, t.id"
+    " p.passed, p.next_at[1] AS next_at, p.known"
+    " FROM t CROSS JOIN LATERAL (SELECT array_agg(key ORDER BY n) FILTER (WHERE at <= $1) AS passed,"
+    " array_agg(at ORDER BY n) FILTER (WHERE at > $1) AS next_at, count(*) > 0 AS known"
+    " FROM term_points WHERE term_row_id = t.id) AS p"
+    " ORDER BY t.next_attention, t.id"
 )
 _FLOOR_PG_WRITE = (
     "UPDATE terms SET sent = terms.sent || v.suffix, next_attention = v.next"

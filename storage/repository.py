@@ -249,19 +249,19 @@ _DUE_TERMS_SQLITE = (
     " FROM terms WHERE closed_at IS NULL AND next_attention <= ?1 ORDER BY next_attention, id LIMIT ?2"
 )
 # PostgreSQL: the same, the terms locked for this transaction and those another holds skipped (as
-# _NEEDING_ATTENTION), in a CTE so that the lock is on the terms alone; array_agg takes the points' order.
+# _NEEDING_ATTENTION), in a CTE so that the lock is on the terms alone; one aggregate of each term's points (in
+# their order) gives the three (correlated subqueries made PostgreSQL hash all of term_points for the third).
 _DUE_TERMS_PG = (
     text(
         "WITH t AS (SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person, next_attention"
         " FROM terms WHERE closed_at IS NULL AND next_attention <= :now ORDER BY next_attention, id"
         " LIMIT :limit FOR UPDATE SKIP LOCKED)"
         " SELECT t.id, t.case_id, t.term_id, t.owner, t.unit, t.started_at, t.due, t.sent, t.person,"
-        " (SELECT array_agg(p.key ORDER BY p.n) FROM term_points AS p WHERE p.term_row_id = t.id"
-        " AND p.at <= :now) AS passed,"
-        " (SELECT p.at FROM term_points AS p WHERE p.term_row_id = t.id AND p.at > :now ORDER BY p.n LIMIT 1)"
-        " AS next_at,"
-        " EXISTS (SELECT 1 FROM term_points AS p WHERE p.term_row_id = t.id) AS known"
-        " FROM t ORDER BY t.next_attention, t.id"
+        " p.passed, p.next_at[1] AS next_at, p.known"
+        " FROM t CROSS JOIN LATERAL (SELECT array_agg(key ORDER BY n) FILTER (WHERE at <= :now) AS passed,"
+        " array_agg(at ORDER BY n) FILTER (WHERE at > :now) AS next_at, count(*) > 0 AS known"
+        " FROM term_points WHERE term_row_id = t.id) AS p"
+        " ORDER BY t.next_attention, t.id"
     )
     .bindparams(bindparam("now", type_=terms.c.due.type), bindparam("limit"))
     .columns(
