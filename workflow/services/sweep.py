@@ -69,14 +69,29 @@ def term_notifications(term: Term, key: str, now: datetime, rules: Rules) -> lis
     else:
         recipients = (term.owner,)
         kind = "reminder"
+    holder = term.owner.value
     payload: dict[str, object] = {
         "due": term.due.isoformat(),
         "point": key,
         "term_unit": term.unit,
-        "holder": term.owner.value,
+        "holder": holder,
     }
     if term.person:
         payload["person"] = term.person
+    if len(recipients) == 1 and recipients[0] == term.owner:
+        # A reminder (a sweep queues a thousand): the one notification owns the payload, no copy.
+        return [
+            Notification(
+                dedup_key=f"term:{term.id}:{key}:{holder}",
+                case_id=term.case_id,
+                kind=kind,
+                to_role=recipients[0],
+                unit=term.unit,
+                at=now,
+                term_id=term.term_id,
+                payload=payload,
+            )
+        ]
     return [
         Notification(
             dedup_key=f"term:{term.id}:{key}:{role.value}",
