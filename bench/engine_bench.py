@@ -21,7 +21,8 @@ pile up — it should follow what is due, not what is open.
    with nothing due (the query alone), and the floor: the same statements a sweep runs (its read of the due
    terms and their points, the conditional write, the deletion of the sent points, the outbox insert of exactly
    the rows the sweep wrote) with their parameters built beforehand, through the stdlib sqlite3 module on the
-   same file, or asyncpg on the same schema; `ratio` is the sweep's median over the floor's.
+   same file with the engine's PRAGMAs, or asyncpg on the same schema; `ratio` is the sweep's median over the
+   floor's.
 
 Goals (issue 16): at least 2,000 registrations/s on SQLite and at most twice the floor's time per registration;
 a sweep at 100,000 open cases with 1,000 due within 20 ms and 1.5 times its floor on SQLite, within 40 ms on
@@ -54,7 +55,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from storage import direct
-from storage.engine import create_engine
+from storage.engine import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    DEFAULT_SQLITE_MMAP_BYTES,
+    _sqlite_pragmas,
+    create_engine,
+)
 from storage.migrate import upgrade
 from storage.repository import (
     _DROP_SWEPT_SQLITE,
@@ -411,8 +417,8 @@ def sqlite_floor(path: str, due_ids: list[int], rows: list[tuple[Any, ...]]) -> 
     )
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        # The engine's own PRAGMAs (foreign keys checked, memory-mapped reads), as the sweep's connection has.
+        _sqlite_pragmas(conn, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_SQLITE_MMAP_BYTES)
         started = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         read = conn.execute(_DUE_TERMS_SQLITE, (now, 10_000)).fetchall()
