@@ -79,19 +79,14 @@ def term_notifications(term: Term, key: str, now: datetime, rules: Rules) -> lis
     if term.person:
         payload["person"] = term.person
     if len(recipients) == 1 and recipients[0] == term.owner:
-        # A reminder (a sweep queues a thousand): the one notification owns the payload, no copy.
+        # A reminder (a sweep queues a thousand): the one notification owns the payload, no copy; built
+        # positionally (dedup_key, case_id, kind, to_role, at, term_id, unit, payload), as keywords cost more.
         return [
             Notification(
-                dedup_key=f"term:{term.id}:{key}:{holder}",
-                case_id=term.case_id,
-                kind=kind,
-                to_role=recipients[0],
-                unit=term.unit,
-                at=now,
-                term_id=term.term_id,
-                payload=payload,
+                f"term:{term.id}:{key}:{holder}", term.case_id, kind, recipients[0], now, term.term_id, term.unit,
+                payload,
             )
-        ]
+        ]  # fmt: skip
     return [
         Notification(
             dedup_key=f"term:{term.id}:{key}:{role.value}",
