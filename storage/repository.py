@@ -233,34 +233,42 @@ _NEEDING_ATTENTION_SQLITE = (
     "SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person FROM terms"
     " WHERE closed_at IS NULL AND next_attention <= ? ORDER BY next_attention, id LIMIT ?"
 )
-# The sweep's read (issue 16): the due terms as _NEEDING_ATTENTION_SQLITE selects them, each with its stored points
-# (term_points, by its primary key) and whether each point is at or before now; a due term with no stored point
-# comes back once with NULLs (its points are computed by the sweep, workflow/services/sweep.py).
+# The sweep's read (issue 16): the due terms as _NEEDING_ATTENTION_SQLITE selects them, one row each, with what
+# their stored points (term_points, by its primary key) say at now: the keys of those at or before now, the
+# instant of the first after now (both in the points' order) and whether the term has any (a due term with none
+# has its points computed by the sweep, workflow/services/sweep.py). The walk of ix_terms_attention is the
+# order, so nothing is sorted: a join with the points and its sort cost as much as the rest of the sweep's SQL
+# and three rows a term to read back. An aggregate's order is SQLite's choice: each key comes with its position
+# ([[n, key], ...]) and `_passed_keys` puts them in order.
 _DUE_TERMS_SQLITE = (
-    "SELECT t.id, t.case_id, t.term_id, t.owner, t.unit, t.started_at, t.due, t.sent, t.person,"
-    " p.key, p.at <= ?1, p.at"
-    " FROM (SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person, next_attention FROM terms"
-    " WHERE closed_at IS NULL AND next_attention <= ?1 ORDER BY next_attention, id LIMIT ?2) AS t"
-    " LEFT JOIN term_points AS p ON p.term_row_id = t.id"
-    " ORDER BY t.next_attention, t.id, p.n"
+    "SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person,"
+    " (SELECT json_group_array(json_array(p.n, p.key)) FROM term_points AS p WHERE p.term_row_id = terms.id"
+    " AND p.at <= ?1),"
+    " (SELECT p.at FROM term_points AS p WHERE p.term_row_id = terms.id AND p.at > ?1 ORDER BY p.n LIMIT 1),"
+    " EXISTS (SELECT 1 FROM term_points AS p WHERE p.term_row_id = terms.id)"
+    " FROM terms WHERE closed_at IS NULL AND next_attention <= ?1 ORDER BY next_attention, id LIMIT ?2"
 )
 # PostgreSQL: the same, the terms locked for this transaction and those another holds skipped (as
-# _NEEDING_ATTENTION), in a CTE so that the lock is on the terms alone.
+# _NEEDING_ATTENTION), in a CTE so that the lock is on the terms alone; one aggregate of each term's points (in
+# their order) gives the three (correlated subqueries made PostgreSQL hash all of term_points for the third).
 _DUE_TERMS_PG = (
     text(
         "WITH t AS (SELECT id, case_id, term_id, owner, unit, started_at, due, sent, person, next_attention"
         " FROM terms WHERE closed_at IS NULL AND next_attention <= :now ORDER BY next_attention, id"
         " LIMIT :limit FOR UPDATE SKIP LOCKED)"
         " SELECT t.id, t.case_id, t.term_id, t.owner, t.unit, t.started_at, t.due, t.sent, t.person,"
-        " p.key, p.at <= :now AS passed, p.at"
-        " FROM t LEFT JOIN term_points AS p ON p.term_row_id = t.id"
-        " ORDER BY t.next_attention, t.id, p.n"
+        " p.passed, p.next_at[1] AS next_at, p.known"
+        " FROM t CROSS JOIN LATERAL (SELECT array_agg(key ORDER BY n) FILTER (WHERE at <= :now) AS passed,"
+        " array_agg(at ORDER BY n) FILTER (WHERE at > :now) AS next_at, count(*) > 0 AS known"
+        " FROM term_points WHERE term_row_id = t.id) AS p"
+        " ORDER BY t.next_attention, t.id"
     )
     .bindparams(bindparam("now", type_=terms.c.due.type), bindparam("limit"))
     .columns(
         terms.c.id, terms.c.case_id, terms.c.term_id, terms.c.owner, terms.c.unit, terms.c.started_at,
-        terms.c.due, terms.c.sent, terms.c.person, term_points.c.key, column("passed", Boolean()),
-        term_points.c.at,
+        terms.c.due, terms.c.sent, terms.c.person, column("passed", postgresql.ARRAY(Text())),
+        column("next_at", term_points.c.at.type),
+        column("known", Boolean()),
     )
 )  # fmt: skip
 # A sweep's winners' points that it sent: the ids in one JSON parameter, as the conditional write's rows.
@@ -299,6 +307,41 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# What JSONEncoder(ensure_ascii=False) quotes text with (the C function where there is one).
+_quote = json.encoder.encode_basestring
+
+
+def _plain_object_text(mapping: Mapping[Any, Any], quoted: dict[str, str]) -> str | None:
+    """`_json(mapping)` for text keys and values that are text, None, a bool or an int; None for any other.
+
+    A sweep encodes a thousand payloads of a few keys whose texts repeat: json.dumps built an encoder for each
+    (about as much as the sweep's own SQL); here each distinct text is quoted once (`quoted`, per batch) and
+    the rest is joins. tests/storage/test_sweep_text.py holds it equal to `_json`.
+    """
+    parts: list[str] = []
+    for key, value in mapping.items():
+        if type(key) is not str:
+            return None
+        name = quoted.get(key)
+        if name is None:
+            name = quoted[key] = _quote(key)
+        kind = type(value)
+        if kind is str:
+            text = quoted.get(value)
+            if text is None:
+                text = quoted[value] = _quote(value)
+        elif value is None:
+            text = "null"
+        elif kind is bool:
+            text = "true" if value else "false"
+        elif kind is int:
+            text = int.__repr__(value)
+        else:
+            return None
+        parts.append(f"{name}:{text}")
+    return "{" + ",".join(parts) + "}"
+
+
 class _SqliteDirect:
     """SQLite's hot inserts and the instant conversions (storage/direct.py), built once per engine."""
 
@@ -314,6 +357,12 @@ class _SqliteDirect:
         # `outbox_rows` converts only these two columns; any other column with a conversion: the generic rows.
         converted = {key for key in _OUTBOX_KEYS if self.outbox.processor(key) is not None}
         self.payload_text = self.outbox.processor("payload") if converted <= {"at", "payload"} else None
+        # `_plain_object_text` writes the serializer's text only if the engine's serializer is storage/engine.py's
+        # (json.dumps, Cyrillic kept, no spaces): checked once on a probe, else every payload goes through it.
+        probe = {"текст": 'a"\\\n\u2028\x7f/', "n": None, "b": True, "f": False, "i": -7}
+        self.plain_text = self.payload_text is not None and self.payload_text(probe) == _plain_object_text(
+            probe, {}
+        )
 
     def outbox_rows(self, notifications: Iterable[Notification]) -> list[tuple[Any, ...]]:
         """The parameters of `outbox.sql(1)` for each notification: `outbox.row(_notification_values(n))`, the same
@@ -323,16 +372,54 @@ class _SqliteDirect:
         if payload_text is None:
             return [self.outbox.row(_notification_values(n)) for n in notifications]
         instants: dict[datetime, str | None] = {}
+        roles: dict[Role | str, str] = {}
+        quoted: dict[str, str] = {}
+        plain = self.plain_text
         rows: list[tuple[Any, ...]] = []
         for n in notifications:
             at = instants.get(n.at)
             if at is None:
                 at = instants[n.at] = direct.instant_text(n.at)
-            rows.append(
-                (n.dedup_key, n.case_id, n.kind, Role(n.to_role).value, n.unit, n.term_id, at,
-                 payload_text(_payload(n)), 0)
-            )  # fmt: skip
+            role = roles.get(n.to_role)
+            if role is None:
+                role = roles[n.to_role] = Role(n.to_role).value
+            payload = _plain_object_text(n.payload, quoted) if plain else None
+            if payload is None:
+                payload = payload_text(_payload(n))
+            rows.append((n.dedup_key, n.case_id, n.kind, role, n.unit, n.term_id, at, payload, 0))
         return rows
+
+
+def _pg_outbox_rows(dialect: Dialect, notifications: Iterable[Notification]) -> str:
+    """_ENQUEUE_PG's parameter: `_json` of the rows {k, c, kind, r, u, t, at, p}, each built as its text."""
+    instant_text = _instant_text(dialect)
+    instants: dict[datetime, str | None] = {}  # a sweep's notifications share one instant
+    roles: dict[Role | str, str] = {}
+    quoted: dict[str, str] = {}
+    texts: list[str] = []
+    for n in notifications:
+        at = instants.get(n.at)
+        if at is None:
+            at = instants[n.at] = instant_text(n.at)
+        role = roles.get(n.to_role)
+        if role is None:
+            role = roles[n.to_role] = Role(n.to_role).value
+        row = {
+            "k": n.dedup_key,
+            "c": n.case_id,
+            "kind": n.kind,
+            "r": role,
+            "u": n.unit,
+            "t": n.term_id,
+            "at": at,
+        }
+        head = _plain_object_text(row, quoted)
+        payload = _plain_object_text(n.payload, quoted)
+        if head is None or payload is None:
+            texts.append(_json({**row, "p": _payload(n)}))
+        else:  # "p" last, as the row's own key order would put it
+            texts.append(f'{head[:-1]},"p":{payload}}}')
+    return "[" + ",".join(texts) + "]"
 
 
 _INSTANT_TEXT: dict[str, Callable[[datetime | None], str | None]] = {}
@@ -845,55 +932,45 @@ class SqlTransaction(ClusterStatements):
         return total
 
     async def due_terms(self, now: datetime, limit: int = 10_000) -> list[DueTerm]:
+        ordered: Callable[[Any], tuple[str, ...]] = _pg_keys
         if self._direct is not None:
             rows: Iterable[Sequence[Any]] = await self._fetch(
                 _DUE_TERMS_SQLITE, (direct.instant_text(now), limit)
             )
             instant: Callable[[Any], Any] = direct.instant_from_text
+            # A thousand due terms hold a few distinct lists of passed points: each is parsed once.
+            texts: dict[str | None, tuple[str, ...]] = {None: ()}
+
+            def parsed(passed: str | None) -> tuple[str, ...]:
+                keys = texts.get(passed)
+                if keys is None:
+                    assert passed is not None
+                    keys = texts[passed] = _passed_keys(passed)
+                return keys
+
+            ordered = parsed
         else:
             rows = await self._exec(_DUE_TERMS_PG, {"now": now, "limit": limit})
             instant = _same
         found: list[DueTerm] = []
-        row_id = None
-        passed: list[str] = []
-        next_at: Any = None
-        known = False
-        term: Term | None = None
-        # A thousand due terms hold a few distinct roles and sent lists: each is converted once.
+        # ... and a few distinct roles and sent lists: each is converted once.
         roles: dict[str, Role] = {}
         sent_keys: dict[str, frozenset[str]] = {}
         for row in rows:
-            if row[0] != row_id:
-                if term is not None:
-                    found.append(DueTerm(term, tuple(passed), instant(next_at), known))
-                row_id, case_id, term_id, owner, unit, started_at, due, sent, person = row[:9]
-                role = roles.get(owner)
-                if role is None:
-                    role = roles[owner] = Role(owner)
-                keys = sent_keys.get(sent)
-                if keys is None:
-                    keys = sent_keys[sent] = frozenset(key for key in sent.split(",") if key)
-                term = Term(
-                    id=row_id,
-                    case_id=case_id,
-                    term_id=term_id,
-                    owner=role,
-                    unit=unit,
-                    started_at=instant(started_at),
-                    due=instant(due),
-                    sent=keys,
-                    person=person or "",
-                )
-                passed, next_at, known = [], None, row[9] is not None
-            key, is_passed, at = row[9:]
-            if key is None:
-                continue
-            if is_passed:
-                passed.append(key)
-            elif next_at is None:
-                next_at = at
-        if term is not None:
-            found.append(DueTerm(term, tuple(passed), instant(next_at), known))
+            row_id, case_id, term_id, owner, unit, started_at, due, sent, person, passed, next_at, known = row
+            role = roles.get(owner)
+            if role is None:
+                role = roles[owner] = Role(owner)
+            keys = sent_keys.get(sent)
+            if keys is None:
+                keys = sent_keys[sent] = frozenset(key for key in sent.split(",") if key)
+            # Positional, in Term's field order (id, case_id, term_id, owner, unit, started_at, due, closed_at,
+            # met, sent, note, person): a thousand keyword calls cost a third more.
+            term = Term(
+                row_id, case_id, term_id, role, unit, instant(started_at), instant(due), None, None, keys, "",
+                person or "",
+            )  # fmt: skip
+            found.append(DueTerm(term, ordered(passed), instant(next_at), bool(known)))
         return found
 
     async def earliest_attention(self) -> datetime | None:
@@ -1022,28 +1099,32 @@ class SqlTransaction(ClusterStatements):
 
     async def _record_sent_many(self, items: Sequence[SentRecord]) -> set[int]:
         instant_text = _instant_text(self._sa_dialect)
-        instants: dict[datetime | None, str | None] = {None: None}  # terms opened alike share their points
-        rows: list[dict[str, object]] = []
+        # A sweep's thousand records hold a few distinct key lists and instants: each is converted once, and
+        # each row's JSON is written as text (the parameter of `_json` of the rows {id, seen, suffix, next}).
+        instants: dict[datetime | None, str] = {None: "null"}
+        lengths: dict[frozenset[str], int] = {}
+        suffixes: dict[tuple[str, ...], str] = {}
+        rows: list[str] = []
         for record in items:
-            if any("," in key for key in record.keys):
-                raise ValueError(f"term keys {record.keys!r} must not contain a comma")
+            suffix = suffixes.get(record.keys)
+            if suffix is None:
+                if any("," in key for key in record.keys):
+                    raise ValueError(f"term keys {record.keys!r} must not contain a comma")
+                suffix = suffixes[record.keys] = _quote("".join(f"{key}," for key in record.keys))
+            seen = lengths.get(record.seen)
+            if seen is None:
+                # The stored text is "," followed by "key," for each sent key: its length.
+                seen = lengths[record.seen] = 1 + sum(len(key) + 1 for key in record.seen)
             after = record.next_attention
-            if after in instants:
-                next_text = instants[after]
-            else:
-                next_text = instants[after] = instant_text(after)
-            rows.append(
-                {
-                    "id": record.term_row_id,
-                    # The stored text is "," followed by "key," for each sent key: its length.
-                    "seen": 1 + sum(len(key) + 1 for key in record.seen),
-                    "suffix": "".join(f"{key}," for key in record.keys),
-                    "next": next_text,
-                }
-            )
+            next_text = instants.get(after)
+            if next_text is None:
+                converted = instant_text(after)
+                next_text = instants[after] = "null" if converted is None else _quote(converted)
+            rows.append(f'{{"id":{record.term_row_id:d},"seen":{seen},"suffix":{suffix},"next":{next_text}}}')
+        param = "[" + ",".join(rows) + "]"
         if self._direct is not None:
-            return {row[0] for row in await self._fetch(_RECORD_SENT_MANY_SQLITE, (_json(rows),))}
-        return set((await self._exec(_RECORD_SENT_MANY_PG, {"rows": _json(rows)})).scalars())
+            return {row[0] for row in await self._fetch(_RECORD_SENT_MANY_SQLITE, (param,))}
+        return set((await self._exec(_RECORD_SENT_MANY_PG, {"rows": param})).scalars())
 
     # --- outbox ------------------------------------------------------------------------------------------
 
@@ -1055,18 +1136,11 @@ class SqlTransaction(ClusterStatements):
             return 0
         if (fast := self._direct) is not None:
             return await self._executemany(fast.outbox.sql(1), fast.outbox_rows(unique.values()))
-        instant_text = _instant_text(self._sa_dialect)
-        instants: dict[datetime, str | None] = {}  # a sweep's notifications share one instant
-        rows = []
-        for n in unique.values():
-            at = instants.get(n.at)
-            if at is None:
-                at = instants[n.at] = instant_text(n.at)
-            rows.append(
-                {"k": n.dedup_key, "c": n.case_id, "kind": n.kind, "r": Role(n.to_role).value, "u": n.unit,
-                 "t": n.term_id, "at": at, "p": _payload(n)}
-            )  # fmt: skip
-        return len((await self._exec(_ENQUEUE_PG, {"rows": _json(rows)})).all())
+        return len(
+            (
+                await self._exec(_ENQUEUE_PG, {"rows": _pg_outbox_rows(self._sa_dialect, unique.values())})
+            ).all()
+        )
 
     async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:
         stmt = select(outbox).where(outbox.c.delivered_at.is_(None)).order_by(outbox.c.id).limit(limit)
@@ -1608,6 +1682,19 @@ def _silent(silent: frozenset[str]) -> ColumnElement[bool] | None:
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _passed_keys(text: str) -> tuple[str, ...]:
+    """_DUE_TERMS_SQLITE's [[n, key], ...] (in any order) as the keys in the points' order."""
+    items: list[list[Any]] = json.loads(text)
+    if len(items) > 1:
+        items.sort()  # by n, the primary key's: no two alike
+    return tuple(key for _, key in items)
+
+
+def _pg_keys(passed: list[str] | None) -> tuple[str, ...]:
+    """_DUE_TERMS_PG's array of passed keys, in the points' order already."""
+    return () if passed is None else tuple(passed)
 
 
 def _chunks(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:

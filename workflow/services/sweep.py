@@ -69,14 +69,24 @@ def term_notifications(term: Term, key: str, now: datetime, rules: Rules) -> lis
     else:
         recipients = (term.owner,)
         kind = "reminder"
+    holder = term.owner.value
     payload: dict[str, object] = {
         "due": term.due.isoformat(),
         "point": key,
         "term_unit": term.unit,
-        "holder": term.owner.value,
+        "holder": holder,
     }
     if term.person:
         payload["person"] = term.person
+    if len(recipients) == 1 and recipients[0] == term.owner:
+        # A reminder (a sweep queues a thousand): the one notification owns the payload, no copy; built
+        # positionally (dedup_key, case_id, kind, to_role, at, term_id, unit, payload), as keywords cost more.
+        return [
+            Notification(
+                f"term:{term.id}:{key}:{holder}", term.case_id, kind, recipients[0], now, term.term_id, term.unit,
+                payload,
+            )
+        ]  # fmt: skip
     return [
         Notification(
             dedup_key=f"term:{term.id}:{key}:{role.value}",
