@@ -94,6 +94,10 @@ def create_engine(
                 f"PostgreSQL needs the async driver: use postgresql+asyncpg://..., not {sa_url.drivername}"
             )
         kwargs.setdefault("pool_pre_ping", True)
+        # SQLAlchemy's default keeps 5 connections and closes every overflow one when it comes back: with 16
+        # registrations at once, 11 of them reconnected (a backend started, auth, asyncpg's type introspection)
+        # for every transaction, so 16 at once were slower than one at a time (bench/engine_bench.py).
+        kwargs.setdefault("pool_size", 16)
         return create_async_engine(sa_url, json_serializer=_json_dumps, **kwargs)
     raise ValueError(
         f"unsupported database {sa_url.drivername!r}: use sqlite+aiosqlite or postgresql+asyncpg"
