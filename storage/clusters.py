@@ -70,7 +70,16 @@ _ADD_SIGNATURE_PG = (
     " INSERT INTO signature_terms (case_id, term, procedure, at)"
     " SELECT s.case_id, w.term, s.procedure, s.at FROM s CROSS JOIN unnest($7::VARCHAR[]) AS w(term)"
 )
-_JOIN_CLUSTER_PG = "UPDATE case_signatures SET cluster_id = $1::BIGINT WHERE case_id = ANY($2::BIGINT[])"
+# Joining a cluster reads back the cluster and its size in the same round trip (a registration asks for both
+# right after joining): the count is of the snapshot before the update, plus the rows it moved in, so the
+# signatures already in the cluster are left unwritten.
+_JOIN_CLUSTER_PG = (
+    "WITH moved AS (UPDATE case_signatures SET cluster_id = $1::BIGINT WHERE case_id = ANY($2::BIGINT[])"
+    " AND cluster_id IS DISTINCT FROM $1::BIGINT RETURNING case_id)"
+    " SELECT c.id, c.started_at, c.reported_at,"
+    " (SELECT count(*) FROM case_signatures WHERE cluster_id = $1::BIGINT) + (SELECT count(*) FROM moved)"
+    " FROM clusters AS c WHERE c.id = $1::BIGINT"
+)
 _CLUSTER_PG = "SELECT id, started_at, reported_at FROM clusters WHERE id = $1::BIGINT"
 _CLUSTER_SIZE_PG = "SELECT count(*) FROM case_signatures WHERE cluster_id = $1::BIGINT"
 
@@ -140,6 +149,11 @@ class ClusterStatements:
 
     _sa_dialect: Dialect
     _dialect: str
+    # PostgreSQL: statements this transaction sent (`_exec` and `_pg` count them), and the cluster and size the
+    # last join read back, at that count: `cluster` and `cluster_size` answer from it while no statement has
+    # been sent since (so nothing this transaction did can have changed them).
+    _statements: int = 0
+    _joined: tuple[int, int, ClusterRow | None, int] | None = None
 
     async def _exec(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
         raise NotImplementedError  # the transaction's own
@@ -252,7 +266,16 @@ class ClusterStatements:
             sql = f"UPDATE case_signatures SET cluster_id = ? WHERE case_id IN ({marks})"
             await self._fetch(sql, (cluster_id, *case_ids))
         elif case_ids:
-            await self._pg(_JOIN_CLUSTER_PG, (cluster_id, list(case_ids)))
+            found = await self._pg(_JOIN_CLUSTER_PG, (cluster_id, list(case_ids)))
+            row = ClusterRow(*found[0][:3]) if found else None
+            self._joined = (self._statements, cluster_id, row, int(found[0][3]) if found else 0)
+
+    def _joined_now(self, cluster_id: int) -> tuple[int, int, ClusterRow | None, int] | None:
+        """What the last join read back, if it was of this cluster and no statement went since."""
+        joined = self._joined
+        if joined is not None and joined[0] == self._statements and joined[1] == cluster_id:
+            return joined
+        return None
 
     async def cluster(self, cluster_id: int) -> ClusterRow | None:
         if self._dialect == "sqlite":
@@ -261,6 +284,8 @@ class ClusterStatements:
                 return None
             ((key, started, reported),) = found
             return ClusterRow(key, _instant(started), None if reported is None else _instant(reported))
+        if (joined := self._joined_now(cluster_id)) is not None:
+            return joined[2]
         rows = await self._pg(_CLUSTER_PG, (cluster_id,))
         if not rows:
             return None
@@ -288,6 +313,8 @@ class ClusterStatements:
         if self._dialect == "sqlite":
             ((count,),) = await self._fetch(_CLUSTER_SIZE_SQLITE, (cluster_id,))
             return int(count)
+        if (joined := self._joined_now(cluster_id)) is not None and joined[2] is not None:
+            return joined[3]
         ((count,),) = await self._pg(_CLUSTER_SIZE_PG, (cluster_id,))
         return int(count)
 

@@ -531,6 +531,7 @@ class SqlTransaction(ClusterStatements):
     # --- plumbing ------------------------------------------------------------------------------------------
 
     async def _exec(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
+        self._statements += 1
         try:
             if self._sync is not None:
                 return self._sync.execute(stmt, params)
@@ -570,6 +571,7 @@ class SqlTransaction(ClusterStatements):
     async def _pg(self, sql: str, params: Sequence[Any]) -> Sequence[Any]:
         """PostgreSQL: one statement straight through asyncpg, in this transaction (storage/pg_direct.py); its
         rows, each indexable by position."""
+        self._statements += 1
         conn = self._async_conn()
         adapted = self._adapted
         if adapted is None:
