@@ -4,6 +4,7 @@ registration sends the number of statements it is meant to."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -15,12 +16,13 @@ from sqlalchemy import event, insert, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage import engine as engine_module
 from storage import repository
 from storage.clusters import ClusterStatements, terms_of
 from storage.migrate import upgrade
 from storage.repository import SqlTransaction
 from storage.tables import case_signatures, metadata, outbox, signature_terms, term_points
-from tests.storage.conftest import SettableClock, pg_schema_engine
+from tests.storage.conftest import SettableClock, pg_schema_engine, require_pg
 from tests.storage.test_writer import workload_on
 from workflow.calendar import WorkingCalendar
 from workflow.clusters import signature
@@ -218,3 +220,33 @@ async def test_a_first_message_takes_eight_statements_and_stores_its_message_and
                      " WHERE t.case_id = :id"), {"id": outcome.case.id}
             )).scalar_one()  # fmt: skip
         assert points > 0  # the terms' points came with them
+
+
+async def test_a_pooled_connection_the_server_ended_is_replaced_at_its_one_round_trip_ping() -> None:
+    """storage/engine.py pings a pooled connection with one `SELECT 1` instead of SQLAlchemy's three round
+    trips; a connection whose backend is gone must still be found dead there and replaced."""
+    async with pg_schema_engine() as engine:
+        await upgrade(engine)
+        assert engine.dialect.do_ping is engine_module._ping_once
+        async with engine.connect() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        admin = engine_module.create_engine(require_pg())
+        try:
+            async with admin.connect() as other:
+                await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            for _ in range(100):  # the backend exits shortly after the signal
+                async with admin.connect() as other:
+                    gone = (await other.execute(
+                        text("SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                    )).scalar_one()  # fmt: skip
+                if gone:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await admin.dispose()
+        assert gone
+        repo = repository.SqlRepository(engine, clock=SettableClock(START))
+        async with repo.transaction() as tx:
+            assert await tx.find_case_by_source("vk", "nothing") is None
+            pids = await tx.connection.execute(text("SELECT pg_backend_pid()"))
+            assert pids.scalar_one() != pid
