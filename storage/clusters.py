@@ -48,7 +48,8 @@ _CLUSTER_SIZE_SQLITE = "SELECT count(*) FROM case_signatures WHERE cluster_id = 
 # connection; SQLAlchemy built the candidates' statement anew for every message, one subquery per term, and that
 # cost more of the registration's CPU than anything else. The terms come as one array, each term's newest
 # `per_term` postings read by LATERAL: the same rows as a UNION ALL of one subquery per term.
-_COLUMNS_PG = "case_id, at, stems, address, author, cluster_id"
+# In SignatureRow's order, "" for an unknown address or author, so that a row is built from a record as it is.
+_COLUMNS_PG = "case_id, at, stems, coalesce(address, ''), coalesce(author, ''), cluster_id"
 _CANDIDATES_PG = (
     f"SELECT {_COLUMNS_PG} FROM case_signatures WHERE case_id IN ("
     "SELECT p.case_id FROM unnest($2::VARCHAR[]) AS w(term) CROSS JOIN LATERAL ("
@@ -125,8 +126,7 @@ def _sqlite_row(row: tuple[Any, ...]) -> SignatureRow:
 
 
 def _pg_row(row: Any) -> SignatureRow:
-    case_id, at, stems, address, author, cluster_id = row
-    return SignatureRow(case_id, at, stems, address or "", author or "", cluster_id)
+    return SignatureRow(*row)  # a record of _COLUMNS_PG
 
 
 _UTC_DATETIME = UtcDateTime()
