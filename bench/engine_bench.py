@@ -11,7 +11,10 @@ pile up — it should follow what is due, not what is open.
    `--no-clusters`: the spike window and the repeat lookup scan nothing (their signature row is still written);
    `--no-writer`: SQLite writes through the engine's pooled connections instead of storage/writer.py.
    The floor: stdlib sqlite3 alone (same file settings and PRAGMAs) writing exactly the rows one registration
-   wrote (read back from the database just filled), one transaction per registration.
+   wrote (read back from the database just filled), one transaction per registration. On PostgreSQL the floor
+   is asyncpg alone on the same schema, right after the timed run and with the same `--concurrency`
+   (connections), writing the rows the last registration wrote (its term points too), one INSERT per row and
+   one transaction per registration: what its writes cost without any of our code or SQLAlchemy.
 2. Sweeps: a fresh database holds N open cases (two open terms each, attention points days ahead with their
    stored miss point, and one delivered outbox row each as history), bulk-inserted with SQLAlchemy Core. `--due`
    of the cases carry one more term whose 50 % reminder has passed (its points r50, r80 and the miss stored as
@@ -49,7 +52,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, event, insert, literal, select, text, update
+from sqlalchemy import JSON, delete, event, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -145,9 +148,14 @@ Rows = list[tuple[str, dict[str, Any]]]
 
 
 async def bench_register(
-    factory: EngineFactory, count: int, profile: bool, concurrency: int = 1, spikes: SpikeSettings | None = None
-) -> tuple[float, Rows, str]:
-    """Registrations per second, the rows the last registration wrote (for the floor), and its round trips."""
+    factory: EngineFactory,
+    count: int,
+    profile: bool,
+    concurrency: int = 1,
+    spikes: SpikeSettings | None = None,
+) -> tuple[float, Rows, str, float | None]:
+    """Registrations per second, the rows the last registration wrote (for the floor), its round trips, and on
+    PostgreSQL the asyncpg floor's registrations per second (`pg_register_floor`)."""
     clock = Clock(NOW)
     async with factory() as engine:
         services = services_for(engine, clock, spikes)
@@ -181,9 +189,74 @@ async def bench_register(
             clock.instant = NOW + timedelta(seconds=count)
             assert (await services.register(message(count, clock.instant), OPERATOR)).created
         storm = counter.summary()
+        floor = None
+        if engine.dialect.name == "postgresql":
+            floor = await pg_register_floor(engine, count, concurrency, last)
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-    return count / elapsed, rows, f"first message {first}; a message in the storm {storm}"
+    return count / elapsed, rows, f"first message {first}; a message in the storm {storm}", floor
+
+
+async def pg_register_floor(engine: AsyncEngine, count: int, concurrency: int, case_id: int) -> float:
+    """asyncpg alone writing, `count` times, the rows registration `case_id` wrote (term points included), one
+    INSERT per row and one transaction per registration, on `concurrency` connections at once; per second."""
+    plan: list[tuple[str, str, list[str], list[Any]]] = []  # table, INSERT, its columns, the rows' values
+    async with engine.connect() as conn:
+        pg: Any = (await conn.get_raw_connection()).driver_connection
+        for table in metadata.sorted_tables:
+            if table.name == "cases":
+                where = "id = $1"
+            elif "case_id" in table.c:
+                where = "case_id = $1"
+            elif table.name == "term_points":
+                where = "term_row_id IN (SELECT id FROM terms WHERE case_id = $1)"
+            else:
+                continue
+            keys = [c.name for c in table.c if not (c.name == "id" and c.primary_key)]
+            is_json = [table.c[k].type._type_affinity is JSON for k in keys]
+            columns = ", ".join(f'"{k}"::text' if j else f'"{k}"' for k, j in zip(keys, is_json, strict=True))
+            order = "id" if "id" in table.c else ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
+            found = await pg.fetch(
+                f'SELECT {columns} FROM "{table.name}" WHERE {where} ORDER BY {order}', case_id
+            )
+            marks = ", ".join(f"${i + 1}" + ("::json" if j else "") for i, j in enumerate(is_json))
+            returning = " RETURNING id" if table.name in ("cases", "terms") else ""
+            sql = f'INSERT INTO "{table.name}" ({", ".join(f"{k!r}" for k in keys)}) VALUES ({marks}){returning}'
+            plan.append((table.name, sql.replace("'", '"'), keys, [list(r) for r in found]))
+        term_ids = [
+            r[0] for r in await pg.fetch("SELECT id FROM terms WHERE case_id = $1 ORDER BY id", case_id)
+        ]
+    unique = {"messages": "source_id", "outbox": "dedup_key"}  # made distinct per copy
+    numbers = iter(range(count))
+
+    async def worker() -> None:
+        async with engine.connect() as conn:
+            pg: Any = (await conn.get_raw_connection()).driver_connection
+            for n in numbers:
+                async with pg.transaction():
+                    new_case, new_terms = 0, list[int]()
+                    for table, sql, keys, values in plan:
+                        for row in values:
+                            params = list(row)
+                            for i, key in enumerate(keys):
+                                if key == "case_id":
+                                    params[i] = new_case
+                                elif key == "term_row_id":
+                                    params[i] = new_terms[term_ids.index(row[i])]
+                                elif key == "cluster_id":
+                                    params[i] = None  # a cluster is no row of the case's
+                                elif unique.get(table) == key:
+                                    params[i] = f"{row[i]}:{n}"
+                            if table == "cases":
+                                new_case = await pg.fetchval(sql, *params)
+                            elif table == "terms":
+                                new_terms.append(await pg.fetchval(sql, *params))
+                            else:
+                                await pg.execute(sql, *params)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return count / (time.perf_counter() - started)
 
 
 class RoundTrips:
@@ -577,7 +650,9 @@ async def main() -> None:
     print(f"registrations: concurrency {args.concurrency}, clusters {'off' if args.no_clusters else 'on'},"
           f" SQLite writer {'off' if args.no_writer else 'on'}")  # fmt: skip
     for label, factory in targets:
-        rate, rows, trips = await bench_register(factory, messages, args.profile, args.concurrency, spikes)
+        rate, rows, trips, pg_floor_rate = await bench_register(
+            factory, messages, args.profile, args.concurrency, spikes
+        )
         if label == "sqlite":
             verdict = "ok" if rate >= 2_000 else "BELOW GOAL (2,000/s)"
         elif args.concurrency < 16:
@@ -589,6 +664,12 @@ async def main() -> None:
         )
         if label == "postgresql":
             print(f"postgresql per registration: {trips}")
+            if pg_floor_rate is not None:
+                print(
+                    f"postgresql floor (asyncpg, the rows a registration writes, one INSERT each, one transaction"
+                    f" per registration, {args.concurrency} at once): {pg_floor_rate:,.0f}/s; registration costs"
+                    f" {pg_floor_rate / rate:.2f}x the floor"
+                )
         if label == "sqlite":
             floor = await bench_floor(messages, rows)
             ratio = floor / rate

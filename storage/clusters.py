@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Dialect, Executable, Row, func, insert, literal, select, true, union_all, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Dialect, Executable, Row, insert, select, update
 from sqlalchemy.engine import CursorResult
 
 from storage import direct
 from storage.tables import case_signatures, clusters, signature_terms
+from storage.types import UtcDateTime
 from workflow.ports import ClusterRow, SignatureRow
 
 _c = case_signatures.c
@@ -44,6 +44,45 @@ _LATEST_BY_AUTHOR_SQLITE = (
 )
 _CLUSTER_SQLITE = "SELECT id, started_at, reported_at FROM clusters WHERE id = ?"
 _CLUSTER_SIZE_SQLITE = "SELECT count(*) FROM case_signatures WHERE cluster_id = ?"
+# PostgreSQL: the same statements as fixed text through asyncpg (storage/pg_direct.py), prepared once per
+# connection; SQLAlchemy built the candidates' statement anew for every message, one subquery per term, and that
+# cost more of the registration's CPU than anything else. The terms come as one array, each term's newest
+# `per_term` postings read by LATERAL: the same rows as a UNION ALL of one subquery per term.
+# In SignatureRow's order, "" for an unknown address or author, so that a row is built from a record as it is.
+_COLUMNS_PG = "case_id, at, stems, coalesce(address, ''), coalesce(author, ''), cluster_id"
+_CANDIDATES_PG = (
+    f"SELECT {_COLUMNS_PG} FROM case_signatures WHERE case_id IN ("
+    "SELECT p.case_id FROM unnest($2::VARCHAR[]) AS w(term) CROSS JOIN LATERAL ("
+    "SELECT case_id FROM signature_terms WHERE procedure = $1::VARCHAR AND term = w.term"
+    " AND at >= $3::TIMESTAMP WITH TIME ZONE AND at <= $4::TIMESTAMP WITH TIME ZONE"
+    " ORDER BY at DESC, case_id DESC LIMIT $5::INTEGER) AS p)"
+    " ORDER BY at DESC, case_id DESC LIMIT $6::INTEGER"
+)
+_LATEST_BY_AUTHOR_PG = (
+    f"SELECT {_COLUMNS_PG} FROM case_signatures WHERE author = $1::VARCHAR"
+    " AND at >= $2::TIMESTAMP WITH TIME ZONE AND procedure = $3::VARCHAR"
+    " ORDER BY at DESC, case_id DESC LIMIT 1"
+)
+# The signature and its terms in one round trip: the signature in a CTE, its terms from an array beside it.
+_ADD_SIGNATURE_PG = (
+    "WITH s AS (INSERT INTO case_signatures (case_id, procedure, at, stems, address, author)"
+    " VALUES ($1::BIGINT, $2::VARCHAR, $3::TIMESTAMP WITH TIME ZONE, $4::TEXT, $5::VARCHAR, $6::VARCHAR)"
+    " RETURNING case_id, procedure, at)"
+    " INSERT INTO signature_terms (case_id, term, procedure, at)"
+    " SELECT s.case_id, w.term, s.procedure, s.at FROM s CROSS JOIN unnest($7::VARCHAR[]) AS w(term)"
+)
+# Joining a cluster reads back the cluster and its size in the same round trip (a registration asks for both
+# right after joining): the count is of the snapshot before the update, plus the rows it moved in, so the
+# signatures already in the cluster are left unwritten.
+_JOIN_CLUSTER_PG = (
+    "WITH moved AS (UPDATE case_signatures SET cluster_id = $1::BIGINT WHERE case_id = ANY($2::BIGINT[])"
+    " AND cluster_id IS DISTINCT FROM $1::BIGINT RETURNING case_id)"
+    " SELECT c.id, c.started_at, c.reported_at,"
+    " (SELECT count(*) FROM case_signatures WHERE cluster_id = $1::BIGINT) + (SELECT count(*) FROM moved)"
+    " FROM clusters AS c WHERE c.id = $1::BIGINT"
+)
+_CLUSTER_PG = "SELECT id, started_at, reported_at FROM clusters WHERE id = $1::BIGINT"
+_CLUSTER_SIZE_PG = "SELECT count(*) FROM case_signatures WHERE cluster_id = $1::BIGINT"
 
 
 def terms_of(stems: str, address: str) -> list[str]:
@@ -102,6 +141,18 @@ def _sqlite_row(row: tuple[Any, ...]) -> SignatureRow:
     return built
 
 
+def _pg_row(row: Any) -> SignatureRow:
+    return SignatureRow(*row)  # a record of _COLUMNS_PG
+
+
+_UTC_DATETIME = UtcDateTime()
+
+
+def _pg_instant(value: datetime, dialect: Dialect) -> datetime | None:
+    """A parameter of a `UtcDateTime` column, as its bind processor converts it (UTC; naive refused)."""
+    return _UTC_DATETIME.process_bind_param(value, dialect)
+
+
 def _row(row: Row[Any]) -> SignatureRow:
     return SignatureRow(
         case_id=row.case_id, at=row.at, stems=row.stems, address=row.address or "", author=row.author or "",
@@ -114,12 +165,20 @@ class ClusterStatements:
 
     _sa_dialect: Dialect
     _dialect: str
+    # PostgreSQL: statements this transaction sent (`_exec` and `_pg` count them), and the cluster and size the
+    # last join read back, at that count: `cluster` and `cluster_size` answer from it while no statement has
+    # been sent since (so nothing this transaction did can have changed them).
+    _statements: int = 0
+    _joined: tuple[int, int, ClusterRow | None, int] | None = None
 
     async def _exec(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
         raise NotImplementedError  # the transaction's own
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         raise NotImplementedError  # the transaction's own (SQLite)
+
+    async def _pg(self, sql: str, params: Sequence[Any]) -> Sequence[Any]:
+        raise NotImplementedError  # the transaction's own (PostgreSQL)
 
     async def add_signature(self, procedure: str, row: SignatureRow) -> None:
         values = {
@@ -139,21 +198,11 @@ class ClusterStatements:
                 chunk = terms[start : start + fast.term.max_rows]
                 await self._fetch(fast.term.sql(len(chunk)), fast.term.params(chunk))
             return
-        if not terms:
-            await self._exec(insert(case_signatures).values(values))
-            return
-        # PostgreSQL, one round trip: the signature in a CTE, its terms inserted from an array beside it.
-        signature = (
-            insert(case_signatures).values(values).returning(_c.case_id, _c.procedure, _c.at).cte("signature")
-        )
+        at = _pg_instant(row.at, self._sa_dialect)
         names = [t["term"] for t in terms]
-        array = literal(names, type_=postgresql.ARRAY(_t.term.type))
-        term = func.unnest(array).table_valued("term").render_derived(name="t")
-        postings = select(signature.c.case_id, term.c.term, signature.c.procedure, signature.c.at)
-        await self._exec(
-            insert(signature_terms)
-            .from_select(["case_id", "term", "procedure", "at"], postings.select_from(signature).join(term, true()))
-            .add_cte(signature)
+        await self._pg(
+            _ADD_SIGNATURE_PG,
+            (row.case_id, procedure, at, row.stems, row.address or None, row.author or None, names),
         )
 
     async def similar_candidates(
@@ -179,7 +228,13 @@ class ClusterStatements:
         return newest[:limit]
 
     async def _candidates(
-        self, procedure: str, terms: Sequence[str], since: datetime, until: datetime, per_term: int, limit: int
+        self,
+        procedure: str,
+        terms: Sequence[str],
+        since: datetime,
+        until: datetime,
+        per_term: int,
+        limit: int,
     ) -> list[SignatureRow]:
         if not terms or limit <= 0 or per_term <= 0:
             return []
@@ -190,22 +245,9 @@ class ClusterStatements:
                 params.extend((procedure, term, low, high, per_term))
             params.append(limit)
             return [_sqlite_row(r) for r in await self._fetch(_candidates_sqlite(len(terms)), params)]
-        postings = [
-            select(_t.case_id)
-            .where(_t.procedure == procedure, _t.term == term, _t.at >= since, _t.at <= until)
-            .order_by(_t.at.desc(), _t.case_id.desc())
-            .limit(per_term)
-            .subquery()
-            for term in terms
-        ]
-        shared = union_all(*(select(p.c.case_id) for p in postings))
-        stmt = (
-            select(case_signatures)
-            .where(_c.case_id.in_(shared))
-            .order_by(_c.at.desc(), _c.case_id.desc())
-            .limit(limit)
-        )
-        return [_row(r) for r in (await self._exec(stmt)).all()]
+        bounds = (_pg_instant(since, self._sa_dialect), _pg_instant(until, self._sa_dialect))
+        found = await self._pg(_CANDIDATES_PG, (procedure, list(terms), *bounds, per_term, limit))
+        return [_pg_row(r) for r in found]
 
     async def recent_signatures(
         self, procedure: str, since: datetime, until: datetime, limit: int
@@ -220,16 +262,14 @@ class ClusterStatements:
 
     async def latest_by_author(self, procedure: str, author: str, since: datetime) -> SignatureRow | None:
         if self._dialect == "sqlite":
-            rows = await self._fetch(_LATEST_BY_AUTHOR_SQLITE, (author, direct.instant_text(since), procedure))
+            rows = await self._fetch(
+                _LATEST_BY_AUTHOR_SQLITE, (author, direct.instant_text(since), procedure)
+            )
             return _sqlite_row(rows[0]) if rows else None
-        stmt = (
-            select(case_signatures)
-            .where(_c.author == author, _c.at >= since, _c.procedure == procedure)
-            .order_by(_c.at.desc(), _c.case_id.desc())
-            .limit(1)
+        found = await self._pg(
+            _LATEST_BY_AUTHOR_PG, (author, _pg_instant(since, self._sa_dialect), procedure)
         )
-        row = (await self._exec(stmt)).one_or_none()
-        return None if row is None else _row(row)
+        return _pg_row(found[0]) if found else None
 
     async def new_cluster(self, started_at: datetime) -> int:
         stmt = insert(clusters).values(started_at=started_at).returning(clusters.c.id)
@@ -242,9 +282,16 @@ class ClusterStatements:
             sql = f"UPDATE case_signatures SET cluster_id = ? WHERE case_id IN ({marks})"
             await self._fetch(sql, (cluster_id, *case_ids))
         elif case_ids:
-            await self._exec(
-                update(case_signatures).where(_c.case_id.in_(list(case_ids))).values(cluster_id=cluster_id)
-            )
+            found = await self._pg(_JOIN_CLUSTER_PG, (cluster_id, list(case_ids)))
+            row = ClusterRow(*found[0][:3]) if found else None
+            self._joined = (self._statements, cluster_id, row, int(found[0][3]) if found else 0)
+
+    def _joined_now(self, cluster_id: int) -> tuple[int, int, ClusterRow | None, int] | None:
+        """What the last join read back, if it was of this cluster and no statement went since."""
+        joined = self._joined
+        if joined is not None and joined[0] == self._statements and joined[1] == cluster_id:
+            return joined
+        return None
 
     async def cluster(self, cluster_id: int) -> ClusterRow | None:
         if self._dialect == "sqlite":
@@ -253,8 +300,13 @@ class ClusterStatements:
                 return None
             ((key, started, reported),) = found
             return ClusterRow(key, _instant(started), None if reported is None else _instant(reported))
-        row = (await self._exec(select(clusters).where(clusters.c.id == cluster_id))).one_or_none()
-        return None if row is None else ClusterRow(row.id, row.started_at, row.reported_at)
+        if (joined := self._joined_now(cluster_id)) is not None:
+            return joined[2]
+        rows = await self._pg(_CLUSTER_PG, (cluster_id,))
+        if not rows:
+            return None
+        ((key, started, reported),) = rows
+        return ClusterRow(key, started, reported)
 
     async def cluster_members(
         self,
@@ -277,8 +329,10 @@ class ClusterStatements:
         if self._dialect == "sqlite":
             ((count,),) = await self._fetch(_CLUSTER_SIZE_SQLITE, (cluster_id,))
             return int(count)
-        stmt = select(func.count()).select_from(case_signatures).where(_c.cluster_id == cluster_id)
-        return int((await self._exec(stmt)).scalar_one())
+        if (joined := self._joined_now(cluster_id)) is not None and joined[2] is not None:
+            return joined[3]
+        ((count,),) = await self._pg(_CLUSTER_SIZE_PG, (cluster_id,))
+        return int(count)
 
     async def mark_cluster_reported(self, cluster_id: int, at: datetime) -> bool:
         stmt = (

@@ -26,7 +26,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    literal,
     null,
     or_,
     select,
@@ -43,7 +42,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import Table
 
-from storage import codec, direct, term_lists
+from storage import codec, direct, pg_direct, term_lists
 from storage.clusters import ClusterStatements
 from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
@@ -180,10 +179,10 @@ _RECORD_SENT_MANY_PG = text(
 # PostgreSQL's outbox insert likewise takes its rows as one JSON parameter: a sweep's 1,000 notifications were
 # 9,000 bound parameters, each through SQLAlchemy's processing. The rows go in their order, so ids follow it.
 # (SQLite: one executemany through storage/direct.py.)
-_ENQUEUE_PG = text(
+_ENQUEUE_PG = (
     "INSERT INTO outbox (dedup_key, case_id, kind, to_role, unit, term_id, at, payload, attempts)"
     " SELECT v.k, v.c, v.kind, v.r, v.u, v.t, v.at, v.p, 0"
-    " FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS (k text, c integer, kind text, r text,"
+    " FROM ROWS FROM (json_to_recordset(CAST($1 AS json)) AS (k text, c integer, kind text, r text,"
     " u text, t text, at timestamptz, p json)) WITH ORDINALITY AS v(k, c, kind, r, u, t, at, p, n)"
     " ORDER BY v.n"
     " ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
@@ -227,6 +226,7 @@ _CLAIM_OUTBOX = (
 )
 # SQLite, through storage/direct.py: the registration's lookup and the sweep's query.
 _FIND_CASE_SQLITE = "SELECT case_id FROM messages WHERE source = ? AND source_id = ?"
+_FIND_CASE_PG = "SELECT case_id FROM messages WHERE source = $1::VARCHAR AND source_id = $2::VARCHAR"
 # `closed_at IS NULL` spelled exactly as the partial index's predicate; closed_at, met and next_attention of an
 # open term need no reading.
 _NEEDING_ATTENTION_SQLITE = (
@@ -422,6 +422,61 @@ def _pg_outbox_rows(dialect: Dialect, notifications: Iterable[Notification]) -> 
     return "[" + ",".join(texts) + "]"
 
 
+class _PgDirect:
+    """PostgreSQL's hot statements of a registration as fixed SQL text (storage/pg_direct.py), built once per
+    engine (its JSON serializer is the dialect's)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        case = pg_direct.Columns(cases, _CASE_KEYS, dialect)
+        self.message = pg_direct.Columns(messages, _MESSAGE_KEYS[1:], dialect)
+        self.case = case
+        quote = dialect.identifier_preparer.quote
+        # One round trip: the case's row in a CTE, its message inserted from the id the CTE returns.
+        self.case_and_message = (
+            f"WITH new_case AS (INSERT INTO cases ({', '.join(quote(k) for k in case.keys)})"
+            f" VALUES ({case.placeholders(1)}) RETURNING id)"
+            f" INSERT INTO messages (case_id, {', '.join(quote(k) for k in self.message.keys)})"
+            f" SELECT new_case.id, {self.message.placeholders(1 + len(case.keys))} FROM new_case"
+            " RETURNING case_id"
+        )
+        self.event = pg_direct.Insert(events, _EVENT_KEYS, dialect)
+        # A case's terms and their points in one round trip: the terms' columns as arrays, inserted in their
+        # order (ids grow in it, as SQLAlchemy's sort_by_parameter_order relies on), each point joined to its
+        # term by the term's position. The ids come back in the terms' order.
+        self.term = pg_direct.Columns(terms, _TERM_KEYS, dialect)
+        self.point = pg_direct.Columns(term_points, ("n", "key", "at"), dialect)
+        names = ", ".join(quote(k) for k in _TERM_KEYS)
+        arrays = ", ".join(f"${i + 1}::{c}[]" for i, c in enumerate(self.term.casts))
+        first = len(_TERM_KEYS) + 1
+        point_arrays = ", ".join(f"${first + 1 + i}::{c}[]" for i, c in enumerate(self.point.casts))
+        self.terms_and_points = (
+            f"WITH v AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY AS v({names}, k)),"
+            f" t AS (INSERT INTO terms ({names}) SELECT {names} FROM v ORDER BY k RETURNING id),"
+            " r AS (SELECT id, row_number() OVER (ORDER BY id) AS k FROM t),"
+            " p AS (INSERT INTO term_points (term_row_id, n, key, at) SELECT r.id, p.n, p.key, p.at"
+            f" FROM unnest(${first}::BIGINT[], {point_arrays}) AS p(k, n, key, at) JOIN r ON r.k = p.k)"
+            " SELECT id FROM r ORDER BY k"
+        )
+
+    def terms_and_points_params(
+        self, rows: Sequence[Mapping[str, Any]], points: Sequence[Sequence[Point]]
+    ) -> list[Any]:
+        converted = [self.term.row(row) for row in rows]
+        params: list[Any] = [list(column) for column in zip(*converted, strict=True)]
+        where: list[int] = []
+        n_s: list[int] = []
+        keys: list[str] = []
+        ats: list[Any] = []
+        process_at = self.point.processors[2]
+        for k, term_points_ in enumerate(points, start=1):
+            for n, (key, at) in enumerate(term_points_):
+                where.append(k)
+                n_s.append(n)
+                keys.append(key)
+                ats.append(at if process_at is None else process_at(at))
+        return [*params, where, n_s, keys, ats]
+
+
 _INSTANT_TEXT: dict[str, Callable[[datetime | None], str | None]] = {}
 
 
@@ -453,6 +508,7 @@ class SqlRepository:
         self.engine = engine
         self._clock = clock
         self._direct = _SqliteDirect(engine.dialect) if engine.dialect.name == "sqlite" else None
+        self._pg_direct = _PgDirect(engine.dialect) if engine.dialect.name == "postgresql" else None
         # SQLite on a file: writes through the engine's one writer thread (storage/writer.py). An in-memory
         # database is private to its connection, so there writes stay on the engine's own.
         self._writes_through_writer = writes_through_writer(engine)
@@ -484,11 +540,11 @@ class SqlRepository:
         # StorageUnavailable, whether from the connect, a statement or the commit (storage/outage.py).
         if not self._writes_through_writer:
             async with translated(), self.engine.connect() as conn, conn.begin():
-                yield SqlTransaction(conn, self._clock, self._direct)
+                yield SqlTransaction(conn, self._clock, self._direct, self._pg_direct)
             return
         # The file's writer hands it over first (storage/writer.py): no contention for its lock.
         async with translated(), exclusive_turn(self.engine), self.engine.connect() as conn, conn.begin():
-            yield SqlTransaction(conn, self._clock, self._direct)
+            yield SqlTransaction(conn, self._clock, self._direct, self._pg_direct)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[SqlTransaction]:
@@ -503,7 +559,7 @@ class SqlRepository:
             else:
                 await conn.execution_options(postgresql_readonly=True)
             async with conn.begin():
-                yield SqlTransaction(conn, self._clock, self._direct)
+                yield SqlTransaction(conn, self._clock, self._direct, self._pg_direct)
 
 
 @dataclass(frozen=True, slots=True)
@@ -524,7 +580,11 @@ class ChannelFile:
 
 class SqlTransaction(ClusterStatements):
     def __init__(
-        self, conn: AsyncConnection, clock: Clock, sqlite_direct: _SqliteDirect | None = None
+        self,
+        conn: AsyncConnection,
+        clock: Clock,
+        sqlite_direct: _SqliteDirect | None = None,
+        pg_direct: _PgDirect | None = None,
     ) -> None:
         self._conn: AsyncConnection | None = conn
         self._sync: Connection | None = None
@@ -534,6 +594,8 @@ class SqlTransaction(ClusterStatements):
         self._direct = sqlite_direct if self._dialect == "sqlite" else None
         self._driver: Any = None
         self._raw: sqlite3.Connection | None = None
+        self._pgd = pg_direct if self._dialect == "postgresql" else None
+        self._adapted: Any = None
 
     @classmethod
     def on_writer(
@@ -553,11 +615,14 @@ class SqlTransaction(ClusterStatements):
         tx._direct = sqlite_direct
         tx._driver = None
         tx._raw = raw
+        tx._pgd = None
+        tx._adapted = None
         return tx
 
     # --- plumbing ------------------------------------------------------------------------------------------
 
     async def _exec(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
+        self._statements += 1
         try:
             if self._sync is not None:
                 return self._sync.execute(stmt, params)
@@ -577,7 +642,9 @@ class SqlTransaction(ClusterStatements):
 
     def _async_conn(self) -> AsyncConnection:
         if self._conn is None:
-            raise RuntimeError("this transaction runs in the SQLite writer's thread: it has no async connection")
+            raise RuntimeError(
+                "this transaction runs in the SQLite writer's thread: it has no async connection"
+            )
         return self._conn
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -592,6 +659,18 @@ class SqlTransaction(ClusterStatements):
             return direct.executemany_now(self._raw, sql, rows)
         return await direct.executemany(await self._driver_connection(), sql, rows)
 
+    async def _pg(self, sql: str, params: Sequence[Any]) -> Sequence[Any]:
+        """PostgreSQL: one statement straight through asyncpg, in this transaction (storage/pg_direct.py); its
+        rows, each indexable by position."""
+        self._statements += 1
+        conn = self._async_conn()
+        adapted = self._adapted
+        if adapted is None:
+            adapted = self._adapted = (await conn.get_raw_connection()).dbapi_connection
+        if pg_direct.available(adapted):
+            return await pg_direct.fetch(conn, adapted, sql, params)
+        return (await conn.exec_driver_sql(sql, tuple(params))).all()  # an adapter without what it relies on
+
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """The dialect's INSERT, which has ON CONFLICT on both."""
         return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
@@ -602,6 +681,9 @@ class SqlTransaction(ClusterStatements):
         if self._direct is not None:
             rows = await self._fetch(_FIND_CASE_SQLITE, (source, source_id))
             return int(rows[0][0]) if rows else None
+        if self._pgd is not None:
+            found = await self._pg(_FIND_CASE_PG, (source, source_id))
+            return int(found[0][0]) if found else None
         stmt = select(messages.c.case_id).where(
             messages.c.source == source, messages.c.source_id == source_id
         )
@@ -615,9 +697,9 @@ class SqlTransaction(ClusterStatements):
             ((case_id,),) = await self._fetch(fast.case.sql(1), fast.case.params([values]))
             row = {"case_id": case_id, **_message_values(message)}
             await self._fetch(fast.message.sql(1), fast.message.params([row]))
-        elif self._dialect == "postgresql":
-            # One round trip: the case's row in a CTE, its message inserted from the id the CTE returns.
-            case_id = (await self._exec(_case_and_message_pg(values, _message_values(message)))).scalar_one()
+        elif (pgd := self._pgd) is not None:
+            params = [*pgd.case.row(values), *pgd.message.row(_message_values(message))]
+            ((case_id,),) = await self._pg(pgd.case_and_message, params)
         else:
             case_id = (await self._exec(_INSERT_CASE, values)).scalar_one()
             await self._exec(_INSERT_MESSAGE, {"case_id": case_id, **_message_values(message)})
@@ -686,6 +768,9 @@ class SqlTransaction(ClusterStatements):
         if (fast := self._direct) is not None:
             for chunk in _chunks(rows, fast.event.max_rows):
                 await self._fetch(fast.event.sql(len(chunk)), fast.event.params(chunk))
+        elif (pgd := self._pgd) is not None:
+            for chunk in _chunks(rows, pgd.event.max_rows):
+                await self._pg(pgd.event.sql(len(chunk)), pgd.event.params(chunk))
         elif rows:
             await self._exec(_INSERT_EVENT, rows)
 
@@ -739,6 +824,9 @@ class SqlTransaction(ClusterStatements):
                 ids += sorted(
                     row[0] for row in await self._fetch(fast.term.sql(len(chunk)), fast.term.params(chunk))
                 )
+        elif (pgd := self._pgd) is not None:
+            params = pgd.terms_and_points_params(rows, [points for _, points in starts])
+            return [int(row[0]) for row in await self._pg(pgd.terms_and_points, params)]
         else:
             ids = list((await self._exec(_INSERT_TERMS, rows)).scalars())
         await self._insert_points(list(zip(ids, (points for _, points in starts), strict=True)))
@@ -1136,11 +1224,7 @@ class SqlTransaction(ClusterStatements):
             return 0
         if (fast := self._direct) is not None:
             return await self._executemany(fast.outbox.sql(1), fast.outbox_rows(unique.values()))
-        return len(
-            (
-                await self._exec(_ENQUEUE_PG, {"rows": _pg_outbox_rows(self._sa_dialect, unique.values())})
-            ).all()
-        )
+        return len(await self._pg(_ENQUEUE_PG, (_pg_outbox_rows(self._sa_dialect, unique.values()),)))
 
     async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:
         stmt = select(outbox).where(outbox.c.delivered_at.is_(None)).order_by(outbox.c.id).limit(limit)
@@ -1391,7 +1475,11 @@ class SqlTransaction(ClusterStatements):
 
     async def channel_files(self, item_key: str) -> list[ChannelFile]:
         """The item's files in their attachment order."""
-        stmt = select(channel_files).where(channel_files.c.item_key == item_key).order_by(channel_files.c.position)
+        stmt = (
+            select(channel_files)
+            .where(channel_files.c.item_key == item_key)
+            .order_by(channel_files.c.position)
+        )
         return [
             ChannelFile(r.item_key, r.position, r.kind, r.name, r.mime, r.size, r.sha256, r.data, r.error,
                         r.fetched_at)
@@ -1443,9 +1531,7 @@ class SqlTransaction(ClusterStatements):
         way = term_lists.Way(and_(terms.c.due > after, terms.c.due <= until))  # ix_terms_open_due
         return await self._term_page([way], limit, _silent(silent))
 
-
-# --- row <-> domain -----------------------------------------------------------------------------------------
-
+    # --- row <-> domain -----------------------------------------------------------------------------------------
 
     # --- publications (issue 11) -------------------------------------------------------------------------
 
@@ -1551,18 +1637,6 @@ class SqlTransaction(ClusterStatements):
         stmt = select(func.min(publications.c.next_at)).where(publications.c.state == "pending")
         value: datetime | None = (await self._exec(stmt)).scalar_one_or_none()
         return value
-
-
-def _case_and_message_pg(case_values: dict[str, Any], message_values: dict[str, Any]) -> Executable:
-    """PostgreSQL: `WITH new_case AS (INSERT INTO cases ... RETURNING id) INSERT INTO messages ... SELECT`, the
-    case's id back. Each message value is bound with its column's type: the same processing (JSON, instants,
-    the NUL and naive-instant checks) as `_INSERT_MESSAGE`, so the same stored values."""
-    new_case = cases.insert().values(case_values).returning(cases.c.id).cte("new_case")
-    names = list(message_values)
-    row = select(new_case.c.id, *(literal(message_values[k], type_=messages.c[k].type) for k in names))
-    return (
-        messages.insert().from_select(["case_id", *names], row).add_cte(new_case).returning(messages.c.case_id)
-    )
 
 
 def _case_values(case: Case) -> dict[str, Any]:
@@ -1672,7 +1746,9 @@ def _term_from_row(row: Row[Any]) -> Term:
     )
 
 
-_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")  # PostgreSQL, until the transaction ends
+_CUSTOM_PLANS = text(
+    "SET LOCAL plan_cache_mode = force_custom_plan"
+)  # PostgreSQL, until the transaction ends
 
 
 def _silent(silent: frozenset[str]) -> ColumnElement[bool] | None:

@@ -1,29 +1,33 @@
-"""PostgreSQL registrations in fewer round trips (issue 16, item 3): the merged statements store exactly what the
-statements they replaced stored, and a registration sends the number of statements it is meant to."""
+"""PostgreSQL registrations in fewer round trips (issue 16, item 3): the merged statements, sent straight through
+asyncpg (storage/pg_direct.py), store exactly what the SQLAlchemy statements they replaced stored, and a
+registration sends the number of statements it is meant to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event, insert, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage import engine as engine_module
 from storage import repository
 from storage.clusters import ClusterStatements, terms_of
 from storage.migrate import upgrade
 from storage.repository import SqlTransaction
-from storage.tables import case_signatures, metadata, signature_terms
-from tests.storage.conftest import SettableClock, pg_schema_engine
+from storage.tables import case_signatures, metadata, outbox, signature_terms, term_points
+from tests.storage.conftest import SettableClock, pg_schema_engine, require_pg
 from tests.storage.test_writer import workload_on
 from workflow.calendar import WorkingCalendar
 from workflow.clusters import signature
-from workflow.model import Actor, Case, InboundMessage, Procedure, Role, Source
-from workflow.ports import SignatureRow
+from workflow.model import Actor, Case, Event, InboundMessage, Procedure, Role, Source, TermStart
+from workflow.ports import Notification, Point, SignatureRow
 from workflow.rules import DEFAULT_RULES
 from workflow.services import Services
 
@@ -56,6 +60,49 @@ async def _add_signature_before(self: ClusterStatements, procedure: str, row: Si
         await self._exec(insert(signature_terms), terms)
 
 
+async def _open_terms_before(
+    self: SqlTransaction, case_id: int, starts: Sequence[tuple[TermStart, Sequence[Point]]]
+) -> list[int]:
+    """open_terms as it was on PostgreSQL before the CTE: the terms through SQLAlchemy, then their points."""
+    if not starts:
+        return []
+    rows = [
+        repository._term_values(case_id, start, points[0][1] if points else None) for start, points in starts
+    ]
+    ids = list((await self._exec(repository._INSERT_TERMS, rows)).scalars())
+    points = [
+        {"term_row_id": row_id, "n": n, "key": key, "at": at}
+        for row_id, (_, term_points_) in zip(ids, starts, strict=True)
+        for n, (key, at) in enumerate(term_points_)
+    ]
+    if points:
+        await self._exec(term_points.insert(), points)
+    return ids
+
+
+async def _append_events_before(self: SqlTransaction, case_id: int, items: Sequence[Event]) -> None:
+    """append_events through SQLAlchemy, as before storage/pg_direct.py."""
+    rows = [repository._event_values(case_id, event) for event in items]
+    if rows:
+        await self._exec(repository._INSERT_EVENT, rows)
+
+
+async def _enqueue_before(self: SqlTransaction, notifications: Sequence[Notification]) -> int:
+    """enqueue through SQLAlchemy, one row each, as before the JSON parameter (the same rows, ON CONFLICT alike)."""
+    unique: dict[str, Notification] = {}
+    for n in notifications:
+        unique.setdefault(n.dedup_key, n)
+    added = 0
+    for n in unique.values():
+        stmt = (
+            postgresql.insert(outbox)
+            .values(repository._notification_values(n))
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+        )
+        added += (await self._exec(stmt)).rowcount
+    return added
+
+
 async def dump(engine: AsyncEngine) -> dict[str, list[str]]:
     """Every row of every table as PostgreSQL prints it (the stored values), in a fixed order."""
     found: dict[str, list[str]] = {}
@@ -81,10 +128,45 @@ async def test_a_random_workload_stores_the_same_rows_as_the_statements_the_ctes
     with monkeypatch.context() as patch:
         patch.setattr(SqlTransaction, "add_case", _add_case_before)
         patch.setattr(SqlTransaction, "add_signature", _add_signature_before)
+        patch.setattr(SqlTransaction, "open_terms", _open_terms_before)
+        patch.setattr(SqlTransaction, "append_events", _append_events_before)
+        patch.setattr(SqlTransaction, "enqueue", _enqueue_before)
         said_before, stored_before = await run_workload(seed)
     assert said_now == said_before
     assert sum(" ok " in line for line in said_now) > 50  # the workload did work, not only refusals
     assert stored_now["messages"] and stored_now["signature_terms"]  # the merged statements wrote rows
+    assert stored_now == stored_before
+
+
+async def run_registrations() -> dict[str, list[str]]:
+    """Registrations of messages just received (so their terms have points ahead) over a working day."""
+    async with pg_schema_engine() as engine:
+        await upgrade(engine)
+        clock = SettableClock(START)
+        services = Services(
+            repo=repository.SqlRepository(engine, clock=clock), clock=clock, calendar=WorkingCalendar(),
+            rules=DEFAULT_RULES,
+        )  # fmt: skip
+        for n in range(30):
+            clock.advance(timedelta(minutes=7))
+            received = replace(message(n % 7), source_id=f"wall-1_{n}", received_at=clock.now())
+            await services.register(received, OPERATOR)
+        return await dump(engine)
+
+
+async def test_registrations_store_the_same_terms_points_events_and_outbox_as_through_sqlalchemy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stored_now = await run_registrations()
+    with monkeypatch.context() as patch:
+        patch.setattr(SqlTransaction, "add_case", _add_case_before)
+        patch.setattr(SqlTransaction, "add_signature", _add_signature_before)
+        patch.setattr(SqlTransaction, "open_terms", _open_terms_before)
+        patch.setattr(SqlTransaction, "append_events", _append_events_before)
+        patch.setattr(SqlTransaction, "enqueue", _enqueue_before)
+        stored_before = await run_registrations()
+    for table in ("term_points", "terms", "events", "outbox", "messages", "signature_terms", "clusters"):
+        assert stored_now[table], table  # the registrations wrote rows of each kind they write
     assert stored_now == stored_before
 
 
@@ -110,7 +192,7 @@ def message(n: int) -> InboundMessage:
     )  # fmt: skip
 
 
-async def test_a_first_message_takes_nine_statements_and_stores_its_message_and_terms() -> None:
+async def test_a_first_message_takes_eight_statements_and_stores_its_message_and_terms() -> None:
     async with pg_schema_engine() as engine:
         await upgrade(engine)
         clock = SettableClock(START)
@@ -120,9 +202,9 @@ async def test_a_first_message_takes_nine_statements_and_stores_its_message_and_
         )  # fmt: skip
         with statements(engine) as sent:
             outcome = await services.register(message(1), OPERATOR)
-        # lookup by source, repeat lookup, case+message, terms, term points, events, outbox, signature+terms,
-        # the window's candidates (14 statements before the CTEs: 11 + BEGIN, COMMIT and the pre-ping)
-        assert len(sent) == 9, sent
+        # lookup by source, repeat lookup, case+message, terms+points, events, outbox, signature+terms, the
+        # window's candidates (14 statements before the CTEs: 11 + BEGIN, COMMIT and the pre-ping)
+        assert len(sent) == 8, sent
         async with engine.connect() as conn:
             stored = (await conn.execute(
                 text("SELECT count(*) FROM messages WHERE case_id = :id"), {"id": outcome.case.id}
@@ -132,4 +214,39 @@ async def test_a_first_message_takes_nine_statements_and_stores_its_message_and_
             )).scalar_one()  # fmt: skip
         sign = signature(message(1).text)
         assert stored == 1 and terms == len(terms_of(sign.stored(), sign.address)) > 1
+        async with engine.connect() as conn:
+            points = (await conn.execute(
+                text("SELECT count(*) FROM term_points AS p JOIN terms AS t ON t.id = p.term_row_id"
+                     " WHERE t.case_id = :id"), {"id": outcome.case.id}
+            )).scalar_one()  # fmt: skip
+        assert points > 0  # the terms' points came with them
 
+
+async def test_a_pooled_connection_the_server_ended_is_replaced_at_its_one_round_trip_ping() -> None:
+    """storage/engine.py pings a pooled connection with one `SELECT 1` instead of SQLAlchemy's three round
+    trips; a connection whose backend is gone must still be found dead there and replaced."""
+    async with pg_schema_engine() as engine:
+        await upgrade(engine)
+        assert engine.dialect.do_ping is engine_module._ping_once
+        async with engine.connect() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        admin = engine_module.create_engine(require_pg())
+        try:
+            async with admin.connect() as other:
+                await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            for _ in range(100):  # the backend exits shortly after the signal
+                async with admin.connect() as other:
+                    gone = (await other.execute(
+                        text("SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                    )).scalar_one()  # fmt: skip
+                if gone:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await admin.dispose()
+        assert gone
+        repo = repository.SqlRepository(engine, clock=SettableClock(START))
+        async with repo.transaction() as tx:
+            assert await tx.find_case_by_source("vk", "nothing") is None
+            pids = await tx.connection.execute(text("SELECT pg_backend_pid()"))
+            assert pids.scalar_one() != pid

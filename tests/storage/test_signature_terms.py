@@ -76,7 +76,9 @@ async def test_candidates_find_what_a_full_scan_finds(store: Repository) -> None
         rows.append(SignatureRow(case_id, at, s.stored(), s.address, f"vk:{case_id}"))
     await _keep(store, rows)
     # Another procedure's signatures, sharing every term, are never candidates.
-    await _keep(store, [SignatureRow(1000 + i, r.at, r.stems, r.address) for i, r in enumerate(rows[:50])], "pos")
+    await _keep(
+        store, [SignatureRow(1000 + i, r.at, r.stems, r.address) for i, r in enumerate(rows[:50])], "pos"
+    )
     for _ in range(60):
         new = _random_signature(rng)
         at = T0 + timedelta(seconds=rng.randint(0, 8 * 3600))
@@ -93,7 +95,9 @@ async def test_candidates_find_what_a_full_scan_finds(store: Repository) -> None
             )  # fmt: skip
         assert len(window) < WINDOW.cap  # the full scan is whole: what it finds is the truth
         assert {r.case_id for r in found} <= {r.case_id for r in window}
-        assert [r for r in found if similar(new, _signature(r))] == [r for r in window if similar(new, _signature(r))]
+        assert [r for r in found if similar(new, _signature(r))] == [
+            r for r in window if similar(new, _signature(r))
+        ]
         full = [Recent(r.case_id, r.at, _signature(r), r.cluster_id) for r in window]
         some = [Recent(r.case_id, r.at, _signature(r), r.cluster_id) for r in found]
         assert place(new, at, some, WINDOW) == place(new, at, full, WINDOW)
@@ -110,9 +114,7 @@ async def test_each_term_reads_its_newest_postings_only(store: Repository) -> No
     rows.append(SignatureRow(9, T0 + timedelta(minutes=9), "свет", "ленин 5"))
     await _keep(store, rows)
     async with store.reading() as tx:
-        two = await tx.similar_candidates(
-            OS, "вод", "", T0, T0 + timedelta(hours=1), per_term=2, limit=100
-        )
+        two = await tx.similar_candidates(OS, "вод", "", T0, T0 + timedelta(hours=1), per_term=2, limit=100)
         address = await tx.similar_candidates(
             OS, "вод", "ленин 5", T0, T0 + timedelta(hours=1), per_term=2, limit=100
         )
@@ -194,5 +196,37 @@ async def test_migration_0019_indexes_the_signatures_kept_before_it(engine: Asyn
     )
     repo = SqlRepository(engine, clock=SettableClock(T0))
     async with repo.reading() as tx:
-        found = await tx.similar_candidates(OS, "отключ", "", T0, T0 + timedelta(hours=1), per_term=10, limit=10)
+        found = await tx.similar_candidates(
+            OS, "отключ", "", T0, T0 + timedelta(hours=1), per_term=10, limit=10
+        )
     assert [r.case_id for r in found] == [1]
+
+
+async def test_a_join_reads_back_the_cluster_and_its_size_as_a_fresh_read_would(store: Repository) -> None:
+    """PostgreSQL answers `cluster` and `cluster_size` right after a join from the join's own round trip: new
+    members, members already in, members moved from another cluster, and a report between, all as counted."""
+    rows = [
+        SignatureRow(case_id=i, at=T0 + timedelta(minutes=i), stems="яма дорог", address="")
+        for i in range(1, 9)
+    ]
+    await _keep(store, rows)
+    async with store.transaction() as tx:
+        first, second = await tx.new_cluster(T0), await tx.new_cluster(T0)
+        await tx.join_cluster(first, [1, 2, 3])
+        assert await tx.cluster_size(first) == 3
+        await tx.join_cluster(second, [4, 5])
+        assert await tx.cluster_size(second) == 2
+        await tx.join_cluster(first, [2, 3, 4, 6])  # two already in, one from the other cluster, one new
+        cluster = await tx.cluster(first)
+        assert cluster is not None and cluster.reported_at is None
+        assert await tx.cluster_size(first) == 5
+        assert await tx.cluster_size(second) == 1
+        assert await tx.mark_cluster_reported(first, T0 + timedelta(hours=1))
+        reported = await tx.cluster(first)
+        assert reported is not None and reported.reported_at == T0 + timedelta(hours=1)
+        assert await tx.cluster_size(first) == 5
+        await tx.join_cluster(first, [7])
+        after = await tx.cluster(first)
+        assert after is not None and after.reported_at == T0 + timedelta(hours=1)
+        assert await tx.cluster_size(first) == 6
+        assert [m.case_id for m in await tx.cluster_members(first)] == [1, 2, 3, 4, 6, 7]
