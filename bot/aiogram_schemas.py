@@ -1,0 +1,64 @@
+"""aiogram's Bot API models built when first used instead of all at import (issue 16: `otklik run` idle ≤ 200 MiB).
+
+aiogram declares its types with pydantic's `defer_build`, but aiogram/types/__init__.py then calls
+`model_rebuild(_types_namespace=…)` on every one of them (~400) to resolve their forward references, and that
+builds every validator and serializer: ~145 MiB resident before the bot does anything, most of it for types a
+bot never receives. `defer_aiogram_schemas()`, called before aiogram is first imported, lets those calls only
+note the namespace they pass, and puts its names into aiogram's type and method modules, where pydantic looks
+them up when it builds a model on first use (the `defer_build` path: the first validation, dump or schema of
+the model, or of one that holds it). What is validated and how is unchanged (tests/test_aiogram_schemas.py);
+only when a model is built differs: the first getUpdates builds `Update` (some 70 ms, once).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from pydantic import BaseModel
+
+
+def defer_aiogram_schemas() -> bool:
+    """Import aiogram with its models' building deferred; False (and nothing changed) when aiogram was imported
+    already or it no longer rebuilds its types this way (then they are built as aiogram does)."""
+    if "aiogram" in sys.modules:
+        return False  # too late: its models are built already
+    original = BaseModel.__dict__["model_rebuild"]  # the classmethod object, put back as it was
+    namespace: dict[str, Any] = {}
+
+    def model_rebuild(
+        cls: type[BaseModel], *, force: bool = False, raise_errors: bool = True, _parent_namespace_depth: int = 2,
+        _types_namespace: Any = None,
+    ) -> bool | None:  # fmt: skip
+        if (
+            _types_namespace is not None
+            and not force
+            and cls.model_config.get("defer_build")
+            and cls.__module__.startswith("aiogram.")
+        ):
+            namespace.update(_types_namespace)
+            return None  # not built: defer_build builds it on first use, in the namespace kept here
+        # Anything else is pydantic's own call; one frame deeper here for the parent namespace it looks up.
+        depth = _parent_namespace_depth + 1 if _parent_namespace_depth > 0 else 0
+        rebuilt: bool | None = original.__func__(
+            cls, force=force, raise_errors=raise_errors, _parent_namespace_depth=depth,
+            _types_namespace=_types_namespace,
+        )  # fmt: skip
+        return rebuilt
+
+    BaseModel.model_rebuild = classmethod(model_rebuild)  # type: ignore[method-assign,assignment]
+    try:
+        import aiogram  # noqa: F401  (aiogram.types and aiogram.methods with it)
+    finally:
+        BaseModel.model_rebuild = original  # type: ignore[method-assign]
+    if not namespace:
+        return False
+    # The names aiogram's modules import under TYPE_CHECKING only ("Message" in aiogram/types/update.py, …) go
+    # into those modules' globals: pydantic resolves a nested model's references in its own module, so every
+    # model that holds an aiogram type resolves them, whoever builds it first (Response[list[Update]] in the
+    # session, a TypeAdapter of ours, a CallbackData). A name a module already binds is left as it is.
+    for name, module in list(sys.modules.items()):
+        if module is not None and name.startswith(("aiogram.types.", "aiogram.methods.")):
+            for key, value in namespace.items():
+                module.__dict__.setdefault(key, value)
+    return True
