@@ -12,10 +12,14 @@ only when a model is built differs: the first getUpdates builds `Update` (some 7
 
 from __future__ import annotations
 
+import inspect
+import re
 import sys
 from typing import Any
 
 from pydantic import BaseModel
+
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
 def defer_aiogram_schemas() -> bool:
@@ -56,9 +60,18 @@ def defer_aiogram_schemas() -> bool:
     # The names aiogram's modules import under TYPE_CHECKING only ("Message" in aiogram/types/update.py, …) go
     # into those modules' globals: pydantic resolves a nested model's references in its own module, so every
     # model that holds an aiogram type resolves them, whoever builds it first (Response[list[Update]] in the
-    # session, a TypeAdapter of ours, a CallbackData). A name a module already binds is left as it is.
-    for name, module in list(sys.modules.items()):
-        if module is not None and name.startswith(("aiogram.types.", "aiogram.methods.")):
-            for key, value in namespace.items():
-                module.__dict__.setdefault(key, value)
+    # session, a TypeAdapter of ours, a CallbackData). Only the names that the annotations of a module's models
+    # use, their bases' included (pydantic evaluates inherited fields in the subclass's module), and that the
+    # module does not bind: all ~400 in each of ~600 modules would cost ~8 MiB of dictionaries.
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not module_name.startswith(("aiogram.types.", "aiogram.methods.")):
+            continue
+        names = module.__dict__
+        for model in [v for v in names.values() if isinstance(v, type) and v.__module__ == module_name]:
+            for base in model.__mro__:
+                for annotation in inspect.get_annotations(base).values():
+                    text = annotation if isinstance(annotation, str) else repr(annotation)
+                    for word in _IDENTIFIER.findall(text):
+                        if word not in names and word in namespace:
+                            names[word] = namespace[word]
     return True
