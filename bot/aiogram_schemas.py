@@ -7,7 +7,8 @@ bot never receives. `defer_aiogram_schemas()`, called before aiogram is first im
 note the namespace they pass, and puts its names into aiogram's type and method modules, where pydantic looks
 them up when it builds a model on first use (the `defer_build` path: the first validation, dump or schema of
 the model, or of one that holds it). What is validated and how is unchanged (tests/test_aiogram_schemas.py);
-only when a model is built differs: the first getUpdates builds `Update` (some 70 ms, once).
+only when a model is built differs: the first getUpdates builds `Response[list[Update]]` (some 70 ms, once),
+and a model the bot never meets is never built. Models are built on the event loop's thread, where aiogram runs.
 """
 
 from __future__ import annotations
