@@ -18,9 +18,13 @@ import re
 import sys
 from typing import Any
 
+import pydantic
 from pydantic import BaseModel
 
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+# The deferral relies on how pydantic resolves a nested model's forward references (in the globals of the
+# model's own module); checked with 2.13 (tests/test_aiogram_schemas.py), an older one keeps aiogram's own build.
+PYDANTIC_CHECKED = (2, 13)
 
 
 def defer_aiogram_schemas() -> bool:
@@ -28,6 +32,8 @@ def defer_aiogram_schemas() -> bool:
     already or it no longer rebuilds its types this way (then they are built as aiogram does)."""
     if "aiogram" in sys.modules:
         return False  # too late: its models are built already
+    if _version(pydantic.VERSION) < PYDANTIC_CHECKED:
+        return False  # not checked with an older pydantic: aiogram builds its models as it does
     original = BaseModel.__dict__["model_rebuild"]  # the classmethod object, put back as it was
     namespace: dict[str, Any] = {}
 
@@ -75,4 +81,42 @@ def defer_aiogram_schemas() -> bool:
                     for word in _IDENTIFIER.findall(text):
                         if word not in names and word in namespace:
                             names[word] = namespace[word]
+    if not _reads_updates():
+        _build_as_aiogram_does(namespace)
+        return False
     return True
+
+
+def _reads_updates() -> bool:
+    """What the bot builds first (the answer of getUpdates, with Update and Message in it) resolves; if it
+    did not, nothing would work, so aiogram's own build is made instead."""
+    from aiogram.methods import GetUpdates
+    from aiogram.methods.base import Response
+
+    answer = Response[GetUpdates.__returning__]
+    try:
+        answer.model_validate({"ok": True, "result": []})
+    except Exception:
+        return False
+    return bool(answer.__pydantic_complete__)
+
+
+def _build_as_aiogram_does(namespace: dict[str, Any]) -> None:
+    """The loop of aiogram/types/__init__.py, run now, and the methods left unbuilt built with it."""
+    import aiogram.methods
+    import aiogram.types
+
+    for module in (aiogram.types, aiogram.methods):
+        for name in module.__all__:
+            entity = getattr(module, name)
+            unbuilt = (
+                isinstance(entity, type)
+                and issubclass(entity, BaseModel)
+                and not entity.__pydantic_complete__
+            )
+            if unbuilt:
+                entity.model_rebuild(_types_namespace=namespace)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:2])

@@ -115,3 +115,23 @@ def test_too_late_once_aiogram_is_imported() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_aiogram_builds_its_models_itself_when_the_deferred_ones_would_not_resolve() -> None:
+    """The check of the first model the bot builds fails (as with a pydantic that resolves names otherwise):
+    every type and method is then built as aiogram's own import builds them."""
+    code = (
+        "import bot.aiogram_schemas as schemas\n"
+        "schemas._reads_updates = lambda: False\n"
+        "print(schemas.defer_aiogram_schemas())\n"
+        "import aiogram.methods, aiogram.types\n"
+        "from pydantic import BaseModel\n"
+        "models = [getattr(m, n) for m in (aiogram.types, aiogram.methods) for n in m.__all__]\n"
+        "models = [m for m in models if isinstance(m, type) and issubclass(m, BaseModel)]\n"
+        "print(len(models), sum(not m.__pydantic_complete__ for m in models))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    deferred, counts = done.stdout.splitlines()
+    assert deferred == "False"
+    models, unbuilt = map(int, counts.split())
+    assert models > 500 and unbuilt == 0
