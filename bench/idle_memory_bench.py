@@ -7,12 +7,14 @@ A real `otklik run` process (the console script beside this interpreter) polls t
 process of its own (`python -m emulators.telegram`, started by tests/support/process.py's Rig with the demo's
 people and chats, a config.toml and a SQLite file in a temporary folder), twice: the first start migrates the
 new database, the restart finds it at the head (a deployed bot's usual start). Readiness is read from the emulator:
-the bot has called getUpdates. Then VmRSS is sampled every half second until it has moved less than 0.5 MiB for
+the bot has called getUpdates (the first start's migration runs in a child process of its own, so Alembic is
+not in the bot's figure). Then VmRSS is sampled every half second until it has moved less than 0.5 MiB for
 `--quiet-for` seconds (bounded by `--settle`), and VmRSS, VmHWM (the peak), RssAnon and the thread count are
 read from /proc/PID/status.
 
 The floor, in the same run: a bare python process that imports only aiogram, SQLAlchemy's asyncio extension
-and aiosqlite (what any aiogram bot on SQLite holds before it does anything) and waits.
+and aiosqlite (what any aiogram bot on SQLite holds before it does anything) and waits; and the same with
+aiogram's models deferred as `otklik run` imports it (bot/aiogram_schemas.py), the floor the bot is compared with.
 
 `--tracemalloc`: one more rig whose `otklik run` runs under `-X tracemalloc`; once its restart has settled, a
 SIGUSR1 makes it write the top allocation sites (by file, by line) and the top-level modules it has imported;
@@ -40,6 +42,8 @@ from tests.support.process import OTKLIK, ROOT, OtklikProcess, Rig, _child_env
 
 GOAL_MIB = 200.0
 FLOOR_IMPORTS = "import aiogram, sqlalchemy.ext.asyncio, aiosqlite"
+# The second floor: the same imports with aiogram's models built on first use, as `otklik run` imports it.
+DEFER = "from bot.aiogram_schemas import defer_aiogram_schemas\ndefer_aiogram_schemas()\n"
 # One line per module from `-X importtime`: "import time: self | cumulative | <indent>name".
 IMPORTTIME_PREFIX = "import time:"
 
@@ -145,8 +149,8 @@ def measure_bot(folder: Path, *, quiet_for: float, bound: float) -> tuple[Idle, 
     return runs[0], runs[1]
 
 
-def measure_floor(*, quiet_for: float, bound: float) -> Memory:
-    code = f"{FLOOR_IMPORTS}\nimport sys\nprint('ready', flush=True)\nsys.stdin.read()\n"
+def measure_floor(*, quiet_for: float, bound: float, deferred: bool = False) -> Memory:
+    code = f"{DEFER if deferred else ''}{FLOOR_IMPORTS}\nimport sys\nprint('ready', flush=True)\nsys.stdin.read()\n"
     popen = subprocess.Popen(
         [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_child_env()
     )
@@ -182,8 +186,8 @@ def run_traced(folder: Path, *, quiet_for: float, bound: float) -> str:
 
 def import_deltas(top: int = 30) -> str:
     """RSS after each module `bot.cli run` imports at start, in import order, the biggest deltas first."""
-    probe = (
-        "import asyncio, bot.app, bot.cli, bot.startup, bot.settings"  # what `otklik run` imports before it builds
+    probe = (  # what `otklik run` imports before it builds, aiogram's models deferred first as bot/cli.py does
+        f"{DEFER}import asyncio, bot.app, bot.cli, bot.startup, bot.settings"
     )
     out = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", probe], capture_output=True, text=True, env=_child_env(), cwd=ROOT
@@ -200,9 +204,13 @@ def import_deltas(top: int = 30) -> str:
         "        if line.startswith('VmRSS'): return int(line.split()[1]) / 1024\n"
         "rows = []; prev = rss()\n"
         "for name in sys.argv[1:]:\n"
+        "    label = name\n"
+        "    if name.partition('.')[0] == 'aiogram' and 'aiogram' not in sys.modules:\n"  # all of it, at once
+        "        from bot.aiogram_schemas import defer_aiogram_schemas\n"
+        "        defer_aiogram_schemas(); label = 'aiogram, its models deferred (bot/aiogram_schemas.py)'\n"
         "    try: importlib.import_module(name)\n"
         "    except Exception: continue\n"
-        "    now = rss(); rows.append((now - prev, name)); prev = now\n"
+        "    now = rss(); rows.append((now - prev, label)); prev = now\n"
         "rows.sort(reverse=True)\n"
         f"for delta, name in rows[:{top}]: print(f'{{delta:7.1f}} MiB  {{name}}')\n"
         "print(f'{prev:7.1f} MiB  after all {len(rows)} modules')\n"
@@ -233,6 +241,10 @@ def main() -> int:
             print(f"floor              {floor.line()}  ({FLOOR_IMPORTS})")
             print(f"above the floor    first start {first.memory.rss - floor.rss:+.1f} MiB, "
                   f"restart {restart.memory.rss - floor.rss:+.1f} MiB RSS")  # fmt: skip
+            lazy = measure_floor(quiet_for=args.quiet_for, bound=args.settle, deferred=True)
+            print(f"floor, deferred    {lazy.line()}  (the same, aiogram's models deferred as otklik run does)")
+            print(f"above it           first start {first.memory.rss - lazy.rss:+.1f} MiB, "
+                  f"restart {restart.memory.rss - lazy.rss:+.1f} MiB RSS")  # fmt: skip
         passed = all(idle.memory.rss <= GOAL_MIB for idle in (first, restart))
         verdict = "PASS" if passed else "FAIL"
         print(f"goal               VmRSS ≤ {GOAL_MIB:.0f} MiB idle: {verdict} "

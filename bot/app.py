@@ -73,7 +73,7 @@ from bot.shutdown import (
     cancel_and_wait,
     wait_at_most,
 )
-from bot.startup import check_setup
+from bot.startup import StartupError, check_setup
 from channels.ok import inbox_key as ok_inbox_key
 from channels.pos.mail import ImapMailbox
 from channels.pos.mail_parse import LabelPatterns
@@ -82,7 +82,7 @@ from handlers.commands import set_commands
 from storage.engine import create_engine
 from storage.inbox import Inbox, InboxRow
 from storage.max_messages import MaxMessageMap
-from storage.migrate import upgrade
+from storage.migrate import MigrationFailed, upgrade, upgrade_in_child
 from storage.personal_data import PersonalData
 from storage.repository import ChannelFile, SqlRepository
 from storage.writer import stop_writer
@@ -172,9 +172,12 @@ class OtklikApp:
 
     @classmethod
     async def build(
-        cls, settings: Settings, *, clock: Clock | None = None, pacing: Pacing | None = None
-    ) -> OtklikApp:
-        """`pacing`: how the app waits between retries (tests pass a fake sleep and monotonic source)."""
+        cls, settings: Settings, *, clock: Clock | None = None, pacing: Pacing | None = None,
+        migrate: Callable[[str], Awaitable[None]] = upgrade,
+    ) -> OtklikApp:  # fmt: skip
+        """`pacing`: how the app waits between retries (tests pass a fake sleep and monotonic source).
+        `migrate`: how the schema is brought to the head, once the settings are checked (`otklik run` does it in
+        a child process: `migrate_in_child`)."""
         on_max = settings.messenger.kind == "max"
         if on_max:
             check_max_settings(settings)
@@ -188,7 +191,7 @@ class OtklikApp:
         ok = ok_parts(settings)
         directory = Directory.from_settings(settings)
         url = settings.database_url
-        await upgrade(url)
+        await migrate(url)
         engine = create_engine(url)
         clock = clock or SystemClock(calendar.tz)
         repo = SqlRepository(engine, clock=clock)
@@ -714,7 +717,7 @@ async def warn_about_setup(app: OtklikApp) -> None:
 async def serve(settings: Settings) -> None:
     # Issue 8: a broken set-up ends with one line and exit 2 before anything is written; one poller a database.
     await check_setup(settings)
-    app = await OtklikApp.build(settings)
+    app = await OtklikApp.build(settings, migrate=migrate_in_child)
     lock = PollerLock(app.engine, app.clock, tz=app.calendar.tz)
     try:
         await lock.acquire()
@@ -753,6 +756,20 @@ async def serve(settings: Settings) -> None:
         log.info("Отклик остановлен")
     lock.raise_if_lost()
     lock.raise_if_lost()
+
+
+async def migrate_in_child(url: str) -> None:
+    """The schema to the head with Alembic in a child process (storage/migrate.py, issue 16): the serving process
+    never holds it. A failed migration stops the start with one line; its traceback is logged with --verbose
+    and shown by `otklik db upgrade`."""
+    try:
+        await upgrade_in_child(url)
+    except MigrationFailed as exc:
+        log.debug("миграция схемы не удалась:\n%s", exc.details)
+        why = exc.error or f"процесс миграции завершился с кодом {exc.code}"
+        raise StartupError(
+            f"база данных: не удалось применить миграции схемы ({why}); подробности покажет otklik db upgrade"
+        ) from None
 
 
 # The libraries' own loggers: their INFO lines (aiogram's «Update id=… is handled», APScheduler's «Running job»

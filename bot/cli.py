@@ -205,6 +205,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bot.aiogram_schemas import defer_aiogram_schemas
+
+    defer_aiogram_schemas()  # before anything imports aiogram: its models are built as the bot uses them
     from bot.app import run_app
 
     return run_app(_settings(args), verbose=args.verbose)

@@ -1,4 +1,6 @@
-"""Schema migrations, run in-process: `await upgrade(url)` at start and by `otklik db upgrade`.
+"""Schema migrations: `await upgrade(url)` in-process (`otklik db upgrade`, the tools), and
+`await upgrade_in_child(url)` at the start of `otklik run`: the same upgrade in a child process
+(`python -m storage.migrate`), so that Alembic never enters the long-running bot.
 
 No alembic.ini: the configuration is built here and points at the migrations next to this file, so it works
 the same from a checkout and from an installed package.
@@ -6,7 +8,11 @@ the same from a checkout and from an installed package.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,8 +25,9 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 # Alembic (and the PostgreSQL dialect it pulls in: ~9 MiB resident) is imported only when a migration runs or a
-# revision is asked of it: `otklik run` on a database already at the head reads alembic_version itself and
-# never imports it (issue 16).
+# revision is asked of it: `otklik run` on a database already at the head reads alembic_version itself, and
+# one that needs migrating is migrated by a child process (`upgrade_in_child`), so the bot never imports it
+# (issue 16).
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSIONS_DIR = MIGRATIONS_DIR / "versions"
@@ -32,6 +39,20 @@ _DOWN_REVISION = re.compile(
 
 # pg_advisory_xact_lock key ("otklik" in ASCII): two processes starting at once upgrade one after the other.
 _PG_LOCK_KEY = 0x6F746B6C696B
+# The folder that holds the `storage` package: the child finds it even from a checkout that is not installed.
+_PACKAGES_ROOT = Path(__file__).resolve().parent.parent
+
+
+class MigrationFailed(Exception):
+    """The child's upgrade failed and the schema is left as it was: `error` is the last line of its traceback
+    (the exception's type and message; None when it died without one), `details` all it wrote, `code` its exit
+    code."""
+
+    def __init__(self, error: str | None, details: str, code: int) -> None:
+        super().__init__(error or f"exit code {code}")
+        self.error = error
+        self.details = details
+        self.code = code
 
 
 def alembic_config() -> Config:
@@ -103,6 +124,43 @@ async def upgrade(target: str | AsyncEngine, revision: str = "head") -> None:
             await engine.dispose()
 
 
+async def upgrade_in_child(url: str) -> None:
+    """`upgrade(url)` to the head, in a child process when there is anything to do (issue 16).
+
+    Alembic, Mako and the PostgreSQL dialect they bring stay resident once imported (~9 MiB), so the bot's own
+    process only reads alembic_version, as `upgrade` does first; a new or older database is migrated by
+    `python -m storage.migrate`, which runs the very same `upgrade` (one transaction, the same locks) and exits.
+    The URL goes on its stdin, not on its command line (a password would show in `ps`). A failure raises
+    MigrationFailed with the child's error and its whole traceback.
+    """
+    engine = create_engine(url)
+    try:
+        if await _at_plain_head(engine):
+            return
+    finally:
+        await engine.dispose()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGES_ROOT), env.get("PYTHONPATH")]))
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "storage.migrate", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    try:
+        _, err = await child.communicate(url.encode("utf-8"))
+    except BaseException:  # interrupted or cancelled: the child's transaction rolls back as it dies
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+        raise
+    code = child.returncode
+    details = err.decode("utf-8", errors="replace").strip()
+    if code != 0:
+        lines = details.splitlines()
+        raise MigrationFailed(lines[-1] if lines else None, details, -1 if code is None else code)
+    if details:  # a warning of the migration's: shown as it would have been in this process
+        print(details, file=sys.stderr)
+
+
 async def current_revision(target: str | AsyncEngine) -> str | None:
     """The revision the database is at; None for an empty database."""
     engine = create_engine(target) if isinstance(target, str) else target
@@ -126,3 +184,19 @@ def _current(connection: Connection) -> str | None:
     from alembic.migration import MigrationContext
 
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def _child_main() -> int:
+    """`python -m storage.migrate`: the URL on stdin, the upgrade to the head; on failure the traceback on
+    stderr (its last line is what the parent reports) and exit code 1."""
+    url = sys.stdin.read().strip()
+    try:
+        asyncio.run(upgrade(url))
+    except Exception:
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())

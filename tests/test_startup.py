@@ -124,6 +124,28 @@ async def test_wrong_token_is_refused_by_the_emulator(tmp_path: Path) -> None:
     assert files(tmp_path) == {"config.toml"}
 
 
+async def test_a_failed_migration_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    """Alembic runs in a child process at start (issue 16); its failure is one line and exit 2 all the same."""
+    db = tmp_path / "otklik.sqlite3"
+    upgrade_db = f"import asyncio\nfrom storage.migrate import upgrade\nasyncio.run(upgrade('sqlite+aiosqlite:///{db}'))"
+    subprocess.run([sys.executable, "-c", upgrade_db], check=True)
+    with sqlite3.connect(db) as conn:  # a schema newer than this Otklik: Alembic cannot find its revision
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    async with TelegramEmulator() as emu:
+        config = write_config(
+            tmp_path, url=f"sqlite+aiosqlite:///{db}", token=emu.token, api_base=emu.base_url
+        )
+        proc = await asyncio.create_subprocess_exec(
+            otklik(), "run", "--config", str(config),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 90)
+    done = subprocess.CompletedProcess([], proc.returncode or 0, out.decode(), err.decode())
+    assert_one_line(done, "миграции схемы", "9999", "otklik db upgrade")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("9999",)]
+
+
 # --- the SQLite folder and file ------------------------------------------------------------------------------
 
 

@@ -1,23 +1,35 @@
 """`upgrade` at the head without Alembic (issue 16): the head read from the revision files is Alembic's own, a
-chain it cannot read plainly goes to Alembic, and a database behind the head is still migrated."""
+chain it cannot read plainly goes to Alembic, and a database behind the head is still migrated. And
+`upgrade_in_child` (the start of `otklik run`): Alembic migrates in a child process, never in the caller."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.migrate import VERSIONS_DIR, current_revision, head_revision, plain_head, upgrade
+from storage.migrate import (
+    VERSIONS_DIR,
+    MigrationFailed,
+    current_revision,
+    head_revision,
+    plain_head,
+    upgrade,
+    upgrade_in_child,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _revision_file(folder: Path, name: str, revision: str, down: str) -> None:
     (folder / f"{name}.py").write_text(
-        f'"""{name}"""\n\nrevision: str = "{revision}"\ndown_revision: str | None = {down}\n', encoding="utf-8"
+        f'"""{name}"""\n\nrevision: str = "{revision}"\ndown_revision: str | None = {down}\n',
+        encoding="utf-8",
     )
 
 
@@ -83,3 +95,42 @@ def test_a_restart_on_a_database_at_the_head_does_not_import_alembic(tmp_path: P
     assert first.stdout.strip() == "True"  # a new database: Alembic migrates it
     again = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert again.stdout.strip() == "False"
+
+
+def test_upgrade_in_child_migrates_a_new_database_without_alembic_in_the_caller(tmp_path: Path) -> None:
+    db = tmp_path / "otklik.sqlite3"
+    code = (
+        "import asyncio, sys\n"
+        "from storage.migrate import upgrade_in_child\n"
+        f"asyncio.run(upgrade_in_child('sqlite+aiosqlite:///{db}'))\n"
+        "print('alembic' in sys.modules, 'mako' in sys.modules)\n"
+    )
+    for _ in range(2):  # a new database (the child migrates it), then one at the head (nothing to do)
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        assert done.stdout.split() == ["False", "False"]
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
+
+
+async def test_upgrade_in_child_migrates_a_database_behind_the_head(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'otklik.sqlite3'}"
+    await upgrade(url, "0020")
+    await upgrade_in_child(url)
+    assert await current_revision(url) == head_revision()
+
+
+async def test_a_failed_migration_in_the_child_raises_its_error_and_leaves_the_schema(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'otklik.sqlite3'}"
+    await upgrade(url)
+    with sqlite3.connect(tmp_path / "otklik.sqlite3") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(MigrationFailed) as failed:
+        await upgrade_in_child(url)
+    assert (
+        failed.value.error is not None and "9999" in failed.value.error
+    )  # Alembic's "Can't locate revision"
+    assert failed.value.code == 1
+    assert "Traceback" in failed.value.details
+    assert await current_revision(url) == "9999"
