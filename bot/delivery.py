@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
@@ -69,6 +71,9 @@ CLAIM_BATCH = 20
 CARD_REFRESHES = 8
 # Open cases a repair reads at a time (two indexed queries a page): memory stays flat however many there are.
 REPAIR_PAGE = 200
+# Card messages whose last text and keyboard this process knows (Delivery._shown): an LRU, so memory stays
+# flat however many cards are open; one pushed out costs one edit Telegram may find not modified.
+SHOWN_CARDS = 4096
 # What makes a repair worth its walk: the database failed (a card refresh or its record may be lost).
 _STORAGE_ERRORS = (StorageUnavailable, SQLAlchemyError, OSError)
 # A chat Telegram refuses (not found, bot kicked or blocked) is reported to the office head at most this often.
@@ -251,6 +256,12 @@ class Delivery:
         self._failure_reported: dict[int, datetime] = {}
         # A failure report was queued during this drain: it goes out in the same drain.
         self._report_queued = False
+        # (chat id, card message id) -> the fingerprint of the text and keyboard the message is known to show:
+        # an edit that would put the same is not sent (Telegram answers «not modified», but the call still
+        # takes a slot of the chat's limits). Kept only after Telegram took the edit or the post; at most
+        # SHOWN_CARDS, the least recently used going first. None after a restart: the first refresh edits.
+        self._shown: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        sender.on_foreign_edit(self._forget_shown)  # a handler redrawing a card's keyboard
 
     # --- start-up ------------------------------------------------------------------------------------------
 
@@ -422,8 +433,15 @@ class Delivery:
         )
         version = view.case.version
         if message_id is not None:
+            shown = (chat_id, message_id)
+            fingerprint = _fingerprint(item)
+            if self._shown.get(shown) == fingerprint:
+                self._shown.move_to_end(shown)
+                return message_id  # the message shows exactly this already
+            # Not known until Telegram answers: an edit that fails may or may not have gone through.
+            self._shown.pop(shown, None)
             try:
-                await self.sender.send(item)
+                result = await self.sender.send(item)
             except SendFailed as exc:
                 self._send_failed(exc)
                 if not exc.permanent:
@@ -435,6 +453,8 @@ class Delivery:
                             exc.reason)  # fmt: skip
             else:
                 self._send_worked()
+                if result.chat_id == chat_id:  # (a group that became a supergroup: its card is posted anew)
+                    self._remember_shown(shown, fingerprint)
                 return message_id
             # Before the call, as refresh_cards does for the posts it plans.
             async with self.repo.transaction() as tx:
@@ -477,7 +497,7 @@ class Delivery:
             await self.repo.write(posted, urgent=True)  # the sender's window waits for it
 
         try:
-            await self.sender.send(replace(item, recorded=record))
+            result = await self.sender.send(replace(item, recorded=record))
         except SendFailed as exc:
             self._send_failed(exc)
             log.error("card %s in chat %s not delivered: %s", case_id, chat_id, exc)
@@ -489,6 +509,18 @@ class Delivery:
                 await self._report_failure(chat_id, exc.reason, case_id)
             return
         self._send_worked()
+        # The card message is the first one; it shows the text as an edit would put it only if it went whole.
+        if result.message_ids and self.sender.fits(item):
+            self._remember_shown((result.chat_id, result.message_ids[0]), _fingerprint(item))
+
+    def _remember_shown(self, shown: tuple[int, int], fingerprint: bytes) -> None:
+        self._shown[shown] = fingerprint
+        self._shown.move_to_end(shown)
+        while len(self._shown) > SHOWN_CARDS:
+            self._shown.popitem(last=False)
+
+    def _forget_shown(self, chat_id: int, message_id: int) -> None:
+        self._shown.pop((chat_id, message_id), None)
 
     def _send_failed(self, exc: SendFailed) -> None:
         # A refusal (bot blocked, chat not found) says nothing about Telegram being reachable; a failure after
@@ -826,6 +858,13 @@ class Delivery:
         """Where a failure report goes: its recipient's chats, never the refused chat itself."""
         refused = report.payload.get("chat_id")
         return [c for c in self.directory.chats_for(report.to_role) if c != refused]
+
+
+def _fingerprint(item: Outgoing) -> bytes:
+    """What an edit with this item puts in the message: its text, parse mode and keyboard."""
+    keyboard = item.reply_markup.model_dump_json(exclude_none=True) if item.reply_markup is not None else ""
+    parts = (item.text, item.parse_mode or "", keyboard)
+    return hashlib.blake2b("\x00".join(parts).encode(), digest_size=16).digest()
 
 
 async def _claim(tx: DeliveryTransaction, *, now: datetime, owner: str, limit: int) -> list[OutboxItem]:

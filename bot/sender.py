@@ -34,6 +34,9 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.methods import (
+    DeleteMessage,
+    EditMessageCaption,
+    EditMessageReplyMarkup,
     EditMessageText,
     Response,
     SendDocument,
@@ -97,6 +100,40 @@ class FloodWaitMiddleware(BaseRequestMiddleware):
                     raise
                 waited += exc.retry_after
                 await self._sleep(exc.retry_after)
+
+
+# Told of a message that a call beside the sender changed (chat id, message id): a handler redrawing a card's
+# keyboard in place. What the sender last put in that message is then no longer what it shows.
+EditListener = Callable[[int, int], None]
+_FOREIGN_EDITS = (EditMessageText, EditMessageReplyMarkup, EditMessageCaption, DeleteMessage)
+
+
+class _ForeignEdits(BaseRequestMiddleware):
+    """Tells the sender's edit listeners of every message a call beside the sender edits or deletes."""
+
+    def __init__(self, listeners: list[EditListener]) -> None:
+        self._listeners = listeners
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        foreign = not _IN_SENDER.get() and isinstance(method, _FOREIGN_EDITS)
+        if not foreign:
+            return await make_request(bot, method)
+        self._tell(method)
+        try:
+            return await make_request(bot, method)
+        finally:
+            self._tell(method)  # again after: an edit of ours that landed meanwhile is under this one
+
+    def _tell(self, method: Any) -> None:
+        chat_id, message_id = getattr(method, "chat_id", None), getattr(method, "message_id", None)
+        if isinstance(chat_id, int) and isinstance(message_id, int):
+            for listener in self._listeners:
+                listener(chat_id, message_id)
 
 
 # ------------------------------------------------------------------------------------------------- sending
@@ -332,6 +369,8 @@ class TelegramSender:
         self._migrated: dict[int, int] = {}  # group id → supergroup id, learnt from Telegram's answers
         self._released = asyncio.Event()
         self._record_window = asyncio.Lock()  # see Outgoing.recorded
+        self._edit_listeners: list[EditListener] = []
+        bot.session.middleware(_ForeignEdits(self._edit_listeners))
 
     # ------------------------------------------------------------------------------------------- public
 
@@ -344,6 +383,17 @@ class TelegramSender:
     def keyboard_limits(self) -> KeyboardLimits:
         """The inline keyboard limits of this sender's messenger: what views/ lay long lists of buttons out in."""
         return self._keyboard_limits
+
+    def on_foreign_edit(self, listener: EditListener) -> None:
+        """Call `listener(chat id, message id)` whenever a call on this sender's bot made beside the sender (a
+        handler's) edits or deletes a message, before the call and after it."""
+        self._edit_listeners.append(listener)
+
+    def fits(self, item: Outgoing) -> bool:
+        """Whether the item's text goes out whole as one message: an edit with it then puts the same text."""
+        limit = self._text_limit
+        pieces = split_html(item.text, limit) if _is_html(item) else split_plain(item.text, limit)
+        return pieces == [item.text]
 
     async def send(self, item: Outgoing) -> SendResult:
         """Deliver one item (all pieces of a long text, in order) or raise SendFailed."""
