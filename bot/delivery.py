@@ -9,7 +9,8 @@ duplicate to one chat, never a loss.
 A card is recorded as "being posted" before its sendMessage and recorded as posted in the transaction right
 after the answer. A crash between the two leaves the "being posted" row: the card is posted once more (it may
 have reached Telegram, which gives no way to find it: at most one duplicate per chat per crash). A recorded card
-is edited; one deleted in Telegram ("message to edit not found") is posted anew.
+is edited; one deleted in Telegram ("message to edit not found") is posted anew. An edit that would put the text
+and keyboard the message is known to show (this process's last accepted edit or post of it) is not sent.
 
 Cards are reposted on the normal path only where a notice goes, so `repair` walks every open case (a page at a
 time) and posts the cards missing in the chats that should hold them (Directory.card_chats, the rule the normal
