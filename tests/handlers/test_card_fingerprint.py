@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+import bot.delivery as delivery_module
 from bot.sender import TelegramSender
 from emulators.telegram.records import RequestRecord
 from tests.handlers.conftest import INTAKE, OFFICE, OPERATOR, Harness, button, labels
-from tests.handlers.test_flows import register_os
+from tests.handlers.test_flows import register_os, route_to
 from views import texts
 
 
@@ -84,3 +87,17 @@ async def test_a_keyboard_a_handler_redrew_is_put_back_by_the_next_refresh(h: Ha
     assert labels(await h.card(INTAKE, case_id)) == own
     # Only the redrawn message is edited: the office's card shows what it did.
     assert sum(1 for r in edits(h) if r.chat_id == OFFICE) == office_edits
+
+
+async def test_the_cards_known_are_bounded(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery_module, "SHOWN_CARDS", 1)
+    case_id = await register_os(h)
+    await route_to(h, case_id, h.rules.units["housing"])  # the office's card too
+    async with h.repo.transaction() as tx:
+        cards = await tx.cards(case_id)
+    assert len(cards) > 1
+    assert len(h.delivery._shown) == 1
+    before = card_edits(h)
+    await h.delivery.refresh_cards(case_id)  # the cards pushed out are edited once (Telegram: not modified)
+    assert before < card_edits(h) <= before + len(cards)
+    assert len(h.delivery._shown) == 1
