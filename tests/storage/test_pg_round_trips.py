@@ -5,8 +5,8 @@ registration sends the number of statements it is meant to."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -138,8 +138,9 @@ async def test_a_random_workload_stores_the_same_rows_as_the_statements_the_ctes
     assert stored_now == stored_before
 
 
-async def run_registrations() -> dict[str, list[str]]:
-    """Registrations of messages just received (so their terms have points ahead) over a working day."""
+@asynccontextmanager
+async def migrated_services() -> AsyncIterator[tuple[AsyncEngine, SettableClock, Services]]:
+    """Services on a migrated scratch schema of its own, at START."""
     async with pg_schema_engine() as engine:
         await upgrade(engine)
         clock = SettableClock(START)
@@ -147,6 +148,12 @@ async def run_registrations() -> dict[str, list[str]]:
             repo=repository.SqlRepository(engine, clock=clock), clock=clock, calendar=WorkingCalendar(),
             rules=DEFAULT_RULES,
         )  # fmt: skip
+        yield engine, clock, services
+
+
+async def run_registrations() -> dict[str, list[str]]:
+    """Registrations of messages just received (so their terms have points ahead) over a working day."""
+    async with migrated_services() as (engine, clock, services):
         for n in range(30):
             clock.advance(timedelta(minutes=7))
             received = replace(message(n % 7), source_id=f"wall-1_{n}", received_at=clock.now())
@@ -193,13 +200,7 @@ def message(n: int) -> InboundMessage:
 
 
 async def test_a_first_message_takes_eight_statements_and_stores_its_message_and_terms() -> None:
-    async with pg_schema_engine() as engine:
-        await upgrade(engine)
-        clock = SettableClock(START)
-        services = Services(
-            repo=repository.SqlRepository(engine, clock=clock), clock=clock, calendar=WorkingCalendar(),
-            rules=DEFAULT_RULES,
-        )  # fmt: skip
+    async with migrated_services() as (engine, _clock, services):
         with statements(engine) as sent:
             outcome = await services.register(message(1), OPERATOR)
         # lookup by source, repeat lookup, case+message, terms+points, events, outbox, signature+terms, the
