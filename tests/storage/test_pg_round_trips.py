@@ -120,17 +120,24 @@ async def run_workload(seed: int) -> tuple[list[str], dict[str, list[str]]]:
         return said, await dump(engine)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-async def test_a_random_workload_stores_the_same_rows_as_the_statements_the_ctes_replaced(
-    seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    said_now, stored_now = await run_workload(seed)
+@contextmanager
+def statements_before(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The transaction's writes as they were before the merged statements (the SQLAlchemy ones)."""
     with monkeypatch.context() as patch:
         patch.setattr(SqlTransaction, "add_case", _add_case_before)
         patch.setattr(SqlTransaction, "add_signature", _add_signature_before)
         patch.setattr(SqlTransaction, "open_terms", _open_terms_before)
         patch.setattr(SqlTransaction, "append_events", _append_events_before)
         patch.setattr(SqlTransaction, "enqueue", _enqueue_before)
+        yield
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_a_random_workload_stores_the_same_rows_as_the_statements_the_ctes_replaced(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    said_now, stored_now = await run_workload(seed)
+    with statements_before(monkeypatch):
         said_before, stored_before = await run_workload(seed)
     assert said_now == said_before
     assert sum(" ok " in line for line in said_now) > 50  # the workload did work, not only refusals
@@ -165,12 +172,7 @@ async def test_registrations_store_the_same_terms_points_events_and_outbox_as_th
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stored_now = await run_registrations()
-    with monkeypatch.context() as patch:
-        patch.setattr(SqlTransaction, "add_case", _add_case_before)
-        patch.setattr(SqlTransaction, "add_signature", _add_signature_before)
-        patch.setattr(SqlTransaction, "open_terms", _open_terms_before)
-        patch.setattr(SqlTransaction, "append_events", _append_events_before)
-        patch.setattr(SqlTransaction, "enqueue", _enqueue_before)
+    with statements_before(monkeypatch):
         stored_before = await run_registrations()
     for table in ("term_points", "terms", "events", "outbox", "messages", "signature_terms", "clusters"):
         assert stored_now[table], table  # the registrations wrote rows of each kind they write
