@@ -107,8 +107,11 @@ class NestedWrite(RuntimeError):
     """A write on the file while this task holds its turn: it would wait for itself (a bug)."""
 
 
-# Set while a task holds a turn of some writer's file (a write or turn of its own would deadlock).
-_HOLDING: contextvars.ContextVar[SqliteWriter | None] = contextvars.ContextVar("otklik_sqlite_turn", default=None)
+# The writer whose file a task holds a turn of, and that task: a write or turn of its own on that file would
+# deadlock. (A task started inside the turn inherits the variable; it is not the holder, so it just waits.)
+_HOLDING: contextvars.ContextVar[tuple[SqliteWriter, asyncio.Task[Any] | None] | None] = contextvars.ContextVar(
+    "otklik_sqlite_turn", default=None
+)
 
 Outcome = tuple[_Job[Any], Any, BaseException | None]
 
@@ -381,11 +384,11 @@ def writer_for(engine: AsyncEngine) -> SqliteWriter:
 async def run_write(engine: AsyncEngine, body: Body[_T], *, urgent: bool = False) -> _T:
     """Run `body` on the engine's writer (`SqliteWriter.run`), starting one if none runs. `urgent`: before the
     jobs waiting, the batch under way committing early for it (a caller holding a window open till it ends)."""
-    _refuse_nested()
     for _ in range(
         3
     ):  # a writer closing just now (a dispose, a failed open) takes nothing more: the next one
         writer = writer_for(engine)
+        _refuse_nested(writer)
         job: _Job[_T] = _Job(body, asyncio.get_running_loop())
         if writer._submit(job, urgent=urgent):
             return await job.future
@@ -396,10 +399,10 @@ async def run_write(engine: AsyncEngine, body: Body[_T], *, urgent: bool = False
 async def exclusive_turn(engine: AsyncEngine) -> AsyncIterator[None]:
     """Hold the file for a transaction on the engine's pooled connections: the writer hands it over after the
     batch it is running and waits, so the transaction's BEGIN IMMEDIATE never contends with the writer."""
-    _refuse_nested()
     loop = asyncio.get_running_loop()
     for _ in range(3):  # as run_write: a writer closing just now takes nothing more
         writer = writer_for(engine)
+        _refuse_nested(writer)
         turn = _Turn(loop)
         if writer._submit(turn):
             break
@@ -410,7 +413,7 @@ async def exclusive_turn(engine: AsyncEngine) -> AsyncIterator[None]:
     except BaseException:
         turn.released.set()  # cancelled or failed while waiting: a grant coming later is handed straight back
         raise
-    holding = _HOLDING.set(writer)
+    holding = _HOLDING.set((writer, asyncio.current_task()))
     try:
         yield
     finally:
@@ -439,8 +442,9 @@ async def write_with(engine: AsyncEngine, work: Callable[[Connection], _T]) -> _
         return await conn.run_sync(work)
 
 
-def _refuse_nested() -> None:
-    if _HOLDING.get() is not None:
+def _refuse_nested(writer: SqliteWriter) -> None:
+    held = _HOLDING.get()
+    if held is not None and held[0] is writer and held[1] is asyncio.current_task():
         raise NestedWrite(
             "a write on the SQLite file inside a transaction that holds it would wait for itself"
         )

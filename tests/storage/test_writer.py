@@ -515,3 +515,17 @@ async def test_an_urgent_write_runs_next_and_a_batch_under_way_commits_early_for
     assert order == ["second", "urgent", "a", "b"]  # the batch committed after «second», then gave way
     for name in ("a", "b", "urgent"):
         assert await kv(repo, name) == "written"
+
+
+async def test_a_task_started_inside_a_pooled_transaction_waits_for_its_turn_instead_of_failing(
+    repo: SqlRepository,
+) -> None:
+    """Only the task holding the turn is refused a write (it would wait for itself); a task it starts (a wake
+    of delivery, say) inherits the context but not the turn: its write runs once the transaction has ended."""
+    async with repo.transaction() as tx:
+        await tx.kv_set("outer", "committed")
+        later = asyncio.create_task(repo.write(setting("inner", "after the turn")))
+        await queued(2)
+        assert not later.done()
+    await later
+    assert await kv(repo, "outer") == "committed" and await kv(repo, "inner") == "after the turn"
