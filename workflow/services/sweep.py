@@ -69,24 +69,14 @@ def term_notifications(term: Term, key: str, now: datetime, rules: Rules) -> lis
     else:
         recipients = (term.owner,)
         kind = "reminder"
-    holder = term.owner.value
     payload: dict[str, object] = {
         "due": term.due.isoformat(),
         "point": key,
         "term_unit": term.unit,
-        "holder": holder,
+        "holder": term.owner.value,
     }
     if term.person:
         payload["person"] = term.person
-    if len(recipients) == 1 and recipients[0] == term.owner:
-        # A reminder (a sweep queues a thousand): the one notification owns the payload, no copy; built
-        # positionally (dedup_key, case_id, kind, to_role, at, term_id, unit, payload), as keywords cost more.
-        return [
-            Notification(
-                f"term:{term.id}:{key}:{holder}", term.case_id, kind, recipients[0], now, term.term_id, term.unit,
-                payload,
-            )
-        ]  # fmt: skip
     return [
         Notification(
             dedup_key=f"term:{term.id}:{key}:{role.value}",
@@ -96,7 +86,8 @@ def term_notifications(term: Term, key: str, now: datetime, rules: Rules) -> lis
             unit=term.unit if role == term.owner else None,
             at=now,
             term_id=term.term_id,
-            payload=dict(payload),
+            # A reminder's one notification owns the payload (a sweep queues a thousand); a miss's share none.
+            payload=payload if len(recipients) == 1 else dict(payload),
         )
         for role in recipients
     ]
