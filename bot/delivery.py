@@ -66,10 +66,12 @@ _T = TypeVar("_T")
 CLAIM_LEASE = timedelta(minutes=5)
 # Rows claimed at a time: a small batch keeps the last row of it well within the lease.
 CLAIM_BATCH = 20
-# Cases whose cards are refreshed at once: one case's reads and writes wait for storage while another's card is
-# on its way to Telegram (their writes group-commit on SQLite). The sender keeps each chat's posts in order and
-# one post with its record at a time (bot/sender.py), so this changes no guarantee of a crash.
-CARD_REFRESHES = 8
+# Cases whose cards are refreshed at once. One: with more, a burst's cards reached a chat out of the order the
+# cases were registered in (each post waits its turn in the sender, but whichever case's reads end first posts
+# first), and operators read the intake chat in that order (tests/e2e/test_rate_limits.py checks it). With 8 a
+# burst of 1,000 comments came 10-15 % faster (bench/channels_bench.py); ordering the posts per chat would let
+# it go up again.
+CARD_REFRESHES = 1
 # Open cases a repair reads at a time (two indexed queries a page): memory stays flat however many there are.
 REPAIR_PAGE = 200
 # Card messages whose last text and keyboard this process knows (Delivery._shown): an LRU, so memory stays
