@@ -102,6 +102,27 @@ class FloodWaitMiddleware(BaseRequestMiddleware):
                 await self._sleep(exc.retry_after)
 
 
+# The parametrized response models aiogram validates answers with (`Response[Message]`, ...), kept alive here.
+# pydantic caches a parametrized generic model only weakly, so once a garbage collection frees it, the next call
+# builds it again: 5 ms or more each, seen 20 times in 100 intake cards (py-spy, bench/channels_bench.py).
+_RESPONSE_MODELS: dict[Any, type[Response[Any]]] = {}
+
+
+class _KeepResponseModels(BaseRequestMiddleware):
+    """Holds `Response[T]` for every result type T the bot has asked for, so that it is built once per process."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in _RESPONSE_MODELS:
+            _RESPONSE_MODELS[returning] = Response[returning]  # type: ignore[valid-type]
+        return await make_request(bot, method)
+
+
 # Told of a message that a call beside the sender changed (chat id, message id): a handler redrawing a card's
 # keyboard in place. What the sender last put in that message is then no longer what it shows.
 EditListener = Callable[[int, int], None]
@@ -371,6 +392,7 @@ class TelegramSender:
         self._record_window = asyncio.Lock()  # see Outgoing.recorded
         self._edit_listeners: list[EditListener] = []
         bot.session.middleware(_ForeignEdits(self._edit_listeners))
+        bot.session.middleware(_KeepResponseModels())
 
     # ------------------------------------------------------------------------------------------- public
 
