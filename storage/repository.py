@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     ColumnElement,
     Connection,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Dialect,
     Executable,
     Row,
+    Select,
     Text,
     and_,
     bindparam,
@@ -46,6 +48,7 @@ from storage import codec, direct, pg_direct, term_lists
 from storage.clusters import ClusterStatements
 from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
+from storage.prepared import CompiledSelects
 from storage.reports import read_report
 from storage.tables import (
     access_log,
@@ -226,6 +229,37 @@ _CLAIM_OUTBOX = (
 )
 # SQLite, through storage/direct.py: the registration's lookup and the sweep's query.
 _FIND_CASE_SQLITE = "SELECT case_id FROM messages WHERE source = ? AND source_id = ?"
+
+# The reads of a card's refresh and a notice's delivery, built once (storage/prepared.py: on SQLite they run
+# straight through the driver, elsewhere as SQLAlchemy statements with bound parameters).
+_CASE_ID: BindParameter[int] = bindparam("case_id")
+_CASE_BY_ID = select(cases).where(cases.c.id == _CASE_ID)
+_ASSIGNMENTS_OF_CASE = (
+    select(assignments).where(assignments.c.case_id == _CASE_ID).order_by(assignments.c.position)
+)
+_MESSAGE_OF_CASE = select(messages).where(messages.c.case_id == _CASE_ID)
+_EVENTS_OF_CASE = select(events).where(events.c.case_id == _CASE_ID).order_by(events.c.id)
+_TERMS_OF_CASE = select(terms).where(terms.c.case_id == _CASE_ID).order_by(terms.c.id)
+_OPEN_TERMS_OF_CASE = _TERMS_OF_CASE.where(terms.c.closed_at.is_(None))
+_LATEST_PUBLICATION = (
+    select(publications).where(publications.c.case_id == _CASE_ID).order_by(publications.c.id.desc()).limit(1)
+)
+_LATEST_DRAFT = (
+    select(drafts.c.text)
+    .where(drafts.c.case_id == _CASE_ID)
+    .order_by(drafts.c.version.desc(), drafts.c.id.desc())
+    .limit(1)
+)
+_LATEST_DRAFT_UPTO = (
+    select(drafts.c.text)
+    .where(drafts.c.case_id == _CASE_ID, drafts.c.version <= bindparam("upto"))
+    .order_by(drafts.c.version.desc(), drafts.c.id.desc())
+    .limit(1)
+)
+_CARDS_OF_CASE = select(cards.c.chat_id, cards.c.message_id).where(cards.c.case_id == _CASE_ID)
+_POSTED_VERSIONS = select(cards.c.chat_id, cards.c.posted_version).where(cards.c.case_id == _CASE_ID)
+_CARD_POSTS_OF_CASE = select(card_posts.c.chat_id).where(card_posts.c.case_id == _CASE_ID)
+_DELIVERED_CHATS = select(deliveries.c.chat_id).where(deliveries.c.outbox_id == bindparam("outbox_id"))
 _FIND_CASE_PG = "SELECT case_id FROM messages WHERE source = $1::VARCHAR AND source_id = $2::VARCHAR"
 # `closed_at IS NULL` spelled exactly as the partial index's predicate; closed_at, met and next_attention of an
 # open term need no reading.
@@ -347,6 +381,7 @@ class _SqliteDirect:
 
     def __init__(self, dialect: Dialect) -> None:
         self.case = direct.Insert(cases, _CASE_KEYS, dialect, returning="id")
+        self.selects = CompiledSelects(dialect)
         self.message = direct.Insert(messages, _MESSAGE_KEYS, dialect)
         self.event = direct.Insert(events, _EVENT_KEYS, dialect)
         self.term = direct.Insert(terms, _TERM_KEYS, dialect, returning="id")
@@ -671,6 +706,14 @@ class SqlTransaction(ClusterStatements):
             return await pg_direct.fetch(conn, adapted, sql, params)
         return (await conn.exec_driver_sql(sql, tuple(params))).all()  # an adapter without what it relies on
 
+    async def _rows(self, stmt: Select[Any], params: Mapping[str, Any]) -> Sequence[Any]:
+        """A module-level SELECT's rows (by position and by column name): on SQLite one statement through the
+        driver, its values converted as SQLAlchemy converts them (storage/prepared.py)."""
+        if (fast := self._direct) is not None:
+            query = fast.selects[stmt]
+            return query.rows(await self._fetch(query.sql, query.params(params)))
+        return (await self._exec(stmt, params)).all()
+
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """The dialect's INSERT, which has ON CONFLICT on both."""
         return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
@@ -707,10 +750,12 @@ class SqlTransaction(ClusterStatements):
         return replace(case, id=case_id)
 
     async def get_case(self, case_id: int) -> Case | None:
-        row = (await self._exec(select(cases).where(cases.c.id == case_id))).one_or_none()
-        if row is None:
+        found = await self._rows(_CASE_BY_ID, {"case_id": case_id})
+        if not found:
             return None
-        return _case_from_row(row, (await self._assignments([case_id])).get(case_id, ()))
+        (row,) = found
+        case_assignments = await self._rows(_ASSIGNMENTS_OF_CASE, {"case_id": case_id})
+        return _case_from_row(row, map(_assignment_from_row, case_assignments))
 
     async def cases(self, *, open_only: bool = True, limit: int = 200) -> list[Case]:
         stmt = select(cases).order_by(cases.c.id).limit(limit)
@@ -735,8 +780,11 @@ class SqlTransaction(ClusterStatements):
         await self._write_assignments(case.id, case.assignments)
 
     async def get_message(self, case_id: int) -> InboundMessage | None:
-        row = (await self._exec(select(messages).where(messages.c.case_id == case_id))).one_or_none()
-        return None if row is None else _message_from_row(row)
+        found = await self._rows(_MESSAGE_OF_CASE, {"case_id": case_id})
+        if not found:
+            return None
+        (row,) = found
+        return _message_from_row(row)
 
     async def _write_assignments(self, case_id: int, items: Sequence[Assignment]) -> None:
         if items:
@@ -775,7 +823,6 @@ class SqlTransaction(ClusterStatements):
             await self._exec(_INSERT_EVENT, rows)
 
     async def events(self, case_id: int) -> list[Event]:
-        stmt = select(events).where(events.c.case_id == case_id).order_by(events.c.id)
         return [
             Event(
                 action=row.action,
@@ -787,7 +834,7 @@ class SqlTransaction(ClusterStatements):
                 undo=None if row.undo is None else codec.decode(row.undo, UndoState, where="Event.undo"),
                 id=row.id,
             )
-            for row in await self._exec(stmt)
+            for row in await self._rows(_EVENTS_OF_CASE, {"case_id": case_id})
         ]
 
     async def add_draft(self, case_id: int, version: int, text: str, author_id: int, at: datetime) -> None:
@@ -795,13 +842,11 @@ class SqlTransaction(ClusterStatements):
         await self._exec(_INSERT_DRAFT, values)
 
     async def latest_draft(self, case_id: int, upto: int | None = None) -> str | None:
-        where = [drafts.c.case_id == case_id]
-        if upto is not None:  # an undone submit's draft stays stored but is no longer the case's
-            where.append(drafts.c.version <= upto)
-        stmt = (
-            select(drafts.c.text).where(*where).order_by(drafts.c.version.desc(), drafts.c.id.desc()).limit(1)
-        )
-        text: str | None = (await self._exec(stmt)).scalar_one_or_none()
+        if upto is None:
+            found = await self._rows(_LATEST_DRAFT, {"case_id": case_id})
+        else:  # an undone submit's draft stays stored but is no longer the case's
+            found = await self._rows(_LATEST_DRAFT_UPTO, {"case_id": case_id, "upto": upto})
+        text: str | None = found[0][0] if found else None
         return text
 
     # --- terms -------------------------------------------------------------------------------------------
@@ -958,10 +1003,8 @@ class SqlTransaction(ClusterStatements):
         await self._replace_points(moved)
 
     async def terms(self, case_id: int, *, open_only: bool = True) -> list[Term]:
-        stmt = select(terms).where(terms.c.case_id == case_id).order_by(terms.c.id)
-        if open_only:
-            stmt = stmt.where(terms.c.closed_at.is_(None))
-        return [_term_from_row(row) for row in await self._exec(stmt)]
+        stmt = _OPEN_TERMS_OF_CASE if open_only else _TERMS_OF_CASE
+        return [_term_from_row(row) for row in await self._rows(stmt, {"case_id": case_id})]
 
     async def terms_needing_attention(self, now: datetime, limit: int = 10_000) -> list[Term]:
         # Only what an open term has: closed_at, met and next_attention need no reading and converting.
@@ -1293,8 +1336,7 @@ class SqlTransaction(ClusterStatements):
         return (await self._exec(stmt)).first() is not None
 
     async def deliveries(self, outbox_id: int) -> set[int]:
-        stmt = select(deliveries.c.chat_id).where(deliveries.c.outbox_id == outbox_id)
-        return set((await self._exec(stmt)).scalars())
+        return {row[0] for row in await self._rows(_DELIVERED_CHATS, {"outbox_id": outbox_id})}
 
     # --- cards -------------------------------------------------------------------------------------------
 
@@ -1351,8 +1393,7 @@ class SqlTransaction(ClusterStatements):
         await self._exec(stmt)
 
     async def card_posts(self, case_id: int) -> set[int]:
-        stmt = select(card_posts.c.chat_id).where(card_posts.c.case_id == case_id)
-        return set((await self._exec(stmt)).scalars())
+        return {row[0] for row in await self._rows(_CARD_POSTS_OF_CASE, {"case_id": case_id})}
 
     async def unfinished_card_posts(self, after: tuple[int, int] | None, limit: int) -> list[tuple[int, int]]:
         # By primary key, a page at a time: a crash leaves at most the posts then in flight.
@@ -1393,12 +1434,10 @@ class SqlTransaction(ClusterStatements):
         return found
 
     async def posted_versions(self, case_id: int) -> dict[int, int | None]:
-        stmt = select(cards.c.chat_id, cards.c.posted_version).where(cards.c.case_id == case_id)
-        return {row.chat_id: row.posted_version for row in await self._exec(stmt)}
+        return dict(await self._rows(_POSTED_VERSIONS, {"case_id": case_id}))
 
     async def cards(self, case_id: int) -> dict[int, int]:
-        stmt = select(cards.c.chat_id, cards.c.message_id).where(cards.c.case_id == case_id)
-        return {row.chat_id: row.message_id for row in await self._exec(stmt)}
+        return dict(await self._rows(_CARDS_OF_CASE, {"case_id": case_id}))
 
     async def case_for_card(self, chat_id: int, message_id: int) -> int | None:
         stmt = select(cards.c.case_id).where(cards.c.chat_id == chat_id, cards.c.message_id == message_id)
@@ -1562,14 +1601,8 @@ class SqlTransaction(ClusterStatements):
             ])  # fmt: skip
 
     async def latest_publication(self, case_id: int) -> Publication | None:
-        stmt = (
-            select(publications)
-            .where(publications.c.case_id == case_id)
-            .order_by(publications.c.id.desc())
-            .limit(1)
-        )
-        row = (await self._exec(stmt)).first()
-        return _publication_from_row(row) if row is not None else None
+        found = await self._rows(_LATEST_PUBLICATION, {"case_id": case_id})
+        return _publication_from_row(found[0]) if found else None
 
     async def claim_publications(self, now: datetime, owner: str, limit: int) -> list[Publication]:
         # One statement: PostgreSQL locks the rows it takes and skips those another claim holds; SQLite's
