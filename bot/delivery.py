@@ -210,7 +210,9 @@ class DeliveryRepository(Protocol):
     # `urgent`: a window is held open until it ends (SQLite: it goes before the writes waiting).
     async def write(self, body: Callable[[Any], Awaitable[_T]], *, urgent: bool = False) -> _T: ...
 
-    def reading(self) -> AbstractAsyncContextManager[DeliveryTransaction]: ...
+    def reading(self, *, inline: bool = False) -> AbstractAsyncContextManager[DeliveryTransaction]:
+        """`inline`: a read of a few rows by key, on the event loop's thread where storage allows (SQLite)."""
+        ...
 
 
 class Delivery:
@@ -376,7 +378,7 @@ class Delivery:
         async with self._card_lock(case_id):
             # Everything is read under the lock: a post of this card in flight has recorded its message first.
             now = self.clock.now()
-            async with self.repo.reading() as tx:
+            async with self.repo.reading(inline=True) as tx:
                 view = await read_card(tx, case_id)
                 existing = await tx.cards(case_id)
                 posting = await tx.card_posts(case_id)
@@ -602,12 +604,12 @@ class Delivery:
         return 1
 
     async def case_for_card(self, chat_id: int, message_id: int) -> int | None:
-        async with self.repo.reading() as tx:
+        async with self.repo.reading(inline=True) as tx:
             return await tx.case_for_card(chat_id, message_id)
 
     async def case_for_message(self, chat_id: int, message_id: int) -> int | None:
         """The case a bot message in the chat is about (its card, a notice, a reminder, a prompt), or None."""
-        async with self.repo.reading() as tx:
+        async with self.repo.reading(inline=True) as tx:
             return await tx.case_for_message(chat_id, message_id)
 
     async def remember_message(self, chat_id: int, message_id: int, case_id: int, kind: str) -> None:
@@ -622,7 +624,7 @@ class Delivery:
     async def show_card(self, chat_id: int, case_id: int, *, history: bool = False) -> None:
         """A one-off copy of the card (for /case N): not remembered as the chat's working card."""
         now = self.clock.now()
-        async with self.repo.reading() as tx:
+        async with self.repo.reading(inline=True) as tx:
             view = await read_card(tx, case_id)
         if view is None:
             return
@@ -691,7 +693,7 @@ class Delivery:
         # The whole card view only where it is used (a text to render, files of the case): a notice the card
         # already says, the commonest in a burst, needs the case alone.
         view: CardView | None = None
-        async with self.repo.reading() as tx:
+        async with self.repo.reading(inline=True) as tx:
             if case_id is not None and notification.kind in MEDIA_FROM_THE_CASE:
                 view = await read_card(tx, case_id)
                 case = view.case if view is not None else None
@@ -714,7 +716,7 @@ class Delivery:
             missing = [c for c in chats if c not in cards and c in self.directory.card_chats(case)]
             if missing:
                 await self.refresh_cards(case.id, only_missing=missing)
-            async with self.repo.reading() as tx:
+            async with self.repo.reading(inline=True) as tx:
                 cards = await tx.cards(case.id)
                 posted = await tx.posted_versions(case.id)
         if not chats:
@@ -744,7 +746,7 @@ class Delivery:
             if finished:
                 return True
         if view is None and case is not None:
-            async with self.repo.reading() as tx:
+            async with self.repo.reading(inline=True) as tx:
                 view = await read_card(tx, case.id)
         if notification.kind == DIGEST:  # the office head's daily digest: its payload is its content
             text = render_digest(notification.payload, calendar=self.calendar, rules=self.rules, units=self.units,

@@ -47,6 +47,7 @@ from sqlalchemy.sql.schema import Table
 from storage import codec, direct, pg_direct, term_lists
 from storage.clusters import ClusterStatements
 from storage.engine import SQLITE_BEGIN
+from storage.inline_reads import inline_reader_for
 from storage.outage import translated
 from storage.prepared import CompiledSelects
 from storage.reports import read_report
@@ -582,12 +583,19 @@ class SqlRepository:
             yield SqlTransaction(conn, self._clock, self._direct, self._pg_direct)
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[SqlTransaction]:
+    async def reading(self, *, inline: bool = False) -> AsyncIterator[SqlTransaction]:
         """A read-only transaction: one snapshot of the database, and no write lock.
 
         On SQLite it begins DEFERRED (with WAL, readers never wait for the writer); on PostgreSQL it is
-        READ ONLY, so a write inside it fails loudly instead of slipping through.
+        READ ONLY, so a write inside it fails loudly instead of slipping through. `inline`: a read of a few
+        rows by key (a card's, a notice's), which on a SQLite file runs on the calling thread, without a hop
+        to aiosqlite's (storage/inline_reads.py); elsewhere the same as without.
         """
+        if inline and self._writes_through_writer:
+            async with translated():
+                with inline_reader_for(self.engine).snapshot() as (conn, raw):
+                    yield SqlTransaction.on_writer(conn, raw, self._clock, self._direct)
+            return
         async with translated(), self.engine.connect() as conn:
             if self.engine.dialect.name == "sqlite":
                 await conn.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
@@ -636,7 +644,8 @@ class SqlTransaction(ClusterStatements):
     def on_writer(
         cls, conn: Connection, raw: sqlite3.Connection, clock: Clock, sqlite_direct: _SqliteDirect | None
     ) -> SqlTransaction:
-        """A transaction in the SQLite writer's thread (storage/writer.py), on its synchronous connection.
+        """A transaction in the SQLite writer's thread (storage/writer.py), on its synchronous connection (or an
+        inline read's, storage/inline_reads.py).
 
         Its `async def` methods never suspend there: statements run at once on `conn` (SQLAlchemy on the
         stdlib driver, the same SQL and type processing as the async engine) and the hot ones on `raw`.

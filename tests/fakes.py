@@ -538,7 +538,7 @@ class FakeRepository:
         self.state = _State()
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[FakeTransaction]:
+    async def reading(self, *, inline: bool = False) -> AsyncIterator[FakeTransaction]:
         yield FakeTransaction(self.state)
 
     @asynccontextmanager
