@@ -39,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.channel_files import KEPT_PREFIX
 from bot.directory import Directory
 from bot.sender import MEDIA_KINDS, Media, Outgoing, SendFailed, SendResult, TelegramSender
+from bot.turnstile import Turnstile
 from storage.repository import ChannelFile
 from views.cards import render_card, render_history, render_notification
 from views.digest import render_digest, render_morning
@@ -66,12 +67,11 @@ _T = TypeVar("_T")
 CLAIM_LEASE = timedelta(minutes=5)
 # Rows claimed at a time: a small batch keeps the last row of it well within the lease.
 CLAIM_BATCH = 20
-# Cases whose cards are refreshed at once. One: with more, a burst's cards reached a chat out of the order the
-# cases were registered in (each post waits its turn in the sender, but whichever case's reads end first posts
-# first), and operators read the intake chat in that order (tests/e2e/test_rate_limits.py checks it). With 8 a
-# burst of 1,000 comments came 10-15 % faster (bench/channels_bench.py); ordering the posts per chat would let
-# it go up again.
-CARD_REFRESHES = 1
+# Cases whose cards are refreshed at once: their reads and records overlap, their posts and edits go in the order
+# the refreshes began (`_post_order`), which is the order the cases were registered in; operators read the intake
+# chat in that order (tests/e2e/test_rate_limits.py checks it). Whichever case's reads ended first used to post
+# first, which is why this was 1 until the posts were ordered.
+CARD_REFRESHES = 8
 # Open cases a repair reads at a time (two indexed queries a page): memory stays flat however many there are.
 REPAIR_PAGE = 200
 # Card messages whose last text and keyboard this process knows (Delivery._shown): an LRU, so memory stays
@@ -246,6 +246,8 @@ class Delivery:
         # Who holds the outbox rows this Delivery claims: unique per instance, so per process.
         self._owner = f"delivery-{uuid.uuid4()}"
         self._card_locks: dict[int, asyncio.Lock] = {}
+        # The order in which refreshes that asked for it (the worker's, the drain's) put their cards in the chats.
+        self._post_order = Turnstile()
         self._changed: dict[int, None] = {}  # cases whose cards wait for a refresh, in order
         self._drain_wanted = False  # woken since the worker's drain began
         self._worker: asyncio.Task[None] | None = None
@@ -344,7 +346,7 @@ class Delivery:
                 case_id = next(iter(self._changed))
                 del self._changed[case_id]
                 try:
-                    await self.refresh_cards(case_id)
+                    await self.refresh_cards(case_id, in_order=True)
                 except Exception as exc:  # the change is committed; the next refresh or a repair redoes it
                     log.exception("refreshing the cards of case %s failed", case_id)
                     self._repair_wanted |= isinstance(exc, _STORAGE_ERRORS)
@@ -370,11 +372,27 @@ class Delivery:
     def _card_lock(self, case_id: int) -> asyncio.Lock:
         return self._card_locks.setdefault(case_id, asyncio.Lock())
 
-    async def refresh_cards(self, case_id: int, *, only_missing: Collection[int] | None = None) -> None:
+    async def refresh_cards(
+        self, case_id: int, *, only_missing: Collection[int] | None = None, in_order: bool = False
+    ) -> None:
         """Post the case's card where it is missing and edit it where it stands.
 
         `only_missing`: just post the card in those of these chats that should have it and do not.
+        `in_order`: its posts and edits wait for those of every refresh that asked for order before it.
         """
+        if not in_order:
+            await self._refresh_cards(case_id, only_missing, None)
+            return
+        # The ticket is taken, and the card's lock asked for, with no suspension in between: tickets and lock
+        # requests come in the same order, so a refresh waiting for its turn never holds a lock an earlier
+        # ticket waits for.
+        turn = self._post_order.take()
+        try:
+            await self._refresh_cards(case_id, only_missing, turn)
+        finally:
+            self._post_order.done(turn)
+
+    async def _refresh_cards(self, case_id: int, only_missing: Collection[int] | None, turn: int | None) -> None:
         async with self._card_lock(case_id):
             # Everything is read under the lock: a post of this card in flight has recorded its message first.
             now = self.clock.now()
@@ -397,12 +415,18 @@ class Delivery:
                         await tx.begin_card_post(case_id, chat_id, now)
 
                 await self.repo.write(begin_posts)
+            if turn is not None:
+                await self._post_order.wait(turn)
             # The chats are independent: a card held back by one chat's flood limit must not hold back the
             # others (one item per chat, so each chat's order stays that of the refreshes, which the lock orders).
-            results = await asyncio.gather(
-                *(self._put_card(view, chat_id, existing.get(chat_id), now) for chat_id in chats),
-                return_exceptions=True,
-            )
+            try:
+                results = await asyncio.gather(
+                    *(self._put_card(view, chat_id, existing.get(chat_id), now) for chat_id in chats),
+                    return_exceptions=True,
+                )
+            finally:
+                if turn is not None:
+                    self._post_order.done(turn)  # the next refresh posts while this one records what it showed
             # The versions the edited cards show, in one transaction (a lost one only costs a repair an edit).
             edited = [(chat_id, r) for chat_id, r in zip(chats, results, strict=True) if isinstance(r, int)]
             if edited:
@@ -715,7 +739,7 @@ class Delivery:
             # before its card or stands apart from it.
             missing = [c for c in chats if c not in cards and c in self.directory.card_chats(case)]
             if missing:
-                await self.refresh_cards(case.id, only_missing=missing)
+                await self.refresh_cards(case.id, only_missing=missing, in_order=True)
             async with self.repo.reading(inline=True) as tx:
                 cards = await tx.cards(case.id)
                 posted = await tx.posted_versions(case.id)
