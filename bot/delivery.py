@@ -725,13 +725,13 @@ class Delivery:
                 case = await tx.get_case(case_id) if case_id is not None else None
             already = await tx.deliveries(outbox_id)
             cards = await tx.cards(case_id) if case_id is not None else {}
+            posted = await tx.posted_versions(case_id) if case_id is not None else {}
         chats = self.directory.notice_chats(notification.to_role, notification.unit, case=case)
         if notification.kind == DELIVERY_FAILED:
             chats = self._failure_chats(notification)
         if notification.kind == MORNING:  # a person's own digest: his private chat with the bot
             person = notification.payload.get("user_id")
             chats = [person] if isinstance(person, int) else []
-        posted: dict[int, int | None] = {}
         if case is not None:
             # A notice goes under the case's card. The card may not be there yet: the handler that queued the
             # notice is still posting it (the drain woken by the commit runs alongside), or posting it failed
@@ -740,9 +740,9 @@ class Delivery:
             missing = [c for c in chats if c not in cards and c in self.directory.card_chats(case)]
             if missing:
                 await self.refresh_cards(case.id, only_missing=missing, in_order=True)
-            async with self.repo.reading(inline=True) as tx:
-                cards = await tx.cards(case.id)
-                posted = await tx.posted_versions(case.id)
+                async with self.repo.reading(inline=True) as tx:
+                    cards = await tx.cards(case.id)
+                    posted = await tx.posted_versions(case.id)
         if not chats:
             # Nobody to tell: an executor's term on a ПОС case no executor has yet, a role with no chat in config.
             # Kept, it would stay pending for ever, and enough of them at the head of the outbox would hold back
