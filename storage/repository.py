@@ -696,7 +696,10 @@ class SqlTransaction(ClusterStatements):
             adapted = self._adapted = (await conn.get_raw_connection()).dbapi_connection
         if pg_direct.available(adapted):
             return await pg_direct.fetch(conn, adapted, sql, params)
-        return (await conn.exec_driver_sql(sql, tuple(params))).all()  # an adapter without what it relies on
+        # An adapter without what pg_direct relies on: the same SQL through SQLAlchemy (an INSERT without
+        # RETURNING has no rows to fetch there, where asyncpg's fetch gives an empty list).
+        result = await conn.exec_driver_sql(sql, tuple(params))
+        return result.all() if result.returns_rows else []
 
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """The dialect's INSERT, which has ON CONFLICT on both."""

@@ -292,3 +292,23 @@ async def test_events_held_for_the_outbox_are_sent_before_any_other_statement_an
                 _ = 1 / 0  # the body fails: the held event goes nowhere
         async with repo.transaction() as tx:
             assert [e.action for e in await tx.events(case_id)][before:] == [f"note_{n}" for n in range(1, 5)]
+
+
+async def test_without_what_pg_direct_relies_on_the_statements_go_through_sqlalchemy_and_store_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An adapter without asyncpg's internals that storage/pg_direct.py uses: the same SQL goes through
+    SQLAlchemy's driver-level execution, statements without rows (the events' INSERT) too."""
+    stored_now = await run_registrations()
+    asked: list[object] = []
+
+    def unavailable(adapted: object) -> bool:
+        asked.append(adapted)
+        return False
+
+    monkeypatch.setattr(repository.pg_direct, "available", unavailable)
+    with monkeypatch.context() as patch:
+        patch.setattr(repository.pg_direct, "fetch", None)  # never called: it would fail loudly
+        stored_fallback = await run_registrations()
+    assert stored_fallback == stored_now
+    assert asked  # the fallback was taken
