@@ -611,6 +611,7 @@ class SqlTransaction(ClusterStatements):
         self._raw: sqlite3.Connection | None = None
         self._pgd = pg_direct if self._dialect == "postgresql" else None
         self._adapted: Any = None
+        self._pg_fetch = False
         # PostgreSQL: the converted parameters of events appended and not sent yet (see append_events).
         self._held_events: list[Any] = []
         self._held_rows = 0
@@ -635,6 +636,7 @@ class SqlTransaction(ClusterStatements):
         tx._raw = raw
         tx._pgd = None
         tx._adapted = None
+        tx._pg_fetch = False
         tx._held_events = []
         tx._held_rows = 0
         return tx
@@ -694,7 +696,8 @@ class SqlTransaction(ClusterStatements):
         adapted = self._adapted
         if adapted is None:
             adapted = self._adapted = (await conn.get_raw_connection()).dbapi_connection
-        if pg_direct.available(adapted):
+            self._pg_fetch = pg_direct.available(adapted)  # asked once per transaction, not per statement
+        if self._pg_fetch:
             return await pg_direct.fetch(conn, adapted, sql, params)
         # An adapter without what pg_direct relies on: the same SQL through SQLAlchemy (an INSERT without
         # RETURNING has no rows to fetch there, where asyncpg's fetch gives an empty list).
