@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import engine as engine_module
-from storage import repository
+from storage import pg_direct, repository
 from storage.clusters import ClusterStatements, terms_of
 from storage.migrate import upgrade
 from storage.repository import SqlTransaction
@@ -306,9 +306,9 @@ async def test_without_what_pg_direct_relies_on_the_statements_go_through_sqlalc
         asked.append(adapted)
         return False
 
-    monkeypatch.setattr(repository.pg_direct, "available", unavailable)
+    monkeypatch.setattr(pg_direct, "available", unavailable)
     with monkeypatch.context() as patch:
-        patch.setattr(repository.pg_direct, "fetch", None)  # never called: it would fail loudly
+        patch.setattr(pg_direct, "fetch", None)  # never called: it would fail loudly
         stored_fallback = await run_registrations()
     assert stored_fallback == stored_now
     assert 30 <= len(asked) <= 31  # once per registration's transaction, not once per statement
