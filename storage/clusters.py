@@ -142,7 +142,18 @@ def _sqlite_row(row: tuple[Any, ...]) -> SignatureRow:
 
 
 def _pg_row(row: Any) -> SignatureRow:
-    return SignatureRow(*row)  # a record of _COLUMNS_PG
+    """A record of _COLUMNS_PG (address and author coalesced to '' on the server), built by its slots as
+    _sqlite_row builds one: half the cost of SignatureRow(*row), which a storm's registration paid ~340 times."""
+    case_id, at, stems, address, author, cluster_id = row
+    built: SignatureRow = object.__new__(SignatureRow)
+    set_case, set_at, set_stems, set_address, set_author, set_cluster = _SIGNATURE_SLOTS
+    set_case(built, case_id)
+    set_at(built, at)
+    set_stems(built, stems)
+    set_address(built, address)
+    set_author(built, author)
+    set_cluster(built, cluster_id)
+    return built
 
 
 _UTC_DATETIME = UtcDateTime()

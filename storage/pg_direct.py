@@ -74,17 +74,19 @@ class Insert:
         self.columns = Columns(table, keys, dialect)
         self._head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) VALUES "
         self._tail = suffix + (f" RETURNING {quote(returning)}" if returning else "")
-        self._sql: dict[int, str] = {}
+        self._sql: dict[tuple[int, int], str] = {}
         self.max_rows = max(1, _MAX_PARAMETERS // len(self.columns.keys))
 
-    def sql(self, rows: int) -> str:
-        sql = self._sql.get(rows)
+    def sql(self, rows: int, first: int = 1) -> str:
+        """The statement for `rows` rows, its parameters numbered from `$first` (after another statement's, when
+        it is a CTE of that one)."""
+        sql = self._sql.get((rows, first))
         if sql is None:
             width = len(self.columns.keys)
-            groups = (f"({self.columns.placeholders(1 + r * width)})" for r in range(rows))
+            groups = (f"({self.columns.placeholders(first + r * width)})" for r in range(rows))
             sql = self._head + ", ".join(groups) + self._tail
             if rows <= _CACHED_ROWS:
-                self._sql[rows] = sql
+                self._sql[rows, first] = sql
         return sql
 
     def params(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:

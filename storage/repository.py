@@ -476,6 +476,7 @@ class _PgDirect:
             " RETURNING case_id"
         )
         self.event = pg_direct.Insert(events, _EVENT_KEYS, dialect)
+        self._events_and_outbox: dict[int, str] = {}
         # A case's terms and their points in one round trip: the terms' columns as arrays, inserted in their
         # order (ids grow in it, as SQLAlchemy's sort_by_parameter_order relies on), each point joined to its
         # term by the term's position. The ids come back in the terms' order.
@@ -493,6 +494,17 @@ class _PgDirect:
             f" FROM unnest(${first}::BIGINT[], {point_arrays}) AS p(k, n, key, at) JOIN r ON r.k = p.k)"
             " SELECT id FROM r ORDER BY k"
         )
+
+    def events_and_outbox(self, rows: int) -> str:
+        """_ENQUEUE_PG with `rows` events inserted by a CTE of it (their parameters after its `$1`): one round trip
+        for a step's events and its notifications. The outbox rows' statement reads no events, so the CTE's
+        snapshot (it cannot see the events it inserts) changes nothing."""
+        sql = self._events_and_outbox.get(rows)
+        if sql is None:
+            sql = f"WITH e AS ({self.event.sql(rows, first=2)}) {_ENQUEUE_PG}"
+            if rows <= _EVENT_CTE_CACHED_ROWS:
+                self._events_and_outbox[rows] = sql
+        return sql
 
     def terms_and_points_params(
         self, rows: Sequence[Mapping[str, Any]], points: Sequence[Sequence[Point]]
@@ -513,6 +525,7 @@ class _PgDirect:
         return [*params, where, n_s, keys, ats]
 
 
+_EVENT_CTE_CACHED_ROWS = 32
 _INSTANT_TEXT: dict[str, Callable[[datetime | None], str | None]] = {}
 
 
@@ -576,7 +589,9 @@ class SqlRepository:
         # StorageUnavailable, whether from the connect, a statement or the commit (storage/outage.py).
         if not self._writes_through_writer:
             async with translated(), self.engine.connect() as conn, conn.begin():
-                yield SqlTransaction(conn, self._clock, self._direct, self._pg_direct)
+                tx = SqlTransaction(conn, self._clock, self._direct, self._pg_direct)
+                yield tx
+                await tx.flush()  # PostgreSQL: events still held for the next statement go before the commit
             return
         # The file's writer hands it over first (storage/writer.py): no contention for its lock.
         async with translated(), exclusive_turn(self.engine), self.engine.connect() as conn, conn.begin():
@@ -639,6 +654,10 @@ class SqlTransaction(ClusterStatements):
         self._raw: sqlite3.Connection | None = None
         self._pgd = pg_direct if self._dialect == "postgresql" else None
         self._adapted: Any = None
+        self._pg_fetch = False
+        # PostgreSQL: the converted parameters of events appended and not sent yet (see append_events).
+        self._held_events: list[Any] = []
+        self._held_rows = 0
 
     @classmethod
     def on_writer(
@@ -661,11 +680,16 @@ class SqlTransaction(ClusterStatements):
         tx._raw = raw
         tx._pgd = None
         tx._adapted = None
+        tx._pg_fetch = False
+        tx._held_events = []
+        tx._held_rows = 0
         return tx
 
     # --- plumbing ------------------------------------------------------------------------------------------
 
     async def _exec(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
+        if self._held_rows:
+            await self.flush()
         self._statements += 1
         try:
             if self._sync is not None:
@@ -705,15 +729,24 @@ class SqlTransaction(ClusterStatements):
 
     async def _pg(self, sql: str, params: Sequence[Any]) -> Sequence[Any]:
         """PostgreSQL: one statement straight through asyncpg, in this transaction (storage/pg_direct.py); its
-        rows, each indexable by position."""
+        rows, each indexable by position. Events held back (append_events) are sent first."""
+        if self._held_rows:
+            await self.flush()
+        return await self._pg_now(sql, params)
+
+    async def _pg_now(self, sql: str, params: Sequence[Any]) -> Sequence[Any]:
         self._statements += 1
         conn = self._async_conn()
         adapted = self._adapted
         if adapted is None:
             adapted = self._adapted = (await conn.get_raw_connection()).dbapi_connection
-        if pg_direct.available(adapted):
+            self._pg_fetch = pg_direct.available(adapted)  # asked once per transaction, not per statement
+        if self._pg_fetch:
             return await pg_direct.fetch(conn, adapted, sql, params)
-        return (await conn.exec_driver_sql(sql, tuple(params))).all()  # an adapter without what it relies on
+        # An adapter without what pg_direct relies on: the same SQL through SQLAlchemy (an INSERT without
+        # RETURNING has no rows to fetch there, where asyncpg's fetch gives an empty list).
+        result = await conn.exec_driver_sql(sql, tuple(params))
+        return result.all() if result.returns_rows else []
 
     async def _rows(self, stmt: Select[Any], params: Mapping[str, Any]) -> Sequence[Any]:
         """A module-level SELECT's rows (by position and by column name): on SQLite one statement through the
@@ -826,10 +859,26 @@ class SqlTransaction(ClusterStatements):
             for chunk in _chunks(rows, fast.event.max_rows):
                 await self._fetch(fast.event.sql(len(chunk)), fast.event.params(chunk))
         elif (pgd := self._pgd) is not None:
+            if rows and self._held_rows + len(rows) <= pgd.event.max_rows:
+                # Held for the next statement: a step's notifications (enqueue) take them along in one round
+                # trip; any other statement, and the commit, sends them first (flush). Their parameters are
+                # converted now, so a value storage refuses still fails here.
+                self._held_events += pgd.event.params(rows)
+                self._held_rows += len(rows)
+                return
             for chunk in _chunks(rows, pgd.event.max_rows):
                 await self._pg(pgd.event.sql(len(chunk)), pgd.event.params(chunk))
         elif rows:
             await self._exec(_INSERT_EVENT, rows)
+
+    async def flush(self) -> None:
+        """PostgreSQL: send the events append_events held back (nothing elsewhere, or when none are held)."""
+        if not self._held_rows:
+            return
+        assert self._pgd is not None
+        params, rows = self._held_events, self._held_rows
+        self._held_events, self._held_rows = [], 0
+        await self._pg_now(self._pgd.event.sql(rows), params)
 
     async def events(self, case_id: int) -> list[Event]:
         return [
@@ -1276,7 +1325,13 @@ class SqlTransaction(ClusterStatements):
             return 0
         if (fast := self._direct) is not None:
             return await self._executemany(fast.outbox.sql(1), fast.outbox_rows(unique.values()))
-        return len(await self._pg(_ENQUEUE_PG, (_pg_outbox_rows(self._sa_dialect, unique.values()),)))
+        outbox_rows = _pg_outbox_rows(self._sa_dialect, unique.values())
+        if not self._held_rows or self._pgd is None:
+            return len(await self._pg(_ENQUEUE_PG, (outbox_rows,)))
+        # The events held back go in the same round trip, inserted by a CTE of the outbox's statement.
+        params, rows = self._held_events, self._held_rows
+        self._held_events, self._held_rows = [], 0
+        return len(await self._pg_now(self._pgd.events_and_outbox(rows), (outbox_rows, *params)))
 
     async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:
         stmt = select(outbox).where(outbox.c.delivered_at.is_(None)).order_by(outbox.c.id).limit(limit)
@@ -1551,6 +1606,7 @@ class SqlTransaction(ClusterStatements):
     async def report(
         self, period: Period, now: datetime, *, return_only: frozenset[str], units: frozenset[str] | None
     ) -> Report:
+        await self.flush()
         return await read_report(self._async_conn(), period, now, return_only=return_only, units=units)
 
     # --- the office head's digest (workflow/services/digest.py) -------------------------------------------
@@ -1599,6 +1655,9 @@ class SqlTransaction(ClusterStatements):
     @property
     def connection(self) -> AsyncConnection:
         """The transaction's connection, for storage modules with statements of their own (personal_data)."""
+        if self._held_rows:
+            # Statements sent past this transaction would overtake the events held for its next one.
+            raise RuntimeError("events appended and not sent yet: call flush() before using the connection")
         return self._async_conn()
 
     async def record_access(self, entries: Sequence[AccessEntry]) -> None:

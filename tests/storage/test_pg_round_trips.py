@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import engine as engine_module
-from storage import repository
+from storage import pg_direct, repository
 from storage.clusters import ClusterStatements, terms_of
 from storage.migrate import upgrade
 from storage.repository import SqlTransaction
@@ -201,13 +201,15 @@ def message(n: int) -> InboundMessage:
     )  # fmt: skip
 
 
-async def test_a_first_message_takes_eight_statements_and_stores_its_message_and_terms() -> None:
+async def test_a_first_message_takes_seven_statements_and_stores_its_message_and_terms() -> None:
     async with migrated_services() as (engine, _clock, services):
         with statements(engine) as sent:
             outcome = await services.register(message(1), OPERATOR)
-        # lookup by source, repeat lookup, case+message, terms+points, events, outbox, signature+terms, the
-        # window's candidates (14 statements before the CTEs: 11 + BEGIN, COMMIT and the pre-ping)
-        assert len(sent) == 8, sent
+        # lookup by source, repeat lookup, case+message, terms+points, events+outbox, signature+terms, the
+        # window's candidates (14 statements before the CTEs: 11 + BEGIN, COMMIT and the pre-ping; 8 before
+        # the events went with the outbox's statement)
+        assert len(sent) == 7, sent
+        assert sum(s.startswith("WITH e AS (INSERT INTO events") and "INSERT INTO outbox" in s for s in sent) == 1
         async with engine.connect() as conn:
             stored = (await conn.execute(
                 text("SELECT count(*) FROM messages WHERE case_id = :id"), {"id": outcome.case.id}
@@ -253,3 +255,60 @@ async def test_a_pooled_connection_the_server_ended_is_replaced_at_its_one_round
             assert await tx.find_case_by_source("vk", "nothing") is None
             pids = await tx.connection.execute(text("SELECT pg_backend_pid()"))
             assert pids.scalar_one() != pid
+
+
+def note(n: int) -> Event:
+    return Event(action=f"note_{n}", actor_id=1, actor_role=Role.OPERATOR, at=START, text=f"заметка {n}")
+
+
+async def test_events_held_for_the_outbox_are_sent_before_any_other_statement_and_before_the_commit() -> None:
+    """append_events on PostgreSQL holds its rows for the next statement (enqueue takes them along): a read in
+    the same transaction still sees them, a transaction without notifications still stores them, and the raw
+    connection is refused while they wait (its statements would overtake them)."""
+    async with migrated_services() as (engine, _clock, services):
+        case_id = (await services.register(message(1), OPERATOR)).case.id
+        repo = repository.SqlRepository(engine, clock=SettableClock(START))
+        async with repo.transaction() as tx:
+            before = len(await tx.events(case_id))
+            await tx.append_events(case_id, [note(1), note(2)])
+            with pytest.raises(RuntimeError):
+                _ = tx.connection
+            seen = [e.action for e in await tx.events(case_id)]  # sent first, then read
+            assert seen[before:] == ["note_1", "note_2"]
+            await tx.append_events(case_id, [note(3)])  # no statement after it: the commit sends it
+        async with repo.transaction() as tx:
+            stored = [e.action for e in await tx.events(case_id)]
+            assert stored[before:] == ["note_1", "note_2", "note_3"]
+            await tx.append_events(case_id, [note(4)])
+            with statements(engine) as sent:
+                queued = await tx.enqueue([
+                    Notification(dedup_key="held:1", case_id=case_id, kind="notice", to_role=Role.OPERATOR,
+                                 at=START, payload={"text": "ок"}),
+                ])  # fmt: skip
+            assert queued == 1 and len(sent) == 1 and sent[0].startswith("WITH e AS (INSERT INTO events")
+        with pytest.raises(ZeroDivisionError):
+            async with repo.transaction() as tx:
+                await tx.append_events(case_id, [note(5)])
+                _ = 1 / 0  # the body fails: the held event goes nowhere
+        async with repo.transaction() as tx:
+            assert [e.action for e in await tx.events(case_id)][before:] == [f"note_{n}" for n in range(1, 5)]
+
+
+async def test_without_what_pg_direct_relies_on_the_statements_go_through_sqlalchemy_and_store_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An adapter without asyncpg's internals that storage/pg_direct.py uses: each transaction asks once, then
+    sends the same SQL through SQLAlchemy's driver-level execution."""
+    stored_now = await run_registrations()
+    asked: list[object] = []
+
+    def unavailable(adapted: object) -> bool:
+        asked.append(adapted)
+        return False
+
+    monkeypatch.setattr(pg_direct, "available", unavailable)
+    with monkeypatch.context() as patch:
+        patch.setattr(pg_direct, "fetch", None)  # never called: it would fail loudly
+        stored_fallback = await run_registrations()
+    assert stored_fallback == stored_now
+    assert 30 <= len(asked) <= 31  # once per registration's transaction, not once per statement
