@@ -287,6 +287,18 @@ _OUTBOX_KEYS = ("dedup_key", "case_id", "kind", "to_role", "unit", "term_id", "a
 _TERM_KEYS = (
     "case_id", "term_id", "owner", "unit", "started_at", "due", "sent", "next_attention", "note", "person",
 )  # fmt: skip
+# SQLite: delivery's bookkeeping of cards and deliveries (bot/delivery.py) as fixed SQL in the writer's thread:
+# small statements, but SQLAlchemy built, compiled and cache-keyed each per call at more CPU than SQLite ran it.
+_DELIVERY_KEYS = ("outbox_id", "chat_id", "message_id", "delivered_at")
+_CARD_KEYS = ("case_id", "chat_id", "message_id", "updated_at", "shown_version", "posted_version")
+_CARD_UPSERT = " ON CONFLICT (case_id, chat_id) DO UPDATE SET " + ", ".join(
+    f"{key} = excluded.{key}" for key in _CARD_KEYS[2:]
+)
+_MARK_DELIVERED_SQLITE = (
+    "UPDATE outbox SET delivered_at = ?, claimed_until = NULL, claimed_by = NULL"
+    " WHERE id = ? AND delivered_at IS NULL"
+)
+_END_CARD_POST_SQLITE = "DELETE FROM card_posts WHERE case_id = ? AND chat_id = ?"
 
 
 # Values codec.encode_mapping keeps as they are (exactly these types: an Enum member or a subclass is converted).
@@ -354,6 +366,15 @@ class _SqliteDirect:
         self.outbox = direct.Insert(
             outbox, _OUTBOX_KEYS, dialect, suffix=" ON CONFLICT (dedup_key) DO NOTHING"
         )
+        self.delivery = direct.Insert(
+            deliveries, _DELIVERY_KEYS, dialect, suffix=" ON CONFLICT (outbox_id, chat_id) DO NOTHING",
+            returning="id",
+        )  # fmt: skip
+        self.card_post = direct.Insert(
+            card_posts, ("case_id", "chat_id", "since"), dialect,
+            suffix=" ON CONFLICT (case_id, chat_id) DO UPDATE SET since = excluded.since",
+        )  # fmt: skip
+        self.card = direct.Insert(cards, _CARD_KEYS, dialect, suffix=_CARD_UPSERT)
         # `outbox_rows` converts only these two columns; any other column with a conversion: the generic rows.
         converted = {key for key in _OUTBOX_KEYS if self.outbox.processor(key) is not None}
         self.payload_text = self.outbox.processor("payload") if converted <= {"at", "payload"} else None
@@ -1265,6 +1286,9 @@ class SqlTransaction(ClusterStatements):
         return (await self._exec(stmt)).rowcount or 0
 
     async def mark_delivered(self, outbox_id: int, at: datetime) -> None:
+        if self._direct is not None:
+            await self._fetch(_MARK_DELIVERED_SQLITE, (direct.instant_text(at), outbox_id))
+            return
         stmt = (
             update(outbox)
             .where(outbox.c.id == outbox_id, outbox.c.delivered_at.is_(None))
@@ -1284,6 +1308,9 @@ class SqlTransaction(ClusterStatements):
     async def record_delivery(
         self, outbox_id: int, chat_id: int, message_id: int | None, at: datetime
     ) -> bool:
+        if (fast := self._direct) is not None:
+            values = {"outbox_id": outbox_id, "chat_id": chat_id, "message_id": message_id, "delivered_at": at}
+            return bool(await self._fetch(fast.delivery.sql(1), fast.delivery.params([values])))
         stmt = (
             self._insert(deliveries)
             .values(outbox_id=outbox_id, chat_id=chat_id, message_id=message_id, delivered_at=at)
@@ -1299,6 +1326,10 @@ class SqlTransaction(ClusterStatements):
     # --- cards -------------------------------------------------------------------------------------------
 
     async def begin_card_post(self, case_id: int, chat_id: int, at: datetime) -> None:
+        if (fast := self._direct) is not None:
+            values = {"case_id": case_id, "chat_id": chat_id, "since": at}
+            await self._fetch(fast.card_post.sql(1), fast.card_post.params([values]))
+            return
         insert = self._insert(card_posts).values(case_id=case_id, chat_id=chat_id, since=at)
         stmt = insert.on_conflict_do_update(
             index_elements=[card_posts.c.case_id, card_posts.c.chat_id], set_={"since": insert.excluded.since}
@@ -1308,6 +1339,14 @@ class SqlTransaction(ClusterStatements):
     async def set_card(
         self, case_id: int, chat_id: int, message_id: int, shown_version: int | None = None
     ) -> None:
+        if (fast := self._direct) is not None:
+            values = {
+                "case_id": case_id, "chat_id": chat_id, "message_id": message_id, "updated_at": self._clock.now(),
+                "shown_version": shown_version, "posted_version": shown_version,
+            }  # fmt: skip
+            await self._fetch(fast.card.sql(1), fast.card.params([values]))
+            await self._fetch(_END_CARD_POST_SQLITE, (case_id, chat_id))  # no longer "being posted"
+            return
         insert = self._insert(cards).values(
             case_id=case_id,
             chat_id=chat_id,
@@ -1332,6 +1371,9 @@ class SqlTransaction(ClusterStatements):
         )
 
     async def end_card_post(self, case_id: int, chat_id: int) -> None:
+        if self._direct is not None:
+            await self._fetch(_END_CARD_POST_SQLITE, (case_id, chat_id))
+            return
         await self._exec(
             delete(card_posts).where(card_posts.c.case_id == case_id, card_posts.c.chat_id == chat_id)
         )

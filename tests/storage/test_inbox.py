@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from storage import inbox as inbox_module
 from storage.engine import create_engine, on_sqlite_connect
 from storage.inbox import DONE, FAILED, Inbox, Incoming
 from storage.migrate import upgrade
@@ -200,6 +201,8 @@ async def _inbox_workload(
     with monkeypatch.context() as patch:
         if not direct:
             patch.setattr(Inbox, "_sqlite_direct", lambda _self: False)
+        else:  # claim_many builds no SQLAlchemy statement on SQLite
+            patch.setattr(inbox_module, "select", None)
         engine = create_engine(f"sqlite+aiosqlite:///{path}", sqlite_writer=writer)
         try:
             await upgrade(engine)
