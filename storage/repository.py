@@ -358,10 +358,11 @@ class _SqliteDirect:
     """SQLite's hot inserts and the instant conversions (storage/direct.py), built once per engine."""
 
     def __init__(self, dialect: Dialect) -> None:
-        self.case = direct.Insert(cases, _CASE_KEYS, dialect, returning="id")
+        # Single-row INSERTs whose id is read as the driver's lastrowid (direct.insert_now), not by RETURNING.
+        self.case = direct.Insert(cases, _CASE_KEYS, dialect)
         self.message = direct.Insert(messages, _MESSAGE_KEYS, dialect)
         self.event = direct.Insert(events, _EVENT_KEYS, dialect)
-        self.term = direct.Insert(terms, _TERM_KEYS, dialect, returning="id")
+        self.term = direct.Insert(terms, _TERM_KEYS, dialect)
         self.point = direct.Insert(term_points, _POINT_KEYS, dialect)
         self.outbox = direct.Insert(
             outbox, _OUTBOX_KEYS, dialect, suffix=" ON CONFLICT (dedup_key) DO NOTHING"
@@ -674,6 +675,12 @@ class SqlTransaction(ClusterStatements):
             return direct.fetchall_now(self._raw, sql, params)
         return await direct.fetchall(await self._driver_connection(), sql, params)
 
+    async def _insert_id(self, sql: str, params: Sequence[Any]) -> int:
+        """SQLite: one single-row INSERT straight through the driver connection, in this transaction; its id."""
+        if self._raw is not None:
+            return direct.insert_now(self._raw, sql, params)
+        return await direct.insert(await self._driver_connection(), sql, params)
+
     async def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         """SQLite: one statement for each row straight through the driver connection; the rows it changed."""
         if self._raw is not None:
@@ -715,7 +722,7 @@ class SqlTransaction(ClusterStatements):
         now = self._clock.now()
         values = {**_case_values(case), "created_at": now, "updated_at": now}
         if (fast := self._direct) is not None:
-            ((case_id,),) = await self._fetch(fast.case.sql(1), fast.case.params([values]))
+            case_id = await self._insert_id(fast.case.sql(1), fast.case.row(values))
             row = {"case_id": case_id, **_message_values(message)}
             await self._fetch(fast.message.sql(1), fast.message.params([row]))
         elif (pgd := self._pgd) is not None:
@@ -839,12 +846,9 @@ class SqlTransaction(ClusterStatements):
             return []
         rows = [_term_values(case_id, start, points[0][1] if points else None) for start, points in starts]
         if (fast := self._direct) is not None:
-            ids: list[int] = []
-            for chunk in _chunks(rows, fast.term.max_rows):
-                # RETURNING's order is SQLite's choice; ids grow in the order the rows were inserted.
-                ids += sorted(
-                    row[0] for row in await self._fetch(fast.term.sql(len(chunk)), fast.term.params(chunk))
-                )
+            # One INSERT per row (a registration opens a few terms): the ids in the order the rows were inserted.
+            sql = fast.term.sql(1)
+            ids = [await self._insert_id(sql, fast.term.row(row)) for row in rows]
         elif (pgd := self._pgd) is not None:
             params = pgd.terms_and_points_params(rows, [points for _, points in starts])
             return [int(row[0]) for row in await self._pg(pgd.terms_and_points, params)]
