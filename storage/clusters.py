@@ -141,6 +141,26 @@ def _sqlite_row(row: tuple[Any, ...]) -> SignatureRow:
     return built
 
 
+# A storm's registrations read mostly the same stored rows again (the window's newest): each row read is built
+# once, process-wide, keyed by all its stored values (a row that joined a cluster is another key). The rows are
+# immutable, so sharing one between transactions (or databases) is sharing equal values.
+_ROWS: dict[tuple[Any, ...], SignatureRow] = {}
+_ROWS_CAP = 8_192  # rows kept; past it the cache starts again (it only saves building them)
+
+
+def _sqlite_rows(found: list[tuple[Any, ...]]) -> list[SignatureRow]:
+    """`_sqlite_row` of each row read, through `_ROWS`."""
+    rows, get = [], _ROWS.get
+    for values in found:
+        row = get(values)
+        if row is None:
+            if len(_ROWS) >= _ROWS_CAP:
+                _ROWS.clear()
+            row = _ROWS[values] = _sqlite_row(values)
+        rows.append(row)
+    return rows
+
+
 def _pg_row(row: Any) -> SignatureRow:
     """A record of _COLUMNS_PG (address and author coalesced to '' on the server), built by its slots as
     _sqlite_row builds one: half the cost of SignatureRow(*row), which a storm's registration paid ~340 times."""
@@ -255,7 +275,7 @@ class ClusterStatements:
             for term in terms:
                 params.extend((procedure, term, low, high, per_term))
             params.append(limit)
-            return [_sqlite_row(r) for r in await self._fetch(_candidates_sqlite(len(terms)), params)]
+            return _sqlite_rows(await self._fetch(_candidates_sqlite(len(terms)), params))
         bounds = (_pg_instant(since, self._sa_dialect), _pg_instant(until, self._sa_dialect))
         found = await self._pg(_CANDIDATES_PG, (procedure, list(terms), *bounds, per_term, limit))
         return [_pg_row(r) for r in found]

@@ -147,6 +147,14 @@ def sync_sqlite_engine(settings: SqliteSettings) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         _sqlite_pragmas(dbapi_connection, settings.busy_timeout_ms, settings.mmap_bytes)
+        # The writer runs each job of a batch in a SAVEPOINT: the sub-journal (the first copy of every page a
+        # job changes, as do multi-row statements) stays in memory instead of spilling to a temporary file past
+        # 64 KiB; that spill cost a job of a few dozen inserts a third more CPU. Nothing stored changes.
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA temp_store=MEMORY")
+        finally:
+            cursor.close()
         for hook in list(settings.connect_hooks):
             hook(dbapi_connection)
 

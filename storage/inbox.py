@@ -15,15 +15,17 @@ StorageUnavailable when the database is down (storage/outage.py), so callers wai
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, Dialect, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage import direct
 from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
 from storage.tables import channel_cursors, inbox
@@ -38,6 +40,42 @@ _ERROR_MAX = 2000
 _CANDIDATES_PER_ROW = 4
 
 _T = TypeVar("_T")
+
+# SQLite: the worker loop's claims and marks as fixed SQL on the driver connection (storage/direct.py), in the
+# writer's thread: through SQLAlchemy Core, building, compiling and caching each statement cost more CPU than
+# SQLite spent running it, on the thread every registration waits for. Parameters pass through the columns'
+# own processors (storage/direct.py), rows come back through them, so the same bytes are stored and read.
+_CLAIMED_COLUMNS = ("id", "source", "key", "lane", "raw", "attempts", "received_at")
+_CANDIDATES_SQLITE = (
+    f"SELECT {', '.join(_CLAIMED_COLUMNS)} FROM inbox WHERE state = ? AND claimed_by IS NULL{{lanes}}"
+    " ORDER BY id LIMIT ?"
+)
+_CLAIM_SQLITE = (
+    "UPDATE inbox SET claimed_by = ?, attempts = attempts + 1"
+    " WHERE id IN ({ids}) AND claimed_by IS NULL AND state = ? RETURNING id"
+)
+_MARK_DONE_SQLITE = "UPDATE inbox SET state = ?, claimed_by = NULL, done_at = ?, last_error = NULL WHERE id = ?"
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _driver_rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """SQLite: one statement on the driver connection under `conn`, in its transaction; its rows as stored."""
+    raw = conn.connection.dbapi_connection
+    if isinstance(raw, sqlite3.Connection):  # the writer's (storage/writer.py): no hop, no SQLAlchemy
+        return direct.fetchall_now(raw, sql, params)
+    # A pooled aiosqlite connection (an in-memory database, the writer off): as text, still no compiling.
+    result = conn.exec_driver_sql(sql, tuple(params))
+    return [tuple(row) for row in result] if result.returns_rows else []
+
+
+def _claimed_processors(dialect: Dialect) -> list[Callable[[Any], Any] | None]:
+    """The result processors of the claimed columns (the JSON decoding, the UTC instant), as SQLAlchemy's."""
+    return [
+        inbox.c[key].type.dialect_impl(dialect).result_processor(dialect, None) for key in _CLAIMED_COLUMNS
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +112,10 @@ class Inbox:
     def __init__(self, engine: AsyncEngine, *, clock: Clock) -> None:
         self.engine = engine
         self.clock = clock
+
+    def _sqlite_direct(self) -> bool:
+        """Whether the hot claims and marks go as fixed SQL on the driver (SQLite; tests compare both ways)."""
+        return self.engine.dialect.name == "sqlite"
 
     async def _write(self, work: Callable[[Connection], _T]) -> _T:
         """Run `work` in one writing transaction: on the SQLite writer's thread, or on a pooled connection."""
@@ -140,6 +182,8 @@ class Inbox:
         """
         if limit < 1:
             return []
+        if self._sqlite_direct():
+            return await self._claim_many_sqlite(owner, busy_lanes, limit)
         stmt = (
             select(
                 inbox.c.id,
@@ -191,7 +235,46 @@ class Inbox:
             for r in await self._write(take)
         ]
 
+    async def _claim_many_sqlite(self, owner: str, busy_lanes: Collection[str], limit: int) -> list[InboxRow]:
+        """`claim_many` on SQLite: the same rows chosen and claimed, by fixed SQL (`_driver_rows`)."""
+        lanes = list(busy_lanes)
+        where = f" AND (lane IS NULL OR lane NOT IN ({_marks(len(lanes))}))" if lanes else ""
+        select_sql = _CANDIDATES_SQLITE.format(lanes=where)
+        select_params = [PENDING, *lanes, limit if limit == 1 else limit * _CANDIDATES_PER_ROW]
+        processors = _claimed_processors(self.engine.dialect)
+
+        def take(conn: Connection) -> list[tuple[Any, ...]]:
+            chosen, seen = [], set()
+            for found in _driver_rows(conn, select_sql, select_params):
+                lane = found[3]
+                if lane is not None and lane in seen:  # a lane's later rows wait for its first
+                    continue
+                if lane is not None:
+                    seen.add(lane)
+                chosen.append(found)
+                if len(chosen) == limit:
+                    break
+            if not chosen:
+                return []
+            ids = [found[0] for found in chosen]
+            claim = _CLAIM_SQLITE.format(ids=_marks(len(ids)))
+            taken = {row[0] for row in _driver_rows(conn, claim, [owner, *ids, PENDING])}
+            return [found for found in chosen if found[0] in taken]
+
+        claimed = []
+        for found in await self._write(take):
+            row_id, source, key, lane, raw, attempts, received_at = (
+                value if process is None else process(value)
+                for value, process in zip(found, processors, strict=True)
+            )
+            claimed.append(InboxRow(row_id, source, key, lane, dict(raw), attempts + 1, received_at))
+        return claimed
+
     async def mark_done(self, row_id: int) -> None:
+        if self._sqlite_direct():
+            params = (DONE, direct.instant_text(self.clock.now()), row_id)
+            await self._write(lambda conn: _driver_rows(conn, _MARK_DONE_SQLITE, params))
+            return
         stmt = (
             update(inbox)
             .where(inbox.c.id == row_id)

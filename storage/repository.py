@@ -322,6 +322,18 @@ _OUTBOX_KEYS = ("dedup_key", "case_id", "kind", "to_role", "unit", "term_id", "a
 _TERM_KEYS = (
     "case_id", "term_id", "owner", "unit", "started_at", "due", "sent", "next_attention", "note", "person",
 )  # fmt: skip
+# SQLite: delivery's bookkeeping of cards and deliveries (bot/delivery.py) as fixed SQL in the writer's thread:
+# small statements, but SQLAlchemy built, compiled and cache-keyed each per call at more CPU than SQLite ran it.
+_DELIVERY_KEYS = ("outbox_id", "chat_id", "message_id", "delivered_at")
+_CARD_KEYS = ("case_id", "chat_id", "message_id", "updated_at", "shown_version", "posted_version")
+_CARD_UPSERT = " ON CONFLICT (case_id, chat_id) DO UPDATE SET " + ", ".join(
+    f"{key} = excluded.{key}" for key in _CARD_KEYS[2:]
+)
+_MARK_DELIVERED_SQLITE = (
+    "UPDATE outbox SET delivered_at = ?, claimed_until = NULL, claimed_by = NULL"
+    " WHERE id = ? AND delivered_at IS NULL"
+)
+_END_CARD_POST_SQLITE = "DELETE FROM card_posts WHERE case_id = ? AND chat_id = ?"
 
 
 # Values codec.encode_mapping keeps as they are (exactly these types: an Enum member or a subclass is converted).
@@ -381,15 +393,25 @@ class _SqliteDirect:
     """SQLite's hot inserts and the instant conversions (storage/direct.py), built once per engine."""
 
     def __init__(self, dialect: Dialect) -> None:
-        self.case = direct.Insert(cases, _CASE_KEYS, dialect, returning="id")
+        # Single-row INSERTs whose id is read as the driver's lastrowid (direct.insert_now), not by RETURNING.
+        self.case = direct.Insert(cases, _CASE_KEYS, dialect)
         self.selects = CompiledSelects(dialect)
         self.message = direct.Insert(messages, _MESSAGE_KEYS, dialect)
         self.event = direct.Insert(events, _EVENT_KEYS, dialect)
-        self.term = direct.Insert(terms, _TERM_KEYS, dialect, returning="id")
+        self.term = direct.Insert(terms, _TERM_KEYS, dialect)
         self.point = direct.Insert(term_points, _POINT_KEYS, dialect)
         self.outbox = direct.Insert(
             outbox, _OUTBOX_KEYS, dialect, suffix=" ON CONFLICT (dedup_key) DO NOTHING"
         )
+        self.delivery = direct.Insert(
+            deliveries, _DELIVERY_KEYS, dialect, suffix=" ON CONFLICT (outbox_id, chat_id) DO NOTHING",
+            returning="id",
+        )  # fmt: skip
+        self.card_post = direct.Insert(
+            card_posts, ("case_id", "chat_id", "since"), dialect,
+            suffix=" ON CONFLICT (case_id, chat_id) DO UPDATE SET since = excluded.since",
+        )  # fmt: skip
+        self.card = direct.Insert(cards, _CARD_KEYS, dialect, suffix=_CARD_UPSERT)
         # `outbox_rows` converts only these two columns; any other column with a conversion: the generic rows.
         converted = {key for key in _OUTBOX_KEYS if self.outbox.processor(key) is not None}
         self.payload_text = self.outbox.processor("payload") if converted <= {"at", "payload"} else None
@@ -721,6 +743,12 @@ class SqlTransaction(ClusterStatements):
             return direct.fetchall_now(self._raw, sql, params)
         return await direct.fetchall(await self._driver_connection(), sql, params)
 
+    async def _insert_id(self, sql: str, params: Sequence[Any]) -> int:
+        """SQLite: one single-row INSERT straight through the driver connection, in this transaction; its id."""
+        if self._raw is not None:
+            return direct.insert_now(self._raw, sql, params)
+        return await direct.insert(await self._driver_connection(), sql, params)
+
     async def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         """SQLite: one statement for each row straight through the driver connection; the rows it changed."""
         if self._raw is not None:
@@ -779,7 +807,7 @@ class SqlTransaction(ClusterStatements):
         now = self._clock.now()
         values = {**_case_values(case), "created_at": now, "updated_at": now}
         if (fast := self._direct) is not None:
-            ((case_id,),) = await self._fetch(fast.case.sql(1), fast.case.params([values]))
+            case_id = await self._insert_id(fast.case.sql(1), fast.case.row(values))
             row = {"case_id": case_id, **_message_values(message)}
             await self._fetch(fast.message.sql(1), fast.message.params([row]))
         elif (pgd := self._pgd) is not None:
@@ -921,12 +949,9 @@ class SqlTransaction(ClusterStatements):
             return []
         rows = [_term_values(case_id, start, points[0][1] if points else None) for start, points in starts]
         if (fast := self._direct) is not None:
-            ids: list[int] = []
-            for chunk in _chunks(rows, fast.term.max_rows):
-                # RETURNING's order is SQLite's choice; ids grow in the order the rows were inserted.
-                ids += sorted(
-                    row[0] for row in await self._fetch(fast.term.sql(len(chunk)), fast.term.params(chunk))
-                )
+            # One INSERT per row (a registration opens a few terms): the ids in the order the rows were inserted.
+            sql = fast.term.sql(1)
+            ids = [await self._insert_id(sql, fast.term.row(row)) for row in rows]
         elif (pgd := self._pgd) is not None:
             params = pgd.terms_and_points_params(rows, [points for _, points in starts])
             return [int(row[0]) for row in await self._pg(pgd.terms_and_points, params)]
@@ -1372,6 +1397,9 @@ class SqlTransaction(ClusterStatements):
         return (await self._exec(stmt)).rowcount or 0
 
     async def mark_delivered(self, outbox_id: int, at: datetime) -> None:
+        if self._direct is not None:
+            await self._fetch(_MARK_DELIVERED_SQLITE, (direct.instant_text(at), outbox_id))
+            return
         stmt = (
             update(outbox)
             .where(outbox.c.id == outbox_id, outbox.c.delivered_at.is_(None))
@@ -1391,6 +1419,9 @@ class SqlTransaction(ClusterStatements):
     async def record_delivery(
         self, outbox_id: int, chat_id: int, message_id: int | None, at: datetime
     ) -> bool:
+        if (fast := self._direct) is not None:
+            values = {"outbox_id": outbox_id, "chat_id": chat_id, "message_id": message_id, "delivered_at": at}
+            return bool(await self._fetch(fast.delivery.sql(1), fast.delivery.params([values])))
         stmt = (
             self._insert(deliveries)
             .values(outbox_id=outbox_id, chat_id=chat_id, message_id=message_id, delivered_at=at)
@@ -1405,6 +1436,10 @@ class SqlTransaction(ClusterStatements):
     # --- cards -------------------------------------------------------------------------------------------
 
     async def begin_card_post(self, case_id: int, chat_id: int, at: datetime) -> None:
+        if (fast := self._direct) is not None:
+            values = {"case_id": case_id, "chat_id": chat_id, "since": at}
+            await self._fetch(fast.card_post.sql(1), fast.card_post.params([values]))
+            return
         insert = self._insert(card_posts).values(case_id=case_id, chat_id=chat_id, since=at)
         stmt = insert.on_conflict_do_update(
             index_elements=[card_posts.c.case_id, card_posts.c.chat_id], set_={"since": insert.excluded.since}
@@ -1414,6 +1449,14 @@ class SqlTransaction(ClusterStatements):
     async def set_card(
         self, case_id: int, chat_id: int, message_id: int, shown_version: int | None = None
     ) -> None:
+        if (fast := self._direct) is not None:
+            values = {
+                "case_id": case_id, "chat_id": chat_id, "message_id": message_id, "updated_at": self._clock.now(),
+                "shown_version": shown_version, "posted_version": shown_version,
+            }  # fmt: skip
+            await self._fetch(fast.card.sql(1), fast.card.params([values]))
+            await self._fetch(_END_CARD_POST_SQLITE, (case_id, chat_id))  # no longer "being posted"
+            return
         insert = self._insert(cards).values(
             case_id=case_id,
             chat_id=chat_id,
@@ -1438,6 +1481,9 @@ class SqlTransaction(ClusterStatements):
         )
 
     async def end_card_post(self, case_id: int, chat_id: int) -> None:
+        if self._direct is not None:
+            await self._fetch(_END_CARD_POST_SQLITE, (case_id, chat_id))
+            return
         await self._exec(
             delete(card_posts).where(card_posts.c.case_id == case_id, card_posts.c.chat_id == chat_id)
         )

@@ -4,12 +4,14 @@ released at start, purged after the retention; a locked or full database is Stor
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from storage import inbox as inbox_module
 from storage.engine import create_engine, on_sqlite_connect
 from storage.inbox import DONE, FAILED, Inbox, Incoming
 from storage.migrate import upgrade
@@ -188,3 +190,58 @@ async def test_a_write_in_our_read_only_transaction_is_a_fault_not_an_outage(rep
         async with repo.reading() as tx:
             await tx.kv_set("k", "v")
     assert not isinstance(caught.value, StorageUnavailable)
+
+
+async def _inbox_workload(
+    path: Path, *, direct: bool, writer: bool, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[Any], list[Any]]:
+    """Saves, claims (busy lanes, limits, a lane's second row), done, failed and released rows on a SQLite
+    file (through its writer thread or, `writer` off, on the pooled aiosqlite connections), the hot claims and
+    marks as fixed SQL (`direct`) or through SQLAlchemy: what was claimed, and every inbox row as stored."""
+    with monkeypatch.context() as patch:
+        if not direct:
+            patch.setattr(Inbox, "_sqlite_direct", lambda _self: False)
+        else:  # claim_many builds no SQLAlchemy statement on SQLite
+            patch.setattr(inbox_module, "select", None)
+        engine = create_engine(f"sqlite+aiosqlite:///{path}", sqlite_writer=writer)
+        try:
+            await upgrade(engine)
+            clock = SettableClock(datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC))
+            box = Inbox(engine, clock=clock)
+            await box.save_batch([_item(n, lane) for n, lane in enumerate(["a", "a", "b", None, "c", None, "d"])])
+            claimed: list[Any] = []
+            for owner, busy, limit in [("w", {"c"}, 4), ("w", set(), 1), ("v", {"a", "b"}, 10), ("w", set(), 3)]:
+                clock.advance(timedelta(seconds=7, microseconds=1))
+                taken = await box.claim_many(owner, busy, limit=limit)
+                claimed.append(taken)
+                for row in taken[:2]:
+                    await box.mark_done(row.id)
+                if len(taken) > 2:
+                    await box.mark_failed(taken[2].id, "ValueError: poison")
+                for row in taken[3:]:
+                    await box.release(row.id, error="boom")
+            claimed.append(await box.claim_many("w", limit=10))
+            async with engine.connect() as conn:
+                stored = (await conn.exec_driver_sql("SELECT * FROM inbox ORDER BY id")).all()
+                await conn.rollback()
+            return claimed, [tuple(row) for row in stored]
+        finally:
+            await engine.dispose()
+
+
+@pytest.mark.parametrize("writer", [True, False])
+async def test_sqlite_claims_and_marks_store_and_return_what_sqlalchemy_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: bool
+) -> None:
+    """SQLite claims and marks rows by fixed SQL on the driver (the writer's thread): the same rows claimed,
+    byte for byte the same rows stored as through SQLAlchemy's statements."""
+    claimed, stored = await _inbox_workload(
+        tmp_path / "direct.sqlite3", direct=True, writer=writer, monkeypatch=monkeypatch
+    )
+    claimed_before, stored_before = await _inbox_workload(
+        tmp_path / "before.sqlite3", direct=False, writer=writer, monkeypatch=monkeypatch
+    )
+    assert claimed == claimed_before
+    assert sum(len(taken) for taken in claimed) >= 7 and any(r.attempts == 2 for t in claimed for r in t)
+    assert stored == stored_before
+    assert {row[6] for row in stored} == {DONE, FAILED}

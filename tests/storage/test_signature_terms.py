@@ -230,3 +230,28 @@ async def test_a_join_reads_back_the_cluster_and_its_size_as_a_fresh_read_would(
         assert after is not None and after.reported_at == T0 + timedelta(hours=1)
         assert await tx.cluster_size(first) == 6
         assert [m.case_id for m in await tx.cluster_members(first)] == [1, 2, 3, 4, 6, 7]
+
+
+async def test_candidates_read_again_are_the_rows_built_before_and_a_join_shows(store: Repository) -> None:
+    """SQLite builds each stored row it reads once (a storm reads the window's newest again at every message):
+    the same stored values give the same row object, and a row that joined a cluster since comes back with it."""
+    rows = [
+        SignatureRow(case_id=i, at=T0 + timedelta(minutes=i), stems="яма дорог", address="ленин 5")
+        for i in range(1, 4)
+    ]
+    await _keep(store, rows)
+    since, until = T0, T0 + timedelta(hours=1)
+
+    async def read() -> list[SignatureRow]:
+        async with store.transaction() as tx:
+            return await tx.similar_candidates(OS, "яма дорог", "ленин 5", since, until, per_term=10, limit=10)
+
+    first, again = await read(), await read()
+    assert first == again == sorted(rows, key=lambda r: r.at, reverse=True)
+    if isinstance(store, SqlRepository) and store.engine.dialect.name == "sqlite":
+        assert all(a is b for a, b in zip(first, again, strict=True))
+    async with store.transaction() as tx:
+        cluster = await tx.new_cluster(T0)
+        await tx.join_cluster(cluster, [2])
+    joined = {r.case_id: r.cluster_id for r in await read()}
+    assert joined == {1: None, 2: cluster, 3: None}

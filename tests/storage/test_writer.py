@@ -28,7 +28,7 @@ from tests.storage.conftest import SettableClock
 from workflow.calendar import WorkingCalendar
 from workflow.lifecycle import Action, ActionPayload
 from workflow.model import Actor, DomainError, Event, InboundMessage, Procedure, Role, Source
-from workflow.ports import StorageUnavailable
+from workflow.ports import StorageUnavailable, Transaction
 from workflow.rules import DEFAULT_RULES
 from workflow.services import Services
 
@@ -529,3 +529,17 @@ async def test_a_task_started_inside_a_pooled_transaction_waits_for_its_turn_ins
         assert not later.done()
     await later
     assert await kv(repo, "outer") == "committed" and await kv(repo, "inner") == "after the turn"
+
+
+async def test_the_writer_keeps_its_sub_journals_in_memory(repo: SqlRepository) -> None:
+    """Each job runs in a SAVEPOINT: its sub-journal stays in memory (temp_store=MEMORY, 2) on the writer's
+    connection instead of spilling to a temporary file; the pooled connections keep SQLite's default."""
+
+    async def temp_store(tx: Transaction) -> int:
+        assert isinstance(tx, SqlTransaction) and tx._raw is not None  # in the writer's thread
+        ((mode,),) = tx._raw.execute("PRAGMA temp_store").fetchall()
+        return int(mode)
+
+    assert await repo.write(temp_store) == 2
+    async with repo.engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA temp_store")).scalar_one() == 0
