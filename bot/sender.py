@@ -290,7 +290,8 @@ class _Window:
 
     A request holds its place from when it starts until ``period`` after its answer arrives. Telegram counts
     a request when it arrives, which lies between the two, so however the network delays requests, the server
-    never sees more than ``limit`` in any ``period``.
+    never sees more than ``limit`` in any ``period``. What the caller does with the answer (a record) is not
+    part of it.
     """
 
     def __init__(self, limit: int, period: float) -> None:
@@ -311,6 +312,14 @@ class _Window:
 
     def idle_since(self, now: float) -> bool:
         return self.in_flight == 0 and (not self.done or self.done[-1] <= now - self.period)
+
+
+@dataclass(eq=False)
+class _Slot:
+    """The places one HTTP call holds in its windows, until its answer (TelegramSender._release)."""
+
+    windows: list[_Window]
+    released: bool = False
 
 
 class _ChatState:
@@ -518,16 +527,16 @@ class TelegramSender:
         attempts = errors = 0
         flood_waited = 0.0
         while True:
-            windows = await self._acquire(chat_id)
+            slot = _Slot(await self._acquire(chat_id))
             attempts += 1
             marked = _IN_SENDER.set(True)
             try:
                 if recorded is None:
-                    return await self._bot(build(chat_id)), chat_id, attempts
+                    return await self._request(build(chat_id), slot), chat_id, attempts
                 async with self._record_window:
-                    answer = await self._bot(build(chat_id))
+                    answer = await self._request(build(chat_id), slot)
                     if isinstance(answer, Message):
-                        await recorded(answer)
+                        await recorded(answer)  # the slot is free already: the record holds no chat back
                     return answer, chat_id, attempts
             except TelegramRetryAfter as exc:
                 flood_waited += exc.retry_after
@@ -567,7 +576,7 @@ class TelegramSender:
                 raise SendFailed(item, exc.message, attempts=attempts, permanent=True, cause=exc) from exc
             finally:
                 _IN_SENDER.reset(marked)
-                self._release(windows)
+                self._release(slot)  # (a call that raised before its answer: at once, counted from now)
             if delay > 0:
                 await self._sleep(delay)
 
@@ -599,9 +608,27 @@ class TelegramSender:
                 released = self._released
                 await released.wait()
 
-    def _release(self, windows: list[_Window]) -> None:
+    async def _request(self, method: TelegramMethod[Any], slot: _Slot) -> Any:
+        """Make the HTTP call and free its slot as soon as the answer is in: the caller's record of the answer
+        (a database write) holds no place in any window, so it does not slow the chat's pace."""
+        try:
+            return await self._bot(method)
+        finally:
+            self._release(slot)
+
+    def _release(self, slot: _Slot) -> None:
+        """Free the slot's places, counted from now (the answer: the server has counted the request by then).
+
+        Not from the send: the server counts a request when it reads it, somewhere between the send and the
+        answer, and where is not known. A count from the send (less the quickest round trip seen) was tried
+        and met 429s in bench/telegram_bench.py whenever a window was full (one second lost to each), more than
+        the round trip it saves. Once only: a call that raised after its answer is not freed twice.
+        """
+        if slot.released:
+            return
+        slot.released = True
         now = self._clock()
-        for window in windows:
+        for window in slot.windows:
             window.in_flight -= 1
             window.done.append(now)
         self._released.set()

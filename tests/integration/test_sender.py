@@ -408,3 +408,18 @@ async def test_recorded_posts_go_one_at_a_time_across_chats_and_others_do_not_wa
     await asyncio.gather(one, two)
     assert texts(emu, second) == ["B"]
     assert [chat for chat, _ in seen] == [first, second]
+
+
+async def test_the_record_after_a_post_does_not_hold_the_chats_pace(
+    emu: TelegramEmulator, sender: TelegramSender, fake_time: FakeTime
+) -> None:
+    """The pace is counted from Telegram's answer, not from the end of the caller's record of it: a record that
+    takes 0.3 s leaves 0.7 s to wait before the chat's next message, not a whole second more."""
+
+    async def slow_record(message: Message) -> None:
+        fake_time.now += 0.3  # the database write after the answer
+
+    await sender.send(Outgoing(key="a", chat_id=CITIZEN, text="A", recorded=slow_record))
+    await sender.send(Outgoing(key="b", chat_id=CITIZEN, text="B", recorded=slow_record))
+    assert texts(emu, CITIZEN) == ["A", "B"]
+    assert fake_time.sleeps == [pytest.approx(0.7)]
