@@ -311,7 +311,8 @@ class _Window:
 
     A request holds its place from when it starts until ``period`` after its answer arrives. Telegram counts
     a request when it arrives, which lies between the two, so however the network delays requests, the server
-    never sees more than ``limit`` in any ``period``.
+    never sees more than ``limit`` in any ``period``. What the caller does with the answer (a record) is not
+    part of it.
     """
 
     def __init__(self, limit: int, period: float) -> None:
@@ -334,11 +335,20 @@ class _Window:
         return self.in_flight == 0 and (not self.done or self.done[-1] <= now - self.period)
 
 
+@dataclass(eq=False)
+class _Slot:
+    """The places one HTTP call holds in its windows, until its answer (TelegramSender._release)."""
+
+    windows: list[_Window]
+    released: bool = False
+
+
 class _ChatState:
     def __init__(self, windows: list[_Window]) -> None:
         self.lock = asyncio.Lock()  # FIFO: keeps a chat's messages in order
         self.windows = windows
-        self.users = 0
+        self.users = 0  # messages given and not yet done: its place in the line for the global window
+        self.turn = asyncio.Event()  # set when it may be first in that line (TelegramSender._acquire)
 
 
 class TelegramSender:
@@ -389,6 +399,8 @@ class TelegramSender:
         self._chats: dict[int, _ChatState] = {}
         self._migrated: dict[int, int] = {}  # group id → supergroup id, learnt from Telegram's answers
         self._released = asyncio.Event()
+        # Chats whose own windows have room, waiting for the global one, in the order they came (see _acquire).
+        self._line: dict[_ChatState, None] = {}
         self._record_window = asyncio.Lock()  # see Outgoing.recorded
         self._edit_listeners: list[EditListener] = []
         bot.session.middleware(_ForeignEdits(self._edit_listeners))
@@ -422,6 +434,7 @@ class TelegramSender:
         chat_id = self._migrated.get(item.chat_id, item.chat_id)
         state = self._chat(chat_id)
         state.users += 1
+        self._wake_first()  # the chat may come first in the line now
         try:
             async with state.lock:
                 if item.edit_message_id is not None:
@@ -429,6 +442,7 @@ class TelegramSender:
                 return await self._send_pieces(item, chat_id)
         finally:
             state.users -= 1
+            self._wake_first()
             self._forget_idle_chats()
 
     async def send_many(self, items: Iterable[Outgoing]) -> list[SendResult | SendFailed]:
@@ -540,16 +554,16 @@ class TelegramSender:
         attempts = errors = 0
         flood_waited = 0.0
         while True:
-            windows = await self._acquire(chat_id)
+            slot = _Slot(await self._acquire(chat_id))
             attempts += 1
             marked = _IN_SENDER.set(True)
             try:
                 if recorded is None:
-                    return await self._bot(build(chat_id)), chat_id, attempts
+                    return await self._request(build(chat_id), slot), chat_id, attempts
                 async with self._record_window:
-                    answer = await self._bot(build(chat_id))
+                    answer = await self._request(build(chat_id), slot)
                     if isinstance(answer, Message):
-                        await recorded(answer)
+                        await recorded(answer)  # the slot is free already: the record holds no chat back
                     return answer, chat_id, attempts
             except TelegramRetryAfter as exc:
                 flood_waited += exc.retry_after
@@ -589,7 +603,7 @@ class TelegramSender:
                 raise SendFailed(item, exc.message, attempts=attempts, permanent=True, cause=exc) from exc
             finally:
                 _IN_SENDER.reset(marked)
-                self._release(windows)
+                self._release(slot)  # (a call that raised before its answer: at once, counted from now)
             if delay > 0:
                 await self._sleep(delay)
 
@@ -605,25 +619,78 @@ class TelegramSender:
         return state
 
     async def _acquire(self, chat_id: int) -> list[_Window]:
-        """Wait until the chat's windows and the global one all have room; take a place in each."""
-        windows = [self._global, *self._chat(chat_id).windows]
-        while True:
-            now = self._clock()
-            delays = [window.delay(now) for window in windows]
-            if all(delay == 0 for delay in delays):
-                for window in windows:
-                    window.in_flight += 1
-                return windows
-            timed = [delay for delay in delays if delay]
-            if timed:
-                await self._sleep(max(timed))
-            else:  # every place is held by a request in flight: wait for one to finish
-                released = self._released
-                await released.wait()
+        """Wait until the chat's windows and the global one all have room; take a place in each.
 
-    def _release(self, windows: list[_Window]) -> None:
+        A chat whose own windows have room stands in line for the global one, and the global places go to the
+        chat in line with the most messages waiting (the first come among equals): a chat at its own pace (a
+        private chat, 1 a second) then gets the global budget it can use, rather than waiting its turn behind
+        chats with one message each.
+        """
+        state = self._chat(chat_id)
+        windows = [self._global, *state.windows]
+        try:
+            while True:
+                now = self._clock()
+                own = [window.delay(now) for window in state.windows]
+                if all(delay == 0 for delay in own):
+                    self._line.setdefault(state, None)
+                    delays = [self._global.delay(now)]
+                    if delays == [0.0]:
+                        first = self._first_in_line()
+                        if first is not state:
+                            first.turn.set()  # it takes its place, then wakes the next first
+                            state.turn.clear()
+                            await state.turn.wait()
+                            continue
+                        for window in windows:
+                            window.in_flight += 1
+                        return windows
+                else:
+                    self._leave_line(state)
+                    delays = [*own, self._global.delay(now)]
+                timed = [delay for delay in delays if delay]
+                if timed:
+                    await self._sleep(max(timed))
+                else:  # every place is held by a request in flight: wait for one to finish
+                    released = self._released
+                    await released.wait()
+        finally:
+            self._leave_line(state)
+
+    def _first_in_line(self) -> _ChatState:
+        return max(self._line, key=lambda state: state.users)
+
+    def _wake_first(self) -> None:
+        """Whoever is first in line now looks again (the line or a chat's waiting messages changed)."""
+        if self._line:
+            self._first_in_line().turn.set()
+
+    def _leave_line(self, state: _ChatState) -> None:
+        if state in self._line:
+            del self._line[state]
+            self._wake_first()
+
+    async def _request(self, method: TelegramMethod[Any], slot: _Slot) -> Any:
+        """Make the HTTP call and free its slot as soon as the answer is in: the caller's record of the answer
+        (a database write) holds no place in any window, so it does not slow the chat's pace."""
+        try:
+            return await self._bot(method)
+        finally:
+            self._release(slot)
+
+    def _release(self, slot: _Slot) -> None:
+        """Free the slot's places, counted from now (the answer: the server has counted the request by then).
+
+        Not from the send: the server counts a request when it reads it, somewhere between the send and the
+        answer, and where is not known. A count from the send (less the quickest round trip seen) was tried
+        and met 429s in bench/telegram_bench.py whenever a window was full (one second lost to each), more than
+        the round trip it saves. Once only: a call that raised after its answer is not freed twice.
+        """
+        if slot.released:
+            return
+        slot.released = True
         now = self._clock()
-        for window in windows:
+        for window in slot.windows:
             window.in_flight -= 1
             window.done.append(now)
         self._released.set()
