@@ -347,8 +347,7 @@ class _ChatState:
     def __init__(self, windows: list[_Window]) -> None:
         self.lock = asyncio.Lock()  # FIFO: keeps a chat's messages in order
         self.windows = windows
-        self.users = 0  # messages given and not yet done: its place in the line for the global window
-        self.turn = asyncio.Event()  # set when it may be first in that line (TelegramSender._acquire)
+        self.users = 0
 
 
 class TelegramSender:
@@ -399,8 +398,6 @@ class TelegramSender:
         self._chats: dict[int, _ChatState] = {}
         self._migrated: dict[int, int] = {}  # group id → supergroup id, learnt from Telegram's answers
         self._released = asyncio.Event()
-        # Chats whose own windows have room, waiting for the global one, in the order they came (see _acquire).
-        self._line: dict[_ChatState, None] = {}
         self._record_window = asyncio.Lock()  # see Outgoing.recorded
         self._edit_listeners: list[EditListener] = []
         bot.session.middleware(_ForeignEdits(self._edit_listeners))
@@ -434,7 +431,6 @@ class TelegramSender:
         chat_id = self._migrated.get(item.chat_id, item.chat_id)
         state = self._chat(chat_id)
         state.users += 1
-        self._wake_first()  # the chat may come first in the line now
         try:
             async with state.lock:
                 if item.edit_message_id is not None:
@@ -442,7 +438,6 @@ class TelegramSender:
                 return await self._send_pieces(item, chat_id)
         finally:
             state.users -= 1
-            self._wake_first()
             self._forget_idle_chats()
 
     async def send_many(self, items: Iterable[Outgoing]) -> list[SendResult | SendFailed]:
@@ -619,56 +614,21 @@ class TelegramSender:
         return state
 
     async def _acquire(self, chat_id: int) -> list[_Window]:
-        """Wait until the chat's windows and the global one all have room; take a place in each.
-
-        A chat whose own windows have room stands in line for the global one, and the global places go to the
-        chat in line with the most messages waiting (the first come among equals): a chat at its own pace (a
-        private chat, 1 a second) then gets the global budget it can use, rather than waiting its turn behind
-        chats with one message each.
-        """
-        state = self._chat(chat_id)
-        windows = [self._global, *state.windows]
-        try:
-            while True:
-                now = self._clock()
-                own = [window.delay(now) for window in state.windows]
-                if all(delay == 0 for delay in own):
-                    self._line.setdefault(state, None)
-                    delays = [self._global.delay(now)]
-                    if delays == [0.0]:
-                        first = self._first_in_line()
-                        if first is not state:
-                            first.turn.set()  # it takes its place, then wakes the next first
-                            state.turn.clear()
-                            await state.turn.wait()
-                            continue
-                        for window in windows:
-                            window.in_flight += 1
-                        return windows
-                else:
-                    self._leave_line(state)
-                    delays = [*own, self._global.delay(now)]
-                timed = [delay for delay in delays if delay]
-                if timed:
-                    await self._sleep(max(timed))
-                else:  # every place is held by a request in flight: wait for one to finish
-                    released = self._released
-                    await released.wait()
-        finally:
-            self._leave_line(state)
-
-    def _first_in_line(self) -> _ChatState:
-        return max(self._line, key=lambda state: state.users)
-
-    def _wake_first(self) -> None:
-        """Whoever is first in line now looks again (the line or a chat's waiting messages changed)."""
-        if self._line:
-            self._first_in_line().turn.set()
-
-    def _leave_line(self, state: _ChatState) -> None:
-        if state in self._line:
-            del self._line[state]
-            self._wake_first()
+        """Wait until the chat's windows and the global one all have room; take a place in each."""
+        windows = [self._global, *self._chat(chat_id).windows]
+        while True:
+            now = self._clock()
+            delays = [window.delay(now) for window in windows]
+            if all(delay == 0 for delay in delays):
+                for window in windows:
+                    window.in_flight += 1
+                return windows
+            timed = [delay for delay in delays if delay]
+            if timed:
+                await self._sleep(max(timed))
+            else:  # every place is held by a request in flight: wait for one to finish
+                released = self._released
+                await released.wait()
 
     async def _request(self, method: TelegramMethod[Any], slot: _Slot) -> Any:
         """Make the HTTP call and free its slot as soon as the answer is in: the caller's record of the answer

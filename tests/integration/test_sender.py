@@ -428,21 +428,6 @@ async def test_the_record_after_a_post_does_not_hold_the_chats_pace(
     assert fake_time.sleeps == [pytest.approx(0.7)]
 
 
-async def test_the_global_budget_goes_to_the_chat_with_the_most_waiting(
-    emu: TelegramEmulator, bot: Bot, fake_time: FakeTime
-) -> None:
-    """One message a second in all: a chat with three messages waiting gets the places before a chat with one
-    that asked first, until it has no more waiting than the other (then the first come goes first)."""
-    sender = TelegramSender(bot, per_second=1, per_chat_interval=0, clock=fake_time.clock, sleep=fake_time.sleep)
-    busy, quiet = CITIZEN, CITIZEN + 1
-    await sender.send(Outgoing(key="first", chat_id=quiet, text="0"))  # the global place is taken for a second
-    sends = [sender.send(Outgoing(key="q", chat_id=quiet, text="1"))]
-    sends += [sender.send(Outgoing(key=f"b{n}", chat_id=busy, text=f"№{n}")) for n in range(3)]
-    await asyncio.gather(*sends)
-    order = [(r.chat_id, r.params.get("text")) for r in emu.calls("sendMessage") if r.ok]
-    assert order == [(quiet, "0"), (busy, "№0"), (busy, "№1"), (quiet, "1"), (busy, "№2")]
-
-
 # ------------------------------------------------------------------------------------ aiogram's answer models
 
 
