@@ -418,7 +418,8 @@ class Delivery:
             if turn is not None:
                 await self._post_order.wait(turn)
             # The chats are independent: a card held back by one chat's flood limit must not hold back the
-            # others (one item per chat, so each chat's order stays that of the refreshes, which the lock orders).
+            # others (one item per chat, so each chat's order stays that of the refreshes: the turn above orders
+            # the refreshes that asked for it, the case's lock the refreshes of one case).
             try:
                 results = await asyncio.gather(
                     *(self._put_card(view, chat_id, existing.get(chat_id), now) for chat_id in chats),

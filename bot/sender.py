@@ -598,7 +598,7 @@ class TelegramSender:
                 raise SendFailed(item, exc.message, attempts=attempts, permanent=True, cause=exc) from exc
             finally:
                 _IN_SENDER.reset(marked)
-                self._release(slot)  # (a call that raised before its answer: at once, counted from now)
+                self._release(slot)  # a method that failed to build was never sent (_request freed the rest)
             if delay > 0:
                 await self._sleep(delay)
 

@@ -138,7 +138,8 @@ def sync_sqlite_engine(settings: SqliteSettings) -> Engine:
     """A synchronous engine (stdlib sqlite3 through `sqlite+pysqlite`) on the same file as an async one.
 
     Same PRAGMAs, same JSON serializer and the same column types, so its statements store the same bytes. No
-    pool and no BEGIN of its own: its one user (storage/writer.py) begins and commits on the raw connection.
+    pool and no BEGIN of its own: its users, the writer (storage/writer.py) and the inline reads
+    (storage/inline_reads.py), begin and commit on the raw connection.
     """
     engine = create_sync_engine(
         settings.url.set(drivername="sqlite+pysqlite"), json_serializer=_json_dumps, poolclass=NullPool
@@ -147,7 +148,7 @@ def sync_sqlite_engine(settings: SqliteSettings) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         _sqlite_pragmas(dbapi_connection, settings.busy_timeout_ms, settings.mmap_bytes)
-        # The writer runs each job of a batch in a SAVEPOINT: the sub-journal (the first copy of every page a
+        # The writer runs each job of a batch in a SAVEPOINT (an inline read has no use for it, nor harm): the sub-journal (the first copy of every page a
         # job changes, as do multi-row statements) stays in memory instead of spilling to a temporary file past
         # 64 KiB; that spill cost a job of a few dozen inserts a third more CPU. Nothing stored changes.
         cursor = dbapi_connection.cursor()

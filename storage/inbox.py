@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage import direct
 from storage.engine import SQLITE_BEGIN
 from storage.outage import translated
+from storage.prepared import result_processor
 from storage.tables import channel_cursors, inbox
 from storage.writer import write_with
 from workflow.ports import Clock
@@ -73,9 +74,7 @@ def _driver_rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[tupl
 
 def _claimed_processors(dialect: Dialect) -> list[Callable[[Any], Any] | None]:
     """The result processors of the claimed columns (the JSON decoding, the UTC instant), as SQLAlchemy's."""
-    return [
-        inbox.c[key].type.dialect_impl(dialect).result_processor(dialect, None) for key in _CLAIMED_COLUMNS
-    ]
+    return [result_processor(inbox.c[key].type, dialect) for key in _CLAIMED_COLUMNS]
 
 
 @dataclass(frozen=True, slots=True)
